@@ -1,0 +1,453 @@
+//! A whole job: DSL plus runtime conf, validated together, and its per-party plan.
+
+use crate::conf::{dsl_version_of, merge_layers, parse_conf, RuntimeConf};
+use crate::dag::{self, Cycle, DeployError};
+use crate::dsl::{parse_dsl, raw_components_from_str, DataRef, Dsl, DslVersion};
+use crate::error::{Errors, Report};
+use crate::module::{describe_value, lookup};
+use crate::{Party, Role};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The DSL.
+    pub dsl: Dsl,
+    /// The runtime conf.
+    pub conf: RuntimeConf,
+    /// Things worth telling the user that do not stop the job.
+    pub warnings: Vec<String>,
+    order: Vec<usize>,
+}
+
+/// One party's task for one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartyTask {
+    /// The party.
+    pub party: Party,
+    /// Its position within its role.
+    pub index: usize,
+    /// Component parameters merged as FATE merges them: common, then role `all`, then
+    /// multi-party selectors, then the party's own index.
+    pub parameters: Map<String, Value>,
+    /// `need_run` (default true); a party that does not run ends its task in `pass`.
+    pub need_run: bool,
+    /// DSL v1 only: the tables named in `role_parameters.<role>.args.data` for this
+    /// party, by input key (`train_data`, `eval_data`, ...).
+    pub args_tables: Map<String, Value>,
+}
+
+/// One component's tasks across the parties that run it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskPlan {
+    /// The component name.
+    pub component: String,
+    /// Its module (canonical name).
+    pub module: String,
+    /// Components that must succeed first.
+    pub upstream: Vec<String>,
+    /// One entry per party that runs it.
+    pub parties: Vec<PartyTask>,
+}
+
+impl Job {
+    /// Parses and validates a DSL and a runtime conf given as JSON text. Duplicate
+    /// component names are detected here (a parsed `Value` has already lost them).
+    pub fn parse_str(dsl: &str, conf: &str) -> Result<Job, Errors> {
+        let mut report = Report::default();
+        let conf_value: Value = match serde_json::from_str(conf) {
+            Ok(v) => v,
+            Err(e) => {
+                report.job("runtime_conf", format!("not valid JSON: {e}"));
+                Value::Null
+            }
+        };
+        let dsl_value: Value = match serde_json::from_str(dsl) {
+            Ok(v) => v,
+            Err(e) => {
+                report.job("dsl", format!("not valid JSON: {e}"));
+                return Err(Errors(report.errors));
+            }
+        };
+        let raw = raw_components_from_str(dsl).ok().flatten();
+        if conf_value.is_null() {
+            return Err(Errors(report.errors));
+        }
+        Self::build(&dsl_value, raw, &conf_value, report)
+    }
+
+    /// Parses and validates a DSL and a runtime conf.
+    pub fn parse(dsl: &Value, conf: &Value) -> Result<Job, Errors> {
+        Self::build(dsl, None, conf, Report::default())
+    }
+
+    fn build(
+        dsl_value: &Value,
+        raw: Option<Vec<(String, Value)>>,
+        conf_value: &Value,
+        mut report: Report,
+    ) -> Result<Job, Errors> {
+        let version = dsl_version_of(conf_value, &mut report);
+        let conf = parse_conf(conf_value, version, &mut report);
+        let dsl = parse_dsl(dsl_value, raw, version, &mut report);
+        check_references(&dsl, version, &mut report);
+        let order = match dag::topological_order(&dsl) {
+            Ok(o) => o,
+            Err(Cycle(names)) => {
+                let first = names.first().cloned().unwrap_or_default();
+                let mut path = names.clone();
+                path.push(first.clone());
+                report.cpn(
+                    &first,
+                    "input",
+                    format!("the components form a cycle: {}", path.join(" → ")),
+                );
+                Vec::new()
+            }
+        };
+        let Some(conf) = conf else {
+            return Err(Errors(report.errors));
+        };
+        check_component_parameters(&dsl, &conf, &mut report);
+        if !report.errors.is_empty() {
+            return Err(Errors(report.errors));
+        }
+        Ok(Job {
+            dsl,
+            conf,
+            warnings: report.warnings,
+            order,
+        })
+    }
+
+    /// Component names in topological order.
+    pub fn topological_order(&self) -> Vec<&str> {
+        self.order
+            .iter()
+            .map(|&i| self.dsl.components[i].name.as_str())
+            .collect()
+    }
+
+    /// The component and everything downstream of it, for a rerun from there.
+    pub fn downstream_of(&self, component: &str) -> Option<Vec<String>> {
+        dag::downstream_of(&self.dsl, component)
+    }
+
+    /// The predict DSL for the given components, or the default deploy set.
+    pub fn predict_dsl(&self, deploy: Option<&[String]>) -> Result<Dsl, DeployError> {
+        dag::predict_dsl(&self.dsl, deploy)
+    }
+
+    /// Every party of the job.
+    pub fn parties(&self) -> Vec<Party> {
+        self.conf.parties().into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// The per-party task plan, components in topological order.
+    pub fn plan(&self) -> Vec<TaskPlan> {
+        self.order
+            .iter()
+            .map(|&i| {
+                let c = &self.dsl.components[i];
+                let roles = lookup(&c.module).map(|m| m.roles).unwrap_or(&Role::ALL);
+                let parties = self
+                    .conf
+                    .parties()
+                    .into_iter()
+                    .filter(|(p, _)| roles.contains(&p.role))
+                    .map(|(party, index)| {
+                        let parameters =
+                            component_parameters_for(&self.conf, &c.name, party.role, index);
+                        let need_run = parameters
+                            .get("need_run")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true);
+                        PartyTask {
+                            party,
+                            index,
+                            need_run,
+                            args_tables: args_tables_for(&self.conf, c, party.role, index),
+                            parameters,
+                        }
+                    })
+                    .collect();
+                TaskPlan {
+                    component: c.name.clone(),
+                    module: c.module.clone(),
+                    upstream: c.input.upstream().into_iter().map(String::from).collect(),
+                    parties,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The merged parameters of one component at one party.
+pub fn component_parameters_for(
+    conf: &RuntimeConf,
+    component: &str,
+    role: Role,
+    index: usize,
+) -> Map<String, Value> {
+    let layers: Vec<&Map<String, Value>> = conf
+        .component_parameters
+        .layers_for(role, index)
+        .into_iter()
+        .filter_map(|layer| layer.get(component).and_then(Value::as_object))
+        .collect();
+    merge_layers(&layers)
+}
+
+fn args_tables_for(
+    conf: &RuntimeConf,
+    c: &crate::dsl::ComponentSpec,
+    role: Role,
+    index: usize,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(data) = conf.v1_args.get(&role) else {
+        return out;
+    };
+    for (_, refs) in &c.input.data {
+        for r in refs {
+            if let DataRef::Args(key) = r {
+                if let Some(t) = data.get(key).and_then(|l| l.get(index)) {
+                    out.insert(key.clone(), t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_references(dsl: &Dsl, version: DslVersion, report: &mut Report) {
+    for c in &dsl.components {
+        let info = lookup(&c.module);
+        if info.is_some_and(|m| m.is_reader) {
+            if !c.input.data.is_empty() || !c.input.model.is_empty() {
+                report.cpn(
+                    &c.name,
+                    "input",
+                    "a Reader has no inputs; it reads the table named in its parameters",
+                );
+            }
+            if c.output.data.is_empty() {
+                report.cpn(
+                    &c.name,
+                    "output.data",
+                    "a Reader needs a data output, e.g. [\"data\"]",
+                );
+            }
+        }
+        if version == DslVersion::V2
+            && info.is_some_and(|m| m.name == "Reader")
+            && c.output.data.len() > 1
+        {
+            report.cpn(
+                &c.name,
+                "output.data",
+                "a Reader has exactly one data output",
+            );
+        }
+        for (key, refs) in &c.input.data {
+            for (i, r) in refs.iter().enumerate() {
+                let field = format!("input.data.{key}[{i}]");
+                let DataRef::Output(o) = r else { continue };
+                match dsl.component(&o.component) {
+                    None => report.cpn(
+                        &c.name,
+                        field,
+                        format!(
+                            "`{r}` refers to component `{}`, which is not in the DSL",
+                            o.component
+                        ),
+                    ),
+                    Some(up) if up.name == c.name => report.cpn(
+                        &c.name,
+                        field,
+                        format!("`{r}`: a component cannot read its own output"),
+                    ),
+                    Some(up) => {
+                        if !up.output.data.contains(&o.name) {
+                            let hint = if up.output.model.contains(&o.name) {
+                                format!("; `{}` is a model output, use input.model or input.isometric_model", o.name)
+                            } else {
+                                format!("; its data outputs are {:?}", up.output.data)
+                            };
+                            report.cpn(
+                                &c.name,
+                                field,
+                                format!(
+                                    "`{r}`: component `{}` has no data output `{}`{hint}",
+                                    up.name, o.name
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for (kind, refs) in [
+            ("model", &c.input.model),
+            ("isometric_model", &c.input.isometric_model),
+        ] {
+            for (i, r) in refs.iter().enumerate() {
+                let field = format!("input.{kind}[{i}]");
+                let DataRef::Output(o) = r else {
+                    if matches!(r, DataRef::Args(_)) {
+                        report.cpn(
+                            &c.name,
+                            field,
+                            format!("`{r}`: a model input must name a component's model output"),
+                        );
+                    }
+                    continue;
+                };
+                let Some(up) = dsl.component(&o.component) else {
+                    report.cpn(
+                        &c.name,
+                        field,
+                        format!(
+                            "`{r}` refers to component `{}`, which is not in the DSL",
+                            o.component
+                        ),
+                    );
+                    continue;
+                };
+                if !up.output.model.contains(&o.name) {
+                    let what = if up.output.data.contains(&o.name) {
+                        "is a data output, not a model"
+                    } else {
+                        "is not an output"
+                    };
+                    report.cpn(
+                        &c.name,
+                        field.clone(),
+                        format!(
+                            "`{r}` {what} of `{}`; expected a model output, one of {:?}",
+                            up.name, up.output.model
+                        ),
+                    );
+                    continue;
+                }
+                if kind == "model" && up.module != c.module {
+                    report.cpn(&c.name, field.clone(), format!("`{r}` is a {} model, but input.model takes a model of the same module ({}); use input.isometric_model for another module's model", up.module, c.module));
+                }
+                if kind == "isometric_model" && up.module == c.module {
+                    report.cpn(
+                        &c.name,
+                        field,
+                        format!(
+                            "`{r}` is a model of the same module ({}); use input.model for it",
+                            c.module
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report) {
+    let mut blocks: Vec<(String, &Map<String, Value>)> = vec![(
+        "component_parameters.common".into(),
+        &conf.component_parameters.common,
+    )];
+    for (role, sels) in &conf.component_parameters.role {
+        for (sel, block) in sels {
+            blocks.push((format!("component_parameters.role.{role}.{sel}"), block));
+        }
+    }
+    for (field, block) in &blocks {
+        for (cpn, params) in block.iter() {
+            let Some(c) = dsl.component(cpn) else {
+                report.cpn(
+                    cpn,
+                    field.clone(),
+                    "parameters given for a component that is not in the DSL",
+                );
+                continue;
+            };
+            let (Some(info), Some(params)) = (lookup(&c.module), params.as_object()) else {
+                continue;
+            };
+            for (path, kind) in info.params {
+                if let Some(v) = get_path(params, path) {
+                    if !kind.accepts(v) {
+                        report.cpn(
+                            cpn,
+                            *path,
+                            format!(
+                                "expected {}, found {} (in {field})",
+                                kind.describe(),
+                                describe_value(v)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    for c in &dsl.components {
+        let Some(info) = lookup(&c.module) else {
+            continue;
+        };
+        for (party, index) in conf.parties() {
+            if !info.roles.contains(&party.role) {
+                continue;
+            }
+            let params = component_parameters_for(conf, &c.name, party.role, index);
+            let need_run = params
+                .get("need_run")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let where_ = format!("{}[{index}]", party.role);
+            if need_run && conf.dsl_version == DslVersion::V2 {
+                for req in info.required {
+                    if params.get(*req).is_none_or(Value::is_null) {
+                        report.cpn(
+                            &c.name,
+                            *req,
+                            format!(
+                                "missing for {where_} (party {}); {}",
+                                party.party_id,
+                                required_hint(info.name, req)
+                            ),
+                        );
+                    }
+                }
+            }
+            if !info.params.is_empty() {
+                for key in params.keys() {
+                    if !info.params.iter().any(|(p, _)| p == key) {
+                        let w = format!(
+                            "component `{}`: `{key}` is not a known {} parameter; it is ignored",
+                            c.name, info.name
+                        );
+                        if !report.warnings.contains(&w) {
+                            report.warnings.push(w);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn required_hint(module: &str, param: &str) -> &'static str {
+    match (module, param) {
+        ("Reader", "table") => "expected {\"table\": {\"name\": ..., \"namespace\": ...}}",
+        _ => "this parameter is required",
+    }
+}
+
+fn get_path<'a>(params: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut cur = params.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}

@@ -1,0 +1,268 @@
+//! Every kind of mistake is reported, all of them at once, each naming its component
+//! and field.
+
+mod common;
+
+use fateflow_domain::{Errors, Job};
+use serde_json::{json, Value};
+
+fn base() -> (Value, Value) {
+    let (dsl, conf) = common::example("hetero_lr");
+    (
+        serde_json::from_str(&dsl).unwrap(),
+        serde_json::from_str(&conf).unwrap(),
+    )
+}
+
+fn errors(dsl: &Value, conf: &Value) -> Errors {
+    match Job::parse(dsl, conf) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e,
+    }
+}
+
+/// Applies `edit` to the example job and checks that exactly one error comes back,
+/// for `component` (None = job level) and `field`, with `needle` in its message.
+fn check(
+    edit: impl FnOnce(&mut Value, &mut Value),
+    component: Option<&str>,
+    field: &str,
+    needle: &str,
+) {
+    let (mut dsl, mut conf) = base();
+    edit(&mut dsl, &mut conf);
+    let errs = errors(&dsl, &conf);
+    assert_eq!(errs.len(), 1, "{errs}");
+    let e = &errs.0[0];
+    assert_eq!(e.component.as_deref(), component, "{e}");
+    assert_eq!(e.field, field, "{e}");
+    assert!(e.message.contains(needle), "`{needle}` not in: {e}");
+}
+
+#[test]
+fn unknown_module_with_hint() {
+    check(
+        |d, _| d["components"]["hetero_lr_0"]["module"] = json!("HeteroLr"),
+        Some("hetero_lr_0"),
+        "module",
+        "unknown module `HeteroLr`; did you mean `HeteroLR`?",
+    );
+}
+
+#[test]
+fn duplicate_component_name() {
+    let dsl = r#"{"components": {
+        "reader_0": {"module": "Reader", "output": {"data": ["data"]}},
+        "reader_0": {"module": "Reader", "output": {"data": ["data"]}}
+    }}"#;
+    let conf = r#"{"initiator": {"role": "guest", "party_id": 9999}, "role": {"guest": [9999]},
+        "component_parameters": {"role": {"guest": {"0": {"reader_0": {"table": {"name": "a", "namespace": "b"}}}}}}}"#;
+    let errs = Job::parse_str(dsl, conf).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].component.as_deref(), Some("reader_0"));
+    assert!(errs.0[0].message.contains("duplicate component name"));
+}
+
+#[test]
+fn input_to_missing_component() {
+    check(
+        |d, _| {
+            d["components"]["hetero_lr_0"]["input"]["data"]["train_data"] =
+                json!(["selection_9.data"])
+        },
+        Some("hetero_lr_0"),
+        "input.data.train_data[0]",
+        "component `selection_9`, which is not in the DSL",
+    );
+}
+
+#[test]
+fn input_to_missing_output() {
+    check(
+        |d, _| {
+            d["components"]["evaluation_0"]["input"]["data"]["data"] = json!(["hetero_lr_0.train"])
+        },
+        Some("evaluation_0"),
+        "input.data.data[0]",
+        "has no data output `train`",
+    );
+}
+
+#[test]
+fn cycle_names_its_components() {
+    let (mut dsl, conf) = base();
+    dsl["components"]["data_transform_0"]["input"]["data"]["data"] = json!(["intersection_0.data"]);
+    let errs = errors(&dsl, &conf);
+    assert_eq!(errs.len(), 1, "{errs}");
+    let msg = errs.0[0].to_string();
+    assert!(msg.contains("cycle"), "{msg}");
+    assert!(
+        msg.contains("data_transform_0") && msg.contains("intersection_0"),
+        "{msg}"
+    );
+    assert!(!msg.contains("reader_0"), "{msg}");
+}
+
+#[test]
+fn model_input_of_wrong_kind() {
+    check(
+        |d, _| {
+            d["components"]["hetero_lr_0"]["input"]["model"] =
+                json!(["hetero_feature_binning_0.model"])
+        },
+        Some("hetero_lr_0"),
+        "input.model[0]",
+        "input.model takes a model of the same module",
+    );
+    check(
+        |d, _| {
+            d["components"]["hetero_feature_selection_0"]["input"]["isometric_model"] =
+                json!(["hetero_feature_binning_0.data"])
+        },
+        Some("hetero_feature_selection_0"),
+        "input.isometric_model[0]",
+        "is a data output, not a model",
+    );
+}
+
+#[test]
+fn role_not_in_job() {
+    check(
+        |_, c| c["component_parameters"]["role"]["local"] = json!({"0": {"reader_0": {}}}),
+        None,
+        "component_parameters.role.local",
+        "role `local` is not among the job's parties",
+    );
+}
+
+#[test]
+fn party_index_out_of_range() {
+    check(
+        |_, c| {
+            c["component_parameters"]["role"]["host"]["2"] =
+                json!({"evaluation_0": {"need_run": false}})
+        },
+        None,
+        "component_parameters.role.host.2",
+        "party index 2 out of range: role `host` has 1 party",
+    );
+}
+
+#[test]
+fn initiator_not_among_parties() {
+    check(
+        |_, c| c["initiator"]["party_id"] = json!(8888),
+        None,
+        "initiator",
+        "initiator party id 8888 not in roles",
+    );
+}
+
+#[test]
+fn missing_required_job_parameter() {
+    let (dsl, mut conf) = base();
+    conf["job_parameters"]["common"]["job_type"] = json!("predict");
+    conf["job_parameters"]["common"]["model_version"] = json!("202111061608424372620");
+    let errs = errors(&dsl, &conf);
+    assert_eq!(errs.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].field, "job_parameters.common.model_id");
+    assert!(errs.0[0].message.contains("missing; a predict job needs"));
+}
+
+#[test]
+fn missing_reader_table() {
+    check(
+        |_, c| {
+            c["component_parameters"]["role"]["host"]["0"]["reader_0"]
+                .as_object_mut()
+                .unwrap()
+                .remove("table");
+        },
+        Some("reader_0"),
+        "table",
+        "missing for host[0] (party 10000)",
+    );
+}
+
+#[test]
+fn wrong_type_string_for_number() {
+    check(
+        |_, c| c["component_parameters"]["common"]["hetero_lr_0"]["learning_rate"] = json!("0.15"),
+        Some("hetero_lr_0"),
+        "learning_rate",
+        "expected a number, found the string \"0.15\" (in component_parameters.common)",
+    );
+    check(
+        |_, c| c["job_parameters"]["common"]["task_cores"] = json!("four"),
+        None,
+        "job_parameters.common.task_cores",
+        "expected an integer",
+    );
+    check(
+        |_, c| {
+            c["component_parameters"]["common"]["hetero_lr_0"]["encrypt_param"]["key_length"] =
+                json!("2048")
+        },
+        Some("hetero_lr_0"),
+        "encrypt_param.key_length",
+        "expected an integer",
+    );
+}
+
+#[test]
+fn five_mistakes_give_five_errors() {
+    let (mut dsl, mut conf) = base();
+    dsl["components"]["intersection_0"]["module"] = json!("Intersect");
+    dsl["components"]["hetero_lr_0"]["input"]["data"]["train_data"] = json!(["selection_9.data"]);
+    conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = json!("thirty");
+    conf["component_parameters"]["role"]["host"]["1"] =
+        json!({"evaluation_0": {"need_run": false}});
+    conf["component_parameters"]["common"]["evaluation_0"]["eval_type"] = json!(2);
+    let errs = errors(&dsl, &conf);
+    let got: Vec<(Option<&str>, &str)> = errs
+        .iter()
+        .map(|e| (e.component.as_deref(), e.field.as_str()))
+        .collect();
+    assert_eq!(errs.len(), 5, "{errs}");
+    for expected in [
+        (Some("intersection_0"), "module"),
+        (Some("hetero_lr_0"), "input.data.train_data[0]"),
+        (Some("hetero_lr_0"), "max_iter"),
+        (None, "component_parameters.role.host.1"),
+        (Some("evaluation_0"), "eval_type"),
+    ] {
+        assert!(got.contains(&expected), "{expected:?} not in {got:?}");
+    }
+    let text = errs.to_string();
+    assert!(text.starts_with("5 errors in the job:"), "{text}");
+}
+
+#[test]
+fn unknown_parameter_is_a_warning_not_an_error() {
+    let (dsl, mut conf) = base();
+    conf["component_parameters"]["common"]["hetero_lr_0"]["learning_rat"] = json!(0.1);
+    let job = Job::parse(&dsl, &conf).unwrap();
+    assert!(
+        job.warnings.iter().any(|w| w.contains("learning_rat")),
+        "{:?}",
+        job.warnings
+    );
+}
+
+#[test]
+fn malformed_json_and_shapes() {
+    let e = Job::parse_str("{", "{}").unwrap_err();
+    assert_eq!(e.0[0].field, "dsl");
+    let e = Job::parse(&json!([]), &json!("x")).unwrap_err();
+    assert!(e.iter().any(|e| e.field == "runtime_conf"));
+    let e = Job::parse(
+        &json!({"components": {"a_0": {"module": 3}}}),
+        &json!({"role": 1}),
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+    assert!(
+        fields.contains(&"module") && fields.contains(&"role") && fields.contains(&"initiator"),
+        "{fields:?}"
+    );
+}
