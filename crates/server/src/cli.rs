@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "fateflow", version, about = "One FATE-Flow site: API, scheduler and task runner")]
+#[command(
+    name = "fateflow",
+    version,
+    about = "One FATE-Flow site: API, scheduler and task runner"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub(crate) fn run(dsl: &Path, conf: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let dsl_text = std::fs::read_to_string(dsl).with_context(|| format!("reading DSL {}", dsl.display()))?;
-    let conf_text = std::fs::read_to_string(conf).with_context(|| format!("reading conf {}", conf.display()))?;
+    let dsl_text =
+        std::fs::read_to_string(dsl).with_context(|| format!("reading DSL {}", dsl.display()))?;
+    let conf_text = std::fs::read_to_string(conf)
+        .with_context(|| format!("reading conf {}", conf.display()))?;
     let job = match Job::parse_str(&dsl_text, &conf_text) {
         Ok(job) => job,
         Err(errors) => {
@@ -36,10 +38,19 @@ pub(crate) fn run(dsl: &Path, conf: &Path, json: bool) -> anyhow::Result<ExitCod
         } else {
             format!("  (after {})", task.upstream.join(", "))
         };
-        println!("{:>2}. {} [{}]{after}", step + 1, task.component, task.module);
+        println!(
+            "{:>2}. {} [{}]{after}",
+            step + 1,
+            task.component,
+            task.module
+        );
         for p in &task.parties {
             let params = serde_json::to_string(&p.parameters)?;
-            let run = if p.need_run { "" } else { "  need_run=false → pass" };
+            let run = if p.need_run {
+                ""
+            } else {
+                "  need_run=false → pass"
+            };
             println!("      {:<16} {params}{run}", p.party.to_string());
         }
     }
