@@ -1,0 +1,25 @@
+//! `flow server ...`.
+
+pub mod version;
+
+use anyhow::Result;
+
+use super::Context;
+use crate::Exit;
+
+/// The `server` verbs.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The server's version of one module (POST /v1/version/get).
+    Version(version::Args),
+    /// The versions of every server module (POST /v1/server/version/get).
+    Versions,
+}
+
+/// Runs a `server` verb.
+pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
+    match command {
+        Command::Version(args) => version::run(args, ctx),
+        Command::Versions => version::run_all(ctx),
+    }
+}

@@ -1,0 +1,13 @@
+//! `flow tracking parameters -j ID -r ROLE -p PARTY -cpn NAME`.
+
+use anyhow::Result;
+
+use super::ComponentArgs;
+use crate::commands::{print_envelope, Context};
+use crate::Exit;
+
+/// Runs the verb.
+pub fn run(args: ComponentArgs, ctx: &Context) -> Result<Exit> {
+    let envelope = ctx.client()?.component_parameters(&args.body())?;
+    Ok(print_envelope(&envelope))
+}

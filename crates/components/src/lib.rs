@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod context;
+pub mod data_transform;
+mod error;
+mod params;
+pub mod reader;
+mod registry;
+mod table_io;
+pub mod testing;
+
+pub use context::{
+    canonical_module, Component, ComponentModel, Metric, ModelInput, TableRef, TaskContext,
+    TaskInputs, Tracker,
+};
+pub use data_transform::{feature_header, DataTransform, DataTransformModel};
+pub use error::{Error, ErrorKind, Result};
+pub use reader::Reader;
+pub use registry::{registry, Registry};

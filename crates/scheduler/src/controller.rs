@@ -1,0 +1,1154 @@
+//! The party side: what a party does when the initiator sends it a command, and
+//! when its own task processes report.
+
+use crate::clock::now_ms;
+use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec};
+use crate::partner::PartyCommand;
+use crate::{Event, EventSender};
+use fateflow_domain::dsl::DataRef;
+use fateflow_domain::{Job, Party, PartyId, Role, Status};
+use fateflow_storage::{
+    JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord, TaskUpdate,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// The site settings a party controller needs.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// Party ids hosted by this site.
+    pub parties: Vec<PartyId>,
+    /// Data dir: tables, job files, logs.
+    pub data_dir: PathBuf,
+    /// Cores this site offers to jobs, per hosted party.
+    pub cores: i64,
+    /// Memory (MB) this site offers to jobs, per hosted party.
+    pub memory: i64,
+    /// Share of the capacity one job may take (FATE's `max_cores_percent_per_job`).
+    pub max_cores_percent_per_job: f64,
+    /// Seconds without a heartbeat after which a running task is declared dead.
+    pub heartbeat_timeout_s: i64,
+}
+
+impl SiteConfig {
+    /// The engine row holding a party's capacity.
+    pub fn engine_name(party_id: PartyId) -> String {
+        format!("STANDALONE_{party_id}")
+    }
+
+    /// Where a job's files go.
+    pub fn job_dir(&self, job_id: &str) -> PathBuf {
+        self.data_dir.join("jobs").join(job_id)
+    }
+
+    /// Where a task's log goes: `logs/<job>/<role>/<party>/<component>/`.
+    pub fn task_log_dir(
+        &self,
+        job_id: &str,
+        role: Role,
+        party_id: PartyId,
+        component: &str,
+    ) -> PathBuf {
+        self.data_dir
+            .join("logs")
+            .join(job_id)
+            .join(role.as_str())
+            .join(party_id.to_string())
+            .join(component)
+    }
+}
+
+/// A command's failure at a party: FATE's retcode and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// FATE return code.
+    pub retcode: i32,
+    /// Why.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(retcode: i32, message: impl Into<String>) -> Self {
+        Self {
+            retcode,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<fateflow_storage::Error> for Refusal {
+    fn from(e: fateflow_storage::Error) -> Self {
+        Refusal::new(100, e.to_string())
+    }
+}
+
+type CmdResult = Result<Value, Refusal>;
+
+/// Executes commands for the parties hosted by this site.
+pub struct PartyController {
+    store: Arc<dyn MetadataStore>,
+    launcher: Arc<dyn TaskLauncher>,
+    config: Arc<SiteConfig>,
+    events: EventSender,
+    server: OnceLock<String>,
+}
+
+/// Cores and memory a party must hold for a job.
+pub fn job_resource_need(role: Role, params: &fateflow_domain::JobParameters) -> (i64, i64) {
+    if role == Role::Arbiter {
+        return (0, 0);
+    }
+    let p = i64::from(params.task_parallelism.max(1));
+    (
+        i64::from(params.task_cores) * p,
+        i64::try_from(params.task_memory)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(p),
+    )
+}
+
+impl PartyController {
+    /// A controller over a store and a launcher.
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        launcher: Arc<dyn TaskLauncher>,
+        config: Arc<SiteConfig>,
+        events: EventSender,
+    ) -> Self {
+        Self {
+            store,
+            launcher,
+            config,
+            events,
+            server: OnceLock::new(),
+        }
+    }
+
+    /// Sets the HTTP address task processes report to (known once the server bound).
+    pub fn set_server_address(&self, addr: String) {
+        let _ = self.server.set(addr);
+    }
+
+    /// The site configuration.
+    pub fn config(&self) -> &SiteConfig {
+        &self.config
+    }
+
+    /// Whether a party is hosted here.
+    pub fn hosts(&self, party_id: PartyId) -> bool {
+        self.config.parties.contains(&party_id)
+    }
+
+    /// Registers each hosted party's capacity.
+    pub async fn register_engines(&self) -> Result<(), fateflow_storage::Error> {
+        for p in &self.config.parties {
+            self.store
+                .register_engine(
+                    &SiteConfig::engine_name(*p),
+                    self.config.cores,
+                    self.config.memory,
+                    now_ms(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Handles one command for `party` about `job_id`.
+    pub async fn handle(&self, job_id: &str, party: Party, cmd: PartyCommand) -> CmdResult {
+        if !self.hosts(party.party_id) {
+            return Err(Refusal::new(
+                101,
+                format!("party {} is not hosted by this site", party.party_id),
+            ));
+        }
+        match cmd {
+            PartyCommand::CreateJob { dsl, runtime_conf } => {
+                self.create_job(job_id, party, dsl, runtime_conf).await
+            }
+            PartyCommand::ApplyResource => self.apply_resource(job_id, party).await,
+            PartyCommand::ReturnResource => {
+                let returned = self
+                    .store
+                    .return_job_resource(
+                        &SiteConfig::engine_name(party.party_id),
+                        job_id,
+                        party.role,
+                        party.party_id,
+                        now_ms(),
+                    )
+                    .await?;
+                Ok(json!({"returned": returned}))
+            }
+            PartyCommand::StartJob => {
+                let now = now_ms();
+                self.store
+                    .update_job_status(job_id, party.role, party.party_id, Status::Running, now)
+                    .await?;
+                self.store
+                    .update_job(
+                        job_id,
+                        party.role,
+                        party.party_id,
+                        &JobUpdate {
+                            start_time: Some(now),
+                            ..Default::default()
+                        },
+                        now,
+                    )
+                    .await?;
+                Ok(Value::Null)
+            }
+            PartyCommand::SyncJobStatus { status, reason } => {
+                self.sync_job_status(job_id, party, status, reason).await
+            }
+            PartyCommand::SyncProgress { progress } => {
+                self.store
+                    .update_job(
+                        job_id,
+                        party.role,
+                        party.party_id,
+                        &JobUpdate {
+                            progress: Some(progress),
+                            ..Default::default()
+                        },
+                        now_ms(),
+                    )
+                    .await?;
+                Ok(Value::Null)
+            }
+            PartyCommand::CreateTask {
+                component,
+                task_version,
+                auto_retries,
+            } => {
+                self.create_task_version(job_id, party, &component, task_version, auto_retries)
+                    .await
+            }
+            PartyCommand::StartTask {
+                component,
+                task_version,
+            } => {
+                self.start_task(job_id, party, &component, task_version)
+                    .await
+            }
+            PartyCommand::SyncTaskStatus {
+                component,
+                task_version,
+                status,
+            } => {
+                let key = task_key(job_id, &component, task_version, party);
+                let changed = self
+                    .store
+                    .update_task_status(&key, status, now_ms())
+                    .await?;
+                if changed && status.is_end() {
+                    self.return_task_resource(job_id, party).await?;
+                }
+                Ok(json!({"changed": changed}))
+            }
+            PartyCommand::StopTask {
+                component,
+                task_version,
+                status,
+                reason,
+            } => {
+                let key = task_key(job_id, &component, task_version, party);
+                self.stop_task(&key, status, &reason).await
+            }
+            PartyCommand::StopJob { status, reason } => {
+                self.stop_job(job_id, party, status, &reason).await
+            }
+            PartyCommand::PrepareRerun => {
+                let now = now_ms();
+                let changed = self
+                    .store
+                    .update_job_status(job_id, party.role, party.party_id, Status::Waiting, now)
+                    .await?;
+                let update = JobUpdate {
+                    progress: Some(0),
+                    clear_end: true,
+                    tag: Some("rerun".into()),
+                    cancel_signal: Some(false),
+                    ..Default::default()
+                };
+                self.store
+                    .update_job(job_id, party.role, party.party_id, &update, now)
+                    .await?;
+                Ok(json!({"changed": changed}))
+            }
+        }
+    }
+
+    async fn create_job(
+        &self,
+        job_id: &str,
+        party: Party,
+        dsl: Value,
+        runtime_conf: Value,
+    ) -> CmdResult {
+        let job = Job::parse(&dsl, &runtime_conf).map_err(|e| Refusal::new(103, e.to_string()))?;
+        let params = job.conf.job_parameters_for(party);
+        let (need_cores, need_memory) = job_resource_need(party.role, &params);
+        let limit_cores =
+            (self.config.cores as f64 * self.config.max_cores_percent_per_job).floor() as i64;
+        if need_cores > limit_cores {
+            return Err(Refusal::new(
+                103,
+                format!(
+                    "max cores per job is {limit_cores} base on (cores {} * max_cores_percent_per_job {}), expect {need_cores} cores \
+                     (task_cores {} * task_parallelism {}); lower task_cores or raise the site's cores",
+                    self.config.cores, self.config.max_cores_percent_per_job, params.task_cores, params.task_parallelism
+                ),
+            ));
+        }
+        if need_memory > self.config.memory {
+            return Err(Refusal::new(
+                103,
+                format!(
+                    "max memory per job is {} MB, expect {need_memory} MB",
+                    self.config.memory
+                ),
+            ));
+        }
+        let now = now_ms();
+        let mut record = JobRecord::new(
+            job_id,
+            party.role,
+            party.party_id,
+            job.conf.initiator,
+            dsl,
+            runtime_conf.clone(),
+            json!({"job_parameters": params, "role": party.role, "party_id": party.party_id}),
+            json!(job.conf.roles),
+            now,
+        );
+        let parties: Vec<Party> = job.parties();
+        record.model_id = fateflow_domain::ids::model_id(&parties);
+        record.model_version = job_id.to_string();
+        record.train_runtime_conf = runtime_conf;
+        match self.store.insert_job(&record).await {
+            Ok(()) => {}
+            Err(fateflow_storage::Error::AlreadyExists(_)) => return Ok(json!({"created": false})),
+            Err(e) => return Err(e.into()),
+        }
+        let dir = self.config.job_dir(job_id);
+        if let Err(e) = write_job_files(&dir, &record) {
+            tracing::warn!(job_id, error = %e, "could not write job files");
+        }
+        let mut components = serde_json::Map::new();
+        for plan in job.plan() {
+            for pt in plan.parties.iter().filter(|p| p.party == party) {
+                let task = new_task(
+                    job_id,
+                    &plan.component,
+                    &plan.module,
+                    0,
+                    party,
+                    &job,
+                    pt,
+                    params.auto_retries,
+                    now,
+                );
+                match self.store.insert_task(&task).await {
+                    Ok(()) | Err(fateflow_storage::Error::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                components.insert(plan.component.clone(), json!({"need_run": pt.need_run}));
+            }
+        }
+        Ok(json!({"components": components}))
+    }
+
+    async fn apply_resource(&self, job_id: &str, party: Party) -> CmdResult {
+        let job = self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?
+            .ok_or_else(|| Refusal::new(102, format!("job {job_id} not found at {party}")))?;
+        let params = job_params_of(&job);
+        let (cores, memory) = job_resource_need(party.role, &params);
+        let engine = SiteConfig::engine_name(party.party_id);
+        if job.resource_in_use {
+            return Ok(json!({"applied": true}));
+        }
+        if self
+            .store
+            .apply_job_resource(
+                &engine,
+                job_id,
+                party.role,
+                party.party_id,
+                cores,
+                memory,
+                now_ms(),
+            )
+            .await?
+        {
+            Ok(json!({"applied": true}))
+        } else {
+            let left = self
+                .store
+                .get_engine(&engine)
+                .await?
+                .map(|e| e.remaining_cores)
+                .unwrap_or(0);
+            Err(Refusal::new(
+                103,
+                format!("not enough resources at {party}: need {cores} cores, {left} free"),
+            ))
+        }
+    }
+
+    async fn sync_job_status(
+        &self,
+        job_id: &str,
+        party: Party,
+        status: Status,
+        reason: Option<String>,
+    ) -> CmdResult {
+        let now = now_ms();
+        let changed = self
+            .store
+            .update_job_status(job_id, party.role, party.party_id, status, now)
+            .await?;
+        if changed && status.is_end() {
+            self.finish_job_row(job_id, party, status, reason, now)
+                .await?;
+        }
+        Ok(json!({"changed": changed}))
+    }
+
+    async fn finish_job_row(
+        &self,
+        job_id: &str,
+        party: Party,
+        status: Status,
+        reason: Option<String>,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let job = self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?;
+        let start = job
+            .as_ref()
+            .and_then(|j| j.start_time)
+            .or(job.as_ref().map(|j| j.create_time));
+        let update = JobUpdate {
+            end_time: Some(now),
+            elapsed: start.map(|s| now - s),
+            tag: Some("job_end".into()),
+            error_report: if status == Status::Success {
+                None
+            } else {
+                reason
+            },
+            progress: if status == Status::Success {
+                Some(100)
+            } else {
+                None
+            },
+            ..Default::default()
+        };
+        self.store
+            .update_job(job_id, party.role, party.party_id, &update, now)
+            .await?;
+        self.store
+            .return_job_resource(
+                &SiteConfig::engine_name(party.party_id),
+                job_id,
+                party.role,
+                party.party_id,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn create_task_version(
+        &self,
+        job_id: &str,
+        party: Party,
+        component: &str,
+        version: i64,
+        auto_retries: i64,
+    ) -> CmdResult {
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                job_id: Some(job_id.into()),
+                component_name: Some(component.into()),
+                role: Some(party.role),
+                party_id: Some(party.party_id),
+                latest_only: true,
+                ..Default::default()
+            })
+            .await?;
+        let Some(prev) = tasks.into_iter().next() else {
+            return Err(Refusal::new(
+                101,
+                format!("no task of {component} at {party}"),
+            ));
+        };
+        if prev.task_version >= version {
+            return Ok(json!({"created": false}));
+        }
+        let now = now_ms();
+        let task = TaskRecord {
+            task_version: version,
+            status: Status::Waiting,
+            party_status: Status::Waiting,
+            status_code: None,
+            auto_retries,
+            worker_id: None,
+            cmd: None,
+            run_ip: None,
+            run_port: None,
+            run_pid: None,
+            kill_status: false,
+            error_report: None,
+            heartbeat_time: None,
+            create_time: now,
+            update_time: now,
+            start_time: None,
+            end_time: None,
+            elapsed: None,
+            ..prev
+        };
+        match self.store.insert_task(&task).await {
+            Ok(()) | Err(fateflow_storage::Error::AlreadyExists(_)) => Ok(json!({"created": true})),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn start_task(
+        &self,
+        job_id: &str,
+        party: Party,
+        component: &str,
+        version: i64,
+    ) -> CmdResult {
+        let key = task_key(job_id, component, version, party);
+        let task = self.store.get_task(&key).await?.ok_or_else(|| {
+            Refusal::new(
+                101,
+                format!("task {} v{version} not found at {party}", key.task_id),
+            )
+        })?;
+        if task.party_status != Status::Waiting {
+            return Ok(json!({"started": false, "party_status": task.party_status}));
+        }
+        let need_run = task
+            .component_parameters
+            .get("need_run")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let now = now_ms();
+        if !need_run {
+            self.store
+                .update_task_party_status(&key, Status::Pass, now)
+                .await?;
+            self.store
+                .update_task(
+                    &key,
+                    &TaskUpdate {
+                        start_time: Some(now),
+                        end_time: Some(now),
+                        elapsed: Some(0),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+            self.notify_initiator(job_id);
+            return Ok(json!({"started": false, "party_status": "pass"}));
+        }
+        let job = self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?
+            .ok_or_else(|| Refusal::new(102, format!("job {job_id} not found at {party}")))?;
+        let params = job_params_of(&job);
+        let (task_cores, task_memory) = task_resource_need(party.role, &params);
+        if !self
+            .store
+            .apply_task_resource(job_id, party.role, party.party_id, task_cores, task_memory)
+            .await?
+        {
+            tracing::warn!(job_id, component, %party, "task started beyond the job's resource share");
+        }
+        let spec = match self.task_spec(&job, &task, &params).await {
+            Ok(spec) => spec,
+            Err(message) => {
+                self.fail_task(&key, &message).await?;
+                return Ok(json!({"started": false, "party_status": "failed", "error": message}));
+            }
+        };
+        // Running first, so a fast task's own reports find the row in `running`.
+        self.store
+            .update_task_party_status(&key, Status::Running, now)
+            .await?;
+        self.store
+            .update_task(
+                &key,
+                &TaskUpdate {
+                    start_time: Some(now),
+                    heartbeat_time: Some(now),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        match self.launcher.launch(&spec).await {
+            Ok(launched) => {
+                let update = TaskUpdate {
+                    run_pid: Some(launched.pid),
+                    cmd: Some(launched.cmd),
+                    worker_id: Some(launched.worker_id),
+                    run_ip: Some("127.0.0.1".into()),
+                    ..Default::default()
+                };
+                self.store.update_task(&key, &update, now_ms()).await?;
+                Ok(json!({"started": true, "pid": launched.pid}))
+            }
+            Err(e) => {
+                let message = format!("could not start the task process: {e}");
+                self.fail_task(&key, &message).await?;
+                Ok(json!({"started": false, "party_status": "failed", "error": message}))
+            }
+        }
+    }
+
+    async fn task_spec(
+        &self,
+        job: &JobRecord,
+        task: &TaskRecord,
+        params: &fateflow_domain::JobParameters,
+    ) -> Result<TaskSpec, String> {
+        let parsed = Job::parse(&job.dsl, &job.runtime_conf)
+            .map_err(|e| format!("stored job no longer parses: {e}"))?;
+        let spec = parsed
+            .dsl
+            .component(&task.component_name)
+            .ok_or_else(|| format!("component {} not in the DSL", task.component_name))?;
+        let party = Party {
+            role: task.role,
+            party_id: task.party_id,
+        };
+        let index = parsed.conf.index_of(party).unwrap_or(0);
+        let plan = parsed.plan();
+        let args = plan
+            .iter()
+            .find(|p| p.component == task.component_name)
+            .and_then(|p| p.parties.iter().find(|pt| pt.party == party))
+            .map(|pt| pt.args_tables.clone())
+            .unwrap_or_default();
+        let mut data_inputs: BTreeMap<String, Vec<TableRefSpec>> = BTreeMap::new();
+        for (key, refs) in &spec.input.data {
+            let mut tables = Vec::new();
+            for r in refs {
+                match r {
+                    DataRef::Output(o) => {
+                        let outputs = self
+                            .store
+                            .query_output_data(&job.job_id, &o.component, task.role, task.party_id)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let found = outputs.iter().find(|d| d.data_name == o.name).ok_or_else(|| {
+                            format!("input `{r}` of {}: component {} left no output `{}` at {party}", task.component_name, o.component, o.name)
+                        })?;
+                        tables.push(TableRefSpec {
+                            namespace: found.table_namespace.clone(),
+                            name: found.table_name.clone(),
+                        });
+                    }
+                    DataRef::Args(a) => {
+                        let t = args.get(a).ok_or_else(|| {
+                            format!("no table given for args.{a} at {party} (party index {index})")
+                        })?;
+                        let name = t.get("name").and_then(Value::as_str).unwrap_or_default();
+                        let namespace = t
+                            .get("namespace")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        tables.push(TableRefSpec {
+                            namespace: namespace.into(),
+                            name: name.into(),
+                        });
+                    }
+                    DataRef::Pipeline(_) => {
+                        return Err(format!(
+                            "input `{r}`: predict jobs from deployed models are not supported yet"
+                        ))
+                    }
+                }
+            }
+            data_inputs.insert(key.clone(), tables);
+        }
+        let mut model_inputs = Vec::new();
+        let mut isometric_model_inputs = Vec::new();
+        for (list, out) in [
+            (&spec.input.model, &mut model_inputs),
+            (&spec.input.isometric_model, &mut isometric_model_inputs),
+        ] {
+            for r in list.iter() {
+                let DataRef::Output(o) = r else {
+                    return Err(format!("model input `{r}`: predict jobs from deployed models are not supported yet"));
+                };
+                let models = self
+                    .store
+                    .query_component_models(&job.job_id, &o.component, task.role, task.party_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // Some parties (a host without labels) legitimately have no model.
+                if let Some(m) = models.iter().find(|m| m.model_alias == o.name) {
+                    out.push(ModelSpec {
+                        component: o.component.clone(),
+                        alias: o.name.clone(),
+                        module: m.module.clone(),
+                        model: m.model.clone(),
+                    });
+                }
+            }
+        }
+        let parameters = task
+            .component_parameters
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Ok(TaskSpec {
+            job_id: job.job_id.clone(),
+            component: task.component_name.clone(),
+            module: task.component_module.clone(),
+            task_id: task.task_id.clone(),
+            task_version: task.task_version,
+            role: task.role,
+            party_id: task.party_id,
+            parameters,
+            data_inputs,
+            model_inputs,
+            isometric_model_inputs,
+            output_data: spec.output.data.clone(),
+            output_model: spec.output.model.clone(),
+            data_dir: self.config.data_dir.clone(),
+            log_dir: self.config.task_log_dir(
+                &job.job_id,
+                task.role,
+                task.party_id,
+                &task.component_name,
+            ),
+            server: self.server.get().cloned().unwrap_or_default(),
+            task_cores: params.task_cores,
+            computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
+        })
+    }
+
+    async fn fail_task(&self, key: &TaskKey, message: &str) -> Result<(), Refusal> {
+        let now = now_ms();
+        let task = self.store.get_task(key).await?;
+        if task
+            .as_ref()
+            .is_some_and(|t| t.party_status == Status::Waiting)
+        {
+            self.store
+                .update_task_party_status(key, Status::Running, now)
+                .await?;
+        }
+        self.store
+            .update_task_party_status(key, Status::Failed, now)
+            .await?;
+        let start = task.and_then(|t| t.start_time).unwrap_or(now);
+        self.store
+            .update_task(
+                key,
+                &TaskUpdate {
+                    error_report: Some(message.to_string()),
+                    end_time: Some(now),
+                    elapsed: Some(now - start),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        self.notify_initiator(&key.job_id);
+        Ok(())
+    }
+
+    async fn stop_task(&self, key: &TaskKey, status: Status, reason: &str) -> CmdResult {
+        let Some(task) = self.store.get_task(key).await? else {
+            return Ok(json!({"stopped": false}));
+        };
+        let mut killed = false;
+        if let Some(pid) = task.run_pid {
+            if task.party_status == Status::Running {
+                killed = self
+                    .launcher
+                    .kill(pid, &task.task_id)
+                    .await
+                    .map_err(|e| Refusal::new(100, e.to_string()))?;
+            }
+        }
+        let now = now_ms();
+        let mut changed = false;
+        if !task.party_status.is_end() {
+            if task.party_status == Status::Waiting {
+                // waiting -> canceled is not a task transition; a task that never ran
+                // stays waiting and the job's status says why.
+            } else {
+                changed = self
+                    .store
+                    .update_task_party_status(key, status, now)
+                    .await?;
+            }
+        }
+        let update = TaskUpdate {
+            kill_status: Some(true),
+            error_report: if changed && task.error_report.is_none() {
+                Some(reason.to_string())
+            } else {
+                None
+            },
+            end_time: if changed { Some(now) } else { None },
+            elapsed: if changed {
+                task.start_time.map(|s| now - s)
+            } else {
+                None
+            },
+            ..Default::default()
+        };
+        self.store.update_task(key, &update, now).await?;
+        Ok(json!({"killed": killed, "changed": changed}))
+    }
+
+    async fn stop_job(
+        &self,
+        job_id: &str,
+        party: Party,
+        status: Status,
+        reason: &str,
+    ) -> CmdResult {
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                job_id: Some(job_id.into()),
+                role: Some(party.role),
+                party_id: Some(party.party_id),
+                latest_only: true,
+                ..Default::default()
+            })
+            .await?;
+        let mut details = serde_json::Map::new();
+        for t in tasks.iter().filter(|t| !t.party_status.is_end()) {
+            let r = self.stop_task(&t.key(), status, reason).await?;
+            details.insert(t.component_name.clone(), r);
+        }
+        let now = now_ms();
+        let changed = self
+            .store
+            .update_job_status(job_id, party.role, party.party_id, status, now)
+            .await?;
+        if changed {
+            self.finish_job_row(job_id, party, status, Some(reason.to_string()), now)
+                .await?;
+        } else {
+            self.store
+                .return_job_resource(
+                    &SiteConfig::engine_name(party.party_id),
+                    job_id,
+                    party.role,
+                    party.party_id,
+                    now,
+                )
+                .await?;
+        }
+        Ok(Value::Object(details))
+    }
+
+    async fn return_task_resource(&self, job_id: &str, party: Party) -> Result<(), Refusal> {
+        if let Some(job) = self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?
+        {
+            let (c, m) = task_resource_need(party.role, &job_params_of(&job));
+            self.store
+                .return_task_resource(job_id, party.role, party.party_id, c, m)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A task process reported (status, pid, error) through the worker routes.
+    pub async fn report_task(
+        &self,
+        key: &TaskKey,
+        party_status: Option<Status>,
+        update: TaskUpdate,
+    ) -> Result<bool, Refusal> {
+        let now = now_ms();
+        let mut changed = false;
+        if let Some(s) = party_status {
+            changed = self.store.update_task_party_status(key, s, now).await?;
+        }
+        let mut update = update;
+        if changed && party_status.is_some_and(Status::is_end) {
+            let task = self.store.get_task(key).await?;
+            update.end_time = Some(now);
+            update.elapsed = task.and_then(|t| t.start_time).map(|s| now - s);
+        }
+        update.heartbeat_time = Some(now);
+        self.store.update_task(key, &update, now).await?;
+        if changed {
+            self.notify_initiator(&key.job_id);
+        }
+        Ok(changed)
+    }
+
+    /// A task process ended; if it never reported a final status, it failed.
+    pub async fn on_process_exit(&self, exit: ProcessExit) -> Result<(), Refusal> {
+        let key = TaskKey {
+            job_id: exit.job_id.clone(),
+            task_id: exit.task_id.clone(),
+            task_version: exit.task_version,
+            role: exit.role,
+            party_id: exit.party_id,
+        };
+        let Some(task) = self.store.get_task(&key).await? else {
+            return Ok(());
+        };
+        if task.party_status.is_end() {
+            return Ok(());
+        }
+        let code = exit
+            .code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "killed by a signal".into());
+        let message = format!(
+            "task process {} exited without a final status (exit code {code}); last log lines:\n{}",
+            task.run_pid.unwrap_or_default(),
+            exit.log_tail
+        );
+        tracing::warn!(job_id = %key.job_id, task_id = %key.task_id, %code, "task process exited without a final status");
+        self.fail_task(&key, &message).await
+    }
+
+    /// Whether a running task's process is gone or silent; marks it failed if so.
+    pub async fn check_running_task(&self, task: &TaskRecord, now: i64) -> Result<bool, Refusal> {
+        let key = task.key();
+        if let Some(pid) = task.run_pid {
+            if !self.launcher.is_alive(pid, &task.task_id) {
+                // Give a just-finished process's final report a moment to land.
+                let fresh = self.store.get_task(&key).await?;
+                if fresh
+                    .as_ref()
+                    .is_some_and(|t| t.party_status == Status::Running)
+                {
+                    self.fail_task(
+                        &key,
+                        &format!("task executor process {pid} is gone without a final status"),
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+        }
+        let last = task.heartbeat_time.or(task.start_time).unwrap_or(now);
+        if now - last > self.config.heartbeat_timeout_s * 1000 {
+            if let Some(pid) = task.run_pid {
+                let _ = self.launcher.kill(pid, &task.task_id).await;
+            }
+            self.fail_task(
+                &key,
+                &format!(
+                    "no heartbeat from the task process for {} s",
+                    (now - last) / 1000
+                ),
+            )
+            .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// At start-up: tasks left `running` by a previous server process are killed and
+    /// failed with a clear reason, so nothing is orphaned and no job waits forever.
+    pub async fn recover(&self) -> Result<usize, Refusal> {
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                party_statuses: vec![Status::Running],
+                ..Default::default()
+            })
+            .await?;
+        let mut n = 0;
+        for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
+            if let Some(pid) = t.run_pid {
+                if self.launcher.is_alive(pid, &t.task_id) {
+                    let _ = self.launcher.kill(pid, &t.task_id).await;
+                }
+            }
+            self.fail_task(
+                &t.key(),
+                "the site restarted while this task was running; rerun the job to continue",
+            )
+            .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn notify_initiator(&self, job_id: &str) {
+        let _ = self.events.send(Event::Schedule(job_id.to_string()));
+    }
+
+    /// The owner triple used by tracking rows of a task.
+    pub fn owner_of(key: &TaskKey, component: &str) -> TaskOwner {
+        TaskOwner {
+            job_id: key.job_id.clone(),
+            component_name: component.to_string(),
+            task_id: key.task_id.clone(),
+            task_version: key.task_version,
+            role: key.role,
+            party_id: key.party_id,
+        }
+    }
+}
+
+/// Cores and memory one task takes from its job's share.
+pub fn task_resource_need(role: Role, params: &fateflow_domain::JobParameters) -> (i64, i64) {
+    if role == Role::Arbiter {
+        return (0, 0);
+    }
+    (
+        i64::from(params.task_cores),
+        i64::try_from(params.task_memory).unwrap_or(i64::MAX),
+    )
+}
+
+/// The typed job parameters stored at a party.
+pub fn job_params_of(job: &JobRecord) -> fateflow_domain::JobParameters {
+    job.runtime_conf_on_party
+        .get("job_parameters")
+        .and_then(|v| serde_json::from_value::<JobParamsRow>(v.clone()).ok())
+        .map(JobParamsRow::into_params)
+        .unwrap_or_default()
+}
+
+#[derive(serde::Deserialize)]
+struct JobParamsRow {
+    task_cores: u32,
+    task_memory: u64,
+    task_parallelism: u32,
+    computing_partitions: Option<u32>,
+    timeout: u64,
+    auto_retries: u32,
+}
+
+impl JobParamsRow {
+    fn into_params(self) -> fateflow_domain::JobParameters {
+        fateflow_domain::JobParameters {
+            task_cores: self.task_cores,
+            task_memory: self.task_memory,
+            task_parallelism: self.task_parallelism,
+            computing_partitions: self.computing_partitions,
+            timeout: self.timeout,
+            auto_retries: self.auto_retries,
+            ..Default::default()
+        }
+    }
+}
+
+/// The key of a component's task at a party.
+pub fn task_key(job_id: &str, component: &str, version: i64, party: Party) -> TaskKey {
+    TaskKey {
+        job_id: job_id.to_string(),
+        task_id: fateflow_domain::ids::task_id(job_id, component),
+        task_version: version,
+        role: party.role,
+        party_id: party.party_id,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_task(
+    job_id: &str,
+    component: &str,
+    module: &str,
+    version: i64,
+    party: Party,
+    job: &Job,
+    pt: &fateflow_domain::PartyTask,
+    auto_retries: u32,
+    now: i64,
+) -> TaskRecord {
+    let mut params = pt.parameters.clone();
+    params.insert("need_run".into(), Value::Bool(pt.need_run));
+    TaskRecord {
+        job_id: job_id.to_string(),
+        task_id: fateflow_domain::ids::task_id(job_id, component),
+        task_version: version,
+        role: party.role,
+        party_id: party.party_id,
+        component_name: component.to_string(),
+        component_module: module.to_string(),
+        initiator_role: job.conf.initiator.role,
+        initiator_party_id: job.conf.initiator.party_id,
+        federated_mode: if job
+            .parties()
+            .iter()
+            .map(|p| p.party_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
+        {
+            "MULTIPLE".into()
+        } else {
+            "SINGLE".into()
+        },
+        federated_status_collect_type: "PUSH".into(),
+        status: Status::Waiting,
+        party_status: Status::Waiting,
+        status_code: None,
+        auto_retries: i64::from(auto_retries),
+        auto_retry_delay: 1,
+        run_on_this_party: true,
+        worker_id: None,
+        cmd: None,
+        run_ip: None,
+        run_port: None,
+        run_pid: None,
+        provider_info: json!({"name": "fateflow-rs", "version": env!("CARGO_PKG_VERSION")}),
+        component_parameters: Value::Object(params),
+        engine_conf: json!({"computing_engine": "STANDALONE"}),
+        kill_status: false,
+        error_report: None,
+        heartbeat_time: None,
+        create_time: now,
+        update_time: now,
+        start_time: None,
+        end_time: None,
+        elapsed: None,
+    }
+}
+
+fn write_job_files(dir: &std::path::Path, job: &JobRecord) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let write = |name: &str, v: &Value| {
+        std::fs::write(
+            dir.join(name),
+            serde_json::to_vec_pretty(v).unwrap_or_default(),
+        )
+    };
+    write("job_dsl.json", &job.dsl)?;
+    write("job_runtime_conf.json", &job.runtime_conf)?;
+    let party_dir = dir.join(job.role.as_str()).join(job.party_id.to_string());
+    std::fs::create_dir_all(&party_dir)?;
+    std::fs::write(
+        party_dir.join("job_runtime_on_party_conf.json"),
+        serde_json::to_vec_pretty(&job.runtime_conf_on_party).unwrap_or_default(),
+    )
+}

@@ -1,0 +1,68 @@
+//! Job lifecycle with FATE-Flow 1.x semantics, driven by events.
+//!
+//! - [`partner`]: the commands an initiator sends to parties, and the [`Partner`]
+//!   trait that carries them (in-process here; over the gateway later).
+//! - [`controller`]: what a party does with a command, and with its task processes'
+//!   reports.
+//! - [`initiator`]: submit, the scheduling round of a job, stop and rerun. One event
+//!   loop runs every round, so rounds of one job never race; a periodic tick is only a
+//!   safety net.
+//! - [`detector`]: dead task processes, silent tasks, job timeouts.
+//! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
+
+pub mod clock;
+pub mod controller;
+pub mod detector;
+pub mod initiator;
+pub mod launcher;
+pub mod local;
+pub mod partner;
+
+pub use controller::{PartyController, SiteConfig};
+pub use initiator::{Scheduler, SubmitError, SubmitResult};
+pub use launcher::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
+pub use partner::{CommandError, Partner, PartyCommand};
+
+use fateflow_domain::Status;
+use tokio::sync::{mpsc, oneshot};
+
+/// Something the scheduler loop must react to.
+#[derive(Debug)]
+pub enum Event {
+    /// Run a scheduling round for this job now.
+    Schedule(String),
+    /// Run a round for every unfinished job this site initiated.
+    ScheduleAll,
+    /// Stop a job.
+    Stop {
+        /// Job id.
+        job_id: String,
+        /// `canceled` (user) or `failed`/`timeout`.
+        status: Status,
+        /// Why.
+        reason: String,
+        /// The answer.
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    /// Rerun a job from a component (or every unfinished component).
+    Rerun {
+        /// Job id.
+        job_id: String,
+        /// Rerun this component and everything downstream of it.
+        component: Option<String>,
+        /// Rerun successful tasks too.
+        force: bool,
+        /// The answer.
+        reply: Option<oneshot::Sender<Result<Vec<String>, String>>>,
+    },
+}
+
+/// The scheduler loop's inbox.
+pub type EventSender = mpsc::UnboundedSender<Event>;
+/// The scheduler loop's receiving end.
+pub type EventReceiver = mpsc::UnboundedReceiver<Event>;
+
+/// A new event channel.
+pub fn event_channel() -> (EventSender, EventReceiver) {
+    mpsc::unbounded_channel()
+}

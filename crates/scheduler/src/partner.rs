@@ -1,0 +1,164 @@
+//! The partner-command interface: everything the initiator asks of a party.
+//!
+//! Commands are plain serde data so that the same enum travels in-process (standalone)
+//! and over the site gateway (later) unchanged.
+
+use async_trait::async_trait;
+use fateflow_domain::{Party, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A command for one party about one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum PartyCommand {
+    /// Create the job at the party (status `ready`) and its waiting tasks.
+    CreateJob {
+        /// The DSL as submitted.
+        dsl: Value,
+        /// The runtime conf as submitted.
+        runtime_conf: Value,
+    },
+    /// Take the job's resources at the party, all or nothing.
+    ApplyResource,
+    /// Give the job's resources back.
+    ReturnResource,
+    /// The job starts running.
+    StartJob,
+    /// Set the job's status (computed by the initiator).
+    SyncJobStatus {
+        /// The new status.
+        status: Status,
+        /// Why, for an end status that is not success.
+        reason: Option<String>,
+    },
+    /// Set the job's progress.
+    SyncProgress {
+        /// Percent.
+        progress: i64,
+    },
+    /// Create a new version of a component's task at the party (rerun).
+    CreateTask {
+        /// The component.
+        component: String,
+        /// The new version.
+        task_version: i64,
+        /// Retries left.
+        auto_retries: i64,
+    },
+    /// Start a component's task at the party.
+    StartTask {
+        /// The component.
+        component: String,
+        /// Which version.
+        task_version: i64,
+    },
+    /// Set a task's federated status.
+    SyncTaskStatus {
+        /// The component.
+        component: String,
+        /// Which version.
+        task_version: i64,
+        /// The federated status.
+        status: Status,
+    },
+    /// Stop a task (kill its process) and set its party status.
+    StopTask {
+        /// The component.
+        component: String,
+        /// Which version.
+        task_version: i64,
+        /// `canceled`, `failed` or `timeout`.
+        status: Status,
+        /// Why.
+        reason: String,
+    },
+    /// Stop every unfinished task of the job and end it with `status`.
+    StopJob {
+        /// The end status.
+        status: Status,
+        /// Why.
+        reason: String,
+    },
+    /// Put an ended job back to `waiting` for a rerun (progress 0, end time and
+    /// error cleared).
+    PrepareRerun,
+}
+
+impl PartyCommand {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PartyCommand::CreateJob { .. } => "create",
+            PartyCommand::ApplyResource => "resource/apply",
+            PartyCommand::ReturnResource => "resource/return",
+            PartyCommand::StartJob => "start",
+            PartyCommand::SyncJobStatus { .. } => "status",
+            PartyCommand::SyncProgress { .. } => "update",
+            PartyCommand::CreateTask { .. } => "task/create",
+            PartyCommand::StartTask { .. } => "task/start",
+            PartyCommand::SyncTaskStatus { .. } => "task/status",
+            PartyCommand::StopTask { .. } => "task/stop",
+            PartyCommand::StopJob { .. } => "stop",
+            PartyCommand::PrepareRerun => "rerun",
+        }
+    }
+}
+
+/// A party's answer to a command that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum CommandError {
+    /// The party refused (bad request, resources, rules); `retcode` is FATE's code.
+    #[error("{party} refused `{command}` (retcode {retcode}): {message}")]
+    Refused {
+        /// Which party.
+        party: Party,
+        /// Which command.
+        command: String,
+        /// FATE return code.
+        retcode: i32,
+        /// The party's reason.
+        message: String,
+    },
+    /// The party could not be reached.
+    #[error("{party} unreachable for `{command}`: {message}")]
+    Unreachable {
+        /// Which party.
+        party: Party,
+        /// Which command.
+        command: String,
+        /// The transport error.
+        message: String,
+    },
+}
+
+impl CommandError {
+    /// The party concerned.
+    pub fn party(&self) -> Party {
+        match self {
+            CommandError::Refused { party, .. } | CommandError::Unreachable { party, .. } => *party,
+        }
+    }
+
+    /// The reason alone.
+    pub fn message(&self) -> &str {
+        match self {
+            CommandError::Refused { message, .. } | CommandError::Unreachable { message, .. } => {
+                message
+            }
+        }
+    }
+}
+
+/// Sends commands to parties: in-process for parties hosted here, over the gateway
+/// for others.
+#[async_trait]
+pub trait Partner: Send + Sync {
+    /// Sends `cmd` about `job_id` to `party` and returns its data on success.
+    async fn send(
+        &self,
+        job_id: &str,
+        party: Party,
+        cmd: PartyCommand,
+    ) -> Result<Value, CommandError>;
+}

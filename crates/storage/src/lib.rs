@@ -1,0 +1,199 @@
+//! The metadata store of a site: jobs, tasks, table metadata, tracking (metrics,
+//! output data, summaries, models) and resources.
+//!
+//! [`MetadataStore`] is the interface the scheduler and the API use; [`SqliteStore`]
+//! is the embedded default (a file under the data dir, migrations embedded). A
+//! PostgreSQL implementation can follow behind the same trait.
+//!
+//! Status changes are compare-and-set and obey the transition rules of
+//! [`fateflow_domain::status`]: a refused change returns `Ok(false)`, never an error.
+
+mod records;
+mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use fateflow_domain::Status;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed or could not be reached.
+    #[error("metadata database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed at start-up.
+    #[error("metadata migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row that must be unique exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// A stored value could not be read back.
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The metadata store.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    // ----- jobs
+    /// Inserts a job row; `AlreadyExists` when the (job, role, party) row exists.
+    async fn insert_job(&self, job: &JobRecord) -> Result<()>;
+    /// One party's job row.
+    async fn get_job(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+    ) -> Result<Option<JobRecord>>;
+    /// Job rows matching a filter, and the total count before paging.
+    async fn query_jobs(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, u64)>;
+    /// Moves a job row to `to` if the transition rules allow it from its current status
+    /// (and the rerun guard). Returns whether the row changed.
+    async fn update_job_status(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        to: Status,
+        now: i64,
+    ) -> Result<bool>;
+    /// Sets the given job columns.
+    async fn update_job(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        update: &JobUpdate,
+        now: i64,
+    ) -> Result<()>;
+
+    // ----- tasks
+    /// Inserts a task row; `AlreadyExists` when its key exists.
+    async fn insert_task(&self, task: &TaskRecord) -> Result<()>;
+    /// One task row.
+    async fn get_task(&self, key: &TaskKey) -> Result<Option<TaskRecord>>;
+    /// Task rows matching a filter, and the total count before paging.
+    async fn query_tasks(&self, filter: &TaskFilter) -> Result<(Vec<TaskRecord>, u64)>;
+    /// Moves the federated `status` of a task row, following the task rules.
+    async fn update_task_status(&self, key: &TaskKey, to: Status, now: i64) -> Result<bool>;
+    /// Moves the `party_status` of a task row, following the task rules.
+    async fn update_task_party_status(&self, key: &TaskKey, to: Status, now: i64) -> Result<bool>;
+    /// Sets the given task columns.
+    async fn update_task(&self, key: &TaskKey, update: &TaskUpdate, now: i64) -> Result<()>;
+
+    // ----- tables
+    /// Inserts or replaces a table's metadata.
+    async fn put_table_meta(&self, meta: &TableMetaRecord) -> Result<()>;
+    /// A table's metadata.
+    async fn get_table_meta(&self, namespace: &str, name: &str) -> Result<Option<TableMetaRecord>>;
+    /// Tables, optionally of one namespace.
+    async fn list_table_meta(&self, namespace: Option<&str>) -> Result<Vec<TableMetaRecord>>;
+    /// Deletes a table's metadata; whether it existed.
+    async fn delete_table_meta(&self, namespace: &str, name: &str) -> Result<bool>;
+
+    // ----- tracking
+    /// Appends a metric.
+    async fn insert_metric(&self, metric: &MetricRecord) -> Result<()>;
+    /// Metrics of a component at a party (every version unless given).
+    async fn query_metrics(
+        &self,
+        job_id: &str,
+        component: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+    ) -> Result<Vec<MetricRecord>>;
+    /// Records an output table of a task.
+    async fn insert_output_data(&self, info: &OutputDataRecord) -> Result<()>;
+    /// Output tables of a component at a party, latest task version first.
+    async fn query_output_data(
+        &self,
+        job_id: &str,
+        component: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+    ) -> Result<Vec<OutputDataRecord>>;
+    /// Sets a task's summary.
+    async fn put_summary(
+        &self,
+        owner: &TaskOwner,
+        summary: &serde_json::Value,
+        now: i64,
+    ) -> Result<()>;
+    /// The latest summary of a component at a party.
+    async fn get_summary(
+        &self,
+        job_id: &str,
+        component: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+    ) -> Result<Option<serde_json::Value>>;
+    /// Saves a component model (replacing the same alias of the same task version).
+    async fn put_component_model(&self, model: &ComponentModelRecord) -> Result<()>;
+    /// Models of a component at a party, latest task version first.
+    async fn query_component_models(
+        &self,
+        job_id: &str,
+        component: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+    ) -> Result<Vec<ComponentModelRecord>>;
+    /// Deletes the metrics, output data info and summary of one task version (rerun).
+    async fn clean_task_tracking(&self, owner: &TaskOwner) -> Result<()>;
+
+    // ----- resources
+    /// Registers the engine's capacity, keeping what is in use.
+    async fn register_engine(&self, engine: &str, cores: i64, memory: i64, now: i64) -> Result<()>;
+    /// The engine's row.
+    async fn get_engine(&self, engine: &str) -> Result<Option<EngineRecord>>;
+    /// Takes `cores`/`memory` from the engine for a job, all or nothing: the job row's
+    /// `resource_in_use` goes from false to true and the engine keeps a non-negative
+    /// remainder. Returns whether it was applied.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_job_resource(
+        &self,
+        engine: &str,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        cores: i64,
+        memory: i64,
+        now: i64,
+    ) -> Result<bool>;
+    /// Gives a job's resources back; whether anything was returned.
+    async fn return_job_resource(
+        &self,
+        engine: &str,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        now: i64,
+    ) -> Result<bool>;
+    /// Takes cores/memory for one task from its job's share; whether it fitted.
+    async fn apply_task_resource(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        cores: i64,
+        memory: i64,
+    ) -> Result<bool>;
+    /// Gives a task's cores/memory back to its job's share.
+    async fn return_task_resource(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        cores: i64,
+        memory: i64,
+    ) -> Result<()>;
+}

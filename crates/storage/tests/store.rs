@@ -1,0 +1,463 @@
+//! The SQLite store: round trips, status rules, resource accounting, persistence.
+
+use fateflow_domain::{Party, Role, Status};
+use fateflow_storage::*;
+use serde_json::json;
+
+fn job(job_id: &str, role: Role, party_id: u64) -> JobRecord {
+    JobRecord::new(
+        job_id,
+        role,
+        party_id,
+        Party {
+            role: Role::Guest,
+            party_id: 9999,
+        },
+        json!({"components": {}}),
+        json!({"role": {"guest": [9999]}}),
+        json!({}),
+        json!({"guest": [9999]}),
+        1_000,
+    )
+}
+
+fn task(job_id: &str, cpn: &str, version: i64, role: Role, party_id: u64) -> TaskRecord {
+    TaskRecord {
+        job_id: job_id.into(),
+        task_id: format!("{job_id}_{cpn}"),
+        task_version: version,
+        role,
+        party_id,
+        component_name: cpn.into(),
+        component_module: "Reader".into(),
+        initiator_role: Role::Guest,
+        initiator_party_id: 9999,
+        federated_mode: "SINGLE".into(),
+        federated_status_collect_type: "PUSH".into(),
+        status: Status::Waiting,
+        party_status: Status::Waiting,
+        status_code: None,
+        auto_retries: 0,
+        auto_retry_delay: 1,
+        run_on_this_party: true,
+        worker_id: None,
+        cmd: None,
+        run_ip: None,
+        run_port: None,
+        run_pid: None,
+        provider_info: json!({}),
+        component_parameters: json!({"table": {"name": "t"}}),
+        engine_conf: json!({}),
+        kill_status: false,
+        error_report: None,
+        heartbeat_time: None,
+        create_time: 2_000 + version,
+        update_time: 2_000,
+        start_time: None,
+        end_time: None,
+        elapsed: None,
+    }
+}
+
+#[tokio::test]
+async fn job_round_trip_and_duplicate() {
+    let s = SqliteStore::memory().await.unwrap();
+    let j = job("j1", Role::Guest, 9999);
+    s.insert_job(&j).await.unwrap();
+    assert_eq!(
+        s.get_job("j1", Role::Guest, 9999).await.unwrap().unwrap(),
+        j
+    );
+    assert!(matches!(
+        s.insert_job(&j).await,
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(s.get_job("j1", Role::Host, 9999).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn job_status_follows_the_rules() {
+    let s = SqliteStore::memory().await.unwrap();
+    s.insert_job(&job("j1", Role::Guest, 9999)).await.unwrap();
+    // ready -> running is not allowed; ready -> waiting -> running is.
+    assert!(!s
+        .update_job_status("j1", Role::Guest, 9999, Status::Running, 5)
+        .await
+        .unwrap());
+    assert!(s
+        .update_job_status("j1", Role::Guest, 9999, Status::Waiting, 5)
+        .await
+        .unwrap());
+    assert!(s
+        .update_job_status("j1", Role::Guest, 9999, Status::Running, 6)
+        .await
+        .unwrap());
+    // rerun signal blocks failed
+    s.update_job(
+        "j1",
+        Role::Guest,
+        9999,
+        &JobUpdate {
+            rerun_signal: Some(true),
+            ..Default::default()
+        },
+        7,
+    )
+    .await
+    .unwrap();
+    assert!(!s
+        .update_job_status("j1", Role::Guest, 9999, Status::Failed, 8)
+        .await
+        .unwrap());
+    assert!(s
+        .update_job_status("j1", Role::Guest, 9999, Status::Success, 8)
+        .await
+        .unwrap());
+    let j = s.get_job("j1", Role::Guest, 9999).await.unwrap().unwrap();
+    assert_eq!(j.status, Status::Success);
+    assert!(j.rerun_signal);
+    assert_eq!(j.update_time, 8);
+}
+
+#[tokio::test]
+async fn job_filters_and_paging() {
+    let s = SqliteStore::memory().await.unwrap();
+    for i in 0..5 {
+        let mut j = job(&format!("2026{i}"), Role::Guest, 9999);
+        j.create_time = i;
+        j.description = if i % 2 == 0 {
+            "even".into()
+        } else {
+            "odd".into()
+        };
+        s.insert_job(&j).await.unwrap();
+    }
+    s.insert_job(&job("20260", Role::Host, 10000))
+        .await
+        .unwrap();
+    let (all, total) = s.query_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!((all.len(), total), (6, 6));
+    let (page, total) = s
+        .query_jobs(&JobFilter {
+            role: Some(Role::Guest),
+            limit: 2,
+            page: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(
+        page.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(),
+        vec!["20262", "20261"]
+    );
+    let (even, _) = s
+        .query_jobs(&JobFilter {
+            description_like: Some("ev".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(even.len(), 3);
+    let (asc, _) = s
+        .query_jobs(&JobFilter {
+            role: Some(Role::Guest),
+            order_by: Some(("create_time".into(), true)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(asc[0].job_id, "20260");
+    // An order column outside the whitelist falls back to the default order.
+    let (bad, _) = s
+        .query_jobs(&JobFilter {
+            order_by: Some(("dsl; DROP TABLE job".into(), true)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(bad.len(), 6);
+}
+
+#[tokio::test]
+async fn tasks_latest_version_and_status_rules() {
+    let s = SqliteStore::memory().await.unwrap();
+    s.insert_task(&task("j1", "reader_0", 0, Role::Guest, 9999))
+        .await
+        .unwrap();
+    s.insert_task(&task("j1", "reader_0", 1, Role::Guest, 9999))
+        .await
+        .unwrap();
+    s.insert_task(&task("j1", "reader_0", 0, Role::Host, 10000))
+        .await
+        .unwrap();
+    let (latest, _) = s
+        .query_tasks(&TaskFilter {
+            job_id: Some("j1".into()),
+            latest_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got: Vec<(Role, i64)> = latest.iter().map(|t| (t.role, t.task_version)).collect();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&(Role::Guest, 1)) && got.contains(&(Role::Host, 0)));
+
+    let k = task("j1", "reader_0", 1, Role::Guest, 9999).key();
+    assert!(s
+        .update_task_party_status(&k, Status::Running, 10)
+        .await
+        .unwrap());
+    assert!(s
+        .update_task_party_status(&k, Status::Success, 11)
+        .await
+        .unwrap());
+    // success is terminal
+    assert!(!s
+        .update_task_party_status(&k, Status::Failed, 12)
+        .await
+        .unwrap());
+    s.update_task(
+        &k,
+        &TaskUpdate {
+            run_pid: Some(4242),
+            error_report: Some("boom".into()),
+            ..Default::default()
+        },
+        13,
+    )
+    .await
+    .unwrap();
+    let t = s.get_task(&k).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            t.party_status,
+            t.status,
+            t.run_pid,
+            t.error_report.as_deref()
+        ),
+        (Status::Success, Status::Waiting, Some(4242), Some("boom"))
+    );
+    assert!(matches!(
+        s.insert_task(&t).await,
+        Err(Error::AlreadyExists(_))
+    ));
+}
+
+#[tokio::test]
+async fn resources_are_all_or_nothing() {
+    let s = SqliteStore::memory().await.unwrap();
+    s.register_engine("STANDALONE", 4, 1024, 0).await.unwrap();
+    s.insert_job(&job("a", Role::Guest, 9999)).await.unwrap();
+    s.insert_job(&job("b", Role::Guest, 9999)).await.unwrap();
+    assert!(s
+        .apply_job_resource("STANDALONE", "a", Role::Guest, 9999, 3, 0, 1)
+        .await
+        .unwrap());
+    // applying twice does nothing
+    assert!(!s
+        .apply_job_resource("STANDALONE", "a", Role::Guest, 9999, 3, 0, 1)
+        .await
+        .unwrap());
+    // b does not fit and nothing is taken
+    assert!(!s
+        .apply_job_resource("STANDALONE", "b", Role::Guest, 9999, 2, 0, 1)
+        .await
+        .unwrap());
+    let e = s.get_engine("STANDALONE").await.unwrap().unwrap();
+    assert_eq!(e.remaining_cores, 1);
+    assert!(
+        !s.get_job("b", Role::Guest, 9999)
+            .await
+            .unwrap()
+            .unwrap()
+            .resource_in_use
+    );
+    // task resources come out of the job's share
+    assert!(s
+        .apply_task_resource("a", Role::Guest, 9999, 2, 0)
+        .await
+        .unwrap());
+    assert!(!s
+        .apply_task_resource("a", Role::Guest, 9999, 2, 0)
+        .await
+        .unwrap());
+    s.return_task_resource("a", Role::Guest, 9999, 2, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_job("a", Role::Guest, 9999)
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining_cores,
+        3
+    );
+    assert!(s
+        .return_job_resource("STANDALONE", "a", Role::Guest, 9999, 2)
+        .await
+        .unwrap());
+    assert!(!s
+        .return_job_resource("STANDALONE", "a", Role::Guest, 9999, 2)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_engine("STANDALONE")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining_cores,
+        4
+    );
+    assert!(s
+        .apply_job_resource("STANDALONE", "b", Role::Guest, 9999, 2, 0, 3)
+        .await
+        .unwrap());
+    // re-registering with a new capacity keeps what b holds
+    s.register_engine("STANDALONE", 8, 1024, 4).await.unwrap();
+    assert_eq!(
+        s.get_engine("STANDALONE")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining_cores,
+        6
+    );
+}
+
+#[tokio::test]
+async fn tracking_rows_and_clean() {
+    let s = SqliteStore::memory().await.unwrap();
+    let owner = TaskOwner {
+        job_id: "j".into(),
+        component_name: "reader_0".into(),
+        task_id: "j_reader_0".into(),
+        task_version: 0,
+        role: Role::Guest,
+        party_id: 9999,
+    };
+    s.insert_metric(&MetricRecord {
+        owner: owner.clone(),
+        metric_namespace: "train".into(),
+        metric_name: "loss".into(),
+        data: json!([[0, 0.69], [1, 0.5]]),
+        meta: json!({"metric_type": "LOSS"}),
+        create_time: 1,
+    })
+    .await
+    .unwrap();
+    s.insert_output_data(&OutputDataRecord {
+        owner: owner.clone(),
+        data_name: "data".into(),
+        table_namespace: "output_data_j_reader_0_0".into(),
+        table_name: "data".into(),
+        description: String::new(),
+        create_time: 1,
+    })
+    .await
+    .unwrap();
+    s.put_summary(&owner, &json!({"count": 569}), 1)
+        .await
+        .unwrap();
+    s.put_component_model(&ComponentModelRecord {
+        owner: owner.clone(),
+        model_alias: "model".into(),
+        module: "DataTransform".into(),
+        model: json!({"header": ["x0"]}),
+        create_time: 1,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.query_metrics("j", "reader_0", Role::Guest, 9999)
+            .await
+            .unwrap()[0]
+            .data,
+        json!([[0, 0.69], [1, 0.5]])
+    );
+    assert_eq!(
+        s.query_output_data("j", "reader_0", Role::Guest, 9999)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get_summary("j", "reader_0", Role::Guest, 9999)
+            .await
+            .unwrap(),
+        Some(json!({"count": 569}))
+    );
+    assert_eq!(
+        s.query_component_models("j", "reader_0", Role::Guest, 9999)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    s.clean_task_tracking(&owner).await.unwrap();
+    assert!(s
+        .query_metrics("j", "reader_0", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .get_summary("j", "reader_0", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn file_store_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let s = SqliteStore::open(&path).await.unwrap();
+        s.insert_job(&job("persist", Role::Guest, 9999))
+            .await
+            .unwrap();
+        s.put_table_meta(&TableMetaRecord {
+            namespace: "experiment".into(),
+            name: "t".into(),
+            address: json!({"path": "x"}),
+            engine: "STANDALONE".into(),
+            store_type: "PARQUET".into(),
+            partitions: 4,
+            id_delimiter: ",".into(),
+            have_head: true,
+            extend_sid: false,
+            schema: json!({"sid": "id", "header": "x0,x1"}),
+            count: 3,
+            part_of_data: json!([]),
+            origin: "upload".into(),
+            disable: false,
+            description: String::new(),
+            create_time: 1,
+            update_time: 1,
+        })
+        .await
+        .unwrap();
+        s.close().await;
+    }
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert!(s
+        .get_job("persist", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.get_table_meta("experiment", "t")
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        3
+    );
+    assert_eq!(
+        s.list_table_meta(Some("experiment")).await.unwrap().len(),
+        1
+    );
+    assert!(s.delete_table_meta("experiment", "t").await.unwrap());
+    assert!(!s.delete_table_meta("experiment", "t").await.unwrap());
+}

@@ -1,0 +1,255 @@
+//! Reading tables back (as record batches or a [`Frame`]) and writing frames.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, RecordBatch};
+
+use crate::batcher::{default_batch_rows, Batcher};
+use crate::check_partitions;
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::id::TableId;
+use crate::schema::{TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::store::{BatchIter, TableStore, WriteMode};
+
+/// Streams every record batch of a table, partition after partition, holding at most
+/// one batch (and one partition's open file) at a time.
+///
+/// Each batch has the table's Arrow schema: the sid as Utf8, then one Float64 column per
+/// header column.
+pub struct TableScan<'a, S: ?Sized> {
+    store: &'a S,
+    id: TableId,
+    partitions: u32,
+    next_partition: u32,
+    current: Option<BatchIter>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for TableScan<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableScan")
+            .field("id", &self.id)
+            .field("partitions", &self.partitions)
+            .field("next_partition", &self.next_partition)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a [`TableScan`] of the table.
+pub fn scan<'a, S>(store: &'a S, id: &TableId) -> Result<TableScan<'a, S>>
+where
+    S: TableStore + ?Sized,
+{
+    let info = store.info(id)?;
+    Ok(TableScan {
+        store,
+        id: id.clone(),
+        partitions: info.partitions,
+        next_partition: 0,
+        current: None,
+    })
+}
+
+impl<S: TableStore + ?Sized> Iterator for TableScan<'_, S> {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(batches) = &mut self.current {
+                match batches.next() {
+                    Some(item) => return Some(item),
+                    None => self.current = None,
+                }
+            }
+            if self.next_partition >= self.partitions {
+                return None;
+            }
+            let partition = self.next_partition;
+            self.next_partition += 1;
+            match self.store.read_partition(&self.id, partition) {
+                Ok(batches) => self.current = Some(batches),
+                Err(e) => {
+                    // Stop after an error.
+                    self.next_partition = self.partitions;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Reads the whole table into a [`Frame`] (rows in partition order).
+pub fn read_all<S>(store: &S, id: &TableId) -> Result<Frame>
+where
+    S: TableStore + ?Sized,
+{
+    let info = store.info(id)?;
+    let mut sink = FrameBuilder::new(info.schema);
+    for batch in scan(store, id)? {
+        sink.append(&batch?)?;
+    }
+    Ok(sink.finish())
+}
+
+/// Reads one partition into a [`Frame`], for partition-parallel work.
+pub fn read_partition_frame<S>(store: &S, id: &TableId, partition: u32) -> Result<Frame>
+where
+    S: TableStore + ?Sized,
+{
+    let info = store.info(id)?;
+    let mut sink = FrameBuilder::new(info.schema);
+    for batch in store.read_partition(id, partition)? {
+        sink.append(&batch?)?;
+    }
+    Ok(sink.finish())
+}
+
+struct FrameBuilder {
+    schema: TableSchema,
+    sids: Vec<String>,
+    values: Vec<f64>,
+}
+
+impl FrameBuilder {
+    fn new(schema: TableSchema) -> Self {
+        FrameBuilder {
+            schema,
+            sids: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn append(&mut self, batch: &RecordBatch) -> Result<()> {
+        let (sids, columns) = split_batch(&self.schema, batch)?;
+        self.sids
+            .extend((0..batch.num_rows()).map(|row| sids.value(row).to_owned()));
+        self.values.reserve(batch.num_rows() * columns.len());
+        for row in 0..batch.num_rows() {
+            self.values.extend(columns.iter().map(|c| c[row]));
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Frame {
+        Frame::from_parts_unchecked(self.schema, self.sids, self.values)
+    }
+}
+
+/// Checks a batch against the schema and returns its sid array and value slices.
+pub(crate) fn split_batch<'b>(
+    schema: &TableSchema,
+    batch: &'b RecordBatch,
+) -> Result<(&'b arrow_array::StringArray, Vec<&'b [f64]>)> {
+    let corrupt = |reason: &str| Error::InvalidSchema {
+        reason: format!("record batch does not match the table schema: {reason}"),
+    };
+    if !schema.matches_arrow(batch.schema_ref()) {
+        return Err(corrupt("columns differ"));
+    }
+    if batch.columns().iter().any(|c| c.null_count() > 0) {
+        return Err(corrupt("null values"));
+    }
+    let sids = batch
+        .column(0)
+        .as_string_opt::<i32>()
+        .ok_or_else(|| corrupt("sid column is not Utf8"))?;
+    let columns = batch.columns()[1..]
+        .iter()
+        .map(|c| {
+            c.as_primitive_opt::<Float64Type>()
+                .map(|a| a.values().as_ref())
+                .ok_or_else(|| corrupt("value column is not Float64"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((sids, columns))
+}
+
+/// Writes a frame as a table (a component's output), atomically.
+///
+/// The table records origin `output`, a `,` delimiter and a header line, and keeps the
+/// frame's label name in its schema.
+pub fn write_frame<S>(
+    store: &S,
+    id: &TableId,
+    frame: &Frame,
+    partitions: u32,
+    mode: WriteMode,
+) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+{
+    check_partitions(partitions)?;
+    if mode == WriteMode::Create && store.exists(id)? {
+        return Err(Error::TableExists {
+            namespace: id.namespace().to_owned(),
+            name: id.name().to_owned(),
+        });
+    }
+    let schema = frame.schema();
+    let info = TableInfo {
+        schema: schema.clone(),
+        partitions,
+        id_delimiter: ",".into(),
+        have_head: true,
+        extend_sid: false,
+        origin: TableOrigin::Output,
+    };
+    let stage = store.begin_write(id, &info)?;
+    let mut batcher = Batcher::new(
+        stage,
+        schema.arrow_schema(),
+        partitions,
+        default_batch_rows(partitions, frame.ncols()),
+    );
+    for (sid, row) in frame.sids().iter().zip(frame.rows()) {
+        batcher.push(sid.clone(), row)?;
+    }
+    let count = batcher.finish()?.commit(mode, frame.nrows() as u64)?;
+    let part_of_data = frame
+        .sids()
+        .iter()
+        .zip(frame.rows())
+        .take(PART_OF_DATA_ROWS)
+        .map(|(sid, row)| preview_row(sid, row.iter().copied()))
+        .collect();
+    Ok(TableMeta::from_parts(
+        id,
+        info,
+        count,
+        part_of_data,
+        store.address(id),
+    ))
+}
+
+fn preview_row(sid: &str, values: impl Iterator<Item = f64>) -> Vec<String> {
+    std::iter::once(sid.to_owned())
+        .chain(values.map(|v| v.to_string()))
+        .collect()
+}
+
+/// Describes a stored table: its layout, verified count, first rows and address.
+pub fn table_meta<S>(store: &S, id: &TableId) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+{
+    let info = store.info(id)?;
+    let count = store.count(id)?;
+    let mut part_of_data = Vec::new();
+    'scan: for batch in scan(store, id)? {
+        let batch = batch?;
+        let (sids, columns) = split_batch(&info.schema, &batch)?;
+        for row in 0..batch.num_rows() {
+            if part_of_data.len() >= PART_OF_DATA_ROWS {
+                break 'scan;
+            }
+            part_of_data.push(preview_row(sids.value(row), columns.iter().map(|c| c[row])));
+        }
+    }
+    Ok(TableMeta::from_parts(
+        id,
+        info,
+        count,
+        part_of_data,
+        store.address(id),
+    ))
+}

@@ -1,0 +1,491 @@
+//! CSV upload: FATE's `Upload` component, streaming and atomic.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::batcher::{default_batch_rows, Batcher};
+use crate::error::{Error, Result};
+use crate::id::TableId;
+use crate::schema::{TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::store::{TableStore, WriteMode};
+use crate::{check_partitions, DEFAULT_PARTITIONS, MAX_LINE_BYTES};
+
+/// Name of the sid column when sids are generated (`extend_sid`), as in FATE.
+pub const EXTEND_SID_NAME: &str = "extend_sid";
+
+/// Options of an upload, named after FATE-Flow's `/v1/data/upload` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOptions {
+    /// Destination namespace.
+    pub namespace: String,
+    /// Destination table name.
+    pub table_name: String,
+    /// The first (non-blank) line is a header. Without one, columns are named `id`,
+    /// `x0`, `x1`, ... (`x0`, ... with `extend_sid`) and downloads write no header.
+    pub head: bool,
+    /// Field separator (FATE's `id_delimiter`), any non-empty string; default `","`.
+    pub id_delimiter: String,
+    /// The sid column by name (needs `head`). Default: the first column.
+    pub id_column: Option<String>,
+    /// Number of partitions, `1..=1023`.
+    pub partitions: u32,
+    /// Replace an existing table (FATE's `drop`). The old table survives a failed upload.
+    pub drop: bool,
+    /// Generate sids from the 0-based data-row index; every column becomes a feature.
+    pub extend_sid: bool,
+    /// Rows per partition per write (each becomes a row group). `None` picks a size that
+    /// keeps the buffers of all partitions together around 32 MiB.
+    pub batch_rows: Option<usize>,
+}
+
+impl UploadOptions {
+    /// FATE's defaults: header line, `,` separator, first column as sid,
+    /// [`DEFAULT_PARTITIONS`] partitions, no drop, no generated sids.
+    pub fn new(namespace: impl Into<String>, table_name: impl Into<String>) -> Self {
+        UploadOptions {
+            namespace: namespace.into(),
+            table_name: table_name.into(),
+            head: true,
+            id_delimiter: ",".into(),
+            id_column: None,
+            partitions: DEFAULT_PARTITIONS,
+            drop: false,
+            extend_sid: false,
+            batch_rows: None,
+        }
+    }
+
+    fn check(&self) -> Result<TableId> {
+        let id = TableId::new(&self.namespace, &self.table_name)?;
+        check_partitions(self.partitions)?;
+        if self.id_delimiter.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "id_delimiter",
+                reason: "it must not be empty",
+            });
+        }
+        if self.id_delimiter.contains(['\n', '\r']) {
+            return Err(Error::InvalidOption {
+                option: "id_delimiter",
+                reason: "it must not contain a line break",
+            });
+        }
+        if self.id_column.is_some() && !self.head {
+            return Err(Error::InvalidOption {
+                option: "id_column",
+                reason: "a named id column needs a header line (head)",
+            });
+        }
+        if self.id_column.is_some() && self.extend_sid {
+            return Err(Error::InvalidOption {
+                option: "id_column",
+                reason: "it cannot be combined with extend_sid",
+            });
+        }
+        if self.batch_rows == Some(0) {
+            return Err(Error::InvalidOption {
+                option: "batch_rows",
+                reason: "it must be at least 1",
+            });
+        }
+        Ok(id)
+    }
+}
+
+/// Uploads the CSV file at `path`. See [`upload_csv`].
+pub fn upload_csv_file<S>(store: &S, path: &Path, options: &UploadOptions) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+{
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    upload_csv(store, BufReader::with_capacity(256 * 1024, file), options)
+}
+
+/// Uploads CSV text into a new table.
+///
+/// The input is read line by line; rows go to partitions by [`partition_of`] their sid
+/// and are written in bounded batches, so memory stays bounded apart from the set of
+/// sids kept to detect duplicates. Blank lines are skipped, `\r\n` endings and a UTF-8
+/// byte-order mark are accepted, and fields are trimmed of ASCII whitespace. There is
+/// no quoting, as in FATE.
+///
+/// The upload is atomic: on any error nothing is left under the table's name (and with
+/// `drop` the previous table is untouched), and the row count is verified against the
+/// written files before the table is published.
+///
+/// [`partition_of`]: crate::partition_of
+pub fn upload_csv<S, R>(store: &S, input: R, options: &UploadOptions) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+    R: BufRead,
+{
+    let id = options.check()?;
+    if !options.drop && store.exists(&id)? {
+        return Err(Error::TableExists {
+            namespace: id.namespace().to_owned(),
+            name: id.name().to_owned(),
+        });
+    }
+    let delimiter = options.id_delimiter.as_str();
+    let mut lines = LineReader::new(input);
+
+    // The first data line when there is no header: it fixes the field count.
+    let mut first_row = None;
+    let layout = if options.head {
+        let (line, text) = lines.next_line()?.ok_or(Error::EmptyInput {
+            expected: "a header line",
+        })?;
+        Layout::from_header(line, text, options)?
+    } else {
+        let (line, text) = lines.next_line()?.ok_or(Error::EmptyInput {
+            expected: "a data line",
+        })?;
+        let layout = Layout::generated(text.split(delimiter).count(), options.extend_sid);
+        first_row = Some((line, text.to_owned()));
+        layout
+    };
+
+    let info = TableInfo {
+        schema: layout.schema.clone(),
+        partitions: options.partitions,
+        id_delimiter: options.id_delimiter.clone(),
+        have_head: options.head,
+        extend_sid: options.extend_sid,
+        origin: TableOrigin::Upload,
+    };
+    let stage = store.begin_write(&id, &info)?;
+    let batch_rows = options
+        .batch_rows
+        .unwrap_or_else(|| default_batch_rows(options.partitions, layout.schema.header.len()));
+    let mut rows = RowParser {
+        layout: &layout,
+        delimiter,
+        batcher: Batcher::new(
+            stage,
+            layout.schema.arrow_schema(),
+            options.partitions,
+            batch_rows,
+        ),
+        seen: HashMap::new(),
+        values: Vec::with_capacity(layout.schema.header.len()),
+        part_of_data: Vec::new(),
+        data_rows: 0,
+    };
+    if let Some((line, text)) = &first_row {
+        rows.row(*line, text)?;
+    }
+    while let Some((line, text)) = lines.next_line()? {
+        rows.row(line, text)?;
+    }
+
+    let RowParser {
+        batcher,
+        part_of_data,
+        data_rows,
+        ..
+    } = rows;
+    let stage = batcher.finish()?;
+    let mode = if options.drop {
+        WriteMode::Replace
+    } else {
+        WriteMode::Create
+    };
+    let count = stage.commit(mode, data_rows)?;
+    Ok(TableMeta::from_parts(
+        &id,
+        info,
+        count,
+        part_of_data,
+        store.address(&id),
+    ))
+}
+
+/// How the fields of a line map to the table.
+struct Layout {
+    /// Name of every field of a line, in file order (for error messages).
+    fields: Vec<String>,
+    /// Field index of the sid, `None` when sids are generated.
+    sid_index: Option<usize>,
+    schema: TableSchema,
+}
+
+impl Layout {
+    fn from_header(line: u64, text: &str, options: &UploadOptions) -> Result<Layout> {
+        let fields: Vec<String> = text
+            .split(options.id_delimiter.as_str())
+            .map(|f| trim(f).to_owned())
+            .collect();
+        let mut seen = HashMap::with_capacity(fields.len());
+        for (index, name) in fields.iter().enumerate() {
+            if name.is_empty() {
+                return Err(Error::EmptyColumnName {
+                    line,
+                    index: index + 1,
+                });
+            }
+            if seen.insert(name.as_str(), index).is_some() {
+                return Err(Error::DuplicateColumn {
+                    line,
+                    column: name.clone(),
+                });
+            }
+        }
+        if options.extend_sid {
+            if seen.contains_key(EXTEND_SID_NAME) {
+                return Err(Error::DuplicateColumn {
+                    line,
+                    column: EXTEND_SID_NAME.into(),
+                });
+            }
+            let schema = TableSchema::new(EXTEND_SID_NAME, fields.clone());
+            return Ok(Layout {
+                fields,
+                sid_index: None,
+                schema,
+            });
+        }
+        let sid_index = match &options.id_column {
+            None => 0,
+            Some(column) => *seen
+                .get(column.as_str())
+                .ok_or_else(|| Error::MissingIdColumn {
+                    line,
+                    column: column.clone(),
+                })?,
+        };
+        let header = fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != sid_index)
+            .map(|(_, f)| f.clone())
+            .collect();
+        let schema = TableSchema::new(fields[sid_index].clone(), header);
+        Ok(Layout {
+            fields,
+            sid_index: Some(sid_index),
+            schema,
+        })
+    }
+
+    fn generated(nfields: usize, extend_sid: bool) -> Layout {
+        let features = if extend_sid { nfields } else { nfields - 1 };
+        let header: Vec<String> = (0..features).map(|i| format!("x{i}")).collect();
+        let (sid, sid_index) = if extend_sid {
+            (EXTEND_SID_NAME, None)
+        } else {
+            ("id", Some(0))
+        };
+        let fields = sid_index
+            .map(|_| sid.to_owned())
+            .into_iter()
+            .chain(header.iter().cloned())
+            .collect();
+        Layout {
+            fields,
+            sid_index,
+            schema: TableSchema::new(sid, header),
+        }
+    }
+}
+
+struct RowParser<'a> {
+    layout: &'a Layout,
+    delimiter: &'a str,
+    batcher: Batcher,
+    /// Every sid seen so far, with its line.
+    seen: HashMap<String, u64>,
+    values: Vec<f64>,
+    part_of_data: Vec<Vec<String>>,
+    data_rows: u64,
+}
+
+impl RowParser<'_> {
+    fn row(&mut self, line: u64, text: &str) -> Result<()> {
+        let layout = self.layout;
+        let expected = layout.fields.len();
+        let found = text.matches(self.delimiter).count() + 1;
+        if found != expected {
+            // The first missing column, or the last one that was expected.
+            let index = if found < expected {
+                found
+            } else {
+                expected - 1
+            };
+            let column = layout.fields[index].clone();
+            return Err(Error::RaggedRow {
+                line,
+                expected,
+                found,
+                column,
+            });
+        }
+
+        self.values.clear();
+        let mut sid = None;
+        for (index, field) in text.split(self.delimiter).enumerate() {
+            let field = trim(field);
+            if Some(index) == layout.sid_index {
+                sid = Some(field);
+                continue;
+            }
+            let value = field.parse::<f64>().map_err(|_| Error::NotANumber {
+                line,
+                column: layout.fields[index].clone(),
+                value: field.chars().take(64).collect(),
+            })?;
+            self.values.push(value);
+        }
+        let sid = match (layout.sid_index, sid) {
+            (None, _) => self.data_rows.to_string(),
+            (Some(index), Some("")) | (Some(index), None) => {
+                return Err(Error::EmptySid {
+                    line,
+                    column: layout.fields[index].clone(),
+                })
+            }
+            (Some(_), Some(sid)) => sid.to_owned(),
+        };
+        if let Some(first_line) = self.seen.insert(sid.clone(), line) {
+            return Err(Error::DuplicateId {
+                line,
+                first_line,
+                column: layout.schema.sid.clone(),
+                sid,
+            });
+        }
+        if self.part_of_data.len() < PART_OF_DATA_ROWS {
+            let mut row = Vec::with_capacity(expected + 1);
+            row.push(sid.clone());
+            row.extend(
+                text.split(self.delimiter)
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != layout.sid_index)
+                    .map(|(_, f)| trim(f).to_owned()),
+            );
+            self.part_of_data.push(row);
+        }
+        self.batcher.push(sid, &self.values)?;
+        self.data_rows += 1;
+        Ok(())
+    }
+}
+
+fn trim(field: &str) -> &str {
+    field.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
+/// Reads lines of at most [`MAX_LINE_BYTES`], counting physical lines from 1 and
+/// skipping blank ones.
+struct LineReader<R> {
+    input: R,
+    buf: Vec<u8>,
+    line: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    fn new(input: R) -> Self {
+        LineReader {
+            input,
+            buf: Vec::new(),
+            line: 0,
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<(u64, &str)>> {
+        loop {
+            self.buf.clear();
+            let read = (&mut self.input)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| Error::ReadInput {
+                    line: self.line + 1,
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            if self.buf.last() == Some(&b'\n') {
+                self.buf.pop();
+            }
+            if self.buf.len() > MAX_LINE_BYTES {
+                return Err(Error::LineTooLong {
+                    line: self.line,
+                    limit: MAX_LINE_BYTES,
+                });
+            }
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+            if self.line == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                self.buf.drain(..3);
+            }
+            if !self.buf.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let line = self.line;
+        std::str::from_utf8(&self.buf)
+            .map(|text| Some((line, text)))
+            .map_err(|_| Error::InvalidUtf8 { line })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<(u64, String)> {
+        let mut reader = LineReader::new(input);
+        let mut out = Vec::new();
+        while let Some((n, text)) = reader.next_line().unwrap() {
+            out.push((n, text.to_owned()));
+        }
+        out
+    }
+
+    #[test]
+    fn line_reader_counts_physical_lines() {
+        let got = lines(b"\xEF\xBB\xBFid,x\r\n\n1,2\n  \n3,4");
+        assert_eq!(
+            got,
+            vec![(1, "id,x".into()), (3, "1,2".into()), (5, "3,4".into())]
+        );
+    }
+
+    #[test]
+    fn line_reader_limits_and_utf8() {
+        let mut reader = LineReader::new(&b"ok\n\xff\n"[..]);
+        assert!(reader.next_line().unwrap().is_some());
+        assert!(matches!(
+            reader.next_line(),
+            Err(Error::InvalidUtf8 { line: 2 })
+        ));
+
+        let long = vec![b'a'; MAX_LINE_BYTES + 1];
+        let mut reader = LineReader::new(&long[..]);
+        assert!(matches!(
+            reader.next_line(),
+            Err(Error::LineTooLong { line: 1, .. })
+        ));
+        let mut exact = vec![b'a'; MAX_LINE_BYTES];
+        exact.push(b'\n');
+        let mut reader = LineReader::new(&exact[..]);
+        assert_eq!(reader.next_line().unwrap().unwrap().1.len(), MAX_LINE_BYTES);
+    }
+
+    #[test]
+    fn generated_layouts() {
+        let l = Layout::generated(3, false);
+        assert_eq!(l.fields, ["id", "x0", "x1"]);
+        assert_eq!(
+            l.schema,
+            TableSchema::new("id", vec!["x0".into(), "x1".into()])
+        );
+        let l = Layout::generated(2, true);
+        assert_eq!(l.fields, ["x0", "x1"]);
+        assert_eq!(l.schema.sid, EXTEND_SID_NAME);
+    }
+}
