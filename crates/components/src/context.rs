@@ -171,11 +171,13 @@ impl std::fmt::Debug for TaskContext<'_> {
 
 impl TaskContext<'_> {
     /// Where output `data_name` of this task is stored: namespace
-    /// `output_data_<task_id>_<task_version>`, name `data_name`.
+    /// `output_data_<task_id>_<task_version>` (FATE's), name
+    /// `<data_name>_<role>_<party_id>`, so that parties sharing one table store
+    /// (a standalone site) never overwrite each other's outputs.
     pub fn output_table(&self, data_name: &str) -> TableRef {
         TableRef::new(
             format!("output_data_{}_{}", self.task_id, self.task_version),
-            data_name,
+            format!("{data_name}_{}_{}", self.role, self.party_id),
         )
     }
 

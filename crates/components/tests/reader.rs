@@ -17,7 +17,7 @@ fn copies_the_table_and_records_it() {
     let c = ctx(&store, &tracker, "reader_0", "Reader", params);
     run(&c).unwrap();
 
-    let output = TableRef::new("output_data_test_job_reader_0_0", "data");
+    let output = TableRef::new("output_data_test_job_reader_0_0", "data_guest_9999");
     assert_eq!(c.output_table("data"), output);
     assert_eq!(
         tracker.output_data(),
@@ -104,7 +104,7 @@ fn output_follows_the_dsl_name_and_a_rerun_replaces_it() {
     c.task_version = 2;
     run(&c).unwrap();
     run(&c).unwrap();
-    let output = TableRef::new("output_data_test_job_reader_1_2", "train");
+    let output = TableRef::new("output_data_test_job_reader_1_2", "train_guest_9999");
     assert_eq!(
         tracker.output_data(),
         vec![("train".to_string(), output.clone()); 2]

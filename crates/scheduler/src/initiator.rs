@@ -75,6 +75,11 @@ impl Scheduler {
         }
     }
 
+    /// A fresh job id (uploads and other one-party jobs use it too).
+    pub fn new_job_id(&self) -> String {
+        self.ids.next_id(&job_timestamp())
+    }
+
     /// The event inbox.
     pub fn events(&self) -> &EventSender {
         &self.events
@@ -487,8 +492,15 @@ impl Scheduler {
                     .unwrap_or(0);
                 if status.is_auto_rerun() && retries > 0 {
                     tracing::info!(job_id = %job.job_id, component = %cpn, retries, "retrying task");
-                    self.new_task_versions(job, std::slice::from_ref(cpn), false, true, &fed, &by_cpn)
-                        .await?;
+                    self.new_task_versions(
+                        job,
+                        std::slice::from_ref(cpn),
+                        false,
+                        true,
+                        &fed,
+                        &by_cpn,
+                    )
+                    .await?;
                     let _ = self.events.send(Event::Schedule(job.job_id.clone()));
                     return Ok(());
                 }

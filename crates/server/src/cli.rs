@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
-use clap::{Parser, Subcommand};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -17,6 +18,8 @@ struct Args {
 /// A `fateflow` subcommand.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a site: the /v1 API, the scheduler and the task runner.
+    Server(ServerOptions),
     /// Validate a DSL and runtime conf and print the per-party task plan.
     Validate {
         /// The DSL file.
@@ -34,7 +37,76 @@ pub enum Command {
         /// The examples directory (jobs and data).
         #[arg(long, default_value = "examples")]
         examples: PathBuf,
+        /// Data dir of the demo site (default: a fresh temporary dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Keep the site running after the job, until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
     },
+    /// Internal: the task processes a site starts.
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
+}
+
+/// `fateflow task ...`.
+#[derive(Subcommand, Debug)]
+pub enum TaskAction {
+    /// Run one task from its spec file.
+    Run {
+        /// The task spec written by the site.
+        #[arg(long)]
+        spec: PathBuf,
+    },
+}
+
+/// Options of `fateflow server`; each can also come from a `FATEFLOW_*` variable.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ServerOptions {
+    /// Address of the HTTP API (port 0 picks a free port).
+    #[arg(long, env = "FATEFLOW_LISTEN", default_value = "127.0.0.1:9380")]
+    pub listen: SocketAddr,
+    /// Data dir: metadata database, tables, job files, logs.
+    #[arg(long, env = "FATEFLOW_DATA_DIR", default_value = "fateflow-data")]
+    pub data_dir: PathBuf,
+    /// Party ids this site hosts (comma separated).
+    #[arg(
+        long,
+        env = "FATEFLOW_PARTIES",
+        value_delimiter = ',',
+        default_value = "9999,10000"
+    )]
+    pub parties: Vec<u64>,
+    /// Cores offered to jobs per party (default: the host's cores × 2).
+    #[arg(long, env = "FATEFLOW_CORES")]
+    pub cores: Option<i64>,
+    /// Memory offered to jobs per party in MB (default: the host's memory).
+    #[arg(long, env = "FATEFLOW_MEMORY_MB")]
+    pub memory_mb: Option<i64>,
+    /// A directory the server may read upload files from (`use_local_data: 0`) and
+    /// write downloads to; without it, server-side paths are refused.
+    #[arg(long, env = "FATEFLOW_FILE_ROOT")]
+    pub file_root: Option<PathBuf>,
+    /// Client authentication app key (FATE 1.9+ HMAC headers).
+    #[arg(long, env = "FATEFLOW_APP_KEY")]
+    pub app_key: Option<String>,
+    /// Client authentication secret key.
+    #[arg(long, env = "FATEFLOW_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Serve beyond loopback without client authentication (not recommended).
+    #[arg(long, env = "FATEFLOW_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Seconds between safety-net scheduling rounds (events drive the rest).
+    #[arg(long, env = "FATEFLOW_TICK_SECONDS", default_value_t = 2.0)]
+    pub tick_seconds: f64,
+    /// Seconds between detector rounds.
+    #[arg(long, env = "FATEFLOW_DETECT_SECONDS", default_value_t = 5.0)]
+    pub detect_seconds: f64,
+    /// Seconds without a heartbeat after which a running task is declared dead.
+    #[arg(long, env = "FATEFLOW_HEARTBEAT_TIMEOUT", default_value_t = 60)]
+    pub heartbeat_timeout: i64,
 }
 
 /// Parses the process arguments.

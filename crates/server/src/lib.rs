@@ -1,6 +1,9 @@
 //! The `fateflow` binary's library: subcommands and their wiring.
 
+pub mod api;
 pub mod cli;
+mod demo;
+pub mod site;
 mod validate;
 
 use std::process::ExitCode;
@@ -9,10 +12,38 @@ use std::process::ExitCode;
 pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
     match cmd {
         cli::Command::Validate { dsl, conf, json } => validate::run(&dsl, &conf, json),
-        cli::Command::Demo { examples } => {
-            let dir = examples.join("jobs/hetero_lr");
-            println!("Validating the hetero LR example job in {}", dir.display());
-            validate::run(&dir.join("dsl.json"), &dir.join("conf.json"), false)
+        cli::Command::Demo {
+            examples,
+            data_dir,
+            keep,
+        } => demo::run(&examples, data_dir, keep),
+        cli::Command::Server(opts) => {
+            init_tracing();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let site = site::Site::start(opts).await?;
+                println!("fateflow listening on http://{}", site.addr());
+                site.wait().await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Task {
+            action: cli::TaskAction::Run { spec },
+        } => {
+            let code = fateflow_executor::run_task(&spec);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

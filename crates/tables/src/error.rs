@@ -96,7 +96,8 @@ pub enum Error {
         column: String,
     },
 
-    /// A feature value does not parse as a 64-bit float.
+    /// A feature value does not parse as a 64-bit float and is not a missing-value marker
+    /// ([`MISSING_MARKERS`](crate::MISSING_MARKERS)).
     #[error("line {line}, column `{column}`: value `{value}` is not a number")]
     NotANumber {
         /// Line number in the input.

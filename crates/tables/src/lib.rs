@@ -59,7 +59,7 @@ pub use id::{TableId, MAX_NAME_LEN};
 pub use read::{read_all, read_partition_frame, scan, table_meta, write_frame, TableScan};
 pub use schema::{TableAddress, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
 pub use store::{BatchIter, LocalTableStore, StagedTable, TableStore, WriteMode, READ_BATCH_ROWS};
-pub use upload::{upload_csv, upload_csv_file, UploadOptions, EXTEND_SID_NAME};
+pub use upload::{upload_csv, upload_csv_file, UploadOptions, EXTEND_SID_NAME, MISSING_MARKERS};
 
 /// Re-exported so callers of [`scan`] need not depend on `arrow-array` themselves.
 pub use arrow_array::RecordBatch;

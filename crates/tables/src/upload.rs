@@ -111,6 +111,11 @@ where
 /// byte-order mark are accepted, and fields are trimmed of ASCII whitespace. There is
 /// no quoting, as in FATE.
 ///
+/// A feature field that is a missing-value marker ([`MISSING_MARKERS`]: empty, `NA`,
+/// `NULL`, `null`, `None`, `nan`, `NaN`) is stored as NaN; any other value that does not
+/// parse as a 64-bit float is an [`Error::NotANumber`]. The sid is never missing: an
+/// empty sid is an [`Error::EmptySid`].
+///
 /// The upload is atomic: on any error nothing is left under the table's name (and with
 /// `drop` the previous table is untouched), and the row count is verified against the
 /// written files before the table is published.
@@ -330,11 +335,17 @@ impl RowParser<'_> {
                 sid = Some(field);
                 continue;
             }
-            let value = field.parse::<f64>().map_err(|_| Error::NotANumber {
-                line,
-                column: layout.fields[index].clone(),
-                value: field.chars().take(64).collect(),
-            })?;
+            let value = match field.parse::<f64>() {
+                Ok(value) => value,
+                Err(_) if is_missing(field) => f64::NAN,
+                Err(_) => {
+                    return Err(Error::NotANumber {
+                        line,
+                        column: layout.fields[index].clone(),
+                        value: field.chars().take(64).collect(),
+                    })
+                }
+            };
             self.values.push(value);
         }
         let sid = match (layout.sid_index, sid) {
@@ -370,6 +381,16 @@ impl RowParser<'_> {
         self.data_rows += 1;
         Ok(())
     }
+}
+
+/// Feature values that mean "missing" and are stored as NaN: FATE's DataTransform
+/// defaults (`''`, `NA`, `NULL`, `null`; an empty field is one that is empty after
+/// trimming) plus `None`, `nan` and `NaN`. The match is exact (case-sensitive).
+pub const MISSING_MARKERS: &[&str] = &["", "NA", "NULL", "null", "None", "nan", "NaN"];
+
+/// Whether a trimmed feature field is a missing-value marker ([`MISSING_MARKERS`]).
+fn is_missing(field: &str) -> bool {
+    MISSING_MARKERS.contains(&field)
 }
 
 fn trim(field: &str) -> &str {

@@ -6,8 +6,9 @@ use std::fs;
 
 use common::{assert_frame_eq, assert_no_leftovers, data_file, parse_csv, temp_store};
 use fateflow_tables::{
-    read_all, scan, table_meta, upload_csv, upload_csv_file, Error, ErrorKind, LocalTableStore,
-    TableId, TableOrigin, TableStore, UploadOptions, EXTEND_SID_NAME,
+    download_csv, read_all, scan, table_meta, upload_csv, upload_csv_file, Error, ErrorKind,
+    LocalTableStore, TableId, TableOrigin, TableStore, UploadOptions, EXTEND_SID_NAME,
+    MISSING_MARKERS,
 };
 
 fn options(name: &str) -> UploadOptions {
@@ -208,6 +209,117 @@ fn header_only_is_an_empty_table() {
     assert_eq!((frame.nrows(), frame.ncols()), (0, 2));
 }
 
+/// Sorts a frame's rows by sid.
+fn sorted_rows(frame: &fateflow_tables::Frame) -> Vec<(String, Vec<f64>)> {
+    let mut rows: Vec<(String, Vec<f64>)> = frame
+        .sids()
+        .iter()
+        .cloned()
+        .zip(frame.rows().map(<[f64]>::to_vec))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+#[test]
+fn missing_markers_become_nan() {
+    let (_dir, store) = temp_store();
+    // One marker per row in `a` (with surrounding whitespace on some), a number in `b`.
+    let markers = ["", "   ", "NA", " NULL", "null ", "None", "nan", "NaN"];
+    assert!(MISSING_MARKERS
+        .iter()
+        .all(|m| markers.iter().any(|x| x.trim() == *m)));
+    let mut csv = String::from("id,a,b\n");
+    for (i, marker) in markers.iter().enumerate() {
+        csv.push_str(&format!("{i},{marker},{i}.5\n"));
+    }
+    csv.push_str("99,1.25,NA\n");
+    let meta = upload_csv(&store, csv.as_bytes(), &options("missing")).unwrap();
+    assert_eq!(meta.count, markers.len() as u64 + 1);
+    // The preview keeps the text as uploaded (trimmed).
+    let preview = meta.part_of_data.iter().find(|r| r[0] == "2").unwrap();
+    assert_eq!(preview, &["2", "NA", "2.5"]);
+
+    let frame = read_all(&store, &TableId::new("experiment", "missing").unwrap()).unwrap();
+    let rows = sorted_rows(&frame);
+    assert_eq!(rows.len(), markers.len() + 1);
+    for (sid, row) in &rows {
+        if sid == "99" {
+            assert_eq!(row[0], 1.25);
+            assert!(row[1].is_nan(), "row 99: {row:?}");
+            continue;
+        }
+        let i: usize = sid.parse().unwrap();
+        assert!(
+            row[0].is_nan(),
+            "marker {:?} read back as {}",
+            markers[i],
+            row[0]
+        );
+        assert_eq!(row[1], i as f64 + 0.5, "row {sid}");
+    }
+}
+
+#[test]
+fn rows_of_only_missing_features_are_accepted() {
+    let (_dir, store) = temp_store();
+    let csv = "id,a,b,c\n1,,NA,null\n2, , , \n3,1,2,3\n";
+    let meta = upload_csv(&store, csv.as_bytes(), &options("allmissing")).unwrap();
+    assert_eq!(meta.count, 3);
+    let id = TableId::new("experiment", "allmissing").unwrap();
+    let rows = sorted_rows(&read_all(&store, &id).unwrap());
+    assert_eq!(rows[0].0, "1");
+    assert!(rows[0].1.iter().all(|v| v.is_nan()), "{rows:?}");
+    assert_eq!(rows[1].0, "2");
+    assert!(rows[1].1.iter().all(|v| v.is_nan()), "{rows:?}");
+    assert_eq!(rows[2], ("3".to_string(), vec![1.0, 2.0, 3.0]));
+
+    // Missing cells download as `NaN`, which uploads again as missing.
+    let mut out = Vec::new();
+    download_csv(&store, &id, &mut out, None).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.lines().any(|l| l == "1,NaN,NaN,NaN"), "{text}");
+
+    // Without a header, and with generated sids, too.
+    let mut opts = options("nohead_missing");
+    opts.head = false;
+    opts.extend_sid = true;
+    let meta = upload_csv(&store, ",NA\n1,2\n".as_bytes(), &opts).unwrap();
+    assert_eq!(meta.count, 2);
+    let id = TableId::new("experiment", "nohead_missing").unwrap();
+    let rows = sorted_rows(&read_all(&store, &id).unwrap());
+    assert_eq!(rows[0].0, "0");
+    assert!(rows[0].1.iter().all(|v| v.is_nan()), "{rows:?}");
+    assert_eq!(rows[1], ("1".to_string(), vec![1.0, 2.0]));
+}
+
+#[test]
+fn non_numeric_values_that_are_not_markers_still_fail() {
+    // Near misses of the markers are not markers: the match is exact.
+    for value in [
+        "abc", "N/A", "na", "Na", "Null", "NONE", "none", "?", "-", "inff",
+    ] {
+        let (_dir, store) = temp_store();
+        let csv = format!("id,a,b\n1,NA,2\n2,3,{value}\n");
+        let err = upload_csv(&store, csv.as_bytes(), &options("bad")).unwrap_err();
+        assert!(
+            matches!(&err, Error::NotANumber { line: 3, column, value: v } if column == "b" && v == value),
+            "{value}: {err:?}"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let message = err.to_string();
+        for needle in [
+            "line 3",
+            "column `b`",
+            &format!("`{value}`"),
+            "not a number",
+        ] {
+            assert!(message.contains(needle), "`{message}` lacks `{needle}`");
+        }
+        assert_no_leftovers(store.root(), "experiment", "bad");
+    }
+}
+
 /// Each malformed input: the error, the line and column its message must name.
 #[test]
 fn malformed_inputs_fail_with_line_and_column_and_leave_nothing() {
@@ -256,10 +368,16 @@ fn malformed_inputs_fail_with_line_and_column_and_leave_nothing() {
             needles: &["line 3", "`a`", "`abc`"],
         },
         Case {
-            csv: b"id,a,b\n1,1,\n",
+            csv: b"id,a,b\n1,1,\n2,N/A,3\n",
             id_column: None,
-            expect: |e| matches!(e, Error::NotANumber { line: 2, .. }),
-            needles: &["line 2", "`b`"],
+            expect: |e| matches!(e, Error::NotANumber { line: 3, .. }),
+            needles: &["line 3", "`a`", "`N/A`", "not a number"],
+        },
+        Case {
+            csv: b"id,a\n1,1\n  ,NA\n",
+            id_column: None,
+            expect: |e| matches!(e, Error::EmptySid { line: 3, .. }),
+            needles: &["line 3", "`id`"],
         },
         Case {
             csv: b"id,a\n1,1\n2,2\n\n1,3\n",

@@ -1,0 +1,135 @@
+//! Task processes on this machine.
+
+use async_trait::async_trait;
+use fateflow_scheduler::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The name of a task's log file inside its log dir.
+pub const LOG_FILE: &str = "INFO.log";
+
+/// Starts each task as `<program> task run --spec <log_dir>/task.json`.
+pub struct LocalLauncher {
+    program: PathBuf,
+    exits: UnboundedSender<ProcessExit>,
+}
+
+impl LocalLauncher {
+    /// A launcher running `program` (the `fateflow` binary) and reporting exits.
+    pub fn new(program: PathBuf, exits: UnboundedSender<ProcessExit>) -> Self {
+        Self { program, exits }
+    }
+}
+
+/// The last `n` lines of a file, for failure reasons.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[async_trait]
+impl TaskLauncher for LocalLauncher {
+    async fn launch(&self, spec: &TaskSpec) -> Result<Launched, LaunchError> {
+        let io = |what: &str, e: std::io::Error| LaunchError(format!("{what}: {e}"));
+        std::fs::create_dir_all(&spec.log_dir).map_err(|e| io("creating the log dir", e))?;
+        let spec_path = spec
+            .log_dir
+            .join(format!("{}_v{}.json", spec.task_id, spec.task_version));
+        let body = serde_json::to_vec_pretty(spec).map_err(|e| LaunchError(e.to_string()))?;
+        std::fs::write(&spec_path, body).map_err(|e| io("writing the task spec", e))?;
+        let log_path = spec.log_dir.join(LOG_FILE);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| io("opening the task log", e))?;
+        let err_log = log.try_clone().map_err(|e| io("opening the task log", e))?;
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.arg("task")
+            .arg("run")
+            .arg("--spec")
+            .arg(&spec_path)
+            .env("FATE_JOB_ID", &spec.job_id)
+            .env("FATEFLOW_TASK_ID", &spec.task_id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err_log))
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| io(&format!("starting {}", self.program.display()), e))?;
+        let pid = child
+            .id()
+            .map(i64::from)
+            .ok_or_else(|| LaunchError("the task process exited at once".into()))?;
+        let cmdline = format!(
+            "{} task run --spec {}",
+            self.program.display(),
+            spec_path.display()
+        );
+        let exits = self.exits.clone();
+        let exit_info = ProcessExit {
+            job_id: spec.job_id.clone(),
+            task_id: spec.task_id.clone(),
+            task_version: spec.task_version,
+            role: spec.role,
+            party_id: spec.party_id,
+            code: None,
+            log_tail: String::new(),
+        };
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = status.ok().and_then(|s| s.code());
+            let _ = exits.send(ProcessExit {
+                code,
+                log_tail: tail(&log_path, 20),
+                ..exit_info
+            });
+        });
+        tracing::info!(task_id = %spec.task_id, role = %spec.role, party_id = spec.party_id, pid, "task process started");
+        Ok(Launched {
+            pid,
+            cmd: cmdline,
+            worker_id: format!(
+                "{}_{}_{}_{}",
+                spec.task_id, spec.task_version, spec.role, spec.party_id
+            ),
+        })
+    }
+
+    async fn kill(&self, pid: i64, task_id: &str) -> Result<bool, LaunchError> {
+        if !self.is_alive(pid, task_id) {
+            return Ok(false);
+        }
+        let Some(p) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return Ok(false);
+        };
+        match rustix::process::kill_process(p, rustix::process::Signal::KILL) {
+            Ok(()) => {
+                tracing::info!(task_id, pid, "task process killed");
+                Ok(true)
+            }
+            Err(e) => Err(LaunchError(format!("killing task process {pid}: {e}"))),
+        }
+    }
+
+    fn is_alive(&self, pid: i64, task_id: &str) -> bool {
+        process_runs_task(pid, task_id)
+    }
+}
+
+/// Whether `pid` is a live process whose command line names `task_id`'s spec (so a
+/// reused pid is never mistaken for the task).
+pub fn process_runs_task(pid: i64, task_id: &str) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    // A zombie has an empty command line.
+    let cmdline = String::from_utf8_lossy(&raw);
+    !cmdline.is_empty() && cmdline.contains(task_id)
+}

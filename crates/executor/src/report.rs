@@ -1,0 +1,63 @@
+//! The task process's HTTP client to its own site: status reports, heartbeats and
+//! tracking (metrics, output data, models, summary).
+
+use fateflow_scheduler::TaskSpec;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Posts JSON to the site's worker routes for one task.
+#[derive(Debug, Clone)]
+pub(crate) struct Reporter {
+    client: reqwest::blocking::Client,
+    party_base: String,
+    tracker_base: String,
+}
+
+impl Reporter {
+    pub(crate) fn new(spec: &TaskSpec) -> Result<Self, String> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
+        let path = format!(
+            "{}/{}/{}/{}/{}/{}",
+            spec.job_id, spec.component, spec.task_id, spec.task_version, spec.role, spec.party_id
+        );
+        Ok(Self {
+            client,
+            party_base: format!("{}/v1/party/{path}", spec.server),
+            tracker_base: format!("{}/v1/tracker/{path}", spec.server),
+        })
+    }
+
+    fn post(&self, url: &str, body: &Value) -> Result<Value, String> {
+        let resp = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| format!("POST {url}: {e}"))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|_| format!("POST {url}: HTTP {status}: {text}"))?;
+        match v.get("retcode").and_then(Value::as_i64) {
+            Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
+            _ => Err(format!(
+                "POST {url}: {}",
+                v.get("retmsg").and_then(Value::as_str).unwrap_or(&text)
+            )),
+        }
+    }
+
+    /// `report`: party status and task fields.
+    pub(crate) fn report(&self, body: &Value) -> Result<Value, String> {
+        self.post(&format!("{}/report", self.party_base), body)
+    }
+
+    /// A tracker call: `metric_data/save`, `output_data_info/save`, ...
+    pub(crate) fn tracker(&self, what: &str, body: &Value) -> Result<Value, String> {
+        self.post(&format!("{}/{what}", self.tracker_base), body)
+    }
+}

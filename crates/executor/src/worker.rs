@@ -1,0 +1,252 @@
+//! The task process: `fateflow task run --spec <file>`.
+
+use crate::report::Reporter;
+use fateflow_components::{
+    ComponentModel, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
+};
+use fateflow_scheduler::TaskSpec;
+use fateflow_tables::LocalTableStore;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the task tells its site it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// After this long without reaching its site, the task gives up and exits.
+const SITE_LOST_AFTER: Duration = Duration::from_secs(60);
+
+/// Runs the task described by the spec file. Returns the process exit code.
+pub fn run_task(spec_path: &Path) -> i32 {
+    let spec: TaskSpec = match std::fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot read task spec {}: {e}", spec_path.display());
+            return 2;
+        }
+    };
+    let reporter = match Reporter::new(&spec) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    log(&format!(
+        "task {} v{} ({}) at {}:{} starting, pid {}",
+        spec.task_id,
+        spec.task_version,
+        spec.module,
+        spec.role,
+        spec.party_id,
+        std::process::id()
+    ));
+    if let Err(e) =
+        reporter.report(&json!({"party_status": "running", "run_pid": std::process::id()}))
+    {
+        log(&format!("cannot report to the site, giving up: {e}"));
+        return 3;
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let heartbeat = spawn_heartbeat(reporter.clone(), done.clone());
+
+    let outcome = run_component(&spec, &reporter);
+    done.store(true, Ordering::SeqCst);
+    let (status, error) = match outcome {
+        Ok(()) => ("success", None),
+        Err(e) => ("failed", Some(e)),
+    };
+    if let Some(e) = &error {
+        log(&format!("task failed: {e}"));
+    } else {
+        log("task succeeded");
+    }
+    let body = json!({"party_status": status, "error_report": error});
+    let mut reported = false;
+    for attempt in 0..5 {
+        match reporter.report(&body) {
+            Ok(_) => {
+                reported = true;
+                break;
+            }
+            Err(e) => {
+                log(&format!(
+                    "final report failed (attempt {}): {e}",
+                    attempt + 1
+                ));
+                std::thread::sleep(Duration::from_millis(500 << attempt));
+            }
+        }
+    }
+    let _ = heartbeat.join();
+    match (reported, status) {
+        (true, "success") => 0,
+        (true, _) => 1,
+        (false, _) => 3,
+    }
+}
+
+fn log(line: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    println!("[{now}] {line}");
+}
+
+fn spawn_heartbeat(reporter: Reporter, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut last_ok = Instant::now();
+        while !done.load(Ordering::SeqCst) {
+            let step = Duration::from_millis(200);
+            let mut waited = Duration::ZERO;
+            while waited < HEARTBEAT && !done.load(Ordering::SeqCst) {
+                std::thread::sleep(step);
+                waited += step;
+            }
+            if done.load(Ordering::SeqCst) {
+                break;
+            }
+            match reporter.report(&json!({"heartbeat": true})) {
+                Ok(_) => last_ok = Instant::now(),
+                Err(e) => {
+                    log(&format!("heartbeat failed: {e}"));
+                    if last_ok.elapsed() > SITE_LOST_AFTER {
+                        log("the site has been unreachable for too long; exiting");
+                        std::process::exit(4);
+                    }
+                }
+            }
+        }
+    })
+}
+
+struct HttpTracker {
+    reporter: Reporter,
+}
+
+impl Tracker for HttpTracker {
+    fn log_metric(&self, metric: Metric) -> fateflow_components::Result<()> {
+        let data: Vec<Value> = metric.data.iter().map(|(k, v)| json!([k, v])).collect();
+        let body = json!({"metric_namespace": metric.namespace, "metric_name": metric.name, "data": data, "meta": metric.meta});
+        self.reporter
+            .tracker("metric_data/save", &body)
+            .map(|_| ())
+            .map_err(|e| fateflow_components::Error::tracker("log_metric", e))
+    }
+
+    fn save_output_data(
+        &self,
+        data_name: &str,
+        table: &TableRef,
+    ) -> fateflow_components::Result<()> {
+        let body = json!({"data_name": data_name, "table_namespace": table.namespace, "table_name": table.name});
+        self.reporter
+            .tracker("output_data_info/save", &body)
+            .map(|_| ())
+            .map_err(|e| fateflow_components::Error::tracker("save_output_data", e))
+    }
+
+    fn save_model(&self, alias: &str, model: &ComponentModel) -> fateflow_components::Result<()> {
+        let body = json!({"model_alias": alias, "module": model.module, "model": {"param": model.param, "meta": model.meta}});
+        self.reporter
+            .tracker("component_model/save", &body)
+            .map(|_| ())
+            .map_err(|e| fateflow_components::Error::tracker("save_model", e))
+    }
+
+    fn set_summary(&self, summary: Value) -> fateflow_components::Result<()> {
+        self.reporter
+            .tracker("summary/save", &json!({"summary": summary}))
+            .map(|_| ())
+            .map_err(|e| fateflow_components::Error::tracker("set_summary", e))
+    }
+
+    fn progress(&self, percent: u8) {
+        log(&format!("progress {percent}%"));
+    }
+
+    fn info(&self, line: &str) {
+        log(line);
+    }
+}
+
+fn model_input(m: &fateflow_scheduler::launcher::ModelSpec) -> ModelInput {
+    let part = |k: &str| m.model.get(k).cloned().unwrap_or(Value::Null);
+    ModelInput {
+        component: m.component.clone(),
+        alias: m.alias.clone(),
+        model: ComponentModel {
+            module: m.module.clone(),
+            param: part("param"),
+            meta: part("meta"),
+        },
+    }
+}
+
+fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
+    let component = fateflow_components::registry()
+        .get(&spec.module)
+        .ok_or_else(|| {
+            format!(
+                "module {} has no implementation in this build of fateflow",
+                spec.module
+            )
+        })?;
+    let tables = LocalTableStore::open(&spec.data_dir)
+        .map_err(|e| format!("opening the table store: {e}"))?;
+    let tracker = HttpTracker {
+        reporter: reporter.clone(),
+    };
+    let inputs = TaskInputs {
+        data: spec
+            .data_inputs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.iter()
+                        .map(|t| TableRef::new(&t.namespace, &t.name))
+                        .collect(),
+                )
+            })
+            .collect(),
+        model: spec.model_inputs.iter().map(model_input).collect(),
+        isometric_model: spec
+            .isometric_model_inputs
+            .iter()
+            .map(model_input)
+            .collect(),
+    };
+    let ctx = TaskContext {
+        job_id: spec.job_id.clone(),
+        component: spec.component.clone(),
+        module: spec.module.clone(),
+        task_id: spec.task_id.clone(),
+        task_version: u32::try_from(spec.task_version).unwrap_or_default(),
+        role: spec.role,
+        party_id: spec.party_id,
+        parameters: spec.parameters.clone(),
+        inputs,
+        output_data_names: spec.output_data.clone(),
+        output_model_names: spec.output_model.clone(),
+        tables: &tables,
+        tracker: &tracker,
+    };
+    component.run(&ctx).map_err(|e| {
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            let part = s.to_string();
+            if !msg.contains(&part) {
+                msg.push_str(&format!(": {part}"));
+            }
+            src = s.source();
+        }
+        msg
+    })
+}

@@ -1,0 +1,401 @@
+//! `/v1/tracking/*`: components, metrics, parameters, output data, models, summary.
+
+use super::{
+    body_object, error_response, int_field, internal, post_route, require, respond, role_field,
+    str_field, AppState, Reply,
+};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use fateflow_domain::retcode::RetCode;
+use fateflow_domain::Role;
+use fateflow_storage::{JobFilter, TaskFilter};
+use fateflow_tables::TableId;
+use serde_json::{json, Map, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tracking/component/list", post_route(component_list))
+        .route("/tracking/component/metrics", post_route(metrics))
+        .route("/tracking/component/metric/all", post_route(metric_all))
+        .route("/tracking/component/metric_data", post_route(metric_data))
+        .route("/tracking/component/parameters", post_route(parameters))
+        .route("/tracking/component/output/data", post_route(output_data))
+        .route(
+            "/tracking/component/output/data/download",
+            post_route(output_data_download),
+        )
+        .route(
+            "/tracking/component/output/data/table",
+            post_route(output_data_table),
+        )
+        .route("/tracking/component/output/model", post_route(output_model))
+        .route("/tracking/component/summary/download", post_route(summary))
+}
+
+/// `(job_id, component, role, party_id)`; role and party default to the initiator's.
+async fn target(
+    s: &AppState,
+    body: &Map<String, Value>,
+) -> Result<(String, String, Role, u64), Reply> {
+    require(body, &["job_id", "component_name"])?;
+    let job_id = str_field(body, "job_id").unwrap_or_default();
+    let cpn = str_field(body, "component_name").unwrap_or_default();
+    let role = role_field(body, "role")?;
+    let party = int_field(body, "party_id").and_then(|p| u64::try_from(p).ok());
+    if let (Some(r), Some(p)) = (role, party) {
+        return Ok((job_id, cpn, r, p));
+    }
+    let (jobs, _) = s
+        .store
+        .query_jobs(&JobFilter {
+            job_id: Some(job_id.clone()),
+            is_initiator: Some(true),
+            ..Default::default()
+        })
+        .await
+        .map_err(internal)?;
+    let j = jobs.first().ok_or_else(|| {
+        Reply::err(
+            RetCode::ArgumentError,
+            format!("can not found job {job_id}"),
+        )
+    })?;
+    Ok((
+        job_id,
+        cpn,
+        role.unwrap_or(j.initiator_role),
+        party.unwrap_or(j.initiator_party_id),
+    ))
+}
+
+async fn component_list(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            require(&body, &["job_id"])?;
+            let job_id = str_field(&body, "job_id").unwrap_or_default();
+            let (jobs, _) = s
+                .store
+                .query_jobs(&JobFilter {
+                    job_id: Some(job_id.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(internal)?;
+            let j = jobs.first().ok_or_else(|| {
+                Reply::err(RetCode::ExceptionError, format!("job {job_id} not found"))
+            })?;
+            let names: Vec<String> = j
+                .dsl
+                .get("components")
+                .and_then(Value::as_object)
+                .map(|c| c.keys().cloned().collect())
+                .unwrap_or_default();
+            Ok(Reply::ok(json!({"components": names})))
+        }
+        .await,
+    )
+}
+
+async fn metrics(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            let (job, cpn, role, party) = target(&s, &body).await?;
+            let rows = s
+                .store
+                .query_metrics(&job, &cpn, role, party)
+                .await
+                .map_err(internal)?;
+            if rows.is_empty() {
+                return Ok(Reply::ok(json!({})).msg("no data"));
+            }
+            let mut out: Map<String, Value> = Map::new();
+            for m in rows {
+                let names = out
+                    .entry(m.metric_namespace.clone())
+                    .or_insert_with(|| json!([]));
+                if let Value::Array(a) = names {
+                    if !a.contains(&json!(m.metric_name)) {
+                        a.push(json!(m.metric_name));
+                    }
+                }
+            }
+            Ok(Reply::ok(Value::Object(out)))
+        }
+        .await,
+    )
+}
+
+async fn metric_all(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            let (job, cpn, role, party) = target(&s, &body).await?;
+            let rows = s
+                .store
+                .query_metrics(&job, &cpn, role, party)
+                .await
+                .map_err(internal)?;
+            if rows.is_empty() {
+                return Ok(Reply::ok(json!({})).msg("no data"));
+            }
+            let mut out: Map<String, Value> = Map::new();
+            for m in rows {
+                let ns = out
+                    .entry(m.metric_namespace.clone())
+                    .or_insert_with(|| json!({}));
+                ns[&m.metric_name] = json!({"data": m.data, "meta": m.meta});
+            }
+            Ok(Reply::ok(Value::Object(out)))
+        }
+        .await,
+    )
+}
+
+async fn metric_data(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            require(&body, &["metric_namespace", "metric_name"])?;
+            let (job, cpn, role, party) = target(&s, &body).await?;
+            let ns = str_field(&body, "metric_namespace").unwrap_or_default();
+            let name = str_field(&body, "metric_name").unwrap_or_default();
+            let rows = s
+                .store
+                .query_metrics(&job, &cpn, role, party)
+                .await
+                .map_err(internal)?;
+            let Some(m) = rows
+                .iter()
+                .rev()
+                .find(|m| m.metric_namespace == ns && m.metric_name == name)
+            else {
+                return Ok(Reply::ok(json!([])).meta(json!({})));
+            };
+            let mut meta = m.meta.clone();
+            if let Value::Object(o) = &mut meta {
+                o.entry("name").or_insert(json!(name));
+            }
+            Ok(Reply::ok(m.data.clone()).meta(meta))
+        }
+        .await,
+    )
+}
+
+async fn parameters(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(async {
+        let (job, cpn, role, party) = target(&s, &body).await?;
+        let (tasks, _) = s
+            .store
+            .query_tasks(&TaskFilter { job_id: Some(job), component_name: Some(cpn), role: Some(role), party_id: Some(party), latest_only: true, ..Default::default() })
+            .await
+            .map_err(internal)?;
+        let t = tasks.first().ok_or_else(|| Reply::err(RetCode::ArgumentError, "can not found this task"))?;
+        Ok(Reply::ok(json!({"module": t.component_module, format!("{}Param", t.component_module): t.component_parameters})))
+    }.await)
+}
+
+async fn latest_outputs(
+    s: &AppState,
+    body: &Map<String, Value>,
+) -> Result<Vec<fateflow_storage::OutputDataRecord>, Reply> {
+    let (job, cpn, role, party) = target(s, body).await?;
+    let rows = s
+        .store
+        .query_output_data(&job, &cpn, role, party)
+        .await
+        .map_err(internal)?;
+    let latest = rows.iter().map(|r| r.owner.task_version).max();
+    Ok(rows
+        .into_iter()
+        .filter(|r| Some(r.owner.task_version) == latest)
+        .collect())
+}
+
+async fn output_data_table(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(async {
+        let rows = latest_outputs(&s, &body).await?;
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({"data_name": r.data_name, "table_name": r.table_name, "table_namespace": r.table_namespace}))
+            .collect();
+        Ok(Reply::ok(Value::Array(list)))
+    }.await)
+}
+
+async fn output_data(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            let rows = latest_outputs(&s, &body).await?;
+            if rows.is_empty() {
+                return Ok(Reply::ok(json!([])).msg("no data"));
+            }
+            let limit = int_field(&body, "limit").filter(|l| *l > 0).unwrap_or(100) as usize;
+            let (mut data, mut headers, mut totals, mut names) = (vec![], vec![], vec![], vec![]);
+            for r in rows {
+                let id = TableId::new(&r.table_namespace, &r.table_name).map_err(internal)?;
+                let tables = s.tables.clone();
+                let frame = tokio::task::spawn_blocking(move || {
+                    fateflow_tables::read_all(tables.as_ref(), &id)
+                })
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+                let mut header = vec![frame.schema().sid.clone()];
+                header.extend(frame.columns().iter().cloned());
+                let rows_out: Vec<Value> = (0..frame.nrows().min(limit))
+                    .map(|i| {
+                        let mut row = vec![json!(frame.sids()[i])];
+                        row.extend(frame.row(i).iter().map(|v| json!(v)));
+                        Value::Array(row)
+                    })
+                    .collect();
+                data.push(Value::Array(rows_out));
+                headers.push(json!(header));
+                totals.push(json!(frame.nrows()));
+                names.push(json!(r.data_name));
+            }
+            Ok(Reply::ok(Value::Array(data))
+                .meta(json!({"header": headers, "total": totals, "names": names})))
+        }
+        .await,
+    )
+}
+
+/// `job_<job>_<cpn>_<role>_<party>_output_data.tar.gz` with `<data_name>.csv` and
+/// `<data_name>.meta` per output.
+async fn output_data_download(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    let rows = match latest_outputs(&s, &body).await {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    if rows.is_empty() {
+        return error_response(
+            StatusCode::from_u16(210).unwrap_or(StatusCode::OK),
+            RetCode::DataError,
+            "no data",
+        );
+    }
+    let job = str_field(&body, "job_id").unwrap_or_default();
+    let cpn = str_field(&body, "component_name").unwrap_or_default();
+    let owner = rows[0].owner.clone();
+    let limit = int_field(&body, "limit")
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
+    let tables = s.tables.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut tar = tar::Builder::new(enc);
+        for r in &rows {
+            let id = TableId::new(&r.table_namespace, &r.table_name).map_err(|e| e.to_string())?;
+            let mut csv = Vec::new();
+            fateflow_tables::download_csv(tables.as_ref(), &id, &mut csv, None)
+                .map_err(|e| e.to_string())?;
+            if let Some(l) = limit {
+                let text = String::from_utf8_lossy(&csv).into_owned();
+                csv = text
+                    .lines()
+                    .take(l + 1)
+                    .map(|x| format!("{x}\n"))
+                    .collect::<String>()
+                    .into_bytes();
+            }
+            let header: Vec<String> = String::from_utf8_lossy(&csv)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split(',')
+                .map(String::from)
+                .collect();
+            let meta = serde_json::to_vec(&json!({"header": header})).map_err(|e| e.to_string())?;
+            for (name, bytes) in [
+                (format!("{}.csv", r.data_name), csv),
+                (format!("{}.meta", r.data_name), meta),
+            ] {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(bytes.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                tar.append_data(&mut h, name, bytes.as_slice())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        tar.into_inner()
+            .and_then(|e| e.finish())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match built {
+        Ok(Ok(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "application/gzip".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"job_{job}_{cpn}_{}_{}_output_data.tar.gz\"",
+                        owner.role, owner.party_id
+                    ),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(Err(e)) => internal(e).into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+async fn output_model(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            let (job, cpn, role, party) = target(&s, &body).await?;
+            let models = s
+                .store
+                .query_component_models(&job, &cpn, role, party)
+                .await
+                .map_err(internal)?;
+            let Some(m) = models.first() else {
+                return Ok(Reply::ok(json!({})).msg("no data"));
+            };
+            Ok(
+                Reply::ok(m.model.get("param").cloned().unwrap_or(Value::Null)).meta(json!({
+                    "meta_data": m.model.get("meta"),
+                    "module_name": m.module,
+                    "component_name": cpn,
+                    "model_alias": m.model_alias,
+                })),
+            )
+        }
+        .await,
+    )
+}
+
+async fn summary(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    let r = async {
+        let (job, cpn, role, party) = target(&s, &body).await?;
+        s.store
+            .get_summary(&job, &cpn, role, party)
+            .await
+            .map_err(internal)
+    }
+    .await;
+    match r {
+        Ok(Some(v)) => Reply::ok(v).into_response(),
+        Ok(None) => error_response(
+            StatusCode::from_u16(210).unwrap_or(StatusCode::OK),
+            RetCode::DataError,
+            "no summary",
+        ),
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,194 @@
+//! Routes for this site's task processes: status reports, heartbeats and tracking.
+//! Only loopback peers may call them; tasks run on this machine.
+
+use super::{body_object, internal, now_ms, respond, str_field, AppState, Reply};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use fateflow_domain::retcode::RetCode;
+use fateflow_domain::{Role, Status};
+use fateflow_scheduler::PartyController;
+use fateflow_storage::{ComponentModelRecord, MetricRecord, OutputDataRecord, TaskKey, TaskUpdate};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+pub(super) fn routes() -> Router<AppState> {
+    let task = "/{job_id}/{component}/{task_id}/{task_version}/{role}/{party_id}";
+    Router::new()
+        .route(&format!("/party{task}/report"), post(report))
+        .route(&format!("/tracker{task}/{{*what}}"), post(tracker))
+}
+
+#[derive(Debug, Deserialize)]
+struct TrackerPath {
+    #[serde(flatten)]
+    task: TaskPath,
+    what: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaskPath {
+    job_id: String,
+    component: String,
+    task_id: String,
+    task_version: String,
+    role: String,
+    party_id: String,
+}
+
+fn key_of(p: &TaskPath) -> Result<TaskKey, Reply> {
+    let role: Role = p.role.parse().map_err(|e: fateflow_domain::UnknownRole| {
+        Reply::err(RetCode::ArgumentError, e.to_string())
+    })?;
+    let bad = |what: &str, v: &str| {
+        Reply::err(
+            RetCode::ArgumentError,
+            format!("{what} `{v}` in the path is not a number"),
+        )
+    };
+    let task_version = p
+        .task_version
+        .parse()
+        .map_err(|_| bad("task_version", &p.task_version))?;
+    let party_id = p
+        .party_id
+        .parse()
+        .map_err(|_| bad("party_id", &p.party_id))?;
+    Ok(TaskKey {
+        job_id: p.job_id.clone(),
+        task_id: p.task_id.clone(),
+        task_version,
+        role,
+        party_id,
+    })
+}
+
+fn local_only(peer: SocketAddr) -> Result<(), Reply> {
+    if peer.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(Reply::err(
+            RetCode::AuthenticationError,
+            "worker routes accept only this machine's task processes",
+        ))
+    }
+}
+
+async fn report(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(p): Path<TaskPath>,
+    body: Bytes,
+) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            local_only(peer)?;
+            let key = key_of(&p)?;
+            let status = match str_field(&body, "party_status") {
+                None => None,
+                Some(st) => Some(
+                    st.parse::<Status>()
+                        .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?,
+                ),
+            };
+            let update = TaskUpdate {
+                run_pid: super::int_field(&body, "run_pid"),
+                error_report: str_field(&body, "error_report"),
+                ..Default::default()
+            };
+            let changed = s
+                .controller
+                .report_task(&key, status, update)
+                .await
+                .map_err(|r| Reply::err(RetCode::ExceptionError, r.message))?;
+            Ok(Reply::ok(json!({"changed": changed})))
+        }
+        .await,
+    )
+}
+
+async fn tracker(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(TrackerPath { task: p, what }): Path<TrackerPath>,
+    body: Bytes,
+) -> Response {
+    let body = body_object(&body);
+    respond(
+        async {
+            local_only(peer)?;
+            let key = key_of(&p)?;
+            let owner = PartyController::owner_of(&key, &p.component);
+            let now = now_ms();
+            match what.as_str() {
+                "metric_data/save" => {
+                    let m = MetricRecord {
+                        owner,
+                        metric_namespace: str_field(&body, "metric_namespace").unwrap_or_default(),
+                        metric_name: str_field(&body, "metric_name").unwrap_or_default(),
+                        data: body.get("data").cloned().unwrap_or(json!([])),
+                        meta: body.get("meta").cloned().unwrap_or(json!({})),
+                        create_time: now,
+                    };
+                    s.store.insert_metric(&m).await.map_err(internal)?;
+                }
+                "output_data_info/save" => {
+                    let ns = str_field(&body, "table_namespace").unwrap_or_default();
+                    let name = str_field(&body, "table_name").unwrap_or_default();
+                    // Keep table metadata beside the output info so table APIs see it.
+                    if let Ok(id) = fateflow_tables::TableId::new(&ns, &name) {
+                        let tables = s.tables.clone();
+                        if let Ok(Ok(meta)) = tokio::task::spawn_blocking(move || {
+                            fateflow_tables::table_meta(tables.as_ref(), &id)
+                        })
+                        .await
+                        {
+                            let _ = s
+                                .store
+                                .put_table_meta(&super::data::table_record(&meta, "output", now))
+                                .await;
+                        }
+                    }
+                    let d = OutputDataRecord {
+                        owner,
+                        data_name: str_field(&body, "data_name").unwrap_or_else(|| "data".into()),
+                        table_namespace: ns,
+                        table_name: name,
+                        description: String::new(),
+                        create_time: now,
+                    };
+                    s.store.insert_output_data(&d).await.map_err(internal)?;
+                }
+                "component_model/save" => {
+                    let m = ComponentModelRecord {
+                        owner,
+                        model_alias: str_field(&body, "model_alias")
+                            .unwrap_or_else(|| "model".into()),
+                        module: str_field(&body, "module").unwrap_or_default(),
+                        model: body.get("model").cloned().unwrap_or(Value::Null),
+                        create_time: now,
+                    };
+                    s.store.put_component_model(&m).await.map_err(internal)?;
+                }
+                "summary/save" => {
+                    s.store
+                        .put_summary(&owner, body.get("summary").unwrap_or(&Value::Null), now)
+                        .await
+                        .map_err(internal)?;
+                }
+                other => {
+                    return Err(Reply::err(
+                        RetCode::ArgumentError,
+                        format!("unknown tracker call `{other}`"),
+                    ))
+                }
+            }
+            Ok(Reply::ok(Value::Null))
+        }
+        .await,
+    )
+}

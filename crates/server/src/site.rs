@@ -1,0 +1,182 @@
+//! One site: metadata store, party controller, scheduler, detector, HTTP API.
+
+use crate::api::{self, AppState, Auth};
+use crate::cli::ServerOptions;
+use anyhow::Context;
+use fateflow_executor::LocalLauncher;
+use fateflow_scheduler::local::LocalPartner;
+use fateflow_scheduler::{event_channel, PartyController, Scheduler, SiteConfig};
+use fateflow_storage::{MetadataStore, SqliteStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// A running site.
+pub struct Site {
+    addr: SocketAddr,
+    server: JoinHandle<std::io::Result<()>>,
+    /// The shared state, for in-process callers (demo, tests).
+    pub state: AppState,
+}
+
+/// The host's cores and memory (MB).
+pub fn discover_resources() -> (i64, i64) {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<i64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(4096);
+    (cores, memory)
+}
+
+impl Site {
+    /// Opens the data dir, recovers from a previous run, and starts serving.
+    pub async fn start(opts: ServerOptions) -> anyhow::Result<Site> {
+        if opts.parties.is_empty() {
+            anyhow::bail!("--parties: a site hosts at least one party id");
+        }
+        let auth = Auth::from_options(&opts)?;
+        std::fs::create_dir_all(&opts.data_dir)
+            .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
+        let data_dir = opts
+            .data_dir
+            .canonicalize()
+            .context("resolving the data dir")?;
+        let store: Arc<dyn MetadataStore> = Arc::new(
+            SqliteStore::open(&data_dir.join("fateflow.db"))
+                .await
+                .context("opening the metadata database")?,
+        );
+        let tables = Arc::new(
+            fateflow_tables::LocalTableStore::open(&data_dir).context("opening the table store")?,
+        );
+        let _ = tables.sweep_tmp(Duration::from_secs(0));
+        let (host_cores, host_memory) = discover_resources();
+        // Tasks spend much of their time waiting on other parties: two per core.
+        let cores = opts.cores.unwrap_or(host_cores * 2);
+        let memory = opts.memory_mb.unwrap_or(host_memory);
+        let config = Arc::new(SiteConfig {
+            parties: opts.parties.clone(),
+            data_dir: data_dir.clone(),
+            cores,
+            memory,
+            max_cores_percent_per_job: 1.0,
+            heartbeat_timeout_s: opts.heartbeat_timeout,
+        });
+        let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
+        let program = std::env::current_exe().context("locating the fateflow binary")?;
+        let launcher = Arc::new(LocalLauncher::new(program, exit_tx));
+        let (events, events_rx) = event_channel();
+        let controller = Arc::new(PartyController::new(
+            store.clone(),
+            launcher,
+            config.clone(),
+            events.clone(),
+        ));
+        controller
+            .register_engines()
+            .await
+            .context("registering resources")?;
+        let recovered = controller
+            .recover()
+            .await
+            .map_err(|r| anyhow::anyhow!(r.message))?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "tasks left running by a previous server process were failed"
+            );
+        }
+        let partner = Arc::new(LocalPartner::new(controller.clone()));
+        let scheduler = Arc::new(Scheduler::new(
+            store.clone(),
+            partner,
+            controller.clone(),
+            events.clone(),
+        ));
+
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("binding {}", opts.listen))?;
+        let addr = listener.local_addr()?;
+        controller.set_server_address(format!("http://{}", loopback_of(addr)));
+
+        tokio::spawn(scheduler.clone().run(
+            events_rx,
+            Duration::from_secs_f64(opts.tick_seconds.max(0.1)),
+        ));
+        tokio::spawn(fateflow_scheduler::detector::run(
+            store.clone(),
+            controller.clone(),
+            scheduler.clone(),
+            Duration::from_secs_f64(opts.detect_seconds.max(0.1)),
+        ));
+        let exit_controller = controller.clone();
+        tokio::spawn(async move {
+            while let Some(exit) = exit_rx.recv().await {
+                if let Err(e) = exit_controller.on_process_exit(exit).await {
+                    tracing::error!(error = %e.message, "handling a task exit failed");
+                }
+            }
+        });
+        let _ = events.send(fateflow_scheduler::Event::ScheduleAll);
+
+        let state = AppState {
+            store,
+            scheduler,
+            controller,
+            tables,
+            data_dir,
+            file_root: opts.file_root.clone(),
+            auth: Arc::new(auth),
+            started: std::time::Instant::now(),
+            listen: addr,
+        };
+        let app = api::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        tracing::info!(%addr, parties = ?opts.parties, cores, memory_mb = memory, "site started");
+        Ok(Site {
+            addr,
+            server,
+            state,
+        })
+    }
+
+    /// The address the API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the server stops or Ctrl-C.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        tokio::select! {
+            r = self.server => { r??; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); }
+        }
+        Ok(())
+    }
+}
+
+/// The address task processes use to reach the site.
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
