@@ -54,6 +54,15 @@ pub fn run_task(spec_path: &Path) -> i32 {
     let done = Arc::new(AtomicBool::new(false));
     let heartbeat = spawn_heartbeat(reporter.clone(), done.clone());
 
+    // Test hook: hold the task in `running` so stop, timeout and crash paths can be
+    // exercised deterministically. Off unless the site's environment sets it.
+    if let Some(ms) = std::env::var("FATEFLOW_TEST_TASK_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        log(&format!("test delay: holding the task for {ms} ms"));
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let outcome = run_component(&spec, &reporter);
     done.store(true, Ordering::SeqCst);
     let (status, error) = match outcome {

@@ -122,7 +122,7 @@ impl Scheduler {
                 if refusals.len() == 1 { "y" } else { "ies" },
                 refusals.join("\n  - ")
             );
-            for party in created {
+            for party in created.iter().copied() {
                 let _ = self
                     .partner
                     .send(
@@ -147,6 +147,29 @@ impl Scheduler {
                         now_ms(),
                     )
                     .await;
+            }
+            if !created.contains(&initiator) {
+                // Keep a record at the initiator so the refusal can be looked up.
+                let now = now_ms();
+                let mut row = JobRecord::new(
+                    &job_id,
+                    initiator.role,
+                    initiator.party_id,
+                    initiator,
+                    dsl.clone(),
+                    conf.clone(),
+                    Value::Null,
+                    serde_json::json!(job.conf.roles),
+                    now,
+                );
+                row.status = Status::Failed;
+                row.tag = "submit_failed".into();
+                row.error_report = Some(message.clone());
+                row.end_time = Some(now);
+                row.elapsed = Some(0);
+                if let Err(e) = self.store.insert_job(&row).await {
+                    tracing::warn!(job_id = %job_id, error = %e, "could not record the refused job");
+                }
             }
             return Err(SubmitError::Refused { job_id, message });
         }

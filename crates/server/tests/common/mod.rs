@@ -1,0 +1,224 @@
+//! A real `fateflow server` process on a free port, and a small client for it.
+
+#![allow(dead_code, unreachable_pub)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The shipped example data and jobs.
+pub fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// A server process; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    client: reqwest::blocking::Client,
+}
+
+impl Server {
+    /// Starts `fateflow server` on 127.0.0.1:0 over `data_dir`.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fateflow"));
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--parties",
+                "9999,10000",
+                "--tick-seconds",
+                "1",
+                "--detect-seconds",
+                "1",
+            ])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start fateflow server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("fateflow listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base: format!("{addr}/v1"),
+            data_dir: data_dir.to_path_buf(),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// POSTs JSON and returns the envelope.
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}/{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let text = resp.text().unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("POST {path}: not JSON: {text}"))
+    }
+
+    /// Uploads a CSV as fate-client does: multipart, conf JSON in the query string.
+    pub fn upload(&self, file: &Path, namespace: &str, table: &str, drop: bool) -> Value {
+        let conf = json!({"file": file, "head": 1, "partition": 4, "namespace": namespace, "table_name": table, "drop": i32::from(drop)});
+        let query: String = conf
+            .to_string()
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z'
+                | b'a'..=b'z'
+                | b'0'..=b'9'
+                | b'-'
+                | b'.'
+                | b'_'
+                | b'~'
+                | b':'
+                | b',' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let content = std::fs::read(file).unwrap();
+        let boundary = "fateflowtestboundary";
+        let mut body = Vec::new();
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n", file.file_name().unwrap().to_string_lossy()).as_bytes());
+        body.extend_from_slice(&content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let resp = self
+            .client
+            .post(format!("{}/data/upload?{query}", self.base))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .unwrap();
+        serde_json::from_str(&resp.text().unwrap()).unwrap()
+    }
+
+    /// Uploads guest and host breast data.
+    pub fn upload_breast(&self) {
+        for t in ["breast_hetero_guest", "breast_hetero_host"] {
+            let r = self.upload(
+                &examples().join(format!("data/{t}.csv")),
+                "experiment",
+                t,
+                true,
+            );
+            assert_eq!(r["retcode"], 0, "{r}");
+            assert_eq!(r["data"]["count"], 569, "{r}");
+        }
+    }
+
+    /// Submits an example job; returns its id.
+    pub fn submit_example(&self, name: &str) -> String {
+        let dir = examples().join("jobs").join(name);
+        let dsl: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("dsl.json")).unwrap()).unwrap();
+        let conf: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("conf.json")).unwrap()).unwrap();
+        self.submit(dsl, conf)
+    }
+
+    /// Submits a job; returns its id.
+    pub fn submit(&self, dsl: Value, conf: Value) -> String {
+        let r = self.post(
+            "job/submit",
+            json!({"job_dsl": dsl, "job_runtime_conf": conf}),
+        );
+        assert_eq!(r["retcode"], 0, "{r}");
+        r["jobId"].as_str().unwrap().to_string()
+    }
+
+    /// The initiator's job row.
+    pub fn job(&self, job_id: &str) -> Value {
+        let r = self.post(
+            "job/query",
+            json!({"job_id": job_id, "role": "guest", "party_id": "9999"}),
+        );
+        assert_eq!(r["retcode"], 0, "{r}");
+        r["data"][0].clone()
+    }
+
+    /// Latest task rows of a job.
+    pub fn tasks(&self, job_id: &str) -> Vec<Value> {
+        let r = self.post("job/list/task", json!({"job_id": job_id}));
+        r["data"]["tasks"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for a job to reach an end status.
+    pub fn wait_end(&self, job_id: &str, timeout: Duration) -> Value {
+        let t0 = Instant::now();
+        loop {
+            let j = self.job(job_id);
+            if ["success", "failed", "canceled", "timeout"]
+                .contains(&j["f_status"].as_str().unwrap_or(""))
+            {
+                return j;
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "job {job_id} did not end in {timeout:?}: {j}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `pred` holds for the job's tasks.
+    pub fn wait_tasks(
+        &self,
+        job_id: &str,
+        timeout: Duration,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let t0 = Instant::now();
+        loop {
+            let tasks = self.tasks(job_id);
+            if pred(&tasks) {
+                return tasks;
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "tasks of {job_id} never matched: {tasks:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: i64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}

@@ -1,0 +1,303 @@
+//! End-to-end: a real site process, real task processes, SQLite, parquet tables.
+
+mod common;
+
+use common::{alive, examples, Server};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[test]
+fn upload_and_reader_transform_job_succeed_in_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    assert_eq!(job["f_progress"], 100);
+
+    let tasks = s.tasks(&job_id);
+    assert_eq!(tasks.len(), 4, "2 components × 2 parties: {tasks:?}");
+    let server_pid = i64::from(s.child.id());
+    let mut pids = HashSet::new();
+    for t in &tasks {
+        assert_eq!(t["party_status"], "success", "{t}");
+        assert_eq!(t["status"], "success", "{t}");
+        let pid = t["run_pid"]
+            .as_i64()
+            .expect("each task records its process id");
+        assert_ne!(pid, server_pid, "tasks run outside the server process");
+        assert!(pids.insert(pid), "each task has its own process: {tasks:?}");
+    }
+    for (role, party, cols) in [("guest", 9999, 12), ("host", 10000, 21)] {
+        let out = s.post(
+            "tracking/component/output/data",
+            json!({"job_id": job_id, "component_name": "data_transform_0", "role": role, "party_id": party}),
+        );
+        assert_eq!(out["meta"]["total"][0], 569, "{out}");
+        assert_eq!(
+            out["meta"]["header"][0].as_array().unwrap().len(),
+            cols,
+            "{out}"
+        );
+    }
+    // Logs exist per task, and the log archive downloads.
+    let log = dir
+        .path()
+        .join(format!("logs/{job_id}/guest/9999/reader_0/INFO.log"));
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("task succeeded"));
+    let metrics = s.post(
+        "tracking/component/metric/all",
+        json!({"job_id": job_id, "component_name": "reader_0", "role": "guest", "party_id": 9999}),
+    );
+    assert_eq!(metrics["retcode"], 0, "{metrics}");
+    assert!(metrics["data"]["reader_namespace"].is_object(), "{metrics}");
+}
+
+#[test]
+fn malformed_csv_gives_line_and_column_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let cases = [
+        ("ragged", "id,x0,x1\n1,0.1,0.2\n2,0.3\n", "line 3"),
+        ("not_a_number", "id,x0,x1\n1,0.1,0.2\n2,0.3,abc\n", "`x1`"),
+        (
+            "duplicate_id",
+            "id,x0\n1,0.1\n2,0.2\n1,0.3\n",
+            "duplicate id",
+        ),
+    ];
+    for (name, csv, needle) in cases {
+        let path = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&path, csv).unwrap();
+        let r = s.upload(&path, "bad", name, false);
+        assert_eq!(r["retcode"], 100, "{name}: {r}");
+        let msg = r["retmsg"].as_str().unwrap();
+        assert!(
+            msg.contains(needle) && msg.contains("line"),
+            "{name}: {msg}"
+        );
+        let info = s.post(
+            "table/table_info",
+            json!({"table_name": name, "namespace": "bad"}),
+        );
+        assert_eq!(info["data"]["exist"], 0, "{name}: {info}");
+        assert!(
+            !dir.path().join("tables/bad").join(name).exists(),
+            "{name}: files left behind"
+        );
+    }
+    // A missing id column named in the conf.
+    let path = dir.path().join("noid.csv");
+    std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let r = s.post(
+        "data/upload",
+        json!({"file": path, "head": 1, "partition": 1, "namespace": "bad", "table_name": "noid", "use_local_data": 0}),
+    );
+    assert_eq!(r["retcode"], 101, "server-side files need --file-root: {r}");
+    // Missing required fields are named.
+    let r = s.post("data/upload", json!({"file": "x.csv", "use_local_data": 0}));
+    assert!(
+        r["retmsg"].as_str().unwrap().contains("namespace") || r["retcode"] == 101,
+        "{r}"
+    );
+    // An existing table without drop is refused with FATE's message.
+    s.upload_breast();
+    let r = s.upload(
+        &examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        false,
+    );
+    assert_eq!(r["retcode"], 100, "{r}");
+    assert!(
+        r["retmsg"].as_str().unwrap().contains("already exists"),
+        "{r}"
+    );
+}
+
+#[test]
+fn job_that_cannot_fit_is_refused_with_each_partys_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &["--cores", "4"]);
+    let dsl: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/dsl.json")).unwrap(),
+    )
+    .unwrap();
+    let mut conf: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/conf.json")).unwrap(),
+    )
+    .unwrap();
+    conf["job_parameters"]["common"]["task_cores"] = json!(8);
+    let r = s.post(
+        "job/submit",
+        json!({"job_dsl": dsl, "job_runtime_conf": conf}),
+    );
+    assert_eq!(r["retcode"], 103, "{r}");
+    let msg = r["retmsg"].as_str().unwrap();
+    assert!(
+        msg.contains("guest:9999") && msg.contains("host:10000"),
+        "{msg}"
+    );
+    assert!(msg.contains("max cores per job is 4"), "{msg}");
+    // It never waits: the job is recorded as failed at submit.
+    let job_id = r["jobId"].as_str().unwrap();
+    assert_eq!(s.job(job_id)["f_status"], "failed");
+}
+
+#[test]
+fn invalid_job_lists_every_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let dsl =
+        json!({"components": {"reader_0": {"module": "Readr", "output": {"data": ["data"]}}}});
+    let conf = json!({"initiator": {"role": "guest", "party_id": 1}, "role": {"guest": [9999]}});
+    let r = s.post(
+        "job/submit",
+        json!({"job_dsl": dsl, "job_runtime_conf": conf}),
+    );
+    assert_eq!(r["retcode"], 103, "{r}");
+    let msg = r["retmsg"].as_str().unwrap();
+    assert!(
+        msg.contains("unknown module `Readr`") && msg.contains("initiator party id 1"),
+        "{msg}"
+    );
+    let r = s.post("job/submit", json!({"job_dsl": dsl}));
+    assert_eq!(r["retcode"], 101, "{r}");
+    assert!(
+        r["retmsg"].as_str().unwrap().contains("job_runtime_conf"),
+        "{r}"
+    );
+}
+
+#[test]
+fn stop_kills_running_tasks_and_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "30000")], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let tasks = s.wait_tasks(&job_id, Duration::from_secs(30), |t| {
+        t.iter()
+            .filter(|t| t["party_status"] == "running" && t["run_pid"].is_i64())
+            .count()
+            == 2
+    });
+    let pids: Vec<i64> = tasks.iter().filter_map(|t| t["run_pid"].as_i64()).collect();
+    let r = s.post("job/stop", json!({"job_id": job_id}));
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job = s.wait_end(&job_id, Duration::from_secs(10));
+    assert_eq!(job["f_status"], "canceled", "{job}");
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in pids {
+        assert!(!alive(pid), "task process {pid} survived the stop");
+    }
+    let tasks = s.tasks(&job_id);
+    let reader = tasks
+        .iter()
+        .find(|t| t["component_name"] == "reader_0")
+        .unwrap();
+    assert_eq!(reader["party_status"], "canceled", "{reader}");
+}
+
+#[test]
+fn failure_reason_reaches_the_job_and_rerun_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    // Only the guest's table exists: the host's reader fails.
+    let r = s.upload(
+        &examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        true,
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job_id = s.submit_example("reader_transform");
+    let job = s.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("host:10000")
+            && reason.contains("can not found table name: breast_hetero_host"),
+        "{reason}"
+    );
+
+    let r = s.upload(
+        &examples().join("data/breast_hetero_host.csv"),
+        "experiment",
+        "breast_hetero_host",
+        true,
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let r = s.post("job/rerun", json!({"job_id": job_id}));
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job = s.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let reader_host = s
+        .tasks(&job_id)
+        .into_iter()
+        .find(|t| t["component_name"] == "reader_0" && t["role"] == "host")
+        .unwrap();
+    assert_eq!(reader_host["task_version"], 1, "{reader_host}");
+}
+
+#[test]
+fn kill9_mid_job_then_restart_ends_the_job_with_a_reason_and_no_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "60000")], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let tasks = s.wait_tasks(&job_id, Duration::from_secs(30), |t| {
+        t.iter()
+            .filter(|t| t["party_status"] == "running" && t["run_pid"].is_i64())
+            .count()
+            == 2
+    });
+    let pids: Vec<i64> = tasks.iter().filter_map(|t| t["run_pid"].as_i64()).collect();
+    s.kill9();
+    for t in tasks.iter().filter(|t| t["run_pid"].is_i64()) {
+        let pid = t["run_pid"].as_i64().unwrap();
+        let log = dir.path().join(format!(
+            "logs/{job_id}/{}/{}/reader_0/INFO.log",
+            t["role"].as_str().unwrap(),
+            t["party_id"].as_str().unwrap()
+        ));
+        assert!(
+            alive(pid),
+            "task {pid} died with the server; its log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+
+    let s2 = Server::start(dir.path(), &[], &[]);
+    let job = s2.wait_end(&job_id, Duration::from_secs(30));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(reason.contains("restarted"), "{reason}");
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in &pids {
+        assert!(!alive(*pid), "orphaned task process {pid}");
+    }
+    // What was written before the crash is still there.
+    let info = s2.post(
+        "table/table_info",
+        json!({"table_name": "breast_hetero_host", "namespace": "experiment"}),
+    );
+    assert_eq!(info["data"]["count"], 569, "{info}");
+    // And the job can be rerun to success.
+    let r = s2.post("job/rerun", json!({"job_id": job_id}));
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job = s2.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "success", "{job}");
+}
+
+#[test]
+fn client_authentication_is_enforced_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &["--app-key", "ak", "--secret-key", "sk"]);
+    let r = s.post("job/query", json!({}));
+    assert_eq!(r["retcode"], 109, "{r}");
+    assert!(r["retmsg"].as_str().unwrap().contains("TIMESTAMP"), "{r}");
+}
