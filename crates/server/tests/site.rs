@@ -93,6 +93,20 @@ fn malformed_csv_gives_line_and_column_and_leaves_nothing() {
     // A missing id column named in the conf.
     let path = dir.path().join("noid.csv");
     std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let r = s.upload_with(
+        &path,
+        json!({"namespace": "bad", "table_name": "noid", "id_column": "uid"}),
+    );
+    assert_eq!(r["retcode"], 100, "{r}");
+    let msg = r["retmsg"].as_str().unwrap();
+    assert!(msg.contains("uid") && msg.contains("line 1"), "{msg}");
+    assert_eq!(
+        s.post(
+            "table/table_info",
+            json!({"table_name": "noid", "namespace": "bad"})
+        )["data"]["exist"],
+        0
+    );
     let r = s.post(
         "data/upload",
         json!({"file": path, "head": 1, "partition": 1, "namespace": "bad", "table_name": "noid", "use_local_data": 0}),
@@ -300,4 +314,71 @@ fn client_authentication_is_enforced_when_configured() {
     let r = s.post("job/query", json!({}));
     assert_eq!(r["retcode"], 109, "{r}");
     assert!(r["retmsg"].as_str().unwrap().contains("TIMESTAMP"), "{r}");
+}
+
+#[test]
+fn job_timeout_stops_the_job_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "60000")], &[]);
+    s.upload_breast();
+    let dsl: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/dsl.json")).unwrap(),
+    )
+    .unwrap();
+    let mut conf: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/conf.json")).unwrap(),
+    )
+    .unwrap();
+    conf["job_parameters"]["common"]["timeout"] = json!(2);
+    let job_id = s.submit(dsl, conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(30));
+    assert_eq!(job["f_status"], "timeout", "{job}");
+    assert!(
+        job["f_error_report"]
+            .as_str()
+            .unwrap_or("")
+            .contains("timeout of 2 s"),
+        "{job}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    for t in s.tasks(&job_id) {
+        if let Some(pid) = t["run_pid"].as_i64() {
+            assert!(!alive(pid), "task {pid} outlived the timeout");
+        }
+    }
+}
+
+#[test]
+fn auto_retries_rerun_a_failed_task_before_failing_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let r = s.upload(
+        &examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        true,
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let dsl: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/dsl.json")).unwrap(),
+    )
+    .unwrap();
+    let mut conf: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("jobs/reader_transform/conf.json")).unwrap(),
+    )
+    .unwrap();
+    conf["job_parameters"]["common"]["auto_retries"] = json!(2);
+    let job_id = s.submit(dsl, conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reader_host = s
+        .tasks(&job_id)
+        .into_iter()
+        .find(|t| t["component_name"] == "reader_0" && t["role"] == "host")
+        .unwrap();
+    assert_eq!(
+        reader_host["task_version"], 2,
+        "two retries after the first failure: {reader_host}"
+    );
+    assert_eq!(reader_host["auto_retries"], 0, "{reader_host}");
 }

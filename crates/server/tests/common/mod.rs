@@ -79,7 +79,18 @@ impl Server {
 
     /// Uploads a CSV as fate-client does: multipart, conf JSON in the query string.
     pub fn upload(&self, file: &Path, namespace: &str, table: &str, drop: bool) -> Value {
-        let conf = json!({"file": file, "head": 1, "partition": 4, "namespace": namespace, "table_name": table, "drop": i32::from(drop)});
+        self.upload_with(
+            file,
+            json!({"namespace": namespace, "table_name": table, "drop": i32::from(drop)}),
+        )
+    }
+
+    /// Uploads with extra conf fields over the defaults (head 1, partition 4).
+    pub fn upload_with(&self, file: &Path, extra: Value) -> Value {
+        let mut conf = json!({"file": file, "head": 1, "partition": 4});
+        for (k, v) in extra.as_object().unwrap() {
+            conf[k] = v.clone();
+        }
         let query: String = conf
             .to_string()
             .bytes()
