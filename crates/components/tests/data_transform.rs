@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 const GUEST: &str = "data_transform_0";
 
 fn output_of(component: &str) -> TableRef {
-    TableRef::new(format!("output_data_test_job_{component}_0"), "data_guest_9999")
+    TableRef::new(
+        format!("output_data_test_job_{component}_0"),
+        "data_guest_9999",
+    )
 }
 
 fn model_of(tracker: &RecordingTracker) -> DataTransformModel {

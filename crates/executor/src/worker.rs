@@ -61,7 +61,14 @@ pub fn run_task(spec_path: &Path) -> i32 {
         .and_then(|v| v.parse::<u64>().ok())
     {
         log(&format!("test delay: holding the task for {ms} ms"));
-        std::thread::sleep(Duration::from_millis(ms));
+        let until = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1000).min(until - Instant::now()));
+            log(&format!(
+                "test delay: {} ms left",
+                until.saturating_duration_since(Instant::now()).as_millis()
+            ));
+        }
     }
     let outcome = run_component(&spec, &reporter);
     done.store(true, Ordering::SeqCst);

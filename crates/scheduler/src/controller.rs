@@ -749,18 +749,8 @@ impl PartyController {
     async fn fail_task(&self, key: &TaskKey, message: &str) -> Result<(), Refusal> {
         let now = now_ms();
         let task = self.store.get_task(key).await?;
-        if task
-            .as_ref()
-            .is_some_and(|t| t.party_status == Status::Waiting)
-        {
-            self.store
-                .update_task_party_status(key, Status::Running, now)
-                .await?;
-        }
-        self.store
-            .update_task_party_status(key, Status::Failed, now)
-            .await?;
-        let start = task.and_then(|t| t.start_time).unwrap_or(now);
+        let start = task.as_ref().and_then(|t| t.start_time).unwrap_or(now);
+        // The reason before the status, so no round sees a failure without its cause.
         self.store
             .update_task(
                 key,
@@ -773,6 +763,17 @@ impl PartyController {
                 now,
             )
             .await?;
+        if task
+            .as_ref()
+            .is_some_and(|t| t.party_status == Status::Waiting)
+        {
+            self.store
+                .update_task_party_status(key, Status::Running, now)
+                .await?;
+        }
+        self.store
+            .update_task_party_status(key, Status::Failed, now)
+            .await?;
         self.notify_initiator(&key.job_id);
         Ok(())
     }
@@ -781,6 +782,39 @@ impl PartyController {
         let Some(task) = self.store.get_task(key).await? else {
             return Ok(json!({"stopped": false}));
         };
+        let now = now_ms();
+        // Record the stop before killing: the exit watcher must find the task ended,
+        // not mistake the kill for a crash.
+        let error_report = (task.error_report.is_none() && !task.party_status.is_end())
+            .then(|| reason.to_string());
+        self.store
+            .update_task(
+                key,
+                &TaskUpdate {
+                    kill_status: Some(true),
+                    error_report,
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        let mut changed = false;
+        // waiting -> canceled is not a task transition: a task that never ran stays
+        // waiting and the job's status says why.
+        if !task.party_status.is_end() && task.party_status != Status::Waiting {
+            changed = self
+                .store
+                .update_task_party_status(key, status, now)
+                .await?;
+        }
+        if changed {
+            let update = TaskUpdate {
+                end_time: Some(now),
+                elapsed: task.start_time.map(|s| now - s),
+                ..Default::default()
+            };
+            self.store.update_task(key, &update, now).await?;
+        }
         let mut killed = false;
         if let Some(pid) = task.run_pid {
             if task.party_status == Status::Running {
@@ -791,35 +825,6 @@ impl PartyController {
                     .map_err(|e| Refusal::new(100, e.to_string()))?;
             }
         }
-        let now = now_ms();
-        let mut changed = false;
-        if !task.party_status.is_end() {
-            if task.party_status == Status::Waiting {
-                // waiting -> canceled is not a task transition; a task that never ran
-                // stays waiting and the job's status says why.
-            } else {
-                changed = self
-                    .store
-                    .update_task_party_status(key, status, now)
-                    .await?;
-            }
-        }
-        let update = TaskUpdate {
-            kill_status: Some(true),
-            error_report: if changed && task.error_report.is_none() {
-                Some(reason.to_string())
-            } else {
-                None
-            },
-            end_time: if changed { Some(now) } else { None },
-            elapsed: if changed {
-                task.start_time.map(|s| now - s)
-            } else {
-                None
-            },
-            ..Default::default()
-        };
-        self.store.update_task(key, &update, now).await?;
         Ok(json!({"killed": killed, "changed": changed}))
     }
 
@@ -889,18 +894,22 @@ impl PartyController {
         update: TaskUpdate,
     ) -> Result<bool, Refusal> {
         let now = now_ms();
+        // Fields first, status last: a scheduling round that sees the new status
+        // must also see the error report that explains it.
+        let mut update = update;
+        let current = self.store.get_task(key).await?;
+        let ending = party_status.is_some_and(Status::is_end)
+            && current.as_ref().is_some_and(|t| !t.party_status.is_end());
+        if ending {
+            update.end_time = Some(now);
+            update.elapsed = current.as_ref().and_then(|t| t.start_time).map(|s| now - s);
+        }
+        update.heartbeat_time = Some(now);
+        self.store.update_task(key, &update, now).await?;
         let mut changed = false;
         if let Some(s) = party_status {
             changed = self.store.update_task_party_status(key, s, now).await?;
         }
-        let mut update = update;
-        if changed && party_status.is_some_and(Status::is_end) {
-            let task = self.store.get_task(key).await?;
-            update.end_time = Some(now);
-            update.elapsed = task.and_then(|t| t.start_time).map(|s| now - s);
-        }
-        update.heartbeat_time = Some(now);
-        self.store.update_task(key, &update, now).await?;
         if changed {
             self.notify_initiator(&key.job_id);
         }

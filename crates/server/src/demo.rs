@@ -138,7 +138,8 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
             out["meta"]["total"][0], header
         );
     }
-    println!("\nnext: logs in {}/logs/{job_id}", data_dir.display());
+    println!("\nBoard: http://{}/#/job/{job_id}", site.addr());
+    println!("next: logs in {}/logs/{job_id}", data_dir.display());
     println!(
         "      the API is at {base} (try `flow --ip 127.0.0.1 --port {} job query -j {job_id}`)",
         site.addr().port()

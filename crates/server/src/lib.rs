@@ -1,6 +1,7 @@
 //! The `fateflow` binary's library: subcommands and their wiring.
 
 pub mod api;
+pub mod board;
 pub mod cli;
 mod demo;
 pub mod site;

@@ -141,7 +141,7 @@ impl Site {
             started: std::time::Instant::now(),
             listen: addr,
         };
-        let app = api::router(state.clone());
+        let app = api::router(state.clone()).merge(crate::board::router(state.clone()));
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,

@@ -314,6 +314,64 @@ fn client_authentication_is_enforced_when_configured() {
     let r = s.post("job/query", json!({}));
     assert_eq!(r["retcode"], 109, "{r}");
     assert!(r["retmsg"].as_str().unwrap().contains("TIMESTAMP"), "{r}");
+    // The Board: the page loads, its data needs a login with the site's keys.
+    let client = reqwest::blocking::Client::new();
+    let page = client.get(s.base.trim_end_matches("/v1")).send().unwrap();
+    assert!(page.text().unwrap().contains("fateflow Board"));
+    let r = s.post(
+        "board/log",
+        json!({"job_id": "x", "role": "guest", "party_id": "9999", "component_name": "reader_0"}),
+    );
+    assert_eq!(
+        r["retcode"], 109,
+        "the log route is behind the same rule: {r}"
+    );
+    let r = s.post(
+        "board/login",
+        json!({"app_key": "ak", "secret_key": "wrong"}),
+    );
+    assert_eq!(r["retcode"], 109, "{r}");
+    let resp = client
+        .post(format!("{}/board/login", s.base))
+        .body(json!({"app_key": "ak", "secret_key": "sk"}).to_string())
+        .send()
+        .unwrap();
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("fateflow_session="));
+    let r: Value = serde_json::from_str(
+        &client
+            .post(format!("{}/job/query", s.base))
+            .header("Cookie", &cookie)
+            .body("{}")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["retcode"], 0, "a logged-in Board may read: {r}");
+    let forged = format!("{}0", cookie);
+    let r: Value = serde_json::from_str(
+        &client
+            .post(format!("{}/job/query", s.base))
+            .header("Cookie", &forged)
+            .body("{}")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["retcode"], 109, "{r}");
 }
 
 #[test]

@@ -84,8 +84,66 @@ fn deny(msg: impl Into<String>) -> Response {
     Reply::err(RetCode::AuthenticationError, msg).into_response()
 }
 
-/// The middleware on client routes.
-pub(super) async fn client_auth(
+/// How long a Board login lasts.
+const SESSION_MS: i64 = 12 * 3600 * 1000;
+/// The Board's session cookie.
+pub(crate) const SESSION_COOKIE: &str = "fateflow_session";
+
+impl Auth {
+    /// Whether client authentication is on.
+    pub fn enabled(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// Checks a Board login and returns a session token, `<expiry>.<mac>`.
+    pub(crate) fn login(&self, app_key: &str, secret_key: &str) -> Option<String> {
+        let (a, s) = self.keys.as_ref()?;
+        if !constant_time_eq(a.as_bytes(), app_key.as_bytes())
+            || !constant_time_eq(s.as_bytes(), secret_key.as_bytes())
+        {
+            return None;
+        }
+        let expiry = super::now_ms() + SESSION_MS;
+        Some(format!("{expiry}.{}", self.session_mac(expiry)))
+    }
+
+    fn session_mac(&self, expiry: i64) -> String {
+        let (a, s) = self
+            .keys
+            .as_ref()
+            .map(|(a, s)| (a.as_str(), s.as_str()))
+            .unwrap_or_default();
+        signature(s, &expiry.to_string(), "board-session", a, "", b"", b"")
+    }
+
+    /// Whether a session token is valid and unexpired.
+    fn session_ok(&self, token: &str) -> bool {
+        let Some((expiry, mac)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(expiry) = expiry.parse::<i64>() else {
+            return false;
+        };
+        expiry > super::now_ms()
+            && constant_time_eq(self.session_mac(expiry).as_bytes(), mac.as_bytes())
+    }
+}
+
+fn session_cookie(req: &Request) -> Option<String> {
+    let cookies = req
+        .headers()
+        .get(axum::http::header::COOKIE)?
+        .to_str()
+        .ok()?;
+    cookies
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The middleware on client routes: HMAC headers, or a Board session cookie.
+pub(crate) async fn client_auth(
     State(state): State<AppState>,
     req: Request,
     next: Next,
@@ -93,6 +151,13 @@ pub(super) async fn client_auth(
     let Some((app_key, secret)) = state.auth.keys.clone() else {
         return next.run(req).await;
     };
+    if req.headers().get("SIGNATURE").is_none() {
+        if let Some(token) = session_cookie(&req) {
+            if state.auth.session_ok(&token) {
+                return next.run(req).await;
+            }
+        }
+    }
     let headers = req.headers();
     let header = |name: &str| {
         headers
@@ -135,11 +200,12 @@ pub(super) async fn client_auth(
     if key != app_key {
         return deny("Unknown APP_KEY");
     }
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().trim_end_matches('?').to_string())
-        .unwrap_or_default();
+    let path = signed_path(
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or_default(),
+    );
     let is_multipart = content_type.starts_with("multipart/");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let (parts, body) = req.into_parts();
@@ -166,6 +232,20 @@ pub(super) async fn client_auth(
         return deny("signature authentication failed");
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The path the client signed: the full `/v1/...` path with its query string. This
+/// middleware runs inside the router nested at `/v1`, which strips that prefix from the
+/// URI it hands on (and `OriginalUri` is not compiled in), so it is put back.
+fn signed_path(nested: &str) -> String {
+    let nested = nested.trim_end_matches('?');
+    if nested.starts_with(super::API_PREFIX)
+        && nested[super::API_PREFIX.len()..].starts_with(['/', '?'])
+    {
+        nested.to_string()
+    } else {
+        format!("{}{nested}", super::API_PREFIX)
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -253,6 +333,18 @@ mod tests {
     }
 
     const PYTHON_SIG: &str = include_str!("../../tests/fixtures/hmac_sig.txt");
+
+    #[test]
+    fn signed_path_restores_the_api_prefix() {
+        assert_eq!(signed_path("/job/query"), "/v1/job/query");
+        assert_eq!(
+            signed_path("/data/upload?%7B%22a%22:%201%7D"),
+            "/v1/data/upload?%7B%22a%22:%201%7D"
+        );
+        assert_eq!(signed_path("/job/query?"), "/v1/job/query");
+        assert_eq!(signed_path("/v1/job/query"), "/v1/job/query");
+        assert_eq!(signed_path("/v1x/job"), "/v1/v1x/job");
+    }
 
     #[test]
     fn form_is_sorted_and_quoted() {

@@ -15,6 +15,7 @@ mod tracking;
 mod worker;
 
 pub use auth::Auth;
+pub(crate) use auth::{client_auth, SESSION_COOKIE};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -28,6 +29,9 @@ use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Where the API is mounted (FATE-Flow 1.x `API_VERSION`).
+pub(crate) const API_PREFIX: &str = "/v1";
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -65,7 +69,7 @@ pub fn router(state: AppState) -> Router {
             auth::client_auth,
         ));
     Router::new()
-        .nest("/v1", client.merge(worker::routes()))
+        .nest(API_PREFIX, client.merge(worker::routes()))
         .route("/v1/{*rest}", any(unknown_route))
         .layer(axum::extract::DefaultBodyLimit::max(8 << 30))
         .with_state(state)

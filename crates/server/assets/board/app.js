@@ -1,0 +1,312 @@
+// fateflow Board: a small single-page app over the /v1 API. No build step.
+"use strict";
+
+const END = ["success", "failed", "canceled", "timeout"];
+const $ = (sel, root = document) => root.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+let timers = [];
+const every = (ms, fn) => { fn(); timers.push(setInterval(fn, ms)); };
+const stopTimers = () => { timers.forEach(clearInterval); timers = []; };
+
+async function api(path, body = {}) {
+  const r = await fetch("/v1/" + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "same-origin" });
+  const j = await r.json().catch(() => ({ retcode: 100, retmsg: "not JSON (HTTP " + r.status + ")" }));
+  if (j.retcode === 109 && !$("#login")) loginView(j.retmsg);
+  return j;
+}
+
+// Beyond loopback the site requires client authentication: log in with its keys.
+function loginView(why) {
+  stopTimers();
+  $("#main").innerHTML = `<div class="card" id="login" style="max-width:420px"><h1>Log in</h1>
+    <p class="muted">This site requires client authentication (${esc(why)}). Use its app key and secret key.</p>
+    <form id="login-form"><p><input name="app_key" placeholder="app key" required style="width:100%;padding:6px"></p>
+    <p><input name="secret_key" type="password" placeholder="secret key" required style="width:100%;padding:6px"></p>
+    <p><button type="submit">Log in</button> <span id="login-error" class="reason"></span></p></form></div>`;
+  $("#login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const r = await fetch("/v1/board/login", { method: "POST", body: JSON.stringify({ app_key: f.get("app_key"), secret_key: f.get("secret_key") }) }).then((x) => x.json());
+    if (r.retcode === 0) location.reload(); else $("#login-error").textContent = r.retmsg;
+  });
+}
+
+const fmtTime = (ms) => (ms ? new Date(ms).toLocaleString() : "—");
+function fmtDur(ms) {
+  if (ms == null) return "—";
+  const s = ms / 1000;
+  if (s < 60) return s.toFixed(1) + " s";
+  if (s < 3600) return Math.floor(s / 60) + " m " + Math.round(s % 60) + " s";
+  return Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " m";
+}
+const badge = (s) => `<span class="badge s-${esc(s)}" data-status="${esc(s)}">${esc(s)}</span>`;
+
+// ---------------------------------------------------------------- job list
+async function jobsView() {
+  const main = $("#main");
+  main.innerHTML = `<h1>Jobs</h1>
+    <div class="filters">
+      <label>Status <select id="f-status"><option value="">all</option>${["waiting", "running", "success", "failed", "canceled", "timeout"].map((s) => `<option>${s}</option>`).join("")}</select></label>
+      <label>Party <input id="f-party" size="8" placeholder="9999"></label>
+      <label>Since <input id="f-since" type="date"></label>
+      <span class="muted" id="count"></span>
+    </div>
+    <table id="jobs"><thead><tr><th>Job</th><th>Status</th><th>Role / party</th><th>Partners</th><th>Start</th><th>Duration</th><th>Progress</th></tr></thead><tbody></tbody></table>`;
+  ["f-status", "f-party", "f-since"].forEach((id) => $("#" + id).addEventListener("change", refresh));
+  async function refresh() {
+    const body = { limit: 200, is_initiator: 1 };
+    const st = $("#f-status").value; if (st) body.status = st;
+    const r = await api("job/list/job", body);
+    let jobs = (r.data && r.data.jobs) || [];
+    const party = $("#f-party").value.trim();
+    if (party) jobs = jobs.filter((j) => String(j.party_id) === party || (j.partners || []).map(String).includes(party));
+    const since = $("#f-since").value;
+    if (since) { const t = new Date(since).getTime(); jobs = jobs.filter((j) => j.create_time >= t); }
+    $("#count").textContent = jobs.length + " job(s)";
+    $("#jobs tbody").innerHTML = jobs.map((j) => {
+      const dur = j.elapsed ?? (j.start_time ? Date.now() - j.start_time : null);
+      return `<tr data-job="${esc(j.job_id)}"><td><a href="#/job/${esc(j.job_id)}">${esc(j.job_id)}</a></td><td>${badge(j.status)}</td>
+        <td>${esc(j.role)}:${esc(j.party_id)}</td><td>${esc((j.partners || []).join(", "))}</td><td>${fmtTime(j.start_time || j.create_time)}</td>
+        <td>${fmtDur(dur)}</td><td><span class="bar"><div style="width:${j.progress || 0}%"></div></span> ${j.progress || 0}%</td></tr>`;
+    }).join("") || `<tr><td colspan="7" class="muted">No jobs yet. Submit one with <code>flow job submit</code>.</td></tr>`;
+  }
+  every(2000, refresh);
+}
+
+// ---------------------------------------------------------------- job detail
+function layers(components) {
+  const names = Object.keys(components);
+  const ups = {};
+  for (const n of names) {
+    const inp = components[n].input || {};
+    const refs = [...Object.values(inp.data || {}).flat(), ...(inp.model || []), ...(inp.isometric_model || []), ...(inp.cache || [])];
+    ups[n] = [...new Set(refs.map((r) => String(r).split(".")[0]).filter((u) => u in components))];
+  }
+  const level = {};
+  const depth = (n, seen = new Set()) => {
+    if (n in level) return level[n];
+    if (seen.has(n)) return 0;
+    seen.add(n);
+    level[n] = ups[n].length ? 1 + Math.max(...ups[n].map((u) => depth(u, seen))) : 0;
+    return level[n];
+  };
+  names.forEach((n) => depth(n));
+  return { level, ups };
+}
+
+function drawDag(svg, dsl, statusOf, selected, onPick) {
+  const comps = (dsl && dsl.components) || {};
+  const { level, ups } = layers(comps);
+  const cols = {};
+  Object.keys(comps).forEach((n) => (cols[level[n]] = cols[level[n]] || []).push(n));
+  const W = 200, H = 40, GX = 60, GY = 26;
+  const pos = {};
+  const maxRows = Math.max(1, ...Object.values(cols).map((c) => c.length));
+  Object.entries(cols).forEach(([lv, list]) => list.forEach((n, i) => {
+    const offset = ((maxRows - list.length) * (H + GY)) / 2;
+    pos[n] = { x: 20 + Number(lv) * (W + GX), y: 20 + offset + i * (H + GY) };
+  }));
+  const width = 40 + (Object.keys(cols).length) * (W + GX), height = 40 + maxRows * (H + GY);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.style.maxHeight = Math.max(120, height) + "px";
+  let out = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#9aa3af"/></marker></defs>`;
+  for (const n of Object.keys(comps)) for (const u of ups[n]) {
+    const a = pos[u], b = pos[n];
+    out += `<path d="M${a.x + W},${a.y + H / 2} C${a.x + W + GX / 2},${a.y + H / 2} ${b.x - GX / 2},${b.y + H / 2} ${b.x},${b.y + H / 2}"/>`;
+  }
+  const colors = { success: "#1f9d55", running: "#2456d6", waiting: "#9aa3af", failed: "#d43c3c", canceled: "#c28b00", timeout: "#b4560c", pass: "#58b07a" };
+  for (const n of Object.keys(comps)) {
+    const st = statusOf(n) || "waiting", p = pos[n];
+    out += `<g class="node${n === selected ? " selected" : ""}" data-testid="dag-node" data-component="${esc(n)}" data-status="${esc(st)}" transform="translate(${p.x},${p.y})">
+      <rect width="${W}" height="${H}" fill="${colors[st] || "#9aa3af"}"></rect>
+      <text x="12" y="17">${esc(n)}</text><text x="12" y="32" opacity=".85">${esc(comps[n].module)} · ${esc(st)}</text></g>`;
+  }
+  svg.innerHTML = out;
+  svg.querySelectorAll(".node").forEach((g) => g.addEventListener("click", () => onPick(g.dataset.component)));
+}
+
+async function jobView(jobId) {
+  const main = $("#main");
+  main.innerHTML = `<h1>Job <span id="jid"></span> <span id="jstatus"></span></h1>
+    <div class="card" id="jsum"></div>
+    <div class="card"><svg class="dag" id="dag"></svg></div>
+    <div class="card"><h2 style="margin-top:0">Tasks</h2><table id="tasks"><thead><tr><th>Component</th><th>Role</th><th>Party</th><th>Status</th><th>Version</th><th>Start</th><th>Elapsed</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
+    <div id="cpn"></div>
+    <div class="grid"><div class="card"><h2 style="margin-top:0">DSL</h2><pre id="dsl"></pre></div><div class="card"><h2 style="margin-top:0">Runtime conf</h2><pre id="conf"></pre></div></div>`;
+  $("#jid").textContent = jobId;
+  let job = null, tasks = [], selected = null;
+  const fed = (cpn) => {
+    const ts = tasks.filter((t) => t.component_name === cpn);
+    if (!ts.length) return "waiting";
+    return ts[0].status === "waiting" && ts.some((t) => t.party_status === "running") ? "running" : ts[0].status;
+  };
+  async function refresh() {
+    const q = await api("job/query", { job_id: jobId, is_initiator: 1 });
+    job = (q.data || [])[0];
+    if (!job) { $("#jsum").innerHTML = `<span class="muted">Job ${esc(jobId)} not found on this site.</span>`; return; }
+    const t = await api("job/list/task", { job_id: jobId });
+    tasks = (t.data && t.data.tasks) || [];
+    $("#jstatus").innerHTML = badge(job.f_status);
+    const dur = job.f_elapsed ?? (job.f_start_time ? Date.now() - job.f_start_time : null);
+    $("#jsum").innerHTML = `<b>Initiator</b> ${esc(job.f_initiator_role)}:${esc(job.f_initiator_party_id)} &nbsp; <b>Start</b> ${fmtTime(job.f_start_time)} &nbsp; <b>Duration</b> ${fmtDur(dur)}
+      &nbsp; <b>Progress</b> <span class="bar"><div style="width:${job.f_progress}%"></div></span> ${job.f_progress}%
+      ${job.f_error_report ? `<div class="reason" id="job-reason">${esc(job.f_error_report)}</div>` : ""}`;
+    drawDag($("#dag"), job.f_dsl, fed, selected, pick);
+    $("#tasks tbody").innerHTML = tasks.map((t) => `<tr><td><a href="javascript:void 0" data-pick="${esc(t.component_name)}">${esc(t.component_name)}</a></td><td>${esc(t.role)}</td><td>${esc(t.party_id)}</td>
+      <td>${badge(t.party_status)}</td><td>${t.task_version}${t.task_version > 0 ? " (retry)" : ""}</td><td>${fmtTime(t.start_time)}</td>
+      <td>${fmtDur(t.elapsed ?? (t.start_time && !END.includes(t.party_status) ? Date.now() - t.start_time : null))}</td><td class="reason">${esc(t.error_report || "")}</td></tr>`).join("");
+    $("#tasks").querySelectorAll("[data-pick]").forEach((a) => a.addEventListener("click", () => pick(a.dataset.pick)));
+    if (!$("#dsl").textContent) {
+      $("#dsl").textContent = JSON.stringify(job.f_dsl, null, 2);
+      $("#conf").textContent = JSON.stringify(job.f_runtime_conf, null, 2);
+    }
+  }
+  function pick(cpn) {
+    selected = cpn;
+    drawDag($("#dag"), job.f_dsl, fed, selected, pick);
+    componentPanel(jobId, cpn, tasks.filter((t) => t.component_name === cpn));
+  }
+  every(1500, refresh);
+}
+
+// ---------------------------------------------------------------- one component
+async function componentPanel(jobId, cpn, tasks) {
+  const el = $("#cpn");
+  const parties = tasks.map((t) => ({ role: t.role, party_id: t.party_id }));
+  el.innerHTML = `<div class="card"><h2 style="margin-top:0">${esc(cpn)}</h2>
+    <div class="tabs" id="ptabs">${parties.map((p, i) => `<button data-i="${i}">${esc(p.role)}:${esc(p.party_id)}</button>`).join("")}</div>
+    <div id="pbody"></div></div>`;
+  let logTimer = null;
+  async function show(i) {
+    if (logTimer) { clearInterval(logTimer); timers = timers.filter((t) => t !== logTimer); logTimer = null; }
+    el.querySelectorAll("#ptabs button").forEach((b) => b.classList.toggle("on", Number(b.dataset.i) === i));
+    const p = parties[i], t = tasks[i];
+    const key = { job_id: jobId, component_name: cpn, role: p.role, party_id: p.party_id };
+    $("#pbody").innerHTML = `<h2>Parameters</h2><pre id="params">${esc(JSON.stringify(t.component_parameters, null, 2))}</pre>
+      <h2>Metrics</h2><div id="metrics" class="muted">Loading…</div>
+      <h2>Output data</h2><div id="outdata" class="muted">Loading…</div>
+      <h2>Model</h2><div id="model" class="muted">Loading…</div>
+      <h2>Log <label class="muted" style="font-weight:400"><input type="checkbox" id="follow" checked> follow</label></h2><pre class="log" id="log" data-testid="log"></pre>`;
+    renderMetrics(key);
+    renderOutput(key);
+    renderModel(key);
+    let offset = 0;
+    const pre = $("#log");
+    async function poll() {
+      if (!$("#follow") || !$("#follow").checked) return;
+      const r = await api("board/log", { ...key, offset });
+      if (r.retcode !== 0 || !r.data) return;
+      if (r.data.lines.length) {
+        pre.textContent += r.data.lines.join("\n") + "\n";
+        pre.dataset.lines = String((Number(pre.dataset.lines) || 0) + r.data.lines.length);
+        pre.scrollTop = pre.scrollHeight;
+      }
+      offset = r.data.offset;
+    }
+    await poll();
+    logTimer = setInterval(poll, 1000);
+    timers.push(logTimer);
+  }
+  el.querySelectorAll("#ptabs button").forEach((b) => b.addEventListener("click", () => show(Number(b.dataset.i))));
+  if (parties.length) show(0);
+}
+
+async function renderMetrics(key) {
+  const el = $("#metrics");
+  const r = await api("tracking/component/metric/all", key);
+  const all = r.data || {};
+  const scalars = [], charts = [], tables = [];
+  for (const [ns, names] of Object.entries(all)) for (const [name, m] of Object.entries(names)) {
+    const raw = String((m.meta && m.meta.metric_type) || "").toUpperCase();
+    const type = CURVES.find((k) => raw.includes(k)) || raw;
+    const data = m.data || [];
+    const numeric = data.length > 1 && data.every((d) => Array.isArray(d) && typeof d[1] === "number" && !isNaN(Number(d[0])));
+    if (raw.startsWith("CONFUSION")) tables.push({ ns, name, m });
+    else if (numeric && (CURVES.includes(type) || data.length > 2)) charts.push({ ns, name, type, data });
+    else for (const d of data) scalars.push({ ns, name, key: Array.isArray(d) ? d[0] : "", value: Array.isArray(d) ? d[1] : d, type: raw });
+  }
+  if (!scalars.length && !charts.length && !tables.length) { el.textContent = "No metrics."; return; }
+  el.classList.remove("muted");
+  el.innerHTML = (scalars.length ? `<table data-testid="summary-metrics"><thead><tr><th>Namespace</th><th>Metric</th><th>Key</th><th>Value</th></tr></thead><tbody>
+      ${scalars.map((s) => `<tr><td>${esc(s.ns)}</td><td>${esc(s.name)}</td><td>${esc(s.key)}</td><td>${esc(typeof s.value === "number" ? +s.value.toFixed(6) : s.value)}</td></tr>`).join("")}</tbody></table>` : "")
+    + `<div class="charts">${charts.map((c, i) => `<div class="chartbox"><h3>${esc(c.ns)} / ${esc(c.name)} (${esc(c.type)})</h3><div id="chart-${i}"></div></div>`).join("")}</div>`
+    + tables.map((t) => confusion(t)).join("");
+  charts.forEach((c, i) => { $("#chart-" + i).innerHTML = lineChart(c.data, c.type); });
+}
+
+const CURVES = ["ROC", "KS", "LIFT", "GAIN", "PRECISION", "RECALL", "ACCURACY", "LOSS", "F1"];
+
+// FATE's confusion metric: tp/fp/tn/fn per threshold in meta; show the 0.5 cut.
+function confusion({ ns, name, m }) {
+  const meta = m.meta || {};
+  const th = meta.thresholds || [];
+  let i = th.findIndex((t) => Math.abs(t - 0.5) < 1e-9);
+  if (i < 0) i = Math.floor(th.length / 2);
+  const at = (k) => (Array.isArray(meta[k]) ? meta[k][i] : meta[k]);
+  return `<h3>${esc(ns)} / ${esc(name)} (confusion matrix at threshold ${esc(th[i] ?? "")})</h3>
+    <table data-testid="confusion" style="width:auto"><tr><th></th><th>predicted 1</th><th>predicted 0</th></tr>
+    <tr><th>label 1</th><td>${esc(at("tp"))}</td><td>${esc(at("fn"))}</td></tr>
+    <tr><th>label 0</th><td>${esc(at("fp"))}</td><td>${esc(at("tn"))}</td></tr></table>`;
+}
+
+function lineChart(points, type) {
+  const W = 360, H = 240, P = 36;
+  const pts = points.map((d) => [Number(d[0]), Number(d[1])]).filter((d) => isFinite(d[0]) && isFinite(d[1]));
+  if (!pts.length) return "<span class='muted'>no points</span>";
+  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
+  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  if (x0 === x1) x1 = x0 + 1; if (y0 === y1) y1 = y0 + 1;
+  const sx = (x) => P + ((x - x0) / (x1 - x0)) * (W - 2 * P), sy = (y) => H - P - ((y - y0) / (y1 - y0)) * (H - 2 * P);
+  const line = pts.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+  const ticks = [0, 0.5, 1].map((f) => `<text x="${P - 4}" y="${sy(y0 + f * (y1 - y0)) + 4}" text-anchor="end">${+(y0 + f * (y1 - y0)).toFixed(3)}</text>
+    <text x="${sx(x0 + f * (x1 - x0))}" y="${H - P + 14}" text-anchor="middle">${+(x0 + f * (x1 - x0)).toFixed(3)}</text>
+    <line class="grid" x1="${P}" x2="${W - P}" y1="${sy(y0 + f * (y1 - y0))}" y2="${sy(y0 + f * (y1 - y0))}"/>`).join("");
+  const diag = type === "ROC" ? `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#ccc" stroke-dasharray="4"/>` : "";
+  return `<svg class="chart" data-testid="chart" data-metric="${esc(type)}" data-points="${pts.length}" width="${W}" height="${H}">
+    ${ticks}<line class="axis" x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}"/><line class="axis" x1="${P}" y1="${P}" x2="${P}" y2="${H - P}"/>
+    ${diag}<polyline points="${line}" stroke="#2456d6"/></svg>`;
+}
+
+async function renderOutput(key) {
+  const el = $("#outdata");
+  const r = await api("tracking/component/output/data", { ...key, limit: 10 });
+  if (r.retcode !== 0 || !Array.isArray(r.data) || !r.data.length) { el.textContent = "No output data."; return; }
+  el.classList.remove("muted");
+  const meta = r.meta || {};
+  el.innerHTML = r.data.map((rows, i) => `<p><b>${esc((meta.names || [])[i])}</b> — ${esc((meta.total || [])[i])} rows (first ${rows.length})</p>
+    <div style="overflow:auto"><table data-testid="preview"><thead><tr>${((meta.header || [])[i] || []).map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
+    <tbody>${rows.map((row) => `<tr>${row.map((v) => `<td>${esc(typeof v === "number" ? +v.toFixed(6) : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`).join("");
+}
+
+async function renderModel(key) {
+  const el = $("#model");
+  const r = await api("tracking/component/output/model", key);
+  if (r.retcode !== 0 || !r.meta) { el.textContent = "No model."; return; }
+  el.classList.remove("muted");
+  el.innerHTML = `<p><b>${esc(r.meta.module_name)}</b> model, alias <code>${esc(r.meta.model_alias)}</code> — deploy status: <span class="muted">not deployed</span></p>
+    <details><summary>parameters</summary><pre>${esc(JSON.stringify(r.data, null, 2))}</pre></details>`;
+}
+
+// ---------------------------------------------------------------- tables
+async function tablesView() {
+  const main = $("#main");
+  const r = await api("table/list", {});
+  const tables = (r.data || []).filter((t) => !String(t.namespace).startsWith("output_data_"));
+  main.innerHTML = `<h1>Tables</h1><table><thead><tr><th>Namespace</th><th>Name</th><th>Rows</th><th>Partitions</th><th>Columns</th><th>Origin</th><th>Created</th></tr></thead><tbody>
+    ${tables.map((t) => `<tr><td>${esc(t.namespace)}</td><td>${esc(t.table_name)}</td><td>${esc(t.count)}</td><td>${esc(t.partition)}</td>
+      <td class="muted">${esc((t.schema && t.schema.sid) || "")}, ${esc((t.schema && t.schema.header) || "")}</td><td>${esc(t.origin)}</td><td>${fmtTime(t.create_time)}</td></tr>`).join("")
+      || `<tr><td colspan="7" class="muted">No tables. Upload one with <code>flow data upload</code>.</td></tr>`}</tbody></table>`;
+}
+
+// ---------------------------------------------------------------- routing
+async function route() {
+  stopTimers();
+  const h = location.hash || "#/";
+  const m = h.match(/^#\/job\/([\w-]+)/);
+  if (m) return jobView(m[1]);
+  if (h.startsWith("#/tables")) return tablesView();
+  return jobsView();
+}
+window.addEventListener("hashchange", route);
+api("info/common").then((r) => { if (r.data) $("#site").textContent = `parties ${r.data.parties.join(", ")} · v${r.data.version}`; });
+route();

@@ -1,0 +1,156 @@
+//! The Board: a web UI for jobs, DAGs, tasks, logs and metric charts, served by the
+//! site itself at `/`. Plain HTML, CSS and JavaScript checked in under
+//! `assets/board/` (no JavaScript toolchain in the build); the pages read the same
+//! `/v1` API as `flow`, plus `/v1/board/log` to follow task logs.
+
+use crate::api::{AppState, Reply};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use fateflow_domain::retcode::RetCode;
+use serde_json::{json, Value};
+use std::io::{Read, Seek, SeekFrom};
+
+const INDEX: &str = include_str!("../../assets/board/index.html");
+const APP_JS: &str = include_str!("../../assets/board/app.js");
+const APP_CSS: &str = include_str!("../../assets/board/app.css");
+
+/// Largest log chunk returned by one call.
+const LOG_CHUNK: u64 = 256 << 10;
+
+/// The Board's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.html", get(index))
+        .route(
+            "/board/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/board/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route(
+            "/v1/board/log",
+            post(log)
+                .get(log)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::api::client_auth,
+                )),
+        )
+        .route("/v1/board/login", post(login))
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX)
+}
+
+/// Board login when client authentication is on: the app key and secret key give a
+/// session cookie (HttpOnly, SameSite=Strict) that the API accepts in place of
+/// signed headers.
+async fn login(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = crate::api::body_object(&body);
+    if !s.auth.enabled() {
+        return Reply::ok(json!({"required": false})).into_response();
+    }
+    let key = crate::api::str_field(&body, "app_key").unwrap_or_default();
+    let secret = crate::api::str_field(&body, "secret_key").unwrap_or_default();
+    match s.auth.login(&key, &secret) {
+        Some(token) => {
+            let cookie = format!(
+                "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200",
+                crate::api::SESSION_COOKIE
+            );
+            (
+                [(header::SET_COOKIE, cookie)],
+                Reply::ok(json!({"required": true})),
+            )
+                .into_response()
+        }
+        None => {
+            Reply::err(RetCode::AuthenticationError, "wrong app key or secret key").into_response()
+        }
+    }
+}
+
+/// A task's log from byte `offset`: `{lines, offset (next), size}`. Paths are built
+/// from validated parts only, under `<data_dir>/logs`.
+async fn log(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = crate::api::body_object(&body);
+    let part = |k: &str| crate::api::str_field(&body, k).unwrap_or_default();
+    let (job, role, party, cpn) = (
+        part("job_id"),
+        part("role"),
+        part("party_id"),
+        part("component_name"),
+    );
+    let safe = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if ![&job, &role, &party, &cpn].iter().all(|p| safe(p)) {
+        return Reply::err(RetCode::ArgumentError, "job_id, role, party_id and component_name are required (letters, digits, _ and - only)").into_response();
+    }
+    let offset = crate::api::int_field(&body, "offset")
+        .and_then(|o| u64::try_from(o).ok())
+        .unwrap_or(0);
+    let path = s
+        .data_dir
+        .join("logs")
+        .join(&job)
+        .join(&role)
+        .join(&party)
+        .join(&cpn)
+        .join(fateflow_executor::launcher::LOG_FILE);
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64, u64)> {
+        let mut f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), 0, 0)),
+            Err(e) => return Err(e),
+        };
+        let size = f.metadata()?.len();
+        let start = offset.min(size);
+        f.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        f.take(LOG_CHUNK).read_to_end(&mut buf)?;
+        // Stop at the last complete line.
+        let end = buf
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        buf.truncate(end);
+        Ok((
+            String::from_utf8_lossy(&buf).into_owned(),
+            start + end as u64,
+            size,
+        ))
+    })
+    .await;
+    match read {
+        Ok(Ok((text, next, size))) => {
+            let lines: Vec<Value> = text.lines().map(|l| json!(l)).collect();
+            Reply::ok(json!({"lines": lines, "offset": next, "size": size})).into_response()
+        }
+        Ok(Err(e)) => crate::api::internal(e).into_response(),
+        Err(e) => crate::api::internal(e).into_response(),
+    }
+}
