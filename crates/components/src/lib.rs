@@ -4,7 +4,10 @@
 mod context;
 pub mod data_transform;
 mod error;
+pub mod evaluation;
+pub mod feature_scale;
 mod params;
+pub mod predict_output;
 pub mod reader;
 mod registry;
 mod table_io;
@@ -16,5 +19,7 @@ pub use context::{
 };
 pub use data_transform::{feature_header, DataTransform, DataTransformModel};
 pub use error::{Error, ErrorKind, Result};
+pub use evaluation::Evaluation;
+pub use feature_scale::{FeatureScale, FeatureScaleModel};
 pub use reader::Reader;
 pub use registry::{registry, Registry};

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use crate::context::{canonical_module, Component};
 use crate::data_transform::DataTransform;
+use crate::evaluation::Evaluation;
+use crate::feature_scale::FeatureScale;
 use crate::reader::Reader;
 
 /// Components by canonical FATE module name.
@@ -28,6 +30,8 @@ impl Registry {
         };
         r.add("Reader", Reader);
         r.add("DataTransform", DataTransform);
+        r.add("FeatureScale", FeatureScale);
+        r.add("Evaluation", Evaluation);
         r
     }
 
@@ -66,10 +70,15 @@ mod tests {
     #[test]
     fn modules_and_aliases() {
         let r = registry();
-        assert_eq!(r.modules().collect::<Vec<_>>(), ["DataTransform", "Reader"]);
+        assert_eq!(
+            r.modules().collect::<Vec<_>>(),
+            ["DataTransform", "Evaluation", "FeatureScale", "Reader"]
+        );
         assert!(r.get("Reader").is_some());
         assert!(r.get("DataTransform").is_some());
         assert!(r.get("DataIO").is_some());
+        assert!(r.get("FeatureScale").is_some());
+        assert!(r.get("Evaluation").is_some());
         assert!(r.get("HeteroLR").is_none());
         assert!(r.get("reader").is_none());
     }
