@@ -148,6 +148,11 @@ pub struct TaskContext<'a> {
     pub tables: &'a dyn TableStore,
     /// The executor's tracker.
     pub tracker: &'a dyn Tracker,
+    /// The job's parties by role, in position order (who the hosts and arbiter are).
+    pub roles: BTreeMap<Role, Vec<PartyId>>,
+    /// The data plane to the other parties of this task; `None` outside a federated
+    /// run (unit tests, single-party jobs).
+    pub federation: Option<&'a dyn fateflow_federation::Federation>,
 }
 
 impl std::fmt::Debug for TaskContext<'_> {
@@ -165,6 +170,7 @@ impl std::fmt::Debug for TaskContext<'_> {
             .field("output_data_names", &self.output_data_names)
             .field("output_model_names", &self.output_model_names)
             .field("tables", &self.tables)
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +185,26 @@ impl TaskContext<'_> {
             format!("output_data_{}_{}", self.task_id, self.task_version),
             format!("{data_name}_{}_{}", self.role, self.party_id),
         )
+    }
+
+    /// The data plane, or an error naming this component when there is none.
+    pub fn federation(&self) -> Result<&dyn fateflow_federation::Federation> {
+        self.federation.ok_or_else(|| Error::MissingInput {
+            component: self.module.clone(),
+            what: "the data plane to the other parties".into(),
+        })
+    }
+
+    /// The parties of `role`, in position order.
+    pub fn parties_of(&self, role: Role) -> Vec<fateflow_domain::Party> {
+        self.roles
+            .get(&role)
+            .map(|ids| {
+                ids.iter()
+                    .map(|&party_id| fateflow_domain::Party { role, party_id })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The first output data name, or `default` when the DSL declares none.

@@ -131,6 +131,10 @@ pub enum Error {
         source: fateflow_tables::Error,
     },
 
+    /// Talking to another party failed (timeout naming the party, site unreachable).
+    #[error("federation: {0}")]
+    Federation(#[from] fateflow_federation::Error),
+
     /// The tracker (the executor's metrics, output and model bookkeeping) failed.
     #[error("tracker failed to {operation}: {source}")]
     Tracker {
@@ -162,7 +166,7 @@ impl Error {
                 | fateflow_tables::ErrorKind::AlreadyExists => ErrorKind::User,
                 _ => ErrorKind::Internal,
             },
-            Error::Tracker { .. } => ErrorKind::External,
+            Error::Tracker { .. } | Error::Federation(_) => ErrorKind::External,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod data_transform;
 mod error;
 pub mod evaluation;
 pub mod feature_scale;
+pub mod intersection;
 mod params;
 pub mod predict_output;
 pub mod reader;

@@ -7,6 +7,7 @@ use crate::context::{canonical_module, Component};
 use crate::data_transform::DataTransform;
 use crate::evaluation::Evaluation;
 use crate::feature_scale::FeatureScale;
+use crate::intersection::Intersection;
 use crate::reader::Reader;
 
 /// Components by canonical FATE module name.
@@ -32,6 +33,7 @@ impl Registry {
         r.add("DataTransform", DataTransform);
         r.add("FeatureScale", FeatureScale);
         r.add("Evaluation", Evaluation);
+        r.add("Intersection", Intersection);
         r
     }
 

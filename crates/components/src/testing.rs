@@ -2,6 +2,7 @@
 //!
 //! Used by this crate's tests and reusable by the executor's.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use fateflow_domain::Role;
@@ -200,5 +201,7 @@ pub fn context<'a>(
         output_model_names: vec!["model".into()],
         tables,
         tracker,
+        roles: BTreeMap::from([(Role::Guest, vec![9999])]),
+        federation: None,
     }
 }

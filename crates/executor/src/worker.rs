@@ -218,6 +218,18 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
     let tracker = HttpTracker {
         reporter: reporter.clone(),
     };
+    let me = fateflow_domain::Party {
+        role: spec.role,
+        party_id: spec.party_id,
+    };
+    let session = format!("{}_{}", spec.task_id, spec.task_version);
+    let federation = fateflow_federation::SiteFederation::new(
+        &spec.server,
+        &session,
+        me,
+        Duration::from_secs(spec.federation_timeout_s),
+    )
+    .map_err(|e| e.to_string())?;
     let inputs = TaskInputs {
         data: spec
             .data_inputs
@@ -252,6 +264,8 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
         output_model_names: spec.output_model.clone(),
         tables: &tables,
         tracker: &tracker,
+        roles: spec.roles.clone(),
+        federation: Some(&federation),
     };
     component.run(&ctx).map_err(|e| {
         let mut msg = e.to_string();

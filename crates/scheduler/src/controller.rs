@@ -743,6 +743,8 @@ impl PartyController {
             server: self.server.get().cloned().unwrap_or_default(),
             task_cores: params.task_cores,
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
+            roles: parsed.conf.roles.clone(),
+            federation_timeout_s: params.timeout.clamp(1, 600),
         })
     }
 

@@ -554,6 +554,20 @@ impl Scheduler {
                 if !ready {
                     continue;
                 }
+                // The federated status goes to running first (FATE does the same),
+                // so it can later move to an end status under the task rules.
+                for t in &by_cpn[cpn] {
+                    let party = Party {
+                        role: t.role,
+                        party_id: t.party_id,
+                    };
+                    let cmd = PartyCommand::SyncTaskStatus {
+                        component: cpn.to_string(),
+                        task_version: t.task_version,
+                        status: Status::Running,
+                    };
+                    let _ = self.partner.send(&job.job_id, party, cmd).await;
+                }
                 for t in &by_cpn[cpn] {
                     let party = Party {
                         role: t.role,

@@ -69,6 +69,16 @@ pub struct TaskSpec {
     pub task_cores: u32,
     /// Partitions for computing tables.
     pub computing_partitions: u32,
+    /// The job's parties by role, in position order.
+    #[serde(default)]
+    pub roles: BTreeMap<Role, Vec<PartyId>>,
+    /// How long a `get` waits for another party before failing with its name.
+    #[serde(default = "default_federation_timeout")]
+    pub federation_timeout_s: u64,
+}
+
+fn default_federation_timeout() -> u64 {
+    600
 }
 
 /// A launched task process.

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The job the demo runs today: reader → data transform at guest and host.
-const DEMO_JOB: &str = "jobs/reader_transform";
+/// The job the demo runs today: reader → data transform → intersection (raw) →
+/// feature scale, at guest and host.
+const DEMO_JOB: &str = "jobs/intersect_raw";
 
 pub(crate) fn run(
     examples: &Path,
@@ -130,12 +131,29 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         started.elapsed().as_secs_f64()
     );
     for (role, party) in [("guest", 9999), ("host", 10000)] {
-        let body = json!({"job_id": job_id, "component_name": "data_transform_0", "role": role, "party_id": party});
-        let out = post(&client, &base, "tracking/component/output/data", &body).await?;
-        let header = &out["meta"]["header"][0];
+        let key = |cpn: &str| json!({"job_id": job_id, "component_name": cpn, "role": role, "party_id": party});
+        let m = post(
+            &client,
+            &base,
+            "tracking/component/metric/all",
+            &key("intersection_0"),
+        )
+        .await?;
+        let points = &m["data"]["train"]["intersection"]["data"];
+        let out = post(
+            &client,
+            &base,
+            "tracking/component/output/data",
+            &key("feature_scale_0"),
+        )
+        .await?;
+        let columns = out["meta"]["header"][0]
+            .as_array()
+            .map(|h| h.len().saturating_sub(1))
+            .unwrap_or(0);
         println!(
-            "{role} {party}: data_transform_0 output has {} rows, columns {}",
-            out["meta"]["total"][0], header
+            "{role} {party}: intersection kept {} rows (rate {}); scaled output: {} rows x {columns} columns",
+            points[0][1], points[1][1], out["meta"]["total"][0]
         );
     }
     println!("\nBoard: http://{}/#/job/{job_id}", site.addr());
@@ -144,7 +162,7 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         "      the API is at {base} (try `flow --ip 127.0.0.1 --port {} job query -j {job_id}`)",
         site.addr().port()
     );
-    println!("      intersection, binning, hetero LR and evaluation arrive with their components.");
+    println!("      RSA/ECDH intersection, binning, hetero LR and evaluation of its scores arrive with their components.");
     if keep {
         println!("site keeps running; Ctrl-C to stop");
         site.wait().await?;

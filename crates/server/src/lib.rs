@@ -4,6 +4,7 @@ pub mod api;
 pub mod board;
 pub mod cli;
 mod demo;
+pub mod federation;
 pub mod site;
 mod validate;
 

@@ -130,6 +130,7 @@ impl Site {
         });
         let _ = events.send(fateflow_scheduler::Event::ScheduleAll);
 
+        let data_dir_for_mailbox = data_dir.clone();
         let state = AppState {
             store,
             scheduler,
@@ -141,7 +142,25 @@ impl Site {
             started: std::time::Instant::now(),
             listen: addr,
         };
-        let app = api::router(state.clone()).merge(crate::board::router(state.clone()));
+        let mailbox = Arc::new(fateflow_federation::Mailbox::new(
+            fateflow_federation::MailboxConfig {
+                memory_limit: 256 << 20,
+                spill_dir: data_dir_for_mailbox.join("mailbox"),
+                ttl: Duration::from_secs(2 * 3600),
+                max_message: fateflow_federation::MAX_MESSAGE_BYTES,
+            },
+        ));
+        let sweeper = mailbox.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                sweeper.sweep();
+            }
+        });
+        let app = api::router(state.clone())
+            .merge(crate::board::router(state.clone()))
+            .merge(crate::federation::router(state.clone(), mailbox));
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,

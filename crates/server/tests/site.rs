@@ -308,6 +308,46 @@ fn kill9_mid_job_then_restart_ends_the_job_with_a_reason_and_no_orphans() {
 }
 
 #[test]
+fn signed_requests_pass_client_authentication() {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &["--app-key", "ak", "--secret-key", "sk"]);
+    let body = r#"{"job_id": "none"}"#;
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let sign = |path: &str, secret: &str| {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{ts}\nnonce1\nak\n{path}\n{body}\n").as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let client = reqwest::blocking::Client::new();
+    let send = |sig: String| -> Value {
+        let r = client
+            .post(format!("{}/job/query", s.base))
+            .header("TIMESTAMP", &ts)
+            .header("NONCE", "nonce1")
+            .header("APP_KEY", "ak")
+            .header("SIGNATURE", sig)
+            .body(body)
+            .send()
+            .unwrap();
+        serde_json::from_str(&r.text().unwrap()).unwrap()
+    };
+    let ok = send(sign("/v1/job/query", "sk"));
+    assert_eq!(ok["retcode"], 0, "a correctly signed request passes: {ok}");
+    let bad = send(sign("/v1/job/query", "wrong"));
+    assert_eq!(bad["retcode"], 109, "{bad}");
+    assert!(
+        bad["retmsg"].as_str().unwrap().contains("signature"),
+        "{bad}"
+    );
+}
+
+#[test]
 fn client_authentication_is_enforced_when_configured() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[], &["--app-key", "ak", "--secret-key", "sk"]);
@@ -439,4 +479,53 @@ fn auto_retries_rerun_a_failed_task_before_failing_the_job() {
         "two retries after the first failure: {reader_host}"
     );
     assert_eq!(reader_host["auto_retries"], 0, "{reader_host}");
+}
+
+#[test]
+fn raw_intersection_exchanges_ids_between_task_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let r = s.upload(
+        &examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        true,
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    // The host holds every other row only.
+    let full = std::fs::read_to_string(examples().join("data/breast_hetero_host.csv")).unwrap();
+    let mut lines = full.lines();
+    let mut subset = vec![lines.next().unwrap().to_string()];
+    subset.extend(lines.step_by(2).map(String::from));
+    let path = dir.path().join("host_half.csv");
+    std::fs::write(&path, subset.join("\n") + "\n").unwrap();
+    let r = s.upload(&path, "experiment", "breast_hetero_host", true);
+    assert_eq!(r["retcode"], 0, "{r}");
+    let expected = subset.len() - 1;
+
+    let job_id = s.submit_example("intersect_raw");
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    for (role, party) in [("guest", 9999), ("host", 10000)] {
+        let m = s.post("tracking/component/metric/all", json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}));
+        assert_eq!(
+            m["data"]["train"]["intersection"]["data"][0][1], expected,
+            "{role}: {m}"
+        );
+        let out = s.post("tracking/component/output/data", json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}));
+        assert_eq!(out["meta"]["total"][0], expected, "{role}: {out}");
+    }
+    // Guest and host keep exactly the same ids.
+    let ids = |role: &str, party: u64| -> Vec<String> {
+        let out = s.post("tracking/component/output/data", json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party, "limit": 1000}));
+        let mut v: Vec<String> = out["data"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids("guest", 9999), ids("host", 10000));
 }

@@ -1,0 +1,123 @@
+//! The mailbox: delivery, idempotent keys, timeouts naming the party, spill, TTL.
+
+use fateflow_domain::{Party, Role};
+use fateflow_federation::{Error, Key, Mailbox, MailboxConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn key(tag: &str) -> Key {
+    Key {
+        session: "job_cpn_0".into(),
+        name: "pubkey".into(),
+        tag: tag.into(),
+        src: Party {
+            role: Role::Guest,
+            party_id: 9999,
+        },
+        dst: Party {
+            role: Role::Host,
+            party_id: 10000,
+        },
+    }
+}
+
+fn mailbox(memory_limit: usize, ttl: Duration, dir: &std::path::Path) -> Mailbox {
+    Mailbox::new(MailboxConfig {
+        memory_limit,
+        spill_dir: dir.to_path_buf(),
+        ttl,
+        max_message: 1 << 20,
+    })
+}
+
+#[tokio::test]
+async fn get_waits_for_a_later_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = Arc::new(mailbox(1 << 20, Duration::from_secs(60), dir.path()));
+    let mb2 = mb.clone();
+    let waiter = tokio::spawn(async move { mb2.get(&key("a"), Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(mb.put(key("a"), b"hello".to_vec()).unwrap());
+    assert_eq!(waiter.await.unwrap().unwrap(), b"hello");
+}
+
+#[tokio::test]
+async fn same_key_twice_is_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(1 << 20, Duration::from_secs(60), dir.path());
+    assert!(mb.put(key("a"), b"first".to_vec()).unwrap());
+    assert!(!mb.put(key("a"), b"second".to_vec()).unwrap());
+    assert_eq!(
+        mb.get(&key("a"), Duration::from_secs(1)).await.unwrap(),
+        b"first"
+    );
+    // A resend after delivery is ignored too, so a retrying sender cannot feed a
+    // stale value to a later get of the same key.
+    assert!(!mb.put(key("a"), b"third".to_vec()).unwrap());
+    assert_eq!(mb.stats().messages, 0);
+}
+
+#[tokio::test]
+async fn timeout_names_the_silent_party() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(1 << 20, Duration::from_secs(60), dir.path());
+    let err = mb
+        .get(&key("never"), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("guest:9999") && msg.contains("pubkey"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn memory_is_bounded_by_spilling_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(1000, Duration::from_secs(60), dir.path());
+    for i in 0..10 {
+        mb.put(key(&format!("t{i}")), vec![i as u8; 400]).unwrap();
+    }
+    let stats = mb.stats();
+    assert!(stats.memory_bytes <= 1000, "{stats:?}");
+    assert_eq!(stats.spilled, 8, "{stats:?}");
+    for i in 0..10 {
+        assert_eq!(
+            mb.get(&key(&format!("t{i}")), Duration::from_secs(1))
+                .await
+                .unwrap(),
+            vec![i as u8; 400]
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "spill files are removed on delivery"
+    );
+}
+
+#[tokio::test]
+async fn unclaimed_messages_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(10, Duration::from_millis(50), dir.path());
+    mb.put(key("a"), vec![1; 100]).unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(mb.sweep(), 1);
+    assert_eq!(mb.stats().messages, 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_keys_and_large_messages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(1 << 20, Duration::from_secs(60), dir.path());
+    let mut k = key("a");
+    k.name = "../etc".into();
+    assert!(matches!(mb.put(k, vec![]), Err(Error::BadKey(_))));
+    assert!(matches!(
+        mb.put(key("big"), vec![0; (1 << 20) + 1]),
+        Err(Error::TooLarge { .. })
+    ));
+}
