@@ -74,7 +74,13 @@ mod tests {
         let r = registry();
         assert_eq!(
             r.modules().collect::<Vec<_>>(),
-            ["DataTransform", "Evaluation", "FeatureScale", "Reader"]
+            [
+                "DataTransform",
+                "Evaluation",
+                "FeatureScale",
+                "Intersection",
+                "Reader"
+            ]
         );
         assert!(r.get("Reader").is_some());
         assert!(r.get("DataTransform").is_some());
