@@ -108,6 +108,18 @@ try {
   check(after > before, `log grew from ${before} to ${after} lines while the task ran`);
   await page.screenshot({ path: `${shots}/04-live-log.png`, fullPage: true });
   await waitJob(runJob, "success", 120000);
+
+  // 5. Data and models: a table preview and the model list.
+  await page.goto(`${base}/#/tables`);
+  await page.click('a[data-ns="board"][data-name="breast_hetero_guest"]');
+  await page.waitForSelector('[data-testid="preview"] tbody tr', { timeout: 15000 });
+  check(await page.locator('[data-testid="preview"] tbody tr').count() === 20, "table preview shows the first 20 rows");
+  await page.screenshot({ path: `${shots}/05-table-preview.png`, fullPage: true });
+  await page.goto(`${base}/#/models`);
+  await page.waitForSelector('[data-testid="models"] tbody tr td a', { timeout: 15000 });
+  const models = await page.locator('[data-testid="models"] tbody tr').count();
+  check(models === 2, `model list shows the 2 DataTransform models (guest, host): ${models}`);
+  await page.screenshot({ path: `${shots}/06-models.png`, fullPage: true });
 } finally {
   await browser.close();
 }

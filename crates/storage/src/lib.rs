@@ -147,6 +147,8 @@ pub trait MetadataStore: Send + Sync {
         role: fateflow_domain::Role,
         party_id: u64,
     ) -> Result<Vec<ComponentModelRecord>>;
+    /// The newest component models across jobs (the Board's model list).
+    async fn list_component_models(&self, limit: u64) -> Result<Vec<ComponentModelRecord>>;
     /// Deletes the metrics, output data info and summary of one task version (rerun).
     async fn clean_task_tracking(&self, owner: &TaskOwner) -> Result<()>;
 

@@ -890,6 +890,25 @@ impl MetadataStore for SqliteStore {
             .collect()
     }
 
+    async fn list_component_models(&self, limit: u64) -> Result<Vec<ComponentModelRecord>> {
+        const T: &str = "component_model";
+        let rows = sqlx::query("SELECT * FROM component_model ORDER BY create_time DESC LIMIT ?")
+            .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ComponentModelRecord {
+                    owner: owner_from_row(T, r)?,
+                    model_alias: r.try_get("model_alias")?,
+                    module: r.try_get("module")?,
+                    model: parse_json(T, r.try_get("model")?)?,
+                    create_time: r.try_get("create_time")?,
+                })
+            })
+            .collect()
+    }
+
     async fn clean_task_tracking(&self, o: &TaskOwner) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for table in [

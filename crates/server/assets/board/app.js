@@ -293,9 +293,27 @@ async function tablesView() {
   const r = await api("table/list", {});
   const tables = (r.data || []).filter((t) => !String(t.namespace).startsWith("output_data_"));
   main.innerHTML = `<h1>Tables</h1><table><thead><tr><th>Namespace</th><th>Name</th><th>Rows</th><th>Partitions</th><th>Columns</th><th>Origin</th><th>Created</th></tr></thead><tbody>
-    ${tables.map((t) => `<tr><td>${esc(t.namespace)}</td><td>${esc(t.table_name)}</td><td>${esc(t.count)}</td><td>${esc(t.partition)}</td>
+    ${tables.map((t) => `<tr><td>${esc(t.namespace)}</td><td><a href="javascript:void 0" data-ns="${esc(t.namespace)}" data-name="${esc(t.table_name)}">${esc(t.table_name)}</a></td><td>${esc(t.count)}</td><td>${esc(t.partition)}</td>
       <td class="muted">${esc((t.schema && t.schema.sid) || "")}, ${esc((t.schema && t.schema.header) || "")}</td><td>${esc(t.origin)}</td><td>${fmtTime(t.create_time)}</td></tr>`).join("")
-      || `<tr><td colspan="7" class="muted">No tables. Upload one with <code>flow data upload</code>.</td></tr>`}</tbody></table>`;
+      || `<tr><td colspan="7" class="muted">No tables. Upload one with <code>flow data upload</code>.</td></tr>`}</tbody></table>
+    <div id="preview"></div>`;
+  main.querySelectorAll("[data-ns]").forEach((a) => a.addEventListener("click", async () => {
+    const r = await api("board/table/preview", { namespace: a.dataset.ns, name: a.dataset.name, limit: 20 });
+    const d = r.data || { header: [], rows: [] };
+    $("#preview").innerHTML = `<h2>${esc(a.dataset.ns)}.${esc(a.dataset.name)} — first ${d.rows.length} of ${esc(d.total)} rows</h2>
+      <div class="card" style="overflow:auto"><table data-testid="preview"><thead><tr>${d.header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
+      <tbody>${d.rows.map((row) => `<tr>${row.map((v) => `<td>${esc(typeof v === "number" ? +v.toFixed(6) : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
+  }));
+}
+
+// ---------------------------------------------------------------- models
+async function modelsView() {
+  const r = await api("board/models", {});
+  const models = r.data || [];
+  $("#main").innerHTML = `<h1>Models</h1><table data-testid="models"><thead><tr><th>Job</th><th>Component</th><th>Module</th><th>Role / party</th><th>Alias</th><th>Created</th><th>Deploy status</th></tr></thead><tbody>
+    ${models.map((m) => `<tr><td><a href="#/job/${esc(m.job_id)}">${esc(m.job_id)}</a></td><td>${esc(m.component_name)} (v${esc(m.task_version)})</td><td>${esc(m.module)}</td>
+      <td>${esc(m.role)}:${esc(m.party_id)}</td><td>${esc(m.model_alias)}</td><td>${fmtTime(m.create_time)}</td><td class="muted">${esc(m.deploy_status)}</td></tr>`).join("")
+      || `<tr><td colspan="7" class="muted">No models yet.</td></tr>`}</tbody></table>`;
 }
 
 // ---------------------------------------------------------------- routing
@@ -305,6 +323,7 @@ async function route() {
   const m = h.match(/^#\/job\/([\w-]+)/);
   if (m) return jobView(m[1]);
   if (h.startsWith("#/tables")) return tablesView();
+  if (h.startsWith("#/models")) return modelsView();
   return jobsView();
 }
 window.addEventListener("hashchange", route);

@@ -43,6 +43,20 @@ pub fn router(state: AppState) -> Router {
                     crate::api::client_auth,
                 )),
         )
+        .route(
+            "/v1/board/models",
+            post(models).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::api::client_auth,
+            )),
+        )
+        .route(
+            "/v1/board/table/preview",
+            post(table_preview).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::api::client_auth,
+            )),
+        )
         .route("/v1/board/login", post(login))
         .with_state(state)
 }
@@ -60,6 +74,64 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX)
+}
+
+/// The newest component models with their deploy status. Model deployment does
+/// not exist yet, so every model is reported `not deployed`.
+async fn models(State(s): State<AppState>) -> Response {
+    match s.store.list_component_models(200).await {
+        Ok(list) => {
+            let rows: Vec<Value> = list
+                .iter()
+                .map(|m| {
+                    json!({
+                        "job_id": m.owner.job_id, "component_name": m.owner.component_name,
+                        "role": m.owner.role, "party_id": m.owner.party_id, "task_version": m.owner.task_version,
+                        "module": m.module, "model_alias": m.model_alias, "create_time": m.create_time,
+                        "deploy_status": "not deployed",
+                    })
+                })
+                .collect();
+            Reply::ok(Value::Array(rows)).into_response()
+        }
+        Err(e) => crate::api::internal(e).into_response(),
+    }
+}
+
+/// The first rows of a table (`{namespace, name, limit}`).
+async fn table_preview(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = crate::api::body_object(&body);
+    let ns = crate::api::str_field(&body, "namespace").unwrap_or_default();
+    let name = crate::api::str_field(&body, "name")
+        .or_else(|| crate::api::str_field(&body, "table_name"))
+        .unwrap_or_default();
+    let limit = crate::api::int_field(&body, "limit")
+        .filter(|l| *l > 0)
+        .unwrap_or(20)
+        .min(1000) as usize;
+    let id = match fateflow_tables::TableId::new(&ns, &name) {
+        Ok(id) => id,
+        Err(e) => return Reply::err(RetCode::ArgumentError, e.to_string()).into_response(),
+    };
+    let tables = s.tables.clone();
+    let frame =
+        tokio::task::spawn_blocking(move || fateflow_tables::read_all(tables.as_ref(), &id)).await;
+    match frame {
+        Ok(Ok(f)) => {
+            let mut header = vec![f.sid_name().to_string()];
+            header.extend(f.columns().iter().cloned());
+            let rows: Vec<Value> = (0..f.nrows().min(limit))
+                .map(|i| {
+                    let mut row = vec![json!(f.sids()[i])];
+                    row.extend(f.row(i).iter().map(|v| json!(v)));
+                    Value::Array(row)
+                })
+                .collect();
+            Reply::ok(json!({"header": header, "rows": rows, "total": f.nrows()})).into_response()
+        }
+        Ok(Err(e)) => Reply::err(RetCode::ArgumentError, e.to_string()).into_response(),
+        Err(e) => crate::api::internal(e).into_response(),
+    }
 }
 
 /// Board login when client authentication is on: the app key and secret key give a
