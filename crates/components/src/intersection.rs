@@ -1,35 +1,32 @@
 //! `Intersection`: the rows whose ids every party holds (PSI).
 //!
-//! Methods: `raw` (FATE 1.x `RawIntersect`: ids travel in plain text), the only one wired today. `rsa` and `ecdh`
-//! (FATE's defaults) use the PSI primitives of the crypto crate and give a clear
-//! "not supported yet" error until they are wired.
+//! Methods:
+//! - `ecdh` (FATE 1.9+, curve25519): each party hashes its ids to the curve and
+//!   multiplies by its secret; the other party multiplies again; equal
+//!   doubly-encrypted values mark the intersection. Ids never leave their party.
+//! - `raw` (FATE 1.x `RawIntersect`): ids travel in plain text.
+//! - `rsa` (FATE 1.x's default) gives a clear "not supported yet" error; its primitives
+//!   exist in the crypto crate.
 //!
-//! Flow (`join_role` guest, FATE's default): each host sends its ids to the guest;
-//! the guest intersects them with its own; with `sync_intersect_ids` (default true)
-//! it sends the intersection back to every host. Each party then outputs its own rows
-//! whose id is in the intersection (`only_output_key` keeps the ids only).
+//! The guest is the join role (FATE's default). With `sync_intersect_ids` (default
+//! true) each host learns which of its rows are in the intersection; each party then
+//! outputs its own rows in it (`only_output_key` keeps the ids only).
 //!
 //! Metrics (namespace `train`, name `intersection`): `intersect_count` and
 //! `intersect_rate` (count / this party's rows), as FATE logs them.
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
-use fateflow_domain::Role;
+use fateflow_crypto::psi::ecdh::{EcdhParty, EcdhPoint};
+use fateflow_domain::{Party, Role};
 use fateflow_federation::FederationExt;
-use fateflow_tables::{Frame, WriteMode};
+use fateflow_tables::{Frame, TableId, WriteMode};
 use serde_json::{json, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The component.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Intersection;
-
-fn str_param<'a>(ctx: &'a TaskContext<'_>, key: &str, default: &'a str) -> &'a str {
-    ctx.parameters
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or(default)
-}
 
 fn bool_param(ctx: &TaskContext<'_>, key: &str, default: bool) -> bool {
     ctx.parameters
@@ -40,35 +37,32 @@ fn bool_param(ctx: &TaskContext<'_>, key: &str, default: bool) -> bool {
 
 impl Component for Intersection {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let method = str_param(ctx, "intersect_method", "rsa").to_ascii_lowercase();
-        if method != "raw" {
-            return Err(Error::Unsupported {
-                parameter: "intersect_method".into(),
-                value: method,
-                supported: "raw (rsa and ecdh arrive with the PSI crypto)".into(),
-            });
-        }
-        let raw = ctx
+        let method = ctx
+            .parameters
+            .get("intersect_method")
+            .and_then(Value::as_str)
+            .unwrap_or("rsa")
+            .to_ascii_lowercase();
+        let join_role = ctx
             .parameters
             .get("raw_params")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let join_role = raw
-            .get("join_role")
+            .and_then(|r| r.get("join_role"))
+            .or(ctx.parameters.get("join_role"))
             .and_then(Value::as_str)
-            .or(ctx.parameters.get("join_role").and_then(Value::as_str))
             .unwrap_or("guest");
         if join_role != "guest" {
             return Err(Error::Unsupported {
-                parameter: "raw_params.join_role".into(),
+                parameter: "join_role".into(),
                 value: join_role.into(),
                 supported: "guest".into(),
             });
         }
-        if raw
-            .get("use_hash")
+        if ctx
+            .parameters
+            .get("raw_params")
+            .and_then(|r| r.get("use_hash"))
             .and_then(Value::as_bool)
-            .unwrap_or(false)
+            == Some(true)
         {
             return Err(Error::Unsupported {
                 parameter: "raw_params.use_hash".into(),
@@ -76,9 +70,6 @@ impl Component for Intersection {
                 supported: "false".into(),
             });
         }
-        let sync = bool_param(ctx, "sync_intersect_ids", true);
-        let only_key = bool_param(ctx, "only_output_key", false);
-
         let input = ctx
             .inputs
             .first_table(&["data", "train_data", "test_data"])
@@ -89,102 +80,258 @@ impl Component for Intersection {
             .clone();
         let id = input.to_id("input.data")?;
         let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
-        let encode = |sid: &str| sid.to_string();
-        let fed = ctx.federation()?;
-        let tag = "intersect";
-        let keep: HashSet<String> = match ctx.role {
-            Role::Guest => {
-                let mut common: HashSet<String> = frame.sids().iter().map(|s| encode(s)).collect();
-                let hosts = ctx.parties_of(Role::Host);
-                if hosts.is_empty() {
-                    return Err(Error::param("role", "Intersection needs at least one host"));
-                }
-                for host in &hosts {
-                    let ids: Vec<String> = fed.get("host_ids", tag, *host)?;
-                    ctx.tracker
-                        .info(&format!("received {} ids from {host}", ids.len()));
-                    let theirs: HashSet<String> = ids.into_iter().collect();
-                    common.retain(|i| theirs.contains(i));
-                }
-                if sync {
-                    let mut ids: Vec<&String> = common.iter().collect();
-                    ids.sort();
-                    fed.remote("intersect_ids", tag, &ids, &hosts)?;
-                }
-                common
-            }
-            Role::Host => {
-                let guest = *ctx
-                    .parties_of(Role::Guest)
-                    .first()
-                    .ok_or_else(|| Error::param("role", "Intersection needs a guest"))?;
-                let mut ids: Vec<String> = frame.sids().iter().map(|s| encode(s)).collect();
-                ids.sort();
-                fed.remote("host_ids", tag, &ids, &[guest])?;
-                if sync {
-                    let ids: Vec<String> = fed.get("intersect_ids", tag, guest)?;
-                    ids.into_iter().collect()
-                } else {
-                    // Without sync the host learns nothing and keeps its rows (FATE's behaviour).
-                    frame.sids().iter().map(|s| encode(s)).collect()
-                }
-            }
+        let sync = bool_param(ctx, "sync_intersect_ids", true);
+        let keep: HashSet<usize> = match method.as_str() {
+            "raw" => raw(ctx, &frame, sync)?,
+            "ecdh" => ecdh(ctx, &frame, sync)?,
             other => {
-                return Err(Error::param(
-                    "role",
-                    format!("Intersection does not run at {other}"),
-                ))
+                return Err(Error::Unsupported {
+                    parameter: "intersect_method".into(),
+                    value: other.into(),
+                    supported: "raw, ecdh (rsa is not wired yet)".into(),
+                })
             }
         };
+        write_output(
+            ctx,
+            &id,
+            &frame,
+            &keep,
+            bool_param(ctx, "only_output_key", false),
+            &method,
+        )
+    }
+}
 
-        // Output this party's rows in the intersection.
-        let ncols = if only_key { 0 } else { frame.ncols() };
-        let mut sids = Vec::new();
-        let mut values = Vec::new();
-        for (i, sid) in frame.sids().iter().enumerate() {
-            if keep.contains(&encode(sid)) {
-                sids.push(sid.clone());
-                if !only_key {
-                    values.extend_from_slice(frame.row(i));
+fn guest_of(ctx: &TaskContext<'_>) -> Result<Party> {
+    ctx.parties_of(Role::Guest)
+        .first()
+        .copied()
+        .ok_or_else(|| Error::param("role", "Intersection needs a guest"))
+}
+
+fn hosts_of(ctx: &TaskContext<'_>) -> Result<Vec<Party>> {
+    let hosts = ctx.parties_of(Role::Host);
+    if hosts.is_empty() {
+        return Err(Error::param("role", "Intersection needs at least one host"));
+    }
+    Ok(hosts)
+}
+
+/// Plain ids: hosts send theirs to the guest, the guest sends back the intersection.
+fn raw(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usize>> {
+    let fed = ctx.federation()?;
+    let tag = "intersect";
+    let position: HashMap<&str, usize> = frame
+        .sids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    match ctx.role {
+        Role::Guest => {
+            let hosts = hosts_of(ctx)?;
+            let mut common: HashSet<&str> = position.keys().copied().collect();
+            for host in &hosts {
+                let ids: Vec<String> = fed.get("host_ids", tag, *host)?;
+                ctx.tracker
+                    .info(&format!("received {} ids from {host}", ids.len()));
+                let theirs: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                common.retain(|i| theirs.contains(i));
+            }
+            if sync {
+                let mut ids: Vec<&str> = common.iter().copied().collect();
+                ids.sort_unstable();
+                fed.remote("intersect_ids", tag, &ids, &hosts)?;
+            }
+            Ok(common.iter().map(|s| position[s]).collect())
+        }
+        Role::Host => {
+            let guest = guest_of(ctx)?;
+            let mut ids: Vec<&str> = frame.sids().iter().map(String::as_str).collect();
+            ids.sort_unstable();
+            fed.remote("host_ids", tag, &ids, &[guest])?;
+            if !sync {
+                // Without sync the host learns nothing and keeps its rows (FATE's behaviour).
+                return Ok((0..frame.nrows()).collect());
+            }
+            let ids: Vec<String> = fed.get("intersect_ids", tag, guest)?;
+            Ok(ids
+                .iter()
+                .filter_map(|s| position.get(s.as_str()).copied())
+                .collect())
+        }
+        other => Err(Error::param(
+            "role",
+            format!("Intersection does not run at {other}"),
+        )),
+    }
+}
+
+fn points_to_bytes(points: &[EcdhPoint]) -> Vec<u8> {
+    points.iter().flat_map(|p| p.0).collect()
+}
+
+fn bytes_to_points(name: &str, from: Party, bytes: &[u8]) -> Result<Vec<EcdhPoint>> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(Error::param(
+            name,
+            format!(
+                "{from} sent {} bytes, not a whole number of 32-byte points",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut p = [0u8; 32];
+            p.copy_from_slice(c);
+            EcdhPoint(p)
+        })
+        .collect())
+}
+
+/// ECDH PSI. For each host: the guest sends `a·H(x)`, the host sends `b·H(y)` and
+/// returns `b·a·H(x)` in the guest's order; the guest computes `a·b·H(y)` and matches.
+/// With sync, the guest tells each host the positions in the host's own list that are
+/// in the final intersection.
+fn ecdh(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usize>> {
+    let fed = ctx.federation()?;
+    let tag = "ecdh";
+    let me = EcdhParty::new();
+    let mine = me.encrypt_ids(frame.sids());
+    let bad_point = |e: fateflow_crypto::Error| Error::param("ecdh", e.to_string());
+    match ctx.role {
+        Role::Guest => {
+            let hosts = hosts_of(ctx)?;
+            fed.remote_bytes("guest_first", tag, &points_to_bytes(&mine), &hosts)?;
+            let mut common: HashSet<usize> = (0..frame.nrows()).collect();
+            let mut pairs_per_host = Vec::new();
+            for host in &hosts {
+                let theirs = bytes_to_points(
+                    "host_first",
+                    *host,
+                    &fed.get_bytes("host_first", tag, *host)?,
+                )?;
+                let theirs_double = me.reencrypt(&theirs).map_err(bad_point)?;
+                let mine_double = bytes_to_points(
+                    "guest_second",
+                    *host,
+                    &fed.get_bytes("guest_second", tag, *host)?,
+                )?;
+                if mine_double.len() != mine.len() {
+                    return Err(Error::param(
+                        "guest_second",
+                        format!(
+                            "{host} returned {} points for {} ids",
+                            mine_double.len(),
+                            mine.len()
+                        ),
+                    ));
+                }
+                let pairs = fateflow_crypto::psi::intersect(&mine_double, &theirs_double);
+                ctx.tracker.info(&format!(
+                    "{} of our {} ids are also at {host}",
+                    pairs.len(),
+                    mine.len()
+                ));
+                let here: HashSet<usize> = pairs.iter().map(|(i, _)| *i).collect();
+                common.retain(|i| here.contains(i));
+                pairs_per_host.push((*host, pairs));
+            }
+            if sync {
+                for (host, pairs) in pairs_per_host {
+                    let positions: Vec<usize> = pairs
+                        .iter()
+                        .filter(|(i, _)| common.contains(i))
+                        .map(|(_, j)| *j)
+                        .collect();
+                    fed.remote("intersect_positions", tag, &positions, &[host])?;
                 }
             }
+            Ok(common)
         }
-        let columns = if only_key {
-            Vec::new()
-        } else {
-            frame.columns().to_vec()
-        };
-        let count = sids.len();
-        let mut out = Frame::new(frame.sid_name(), columns, sids, values)
-            .map_err(|e| Error::table(&id, e))?;
-        if let (Some(label), false) = (frame.label_name(), only_key) {
-            out = out.with_label(label).map_err(|e| Error::table(&id, e))?;
+        Role::Host => {
+            let guest = guest_of(ctx)?;
+            fed.remote_bytes("host_first", tag, &points_to_bytes(&mine), &[guest])?;
+            let guest_first = bytes_to_points(
+                "guest_first",
+                guest,
+                &fed.get_bytes("guest_first", tag, guest)?,
+            )?;
+            let again = me.reencrypt(&guest_first).map_err(bad_point)?;
+            fed.remote_bytes("guest_second", tag, &points_to_bytes(&again), &[guest])?;
+            if !sync {
+                return Ok((0..frame.nrows()).collect());
+            }
+            let positions: Vec<usize> = fed.get("intersect_positions", tag, guest)?;
+            Ok(positions
+                .into_iter()
+                .filter(|p| *p < frame.nrows())
+                .collect())
         }
-        debug_assert_eq!(out.ncols(), ncols);
-        let data_name = ctx.first_output_data_name("data").to_string();
-        let target = ctx.output_table(&data_name);
-        let target_id = target.to_id("output")?;
-        let partitions = ctx.tables.info(&id).map(|i| i.partitions).unwrap_or(4);
-        fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
-            .map_err(|e| Error::table(&target_id, e))?;
-        ctx.tracker.save_output_data(&data_name, &target)?;
-        let total = frame.nrows();
-        let rate = if total == 0 {
-            0.0
-        } else {
-            count as f64 / total as f64
-        };
-        ctx.tracker.log_metric(Metric {
-            namespace: "train".into(),
-            name: "intersection".into(),
-            data: vec![(json!("intersect_count"), json!(count)), (json!("intersect_rate"), json!(rate))],
-            meta: json!({"metric_type": "INTERSECTION", "intersect_method": "raw", "join_role": join_role}),
-        })?;
-        ctx.tracker.set_summary(
-            json!({"intersect_num": count, "intersect_rate": rate, "cardinality_only": false}),
-        )?;
-        ctx.tracker
-            .info(&format!("intersection: {count} of {total} rows kept"));
-        Ok(())
+        other => Err(Error::param(
+            "role",
+            format!("Intersection does not run at {other}"),
+        )),
     }
+}
+
+/// Writes this party's rows at the kept positions, and the count/rate metric.
+fn write_output(
+    ctx: &TaskContext<'_>,
+    id: &TableId,
+    frame: &Frame,
+    keep: &HashSet<usize>,
+    only_key: bool,
+    method: &str,
+) -> Result<()> {
+    let mut sids = Vec::new();
+    let mut values = Vec::new();
+    for (i, sid) in frame.sids().iter().enumerate() {
+        if keep.contains(&i) {
+            sids.push(sid.clone());
+            if !only_key {
+                values.extend_from_slice(frame.row(i));
+            }
+        }
+    }
+    let columns = if only_key {
+        Vec::new()
+    } else {
+        frame.columns().to_vec()
+    };
+    let count = sids.len();
+    let mut out =
+        Frame::new(frame.sid_name(), columns, sids, values).map_err(|e| Error::table(id, e))?;
+    if let (Some(label), false) = (frame.label_name(), only_key) {
+        out = out.with_label(label).map_err(|e| Error::table(id, e))?;
+    }
+    let data_name = ctx.first_output_data_name("data").to_string();
+    let target = ctx.output_table(&data_name);
+    let target_id = target.to_id("output")?;
+    let partitions = ctx.tables.info(id).map(|i| i.partitions).unwrap_or(4);
+    fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
+        .map_err(|e| Error::table(&target_id, e))?;
+    ctx.tracker.save_output_data(&data_name, &target)?;
+    let total = frame.nrows();
+    let rate = if total == 0 {
+        0.0
+    } else {
+        count as f64 / total as f64
+    };
+    ctx.tracker.log_metric(Metric {
+        namespace: "train".into(),
+        name: "intersection".into(),
+        data: vec![(json!("intersect_count"), json!(count)), (json!("intersect_rate"), json!(rate))],
+        meta: json!({"metric_type": "INTERSECTION", "intersect_method": method, "join_role": "guest"}),
+    })?;
+    ctx.tracker.set_summary(
+        json!({"intersect_num": count, "intersect_rate": rate, "cardinality_only": false}),
+    )?;
+    ctx.tracker.info(&format!(
+        "intersection ({method}): {count} of {total} rows kept"
+    ));
+    Ok(())
 }

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The job the demo runs today: reader → data transform → intersection (raw) →
+/// The job the demo runs today: reader → data transform → intersection (ECDH PSI) →
 /// feature scale, at guest and host.
-const DEMO_JOB: &str = "jobs/intersect_raw";
+const DEMO_JOB: &str = "jobs/psi_ecdh";
 
 pub(crate) fn run(
     examples: &Path,
@@ -162,7 +162,7 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         "      the API is at {base} (try `flow --ip 127.0.0.1 --port {} job query -j {job_id}`)",
         site.addr().port()
     );
-    println!("      RSA/ECDH intersection, binning, hetero LR and evaluation of its scores arrive with their components.");
+    println!("      RSA intersection, binning, hetero LR and evaluation of its scores arrive with their components.");
     if keep {
         println!("site keeps running; Ctrl-C to stop");
         site.wait().await?;

@@ -483,6 +483,15 @@ fn auto_retries_rerun_a_failed_task_before_failing_the_job() {
 
 #[test]
 fn raw_intersection_exchanges_ids_between_task_processes() {
+    intersection_with_half_host("intersect_raw");
+}
+
+#[test]
+fn ecdh_intersection_finds_the_same_rows() {
+    intersection_with_half_host("psi_ecdh");
+}
+
+fn intersection_with_half_host(example: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[], &[]);
     let r = s.upload(
@@ -503,7 +512,7 @@ fn raw_intersection_exchanges_ids_between_task_processes() {
     assert_eq!(r["retcode"], 0, "{r}");
     let expected = subset.len() - 1;
 
-    let job_id = s.submit_example("intersect_raw");
+    let job_id = s.submit_example(example);
     let job = s.wait_end(&job_id, Duration::from_secs(120));
     assert_eq!(job["f_status"], "success", "{job}");
     for (role, party) in [("guest", 9999), ("host", 10000)] {
