@@ -410,6 +410,10 @@ impl PartyController {
         reason: Option<String>,
     ) -> CmdResult {
         let now = now_ms();
+        if status.is_end() {
+            self.record_end_reason(job_id, party, status, reason.as_deref(), now)
+                .await?;
+        }
         let changed = self
             .store
             .update_job_status(job_id, party.role, party.party_id, status, now)
@@ -419,6 +423,45 @@ impl PartyController {
                 .await?;
         }
         Ok(json!({"changed": changed}))
+    }
+
+    /// Writes why a job ends before its status changes, so nobody reads an ended job
+    /// without its reason. Only for a job that is not ended yet and may move there.
+    async fn record_end_reason(
+        &self,
+        job_id: &str,
+        party: Party,
+        status: Status,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let (Some(reason), false) = (reason, status == Status::Success) else {
+            return Ok(());
+        };
+        let Some(job) = self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if job.status.is_end()
+            || !fateflow_domain::status::job_transition_allowed_with_signal(
+                job.status,
+                status,
+                job.rerun_signal,
+            )
+        {
+            return Ok(());
+        }
+        let update = JobUpdate {
+            error_report: Some(reason.to_string()),
+            ..Default::default()
+        };
+        self.store
+            .update_job(job_id, party.role, party.party_id, &update, now)
+            .await?;
+        Ok(())
     }
 
     async fn finish_job_row(
@@ -853,6 +896,8 @@ impl PartyController {
             details.insert(t.component_name.clone(), r);
         }
         let now = now_ms();
+        self.record_end_reason(job_id, party, status, Some(reason), now)
+            .await?;
         let changed = self
             .store
             .update_job_status(job_id, party.role, party.party_id, status, now)

@@ -556,30 +556,19 @@ impl Scheduler {
                 }
                 // The federated status goes to running first (FATE does the same),
                 // so it can later move to an end status under the task rules.
-                for t in &by_cpn[cpn] {
-                    let party = Party {
-                        role: t.role,
-                        party_id: t.party_id,
-                    };
-                    let cmd = PartyCommand::SyncTaskStatus {
-                        component: cpn.to_string(),
-                        task_version: t.task_version,
-                        status: Status::Running,
-                    };
-                    let _ = self.partner.send(&job.job_id, party, cmd).await;
-                }
-                for t in &by_cpn[cpn] {
-                    let party = Party {
-                        role: t.role,
-                        party_id: t.party_id,
-                    };
-                    let cmd = PartyCommand::StartTask {
-                        component: cpn.to_string(),
-                        task_version: t.task_version,
-                    };
-                    if let Err(e) = self.partner.send(&job.job_id, party, cmd).await {
-                        tracing::warn!(job_id = %job.job_id, component = cpn, error = %e, "task start failed");
-                    }
+                let rows = &by_cpn[cpn];
+                let sync = |t: &TaskRecord| PartyCommand::SyncTaskStatus {
+                    component: cpn.to_string(),
+                    task_version: t.task_version,
+                    status: Status::Running,
+                };
+                self.send_to_tasks(&job.job_id, rows, sync).await;
+                let start = |t: &TaskRecord| PartyCommand::StartTask {
+                    component: cpn.to_string(),
+                    task_version: t.task_version,
+                };
+                for e in self.send_to_tasks(&job.job_id, rows, start).await {
+                    tracing::warn!(job_id = %job.job_id, component = cpn, error = %e, "task start failed");
                 }
                 tracing::info!(job_id = %job.job_id, component = cpn, "task started");
                 running += 1;
@@ -646,6 +635,26 @@ impl Scheduler {
         // Resources came back: the waiting queue may move.
         let _ = self.events.send(Event::ScheduleAll);
         Ok(())
+    }
+
+    /// Sends one command per task row to the row's party; returns the failures.
+    async fn send_to_tasks(
+        &self,
+        job_id: &str,
+        rows: &[TaskRecord],
+        cmd: impl Fn(&TaskRecord) -> PartyCommand,
+    ) -> Vec<CommandError> {
+        let mut errors = Vec::new();
+        for t in rows {
+            let party = Party {
+                role: t.role,
+                party_id: t.party_id,
+            };
+            if let Err(e) = self.partner.send(job_id, party, cmd(t)).await {
+                errors.push(e);
+            }
+        }
+        errors
     }
 
     /// Stops a job at every party (user stop, timeout, failure).

@@ -208,6 +208,17 @@ fn table_from_row(r: &SqliteRow) -> Result<TableMetaRecord> {
     })
 }
 
+fn model_from_row(r: &SqliteRow) -> Result<ComponentModelRecord> {
+    const T: &str = "component_model";
+    Ok(ComponentModelRecord {
+        owner: owner_from_row(T, r)?,
+        model_alias: r.try_get("model_alias")?,
+        module: r.try_get("module")?,
+        model: parse_json(T, r.try_get("model")?)?,
+        create_time: r.try_get("create_time")?,
+    })
+}
+
 fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
     Ok(TaskOwner {
         job_id: r.try_get("job_id")?,
@@ -866,7 +877,6 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Vec<ComponentModelRecord>> {
-        const T: &str = "component_model";
         let rows = sqlx::query(
             "SELECT * FROM component_model WHERE job_id = ? AND component_name = ? AND role = ? AND party_id = ? \
              ORDER BY task_version DESC",
@@ -877,36 +887,15 @@ impl MetadataStore for SqliteStore {
         .bind(pid_i64(party_id))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ComponentModelRecord {
-                    owner: owner_from_row(T, r)?,
-                    model_alias: r.try_get("model_alias")?,
-                    module: r.try_get("module")?,
-                    model: parse_json(T, r.try_get("model")?)?,
-                    create_time: r.try_get("create_time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(model_from_row).collect()
     }
 
     async fn list_component_models(&self, limit: u64) -> Result<Vec<ComponentModelRecord>> {
-        const T: &str = "component_model";
         let rows = sqlx::query("SELECT * FROM component_model ORDER BY create_time DESC LIMIT ?")
             .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ComponentModelRecord {
-                    owner: owner_from_row(T, r)?,
-                    model_alias: r.try_get("model_alias")?,
-                    module: r.try_get("module")?,
-                    model: parse_json(T, r.try_get("model")?)?,
-                    create_time: r.try_get("create_time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(model_from_row).collect()
     }
 
     async fn clean_task_tracking(&self, o: &TaskOwner) -> Result<()> {
