@@ -4,9 +4,10 @@
 //! - `ecdh` (FATE 1.9+, curve25519): each party hashes its ids to the curve and
 //!   multiplies by its secret; the other party multiplies again; equal
 //!   doubly-encrypted values mark the intersection. Ids never leave their party.
+//! - `rsa` (FATE 1.x's default, blind signatures): the host signs; the guest blinds its
+//!   ids, has them signed, unblinds, and compares final hashes with the host's signed
+//!   ids. `rsa_params.key_length` (default 2048).
 //! - `raw` (FATE 1.x `RawIntersect`): ids travel in plain text.
-//! - `rsa` (FATE 1.x's default) gives a clear "not supported yet" error; its primitives
-//!   exist in the crypto crate.
 //!
 //! The guest is the join role (FATE's default). With `sync_intersect_ids` (default
 //! true) each host learns which of its rows are in the intersection; each party then
@@ -84,11 +85,12 @@ impl Component for Intersection {
         let keep: HashSet<usize> = match method.as_str() {
             "raw" => raw(ctx, &frame, sync)?,
             "ecdh" => ecdh(ctx, &frame, sync)?,
+            "rsa" => rsa(ctx, &frame, sync)?,
             other => {
                 return Err(Error::Unsupported {
                     parameter: "intersect_method".into(),
                     value: other.into(),
-                    supported: "raw, ecdh (rsa is not wired yet)".into(),
+                    supported: "rsa, ecdh, raw".into(),
                 })
             }
         };
@@ -240,17 +242,7 @@ fn ecdh(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usiz
                 common.retain(|i| here.contains(i));
                 pairs_per_host.push((*host, pairs));
             }
-            if sync {
-                for (host, pairs) in pairs_per_host {
-                    let positions: Vec<usize> = pairs
-                        .iter()
-                        .filter(|(i, _)| common.contains(i))
-                        .map(|(_, j)| *j)
-                        .collect();
-                    fed.remote("intersect_positions", tag, &positions, &[host])?;
-                }
-            }
-            Ok(common)
+            finish_guest(fed, tag, common, pairs_per_host, sync)
         }
         Role::Host => {
             let guest = guest_of(ctx)?;
@@ -262,14 +254,123 @@ fn ecdh(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usiz
             )?;
             let again = me.reencrypt(&guest_first).map_err(bad_point)?;
             fed.remote_bytes("guest_second", tag, &points_to_bytes(&again), &[guest])?;
-            if !sync {
-                return Ok((0..frame.nrows()).collect());
+            finish_host(fed, tag, guest, frame.nrows(), sync)
+        }
+        other => Err(Error::param(
+            "role",
+            format!("Intersection does not run at {other}"),
+        )),
+    }
+}
+
+/// The guest's last step: with sync, tell each host the positions in its own list
+/// that are in the final intersection.
+fn finish_guest(
+    fed: &dyn fateflow_federation::Federation,
+    tag: &str,
+    common: HashSet<usize>,
+    pairs_per_host: Vec<(Party, Vec<(usize, usize)>)>,
+    sync: bool,
+) -> Result<HashSet<usize>> {
+    if sync {
+        for (host, pairs) in pairs_per_host {
+            let positions: Vec<usize> = pairs
+                .iter()
+                .filter(|(i, _)| common.contains(i))
+                .map(|(_, j)| *j)
+                .collect();
+            fed.remote("intersect_positions", tag, &positions, &[host])?;
+        }
+    }
+    Ok(common)
+}
+
+/// The host's last step: its rows in the intersection.
+fn finish_host(
+    fed: &dyn fateflow_federation::Federation,
+    tag: &str,
+    guest: Party,
+    nrows: usize,
+    sync: bool,
+) -> Result<HashSet<usize>> {
+    if !sync {
+        // Without sync the host learns nothing and keeps its rows (FATE's behaviour).
+        return Ok((0..nrows).collect());
+    }
+    let positions: Vec<usize> = fed.get("intersect_positions", tag, guest)?;
+    Ok(positions.into_iter().filter(|p| *p < nrows).collect())
+}
+
+fn to_hex(values: &[fateflow_crypto::Integer]) -> Vec<String> {
+    values.iter().map(|v| v.to_string_radix(16)).collect()
+}
+
+fn from_hex(name: &str, from: Party, values: &[String]) -> Result<Vec<fateflow_crypto::Integer>> {
+    values
+        .iter()
+        .map(|h| {
+            fateflow_crypto::Integer::from_str_radix(h, 16).map_err(|e| {
+                Error::param(
+                    name,
+                    format!("{from} sent a value that is not hexadecimal: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// RSA blind-signature PSI (FATE 1.x's default), guest as the join role.
+fn rsa(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usize>> {
+    use fateflow_crypto::psi::rsa::{RsaBlinder, RsaPublicKey, RsaSigner};
+    let fed = ctx.federation()?;
+    let tag = "rsa";
+    let crypto = |e: fateflow_crypto::Error| Error::param("rsa_params", e.to_string());
+    match ctx.role {
+        Role::Guest => {
+            let hosts = hosts_of(ctx)?;
+            let mut common: HashSet<usize> = (0..frame.nrows()).collect();
+            let mut pairs_per_host = Vec::new();
+            for host in &hosts {
+                let public: RsaPublicKey = fed.get("rsa_pubkey", tag, *host)?;
+                let blinder = RsaBlinder::new(public);
+                let blinded = blinder.blind_ids(frame.sids());
+                fed.remote("guest_blinded", tag, &to_hex(blinded.blinded()), &[*host])?;
+                let signed: Vec<String> = fed.get("guest_signed", tag, *host)?;
+                let signed = from_hex("guest_signed", *host, &signed)?;
+                let mine = blinder.unblind(&blinded, &signed).map_err(crypto)?;
+                let theirs: Vec<String> = fed.get("host_signed_ids", tag, *host)?;
+                let pairs = fateflow_crypto::psi::intersect(&mine, &theirs);
+                ctx.tracker.info(&format!(
+                    "{} of our {} ids are also at {host}",
+                    pairs.len(),
+                    mine.len()
+                ));
+                let here: HashSet<usize> = pairs.iter().map(|(i, _)| *i).collect();
+                common.retain(|i| here.contains(i));
+                pairs_per_host.push((*host, pairs));
             }
-            let positions: Vec<usize> = fed.get("intersect_positions", tag, guest)?;
-            Ok(positions
-                .into_iter()
-                .filter(|p| *p < frame.nrows())
-                .collect())
+            finish_guest(fed, tag, common, pairs_per_host, sync)
+        }
+        Role::Host => {
+            let guest = guest_of(ctx)?;
+            let bits = ctx
+                .parameters
+                .get("rsa_params")
+                .and_then(|p| p.get("key_length"))
+                .and_then(Value::as_u64)
+                .unwrap_or(2048);
+            let bits = u32::try_from(bits)
+                .map_err(|_| Error::param("rsa_params.key_length", "too large"))?;
+            let signer = RsaSigner::generate(bits)
+                .map_err(|e| Error::param("rsa_params.key_length", e.to_string()))?;
+            fed.remote("rsa_pubkey", tag, signer.public_key(), &[guest])?;
+            let blinded: Vec<String> = fed.get("guest_blinded", tag, guest)?;
+            let blinded = from_hex("guest_blinded", guest, &blinded)?;
+            let signed = signer.sign_blinded(&blinded).map_err(crypto)?;
+            fed.remote("guest_signed", tag, &to_hex(&signed), &[guest])?;
+            let mine = signer.sign_ids(frame.sids()).map_err(crypto)?;
+            fed.remote("host_signed_ids", tag, &mine, &[guest])?;
+            finish_host(fed, tag, guest, frame.nrows(), sync)
         }
         other => Err(Error::param(
             "role",

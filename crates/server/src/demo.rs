@@ -162,7 +162,7 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         "      the API is at {base} (try `flow --ip 127.0.0.1 --port {} job query -j {job_id}`)",
         site.addr().port()
     );
-    println!("      RSA intersection, binning, hetero LR and evaluation of its scores arrive with their components.");
+    println!("      binning, selection, hetero LR and the evaluation of its scores arrive with their components.");
     if keep {
         println!("site keeps running; Ctrl-C to stop");
         site.wait().await?;

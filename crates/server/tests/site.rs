@@ -491,6 +491,11 @@ fn ecdh_intersection_finds_the_same_rows() {
     intersection_with_half_host("psi_ecdh");
 }
 
+#[test]
+fn rsa_intersection_finds_the_same_rows() {
+    intersection_with_half_host("psi_rsa");
+}
+
 fn intersection_with_half_host(example: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[], &[]);
