@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod context;
+pub mod data_split;
 pub mod data_transform;
 mod error;
 pub mod evaluation;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::context::{canonical_module, Component};
+use crate::data_split::DataSplit;
 use crate::data_transform::DataTransform;
 use crate::evaluation::Evaluation;
 use crate::feature_scale::FeatureScale;
@@ -34,6 +35,7 @@ impl Registry {
         r.add("FeatureScale", FeatureScale);
         r.add("Evaluation", Evaluation);
         r.add("Intersection", Intersection);
+        r.add("HeteroDataSplit", DataSplit);
         r
     }
 
@@ -78,6 +80,7 @@ mod tests {
                 "DataTransform",
                 "Evaluation",
                 "FeatureScale",
+                "HeteroDataSplit",
                 "Intersection",
                 "Reader"
             ]

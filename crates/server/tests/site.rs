@@ -543,3 +543,57 @@ fn intersection_with_half_host(example: &str) {
     };
     assert_eq!(ids("guest", 9999), ids("host", 10000));
 }
+
+#[test]
+fn data_split_sends_the_guests_split_to_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    s.upload_breast();
+    let mut dsl: Value =
+        serde_json::from_slice(&std::fs::read(examples().join("jobs/psi_ecdh/dsl.json")).unwrap())
+            .unwrap();
+    let mut conf: Value =
+        serde_json::from_slice(&std::fs::read(examples().join("jobs/psi_ecdh/conf.json")).unwrap())
+            .unwrap();
+    dsl["components"]
+        .as_object_mut()
+        .unwrap()
+        .remove("feature_scale_0");
+    conf["component_parameters"]["common"]
+        .as_object_mut()
+        .unwrap()
+        .remove("feature_scale_0");
+    dsl["components"]["data_split_0"] = json!({
+        "module": "HeteroDataSplit",
+        "input": {"data": {"data": ["intersection_0.data"]}},
+        "output": {"data": ["train_data", "validate_data", "test_data"]}
+    });
+    conf["component_parameters"]["common"]["data_split_0"] = json!({"train_size": 0.7, "validate_size": 0.2, "test_size": 0.1, "stratified": true, "random_state": 7});
+    let job_id = s.submit(dsl, conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let ids = |role: &str, party: u64, set: usize| -> Vec<String> {
+        let out = s.post(
+            "tracking/component/output/data",
+            json!({"job_id": job_id, "component_name": "data_split_0", "role": role, "party_id": party, "limit": 1000}),
+        );
+        let mut v: Vec<String> = out["data"][set]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let sizes: Vec<usize> = (0..3).map(|k| ids("guest", 9999, k).len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 569, "{sizes:?}");
+    assert_eq!(sizes, vec![398, 114, 57], "0.7 / 0.2 / 0.1 of 569, rounded");
+    for k in 0..3 {
+        assert_eq!(
+            ids("guest", 9999, k),
+            ids("host", 10000, k),
+            "set {k} has the same ids at both parties"
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! `HeteroDataSplit` (alias `DataSplit`): train, validate and test sets.
+//!
+//! The guest decides (it holds the labels, for `stratified`) and sends each host the
+//! ids of every set; each party then writes its own rows. Outputs follow the DSL's
+//! output data names: names containing `train`, `validate`/`eval` and `test` get those
+//! sets; otherwise the first three names are train, validate, test in that order.
+//!
+//! Sizes follow FATE 1.x (`DataSplitParam`): `train_size`, `validate_size`,
+//! `test_size` as fractions (floats) or counts (integers), not mixed. With none given:
+//! 80 % train, 20 % validate, no test. Missing sizes take what is left, train first.
+//! `shuffle` (default true) with `random_state` (a seed; default: random), and
+//! `stratified` (per label class, guest side).
+
+use crate::context::{Component, Metric, TaskContext};
+use crate::error::{Error, Result};
+use fateflow_domain::Role;
+use fateflow_federation::FederationExt;
+use fateflow_tables::{Frame, WriteMode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The component.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DataSplit;
+
+/// Which set a row goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    Train,
+    Validate,
+    Test,
+}
+
+/// The ids of each set, as the guest sends them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Assignment {
+    train: Vec<String>,
+    validate: Vec<String>,
+    test: Vec<String>,
+}
+
+/// A small seeded generator (SplitMix64): deterministic splits for a given seed.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Size {
+    Fraction(f64),
+    Count(usize),
+}
+
+fn size_param(ctx: &TaskContext<'_>, key: &str) -> Result<Option<Size>> {
+    match ctx.parameters.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => {
+            Ok(Some(Size::Count(n.as_u64().unwrap_or(0) as usize)))
+        }
+        Some(Value::Number(n)) => {
+            let f = n.as_f64().unwrap_or(-1.0);
+            if (0.0..=1.0).contains(&f) {
+                Ok(Some(Size::Fraction(f)))
+            } else {
+                Err(Error::param(
+                    key,
+                    format!("a fraction must be between 0 and 1, got {f}"),
+                ))
+            }
+        }
+        Some(other) => Err(Error::param(
+            key,
+            format!("expected a number, found {other}"),
+        )),
+    }
+}
+
+/// Counts of (train, validate, test) for `n` rows.
+fn counts(ctx: &TaskContext<'_>, n: usize) -> Result<(usize, usize, usize)> {
+    let sizes = [
+        size_param(ctx, "train_size")?,
+        size_param(ctx, "validate_size")?,
+        size_param(ctx, "test_size")?,
+    ];
+    let fractions = sizes
+        .iter()
+        .flatten()
+        .filter(|s| matches!(s, Size::Fraction(_)))
+        .count();
+    let given = sizes.iter().flatten().count();
+    if fractions != 0 && fractions != given {
+        return Err(Error::param(
+            "train_size",
+            "train_size, validate_size and test_size must all be fractions or all counts",
+        ));
+    }
+    if given == 0 {
+        let validate = (0.2 * n as f64).ceil() as usize;
+        return Ok((n - validate.min(n), validate.min(n), 0));
+    }
+    let count = |s: Option<Size>| -> Option<usize> {
+        s.map(|s| match s {
+            Size::Fraction(f) => (f * n as f64).round() as usize,
+            Size::Count(c) => c,
+        })
+    };
+    let (tr, va, te) = (count(sizes[0]), count(sizes[1]), count(sizes[2]));
+    let fixed: usize = [tr, va, te].iter().flatten().sum();
+    if fixed > n {
+        return Err(Error::param(
+            "train_size",
+            format!("the sizes ask for {fixed} rows but the data has {n}"),
+        ));
+    }
+    let left = n - fixed;
+    Ok(match (tr, va, te) {
+        (None, va, te) => (left, va.unwrap_or(0), te.unwrap_or(0)),
+        (Some(tr), None, te) => (tr, left, te.unwrap_or(0)),
+        (Some(tr), Some(va), None) => (tr, va, left),
+        (Some(tr), Some(va), Some(te)) => (tr, va, te),
+    })
+}
+
+fn assign(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Assignment> {
+    let shuffle = ctx
+        .parameters
+        .get("shuffle")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let stratified = ctx
+        .parameters
+        .get("stratified")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let seed = ctx
+        .parameters
+        .get("random_state")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    let mut rng = SplitMix(seed);
+    // Groups of row indices: one per label class when stratified, else one.
+    let groups: Vec<Vec<usize>> = if stratified {
+        let label = frame
+            .label_name()
+            .and_then(|l| frame.column_index(l))
+            .ok_or_else(|| {
+                Error::param(
+                    "stratified",
+                    "stratified splitting needs a label column (with_label in DataTransform)",
+                )
+            })?;
+        let mut by_class: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for i in 0..frame.nrows() {
+            by_class
+                .entry(frame.get(i, label).to_bits())
+                .or_default()
+                .push(i);
+        }
+        by_class.into_values().collect()
+    } else {
+        vec![(0..frame.nrows()).collect()]
+    };
+    let (n_train, n_validate, _) = counts(ctx, frame.nrows())?;
+    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let train_shares = apportion(n_train, &sizes);
+    let remaining: Vec<usize> = sizes
+        .iter()
+        .zip(&train_shares)
+        .map(|(s, t)| s - t)
+        .collect();
+    let validate_shares = apportion(n_validate, &remaining);
+    let mut out = Assignment::default();
+    for (g, mut rows) in groups.into_iter().enumerate() {
+        if shuffle {
+            rng.shuffle(&mut rows);
+        }
+        let (tr, va) = (train_shares[g], validate_shares[g]);
+        for (k, &i) in rows.iter().enumerate() {
+            let sid = frame.sids()[i].clone();
+            if k < tr {
+                out.train.push(sid);
+            } else if k < tr + va {
+                out.validate.push(sid);
+            } else {
+                out.test.push(sid);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Splits `total` over groups in proportion to their sizes, exactly (largest
+/// remainders), never giving a group more than it has.
+fn apportion(total: usize, sizes: &[usize]) -> Vec<usize> {
+    let all: usize = sizes.iter().sum();
+    if all == 0 {
+        return vec![0; sizes.len()];
+    }
+    let total = total.min(all);
+    let exact: Vec<f64> = sizes
+        .iter()
+        .map(|&s| total as f64 * s as f64 / all as f64)
+        .collect();
+    let mut shares: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let mut left = total - shares.iter().sum::<usize>();
+    for g in order.into_iter().cycle().take(sizes.len() * 2) {
+        if left == 0 {
+            break;
+        }
+        if shares[g] < sizes[g] {
+            shares[g] += 1;
+            left -= 1;
+        }
+    }
+    shares
+}
+
+/// The output data name of each set.
+fn output_names(ctx: &TaskContext<'_>) -> [(Set, Option<String>); 3] {
+    let names = &ctx.output_data_names;
+    let find = |keys: &[&str]| {
+        names
+            .iter()
+            .find(|n| keys.iter().any(|k| n.contains(k)))
+            .cloned()
+    };
+    let by_name = [
+        find(&["train"]),
+        find(&["validate", "eval"]),
+        find(&["test"]),
+    ];
+    if by_name.iter().any(Option::is_some) {
+        [
+            (Set::Train, by_name[0].clone()),
+            (Set::Validate, by_name[1].clone()),
+            (Set::Test, by_name[2].clone()),
+        ]
+    } else {
+        let at = |i: usize| names.get(i).cloned();
+        [
+            (Set::Train, at(0)),
+            (Set::Validate, at(1)),
+            (Set::Test, at(2)),
+        ]
+    }
+}
+
+impl Component for DataSplit {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let input = ctx
+            .inputs
+            .first_table(&["data", "train_data"])
+            .ok_or_else(|| Error::MissingInput {
+                component: "HeteroDataSplit".into(),
+                what: "an input data table (input key `data`)".into(),
+            })?
+            .clone();
+        let id = input.to_id("input.data")?;
+        let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+        let tag = "data_split";
+        let assignment = match ctx.role {
+            Role::Guest => {
+                let a = assign(ctx, &frame)?;
+                let hosts = ctx.parties_of(Role::Host);
+                if !hosts.is_empty() {
+                    ctx.federation()?.remote("split_ids", tag, &a, &hosts)?;
+                }
+                a
+            }
+            Role::Host => {
+                let guest = ctx
+                    .parties_of(Role::Guest)
+                    .first()
+                    .copied()
+                    .ok_or_else(|| Error::param("role", "HeteroDataSplit needs a guest"))?;
+                ctx.federation()?
+                    .get::<Assignment>("split_ids", tag, guest)?
+            }
+            // A single-party (local) split decides for itself.
+            _ => assign(ctx, &frame)?,
+        };
+        let row_of: HashMap<&str, usize> = frame
+            .sids()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let partitions = ctx.tables.info(&id).map(|i| i.partitions).unwrap_or(4);
+        let mut points = Vec::new();
+        for (set, name) in output_names(ctx) {
+            let ids = match set {
+                Set::Train => &assignment.train,
+                Set::Validate => &assignment.validate,
+                Set::Test => &assignment.test,
+            };
+            let label = match set {
+                Set::Train => "train",
+                Set::Validate => "validate",
+                Set::Test => "test",
+            };
+            let rows: Vec<usize> = ids
+                .iter()
+                .filter_map(|s| row_of.get(s.as_str()).copied())
+                .collect();
+            points.push((json!(label), json!(rows.len())));
+            let Some(name) = name else {
+                if !rows.is_empty() {
+                    ctx.tracker.info(&format!(
+                        "{} {label} rows dropped: the DSL declares no output for them",
+                        rows.len()
+                    ));
+                }
+                continue;
+            };
+            let mut values = Vec::with_capacity(rows.len() * frame.ncols());
+            let mut sids = Vec::with_capacity(rows.len());
+            for &i in &rows {
+                sids.push(frame.sids()[i].clone());
+                values.extend_from_slice(frame.row(i));
+            }
+            let mut out = Frame::new(frame.sid_name(), frame.columns().to_vec(), sids, values)
+                .map_err(|e| Error::table(&id, e))?;
+            if let Some(l) = frame.label_name() {
+                out = out.with_label(l).map_err(|e| Error::table(&id, e))?;
+            }
+            let target = ctx.output_table(&name);
+            let target_id = target.to_id("output")?;
+            fateflow_tables::write_frame(
+                ctx.tables,
+                &target_id,
+                &out,
+                partitions,
+                WriteMode::Replace,
+            )
+            .map_err(|e| Error::table(&target_id, e))?;
+            ctx.tracker.save_output_data(&name, &target)?;
+        }
+        ctx.tracker.log_metric(Metric {
+            namespace: "train".into(),
+            name: "data_split".into(),
+            data: points.clone(),
+            meta: json!({"metric_type": "DATA_SPLIT"}),
+        })?;
+        let summary: serde_json::Map<String, Value> = points
+            .iter()
+            .map(|(k, v)| (format!("{}_count", k.as_str().unwrap_or("")), v.clone()))
+            .collect();
+        ctx.tracker.set_summary(Value::Object(summary))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{context, RecordingTracker};
+
+    fn ctx_with<'a>(
+        params: Value,
+        tables: &'a dyn fateflow_tables::TableStore,
+        tracker: &'a RecordingTracker,
+    ) -> TaskContext<'a> {
+        context("data_split_0", "HeteroDataSplit", params, tables, tracker)
+    }
+
+    #[test]
+    fn sizes_follow_fate_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
+        let t = RecordingTracker::new();
+        let c = |p: Value| counts(&ctx_with(p, &store, &t), 100);
+        assert_eq!(c(json!({})).unwrap(), (80, 20, 0));
+        assert_eq!(c(json!({"test_size": 0.3})).unwrap(), (70, 0, 30));
+        assert_eq!(c(json!({"validate_size": 0.25})).unwrap(), (75, 25, 0));
+        assert_eq!(
+            c(json!({"train_size": 0.6, "validate_size": 0.2})).unwrap(),
+            (60, 20, 20)
+        );
+        assert_eq!(
+            c(json!({"train_size": 50, "test_size": 10})).unwrap(),
+            (50, 40, 10)
+        );
+        assert!(c(json!({"train_size": 0.5, "test_size": 10}))
+            .unwrap_err()
+            .to_string()
+            .contains("all be fractions or all counts"));
+        assert!(c(json!({"train_size": 90, "test_size": 20}))
+            .unwrap_err()
+            .to_string()
+            .contains("110 rows"));
+        assert!(c(json!({"test_size": 1.5})).is_err());
+    }
+
+    #[test]
+    fn same_seed_same_split_and_stratified_keeps_class_shares() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
+        let t = RecordingTracker::new();
+        let n = 200;
+        let sids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let values: Vec<f64> = (0..n)
+            .flat_map(|i| [f64::from(u8::from(i % 4 == 0)), i as f64])
+            .collect();
+        let frame = Frame::new("id", vec!["y".into(), "x0".into()], sids, values)
+            .unwrap()
+            .with_label("y")
+            .unwrap();
+        let params = json!({"random_state": 42, "stratified": true, "test_size": 0.25});
+        let a = assign(&ctx_with(params.clone(), &store, &t), &frame).unwrap();
+        let b = assign(&ctx_with(params, &store, &t), &frame).unwrap();
+        assert_eq!(a.train, b.train);
+        assert_eq!(
+            (a.train.len(), a.validate.len(), a.test.len()),
+            (150, 0, 50)
+        );
+        let positives = |ids: &[String]| {
+            ids.iter()
+                .filter(|s| s.parse::<usize>().unwrap() % 4 == 0)
+                .count()
+        };
+        assert_eq!(
+            positives(&a.test),
+            13,
+            "train takes 37.5 of the 50 positives: the tied remainder goes to the first class (label 0), so 37 train, 13 test"
+        );
+        assert_eq!(apportion(5, &[1, 1, 8]), vec![1, 0, 4]);
+        assert_eq!(
+            apportion(99, &[2, 3]),
+            vec![2, 3],
+            "never more than a group has"
+        );
+        let mut all: Vec<&String> = a.train.iter().chain(&a.test).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "every row in exactly one set");
+    }
+}
