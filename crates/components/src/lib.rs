@@ -14,6 +14,7 @@ pub mod reader;
 mod registry;
 mod table_io;
 pub mod testing;
+pub mod union;
 
 pub use context::{
     canonical_module, Component, ComponentModel, Metric, ModelInput, TableRef, TaskContext,

@@ -10,6 +10,7 @@ use crate::evaluation::Evaluation;
 use crate::feature_scale::FeatureScale;
 use crate::intersection::Intersection;
 use crate::reader::Reader;
+use crate::union::Union;
 
 /// Components by canonical FATE module name.
 pub struct Registry {
@@ -36,6 +37,7 @@ impl Registry {
         r.add("Evaluation", Evaluation);
         r.add("Intersection", Intersection);
         r.add("HeteroDataSplit", DataSplit);
+        r.add("Union", Union);
         r
     }
 
@@ -82,7 +84,8 @@ mod tests {
                 "FeatureScale",
                 "HeteroDataSplit",
                 "Intersection",
-                "Reader"
+                "Reader",
+                "Union"
             ]
         );
         assert!(r.get("Reader").is_some());
