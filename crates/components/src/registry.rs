@@ -10,6 +10,7 @@ use crate::evaluation::Evaluation;
 use crate::feature_scale::FeatureScale;
 use crate::intersection::Intersection;
 use crate::reader::Reader;
+use crate::sample::FederatedSample;
 use crate::union::Union;
 
 /// Components by canonical FATE module name.
@@ -38,6 +39,7 @@ impl Registry {
         r.add("Intersection", Intersection);
         r.add("HeteroDataSplit", DataSplit);
         r.add("Union", Union);
+        r.add("FederatedSample", FederatedSample);
         r
     }
 
@@ -82,6 +84,7 @@ mod tests {
                 "DataTransform",
                 "Evaluation",
                 "FeatureScale",
+                "FederatedSample",
                 "HeteroDataSplit",
                 "Intersection",
                 "Reader",

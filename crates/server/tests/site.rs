@@ -597,3 +597,55 @@ fn data_split_sends_the_guests_split_to_the_host() {
         );
     }
 }
+
+#[test]
+fn federated_sample_gives_the_host_the_guests_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    s.upload_breast();
+    let mut dsl: Value =
+        serde_json::from_slice(&std::fs::read(examples().join("jobs/psi_ecdh/dsl.json")).unwrap())
+            .unwrap();
+    let mut conf: Value =
+        serde_json::from_slice(&std::fs::read(examples().join("jobs/psi_ecdh/conf.json")).unwrap())
+            .unwrap();
+    dsl["components"]
+        .as_object_mut()
+        .unwrap()
+        .remove("feature_scale_0");
+    conf["component_parameters"]["common"]
+        .as_object_mut()
+        .unwrap()
+        .remove("feature_scale_0");
+    dsl["components"]["sample_0"] = json!({
+        "module": "FederatedSample",
+        "input": {"data": {"data": ["intersection_0.data"]}},
+        "output": {"data": ["data"]}
+    });
+    conf["component_parameters"]["common"]["sample_0"] = json!({"mode": "stratified", "method": "upsample", "fractions": [[0, 2.0], [1, 0.5]], "random_state": 3});
+    let job_id = s.submit(dsl, conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let ids = |role: &str, party: u64| -> Vec<String> {
+        let out = s.post(
+            "tracking/component/output/data",
+            json!({"job_id": job_id, "component_name": "sample_0", "role": role, "party_id": party, "limit": 2000}),
+        );
+        let mut v: Vec<String> = out["data"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let guest = ids("guest", 9999);
+    // breast: 212 rows of label 0 (×2) and 357 of label 1 (×0.5, rounded).
+    assert_eq!(guest.len(), 424 + 179, "{}", guest.len());
+    assert_eq!(
+        guest,
+        ids("host", 10000),
+        "host rows follow the guest's draw, renamed repeats included"
+    );
+}

@@ -1,0 +1,321 @@
+//! `FederatedSample`: a random or stratified sample of the rows.
+//!
+//! Parameters (FATE 1.x `SampleParam`): `mode` `random` (default) or `stratified`;
+//! `method` `downsample` (default, without replacement) or `upsample` (with
+//! replacement; repeated rows get new ids `<id>_<k>`); `fractions`: a number for
+//! `random` (downsample ≤ 1), or `[[label, fraction], ...]` for `stratified`;
+//! `random_state` (seed). In a hetero job the guest draws (it holds the labels) and
+//! sends each host the `(id, new id)` pairs; every party writes its own rows.
+
+use crate::context::{Component, Metric, TaskContext};
+use crate::error::{Error, Result};
+use fateflow_domain::Role;
+use fateflow_federation::FederationExt;
+use fateflow_tables::{Frame, WriteMode};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The component.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FederatedSample;
+
+/// SplitMix64: a small seeded generator, deterministic for a given seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Draws `k` of `rows`: without replacement (downsample) or with (upsample).
+fn draw(rng: &mut Rng, rows: &[usize], k: usize, upsample: bool) -> Vec<usize> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    if upsample {
+        return (0..k).map(|_| rows[rng.below(rows.len())]).collect();
+    }
+    let mut pool = rows.to_vec();
+    let k = k.min(pool.len());
+    for i in 0..k {
+        let j = i + rng.below(pool.len() - i);
+        pool.swap(i, j);
+    }
+    pool.truncate(k);
+    pool.sort_unstable();
+    pool
+}
+
+fn fraction(v: &Value, what: &str, upsample: bool) -> Result<f64> {
+    let f = v
+        .as_f64()
+        .ok_or_else(|| Error::param(what, format!("expected a number, found {v}")))?;
+    if f < 0.0 || (!upsample && f > 1.0) {
+        return Err(Error::param(
+            what,
+            format!(
+                "{f} is not a valid fraction (downsample needs 0..=1; upsample allows more than 1)"
+            ),
+        ));
+    }
+    Ok(f)
+}
+
+/// The guest's draw: `(row, new id)` pairs in output order.
+fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> {
+    let p = &ctx.parameters;
+    let mode = p.get("mode").and_then(Value::as_str).unwrap_or("random");
+    let method = p
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("downsample");
+    let upsample = match method {
+        "downsample" => false,
+        "upsample" => true,
+        other => {
+            return Err(Error::Unsupported {
+                parameter: "method".into(),
+                value: other.into(),
+                supported: "downsample, upsample".into(),
+            })
+        }
+    };
+    let seed = p
+        .get("random_state")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    let mut rng = Rng(seed);
+    let fractions = p.get("fractions").cloned().unwrap_or(Value::Null);
+    let picked: Vec<usize> = match mode {
+        "random" => {
+            let f = if fractions.is_null() {
+                1.0
+            } else {
+                fraction(&fractions, "fractions", upsample)?
+            };
+            let all: Vec<usize> = (0..frame.nrows()).collect();
+            draw(
+                &mut rng,
+                &all,
+                (f * frame.nrows() as f64).round() as usize,
+                upsample,
+            )
+        }
+        "stratified" => {
+            let label = frame
+                .label_name()
+                .and_then(|l| frame.column_index(l))
+                .ok_or_else(|| {
+                    Error::param(
+                        "mode",
+                        "stratified sampling needs a label column (with_label in DataTransform)",
+                    )
+                })?;
+            let pairs = fractions.as_array().ok_or_else(|| {
+                Error::param(
+                    "fractions",
+                    "stratified mode expects [[label, fraction], ...]",
+                )
+            })?;
+            let mut by_label: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+            for i in 0..frame.nrows() {
+                by_label
+                    .entry(frame.get(i, label).to_bits())
+                    .or_default()
+                    .push(i);
+            }
+            let mut out = Vec::new();
+            for pair in pairs {
+                let (Some(l), Some(f)) = (pair.get(0).and_then(Value::as_f64), pair.get(1)) else {
+                    return Err(Error::param(
+                        "fractions",
+                        format!("expected [label, fraction], found {pair}"),
+                    ));
+                };
+                let f = fraction(f, "fractions", upsample)?;
+                let rows = by_label.get(&l.to_bits()).cloned().unwrap_or_default();
+                out.extend(draw(
+                    &mut rng,
+                    &rows,
+                    (f * rows.len() as f64).round() as usize,
+                    upsample,
+                ));
+            }
+            out
+        }
+        other => {
+            return Err(Error::Unsupported {
+                parameter: "mode".into(),
+                value: other.into(),
+                supported: "random, stratified".into(),
+            })
+        }
+    };
+    let mut times: HashMap<usize, usize> = HashMap::new();
+    Ok(picked
+        .into_iter()
+        .map(|i| {
+            let k = times.entry(i).or_insert(0);
+            let id = if *k == 0 {
+                frame.sids()[i].clone()
+            } else {
+                format!("{}_{k}", frame.sids()[i])
+            };
+            *k += 1;
+            (i, id)
+        })
+        .collect())
+}
+
+impl Component for FederatedSample {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let input = ctx
+            .inputs
+            .first_table(&["data", "train_data"])
+            .ok_or_else(|| Error::MissingInput {
+                component: "FederatedSample".into(),
+                what: "an input data table (input key `data`)".into(),
+            })?
+            .clone();
+        let id = input.to_id("input.data")?;
+        let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+        let tag = "sample";
+        let chosen: Vec<(usize, String)> = match ctx.role {
+            Role::Host => {
+                let guest = ctx
+                    .parties_of(Role::Guest)
+                    .first()
+                    .copied()
+                    .ok_or_else(|| Error::param("role", "FederatedSample needs a guest"))?;
+                let pairs: Vec<(String, String)> =
+                    ctx.federation()?.get("sample_ids", tag, guest)?;
+                let row_of: HashMap<&str, usize> = frame
+                    .sids()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.as_str(), i))
+                    .collect();
+                pairs
+                    .into_iter()
+                    .filter_map(|(orig, new)| row_of.get(orig.as_str()).map(|&i| (i, new)))
+                    .collect()
+            }
+            _ => {
+                let chosen = sample(ctx, &frame)?;
+                let hosts = ctx.parties_of(Role::Host);
+                if ctx.role == Role::Guest && !hosts.is_empty() {
+                    let pairs: Vec<(&str, &str)> = chosen
+                        .iter()
+                        .map(|(i, new)| (frame.sids()[*i].as_str(), new.as_str()))
+                        .collect();
+                    ctx.federation()?
+                        .remote("sample_ids", tag, &pairs, &hosts)?;
+                }
+                chosen
+            }
+        };
+        let mut sids = Vec::with_capacity(chosen.len());
+        let mut values = Vec::with_capacity(chosen.len() * frame.ncols());
+        for (i, new) in &chosen {
+            sids.push(new.clone());
+            values.extend_from_slice(frame.row(*i));
+        }
+        let count = sids.len();
+        let mut out = Frame::new(frame.sid_name(), frame.columns().to_vec(), sids, values)
+            .map_err(|e| Error::table(&id, e))?;
+        if let Some(l) = frame.label_name() {
+            out = out.with_label(l).map_err(|e| Error::table(&id, e))?;
+        }
+        let name = ctx.first_output_data_name("data").to_string();
+        let target = ctx.output_table(&name);
+        let target_id = target.to_id("output")?;
+        let partitions = ctx.tables.info(&id).map(|i| i.partitions).unwrap_or(4);
+        fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
+            .map_err(|e| Error::table(&target_id, e))?;
+        ctx.tracker.save_output_data(&name, &target)?;
+        ctx.tracker.log_metric(Metric {
+            namespace: "train".into(),
+            name: "sample".into(),
+            data: vec![
+                (json!("sample_count"), json!(count)),
+                (json!("original_count"), json!(frame.nrows())),
+            ],
+            meta: json!({"metric_type": "SAMPLE"}),
+        })?;
+        ctx.tracker.set_summary(json!({"sample_count": count}))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{context, RecordingTracker};
+
+    fn frame(n: usize) -> Frame {
+        let sids = (0..n).map(|i| i.to_string()).collect();
+        let values = (0..n)
+            .flat_map(|i| [f64::from(u8::from(i % 4 == 0)), i as f64])
+            .collect();
+        Frame::new("id", vec!["y".into(), "x".into()], sids, values)
+            .unwrap()
+            .with_label("y")
+            .unwrap()
+    }
+
+    fn run(params: Value, n: usize) -> Result<Vec<(usize, String)>> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
+        let t = RecordingTracker::new();
+        sample(
+            &context("sample_0", "FederatedSample", params, &store, &t),
+            &frame(n),
+        )
+    }
+
+    #[test]
+    fn random_downsample_is_seeded_and_without_repeats() {
+        let a = run(json!({"fractions": 0.3, "random_state": 5}), 100).unwrap();
+        let b = run(json!({"fractions": 0.3, "random_state": 5}), 100).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 30);
+        let mut rows: Vec<usize> = a.iter().map(|(i, _)| *i).collect();
+        rows.dedup();
+        assert_eq!(rows.len(), 30, "no row twice");
+        assert!(run(json!({"fractions": 1.5}), 10)
+            .unwrap_err()
+            .to_string()
+            .contains("fraction"));
+    }
+
+    #[test]
+    fn stratified_upsample_renames_repeats() {
+        let s = run(json!({"mode": "stratified", "method": "upsample", "fractions": [[1, 2.0], [0, 0.5]], "random_state": 1}), 100).unwrap();
+        let positives = s.iter().filter(|(i, _)| i % 4 == 0).count();
+        assert_eq!(positives, 50, "25 positives × 2");
+        assert_eq!(s.len() - positives, 38, "75 negatives × 0.5, rounded");
+        let mut ids: Vec<&String> = s.iter().map(|(_, id)| id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), s.len(), "repeated rows get new ids");
+        assert!(run(json!({"mode": "stratified", "fractions": 0.5}), 10).is_err());
+        assert!(run(json!({"mode": "bogus"}), 10)
+            .unwrap_err()
+            .to_string()
+            .contains("mode"));
+    }
+}
