@@ -649,3 +649,37 @@ fn federated_sample_gives_the_host_the_guests_draw() {
         "host rows follow the guest's draw, renamed repeats included"
     );
 }
+
+#[test]
+fn rsa_and_ecdh_intersections_keep_all_30000_default_credit_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    for (file, table) in [
+        ("default_credit_hetero_guest", "breast_hetero_guest"),
+        ("default_credit_hetero_host", "breast_hetero_host"),
+    ] {
+        // The example jobs read the breast table names; load default_credit under them.
+        let r = s.upload(
+            &examples().join(format!("data/{file}.csv")),
+            "experiment",
+            table,
+            true,
+        );
+        assert_eq!(r["data"]["count"], 30000, "{r}");
+    }
+    for example in ["psi_ecdh", "psi_rsa"] {
+        let job_id = s.submit_example(example);
+        let job = s.wait_end(&job_id, Duration::from_secs(300));
+        assert_eq!(job["f_status"], "success", "{example}: {job}");
+        for (role, party) in [("guest", 9999), ("host", 10000)] {
+            let m = s.post(
+                "tracking/component/metric/all",
+                json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}),
+            );
+            assert_eq!(
+                m["data"]["train"]["intersection"]["data"][0][1], 30000,
+                "{example} {role}: {m}"
+            );
+        }
+    }
+}
