@@ -57,7 +57,9 @@ pub fn router(state: AppState, mailbox: Arc<Mailbox>) -> Router {
         .route("/v1/federation/push", post(push))
         .route("/v1/federation/pull", post(pull))
         // axum's 2 MiB default would cut large variables (30k RSA values are ~15 MB).
-        .layer(axum::extract::DefaultBodyLimit::max(fateflow_federation::MAX_MESSAGE_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            fateflow_federation::MAX_MESSAGE_BYTES,
+        ))
         .with_state((state, mailbox))
 }
 
