@@ -13,6 +13,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::rng::SplitMix;
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
 use fateflow_tables::{Frame, WriteMode};
@@ -38,26 +39,6 @@ struct Assignment {
     train: Vec<String>,
     validate: Vec<String>,
     test: Vec<String>,
-}
-
-/// A small seeded generator (SplitMix64): deterministic splits for a given seed.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,17 +128,7 @@ fn assign(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Assignment> {
         .get("stratified")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let seed = ctx
-        .parameters
-        .get("random_state")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(7)
-        });
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::seeded(ctx.parameters.get("random_state").and_then(Value::as_u64));
     // Groups of row indices: one per label class when stratified, else one.
     let groups: Vec<Vec<usize>> = if stratified {
         let label = frame

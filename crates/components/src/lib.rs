@@ -12,6 +12,7 @@ mod params;
 pub mod predict_output;
 pub mod reader;
 mod registry;
+mod rng;
 pub mod sample;
 mod table_io;
 pub mod testing;

@@ -9,6 +9,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::rng::SplitMix;
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
 use fateflow_tables::{Frame, WriteMode};
@@ -19,25 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FederatedSample;
 
-/// SplitMix64: a small seeded generator, deterministic for a given seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Draws `k` of `rows`: without replacement (downsample) or with (upsample).
-fn draw(rng: &mut Rng, rows: &[usize], k: usize, upsample: bool) -> Vec<usize> {
+fn draw(rng: &mut SplitMix, rows: &[usize], k: usize, upsample: bool) -> Vec<usize> {
     if rows.is_empty() {
         return Vec::new();
     }
@@ -89,16 +73,7 @@ fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> 
             })
         }
     };
-    let seed = p
-        .get("random_state")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(7)
-        });
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix::seeded(p.get("random_state").and_then(Value::as_u64));
     let fractions = p.get("fractions").cloned().unwrap_or(Value::Null);
     let picked: Vec<usize> = match mode {
         "random" => {
