@@ -14,9 +14,10 @@
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::rng::SplitMix;
+use crate::table_io::{read_first_input, write_rows};
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
-use fateflow_tables::{Frame, WriteMode};
+use fateflow_tables::Frame;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -240,16 +241,7 @@ fn output_names(ctx: &TaskContext<'_>) -> [(Set, Option<String>); 3] {
 
 impl Component for DataSplit {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let input = ctx
-            .inputs
-            .first_table(&["data", "train_data"])
-            .ok_or_else(|| Error::MissingInput {
-                component: "HeteroDataSplit".into(),
-                what: "an input data table (input key `data`)".into(),
-            })?
-            .clone();
-        let id = input.to_id("input.data")?;
-        let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+        let (id, frame) = read_first_input(ctx, "HeteroDataSplit", &["data", "train_data"])?;
         let tag = "data_split";
         let assignment = match ctx.role {
             Role::Guest => {
@@ -278,7 +270,6 @@ impl Component for DataSplit {
             .enumerate()
             .map(|(i, s)| (s.as_str(), i))
             .collect();
-        let partitions = ctx.tables.info(&id).map(|i| i.partitions).unwrap_or(4);
         let mut points = Vec::new();
         for (set, name) in output_names(ctx) {
             let ids = match set {
@@ -305,28 +296,11 @@ impl Component for DataSplit {
                 }
                 continue;
             };
-            let mut values = Vec::with_capacity(rows.len() * frame.ncols());
-            let mut sids = Vec::with_capacity(rows.len());
-            for &i in &rows {
-                sids.push(frame.sids()[i].clone());
-                values.extend_from_slice(frame.row(i));
-            }
-            let mut out = Frame::new(frame.sid_name(), frame.columns().to_vec(), sids, values)
-                .map_err(|e| Error::table(&id, e))?;
-            if let Some(l) = frame.label_name() {
-                out = out.with_label(l).map_err(|e| Error::table(&id, e))?;
-            }
-            let target = ctx.output_table(&name);
-            let target_id = target.to_id("output")?;
-            fateflow_tables::write_frame(
-                ctx.tables,
-                &target_id,
-                &out,
-                partitions,
-                WriteMode::Replace,
-            )
-            .map_err(|e| Error::table(&target_id, e))?;
-            ctx.tracker.save_output_data(&name, &target)?;
+            let rows: Vec<(usize, String)> = rows
+                .into_iter()
+                .map(|i| (i, frame.sids()[i].clone()))
+                .collect();
+            write_rows(ctx, &id, &frame, &rows, false, &name)?;
         }
         ctx.tracker.log_metric(Metric {
             namespace: "train".into(),

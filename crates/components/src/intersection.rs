@@ -18,10 +18,11 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::table_io::{read_first_input, write_rows};
 use fateflow_crypto::psi::ecdh::{EcdhParty, EcdhPoint};
 use fateflow_domain::{Party, Role};
 use fateflow_federation::FederationExt;
-use fateflow_tables::{Frame, TableId, WriteMode};
+use fateflow_tables::{Frame, TableId};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -71,16 +72,8 @@ impl Component for Intersection {
                 supported: "false".into(),
             });
         }
-        let input = ctx
-            .inputs
-            .first_table(&["data", "train_data", "test_data"])
-            .ok_or_else(|| Error::MissingInput {
-                component: "Intersection".into(),
-                what: "an input data table (input key `data`)".into(),
-            })?
-            .clone();
-        let id = input.to_id("input.data")?;
-        let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+        let (id, frame) =
+            read_first_input(ctx, "Intersection", &["data", "train_data", "test_data"])?;
         let sync = bool_param(ctx, "sync_intersect_ids", true);
         let keep: HashSet<usize> = match method.as_str() {
             "raw" => raw(ctx, &frame, sync)?,
@@ -388,34 +381,16 @@ fn write_output(
     only_key: bool,
     method: &str,
 ) -> Result<()> {
-    let mut sids = Vec::new();
-    let mut values = Vec::new();
-    for (i, sid) in frame.sids().iter().enumerate() {
-        if keep.contains(&i) {
-            sids.push(sid.clone());
-            if !only_key {
-                values.extend_from_slice(frame.row(i));
-            }
-        }
-    }
-    let columns = if only_key {
-        Vec::new()
-    } else {
-        frame.columns().to_vec()
-    };
-    let count = sids.len();
-    let mut out =
-        Frame::new(frame.sid_name(), columns, sids, values).map_err(|e| Error::table(id, e))?;
-    if let (Some(label), false) = (frame.label_name(), only_key) {
-        out = out.with_label(label).map_err(|e| Error::table(id, e))?;
-    }
+    let rows: Vec<(usize, String)> = frame
+        .sids()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(i, sid)| (i, sid.clone()))
+        .collect();
+    let count = rows.len();
     let data_name = ctx.first_output_data_name("data").to_string();
-    let target = ctx.output_table(&data_name);
-    let target_id = target.to_id("output")?;
-    let partitions = ctx.tables.info(id).map(|i| i.partitions).unwrap_or(4);
-    fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
-        .map_err(|e| Error::table(&target_id, e))?;
-    ctx.tracker.save_output_data(&data_name, &target)?;
+    write_rows(ctx, id, frame, &rows, only_key, &data_name)?;
     let total = frame.nrows();
     let rate = if total == 0 {
         0.0

@@ -10,9 +10,10 @@
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::rng::SplitMix;
+use crate::table_io::{read_first_input, write_rows};
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
-use fateflow_tables::{Frame, WriteMode};
+use fateflow_tables::Frame;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -158,16 +159,7 @@ fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> 
 
 impl Component for FederatedSample {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let input = ctx
-            .inputs
-            .first_table(&["data", "train_data"])
-            .ok_or_else(|| Error::MissingInput {
-                component: "FederatedSample".into(),
-                what: "an input data table (input key `data`)".into(),
-            })?
-            .clone();
-        let id = input.to_id("input.data")?;
-        let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+        let (id, frame) = read_first_input(ctx, "FederatedSample", &["data", "train_data"])?;
         let tag = "sample";
         let chosen: Vec<(usize, String)> = match ctx.role {
             Role::Host => {
@@ -203,25 +195,9 @@ impl Component for FederatedSample {
                 chosen
             }
         };
-        let mut sids = Vec::with_capacity(chosen.len());
-        let mut values = Vec::with_capacity(chosen.len() * frame.ncols());
-        for (i, new) in &chosen {
-            sids.push(new.clone());
-            values.extend_from_slice(frame.row(*i));
-        }
-        let count = sids.len();
-        let mut out = Frame::new(frame.sid_name(), frame.columns().to_vec(), sids, values)
-            .map_err(|e| Error::table(&id, e))?;
-        if let Some(l) = frame.label_name() {
-            out = out.with_label(l).map_err(|e| Error::table(&id, e))?;
-        }
+        let count = chosen.len();
         let name = ctx.first_output_data_name("data").to_string();
-        let target = ctx.output_table(&name);
-        let target_id = target.to_id("output")?;
-        let partitions = ctx.tables.info(&id).map(|i| i.partitions).unwrap_or(4);
-        fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
-            .map_err(|e| Error::table(&target_id, e))?;
-        ctx.tracker.save_output_data(&name, &target)?;
+        write_rows(ctx, &id, &frame, &chosen, false, &name)?;
         ctx.tracker.log_metric(Metric {
             namespace: "train".into(),
             name: "sample".into(),

@@ -35,3 +35,65 @@ pub(crate) fn with_schema(
     RecordBatch::try_new(schema.arrow_schema(), batch.columns().to_vec())
         .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
 }
+
+/// The first input table under the first of `keys` that has one, read whole.
+pub(crate) fn read_first_input(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+) -> Result<(TableId, fateflow_tables::Frame)> {
+    let input = ctx
+        .inputs
+        .first_table(keys)
+        .ok_or_else(|| Error::MissingInput {
+            component: component.into(),
+            what: format!("an input data table (input key `{}`)", keys[0]),
+        })?;
+    let id = input.to_id("input.data")?;
+    let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+    Ok((id, frame))
+}
+
+/// Writes the rows of `frame` at `rows`, each under its output id, as this task's
+/// output `name`: the same columns and label (or the ids alone with `only_key`), with
+/// `source`'s partition count. Records the output with the tracker.
+pub(crate) fn write_rows(
+    ctx: &crate::TaskContext<'_>,
+    source: &TableId,
+    frame: &fateflow_tables::Frame,
+    rows: &[(usize, String)],
+    only_key: bool,
+    name: &str,
+) -> Result<()> {
+    let ncols = if only_key { 0 } else { frame.ncols() };
+    let mut sids = Vec::with_capacity(rows.len());
+    let mut values = Vec::with_capacity(rows.len() * ncols);
+    for (i, sid) in rows {
+        sids.push(sid.clone());
+        if !only_key {
+            values.extend_from_slice(frame.row(*i));
+        }
+    }
+    let columns = if only_key {
+        Vec::new()
+    } else {
+        frame.columns().to_vec()
+    };
+    let mut out = fateflow_tables::Frame::new(frame.sid_name(), columns, sids, values)
+        .map_err(|e| Error::table(source, e))?;
+    if let (Some(label), false) = (frame.label_name(), only_key) {
+        out = out.with_label(label).map_err(|e| Error::table(source, e))?;
+    }
+    let target = ctx.output_table(name);
+    let target_id = target.to_id("output")?;
+    let partitions = ctx.tables.info(source).map(|i| i.partitions).unwrap_or(4);
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &target_id,
+        &out,
+        partitions,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(|e| Error::table(&target_id, e))?;
+    ctx.tracker.save_output_data(name, &target)
+}
