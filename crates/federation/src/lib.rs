@@ -13,7 +13,9 @@ mod client;
 mod mailbox;
 
 pub use client::SiteFederation;
-pub use mailbox::{Mailbox, MailboxConfig, MailboxStats};
+pub use mailbox::{
+    Delivered, Mailbox, MailboxConfig, MailboxStats, MessageWriter, STREAM_MEMORY_BYTES,
+};
 
 use fateflow_domain::Party;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};

@@ -33,6 +33,87 @@ pub struct MailboxStats {
     pub expired: usize,
 }
 
+/// Bytes kept in memory by a [`MessageWriter`] before it switches to a spill file.
+pub const STREAM_MEMORY_BYTES: usize = 4 << 20;
+
+/// A message taken from the mailbox.
+#[derive(Debug)]
+pub enum Delivered {
+    /// Held in memory.
+    Memory(Vec<u8>),
+    /// Spilled: the file is the caller's to read and remove.
+    File(PathBuf),
+}
+
+/// Receives one message in pieces (see [`Mailbox::writer`]). Dropping it without
+/// [`MessageWriter::finish`] discards what was written.
+pub struct MessageWriter<'a> {
+    mailbox: &'a Mailbox,
+    key: Key,
+    memory: Vec<u8>,
+    file: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    size: usize,
+}
+
+impl MessageWriter<'_> {
+    /// Appends a piece; fails once the message grows past the mailbox's limit.
+    pub fn write(&mut self, piece: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let limit = self.mailbox.config.max_message;
+        self.size = self.size.saturating_add(piece.len());
+        if self.size > limit {
+            return Err(Error::TooLarge {
+                size: self.size,
+                limit,
+            });
+        }
+        if self.file.is_none() && self.memory.len() + piece.len() > STREAM_MEMORY_BYTES {
+            let path = self.mailbox.new_spill_path()?;
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+            f.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some((path, f));
+        }
+        match &mut self.file {
+            Some((_, f)) => f.write_all(piece)?,
+            None => self.memory.extend_from_slice(piece),
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Stores the message; `false` when its key was already seen (first copy wins).
+    pub fn finish(mut self) -> Result<bool> {
+        use std::io::Write;
+        match self.file.take() {
+            None => {
+                let memory = std::mem::take(&mut self.memory);
+                self.mailbox.put(self.key.clone(), memory)
+            }
+            Some((path, mut f)) => {
+                if let Err(e) = f.flush() {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e.into());
+                }
+                drop(f);
+                self.mailbox.put_file(self.key.clone(), path)
+            }
+        }
+    }
+}
+
+impl Drop for MessageWriter<'_> {
+    fn drop(&mut self) {
+        if let Some((path, _)) = self.file.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 enum Body {
     Memory(Vec<u8>),
     Disk(PathBuf),
@@ -62,8 +143,16 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
-    /// An empty mailbox.
+    /// An empty mailbox. Spill files left by an earlier process are removed: the index
+    /// that named them is gone with it.
     pub fn new(config: MailboxConfig) -> Self {
+        if let Ok(dir) = std::fs::read_dir(&config.spill_dir) {
+            for e in dir.flatten() {
+                if e.file_name().to_string_lossy().starts_with("msg-") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         Self {
             config,
             inner: Mutex::new(Inner::default()),
@@ -73,6 +162,66 @@ impl Mailbox {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a message with this key is waiting or was already delivered (a new
+    /// copy would be ignored).
+    pub fn has_seen(&self, key: &Key) -> bool {
+        let inner = self.lock();
+        inner.entries.contains_key(key) || inner.delivered.contains_key(key)
+    }
+
+    /// The largest message this mailbox accepts.
+    pub fn max_message(&self) -> usize {
+        self.config.max_message
+    }
+
+    /// A writer that receives one message piece by piece: the first
+    /// [`STREAM_MEMORY_BYTES`] stay in memory, anything longer goes to a spill file as
+    /// it arrives, so a large message never sits whole in memory.
+    pub fn writer(&self, key: Key) -> Result<MessageWriter<'_>> {
+        key.validate()?;
+        Ok(MessageWriter {
+            mailbox: self,
+            key,
+            memory: Vec::new(),
+            file: None,
+            size: 0,
+        })
+    }
+
+    fn new_spill_path(&self) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.config.spill_dir)?;
+        let seq = {
+            let mut inner = self.lock();
+            inner.seq += 1;
+            inner.seq
+        };
+        Ok(self
+            .config
+            .spill_dir
+            .join(format!("msg-{}-{}", std::process::id(), seq)))
+    }
+
+    /// Stores a message already written to a spill file (see [`Mailbox::writer`]).
+    fn put_file(&self, key: Key, path: PathBuf) -> Result<bool> {
+        let mut inner = self.lock();
+        if inner.entries.contains_key(&key) || inner.delivered.contains_key(&key) {
+            drop(inner);
+            let _ = std::fs::remove_file(&path);
+            return Ok(false);
+        }
+        inner.spilled += 1;
+        inner.entries.insert(
+            key,
+            Entry {
+                body: Body::Disk(path),
+                arrived: Instant::now(),
+            },
+        );
+        drop(inner);
+        self.arrivals.notify_waiters();
+        Ok(true)
     }
 
     /// Stores a message. Sending a key that is waiting or was already delivered is
@@ -91,13 +240,15 @@ impl Mailbox {
         }
         let size = value.len();
         let body = if inner.memory + size > self.config.memory_limit {
-            std::fs::create_dir_all(&self.config.spill_dir)?;
-            inner.seq += 1;
-            let path =
-                self.config
-                    .spill_dir
-                    .join(format!("msg-{}-{}", std::process::id(), inner.seq));
+            drop(inner);
+            let path = self.new_spill_path()?;
             std::fs::write(&path, &value)?;
+            inner = self.lock();
+            if inner.entries.contains_key(&key) || inner.delivered.contains_key(&key) {
+                drop(inner);
+                let _ = std::fs::remove_file(&path);
+                return Ok(false);
+            }
             inner.spilled += 1;
             Body::Disk(path)
         } else {
@@ -116,37 +267,43 @@ impl Mailbox {
         Ok(true)
     }
 
-    fn take(&self, key: &Key) -> Result<Option<Vec<u8>>> {
+    fn take(&self, key: &Key) -> Option<Delivered> {
         let mut inner = self.lock();
-        let Some(entry) = inner.entries.remove(key) else {
-            return Ok(None);
-        };
+        let entry = inner.entries.remove(key)?;
         inner.delivered.insert(key.clone(), Instant::now());
         match entry.body {
             Body::Memory(v) => {
                 inner.memory -= v.len();
-                Ok(Some(v))
+                Some(Delivered::Memory(v))
             }
-            Body::Disk(path) => {
-                drop(inner);
-                let v = std::fs::read(&path)?;
-                let _ = std::fs::remove_file(&path);
-                Ok(Some(v))
-            }
+            Body::Disk(path) => Some(Delivered::File(path)),
         }
     }
 
     /// Waits up to `timeout` for the message with this key and removes it.
     pub async fn get(&self, key: &Key, timeout: Duration) -> Result<Vec<u8>> {
+        match self.get_delivered(key, timeout).await? {
+            Delivered::Memory(v) => Ok(v),
+            Delivered::File(path) => {
+                let v = std::fs::read(&path)?;
+                let _ = std::fs::remove_file(&path);
+                Ok(v)
+            }
+        }
+    }
+
+    /// Like [`Mailbox::get`], but a spilled message comes back as its file (which the
+    /// caller streams and then removes) instead of being read into memory.
+    pub async fn get_delivered(&self, key: &Key, timeout: Duration) -> Result<Delivered> {
         key.validate()?;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.arrivals.notified();
-            if let Some(v) = self.take(key)? {
+            if let Some(v) = self.take(key) {
                 return Ok(v);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                if let Some(v) = self.take(key)? {
+                if let Some(v) = self.take(key) {
                     return Ok(v);
                 }
                 return Err(Error::Timeout {

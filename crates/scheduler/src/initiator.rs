@@ -344,6 +344,8 @@ impl Scheduler {
             .await
             .map_err(|e| e.to_string())?
         else {
+            // A job initiated by another site: its scheduler needs our task changes.
+            self.partner.report_to_initiator(job_id).await;
             return Ok(());
         };
         match job.status {

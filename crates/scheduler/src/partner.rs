@@ -161,4 +161,8 @@ pub trait Partner: Send + Sync {
         party: Party,
         cmd: PartyCommand,
     ) -> Result<Value, CommandError>;
+
+    /// Tells the initiator of `job_id`, when it is another site, that this site's
+    /// tasks of the job changed. Standalone sites have nobody to tell.
+    async fn report_to_initiator(&self, _job_id: &str) {}
 }

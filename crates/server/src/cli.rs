@@ -18,8 +18,9 @@ struct Args {
 /// A `fateflow` subcommand.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a site: the /v1 API, the scheduler and the task runner.
-    Server(ServerOptions),
+    /// Run a site: the /v1 API, the scheduler, the task runner and (with `--routes`)
+    /// the site gateway.
+    Server(Box<ServerArgs>),
     /// Validate a DSL and runtime conf and print the per-party task plan.
     Validate {
         /// The DSL file.
@@ -43,6 +44,17 @@ pub enum Command {
         /// Keep the site running after the job, until Ctrl-C.
         #[arg(long)]
         keep: bool,
+    },
+    /// Generate this site's gateway key and self-signed certificate, and print the
+    /// certificate's SHA-256 fingerprint for the other parties' routes files.
+    Cert {
+        /// Directory for `site.key` and `site.crt` (the server's default is
+        /// `<data-dir>/gateway`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Name written into the certificate.
+        #[arg(long, default_value = "fateflow-gateway")]
+        name: String,
     },
     /// Internal: the task processes a site starts.
     Task {
@@ -107,6 +119,56 @@ pub struct ServerOptions {
     /// Seconds without a heartbeat after which a running task is declared dead.
     #[arg(long, env = "FATEFLOW_HEARTBEAT_TIMEOUT", default_value_t = 60)]
     pub heartbeat_timeout: i64,
+}
+
+/// `fateflow server`'s arguments: the site's and its gateway's.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ServerArgs {
+    /// The site.
+    #[command(flatten)]
+    pub site: ServerOptions,
+    /// The site gateway.
+    #[command(flatten)]
+    pub gateway: GatewayOptions,
+}
+
+/// Options of the site gateway (`fateflow server --routes ...`).
+#[derive(ClapArgs, Debug, Clone)]
+pub struct GatewayOptions {
+    /// Routes file (JSON): party id → gateway address and pinned certificate. With
+    /// it the site starts its gateway and schedules parties of other sites; without
+    /// it the site is standalone.
+    #[arg(long, env = "FATEFLOW_ROUTES")]
+    pub routes: Option<PathBuf>,
+    /// Address of the site gateway (gRPC over mutual TLS).
+    #[arg(long, env = "FATEFLOW_GATEWAY_LISTEN", default_value = "0.0.0.0:9360")]
+    pub gateway_listen: SocketAddr,
+    /// The gateway's certificate (PEM; default `<data-dir>/gateway/site.crt`).
+    #[arg(long, env = "FATEFLOW_GATEWAY_CERT")]
+    pub gateway_cert: Option<PathBuf>,
+    /// The gateway's private key (PEM; default `<data-dir>/gateway/site.key`).
+    #[arg(long, env = "FATEFLOW_GATEWAY_KEY")]
+    pub gateway_key: Option<PathBuf>,
+    /// Seconds between the gateway's health probes of every routed party.
+    #[arg(long, env = "FATEFLOW_HEALTH_SECONDS", default_value_t = 15.0)]
+    pub health_seconds: f64,
+    /// Seconds a routed party may stay unreachable before its running tasks in jobs
+    /// initiated here fail (naming it).
+    #[arg(long, env = "FATEFLOW_PARTY_TIMEOUT", default_value_t = 60.0)]
+    pub party_timeout: f64,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            routes: None,
+            gateway_listen: SocketAddr::from(([0, 0, 0, 0], 9360)),
+            gateway_cert: None,
+            gateway_key: None,
+            health_seconds: 15.0,
+            party_timeout: 60.0,
+        }
+    }
 }
 
 /// Parses the process arguments.

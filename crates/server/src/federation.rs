@@ -1,22 +1,41 @@
-//! The site's data-plane routes for its task processes: `push` delivers a message to
-//! the receiving party's mailbox, `pull` waits for one. Loopback only. A message for a
-//! party this site does not host needs the site gateway (not built yet) and is refused
-//! with a message saying so.
+//! The site's data-plane routes for its task processes, and the gateway health route.
+//!
+//! - `push` delivers a message to the receiving party's mailbox: in this process when
+//!   the party is hosted here, otherwise streamed through the site gateway to the
+//!   party's site. The body is never held whole: it goes to the mailbox writer (which
+//!   spills past a few MiB) or to the gateway in chunks as it arrives.
+//! - `pull` waits for a message; a spilled one is streamed from its file.
+//!
+//! Both are loopback only. `/v1/gateway/health` probes every routed party (client
+//! authentication as for the rest of the API).
 
 use crate::api::{AppState, Reply};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::{Party, Role};
-use fateflow_federation::{Key, Mailbox};
+use fateflow_federation::{Delivered, Key, Mailbox};
+use fateflow_gateway::Peers;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What the routes need.
+#[derive(Clone)]
+pub struct FederationState {
+    /// The site.
+    pub app: AppState,
+    /// This site's mailbox.
+    pub mailbox: Arc<Mailbox>,
+    /// Channels to other sites' gateways (none for a standalone site).
+    pub peers: Option<Arc<Peers>>,
+}
 
 #[derive(Debug, Deserialize)]
 struct KeyQuery {
@@ -51,74 +70,234 @@ fn parse_key(q: &KeyQuery) -> Result<Key, String> {
     Ok(key)
 }
 
-/// The routes, over the site's mailbox.
-pub fn router(state: AppState, mailbox: Arc<Mailbox>) -> Router {
+/// The routes, over the site's mailbox and gateway peers.
+pub fn router(state: FederationState) -> Router {
+    let health = Router::new()
+        .route("/v1/gateway/health", post(health).get(health))
+        .layer(axum::middleware::from_fn_with_state(
+            state.app.clone(),
+            crate::api::client_auth,
+        ));
     Router::new()
         .route("/v1/federation/push", post(push))
         .route("/v1/federation/pull", post(pull))
-        // axum's 2 MiB default would cut large variables (30k RSA values are ~15 MB).
-        .layer(axum::extract::DefaultBodyLimit::max(
-            fateflow_federation::MAX_MESSAGE_BYTES,
-        ))
-        .with_state((state, mailbox))
+        .merge(health)
+        .with_state(state)
 }
 
 fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Reply::err(RetCode::FederatedError, msg)).into_response()
 }
 
-async fn push(
-    State((s, mailbox)): State<(AppState, Arc<Mailbox>)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<KeyQuery>,
-    body: Bytes,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return refuse(
+fn loopback_only(peer: SocketAddr) -> Result<(), Box<Response>> {
+    if peer.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "federation routes accept only this machine's task processes",
-        );
+        )))
+    }
+}
+
+async fn push(
+    State(s): State<FederationState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(r) = loopback_only(peer) {
+        return *r;
     }
     let key = match parse_key(&q) {
         Ok(k) => k,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
     };
-    if !s.controller.hosts(key.dst.party_id) {
+    let limit = s.mailbox.max_message();
+    let length = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = length {
+        if n > limit as u64 {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "message `{}` of {n} bytes is above the limit of {limit} bytes",
+                    key.name
+                ),
+            );
+        }
+    }
+    if s.app.controller.hosts(key.dst.party_id) {
+        return push_local(&s.mailbox, key, body).await;
+    }
+    let Some(peers) = s.peers.clone() else {
         return refuse(
             StatusCode::BAD_GATEWAY,
             format!(
-                "party {} is not hosted by this site and the site gateway is not configured",
+                "party {} is not hosted by this site and the site gateway is not configured (start the server with --routes)",
                 key.dst
             ),
         );
-    }
-    match mailbox.put(key, body.to_vec()) {
+    };
+    let Some(length) = length else {
+        return refuse(
+            StatusCode::LENGTH_REQUIRED,
+            "a message for another site needs a Content-Length",
+        );
+    };
+    let stream = body.into_data_stream().boxed();
+    match peers.push(&key, length, stream).await {
         Ok(_) => Reply::ok(serde_json::Value::Null).into_response(),
-        Err(e) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => refuse(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "sending `{}` to {} through the site gateway: {}",
+                key.name,
+                key.dst,
+                fateflow_gateway::health::describe(&e)
+            ),
+        ),
+    }
+}
+
+/// Writes the body into the mailbox piece by piece (spilling past a few MiB).
+async fn push_local(mailbox: &Arc<Mailbox>, key: Key, body: Body) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let mb = mailbox.clone();
+    let writer = tokio::task::spawn_blocking(move || -> Result<bool, String> {
+        let mut w = mb.writer(key).map_err(|e| e.to_string())?;
+        while let Some(piece) = rx.blocking_recv() {
+            w.write(&piece).map_err(|e| e.to_string())?;
+        }
+        w.finish().map_err(|e| e.to_string())
+    });
+    let mut stream = body.into_data_stream();
+    let mut read_error = None;
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(p) => {
+                if tx.send(p).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(tx);
+    if let Some(e) = read_error {
+        // Dropping the writer without finishing discards the partial message.
+        writer.abort();
+        return refuse(StatusCode::BAD_REQUEST, format!("reading the message: {e}"));
+    }
+    match writer.await {
+        Ok(Ok(_)) => Reply::ok(serde_json::Value::Null).into_response(),
+        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, e),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 async fn pull(
-    State((_s, mailbox)): State<(AppState, Arc<Mailbox>)>,
+    State(s): State<FederationState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<KeyQuery>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "federation routes accept only this machine's task processes",
-        );
+    if let Err(r) = loopback_only(peer) {
+        return *r;
     }
     let key = match parse_key(&q) {
         Ok(k) => k,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
     };
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(30_000).min(60_000));
-    match mailbox.get(&key, wait).await {
-        Ok(bytes) => bytes.into_response(),
+    match s.mailbox.get_delivered(&key, wait).await {
+        Ok(Delivered::Memory(bytes)) => bytes.into_response(),
+        Ok(Delivered::File(path)) => match tokio::fs::File::open(&path).await {
+            Ok(file) => {
+                let len = file.metadata().await.map(|m| m.len()).ok();
+                let stream =
+                    futures_util::stream::unfold((Some(file), path), |(file, path)| async move {
+                        use tokio::io::AsyncReadExt;
+                        let mut file = file?;
+                        let mut buf = vec![0u8; 256 << 10];
+                        match file.read(&mut buf).await {
+                            Ok(0) => {
+                                let _ = tokio::fs::remove_file(&path).await;
+                                None
+                            }
+                            Ok(n) => {
+                                buf.truncate(n);
+                                Some((
+                                    Ok::<_, std::io::Error>(Bytes::from(buf)),
+                                    (Some(file), path),
+                                ))
+                            }
+                            Err(e) => {
+                                let _ = tokio::fs::remove_file(&path).await;
+                                Some((Err(e), (None, path)))
+                            }
+                        }
+                    });
+                let mut resp = Body::from_stream(stream).into_response();
+                if let Some(len) = len {
+                    resp.headers_mut()
+                        .insert(axum::http::header::CONTENT_LENGTH, len.into());
+                }
+                resp
+            }
+            Err(e) => refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("spilled message {}: {e}", path.display()),
+            ),
+        },
         Err(fateflow_federation::Error::Timeout { .. }) => {
             StatusCode::REQUEST_TIMEOUT.into_response()
         }
         Err(e) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn health(State(s): State<FederationState>) -> Response {
+    let Some(peers) = s.peers.clone() else {
+        return Reply::ok(serde_json::json!({
+            "gateway": false,
+            "parties": [],
+            "message": "standalone site: no routes configured",
+        }))
+        .into_response();
+    };
+    let src = s
+        .app
+        .controller
+        .config()
+        .parties
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let parties = fateflow_gateway::health::check_all(&peers, src).await;
+    let all_ok = parties.iter().all(|p| p.ok);
+    let data = serde_json::json!({"gateway": true, "ok": all_ok, "parties": parties});
+    if all_ok {
+        Reply::ok(data).into_response()
+    } else {
+        let failed: Vec<String> = parties
+            .iter()
+            .filter(|p| !p.ok)
+            .map(|p| {
+                format!(
+                    "party {}: {}",
+                    p.party_id,
+                    p.error.as_deref().unwrap_or("failed")
+                )
+            })
+            .collect();
+        Reply::err(RetCode::FederatedError, failed.join("; "))
+            .data(data)
+            .into_response()
     }
 }

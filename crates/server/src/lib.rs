@@ -19,16 +19,23 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
             data_dir,
             keep,
         } => demo::run(&examples, data_dir, keep),
-        cli::Command::Server(opts) => {
+        cli::Command::Server(args) => {
             init_tracing();
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(async {
-                let site = site::Site::start(opts).await?;
+                let site = site::Site::start_with_gateway(args.site.clone(), args.gateway.clone()).await?;
                 println!("fateflow listening on http://{}", site.addr());
                 site.wait().await
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Cert { out, name } => {
+            let (cert, key, fp) = fateflow_gateway::generate_identity(&out, &name)?;
+            println!("certificate: {}", cert.display());
+            println!("key:         {}", key.display());
+            println!("fingerprint: {fp}");
             Ok(ExitCode::SUCCESS)
         }
         cli::Command::Task {

@@ -1,7 +1,7 @@
 //! One site: metadata store, party controller, scheduler, detector, HTTP API.
 
 use crate::api::{self, AppState, Auth};
-use crate::cli::ServerOptions;
+use crate::cli::{GatewayOptions, ServerOptions};
 use anyhow::Context;
 use fateflow_executor::LocalLauncher;
 use fateflow_scheduler::local::LocalPartner;
@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 /// A running site.
 pub struct Site {
     addr: SocketAddr,
+    gateway_addr: Option<SocketAddr>,
     server: JoinHandle<std::io::Result<()>>,
     /// The shared state, for in-process callers (demo, tests).
     pub state: AppState,
@@ -41,6 +42,15 @@ pub fn discover_resources() -> (i64, i64) {
 impl Site {
     /// Opens the data dir, recovers from a previous run, and starts serving.
     pub async fn start(opts: ServerOptions) -> anyhow::Result<Site> {
+        Self::start_with_gateway(opts, GatewayOptions::default()).await
+    }
+
+    /// Like [`Site::start`]; with routes the site also runs its gateway and schedules
+    /// parties hosted by other sites through it.
+    pub async fn start_with_gateway(
+        opts: ServerOptions,
+        gopts: GatewayOptions,
+    ) -> anyhow::Result<Site> {
         if opts.parties.is_empty() {
             anyhow::bail!("--parties: a site hosts at least one party id");
         }
@@ -96,7 +106,19 @@ impl Site {
                 "tasks left running by a previous server process were failed"
             );
         }
-        let partner = Arc::new(LocalPartner::new(controller.clone()));
+        let gateway = match &gopts.routes {
+            None => None,
+            Some(routes_path) => Some(GatewayParts::load(&opts, &gopts, routes_path, &data_dir)?),
+        };
+        let peers = gateway.as_ref().map(|g| g.peers.clone());
+        let partner: Arc<dyn fateflow_scheduler::Partner> = match &peers {
+            None => Arc::new(LocalPartner::new(controller.clone())),
+            Some(p) => Arc::new(fateflow_gateway::SitePartner::new(
+                controller.clone(),
+                store.clone(),
+                p.clone(),
+            )),
+        };
         let scheduler = Arc::new(Scheduler::new(
             store.clone(),
             partner,
@@ -131,6 +153,7 @@ impl Site {
         let _ = events.send(fateflow_scheduler::Event::ScheduleAll);
 
         let data_dir_for_mailbox = data_dir.clone();
+        let gateway_store = store.clone();
         let state = AppState {
             store,
             scheduler,
@@ -158,9 +181,45 @@ impl Site {
                 sweeper.sweep();
             }
         });
+        let mut gateway_addr = None;
+        if let Some(g) = gateway {
+            let listener = tokio::net::TcpListener::bind(gopts.gateway_listen)
+                .await
+                .with_context(|| format!("binding the gateway to {}", gopts.gateway_listen))?;
+            let gaddr = listener.local_addr()?;
+            gateway_addr = Some(gaddr);
+            let service = Arc::new(fateflow_gateway::GatewayService {
+                controller: state.controller.clone(),
+                store: gateway_store.clone(),
+                mailbox: mailbox.clone(),
+                routes: Arc::new(g.peers.routes().clone()),
+                events: events.clone(),
+            });
+            tokio::spawn(async move {
+                if let Err(e) = fateflow_gateway::server::serve(listener, g.tls, service).await {
+                    tracing::error!(error = %e, "the site gateway stopped");
+                }
+            });
+            let src = opts.parties.first().copied().unwrap_or(0);
+            tokio::spawn(fateflow_gateway::health::run(
+                g.peers.clone(),
+                src,
+                gateway_store,
+                events.clone(),
+                Duration::from_secs_f64(gopts.health_seconds.max(0.2)),
+                Duration::from_secs_f64(gopts.party_timeout.max(0.0)),
+            ));
+            tracing::info!(address = %gaddr, certificate = %g.fingerprint, routes = g.peers.routes().parties.len(), "site gateway listening (mutual TLS, pinned certificates)");
+        }
         let app = api::router(state.clone())
             .merge(crate::board::router(state.clone()))
-            .merge(crate::federation::router(state.clone(), mailbox));
+            .merge(crate::federation::router(
+                crate::federation::FederationState {
+                    app: state.clone(),
+                    mailbox,
+                    peers,
+                },
+            ));
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -171,6 +230,7 @@ impl Site {
         tracing::info!(%addr, parties = ?opts.parties, cores, memory_mb = memory, "site started");
         Ok(Site {
             addr,
+            gateway_addr,
             server,
             state,
         })
@@ -181,6 +241,11 @@ impl Site {
         self.addr
     }
 
+    /// The address the gateway listens on, when the site has routes.
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway_addr
+    }
+
     /// Serves until the server stops or Ctrl-C.
     pub async fn wait(self) -> anyhow::Result<()> {
         tokio::select! {
@@ -188,6 +253,46 @@ impl Site {
             _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); }
         }
         Ok(())
+    }
+}
+
+/// The gateway's TLS identity and peers, loaded before anything listens.
+struct GatewayParts {
+    peers: Arc<fateflow_gateway::Peers>,
+    tls: Arc<fateflow_gateway::tls::ServerConfig>,
+    fingerprint: String,
+}
+
+impl GatewayParts {
+    fn load(
+        opts: &ServerOptions,
+        gopts: &GatewayOptions,
+        routes_path: &std::path::Path,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let routes = fateflow_gateway::Routes::load(routes_path)?;
+        let dir = data_dir.join("gateway");
+        let cert = gopts
+            .gateway_cert
+            .clone()
+            .unwrap_or_else(|| dir.join("site.crt"));
+        let key = gopts
+            .gateway_key
+            .clone()
+            .unwrap_or_else(|| dir.join("site.key"));
+        let identity = fateflow_gateway::Identity::load(&cert, &key)?;
+        for p in &opts.parties {
+            if routes.parties.contains_key(p) {
+                tracing::warn!(party_id = p, "the routes file routes party {p}, which this site hosts; commands for it stay local");
+            }
+        }
+        let tls = fateflow_gateway::tls::server_config(&identity, &routes)?;
+        let peers = Arc::new(fateflow_gateway::Peers::new(&identity, routes)?);
+        Ok(Self {
+            peers,
+            tls,
+            fingerprint: identity.fingerprint(),
+        })
     }
 }
 

@@ -24,12 +24,22 @@ pub struct Server {
 impl Server {
     /// Starts `fateflow server` on 127.0.0.1:0 over `data_dir`.
     pub fn start(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        Self::start_parties(data_dir, "9999,10000", env, args)
+    }
+
+    /// Starts `fateflow server` hosting `parties` (comma separated).
+    pub fn start_parties(
+        data_dir: &Path,
+        parties: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fateflow"));
         cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args([
                 "--parties",
-                "9999,10000",
+                parties,
                 "--tick-seconds",
                 "1",
                 "--detect-seconds",

@@ -1,0 +1,304 @@
+//! The initiator's copies of remote parties' task rows.
+//!
+//! The scheduler aggregates task statuses from the rows in its own store. A remote
+//! party keeps its real rows at its own site; the initiator keeps a copy of each
+//! (`run_on_this_party = false`), created and moved forward from the [`TaskState`]s the
+//! party returns with every command reply and reports whenever its tasks change. The
+//! copies only move forward through the status rules, so a late or repeated report can
+//! never take a task back.
+
+use fateflow_domain::{Party, PartyId, Role, Status};
+use fateflow_storage::{MetadataStore, TaskFilter, TaskKey, TaskRecord, TaskUpdate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What travels about one task of a party (the fields the initiator schedules on,
+/// and the failure reason it shows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    /// Job.
+    pub job_id: String,
+    /// Task id.
+    pub task_id: String,
+    /// Version.
+    pub task_version: i64,
+    /// Component.
+    pub component_name: String,
+    /// Module.
+    pub component_module: String,
+    /// Role at the party.
+    pub role: Role,
+    /// The party.
+    pub party_id: PartyId,
+    /// The job's initiator role.
+    pub initiator_role: Role,
+    /// The job's initiator party.
+    pub initiator_party_id: PartyId,
+    /// Federated status as the party stores it.
+    pub status: Status,
+    /// The party's own status.
+    pub party_status: Status,
+    /// Retries left.
+    pub auto_retries: i64,
+    /// Why it failed.
+    pub error_report: Option<String>,
+    /// Created at (ms).
+    pub create_time: i64,
+    /// Started at (ms).
+    pub start_time: Option<i64>,
+    /// Ended at (ms).
+    pub end_time: Option<i64>,
+    /// Run time (ms).
+    pub elapsed: Option<i64>,
+}
+
+/// The largest report accepted: a job's tasks of one party are a few KiB.
+pub const MAX_TASKS_PER_REPORT: usize = 10_000;
+
+impl TaskState {
+    /// From a stored row.
+    pub fn of(t: &TaskRecord) -> Self {
+        Self {
+            job_id: t.job_id.clone(),
+            task_id: t.task_id.clone(),
+            task_version: t.task_version,
+            component_name: t.component_name.clone(),
+            component_module: t.component_module.clone(),
+            role: t.role,
+            party_id: t.party_id,
+            initiator_role: t.initiator_role,
+            initiator_party_id: t.initiator_party_id,
+            status: t.status,
+            party_status: t.party_status,
+            auto_retries: t.auto_retries,
+            error_report: t.error_report.clone(),
+            create_time: t.create_time,
+            start_time: t.start_time,
+            end_time: t.end_time,
+            elapsed: t.elapsed,
+        }
+    }
+
+    fn key(&self) -> TaskKey {
+        TaskKey {
+            job_id: self.job_id.clone(),
+            task_id: self.task_id.clone(),
+            task_version: self.task_version,
+            role: self.role,
+            party_id: self.party_id,
+        }
+    }
+
+    fn record(&self) -> TaskRecord {
+        TaskRecord {
+            job_id: self.job_id.clone(),
+            task_id: self.task_id.clone(),
+            task_version: self.task_version,
+            role: self.role,
+            party_id: self.party_id,
+            component_name: self.component_name.clone(),
+            component_module: self.component_module.clone(),
+            initiator_role: self.initiator_role,
+            initiator_party_id: self.initiator_party_id,
+            federated_mode: "MULTIPLE".into(),
+            federated_status_collect_type: "PUSH".into(),
+            status: self.status,
+            party_status: self.party_status,
+            status_code: None,
+            auto_retries: self.auto_retries,
+            auto_retry_delay: 1,
+            run_on_this_party: false,
+            worker_id: None,
+            cmd: None,
+            run_ip: None,
+            run_port: None,
+            run_pid: None,
+            provider_info: Value::Null,
+            component_parameters: Value::Null,
+            engine_conf: Value::Null,
+            kill_status: false,
+            error_report: self.error_report.clone(),
+            heartbeat_time: None,
+            create_time: self.create_time,
+            update_time: self.create_time,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            elapsed: self.elapsed,
+        }
+    }
+}
+
+/// Decodes a JSON list of task states; errors say what was wrong.
+pub fn decode_tasks(bytes: &[u8]) -> Result<Vec<TaskState>, String> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tasks: Vec<TaskState> =
+        serde_json::from_slice(bytes).map_err(|e| format!("tasks_json: {e}"))?;
+    if tasks.len() > MAX_TASKS_PER_REPORT {
+        return Err(format!(
+            "tasks_json: {} tasks, above the limit of {MAX_TASKS_PER_REPORT}",
+            tasks.len()
+        ));
+    }
+    Ok(tasks)
+}
+
+/// The latest task rows of `party` in `job_id`, as states.
+pub async fn party_tasks(
+    store: &dyn MetadataStore,
+    job_id: &str,
+    party: Party,
+) -> Result<Vec<TaskState>, fateflow_storage::Error> {
+    let (rows, _) = store
+        .query_tasks(&TaskFilter {
+            job_id: Some(job_id.into()),
+            role: Some(party.role),
+            party_id: Some(party.party_id),
+            latest_only: true,
+            ..Default::default()
+        })
+        .await?;
+    Ok(rows.iter().map(TaskState::of).collect())
+}
+
+/// Moves one status column forward to `to`, through `running` when the party went
+/// from waiting straight to an end (a report in between was coalesced).
+async fn advance(
+    store: &dyn MetadataStore,
+    key: &TaskKey,
+    from: Status,
+    to: Status,
+    party_column: bool,
+    now: i64,
+) -> Result<bool, fateflow_storage::Error> {
+    if from == to {
+        return Ok(false);
+    }
+    let set = |s: Status| async move {
+        if party_column {
+            store.update_task_party_status(key, s, now).await
+        } else {
+            store.update_task_status(key, s, now).await
+        }
+    };
+    if set(to).await? {
+        return Ok(true);
+    }
+    if to.is_end() && from != Status::Running && set(Status::Running).await? {
+        return set(to).await;
+    }
+    Ok(false)
+}
+
+/// Creates or moves forward the initiator's copies of these rows; returns how many
+/// changed. `from` is the party the states came from: states of any other party are
+/// refused (a site speaks only for its own parties).
+pub async fn apply(
+    store: &dyn MetadataStore,
+    from: PartyId,
+    tasks: &[TaskState],
+    now: i64,
+) -> Result<u32, String> {
+    let mut changed = 0;
+    for s in tasks {
+        if s.party_id != from {
+            return Err(format!(
+                "party {from} reported a task of party {} ({}); refused",
+                s.party_id, s.task_id
+            ));
+        }
+        let key = s.key();
+        let existing = store.get_task(&key).await.map_err(|e| e.to_string())?;
+        let Some(row) = existing else {
+            store
+                .insert_task(&s.record())
+                .await
+                .map_err(|e| e.to_string())?;
+            changed += 1;
+            continue;
+        };
+        if row.run_on_this_party {
+            // A party hosted here too (both sites claim it): our own row wins.
+            continue;
+        }
+        let mut moved = false;
+        if row.error_report != s.error_report && s.error_report.is_some()
+            || row.start_time != s.start_time
+            || row.end_time != s.end_time
+        {
+            // The reason goes in before the status, as everywhere else.
+            store
+                .update_task(
+                    &key,
+                    &TaskUpdate {
+                        error_report: s.error_report.clone(),
+                        start_time: s.start_time,
+                        end_time: s.end_time,
+                        elapsed: s.elapsed,
+                        auto_retries: Some(s.auto_retries),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            moved = true;
+        }
+        moved |= advance(store, &key, row.party_status, s.party_status, true, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        moved |= advance(store, &key, row.status, s.status, false, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        if moved {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Fails the copies of `party_id`'s unfinished tasks in running jobs initiated here
+/// (its site stopped answering); returns the jobs touched.
+pub async fn fail_party(
+    store: &dyn MetadataStore,
+    party_id: PartyId,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<String>, fateflow_storage::Error> {
+    let (rows, _) = store
+        .query_tasks(&TaskFilter {
+            party_id: Some(party_id),
+            run_on_this_party: Some(false),
+            party_statuses: vec![Status::Running, Status::Waiting],
+            latest_only: true,
+            ..Default::default()
+        })
+        .await?;
+    let mut jobs = Vec::new();
+    for t in rows {
+        // A waiting copy matters only once the initiator has started the task.
+        if t.party_status == Status::Waiting && t.status != Status::Running {
+            continue;
+        }
+        let key = t.key();
+        store
+            .update_task(
+                &key,
+                &TaskUpdate {
+                    error_report: Some(reason.to_string()),
+                    end_time: Some(now),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        if advance(store, &key, t.party_status, Status::Failed, true, now).await? {
+            tracing::warn!(job_id = %t.job_id, task_id = %t.task_id, party_id, reason, "remote task marked failed");
+            if !jobs.contains(&t.job_id) {
+                jobs.push(t.job_id.clone());
+            }
+        }
+    }
+    Ok(jobs)
+}

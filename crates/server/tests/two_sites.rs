@@ -1,0 +1,397 @@
+//! Two sites over the gateway: real `fateflow server` processes on loopback, guest
+//! 9999 and host 10000, each with its own data dir and SQLite database, gateways
+//! over mutual TLS with pinned certificates.
+
+mod common;
+mod twosite;
+
+use serde_json::{json, Value};
+use std::io::Read;
+use std::time::{Duration, Instant};
+use twosite::{memory_kib, Options, TwoSites};
+
+fn same_party(v: &Value, party: u64) -> bool {
+    v == &json!(party) || v == &json!(party.to_string())
+}
+
+fn task_of<'a>(tasks: &'a [Value], component: &str, party: u64) -> Option<&'a Value> {
+    tasks
+        .iter()
+        .find(|t| t["component_name"] == component && same_party(&t["party_id"], party))
+}
+
+fn status_of(tasks: &[Value], component: &str, party: u64) -> String {
+    task_of(tasks, component, party)
+        .map(|t| t["party_status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_sites_run_ecdh_psi_over_mtls_and_both_succeed() {
+    let sites = TwoSites::start(&Options::default());
+    sites.upload_breast();
+    let t0 = Instant::now();
+    let job_id = sites.guest.submit_example("psi_ecdh");
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(180));
+    let took = t0.elapsed();
+    assert_eq!(job["f_status"], "success", "{job}");
+    println!("two-site psi_ecdh job: {:.1} s", took.as_secs_f64());
+    // The host's own records, at the host's site, agree.
+    let host_job = sites.wait_host_job(&job_id, Duration::from_secs(20), |j| {
+        j["f_status"] == "success"
+    });
+    assert!(
+        same_party(&host_job["f_initiator_party_id"], 9999),
+        "{host_job}"
+    );
+    // The initiator holds the host's task statuses, reported over the gateway.
+    let tasks = sites.guest.tasks(&job_id);
+    for cpn in [
+        "reader_0",
+        "data_transform_0",
+        "intersection_0",
+        "feature_scale_0",
+    ] {
+        assert_eq!(status_of(&tasks, cpn, 9999), "success", "{tasks:?}");
+        assert_eq!(status_of(&tasks, cpn, 10000), "success", "{tasks:?}");
+    }
+    // Each site holds only its own party's data: the host's intersection ran at the host.
+    for (s, role, party) in [(&sites.guest, "guest", 9999), (&sites.host, "host", 10000)] {
+        let m = s.post("tracking/component/metric/all", json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}));
+        assert_eq!(
+            m["data"]["train"]["intersection"]["data"][0][1], 569,
+            "{role}: {m}"
+        );
+    }
+    let at_guest = sites.guest.post("tracking/component/output/data", json!({"job_id": job_id, "component_name": "intersection_0", "role": "host", "party_id": 10000}));
+    assert_eq!(
+        at_guest["data"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "the guest's site has no host table: {at_guest}"
+    );
+}
+
+#[test]
+fn two_sites_run_intersection_scale_split_with_the_same_sets() {
+    let sites = TwoSites::start(&Options::default());
+    sites.upload_breast();
+    let ex = common::examples().join("jobs/intersect_raw");
+    let dsl_text = std::fs::read(ex.join("dsl.json")).unwrap();
+    let conf_text = std::fs::read(ex.join("conf.json")).unwrap();
+    let mut dsl: Value = serde_json::from_slice(&dsl_text).unwrap();
+    let mut conf: Value = serde_json::from_slice(&conf_text).unwrap();
+    dsl["components"]["data_split_0"] = json!({
+        "module": "HeteroDataSplit",
+        "input": {"data": {"data": ["feature_scale_0.data"]}},
+        "output": {"data": ["train_data", "validate_data", "test_data"]}
+    });
+    conf["component_parameters"]["common"]["data_split_0"] = json!({"train_size": 0.7, "validate_size": 0.2, "test_size": 0.1, "stratified": true, "random_state": 7});
+    let t0 = Instant::now();
+    let job_id = sites.guest.submit(dsl, conf);
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(180));
+    assert_eq!(job["f_status"], "success", "{job}");
+    println!(
+        "two-site intersection → scale → split job: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let ids = |s: &common::Server, role: &str, party: u64, set: usize| -> Vec<String> {
+        let out = s.post(
+            "tracking/component/output/data",
+            json!({"job_id": job_id, "component_name": "data_split_0", "role": role, "party_id": party, "limit": 1000}),
+        );
+        let mut v: Vec<String> = out["data"][set]
+            .as_array()
+            .unwrap_or_else(|| panic!("{role}: {out}"))
+            .iter()
+            .map(|r| r[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let sizes: Vec<usize> = (0..3)
+        .map(|k| ids(&sites.guest, "guest", 9999, k).len())
+        .collect();
+    assert_eq!(sizes, vec![398, 114, 57], "0.7 / 0.2 / 0.1 of 569");
+    for k in 0..3 {
+        assert_eq!(
+            ids(&sites.guest, "guest", 9999, k),
+            ids(&sites.host, "host", 10000, k),
+            "set {k} has the same ids at both sites"
+        );
+    }
+}
+
+#[test]
+fn host_killed_mid_job_fails_the_job_naming_party_10000_then_rerun_completes_it() {
+    let opts = Options {
+        party_timeout: 4.0,
+        host_env: vec![("FATEFLOW_TEST_TASK_DELAY_MS".into(), "600000".into())],
+        ..Default::default()
+    };
+    let mut sites = TwoSites::start(&opts);
+    sites.upload_breast();
+    let job_id = sites.guest.submit_example("psi_ecdh");
+    // The host's reader is held running (its report crossed the gateway).
+    sites
+        .guest
+        .wait_tasks(&job_id, Duration::from_secs(60), |t| {
+            status_of(t, "reader_0", 10000) == "running"
+        });
+    sites.host.kill9();
+    let killed = Instant::now();
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(40));
+    let took = killed.elapsed();
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("").to_string();
+    assert!(
+        reason.contains("10000"),
+        "the reason names party 10000: {reason}"
+    );
+    assert!(reason.contains("unreachable"), "{reason}");
+    println!(
+        "guest job failed {:.1} s after the host died: {reason}",
+        took.as_secs_f64()
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "within the party timeout and a few probes: {took:?}"
+    );
+    // The task records at the initiator say the same.
+    let tasks = sites.guest.tasks(&job_id);
+    let host_reader = task_of(&tasks, "reader_0", 10000).unwrap();
+    assert_eq!(host_reader["party_status"], "failed", "{host_reader}");
+    let why = host_reader["error_report"].as_str().unwrap_or("");
+    assert!(why.contains("party 10000 unreachable"), "{host_reader}");
+
+    // The host comes back (without the delay); a rerun finishes the job.
+    sites.restart_host();
+    let t0 = Instant::now();
+    let mut rerun = Value::Null;
+    while t0.elapsed() < Duration::from_secs(30) {
+        rerun = sites.guest.post("job/rerun", json!({"job_id": job_id}));
+        if rerun["retcode"] == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(rerun["retcode"], 0, "{rerun}");
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(180));
+    assert_eq!(job["f_status"], "success", "{job}");
+    sites.wait_host_job(&job_id, Duration::from_secs(20), |j| {
+        j["f_status"] == "success"
+    });
+}
+
+#[test]
+fn a_gateway_presenting_the_wrong_certificate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sites = TwoSites::start(&Options::default());
+    // An impostor takes over the host's gateway address with its own certificate,
+    // and routes to the guest as the real host does.
+    let mut real_host = sites.host;
+    real_host.kill9();
+    let (impostor_cert, impostor_fp) = twosite::make_cert(&dir.path().join("gateway"));
+    assert_ne!(impostor_fp, sites.host_files.fingerprint);
+    let routes = dir.path().join("routes.json");
+    twosite::write_routes(
+        &routes,
+        9999,
+        sites.guest_files.gateway_port,
+        &sites.guest_files.cert,
+    );
+    let _ = impostor_cert;
+    let listen = format!("127.0.0.1:{}", sites.host_files.gateway_port);
+    let impostor = common::Server::start_parties(
+        dir.path(),
+        "10000",
+        &[],
+        &[
+            "--routes",
+            routes.to_str().unwrap(),
+            "--gateway-listen",
+            &listen,
+            "--health-seconds",
+            "1",
+        ],
+    );
+    // The guest refuses the impostor's server certificate.
+    let h = sites.guest.post("gateway/health", json!({}));
+    assert_ne!(h["retcode"], 0, "{h}");
+    let p = &h["data"]["parties"][0];
+    assert_eq!(p["party_id"], 10000, "{h}");
+    assert_eq!(p["ok"], false, "{h}");
+    let err = p["error"].as_str().unwrap_or("");
+    assert!(
+        err.contains(&impostor_fp) && err.contains(&sites.host_files.fingerprint),
+        "the error names both certificates: {err}"
+    );
+    // The guest's gateway refuses the impostor as a client too.
+    let h = impostor.post("gateway/health", json!({}));
+    assert_eq!(h["data"]["parties"][0]["ok"], false, "{h}");
+    // And a job for party 10000 is refused with the reason.
+    sites.guest.upload(
+        &common::examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        true,
+    );
+    let dsl: Value = serde_json::from_slice(
+        &std::fs::read(common::examples().join("jobs/psi_ecdh/dsl.json")).unwrap(),
+    )
+    .unwrap();
+    let conf: Value = serde_json::from_slice(
+        &std::fs::read(common::examples().join("jobs/psi_ecdh/conf.json")).unwrap(),
+    )
+    .unwrap();
+    let r = sites.guest.post(
+        "job/submit",
+        json!({"job_dsl": dsl, "job_runtime_conf": conf}),
+    );
+    assert_ne!(r["retcode"], 0, "{r}");
+    let msg = r["retmsg"].as_str().unwrap_or("");
+    assert!(msg.contains("10000"), "{msg}");
+}
+
+#[test]
+fn gateway_health_reports_each_party_with_its_certificate() {
+    let sites = TwoSites::start(&Options::default());
+    for (s, peer, fp) in [
+        (&sites.guest, 10000, &sites.host_files.fingerprint),
+        (&sites.host, 9999, &sites.guest_files.fingerprint),
+    ] {
+        let h = s.post("gateway/health", json!({}));
+        assert_eq!(h["retcode"], 0, "{h}");
+        let p = &h["data"]["parties"][0];
+        assert_eq!(p["party_id"], peer, "{h}");
+        assert_eq!(p["ok"], true, "{h}");
+        assert_eq!(&p["fingerprint"], fp, "{h}");
+        assert_eq!(p["hosted"], json!([peer]), "{h}");
+    }
+}
+
+/// A reader producing `len` bytes of a fixed pattern, without holding them.
+struct Pattern {
+    left: u64,
+    pos: u64,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.left) as usize;
+        for b in &mut buf[..n] {
+            *b = (self.pos % 251) as u8;
+            self.pos += 1;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn message_query(name: &str, extra: &str) -> String {
+    format!("session=bench_0&name={name}&tag=t&src_role=guest&src_party_id=9999&dst_role=host&dst_party_id=10000{extra}")
+}
+
+/// Pushes `mib` MiB at the guest for the host, pulls it at the host; returns the
+/// seconds the push took (the data crosses the gateway during the push).
+fn transfer(sites: &TwoSites, name: &str, len: u64) -> f64 {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let r = client
+        .post(format!(
+            "{}/federation/push?{}",
+            sites.guest.base,
+            message_query(name, "")
+        ))
+        .body(reqwest::blocking::Body::sized(
+            Pattern { left: len, pos: 0 },
+            len,
+        ))
+        .send()
+        .unwrap();
+    let status = r.status();
+    assert!(status.is_success(), "{}", r.text().unwrap_or_default());
+    let push_s = t0.elapsed().as_secs_f64();
+    let mut resp = client
+        .post(format!(
+            "{}/federation/pull?{}",
+            sites.host.base,
+            message_query(name, "&wait_ms=10000")
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got = 0u64;
+    loop {
+        let n = resp.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, b) in buf[..n].iter().enumerate() {
+            assert_eq!(
+                *b,
+                ((got + i as u64) % 251) as u8,
+                "byte {}",
+                got + i as u64
+            );
+        }
+        got += n as u64;
+    }
+    assert_eq!(got, len);
+    push_s
+}
+
+#[test]
+fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
+    let mib: u64 = std::env::var("FATEFLOW_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let sites = TwoSites::start(&Options::default());
+    // Warm up the connection and allocator with a small message first.
+    transfer(&sites, "warmup", 8 << 20);
+    let pid = sites.host.child.id();
+    let (base_hwm, base_rss) = memory_kib(pid);
+    let len = mib << 20;
+    let secs = transfer(&sites, "big", len);
+    let (hwm, _) = memory_kib(pid);
+    let delta_mib = (hwm.saturating_sub(base_hwm.max(base_rss))) as f64 / 1024.0;
+    println!(
+        "gateway transfer: {mib} MiB in {secs:.2} s = {:.0} MiB/s; receiver peak RSS {:.0} MiB (baseline {:.0} MiB, +{delta_mib:.0} MiB)",
+        mib as f64 / secs,
+        hwm as f64 / 1024.0,
+        base_hwm as f64 / 1024.0
+    );
+    assert!(
+        delta_mib < 200.0,
+        "receiver peak RSS grew by {delta_mib:.0} MiB"
+    );
+    // The same key again is harmless: the first copy won and was delivered.
+    let client = reqwest::blocking::Client::new();
+    let r = client
+        .post(format!(
+            "{}/federation/push?{}",
+            sites.guest.base,
+            message_query("warmup", "")
+        ))
+        .body(vec![1u8; 16])
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = client
+        .post(format!(
+            "{}/federation/pull?{}",
+            sites.host.base,
+            message_query("warmup", "&wait_ms=500")
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        408,
+        "a repeated key is not delivered twice"
+    );
+}
