@@ -121,3 +121,100 @@ fn bad_keys_and_large_messages_are_refused() {
         Err(Error::TooLarge { .. })
     ));
 }
+
+mod streamed {
+    use fateflow_domain::{Party, Role};
+    use fateflow_federation::{Delivered, Key, Mailbox, MailboxConfig, STREAM_MEMORY_BYTES};
+    use std::time::Duration;
+
+    fn key(name: &str) -> Key {
+        Key {
+            session: "s_0".into(),
+            name: name.into(),
+            tag: "t".into(),
+            src: Party {
+                role: Role::Guest,
+                party_id: 9999,
+            },
+            dst: Party {
+                role: Role::Host,
+                party_id: 10000,
+            },
+        }
+    }
+
+    fn mailbox(dir: &std::path::Path, max: usize) -> Mailbox {
+        Mailbox::new(MailboxConfig {
+            memory_limit: 1 << 30,
+            spill_dir: dir.join("spill"),
+            ttl: Duration::from_secs(60),
+            max_message: max,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_long_message_goes_to_disk_as_it_is_written_and_comes_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mb = mailbox(dir.path(), 1 << 30);
+        let piece: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+        let mut w = mb.writer(key("big")).unwrap();
+        for _ in 0..(STREAM_MEMORY_BYTES / piece.len() + 3) {
+            w.write(&piece).unwrap();
+        }
+        let size = w.size();
+        // Spilled before finishing: the file exists while the message is written.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("spill")).unwrap().count(),
+            1
+        );
+        assert!(w.finish().unwrap());
+        assert_eq!(mb.stats().memory_bytes, 0, "nothing of it in memory");
+        match mb
+            .get_delivered(&key("big"), Duration::from_secs(1))
+            .await
+            .unwrap()
+        {
+            Delivered::File(path) => {
+                let bytes = std::fs::read(&path).unwrap();
+                assert_eq!(bytes.len(), size);
+                assert!(bytes.chunks(piece.len()).all(|c| c == &piece[..c.len()]));
+            }
+            Delivered::Memory(_) => panic!("a message above the threshold must be spilled"),
+        }
+        // The key was delivered: a second copy is ignored.
+        let mut again = mb.writer(key("big")).unwrap();
+        again.write(b"x").unwrap();
+        assert!(!again.finish().unwrap());
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mb = mailbox(dir.path(), STREAM_MEMORY_BYTES + 10);
+        let mut w = mb.writer(key("toobig")).unwrap();
+        w.write(&vec![0u8; STREAM_MEMORY_BYTES]).unwrap();
+        w.write(&[0u8; 8]).unwrap();
+        let e = w.write(&[0u8; 8]).unwrap_err().to_string();
+        assert!(e.contains("above the limit"), "{e}");
+        drop(w);
+        let files = std::fs::read_dir(dir.path().join("spill"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(files, 0, "an abandoned message leaves nothing behind");
+        assert!(!mb.has_seen(&key("toobig")));
+    }
+
+    #[tokio::test]
+    async fn a_short_message_stays_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mb = mailbox(dir.path(), 1 << 20);
+        let mut w = mb.writer(key("small")).unwrap();
+        w.write(b"hello ").unwrap();
+        w.write(b"world").unwrap();
+        assert!(w.finish().unwrap());
+        assert_eq!(
+            mb.get(&key("small"), Duration::from_secs(1)).await.unwrap(),
+            b"hello world"
+        );
+    }
+}

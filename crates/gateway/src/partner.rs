@@ -215,3 +215,36 @@ fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// Re-sends this site's task states of unfinished jobs initiated elsewhere every
+/// `every`, so a report lost while the initiator's site was down is repaired once it
+/// is back (copies only move forward, so a repeat is harmless).
+pub async fn rereport(partner: Arc<SitePartner>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let jobs = partner
+            .store
+            .query_jobs(&JobFilter {
+                is_initiator: Some(false),
+                statuses: vec![
+                    fateflow_domain::Status::Waiting,
+                    fateflow_domain::Status::Running,
+                ],
+                ..Default::default()
+            })
+            .await;
+        match jobs {
+            Ok((jobs, _)) => {
+                let mut seen = std::collections::BTreeSet::new();
+                for j in jobs {
+                    if seen.insert(j.job_id.clone()) {
+                        partner.report_to_initiator(&j.job_id).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing jobs to report failed"),
+        }
+    }
+}

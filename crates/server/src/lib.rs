@@ -25,7 +25,8 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?;
             rt.block_on(async {
-                let site = site::Site::start_with_gateway(args.site.clone(), args.gateway.clone()).await?;
+                let site =
+                    site::Site::start_with_gateway(args.site.clone(), args.gateway.clone()).await?;
                 println!("fateflow listening on http://{}", site.addr());
                 site.wait().await
             })?;

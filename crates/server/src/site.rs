@@ -113,11 +113,18 @@ impl Site {
         let peers = gateway.as_ref().map(|g| g.peers.clone());
         let partner: Arc<dyn fateflow_scheduler::Partner> = match &peers {
             None => Arc::new(LocalPartner::new(controller.clone())),
-            Some(p) => Arc::new(fateflow_gateway::SitePartner::new(
-                controller.clone(),
-                store.clone(),
-                p.clone(),
-            )),
+            Some(p) => {
+                let site_partner = Arc::new(fateflow_gateway::SitePartner::new(
+                    controller.clone(),
+                    store.clone(),
+                    p.clone(),
+                ));
+                tokio::spawn(fateflow_gateway::partner::rereport(
+                    site_partner.clone(),
+                    Duration::from_secs_f64((gopts.health_seconds * 5.0).max(1.0)),
+                ));
+                site_partner
+            }
         };
         let scheduler = Arc::new(Scheduler::new(
             store.clone(),

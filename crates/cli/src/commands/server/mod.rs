@@ -14,6 +14,9 @@ pub enum Command {
     Version(version::Args),
     /// The versions of every server module (POST /v1/server/version/get).
     Versions,
+    /// Check the site gateway's connectivity and certificates with every party in
+    /// its routes (POST /v1/gateway/health); fails when any party fails.
+    Health,
 }
 
 /// Runs a `server` verb.
@@ -21,5 +24,11 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
     match command {
         Command::Version(args) => version::run(args, ctx),
         Command::Versions => version::run_all(ctx),
+        Command::Health => {
+            let envelope = ctx
+                .client()?
+                .post("gateway/health", &serde_json::json!({}))?;
+            Ok(crate::commands::print_envelope(&envelope))
+        }
     }
 }

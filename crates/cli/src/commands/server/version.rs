@@ -36,5 +36,6 @@ mod tests {
         assert!(try_parse_args(["flow", "server", "version"]).is_ok());
         assert!(try_parse_args(["flow", "server", "version", "--module", "FATEFlow"]).is_ok());
         assert!(try_parse_args(["flow", "server", "versions"]).is_ok());
+        assert!(try_parse_args(["flow", "server", "health"]).is_ok());
     }
 }
