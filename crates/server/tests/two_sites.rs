@@ -163,6 +163,45 @@ fn host_killed_mid_job_fails_the_job_naming_party_10000_then_rerun_completes_it(
     let why = host_reader["error_report"].as_str().unwrap_or("");
     assert!(why.contains("party 10000 unreachable"), "{host_reader}");
 
+    // FATE's `flow job query` at the initiator shows it too. The `flow` binary sits
+    // next to `fateflow` when the workspace's binaries are built (`cargo test
+    // --workspace`, as the test command runs it).
+    let flow = std::path::Path::new(env!("CARGO_BIN_EXE_fateflow")).with_file_name("flow");
+    if flow.exists() {
+        let port = sites
+            .guest
+            .base
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches("/v1")
+            .to_string();
+        let out = std::process::Command::new(&flow)
+            .args([
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "job",
+                "query",
+                "-j",
+                &job_id,
+                "-r",
+                "guest",
+                "-p",
+                "9999",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("party 10000 unreachable"),
+            "flow job query: {text} {out:?}"
+        );
+    } else {
+        println!("flow binary not built; `flow job query` not checked (the API above was)");
+    }
+
     // The host comes back (without the delay); a rerun finishes the job.
     sites.restart_host();
     let t0 = Instant::now();
