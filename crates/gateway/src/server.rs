@@ -246,10 +246,24 @@ impl Handler for GatewayService {
             })
             .await
             .map_err(|e| RpcStatus::internal(e.to_string()))?;
-        if jobs.is_empty() {
+        let Some(job) = jobs.first() else {
             return Err(RpcStatus::not_found(format!(
                 "job {} was not initiated by this site",
                 r.job_id
+            )));
+        };
+        let parties =
+            fateflow_scheduler::initiator::parties_of(job).map_err(RpcStatus::internal)?;
+        if let Some(t) = tasks.iter().find(|t| {
+            !parties.contains(&Party {
+                role: t.role,
+                party_id: t.party_id,
+            })
+        }) {
+            tracing::warn!(job_id = %r.job_id, party_id = src_id, role = %t.role, "gateway refused a report from a party that is not in the job");
+            return Err(RpcStatus::permission_denied(format!(
+                "{}:{} is not a party of job {}",
+                t.role, t.party_id, r.job_id
             )));
         }
         let changed = mirror::apply(self.store.as_ref(), src_id, &tasks, now_ms())
