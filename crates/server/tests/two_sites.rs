@@ -434,3 +434,101 @@ fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
         "a repeated key is not delivered twice"
     );
 }
+
+#[test]
+fn a_routed_peer_cannot_speak_for_another_party() {
+    use fateflow_domain::{Party, Role};
+    use fateflow_gateway::proto::CommandRequest;
+    // The host routes the guest (9999) and a third party (9998). The third party's
+    // certificate is good for 9998 only: claiming to be the guest is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (guest_cert, _) = twosite::make_cert(&dir.path().join("guest"));
+    let (third_cert, _) = twosite::make_cert(&dir.path().join("third"));
+    let host_dir = dir.path().join("host");
+    let (host_cert, _) = twosite::make_cert(&host_dir.join("gateway"));
+    let port = twosite::free_port();
+    let routes = json!({"parties": {
+        "9999": {"address": "127.0.0.1:1", "certificate": guest_cert},
+        "9998": {"address": "127.0.0.1:1", "certificate": third_cert},
+    }});
+    let routes_path = dir.path().join("host-routes.json");
+    std::fs::write(&routes_path, routes.to_string()).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let _host = common::Server::start_parties(
+        &host_dir,
+        "10000",
+        &[],
+        &[
+            "--routes",
+            routes_path.to_str().unwrap(),
+            "--gateway-listen",
+            &listen,
+        ],
+    );
+    let third =
+        fateflow_gateway::Identity::load(&third_cert, &dir.path().join("third/site.key")).unwrap();
+    let third_routes = dir.path().join("third-routes.json");
+    twosite::write_routes(&third_routes, 10000, port, &host_cert);
+    let peers = fateflow_gateway::Peers::new(
+        &third,
+        fateflow_gateway::Routes::load(&third_routes).unwrap(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = |src: u64| fateflow_federation::Key {
+        session: "s_0".into(),
+        name: "x".into(),
+        tag: "t".into(),
+        src: Party {
+            role: Role::Guest,
+            party_id: src,
+        },
+        dst: Party {
+            role: Role::Host,
+            party_id: 10000,
+        },
+    };
+    let data = || {
+        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
+            fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
+        )])
+    };
+    rt.block_on(async {
+        let e = peers.push(&key(9999), 3, data()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("party 9999"), "{}", e.message());
+        let ok = peers.push(&key(9998), 3, data()).await.unwrap();
+        assert!(ok.stored);
+        // A message shorter than announced is not stored.
+        let e = peers
+            .push(&key(9998).clone_with_tag("short"), 10, data())
+            .await
+            .unwrap_err();
+        assert!(e.message().contains("3 of its 10 bytes"), "{}", e.message());
+        let cmd = CommandRequest {
+            job_id: "202601010000000000000".into(),
+            src_role: "guest".into(),
+            src_party_id: 9999,
+            dst_role: "host".into(),
+            dst_party_id: 10000,
+            command_json: br#"{"command":"start_job"}"#.to_vec(),
+        };
+        let e = peers.command(cmd).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+    });
+}
+
+trait WithTag {
+    fn clone_with_tag(&self, tag: &str) -> Self;
+}
+
+impl WithTag for fateflow_federation::Key {
+    fn clone_with_tag(&self, tag: &str) -> Self {
+        let mut k = self.clone();
+        k.tag = tag.into();
+        k
+    }
+}
