@@ -135,6 +135,11 @@ pub enum Error {
     #[error("federation: {0}")]
     Federation(#[from] fateflow_federation::Error),
 
+    /// A cryptographic operation failed (a bad ciphertext or key from another party,
+    /// a value too large to encode).
+    #[error("crypto: {0}")]
+    Crypto(#[from] fateflow_crypto::Error),
+
     /// The tracker (the executor's metrics, output and model bookkeeping) failed.
     #[error("tracker failed to {operation}: {source}")]
     Tracker {
@@ -167,6 +172,7 @@ impl Error {
                 _ => ErrorKind::Internal,
             },
             Error::Tracker { .. } | Error::Federation(_) => ErrorKind::External,
+            Error::Crypto(_) => ErrorKind::Internal,
         }
     }
 

@@ -78,6 +78,14 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A number (JSON number or numeric string), or `default`.
+    pub(crate) fn float(&self, name: &str, default: f64) -> Result<f64> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => number(&self.name(name), v),
+        }
+    }
+
     pub(crate) fn object(&self, name: &str) -> Result<Option<Params<'a>>> {
         match self.value(name) {
             None => Ok(None),

@@ -9,6 +9,7 @@ use crate::data_transform::DataTransform;
 use crate::evaluation::Evaluation;
 use crate::feature_scale::FeatureScale;
 use crate::intersection::Intersection;
+use crate::linear::{HeteroLR, HeteroLinR};
 use crate::reader::Reader;
 use crate::sample::FederatedSample;
 use crate::union::Union;
@@ -40,6 +41,8 @@ impl Registry {
         r.add("HeteroDataSplit", DataSplit);
         r.add("Union", Union);
         r.add("FederatedSample", FederatedSample);
+        r.add("HeteroLR", HeteroLR);
+        r.add("HeteroLinR", HeteroLinR);
         r
     }
 
@@ -86,6 +89,8 @@ mod tests {
                 "FeatureScale",
                 "FederatedSample",
                 "HeteroDataSplit",
+                "HeteroLR",
+                "HeteroLinR",
                 "Intersection",
                 "Reader",
                 "Union"
@@ -96,7 +101,8 @@ mod tests {
         assert!(r.get("DataIO").is_some());
         assert!(r.get("FeatureScale").is_some());
         assert!(r.get("Evaluation").is_some());
-        assert!(r.get("HeteroLR").is_none());
+        assert!(r.get("HeteroLR").is_some());
+        assert!(r.get("HeteroSecureBoost").is_none());
         assert!(r.get("reader").is_none());
     }
 

@@ -97,3 +97,18 @@ pub(crate) fn write_rows(
     .map_err(|e| Error::table(&target_id, e))?;
     ctx.tracker.save_output_data(name, &target)
 }
+
+/// The first input table under the first of `keys` that has one, read whole, or `None`
+/// when the task has no such input.
+pub(crate) fn read_input(
+    ctx: &crate::TaskContext<'_>,
+    _component: &str,
+    keys: &[&str],
+) -> Result<Option<(TableId, fateflow_tables::Frame)>> {
+    let Some(input) = ctx.inputs.first_table(keys) else {
+        return Ok(None);
+    };
+    let id = input.to_id("input.data")?;
+    let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+    Ok(Some((id, frame)))
+}

@@ -205,3 +205,102 @@ pub fn context<'a>(
         federation: None,
     }
 }
+
+/// An in-memory data plane for running several parties of a component on threads of
+/// one test process (the real one goes through the site's mailbox).
+#[derive(Debug, Default)]
+pub struct MemoryHub {
+    timeout: std::time::Duration,
+    messages: Mutex<std::collections::HashMap<MessageKey, Vec<u8>>>,
+    arrived: std::sync::Condvar,
+}
+
+type Party = fateflow_domain::Party;
+
+/// (name, tag, source, destination).
+type MessageKey = (String, String, Party, Party);
+
+impl MemoryHub {
+    /// A new, empty hub whose `get`s wait up to two minutes.
+    pub fn new() -> std::sync::Arc<Self> {
+        Self::with_timeout(std::time::Duration::from_secs(120))
+    }
+
+    /// A new, empty hub whose `get`s wait up to `timeout`.
+    pub fn with_timeout(timeout: std::time::Duration) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(MemoryHub {
+            timeout,
+            ..Self::default()
+        })
+    }
+
+    /// The data plane of `party`.
+    pub fn party(self: &std::sync::Arc<Self>, role: Role, party_id: u64) -> MemoryFederation {
+        MemoryFederation {
+            hub: self.clone(),
+            me: Party { role, party_id },
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// One party's view of a [`MemoryHub`].
+#[derive(Debug, Clone)]
+pub struct MemoryFederation {
+    hub: std::sync::Arc<MemoryHub>,
+    me: Party,
+    timeout: std::time::Duration,
+}
+
+impl fateflow_federation::Federation for MemoryFederation {
+    fn me(&self) -> Party {
+        self.me
+    }
+
+    fn remote_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        value: &[u8],
+        to: &[Party],
+    ) -> fateflow_federation::Result<()> {
+        let mut m = self.hub.messages.lock().unwrap_or_else(|e| e.into_inner());
+        for dst in to {
+            m.entry((name.into(), tag.into(), self.me, *dst))
+                .or_insert_with(|| value.to_vec());
+        }
+        self.hub.arrived.notify_all();
+        Ok(())
+    }
+
+    fn get_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        from: Party,
+    ) -> fateflow_federation::Result<Vec<u8>> {
+        let key = (name.to_owned(), tag.to_owned(), from, self.me);
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut m = self.hub.messages.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(v) = m.remove(&key) {
+                return Ok(v);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(fateflow_federation::Error::Timeout {
+                    name: name.into(),
+                    tag: tag.into(),
+                    from,
+                    waited: self.timeout,
+                });
+            }
+            m = self
+                .hub
+                .arrived
+                .wait_timeout(m, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}

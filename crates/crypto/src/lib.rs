@@ -43,6 +43,12 @@ mod wire;
 pub use error::{Error, Result};
 pub use rug::Integer;
 
+/// A uniformly random integer in `[0, 2^bits)` from the operating system's CSPRNG, for
+/// masks that hide a value sent to another party for decryption.
+pub fn random_integer(bits: u32) -> Integer {
+    rng::random_bits(bits)
+}
+
 #[cfg(test)]
 mod tests {
     /// Every public type must be usable across threads.

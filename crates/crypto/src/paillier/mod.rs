@@ -46,6 +46,7 @@
 //! secret p² and q²; use [`PublicKey`] as the encryptor where that matters.
 //! Secret values in GMP integers are not wiped from memory when dropped.
 
+mod dot;
 mod keys;
 mod ops;
 mod pool;

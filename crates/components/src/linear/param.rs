@@ -1,0 +1,423 @@
+//! `HeteroLR` / `HeteroLinR` parameters with FATE 1.x's names and defaults.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::params::Params;
+
+/// Which model: logistic (binary) or linear regression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// `HeteroLR`.
+    Logistic,
+    /// `HeteroLinR`.
+    Linear,
+}
+
+impl Task {
+    /// FATE's module name.
+    pub fn module(self) -> &'static str {
+        match self {
+            Task::Logistic => "HeteroLR",
+            Task::Linear => "HeteroLinR",
+        }
+    }
+}
+
+/// The regulariser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Penalty {
+    None,
+    L1,
+    L2,
+}
+
+/// The arbiter's (or party's) update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OptimizerKind {
+    Sgd,
+    RmsProp,
+    Adam,
+    AdaGrad,
+    Nesterov,
+}
+
+/// When training stops before `max_iter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EarlyStop {
+    Diff,
+    Abs,
+    WeightDiff,
+}
+
+/// How weights start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum InitMethod {
+    RandomUniform,
+    RandomNormal,
+    Zeros,
+    Ones,
+    Const(f64),
+}
+
+/// `cv_param`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CvParam {
+    pub(crate) n_splits: usize,
+    pub(crate) shuffle: bool,
+    pub(crate) random_seed: Option<u64>,
+}
+
+/// The parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LinearParam {
+    pub(crate) penalty: Penalty,
+    pub(crate) alpha: f64,
+    pub(crate) optimizer: OptimizerKind,
+    pub(crate) learning_rate: f64,
+    pub(crate) decay: f64,
+    pub(crate) decay_sqrt: bool,
+    /// `None`: the full batch (`batch_size` -1 or ≥ the row count).
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) shuffle: bool,
+    pub(crate) max_iter: usize,
+    pub(crate) early_stop: EarlyStop,
+    pub(crate) tol: f64,
+    pub(crate) init: InitMethod,
+    pub(crate) fit_intercept: bool,
+    pub(crate) random_seed: Option<u64>,
+    pub(crate) key_length: u32,
+    /// Fixed-point bits of plaintexts under encryption (`floating_point_precision`).
+    pub(crate) precision_bits: u32,
+    pub(crate) threshold: f64,
+    pub(crate) validation_freqs: Option<usize>,
+    pub(crate) early_stopping_rounds: Option<usize>,
+    pub(crate) cv: Option<CvParam>,
+}
+
+impl LinearParam {
+    /// Parses `parameters` for `task`, naming the parameter in every error.
+    pub(crate) fn parse(task: Task, parameters: &Map<String, Value>) -> Result<Self> {
+        let p = Params::new(parameters);
+        let penalty = match p
+            .choice("penalty", Some("L2"), &["L1", "L2", "None"])?
+            .unwrap_or("L2")
+        {
+            "L1" => Penalty::L1,
+            "L2" => Penalty::L2,
+            _ => Penalty::None,
+        };
+        let default_optimizer = match task {
+            Task::Logistic => "rmsprop",
+            Task::Linear => "sgd",
+        };
+        let optimizer = match p
+            .choice(
+                "optimizer",
+                Some(default_optimizer),
+                &[
+                    "sgd",
+                    "rmsprop",
+                    "adam",
+                    "adagrad",
+                    "nesterov_momentum_sgd",
+                    "sqn",
+                ],
+            )?
+            .unwrap_or(default_optimizer)
+        {
+            "sgd" => OptimizerKind::Sgd,
+            "rmsprop" => OptimizerKind::RmsProp,
+            "adam" => OptimizerKind::Adam,
+            "adagrad" => OptimizerKind::AdaGrad,
+            "nesterov_momentum_sgd" => OptimizerKind::Nesterov,
+            other => {
+                return Err(Error::Unsupported {
+                    parameter: "optimizer".into(),
+                    value: other.into(),
+                    supported: "sgd, rmsprop, adam, adagrad, nesterov_momentum_sgd".into(),
+                })
+            }
+        };
+        let alpha = non_negative(&p, "alpha", 1.0)?;
+        let learning_rate = positive(&p, "learning_rate", 0.01)?;
+        let decay = non_negative(&p, "decay", 1.0)?;
+        let decay_sqrt = p.bool("decay_sqrt", true)?;
+        let batch_size = match p.int("batch_size", -1)? {
+            -1 => None,
+            n if n > 0 => Some(n as usize),
+            n => {
+                return Err(Error::param(
+                    "batch_size",
+                    format!("expected -1 (full batch) or a positive size, found {n}"),
+                ))
+            }
+        };
+        let shuffle = p.bool("shuffle", true)?;
+        let default_iter = match task {
+            Task::Logistic => 100,
+            Task::Linear => 20,
+        };
+        let max_iter = match p.int("max_iter", default_iter)? {
+            n if n > 0 => n as usize,
+            n => {
+                return Err(Error::param(
+                    "max_iter",
+                    format!("expected a positive number of iterations, found {n}"),
+                ))
+            }
+        };
+        let early_stop = match p
+            .choice("early_stop", Some("diff"), &["diff", "abs", "weight_diff"])?
+            .unwrap_or("diff")
+        {
+            "abs" => EarlyStop::Abs,
+            "weight_diff" => EarlyStop::WeightDiff,
+            _ => EarlyStop::Diff,
+        };
+        let tol = non_negative(&p, "tol", 1e-4)?;
+
+        let (init, fit_intercept, random_seed) = match p.object("init_param")? {
+            None => (InitMethod::RandomUniform, true, None),
+            Some(ip) => {
+                let method = ip
+                    .choice(
+                        "init_method",
+                        Some("random_uniform"),
+                        &["random_uniform", "random_normal", "zeros", "ones", "const"],
+                    )?
+                    .unwrap_or("random_uniform");
+                let init = match method {
+                    "random_normal" => InitMethod::RandomNormal,
+                    "zeros" => InitMethod::Zeros,
+                    "ones" => InitMethod::Ones,
+                    "const" => InitMethod::Const(ip.float("init_const", 1.0)?),
+                    _ => InitMethod::RandomUniform,
+                };
+                let seed = match ip.value("random_seed") {
+                    None => None,
+                    Some(v) => Some(v.as_u64().filter(|s| *s <= u32::MAX as u64).ok_or_else(
+                        || {
+                            Error::param(
+                                ip.name("random_seed"),
+                                format!("expected an integer between 0 and 2^32 - 1, found {v}"),
+                            )
+                        },
+                    )?),
+                };
+                (init, ip.bool("fit_intercept", true)?, seed)
+            }
+        };
+
+        let key_length = match p.object("encrypt_param")? {
+            None => 1024,
+            Some(ep) => {
+                if let Some(method) = ep.opt_str("method")? {
+                    if !method.eq_ignore_ascii_case("paillier") {
+                        return Err(Error::Unsupported {
+                            parameter: "encrypt_param.method".into(),
+                            value: method.into(),
+                            supported: "paillier".into(),
+                        });
+                    }
+                }
+                let bits = ep.int("key_length", 1024)?;
+                if !fateflow_crypto::paillier::SUPPORTED_KEY_SIZES.contains(&(bits as u32)) {
+                    return Err(Error::param(
+                        "encrypt_param.key_length",
+                        format!(
+                            "expected one of {:?} bits, found {bits}",
+                            fateflow_crypto::paillier::SUPPORTED_KEY_SIZES
+                        ),
+                    ));
+                }
+                bits as u32
+            }
+        };
+        let precision_bits = match p.int("floating_point_precision", 23)? {
+            n @ 8..=40 => n as u32,
+            n => {
+                return Err(Error::param(
+                    "floating_point_precision",
+                    format!("expected a number of bits between 8 and 40, found {n}"),
+                ))
+            }
+        };
+        let threshold = match p.object("predict_param")? {
+            None => 0.5,
+            Some(pp) => pp.float("threshold", 0.5)?,
+        };
+        let validation_freqs = match p.value("validation_freqs") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => Some(n as usize),
+                _ => {
+                    return Err(Error::param(
+                        "validation_freqs",
+                        format!("expected a positive number of iterations, found {v}"),
+                    ))
+                }
+            },
+        };
+        let early_stopping_rounds = match p.value("early_stopping_rounds") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => Some(n as usize),
+                _ => {
+                    return Err(Error::param(
+                        "early_stopping_rounds",
+                        format!("expected a positive number of validations, found {v}"),
+                    ))
+                }
+            },
+        };
+        if early_stopping_rounds.is_some() && validation_freqs.is_none() {
+            return Err(Error::param(
+                "early_stopping_rounds",
+                "needs `validation_freqs` (and a validate_data input) to know when to validate",
+            ));
+        }
+        let cv = match p.object("cv_param")? {
+            None => None,
+            Some(cp) if !cp.bool("need_cv", false)? => None,
+            Some(cp) => {
+                let n_splits = cp.int("n_splits", 5)?;
+                if n_splits < 2 {
+                    return Err(Error::param(
+                        "cv_param.n_splits",
+                        format!("expected at least 2 folds, found {n_splits}"),
+                    ));
+                }
+                Some(CvParam {
+                    n_splits: n_splits as usize,
+                    shuffle: cp.bool("shuffle", true)?,
+                    random_seed: cp.value("random_seed").and_then(Value::as_u64),
+                })
+            }
+        };
+        Ok(LinearParam {
+            penalty,
+            alpha,
+            optimizer,
+            learning_rate,
+            decay,
+            decay_sqrt,
+            batch_size,
+            shuffle,
+            max_iter,
+            early_stop,
+            tol,
+            init,
+            fit_intercept,
+            random_seed,
+            key_length,
+            precision_bits,
+            threshold,
+            validation_freqs,
+            early_stopping_rounds,
+            cv,
+        })
+    }
+
+    /// The settings as FATE's model meta shows them.
+    pub(crate) fn meta(&self, task: Task) -> Value {
+        serde_json::json!({
+            "module": task.module(),
+            "penalty": match self.penalty { Penalty::L1 => "L1", Penalty::L2 => "L2", Penalty::None => "None" },
+            "alpha": self.alpha,
+            "optimizer": match self.optimizer {
+                OptimizerKind::Sgd => "sgd",
+                OptimizerKind::RmsProp => "rmsprop",
+                OptimizerKind::Adam => "adam",
+                OptimizerKind::AdaGrad => "adagrad",
+                OptimizerKind::Nesterov => "nesterov_momentum_sgd",
+            },
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size.map_or(-1, |b| b as i64),
+            "max_iter": self.max_iter,
+            "early_stop": match self.early_stop { EarlyStop::Diff => "diff", EarlyStop::Abs => "abs", EarlyStop::WeightDiff => "weight_diff" },
+            "tol": self.tol,
+            "fit_intercept": self.fit_intercept,
+            "need_one_vs_rest": false,
+            "threshold": self.threshold,
+        })
+    }
+}
+
+fn non_negative(p: &Params<'_>, name: &str, default: f64) -> Result<f64> {
+    let v = p.float(name, default)?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::param(
+            p.name(name),
+            format!("expected a number ≥ 0, found {v}"),
+        ))
+    }
+}
+
+fn positive(p: &Params<'_>, name: &str, default: f64) -> Result<f64> {
+    let v = p.float(name, default)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::param(
+            p.name(name),
+            format!("expected a number > 0, found {v}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(task: Task, v: Value) -> Result<LinearParam> {
+        LinearParam::parse(task, v.as_object().unwrap())
+    }
+
+    #[test]
+    fn fate_defaults() {
+        let lr = parse(Task::Logistic, json!({})).unwrap();
+        assert_eq!(lr.optimizer, OptimizerKind::RmsProp);
+        assert_eq!(lr.max_iter, 100);
+        assert_eq!(lr.penalty, Penalty::L2);
+        assert_eq!(lr.alpha, 1.0);
+        assert_eq!(lr.learning_rate, 0.01);
+        assert_eq!(lr.batch_size, None);
+        assert_eq!(lr.key_length, 1024);
+        assert_eq!(lr.init, InitMethod::RandomUniform);
+        let linr = parse(Task::Linear, json!({})).unwrap();
+        assert_eq!(linr.optimizer, OptimizerKind::Sgd);
+        assert_eq!(linr.max_iter, 20);
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let cases = [
+            (json!({"optimizer": "lbfgs"}), "optimizer"),
+            (json!({"batch_size": 0}), "batch_size"),
+            (json!({"max_iter": -3}), "max_iter"),
+            (json!({"learning_rate": "fast"}), "learning_rate"),
+            (
+                json!({"encrypt_param": {"key_length": 512}}),
+                "encrypt_param.key_length",
+            ),
+            (
+                json!({"init_param": {"init_method": "xavier"}}),
+                "init_param.init_method",
+            ),
+            (
+                json!({"cv_param": {"need_cv": true, "n_splits": 1}}),
+                "cv_param.n_splits",
+            ),
+            (json!({"early_stopping_rounds": 3}), "early_stopping_rounds"),
+            (json!({"optimizer": "sqn"}), "optimizer"),
+        ];
+        for (v, name) in cases {
+            let e = parse(Task::Logistic, v.clone()).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")), "{v}: {e}");
+        }
+    }
+}
