@@ -45,6 +45,32 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Run one job on a throwaway standalone site: upload the tables, submit, show
+    /// progress, print each component's run time and every evaluation.
+    Run {
+        /// The DSL file.
+        #[arg(short = 'd', long)]
+        dsl: PathBuf,
+        /// The runtime conf file.
+        #[arg(short = 'c', long)]
+        conf: PathBuf,
+        /// A table to upload first, `namespace.name=file.csv[:partitions]` (repeatable;
+        /// files relative to `--file-root`).
+        #[arg(long = "upload")]
+        uploads: Vec<crate::run_job::Upload>,
+        /// Where upload files are read from.
+        #[arg(long, default_value = "examples/data")]
+        file_root: PathBuf,
+        /// Data dir of the site (default: a fresh temporary dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seconds to wait for the job.
+        #[arg(long, default_value_t = 7200)]
+        timeout: u64,
+        /// Print a final `RUN_RESULT {json}` line (and keep the temporary data dir).
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate this site's gateway key and self-signed certificate, and print the
     /// certificate's SHA-256 fingerprint for the other parties' routes files.
     Cert {
@@ -119,6 +145,27 @@ pub struct ServerOptions {
     /// Seconds without a heartbeat after which a running task is declared dead.
     #[arg(long, env = "FATEFLOW_HEARTBEAT_TIMEOUT", default_value_t = 60)]
     pub heartbeat_timeout: i64,
+}
+
+impl ServerOptions {
+    /// A standalone site on loopback (free port) hosting guest 9999 and host/arbiter
+    /// 10000, reading uploads from `file_root`.
+    pub fn standalone(data_dir: &std::path::Path, file_root: &std::path::Path) -> Self {
+        ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_path_buf(),
+            parties: vec![9999, 10000],
+            cores: None,
+            memory_mb: None,
+            file_root: Some(file_root.to_path_buf()),
+            app_key: None,
+            secret_key: None,
+            insecure_no_auth: false,
+            tick_seconds: 2.0,
+            detect_seconds: 5.0,
+            heartbeat_timeout: 60,
+        }
+    }
 }
 
 /// `fateflow server`'s arguments: the site's and its gateway's.

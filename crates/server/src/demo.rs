@@ -1,17 +1,17 @@
 //! `fateflow demo`: a standalone site on embedded defaults, the shipped breast data
-//! uploaded for guest 9999 and host 10000, and the richest example job this build can
-//! run, with progress.
+//! uploaded for guest 9999 and host 10000, and the demo job, with progress; then the
+//! evaluation's AUC and KS and where to look next.
 
 use crate::cli::ServerOptions;
+use crate::run_job::{metric_values, read_json, Api, Upload};
 use crate::site::Site;
-use anyhow::{bail, Context};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use anyhow::Context;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The job the demo runs today: reader → data transform → intersection (ECDH PSI) →
+/// The job the demo runs: reader → data transform → intersection (ECDH PSI) →
 /// feature scale, at guest and host.
 const DEMO_JOB: &str = "jobs/psi_ecdh";
 
@@ -26,14 +26,9 @@ pub(crate) fn run(
             examples.display()
         )
     })?;
-    let tmp;
-    let data_dir = match data_dir {
-        Some(d) => d,
-        None => {
-            tmp = std::env::temp_dir().join(format!("fateflow-demo-{}", std::process::id()));
-            tmp
-        }
-    };
+    let data_dir = data_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("fateflow-demo-{}", std::process::id()))
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -41,159 +36,72 @@ pub(crate) fn run(
 }
 
 async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<ExitCode> {
-    let opts = ServerOptions {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: data_dir.to_path_buf(),
-        parties: vec![9999, 10000],
-        cores: None,
-        memory_mb: None,
-        file_root: Some(examples.join("data")),
-        app_key: None,
-        secret_key: None,
-        insecure_no_auth: false,
-        tick_seconds: 2.0,
-        detect_seconds: 5.0,
-        heartbeat_timeout: 60,
-    };
-    let site = Site::start(opts).await?;
-    let base = format!("http://{}/v1", site.addr());
+    let site = Site::start(ServerOptions::standalone(data_dir, &examples.join("data"))).await?;
+    let api = Api::new(&site);
     println!(
         "site started at http://{} hosting guest 9999 and host/arbiter 10000",
         site.addr()
     );
     println!("data dir: {}", data_dir.display());
-    let client = reqwest::Client::new();
-
     for table in ["breast_hetero_guest", "breast_hetero_host"] {
-        let conf = json!({
-            "file": format!("{table}.csv"), "head": 1, "partition": 4, "id_delimiter": ",",
-            "namespace": "experiment", "table_name": table, "drop": 1, "use_local_data": 0,
-        });
-        let r = post(&client, &base, "data/upload", &conf).await?;
-        println!("uploaded {table}: {} rows", r["data"]["count"]);
+        let rows = api
+            .upload(&Upload {
+                namespace: "experiment".into(),
+                name: table.into(),
+                file: format!("{table}.csv"),
+                partitions: 4,
+            })
+            .await?;
+        println!("uploaded {table}: {rows} rows");
     }
-
     let job_dir = examples.join(DEMO_JOB);
-    let dsl: Value = serde_json::from_slice(&std::fs::read(job_dir.join("dsl.json"))?)?;
-    let conf: Value = serde_json::from_slice(&std::fs::read(job_dir.join("conf.json"))?)?;
-    let r = post(
-        &client,
-        &base,
-        "job/submit",
-        &json!({"job_dsl": dsl, "job_runtime_conf": conf}),
-    )
-    .await?;
-    let job_id = r["jobId"].as_str().unwrap_or_default().to_string();
-    println!("submitted job {job_id} ({DEMO_JOB})");
-
-    let started = Instant::now();
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let status = loop {
-        let tasks = post(&client, &base, "job/list/task", &json!({"job_id": job_id})).await?;
-        for t in tasks["data"]["tasks"].as_array().into_iter().flatten() {
-            let key = format!(
-                "{} {}:{}",
-                t["component_name"].as_str().unwrap_or(""),
-                t["role"].as_str().unwrap_or(""),
-                t["party_id"].as_str().unwrap_or("")
+    let dsl = read_json(&job_dir.join("dsl.json"))?;
+    let conf = read_json(&job_dir.join("conf.json"))?;
+    println!(
+        "running {DEMO_JOB} ({} components)",
+        dsl["components"].as_object().map_or(0, |c| c.len())
+    );
+    let run = api.run(&dsl, &conf, Duration::from_secs(1800)).await?;
+    let job_id = &run.job_id;
+    for (role, party) in [("guest", 9999), ("host", 10000)] {
+        let m = api
+            .post_raw(
+                "tracking/component/metric/all",
+                &json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}),
+            )
+            .await?;
+        let points = &m["data"]["train"]["intersection"]["data"];
+        if !points.is_null() {
+            println!(
+                "{role} {party}: intersection kept {} rows (rate {})",
+                points[0][1], points[1][1]
             );
-            let st = t["party_status"].as_str().unwrap_or("").to_string();
-            if seen.get(&key) != Some(&st) {
-                println!("[{:>6.1}s] {key:<36} {st}", started.elapsed().as_secs_f64());
-                seen.insert(key, st);
-            }
         }
-        let job = post(
-            &client,
-            &base,
-            "job/query",
-            &json!({"job_id": job_id, "role": "guest", "party_id": 9999}),
-        )
-        .await?;
-        let j = &job["data"][0];
-        let st = j["f_status"].as_str().unwrap_or("").to_string();
-        if ["success", "failed", "canceled", "timeout"].contains(&st.as_str()) {
-            if st != "success" {
+    }
+    for (component, summary) in api.evaluations(job_id, &dsl, &json!(9999)).await? {
+        for (set, ty, metric, value) in metric_values(&summary) {
+            if ["auc", "ks"].contains(&metric.as_str()) {
                 println!(
-                    "job {st}: {}",
-                    j["f_error_report"].as_str().unwrap_or("no reason recorded")
+                    "{component}: {set} ({ty}) {}: {value:.4}",
+                    metric.to_uppercase()
                 );
             }
-            break st;
         }
-        if started.elapsed() > Duration::from_secs(600) {
-            bail!("the demo job did not finish within 10 minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    println!(
-        "job {job_id} {status} in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    for (role, party) in [("guest", 9999), ("host", 10000)] {
-        let key = |cpn: &str| json!({"job_id": job_id, "component_name": cpn, "role": role, "party_id": party});
-        let m = post(
-            &client,
-            &base,
-            "tracking/component/metric/all",
-            &key("intersection_0"),
-        )
-        .await?;
-        let points = &m["data"]["train"]["intersection"]["data"];
-        let out = post(
-            &client,
-            &base,
-            "tracking/component/output/data",
-            &key("feature_scale_0"),
-        )
-        .await?;
-        let columns = out["meta"]["header"][0]
-            .as_array()
-            .map(|h| h.len().saturating_sub(1))
-            .unwrap_or(0);
-        println!(
-            "{role} {party}: intersection kept {} rows (rate {}); scaled output: {} rows x {columns} columns",
-            points[0][1], points[1][1], out["meta"]["total"][0]
-        );
     }
+    let port = site.addr().port();
     println!("\nBoard: http://{}/#/job/{job_id}", site.addr());
     println!("next: logs in {}/logs/{job_id}", data_dir.display());
     println!(
-        "      the API is at {base} (try `flow --ip 127.0.0.1 --port {} job query -j {job_id}`)",
-        site.addr().port()
+        "      the API is at {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
+        api.base()
     );
-    println!("      binning, selection, hetero LR and the evaluation of its scores arrive with their components.");
     if keep {
         println!("site keeps running; Ctrl-C to stop");
         site.wait().await?;
     }
-    Ok(if status == "success" {
+    Ok(if run.status == "success" {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn post(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let resp = client
-        .post(format!("{base}/{path}"))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .with_context(|| format!("POST /v1/{path}"))?;
-    let v: Value = serde_json::from_str(&resp.text().await?)
-        .with_context(|| format!("POST /v1/{path}: not JSON"))?;
-    if v["retcode"].as_i64() != Some(0) {
-        bail!(
-            "POST /v1/{path} failed: {}",
-            v["retmsg"].as_str().unwrap_or("?")
-        );
-    }
-    Ok(v)
 }

@@ -5,6 +5,7 @@ pub mod board;
 pub mod cli;
 mod demo;
 pub mod federation;
+pub mod run_job;
 pub mod site;
 mod validate;
 
@@ -19,6 +20,23 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
             data_dir,
             keep,
         } => demo::run(&examples, data_dir, keep),
+        cli::Command::Run {
+            dsl,
+            conf,
+            uploads,
+            file_root,
+            data_dir,
+            timeout,
+            json,
+        } => run_job::run(run_job::RunOptions {
+            dsl,
+            conf,
+            uploads,
+            file_root,
+            data_dir,
+            timeout,
+            json,
+        }),
         cli::Command::Server(args) => {
             init_tracing();
             let rt = tokio::runtime::Builder::new_multi_thread()
