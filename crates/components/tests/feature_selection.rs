@@ -1012,6 +1012,36 @@ fn local_filters_at_hosts_then_iv_on_what_is_left() {
 }
 
 #[test]
+fn parties_may_expand_local_filters_differently() {
+    let f = federated();
+    // The guest's statistic_filter runs two metrics, host 10000's one: the IV run after
+    // it still meets at the same place.
+    let mut tasks = f.tasks(json!({"filter_methods": ["statistic_filter", "iv_filter"],
+        "statistic_param": {"metrics": ["min", "max"], "threshold": [-1, -1]},
+        "iv_param": {"threshold": 0.2}}));
+    tasks[1].params["statistic_param"] = json!({"metrics": "count", "threshold": 1});
+    let run = run_parties(&f.store, &tasks);
+    for r in &run.results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(kept(&run.trackers[1]), strings(&["age", "debt"]));
+    assert_eq!(
+        model(&run.trackers[0]).param["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        model(&run.trackers[1]).param["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
 fn without_select_federated_hosts_keep_every_column() {
     let f = federated();
     for params in [
@@ -1286,13 +1316,32 @@ fn a_failing_host_stops_the_guest_and_the_other_host_quickly() {
         .to_string()
         .starts_with("guest 9999 failed"));
 
+    // One threshold for two hosts: the guest names the parameter, the hosts stop.
+    let run = run_parties(
+        &f.store,
+        &f.tasks(json!({"filter_methods": ["iv_value_thres"],
+        "iv_value_param": {"host_thresholds": [0.1]}})),
+    );
+    let e = run.results[0].as_ref().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "invalid parameter `iv_value_param.host_thresholds`: 1 thresholds given for 2 hosts: give one per host"
+    );
+    for r in &run.results[1..] {
+        assert!(r
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .starts_with("guest 9999 failed with a user error"));
+    }
+
     // Parties that disagree on where the IV filters are.
     let mut tasks = f.tasks(json!({"filter_methods": ["iv_filter"]}));
     tasks[1].params = json!({"filter_methods": ["manually", "iv_filter"]});
     let run = run_parties(&f.store, &tasks);
     let e = run.results[0].as_ref().unwrap_err().to_string();
     assert!(
-        e.contains("host 10000 runs IV filters at [filter_methods[1] iv_threshold] but the guest at [filter_methods[0] iv_threshold]"),
+        e.contains("host 10000 runs IV filters at [filter_methods[1]] but the guest at [filter_methods[0]]"),
         "{e}"
     );
     assert!(run.results[1]
@@ -1305,4 +1354,69 @@ fn a_failing_host_stops_the_guest_and_the_other_host_quickly() {
         .unwrap_err()
         .to_string()
         .starts_with("guest 9999 failed"));
+}
+
+#[test]
+fn default_credit_guest_local_filters_and_predict() {
+    let (_dir, store) = temp_store();
+    let raw = common::upload_example(&store, "default_credit_hetero_guest.csv");
+    let id = TableId::new(&raw.namespace, &raw.name).unwrap();
+    let f = fateflow_tables::read_all(&store, &id)
+        .unwrap()
+        .with_label("y")
+        .unwrap();
+    let labeled = TableId::new("experiment", "credit").unwrap();
+    write_frame(&store, &labeled, &f, 4, WriteMode::Replace).unwrap();
+    let data = TableRef::new("experiment", "credit");
+    let names: Vec<String> = f.columns().iter().filter(|c| *c != "y").cloned().collect();
+    let column = |n: &str| f.column(f.column_index(n).unwrap());
+
+    let params = json!({"filter_methods": ["percentage_value", "statistic_filter"],
+                        "percentage_value_param": {"upper_pct": 0.5},
+                        "statistic_param": {"metrics": "stddev", "filter_type": "top_percentile",
+                                            "threshold": 0.5}});
+    let started = std::time::Instant::now();
+    let (t, r) = run_guest(&store, &Task::new(&data, params));
+    let fit_time = started.elapsed();
+    let t = ok(t, r);
+    // Independently: drop columns whose most frequent value fills more than half the rows…
+    let rows = f.nrows() as f64;
+    let after_pct: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+            for v in column(n) {
+                *counts.entry(v.to_bits()).or_default() += 1;
+            }
+            *counts.values().max().unwrap() as f64 <= (rows * 0.5).ceil()
+        })
+        .collect();
+    assert!(
+        after_pct.len() < names.len(),
+        "default_credit has dominated columns"
+    );
+    // …then keep the ceil(half) with the largest deviation, earlier first among ties.
+    let mut by_std: Vec<(&String, f64)> = after_pct
+        .iter()
+        .map(|n| (*n, mean_std(&column(n)).1))
+        .collect();
+    by_std.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let k = (after_pct.len() as f64 * 0.5).ceil() as usize;
+    let top: BTreeSet<&String> = by_std[..k].iter().map(|(n, _)| *n).collect();
+    let want: Vec<String> = names.iter().filter(|n| top.contains(n)).cloned().collect();
+    assert_eq!(kept(&t), want);
+
+    let mut task = Task::new(&data, json!({}));
+    task.model = Some(model(&t));
+    let started = std::time::Instant::now();
+    let (p, r) = run_guest(&store, &task);
+    let predict_time = started.elapsed();
+    let p = ok(p, r);
+    let out = |t: &RecordingTracker| frame(&store, &t.output_data().pop().unwrap().1);
+    assert_eq!(bits(&out(&t)), bits(&out(&p)));
+    eprintln!(
+        "default_credit guest ({} rows, {} features): fit {fit_time:?}, transform {predict_time:?}",
+        f.nrows(),
+        names.len()
+    );
 }

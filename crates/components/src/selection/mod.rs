@@ -44,8 +44,10 @@
 //!   `average`): judges by the IVs of the `HeteroFeatureBinning` model among the task's
 //!   `isometric_model` inputs (every party needs it). With `select_federated` the guest
 //!   pools its columns and every host's (in that order) and applies the rule once,
-//!   `host_thresholds` giving the host columns' thresholds; without it the guest judges
-//!   its own columns and hosts keep theirs.
+//!   `host_thresholds` giving the host columns' thresholds, then keeps at least one
+//!   column per party; without it the guest judges its own columns and hosts keep
+//!   theirs. The guest's parameters decide (a host's `select_federated` and thresholds
+//!   are not used).
 //! - the deprecated `iv_value_thres` (`iv_value_param`: `value_threshold` 0.0,
 //!   `host_thresholds`, `local_only` false), `iv_top_k` (`iv_top_k_param`: `k` 10,
 //!   `local_only`) and `iv_percentile` (`iv_percentile_param`: `percentile_threshold`
@@ -86,10 +88,12 @@
 //!   (its name, the columns left after it), meta `{"metric_type": "FEATURE_SELECTION",
 //!   "original_col_nums", "left_col_nums"}`.
 //!
-//! Departures from FATE: statistic filters are computed from the party's data (FATE
-//! 1.5+ reads them from a `DataStatistics` isometric model, which this implementation
-//! does not have; the values are those `DataStatistics` computes: missing cells left out,
-//! population variance, exact quantiles); ties in top-k / top-percentile go to the
+//! Departures from FATE: statistic filters are computed from the party's data, as FATE
+//! ≤ 1.4's filters did (FATE 1.5+ requires a `DataStatistics` isometric model for
+//! `unique_value`, `coefficient_of_variation_value_thres`, `outlier_cols` and
+//! `statistic_filter` and fails without one; that module does not exist here, and its
+//! values are these: missing cells left out, population variance, quantiles of rank
+//! `ceil(q · n)`); ties in top-k / top-percentile go to the
 //! earlier column (FATE's order among equal values is numpy's unspecified one); the
 //! keep-one rule of `manually` keeps the first column (FATE picks one at random); an
 //! index or name that is not a feature column fails (FATE ignores it); a guest column
@@ -400,6 +404,16 @@ impl<'a> Link<'a> {
             },
         };
     }
+}
+
+/// The federation tag of an IV run: its place in `filter_methods` (and `metrics`), the
+/// same at every party whatever their other filters expand to.
+fn iv_tag(step: &Step) -> String {
+    format!(
+        "filter_{}_{}",
+        step.position,
+        step.metric_index.unwrap_or(0)
+    )
 }
 
 /// This party's anonymous name of feature `i` (FATE's `<role>_<party_id>_x<i>`).
@@ -794,12 +808,7 @@ fn statistics(
 fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> {
     let param = SelectionParam::parse(&ctx.parameters)?;
     let steps = &param.steps;
-    link.iv_tags = steps
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_iv())
-        .map(|(k, _)| format!("step_{k}"))
-        .collect();
+    link.iv_tags = steps.iter().filter(|s| s.is_iv()).map(iv_tag).collect();
     let header = &input.header;
     let selected = param.selected(header, |i| anonymous(ctx, i))?;
     ctx.tracker.info(&format!(
@@ -863,10 +872,11 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
     } else {
         vec![None; header.len()]
     };
+    // Only where the IV runs are: their settings are the guest's.
     let labels: Vec<String> = steps
         .iter()
         .filter(|s| s.is_iv())
-        .map(|s| format!("{} {}", s.label(), s.name))
+        .map(Step::label)
         .collect();
     link.handshake(&labels)?;
 
@@ -886,7 +896,7 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
             .filter(|&c| left[c])
             .map(|c| header[c].clone())
             .collect();
-        let outcome = fit.run_step(link, step, &format!("step_{k}"), &candidates)?;
+        let outcome = fit.run_step(link, step, &iv_tag(step), &candidates)?;
         let mut removed = Vec::new();
         for (&c, &kept) in candidates.iter().zip(&outcome.kept) {
             if !kept {

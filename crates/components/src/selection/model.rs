@@ -27,7 +27,8 @@
 //! - `results`: one entry per filter run, in order (`iv_filter` / `statistic_filter` with
 //!   a list of metrics run once per metric). `select_cols` are the columns the filter
 //!   judged (selected and still left), `feature_values` the values it judged them by
-//!   (empty for `manually`, and for IV filters at a host, which never learns IVs),
+//!   (empty for `manually`, and for IV filters at a host, which never learns IVs;
+//!   `percentage_value` records the share of rows its most frequent value fills),
 //!   `left_cols` every column left before the filter (`original_cols`) with whether it is
 //!   still left after it. `host_*` are filled at the guest for IV filters that selected
 //!   federated: each host's candidate columns by anonymous name, their IVs and the
