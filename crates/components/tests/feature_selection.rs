@@ -1420,3 +1420,136 @@ fn default_credit_guest_local_filters_and_predict() {
         names.len()
     );
 }
+
+/// IV of each column of `frame` against `labels` (by sid), binned as spec §4.2–4.3 say:
+/// quantile split points of rank ceil(i/10 · n), a value goes to the first bin whose
+/// split point it does not exceed, WOE with 0.5 added to both counts of a bin with an
+/// empty side.
+fn quantile_ivs(frame: &Frame, labels: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
+    let y: Vec<f64> = frame.sids().iter().map(|s| labels[s]).collect();
+    let events = y.iter().filter(|&&v| v == 1.0).count() as f64;
+    let non_events = y.len() as f64 - events;
+    frame
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| Some(c.as_str()) != frame.label_name())
+        .map(|(j, c)| {
+            let x = frame.column(j);
+            let mut sorted = x.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            let mut splits: Vec<f64> = (1..=10)
+                .map(|i| sorted[((i as f64 / 10.0 * n as f64).ceil() as usize).clamp(1, n) - 1])
+                .collect();
+            splits.dedup();
+            let mut counts = vec![(0.0, 0.0); splits.len()];
+            for (v, label) in x.iter().zip(&y) {
+                let bin = splits[..splits.len() - 1].partition_point(|s| s < v);
+                if *label == 1.0 {
+                    counts[bin].0 += 1.0;
+                } else {
+                    counts[bin].1 += 1.0;
+                }
+            }
+            let iv = counts
+                .iter()
+                .map(|&(e, ne)| {
+                    let (er, ner) = if e == 0.0 || ne == 0.0 {
+                        ((e + 0.5) / events, (ne + 0.5) / non_events)
+                    } else {
+                        (e / events, ne / non_events)
+                    };
+                    (er - ner) * (er / ner).ln()
+                })
+                .sum();
+            (c.clone(), iv)
+        })
+        .collect()
+}
+
+#[test]
+fn breast_with_the_example_job_parameters_and_a_pooled_top_k() {
+    let (_dir, store) = temp_store();
+    let g_raw = common::upload_example(&store, "breast_hetero_guest.csv");
+    let h_raw = common::upload_example(&store, "breast_hetero_host.csv");
+    let g_frame = frame(&store, &g_raw).with_label("y").unwrap();
+    write_frame(
+        &store,
+        &TableId::new("experiment", "breast_g").unwrap(),
+        &g_frame,
+        4,
+        WriteMode::Replace,
+    )
+    .unwrap();
+    let guest = TableRef::new("experiment", "breast_g");
+    let h_frame = frame(&store, &h_raw);
+    let labels: BTreeMap<String, f64> = g_frame
+        .sids()
+        .iter()
+        .cloned()
+        .zip(g_frame.column(g_frame.column_index("y").unwrap()))
+        .collect();
+    let g_ivs = quantile_ivs(&g_frame, &labels);
+    let h_ivs = quantile_ivs(&h_frame, &labels);
+    let g_names: Vec<&str> = g_ivs.iter().map(|(n, _)| n.as_str()).collect();
+    let h_names: Vec<&str> = h_ivs.iter().map(|(n, _)| n.as_str()).collect();
+    let tasks = |params: Value| {
+        vec![
+            Task::new(&guest, params.clone()).iso(binning(
+                "guest",
+                GUEST,
+                &g_names,
+                Some(&g_ivs.iter().map(|(_, v)| *v).collect::<Vec<_>>()),
+                &[(HOSTS[0], h_ivs.iter().map(|(_, v)| *v).collect())],
+            )),
+            Task::new(&h_raw, params).iso(binning("host", HOSTS[0], &h_names, None, &[])),
+        ]
+    };
+    let run = |params: Value| {
+        let run = run_parties(&store, &tasks(params));
+        for r in &run.results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        run
+    };
+    // The selection of examples/jobs/hetero_lr, as its conf gives it.
+    let conf: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data_file("../jobs/hetero_lr/conf.json")).unwrap(),
+    )
+    .unwrap();
+    let params = conf["component_parameters"]["common"]["hetero_feature_selection_0"].clone();
+    let r = run(params);
+    let at_least = |ivs: &[(String, f64)], t: f64| -> Vec<String> {
+        ivs.iter()
+            .filter(|(_, v)| *v >= t)
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    assert_eq!(kept(&r.trackers[0]), at_least(&g_ivs, 0.01));
+    assert_eq!(kept(&r.trackers[1]), at_least(&h_ivs, 0.01));
+
+    // Top 8 of the 30 columns of both parties.
+    let r = run(
+        json!({"filter_methods": ["iv_filter"], "iv_param": {"filter_type": "top_k", "threshold": 8}}),
+    );
+    let mut pooled: Vec<(usize, &String, f64)> = g_ivs.iter().map(|(n, v)| (0, n, *v)).collect();
+    pooled.extend(h_ivs.iter().map(|(n, v)| (1, n, *v)));
+    let mut ranked = pooled.clone();
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
+    for (party, ivs) in [&g_ivs, &h_ivs].iter().enumerate() {
+        let mut want: Vec<String> = ivs
+            .iter()
+            .filter(|(n, _)| ranked[..8].iter().any(|(p, m, _)| *p == party && *m == n))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if want.is_empty() {
+            // The party keeps its best column anyway.
+            let best = ivs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+            want.push(best.0.clone());
+        }
+        assert_eq!(kept(&r.trackers[party]), want, "party {party}");
+    }
+    let total = kept(&r.trackers[0]).len() + kept(&r.trackers[1]).len();
+    assert!((8..=9).contains(&total), "{total}");
+}

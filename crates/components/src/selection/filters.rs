@@ -330,6 +330,65 @@ mod tests {
         assert!(kept(&v, rule(Select::PercentileWithTies(0.0), true)).is_empty());
     }
 
+    /// Random lists with many ties: each rule against its definition.
+    #[test]
+    fn rules_match_their_definitions_on_random_values() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for _ in 0..500 {
+            let n = next(12) as usize;
+            let values: Vec<f64> = (0..n).map(|_| next(5) as f64 / 4.0).collect();
+            let take_high = next(2) == 0;
+            let better = |a: f64, b: f64| if take_high { a > b } else { a < b };
+            // Position of each value in the ranking: strictly better ones, then earlier ties.
+            let rank = |i: usize| {
+                (0..n)
+                    .filter(|&j| better(values[j], values[i]) || (values[j] == values[i] && j < i))
+                    .count()
+            };
+            let k = next(14) as usize;
+            let top = select(&values, &[], &rule(Select::TopK(k), take_high));
+            for (i, &kept) in top.iter().enumerate() {
+                assert_eq!(kept, rank(i) < k, "{values:?} top {k} high {take_high}");
+            }
+            let p = next(11) as f64 / 10.0;
+            let kp = percentile_count(p, n);
+            let pct = select(&values, &[], &rule(Select::TopPercentile(p), take_high));
+            let ties = select(
+                &values,
+                &[],
+                &rule(Select::PercentileWithTies(p), take_high),
+            );
+            assert_eq!(pct.iter().filter(|&&x| x).count(), kp);
+            for i in 0..n {
+                // Ties: kept when no more than kp - 1 values are strictly better.
+                let strictly = (0..n).filter(|&j| better(values[j], values[i])).count();
+                assert_eq!(ties[i], kp > 0 && strictly < kp, "{values:?} p {p}");
+                assert!(
+                    !pct[i] || ties[i],
+                    "top_percentile keeps a subset of the tied rule"
+                );
+            }
+            let t = next(5) as f64 / 4.0;
+            let th = select(&values, &vec![t; n], &rule(Select::Threshold(t), take_high));
+            for i in 0..n {
+                assert_eq!(th[i], values[i] == t || better(values[i], t));
+            }
+            let mut kept = th.clone();
+            let forced = keep_one(&mut kept, Some(&values), take_high);
+            assert_eq!(kept.iter().any(|&x| x), n > 0);
+            if let Some(i) = forced {
+                assert!(th.iter().all(|&x| !x));
+                assert_eq!(rank(i), 0, "the best value, first among ties");
+            }
+        }
+    }
+
     #[test]
     fn keep_one_takes_the_best() {
         let mut k = vec![false, false, false];

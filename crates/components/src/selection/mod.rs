@@ -26,7 +26,8 @@
 //! - `coefficient_of_variation_value_thres` (`variance_coe_param.value_threshold`,
 //!   1.0): drops columns with `|stddev / mean| < value_threshold`.
 //! - `outlier_cols` (`outlier_param`: `percentile` 1.0, `upper_threshold` 1.0): drops
-//!   columns whose `percentile` quantile is above `upper_threshold`.
+//!   columns whose `percentile` quantile is above `upper_threshold` (FATE 1.5+; ≤ 1.4
+//!   also dropped those equal to it).
 //! - `percentage_value` (`percentage_value_param.upper_pct`, 1.0, at least 0.1): drops
 //!   columns where one value (to 8 decimals; missing cells count as one value) fills more
 //!   than `ceil(rows · upper_pct)` rows.
@@ -51,9 +52,10 @@
 //! - the deprecated `iv_value_thres` (`iv_value_param`: `value_threshold` 0.0,
 //!   `host_thresholds`, `local_only` false), `iv_top_k` (`iv_top_k_param`: `k` 10,
 //!   `local_only`) and `iv_percentile` (`iv_percentile_param`: `percentile_threshold`
-//!   1.0, `local_only`): IV threshold, top k, and percentile keeping every column at
-//!   least as good as the `ceil(p · n)`-th best (ties kept); `local_only` is
-//!   `select_federated = false`.
+//!   1.0, `local_only`): IV `>= value_threshold` (FATE 1.5+; ≤ 1.4 kept `>`), top k,
+//!   and percentile keeping every column at least as good as the `ceil(p · n)`-th best,
+//!   ties kept (FATE ≤ 1.4's rule; its docstring says floor, its code keeps ceil);
+//!   `local_only` is `select_federated = false`.
 //!
 //! FATE's `psi_filter`, `vif_filter`, `correlation_filter`, `hetero_sbt_filter`,
 //! `homo_sbt_filter` and `hetero_fast_sbt_filter` need models of modules this
@@ -95,7 +97,8 @@
 //! values are these: missing cells left out, population variance, quantiles of rank
 //! `ceil(q · n)`); ties in top-k / top-percentile go to the
 //! earlier column (FATE's order among equal values is numpy's unspecified one); the
-//! keep-one rule of `manually` keeps the first column (FATE picks one at random); an
+//! keep-one rule of `manually` keeps the first column (FATE picks one at random) and that
+//! of `percentage_value` the least dominated one (FATE: the first); an
 //! index or name that is not a feature column fails (FATE ignores it); a guest column
 //! without IV, or a host column without IV in `host_results`, fails (FATE fails for the
 //! first and counts the second as IV 0); with no column selected every column is kept
