@@ -22,7 +22,8 @@
 //!   `left_col_indexes`, `left_col_names`, not both kinds): drops the listed columns, or
 //!   every judged column not listed as left (an empty left list keeps none).
 //! - `unique_value` (`unique_param.eps`, 1e-5): drops columns with `max − min < eps`
-//!   (a column without values counts as constant).
+//!   (a column without values counts as constant), as FATE ≤ 1.4 (1.5+ compares the
+//!   standard deviation with `eps`).
 //! - `coefficient_of_variation_value_thres` (`variance_coe_param.value_threshold`,
 //!   1.0): drops columns with `|stddev / mean| < value_threshold`.
 //! - `outlier_cols` (`outlier_param`: `percentile` 1.0, `upper_threshold` 1.0): drops
@@ -95,11 +96,11 @@
 //! `unique_value`, `coefficient_of_variation_value_thres`, `outlier_cols` and
 //! `statistic_filter` and fails without one; that module does not exist here, and its
 //! values are these: missing cells left out, population variance, quantiles of rank
-//! `ceil(q · n)`); ties in top-k / top-percentile go to the
-//! earlier column (FATE's order among equal values is numpy's unspecified one); the
-//! keep-one rule of `manually` keeps the first column (FATE picks one at random) and that
-//! of `percentage_value` the least dominated one (FATE: the first); an
-//! index or name that is not a feature column fails (FATE ignores it); a guest column
+//! `ceil(q · n)`); ties in top-k / top-percentile go to the earlier column (FATE's order
+//! among equal values is numpy's unspecified one); the keep-one rule of `manually` keeps
+//! the first column (FATE picks one at random) and that of `percentage_value` the least
+//! dominated one (FATE: the first); an index or name that is not a feature column fails
+//! (FATE ignores it); a guest column
 //! without IV, or a host column without IV in `host_results`, fails (FATE fails for the
 //! first and counts the second as IV 0); with no column selected every column is kept
 //! (FATE picks a random column to judge); `mul_class_merge_type` is accepted and recorded
