@@ -17,6 +17,26 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// `user`, `external` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::User => "user",
+            ErrorKind::External => "external",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The kind named by [`as_str`](Self::as_str); anything else is internal.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "user" => ErrorKind::User,
+            "external" => ErrorKind::External,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
 /// Everything that can make a component fail.
 ///
 /// Messages name the parameter, table, column or row involved so that a user reading
@@ -140,6 +160,16 @@ pub enum Error {
     #[error("crypto: {0}")]
     Crypto(#[from] fateflow_crypto::Error),
 
+    /// Another party of the task failed and said so. It tells only the kind of its error,
+    /// never the cause (which may name its columns or tables): that is in its task log.
+    #[error("{party} failed with a {} error; the cause is in its own task log", .kind.as_str())]
+    PartyFailed {
+        /// The party (`host 10000`).
+        party: String,
+        /// The kind of its error.
+        kind: ErrorKind,
+    },
+
     /// The tracker (the executor's metrics, output and model bookkeeping) failed.
     #[error("tracker failed to {operation}: {source}")]
     Tracker {
@@ -172,6 +202,7 @@ impl Error {
                 _ => ErrorKind::Internal,
             },
             Error::Tracker { .. } | Error::Federation(_) => ErrorKind::External,
+            Error::PartyFailed { kind, .. } => *kind,
             Error::Crypto(_) => ErrorKind::Internal,
         }
     }

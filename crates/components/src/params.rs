@@ -97,6 +97,16 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// The nested object `name`, or an empty one (every lookup gives its default) when
+    /// it is missing; names in messages are prefixed either way.
+    pub(crate) fn object_or_empty(&self, name: &str) -> Result<Params<'a>> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        Ok(self.object(name)?.unwrap_or_else(|| Params {
+            map: EMPTY.get_or_init(Map::new),
+            prefix: self.name(name),
+        }))
+    }
+
     pub(crate) fn list(&self, name: &str) -> Result<Option<&'a Vec<Value>>> {
         match self.value(name) {
             None => Ok(None),

@@ -12,6 +12,7 @@ use crate::intersection::Intersection;
 use crate::linear::{HeteroLR, HeteroLinR};
 use crate::reader::Reader;
 use crate::sample::FederatedSample;
+use crate::selection::HeteroFeatureSelection;
 use crate::union::Union;
 
 /// Components by canonical FATE module name.
@@ -43,6 +44,7 @@ impl Registry {
         r.add("FederatedSample", FederatedSample);
         r.add("HeteroLR", HeteroLR);
         r.add("HeteroLinR", HeteroLinR);
+        r.add("HeteroFeatureSelection", HeteroFeatureSelection);
         r
     }
 
@@ -89,6 +91,7 @@ mod tests {
                 "FeatureScale",
                 "FederatedSample",
                 "HeteroDataSplit",
+                "HeteroFeatureSelection",
                 "HeteroLR",
                 "HeteroLinR",
                 "Intersection",
