@@ -1,14 +1,14 @@
 //! `HeteroFeatureBinning`: split every selected feature column into bins, and at the guest
 //! compute each bin's WOE and each column's IV — for its own columns in plaintext and for
 //! the hosts' columns through Paillier encryption, without the hosts learning anything
-//! about the labels (see [`federated`] for the protocol). No arbiter.
+//! about the labels (the protocol is described in `binning/federated.rs`). No arbiter.
 //!
 //! # Fit (no `HeteroFeatureBinning` model among the task's model inputs)
 //!
 //! Parameters and defaults are FATE 1.x `HeteroFeatureBinningParam`'s:
 //!
 //! - `method`: `quantile` (default; a Greenwald–Khanna summary per partition, merged —
-//!   see [`quantile`]) or `bucket` (equal width between the column's minimum and maximum).
+//!   see `binning/quantile.rs`) or `bucket` (equal width between the column's minimum and maximum).
 //!   `optimal` is refused as not supported.
 //! - `bin_num` (10, at least 2), `error` (1e-4), `compress_thres` (10000), `head_size`
 //!   (10000): the summary's settings. Quantile split points are the summary's answers for
@@ -44,7 +44,7 @@
 //!
 //! Bins: a value `x` falls in bin `bisect_left(split_points[..len − 1], x)`; a missing
 //! value (NaN) in the missing bin, index `len(split_points)`, which the label statistics
-//! count separately (see [`model`]). Infinite values are refused.
+//! count separately (see [`model`] for how the model stores it). Infinite values are refused.
 //!
 //! # Transform (a `HeteroFeatureBinning` model is among the model inputs)
 //!
