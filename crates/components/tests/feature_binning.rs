@@ -1084,3 +1084,42 @@ fn default_credit_timing() {
         );
     }
 }
+
+#[test]
+fn manual_split_points_are_used_as_given() {
+    let (_dir, store) = temp_store();
+    let order: Vec<usize> = (0..300).collect();
+    let g = generated(
+        &["a", "b"],
+        &order,
+        Some(&label_of),
+        &|c, i, rng| feature(i, rng, if c == 0 { 100.0 } else { 2.0 }, 0.1),
+        21,
+    );
+    let g = store_frame(&store, "manual", &g, 3);
+    let tracker = RecordingTracker::new();
+    let params = json!({
+        "local_only": true,
+        "split_points_by_index": {"0": [10, 50, 200]},
+        "split_points_by_col_name": {"b": [0.5, "1.5"]}
+    });
+    let mut c = context("b", MODULE, params, &store, &tracker);
+    c.inputs.data.insert("data".into(), vec![g.clone()]);
+    registry().get(MODULE).unwrap().run(&c).unwrap();
+    let (_, m) = model_of(&tracker);
+    let gf = frame(&store, &g);
+    let labels = labels_of(&gf);
+    for (column, given) in [("a", vec![10.0, 50.0, 200.0]), ("b", vec![0.5, 1.5])] {
+        check_table(
+            "manual",
+            &gf,
+            &labels,
+            &[column.to_string()],
+            |_: &[f64]| given.clone(),
+            &m.param.binning_result,
+            &m.param.binning_result,
+            |_, c| c.to_owned(),
+            0.5,
+        );
+    }
+}
