@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod binning;
 mod context;
 pub mod data_split;
 pub mod data_transform;
@@ -20,6 +21,7 @@ mod table_io;
 pub mod testing;
 pub mod union;
 
+pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
 pub use context::{
     canonical_module, Component, ComponentModel, Metric, ModelInput, TableRef, TaskContext,
     TaskInputs, Tracker,

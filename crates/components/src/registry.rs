@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use crate::binning::HeteroFeatureBinning;
 use crate::context::{canonical_module, Component};
 use crate::data_split::DataSplit;
 use crate::data_transform::DataTransform;
@@ -44,6 +45,7 @@ impl Registry {
         r.add("FederatedSample", FederatedSample);
         r.add("HeteroLR", HeteroLR);
         r.add("HeteroLinR", HeteroLinR);
+        r.add("HeteroFeatureBinning", HeteroFeatureBinning);
         r.add("HeteroFeatureSelection", HeteroFeatureSelection);
         r
     }
@@ -91,6 +93,7 @@ mod tests {
                 "FeatureScale",
                 "FederatedSample",
                 "HeteroDataSplit",
+                "HeteroFeatureBinning",
                 "HeteroFeatureSelection",
                 "HeteroLR",
                 "HeteroLinR",
@@ -105,6 +108,7 @@ mod tests {
         assert!(r.get("FeatureScale").is_some());
         assert!(r.get("Evaluation").is_some());
         assert!(r.get("HeteroLR").is_some());
+        assert!(r.get("HeteroFeatureBinning").is_some());
         assert!(r.get("HeteroSecureBoost").is_none());
         assert!(r.get("reader").is_none());
     }

@@ -279,6 +279,7 @@ pub static MODULES: &[ModuleInfo] = &[
             ("transform_param.transform_type", Str),
             ("optimal_binning_param", Object),
             ("encrypt_param", Object),
+            ("encrypt_param.method", Str),
             ("encrypt_param.key_length", Int),
             ("split_points_by_index", Any),
             ("split_points_by_col_name", Any),

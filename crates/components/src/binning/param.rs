@@ -1,0 +1,510 @@
+//! `HeteroFeatureBinning` parameters: FATE 1.x `HeteroFeatureBinningParam`, with its
+//! defaults, resolved against a table's feature header.
+
+use std::collections::BTreeMap;
+
+use fateflow_domain::module::describe_value;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::params::{number, Params};
+
+/// `method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Quantile,
+    Bucket,
+}
+
+impl Method {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Method::Quantile => "quantile",
+            Method::Bucket => "bucket",
+        }
+    }
+}
+
+/// `transform_param.transform_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransformType {
+    /// Values become their bin index.
+    BinNum,
+    /// Values become the WOE of their bin (guest only).
+    Woe,
+}
+
+impl TransformType {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TransformType::BinNum => "bin_num",
+            TransformType::Woe => "woe",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "bin_num" => Some(TransformType::BinNum),
+            "woe" => Some(TransformType::Woe),
+            _ => None,
+        }
+    }
+}
+
+/// A column selector: FATE's `-1` (every feature column) or a list of indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Indexes {
+    All,
+    List(Vec<usize>),
+}
+
+/// `transform_param`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TransformParam {
+    /// `transform_cols`: `All` (FATE's `-1`, the default) means every binned column;
+    /// an explicit `null` means none (only `transform_names`).
+    pub(crate) cols: Indexes,
+    pub(crate) names: Vec<String>,
+    /// `None`: the data passes through unchanged (an explicit `null`, FATE's `None`).
+    pub(crate) kind: Option<TransformType>,
+}
+
+/// Every `HeteroFeatureBinning` parameter, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BinningParam {
+    pub(crate) method: Method,
+    pub(crate) bin_num: usize,
+    pub(crate) compress_thres: usize,
+    pub(crate) head_size: usize,
+    pub(crate) error: f64,
+    pub(crate) bin_indexes: Indexes,
+    pub(crate) bin_names: Vec<String>,
+    /// `None` when not given (no categorical column).
+    pub(crate) category_indexes: Option<Indexes>,
+    pub(crate) category_names: Vec<String>,
+    pub(crate) adjustment_factor: f64,
+    pub(crate) local_only: bool,
+    pub(crate) skip_static: bool,
+    pub(crate) key_length: u32,
+    pub(crate) transform: TransformParam,
+    pub(crate) split_points_by_index: BTreeMap<usize, Vec<f64>>,
+    pub(crate) split_points_by_col_name: BTreeMap<String, Vec<f64>>,
+}
+
+/// FATE's `G_BIN_NUM`.
+pub(crate) const DEFAULT_BIN_NUM: usize = 10;
+/// FATE's `DEFAULT_COMPRESS_THRESHOLD`.
+pub(crate) const DEFAULT_COMPRESS_THRES: usize = 10_000;
+/// FATE's `DEFAULT_HEAD_SIZE`.
+pub(crate) const DEFAULT_HEAD_SIZE: usize = 10_000;
+/// FATE's `DEFAULT_RELATIVE_ERROR` (1.x since 1.5).
+pub(crate) const DEFAULT_ERROR: f64 = 1e-4;
+
+impl BinningParam {
+    /// Parses `parameters`, naming the parameter in every error.
+    pub(crate) fn parse(parameters: &Map<String, Value>) -> Result<Self> {
+        let p = Params::new(parameters);
+        let method = match p.opt_str("method")? {
+            None => Method::Quantile,
+            Some(m) if m.eq_ignore_ascii_case("quantile") => Method::Quantile,
+            Some(m) if m.eq_ignore_ascii_case("bucket") => Method::Bucket,
+            Some(m) if m.eq_ignore_ascii_case("optimal") => {
+                return Err(Error::Unsupported {
+                    parameter: "method".into(),
+                    value: m.into(),
+                    supported: "quantile, bucket".into(),
+                })
+            }
+            Some(m) => {
+                return Err(Error::param(
+                    "method",
+                    format!("`{m}` is not one of quantile, bucket, optimal"),
+                ))
+            }
+        };
+        let bin_num = positive(&p, "bin_num", DEFAULT_BIN_NUM as i64)?;
+        if bin_num < 2 {
+            return Err(Error::param(
+                "bin_num",
+                format!("expected at least 2 bins, found {bin_num}"),
+            ));
+        }
+        let compress_thres = positive(&p, "compress_thres", DEFAULT_COMPRESS_THRES as i64)?;
+        let head_size = positive(&p, "head_size", DEFAULT_HEAD_SIZE as i64)?;
+        let error = p.float("error", DEFAULT_ERROR)?;
+        if !(0.0..1.0).contains(&error) {
+            return Err(Error::param(
+                "error",
+                format!("expected a number in [0, 1), found {error}"),
+            ));
+        }
+        let adjustment_factor = p.float("adjustment_factor", 0.5)?;
+        if adjustment_factor.is_nan() || adjustment_factor <= 0.0 || adjustment_factor >= 1.0 {
+            return Err(Error::param(
+                "adjustment_factor",
+                format!("expected a number in the open interval (0, 1), found {adjustment_factor}"),
+            ));
+        }
+        let bin_indexes = indexes(&p, "bin_indexes")?.unwrap_or(Indexes::All);
+        let bin_names = names(&p, "bin_names")?;
+        let category_indexes = indexes(&p, "category_indexes")?;
+        let category_names = names(&p, "category_names")?;
+        let local_only = p.bool("local_only", false)?;
+        let skip_static = p.bool("skip_static", false)?;
+
+        let key_length = match p.object("encrypt_param")? {
+            None => 1024,
+            Some(ep) => {
+                if let Some(m) = ep.opt_str("method")? {
+                    if !m.eq_ignore_ascii_case("paillier") {
+                        return Err(Error::Unsupported {
+                            parameter: "encrypt_param.method".into(),
+                            value: m.into(),
+                            supported: "Paillier".into(),
+                        });
+                    }
+                }
+                let bits = ep.int("key_length", 1024)?;
+                let supported = fateflow_crypto::paillier::SUPPORTED_KEY_SIZES;
+                match u32::try_from(bits) {
+                    Ok(b) if supported.contains(&b) => b,
+                    _ => {
+                        return Err(Error::param(
+                            "encrypt_param.key_length",
+                            format!("expected one of {supported:?} bits, found {bits}"),
+                        ))
+                    }
+                }
+            }
+        };
+
+        let transform = match parameters.get("transform_param") {
+            None | Some(Value::Null) => TransformParam {
+                cols: Indexes::All,
+                names: Vec::new(),
+                kind: Some(TransformType::BinNum),
+            },
+            Some(Value::Object(tp)) => transform_param(tp)?,
+            Some(v) => {
+                return Err(Error::param(
+                    "transform_param",
+                    format!("expected an object, found {}", describe_value(v)),
+                ))
+            }
+        };
+        if skip_static && transform.kind == Some(TransformType::Woe) {
+            return Err(Error::param(
+                "transform_param.transform_type",
+                "`woe` needs the statistics that skip_static turns off",
+            ));
+        }
+        let split_points_by_index = manual_split_points(&p, "split_points_by_index")?
+            .into_iter()
+            .map(|(k, v)| {
+                k.trim().parse::<usize>().map(|i| (i, v)).map_err(|_| {
+                    Error::param(
+                        "split_points_by_index",
+                        format!("key `{k}` is not a column index (an integer from 0)"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let split_points_by_col_name = manual_split_points(&p, "split_points_by_col_name")?;
+        Ok(BinningParam {
+            method,
+            bin_num,
+            compress_thres,
+            head_size,
+            error,
+            bin_indexes,
+            bin_names,
+            category_indexes,
+            category_names,
+            adjustment_factor,
+            local_only,
+            skip_static,
+            key_length,
+            transform,
+            split_points_by_index,
+            split_points_by_col_name,
+        })
+    }
+
+    /// Whether split points are given by the user instead of fitted.
+    pub(crate) fn manual(&self) -> bool {
+        !self.split_points_by_index.is_empty() || !self.split_points_by_col_name.is_empty()
+    }
+}
+
+fn positive(p: &Params<'_>, name: &str, default: i64) -> Result<usize> {
+    let v = p.int(name, default)?;
+    usize::try_from(v)
+        .ok()
+        .filter(|&v| v > 0)
+        .ok_or_else(|| Error::param(name, format!("expected a positive integer, found {v}")))
+}
+
+/// `-1` or a list of non-negative integers; `None` when missing or `null`.
+fn indexes(p: &Params<'_>, name: &str) -> Result<Option<Indexes>> {
+    match p.value(name) {
+        None => Ok(None),
+        Some(v) if v.as_i64() == Some(-1) => Ok(Some(Indexes::All)),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_u64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .ok_or_else(|| {
+                        Error::param(
+                            p.name(name),
+                            format!(
+                                "expected column indexes (integers from 0), found {}",
+                                describe_value(item)
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(|v| Some(Indexes::List(v))),
+        Some(v) => Err(Error::param(
+            p.name(name),
+            format!(
+                "expected -1 or a list of column indexes, found {}",
+                describe_value(v)
+            ),
+        )),
+    }
+}
+
+/// A list of column names (empty when missing or `null`).
+fn names(p: &Params<'_>, name: &str) -> Result<Vec<String>> {
+    match p.list(name)? {
+        None => Ok(Vec::new()),
+        Some(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(Error::param(
+                    p.name(name),
+                    format!("expected column names, found {}", describe_value(other)),
+                )),
+            })
+            .collect(),
+    }
+}
+
+fn transform_param(tp: &Map<String, Value>) -> Result<TransformParam> {
+    let p = Params::new(tp);
+    let prefixed = |n: &str| format!("transform_param.{n}");
+    // An explicit `null` is FATE's `None` here, not "the default".
+    let cols = match tp.get("transform_cols") {
+        None => Indexes::All,
+        Some(Value::Null) => Indexes::List(Vec::new()),
+        Some(_) => indexes(&p, "transform_cols")
+            .map_err(|e| rename(e, &prefixed("transform_cols")))?
+            .unwrap_or(Indexes::All),
+    };
+    let names =
+        names(&p, "transform_names").map_err(|e| rename(e, &prefixed("transform_names")))?;
+    let kind = match tp.get("transform_type") {
+        None => Some(TransformType::BinNum),
+        Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(TransformType::from_name(s).ok_or_else(|| {
+            Error::param(
+                prefixed("transform_type"),
+                format!("`{s}` is not one of bin_num, woe, null (no transform)"),
+            )
+        })?),
+        Some(v) => {
+            return Err(Error::param(
+                prefixed("transform_type"),
+                format!(
+                    "expected \"bin_num\", \"woe\" or null, found {}",
+                    describe_value(v)
+                ),
+            ))
+        }
+    };
+    Ok(TransformParam { cols, names, kind })
+}
+
+/// Gives an error of a nested parameter its full dotted name.
+fn rename(e: Error, full: &str) -> Error {
+    match e {
+        Error::InvalidParameter { reason, .. } => Error::InvalidParameter {
+            parameter: full.into(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+/// `{key: [split points]}`; empty when missing or `null`.
+fn manual_split_points(p: &Params<'_>, name: &str) -> Result<BTreeMap<String, Vec<f64>>> {
+    let Some(v) = p.value(name) else {
+        return Ok(BTreeMap::new());
+    };
+    let Value::Object(map) = v else {
+        return Err(Error::param(
+            name,
+            format!(
+                "expected an object of split point lists, found {}",
+                describe_value(v)
+            ),
+        ));
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let field = format!("{name}.{k}");
+            let Value::Array(items) = v else {
+                return Err(Error::param(
+                    field,
+                    format!(
+                        "expected a list of split points, found {}",
+                        describe_value(v)
+                    ),
+                ));
+            };
+            let points = items
+                .iter()
+                .map(|item| number(&field, item))
+                .collect::<Result<Vec<f64>>>()?;
+            if points.is_empty() {
+                return Err(Error::param(field, "expected at least one split point"));
+            }
+            if let Some(x) = points.iter().find(|x| !x.is_finite()) {
+                return Err(Error::param(
+                    field,
+                    format!("split points must be finite, found {x}"),
+                ));
+            }
+            if let Some(w) = points.windows(2).find(|w| w[0] >= w[1]) {
+                return Err(Error::param(
+                    field,
+                    format!(
+                        "split points must be strictly increasing; {} is followed by {}",
+                        w[0], w[1]
+                    ),
+                ));
+            }
+            Ok((k.clone(), points))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<BinningParam> {
+        BinningParam::parse(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn defaults_are_fates() {
+        let p = parse(json!({})).unwrap();
+        assert_eq!(p.method, Method::Quantile);
+        assert_eq!(p.bin_num, 10);
+        assert_eq!((p.compress_thres, p.head_size), (10_000, 10_000));
+        assert_eq!(p.error, 1e-4);
+        assert_eq!(p.bin_indexes, Indexes::All);
+        assert_eq!(p.category_indexes, None);
+        assert_eq!(p.adjustment_factor, 0.5);
+        assert!(!p.local_only && !p.skip_static);
+        assert_eq!(p.key_length, 1024);
+        assert_eq!(
+            p.transform,
+            TransformParam {
+                cols: Indexes::All,
+                names: vec![],
+                kind: Some(TransformType::BinNum)
+            }
+        );
+        assert!(!p.manual());
+    }
+
+    #[test]
+    fn explicit_nulls_in_transform_param_mean_none() {
+        let p = parse(json!({"transform_param": {"transform_type": null, "transform_cols": null}}))
+            .unwrap();
+        assert_eq!(p.transform.kind, None);
+        assert_eq!(p.transform.cols, Indexes::List(vec![]));
+        let p = parse(json!({"transform_param": {"transform_type": "woe"}})).unwrap();
+        assert_eq!(p.transform.kind, Some(TransformType::Woe));
+        assert_eq!(p.transform.cols, Indexes::All);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                json!({"method": "optimal"}),
+                "parameter `method`: `optimal` is not supported",
+            ),
+            (json!({"method": "median"}), "invalid parameter `method`"),
+            (
+                json!({"bin_num": 1}),
+                "invalid parameter `bin_num`: expected at least 2",
+            ),
+            (
+                json!({"bin_num": 0}),
+                "invalid parameter `bin_num`: expected a positive",
+            ),
+            (json!({"error": 1.5}), "invalid parameter `error`"),
+            (
+                json!({"adjustment_factor": 1}),
+                "invalid parameter `adjustment_factor`",
+            ),
+            (
+                json!({"bin_indexes": [0, -2]}),
+                "invalid parameter `bin_indexes`",
+            ),
+            (json!({"bin_names": [1]}), "invalid parameter `bin_names`"),
+            (
+                json!({"encrypt_param": {"key_length": 100}}),
+                "invalid parameter `encrypt_param.key_length`",
+            ),
+            (
+                json!({"encrypt_param": {"method": "rsa"}}),
+                "parameter `encrypt_param.method`",
+            ),
+            (
+                json!({"transform_param": {"transform_type": "onehot"}}),
+                "invalid parameter `transform_param.transform_type`",
+            ),
+            (
+                json!({"transform_param": {"transform_cols": "x"}}),
+                "invalid parameter `transform_param.transform_cols`",
+            ),
+            (
+                json!({"skip_static": true, "transform_param": {"transform_type": "woe"}}),
+                "invalid parameter `transform_param.transform_type`",
+            ),
+            (
+                json!({"split_points_by_col_name": {"x0": [2, 1]}}),
+                "invalid parameter `split_points_by_col_name.x0`",
+            ),
+            (
+                json!({"split_points_by_index": {"a": [1]}}),
+                "invalid parameter `split_points_by_index`",
+            ),
+        ];
+        for (params, expected) in cases {
+            let e = parse(params.clone()).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{params}: {e}");
+        }
+    }
+
+    #[test]
+    fn manual_split_points_parse() {
+        let p = parse(json!({
+            "split_points_by_index": {"1": [0.5, 1]},
+            "split_points_by_col_name": {"x0": ["1", 2.5]}
+        }))
+        .unwrap();
+        assert!(p.manual());
+        assert_eq!(p.split_points_by_index[&1], vec![0.5, 1.0]);
+        assert_eq!(p.split_points_by_col_name["x0"], vec![1.0, 2.5]);
+    }
+}
