@@ -694,12 +694,20 @@ impl PartyController {
             let mut tables = Vec::new();
             for r in refs {
                 match r {
+                    // An upstream component that does not run at this party (an
+                    // arbiter downstream of Intersection) gives it no table.
+                    DataRef::Output(o) if !runs_at(&plan, &o.component, party) => {}
                     DataRef::Output(o) => {
                         let outputs = self
                             .store
                             .query_output_data(&job.job_id, &o.component, task.role, task.party_id)
                             .await
                             .map_err(|e| e.to_string())?;
+                        // Nor does one that writes no data at this party (HeteroLR at
+                        // the arbiter), as in FATE; the component decides if it needs it.
+                        if outputs.is_empty() {
+                            continue;
+                        }
                         let found = outputs.iter().find(|d| d.data_name == o.name).ok_or_else(|| {
                             format!("input `{r}` of {}: component {} left no output `{}` at {party}", task.component_name, o.component, o.name)
                         })?;
@@ -1207,4 +1215,11 @@ fn write_job_files(dir: &std::path::Path, job: &JobRecord) -> std::io::Result<()
         party_dir.join("job_runtime_on_party_conf.json"),
         serde_json::to_vec_pretty(&job.runtime_conf_on_party).unwrap_or_default(),
     )
+}
+
+/// Whether `component` runs at `party` in the job's plan.
+fn runs_at(plan: &[fateflow_domain::TaskPlan], component: &str, party: Party) -> bool {
+    plan.iter()
+        .find(|p| p.component == component)
+        .is_some_and(|p| p.parties.iter().any(|pt| pt.party == party))
 }

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The job the demo runs: reader → data transform → intersection (ECDH PSI) →
-/// feature scale, at guest and host.
-const DEMO_JOB: &str = "jobs/psi_ecdh";
+/// The job the demo runs: reader → data transform → intersection (RSA PSI) → feature
+/// binning (IV through Paillier) → feature selection → hetero LR (guest, host,
+/// arbiter) → evaluation.
+const DEMO_JOB: &str = "jobs/hetero_lr";
 
 pub(crate) fn run(
     examples: &Path,
@@ -78,11 +79,13 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
             );
         }
     }
+    let mut evaluated = false;
     for (component, summary) in api.evaluations(job_id, &dsl, &json!(9999)).await? {
         for (set, ty, metric, value) in metric_values(&summary) {
             if ["auc", "ks"].contains(&metric.as_str()) {
+                evaluated = true;
                 println!(
-                    "{component}: {set} ({ty}) {}: {value:.4}",
+                    "{component}: {set} ({ty} set) {}: {value:.4}",
                     metric.to_uppercase()
                 );
             }
@@ -98,6 +101,10 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
     if keep {
         println!("site keeps running; Ctrl-C to stop");
         site.wait().await?;
+    }
+    if run.status == "success" && !evaluated {
+        println!("the job succeeded but its evaluation recorded no AUC/KS");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(if run.status == "success" {
         ExitCode::SUCCESS
