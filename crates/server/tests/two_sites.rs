@@ -86,6 +86,20 @@ fn two_sites_run_intersection_scale_split_with_the_same_sets() {
         "output": {"data": ["train_data", "validate_data", "test_data"]}
     });
     conf["component_parameters"]["common"]["data_split_0"] = json!({"train_size": 0.7, "validate_size": 0.2, "test_size": 0.1, "stratified": true, "random_state": 7});
+    // A model on the train set, scored on both sets, evaluated at the guest (HeteroLR
+    // without an arbiter: the job has only guest and host).
+    dsl["components"]["hetero_lr_0"] = json!({
+        "module": "HeteroLR",
+        "input": {"data": {"train_data": ["data_split_0.train_data"], "validate_data": ["data_split_0.validate_data"]}},
+        "output": {"data": ["data"], "model": ["model"]}
+    });
+    dsl["components"]["evaluation_0"] = json!({
+        "module": "Evaluation",
+        "input": {"data": {"data": ["hetero_lr_0.data"]}},
+        "output": {"data": ["data"]}
+    });
+    conf["component_parameters"]["common"]["hetero_lr_0"] = json!({"optimizer": "rmsprop", "learning_rate": 0.15, "alpha": 0.01, "max_iter": 5, "init_param": {"init_method": "zeros"}, "encrypt_param": {"key_length": 1024}});
+    conf["component_parameters"]["role"]["host"]["0"]["evaluation_0"] = json!({"need_run": false});
     let t0 = Instant::now();
     let job_id = sites.guest.submit(dsl, conf);
     let job = sites.guest.wait_end(&job_id, Duration::from_secs(180));
@@ -119,6 +133,64 @@ fn two_sites_run_intersection_scale_split_with_the_same_sets() {
             "set {k} has the same ids at both sites"
         );
     }
+    // The guest evaluated both sets of the model's scores.
+    let summary = sites.guest.post(
+        "tracking/component/summary/download",
+        json!({"job_id": job_id, "component_name": "evaluation_0", "role": "guest", "party_id": 9999}),
+    );
+    for set in ["train", "validate"] {
+        let auc = summary["data"]["hetero_lr_0"][set]["auc"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {set} auc: {summary}"));
+        assert!(auc > 0.95, "{set} auc {auc}");
+    }
+}
+
+#[test]
+fn two_sites_run_the_hetero_lr_pipeline_with_an_arbiter_at_the_host_site() {
+    let sites = TwoSites::start(&Options::default());
+    sites.upload_breast();
+    let t0 = Instant::now();
+    let job_id = sites.guest.submit_example("hetero_lr");
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(600));
+    assert_eq!(job["f_status"], "success", "{job}");
+    println!(
+        "two-site hetero_lr pipeline: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let tasks = sites.guest.tasks(&job_id);
+    for cpn in [
+        "intersection_0",
+        "hetero_feature_binning_0",
+        "hetero_feature_selection_0",
+        "hetero_lr_0",
+    ] {
+        assert_eq!(status_of(&tasks, cpn, 9999), "success", "{tasks:?}");
+        assert_eq!(status_of(&tasks, cpn, 10000), "success", "{tasks:?}");
+    }
+    // The host's and the arbiter's work ran at the host's site.
+    for role in ["host", "arbiter"] {
+        let m = sites.host.post(
+            "tracking/component/output/model",
+            json!({"job_id": job_id, "component_name": "hetero_lr_0", "role": role, "party_id": 10000}),
+        );
+        assert_eq!(m["retcode"], 0, "{role}: {m}");
+    }
+    // Selection dropped the host's three columns with IV below 0.1, decided at the guest.
+    let sel = sites.host.post(
+        "tracking/component/output/data",
+        json!({"job_id": job_id, "component_name": "hetero_feature_selection_0", "role": "host", "party_id": 10000, "limit": 1}),
+    );
+    let header = sel["meta"]["header"][0].as_array().unwrap();
+    assert_eq!(header.len(), 1 + 17, "id + 17 of 20 host columns: {sel}");
+    let summary = sites.guest.post(
+        "tracking/component/summary/download",
+        json!({"job_id": job_id, "component_name": "evaluation_0", "role": "guest", "party_id": 9999}),
+    );
+    let auc = summary["data"]["hetero_lr_0"]["train"]["auc"]
+        .as_f64()
+        .unwrap();
+    assert!(auc >= 0.98, "auc {auc}: {summary}");
 }
 
 #[test]
