@@ -635,3 +635,160 @@ fn answer(party: Party, r: Result<Value, crate::CommandError>) -> PartyAnswer {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::SiteConfig;
+    use crate::launcher::{LaunchError, Launched, TaskLauncher, TaskSpec};
+    use fateflow_storage::{MetadataStore, SqliteStore};
+    use std::sync::Arc;
+
+    struct NoLauncher;
+
+    #[async_trait::async_trait]
+    impl TaskLauncher for NoLauncher {
+        async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
+            Err(LaunchError("no processes in this test".into()))
+        }
+        async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
+            Ok(false)
+        }
+        fn is_alive(&self, _: i64, _: &str) -> bool {
+            false
+        }
+    }
+
+    fn info(role: Role, party_id: u64, parent: bool) -> ModelInfoRecord {
+        ModelInfoRecord {
+            model_id: "m".into(),
+            model_version: "v".into(),
+            role,
+            party_id,
+            job_id: "v".into(),
+            roles: json!({"guest": [9999], "host": [10000], "arbiter": [10000]}),
+            initiator_role: Role::Guest,
+            initiator_party_id: 9999,
+            train_dsl: json!({}),
+            train_runtime_conf: json!({}),
+            runtime_conf_on_party: json!({}),
+            inference_dsl: json!({}),
+            fate_version: FATE_VERSION.into(),
+            parent,
+            parent_info: json!({}),
+            loaded_times: 0,
+            imported: false,
+            size: 0,
+            description: String::new(),
+            archive_sha256: None,
+            archive_from_ip: None,
+            create_time: 0,
+            update_time: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn predict_checks_model_and_passes_components_a_party_holds_no_model_for() {
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let (events, _rx) = crate::event_channel();
+        let dir = tempfile::tempdir().unwrap();
+        let c = PartyController::new(
+            store.clone(),
+            Arc::new(NoLauncher),
+            Arc::new(SiteConfig {
+                parties: vec![9999, 10000],
+                data_dir: dir.path().into(),
+                cores: 8,
+                memory: 0,
+                max_cores_percent_per_job: 1.0,
+                heartbeat_timeout_s: 60,
+            }),
+            events,
+        );
+        let lr = PipelineComponentRecord {
+            component_name: "hetero_lr_0".into(),
+            model_alias: "model".into(),
+            module: "HeteroLR".into(),
+            model: json!({}),
+            create_time: 0,
+        };
+        store
+            .insert_model(&info(Role::Guest, 9999, false), &[lr], false)
+            .await
+            .unwrap();
+        store
+            .insert_model(&info(Role::Arbiter, 10000, false), &[], false)
+            .await
+            .unwrap();
+        store
+            .insert_model(&info(Role::Host, 10000, true), &[], false)
+            .await
+            .unwrap();
+        let dsl = json!({"components": {
+            "reader_0": {"module": "Reader", "output": {"data": ["data"]}},
+            "hetero_lr_0": {"module": "HeteroLR",
+                "input": {"data": {"test_data": ["reader_0.data"]}, "model": ["pipeline.hetero_lr_0.model"]},
+                "output": {"data": ["data"]}}
+        }});
+        let conf = json!({
+            "dsl_version": 2,
+            "initiator": {"role": "guest", "party_id": 9999},
+            "role": {"guest": [9999], "host": [10000], "arbiter": [10000]},
+            "job_parameters": {"common": {"job_type": "predict", "model_id": "m", "model_version": "v"}},
+            "component_parameters": {"role": {
+                "guest": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}},
+                "host": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}}}}
+        });
+        let job = Job::parse(&dsl, &conf).unwrap();
+        let party = |role, party_id| Party { role, party_id };
+        let guest = c
+            .predict_model_check(party(Role::Guest, 9999), &job, "m", "v")
+            .await
+            .unwrap();
+        assert!(guest.is_empty(), "{guest:?}");
+        let arbiter = c
+            .predict_model_check(party(Role::Arbiter, 10000), &job, "m", "v")
+            .await
+            .unwrap();
+        assert_eq!(arbiter, ["hetero_lr_0"]);
+        let host = c
+            .predict_model_check(party(Role::Host, 10000), &job, "m", "v")
+            .await
+            .unwrap_err();
+        assert!(host.message.contains("model has not been deployed yet"), "{}", host.message);
+        let missing = c
+            .predict_model_check(party(Role::Guest, 9999), &job, "m", "other")
+            .await
+            .unwrap_err();
+        assert_eq!(missing.retcode, 103);
+        assert!(missing.message.contains("not found"), "{}", missing.message);
+
+        // Created through the command, the arbiter's LR task is planned to pass.
+        let cmd = PartyCommand::CreateJob {
+            dsl: dsl.clone(),
+            runtime_conf: conf.clone(),
+            train_runtime_conf: Some(json!({"dsl_version": 2})),
+        };
+        c.handle("j1", party(Role::Arbiter, 10000), cmd)
+            .await
+            .unwrap();
+        let task = store
+            .get_task(&crate::controller::task_key(
+                "j1",
+                "hetero_lr_0",
+                0,
+                party(Role::Arbiter, 10000),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(task.component_parameters["need_run"], false);
+        let row = store
+            .get_job("j1", Role::Arbiter, 10000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.model_id.as_str(), row.model_version.as_str()), ("m", "v"));
+        assert_eq!(row.train_runtime_conf, json!({"dsl_version": 2}));
+    }
+}
