@@ -755,7 +755,11 @@ mod tests {
             .predict_model_check(party(Role::Host, 10000), &job, "m", "v")
             .await
             .unwrap_err();
-        assert!(host.message.contains("model has not been deployed yet"), "{}", host.message);
+        assert!(
+            host.message.contains("model has not been deployed yet"),
+            "{}",
+            host.message
+        );
         let missing = c
             .predict_model_check(party(Role::Guest, 9999), &job, "m", "other")
             .await
@@ -788,7 +792,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((row.model_id.as_str(), row.model_version.as_str()), ("m", "v"));
+        assert_eq!(
+            (row.model_id.as_str(), row.model_version.as_str()),
+            ("m", "v")
+        );
         assert_eq!(row.train_runtime_conf, json!({"dsl_version": 2}));
     }
 }

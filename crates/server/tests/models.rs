@@ -283,6 +283,31 @@ fn train_deploy_predict_load_export_import() {
         r["retcode"], 101,
         "a deployed version is not deployed again: {r}"
     );
+    // A user's inference DSL (as `flow model deploy --dsl-path` sends it: JSON text).
+    let d2 = s.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train, "dsl": inference.to_string()}),
+    );
+    assert_eq!(d2["retcode"], 0, "{d2}");
+    let c2 = s.post(
+        "model/query",
+        json!({"model_version": d2["data"]["model_version"], "role": "host"}),
+    );
+    assert_eq!(c2["data"][0]["f_inference_dsl"], inference, "{c2}");
+    let mut bad = inference.clone();
+    bad["components"]["hetero_lr_0"]["module"] = json!("HeteroLinR");
+    let d3 = s.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train, "predict_dsl": bad}),
+    );
+    assert_eq!(d3["retcode"], 101, "{d3}");
+    let why = d3["data"]["detail"]["guest"]["9999"]["retmsg"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("HeteroLinR") && why.contains("hetero_lr_0"),
+        "{d3}"
+    );
 
     // Load: counted at guest and host, refused for the trained version.
     let l = s.post(
