@@ -35,22 +35,16 @@ pub struct Args {
     pub output_path: PathBuf,
 }
 
-/// Local time is not known without a time zone database; FATE's client uses local
-/// time in the name, we use UTC.
+/// `YYYYmmddHHMMSS` now, in UTC (FATE's client uses local time, which needs a time
+/// zone database this binary does not carry).
 fn stamp() -> String {
-    let d = fateflow_time_stamp();
-    d.replace(['-', ' ', ':'], "")
-}
-
-fn fateflow_time_stamp() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Days to civil date (proleptic Gregorian).
-    let z = days + 719_468;
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -60,7 +54,7 @@ fn fateflow_time_stamp() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
         rem / 3600,
         (rem % 3600) / 60,
         rem % 60
