@@ -318,6 +318,63 @@ flow output_table tracking output-data-table -j "$JOB" -r guest -p "$GUEST" -cpn
 expect output_table 'r["data"][0]["data_name"] == "data" and r["data"][0]["table_name"]' "output-data-table names the output table"
 
 # ---------------------------------------------------------------------------------
+step "flow model deploy / get-model-info / load"
+MODEL_ID=$(get submit 'r["data"]["model_info"]["model_id"]')
+flow deploy model deploy --model-id "$MODEL_ID" --model-version "$JOB"
+expect deploy 'r["data"]["guest"]["'$GUEST'"] == 0 and r["data"]["host"]["'$HOST'"] == 0 and r["data"]["model_version"] != "'"$JOB"'"' \
+    "deploy reached guest and host and made a new version"
+CHILD=$(get deploy 'r["data"]["model_version"]')
+echo "deployed version $CHILD"
+flow model_info model get-model-info --model-id "$MODEL_ID" --model-version "$CHILD"
+expect model_info 'sorted(m["f_role"] for m in r["data"]) == ["guest", "host"] and all(m["f_parent"] is False and m["f_parent_info"]["parent_model_version"] == "'"$JOB"'" for m in r["data"])' \
+    "get-model-info lists the deployed children of guest and host"
+flow model_detail model get-model-info --model-id "$MODEL_ID" --model-version "$CHILD" -r guest -p "$GUEST" --detail
+expect model_detail 'r["data"][0]["f_inference_dsl"]["components"]["data_transform_0"]["input"]["model"] == ["pipeline.data_transform_0.model"]' \
+    "the inference DSL reads the data transform's model from the pipeline"
+flow model_load model load -j "$CHILD"
+expect model_load '"predict jobs" in r["retmsg"]' "load says where predictions come from"
+
+step "flow model get-predict-dsl / get-predict-conf, predict job"
+flow predict_dsl model get-predict-dsl --model-id "$MODEL_ID" --model-version "$CHILD" -o "$WORK/predict"
+flow predict_conf model get-predict-conf --model-id "$MODEL_ID" --model-version "$CHILD" -o "$WORK/predict"
+python3 - "$WORK/predict" <<'PY' || fail "the predict conf template cannot be filled"
+import glob, json, sys
+d = sys.argv[1]
+dsl = json.load(open(glob.glob(d + "/predict_dsl_*.json")[0]))
+assert "data_transform_0" in dsl["components"], dsl
+conf = json.load(open(glob.glob(d + "/predict_conf_*.json")[0]))
+for side in ("guest", "host"):
+    conf["component_parameters"]["role"][side]["0"]["reader_0"]["table"] = {
+        "name": "breast_hetero_" + side, "namespace": "experiment"}
+json.dump(conf, open(d + "/predict.json", "w"), indent=1)
+PY
+flow predict_submit job submit -c "$WORK/predict/predict.json"
+PJOB=$(get predict_submit 'r.get("jobId") or r["data"]["job_id"]')
+wait_job predict_query "$PJOB"
+[[ "$STATUS" == success ]] || fail "predict job $PJOB ended $STATUS" "$WORK/predict_query.out"
+
+step "flow model export / import"
+cat >"$WORK/export.json" <<EOF
+{"model_id": "$MODEL_ID", "model_version": "$CHILD", "role": "guest", "party_id": $GUEST, "output_path": "$WORK/export"}
+EOF
+flow model_export model export -c "$WORK/export.json"
+ARCHIVE=$(get model_export 'r["file"]')
+[[ -s "$ARCHIVE" && "$(basename "$ARCHIVE")" == "guest#$GUEST#${MODEL_ID}_$CHILD.zip" ]] \
+    || fail "export did not save guest#$GUEST#${MODEL_ID}_$CHILD.zip" "$WORK/model_export.out"
+for force in 0 1; do
+    cat >"$WORK/import_$force.json" <<EOF
+{"model_id": "$MODEL_ID", "model_version": "$CHILD", "role": "guest", "party_id": $GUEST, "file": "$ARCHIVE", "force_update": $force}
+EOF
+done
+echo "\$ flow model import -c import_0.json   (expect 409: the model exists)"
+"$VENV/bin/flow" model import -c "$WORK/import_0.json" >"$WORK/import_0.out" 2>&1 \
+    || fail "flow model import exited non-zero" "$WORK/import_0.out"
+expect import_0 'r["retcode"] == 409' "importing over an existing model without force_update is refused"
+flow import_1 model import -c "$WORK/import_1.json"
+flow model_info2 model get-model-info --model-id "$MODEL_ID" --model-version "$CHILD" -r guest -p "$GUEST" --detail
+expect model_info2 'r["data"][0]["f_imported"] == 1' "the imported model is marked imported"
+
+# ---------------------------------------------------------------------------------
 step "submit a second job and stop it"
 flow submit2 job submit -d "$DSL" -c "$CONF"
 JOB2=$(get submit2 'r.get("jobId") or r["data"]["job_id"]')

@@ -7,7 +7,8 @@
 //! with `\n`, the timestamp, the nonce, the app key, the request path including its
 //! query string, the raw body when it is JSON (else empty), and the url-encoded form
 //! when the body is a form (else empty).
-//! The CLI never sends forms, and a multipart upload signs two empty parts.
+//! A multipart upload signs two empty parts; a model import's multipart body signs its
+//! text fields as a form, as fate-client does.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -72,6 +73,28 @@ pub fn signature(
     path_and_query: &str,
     json_body: &[u8],
 ) -> String {
+    signature_with_form(
+        secret_key,
+        timestamp,
+        nonce,
+        app_key,
+        path_and_query,
+        json_body,
+        b"",
+    )
+}
+
+/// Like [`signature`], with the form part: FATE's server signs the text fields of a
+/// form or multipart body as `urlencode(sorted(fields))` (see [`canonical_form`]).
+pub fn signature_with_form(
+    secret_key: &str,
+    timestamp: &str,
+    nonce: &str,
+    app_key: &str,
+    path_and_query: &str,
+    json_body: &[u8],
+    form: &[u8],
+) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(secret_key.as_bytes())
         .expect("HMAC accepts keys of any length");
     let parts: [&[u8]; 6] = [
@@ -80,8 +103,7 @@ pub fn signature(
         app_key.as_bytes(),
         path_and_query.as_bytes(),
         json_body,
-        // The form part: always empty, since the CLI never sends form bodies.
-        b"",
+        form,
     ];
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
@@ -92,21 +114,53 @@ pub fn signature(
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// Python's `urlencode(sorted(fields.items()), quote_via=quote, safe='-._~')`.
+pub fn canonical_form(fields: &[(String, String)]) -> String {
+    let quote = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let mut pairs: Vec<&(String, String)> = fields.iter().collect();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Signs a request now, with a fresh nonce.
 pub fn sign(credentials: &Credentials, path_and_query: &str, json_body: &[u8]) -> SignedHeaders {
+    sign_form(credentials, path_and_query, json_body, b"")
+}
+
+/// Signs a request whose body has text form fields (their [`canonical_form`]).
+pub fn sign_form(
+    credentials: &Credentials,
+    path_and_query: &str,
+    json_body: &[u8],
+    form: &[u8],
+) -> SignedHeaders {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default()
         .to_string();
     let nonce = random_uuid();
-    let signature = signature(
+    let signature = signature_with_form(
         &credentials.secret_key,
         &timestamp,
         &nonce,
         &credentials.app_key,
         path_and_query,
         json_body,
+        form,
     );
     SignedHeaders {
         timestamp,

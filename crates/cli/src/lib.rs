@@ -133,6 +133,9 @@ pub enum Command {
     /// Submit, follow, query, stop and rerun jobs.
     #[command(subcommand)]
     Job(commands::job::Command),
+    /// Deploy, load, query, export and import models.
+    #[command(subcommand)]
+    Model(commands::model::Command),
     /// Query tasks.
     #[command(subcommand)]
     Task(commands::task::Command),

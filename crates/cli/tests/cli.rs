@@ -477,6 +477,7 @@ fn download_errors_print_the_envelope() {
         status: 404,
         content_type: "application/json".into(),
         body: br#"{"retcode": 404, "retmsg": "log not found"}"#.to_vec(),
+        headers: Vec::new(),
     });
     let tmp = tempfile::tempdir().unwrap();
     let out = run(

@@ -252,6 +252,18 @@ pub(crate) fn raw_components_from_str(text: &str) -> Result<Option<Vec<(String, 
 }
 
 /// Parses a DSL given as components (duplicates kept) and the top-level object.
+/// Parses a DSL v2 given as JSON on its own (a stored training or inference DSL),
+/// with every problem of its structure reported.
+pub fn parse_dsl_value(top: &Value) -> Result<Dsl, crate::Errors> {
+    let mut report = Report::default();
+    let dsl = parse_dsl(top, None, DslVersion::V2, &mut report);
+    if report.errors.is_empty() {
+        Ok(dsl)
+    } else {
+        Err(crate::Errors(report.errors))
+    }
+}
+
 pub(crate) fn parse_dsl(
     top: &Value,
     raw: Option<Vec<(String, Value)>>,

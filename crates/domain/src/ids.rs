@@ -75,16 +75,32 @@ pub fn task_id(job_id: &str, component_name: &str) -> String {
     format!("{job_id}_{component_name}")
 }
 
-/// The FATE model id of a job: the sorted `role-party` keys joined by `#`, plus `#model`.
+/// The FATE model id of a job: for each role in name order, `role-<its party ids,
+/// sorted and unique, joined by "_">`, all joined by `#`, then `#model`
+/// (`arbiter-10000#guest-9999#host-10000_10001#model`).
 pub fn model_id(parties: &[crate::Party]) -> String {
-    let mut keys: Vec<String> = parties
-        .iter()
-        .map(|p| format!("{}-{}", p.role, p.party_id))
+    let mut by_role: std::collections::BTreeMap<&str, std::collections::BTreeSet<u64>> =
+        std::collections::BTreeMap::new();
+    for p in parties {
+        by_role
+            .entry(p.role.as_str())
+            .or_default()
+            .insert(p.party_id);
+    }
+    let mut keys: Vec<String> = by_role
+        .into_iter()
+        .map(|(role, ids)| {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            format!("{role}-{}", ids.join("_"))
+        })
         .collect();
-    keys.sort();
-    keys.dedup();
     keys.push("model".to_string());
     keys.join("#")
+}
+
+/// FATE's party model id: `<role>#<party_id>#<model_id>`.
+pub fn party_model_id(model_id: &str, role: crate::Role, party_id: u64) -> String {
+    format!("{role}#{party_id}#{model_id}")
 }
 
 #[cfg(test)]
@@ -142,6 +158,25 @@ mod tests {
         assert_eq!(
             model_id(&parties),
             "arbiter-10000#guest-9999#host-10000#model"
+        );
+        let hosts = [
+            Party {
+                role: Role::Host,
+                party_id: 10001,
+            },
+            Party {
+                role: Role::Guest,
+                party_id: 9999,
+            },
+            Party {
+                role: Role::Host,
+                party_id: 9998,
+            },
+        ];
+        assert_eq!(model_id(&hosts), "guest-9999#host-9998_10001#model");
+        assert_eq!(
+            party_model_id("guest-9999#model", Role::Guest, 9999),
+            "guest#9999#guest-9999#model"
         );
     }
 }

@@ -5,7 +5,8 @@
 //! - [`Job::plan`] gives, per component in topological order, the parties that run it
 //!   and their merged parameters.
 //! - [`status`] holds FATE's status names, allowed transitions and aggregation rules.
-//! - [`ids`] makes job ids in FATE's format.
+//! - [`ids`] makes job ids (and model ids) in FATE's format.
+//! - [`predict`] derives what a predict job runs with from a deployed model.
 //!
 //! ```
 //! let dsl = r#"{"components": {"reader_0": {"module": "Reader", "output": {"data": ["data"]}}}}"#;
@@ -26,6 +27,7 @@ pub mod ids;
 mod job;
 pub mod module;
 mod party;
+pub mod predict;
 pub mod retcode;
 pub mod status;
 

@@ -46,6 +46,14 @@ impl SitePartner {
             let party_id = p.as_u64().or_else(|| p.as_str()?.parse().ok())?;
             return Some(Party { role, party_id });
         }
+        if let PartyCommand::DeployModel { initiator, .. }
+        | PartyCommand::LoadModel { initiator, .. } = cmd
+        {
+            return self
+                .controller
+                .hosts(initiator.party_id)
+                .then_some(*initiator);
+        }
         let (jobs, _) = self
             .store
             .query_jobs(&JobFilter {

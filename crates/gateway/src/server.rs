@@ -133,7 +133,8 @@ impl GatewayService {
         }
     }
 
-    /// The source of a command must be the job's initiator.
+    /// The source of a command must be the job's initiator; a model command's source
+    /// must be the model's initiator, as recorded at the destination party.
     async fn check_initiator(
         &self,
         job_id: &str,
@@ -149,6 +150,26 @@ impl GatewayService {
                     p.as_u64()
                         .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
                 }),
+            PartyCommand::DeployModel {
+                model_id,
+                model_version,
+                ..
+            }
+            | PartyCommand::LoadModel {
+                model_id,
+                model_version,
+                ..
+            } => self
+                .store
+                .get_model(&fateflow_storage::ModelKey {
+                    model_id: model_id.clone(),
+                    model_version: model_version.clone(),
+                    role: dst.role,
+                    party_id: dst.party_id,
+                })
+                .await
+                .map_err(|e| RpcStatus::internal(e.to_string()))?
+                .map(|m| m.initiator_party_id),
             _ => self
                 .store
                 .get_job(job_id, dst.role, dst.party_id)

@@ -31,6 +31,20 @@ pub fn job_timestamp() -> String {
     )
 }
 
+/// Milliseconds since the epoch as FATE's `*_date` columns show them:
+/// `YYYY-mm-dd HH:MM:SS` (UTC).
+pub fn format_date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i32, u32, u32) {
     let z = z + 719_468;
@@ -55,5 +69,7 @@ mod tests {
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(20_779), (2026, 11, 22));
         assert_eq!(job_timestamp().len(), 20);
+        assert_eq!(format_date(0), "1970-01-01 00:00:00");
+        assert_eq!(format_date(1_704_067_199_999), "2023-12-31 23:59:59");
     }
 }

@@ -88,7 +88,7 @@ type CmdResult = Result<Value, Refusal>;
 
 /// Executes commands for the parties hosted by this site.
 pub struct PartyController {
-    store: Arc<dyn MetadataStore>,
+    pub(crate) store: Arc<dyn MetadataStore>,
     launcher: Arc<dyn TaskLauncher>,
     config: Arc<SiteConfig>,
     events: EventSender,
@@ -165,9 +165,38 @@ impl PartyController {
             ));
         }
         match cmd {
-            PartyCommand::CreateJob { dsl, runtime_conf } => {
-                self.create_job(job_id, party, dsl, runtime_conf).await
+            PartyCommand::CreateJob {
+                dsl,
+                runtime_conf,
+                train_runtime_conf,
+            } => {
+                self.create_job(job_id, party, dsl, runtime_conf, train_runtime_conf)
+                    .await
             }
+            PartyCommand::SaveModel => self.save_model(job_id, party).await,
+            PartyCommand::DeployModel {
+                model_id,
+                model_version,
+                child_model_version,
+                initiator: _,
+                cpn_list,
+                dsl,
+            } => {
+                self.deploy_model(
+                    party,
+                    &model_id,
+                    &model_version,
+                    &child_model_version,
+                    cpn_list.as_deref(),
+                    dsl.as_ref(),
+                )
+                .await
+            }
+            PartyCommand::LoadModel {
+                model_id,
+                model_version,
+                initiator: _,
+            } => self.load_model(party, &model_id, &model_version).await,
             PartyCommand::ApplyResource => self.apply_resource(job_id, party).await,
             PartyCommand::ReturnResource => {
                 let returned = self
@@ -288,8 +317,27 @@ impl PartyController {
         party: Party,
         dsl: Value,
         runtime_conf: Value,
+        train_runtime_conf: Option<Value>,
     ) -> CmdResult {
         let job = Job::parse(&dsl, &runtime_conf).map_err(|e| Refusal::new(103, e.to_string()))?;
+        let predict = job.conf.common_job_parameters.job_type == fateflow_domain::JobType::Predict;
+        // A predict job's model must be deployed here; components whose models this
+        // party does not hold (an arbiter's) have nothing to predict with and pass.
+        let mut idle = Vec::new();
+        if predict {
+            let (Some(model_id), Some(model_version)) = (
+                job.conf.common_job_parameters.model_id.clone(),
+                job.conf.common_job_parameters.model_version.clone(),
+            ) else {
+                return Err(Refusal::new(
+                    103,
+                    "a predict job needs job_parameters.common.model_id and model_version",
+                ));
+            };
+            idle = self
+                .predict_model_check(party, &job, &model_id, &model_version)
+                .await?;
+        }
         let params = job.conf.job_parameters_for(party);
         let (need_cores, need_memory) = job_resource_need(party.role, &params);
         let limit_cores =
@@ -325,10 +373,25 @@ impl PartyController {
             json!(job.conf.roles),
             now,
         );
-        let parties: Vec<Party> = job.parties();
-        record.model_id = fateflow_domain::ids::model_id(&parties);
-        record.model_version = job_id.to_string();
-        record.train_runtime_conf = runtime_conf;
+        if predict {
+            record.model_id = job
+                .conf
+                .common_job_parameters
+                .model_id
+                .clone()
+                .unwrap_or_default();
+            record.model_version = job
+                .conf
+                .common_job_parameters
+                .model_version
+                .clone()
+                .unwrap_or_default();
+        } else {
+            let parties: Vec<Party> = job.parties();
+            record.model_id = fateflow_domain::ids::model_id(&parties);
+            record.model_version = job_id.to_string();
+        }
+        record.train_runtime_conf = train_runtime_conf.unwrap_or(runtime_conf);
         match self.store.insert_job(&record).await {
             Ok(()) => {}
             Err(fateflow_storage::Error::AlreadyExists(_)) => return Ok(json!({"created": false})),
@@ -341,6 +404,11 @@ impl PartyController {
         let mut components = serde_json::Map::new();
         for plan in job.plan() {
             for pt in plan.parties.iter().filter(|p| p.party == party) {
+                let mut pt = pt.clone();
+                if idle.contains(&plan.component) {
+                    pt.need_run = false;
+                }
+                let pt = &pt;
                 let task = new_task(
                     job_id,
                     &plan.component,
@@ -694,17 +762,24 @@ impl PartyController {
             let mut tables = Vec::new();
             for r in refs {
                 match r {
-                    // An upstream component that does not run at this party (an
-                    // arbiter downstream of Intersection) gives it no table.
-                    DataRef::Output(o) if !runs_at(&plan, &o.component, party) => {}
                     DataRef::Output(o) => {
+                        // An upstream that does not run at this party (an arbiter's
+                        // intersection) gives it no data, as in FATE.
+                        let runs_here = plan.iter().any(|p| {
+                            p.component == o.component
+                                && p.parties.iter().any(|pt| pt.party == party)
+                        });
+                        if !runs_here {
+                            continue;
+                        }
                         let outputs = self
                             .store
                             .query_output_data(&job.job_id, &o.component, task.role, task.party_id)
                             .await
                             .map_err(|e| e.to_string())?;
-                        // Nor does one that writes no data at this party (HeteroLR at
-                        // the arbiter), as in FATE; the component decides if it needs it.
+                        // An upstream that wrote no data here at all (an arbiter's
+                        // HeteroLR) gives none; one that wrote others but not this
+                        // name is an error.
                         if outputs.is_empty() {
                             continue;
                         }
@@ -732,12 +807,15 @@ impl PartyController {
                     }
                     DataRef::Pipeline(_) => {
                         return Err(format!(
-                            "input `{r}`: predict jobs from deployed models are not supported yet"
-                        ))
+                        "input `{r}` of {}: `pipeline.*` names a model; it belongs in input.model",
+                        task.component_name
+                    ))
                     }
                 }
             }
-            data_inputs.insert(key.clone(), tables);
+            if !tables.is_empty() {
+                data_inputs.insert(key.clone(), tables);
+            }
         }
         let mut model_inputs = Vec::new();
         let mut isometric_model_inputs = Vec::new();
@@ -746,8 +824,15 @@ impl PartyController {
             (&spec.input.isometric_model, &mut isometric_model_inputs),
         ] {
             for r in list.iter() {
-                let DataRef::Output(o) = r else {
-                    return Err(format!("model input `{r}`: predict jobs from deployed models are not supported yet"));
+                let o = match r {
+                    DataRef::Output(o) => o,
+                    DataRef::Pipeline(o) => {
+                        out.push(self.pipeline_model_input(job, task, o, r).await?);
+                        continue;
+                    }
+                    DataRef::Args(_) => {
+                        return Err(format!("model input `{r}`: a model input names a component's model, not `args`"));
+                    }
                 };
                 let models = self
                     .store
@@ -796,6 +881,43 @@ impl PartyController {
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
             roles: parsed.conf.roles.clone(),
             federation_timeout_s: params.timeout.clamp(1, 600),
+        })
+    }
+
+    /// A predict task's `pipeline.<component>.<model>` input: this party's copy of the
+    /// component model in the job's deployed model.
+    async fn pipeline_model_input(
+        &self,
+        job: &JobRecord,
+        task: &TaskRecord,
+        o: &fateflow_domain::dsl::OutputRef,
+        r: &DataRef,
+    ) -> Result<ModelSpec, String> {
+        let key = fateflow_storage::ModelKey {
+            model_id: job.model_id.clone(),
+            model_version: job.model_version.clone(),
+            role: task.role,
+            party_id: task.party_id,
+        };
+        let held = self
+            .store
+            .model_components(&key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let m = held
+            .into_iter()
+            .find(|m| m.component_name == o.component && m.model_alias == o.name)
+            .ok_or_else(|| {
+                format!(
+                    "model input `{r}` of {}: {key} holds no model `{}` of component {}",
+                    task.component_name, o.name, o.component
+                )
+            })?;
+        Ok(ModelSpec {
+            component: o.component.clone(),
+            alias: o.name.clone(),
+            module: m.module,
+            model: m.model,
         })
     }
 
@@ -1215,11 +1337,4 @@ fn write_job_files(dir: &std::path::Path, job: &JobRecord) -> std::io::Result<()
         party_dir.join("job_runtime_on_party_conf.json"),
         serde_json::to_vec_pretty(&job.runtime_conf_on_party).unwrap_or_default(),
     )
-}
-
-/// Whether `component` runs at `party` in the job's plan.
-fn runs_at(plan: &[fateflow_domain::TaskPlan], component: &str, party: Party) -> bool {
-    plan.iter()
-        .find(|p| p.component == component)
-        .is_some_and(|p| p.parties.iter().any(|pt| pt.party == party))
 }

@@ -51,9 +51,9 @@ pub enum SubmitError {
 
 /// The initiator's scheduler.
 pub struct Scheduler {
-    store: Arc<dyn MetadataStore>,
-    partner: Arc<dyn Partner>,
-    controller: Arc<PartyController>,
+    pub(crate) store: Arc<dyn MetadataStore>,
+    pub(crate) partner: Arc<dyn Partner>,
+    pub(crate) controller: Arc<PartyController>,
     ids: JobIdGenerator,
     events: EventSender,
 }
@@ -80,6 +80,11 @@ impl Scheduler {
         self.ids.next_id(&job_timestamp())
     }
 
+    /// The job id generator (deploy and load make ids too).
+    pub(crate) fn ids(&self) -> &JobIdGenerator {
+        &self.ids
+    }
+
     /// The event inbox.
     pub fn events(&self) -> &EventSender {
         &self.events
@@ -87,6 +92,15 @@ impl Scheduler {
 
     /// Validates and creates a job at every party, then queues it (reference §6.2).
     pub async fn submit(&self, dsl: &Value, conf: &Value) -> Result<SubmitResult, SubmitError> {
+        // A predict job runs the deployed model's inference DSL, whatever DSL came.
+        let (dsl, conf, train_conf) =
+            if fateflow_domain::predict::job_type_of(conf) == fateflow_domain::JobType::Predict {
+                let p = self.resolve_predict(conf).await?;
+                (p.dsl, p.conf, Some(p.train_conf))
+            } else {
+                (dsl.clone(), conf.clone(), None)
+            };
+        let (dsl, conf) = (&dsl, &conf);
         let job = Job::parse(dsl, conf).map_err(|e| SubmitError::Invalid(e.to_string()))?;
         let initiator = job.conf.initiator;
         if !self.controller.hosts(initiator.party_id) {
@@ -96,11 +110,6 @@ impl Scheduler {
                 self.controller.config().parties
             )));
         }
-        if job.conf.common_job_parameters.job_type == fateflow_domain::JobType::Predict {
-            return Err(SubmitError::Invalid(
-                "predict jobs from deployed models are not supported yet".into(),
-            ));
-        }
         let job_id = self.ids.next_id(&job_timestamp());
         let parties = job.parties();
         let mut refusals = Vec::new();
@@ -109,6 +118,7 @@ impl Scheduler {
             let cmd = PartyCommand::CreateJob {
                 dsl: dsl.clone(),
                 runtime_conf: conf.clone(),
+                train_runtime_conf: train_conf.clone(),
             };
             match self.partner.send(&job_id, *party, cmd).await {
                 Ok(_) => created.push(*party),
@@ -188,11 +198,18 @@ impl Scheduler {
         }
         let _ = self.events.send(Event::Schedule(job_id.clone()));
         tracing::info!(job_id = %job_id, parties = parties.len(), "job submitted");
-        Ok(SubmitResult {
-            model_info: serde_json::json!({
+        let model_info = match train_conf {
+            Some(_) => serde_json::json!({
+                "model_id": job.conf.common_job_parameters.model_id,
+                "model_version": job.conf.common_job_parameters.model_version,
+            }),
+            None => serde_json::json!({
                 "model_id": fateflow_domain::ids::model_id(&parties),
                 "model_version": job_id,
             }),
+        };
+        Ok(SubmitResult {
+            model_info,
             logs_directory: self
                 .controller
                 .config()
@@ -617,6 +634,14 @@ impl Scheduler {
         reason: Option<String>,
     ) -> Result<(), String> {
         let parties = parties_of(job)?;
+        let (status, reason) = if status == Status::Success {
+            match self.save_models(job, &parties).await {
+                Ok(()) => (status, reason),
+                Err(why) => (Status::Failed, Some(why)),
+            }
+        } else {
+            (status, reason)
+        };
         for p in &parties {
             let cmd = PartyCommand::SyncJobStatus {
                 status,
@@ -637,6 +662,34 @@ impl Scheduler {
         // Resources came back: the waiting queue may move.
         let _ = self.events.send(Event::ScheduleAll);
         Ok(())
+    }
+
+    /// Every party saves its pipeline model of a training job that succeeded (FATE's
+    /// `model` command at job end); predict jobs save none. Every refusal is named.
+    async fn save_models(&self, job: &JobRecord, parties: &[Party]) -> Result<(), String> {
+        if fateflow_domain::predict::job_type_of(&job.runtime_conf)
+            == fateflow_domain::JobType::Predict
+        {
+            return Ok(());
+        }
+        let mut failed = Vec::new();
+        for p in parties {
+            if let Err(e) = self
+                .partner
+                .send(&job.job_id, *p, PartyCommand::SaveModel)
+                .await
+            {
+                failed.push(format!("{}: {}", e.party(), e.message()));
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "every component succeeded, but saving the pipeline model failed at {}",
+                failed.join("; ")
+            ))
+        }
     }
 
     /// Sends one command per task row to the row's party; returns the failures.

@@ -7,6 +7,8 @@
 //! - [`initiator`]: submit, the scheduling round of a job, stop and rerun. One event
 //!   loop runs every round, so rounds of one job never race; a periodic tick is only a
 //!   safety net.
+//! - [`model`]: pipeline models: saved at the end of a training job, deployed,
+//!   loaded, and read by predict jobs.
 //! - [`detector`]: dead task processes, silent tasks, job timeouts.
 //! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
 
@@ -16,6 +18,7 @@ pub mod detector;
 pub mod initiator;
 pub mod launcher;
 pub mod local;
+pub mod model;
 pub mod partner;
 
 pub use controller::{PartyController, SiteConfig};

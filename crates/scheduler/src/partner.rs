@@ -14,10 +14,14 @@ use serde_json::Value;
 pub enum PartyCommand {
     /// Create the job at the party (status `ready`) and its waiting tasks.
     CreateJob {
-        /// The DSL as submitted.
+        /// The DSL as submitted (a predict job's: the model's inference DSL).
         dsl: Value,
-        /// The runtime conf as submitted.
+        /// The runtime conf as submitted (a predict job's: merged over the model's
+        /// training conf).
         runtime_conf: Value,
+        /// A predict job's model's training conf; a training job's is its own conf.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        train_runtime_conf: Option<Value>,
     },
     /// Take the job's resources at the party, all or nothing.
     ApplyResource,
@@ -83,6 +87,36 @@ pub enum PartyCommand {
     /// Put an ended job back to `waiting` for a rerun (progress 0, end time and
     /// error cleared).
     PrepareRerun,
+    /// Save the party's pipeline model of a training job that succeeded (FATE's
+    /// `model` command). Predict jobs save none.
+    SaveModel,
+    /// Make a deployed child version of a trained model at the party (FATE's
+    /// `/model/deploy/do`). The command's job id is the child version.
+    DeployModel {
+        /// The model.
+        model_id: String,
+        /// The trained (parent) version.
+        model_version: String,
+        /// The new version, a fresh job id.
+        child_model_version: String,
+        /// The model's initiator, which sends this command.
+        initiator: Party,
+        /// Components to deploy; every training component when neither this nor `dsl`
+        /// is given.
+        cpn_list: Option<Vec<String>>,
+        /// An inference DSL given by the user instead of `cpn_list`.
+        dsl: Option<Value>,
+    },
+    /// Check that a deployed model is at the party and count a load of it (FATE's
+    /// `/model/load/do`, without a FATE-Serving to publish to).
+    LoadModel {
+        /// The model.
+        model_id: String,
+        /// A deployed version.
+        model_version: String,
+        /// The model's initiator, which sends this command.
+        initiator: Party,
+    },
 }
 
 impl PartyCommand {
@@ -101,6 +135,9 @@ impl PartyCommand {
             PartyCommand::StopTask { .. } => "task/stop",
             PartyCommand::StopJob { .. } => "stop",
             PartyCommand::PrepareRerun => "rerun",
+            PartyCommand::SaveModel => "model",
+            PartyCommand::DeployModel { .. } => "model/deploy/do",
+            PartyCommand::LoadModel { .. } => "model/load/do",
         }
     }
 }
@@ -133,6 +170,15 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// FATE's return code: the party's own, or 104 (federated error) when it could not
+    /// be reached.
+    pub fn retcode(&self) -> i32 {
+        match self {
+            CommandError::Refused { retcode, .. } => *retcode,
+            CommandError::Unreachable { .. } => 104,
+        }
+    }
+
     /// The party concerned.
     pub fn party(&self) -> Party {
         match self {

@@ -5,6 +5,7 @@ pub mod board;
 pub mod cli;
 mod demo;
 pub mod federation;
+pub mod model_archive;
 pub mod run_job;
 pub mod site;
 mod validate;

@@ -3,6 +3,7 @@
 //! over mutual TLS with pinned certificates.
 
 mod common;
+mod modelkit;
 mod twosite;
 
 use serde_json::{json, Value};
@@ -602,5 +603,93 @@ impl WithTag for fateflow_federation::Key {
         let mut k = self.clone();
         k.tag = tag.into();
         k
+    }
+}
+
+#[test]
+fn two_sites_deploy_through_the_gateway_and_predict_across_both() {
+    let sites = TwoSites::start(&Options::default());
+    sites.upload_breast();
+    let (dsl, mut conf) = modelkit::example_job(&sites.guest, "hetero_lr");
+    // A short training is enough here: the point is the model's way across sites.
+    conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = json!(5);
+    let t0 = Instant::now();
+    let train = sites.guest.submit(dsl.clone(), conf);
+    let job = sites.guest.wait_end(&train, Duration::from_secs(600));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let model_id = job["f_model_id"].as_str().unwrap().to_string();
+    // The host site saved its own parties' models (host and arbiter 10000).
+    let at_host = sites
+        .host
+        .post("model/query", json!({"model_version": train}));
+    let mut roles: Vec<&str> = at_host["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["f_role"].as_str().unwrap())
+        .collect();
+    roles.sort();
+    assert_eq!(roles, ["arbiter", "host"], "{at_host}");
+
+    let cpn_list: Vec<&str> = dsl["components"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|c| *c != "evaluation_0")
+        .collect();
+    let d = sites.guest.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train, "cpn_list": cpn_list}),
+    );
+    assert_eq!(d["retcode"], 0, "{d}");
+    assert_eq!(d["data"]["host"]["10000"], 0, "{d}");
+    assert_eq!(d["data"]["arbiter"]["10000"], 0, "{d}");
+    let child = d["data"]["model_version"].as_str().unwrap().to_string();
+    // The host site holds the deployed children, made there by the deploy command.
+    let children = sites.host.post(
+        "model/query",
+        json!({"model_id": model_id, "model_version": child}),
+    );
+    assert_eq!(
+        children["data"].as_array().map(Vec::len),
+        Some(2),
+        "{children}"
+    );
+    assert!(children["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["f_parent"] == false && m["f_initiator_party_id"] == "9999"));
+    // Only the initiator's site can deploy: the host's site has no initiator model.
+    let r = sites.host.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train}),
+    );
+    assert_eq!(r["retcode"], 404, "{r}");
+
+    let r = sites.guest.post(
+        "job/submit",
+        json!({"job_dsl": {}, "job_runtime_conf": modelkit::predict_conf(&model_id, &child, true)}),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let predict = r["jobId"].as_str().unwrap().to_string();
+    let pj = sites.guest.wait_end(&predict, Duration::from_secs(600));
+    assert_eq!(pj["f_status"], "success", "{pj}");
+    let host_job = sites.wait_host_job(&predict, Duration::from_secs(20), |j| {
+        j["f_status"] == "success"
+    });
+    assert_eq!(host_job["f_model_version"], json!(child), "{host_job}");
+    println!(
+        "two-site train + deploy + predict: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let trained = modelkit::guest_scores(&sites.guest, &train, "hetero_lr_0");
+    let predicted = modelkit::guest_scores(&sites.guest, &predict, "hetero_lr_0");
+    assert_eq!(trained.len(), 569);
+    assert_eq!(trained.len(), predicted.len());
+    for (id, (score, _)) in &predicted {
+        let diff = (score - trained[id].0).abs();
+        assert!(diff < 1e-6, "{id}: {score} vs {}", trained[id].0);
     }
 }

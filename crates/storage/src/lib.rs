@@ -1,5 +1,5 @@
 //! The metadata store of a site: jobs, tasks, table metadata, tracking (metrics,
-//! output data, summaries, models) and resources.
+//! output data, summaries, models), pipeline models and resources.
 //!
 //! [`MetadataStore`] is the interface the scheduler and the API use; [`SqliteStore`]
 //! is the embedded default (a file under the data dir, migrations embedded). A
@@ -151,6 +151,25 @@ pub trait MetadataStore: Send + Sync {
     async fn list_component_models(&self, limit: u64) -> Result<Vec<ComponentModelRecord>>;
     /// Deletes the metrics, output data info and summary of one task version (rerun).
     async fn clean_task_tracking(&self, owner: &TaskOwner) -> Result<()>;
+
+    // ----- pipeline models
+    /// Inserts a party's pipeline model and its component models in one transaction;
+    /// `AlreadyExists` when the key exists. With `replace`, an existing model of the
+    /// same key and its components are replaced instead.
+    async fn insert_model(
+        &self,
+        info: &ModelInfoRecord,
+        components: &[PipelineComponentRecord],
+        replace: bool,
+    ) -> Result<()>;
+    /// One party's pipeline model.
+    async fn get_model(&self, key: &ModelKey) -> Result<Option<ModelInfoRecord>>;
+    /// Pipeline models matching a filter, newest first.
+    async fn query_models(&self, filter: &ModelFilter) -> Result<Vec<ModelInfoRecord>>;
+    /// The component models of a pipeline model, by component then alias.
+    async fn model_components(&self, key: &ModelKey) -> Result<Vec<PipelineComponentRecord>>;
+    /// Adds one to `loaded_times`; whether the model exists.
+    async fn count_model_load(&self, key: &ModelKey, now: i64) -> Result<bool>;
 
     // ----- resources
     /// Registers the engine's capacity, keeping what is in use.

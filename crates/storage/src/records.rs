@@ -324,3 +324,93 @@ pub struct EngineRecord {
     pub remaining_memory: i64,
     pub nodes: i64,
 }
+
+/// The key of one party's pipeline model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ModelKey {
+    pub model_id: String,
+    pub model_version: String,
+    pub role: Role,
+    pub party_id: PartyId,
+}
+
+impl std::fmt::Display for ModelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "model {} version {} of {} {}",
+            self.model_id, self.model_version, self.role, self.party_id
+        )
+    }
+}
+
+/// One party's pipeline model (`t_machine_learning_model_info`): a training job's
+/// model (`parent`) or a deployed child of one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfoRecord {
+    pub model_id: String,
+    pub model_version: String,
+    pub role: Role,
+    pub party_id: PartyId,
+    /// The job that made it: the training job, or the deploy's new id.
+    pub job_id: String,
+    /// `{role: [party ids]}` of the training job.
+    pub roles: Value,
+    pub initiator_role: Role,
+    pub initiator_party_id: PartyId,
+    pub train_dsl: Value,
+    pub train_runtime_conf: Value,
+    pub runtime_conf_on_party: Value,
+    pub inference_dsl: Value,
+    pub fate_version: String,
+    /// True for a trained model, false for a deployed child.
+    pub parent: bool,
+    /// `{parent_model_id, parent_model_version}` of a child, else `{}`.
+    pub parent_info: Value,
+    pub loaded_times: i64,
+    pub imported: bool,
+    /// Bytes of the component models (their JSON).
+    pub size: i64,
+    pub description: String,
+    pub archive_sha256: Option<String>,
+    pub archive_from_ip: Option<String>,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+impl ModelInfoRecord {
+    /// This row's key.
+    pub fn key(&self) -> ModelKey {
+        ModelKey {
+            model_id: self.model_id.clone(),
+            model_version: self.model_version.clone(),
+            role: self.role,
+            party_id: self.party_id,
+        }
+    }
+}
+
+/// One component model inside a pipeline model (`t_pipeline_component_meta` plus
+/// the model itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineComponentRecord {
+    pub component_name: String,
+    pub model_alias: String,
+    pub module: String,
+    pub model: Value,
+    pub create_time: i64,
+}
+
+/// A filter on pipeline models; every set field must match.
+#[derive(Debug, Clone, Default)]
+pub struct ModelFilter {
+    pub model_id: Option<String>,
+    pub model_version: Option<String>,
+    pub role: Option<Role>,
+    pub party_id: Option<PartyId>,
+    pub job_id: Option<String>,
+    pub initiator_role: Option<Role>,
+    pub initiator_party_id: Option<PartyId>,
+    pub parent: Option<bool>,
+    pub imported: Option<bool>,
+}

@@ -219,6 +219,58 @@ fn model_from_row(r: &SqliteRow) -> Result<ComponentModelRecord> {
     })
 }
 
+fn model_info_from_row(r: &SqliteRow) -> Result<ModelInfoRecord> {
+    const T: &str = "model_info";
+    Ok(ModelInfoRecord {
+        model_id: r.try_get("model_id")?,
+        model_version: r.try_get("model_version")?,
+        role: parse_role(T, r.try_get("role")?)?,
+        party_id: pid(r.try_get("party_id")?),
+        job_id: r.try_get("job_id")?,
+        roles: parse_json(T, r.try_get("roles")?)?,
+        initiator_role: parse_role(T, r.try_get("initiator_role")?)?,
+        initiator_party_id: pid(r.try_get("initiator_party_id")?),
+        train_dsl: parse_json(T, r.try_get("train_dsl")?)?,
+        train_runtime_conf: parse_json(T, r.try_get("train_runtime_conf")?)?,
+        runtime_conf_on_party: parse_json(T, r.try_get("runtime_conf_on_party")?)?,
+        inference_dsl: parse_json(T, r.try_get("inference_dsl")?)?,
+        fate_version: r.try_get("fate_version")?,
+        parent: r.try_get("parent")?,
+        parent_info: parse_json(T, r.try_get("parent_info")?)?,
+        loaded_times: r.try_get("loaded_times")?,
+        imported: r.try_get("imported")?,
+        size: r.try_get("size")?,
+        description: r.try_get("description")?,
+        archive_sha256: r.try_get("archive_sha256")?,
+        archive_from_ip: r.try_get("archive_from_ip")?,
+        create_time: r.try_get("create_time")?,
+        update_time: r.try_get("update_time")?,
+    })
+}
+
+fn pipeline_component_from_row(r: &SqliteRow) -> Result<PipelineComponentRecord> {
+    const T: &str = "pipeline_component";
+    Ok(PipelineComponentRecord {
+        component_name: r.try_get("component_name")?,
+        model_alias: r.try_get("model_alias")?,
+        module: r.try_get("component_module")?,
+        model: parse_json(T, r.try_get("model")?)?,
+        create_time: r.try_get("create_time")?,
+    })
+}
+
+const MODEL_KEY_WHERE: &str = "model_id = ? AND model_version = ? AND role = ? AND party_id = ?";
+
+fn bind_model_key<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    k: &'q ModelKey,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(&k.model_id)
+        .bind(&k.model_version)
+        .bind(k.role.as_str())
+        .bind(pid_i64(k.party_id))
+}
+
 fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
     Ok(TaskOwner {
         job_id: r.try_get("job_id")?,
@@ -919,6 +971,152 @@ impl MetadataStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_model(
+        &self,
+        m: &ModelInfoRecord,
+        components: &[PipelineComponentRecord],
+        replace: bool,
+    ) -> Result<()> {
+        let key = m.key();
+        let mut tx = self.pool.begin().await?;
+        if replace {
+            for table in ["model_info", "pipeline_component"] {
+                bind_model_key(
+                    sqlx::query(&format!("DELETE FROM {table} WHERE {MODEL_KEY_WHERE}")),
+                    &key,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO model_info (model_id, model_version, role, party_id, job_id, roles, initiator_role, \
+             initiator_party_id, train_dsl, train_runtime_conf, runtime_conf_on_party, inference_dsl, fate_version, \
+             parent, parent_info, loaded_times, imported, size, description, archive_sha256, archive_from_ip, \
+             create_time, update_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        )
+        .bind(&m.model_id)
+        .bind(&m.model_version)
+        .bind(m.role.as_str())
+        .bind(pid_i64(m.party_id))
+        .bind(&m.job_id)
+        .bind(json_text(&m.roles))
+        .bind(m.initiator_role.as_str())
+        .bind(pid_i64(m.initiator_party_id))
+        .bind(json_text(&m.train_dsl))
+        .bind(json_text(&m.train_runtime_conf))
+        .bind(json_text(&m.runtime_conf_on_party))
+        .bind(json_text(&m.inference_dsl))
+        .bind(&m.fate_version)
+        .bind(m.parent)
+        .bind(json_text(&m.parent_info))
+        .bind(m.loaded_times)
+        .bind(m.imported)
+        .bind(m.size)
+        .bind(&m.description)
+        .bind(&m.archive_sha256)
+        .bind(&m.archive_from_ip)
+        .bind(m.create_time)
+        .bind(m.update_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_unique(e, || key.to_string()))?;
+        for c in components {
+            sqlx::query(
+                "INSERT INTO pipeline_component (model_id, model_version, role, party_id, component_name, \
+                 model_alias, component_module, model, create_time) VALUES (?,?,?,?,?,?,?,?,?)",
+            )
+            .bind(&m.model_id)
+            .bind(&m.model_version)
+            .bind(m.role.as_str())
+            .bind(pid_i64(m.party_id))
+            .bind(&c.component_name)
+            .bind(&c.model_alias)
+            .bind(&c.module)
+            .bind(json_text(&c.model))
+            .bind(c.create_time)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                map_unique(e, || {
+                    format!("component {} model {} of {key}", c.component_name, c.model_alias)
+                })
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_model(&self, key: &ModelKey) -> Result<Option<ModelInfoRecord>> {
+        let row = bind_model_key(
+            sqlx::query(&format!("SELECT * FROM model_info WHERE {MODEL_KEY_WHERE}")),
+            key,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(model_info_from_row).transpose()
+    }
+
+    async fn query_models(&self, f: &ModelFilter) -> Result<Vec<ModelInfoRecord>> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM model_info WHERE 1=1");
+        for (col, v) in [
+            ("model_id", &f.model_id),
+            ("model_version", &f.model_version),
+            ("job_id", &f.job_id),
+        ] {
+            if let Some(v) = v {
+                qb.push(format!(" AND {col} = ")).push_bind(v.clone());
+            }
+        }
+        for (col, v) in [("role", f.role), ("initiator_role", f.initiator_role)] {
+            if let Some(v) = v {
+                qb.push(format!(" AND {col} = ")).push_bind(v.as_str());
+            }
+        }
+        for (col, v) in [
+            ("party_id", f.party_id),
+            ("initiator_party_id", f.initiator_party_id),
+        ] {
+            if let Some(v) = v {
+                qb.push(format!(" AND {col} = ")).push_bind(pid_i64(v));
+            }
+        }
+        for (col, v) in [("parent", f.parent), ("imported", f.imported)] {
+            if let Some(v) = v {
+                qb.push(format!(" AND {col} = ")).push_bind(v);
+            }
+        }
+        qb.push(" ORDER BY create_time DESC, model_version DESC, role, party_id");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(model_info_from_row).collect()
+    }
+
+    async fn model_components(&self, key: &ModelKey) -> Result<Vec<PipelineComponentRecord>> {
+        let rows = bind_model_key(
+            sqlx::query(&format!(
+                "SELECT * FROM pipeline_component WHERE {MODEL_KEY_WHERE} ORDER BY component_name, model_alias"
+            )),
+            key,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pipeline_component_from_row).collect()
+    }
+
+    async fn count_model_load(&self, key: &ModelKey, now: i64) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE model_info SET loaded_times = loaded_times + 1, update_time = ? WHERE {MODEL_KEY_WHERE}"
+        ))
+        .bind(now)
+        .bind(&key.model_id)
+        .bind(&key.model_version)
+        .bind(key.role.as_str())
+        .bind(pid_i64(key.party_id))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn register_engine(&self, engine: &str, cores: i64, memory: i64, now: i64) -> Result<()> {

@@ -461,3 +461,110 @@ async fn file_store_survives_reopen() {
     assert!(s.delete_table_meta("experiment", "t").await.unwrap());
     assert!(!s.delete_table_meta("experiment", "t").await.unwrap());
 }
+
+fn model(version: &str, role: Role, party_id: u64, parent: bool) -> ModelInfoRecord {
+    ModelInfoRecord {
+        model_id: "guest-9999#host-10000#model".into(),
+        model_version: version.into(),
+        role,
+        party_id,
+        job_id: version.into(),
+        roles: json!({"guest": [9999], "host": [10000]}),
+        initiator_role: Role::Guest,
+        initiator_party_id: 9999,
+        train_dsl: json!({"components": {"a_0": {"module": "Reader"}}}),
+        train_runtime_conf: json!({"dsl_version": 2}),
+        runtime_conf_on_party: json!({"job_parameters": {}}),
+        inference_dsl: json!({"components": {}}),
+        fate_version: "1.11.4".into(),
+        parent,
+        parent_info: json!({}),
+        loaded_times: 0,
+        imported: false,
+        size: 7,
+        description: String::new(),
+        archive_sha256: None,
+        archive_from_ip: None,
+        create_time: 10,
+        update_time: 10,
+    }
+}
+
+fn component(name: &str, weight: f64) -> PipelineComponentRecord {
+    PipelineComponentRecord {
+        component_name: name.into(),
+        model_alias: "model".into(),
+        module: "HeteroLR".into(),
+        model: json!({"weight": weight}),
+        create_time: 10,
+    }
+}
+
+#[tokio::test]
+async fn models_round_trip_replace_filter_and_count_loads() {
+    let s = SqliteStore::memory().await.unwrap();
+    let m = model("1", Role::Guest, 9999, true);
+    s.insert_model(&m, &[component("lr_0", 0.5), component("dt_0", 1.0)], false)
+        .await
+        .unwrap();
+    assert_eq!(s.get_model(&m.key()).await.unwrap().unwrap(), m);
+    let comps = s.model_components(&m.key()).await.unwrap();
+    assert_eq!(
+        comps
+            .iter()
+            .map(|c| c.component_name.as_str())
+            .collect::<Vec<_>>(),
+        ["dt_0", "lr_0"]
+    );
+    // The same key again is refused and changes nothing.
+    let again = s.insert_model(&m, &[component("x_0", 9.0)], false).await;
+    assert!(matches!(again, Err(Error::AlreadyExists(_))), "{again:?}");
+    assert_eq!(s.model_components(&m.key()).await.unwrap().len(), 2);
+    // Replace swaps the row and every component, atomically.
+    let mut newer = m.clone();
+    newer.size = 99;
+    s.insert_model(&newer, &[component("lr_0", -1.0)], true)
+        .await
+        .unwrap();
+    assert_eq!(s.get_model(&m.key()).await.unwrap().unwrap().size, 99);
+    let comps = s.model_components(&m.key()).await.unwrap();
+    assert_eq!(comps.len(), 1);
+    assert_eq!(comps[0].model, json!({"weight": -1.0}));
+    // A replace whose components collide rolls back whole.
+    let bad = s
+        .insert_model(&m, &[component("lr_0", 1.0), component("lr_0", 2.0)], true)
+        .await;
+    assert!(bad.is_err());
+    assert_eq!(s.get_model(&m.key()).await.unwrap().unwrap().size, 99);
+
+    let child = model("2", Role::Host, 10000, false);
+    s.insert_model(&child, &[], false).await.unwrap();
+    let all = s.query_models(&ModelFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let parents = s
+        .query_models(&ModelFilter {
+            parent: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(parents.len(), 1);
+    assert_eq!(parents[0].model_version, "1");
+    let hosts = s
+        .query_models(&ModelFilter {
+            role: Some(Role::Host),
+            party_id: Some(10000),
+            model_id: Some(child.model_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hosts.len(), 1);
+    assert!(s.count_model_load(&child.key(), 20).await.unwrap());
+    assert!(s.count_model_load(&child.key(), 21).await.unwrap());
+    let loaded = s.get_model(&child.key()).await.unwrap().unwrap();
+    assert_eq!((loaded.loaded_times, loaded.update_time), (2, 21));
+    let mut missing = child.key();
+    missing.model_version = "3".into();
+    assert!(!s.count_model_load(&missing, 22).await.unwrap());
+}

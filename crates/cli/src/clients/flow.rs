@@ -146,6 +146,29 @@ pub enum Download {
     Envelope(Envelope),
 }
 
+/// The outcome of a download whose file name the server chooses.
+#[derive(Debug)]
+pub enum NamedDownload {
+    /// The server sent a file, saved under the name it gave (its last path part).
+    Saved {
+        /// Where it was written.
+        path: PathBuf,
+        /// Number of bytes written.
+        bytes: u64,
+    },
+    /// The server answered with an envelope (usually an error) instead of a file.
+    Envelope(Envelope),
+}
+
+/// The file name of a `Content-Disposition: attachment; filename=...` header, reduced
+/// to a plain name (no directories, no `..`), or `None`.
+pub fn attachment_name(header: &str) -> Option<String> {
+    let raw = header.split("filename=").nth(1)?;
+    let raw = raw.split(';').next()?.trim().trim_matches('"');
+    let name = raw.rsplit(['/', '\\']).next()?.to_string();
+    (!name.is_empty() && name != "." && name != "..").then_some(name)
+}
+
 /// Progress callback of an upload: `(bytes_sent, total_bytes)`.
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
@@ -308,6 +331,104 @@ impl FlowClient {
         Ok(Download::Saved { bytes })
     }
 
+    /// Like [`FlowClient::download`], but the file goes into `dir` under the name the
+    /// server gives in `Content-Disposition` (FATE's model export).
+    pub fn download_named<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: &B,
+        dir: &Path,
+    ) -> Result<NamedDownload> {
+        let url = self.url(endpoint)?;
+        let request = self.json_builder(method, url.clone(), body)?;
+        let mut response = self.send(request, &url)?;
+        let is_json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let name = response
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(attachment_name);
+        let (200, false, Some(name)) = (response.status().as_u16(), is_json, name) else {
+            return self.envelope(response, &url).map(NamedDownload::Envelope);
+        };
+        let path = dir.join(name);
+        let io_err = |source| Error::Io {
+            action: "writing",
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let mut file = File::create(&path).map_err(io_err)?;
+        let bytes = response
+            .copy_to(&mut file)
+            .map_err(|source| self.transport_error(&url, source))?;
+        Ok(NamedDownload::Saved { path, bytes })
+    }
+
+    /// `POST` of a multipart body: text `fields`, then `file` as the part `file_field`
+    /// (how fate-client sends `requests.post(data=fields, files={...})`). The text
+    /// fields are signed as a form.
+    pub fn post_multipart(
+        &self,
+        endpoint: &str,
+        fields: &[(String, String)],
+        file_field: &str,
+        file: &Path,
+    ) -> Result<Envelope> {
+        let url = self.url(endpoint)?;
+        let io_err = |action, source| Error::Io {
+            action,
+            path: file.to_path_buf(),
+            source,
+        };
+        let handle = File::open(file).map_err(|e| io_err("opening", e))?;
+        let file_len = handle.metadata().map_err(|e| io_err("reading", e))?.len();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_string());
+        let boundary = format!("{:016x}{:016x}", auth::random_u64(), auth::random_u64());
+        let mut head = Vec::new();
+        for (k, v) in fields {
+            head.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{v}\r\n",
+                    html5_quote(k)
+                )
+                .as_bytes(),
+            );
+        }
+        head.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\n\r\n",
+                html5_quote(file_field),
+                html5_quote(&name)
+            )
+            .as_bytes(),
+        );
+        let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+        let total = head.len() as u64 + file_len + tail.len() as u64;
+        let reader = Cursor::new(head).chain(handle).chain(Cursor::new(tail));
+        let mut request = self.http.post(url.clone()).header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        if let Some(credentials) = &self.endpoint.credentials {
+            let form = auth::canonical_form(fields);
+            let headers = auth::sign_form(credentials, &path_and_query(&url), b"", form.as_bytes());
+            for (name, value) in headers.pairs() {
+                request = request.header(name, value);
+            }
+        }
+        let response = self.send(request.body(Body::sized(reader, total)), &url)?;
+        self.envelope(response, &url)
+    }
+
     /// `POST /data/upload?<query>` with the file as the multipart field `file`.
     ///
     /// `query_json` is the upload conf as JSON text; it becomes the whole query string,
@@ -455,6 +576,11 @@ impl FlowClient {
         self.post("component/get", &Empty {})
     }
 
+    /// `POST /model/<verb>` with a JSON body.
+    pub fn model(&self, verb: &str, body: &Value) -> Result<Envelope> {
+        self.post(&format!("model/{verb}"), body)
+    }
+
     /// `POST /version/get`.
     pub fn version(&self, body: &VersionGet) -> Result<Envelope> {
         self.post("version/get", body)
@@ -464,6 +590,14 @@ impl FlowClient {
     pub fn server_versions(&self) -> Result<Envelope> {
         self.post("server/version/get", &Empty {})
     }
+}
+
+/// A name quoted for a multipart header the way urllib3 does (HTML5 style).
+fn html5_quote(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// The path and query of a URL, as FATE's signature uses them (no trailing `?`).
@@ -584,6 +718,20 @@ mod tests {
     fn path_without_query_has_no_question_mark() {
         let url = Url::parse("http://h:1/v1/job/query").unwrap();
         assert_eq!(path_and_query(&url), "/v1/job/query");
+    }
+
+    #[test]
+    fn attachment_names_are_plain_file_names() {
+        assert_eq!(
+            attachment_name("attachment; filename=guest#9999#m_1.zip").as_deref(),
+            Some("guest#9999#m_1.zip")
+        );
+        assert_eq!(
+            attachment_name("attachment; filename=\"../../etc/x\"").as_deref(),
+            Some("x")
+        );
+        assert_eq!(attachment_name("attachment; filename=..").as_deref(), None);
+        assert_eq!(attachment_name("inline").as_deref(), None);
     }
 
     #[test]

@@ -7,4 +7,4 @@
 pub mod flow;
 pub mod requests;
 
-pub use flow::{Download, Envelope, Error, FlowClient};
+pub use flow::{Download, Envelope, Error, FlowClient, NamedDownload};

@@ -4,6 +4,7 @@ pub mod component;
 pub mod data;
 pub mod init;
 pub mod job;
+pub mod model;
 pub mod server;
 pub mod table;
 pub mod task;
@@ -78,6 +79,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
         Command::Data(cmd) => data::run(cmd, ctx),
         Command::Table(cmd) => table::run(cmd, ctx),
         Command::Job(cmd) => job::run(cmd, ctx),
+        Command::Model(cmd) => model::run(cmd, ctx),
         Command::Task(cmd) => task::run(cmd, ctx),
         Command::Tracking(cmd) => tracking::run(cmd, ctx),
         Command::Component(cmd) => component::run(cmd, ctx),

@@ -56,6 +56,8 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) content_type: String,
     pub(crate) body: Vec<u8>,
+    /// More response headers.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -64,6 +66,7 @@ impl Reply {
             status: 200,
             content_type: "application/json".into(),
             body: serde_json::to_vec(&value).unwrap(),
+            headers: Vec::new(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Reply {
             status,
             content_type: "text/html; charset=utf-8".into(),
             body: text.as_bytes().to_vec(),
+            headers: Vec::new(),
         }
     }
 
@@ -80,7 +84,13 @@ impl Reply {
             status: 200,
             content_type: content_type.into(),
             body,
+            headers: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -138,8 +148,13 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Recorded>>, handler: &Handler) {
         log.lock().unwrap().push(request.clone());
         let reply = handler(&request);
         let mut out = stream.try_clone().unwrap();
+        let extra: String = reply
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}\r\n",
             reply.status,
             reply.content_type,
             reply.body.len()

@@ -209,29 +209,77 @@ pub(crate) async fn client_auth(
     let is_multipart = content_type.starts_with("multipart/");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let (parts, body) = req.into_parts();
-    // Multipart bodies are signed as empty: leave them streaming.
-    let (json_part, form_part, body) = if is_multipart {
-        (Vec::new(), Vec::new(), body)
-    } else {
-        let bytes: Bytes = match axum::body::to_bytes(body, 64 << 20).await {
-            Ok(b) => b,
-            Err(e) => return deny(format!("cannot read the request body: {e}")),
-        };
-        if is_form {
-            (
-                Vec::new(),
-                canonical_form(&bytes).into_bytes(),
-                Body::from(bytes),
-            )
-        } else {
-            (bytes.to_vec(), Vec::new(), Body::from(bytes))
+    if is_multipart {
+        // A multipart body without text fields (an upload) signs empty parts: leave it
+        // streaming. One with text fields (a model import) signs them like a form.
+        let bare = signature(&secret, &ts, &nonce, &key, &path, b"", b"");
+        if constant_time_eq(bare.as_bytes(), sig.as_bytes()) {
+            return next.run(Request::from_parts(parts, body)).await;
         }
+        // Only the import has text fields; nothing else is read before it is trusted.
+        if !path.starts_with("/v1/model/import") {
+            return deny("signature authentication failed");
+        }
+        let bytes: Bytes =
+            match axum::body::to_bytes(body, super::model::MAX_IMPORT_BYTES + (1 << 20)).await {
+                Ok(b) => b,
+                Err(e) => return deny(format!("cannot read the request body: {e}")),
+            };
+        let fields = multipart_fields(&parts.headers, bytes.clone()).await;
+        let expected = signature(&secret, &ts, &nonce, &key, &path, b"", fields.as_bytes());
+        if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+            return deny("signature authentication failed");
+        }
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(b) => b,
+        Err(e) => return deny(format!("cannot read the request body: {e}")),
+    };
+    let (json_part, form_part, body) = if is_form {
+        (
+            Vec::new(),
+            canonical_form(&bytes).into_bytes(),
+            Body::from(bytes),
+        )
+    } else {
+        (bytes.to_vec(), Vec::new(), Body::from(bytes))
     };
     let expected = signature(&secret, &ts, &nonce, &key, &path, &json_part, &form_part);
     if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
         return deny("signature authentication failed");
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The text fields of a multipart body (parts without a file name), signed as FATE's
+/// server signs `request.form`: sorted, RFC 3986 quoted, joined by `&`.
+async fn multipart_fields(headers: &axum::http::HeaderMap, bytes: Bytes) -> String {
+    use axum::extract::FromRequest;
+    let mut req = Request::new(Body::from(bytes));
+    *req.headers_mut() = headers.clone();
+    let Ok(mut mp) = axum::extract::Multipart::from_request(req, &()).await else {
+        return String::new();
+    };
+    let mut pairs = Vec::new();
+    while let Ok(Some(field)) = mp.next_field().await {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let Ok(text) = field.text().await else {
+            return String::new();
+        };
+        pairs.push((name, text));
+    }
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The path the client signed: the full `/v1/...` path with its query string. This
@@ -344,6 +392,23 @@ mod tests {
         assert_eq!(signed_path("/job/query?"), "/v1/job/query");
         assert_eq!(signed_path("/v1/job/query"), "/v1/job/query");
         assert_eq!(signed_path("/v1x/job"), "/v1/v1x/job");
+    }
+
+    #[tokio::test]
+    async fn multipart_text_fields_are_signed_like_a_form() {
+        let body = "--b\r\nContent-Disposition: form-data; name=\"model_id\"\r\n\r\nm#1\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n/c/m.zip\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.zip\"\r\n\r\nPK\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"force_update\"\r\n\r\n0\r\n--b--\r\n";
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            "multipart/form-data; boundary=b".parse().unwrap(),
+        );
+        assert_eq!(
+            multipart_fields(&headers, Bytes::from(body)).await,
+            "file=%2Fc%2Fm.zip&force_update=0&model_id=m%231"
+        );
     }
 
     #[test]

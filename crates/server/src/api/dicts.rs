@@ -25,10 +25,16 @@ fn with_prefix(m: Map<String, Value>) -> Value {
     Value::Object(m.into_iter().map(|(k, v)| (format!("f_{k}"), v)).collect())
 }
 
-/// A job row as FATE's human dict.
+/// A job row as FATE's human dict, plus `job_type` (`train` or `predict`, from the
+/// runtime conf) for the job list.
 pub(crate) fn job_human(j: &JobRecord) -> Map<String, Value> {
     let mut m = to_map(j);
     stringify_party_ids(&mut m);
+    let job_type = match fateflow_domain::predict::job_type_of(&j.runtime_conf) {
+        fateflow_domain::JobType::Predict => "predict",
+        fateflow_domain::JobType::Train => "train",
+    };
+    m.insert("job_type".into(), Value::from(job_type));
     m
 }
 

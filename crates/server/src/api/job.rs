@@ -50,7 +50,8 @@ async fn submit_inner(s: &AppState, body: Map<String, Value>) -> Handler {
                 "required argument are missing: job_runtime_conf",
             )
         })?;
-    if dsl.is_null() {
+    let predict = fateflow_domain::predict::job_type_of(&conf) == fateflow_domain::JobType::Predict;
+    if dsl.is_null() && !predict {
         return Err(Reply::err(
             RetCode::ArgumentError,
             "required argument are missing: job_dsl",

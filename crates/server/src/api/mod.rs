@@ -10,6 +10,7 @@ mod data;
 mod dicts;
 mod info;
 mod job;
+mod model;
 mod table;
 mod tracking;
 mod worker;
@@ -60,6 +61,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let client = Router::new()
         .merge(job::routes())
+        .merge(model::routes())
         .merge(data::routes())
         .merge(table::routes())
         .merge(tracking::routes())
