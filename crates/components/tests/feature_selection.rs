@@ -1519,15 +1519,18 @@ fn breast_with_the_example_job_parameters_and_a_pooled_top_k() {
     )
     .unwrap();
     let params = conf["component_parameters"]["common"]["hetero_feature_selection_0"].clone();
-    let r = run(params);
+    let r = run(params.clone());
     let at_least = |ivs: &[(String, f64)], t: f64| -> Vec<String> {
         ivs.iter()
             .filter(|(_, v)| *v >= t)
             .map(|(n, _)| n.clone())
             .collect()
     };
-    assert_eq!(kept(&r.trackers[0]), at_least(&g_ivs, 0.01));
-    assert_eq!(kept(&r.trackers[1]), at_least(&h_ivs, 0.01));
+    let threshold = params["iv_value_param"]["value_threshold"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(kept(&r.trackers[0]), at_least(&g_ivs, threshold));
+    assert_eq!(kept(&r.trackers[1]), at_least(&h_ivs, threshold));
 
     // Top 8 of the 30 columns of both parties.
     let r = run(

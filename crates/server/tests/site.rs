@@ -683,3 +683,75 @@ fn rsa_and_ecdh_intersections_keep_all_30000_default_credit_rows() {
         }
     }
 }
+
+/// Generated ids: the guest holds 0..2000, host 10000 holds 1000..3000 and host 10001
+/// holds 500..1500 and 1800..2300 (each half shared with the guest). Both methods keep
+/// exactly the ids all three hold, at every party.
+#[test]
+fn rsa_and_ecdh_intersections_with_two_hosts_keep_exactly_the_common_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_parties(dir.path(), "9999,10000,10001", &[], &[]);
+    let sets: [(&str, Vec<u32>); 3] = [
+        ("psi_guest", (0..2000).collect()),
+        ("psi_host_a", (1000..3000).collect()),
+        ("psi_host_b", (500..1500).chain(1800..2300).collect()),
+    ];
+    for (table, ids) in &sets {
+        let mut csv = String::from("id,x0\n");
+        for (i, id) in ids.iter().enumerate() {
+            csv.push_str(&format!("id{id},{}\n", i % 7));
+        }
+        let path = dir.path().join(format!("{table}.csv"));
+        std::fs::write(&path, csv).unwrap();
+        let r = s.upload(&path, "experiment", table, true);
+        assert_eq!(r["data"]["count"], ids.len(), "{r}");
+    }
+    let mut expected: Vec<String> = sets[0]
+        .1
+        .iter()
+        .filter(|id| sets[1].1.contains(id) && sets[2].1.contains(id))
+        .map(|id| format!("id{id}"))
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 500 + 200);
+    let dsl = json!({"components": {
+        "reader_0": {"module": "Reader", "output": {"data": ["data"]}},
+        "data_transform_0": {"module": "DataTransform", "input": {"data": {"data": ["reader_0.data"]}}, "output": {"data": ["data"], "model": ["model"]}},
+        "intersection_0": {"module": "Intersection", "input": {"data": {"data": ["data_transform_0.data"]}}, "output": {"data": ["data"]}}
+    }});
+    for method in ["rsa", "ecdh"] {
+        let conf = json!({
+            "dsl_version": 2,
+            "initiator": {"role": "guest", "party_id": 9999},
+            "role": {"guest": [9999], "host": [10000, 10001]},
+            "job_parameters": {"common": {"task_cores": 1}},
+            "component_parameters": {
+                "common": {
+                    "data_transform_0": {"with_label": false},
+                    "intersection_0": {"intersect_method": method, "rsa_params": {"key_length": 1024}}
+                },
+                "role": {
+                    "guest": {"0": {"reader_0": {"table": {"name": "psi_guest", "namespace": "experiment"}}}},
+                    "host": {
+                        "0": {"reader_0": {"table": {"name": "psi_host_a", "namespace": "experiment"}}},
+                        "1": {"reader_0": {"table": {"name": "psi_host_b", "namespace": "experiment"}}}
+                    }
+                }
+            }
+        });
+        let job_id = s.submit(dsl.clone(), conf);
+        let job = s.wait_end(&job_id, Duration::from_secs(180));
+        assert_eq!(job["f_status"], "success", "{method}: {job}");
+        for (role, party) in [("guest", 9999), ("host", 10000), ("host", 10001)] {
+            let out = s.post("tracking/component/output/data", json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party, "limit": 5000}));
+            let mut ids: Vec<String> = out["data"][0]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {role} {party}: {out}"))
+                .iter()
+                .map(|r| r[0].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            assert_eq!(ids, expected, "{method} at {role} {party}");
+        }
+    }
+}
