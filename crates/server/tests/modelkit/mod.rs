@@ -53,7 +53,15 @@ pub fn example_job(s: &Server, name: &str) -> (Value, Value) {
                 }
             }
         }
-        input.remove("isometric_model");
+        if let Some(iso) = input
+            .get_mut("isometric_model")
+            .and_then(Value::as_array_mut)
+        {
+            iso.retain(|r| !replaced.contains_key(r.as_str().unwrap().split('.').next().unwrap()));
+            if iso.is_empty() {
+                input.remove("isometric_model");
+            }
+        }
     }
     let prune = |block: &mut Value| {
         if let Some(m) = block.as_object_mut() {
