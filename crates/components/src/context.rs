@@ -59,6 +59,32 @@ pub struct ComponentModel {
     pub meta: Value,
 }
 
+impl ComponentModel {
+    /// A model of `module` from its typed param and meta.
+    pub fn from_parts(
+        module: &str,
+        param: &impl Serialize,
+        meta: &impl Serialize,
+    ) -> ComponentModel {
+        ComponentModel {
+            module: module.into(),
+            param: serde_json::to_value(param).expect("the model param serializes"),
+            meta: serde_json::to_value(meta).expect("the model meta serializes"),
+        }
+    }
+
+    /// The typed param and meta; the error says which part does not parse.
+    pub fn parts<P: serde::de::DeserializeOwned, M: serde::de::DeserializeOwned>(
+        &self,
+    ) -> std::result::Result<(P, M), String> {
+        let param = serde_json::from_value(self.param.clone())
+            .map_err(|e| format!("the model param does not parse: {e}"))?;
+        let meta = serde_json::from_value(self.meta.clone())
+            .map_err(|e| format!("the model meta does not parse: {e}"))?;
+        Ok((param, meta))
+    }
+}
+
 /// A model input of a task: the upstream component, the model's alias and the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInput {

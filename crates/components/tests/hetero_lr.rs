@@ -45,7 +45,7 @@ fn run_parties(
     arbiter: bool,
     models: Option<(ComponentModel, ComponentModel, ComponentModel)>,
 ) -> (Outcome, Vec<Result<()>>) {
-    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(120));
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(20));
     let mut roles = BTreeMap::from([(Role::Guest, vec![GUEST]), (Role::Host, vec![HOST])]);
     if arbiter {
         roles.insert(Role::Arbiter, vec![HOST]);

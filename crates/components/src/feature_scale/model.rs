@@ -78,19 +78,12 @@ pub struct FeatureScaleModel {
 impl FeatureScaleModel {
     /// The model as the executor stores it.
     pub fn to_component_model(&self) -> ComponentModel {
-        ComponentModel {
-            module: MODULE.into(),
-            param: serde_json::to_value(&self.param).expect("the model param serializes"),
-            meta: serde_json::to_value(&self.meta).expect("the model meta serializes"),
-        }
+        ComponentModel::from_parts(MODULE, &self.param, &self.meta)
     }
 
     /// Reads a stored model; the error says which part does not parse.
     pub fn from_component_model(model: &ComponentModel) -> Result<Self, String> {
-        let param = serde_json::from_value(model.param.clone())
-            .map_err(|e| format!("the model param does not parse: {e}"))?;
-        let meta = serde_json::from_value(model.meta.clone())
-            .map_err(|e| format!("the model meta does not parse: {e}"))?;
+        let (param, meta) = model.parts()?;
         Ok(FeatureScaleModel { param, meta })
     }
 }

@@ -155,11 +155,7 @@ pub struct FeatureSelectionModel {
 impl FeatureSelectionModel {
     /// The model as the executor stores it.
     pub fn to_component_model(&self) -> ComponentModel {
-        ComponentModel {
-            module: MODULE.into(),
-            param: serde_json::to_value(&self.param).expect("the model param serializes"),
-            meta: serde_json::to_value(&self.meta).expect("the model meta serializes"),
-        }
+        ComponentModel::from_parts(MODULE, &self.param, &self.meta)
     }
 }
 
