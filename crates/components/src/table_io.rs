@@ -36,6 +36,33 @@ pub(crate) fn with_schema(
         .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
 }
 
+/// The first input table under the first of `keys` that has one: its id, info and row
+/// count. A missing input, an unknown table and an empty table are errors naming
+/// `component`.
+pub(crate) fn open_first_input(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+) -> Result<(TableId, fateflow_tables::TableInfo, u64)> {
+    let input = ctx
+        .inputs
+        .first_table(keys)
+        .ok_or_else(|| Error::MissingInput {
+            component: component.into(),
+            what: format!("an input data table (input key `{}`)", keys[0]),
+        })?;
+    let id = input.to_id("input data")?;
+    let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
+    let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
+    if rows == 0 {
+        return Err(Error::EmptyTable {
+            table: id.to_string(),
+            component: component.into(),
+        });
+    }
+    Ok((id, info, rows))
+}
+
 /// The first input table under the first of `keys` that has one, read whole.
 pub(crate) fn read_first_input(
     ctx: &crate::TaskContext<'_>,

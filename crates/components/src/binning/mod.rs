@@ -100,7 +100,7 @@ use serde_json::{json, Map, Value};
 use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::data_transform::feature_header;
 use crate::error::{Error, Result};
-use crate::table_io::batch_from_rows;
+use crate::table_io::{batch_from_rows, open_first_input};
 
 use federated::{ms, GuestLabels, HostColumn, HostResults};
 use model::{anonymous_name, MODULE};
@@ -154,30 +154,15 @@ struct Data {
 
 impl Data {
     fn read(ctx: &TaskContext<'_>) -> Result<Data> {
-        let input = ctx
-            .inputs
-            .first_table(&INPUT_KEYS)
-            .ok_or_else(|| Error::MissingInput {
-                component: MODULE.into(),
-                what: "an input data table (input key `data`)".into(),
-            })?;
-        let id = input.to_id("input data")?;
-        let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
+        let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
         let parts = (0..info.partitions)
             .map(|p| read_partition_frame(ctx.tables, &id, p).map_err(|e| Error::table(&id, e)))
             .collect::<Result<Vec<_>>>()?;
-        let rows = parts.iter().map(Frame::nrows).sum();
-        if rows == 0 {
-            return Err(Error::EmptyTable {
-                table: id.to_string(),
-                component: MODULE.into(),
-            });
-        }
         Ok(Data {
             id,
             info,
             parts,
-            rows,
+            rows: rows as usize,
         })
     }
 

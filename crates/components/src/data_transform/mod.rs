@@ -63,7 +63,7 @@ use serde_json::{json, Map, Value};
 use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::error::{Error, Result};
 use crate::reader::percent;
-use crate::table_io::batch_from_rows;
+use crate::table_io::{batch_from_rows, open_first_input};
 
 pub use model::DataTransformModel;
 use model::{ImputerMeta, ImputerParam, ModelMeta, ModelParam, OutlierMeta, OutlierParam};
@@ -91,22 +91,7 @@ pub fn feature_header(schema: &TableSchema) -> Vec<String> {
 
 impl Component for DataTransform {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let input = ctx
-            .inputs
-            .first_table(&INPUT_KEYS)
-            .ok_or_else(|| Error::MissingInput {
-                component: model::MODULE.into(),
-                what: "an input data table (input key `data`)".into(),
-            })?;
-        let src = input.to_id("input data")?;
-        let info = ctx.tables.info(&src).map_err(|e| Error::table(&src, e))?;
-        let rows = ctx.tables.count(&src).map_err(|e| Error::table(&src, e))?;
-        if rows == 0 {
-            return Err(Error::EmptyTable {
-                table: src.to_string(),
-                component: model::MODULE.into(),
-            });
-        }
+        let (src, info, rows) = open_first_input(ctx, model::MODULE, &INPUT_KEYS)?;
         let input = Input {
             id: src,
             info,

@@ -71,7 +71,7 @@ use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::data_transform::feature_header;
 use crate::error::{Error, Result};
 use crate::reader::percent;
-use crate::table_io::batch_from_rows;
+use crate::table_io::{batch_from_rows, open_first_input};
 
 pub use model::{ColumnScaleParam, FeatureScaleModel};
 use model::{ModelMeta, ModelParam, MODULE};
@@ -96,22 +96,7 @@ pub struct FeatureScale;
 
 impl Component for FeatureScale {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let input = ctx
-            .inputs
-            .first_table(&INPUT_KEYS)
-            .ok_or_else(|| Error::MissingInput {
-                component: MODULE.into(),
-                what: "an input data table (input key `data`)".into(),
-            })?;
-        let id = input.to_id("input data")?;
-        let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
-        let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
-        if rows == 0 {
-            return Err(Error::EmptyTable {
-                table: id.to_string(),
-                component: MODULE.into(),
-            });
-        }
+        let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
         let input = Input { id, info, rows };
         match ctx.models_of(MODULE).next() {
             Some(model) => transform(ctx, &input, model),

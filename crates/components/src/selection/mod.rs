@@ -125,6 +125,7 @@ use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::data_transform::feature_header;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reader::percent;
+use crate::table_io::open_first_input;
 
 use filters::{keep_one, select, ColumnStats, Needs};
 pub use model::FeatureSelectionModel;
@@ -173,22 +174,7 @@ struct Input {
 
 impl Input {
     fn open(ctx: &TaskContext<'_>) -> Result<Self> {
-        let input = ctx
-            .inputs
-            .first_table(&INPUT_KEYS)
-            .ok_or_else(|| Error::MissingInput {
-                component: MODULE.into(),
-                what: "an input data table (input key `data`)".into(),
-            })?;
-        let id = input.to_id("input data")?;
-        let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
-        let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
-        if rows == 0 {
-            return Err(Error::EmptyTable {
-                table: id.to_string(),
-                component: MODULE.into(),
-            });
-        }
+        let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
         let header = feature_header(&info.schema);
         let positions = header
             .iter()
