@@ -310,24 +310,11 @@ impl FlowClient {
     ) -> Result<Download> {
         let url = self.url(endpoint)?;
         let request = self.json_builder(method, url.clone(), body)?;
-        let mut response = self.send(request, &url)?;
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("json"));
-        if response.status().as_u16() != 200 || is_json {
+        let response = self.send(request, &url)?;
+        if response.status().as_u16() != 200 || is_json(&response) {
             return self.envelope(response, &url).map(Download::Envelope);
         }
-        let io_err = |source| Error::Io {
-            action: "writing",
-            path: dest.to_path_buf(),
-            source,
-        };
-        let mut file = File::create(dest).map_err(io_err)?;
-        let bytes = response
-            .copy_to(&mut file)
-            .map_err(|source| self.transport_error(&url, source))?;
+        let bytes = self.save_body(response, &url, dest)?;
         Ok(Download::Saved { bytes })
     }
 
@@ -342,12 +329,8 @@ impl FlowClient {
     ) -> Result<NamedDownload> {
         let url = self.url(endpoint)?;
         let request = self.json_builder(method, url.clone(), body)?;
-        let mut response = self.send(request, &url)?;
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("json"));
+        let response = self.send(request, &url)?;
+        let is_json = is_json(&response);
         let name = response
             .headers()
             .get(reqwest::header::CONTENT_DISPOSITION)
@@ -357,17 +340,25 @@ impl FlowClient {
             return self.envelope(response, &url).map(NamedDownload::Envelope);
         };
         let path = dir.join(name);
-        let io_err = |source| Error::Io {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "writing",
             path: path.clone(),
             source,
-        };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
-        let mut file = File::create(&path).map_err(io_err)?;
-        let bytes = response
-            .copy_to(&mut file)
-            .map_err(|source| self.transport_error(&url, source))?;
+        })?;
+        let bytes = self.save_body(response, &url, &path)?;
         Ok(NamedDownload::Saved { path, bytes })
+    }
+
+    /// Streams a file answer's body to `path`; returns its size.
+    fn save_body(&self, mut response: Response, url: &Url, path: &Path) -> Result<u64> {
+        let mut file = File::create(path).map_err(|source| Error::Io {
+            action: "writing",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        response
+            .copy_to(&mut file)
+            .map_err(|source| self.transport_error(url, source))
     }
 
     /// `POST` of a multipart body: text `fields`, then `file` as the part `file_field`
@@ -678,6 +669,15 @@ impl<R: Read> Read for ProgressReader<R> {
         }
         Ok(n)
     }
+}
+
+/// Whether an answer says it is JSON (an envelope, not a file).
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"))
 }
 
 #[cfg(test)]
