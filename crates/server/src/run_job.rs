@@ -224,13 +224,34 @@ impl Api {
         dsl: &Value,
         guest: &Value,
     ) -> anyhow::Result<BTreeMap<String, Value>> {
+        self.summaries_where(job_id, dsl, guest, |_| true).await
+    }
+
+    /// The guest's summary of every `Evaluation` component:
+    /// `{component: {data set: {train: {auc: ..}}}}`.
+    pub(crate) async fn evaluations(
+        &self,
+        job_id: &str,
+        dsl: &Value,
+        guest: &Value,
+    ) -> anyhow::Result<BTreeMap<String, Value>> {
+        self.summaries_where(job_id, dsl, guest, is_evaluation)
+            .await
+    }
+
+    /// The guest's summaries of the components of `dsl` that `keep` accepts.
+    async fn summaries_where(
+        &self,
+        job_id: &str,
+        dsl: &Value,
+        guest: &Value,
+        keep: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<BTreeMap<String, Value>> {
         let mut out = BTreeMap::new();
-        for name in dsl["components"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(n, _)| n)
-        {
+        for (name, component) in dsl["components"].as_object().into_iter().flatten() {
+            if !keep(component) {
+                continue;
+            }
             let r = self
                 .post_raw(
                     "tracking/component/summary/download",
@@ -243,19 +264,11 @@ impl Api {
         }
         Ok(out)
     }
+}
 
-    /// The guest's summary of every `Evaluation` component:
-    /// `{component: {data set: {train: {auc: ..}}}}`.
-    pub(crate) async fn evaluations(
-        &self,
-        job_id: &str,
-        dsl: &Value,
-        guest: &Value,
-    ) -> anyhow::Result<BTreeMap<String, Value>> {
-        let mut all = self.summaries(job_id, dsl, guest).await?;
-        all.retain(|name, _| dsl["components"][name]["module"] == "Evaluation");
-        Ok(all)
-    }
+/// Whether a DSL component is an `Evaluation`.
+fn is_evaluation(component: &Value) -> bool {
+    component["module"] == "Evaluation"
 }
 
 /// Reads a JSON file, naming it in errors.
@@ -349,7 +362,7 @@ async fn run_async(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         .await?;
     let evaluations = summaries
         .iter()
-        .filter(|(c, _)| dsl["components"][c.as_str()]["module"] == "Evaluation");
+        .filter(|(c, _)| is_evaluation(&dsl["components"][c.as_str()]));
     for (c, summary) in evaluations {
         for (set, ty, m, v) in metric_values(summary) {
             println!("  {c} {set} {ty} {m}: {v:.6}");
