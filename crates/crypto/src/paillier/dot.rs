@@ -96,17 +96,13 @@ fn worth_grouping(bits: u32, terms: usize, distinct: usize) -> bool {
 
 /// `∏ cᵢ^kᵢ mod m` for non-negative `kᵢ`: grouped by scalar first when that is cheaper.
 fn multi_exp(terms: &[(&Ciphertext, u64)], m: &Integer) -> Integer {
-    let bits = terms
-        .iter()
-        .map(|(_, k)| 64 - k.leading_zeros())
-        .max()
-        .unwrap_or(0);
     let mut scalars: Vec<u64> = terms.iter().map(|(_, k)| *k).collect();
     scalars.sort_unstable();
     scalars.dedup();
+    let bits = scalars.last().map_or(0, |k| 64 - k.leading_zeros());
     let distinct = scalars.len();
     if !worth_grouping(bits, terms.len(), distinct) {
-        return bucket_exp(terms, m);
+        return bucket_exp(terms, bits, m);
     }
     let mut products: Vec<Option<Integer>> = vec![None; distinct];
     for (c, k) in terms {
@@ -125,16 +121,12 @@ fn multi_exp(terms: &[(&Ciphertext, u64)], m: &Integer) -> Integer {
         .filter_map(|(p, k)| p.map(|p| (Ciphertext(p), k)))
         .collect();
     let refs: Vec<(&Ciphertext, u64)> = grouped.iter().map(|(c, k)| (c, *k)).collect();
-    bucket_exp(&refs, m)
+    bucket_exp(&refs, bits, m)
 }
 
 /// `∏ cᵢ^kᵢ mod m` for non-negative `kᵢ`, by buckets.
-fn bucket_exp(terms: &[(&Ciphertext, u64)], m: &Integer) -> Integer {
-    let bits = terms
-        .iter()
-        .map(|(_, k)| 64 - k.leading_zeros())
-        .max()
-        .unwrap_or(0);
+/// `bits` is the width of the largest scalar.
+fn bucket_exp(terms: &[(&Ciphertext, u64)], bits: u32, m: &Integer) -> Integer {
     if bits == 0 {
         return Integer::from(1);
     }
