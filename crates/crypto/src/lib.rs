@@ -34,6 +34,7 @@
 
 pub mod encoding;
 mod error;
+mod mont52;
 pub mod packing;
 pub mod paillier;
 pub mod psi;

@@ -22,6 +22,7 @@
 //! bucket multi-exponentiation.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use fateflow_crypto::paillier::{Ciphertext, Encryptor, Keypair, PrivateKey, PublicKey};
 use fateflow_crypto::Integer;
@@ -41,6 +42,45 @@ use crate::rng::SplitMix;
 
 /// Extra mask bits above the largest value a masked sum can hold.
 const MASK_BITS: u32 = 64 + 40;
+
+/// Where a party's time goes in an epoch, for the epoch's log line.
+struct Phases {
+    last: Instant,
+    spent: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            spent: Vec::new(),
+        }
+    }
+
+    /// Charges the time since the previous lap to `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let d = now - self.last;
+        self.last = now;
+        match self.spent.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, t)) => *t += d,
+            None => self.spent.push((phase, d)),
+        }
+    }
+
+    /// `"encrypt 1.20 s, wait 0.31 s"`, then starts over.
+    fn take(&mut self) -> String {
+        let out = self
+            .spent
+            .iter()
+            .map(|(p, d)| format!("{p} {:.2} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.spent.clear();
+        self.last = Instant::now();
+        out
+    }
+}
 
 /// What a party ends training with.
 #[derive(Debug, Clone, Default)]
@@ -248,10 +288,11 @@ fn apply_step(w: &mut [f64], step: &Step, features: usize) {
 
 fn encrypt_fixed(enc: &dyn Encryptor, values: &[f64], bits: u32) -> Result<Vec<Ciphertext>> {
     let n = enc.public_key().n().clone();
-    values
+    let plain: Vec<Integer> = values
         .par_iter()
-        .map(|&v| Ok(enc.encrypt_raw(&residue(&fixed(v, bits)?, &n))?))
-        .collect()
+        .map(|&v| Ok(residue(&fixed(v, bits)?, &n)))
+        .collect::<Result<_>>()?;
+    Ok(enc.encrypt_raw_batch(&plain)?)
 }
 
 fn get_ciphers(
@@ -324,6 +365,10 @@ pub(crate) fn fit_guest(
             (host_pk, Some(kp))
         }
     };
+    if run.roles.arbiter.is_some() {
+        // One re-randomization per row and epoch.
+        pk.prepare_obfuscators(data.n().saturating_mul(param.max_iter));
+    }
     let f = run.f();
     let mut optimizer = Optimizer::new(
         param.optimizer,
@@ -336,6 +381,7 @@ pub(crate) fn fit_guest(
     let mut validator = validator;
     let mut stale = 0usize;
     let mut best_score = f64::NEG_INFINITY;
+    let mut phases = Phases::new();
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
         let mut losses = Vec::new();
@@ -391,6 +437,7 @@ pub(crate) fn fit_guest(
             match (run.roles.arbiter, &own) {
                 (Some(arbiter), _) => {
                     // Σ_hosts [[u]] ⊕ half, re-randomized, to the hosts.
+                    phases.lap("compute");
                     let mut forward: Option<Vec<Ciphertext>> = None;
                     let mut host_loss: Option<Vec<Ciphertext>> = None;
                     for host in &run.roles.hosts {
@@ -410,25 +457,47 @@ pub(crate) fn fit_guest(
                         }
                     }
                     let u_sum = forward.unwrap_or_default();
-                    let d: Vec<Ciphertext> = u_sum
+                    phases.lap("wait for hosts");
+                    let half_fixed: Vec<Integer> =
+                        half.iter().map(|h| fixed(*h, f)).collect::<Result<_>>()?;
+                    let sums: Vec<Ciphertext> = u_sum
                         .par_iter()
-                        .zip(half.par_iter())
-                        .map(|(c, h)| Ok(pk.rerandomize_raw(&pk.raw_add_plain(c, &fixed(*h, f)?))))
-                        .collect::<Result<_>>()?;
+                        .zip(half_fixed.par_iter())
+                        .map(|(c, h)| pk.raw_add_plain(c, h))
+                        .collect();
+                    let d = pk.rerandomize_raw_batch(&sums);
+                    phases.lap("re-randomize");
                     fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&d), &run.roles.hosts)?;
+                    phases.lap("send");
+                    // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the same pass
+                    // over [[d]] as the gradient.
+                    let mut cols = cols;
+                    if host_loss.is_some() {
+                        cols.push(coef_i.clone());
+                    }
                     let mut grads = pk.raw_dot_columns(&d, &cols)?;
+                    let dc = host_loss.is_some().then(|| grads.pop()).flatten();
                     add_l2(&pk, param, &mut grads, &features, bl)?;
+                    phases.lap("gradient");
                     fed.remote_bytes("guest_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
-                    if let Some(parts) = host_loss {
-                        let y_enc = loss_cipher(&pk, &parts, &u_sum, &coef_i, divisor)?;
+                    if let (Some(parts), Some(dc)) = (host_loss, dc) {
+                        let half_c: Integer = half_fixed
+                            .iter()
+                            .zip(&coef_i)
+                            .map(|(h, c)| Integer::from(h * *c))
+                            .sum();
+                        let cross = pk.raw_add_plain(&dc, &(-half_c));
+                        let y_enc = loss_cipher(&pk, &parts, &cross, divisor)?;
                         let msg = LossMessage {
                             cipher: y_enc.as_integer().to_string_radix(16),
                             divisor,
                             plain: plain_loss,
                         };
                         fed.remote("loss", &tag, &msg, &[arbiter])?;
+                        phases.lap("loss");
                     }
                     let step: Step = fed.get("guest_delta", &tag, arbiter)?;
+                    phases.lap("wait for arbiter");
                     check_step(&step, k, arbiter)?;
                     for (m, d) in moved.iter_mut().zip(&step.delta) {
                         *m += d;
@@ -448,8 +517,13 @@ pub(crate) fn fit_guest(
                     let half_enc = encrypt_fixed(&kp.private, &half, f)?;
                     fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&half_enc), &[host])?;
                     // Encrypted (host key): Σ u·x per column, and the loss part Y.
+                    let mut cols = cols;
+                    cols.push(coef_i.clone());
                     let mut enc = pk.raw_dot_columns(&u, &cols)?;
-                    enc.push(loss_cipher(&pk, &host_loss, &u, &coef_i, divisor)?);
+                    let cross = enc
+                        .pop()
+                        .unwrap_or_else(|| Ciphertext::from_integer(Integer::from(1)));
+                    enc.push(loss_cipher(&pk, &host_loss, &cross, divisor)?);
                     let plain_grad: Vec<f64> = (0..k)
                         .map(|j| {
                             batch
@@ -534,11 +608,14 @@ pub(crate) fn fit_guest(
                 data: vec![(epoch.into(), loss.into())],
                 meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
             })?;
+            run.ctx.tracker.info(&format!(
+                "epoch {epoch}: loss {loss:.6} ({})",
+                phases.take()
+            ));
+        } else {
             run.ctx
                 .tracker
-                .info(&format!("epoch {epoch}: loss {loss:.6}"));
-        } else {
-            run.ctx.tracker.info(&format!("epoch {epoch} done"));
+                .info(&format!("epoch {epoch} done ({})", phases.take()));
         }
         run.progress(epoch);
         result.iters = epoch + 1;
@@ -554,12 +631,11 @@ pub(crate) fn fit_guest(
     Ok(result)
 }
 
-/// `Y = [[Σh²]] ⊕ Σ u·c ⊕ divisor ⊗ [[reg_h]]` at scale `2^(2F)`.
+/// `Y = [[Σh²]] ⊕ [[Σ u·c]] ⊕ divisor ⊗ [[reg_h]]` at scale `2^(2F)`.
 fn loss_cipher(
     pk: &PublicKey,
     host_parts: &[Ciphertext],
-    u: &[Ciphertext],
-    coef: &[i64],
+    cross: &Ciphertext,
     divisor: f64,
 ) -> Result<Ciphertext> {
     let [hh, reg] = host_parts else {
@@ -571,9 +647,8 @@ fn loss_cipher(
             ),
         ));
     };
-    let cross = pk.raw_dot_i64(u, coef)?;
     let reg = pk.raw_mul(reg, &Integer::from(divisor as i64))?;
-    Ok(pk.raw_add(&pk.raw_add(hh, &cross), &reg))
+    Ok(pk.raw_add(&pk.raw_add(hh, cross), &reg))
 }
 
 fn check_step(step: &Step, k: usize, from: Party) -> Result<()> {
@@ -698,6 +773,11 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         Some(kp) => kp.public.clone(),
         None => pk.clone(),
     };
+    if own.is_none() {
+        // One encryption per row and epoch.
+        let rows: usize = batches.iter().map(Vec::len).sum();
+        enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
+    }
     let f = run.f();
     let k = data.k;
     let mut w = initial_weights(param.init, param.random_seed, k);
@@ -709,6 +789,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     );
     let mut result = FitResult::default();
     let mut best: Option<Vec<f64>> = None;
+    let mut phases = Phases::new();
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
         let mut moved = vec![0.0; k];
@@ -724,7 +805,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                 Some(kp) => &kp.private,
                 None => &enc_key,
             };
+            phases.lap("compute");
             let u_enc = encrypt_fixed(encryptor, &u, f)?;
+            phases.lap("encrypt");
             fed.remote_bytes("host_forward", &tag, &encode_ciphers(&u_enc), &[guest])?;
             if run.loss_on() {
                 let hh: f64 = h.iter().map(|v| v * v).sum();
@@ -734,7 +817,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             let cols = scalar_columns(data, batch, f, false)?;
             let step = match (run.roles.arbiter, &own) {
                 (Some(arbiter), _) => {
+                    phases.lap("send");
                     let d = get_ciphers(run, "fore_gradient", &tag, guest, &pk)?;
+                    phases.lap("wait for guest");
                     if d.len() != bl {
                         return Err(Error::param(
                             "batch",
@@ -744,7 +829,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     let mut grads = pk.raw_dot_columns(&d, &cols)?;
                     add_l2(&pk, param, &mut grads, &w, bl)?;
                     fed.remote_bytes("host_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
+                    phases.lap("gradient");
                     let step: Step = fed.get("host_delta", &tag, arbiter)?;
+                    phases.lap("wait for arbiter");
                     check_step(&step, k, arbiter)?;
                     step
                 }
@@ -812,6 +899,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             result.loss_history.push(loss);
         }
         run.progress(epoch);
+        run.ctx
+            .tracker
+            .info(&format!("epoch {epoch} done ({})", phases.take()));
         result.iters = epoch + 1;
         if conv.converged {
             result.converged = !verdict.stop;

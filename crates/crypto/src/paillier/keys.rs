@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use rayon::prelude::*;
+
 use rug::integer::IsPrime;
 use rug::ops::RemRounding;
 use rug::Integer;
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::table::FixedBaseTable;
 use super::{Ciphertext, Obfuscator};
 use crate::encoding::Encoder;
+use crate::mont52::Mont52;
 use crate::{rng, wire, Error, Result};
 
 /// Key sizes offered by [`Keypair::generate`].
@@ -57,6 +60,8 @@ struct PublicInner {
     encoder: Encoder,
     bits: u32,
     djn: OnceLock<FixedBaseTable>,
+    /// The IFMA Montgomery context modulo n², where the CPU has IFMA.
+    mont: OnceLock<Option<Mont52>>,
 }
 
 impl PublicKey {
@@ -78,6 +83,7 @@ impl PublicKey {
                 encoder,
                 bits,
                 djn: OnceLock::new(),
+                mont: OnceLock::new(),
             }),
         })
     }
@@ -119,20 +125,58 @@ impl PublicKey {
         Ok(())
     }
 
-    /// The DJN table, built on first use.
+    /// Eight-lane Montgomery arithmetic modulo n², when the CPU has AVX-512 IFMA.
+    pub(crate) fn mont_n2(&self) -> Option<&Mont52> {
+        self.inner
+            .mont
+            .get_or_init(|| Mont52::new(&self.inner.n_squared))
+            .as_ref()
+    }
+
+    /// The DJN table, built on first use (default width, on the calling thread).
     pub(crate) fn djn_table(&self) -> &FixedBaseTable {
         self.inner.djn.get_or_init(|| {
-            let n = &self.inner.n;
-            // h = (−s²)^n mod n² for a random unit s: an n-th residue that, with good
-            // probability, generates the whole group of n-th residues of Jacobi symbol 1.
-            let s = rng::random_nonzero_below(n);
-            let minus_s2 = n - Integer::from(s.square_ref()) % n;
-            let h = minus_s2
-                .pow_mod(n, &self.inner.n_squared)
-                .expect("positive exponent");
             let bytes = short_exponent_bits(self.inner.bits).div_ceil(8) as usize;
-            FixedBaseTable::new(&h, &self.inner.n_squared, bytes)
+            FixedBaseTable::new(&self.djn_base(), &self.inner.n_squared, bytes)
         })
+    }
+
+    /// h = (−s²)^n mod n² for a random unit s: an n-th residue that, with good
+    /// probability, generates the whole group of n-th residues of Jacobi symbol 1.
+    fn djn_base(&self) -> Integer {
+        let n = &self.inner.n;
+        let s = rng::random_nonzero_below(n);
+        let minus_s2 = n - Integer::from(s.square_ref()) % n;
+        minus_s2
+            .pow_mod(n, &self.inner.n_squared)
+            .expect("positive exponent")
+    }
+
+    /// Says that about `expected` obfuscators (encryptions or re-randomizations) are
+    /// coming: when the DJN table is not built yet, builds it now, on the rayon pool, as
+    /// wide as that many uses repay (up to [`super::MAX_TABLE_BYTES`]). For 300,000
+    /// uses that is 14-bit digits, a quarter to a third fewer multiplications per
+    /// obfuscator than the default table. Does nothing once the table exists.
+    pub fn prepare_obfuscators(&self, expected: usize) {
+        if self.inner.djn.get().is_some() {
+            return;
+        }
+        let exponent_bits = short_exponent_bits(self.inner.bits);
+        let digit_bits = super::table::digit_bits_for(
+            self.inner.n_squared.significant_bits(),
+            exponent_bits,
+            expected,
+        );
+        // Built outside the OnceLock (see `FixedBaseTable::with_digit_bits`); if another
+        // thread got there first, its table stays and this one is dropped.
+        let table = FixedBaseTable::with_digit_bits(
+            &self.djn_base(),
+            &self.inner.n_squared,
+            exponent_bits.div_ceil(8) as usize,
+            digit_bits,
+            true,
+        );
+        let _ = self.inner.djn.set(table);
     }
 
     /// `h^x mod n²` (DJN) for a fresh random short exponent `x`, from the fixed-base table.
@@ -141,6 +185,28 @@ impl PublicKey {
         let mut x = vec![0u8; table.exponent_bytes()];
         rng::fill(&mut x);
         Obfuscator(table.pow(&x))
+    }
+
+    /// `c · h^x mod n²` for each `c` in `[0, n²)`, each with a fresh random short
+    /// exponent `x`: many encryptions or re-randomizations at once, eight per call of the
+    /// IFMA kernel where the CPU has it, on the rayon pool.
+    pub(crate) fn times_obfuscators(&self, values: &[&Integer]) -> Vec<Integer> {
+        let table = self.djn_table();
+        values
+            .par_chunks(8)
+            .flat_map_iter(|chunk| {
+                let exps: Vec<Vec<u8>> = chunk
+                    .iter()
+                    .map(|_| {
+                        let mut x = vec![0u8; table.exponent_bytes()];
+                        rng::fill(&mut x);
+                        x
+                    })
+                    .collect();
+                let refs: Vec<&[u8]> = exps.iter().map(Vec::as_slice).collect();
+                table.pow_times(&refs, chunk)
+            })
+            .collect()
     }
 
     /// `r^n mod n²` for a fresh uniform `r` in `[1, n)`: the textbook (and FATE) obfuscator,
@@ -325,8 +391,8 @@ impl PrivateKey {
             let (h, bytes) = (full.base(), full.exponent_bytes());
             // Sequential: see `FixedBaseTable::new`.
             (
-                FixedBaseTable::new(h, &k.p_squared, bytes),
-                FixedBaseTable::new(h, &k.q_squared, bytes),
+                FixedBaseTable::new(&h, &k.p_squared, bytes),
+                FixedBaseTable::new(&h, &k.q_squared, bytes),
             )
         });
         let mut x = vec![0u8; tp.exponent_bytes()];

@@ -64,6 +64,7 @@ pub use keys::{
     SUPPORTED_KEY_SIZES,
 };
 pub use pool::ObfuscatorPool;
+pub use table::MAX_TABLE_BYTES;
 
 use crate::encoding::FixedPointNumber;
 use crate::{wire, Error, Result};
@@ -235,6 +236,11 @@ pub trait Encryptor: Sync {
         ms.par_iter().map(|m| self.encrypt_raw(m)).collect()
     }
 
+    /// [`Encryptor::rerandomize_raw`] over a slice, in parallel.
+    fn rerandomize_raw_batch(&self, cs: &[Ciphertext]) -> Vec<Ciphertext> {
+        cs.par_iter().map(|c| self.rerandomize_raw(c)).collect()
+    }
+
     /// [`Encryptor::encrypt_f64`] over a slice, in parallel.
     fn encrypt_f64_batch(&self, xs: &[f64]) -> Result<Vec<EncryptedNumber>> {
         xs.par_iter().map(|&x| self.encrypt_f64(x)).collect()
@@ -269,6 +275,42 @@ impl Encryptor for PublicKey {
 
     fn obfuscator(&self) -> Obfuscator {
         PublicKey::obfuscator(self)
+    }
+
+    fn encrypt_raw_batch(&self, ms: &[Integer]) -> Result<Vec<Ciphertext>> {
+        if ms.iter().any(|m| *m < 0 || *m >= *self.n()) {
+            return Err(Error::PlaintextOutOfRange);
+        }
+        let plain: Vec<Integer> = ms
+            .par_iter()
+            .map(|m| Integer::from(m * self.n()) + 1u32)
+            .collect();
+        let refs: Vec<&Integer> = plain.iter().collect();
+        Ok(self
+            .times_obfuscators(&refs)
+            .into_iter()
+            .map(Ciphertext)
+            .collect())
+    }
+
+    fn rerandomize_raw_batch(&self, cs: &[Ciphertext]) -> Vec<Ciphertext> {
+        let refs: Vec<&Integer> = cs.iter().map(|c| &c.0).collect();
+        self.times_obfuscators(&refs)
+            .into_iter()
+            .map(Ciphertext)
+            .collect()
+    }
+
+    fn rerandomize_batch(&self, xs: &[EncryptedNumber]) -> Vec<EncryptedNumber> {
+        let refs: Vec<&Integer> = xs.iter().map(|x| &x.ciphertext.0).collect();
+        self.times_obfuscators(&refs)
+            .into_iter()
+            .zip(xs)
+            .map(|(c, x)| EncryptedNumber {
+                ciphertext: Ciphertext(c),
+                exponent: x.exponent,
+            })
+            .collect()
     }
 }
 
