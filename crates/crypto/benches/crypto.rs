@@ -10,6 +10,8 @@
 //! one-thread rayon pool); `all-cores` groups run a batch on the global rayon pool.
 //! `encrypt-naive` is the textbook obfuscation `r^n mod n²` with a full-size exponent, as
 //! FATE does it, for comparison with `encrypt` (DJN short exponent from a fixed-base table).
+//! Where the CPU has AVX-512 IFMA the batch paths use the eight-lane kernel; run again with
+//! `FATEFLOW_NO_IFMA=1` for the GMP figures.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -20,6 +22,7 @@ use criterion::{
 use fateflow_crypto::paillier::{Encryptor, Keypair, Obfuscator, PublicKey};
 use fateflow_crypto::psi::ecdh::EcdhParty;
 use fateflow_crypto::psi::rsa::{RsaBlinder, RsaSigner};
+use fateflow_crypto::Integer;
 
 /// Encrypts with the full-exponent obfuscator `r^n`.
 struct Naive<'a>(&'a PublicKey);
@@ -164,6 +167,28 @@ fn paillier(c: &mut Criterion) {
         });
         g.bench_function("mul-i64-negative-batch", |bench| {
             bench.iter(|| pk.mul_i64_batch(&large_a, &negatives).unwrap())
+        });
+        // Hetero LR's hot paths: raw batch encryption and re-randomization (eight lanes
+        // per IFMA call where the CPU has it), and 15 gradient columns of 29-bit signed
+        // scalars over the same ciphertexts.
+        let plain: Vec<Integer> = (0..raw_a.len() as u64)
+            .map(|i| Integer::from(i * 7919))
+            .collect();
+        g.bench_function("encrypt-raw-batch", |bench| {
+            bench.iter(|| pk.encrypt_raw_batch(&plain).unwrap())
+        });
+        g.bench_function("rerandomize-raw-batch", |bench| {
+            bench.iter(|| pk.rerandomize_raw_batch(&raw_a))
+        });
+        let columns: Vec<Vec<i64>> = (0..15i64)
+            .map(|j| {
+                (0..raw_a.len() as i64)
+                    .map(|i| ((i * 2_654_435_761 + j * 40_503) % (1 << 29)) - (1 << 28))
+                    .collect()
+            })
+            .collect();
+        g.bench_function("dot-columns-15", |bench| {
+            bench.iter(|| pk.raw_dot_columns(&raw_a, &columns).unwrap())
         });
         g.finish();
     }

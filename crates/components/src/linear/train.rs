@@ -365,10 +365,9 @@ pub(crate) fn fit_guest(
             (host_pk, Some(kp))
         }
     };
-    if run.roles.arbiter.is_some() {
-        // One re-randomization per row and epoch.
-        pk.prepare_obfuscators(data.n().saturating_mul(param.max_iter));
-    }
+    // One re-randomization (with an arbiter) or encryption (without) per row and epoch.
+    let obfuscating = own.as_ref().map_or(&pk, |kp| &kp.public);
+    obfuscating.prepare_obfuscators(data.n().saturating_mul(param.max_iter));
     let f = run.f();
     let mut optimizer = Optimizer::new(
         param.optimizer,
@@ -773,11 +772,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         Some(kp) => kp.public.clone(),
         None => pk.clone(),
     };
-    if own.is_none() {
-        // One encryption per row and epoch.
-        let rows: usize = batches.iter().map(Vec::len).sum();
-        enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
-    }
+    // One encryption per row and epoch.
+    let rows: usize = batches.iter().map(Vec::len).sum();
+    enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
     let f = run.f();
     let k = data.k;
     let mut w = initial_weights(param.init, param.random_seed, k);

@@ -46,9 +46,10 @@ pub fn short_exponent_bits(modulus_bits: u32) -> u32 {
 /// The public key: the modulus `n` (with `g = n + 1`).
 ///
 /// Cloning is cheap (the key is shared behind an `Arc`). The first encryption builds this
-/// key's DJN obfuscation base and its fixed-base table (about 7 MB and 60 ms of one core for
-/// a 2048-bit key); clones share it, so deserialize a received key once and clone it rather
-/// than deserializing it again for each use.
+/// key's DJN obfuscation base and its fixed-base table (default width: about 29 MB for a
+/// 2048-bit key; see [`PublicKey::prepare_obfuscators`] for wider ones); clones share it, so
+/// deserialize a received key once and clone it rather than deserializing it again for
+/// each use.
 #[derive(Clone)]
 pub struct PublicKey {
     inner: Arc<PublicInner>,

@@ -6,15 +6,17 @@
 //! multiplications instead of about `1.2 · b·w` for square-and-multiply.
 //!
 //! The width trades memory and build time for speed. Without a hint about how many
-//! exponentiations follow, 11 bits for moduli up to 2048 bits (a 1024-bit Paillier key:
-//! 320-bit exponents in 30 windows, 16 MB), 10 bits above (a 2048-bit key: 448-bit
-//! exponents in 45 windows, 24 MB). Given the expected count, [`digit_bits_for`] picks the
+//! exponentiations follow: 11 bits for moduli up to 2048 bits (a 1024-bit Paillier key:
+//! 320-bit exponents in 30 windows, 20 MB), 10 bits above (a 2048-bit key: 448-bit
+//! exponents in 45 windows, 29 MB). Given the expected count, [`digit_bits_for`] picks the
 //! width that minimises build plus use, up to [`MAX_TABLE_BYTES`]: for 300,000
 //! obfuscators (ten epochs of hetero LR on 30,000 rows) 14 bits, 23 windows at 1024 bits
-//! (96 MB) and 32 at 2048 bits (268 MB). Every window does one multiplication whatever its
-//! digit (digit 0 multiplies by 1), so our code has no branch on the exponent; the memory
-//! access pattern does depend on the exponent's digits (see the crate docs on side
-//! channels).
+//! (120 MB) and 32 at 2048 bits (331 MB). Sizes are those of the IFMA store (52-bit digits
+//! in Montgomery form, used where the CPU has AVX-512 IFMA; [`FixedBaseTable::pow_times`]
+//! then runs eight exponentiations per kernel call); the GMP store is a little smaller.
+//! Every window does one multiplication whatever its digit (digit 0 multiplies by 1), so
+//! our code has no branch on the exponent; the memory access pattern does depend on the
+//! exponent's digits (see the crate docs on side channels).
 
 use rayon::prelude::*;
 use rug::{Assign, Integer};
@@ -329,7 +331,7 @@ mod tests {
         // Few or unknown uses: the default width.
         assert_eq!(digit_bits_for(2048, 320, 0), 11);
         assert_eq!(digit_bits_for(4096, 448, 1000), 10);
-        // Ten epochs of 30,000 rows: 14 bits at both key sizes (96 MB and 268 MB).
+        // Ten epochs of 30,000 rows: 14 bits at both key sizes (120 MB and 331 MB).
         assert_eq!(digit_bits_for(2048, 320, 300_000), 14);
         assert_eq!(digit_bits_for(4096, 448, 300_000), 14);
         // More uses would repay wider digits; the memory cap stops them at 15 bits for
