@@ -9,6 +9,14 @@
 //! When few distinct scalars repeat over many terms (categorical or discrete features),
 //! the ciphertexts of each scalar are multiplied together first (one multiplication per
 //! term) and only the distinct scalars are exponentiated.
+//!
+//! Several columns over the same ciphertexts ([`PublicKey::raw_dot_columns`]) run, where
+//! the CPU has AVX-512 IFMA, eight at a time in the lanes of the Montgomery kernel: each
+//! pass over the ciphertexts multiplies ciphertext `i` into one bucket per lane, chosen by
+//! that column's digit. The ciphertexts are converted to Montgomery form once for all
+//! columns. Grouped columns (few distinct scalars) and bucketed ones run in separate
+//! groups of eight; a last partial group of grouped columns rides in the bucket groups'
+//! spare lanes.
 
 use rayon::prelude::*;
 use rug::Integer;
