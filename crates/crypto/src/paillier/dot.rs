@@ -519,6 +519,13 @@ mod tests {
         K.get_or_init(|| Keypair::generate(1024).unwrap())
     }
 
+    /// Encryptions of signed plaintexts.
+    fn encrypt_all(pk: &PublicKey, ms: &[i64]) -> Vec<Ciphertext> {
+        ms.iter()
+            .map(|m| pk.encrypt_raw(&Integer::from(*m).rem_euc(pk.n())).unwrap())
+            .collect()
+    }
+
     fn decode(n: &Integer, m: Integer) -> Integer {
         let half = Integer::from(n >> 1);
         if m > half {
@@ -536,10 +543,8 @@ mod tests {
         ) {
             let kp = keys();
             let pk = &kp.public;
-            let cts: Vec<Ciphertext> = pairs
-                .iter()
-                .map(|(m, _)| pk.encrypt_raw(&Integer::from(*m).rem_euc(pk.n())).unwrap())
-                .collect();
+            let ms: Vec<i64> = pairs.iter().map(|(m, _)| *m).collect();
+            let cts = encrypt_all(pk, &ms);
             let ks: Vec<i64> = pairs.iter().map(|(_, k)| *k).collect();
             let expected: Integer = pairs
                 .iter()
@@ -562,10 +567,7 @@ mod tests {
         ) {
             let kp = keys();
             let pk = &kp.public;
-            let cts: Vec<Ciphertext> = ms
-                .iter()
-                .map(|m| pk.encrypt_raw(&Integer::from(*m).rem_euc(pk.n())).unwrap())
-                .collect();
+            let cts = encrypt_all(pk, &ms);
             let ks: Vec<i64> = (0..ms.len()).map(|i| levels[picks[i] % levels.len()]).collect();
             let expected: Integer = ms.iter().zip(&ks).map(|(m, k)| Integer::from(*m) * *k).sum();
             let got = pk.raw_dot_i64(&cts, &ks).unwrap();
@@ -586,10 +588,7 @@ mod tests {
         ) {
             let kp = keys();
             let pk = &kp.public;
-            let cts: Vec<Ciphertext> = ms
-                .iter()
-                .map(|m| pk.encrypt_raw(&Integer::from(*m).rem_euc(pk.n())).unwrap())
-                .collect();
+            let cts = encrypt_all(pk, &ms);
             let mut rng = seed | 1;
             let mut next = move || {
                 rng ^= rng << 13;
@@ -639,10 +638,7 @@ mod tests {
         let kp = keys();
         let pk = &kp.public;
         let ms = [3i64, -7, 11, 0, 5];
-        let cts: Vec<Ciphertext> = ms
-            .iter()
-            .map(|m| pk.encrypt_raw(&Integer::from(*m).rem_euc(pk.n())).unwrap())
-            .collect();
+        let cts = encrypt_all(pk, &ms);
         let s = decode(pk.n(), kp.private.decrypt_raw(&pk.raw_sum(&cts)));
         assert_eq!(s, 12);
         let cols = vec![vec![1, 1, 1, 1, 1], vec![2, 0, -1, 9, 4]];
