@@ -189,7 +189,15 @@ pub(crate) fn to_digits(x: &Integer, digits: usize) -> Vec<u64> {
 
 /// The value of 52-bit digits.
 pub(crate) fn from_digits(d: &[u64]) -> Integer {
-    let mut limbs = vec![0u64; (d.len() * DIGIT_BITS).div_ceil(64) + 1];
+    let mut out = Integer::new();
+    from_digits_into(d, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`from_digits`] into `out`, with `limbs` as scratch (no allocation once both have grown).
+pub(crate) fn from_digits_into(d: &[u64], limbs: &mut Vec<u64>, out: &mut Integer) {
+    limbs.clear();
+    limbs.resize((d.len() * DIGIT_BITS).div_ceil(64) + 1, 0);
     for (j, &v) in d.iter().enumerate() {
         let bit = DIGIT_BITS * j;
         let (w, s) = (bit / 64, bit % 64);
@@ -198,7 +206,7 @@ pub(crate) fn from_digits(d: &[u64]) -> Integer {
             limbs[w + 1] |= v >> (64 - s);
         }
     }
-    Integer::from_digits(&limbs, Order::Lsf)
+    out.assign_digits(limbs, Order::Lsf);
 }
 
 #[cfg(target_arch = "x86_64")]

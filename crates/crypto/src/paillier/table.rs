@@ -21,7 +21,7 @@
 use rayon::prelude::*;
 use rug::{Assign, Integer};
 
-use crate::mont52::{from_digits, gather, lane, Mont52};
+use crate::mont52::{from_digits_into, gather, lane, Mont52};
 
 /// The largest table [`digit_bits_for`] chooses.
 pub const MAX_TABLE_BYTES: u64 = 320 << 20;
@@ -188,10 +188,12 @@ impl FixedBaseTable {
                 unmont,
             } => {
                 let l = mont.digits();
-                let value = |e: usize| from_digits(&entries[e * l..(e + 1) * l]);
+                let (mut limbs, mut value) = (Vec::new(), Integer::new());
                 let mut acc = Integer::from(unmont);
                 for i in 0..self.windows {
-                    product.assign(&acc * &value(entry(i)));
+                    let e = entry(i);
+                    from_digits_into(&entries[e * l..(e + 1) * l], &mut limbs, &mut value);
+                    product.assign(&acc * &value);
                     acc.assign(&product % &self.modulus);
                 }
                 acc
