@@ -36,6 +36,24 @@ pub(crate) fn with_schema(
         .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
 }
 
+/// The id of the first input table under the first of `keys` that has one (`what` names
+/// it in a malformed-reference error); a missing input is an error naming `component`.
+fn first_input_id(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+    what: &str,
+) -> Result<TableId> {
+    let input = ctx
+        .inputs
+        .first_table(keys)
+        .ok_or_else(|| Error::MissingInput {
+            component: component.into(),
+            what: format!("an input data table (input key `{}`)", keys[0]),
+        })?;
+    input.to_id(what)
+}
+
 /// The first input table under the first of `keys` that has one: its id, info and row
 /// count. A missing input, an unknown table and an empty table are errors naming
 /// `component`.
@@ -44,14 +62,7 @@ pub(crate) fn open_first_input(
     component: &str,
     keys: &[&str],
 ) -> Result<(TableId, fateflow_tables::TableInfo, u64)> {
-    let input = ctx
-        .inputs
-        .first_table(keys)
-        .ok_or_else(|| Error::MissingInput {
-            component: component.into(),
-            what: format!("an input data table (input key `{}`)", keys[0]),
-        })?;
-    let id = input.to_id("input data")?;
+    let id = first_input_id(ctx, component, keys, "input data")?;
     let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
     let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
     if rows == 0 {
@@ -69,14 +80,7 @@ pub(crate) fn read_first_input(
     component: &str,
     keys: &[&str],
 ) -> Result<(TableId, fateflow_tables::Frame)> {
-    let input = ctx
-        .inputs
-        .first_table(keys)
-        .ok_or_else(|| Error::MissingInput {
-            component: component.into(),
-            what: format!("an input data table (input key `{}`)", keys[0]),
-        })?;
-    let id = input.to_id("input.data")?;
+    let id = first_input_id(ctx, component, keys, "input.data")?;
     let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
     Ok((id, frame))
 }
