@@ -150,6 +150,19 @@ impl Mont52 {
         }
     }
 
+    /// The first `count` lanes of `lanes` (Montgomery form) as ordinary values in `[0, m)`.
+    pub(crate) fn values(&self, lanes: &[[u64; 8]], count: usize) -> Vec<Integer> {
+        let l = self.digits();
+        // Multiplying by a plain 1 removes the factor R.
+        let mut one = vec![[0u64; 8]; l];
+        one[0] = [1; 8];
+        let mut out = vec![[0u64; 8]; l];
+        self.mul(&mut out, lanes, &one);
+        (0..count)
+            .map(|k| self.reduce_digits(&lane(&out, k)))
+            .collect()
+    }
+
     /// `out[k] = a[k]·b[k]·R⁻¹ mod m` (in `[0, 2m)`) for the eight lanes `k`, for inputs
     /// in `[0, 2m)`. Every slice holds [`Self::digits`] rows.
     pub(crate) fn mul(&self, out: &mut [[u64; 8]], a: &[[u64; 8]], b: &[[u64; 8]]) {

@@ -519,10 +519,10 @@ pub(crate) fn fit_guest(
                     let mut cols = cols;
                     cols.push(coef_i.clone());
                     let mut enc = pk.raw_dot_columns(&u, &cols)?;
-                    let cross = enc
-                        .pop()
-                        .unwrap_or_else(|| Ciphertext::from_integer(Integer::from(1)));
-                    enc.push(loss_cipher(&pk, &host_loss, &cross, divisor)?);
+                    // The last column's Σ u·c becomes the loss part Y.
+                    if let Some(cross) = enc.last_mut() {
+                        *cross = loss_cipher(&pk, &host_loss, cross, divisor)?;
+                    }
                     let plain_grad: Vec<f64> = (0..k)
                         .map(|j| {
                             batch

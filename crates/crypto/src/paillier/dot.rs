@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use rug::Integer;
 
 use super::{Ciphertext, PublicKey};
-use crate::mont52::{gather, lane, Mont52};
+use crate::mont52::{gather, Mont52};
 use crate::{Error, Result};
 
 impl PublicKey {
@@ -34,16 +34,7 @@ impl PublicKey {
                 right: ks.len(),
             });
         }
-        let mut pos = Vec::new();
-        let mut neg = Vec::new();
-        for (c, &k) in cts.iter().zip(ks) {
-            match k.cmp(&0) {
-                std::cmp::Ordering::Greater => pos.push((c, k.unsigned_abs())),
-                std::cmp::Ordering::Less => neg.push((c, k.unsigned_abs())),
-                std::cmp::Ordering::Equal => {}
-            }
-        }
-        signed_multi_exp(&pos, &neg, self.n_squared()).map(Ciphertext)
+        signed_multi_exp(cts.iter().zip(ks.iter().copied()), self.n_squared()).map(Ciphertext)
     }
 
     /// One [`PublicKey::raw_dot_i64`] per column of scalars. Where the CPU has AVX-512
@@ -89,18 +80,37 @@ impl PublicKey {
     }
 }
 
-/// `∏ pos cᵢ^kᵢ · (∏ neg cᵢ^kᵢ)⁻¹ mod m`.
-fn signed_multi_exp(
-    pos: &[(&Ciphertext, u64)],
-    neg: &[(&Ciphertext, u64)],
+/// `∏ cᵢ^kᵢ mod m` for signed `kᵢ`: the terms of positive and of negative scalars are
+/// two products, the second inverted once at the end.
+fn signed_multi_exp<'c>(
+    terms: impl IntoIterator<Item = (&'c Ciphertext, i64)>,
     m: &Integer,
 ) -> Result<Integer> {
-    let p = multi_exp(pos, m);
+    let mut pos = Vec::new();
+    let mut neg = Vec::new();
+    for (c, k) in terms {
+        match k.cmp(&0) {
+            std::cmp::Ordering::Greater => pos.push((c, k.unsigned_abs())),
+            std::cmp::Ordering::Less => neg.push((c, k.unsigned_abs())),
+            std::cmp::Ordering::Equal => {}
+        }
+    }
+    let p = multi_exp(&pos, m);
     if neg.is_empty() {
         return Ok(p);
     }
-    let q = multi_exp(neg, m);
-    let inv = q.invert(m).map_err(|_| Error::InvalidCiphertext)?;
+    divide(p, &multi_exp(&neg, m), m)
+}
+
+/// `p · q⁻¹ mod m` (`q` a product of ciphertexts, so a unit unless one was malformed).
+fn divide(p: Integer, q: &Integer, m: &Integer) -> Result<Integer> {
+    if *q == 1 {
+        return Ok(p);
+    }
+    let inv = q
+        .invert_ref(m)
+        .map(Integer::from)
+        .ok_or(Error::InvalidCiphertext)?;
     Ok(Integer::from(&p * &inv) % m)
 }
 
@@ -222,23 +232,17 @@ impl<'m> LaneWork<'m> {
         std::mem::swap(acc, &mut self.out);
     }
 
-    /// The first `lanes` values of `acc`, out of Montgomery form and reduced.
-    fn values(&mut self, acc: &[[u64; 8]], lanes: usize) -> Vec<Integer> {
-        let plain_one = self.mont.digits_of(&Integer::from(1));
-        gather(&mut self.b, [plain_one.as_slice(); 8]);
-        self.mont.mul(&mut self.out, acc, &self.b);
-        (0..lanes)
-            .map(|k| self.mont.reduce_digits(&lane(&self.out, k)))
-            .collect()
+    /// `acc ← acc²`.
+    fn square(&mut self, acc: &mut Vec<[u64; 8]>) {
+        self.mont.mul(&mut self.out, acc, acc);
+        std::mem::swap(acc, &mut self.out);
     }
 }
 
 /// The window width for a bucket pass in lanes: both signs' buckets are combined, so a
 /// pass costs `terms + 4·2^w` kernel calls.
 fn lane_window(bits: u32, terms: usize) -> u32 {
-    (1..=16u32)
-        .min_by_key(|&w| u64::from(bits.div_ceil(w)) * (terms as u64 + (4u64 << w)))
-        .unwrap_or(4)
+    window_with(bits, terms, 4)
 }
 
 /// Up to eight columns of signed scalars by bucket windows, one column per lane. Lane
@@ -269,8 +273,7 @@ fn bucket_lanes(mont: &Mont52, bases: &[u64], scalars: &[&[i64]]) -> Result<Vec<
         if pass + 1 != passes {
             for set in &mut acc {
                 for _ in 0..w {
-                    let square = set.clone();
-                    work.mul_lanes(set, &square);
+                    work.square(set);
                 }
             }
         }
@@ -309,19 +312,11 @@ fn bucket_lanes(mont: &Mont52, bases: &[u64], scalars: &[&[i64]]) -> Result<Vec<
             work.mul_lanes(set, &total);
         }
     }
-    let pos = work.values(&acc[0], lanes);
-    let neg = work.values(&acc[1], lanes);
+    let pos = mont.values(&acc[0], lanes);
+    let neg = mont.values(&acc[1], lanes);
     pos.into_iter()
-        .zip(neg)
-        .map(|(p, q)| {
-            if q == 1 {
-                return Ok(p);
-            }
-            let inv = q
-                .invert(mont.modulus())
-                .map_err(|_| Error::InvalidCiphertext)?;
-            Ok(Integer::from(&p * &inv) % mont.modulus())
-        })
+        .zip(&neg)
+        .map(|(p, q)| divide(p, q, mont.modulus()))
         .collect()
 }
 
@@ -370,7 +365,7 @@ fn grouped_lanes(
                 &products[at..at + l]
             }),
         );
-        for (k, p) in work.values(&v, lanes).into_iter().enumerate() {
+        for (k, p) in mont.values(&v, lanes).into_iter().enumerate() {
             if j <= values[k].len() {
                 per_lane[k].push(p);
             }
@@ -382,24 +377,21 @@ fn grouped_lanes(
         .zip(values)
         .map(|(products, vals)| {
             let cts: Vec<Ciphertext> = products.into_iter().map(Ciphertext).collect();
-            let mut pos = Vec::new();
-            let mut neg = Vec::new();
-            for (c, &v) in cts.iter().zip(vals.iter()) {
-                if v > 0 {
-                    pos.push((c, v.unsigned_abs()));
-                } else {
-                    neg.push((c, v.unsigned_abs()));
-                }
-            }
-            signed_multi_exp(&pos, &neg, m)
+            signed_multi_exp(cts.iter().zip(vals.iter().copied()), m)
         })
         .collect()
 }
 
 /// The window width that minimises `⌈bits/w⌉·(terms + 2^(w+1))`.
 fn window(bits: u32, terms: usize) -> u32 {
+    window_with(bits, terms, 2)
+}
+
+/// The window width that minimises `⌈bits/w⌉·(terms + combine·2^w)`, where `combine·2^w`
+/// is what summing a pass's buckets costs.
+fn window_with(bits: u32, terms: usize, combine: u64) -> u32 {
     (1..=16u32)
-        .min_by_key(|&w| bucket_cost(bits, terms, w))
+        .min_by_key(|&w| u64::from(bits.div_ceil(w)) * (terms as u64 + (combine << w)))
         .unwrap_or(4)
 }
 

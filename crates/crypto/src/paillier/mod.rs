@@ -184,10 +184,7 @@ pub trait Encryptor: Sync {
     /// Encrypts a raw plaintext `m` in `[0, n)`: `(1 + m·n) · ρ mod n²`.
     fn encrypt_raw(&self, m: &Integer) -> Result<Ciphertext> {
         let pk = self.public_key();
-        if *m < 0 || *m >= *pk.n() {
-            return Err(Error::PlaintextOutOfRange);
-        }
-        let c = Integer::from(m * pk.n()) + 1u32;
+        let c = unobfuscated(pk, m)?;
         Ok(Ciphertext((c * &self.obfuscator().0) % pk.n_squared()))
     }
 
@@ -270,6 +267,14 @@ pub trait Encryptor: Sync {
     }
 }
 
+/// [`PublicKey::encrypt_raw_unobfuscated`] for a raw plaintext that must lie in `[0, n)`.
+fn unobfuscated(pk: &PublicKey, m: &Integer) -> Result<Integer> {
+    if *m < 0 || *m >= *pk.n() {
+        return Err(Error::PlaintextOutOfRange);
+    }
+    Ok(pk.encrypt_raw_unobfuscated(m).0)
+}
+
 impl Encryptor for PublicKey {
     fn public_key(&self) -> &PublicKey {
         self
@@ -280,13 +285,10 @@ impl Encryptor for PublicKey {
     }
 
     fn encrypt_raw_batch(&self, ms: &[Integer]) -> Result<Vec<Ciphertext>> {
-        if ms.iter().any(|m| *m < 0 || *m >= *self.n()) {
-            return Err(Error::PlaintextOutOfRange);
-        }
         let plain: Vec<Integer> = ms
             .par_iter()
-            .map(|m| Integer::from(m * self.n()) + 1u32)
-            .collect();
+            .map(|m| unobfuscated(self, m))
+            .collect::<Result<_>>()?;
         let refs: Vec<&Integer> = plain.iter().collect();
         Ok(self
             .times_obfuscators(&refs)

@@ -138,15 +138,11 @@ impl FixedBaseTable {
         match &self.store {
             Store::Gmp(entries) => entries[1].clone(),
             Store::Ifma { mont, entries, .. } => {
-                // Entry 1 is base·R; multiplying by 1 removes R.
+                // Entry 1 is base·R.
                 let l = mont.digits();
                 let mut a = vec![[0u64; 8]; l];
-                let mut one = vec![[0u64; 8]; l];
                 gather(&mut a, [&entries[l..2 * l]; 8]);
-                gather(&mut one, [mont.digits_of(&Integer::from(1)).as_slice(); 8]);
-                let mut out = vec![[0u64; 8]; l];
-                mont.mul(&mut out, &a, &one);
-                mont.reduce_digits(&lane(&out, 0))
+                mont.values(&a, 1).remove(0)
             }
         }
     }
@@ -346,7 +342,7 @@ mod tests {
             (8192, 768, 1 << 30),
         ] {
             let b = digit_bits_for(m, e, u);
-            let bytes = u64::from(e.div_ceil(b)) * (1 << b) * u64::from(m / 8);
+            let bytes = u64::from(e.div_ceil(b)) * (1 << b) * u64::from((m + 2).div_ceil(52) * 8);
             assert!(
                 b == default_digit_bits(m) || bytes <= MAX_TABLE_BYTES,
                 "{m} {e} {u}: {b}"
