@@ -30,6 +30,11 @@ pub enum CollectType {
     Pull,
 }
 
+/// The most automatic retries a job may ask for per task.
+pub const MAX_AUTO_RETRIES: u32 = 10;
+/// The longest delay before an automatic retry, in seconds.
+pub const MAX_AUTO_RETRY_DELAY: u64 = 86_400;
+
 /// Typed job parameters with FATE's defaults (reference §4.3, §6.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobParameters {
@@ -163,10 +168,22 @@ impl JobParameters {
             p.timeout = n;
         }
         if let Some(n) = uint("auto_retries", report) {
-            p.auto_retries = small(n);
+            if n > u64::from(MAX_AUTO_RETRIES) {
+                report.job(
+                    format!("{field}.auto_retries"),
+                    format!("{n} retries; at most {MAX_AUTO_RETRIES} are allowed"),
+                );
+            }
+            p.auto_retries = small(n).min(MAX_AUTO_RETRIES);
         }
         if let Some(n) = uint("auto_retry_delay", report) {
-            p.auto_retry_delay = n;
+            if n > MAX_AUTO_RETRY_DELAY {
+                report.job(
+                    format!("{field}.auto_retry_delay"),
+                    format!("{n} s; at most {MAX_AUTO_RETRY_DELAY} s (one day) is allowed"),
+                );
+            }
+            p.auto_retry_delay = n.min(MAX_AUTO_RETRY_DELAY);
         }
         if let Some(Value::String(t)) = obj.get("job_type") {
             match t.as_str() {

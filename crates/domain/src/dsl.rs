@@ -313,6 +313,16 @@ pub(crate) fn parse_dsl(
     if entries.is_empty() {
         report.job("dsl.components", "the DSL has no components");
     }
+    if entries.len() > MAX_COMPONENTS {
+        report.job(
+            "dsl.components",
+            format!(
+                "{} components; a job holds at most {MAX_COMPONENTS}",
+                entries.len()
+            ),
+        );
+        return dsl;
+    }
     let mut seen = std::collections::HashSet::new();
     for (name, value) in entries {
         if !seen.insert(name.clone()) {
@@ -329,6 +339,9 @@ pub(crate) fn parse_dsl(
     }
     dsl
 }
+
+/// The most components one DSL may hold (FATE's largest example jobs have about 30).
+pub const MAX_COMPONENTS: usize = 500;
 
 fn parse_component(
     name: &str,
@@ -347,12 +360,11 @@ fn parse_component(
         );
         return None;
     };
-    if name.is_empty() || name.contains('.') {
-        report.cpn(
-            name,
-            "name",
-            "a component name must be non-empty and contain no `.`",
-        );
+    if name.contains('.') {
+        report.cpn(name, "name", "a component name must contain no `.`");
+    } else if let Err(e) = crate::ident::check(crate::ident::IdKind::Component, name) {
+        // Component names become log directories and task ids.
+        report.cpn(name, "name", e.to_string());
     }
     let module = match obj.get("module") {
         Some(Value::String(m)) => match crate::module::lookup(m) {

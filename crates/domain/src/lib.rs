@@ -5,6 +5,7 @@
 //! - [`Job::plan`] gives, per component in topological order, the parties that run it
 //!   and their merged parameters.
 //! - [`status`] holds FATE's status names, allowed transitions and aggregation rules.
+//! - [`ident`] is the one grammar for identifiers that become paths, and `safe_join`.
 //! - [`ids`] makes job ids (and model ids) in FATE's format.
 //! - [`predict`] derives what a predict job runs with from a deployed model.
 //!
@@ -23,6 +24,7 @@ pub mod conf;
 pub mod dag;
 pub mod dsl;
 mod error;
+pub mod ident;
 pub mod ids;
 mod job;
 pub mod module;
