@@ -83,54 +83,109 @@ async fn upload_inner(s: &AppState, req: Request) -> Handler {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("multipart/"));
+    if !is_multipart {
+        let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
+            .await
+            .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?;
+        let conf = upload_conf(query.as_deref(), Some(&bytes));
+        require(&conf, &["file"])?;
+        let file = server_file(s, &str_field(&conf, "file").unwrap_or_default())?;
+        let _claim = UploadClaim::take(&conf)?;
+        return upload_file(s, &conf, &file).await;
+    }
+    let conf = upload_conf(query.as_deref(), None);
+    // Check the conf before receiving the file, so a bad request costs no disk.
+    let _claim = UploadClaim::take(&conf)?;
     let tmp_dir = s.data_dir.join("tmp");
     tokio::fs::create_dir_all(&tmp_dir)
         .await
         .map_err(internal)?;
-    let (conf, file, cleanup): (Map<String, Value>, PathBuf, bool) =
-        if is_multipart {
-            let conf = upload_conf(query.as_deref(), None);
-            let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
-                Reply::err(RetCode::ArgumentError, format!("bad multipart body: {e}"))
-            })?;
-            let mut saved = None;
-            while let Some(mut field) = mp.next_field().await.map_err(|e| {
-                Reply::err(RetCode::ArgumentError, format!("bad multipart body: {e}"))
-            })? {
-                if field.name() != Some("file") {
-                    continue;
-                }
-                let path = tmp_dir.join(format!("upload_{}_{}", std::process::id(), now_ms()));
-                let mut out = tokio::fs::File::create(&path).await.map_err(internal)?;
-                while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    Reply::err(RetCode::ArgumentError, format!("upload interrupted: {e}"))
-                })? {
-                    out.write_all(&chunk).await.map_err(internal)?;
-                }
-                out.flush().await.map_err(internal)?;
-                saved = Some(path);
-            }
-            let file = saved.ok_or_else(|| {
-                Reply::err(
-                    RetCode::ArgumentError,
-                    "required argument are missing: file (the multipart part named `file`)",
-                )
-            })?;
-            (conf, file, true)
-        } else {
-            let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
-                .await
-                .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?;
-            let conf = upload_conf(query.as_deref(), Some(&bytes));
-            require(&conf, &["file"])?;
-            let file = server_file(s, &str_field(&conf, "file").unwrap_or_default())?;
-            (conf, file, false)
-        };
-    let result = upload_file(s, &conf, &file).await;
-    if cleanup {
-        let _ = tokio::fs::remove_file(&file).await;
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Reply::err(RetCode::ArgumentError, format!("bad multipart body: {e}")))?;
+    let mut saved: Option<tempfile::TempPath> = None;
+    while let Some(mut field) = mp
+        .next_field()
+        .await
+        .map_err(|e| Reply::err(RetCode::ArgumentError, format!("bad multipart body: {e}")))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        if saved.is_some() {
+            return Err(Reply::err(
+                RetCode::ArgumentError,
+                "file: the multipart body has more than one part named `file`",
+            ));
+        }
+        // A fresh file of our own (random name, exclusive create, owner-only) that is
+        // removed when this handler ends by any path, a client hang-up included.
+        let (file, path) = tempfile::Builder::new()
+            .prefix("upload_")
+            .tempfile_in(&tmp_dir)
+            .map_err(internal)?
+            .into_parts();
+        let mut out = tokio::fs::File::from_std(file);
+        saved = Some(path);
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            Reply::err(
+                RetCode::ArgumentError,
+                format!("upload interrupted, nothing was written: {e}"),
+            )
+        })? {
+            out.write_all(&chunk).await.map_err(internal)?;
+        }
+        out.flush().await.map_err(internal)?;
     }
-    result
+    let file = saved.ok_or_else(|| {
+        Reply::err(
+            RetCode::ArgumentError,
+            "required argument are missing: file (the multipart part named `file`)",
+        )
+    })?;
+    upload_file(s, &conf, &file).await
+}
+
+/// The tables being uploaded right now: a second upload of the same table waits for
+/// no one and is refused, so a table and its metadata always come from one upload.
+static UPLOADING: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The claim of one upload on its table, released when dropped.
+struct UploadClaim(Option<(String, String)>);
+
+impl UploadClaim {
+    fn take(conf: &Map<String, Value>) -> Result<Self, Reply> {
+        require(conf, &["namespace", "table_name"])?;
+        let key = (
+            str_field(conf, "namespace").unwrap_or_default(),
+            str_field(conf, "table_name").unwrap_or_default(),
+        );
+        TableId::new(&key.0, &key.1)
+            .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?;
+        let mut busy = UPLOADING.lock().unwrap_or_else(|e| e.into_inner());
+        if !busy.insert(key.clone()) {
+            return Err(Reply::err(
+                RetCode::OperatingError,
+                format!(
+                    "table {}.{} is being uploaded by another request; try again when it ends",
+                    key.0, key.1
+                ),
+            ));
+        }
+        Ok(Self(Some(key)))
+    }
+}
+
+impl Drop for UploadClaim {
+    fn drop(&mut self) {
+        if let Some(key) = self.0.take() {
+            UPLOADING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+    }
 }
 
 /// A server-side path, allowed only under `--file-root`.
