@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 /// Runs one subcommand.
 pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
+    owner_only_umask();
     match cmd {
         cli::Command::Validate { dsl, conf, json } => validate::run(&dsl, &conf, json),
         cli::Command::Demo {
@@ -75,4 +76,10 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Files and directories this process creates are its owner's only (the data dir's
+/// database, tables, logs, job files, spills, keys); task processes inherit it.
+pub fn owner_only_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

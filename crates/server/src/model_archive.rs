@@ -209,10 +209,80 @@ fn read_limited(r: &mut impl Read, name: &str, left: &mut u64) -> Result<Vec<u8>
     Ok(buf)
 }
 
+fn le16(b: &[u8], at: usize) -> Option<usize> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?).into())
+}
+
+fn le32(b: &[u8], at: usize) -> Option<usize> {
+    usize::try_from(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?)).ok()
+}
+
+/// The entry names of the central directory, as stored. The `zip` crate keys entries
+/// by name and keeps one of each, so duplicates are found here, before it reads.
+fn central_names(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ArchiveError> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    const CDH: &[u8] = b"PK\x01\x02";
+    let bad = |why: &str| ArchiveError::Zip(why.to_string());
+    // The end record is 22 bytes plus a comment of at most 64 KiB.
+    let floor = bytes.len().saturating_sub(22 + 0xFFFF);
+    let eocd = (floor..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&i| bytes[i..].starts_with(EOCD))
+        .ok_or_else(|| bad("no end of central directory record"))?;
+    let total = le16(bytes, eocd + 10).ok_or_else(|| bad("truncated end record"))?;
+    let size = le32(bytes, eocd + 12).ok_or_else(|| bad("truncated end record"))?;
+    if total == 0xFFFF || size == 0xFFFF_FFFF {
+        return Err(bad("zip64 archives are not accepted"));
+    }
+    if total > MAX_ENTRIES {
+        return Err(ArchiveError::Content(format!(
+            "{total} entries; a model archive has at most {MAX_ENTRIES}"
+        )));
+    }
+    let mut at = eocd
+        .checked_sub(size)
+        .ok_or_else(|| bad("the central directory does not fit"))?;
+    let mut names = Vec::with_capacity(total);
+    for _ in 0..total {
+        let head = bytes
+            .get(at..at + 46)
+            .filter(|h| h.starts_with(CDH))
+            .ok_or_else(|| bad("damaged central directory"))?;
+        let (n, e, c) = (
+            le16(head, 28).unwrap_or(0),
+            le16(head, 30).unwrap_or(0),
+            le16(head, 32).unwrap_or(0),
+        );
+        let name = bytes
+            .get(at + 46..at + 46 + n)
+            .ok_or_else(|| bad("damaged central directory"))?;
+        names.push(name.to_vec());
+        at += 46 + n + e + c;
+    }
+    Ok(names)
+}
+
 /// Reads and checks an archive made by [`pack`] (or by anyone: nothing is trusted).
 pub fn unpack(bytes: &[u8]) -> Result<Unpacked, ArchiveError> {
+    let names = central_names(bytes)?;
+    let mut distinct = BTreeSet::new();
+    for n in &names {
+        if !distinct.insert(n.as_slice()) {
+            return Err(ArchiveError::Entry {
+                name: String::from_utf8_lossy(n).into_owned(),
+                why: "appears twice".into(),
+            });
+        }
+    }
     let mut zip =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Zip(e.to_string()))?;
+    if zip.len() != names.len() {
+        return Err(ArchiveError::Zip(format!(
+            "the central directory lists {} entries, the archive reads as {}",
+            names.len(),
+            zip.len()
+        )));
+    }
     if zip.len() > MAX_ENTRIES {
         return Err(ArchiveError::Content(format!(
             "{} entries; a model archive has at most {MAX_ENTRIES}",
@@ -451,6 +521,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("pipeline.json"), "{e}");
+    }
+
+    /// Renames an entry in the raw bytes (local header and central directory): the
+    /// `zip` writer refuses duplicate names, so duplicates are made this way.
+    fn rename_entry(mut bytes: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+        let (f, t) = (from.as_bytes(), to.as_bytes());
+        assert_eq!(f.len(), t.len());
+        let mut i = 0;
+        while i + f.len() <= bytes.len() {
+            if &bytes[i..i + f.len()] == f {
+                bytes[i..i + f.len()].copy_from_slice(t);
+                i += f.len();
+            } else {
+                i += 1;
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn duplicate_entry_names_are_refused() {
+        let comp = PipelineComponentRecord {
+            component_name: "a".into(),
+            model_alias: "m".into(),
+            module: "HeteroLR".into(),
+            model: json!({"v": 1}),
+            create_time: 0,
+        };
+        let p = pack(&info(), &[comp]).unwrap();
+        let mut z = zip::ZipArchive::new(Cursor::new(&p[..])).unwrap();
+        let mut pipeline = Vec::new();
+        z.by_name("pipeline.json")
+            .unwrap()
+            .read_to_end(&mut pipeline)
+            .unwrap();
+        assert!(unpack(&p).is_ok());
+        // Two copies of the listed component model with different content.
+        let two = zip_of(&[
+            ("pipeline.json", &pipeline),
+            ("components/a/m.json", b"{\"v\": 1}"),
+            ("components/a/n.json", b"{\"v\": 2}"),
+        ]);
+        let dup = rename_entry(two, "components/a/n.json", "components/a/m.json");
+        let e = unpack(&dup).unwrap_err().to_string();
+        assert!(
+            e.contains("components/a/m.json") && e.contains("appears twice"),
+            "{e}"
+        );
+        // Two pipeline.json.
+        let two = zip_of(&[("pipeline.json", &pipeline), ("pipelinf.json", b"{}")]);
+        let e = unpack(&rename_entry(two, "pipelinf.json", "pipeline.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pipeline.json") && e.contains("twice"), "{e}");
     }
 
     #[test]

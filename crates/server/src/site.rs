@@ -3,20 +3,27 @@
 use crate::api::{self, AppState, Auth};
 use crate::cli::{GatewayOptions, ServerOptions};
 use anyhow::Context;
+use fateflow_domain::{Party, Status};
 use fateflow_executor::LocalLauncher;
 use fateflow_scheduler::local::LocalPartner;
+use fateflow_scheduler::PartyCommand;
 use fateflow_scheduler::{event_channel, PartyController, Scheduler, SiteConfig};
-use fateflow_storage::{MetadataStore, SqliteStore};
+use fateflow_storage::{JobFilter, MetadataStore, SqliteStore, TaskFilter};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// How long a shutdown may spend stopping jobs before the process exits anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 /// A running site.
 pub struct Site {
     addr: SocketAddr,
     gateway_addr: Option<SocketAddr>,
     server: JoinHandle<std::io::Result<()>>,
+    gateway: Option<JoinHandle<()>>,
     /// The shared state, for in-process callers (demo, tests).
     pub state: AppState,
 }
@@ -55,8 +62,8 @@ impl Site {
             anyhow::bail!("--parties: a site hosts at least one party id");
         }
         let auth = Auth::from_options(&opts)?;
-        std::fs::create_dir_all(&opts.data_dir)
-            .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
+        crate::owner_only_umask();
+        owner_only_dir(&opts.data_dir)?;
         let data_dir = opts
             .data_dir
             .canonicalize()
@@ -70,6 +77,7 @@ impl Site {
             fateflow_tables::LocalTableStore::open(&data_dir).context("opening the table store")?,
         );
         let _ = tables.sweep_tmp(Duration::from_secs(0));
+        sweep_stale_uploads(&data_dir.join("tmp"), STALE_UPLOAD);
         let (host_cores, host_memory) = discover_resources();
         // Tasks spend much of their time waiting on other parties: two per core.
         let cores = opts.cores.unwrap_or(host_cores * 2);
@@ -189,6 +197,7 @@ impl Site {
             }
         });
         let mut gateway_addr = None;
+        let mut gateway_task = None;
         if let Some(g) = gateway {
             let listener = tokio::net::TcpListener::bind(gopts.gateway_listen)
                 .await
@@ -202,11 +211,11 @@ impl Site {
                 routes: Arc::new(g.peers.routes().clone()),
                 events: events.clone(),
             });
-            tokio::spawn(async move {
+            gateway_task = Some(tokio::spawn(async move {
                 if let Err(e) = fateflow_gateway::server::serve(listener, g.tls, service).await {
                     tracing::error!(error = %e, "the site gateway stopped");
                 }
-            });
+            }));
             let src = opts.parties.first().copied().unwrap_or(0);
             tokio::spawn(fateflow_gateway::health::run(
                 g.peers.clone(),
@@ -239,6 +248,7 @@ impl Site {
             addr,
             gateway_addr,
             server,
+            gateway: gateway_task,
             state,
         })
     }
@@ -253,14 +263,190 @@ impl Site {
         self.gateway_addr
     }
 
-    /// Serves until the server stops or Ctrl-C.
-    pub async fn wait(self) -> anyhow::Result<()> {
+    /// Serves until the server stops, or until Ctrl-C or SIGTERM: then drains
+    /// ([`Site::shutdown`]) and returns. A second signal cuts the drain short.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let name = tokio::select! {
+            r = &mut self.server => { r??; return Ok(()); }
+            _ = tokio::signal::ctrl_c() => "interrupt",
+            _ = term.recv() => "SIGTERM",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new requests; running jobs and tasks are stopped"
+        );
+        let reason = format!(
+            "the site shut down ({name}) while this job was running; rerun the job to continue"
+        );
         tokio::select! {
-            r = self.server => { r??; }
-            _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); }
+            r = tokio::time::timeout(DRAIN_LIMIT, self.shutdown(&reason)) => match r {
+                Ok(n) => tracing::info!(stopped = n, "drained; exiting"),
+                Err(_) => tracing::error!(
+                    "the drain took over {} s; exiting, the next start fails what is left",
+                    DRAIN_LIMIT.as_secs()
+                ),
+            },
+            _ = term.recv() => tracing::warn!("second SIGTERM: exiting before the drain ended"),
+            _ = tokio::signal::ctrl_c() => tracing::warn!("second interrupt: exiting before the drain ended"),
         }
         Ok(())
     }
+
+    /// Drains the site: stops serving the API and the gateway, ends every running job
+    /// initiated here at all its parties (`failed` with `reason`; tasks killed,
+    /// resources returned), ends this site's copies of running jobs initiated
+    /// elsewhere (the initiator is told), and stops any task still running. Queued
+    /// jobs stay queued for the next start. Returns how many jobs and tasks it ended.
+    pub async fn shutdown(&self, reason: &str) -> usize {
+        self.server.abort();
+        if let Some(g) = &self.gateway {
+            g.abort();
+        }
+        let st = &self.state;
+        let mut ended = 0;
+        // A stop frees resources, so a queued job may start meanwhile: a few passes.
+        for _ in 0..3 {
+            let jobs = running_jobs(st, true).await;
+            if jobs.is_empty() {
+                break;
+            }
+            for j in jobs {
+                match st
+                    .scheduler
+                    .request_stop(&j.job_id, Status::Failed, reason)
+                    .await
+                {
+                    Ok(()) => ended += 1,
+                    Err(e) => {
+                        tracing::warn!(job_id = %j.job_id, error = %e, "stopping a job at shutdown")
+                    }
+                }
+            }
+        }
+        for j in running_jobs(st, false).await {
+            if !st.controller.hosts(j.party_id) {
+                continue;
+            }
+            let party = Party {
+                role: j.role,
+                party_id: j.party_id,
+            };
+            let cmd = PartyCommand::StopJob {
+                status: Status::Failed,
+                reason: reason.to_string(),
+            };
+            match st.controller.handle(&j.job_id, party, cmd).await {
+                Ok(_) => ended += 1,
+                Err(e) => {
+                    tracing::warn!(job_id = %j.job_id, error = %e.message, "ending a partner's job at shutdown")
+                }
+            }
+            // Not initiated here: this reports our task states to the initiator.
+            let _ = st.scheduler.schedule(&j.job_id).await;
+        }
+        // Whatever still runs (a job row ended earlier, a task started meanwhile).
+        let filter = TaskFilter {
+            party_statuses: vec![Status::Running],
+            run_on_this_party: Some(true),
+            ..Default::default()
+        };
+        let tasks = st.store.query_tasks(&filter).await.map(|(t, _)| t);
+        for t in tasks.unwrap_or_default() {
+            if !st.controller.hosts(t.party_id) {
+                continue;
+            }
+            let party = Party {
+                role: t.role,
+                party_id: t.party_id,
+            };
+            let cmd = PartyCommand::StopTask {
+                component: t.component_name.clone(),
+                task_version: t.task_version,
+                status: Status::Failed,
+                reason: reason.to_string(),
+            };
+            match st.controller.handle(&t.job_id, party, cmd).await {
+                Ok(_) => ended += 1,
+                Err(e) => {
+                    tracing::warn!(task_id = %t.task_id, error = %e.message, "stopping a task at shutdown")
+                }
+            }
+        }
+        ended
+    }
+}
+
+/// Running job rows of this site, initiated here or elsewhere.
+async fn running_jobs(st: &AppState, initiated_here: bool) -> Vec<fateflow_storage::JobRecord> {
+    let filter = JobFilter {
+        statuses: vec![Status::Running],
+        is_initiator: Some(initiated_here),
+        ..Default::default()
+    };
+    match st.store.query_jobs(&filter).await {
+        Ok((jobs, _)) => jobs,
+        Err(e) => {
+            tracing::error!(error = %e, "listing running jobs at shutdown");
+            Vec::new()
+        }
+    }
+}
+
+/// Creates the data dir owner-only (0700), and takes group and other access away
+/// from an existing one.
+fn owner_only_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("reading data dir {}", dir.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making data dir {} owner-only", dir.display()))?;
+        tracing::warn!(
+            dir = %dir.display(),
+            was = format!("{mode:o}"),
+            "the data dir was open to other local users; it is now owner-only (0700)"
+        );
+    }
+    Ok(())
+}
+
+/// Upload temp files older than this are leftovers of cut-off uploads.
+const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+
+/// Removes `upload_*` temp files in `tmp` older than `older_than`; how many.
+fn sweep_stale_uploads(tmp: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with("upload_")
+            && e.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| now.duration_since(t).ok())
+                        .is_some_and(|age| age >= older_than)
+            });
+        if stale && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed upload temp files of cut-off uploads");
+    }
+    removed
 }
 
 /// The gateway's TLS identity and peers, loaded before anything listens.

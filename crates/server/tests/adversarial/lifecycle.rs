@@ -1,0 +1,162 @@
+//! The site's life cycle as an operator lives it: SIGTERM drains like Ctrl-C, the data
+//! dir is its owner's only, cut-off uploads and finished jobs do not pile up.
+
+use crate::common::{alive, Server};
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Waits for the server process to exit; its exit code (None: killed by a signal).
+fn wait_exit(s: &mut Server, limit: Duration) -> Option<i32> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            return st.code();
+        }
+        assert!(t0.elapsed() < limit, "the server did not exit in {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts a held job (tasks stay `running`) and returns its id and task pids.
+fn held_job(s: &Server) -> (String, Vec<i64>) {
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let tasks = s.wait_tasks(&job_id, Duration::from_secs(30), |t| {
+        t.iter()
+            .filter(|t| t["party_status"] == "running" && t["run_pid"].is_i64())
+            .count()
+            == 2
+    });
+    let pids = tasks.iter().filter_map(|t| t["run_pid"].as_i64()).collect();
+    (job_id, pids)
+}
+
+#[test]
+fn sigterm_drains_running_tasks_and_a_restart_finds_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "60000")], &[]);
+    let (job_id, pids) = held_job(&s);
+    signal(s.child.id(), "-TERM");
+    let code = wait_exit(&mut s, Duration::from_secs(15));
+    assert_eq!(
+        code,
+        Some(0),
+        "SIGTERM must drain and exit cleanly, not die"
+    );
+    // The drain killed the tasks: nothing waits for a restart to be cleaned up.
+    let t0 = Instant::now();
+    while pids.iter().any(|p| alive(*p)) && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in &pids {
+        assert!(!alive(*pid), "task process {pid} outlived the server");
+    }
+
+    let s2 = Server::start(dir.path(), &[], &[]);
+    let job = s2.job(&job_id);
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(reason.contains("shut down (SIGTERM)"), "{reason}");
+    for t in s2.tasks(&job_id) {
+        assert_ne!(t["party_status"], "running", "{t}");
+    }
+    // Its resources came back: the same job reruns at once.
+    let r = s2.post("job/rerun", json!({"job_id": job_id}));
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job = s2.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "success", "{job}");
+}
+
+#[test]
+fn ctrl_c_drains_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "60000")], &[]);
+    let (job_id, pids) = held_job(&s);
+    signal(s.child.id(), "-INT");
+    assert_eq!(wait_exit(&mut s, Duration::from_secs(15)), Some(0));
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in &pids {
+        assert!(!alive(*pid), "task process {pid} outlived the server");
+    }
+    let s2 = Server::start(dir.path(), &[], &[]);
+    let reason = s2.job(&job_id)["f_error_report"].clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap_or("")
+            .contains("shut down (interrupt)"),
+        "{reason}"
+    );
+}
+
+fn open_to_others(root: &Path) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.permissions().mode() & 0o077 != 0 && !meta.file_type().is_symlink() {
+            bad.push(format!(
+                "{} {:o}",
+                p.display(),
+                meta.permissions().mode() & 0o777
+            ));
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn data_dir_is_owner_only_after_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An existing data dir open to everyone is tightened.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = Server::start(&data, &[], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let bad = open_to_others(&data);
+    assert!(
+        bad.is_empty(),
+        "readable by group or others:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn startup_removes_stale_upload_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let stale = tmp.join("upload_1_2");
+    std::fs::write(&stale, b"half an upload").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+    let _s = Server::start(dir.path(), &[], &[]);
+    assert!(
+        !stale.exists(),
+        "a cut-off upload's temp file survived start-up"
+    );
+}
