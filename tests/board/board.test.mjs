@@ -9,7 +9,7 @@ const shots = process.env.BOARD_SHOTS;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function api(path, body) {
-  const r = await fetch(`${base}/v1/${path}`, { method: "POST", body: JSON.stringify(body) });
+  const r = await fetch(`${base}/v1/${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const j = await r.json();
   if (j.retcode !== 0) throw new Error(`${path}: ${JSON.stringify(j)}`);
   return j;
@@ -60,9 +60,14 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on("pageerror", (e) => { console.error("page error:", e); process.exitCode = 1; });
+  // The Board runs under a self-only CSP: any violation (inline style or script) fails.
+  const violations = [];
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
 
   // 1. The job list.
-  await page.goto(base + "/");
+  const resp = await page.goto(base + "/");
+  const csp = resp.headers()["content-security-policy"] || "";
+  check(csp.includes("script-src 'self'") && resp.headers()["x-frame-options"] === "DENY", `the page is served with a CSP and X-Frame-Options: ${csp}`);
   await page.waitForSelector(`tr[data-job="${evalJob}"]`, { timeout: 15000 });
   check(await page.locator(`tr[data-job="${evalJob}"] [data-status="success"]`).count() === 1, "job list shows the finished job as success");
   await page.screenshot({ path: `${shots}/01-job-list.png`, fullPage: true });
@@ -120,6 +125,7 @@ try {
   const models = await page.locator('[data-testid="models"] tbody tr').count();
   check(models === 2, `model list shows the 2 DataTransform models (guest, host): ${models}`);
   await page.screenshot({ path: `${shots}/06-models.png`, fullPage: true });
+  check(violations.length === 0, `no Content Security Policy violations: ${violations.join(" | ")}`);
 } finally {
   await browser.close();
 }

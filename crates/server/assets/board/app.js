@@ -18,15 +18,15 @@ async function api(path, body = {}) {
 // Beyond loopback the site requires client authentication: log in with its keys.
 function loginView(why) {
   stopTimers();
-  $("#main").innerHTML = `<div class="card" id="login" style="max-width:420px"><h1>Log in</h1>
+  $("#main").innerHTML = `<div class="card narrow" id="login"><h1>Log in</h1>
     <p class="muted">This site requires client authentication (${esc(why)}). Use its app key and secret key.</p>
-    <form id="login-form"><p><input name="app_key" placeholder="app key" required style="width:100%;padding:6px"></p>
-    <p><input name="secret_key" type="password" placeholder="secret key" required style="width:100%;padding:6px"></p>
+    <form id="login-form"><p><input name="app_key" placeholder="app key" required class="wide"></p>
+    <p><input name="secret_key" type="password" placeholder="secret key" required class="wide"></p>
     <p><button type="submit">Log in</button> <span id="login-error" class="reason"></span></p></form></div>`;
   $("#login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = new FormData(e.target);
-    const r = await fetch("/v1/board/login", { method: "POST", body: JSON.stringify({ app_key: f.get("app_key"), secret_key: f.get("secret_key") }) }).then((x) => x.json());
+    const r = await fetch("/v1/board/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ app_key: f.get("app_key"), secret_key: f.get("secret_key") }) }).then((x) => x.json());
     if (r.retcode === 0) location.reload(); else $("#login-error").textContent = r.retmsg;
   });
 }
@@ -39,6 +39,8 @@ function fmtDur(ms) {
   if (s < 3600) return Math.floor(s / 60) + " m " + Math.round(s % 60) + " s";
   return Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " m";
 }
+// Progress bars: widths go through the CSSOM, which the CSP allows (style attributes it refuses).
+const bars = (root) => root.querySelectorAll("[data-w]").forEach((d) => { d.style.width = Math.max(0, Math.min(100, Number(d.dataset.w) || 0)) + "%"; });
 const badge = (s) => `<span class="badge s-${esc(s)}" data-status="${esc(s)}">${esc(s)}</span>`;
 
 // ---------------------------------------------------------------- job list
@@ -67,8 +69,9 @@ async function jobsView() {
       const dur = j.elapsed ?? (j.start_time ? Date.now() - j.start_time : null);
       return `<tr data-job="${esc(j.job_id)}"><td><a href="#/job/${esc(j.job_id)}">${esc(j.job_id)}</a></td><td>${badge(j.status)}</td>
         <td>${esc(j.role)}:${esc(j.party_id)}</td><td>${esc((j.partners || []).join(", "))}</td><td>${fmtTime(j.start_time || j.create_time)}</td>
-        <td>${fmtDur(dur)}</td><td><span class="bar"><div style="width:${j.progress || 0}%"></div></span> ${j.progress || 0}%</td></tr>`;
+        <td>${fmtDur(dur)}</td><td><span class="bar"><div data-w="${Number(j.progress) || 0}"></div></span> ${j.progress || 0}%</td></tr>`;
     }).join("") || `<tr><td colspan="7" class="muted">No jobs yet. Submit one with <code>flow job submit</code>.</td></tr>`;
+    bars($("#jobs tbody"));
   }
   every(2000, refresh);
 }
@@ -130,9 +133,9 @@ async function jobView(jobId) {
   main.innerHTML = `<h1>Job <span id="jid"></span> <span id="jstatus"></span></h1>
     <div class="card" id="jsum"></div>
     <div class="card"><svg class="dag" id="dag"></svg></div>
-    <div class="card"><h2 style="margin-top:0">Tasks</h2><table id="tasks"><thead><tr><th>Component</th><th>Role</th><th>Party</th><th>Status</th><th>Version</th><th>Start</th><th>Elapsed</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
+    <div class="card"><h2 class="flush">Tasks</h2><table id="tasks"><thead><tr><th>Component</th><th>Role</th><th>Party</th><th>Status</th><th>Version</th><th>Start</th><th>Elapsed</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
     <div id="cpn"></div>
-    <div class="grid"><div class="card"><h2 style="margin-top:0">DSL</h2><pre id="dsl"></pre></div><div class="card"><h2 style="margin-top:0">Runtime conf</h2><pre id="conf"></pre></div></div>`;
+    <div class="grid"><div class="card"><h2 class="flush">DSL</h2><pre id="dsl"></pre></div><div class="card"><h2 class="flush">Runtime conf</h2><pre id="conf"></pre></div></div>`;
   $("#jid").textContent = jobId;
   let job = null, tasks = [], selected = null;
   const fed = (cpn) => {
@@ -149,10 +152,11 @@ async function jobView(jobId) {
     $("#jstatus").innerHTML = badge(job.f_status);
     const dur = job.f_elapsed ?? (job.f_start_time ? Date.now() - job.f_start_time : null);
     $("#jsum").innerHTML = `<b>Initiator</b> ${esc(job.f_initiator_role)}:${esc(job.f_initiator_party_id)} &nbsp; <b>Start</b> ${fmtTime(job.f_start_time)} &nbsp; <b>Duration</b> ${fmtDur(dur)}
-      &nbsp; <b>Progress</b> <span class="bar"><div style="width:${job.f_progress}%"></div></span> ${job.f_progress}%
+      &nbsp; <b>Progress</b> <span class="bar"><div data-w="${Number(job.f_progress) || 0}"></div></span> ${job.f_progress}%
       ${job.f_error_report ? `<div class="reason" id="job-reason">${esc(job.f_error_report)}</div>` : ""}`;
+    bars($("#jsum"));
     drawDag($("#dag"), job.f_dsl, fed, selected, pick);
-    $("#tasks tbody").innerHTML = tasks.map((t) => `<tr><td><a href="javascript:void 0" data-pick="${esc(t.component_name)}">${esc(t.component_name)}</a></td><td>${esc(t.role)}</td><td>${esc(t.party_id)}</td>
+    $("#tasks tbody").innerHTML = tasks.map((t) => `<tr><td><a class="link" role="button" tabindex="0" data-pick="${esc(t.component_name)}">${esc(t.component_name)}</a></td><td>${esc(t.role)}</td><td>${esc(t.party_id)}</td>
       <td>${badge(t.party_status)}</td><td>${t.task_version}${t.task_version > 0 ? " (retry)" : ""}</td><td>${fmtTime(t.start_time)}</td>
       <td>${fmtDur(t.elapsed ?? (t.start_time && !END.includes(t.party_status) ? Date.now() - t.start_time : null))}</td><td class="reason">${esc(t.error_report || "")}</td></tr>`).join("");
     $("#tasks").querySelectorAll("[data-pick]").forEach((a) => a.addEventListener("click", () => pick(a.dataset.pick)));
@@ -173,7 +177,7 @@ async function jobView(jobId) {
 async function componentPanel(jobId, cpn, tasks) {
   const el = $("#cpn");
   const parties = tasks.map((t) => ({ role: t.role, party_id: t.party_id }));
-  el.innerHTML = `<div class="card"><h2 style="margin-top:0">${esc(cpn)}</h2>
+  el.innerHTML = `<div class="card"><h2 class="flush">${esc(cpn)}</h2>
     <div class="tabs" id="ptabs">${parties.map((p, i) => `<button data-i="${i}">${esc(p.role)}:${esc(p.party_id)}</button>`).join("")}</div>
     <div id="pbody"></div></div>`;
   let logTimer = null;
@@ -186,7 +190,7 @@ async function componentPanel(jobId, cpn, tasks) {
       <h2>Metrics</h2><div id="metrics" class="muted">Loading…</div>
       <h2>Output data</h2><div id="outdata" class="muted">Loading…</div>
       <h2>Model</h2><div id="model" class="muted">Loading…</div>
-      <h2>Log <label class="muted" style="font-weight:400"><input type="checkbox" id="follow" checked> follow</label></h2><pre class="log" id="log" data-testid="log"></pre>`;
+      <h2>Log <label class="muted plain"><input type="checkbox" id="follow" checked> follow</label></h2><pre class="log" id="log" data-testid="log"></pre>`;
     renderMetrics(key);
     renderOutput(key);
     renderModel(key);
@@ -244,7 +248,7 @@ function confusion({ ns, name, m }) {
   if (i < 0) i = Math.floor(th.length / 2);
   const at = (k) => (Array.isArray(meta[k]) ? meta[k][i] : meta[k]);
   return `<h3>${esc(ns)} / ${esc(name)} (confusion matrix at threshold ${esc(th[i] ?? "")})</h3>
-    <table data-testid="confusion" style="width:auto"><tr><th></th><th>predicted 1</th><th>predicted 0</th></tr>
+    <table data-testid="confusion" class="auto"><tr><th></th><th>predicted 1</th><th>predicted 0</th></tr>
     <tr><th>label 1</th><td>${esc(at("tp"))}</td><td>${esc(at("fn"))}</td></tr>
     <tr><th>label 0</th><td>${esc(at("fp"))}</td><td>${esc(at("tn"))}</td></tr></table>`;
 }
@@ -274,7 +278,7 @@ async function renderOutput(key) {
   el.classList.remove("muted");
   const meta = r.meta || {};
   el.innerHTML = r.data.map((rows, i) => `<p><b>${esc((meta.names || [])[i])}</b> — ${esc((meta.total || [])[i])} rows (first ${rows.length})</p>
-    <div style="overflow:auto"><table data-testid="preview"><thead><tr>${((meta.header || [])[i] || []).map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
+    <div class="scroll"><table data-testid="preview"><thead><tr>${((meta.header || [])[i] || []).map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
     <tbody>${rows.map((row) => `<tr>${row.map((v) => `<td>${esc(typeof v === "number" ? +v.toFixed(6) : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`).join("");
 }
 
@@ -293,7 +297,7 @@ async function tablesView() {
   const r = await api("table/list", {});
   const tables = (r.data || []).filter((t) => !String(t.namespace).startsWith("output_data_"));
   main.innerHTML = `<h1>Tables</h1><table><thead><tr><th>Namespace</th><th>Name</th><th>Rows</th><th>Partitions</th><th>Columns</th><th>Origin</th><th>Created</th></tr></thead><tbody>
-    ${tables.map((t) => `<tr><td>${esc(t.namespace)}</td><td><a href="javascript:void 0" data-ns="${esc(t.namespace)}" data-name="${esc(t.table_name)}">${esc(t.table_name)}</a></td><td>${esc(t.count)}</td><td>${esc(t.partition)}</td>
+    ${tables.map((t) => `<tr><td>${esc(t.namespace)}</td><td><a class="link" role="button" tabindex="0" data-ns="${esc(t.namespace)}" data-name="${esc(t.table_name)}">${esc(t.table_name)}</a></td><td>${esc(t.count)}</td><td>${esc(t.partition)}</td>
       <td class="muted">${esc((t.schema && t.schema.sid) || "")}, ${esc((t.schema && t.schema.header) || "")}</td><td>${esc(t.origin)}</td><td>${fmtTime(t.create_time)}</td></tr>`).join("")
       || `<tr><td colspan="7" class="muted">No tables. Upload one with <code>flow data upload</code>.</td></tr>`}</tbody></table>
     <div id="preview"></div>`;
@@ -301,7 +305,7 @@ async function tablesView() {
     const r = await api("board/table/preview", { namespace: a.dataset.ns, name: a.dataset.name, limit: 20 });
     const d = r.data || { header: [], rows: [] };
     $("#preview").innerHTML = `<h2>${esc(a.dataset.ns)}.${esc(a.dataset.name)} — first ${d.rows.length} of ${esc(d.total)} rows</h2>
-      <div class="card" style="overflow:auto"><table data-testid="preview"><thead><tr>${d.header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
+      <div class="card scroll"><table data-testid="preview"><thead><tr>${d.header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
       <tbody>${d.rows.map((row) => `<tr>${row.map((v) => `<td>${esc(typeof v === "number" ? +v.toFixed(6) : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
   }));
 }

@@ -12,14 +12,55 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use fateflow_domain::retcode::RetCode;
 use hmac::{Hmac, Mac};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 /// Largest accepted clock difference between client and server.
 const MAX_SKEW_MS: i64 = 60_000;
+/// Longest accepted NONCE header.
+const MAX_NONCE_LEN: usize = 128;
+/// Board login failures from one client address allowed before it must wait.
+const LOGIN_FREE_FAILURES: u32 = 5;
+/// The first wait after those failures; it doubles with every further failure.
+const LOGIN_BASE_WAIT_MS: i64 = 60_000;
+/// The longest wait.
+const LOGIN_MAX_WAIT_MS: i64 = 3_600_000;
+/// Client addresses tracked at most; the stalest are forgotten beyond it.
+const LOGIN_MAX_TRACKED: usize = 10_000;
 
 /// The configured client keys; `None` means no authentication.
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
     keys: Option<(String, String)>,
+    /// `(app_key, nonce)` of signed requests seen within the signature window, with
+    /// the time after which their timestamp is refused anyway (then they are evicted).
+    nonces: Arc<Mutex<NonceCache>>,
+    /// Board login failures per client address.
+    logins: Arc<Mutex<HashMap<IpAddr, LoginFailures>>>,
+}
+
+#[derive(Debug, Default)]
+struct NonceCache {
+    seen: HashMap<(String, String), i64>,
+    last_sweep: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LoginFailures {
+    count: u32,
+    last_ms: i64,
+}
+
+impl LoginFailures {
+    /// When this address may try again.
+    fn next_try_ms(&self) -> i64 {
+        if self.count < LOGIN_FREE_FAILURES {
+            return self.last_ms;
+        }
+        let doublings = (self.count - LOGIN_FREE_FAILURES).min(16);
+        self.last_ms + (LOGIN_BASE_WAIT_MS << doublings).min(LOGIN_MAX_WAIT_MS)
+    }
 }
 
 impl Auth {
@@ -38,14 +79,71 @@ impl Auth {
                 opts.listen
             );
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            ..Default::default()
+        })
     }
 
     /// Authentication with these keys.
     pub fn with_keys(app_key: &str, secret_key: &str) -> Self {
         Self {
             keys: Some((app_key.into(), secret_key.into())),
+            ..Default::default()
         }
+    }
+
+    /// Records a signed request's nonce; `false` when it was already used within the
+    /// signature window (a replay). Entries leave once their timestamp is out of the
+    /// window, so the cache holds at most one window of signed requests.
+    fn use_nonce(&self, app_key: &str, nonce: &str, ts_ms: i64, now: i64) -> bool {
+        let mut cache = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        if now - cache.last_sweep >= 1000 {
+            cache.seen.retain(|_, expiry| *expiry >= now);
+            cache.last_sweep = now;
+        }
+        let key = (app_key.to_string(), nonce.to_string());
+        if cache.seen.get(&key).is_some_and(|expiry| *expiry >= now) {
+            return false;
+        }
+        cache.seen.insert(key, ts_ms + MAX_SKEW_MS);
+        true
+    }
+
+    /// How long a client address must still wait before its next Board login, if any.
+    pub(crate) fn login_wait_ms(&self, ip: IpAddr, now: i64) -> Option<i64> {
+        let logins = self.logins.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = logins.get(&ip)?.next_try_ms() - now;
+        (wait > 0).then_some(wait)
+    }
+
+    /// Records a login's outcome for its client address.
+    pub(crate) fn login_result(&self, ip: IpAddr, ok: bool, now: i64) {
+        let mut logins = self.logins.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            logins.remove(&ip);
+            return;
+        }
+        if logins.len() >= LOGIN_MAX_TRACKED && !logins.contains_key(&ip) {
+            // Forget addresses that may try again anyway, then the stalest half.
+            logins.retain(|_, f| f.next_try_ms() > now);
+            if logins.len() >= LOGIN_MAX_TRACKED {
+                let mut times: Vec<i64> = logins.values().map(|f| f.last_ms).collect();
+                times.sort_unstable();
+                let cut = times[times.len() / 2];
+                logins.retain(|_, f| f.last_ms > cut);
+            }
+        }
+        let entry = logins.entry(ip).or_insert(LoginFailures {
+            count: 0,
+            last_ms: now,
+        });
+        // A failure long after the last wait ended starts over.
+        if now - entry.next_try_ms() > LOGIN_MAX_WAIT_MS {
+            entry.count = 0;
+        }
+        entry.count += 1;
+        entry.last_ms = now;
     }
 }
 
@@ -142,13 +240,18 @@ fn session_cookie(req: &Request) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The middleware on client routes: HMAC headers, or a Board session cookie.
+/// The middleware on client routes: HMAC headers, or a Board session cookie. Every
+/// header is checked before any of the body is read, and the body is read only up to
+/// its route's limit. Without keys, only this machine's clients pass (see [`local_only`]).
 pub(crate) async fn client_auth(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     let Some((app_key, secret)) = state.auth.keys.clone() else {
+        if let Err(r) = local_only(&state, &req) {
+            return *r;
+        }
         return next.run(req).await;
     };
     if req.headers().get("SIGNATURE").is_none() {
@@ -194,11 +297,15 @@ pub(crate) async fn client_auth(
     let Ok(ts_ms) = ts.parse::<i64>() else {
         return deny("Invalid TIMESTAMP");
     };
-    if (super::now_ms() - ts_ms).abs() > MAX_SKEW_MS {
+    let now = super::now_ms();
+    if (now - ts_ms).abs() > MAX_SKEW_MS {
         return deny("TIMESTAMP is more than 60 seconds away from the server time");
     }
     if key != app_key {
         return deny("Unknown APP_KEY");
+    }
+    if nonce.len() > MAX_NONCE_LEN {
+        return deny(format!("NONCE is longer than {MAX_NONCE_LEN} bytes"));
     }
     let path = signed_path(
         req.uri()
@@ -206,52 +313,235 @@ pub(crate) async fn client_auth(
             .map(|p| p.as_str())
             .unwrap_or_default(),
     );
+    let route = path.split('?').next().unwrap_or_default().to_string();
     let is_multipart = content_type.starts_with("multipart/");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
-    let (parts, body) = req.into_parts();
-    if is_multipart {
-        // A multipart body without text fields (an upload) signs empty parts: leave it
-        // streaming. One with text fields (a model import) signs them like a form.
+    if is_multipart && !super::MULTIPART_ROUTES.contains(&route.as_str()) {
+        return super::multipart_refused(&route);
+    }
+    let limit = if is_multipart {
+        super::model::MAX_IMPORT_BYTES + (1 << 20)
+    } else {
+        super::JSON_BODY_LIMIT
+    };
+    // An upload's multipart body is not signed (FATE signs two empty parts): nothing
+    // is read before the headers are trusted, and the body streams on.
+    if is_multipart && route == super::UPLOAD_ROUTE {
         let bare = signature(&secret, &ts, &nonce, &key, &path, b"", b"");
-        if constant_time_eq(bare.as_bytes(), sig.as_bytes()) {
-            return next.run(Request::from_parts(parts, body)).await;
-        }
-        // Only the import has text fields; nothing else is read before it is trusted.
-        if !path.starts_with("/v1/model/import") {
+        if !constant_time_eq(bare.as_bytes(), sig.as_bytes()) {
             return deny("signature authentication failed");
         }
-        let bytes: Bytes =
-            match axum::body::to_bytes(body, super::model::MAX_IMPORT_BYTES + (1 << 20)).await {
-                Ok(b) => b,
-                Err(e) => return deny(format!("cannot read the request body: {e}")),
-            };
-        let fields = multipart_fields(&parts.headers, bytes.clone()).await;
+        if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
+            return nonce_reused(&nonce);
+        }
+        return next.run(req).await;
+    }
+    if let Some(len) = super::content_length(req.headers()) {
+        if len > limit as u64 {
+            return super::too_large(&route, limit);
+        }
+    }
+    let (parts, body) = req.into_parts();
+    if is_multipart {
+        // A model import signs its text fields like a form. They come before the
+        // archive (the handler refuses any after it), so only they are read before
+        // the signature is checked; the archive streams on once it is.
+        let (head, fields_body, rest) = match import_fields(&content_type, body).await {
+            Ok(x) => x,
+            Err(msg) => {
+                return super::error_response(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    RetCode::ArgumentError,
+                    msg,
+                )
+            }
+        };
+        let fields = multipart_fields(&parts.headers, fields_body).await;
         let expected = signature(&secret, &ts, &nonce, &key, &path, b"", fields.as_bytes());
         if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
             return deny("signature authentication failed");
         }
-        return next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await;
+        if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
+            return nonce_reused(&nonce);
+        }
+        use futures_util::StreamExt;
+        let first = futures_util::stream::once(async move { Ok::<_, axum::Error>(head) });
+        let body = Body::from_stream(first.chain(rest));
+        return next.run(Request::from_parts(parts, body)).await;
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, 64 << 20).await {
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(e) => return deny(format!("cannot read the request body: {e}")),
+        Err(_) => return super::too_large(&route, limit),
     };
-    let (json_part, form_part, body) = if is_form {
-        (
-            Vec::new(),
-            canonical_form(&bytes).into_bytes(),
-            Body::from(bytes),
-        )
+    let (json_part, form_part) = if is_form {
+        (Vec::new(), canonical_form(&bytes).into_bytes())
     } else {
-        (bytes.to_vec(), Vec::new(), Body::from(bytes))
+        (bytes.to_vec(), Vec::new())
     };
     let expected = signature(&secret, &ts, &nonce, &key, &path, &json_part, &form_part);
     if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
         return deny("signature authentication failed");
     }
-    next.run(Request::from_parts(parts, body)).await
+    if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
+        return nonce_reused(&nonce);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Largest text-field section of a model import, read before its signature is checked.
+const IMPORT_FIELDS_LIMIT: usize = 1 << 20;
+
+/// Reads a multipart body up to the start of its first file part: returns what was
+/// read, the text fields as a complete multipart body, and the unread rest.
+async fn import_fields(
+    content_type: &str,
+    body: Body,
+) -> Result<(Bytes, Bytes, axum::body::BodyDataStream), String> {
+    use futures_util::StreamExt;
+    let bad = Err::<(Bytes, Bytes, axum::body::BodyDataStream), String>;
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .map(|b| b.trim_matches('"').to_string())
+        .filter(|b| !b.is_empty())
+    else {
+        return bad("multipart/form-data without a boundary".into());
+    };
+    let delim = format!("--{boundary}").into_bytes();
+    let mut rest = body.into_data_stream();
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(end) = text_fields_end(&buf, &delim) {
+            break end;
+        }
+        if buf.len() > IMPORT_FIELDS_LIMIT {
+            return bad(format!(
+                "the text fields of a model import must come before the archive and stay under {} KiB",
+                IMPORT_FIELDS_LIMIT >> 10
+            ));
+        }
+        match rest.next().await {
+            Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+            Some(Err(e)) => return bad(format!("cannot read the request body: {e}")),
+            None => break buf.len(),
+        }
+    };
+    let mut fields = buf[..end].to_vec();
+    if end < buf.len() {
+        if end > 0 {
+            fields.extend_from_slice(b"\r\n");
+        }
+        fields.extend_from_slice(&delim);
+        fields.extend_from_slice(b"--\r\n");
+    }
+    Ok((Bytes::from(buf), Bytes::from(fields), rest))
+}
+
+/// Where the first file part of a multipart body starts (at the CRLF before its
+/// delimiter), or its end when it has none; `None` while more bytes are needed.
+fn text_fields_end(buf: &[u8], delim: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let p = from + find(&buf[from..], delim)?;
+        if p > 0 && (p < 2 || &buf[p - 2..p] != b"\r\n") {
+            from = p + 1;
+            continue;
+        }
+        let after = p + delim.len();
+        if buf.len() < after + 2 {
+            return None;
+        }
+        if &buf[after..after + 2] == b"--" {
+            return Some(buf.len());
+        }
+        let headers_end = after + find(&buf[after..], b"\r\n\r\n")?;
+        let headers = String::from_utf8_lossy(&buf[after..headers_end]).to_ascii_lowercase();
+        if headers.contains("filename=") {
+            return Some(p.saturating_sub(2));
+        }
+        from = headers_end;
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn nonce_reused(nonce: &str) -> Response {
+    deny(format!(
+        "NONCE `{}` was already used within the last {} seconds: a signed request cannot be replayed; sign every request with a new nonce",
+        nonce.escape_debug(),
+        MAX_SKEW_MS / 1000
+    ))
+}
+
+/// Without client authentication only this machine's own clients may call: the Host
+/// must be the listen address or a loopback name with its port (no DNS rebinding), a
+/// browser's Origin must be that same site, and a body must be JSON
+/// (`application/json`, which no cross-origin page can send without a preflight).
+fn local_only(state: &AppState, req: &Request) -> Result<(), Box<Response>> {
+    let refuse = |status: axum::http::StatusCode, msg: String| {
+        Err(Box::new(super::error_response(
+            status,
+            RetCode::PermissionError,
+            msg,
+        )))
+    };
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let port = state.listen.port();
+    // A site opened beyond loopback with --insecure-no-auth has no name to check.
+    if state.listen.ip().is_loopback() {
+        let allowed = [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+            state.listen.to_string(),
+        ];
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+            return refuse(
+                axum::http::StatusCode::FORBIDDEN,
+                format!(
+                    "Host `{}` refused: without client authentication this site answers only requests to {}",
+                    host.escape_debug(),
+                    allowed[..3].join(", ")
+                ),
+            );
+        }
+    }
+    if let Err(msg) = super::same_origin(req.headers(), &host) {
+        return refuse(axum::http::StatusCode::FORBIDDEN, msg);
+    }
+    let has_body = req.method() != axum::http::Method::GET
+        && super::content_length(req.headers()).is_none_or(|n| n > 0);
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let json = content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim() == "application/json");
+    let multipart = content_type.starts_with("multipart/form-data");
+    if has_body && !json && !multipart {
+        return refuse(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type `{}` refused: without client authentication a request body must be sent as `Content-Type: application/json`",
+                content_type.escape_debug()
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// The text fields of a multipart body (parts without a file name), signed as FATE's
@@ -322,7 +612,7 @@ fn canonical_form(body: &[u8]) -> String {
         .join("&")
 }
 
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

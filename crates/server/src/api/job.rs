@@ -347,12 +347,19 @@ async fn log_path(State(s): State<AppState>, body: Bytes) -> Response {
         async {
             require(&body, &["job_id"])?;
             let job_id = str_field(&body, "job_id").unwrap_or_default();
-            Ok(Reply::ok(
-                json!({"logs_directory": s.data_dir.join("logs").join(job_id)}),
-            ))
+            let dir = log_dir(&s, &job_id)?;
+            Ok(Reply::ok(json!({"logs_directory": dir})))
         }
         .await,
     )
+}
+
+/// `<data_dir>/logs/<job_id>`, the id checked against the identifier grammar.
+fn log_dir(s: &AppState, job_id: &str) -> Result<std::path::PathBuf, Reply> {
+    use fateflow_domain::ident::{check, safe_join, IdKind};
+    let bad = |e: String| Reply::err(RetCode::ArgumentError, e);
+    check(IdKind::JobId, job_id).map_err(|e| bad(e.to_string()))?;
+    safe_join(&s.data_dir, &["logs", job_id]).map_err(|e| bad(e.to_string()))
 }
 
 /// `job_<id>_log.tar.gz` of `logs/<job_id>/`, paths relative to it.
@@ -365,14 +372,10 @@ async fn log_download(State(s): State<AppState>, body: Bytes) -> Response {
         )
         .into_response();
     };
-    if job_id.contains('/') || job_id.contains("..") {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            RetCode::ArgumentError,
-            "bad job_id",
-        );
-    }
-    let dir = s.data_dir.join("logs").join(&job_id);
+    let dir = match log_dir(&s, &job_id) {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
     if !dir.is_dir() {
         return error_response(
             StatusCode::NOT_FOUND,

@@ -2,8 +2,12 @@
 //!
 //! Routes are grouped by caller: `client` routes (what `flow` calls, behind client
 //! authentication) and `worker` routes (task processes of this site, loopback only).
-//! Every handler reads its body as JSON whatever the Content-Type, ignores unknown
-//! fields, and answers with FATE's envelope `{retcode, retmsg, data, jobId}`.
+//! Every handler reads its body as JSON, ignores unknown fields, and answers with
+//! FATE's envelope `{retcode, retmsg, data, jobId}`. Before a client handler runs,
+//! [`auth::client_auth`] has checked the headers and then the signature, and [`guard`]
+//! has checked the body: JSON (or a signed form) up to [`JSON_BODY_LIMIT`], an object,
+//! identifiers in the grammar of `fateflow_domain::ident`; multipart only on the two
+//! routes that stream a file.
 
 mod auth;
 mod data;
@@ -57,24 +61,239 @@ pub struct AppState {
     pub listen: SocketAddr,
 }
 
+/// Largest JSON (or form) body of a client route.
+pub(crate) const JSON_BODY_LIMIT: usize = 16 << 20;
+/// Largest body of a task process's report (models included).
+const WORKER_BODY_LIMIT: usize = 256 << 20;
+/// Largest upload (streamed to disk).
+const UPLOAD_BODY_LIMIT: usize = 8 << 30;
+/// The upload route, whose multipart body streams unsigned (as in FATE).
+pub(crate) const UPLOAD_ROUTE: &str = "/v1/data/upload";
+/// The only routes that take a multipart body.
+pub(crate) const MULTIPART_ROUTES: [&str; 2] = [UPLOAD_ROUTE, "/v1/model/import"];
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    use axum::extract::DefaultBodyLimit;
     let client = Router::new()
         .merge(job::routes())
         .merge(model::routes())
-        .merge(data::routes())
+        .merge(data::routes().layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)))
         .merge(table::routes())
         .merge(tracking::routes())
         .merge(info::routes())
+        .layer(axum::middleware::from_fn(guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::client_auth,
         ));
+    let worker = worker::routes().layer(DefaultBodyLimit::max(WORKER_BODY_LIMIT));
     Router::new()
-        .nest(API_PREFIX, client.merge(worker::routes()))
+        .nest(API_PREFIX, client.merge(worker))
         .route("/v1/{*rest}", any(unknown_route))
-        .layer(axum::extract::DefaultBodyLimit::max(8 << 30))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)
+}
+
+/// The declared body size, if any.
+pub(crate) fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// 413 naming the route's limit.
+pub(crate) fn too_large(route: &str, limit: usize) -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        RetCode::ArgumentError,
+        format!(
+            "request body too large: {route} accepts at most {} MiB",
+            limit >> 20
+        ),
+    )
+}
+
+/// 415 for a multipart body on a route that takes JSON.
+pub(crate) fn multipart_refused(route: &str) -> Response {
+    error_response(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        RetCode::ArgumentError,
+        format!(
+            "{route} takes a JSON body, not multipart/form-data (multipart is accepted only by {})",
+            MULTIPART_ROUTES.join(" and ")
+        ),
+    )
+}
+
+/// A browser's `Origin`, when sent, must be the site the request is addressed to:
+/// no other page can make a user's browser act on this API.
+pub(crate) fn same_origin(headers: &axum::http::HeaderMap, host: &str) -> Result<(), String> {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let own = ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .strip_prefix(scheme)
+            .is_some_and(|h| h.eq_ignore_ascii_case(host))
+    });
+    if own && !host.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Origin `{}` refused: only pages of this site (http://{}) may call its API",
+            origin.escape_debug(),
+            host.escape_debug()
+        ))
+    }
+}
+
+/// The body checks of every client route, after authentication: the Origin, multipart
+/// only where it belongs, the size limit, a JSON object (or a signed form), and the
+/// identifiers that become paths or queries.
+pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = signed_route(req.uri().path());
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    if let Err(msg) = same_origin(req.headers(), &host) {
+        return error_response(StatusCode::FORBIDDEN, RetCode::PermissionError, msg);
+    }
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/") {
+        if MULTIPART_ROUTES.contains(&route.as_str()) {
+            return next.run(req).await;
+        }
+        return multipart_refused(&route);
+    }
+    if content_length(req.headers()).is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+        return too_large(&route, JSON_BODY_LIMIT);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, JSON_BODY_LIMIT).await else {
+        return too_large(&route, JSON_BODY_LIMIT);
+    };
+    let object = if content_type.starts_with("application/x-www-form-urlencoded") {
+        Ok(form_object(&bytes))
+    } else {
+        parse_object(&bytes)
+    };
+    let checked = object.and_then(|m| check_identifiers(&m));
+    if let Err(msg) = checked {
+        return error_response(StatusCode::BAD_REQUEST, RetCode::ArgumentError, msg);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// A path inside the `/v1` router as the client sent it.
+fn signed_route(path: &str) -> String {
+    if path.starts_with("/v1/") {
+        path.to_string()
+    } else {
+        format!("{API_PREFIX}{path}")
+    }
+}
+
+/// A body as a JSON object: empty is `{}`; anything else must parse to an object.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(format!(
+            "the request body must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+        Err(e) => Err(format!("the request body is not valid JSON: {e}")),
+    }
+}
+
+/// A urlencoded form as an object of strings.
+fn form_object(bytes: &[u8]) -> Map<String, Value> {
+    String::from_utf8_lossy(bytes)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                auth::percent_decode(k),
+                Value::String(auth::percent_decode(v)),
+            )
+        })
+        .collect()
+}
+
+/// The identifier fields of a request body, checked against the one grammar: ids
+/// that name files, roles that exist, numeric party ids. Absent, null or empty
+/// fields are left to the handlers' own "required" checks.
+pub fn check_identifiers(body: &Map<String, Value>) -> Result<(), String> {
+    use fateflow_domain::ident::{check, IdKind};
+    const IDS: [(&str, IdKind); 5] = [
+        ("job_id", IdKind::JobId),
+        ("component_name", IdKind::Component),
+        ("task_id", IdKind::TaskId),
+        ("model_id", IdKind::ModelId),
+        ("model_version", IdKind::ModelVersion),
+    ];
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(format!(
+                "{key}: expected a string, got {}",
+                other.to_string().chars().take(64).collect::<String>()
+            )),
+        }
+    };
+    for (key, kind) in IDS {
+        if let Some(v) = text(key)? {
+            check(kind, &v).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(r) = text("role")? {
+        r.parse::<fateflow_domain::Role>().map_err(|_| {
+            format!(
+                "role `{}`: expected one of guest, host, arbiter, local",
+                r.escape_debug()
+            )
+        })?;
+    }
+    if let Some(p) = text("party_id")? {
+        if p.is_empty() || p.len() > 20 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "party_id `{}`: expected a non-negative integer",
+                p.escape_debug()
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> Response {
@@ -164,15 +383,10 @@ pub fn error_response(status: StatusCode, code: RetCode, msg: impl Into<String>)
     (status, axum::Json(body)).into_response()
 }
 
-/// A request body as a JSON object: anything unparsable or not an object is empty.
+/// A request body as a JSON object. Client routes never see a malformed one here:
+/// [`guard`] answers it with retcode 101 first; for the others it reads as empty.
 pub fn body_object(bytes: &Bytes) -> Map<String, Value> {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .and_then(|v| match v {
-            Value::Object(m) => Some(m),
-            _ => None,
-        })
-        .unwrap_or_default()
+    parse_object(bytes).unwrap_or_default()
 }
 
 /// Checks required fields the FATE way: retcode 101 naming every missing one.

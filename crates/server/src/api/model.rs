@@ -34,7 +34,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/model/query", post_route(query))
         .route("/model/query/detail", post_route(query_detail))
         .route("/model/export", post_route(export))
-        .route("/model/import", post(import))
+        .route(
+            "/model/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(
+                MAX_IMPORT_BYTES + (1 << 20),
+            )),
+        )
         .route("/model/get/predict/dsl", post_route(predict_dsl))
         .route("/model/get/predict/conf", post_route(predict_conf))
 }
@@ -502,6 +507,12 @@ async fn read_import(req: Request) -> Result<(Map<String, Value>, Option<Vec<u8>
                 }
             }
             archive = Some(buf);
+        } else if archive.is_some() {
+            // The signature covers the text fields read before the archive only.
+            return Err(http_error(
+                400,
+                format!("form field `{name}` comes after the archive: send the text fields first"),
+            ));
         } else {
             let text = field
                 .text()
@@ -522,6 +533,10 @@ async fn import(
         Ok(x) => x,
         Err(r) => return r,
     };
+    // The multipart text fields bypass the JSON guard: the same identifier checks.
+    if let Err(msg) = super::check_identifiers(&fields) {
+        return http_error(400, msg);
+    }
     let key = match model_key(&fields) {
         Ok(k) => k,
         Err(r) => return r.into_response(),

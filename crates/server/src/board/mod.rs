@@ -23,6 +23,12 @@ const LOG_CHUNK: u64 = 256 << 10;
 
 /// The Board's routes.
 pub fn router(state: AppState) -> Router {
+    // The Board's data routes pass the same checks as the API's client routes.
+    let api = |r: axum::routing::MethodRouter<AppState>| {
+        r.layer(axum::middleware::from_fn(crate::api::guard)).layer(
+            axum::middleware::from_fn_with_state(state.clone(), crate::api::client_auth),
+        )
+    };
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
@@ -34,31 +40,38 @@ pub fn router(state: AppState) -> Router {
             "/board/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
         )
-        .route(
-            "/v1/board/log",
-            post(log)
-                .get(log)
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    crate::api::client_auth,
-                )),
-        )
-        .route(
-            "/v1/board/models",
-            post(models).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::api::client_auth,
-            )),
-        )
-        .route(
-            "/v1/board/table/preview",
-            post(table_preview).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::api::client_auth,
-            )),
-        )
+        .route("/v1/board/log", api(post(log).get(log)))
+        .route("/v1/board/models", api(post(models)))
+        .route("/v1/board/table/preview", api(post(table_preview)))
         .route("/v1/board/login", post(login))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Only the Board's own files may run or style its pages (no inline script or style),
+/// it may not be framed, and browsers must not guess content types.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    resp
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -136,15 +149,39 @@ async fn table_preview(State(s): State<AppState>, body: Bytes) -> Response {
 
 /// Board login when client authentication is on: the app key and secret key give a
 /// session cookie (HttpOnly, SameSite=Strict) that the API accepts in place of
-/// signed headers.
-async fn login(State(s): State<AppState>, body: Bytes) -> Response {
-    let body = crate::api::body_object(&body);
+/// signed headers. Failures are throttled per client address: after a few, each
+/// further try must wait, twice as long after every failure (HTTP 429).
+async fn login(State(s): State<AppState>, req: axum::extract::Request) -> Response {
     if !s.auth.enabled() {
         return Reply::ok(json!({"required": false})).into_response();
     }
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = crate::api::now_ms();
+    if let Some(wait) = s.auth.login_wait_ms(ip, now) {
+        let secs = (wait + 999) / 1000;
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            Reply::err(
+                RetCode::AuthenticationError,
+                format!("too many failed logins from {ip}: try again in {secs} s"),
+            ),
+        )
+            .into_response();
+    }
+    let Ok(body) = axum::body::to_bytes(req.into_body(), 64 << 10).await else {
+        return Reply::err(RetCode::ArgumentError, "the login body exceeds 64 KiB").into_response();
+    };
+    let body = crate::api::body_object(&body);
     let key = crate::api::str_field(&body, "app_key").unwrap_or_default();
     let secret = crate::api::str_field(&body, "secret_key").unwrap_or_default();
-    match s.auth.login(&key, &secret) {
+    let token = s.auth.login(&key, &secret);
+    s.auth.login_result(ip, token.is_some(), now);
+    match token {
         Some(token) => {
             let cookie = format!(
                 "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200",
@@ -173,25 +210,48 @@ async fn log(State(s): State<AppState>, body: Bytes) -> Response {
         part("party_id"),
         part("component_name"),
     );
-    let safe = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    if ![&job, &role, &party, &cpn].iter().all(|p| safe(p)) {
-        return Reply::err(RetCode::ArgumentError, "job_id, role, party_id and component_name are required (letters, digits, _ and - only)").into_response();
+    use fateflow_domain::ident::{check, safe_join, IdKind};
+    let checked = (|| {
+        check(IdKind::JobId, &job)?;
+        check(IdKind::Component, &cpn)?;
+        Ok::<_, fateflow_domain::ident::InvalidId>(())
+    })()
+    .map_err(|e| e.to_string())
+    .and_then(|()| {
+        role.parse::<fateflow_domain::Role>().map_err(|_| {
+            format!(
+                "role `{}`: expected one of guest, host, arbiter, local",
+                role.escape_debug()
+            )
+        })?;
+        if party.is_empty() || !party.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "party_id `{}`: expected a non-negative integer",
+                party.escape_debug()
+            ));
+        }
+        Ok(())
+    });
+    if let Err(msg) = checked {
+        return Reply::err(RetCode::ArgumentError, msg).into_response();
     }
     let offset = crate::api::int_field(&body, "offset")
         .and_then(|o| u64::try_from(o).ok())
         .unwrap_or(0);
-    let path = s
-        .data_dir
-        .join("logs")
-        .join(&job)
-        .join(&role)
-        .join(&party)
-        .join(&cpn)
-        .join(fateflow_executor::launcher::LOG_FILE);
+    let path = match safe_join(
+        &s.data_dir,
+        &[
+            "logs",
+            job.as_str(),
+            role.as_str(),
+            party.as_str(),
+            cpn.as_str(),
+            fateflow_executor::launcher::LOG_FILE,
+        ],
+    ) {
+        Ok(p) => p,
+        Err(e) => return Reply::err(RetCode::ArgumentError, e.to_string()).into_response(),
+    };
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64, u64)> {
         let mut f = match std::fs::File::open(&path) {
             Ok(f) => f,
