@@ -53,6 +53,10 @@ impl TaskLauncher for LocalLauncher {
             .arg(&spec_path)
             .env("FATE_JOB_ID", &spec.job_id)
             .env("FATEFLOW_TASK_ID", &spec.task_id)
+            .env(
+                fateflow_scheduler::launcher::TASK_TOKEN_ENV,
+                spec.token.secret(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(err_log))
@@ -109,9 +113,12 @@ impl TaskLauncher for LocalLauncher {
         else {
             return Ok(false);
         };
-        match rustix::process::kill_process(p, rustix::process::Signal::KILL) {
+        // Tasks lead their own process group (`process_group(0)`): kill all of it.
+        let killed = rustix::process::kill_process_group(p, rustix::process::Signal::KILL)
+            .or_else(|_| rustix::process::kill_process(p, rustix::process::Signal::KILL));
+        match killed {
             Ok(()) => {
-                tracing::info!(task_id, pid, "task process killed");
+                tracing::info!(task_id, pid, "task process group killed");
                 Ok(true)
             }
             Err(e) => Err(LaunchError(format!("killing task process {pid}: {e}"))),

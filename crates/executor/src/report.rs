@@ -11,6 +11,7 @@ pub(crate) struct Reporter {
     client: reqwest::blocking::Client,
     party_base: String,
     tracker_base: String,
+    token: String,
 }
 
 impl Reporter {
@@ -27,6 +28,7 @@ impl Reporter {
             client,
             party_base: format!("{}/v1/party/{path}", spec.server),
             tracker_base: format!("{}/v1/tracker/{path}", spec.server),
+            token: spec.token.secret().to_string(),
         })
     }
 
@@ -35,6 +37,7 @@ impl Reporter {
             .client
             .post(url)
             .header("Content-Type", "application/json")
+            .header(fateflow_federation::TASK_TOKEN_HEADER, &self.token)
             .body(body.to_string())
             .send()
             .map_err(|e| format!("POST {url}: {e}"))?;

@@ -4,6 +4,7 @@ use crate::report::Reporter;
 use fateflow_components::{
     ComponentModel, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
 };
+use fateflow_scheduler::launcher::{TaskToken, TASK_TOKEN_ENV};
 use fateflow_scheduler::TaskSpec;
 use fateflow_tables::LocalTableStore;
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ const SITE_LOST_AFTER: Duration = Duration::from_secs(60);
 
 /// Runs the task described by the spec file. Returns the process exit code.
 pub fn run_task(spec_path: &Path) -> i32 {
-    let spec: TaskSpec = match std::fs::read(spec_path)
+    let mut spec: TaskSpec = match std::fs::read(spec_path)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
     {
@@ -29,6 +30,16 @@ pub fn run_task(spec_path: &Path) -> i32 {
             return 2;
         }
     };
+    // The site gives the token in the environment, never in the spec file.
+    match std::env::var(TASK_TOKEN_ENV) {
+        Ok(t) if !t.is_empty() => spec.token = TaskToken::from_secret(t),
+        _ => {
+            eprintln!(
+                "no task token in {TASK_TOKEN_ENV}: task processes are started by their site"
+            );
+            return 2;
+        }
+    }
     let reporter = match Reporter::new(&spec) {
         Ok(r) => r,
         Err(e) => {
@@ -228,6 +239,7 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
         &session,
         me,
         Duration::from_secs(spec.federation_timeout_s),
+        spec.token.secret(),
     )
     .map_err(|e| e.to_string())?;
     let inputs = TaskInputs {

@@ -11,12 +11,19 @@ pub struct SiteFederation {
     session: String,
     me: Party,
     timeout: Duration,
+    token: String,
 }
 
 impl SiteFederation {
     /// A client for `me` in `session`, talking to the site at `server`
-    /// (`http://127.0.0.1:9380`); `get` gives up after `timeout`.
-    pub fn new(server: &str, session: &str, me: Party, timeout: Duration) -> Result<Self> {
+    /// (`http://127.0.0.1:9380`) with the task's `token`; `get` gives up after `timeout`.
+    pub fn new(
+        server: &str,
+        session: &str,
+        me: Party,
+        timeout: Duration,
+        token: &str,
+    ) -> Result<Self> {
         let client = reqwest::blocking::Client::builder()
             .timeout(None)
             .build()
@@ -27,6 +34,7 @@ impl SiteFederation {
             session: session.to_string(),
             me,
             timeout,
+            token: token.to_string(),
         })
     }
 
@@ -83,6 +91,7 @@ impl Federation for SiteFederation {
                     self.server,
                     Self::query(&key, &[])
                 ))
+                .header(crate::TASK_TOKEN_HEADER, &self.token)
                 .body(value.to_vec())
                 .send()
                 .map_err(|e| Error::Site(format!("sending `{name}` to {dst}: {e}")))?;
@@ -114,6 +123,7 @@ impl Federation for SiteFederation {
             let resp = self
                 .client
                 .post(format!("{}/v1/federation/pull?{q}", self.server))
+                .header(crate::TASK_TOKEN_HEADER, &self.token)
                 .send()
                 .map_err(|e| Error::Site(format!("waiting for `{name}` from {from}: {e}")))?;
             match resp.status().as_u16() {

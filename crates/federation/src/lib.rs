@@ -14,15 +14,19 @@ mod mailbox;
 
 pub use client::SiteFederation;
 pub use mailbox::{
-    Delivered, Mailbox, MailboxConfig, MailboxStats, MessageWriter, STREAM_MEMORY_BYTES,
+    Delivered, Mailbox, MailboxConfig, MailboxStats, MessageWriter, PARTY_QUOTA_BYTES,
+    STREAM_MEMORY_BYTES,
 };
 
-use fateflow_domain::Party;
+use fateflow_domain::{Party, PartyId};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::time::Duration;
 
 /// The largest message accepted (a payload above it must be split by the sender).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// The header carrying a task's secret to its site's worker and federation routes.
+pub const TASK_TOKEN_HEADER: &str = "X-Fateflow-Task-Token";
 
 /// Where a variable travels: one session (a task version), a name, a tag, a source
 /// and a destination.
@@ -89,6 +93,18 @@ pub enum Error {
         size: usize,
         /// The limit.
         limit: usize,
+    },
+    /// A sending party's unclaimed messages would pass its quota at this site.
+    #[error("party {party} is over its federation quota at this site: {used} bytes of its messages wait unclaimed and {size} more would pass its quota of {quota} bytes")]
+    Quota {
+        /// The sending party.
+        party: PartyId,
+        /// Bytes of its messages held now.
+        used: u64,
+        /// The bytes refused.
+        size: u64,
+        /// Its quota.
+        quota: u64,
     },
     /// The site could not be reached or refused.
     #[error("federation through the site failed: {0}")]

@@ -1,6 +1,7 @@
 //! The receiving side of the data plane.
 
 use crate::{Error, Key, Result};
+use fateflow_domain::PartyId;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -36,6 +37,47 @@ pub struct MailboxStats {
 /// Bytes kept in memory by a [`MessageWriter`] before it switches to a spill file.
 pub const STREAM_MEMORY_BYTES: usize = 4 << 20;
 
+/// Default bytes of unclaimed messages (memory and disk) one source party may hold in
+/// a mailbox; see [`Mailbox::with_party_quota`].
+pub const PARTY_QUOTA_BYTES: u64 = 2 << 30;
+
+/// Bytes counted against a source party's quota; given back when dropped unless kept.
+struct Reservation<'a> {
+    mailbox: &'a Mailbox,
+    party: PartyId,
+    bytes: u64,
+}
+
+impl Reservation<'_> {
+    fn grow(&mut self, n: u64) -> Result<()> {
+        self.mailbox.reserve(self.party, n)?;
+        self.bytes += n;
+        Ok(())
+    }
+
+    /// The bytes now belong to a stored entry.
+    fn keep(mut self) -> u64 {
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            release(&mut self.mailbox.lock(), self.party, self.bytes);
+        }
+    }
+}
+
+fn release(inner: &mut Inner, party: PartyId, bytes: u64) {
+    if let Some(used) = inner.usage.get_mut(&party) {
+        *used = used.saturating_sub(bytes);
+        if *used == 0 {
+            inner.usage.remove(&party);
+        }
+    }
+}
+
 /// A message taken from the mailbox.
 #[derive(Debug)]
 pub enum Delivered {
@@ -49,6 +91,7 @@ pub enum Delivered {
 /// [`MessageWriter::finish`] discards what was written.
 pub struct MessageWriter<'a> {
     mailbox: &'a Mailbox,
+    reservation: Reservation<'a>,
     key: Key,
     memory: Vec<u8>,
     file: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
@@ -67,6 +110,7 @@ impl MessageWriter<'_> {
                 limit,
             });
         }
+        self.reservation.grow(piece.len() as u64)?;
         if self.file.is_none() && self.memory.len() + piece.len() > STREAM_MEMORY_BYTES {
             let path = self.mailbox.new_spill_path()?;
             let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
@@ -89,10 +133,16 @@ impl MessageWriter<'_> {
     /// Stores the message; `false` when its key was already seen (first copy wins).
     pub fn finish(mut self) -> Result<bool> {
         use std::io::Write;
+        let reservation = Reservation {
+            mailbox: self.mailbox,
+            party: self.key.src.party_id,
+            bytes: std::mem::take(&mut self.reservation.bytes),
+        };
         match self.file.take() {
             None => {
                 let memory = std::mem::take(&mut self.memory);
-                self.mailbox.put(self.key.clone(), memory)
+                self.mailbox
+                    .put_reserved(self.key.clone(), memory, reservation)
             }
             Some((path, mut f)) => {
                 if let Err(e) = f.flush() {
@@ -100,7 +150,7 @@ impl MessageWriter<'_> {
                     return Err(e.into());
                 }
                 drop(f);
-                self.mailbox.put_file(self.key.clone(), path)
+                self.mailbox.put_file(self.key.clone(), path, reservation)
             }
         }
     }
@@ -122,6 +172,8 @@ enum Body {
 struct Entry {
     body: Body,
     arrived: Instant,
+    /// Bytes counted against the source party's quota.
+    size: u64,
 }
 
 #[derive(Default)]
@@ -133,11 +185,14 @@ struct Inner {
     spilled: usize,
     expired: usize,
     seq: u64,
+    /// Bytes held per source party (memory and disk, writers in progress included).
+    usage: HashMap<PartyId, u64>,
 }
 
 /// Store-and-forward storage for messages addressed to parties of this site.
 pub struct Mailbox {
     config: MailboxConfig,
+    party_quota: u64,
     inner: Mutex<Inner>,
     arrivals: Notify,
 }
@@ -155,6 +210,7 @@ impl Mailbox {
         }
         Self {
             config,
+            party_quota: PARTY_QUOTA_BYTES,
             inner: Mutex::new(Inner::default()),
             arrivals: Notify::new(),
         }
@@ -171,6 +227,46 @@ impl Mailbox {
         inner.entries.contains_key(key) || inner.delivered.contains_key(key)
     }
 
+    /// Sets the bytes of unclaimed messages one source party may hold here.
+    pub fn with_party_quota(mut self, bytes: u64) -> Self {
+        self.party_quota = bytes;
+        self
+    }
+
+    /// Bytes of `party`'s messages held now (waiting, or being received).
+    pub fn party_usage(&self, party: PartyId) -> u64 {
+        self.lock().usage.get(&party).copied().unwrap_or(0)
+    }
+
+    /// Whether `size` more bytes from `party` fit its quota now (nothing reserved).
+    pub fn check_quota(&self, party: PartyId, size: u64) -> Result<()> {
+        let used = self.party_usage(party);
+        if used.saturating_add(size) > self.party_quota {
+            return Err(Error::Quota {
+                party,
+                used,
+                size,
+                quota: self.party_quota,
+            });
+        }
+        Ok(())
+    }
+
+    fn reserve(&self, party: PartyId, size: u64) -> Result<()> {
+        let mut inner = self.lock();
+        let used = inner.usage.get(&party).copied().unwrap_or(0);
+        if used.saturating_add(size) > self.party_quota {
+            return Err(Error::Quota {
+                party,
+                used,
+                size,
+                quota: self.party_quota,
+            });
+        }
+        *inner.usage.entry(party).or_default() += size;
+        Ok(())
+    }
+
     /// The largest message this mailbox accepts.
     pub fn max_message(&self) -> usize {
         self.config.max_message
@@ -183,6 +279,11 @@ impl Mailbox {
         key.validate()?;
         Ok(MessageWriter {
             mailbox: self,
+            reservation: Reservation {
+                mailbox: self,
+                party: key.src.party_id,
+                bytes: 0,
+            },
             key,
             memory: Vec::new(),
             file: None,
@@ -204,7 +305,7 @@ impl Mailbox {
     }
 
     /// Stores a message already written to a spill file (see [`Mailbox::writer`]).
-    fn put_file(&self, key: Key, path: PathBuf) -> Result<bool> {
+    fn put_file(&self, key: Key, path: PathBuf, reservation: Reservation<'_>) -> Result<bool> {
         let mut inner = self.lock();
         if inner.entries.contains_key(&key) || inner.delivered.contains_key(&key) {
             drop(inner);
@@ -217,6 +318,7 @@ impl Mailbox {
             Entry {
                 body: Body::Disk(path),
                 arrived: Instant::now(),
+                size: reservation.keep(),
             },
         );
         drop(inner);
@@ -234,8 +336,21 @@ impl Mailbox {
                 limit: self.config.max_message,
             });
         }
+        let mut reservation = Reservation {
+            mailbox: self,
+            party: key.src.party_id,
+            bytes: 0,
+        };
+        reservation.grow(value.len() as u64)?;
+        self.put_reserved(key, value, reservation)
+    }
+
+    /// Stores a message whose bytes are already counted against its source's quota.
+    fn put_reserved(&self, key: Key, value: Vec<u8>, reservation: Reservation<'_>) -> Result<bool> {
         let mut inner = self.lock();
         if inner.entries.contains_key(&key) || inner.delivered.contains_key(&key) {
+            // Unlock before the reservation is given back.
+            drop(inner);
             return Ok(false);
         }
         let size = value.len();
@@ -260,6 +375,7 @@ impl Mailbox {
             Entry {
                 body,
                 arrived: Instant::now(),
+                size: reservation.keep(),
             },
         );
         drop(inner);
@@ -271,6 +387,7 @@ impl Mailbox {
         let mut inner = self.lock();
         let entry = inner.entries.remove(key)?;
         inner.delivered.insert(key.clone(), Instant::now());
+        release(&mut inner, key.src.party_id, entry.size);
         match entry.body {
             Body::Memory(v) => {
                 inner.memory -= v.len();
@@ -328,6 +445,7 @@ impl Mailbox {
             .collect();
         for k in &old {
             if let Some(e) = inner.entries.remove(k) {
+                release(&mut inner, k.src.party_id, e.size);
                 match e.body {
                     Body::Memory(v) => inner.memory -= v.len(),
                     Body::Disk(path) => {

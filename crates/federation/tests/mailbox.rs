@@ -218,3 +218,65 @@ mod streamed {
         );
     }
 }
+
+#[test]
+fn a_party_over_its_quota_is_refused_by_name_until_its_messages_are_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(1 << 20, Duration::from_secs(60), dir.path()).with_party_quota(1000);
+    assert!(mb.put(key("a"), vec![1; 600]).unwrap());
+    let e = mb.put(key("b"), vec![2; 600]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Quota {
+                party: 9999,
+                used: 600,
+                size: 600,
+                quota: 1000
+            }
+        ),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("party 9999") && msg.contains("quota of 1000 bytes"),
+        "{msg}"
+    );
+    // Another sender has its own quota.
+    let mut other = key("b");
+    other.src.party_id = 9998;
+    assert!(mb.put(other, vec![3; 600]).unwrap());
+    // A streamed message is refused as it passes the quota, and gives its bytes back.
+    let mut w = mb.writer(key("c")).unwrap();
+    w.write(&[4; 300]).unwrap();
+    assert!(matches!(w.write(&[4; 300]), Err(Error::Quota { .. })));
+    drop(w);
+    assert_eq!(mb.party_usage(9999), 600);
+    assert!(mb.check_quota(9999, 401).is_err());
+    // Taking a message frees its share.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(mb.get(&key("a"), Duration::from_secs(1)))
+        .unwrap();
+    assert_eq!(mb.party_usage(9999), 0);
+    assert!(mb.put(key("b"), vec![2; 600]).unwrap());
+    // A duplicate key holds nothing more.
+    assert!(!mb.put(key("b"), vec![2; 300]).unwrap());
+    assert_eq!(mb.party_usage(9999), 600);
+}
+
+#[test]
+fn spilled_and_expired_messages_give_their_quota_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(10, Duration::from_millis(1), dir.path()).with_party_quota(1000);
+    let mut w = mb.writer(key("s")).unwrap();
+    w.write(&[1; 500]).unwrap();
+    assert!(w.finish().unwrap());
+    assert!(mb.put(key("t"), vec![2; 400]).unwrap());
+    assert_eq!(mb.party_usage(9999), 900);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(mb.sweep(), 2);
+    assert_eq!(mb.party_usage(9999), 0);
+}

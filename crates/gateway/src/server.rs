@@ -327,6 +327,15 @@ impl Handler for GatewayService {
                 key.dst
             )));
         }
+        // Only for a job of the destination party here that includes the sender.
+        if let Err(reason) = self
+            .controller
+            .check_federation_sender(&key.session, key.src, key.dst)
+            .await
+        {
+            tracing::warn!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, %reason, "gateway refused a federation message");
+            return Err(RpcStatus::permission_denied(reason));
+        }
         let total = header.total_size;
         let limit = self.mailbox.max_message() as u64;
         if total > limit {
@@ -334,6 +343,10 @@ impl Handler for GatewayService {
                 "message `{}` of {total} bytes is above the limit of {limit} bytes",
                 key.name
             )));
+        }
+        if let Err(e) = self.mailbox.check_quota(key.src.party_id, total) {
+            tracing::warn!(session = %key.session, name = %key.name, src = %key.src, size = total, reason = %e, "gateway refused a federation message over its sender's quota");
+            return Err(RpcStatus::resource_exhausted(e.to_string()));
         }
         if self.mailbox.has_seen(&key) {
             return Ok(tonic::Response::new(PushReply {
@@ -346,18 +359,18 @@ impl Handler for GatewayService {
         // few chunks whatever the message's size.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
         let wkey = key.clone();
-        let writer = tokio::task::spawn_blocking(move || -> Result<(bool, u64), String> {
-            let mut w = mailbox.writer(wkey).map_err(|e| e.to_string())?;
+        let writer = tokio::task::spawn_blocking(move || -> Result<(bool, u64), RpcStatus> {
+            let mut w = mailbox.writer(wkey).map_err(mailbox_refusal)?;
             while let Some(piece) = rx.blocking_recv() {
-                w.write(&piece).map_err(|e| e.to_string())?;
+                w.write(&piece).map_err(mailbox_refusal)?;
             }
             let size = w.size() as u64;
             if size != total {
-                return Err(format!(
+                return Err(RpcStatus::invalid_argument(format!(
                     "message ended after {size} of its {total} bytes; nothing stored"
-                ));
+                )));
             }
-            let stored = w.finish().map_err(|e| e.to_string())?;
+            let stored = w.finish().map_err(mailbox_refusal)?;
             Ok((stored, size))
         });
         let mut ok = first.data.is_empty() || tx.send(first.data).await.is_ok();
@@ -386,8 +399,7 @@ impl Handler for GatewayService {
         drop(tx);
         let (stored, size) = writer
             .await
-            .map_err(|e| RpcStatus::internal(e.to_string()))?
-            .map_err(RpcStatus::invalid_argument)?;
+            .map_err(|e| RpcStatus::internal(e.to_string()))??;
         if size > 64 << 20 {
             tracing::info!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, size, "large federation message received");
         }
@@ -404,6 +416,16 @@ impl Handler for GatewayService {
             party_ids: self.controller.config().parties.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }))
+    }
+}
+
+/// A mailbox error as the push's status: limits are `resource_exhausted`.
+fn mailbox_refusal(e: fateflow_federation::Error) -> RpcStatus {
+    match e {
+        fateflow_federation::Error::Quota { .. } | fateflow_federation::Error::TooLarge { .. } => {
+            RpcStatus::resource_exhausted(e.to_string())
+        }
+        other => RpcStatus::invalid_argument(other.to_string()),
     }
 }
 

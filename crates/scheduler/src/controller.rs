@@ -2,7 +2,7 @@
 //! when its own task processes report.
 
 use crate::clock::now_ms;
-use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec};
+use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken};
 use crate::partner::PartyCommand;
 use crate::{Event, EventSender};
 use fateflow_domain::dsl::DataRef;
@@ -11,9 +11,42 @@ use fateflow_storage::{
     JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord, TaskUpdate,
 };
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a task process may live on after reporting its final status before it is
+/// killed.
+pub const FINAL_EXIT_GRACE: Duration = Duration::from_secs(10);
+/// How long a federation session found valid for a sender is trusted without a lookup.
+const PEER_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A task launched here: its token while it may act, and its process until it exits.
+struct LiveTask {
+    component: String,
+    /// `None` once the task ended or was stopped.
+    token: Option<TaskToken>,
+    /// The launched process (its group has the same id).
+    pid: Option<i64>,
+}
+
+type LiveTasks = Arc<Mutex<HashMap<TaskKey, LiveTask>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a request presented as a task's was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No token at all (HTTP 401).
+    #[error("no task token: these routes serve only task processes launched by this site, which send their token in the task token header")]
+    Missing,
+    /// A token that does not act for this task now (HTTP 403).
+    #[error("{0}")]
+    Refused(String),
+}
 
 /// The site settings a party controller needs.
 #[derive(Debug, Clone)]
@@ -93,6 +126,10 @@ pub struct PartyController {
     config: Arc<SiteConfig>,
     events: EventSender,
     server: OnceLock<String>,
+    /// Tasks launched by this site, by key: tokens and processes.
+    live: LiveTasks,
+    /// Federation sessions recently found to belong to a job with the sender in it.
+    peers_seen: Mutex<HashMap<(String, Party, Party), Instant>>,
 }
 
 /// Cores and memory a party must hold for a job.
@@ -123,6 +160,8 @@ impl PartyController {
             config,
             events,
             server: OnceLock::new(),
+            live: Arc::default(),
+            peers_seen: Mutex::default(),
         }
     }
 
@@ -691,13 +730,30 @@ impl PartyController {
         {
             tracing::warn!(job_id, component, %party, "task started beyond the job's resource share");
         }
-        let spec = match self.task_spec(&job, &task, &params).await {
+        let mut spec = match self.task_spec(&job, &task, &params).await {
             Ok(spec) => spec,
             Err(message) => {
                 self.fail_task(&key, &message).await?;
                 return Ok(json!({"started": false, "party_status": "failed", "error": message}));
             }
         };
+        spec.token = match TaskToken::generate() {
+            Ok(t) => t,
+            Err(e) => {
+                let message = format!("could not start the task process: {e}");
+                self.fail_task(&key, &message).await?;
+                return Ok(json!({"started": false, "party_status": "failed", "error": message}));
+            }
+        };
+        // The token acts from before the process starts, so its first report is taken.
+        lock(&self.live).insert(
+            key.clone(),
+            LiveTask {
+                component: task.component_name.clone(),
+                token: Some(spec.token.clone()),
+                pid: None,
+            },
+        );
         // Running first, so a fast task's own reports find the row in `running`.
         self.store
             .update_task_party_status(&key, Status::Running, now)
@@ -715,6 +771,10 @@ impl PartyController {
             .await?;
         match self.launcher.launch(&spec).await {
             Ok(launched) => {
+                // Unless the process already exited (and its entry went with it).
+                if let Some(live) = lock(&self.live).get_mut(&key) {
+                    live.pid = Some(launched.pid);
+                }
                 let update = TaskUpdate {
                     run_pid: Some(launched.pid),
                     cmd: Some(launched.cmd),
@@ -726,6 +786,7 @@ impl PartyController {
                 Ok(json!({"started": true, "pid": launched.pid}))
             }
             Err(e) => {
+                lock(&self.live).remove(&key);
                 let message = format!("could not start the task process: {e}");
                 self.fail_task(&key, &message).await?;
                 Ok(json!({"started": false, "party_status": "failed", "error": message}))
@@ -881,6 +942,7 @@ impl PartyController {
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
             roles: parsed.conf.roles.clone(),
             federation_timeout_s: params.timeout.clamp(1, 600),
+            token: TaskToken::default(),
         })
     }
 
@@ -1000,6 +1062,8 @@ impl PartyController {
                     .map_err(|e| Refusal::new(100, e.to_string()))?;
             }
         }
+        // The process launched for it dies too, whatever its row says.
+        killed |= self.kill_launched(key).await;
         Ok(json!({"killed": killed, "changed": changed}))
     }
 
@@ -1024,6 +1088,18 @@ impl PartyController {
         for t in tasks.iter().filter(|t| !t.party_status.is_end()) {
             let r = self.stop_task(&t.key(), status, reason).await?;
             details.insert(t.component_name.clone(), r);
+        }
+        // Every process launched for the job at this party dies, whatever its task row
+        // says: a row can be ended (or forged) while its process lives on.
+        let launched: Vec<TaskKey> = lock(&self.live)
+            .keys()
+            .filter(|k| k.job_id == job_id && k.role == party.role && k.party_id == party.party_id)
+            .cloned()
+            .collect();
+        for k in &launched {
+            if self.kill_launched(k).await {
+                tracing::warn!(job_id, task_id = %k.task_id, %party, "stop killed a task process whose row was already ended");
+            }
         }
         let now = now_ms();
         self.record_end_reason(job_id, party, status, Some(reason), now)
@@ -1087,6 +1163,9 @@ impl PartyController {
         if let Some(s) = party_status {
             changed = self.store.update_task_party_status(key, s, now).await?;
         }
+        if party_status.is_some_and(Status::is_end) {
+            self.reap_after_final(key);
+        }
         if changed {
             self.notify_initiator(&key.job_id);
         }
@@ -1102,6 +1181,8 @@ impl PartyController {
             role: exit.role,
             party_id: exit.party_id,
         };
+        // The process is gone: its token and pid go with it.
+        lock(&self.live).remove(&key);
         let Some(task) = self.store.get_task(&key).await? else {
             return Ok(());
         };
@@ -1147,6 +1228,7 @@ impl PartyController {
             if let Some(pid) = task.run_pid {
                 let _ = self.launcher.kill(pid, &task.task_id).await;
             }
+            self.kill_launched(&key).await;
             self.fail_task(
                 &key,
                 &format!(
@@ -1187,6 +1269,211 @@ impl PartyController {
         Ok(n)
     }
 
+    /// Checks a request made as task `key` of `component` (the worker routes): the
+    /// token must be the one given to that very task at launch, and the task running.
+    pub async fn authorize_task(
+        &self,
+        key: &TaskKey,
+        component: &str,
+        presented: Option<&str>,
+    ) -> Result<(), TokenError> {
+        let presented = presented
+            .filter(|t| !t.is_empty())
+            .ok_or(TokenError::Missing)?;
+        let who = describe_task(key);
+        {
+            let live = lock(&self.live);
+            let Some(t) = live.get(key) else {
+                return Err(TokenError::Refused(format!(
+                    "task {who} holds no token at this site: it was not launched here, or its process has exited"
+                )));
+            };
+            let Some(token) = &t.token else {
+                return Err(TokenError::Refused(format!(
+                    "task {who} has ended; its token acted only while it ran"
+                )));
+            };
+            if !token.matches(presented) {
+                return Err(TokenError::Refused(format!(
+                    "the token presented is not the one given to task {who}: a token acts only for its own task"
+                )));
+            }
+            if t.component != component {
+                return Err(TokenError::Refused(format!(
+                    "task {who} runs component `{}`, not `{component}`",
+                    t.component
+                )));
+            }
+        }
+        self.check_still_running(key).await
+    }
+
+    /// Checks a federation push as `party` (its source) or pull as `party` (its
+    /// destination) in `session`: the token must be that of `party`'s task whose
+    /// session (`<task_id>_<version>`) it is, and the task running.
+    pub async fn authorize_federation(
+        &self,
+        session: &str,
+        party: Party,
+        presented: Option<&str>,
+    ) -> Result<(), TokenError> {
+        let presented = presented
+            .filter(|t| !t.is_empty())
+            .ok_or(TokenError::Missing)?;
+        let key = {
+            let live = lock(&self.live);
+            let mut found = false;
+            let mut mine = None;
+            for (k, t) in live.iter().filter(|(k, _)| {
+                k.role == party.role && k.party_id == party.party_id && session_of(k) == session
+            }) {
+                found = true;
+                if t.token.as_ref().is_some_and(|tok| tok.matches(presented)) {
+                    mine = Some(k.clone());
+                }
+            }
+            match (found, mine) {
+                (_, Some(k)) => k,
+                (false, None) => {
+                    return Err(TokenError::Refused(format!(
+                        "no task of {party} runs in session `{session}` at this site: a task sends only as its own party, receives only its own messages, and only in its own session"
+                    )))
+                }
+                (true, None) => {
+                    return Err(TokenError::Refused(format!(
+                        "the token presented is not that of {party}'s task in session `{session}`, or that task has ended"
+                    )))
+                }
+            }
+        };
+        self.check_still_running(&key).await
+    }
+
+    /// Whether a federation message from `src` to `dst` (hosted here) in `session`
+    /// belongs to a job of `dst` at this site whose parties include `src`. Sessions are
+    /// `<task_id>_<version>`, task ids `<job_id>_<component>`.
+    pub async fn check_federation_sender(
+        &self,
+        session: &str,
+        src: Party,
+        dst: Party,
+    ) -> Result<(), String> {
+        let cache_key = (session.to_string(), src, dst);
+        if lock(&self.peers_seen)
+            .get(&cache_key)
+            .is_some_and(|t| t.elapsed() < PEER_CACHE_TTL)
+        {
+            return Ok(());
+        }
+        let bad = || format!("session `{session}` is not `<task_id>_<version>`");
+        let (task_id, version) = session.rsplit_once('_').ok_or_else(bad)?;
+        version.parse::<u64>().map_err(|_| bad())?;
+        // Job ids may hold `_` too: try each split, shortest job id first.
+        let mut job = None;
+        for (i, _) in task_id.match_indices('_').take(16) {
+            let job_id = &task_id[..i];
+            if let Some(j) = self
+                .store
+                .get_job(job_id, dst.role, dst.party_id)
+                .await
+                .map_err(|e| format!("looking up job {job_id}: {e}"))?
+            {
+                job = Some(j);
+                break;
+            }
+        }
+        let Some(job) = job else {
+            return Err(format!(
+                "session `{session}`: {dst} has no job at this site with task `{task_id}`; messages are taken only for jobs that exist here"
+            ));
+        };
+        if !crate::initiator::parties_of(&job)?.contains(&src) {
+            return Err(format!(
+                "{src} is not a party of job {}, so it cannot send messages for it",
+                job.job_id
+            ));
+        }
+        let mut seen = lock(&self.peers_seen);
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| t.elapsed() < PEER_CACHE_TTL);
+        }
+        seen.insert(cache_key, Instant::now());
+        Ok(())
+    }
+
+    /// The task's row must still say `running`; otherwise its token is done.
+    async fn check_still_running(&self, key: &TaskKey) -> Result<(), TokenError> {
+        let who = describe_task(key);
+        let row = self
+            .store
+            .get_task(key)
+            .await
+            .map_err(|e| TokenError::Refused(format!("reading task {who}: {e}")))?;
+        match row {
+            Some(t) if t.party_status == Status::Running => Ok(()),
+            Some(t) => {
+                if let Some(live) = lock(&self.live).get_mut(key) {
+                    live.token = None;
+                }
+                Err(TokenError::Refused(format!(
+                    "task {who} is {}; its token acted only while it ran",
+                    t.party_status
+                )))
+            }
+            None => Err(TokenError::Refused(format!(
+                "task {who} is not in this site's records"
+            ))),
+        }
+    }
+
+    /// Ends the task's token and kills its launched process group if it still runs.
+    async fn kill_launched(&self, key: &TaskKey) -> bool {
+        let pid = {
+            let mut live = lock(&self.live);
+            let Some(t) = live.get_mut(key) else {
+                return false;
+            };
+            t.token = None;
+            t.pid
+        };
+        let Some(pid) = pid else {
+            return false;
+        };
+        match self.launcher.kill(pid, &key.task_id).await {
+            Ok(killed) => killed,
+            Err(e) => {
+                tracing::warn!(task_id = %key.task_id, pid, error = %e, "could not kill a task process");
+                false
+            }
+        }
+    }
+
+    /// A task reported its final status: its token ends now, and its process must
+    /// exit within [`FINAL_EXIT_GRACE`] or it is killed.
+    fn reap_after_final(&self, key: &TaskKey) {
+        let pid = {
+            let mut live = lock(&self.live);
+            let Some(t) = live.get_mut(key) else {
+                return;
+            };
+            t.token = None;
+            t.pid
+        };
+        let Some(pid) = pid else {
+            return;
+        };
+        let (live, launcher, key) = (self.live.clone(), self.launcher.clone(), key.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(FINAL_EXIT_GRACE).await;
+            // Still tracked means its exit was not seen.
+            let tracked = lock(&live).get(&key).and_then(|t| t.pid) == Some(pid);
+            if tracked && launcher.is_alive(pid, &key.task_id) {
+                tracing::warn!(task_id = %key.task_id, pid, grace_s = FINAL_EXIT_GRACE.as_secs(), "task process still alive after its final status; killing it");
+                let _ = launcher.kill(pid, &key.task_id).await;
+            }
+        });
+    }
+
     fn notify_initiator(&self, job_id: &str) {
         let _ = self.events.send(Event::Schedule(job_id.to_string()));
     }
@@ -1202,6 +1489,19 @@ impl PartyController {
             party_id: key.party_id,
         }
     }
+}
+
+/// `<task_id> v<version> of <role>:<party>`, for messages.
+fn describe_task(key: &TaskKey) -> String {
+    format!(
+        "{} v{} of {}:{}",
+        key.task_id, key.task_version, key.role, key.party_id
+    )
+}
+
+/// A task's federation session: `<task_id>_<version>`.
+pub fn session_of(key: &TaskKey) -> String {
+    format!("{}_{}", key.task_id, key.task_version)
 }
 
 /// Cores and memory one task takes from its job's share.

@@ -75,6 +75,69 @@ pub struct TaskSpec {
     /// How long a `get` waits for another party before failing with its name.
     #[serde(default = "default_federation_timeout")]
     pub federation_timeout_s: u64,
+    /// The task's secret for its site's routes. Never in the spec file: the launcher
+    /// hands it to the process in [`TASK_TOKEN_ENV`].
+    #[serde(skip)]
+    pub token: TaskToken,
+}
+
+/// The environment variable carrying a task's [`TaskToken`] to its process.
+pub const TASK_TOKEN_ENV: &str = "FATEFLOW_TASK_TOKEN";
+
+/// A task's secret: 32 random bytes from the OS, hex encoded. It proves to the site's
+/// worker and federation routes that a request comes from the process launched for
+/// that task. `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TaskToken(String);
+
+impl TaskToken {
+    /// A fresh secret from the operating system's random source.
+    pub fn generate() -> Result<Self, LaunchError> {
+        use rand::TryRngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| LaunchError(format!("drawing the task token from the OS: {e}")))?;
+        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// A token received by the task process.
+    pub fn from_secret(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret, to send with requests.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `presented` is this secret, compared in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        if a.is_empty() || a.len() != b.len() {
+            return false;
+        }
+        let diff = a
+            .iter()
+            .zip(b)
+            .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+        diff == 0
+    }
+}
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "TaskToken(none)"
+        } else {
+            "TaskToken(<secret>)"
+        })
+    }
 }
 
 fn default_federation_timeout() -> u64 {
@@ -102,7 +165,8 @@ pub struct LaunchError(pub String);
 pub trait TaskLauncher: Send + Sync {
     /// Starts the task; its exit is reported through the launcher's exit channel.
     async fn launch(&self, spec: &TaskSpec) -> Result<Launched, LaunchError>;
-    /// Kills the task's process if it still runs. `task_id` guards against a reused pid.
+    /// Kills the task's process (and its process group) if it still runs. `task_id`
+    /// guards against a reused pid.
     async fn kill(&self, pid: i64, task_id: &str) -> Result<bool, LaunchError>;
     /// Whether the process of `task_id` still runs as `pid`.
     fn is_alive(&self, pid: i64, task_id: &str) -> bool;
@@ -125,4 +189,40 @@ pub struct ProcessExit {
     pub code: Option<i32>,
     /// The last lines of its log.
     pub log_tail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_hex_and_compare_exactly() {
+        let a = TaskToken::generate().unwrap();
+        let b = TaskToken::generate().unwrap();
+        assert_eq!(a.secret().len(), 64);
+        assert!(a.secret().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert!(a.matches(a.secret()));
+        assert!(!a.matches(b.secret()));
+        assert!(!a.matches(&a.secret()[..63]));
+        assert!(!a.matches(""));
+        assert!(!TaskToken::default().matches(""));
+        assert!(!format!("{a:?}").contains(a.secret()));
+    }
+
+    #[test]
+    fn the_token_is_not_written_to_the_spec_file() {
+        let spec = serde_json::json!({
+            "job_id": "j", "component": "c", "module": "Reader", "task_id": "j_c",
+            "task_version": 0, "role": "guest", "party_id": 9999, "parameters": {},
+            "data_inputs": {}, "model_inputs": [], "isometric_model_inputs": [],
+            "output_data": [], "output_model": [], "data_dir": "/d", "log_dir": "/l",
+            "server": "http://127.0.0.1:1", "task_cores": 1, "computing_partitions": 1,
+        });
+        let mut spec: TaskSpec = serde_json::from_value(spec).unwrap();
+        assert!(spec.token.is_empty());
+        spec.token = TaskToken::generate().unwrap();
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(!text.contains(spec.token.secret()), "{text}");
+    }
 }

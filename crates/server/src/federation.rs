@@ -6,8 +6,11 @@
 //!   spills past a few MiB) or to the gateway in chunks as it arrives.
 //! - `pull` waits for a message; a spilled one is streamed from its file.
 //!
-//! Both are loopback only. `/v1/gateway/health` probes every routed party (client
-//! authentication as for the rest of the API).
+//! Both are loopback only and need the calling task's token (`X-Fateflow-Task-Token`):
+//! a task pushes only as its own party (`src`), pulls only its own messages (`dst`),
+//! only in its own session (`<task_id>_<version>`), and only while it runs.
+//! `/v1/gateway/health` probes every routed party (client authentication as for the
+//! rest of the API).
 
 use crate::api::{AppState, Reply};
 use axum::body::{Body, Bytes};
@@ -18,8 +21,9 @@ use axum::routing::post;
 use axum::Router;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::{Party, Role};
-use fateflow_federation::{Delivered, Key, Mailbox};
+use fateflow_federation::{Delivered, Key, Mailbox, TASK_TOKEN_HEADER};
 use fateflow_gateway::Peers;
+use fateflow_scheduler::controller::TokenError;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -100,6 +104,45 @@ fn loopback_only(peer: SocketAddr) -> Result<(), Box<Response>> {
     }
 }
 
+/// Checks the calling task's token for `party` (the push's source, the pull's
+/// destination) in the key's session.
+async fn authorize(
+    s: &FederationState,
+    headers: &HeaderMap,
+    key: &Key,
+    party: Party,
+    what: &str,
+) -> Result<(), Box<Response>> {
+    let token = headers
+        .get(TASK_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    match s
+        .app
+        .controller
+        .authorize_federation(&key.session, party, token)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::warn!(session = %key.session, %party, what, reason = %e, "federation route refused a request");
+            let (status, code, msg) = match &e {
+                TokenError::Missing => (
+                    StatusCode::UNAUTHORIZED,
+                    RetCode::AuthenticationError,
+                    format!("{what}: {e} (header {TASK_TOKEN_HEADER})"),
+                ),
+                TokenError::Refused(_) => (
+                    StatusCode::FORBIDDEN,
+                    RetCode::PermissionError,
+                    format!("{what}: {TASK_TOKEN_HEADER}: {e}"),
+                ),
+            };
+            Err(Box::new((status, Reply::err(code, msg)).into_response()))
+        }
+    }
+}
+
 async fn push(
     State(s): State<FederationState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -114,6 +157,9 @@ async fn push(
         Ok(k) => k,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
     };
+    if let Err(r) = authorize(&s, &headers, &key, key.src, "push").await {
+        return *r;
+    }
     let limit = s.mailbox.max_message();
     let length = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -167,12 +213,12 @@ async fn push(
 async fn push_local(mailbox: &Arc<Mailbox>, key: Key, body: Body) -> Response {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let mb = mailbox.clone();
-    let writer = tokio::task::spawn_blocking(move || -> Result<bool, String> {
-        let mut w = mb.writer(key).map_err(|e| e.to_string())?;
+    let writer = tokio::task::spawn_blocking(move || -> fateflow_federation::Result<bool> {
+        let mut w = mb.writer(key)?;
         while let Some(piece) = rx.blocking_recv() {
-            w.write(&piece).map_err(|e| e.to_string())?;
+            w.write(&piece)?;
         }
-        w.finish().map_err(|e| e.to_string())
+        w.finish()
     });
     let mut stream = body.into_data_stream();
     let mut read_error = None;
@@ -197,7 +243,10 @@ async fn push_local(mailbox: &Arc<Mailbox>, key: Key, body: Body) -> Response {
     }
     match writer.await {
         Ok(Ok(_)) => Reply::ok(serde_json::Value::Null).into_response(),
-        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e @ fateflow_federation::Error::Quota { .. })) => {
+            refuse(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+        }
+        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -206,6 +255,7 @@ async fn pull(
     State(s): State<FederationState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<KeyQuery>,
+    headers: HeaderMap,
 ) -> Response {
     if let Err(r) = loopback_only(peer) {
         return *r;
@@ -214,6 +264,9 @@ async fn pull(
         Ok(k) => k,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
     };
+    if let Err(r) = authorize(&s, &headers, &key, key.dst, "pull").await {
+        return *r;
+    }
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(30_000).min(60_000));
     match s.mailbox.get_delivered(&key, wait).await {
         Ok(Delivered::Memory(bytes)) => bytes.into_response(),

@@ -399,13 +399,70 @@ impl Read for Pattern {
     }
 }
 
-fn message_query(name: &str, extra: &str) -> String {
-    format!("session=bench_0&name={name}&tag=t&src_role=guest&src_party_id=9999&dst_role=host&dst_party_id=10000{extra}")
+/// The data plane acts only for running tasks, with their tokens: both sites hold a
+/// reader_transform job's reader tasks running, and the test uses their session and
+/// tokens (read from the task processes' environments).
+struct Held {
+    session: String,
+    guest_token: String,
+    host_token: String,
+}
+
+/// The `FATEFLOW_TASK_TOKEN` of a process.
+fn token_of(pid: i64) -> String {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"FATEFLOW_TASK_TOKEN="))
+        .map(|t| String::from_utf8_lossy(t).to_string())
+        .unwrap_or_else(|| panic!("task process {pid} has no token"))
+}
+
+/// Two sites whose tasks stay running, and a job there holding a reader at each.
+fn held_sites() -> (TwoSites, Held) {
+    let hold = ("FATEFLOW_TEST_TASK_DELAY_MS", "600000");
+    let opts = Options {
+        host_env: vec![(hold.0.into(), hold.1.into())],
+        ..Default::default()
+    };
+    let mut sites = TwoSites::start(&opts);
+    // The harness holds only the host's tasks: restart the guest holding its own.
+    sites.guest.kill9();
+    sites.guest = sites.guest_files.start_env(&opts, &[hold]);
+    sites.upload_breast();
+    let job_id = sites.guest.submit_example("reader_transform");
+    let mut pids = Vec::new();
+    for s in [&sites.guest, &sites.host] {
+        let tasks = s.wait_tasks(&job_id, Duration::from_secs(60), |t| {
+            t.iter().any(|t| {
+                t["component_name"] == "reader_0"
+                    && t["party_status"] == "running"
+                    && t["run_pid"].is_i64()
+            })
+        });
+        let t = tasks
+            .iter()
+            .find(|t| t["component_name"] == "reader_0" && t["run_pid"].is_i64())
+            .unwrap();
+        pids.push(t["run_pid"].as_i64().unwrap());
+    }
+    let held = Held {
+        session: format!("{job_id}_reader_0_0"),
+        guest_token: token_of(pids[0]),
+        host_token: token_of(pids[1]),
+    };
+    (sites, held)
+}
+
+fn message_query(held: &Held, name: &str, extra: &str) -> String {
+    format!(
+        "session={}&name={name}&tag=t&src_role=guest&src_party_id=9999&dst_role=host&dst_party_id=10000{extra}",
+        held.session
+    )
 }
 
 /// Pushes `mib` MiB at the guest for the host, pulls it at the host; returns the
 /// seconds the push took (the data crosses the gateway during the push).
-fn transfer(sites: &TwoSites, name: &str, len: u64) -> f64 {
+fn transfer(sites: &TwoSites, held: &Held, name: &str, len: u64) -> f64 {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
@@ -415,8 +472,9 @@ fn transfer(sites: &TwoSites, name: &str, len: u64) -> f64 {
         .post(format!(
             "{}/federation/push?{}",
             sites.guest.base,
-            message_query(name, "")
+            message_query(held, name, "")
         ))
+        .header("X-Fateflow-Task-Token", &held.guest_token)
         .body(reqwest::blocking::Body::sized(
             Pattern { left: len, pos: 0 },
             len,
@@ -430,8 +488,9 @@ fn transfer(sites: &TwoSites, name: &str, len: u64) -> f64 {
         .post(format!(
             "{}/federation/pull?{}",
             sites.host.base,
-            message_query(name, "&wait_ms=10000")
+            message_query(held, name, "&wait_ms=10000")
         ))
+        .header("X-Fateflow-Task-Token", &held.host_token)
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
@@ -462,13 +521,13 @@ fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let sites = TwoSites::start(&Options::default());
+    let (sites, held) = held_sites();
     // Warm up the connection and allocator with a small message first.
-    transfer(&sites, "warmup", 8 << 20);
+    transfer(&sites, &held, "warmup", 8 << 20);
     let pid = sites.host.child.id();
     let (base_hwm, base_rss) = memory_kib(pid);
     let len = mib << 20;
-    let secs = transfer(&sites, "big", len);
+    let secs = transfer(&sites, &held, "big", len);
     let (hwm, _) = memory_kib(pid);
     let delta_mib = (hwm.saturating_sub(base_hwm.max(base_rss))) as f64 / 1024.0;
     println!(
@@ -487,8 +546,9 @@ fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
         .post(format!(
             "{}/federation/push?{}",
             sites.guest.base,
-            message_query("warmup", "")
+            message_query(&held, "warmup", "")
         ))
+        .header("X-Fateflow-Task-Token", &held.guest_token)
         .body(vec![1u8; 16])
         .send()
         .unwrap();
@@ -497,8 +557,9 @@ fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
         .post(format!(
             "{}/federation/pull?{}",
             sites.host.base,
-            message_query("warmup", "&wait_ms=500")
+            message_query(&held, "warmup", "&wait_ms=500")
         ))
+        .header("X-Fateflow-Task-Token", &held.host_token)
         .send()
         .unwrap();
     assert_eq!(
@@ -551,8 +612,33 @@ fn a_routed_peer_cannot_speak_for_another_party() {
         .enable_all()
         .build()
         .unwrap();
+    // A job at the host initiated by the third party (9998 as guest), so messages
+    // from it are for a job that exists there and includes it.
+    let job_id = "202601010000000000001";
+    let dsl: Value = serde_json::from_slice(
+        &std::fs::read(common::examples().join("jobs/reader_transform/dsl.json")).unwrap(),
+    )
+    .unwrap();
+    let mut conf: Value = serde_json::from_slice(
+        &std::fs::read(common::examples().join("jobs/reader_transform/conf.json")).unwrap(),
+    )
+    .unwrap();
+    conf["initiator"]["party_id"] = json!(9998);
+    conf["role"]["guest"] = json!([9998]);
+    let create = CommandRequest {
+        job_id: job_id.into(),
+        src_role: "guest".into(),
+        src_party_id: 9998,
+        dst_role: "host".into(),
+        dst_party_id: 10000,
+        command_json: serde_json::to_vec(
+            &json!({"command": "create_job", "dsl": dsl, "runtime_conf": conf}),
+        )
+        .unwrap(),
+    };
+    let session = format!("{job_id}_reader_0_0");
     let key = |src: u64| fateflow_federation::Key {
-        session: "s_0".into(),
+        session: session.clone(),
         name: "x".into(),
         tag: "t".into(),
         src: Party {
@@ -570,6 +656,8 @@ fn a_routed_peer_cannot_speak_for_another_party() {
         )])
     };
     rt.block_on(async {
+        let r = peers.command(create).await.unwrap();
+        assert!(r.ok, "{}", r.message);
         let e = peers.push(&key(9999), 3, data()).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
         assert!(e.message().contains("party 9999"), "{}", e.message());

@@ -1,14 +1,17 @@
 //! Routes for this site's task processes: status reports, heartbeats and tracking.
-//! Only loopback peers may call them; tasks run on this machine.
+//! Only loopback peers may call them, and only with the token the site gave the task
+//! at launch (`X-Fateflow-Task-Token`), for that task's own path, while it runs.
 
 use super::{body_object, internal, now_ms, respond, str_field, AppState, Reply};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::{Role, Status};
+use fateflow_scheduler::controller::TokenError;
 use fateflow_scheduler::PartyController;
 use fateflow_storage::{ComponentModelRecord, MetricRecord, OutputDataRecord, TaskKey, TaskUpdate};
 use serde::Deserialize;
@@ -66,6 +69,44 @@ fn key_of(p: &TaskPath) -> Result<TaskKey, Reply> {
     })
 }
 
+/// The task token of a request, if any.
+fn task_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(fateflow_federation::TASK_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// A refused token as a response: 401 without one, 403 with a wrong or spent one.
+fn token_refusal(e: &TokenError) -> Response {
+    let header = fateflow_federation::TASK_TOKEN_HEADER;
+    match e {
+        TokenError::Missing => super::error_response(
+            StatusCode::UNAUTHORIZED,
+            RetCode::AuthenticationError,
+            format!("{e} (header {header})"),
+        ),
+        TokenError::Refused(_) => super::error_response(
+            StatusCode::FORBIDDEN,
+            RetCode::PermissionError,
+            format!("{header}: {e}"),
+        ),
+    }
+}
+
+/// Checks the task token for the task named by the path.
+async fn authorize(s: &AppState, p: &TaskPath, headers: &HeaderMap) -> Result<TaskKey, Response> {
+    let key = key_of(p).map_err(|r| super::respond(Err(r)))?;
+    s.controller
+        .authorize_task(&key, &p.component, task_token(headers))
+        .await
+        .map_err(|e| {
+            tracing::warn!(job_id = %key.job_id, task_id = %key.task_id, role = %key.role, party_id = key.party_id, reason = %e, "worker route refused a request");
+            token_refusal(&e)
+        })?;
+    Ok(key)
+}
+
 fn local_only(peer: SocketAddr) -> Result<(), Reply> {
     if peer.ip().is_loopback() {
         Ok(())
@@ -81,13 +122,19 @@ async fn report(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(p): Path<TaskPath>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(r) = local_only(peer) {
+        return respond(Err(r));
+    }
+    let key = match authorize(&s, &p, &headers).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
     let body = body_object(&body);
     respond(
         async {
-            local_only(peer)?;
-            let key = key_of(&p)?;
             let status = match str_field(&body, "party_status") {
                 None => None,
                 Some(st) => Some(
@@ -115,13 +162,19 @@ async fn tracker(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(TrackerPath { task: p, what }): Path<TrackerPath>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(r) = local_only(peer) {
+        return respond(Err(r));
+    }
+    let key = match authorize(&s, &p, &headers).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
     let body = body_object(&body);
     respond(
         async {
-            local_only(peer)?;
-            let key = key_of(&p)?;
             let owner = PartyController::owner_of(&key, &p.component);
             let now = now_ms();
             match what.as_str() {
