@@ -82,6 +82,21 @@ pub enum Command {
         #[arg(long, default_value = "fateflow-gateway")]
         name: String,
     },
+    /// Remove finished jobs older than N days from a stopped site's data dir: their
+    /// job files, logs, output tables no other job names, and metadata rows (pipeline
+    /// models and uploaded tables stay); and staging leftovers. Refused while a server
+    /// runs on the data dir.
+    Gc {
+        /// The site's data dir.
+        #[arg(long, env = "FATEFLOW_DATA_DIR", default_value = "fateflow-data")]
+        data_dir: PathBuf,
+        /// Remove jobs that ended more than this many days ago.
+        #[arg(long)]
+        older_than_days: f64,
+        /// Print what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Internal: the task processes a site starts.
     Task {
         #[command(subcommand)]

@@ -5,6 +5,7 @@ pub mod board;
 pub mod cli;
 mod demo;
 pub mod federation;
+pub mod gc;
 pub mod model_archive;
 pub mod run_job;
 pub mod site;
@@ -52,6 +53,15 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        cli::Command::Gc {
+            data_dir,
+            older_than_days,
+            dry_run,
+        } => gc::run(&gc::GcOptions {
+            data_dir,
+            older_than_days,
+            dry_run,
+        }),
         cli::Command::Cert { out, name } => {
             let (cert, key, fp) = fateflow_gateway::generate_identity(&out, &name)?;
             println!("certificate: {}", cert.display());

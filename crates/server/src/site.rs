@@ -24,6 +24,8 @@ pub struct Site {
     gateway_addr: Option<SocketAddr>,
     server: JoinHandle<std::io::Result<()>>,
     gateway: Option<JoinHandle<()>>,
+    /// Held while the site runs: `fateflow gc` and a second server refuse the dir.
+    _lock: crate::gc::DataDirLock,
     /// The shared state, for in-process callers (demo, tests).
     pub state: AppState,
 }
@@ -64,6 +66,7 @@ impl Site {
         let auth = Auth::from_options(&opts)?;
         crate::owner_only_umask();
         owner_only_dir(&opts.data_dir)?;
+        let lock = crate::gc::lock_data_dir(&opts.data_dir)?;
         let data_dir = opts
             .data_dir
             .canonicalize()
@@ -78,6 +81,27 @@ impl Site {
         );
         let _ = tables.sweep_tmp(Duration::from_secs(0));
         sweep_stale_uploads(&data_dir.join("tmp"), STALE_UPLOAD);
+        // A site runs for months: what killed writers leave in the staging area goes
+        // while it runs, not only at the next start.
+        let sweeper = tables.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let t = sweeper.clone();
+                let swept = tokio::task::spawn_blocking(move || {
+                    sweep_stale_uploads(&t.root().join("tmp"), STALE_UPLOAD);
+                    t.sweep_tmp(STALE_STAGING)
+                })
+                .await;
+                match swept {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "staging leftovers removed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "sweeping the staging area"),
+                    _ => {}
+                }
+            }
+        });
         let (host_cores, host_memory) = discover_resources();
         // Tasks spend much of their time waiting on other parties: two per core.
         let cores = opts.cores.unwrap_or(host_cores * 2);
@@ -249,6 +273,7 @@ impl Site {
             gateway_addr,
             server,
             gateway: gateway_task,
+            _lock: lock,
             state,
         })
     }
@@ -422,6 +447,8 @@ fn owner_only_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Upload temp files older than this are leftovers of cut-off uploads.
 const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+/// A staging entry untouched this long while the site runs belongs to no live writer.
+const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
 /// Removes `upload_*` temp files in `tmp` older than `older_than`; how many.
 fn sweep_stale_uploads(tmp: &Path, older_than: Duration) -> usize {

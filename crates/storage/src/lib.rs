@@ -217,4 +217,12 @@ pub trait MetadataStore: Send + Sync {
         cores: i64,
         memory: i64,
     ) -> Result<()>;
+
+    // ----- retention (`fateflow gc`)
+    /// Every output table recorded for a job, all components, parties and versions.
+    async fn job_output_data(&self, job_id: &str) -> Result<Vec<OutputDataRecord>>;
+    /// Deletes a job's rows (job, tasks, metrics, output data info, summaries,
+    /// component models) in one transaction; pipeline models stay. Returns the number
+    /// of rows deleted.
+    async fn delete_job_records(&self, job_id: &str) -> Result<u64>;
 }

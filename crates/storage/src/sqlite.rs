@@ -1295,6 +1295,50 @@ impl MetadataStore for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn job_output_data(&self, job_id: &str) -> Result<Vec<OutputDataRecord>> {
+        const T: &str = "tracking_output_data_info";
+        let rows = sqlx::query(
+            "SELECT * FROM tracking_output_data_info WHERE job_id = ? \
+             ORDER BY component_name, role, party_id, task_version",
+        )
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutputDataRecord {
+                    owner: owner_from_row(T, r)?,
+                    data_name: r.try_get("data_name")?,
+                    table_namespace: r.try_get("table_namespace")?,
+                    table_name: r.try_get("table_name")?,
+                    description: r.try_get("description")?,
+                    create_time: r.try_get("create_time")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_job_records(&self, job_id: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for table in [
+            "tracking_metric",
+            "tracking_output_data_info",
+            "component_summary",
+            "component_model",
+            "task",
+            "job",
+        ] {
+            n += sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ?"))
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
 }
 
 async fn update_task_status_column(

@@ -568,3 +568,85 @@ async fn models_round_trip_replace_filter_and_count_loads() {
     missing.model_version = "3".into();
     assert!(!s.count_model_load(&missing, 22).await.unwrap());
 }
+
+#[tokio::test]
+async fn delete_job_records_removes_one_job_and_keeps_models_and_other_jobs() {
+    let s = SqliteStore::memory().await.unwrap();
+    for j in ["j", "k"] {
+        s.insert_job(&job(j, Role::Guest, 9999)).await.unwrap();
+        s.insert_task(&task(j, "reader_0", 0, Role::Guest, 9999))
+            .await
+            .unwrap();
+        let owner = TaskOwner {
+            job_id: j.into(),
+            component_name: "reader_0".into(),
+            task_id: format!("{j}_reader_0"),
+            task_version: 0,
+            role: Role::Guest,
+            party_id: 9999,
+        };
+        s.insert_metric(&MetricRecord {
+            owner: owner.clone(),
+            metric_namespace: "train".into(),
+            metric_name: "loss".into(),
+            data: json!([[0, 0.5]]),
+            meta: json!({}),
+            create_time: 1,
+        })
+        .await
+        .unwrap();
+        s.insert_output_data(&OutputDataRecord {
+            owner: owner.clone(),
+            data_name: "data".into(),
+            table_namespace: format!("output_data_{j}_reader_0_0"),
+            table_name: "data_guest_9999".into(),
+            description: String::new(),
+            create_time: 1,
+        })
+        .await
+        .unwrap();
+        s.put_summary(&owner, &json!({"count": 1}), 1)
+            .await
+            .unwrap();
+        s.put_component_model(&ComponentModelRecord {
+            owner,
+            model_alias: "model".into(),
+            module: "DataTransform".into(),
+            model: json!({}),
+            create_time: 1,
+        })
+        .await
+        .unwrap();
+    }
+    let mut m = model("j", Role::Guest, 9999, true);
+    m.job_id = "j".into();
+    s.insert_model(&m, &[component("reader_0", 1.0)], false)
+        .await
+        .unwrap();
+
+    let out = s.job_output_data("j").await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].table_namespace, "output_data_j_reader_0_0");
+    // job, task, metric, output data, summary, component model.
+    assert_eq!(s.delete_job_records("j").await.unwrap(), 6);
+    assert!(s.get_job("j", Role::Guest, 9999).await.unwrap().is_none());
+    assert!(s.job_output_data("j").await.unwrap().is_empty());
+    let (tasks, _) = s
+        .query_tasks(&TaskFilter {
+            job_id: Some("j".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(tasks.is_empty());
+    assert!(s
+        .query_component_models("j", "reader_0", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .is_empty());
+    // The pipeline model and the other job stay.
+    assert_eq!(s.model_components(&m.key()).await.unwrap().len(), 1);
+    assert!(s.get_job("k", Role::Guest, 9999).await.unwrap().is_some());
+    assert_eq!(s.job_output_data("k").await.unwrap().len(), 1);
+    assert_eq!(s.delete_job_records("j").await.unwrap(), 0);
+}

@@ -126,10 +126,12 @@ impl LocalTableStore {
         table_dir.join(format!("part-{partition:05}.parquet"))
     }
 
-    /// Removes leftovers under `<root>/tmp/` (from a crash) whose modification time is
-    /// older than `older_than`. Returns how many entries were removed.
+    /// Removes leftovers under `<root>/tmp/` (a crashed or killed writer's staging dir,
+    /// empty or not) untouched for `older_than`: a directory's age is that of the
+    /// newest of it and its files, so a write still in progress is left alone. Returns
+    /// how many entries were removed.
     ///
-    /// Pass an age longer than any upload may take, or call it at start-up before any
+    /// Pass an age longer than any write may pause, or call it at start-up before any
     /// write begins (then `Duration::ZERO` is safe).
     pub fn sweep_tmp(&self, older_than: Duration) -> Result<usize> {
         let entries =
@@ -139,10 +141,19 @@ impl LocalTableStore {
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("list directory", &self.tmp, e))?;
             let path = entry.path();
-            let meta = entry.metadata().map_err(|e| Error::io("stat", &path, e))?;
-            let age = meta
-                .modified()
-                .ok()
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("stat", &path, e)),
+            };
+            let mut newest = meta.modified().ok();
+            if meta.is_dir() && !older_than.is_zero() {
+                for inner in fs::read_dir(&path).into_iter().flatten().flatten() {
+                    let m = inner.metadata().ok().and_then(|m| m.modified().ok());
+                    newest = newest.max(m);
+                }
+            }
+            let age = newest
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or_default();
             if age < older_than {
@@ -153,8 +164,12 @@ impl LocalTableStore {
             } else {
                 fs::remove_file(&path)
             };
-            result.map_err(|e| Error::io("remove", &path, e))?;
-            removed += 1;
+            match result {
+                Ok(()) => removed += 1,
+                // Gone meanwhile (published or dropped by its writer).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &path, e)),
+            }
         }
         Ok(removed)
     }

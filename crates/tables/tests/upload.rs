@@ -638,3 +638,26 @@ fn store_reopens_on_the_same_root() {
         1
     );
 }
+
+#[test]
+fn sweep_keeps_a_staging_dir_being_written_and_removes_stale_empty_ones() {
+    let (_dir, store) = temp_store();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let age = |p: &std::path::Path| {
+        fs::File::open(p).unwrap().set_modified(old).unwrap();
+    };
+    // An empty staging dir nobody touched for two hours.
+    let empty = store.root().join("tmp/stage-empty");
+    fs::create_dir(&empty).unwrap();
+    age(&empty);
+    // An old staging dir whose file is still being written.
+    let busy = store.root().join("tmp/stage-busy");
+    fs::create_dir(&busy).unwrap();
+    fs::write(busy.join("part-00000.parquet"), b"x").unwrap();
+    age(&busy);
+    let n = store
+        .sweep_tmp(std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(!empty.exists() && busy.exists());
+}

@@ -160,3 +160,90 @@ fn startup_removes_stale_upload_temp_files() {
         "a cut-off upload's temp file survived start-up"
     );
 }
+
+fn gc(data: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fateflow"))
+        .arg("gc")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn gc_removes_old_finished_jobs_but_keeps_models_and_uploads() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let mut s = Server::start(data, &[], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let outputs = || {
+        std::fs::read_dir(data.join("tables"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("output_data_{job_id}_"))
+            })
+            .count()
+    };
+    assert!(outputs() > 0, "the job wrote output tables");
+
+    // Not under a running server.
+    let (ok, text) = gc(data, &["--older-than-days", "0"]);
+    assert!(
+        !ok && text.contains("in use by a running fateflow server"),
+        "{text}"
+    );
+    signal(s.child.id(), "-TERM");
+    assert_eq!(wait_exit(&mut s, Duration::from_secs(15)), Some(0));
+
+    // Too young for a 1-day retention; a dry run removes nothing.
+    let (ok, text) = gc(data, &["--older-than-days", "1"]);
+    assert!(ok && text.contains("removed 0 jobs"), "{text}");
+    let (ok, text) = gc(data, &["--older-than-days", "0", "--dry-run"]);
+    assert!(
+        ok && text.contains(&format!("would remove job {job_id}")),
+        "{text}"
+    );
+    assert!(data.join("jobs").join(&job_id).exists());
+
+    // A staging leftover (an empty one too) goes with the job.
+    std::fs::create_dir_all(data.join("tmp/stage-1-2-3")).unwrap();
+    let (ok, text) = gc(data, &["--older-than-days", "0"]);
+    assert!(
+        ok && text.contains(&format!("removed job {job_id}")),
+        "{text}"
+    );
+    // The two upload jobs go too (their rows only: the uploaded tables stay).
+    assert!(text.contains("removed 3 jobs"), "{text}");
+    assert!(!data.join("jobs").join(&job_id).exists());
+    assert!(!data.join("logs").join(&job_id).exists());
+    assert_eq!(outputs(), 0, "output tables removed");
+    assert!(data.join("tables/experiment/breast_hetero_guest").is_dir());
+    assert_eq!(std::fs::read_dir(data.join("tmp")).unwrap().count(), 0);
+
+    let s = Server::start(data, &[], &[]);
+    let r = s.post("job/query", json!({"job_id": job_id}));
+    assert!(
+        r["data"].as_array().is_none_or(|a| a.is_empty()),
+        "job rows removed: {r}"
+    );
+    let m = s.post("model/query", json!({"model_version": job_id}));
+    assert_eq!(m["retcode"], 0, "the pipeline model stays: {m}");
+    let info = s.post(
+        "table/table_info",
+        json!({"table_name": "breast_hetero_host", "namespace": "experiment"}),
+    );
+    assert_eq!(info["data"]["count"], 569, "{info}");
+}
