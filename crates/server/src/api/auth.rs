@@ -702,6 +702,22 @@ mod tests {
     }
 
     #[test]
+    fn text_fields_end_at_the_first_file_part() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"model_id\"\r\n\r\nm\r\n\
+                     --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.zip\"\r\n\r\nPK";
+        let start = body.windows(4).rposition(|w| w == b"\r\n--").unwrap();
+        assert_eq!(text_fields_end(body, b"--b"), Some(start));
+        // Not yet known while the part's headers are cut off.
+        assert_eq!(text_fields_end(&body[..start + 20], b"--b"), None);
+        // A file first, or no file at all.
+        assert_eq!(text_fields_end(&body[start + 2..], b"--b"), Some(0));
+        let closed = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n";
+        assert_eq!(text_fields_end(closed, b"--b"), Some(closed.len()));
+        // Junk without a delimiter needs more bytes (the caller caps them).
+        assert_eq!(text_fields_end(&[b'a'; 100], b"--b"), None);
+    }
+
+    #[test]
     fn form_is_sorted_and_quoted() {
         assert_eq!(canonical_form(b"b=2&a=x+y&c=%2F"), "a=x%20y&b=2&c=%2F");
         assert_eq!(canonical_form(b"bad=%zz"), "bad=%25zz");
