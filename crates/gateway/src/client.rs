@@ -1,8 +1,8 @@
 //! Outgoing calls: one lazily connected mTLS channel per routed party.
 
 use crate::proto::{
-    CommandReply, CommandRequest, GatewayClient, MessageHeader, PingReply, PingRequest, PushChunk,
-    PushReply, ReportRequest, CHUNK_BYTES,
+    CommandReply, CommandRequest, GatewayClient, JobStatusReply, JobStatusRequest, MessageHeader,
+    PingReply, PingRequest, PushChunk, PushReply, ReportRequest, CHUNK_BYTES,
 };
 use crate::tls::{client_config, Identity, Route, Routes, TlsError};
 use fateflow_federation::Key;
@@ -120,6 +120,15 @@ impl Peers {
         let mut r = tonic::Request::new(req);
         r.set_timeout(CALL_TIMEOUT);
         Ok(client.report(r).await?.into_inner().changed)
+    }
+
+    /// Asks a job's initiator for the job's status (one attempt: the caller asks
+    /// again later).
+    pub async fn job_status(&self, req: JobStatusRequest) -> Result<JobStatusReply, tonic::Status> {
+        let mut client = self.client(req.dst_party_id)?;
+        let mut r = tonic::Request::new(req);
+        r.set_timeout(Duration::from_secs(10));
+        Ok(client.job_status(r).await?.into_inner())
     }
 
     /// Probes a party's gateway.

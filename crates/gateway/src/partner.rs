@@ -4,11 +4,11 @@
 
 use crate::client::Peers;
 use crate::mirror::{self, TaskState};
-use crate::proto::{CommandRequest, ReportRequest};
+use crate::proto::{CommandRequest, JobStatusRequest, ReportRequest};
 use async_trait::async_trait;
 use fateflow_domain::{Party, Role};
 use fateflow_scheduler::local::LocalPartner;
-use fateflow_scheduler::{CommandError, Partner, PartyCommand, PartyController};
+use fateflow_scheduler::{CommandError, InitiatorView, Partner, PartyCommand, PartyController};
 use fateflow_storage::{JobFilter, MetadataStore};
 use serde_json::Value;
 use std::sync::Arc;
@@ -140,6 +140,84 @@ impl Partner for SitePartner {
                 message: reply.message,
             })
         }
+    }
+
+    async fn ask_initiator(
+        &self,
+        job_id: &str,
+        me: Party,
+        initiator: Party,
+    ) -> Result<InitiatorView, CommandError> {
+        let command = "job/status".to_string();
+        if self.controller.hosts(initiator.party_id) {
+            let job = self
+                .store
+                .get_job(job_id, initiator.role, initiator.party_id)
+                .await
+                .map_err(|e| CommandError::Refused {
+                    party: initiator,
+                    command: command.clone(),
+                    retcode: 100,
+                    message: e.to_string(),
+                })?;
+            return Ok(match job.filter(|j| j.is_initiator) {
+                None => InitiatorView::Unknown,
+                Some(j) => InitiatorView::Known {
+                    status: j.status,
+                    reason: j.error_report,
+                },
+            });
+        }
+        let req = JobStatusRequest {
+            job_id: job_id.to_string(),
+            src_role: me.role.to_string(),
+            src_party_id: me.party_id,
+            dst_role: initiator.role.to_string(),
+            dst_party_id: initiator.party_id,
+        };
+        let reply = self.peers.job_status(req).await.map_err(|e| {
+            let message = format!(
+                "site gateway of party {}: {}",
+                initiator.party_id,
+                crate::health::describe(&e)
+            );
+            if matches!(
+                e.code(),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
+            ) {
+                CommandError::Unreachable {
+                    party: initiator,
+                    command: command.clone(),
+                    message,
+                }
+            } else {
+                CommandError::Refused {
+                    party: initiator,
+                    command: command.clone(),
+                    retcode: 104,
+                    message,
+                }
+            }
+        })?;
+        if !reply.known {
+            return Ok(InitiatorView::Unknown);
+        }
+        let status =
+            reply
+                .status
+                .parse()
+                .map_err(
+                    |e: fateflow_domain::status::UnknownStatus| CommandError::Refused {
+                        party: initiator,
+                        command,
+                        retcode: 104,
+                        message: format!("job {job_id}: status in the reply: {e}"),
+                    },
+                )?;
+        Ok(InitiatorView::Known {
+            status,
+            reason: Some(reply.reason).filter(|r| !r.is_empty()),
+        })
     }
 
     async fn report_to_initiator(&self, job_id: &str) {

@@ -8,6 +8,7 @@
 //!   rpc Report(ReportRequest) returns (ReportReply);      // party → initiator
 //!   rpc Push(stream PushChunk) returns (PushReply);       // a federation message
 //!   rpc Ping(PingRequest) returns (PingReply);            // health
+//!   rpc JobStatus(JobStatusRequest) returns (JobStatusReply); // party → initiator
 //! }
 //! ```
 //!
@@ -162,6 +163,41 @@ pub struct PingReply {
     pub version: String,
 }
 
+/// A party of a job asks the job's initiator what it knows of the job (a restarted
+/// site, or a copy its initiator has not commanded for long).
+#[derive(Clone, PartialEq, Message)]
+pub struct JobStatusRequest {
+    /// The job.
+    #[prost(string, tag = "1")]
+    pub job_id: String,
+    /// The asking party's role (a party of the job).
+    #[prost(string, tag = "2")]
+    pub src_role: String,
+    /// The asking party.
+    #[prost(uint64, tag = "3")]
+    pub src_party_id: u64,
+    /// The initiator's role, as the asking party recorded it.
+    #[prost(string, tag = "4")]
+    pub dst_role: String,
+    /// The initiator.
+    #[prost(uint64, tag = "5")]
+    pub dst_party_id: u64,
+}
+
+/// The initiator's answer.
+#[derive(Clone, PartialEq, Message)]
+pub struct JobStatusReply {
+    /// Whether the initiator holds the job as one it initiated.
+    #[prost(bool, tag = "1")]
+    pub known: bool,
+    /// The job's status there, when known.
+    #[prost(string, tag = "2")]
+    pub status: String,
+    /// Why it ended, when it did.
+    #[prost(string, tag = "3")]
+    pub reason: String,
+}
+
 /// A party from its wire parts; errors name the field.
 pub fn party(field: &str, role: &str, party_id: u64) -> Result<Party, String> {
     let role: Role = role
@@ -223,6 +259,15 @@ pub fn decode_any(bytes: &[u8]) -> bool {
         any = true;
         let _ = crate::mirror::decode_tasks(&r.tasks_json);
     }
+    if let Ok(r) = JobStatusRequest::decode(bytes) {
+        any = true;
+        let _ = party("src_role", &r.src_role, r.src_party_id);
+        let _ = party("dst_role", &r.dst_role, r.dst_party_id);
+    }
+    if let Ok(r) = JobStatusReply::decode(bytes) {
+        any = true;
+        let _ = r.status.parse::<fateflow_domain::Status>();
+    }
     any |= PingRequest::decode(bytes).is_ok();
     any |= PingReply::decode(bytes).is_ok();
     any
@@ -234,6 +279,7 @@ const PATH_COMMAND: &str = "/fateflow.gateway.Gateway/Command";
 const PATH_REPORT: &str = "/fateflow.gateway.Gateway/Report";
 const PATH_PUSH: &str = "/fateflow.gateway.Gateway/Push";
 const PATH_PING: &str = "/fateflow.gateway.Gateway/Ping";
+const PATH_JOB_STATUS: &str = "/fateflow.gateway.Gateway/JobStatus";
 
 /// What a gateway does with each call (implemented by [`crate::server::GatewayService`]).
 #[tonic::async_trait]
@@ -258,6 +304,11 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         req: tonic::Request<PingRequest>,
     ) -> Result<tonic::Response<PingReply>, tonic::Status>;
+    /// A party asks the job's initiator for the job's status.
+    async fn job_status(
+        &self,
+        req: tonic::Request<JobStatusRequest>,
+    ) -> Result<tonic::Response<JobStatusReply>, tonic::Status>;
 }
 
 /// The tower service that routes gRPC calls to a [`Handler`].
@@ -301,6 +352,7 @@ macro_rules! unary_svc {
 unary_svc!(CommandSvc, CommandRequest, CommandReply, command);
 unary_svc!(ReportSvc, ReportRequest, ReportReply, report);
 unary_svc!(PingSvc, PingRequest, PingReply, ping);
+unary_svc!(JobStatusSvc, JobStatusRequest, JobStatusReply, job_status);
 
 struct PushSvc<T>(std::sync::Arc<T>);
 impl<T: Handler> tonic::server::ClientStreamingService<PushChunk> for PushSvc<T> {
@@ -348,6 +400,11 @@ where
             PATH_PING => Box::pin(async move {
                 Ok(grpc::<PingRequest, PingReply>()
                     .unary(PingSvc(inner), req)
+                    .await)
+            }),
+            PATH_JOB_STATUS => Box::pin(async move {
+                Ok(grpc::<JobStatusRequest, JobStatusReply>()
+                    .unary(JobStatusSvc(inner), req)
                     .await)
             }),
             PATH_PUSH => Box::pin(async move {
@@ -426,6 +483,18 @@ impl GatewayClient {
     ) -> Result<tonic::Response<PingReply>, tonic::Status> {
         self.ready().await?;
         let path = http::uri::PathAndQuery::from_static(PATH_PING);
+        self.inner
+            .unary(req, path, tonic_prost::ProstCodec::default())
+            .await
+    }
+
+    /// `JobStatus`.
+    pub async fn job_status(
+        &mut self,
+        req: tonic::Request<JobStatusRequest>,
+    ) -> Result<tonic::Response<JobStatusReply>, tonic::Status> {
+        self.ready().await?;
+        let path = http::uri::PathAndQuery::from_static(PATH_JOB_STATUS);
         self.inner
             .unary(req, path, tonic_prost::ProstCodec::default())
             .await

@@ -9,8 +9,8 @@
 
 use crate::mirror::{self, TaskState};
 use crate::proto::{
-    party, CommandReply, CommandRequest, GatewayServer, Handler, PingReply, PingRequest, PushChunk,
-    PushReply, ReportReply, ReportRequest,
+    party, CommandReply, CommandRequest, GatewayServer, Handler, JobStatusReply, JobStatusRequest,
+    PingReply, PingRequest, PushChunk, PushReply, ReportReply, ReportRequest,
 };
 use crate::tls::{fingerprint, Routes};
 use fateflow_domain::Party;
@@ -415,6 +415,49 @@ impl Handler for GatewayService {
         Ok(tonic::Response::new(PingReply {
             party_ids: self.controller.config().parties.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+        }))
+    }
+
+    async fn job_status(
+        &self,
+        req: tonic::Request<JobStatusRequest>,
+    ) -> Result<tonic::Response<JobStatusReply>, RpcStatus> {
+        let src_id = req.get_ref().src_party_id;
+        self.authorize(&req, src_id, "job status")?;
+        let r = req.into_inner();
+        let src =
+            party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::invalid_argument)?;
+        let dst =
+            party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::invalid_argument)?;
+        if !self.controller.hosts(dst.party_id) {
+            return Err(RpcStatus::not_found(format!(
+                "party {} is not hosted by this site",
+                dst.party_id
+            )));
+        }
+        let job = self
+            .store
+            .get_job(&r.job_id, dst.role, dst.party_id)
+            .await
+            .map_err(|e| RpcStatus::internal(e.to_string()))?;
+        let Some(job) = job.filter(|j| j.is_initiator) else {
+            tracing::info!(job_id = %r.job_id, %src, initiator = %dst, "gateway: a party asked about a job not initiated here");
+            return Ok(tonic::Response::new(JobStatusReply::default()));
+        };
+        // Only the job's parties learn its status.
+        let parties =
+            fateflow_scheduler::initiator::parties_of(&job).map_err(RpcStatus::internal)?;
+        if !parties.contains(&src) {
+            tracing::warn!(job_id = %r.job_id, %src, "gateway refused a job status query from a party that is not in the job");
+            return Err(RpcStatus::permission_denied(format!(
+                "{src} is not a party of job {}",
+                r.job_id
+            )));
+        }
+        Ok(tonic::Response::new(JobStatusReply {
+            known: true,
+            status: job.status.to_string(),
+            reason: job.error_report.unwrap_or_default(),
         }))
     }
 }

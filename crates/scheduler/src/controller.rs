@@ -251,6 +251,7 @@ impl PartyController {
                 Ok(json!({"returned": returned}))
             }
             PartyCommand::StartJob => {
+                self.refuse_start_of_ended(job_id, party).await?;
                 let now = now_ms();
                 self.store
                     .update_job_status(job_id, party.role, party.party_id, Status::Running, now)
@@ -1637,4 +1638,72 @@ fn write_job_files(dir: &std::path::Path, job: &JobRecord) -> std::io::Result<()
         party_dir.join("job_runtime_on_party_conf.json"),
         serde_json::to_vec_pretty(&job.runtime_conf_on_party).unwrap_or_default(),
     )
+}
+
+/// Copies of jobs initiated by another site (see [`crate::reconcile`]).
+impl PartyController {
+    /// Refuses to start a job whose copy here already ended (its resource hold timed
+    /// out, or it was ended after its initiator ended or lost it).
+    async fn refuse_start_of_ended(&self, job_id: &str, party: Party) -> Result<(), Refusal> {
+        match self
+            .store
+            .get_job(job_id, party.role, party.party_id)
+            .await?
+        {
+            Some(job) if job.status.is_end() => Err(Refusal::new(
+                100,
+                format!(
+                    "job {job_id} at {party} already ended ({}): {}",
+                    job.status,
+                    job.error_report.as_deref().unwrap_or("no reason recorded")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends this site's copy of a job with `status`, provided its row is still as the
+    /// caller read it (`seen`): a start, rerun or any other command that came in
+    /// between wins. Unfinished tasks are stopped, the reason recorded and the job's
+    /// resources returned. Returns whether the copy ended.
+    pub async fn end_copy(
+        &self,
+        seen: &JobRecord,
+        status: Status,
+        reason: &str,
+    ) -> Result<bool, Refusal> {
+        let job_id = seen.job_id.as_str();
+        let party = Party {
+            role: seen.role,
+            party_id: seen.party_id,
+        };
+        let now = now_ms();
+        // Status and reason in one update: nobody reads the ended copy without it.
+        if !self
+            .store
+            .update_job_status_from(seen, status, Some(reason), now)
+            .await?
+        {
+            return Ok(false);
+        }
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                job_id: Some(job_id.into()),
+                role: Some(party.role),
+                party_id: Some(party.party_id),
+                latest_only: true,
+                ..Default::default()
+            })
+            .await?;
+        for t in tasks.iter().filter(|t| !t.party_status.is_end()) {
+            if let Err(e) = self.stop_task(&t.key(), status, reason).await {
+                tracing::warn!(job_id, task_id = %t.task_id, error = %e.message, "stopping a task of an ended copy failed");
+            }
+        }
+        self.finish_job_row(job_id, party, status, Some(reason.to_string()), now)
+            .await?;
+        self.notify_initiator(job_id);
+        Ok(true)
+    }
 }

@@ -10,6 +10,8 @@
 //! - [`model`]: pipeline models: saved at the end of a training job, deployed,
 //!   loaded, and read by predict jobs.
 //! - [`detector`]: dead task processes, silent tasks, job timeouts.
+//! - [`reconcile`]: copies of jobs initiated by another site: resources held without
+//!   a start time out, and copies the initiator ended or does not know are ended here.
 //! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
 
 pub mod clock;
@@ -20,11 +22,12 @@ pub mod launcher;
 pub mod local;
 pub mod model;
 pub mod partner;
+pub mod reconcile;
 
 pub use controller::{PartyController, SiteConfig};
 pub use initiator::{Scheduler, SubmitError, SubmitResult};
 pub use launcher::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
-pub use partner::{CommandError, Partner, PartyCommand};
+pub use partner::{CommandError, InitiatorView, Partner, PartyCommand};
 
 use fateflow_domain::Status;
 use tokio::sync::{mpsc, oneshot};

@@ -211,4 +211,37 @@ pub trait Partner: Send + Sync {
     /// Tells the initiator of `job_id`, when it is another site, that this site's
     /// tasks of the job changed. Standalone sites have nobody to tell.
     async fn report_to_initiator(&self, _job_id: &str) {}
+
+    /// Asks `initiator` (a party of another site) what it knows of `job_id`, on behalf
+    /// of `me`, a party of the job hosted here. Standalone sites reach no other site.
+    async fn ask_initiator(
+        &self,
+        job_id: &str,
+        me: Party,
+        initiator: Party,
+    ) -> Result<InitiatorView, CommandError> {
+        let _ = me;
+        Err(CommandError::Unreachable {
+            party: initiator,
+            command: "job/status".into(),
+            message: format!(
+                "job {job_id}: this site has no gateway to party {}",
+                initiator.party_id
+            ),
+        })
+    }
+}
+
+/// What a job's initiator says about the job when a party asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitiatorView {
+    /// The initiator holds no job of this id that it initiated.
+    Unknown,
+    /// The initiator's status of the job and, when it ended, why.
+    Known {
+        /// The job's status at the initiator.
+        status: Status,
+        /// The initiator's reason, for an end status.
+        reason: Option<String>,
+    },
 }

@@ -218,6 +218,18 @@ pub struct GatewayOptions {
     /// initiated here fail (naming it).
     #[arg(long, env = "FATEFLOW_PARTY_TIMEOUT", default_value_t = 60.0)]
     pub party_timeout: f64,
+    /// Seconds a job initiated by another site may hold resources here without being
+    /// started before it is ended and its resources returned.
+    #[arg(long, env = "FATEFLOW_RESOURCE_HOLD_TIMEOUT", default_value_t = 300.0)]
+    pub resource_hold_timeout: f64,
+    /// Seconds without change after which a job initiated by another site asks its
+    /// initiator for the job's status (ended or unknown there: ended here).
+    #[arg(
+        long,
+        env = "FATEFLOW_INITIATOR_CHECK_SECONDS",
+        default_value_t = 600.0
+    )]
+    pub initiator_check_seconds: f64,
 }
 
 impl Default for GatewayOptions {
@@ -229,6 +241,8 @@ impl Default for GatewayOptions {
             gateway_key: None,
             health_seconds: 15.0,
             party_timeout: 60.0,
+            resource_hold_timeout: 300.0,
+            initiator_check_seconds: 600.0,
         }
     }
 }

@@ -155,6 +155,19 @@ impl Site {
                     site_partner.clone(),
                     Duration::from_secs_f64((gopts.health_seconds * 5.0).max(1.0)),
                 ));
+                tokio::spawn(fateflow_scheduler::reconcile::run(
+                    store.clone(),
+                    controller.clone(),
+                    site_partner.clone(),
+                    fateflow_scheduler::reconcile::ReconcileConfig {
+                        resource_hold_timeout: Duration::from_secs_f64(
+                            gopts.resource_hold_timeout.max(0.0),
+                        ),
+                        initiator_check: Duration::from_secs_f64(
+                            gopts.initiator_check_seconds.max(1.0),
+                        ),
+                    },
+                ));
                 site_partner
             }
         };

@@ -67,6 +67,17 @@ pub trait MetadataStore: Send + Sync {
         to: Status,
         now: i64,
     ) -> Result<bool>;
+    /// Like [`MetadataStore::update_job_status`], but only while the row is still as
+    /// the caller read it (`seen`: same status and update time, so any command that
+    /// touched it since wins); `error_report`, when given, is set in the same update.
+    /// Returns whether the row changed.
+    async fn update_job_status_from(
+        &self,
+        seen: &JobRecord,
+        to: Status,
+        error_report: Option<&str>,
+        now: i64,
+    ) -> Result<bool>;
     /// Sets the given job columns.
     async fn update_job(
         &self,

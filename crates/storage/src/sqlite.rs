@@ -517,6 +517,37 @@ impl MetadataStore for SqliteStore {
         Ok(res.rows_affected() == 1)
     }
 
+    async fn update_job_status_from(
+        &self,
+        seen: &JobRecord,
+        to: Status,
+        error_report: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        if seen.status == to
+            || !job_transition_allowed_with_signal(seen.status, to, seen.rerun_signal)
+        {
+            return Ok(false);
+        }
+        let res = sqlx::query(
+            "UPDATE job SET status = ?, error_report = COALESCE(?, error_report), update_time = ? \
+             WHERE job_id = ? AND role = ? AND party_id = ? AND status = ? AND update_time = ? \
+             AND rerun_signal = ?",
+        )
+        .bind(to.as_str())
+        .bind(error_report)
+        .bind(now)
+        .bind(&seen.job_id)
+        .bind(seen.role.as_str())
+        .bind(pid_i64(seen.party_id))
+        .bind(seen.status.as_str())
+        .bind(seen.update_time)
+        .bind(seen.rerun_signal)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
     async fn update_job(
         &self,
         job_id: &str,
