@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 
 /// How long a shutdown may spend stopping jobs before the process exits anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+/// How long a shutdown waits for its reports to partners' initiators to be sent.
+const REPORT_GRACE: Duration = Duration::from_secs(2);
 
 /// A running site.
 pub struct Site {
@@ -363,6 +365,7 @@ impl Site {
                 }
             }
         }
+        let mut partner_jobs = 0;
         for j in running_jobs(st, false).await {
             if !st.controller.hosts(j.party_id) {
                 continue;
@@ -383,6 +386,11 @@ impl Site {
             }
             // Not initiated here: this reports our task states to the initiator.
             let _ = st.scheduler.schedule(&j.job_id).await;
+            partner_jobs += 1;
+        }
+        if partner_jobs > 0 {
+            // The reports go out on their own tasks: give them a moment to leave.
+            tokio::time::sleep(REPORT_GRACE).await;
         }
         // Whatever still runs (a job row ended earlier, a task started meanwhile).
         let filter = TaskFilter {

@@ -247,3 +247,67 @@ fn gc_removes_old_finished_jobs_but_keeps_models_and_uploads() {
     );
     assert_eq!(info["data"]["count"], 569, "{info}");
 }
+
+/// Two sites, the host's tasks held running: the job id and the host reader's pid.
+fn held_two_sites() -> (crate::twosite::TwoSites, String, i64) {
+    let opts = crate::twosite::Options {
+        host_env: vec![("FATEFLOW_TEST_TASK_DELAY_MS".into(), "600000".into())],
+        ..Default::default()
+    };
+    let sites = crate::twosite::TwoSites::start(&opts);
+    sites.upload_breast();
+    let job_id = sites.guest.submit_example("psi_ecdh");
+    let tasks = sites
+        .host
+        .wait_tasks(&job_id, Duration::from_secs(60), |t| {
+            t.iter().any(|t| {
+                t["component_name"] == "reader_0"
+                    && t["party_status"] == "running"
+                    && t["run_pid"].is_i64()
+            })
+        });
+    let pid = tasks
+        .iter()
+        .find(|t| t["component_name"] == "reader_0")
+        .and_then(|t| t["run_pid"].as_i64())
+        .unwrap();
+    (sites, job_id, pid)
+}
+
+fn gone_soon(pid: i64) -> bool {
+    let t0 = Instant::now();
+    while alive(pid) && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+#[test]
+fn sigterm_at_the_initiator_ends_the_job_at_the_partner_too() {
+    let (mut sites, job_id, host_pid) = held_two_sites();
+    signal(sites.guest.child.id(), "-TERM");
+    assert_eq!(
+        wait_exit(&mut sites.guest, Duration::from_secs(20)),
+        Some(0)
+    );
+    // The partner was told through the gateway: no job left running there.
+    let j = sites.wait_host_job(&job_id, Duration::from_secs(5), |j| {
+        j["f_status"] == "failed"
+    });
+    let reason = j["f_error_report"].as_str().unwrap_or("");
+    assert!(reason.contains("shut down (SIGTERM)"), "{j}");
+    assert!(gone_soon(host_pid), "the host's task {host_pid} survived");
+}
+
+#[test]
+fn sigterm_at_a_partner_fails_the_job_at_the_initiator_with_its_reason() {
+    let (mut sites, job_id, host_pid) = held_two_sites();
+    signal(sites.host.child.id(), "-TERM");
+    assert_eq!(wait_exit(&mut sites.host, Duration::from_secs(20)), Some(0));
+    assert!(gone_soon(host_pid), "the host's task {host_pid} survived");
+    // Well within the 60 s party timeout: the host reported before it left.
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(15));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(reason.contains("shut down (SIGTERM)"), "{reason}");
+}
