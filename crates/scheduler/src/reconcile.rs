@@ -313,3 +313,299 @@ fn initiator_of(job: &JobRecord) -> Party {
         party_id: job.initiator_party_id,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::SiteConfig;
+    use crate::launcher::{LaunchError, Launched, TaskLauncher, TaskSpec};
+    use crate::partner::PartyCommand;
+    use fateflow_domain::Role;
+    use fateflow_storage::SqliteStore;
+    use serde_json::Value;
+    use std::sync::Mutex;
+
+    struct NoLauncher;
+
+    #[async_trait::async_trait]
+    impl TaskLauncher for NoLauncher {
+        async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
+            Err(LaunchError("no processes in this test".into()))
+        }
+        async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
+            Ok(false)
+        }
+        fn is_alive(&self, _: i64, _: &str) -> bool {
+            false
+        }
+    }
+
+    /// An initiator whose answer the test sets; counts the questions.
+    struct Initiator {
+        answer: Mutex<Result<InitiatorView, CommandError>>,
+        asked: Mutex<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl Partner for Initiator {
+        async fn send(
+            &self,
+            _: &str,
+            party: Party,
+            _: PartyCommand,
+        ) -> Result<Value, CommandError> {
+            Err(CommandError::Unreachable {
+                party,
+                command: "any".into(),
+                message: "not in this test".into(),
+            })
+        }
+        async fn ask_initiator(
+            &self,
+            _: &str,
+            _: Party,
+            _: Party,
+        ) -> Result<InitiatorView, CommandError> {
+            *self.asked.lock().unwrap() += 1;
+            self.answer.lock().unwrap().clone()
+        }
+    }
+
+    const HOST: Party = Party {
+        role: Role::Host,
+        party_id: 10000,
+    };
+
+    struct Fixture {
+        store: Arc<dyn MetadataStore>,
+        controller: Arc<PartyController>,
+        initiator: Arc<Initiator>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        /// A host-only site (the initiator guest 9999 is elsewhere) with 2 cores.
+        async fn new() -> Self {
+            let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::memory().await.unwrap());
+            let (events, _rx) = crate::event_channel();
+            let dir = tempfile::tempdir().unwrap();
+            let controller = Arc::new(PartyController::new(
+                store.clone(),
+                Arc::new(NoLauncher),
+                Arc::new(SiteConfig {
+                    parties: vec![10000],
+                    data_dir: dir.path().into(),
+                    cores: 2,
+                    memory: 0,
+                    max_cores_percent_per_job: 1.0,
+                    heartbeat_timeout_s: 60,
+                }),
+                events,
+            ));
+            controller.register_engines().await.unwrap();
+            let initiator = Arc::new(Initiator {
+                answer: Mutex::new(Ok(InitiatorView::Known {
+                    status: Status::Running,
+                    reason: None,
+                })),
+                asked: Mutex::new(0),
+            });
+            Self {
+                store,
+                controller,
+                initiator,
+                _dir: dir,
+            }
+        }
+
+        fn reconciler(&self, config: ReconcileConfig) -> Reconciler {
+            Reconciler::new(
+                self.store.clone(),
+                self.controller.clone(),
+                self.initiator.clone(),
+                config,
+            )
+        }
+
+        /// The psi_ecdh example created at the host and its resources applied.
+        async fn create_and_apply(&self, job_id: &str) {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/jobs/psi_ecdh");
+            let read = |f: &str| -> Value {
+                serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap()
+            };
+            let cmd = PartyCommand::CreateJob {
+                dsl: read("dsl.json"),
+                runtime_conf: read("conf.json"),
+                train_runtime_conf: None,
+            };
+            self.controller.handle(job_id, HOST, cmd).await.unwrap();
+            self.controller
+                .handle(job_id, HOST, PartyCommand::ApplyResource)
+                .await
+                .unwrap();
+        }
+
+        /// `waiting`, then started, as the initiator does.
+        async fn start(&self, job_id: &str) {
+            let waiting = PartyCommand::SyncJobStatus {
+                status: Status::Waiting,
+                reason: None,
+            };
+            self.controller.handle(job_id, HOST, waiting).await.unwrap();
+            self.controller
+                .handle(job_id, HOST, PartyCommand::StartJob)
+                .await
+                .unwrap();
+            assert_eq!(self.job(job_id).await.status, Status::Running);
+        }
+
+        async fn job(&self, job_id: &str) -> JobRecord {
+            self.store
+                .get_job(job_id, HOST.role, HOST.party_id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        async fn free_cores(&self) -> i64 {
+            self.store
+                .get_engine(&SiteConfig::engine_name(10000))
+                .await
+                .unwrap()
+                .unwrap()
+                .remaining_cores
+        }
+
+        fn set_answer(&self, a: Result<InitiatorView, CommandError>) {
+            *self.initiator.answer.lock().unwrap() = a;
+        }
+
+        fn asked(&self) -> usize {
+            *self.initiator.asked.lock().unwrap()
+        }
+    }
+
+    const CONFIG: ReconcileConfig = ReconcileConfig {
+        resource_hold_timeout: Duration::from_secs(60),
+        initiator_check: Duration::from_secs(600),
+    };
+
+    #[tokio::test]
+    async fn a_hold_without_start_ends_after_the_timeout_and_returns_the_cores() {
+        let f = Fixture::new().await;
+        f.create_and_apply("j1").await;
+        assert_eq!(f.free_cores().await, 0);
+        let applied = f.job("j1").await.apply_resource_time.unwrap();
+        let mut r = f.reconciler(CONFIG);
+        r.round(applied + 59_000).await.unwrap();
+        assert_eq!(
+            f.job("j1").await.status,
+            Status::Ready,
+            "not before the timeout"
+        );
+        r.round(applied + 61_000).await.unwrap();
+        let job = f.job("j1").await;
+        assert_eq!(job.status, Status::Failed);
+        assert!(!job.resource_in_use);
+        let why = job.error_report.unwrap();
+        assert!(
+            why.contains("guest:9999") && why.contains("resource hold timeout 60 s"),
+            "{why}"
+        );
+        assert_eq!(f.free_cores().await, 2);
+        // A late start is refused, naming why.
+        let e = f
+            .controller
+            .handle("j1", HOST, PartyCommand::StartJob)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("already ended"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn the_first_round_asks_every_copy_and_ends_what_the_initiator_ended() {
+        let f = Fixture::new().await;
+        f.create_and_apply("j2").await;
+        f.start("j2").await;
+        let now = f.job("j2").await.update_time;
+        // Still running at the initiator: left alone, and not asked again soon.
+        let mut r = f.reconciler(CONFIG);
+        r.round(now).await.unwrap();
+        assert_eq!(f.asked(), 1);
+        r.round(now + 1000).await.unwrap();
+        assert_eq!(f.asked(), 1);
+        assert_eq!(f.job("j2").await.status, Status::Running);
+        // Ended there: a new process (restart) asks at once and ends its copy.
+        f.set_answer(Ok(InitiatorView::Known {
+            status: Status::Failed,
+            reason: Some("component reader_0 failed at host:10000".into()),
+        }));
+        let mut r = f.reconciler(CONFIG);
+        r.round(now + 2000).await.unwrap();
+        let job = f.job("j2").await;
+        assert_eq!(job.status, Status::Failed);
+        assert!(!job.resource_in_use);
+        let why = job.error_report.unwrap();
+        assert!(
+            why.contains("initiator guest:9999 ended job j2 (failed"),
+            "{why}"
+        );
+        assert_eq!(f.free_cores().await, 2);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_job_ends_after_the_grace_and_an_unreachable_initiator_is_asked_again() {
+        let f = Fixture::new().await;
+        f.create_and_apply("j3").await;
+        f.start("j3").await;
+        let created = f.job("j3").await.create_time;
+        // Just created: an initiator that does not know it yet is not believed.
+        f.set_answer(Ok(InitiatorView::Unknown));
+        let mut r = f.reconciler(CONFIG);
+        r.round(created + 1000).await.unwrap();
+        assert_eq!(f.asked(), 1);
+        assert_eq!(f.job("j3").await.status, Status::Running);
+        // Silent for the check interval: asked again; unreachable, so asked again soon.
+        f.set_answer(Err(CommandError::Unreachable {
+            party: Party {
+                role: Role::Guest,
+                party_id: 9999,
+            },
+            command: "job/status".into(),
+            message: "connection refused".into(),
+        }));
+        let t = created + 1000 + 600_000;
+        r.round(t).await.unwrap();
+        assert_eq!(f.asked(), 2);
+        r.round(t + 10_000).await.unwrap();
+        assert_eq!(f.asked(), 2, "not before the retry interval");
+        // Back, and it does not know the job: the copy ends.
+        f.set_answer(Ok(InitiatorView::Unknown));
+        r.round(t + RETRY_MAX_MS).await.unwrap();
+        assert_eq!(f.asked(), 3);
+        let job = f.job("j3").await;
+        assert_eq!(job.status, Status::Failed);
+        assert!(job.error_report.unwrap().contains("does not know job j3"));
+        assert_eq!(f.free_cores().await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_copy_changed_since_it_was_read_is_not_ended() {
+        let f = Fixture::new().await;
+        f.create_and_apply("j4").await;
+        let seen = f.job("j4").await;
+        // The initiator starts it meanwhile.
+        f.start("j4").await;
+        let ended = f
+            .controller
+            .end_copy(&seen, Status::Failed, "stale decision")
+            .await
+            .unwrap();
+        assert!(!ended);
+        let job = f.job("j4").await;
+        assert_eq!(job.status, Status::Running);
+        assert_eq!(job.error_report, None);
+        assert!(job.resource_in_use);
+    }
+}

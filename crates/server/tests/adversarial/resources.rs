@@ -197,8 +197,14 @@ fn a_running_copy_whose_initiator_does_not_know_the_job_is_ended() {
     let fake = FakeInitiator::new(&sites);
     let lost = "202612050000000000002";
     fake.create_and_apply(lost);
-    let r = fake.command(lost, json!({"command": "start_job"}));
-    assert!(r.ok, "start_job refused: {}", r.message);
+    for cmd in [
+        json!({"command": "sync_job_status", "status": "waiting", "reason": null}),
+        json!({"command": "start_job"}),
+    ] {
+        let r = fake.command(lost, cmd);
+        assert!(r.ok, "refused: {}", r.message);
+    }
+    assert_eq!(sites.host_job(lost)["f_status"], "running");
     let copy = sites.wait_host_job(lost, Duration::from_secs(30), ended_and_freed);
     assert_eq!(copy["f_status"], "failed", "{copy}");
     let reason = copy["f_error_report"].as_str().unwrap_or("");
