@@ -160,6 +160,11 @@ pub struct ServerOptions {
     /// Seconds without a heartbeat after which a running task is declared dead.
     #[arg(long, env = "FATEFLOW_HEARTBEAT_TIMEOUT", default_value_t = 60)]
     pub heartbeat_timeout: i64,
+    /// Remove finished jobs that ended more than this many days ago, at start-up and
+    /// hourly (as `fateflow gc` does: job files, logs, output tables no other job names,
+    /// metadata rows; pipeline models stay). Off unless given.
+    #[arg(long, env = "FATEFLOW_RETENTION_DAYS")]
+    pub retention_days: Option<f64>,
 }
 
 impl ServerOptions {
@@ -179,6 +184,7 @@ impl ServerOptions {
             tick_seconds: 2.0,
             detect_seconds: 5.0,
             heartbeat_timeout: 60,
+            retention_days: None,
         }
     }
 }

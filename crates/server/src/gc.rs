@@ -180,8 +180,34 @@ pub async fn collect(opts: &GcOptions) -> anyhow::Result<GcReport> {
         .await
         .context("opening the metadata database")?;
     let tables = LocalTableStore::open(dir).context("opening the table store")?;
-    let cutoff = now_ms() - (opts.older_than_days * 86_400_000.0) as i64;
+    let mut report = remove_old_jobs(&store, &tables, opts).await?;
 
+    // No server runs (the lock says so): everything in the staging area is a leftover.
+    let tmp = dir.join("tmp");
+    if let Ok(rd) = std::fs::read_dir(&tmp) {
+        for e in rd.flatten() {
+            report.tmp_entries += 1;
+            report.tmp_bytes += size_of(&e.path());
+        }
+    }
+    if !opts.dry_run {
+        tables
+            .sweep_tmp(Duration::ZERO)
+            .context("sweeping the staging area")?;
+    }
+    store.close().await;
+    Ok(report)
+}
+
+/// The job part of gc, also run by a server started with `--retention-days`: finished
+/// jobs older than `opts.older_than_days` (all their rows at this site ended).
+pub async fn remove_old_jobs(
+    store: &dyn MetadataStore,
+    tables: &LocalTableStore,
+    opts: &GcOptions,
+) -> anyhow::Result<GcReport> {
+    let dir = &opts.data_dir;
+    let cutoff = now_ms() - (opts.older_than_days * 86_400_000.0) as i64;
     let (rows, _) = store.query_jobs(&JobFilter::default()).await?;
     let mut jobs: BTreeMap<String, Vec<JobRecord>> = BTreeMap::new();
     for r in rows {
@@ -240,6 +266,17 @@ pub async fn collect(opts: &GcOptions) -> anyhow::Result<GcReport> {
         if opts.dry_run {
             continue;
         }
+        // A running server may have rerun it since it was listed.
+        let (now_rows, _) = store
+            .query_jobs(&JobFilter {
+                job_id: Some(job_id.clone()),
+                ..Default::default()
+            })
+            .await?;
+        if !old(&now_rows) {
+            report.jobs.pop();
+            continue;
+        }
         for id in &outputs {
             tables
                 .delete(id)
@@ -250,20 +287,5 @@ pub async fn collect(opts: &GcOptions) -> anyhow::Result<GcReport> {
         remove(&log_dir)?;
         report.rows += store.delete_job_records(&job_id).await?;
     }
-
-    // No server runs (the lock says so): everything in the staging area is a leftover.
-    let tmp = dir.join("tmp");
-    if let Ok(rd) = std::fs::read_dir(&tmp) {
-        for e in rd.flatten() {
-            report.tmp_entries += 1;
-            report.tmp_bytes += size_of(&e.path());
-        }
-    }
-    if !opts.dry_run {
-        tables
-            .sweep_tmp(Duration::ZERO)
-            .context("sweeping the staging area")?;
-    }
-    store.close().await;
     Ok(report)
 }

@@ -206,6 +206,20 @@ impl Site {
         });
         let _ = events.send(fateflow_scheduler::Event::ScheduleAll);
 
+        if let Some(days) = opts.retention_days {
+            if !days.is_finite() || days < 0.0 {
+                anyhow::bail!("--retention-days: a number of days, 0 or more");
+            }
+            tokio::spawn(retention(
+                store.clone(),
+                tables.clone(),
+                crate::gc::GcOptions {
+                    data_dir: data_dir.clone(),
+                    older_than_days: days,
+                    dry_run: false,
+                },
+            ));
+        }
         let data_dir_for_mailbox = data_dir.clone();
         let gateway_store = store.clone();
         let state = AppState {
@@ -421,6 +435,29 @@ impl Site {
             }
         }
         ended
+    }
+}
+
+/// `--retention-days`: removes old finished jobs at start-up and every hour.
+async fn retention(
+    store: Arc<dyn MetadataStore>,
+    tables: Arc<fateflow_tables::LocalTableStore>,
+    opts: crate::gc::GcOptions,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match crate::gc::remove_old_jobs(store.as_ref(), &tables, &opts).await {
+            Ok(r) if !r.jobs.is_empty() => tracing::info!(
+                jobs = r.jobs.len(),
+                bytes = r.total_bytes(),
+                rows = r.rows,
+                days = opts.older_than_days,
+                "retention: removed finished jobs"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention: removing old jobs failed"),
+        }
     }
 }
 

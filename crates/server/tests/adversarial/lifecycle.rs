@@ -311,3 +311,33 @@ fn sigterm_at_a_partner_fails_the_job_at_the_initiator_with_its_reason() {
     let reason = job["f_error_report"].as_str().unwrap_or("");
     assert!(reason.contains("shut down (SIGTERM)"), "{reason}");
 }
+
+#[test]
+fn retention_days_removes_old_jobs_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let mut s = Server::start(data, &[], &[]);
+    s.upload_breast();
+    let job_id = s.submit_example("reader_transform");
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    s.kill9();
+    // With a zero-day retention every finished job is old enough.
+    let s = Server::start(data, &[], &["--retention-days", "0"]);
+    let t0 = Instant::now();
+    while data.join("jobs").join(&job_id).exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !data.join("jobs").join(&job_id).exists(),
+        "job files removed"
+    );
+    assert!(!data.join("logs").join(&job_id).exists(), "logs removed");
+    let r = s.post("job/query", json!({"job_id": job_id}));
+    assert!(
+        r["data"].as_array().is_none_or(|a| a.is_empty()),
+        "job rows removed: {r}"
+    );
+    let m = s.post("model/query", json!({"model_version": job_id}));
+    assert_eq!(m["retcode"], 0, "the pipeline model stays: {m}");
+}
