@@ -718,6 +718,42 @@ mod tests {
     }
 
     #[test]
+    fn nonces_are_single_use_within_the_window_and_then_evicted() {
+        let auth = Auth::with_keys("ak", "sk");
+        let t = 1_700_000_000_000;
+        assert!(auth.use_nonce("ak", "n1", t, t));
+        assert!(!auth.use_nonce("ak", "n1", t, t + 1), "replay refused");
+        assert!(
+            auth.use_nonce("other", "n1", t, t + 1),
+            "keyed by app key too"
+        );
+        // Past the window the timestamp itself is refused; the entry is dropped.
+        assert!(auth.use_nonce("ak", "n2", t + 200_000, t + 200_000));
+        let seen = auth.nonces.lock().unwrap().seen.len();
+        assert_eq!(seen, 1, "expired entries are evicted");
+    }
+
+    #[test]
+    fn login_failures_wait_longer_each_time() {
+        let auth = Auth::with_keys("ak", "sk");
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let t = 1_000_000;
+        for _ in 0..LOGIN_FREE_FAILURES {
+            assert_eq!(auth.login_wait_ms(ip, t), None);
+            auth.login_result(ip, false, t);
+        }
+        assert_eq!(auth.login_wait_ms(ip, t), Some(LOGIN_BASE_WAIT_MS));
+        let later = t + LOGIN_BASE_WAIT_MS;
+        assert_eq!(auth.login_wait_ms(ip, later), None);
+        auth.login_result(ip, false, later);
+        assert_eq!(auth.login_wait_ms(ip, later), Some(2 * LOGIN_BASE_WAIT_MS));
+        // Another address is not affected; a success clears the record.
+        assert_eq!(auth.login_wait_ms([10, 0, 0, 2].into(), later), None);
+        auth.login_result(ip, true, later);
+        assert_eq!(auth.login_wait_ms(ip, later), None);
+    }
+
+    #[test]
     fn form_is_sorted_and_quoted() {
         assert_eq!(canonical_form(b"b=2&a=x+y&c=%2F"), "a=x%20y&b=2&c=%2F");
         assert_eq!(canonical_form(b"bad=%zz"), "bad=%25zz");
