@@ -367,3 +367,104 @@ fn a_gateway_push_for_a_session_of_no_job_is_refused() {
         e.message()
     );
 }
+
+#[test]
+fn a_gateway_push_from_a_party_outside_the_job_is_refused() {
+    use crate::twosite::{free_port, make_cert, write_routes};
+    use fateflow_domain::{Party, Role};
+    use fateflow_gateway::proto::CommandRequest;
+    // The host routes the guest (9999) and a third party (9998); the guest creates a
+    // job there with the host; the third party is routed but not in the job.
+    let dir = tempfile::tempdir().unwrap();
+    let (guest_cert, _) = make_cert(&dir.path().join("guest"));
+    let (third_cert, _) = make_cert(&dir.path().join("third"));
+    let host_dir = dir.path().join("host");
+    let (host_cert, _) = make_cert(&host_dir.join("gateway"));
+    let port = free_port();
+    let routes = json!({"parties": {
+        "9999": {"address": "127.0.0.1:1", "certificate": guest_cert},
+        "9998": {"address": "127.0.0.1:1", "certificate": third_cert},
+    }});
+    let routes_path = dir.path().join("host-routes.json");
+    std::fs::write(&routes_path, routes.to_string()).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let _host = Server::start_parties(
+        &host_dir,
+        "10000",
+        &[],
+        &[
+            "--routes",
+            routes_path.to_str().unwrap(),
+            "--gateway-listen",
+            &listen,
+        ],
+    );
+    let peers_of = |name: &str, cert: &std::path::Path| {
+        let id = fateflow_gateway::Identity::load(cert, &dir.path().join(name).join("site.key"))
+            .unwrap();
+        let routes = dir.path().join(format!("{name}-routes.json"));
+        write_routes(&routes, 10000, port, &host_cert);
+        fateflow_gateway::Peers::new(&id, fateflow_gateway::Routes::load(&routes).unwrap()).unwrap()
+    };
+    let guest = peers_of("guest", &guest_cert);
+    let third = peers_of("third", &third_cert);
+    let job_id = "202601010000000000002";
+    let read = |f: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(
+                crate::common::examples()
+                    .join("jobs/reader_transform")
+                    .join(f),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let create = CommandRequest {
+        job_id: job_id.into(),
+        src_role: "guest".into(),
+        src_party_id: 9999,
+        dst_role: "host".into(),
+        dst_party_id: 10000,
+        command_json: serde_json::to_vec(
+            &json!({"command": "create_job", "dsl": read("dsl.json"), "runtime_conf": read("conf.json")}),
+        )
+        .unwrap(),
+    };
+    let key = |src: u64| fateflow_federation::Key {
+        session: format!("{job_id}_reader_0_0"),
+        name: "x".into(),
+        tag: "t".into(),
+        src: Party {
+            role: Role::Guest,
+            party_id: src,
+        },
+        dst: Party {
+            role: Role::Host,
+            party_id: 10000,
+        },
+    };
+    let data = || {
+        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
+            fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
+        )])
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = guest.command(create).await.unwrap();
+        assert!(r.ok, "{}", r.message);
+        let e = third.push(&key(9998), 3, data()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(
+            e.message()
+                .contains(&format!("guest:9998 is not a party of job {job_id}")),
+            "{}",
+            e.message()
+        );
+        // The job's own guest is heard.
+        assert!(guest.push(&key(9999), 3, data()).await.unwrap().stored);
+    });
+}
