@@ -12,7 +12,9 @@
 //!   reconnect is noticed). A copy the initiator ended, or does not know, is ended
 //!   here with a reason, its tasks stopped and its resources returned. A copy still
 //!   running at the initiator is left alone: the tasks failed by `recover()` reach
-//!   the initiator through the reports.
+//!   the initiator through the reports. A copy whose initiator stayed unreachable for
+//!   the whole check interval, with no task running here, ends too (by then the
+//!   initiator, if alive, has failed the job on its side after its party timeout).
 
 use crate::clock::now_ms;
 use crate::controller::PartyController;
@@ -77,6 +79,8 @@ pub async fn run(
 struct Asked {
     at: i64,
     answered: bool,
+    /// Since when every ask found the initiator unreachable.
+    unreachable_since: Option<i64>,
 }
 
 /// The state of the reconciliation loop.
@@ -196,6 +200,7 @@ impl Reconciler {
             .ask_initiator(&job.job_id, party, initiator)
             .await;
         let key = (job.job_id.clone(), party);
+        let check_ms = i64::try_from(self.config.initiator_check.as_millis()).unwrap_or(i64::MAX);
         let view = match answer {
             Ok(v) => {
                 self.asked.insert(
@@ -203,26 +208,47 @@ impl Reconciler {
                     Asked {
                         at: now,
                         answered: true,
+                        unreachable_since: None,
                     },
                 );
                 v
             }
             Err(e) => {
+                let unreachable = matches!(e, CommandError::Unreachable { .. });
+                let since = unreachable.then(|| {
+                    self.asked
+                        .get(&key)
+                        .and_then(|a| a.unreachable_since)
+                        .unwrap_or(now)
+                });
                 self.asked.insert(
                     key,
                     Asked {
                         at: now,
                         answered: false,
+                        unreachable_since: since,
                     },
                 );
-                match e {
-                    CommandError::Unreachable { .. } => {
-                        tracing::info!(job_id = %job.job_id, %party, %initiator, error = %e.message(), "the job's initiator could not be asked for its status; asking again later")
-                    }
-                    CommandError::Refused { .. } => {
-                        tracing::warn!(job_id = %job.job_id, %party, %initiator, error = %e.message(), "the job's initiator refused to give its status")
-                    }
+                if unreachable {
+                    tracing::info!(job_id = %job.job_id, %party, %initiator, error = %e.message(), "the job's initiator could not be asked for its status; asking again later");
+                } else {
+                    tracing::warn!(job_id = %job.job_id, %party, %initiator, error = %e.message(), "the job's initiator refused to give its status");
                 }
+                // An initiator gone for the whole check interval has failed the job on
+                // its side (its party timeout); a copy with nothing running ends too.
+                let Some(since) = since else { return };
+                if now.saturating_sub(since) < check_ms || self.has_running_task(job).await {
+                    return;
+                }
+                let reason = format!(
+                    "the initiator {initiator} of job {} could not be reached for {} s ({}) and \
+                     no task of the job runs at {party}; this site's copy was ended and its \
+                     resources returned",
+                    job.job_id,
+                    (now - since) / 1000,
+                    e.message()
+                );
+                self.end(job, Status::Failed, &reason, now).await;
                 return;
             }
         };
@@ -249,8 +275,6 @@ impl Reconciler {
                 )
             }
             InitiatorView::Unknown => {
-                let check_ms =
-                    i64::try_from(self.config.initiator_check.as_millis()).unwrap_or(i64::MAX);
                 if now.saturating_sub(job.create_time) < UNKNOWN_GRACE_MS.min(check_ms) {
                     return;
                 }
@@ -265,22 +289,33 @@ impl Reconciler {
                 )
             }
         };
-        match self.controller.end_copy(job, status, &reason).await {
+        self.end(job, status, &reason, now).await;
+    }
+
+    /// Ends a copy after asking its initiator.
+    async fn end(&mut self, job: &JobRecord, status: Status, reason: &str, now: i64) {
+        let party = party_of(job);
+        match self.controller.end_copy(job, status, reason).await {
             Ok(true) => {
-                tracing::warn!(job_id = %job.job_id, %party, %initiator, %status, "{reason}")
+                tracing::warn!(job_id = %job.job_id, %party, initiator = %initiator_of(job), %status, "{reason}")
             }
             Ok(false) => {
                 // The copy changed while asking: look again soon.
+                let since = self
+                    .asked
+                    .get(&(job.job_id.clone(), party))
+                    .and_then(|a| a.unreachable_since);
                 self.asked.insert(
                     (job.job_id.clone(), party),
                     Asked {
                         at: now,
                         answered: false,
+                        unreachable_since: since,
                     },
                 );
             }
             Err(e) => {
-                tracing::error!(job_id = %job.job_id, %party, error = %e.message, "ending a copy its initiator ended failed")
+                tracing::error!(job_id = %job.job_id, %party, error = %e.message, "ending a copy of a job initiated elsewhere failed")
             }
         }
     }
@@ -587,6 +622,49 @@ mod tests {
         let job = f.job("j3").await;
         assert_eq!(job.status, Status::Failed);
         assert!(job.error_report.unwrap().contains("does not know job j3"));
+        assert_eq!(f.free_cores().await, 2);
+    }
+
+    #[tokio::test]
+    async fn an_initiator_unreachable_for_the_check_interval_ends_an_idle_copy() {
+        let f = Fixture::new().await;
+        f.create_and_apply("j5").await;
+        f.start("j5").await;
+        let t = f.job("j5").await.update_time;
+        let down = || {
+            Err(CommandError::Unreachable {
+                party: Party {
+                    role: Role::Guest,
+                    party_id: 9999,
+                },
+                command: "job/status".into(),
+                message: "connection refused".into(),
+            })
+        };
+        f.set_answer(down());
+        let mut r = f.reconciler(CONFIG);
+        r.round(t).await.unwrap();
+        // Down for less than the check interval: kept.
+        r.round(t + 590_000).await.unwrap();
+        assert_eq!(f.job("j5").await.status, Status::Running);
+        // An answer in between starts the count again.
+        f.set_answer(Ok(InitiatorView::Known {
+            status: Status::Running,
+            reason: None,
+        }));
+        r.round(t + 620_000).await.unwrap();
+        f.set_answer(down());
+        r.round(t + 1_300_000).await.unwrap();
+        assert_eq!(f.job("j5").await.status, Status::Running);
+        // Down for the whole interval since: ended, naming the initiator.
+        r.round(t + 1_300_000 + 600_000).await.unwrap();
+        let job = f.job("j5").await;
+        assert_eq!(job.status, Status::Failed);
+        let why = job.error_report.unwrap();
+        assert!(
+            why.contains("guest:9999") && why.contains("could not be reached"),
+            "{why}"
+        );
         assert_eq!(f.free_cores().await, 2);
     }
 
