@@ -92,7 +92,7 @@ fn a_cut_off_upload_leaves_no_temp_file_and_no_table() {
     )
     .unwrap();
     for i in 0..2000 {
-        write!(conn, "{i},1.5\n").unwrap();
+        writeln!(conn, "{i},1.5").unwrap();
     }
     conn.flush().unwrap();
     // The temp file exists while the body streams in.
