@@ -6,6 +6,7 @@ use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSp
 use crate::partner::PartyCommand;
 use crate::{Event, EventSender};
 use fateflow_domain::dsl::DataRef;
+use fateflow_domain::ident::{check, safe_join, IdKind, UnsafePath};
 use fateflow_domain::{Job, Party, PartyId, Role, Status};
 use fateflow_storage::{
     JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord, TaskUpdate,
@@ -71,9 +72,9 @@ impl SiteConfig {
         format!("STANDALONE_{party_id}")
     }
 
-    /// Where a job's files go.
-    pub fn job_dir(&self, job_id: &str) -> PathBuf {
-        self.data_dir.join("jobs").join(job_id)
+    /// Where a job's files go; refuses a job id that is not one plain name.
+    pub fn job_dir(&self, job_id: &str) -> Result<PathBuf, UnsafePath> {
+        safe_join(&self.data_dir, &["jobs", job_id])
     }
 
     /// Where a task's log goes: `logs/<job>/<role>/<party>/<component>/`.
@@ -83,13 +84,17 @@ impl SiteConfig {
         role: Role,
         party_id: PartyId,
         component: &str,
-    ) -> PathBuf {
-        self.data_dir
-            .join("logs")
-            .join(job_id)
-            .join(role.as_str())
-            .join(party_id.to_string())
-            .join(component)
+    ) -> Result<PathBuf, UnsafePath> {
+        safe_join(
+            &self.data_dir,
+            &[
+                "logs",
+                job_id,
+                role.as_str(),
+                &party_id.to_string(),
+                component,
+            ],
+        )
     }
 }
 
@@ -203,6 +208,7 @@ impl PartyController {
                 format!("party {} is not hosted by this site", party.party_id),
             ));
         }
+        check_command_ids(job_id, &cmd)?;
         match cmd {
             PartyCommand::CreateJob {
                 dsl,
@@ -437,7 +443,10 @@ impl PartyController {
             Err(fateflow_storage::Error::AlreadyExists(_)) => return Ok(json!({"created": false})),
             Err(e) => return Err(e.into()),
         }
-        let dir = self.config.job_dir(job_id);
+        let dir = self
+            .config
+            .job_dir(job_id)
+            .map_err(|e| Refusal::new(101, format!("job_id: {e}")))?;
         if let Err(e) = write_job_files(&dir, &record) {
             tracing::warn!(job_id, error = %e, "could not write job files");
         }
@@ -932,12 +941,10 @@ impl PartyController {
             output_data: spec.output.data.clone(),
             output_model: spec.output.model.clone(),
             data_dir: self.config.data_dir.clone(),
-            log_dir: self.config.task_log_dir(
-                &job.job_id,
-                task.role,
-                task.party_id,
-                &task.component_name,
-            ),
+            log_dir: self
+                .config
+                .task_log_dir(&job.job_id, task.role, task.party_id, &task.component_name)
+                .map_err(|e| format!("task log dir: {e}"))?,
             server: self.server.get().cloned().unwrap_or_default(),
             task_cores: params.task_cores,
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
@@ -1619,6 +1626,45 @@ pub(crate) fn new_task(
         start_time: None,
         end_time: None,
         elapsed: None,
+    }
+}
+
+/// Every identifier of a command that can become a path, checked against the one
+/// grammar before anything is stored or written (a partner chooses them).
+fn check_command_ids(job_id: &str, cmd: &PartyCommand) -> Result<(), Refusal> {
+    let bad = |e: fateflow_domain::ident::InvalidId| Refusal::new(101, e.to_string());
+    let model = |id: &str, version: &str| -> Result<(), Refusal> {
+        check(IdKind::ModelId, id).map_err(bad)?;
+        check(IdKind::ModelVersion, version).map_err(bad)
+    };
+    match cmd {
+        PartyCommand::DeployModel {
+            model_id,
+            model_version,
+            child_model_version,
+            cpn_list,
+            ..
+        } => {
+            model(model_id, model_version)?;
+            check(IdKind::ModelVersion, child_model_version).map_err(bad)?;
+            for c in cpn_list.iter().flatten() {
+                check(IdKind::Component, c).map_err(bad)?;
+            }
+            Ok(())
+        }
+        PartyCommand::LoadModel {
+            model_id,
+            model_version,
+            ..
+        } => model(model_id, model_version),
+        PartyCommand::CreateTask { component, .. }
+        | PartyCommand::StartTask { component, .. }
+        | PartyCommand::SyncTaskStatus { component, .. }
+        | PartyCommand::StopTask { component, .. } => {
+            check(IdKind::JobId, job_id).map_err(bad)?;
+            check(IdKind::Component, component).map_err(bad)
+        }
+        _ => check(IdKind::JobId, job_id).map_err(bad),
     }
 }
 

@@ -533,6 +533,10 @@ impl Scheduler {
                     .min()
                     .unwrap_or(0);
                 if status.is_auto_rerun() && retries > 0 {
+                    if !retry_due(&by_cpn[cpn], now_ms()) {
+                        // Backing off; a later round retries it.
+                        return Ok(());
+                    }
                     tracing::info!(job_id = %job.job_id, component = %cpn, retries, "retrying task");
                     self.new_task_versions(
                         job,
@@ -954,4 +958,17 @@ pub fn parties_of(job: &JobRecord) -> Result<Vec<Party>, String> {
                 .map(move |party_id| Party { role, party_id })
         })
         .collect())
+}
+
+/// Whether a failed component's next automatic retry is due: `auto_retry_delay`
+/// seconds after its last task ended, doubled with every version already run (capped
+/// at an hour), so a task that fails at once is not restarted in a tight loop.
+fn retry_due(rows: &[TaskRecord], now: i64) -> bool {
+    let Some(last) = rows.iter().max_by_key(|t| t.task_version) else {
+        return true;
+    };
+    let ended = last.end_time.unwrap_or(last.update_time);
+    let base_ms = last.auto_retry_delay.max(0).saturating_mul(1000);
+    let factor = 1i64 << last.task_version.clamp(0, 12);
+    now >= ended.saturating_add(base_ms.saturating_mul(factor).min(3_600_000))
 }
