@@ -213,3 +213,58 @@ fn a_running_copy_whose_initiator_does_not_know_the_job_is_ended() {
         "{reason}"
     );
 }
+
+/// The `JobStatus` query answers only a party of the job: the host learns the status
+/// of a job it is in, hears "unknown" for a job id the guest does not hold, and is
+/// refused for a guest-only job.
+#[test]
+fn the_job_status_query_answers_only_the_jobs_parties() {
+    use fateflow_gateway::proto::JobStatusRequest;
+    let sites = TwoSites::start(&Options::default());
+    sites.upload_breast();
+    let shared = sites.guest.submit_example("psi_ecdh");
+    let (dsl, _) = example("reader_transform");
+    let conf = json!({
+        "dsl_version": 2,
+        "initiator": {"role": "guest", "party_id": 9999},
+        "role": {"guest": [9999]},
+        "component_parameters": {"role": {"guest": {"0": {
+            "reader_0": {"table": {"name": "breast_hetero_guest", "namespace": "experiment"}},
+            "data_transform_0": {"with_label": true, "label_name": "y", "label_type": "int"}
+        }}}}
+    });
+    let guest_only = sites.guest.submit(dsl, conf);
+
+    let h = &sites.host_files;
+    let identity =
+        fateflow_gateway::Identity::load(&h.cert, &h.data_dir.join("gateway/site.key")).unwrap();
+    let peers = fateflow_gateway::Peers::new(
+        &identity,
+        fateflow_gateway::Routes::load(&h.routes).unwrap(),
+    )
+    .unwrap();
+    let ask = |job_id: &str| JobStatusRequest {
+        job_id: job_id.into(),
+        src_role: "host".into(),
+        src_party_id: 10000,
+        dst_role: "guest".into(),
+        dst_party_id: 9999,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = peers.job_status(ask(&shared)).await.unwrap();
+        assert!(r.known, "{r:?}");
+        assert!(!r.status.is_empty(), "{r:?}");
+        let r = peers
+            .job_status(ask("202612050000000000009"))
+            .await
+            .unwrap();
+        assert!(!r.known, "{r:?}");
+        let e = peers.job_status(ask(&guest_only)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("host:10000"), "{}", e.message());
+    });
+}
