@@ -33,6 +33,11 @@ impl Reporter {
     }
 
     fn post(&self, url: &str, body: &Value) -> Result<Value, String> {
+        self.post_status(url, body).map_err(|(_, e)| e)
+    }
+
+    /// Like `post`; a failure says whether the site refused the task's token.
+    fn post_status(&self, url: &str, body: &Value) -> Result<Value, (bool, String)> {
         let resp = self
             .client
             .post(url)
@@ -40,18 +45,34 @@ impl Reporter {
             .header(fateflow_federation::TASK_TOKEN_HEADER, &self.token)
             .body(body.to_string())
             .send()
-            .map_err(|e| format!("POST {url}: {e}"))?;
+            .map_err(|e| (false, format!("POST {url}: {e}")))?;
         let status = resp.status();
-        let text = resp.text().map_err(|e| format!("POST {url}: {e}"))?;
+        let refused = matches!(status.as_u16(), 401 | 403);
+        let text = resp
+            .text()
+            .map_err(|e| (refused, format!("POST {url}: {e}")))?;
         let v: Value = serde_json::from_str(&text)
-            .map_err(|_| format!("POST {url}: HTTP {status}: {text}"))?;
+            .map_err(|_| (refused, format!("POST {url}: HTTP {status}: {text}")))?;
         match v.get("retcode").and_then(Value::as_i64) {
             Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-            _ => Err(format!(
-                "POST {url}: {}",
-                v.get("retmsg").and_then(Value::as_str).unwrap_or(&text)
+            _ => Err((
+                refused,
+                format!(
+                    "POST {url}: {}",
+                    v.get("retmsg").and_then(Value::as_str).unwrap_or(&text)
+                ),
             )),
         }
+    }
+
+    /// A heartbeat; a failure says whether the site refused the task's token (the
+    /// task was stopped or ended elsewhere, or the site restarted).
+    pub(crate) fn heartbeat(&self) -> Result<(), (bool, String)> {
+        self.post_status(
+            &format!("{}/report", self.party_base),
+            &serde_json::json!({"heartbeat": true}),
+        )
+        .map(|_| ())
     }
 
     /// `report`: party status and task fields.

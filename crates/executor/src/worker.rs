@@ -138,9 +138,16 @@ fn spawn_heartbeat(reporter: Reporter, done: Arc<AtomicBool>) -> std::thread::Jo
             if done.load(Ordering::SeqCst) {
                 break;
             }
-            match reporter.report(&json!({"heartbeat": true})) {
-                Ok(_) => last_ok = Instant::now(),
-                Err(e) => {
+            match reporter.heartbeat() {
+                Ok(()) => last_ok = Instant::now(),
+                // The site no longer takes this task's token: nothing it computes
+                // would be accepted, so it stops now. (A refusal caused by its own
+                // final report comes after `done` was set.)
+                Err((true, e)) if !done.load(Ordering::SeqCst) => {
+                    log(&format!("the site refused this task's token; exiting: {e}"));
+                    std::process::exit(5);
+                }
+                Err((_, e)) => {
                     log(&format!("heartbeat failed: {e}"));
                     if last_ok.elapsed() > SITE_LOST_AFTER {
                         log("the site has been unreachable for too long; exiting");

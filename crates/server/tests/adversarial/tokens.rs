@@ -194,8 +194,8 @@ fn a_token_of_one_task_is_refused_for_another() {
 }
 
 #[test]
-fn a_token_ends_with_its_task_and_a_process_that_outlives_its_final_status_is_killed() {
-    let (_dir, s, tasks) = held_job();
+fn a_token_ends_with_its_task_and_the_process_stops_when_its_token_is_refused() {
+    let (dir, s, tasks) = held_job();
     let guest = &tasks[0];
     let token = guest.token();
     let report = format!("party/{}/report", guest.path());
@@ -219,9 +219,65 @@ fn a_token_ends_with_its_task_and_a_process_that_outlives_its_final_status_is_ki
     );
     refused(status, &v, 403, "acted only while it ran");
     assert_eq!(party_status(&s, guest), "success");
-    // The process (held by the test delay) ignored its final status: it is killed
-    // after the grace period.
+    // The process (held by the test delay) learns from its next heartbeat that its
+    // token is refused, and stops itself.
+    assert!(
+        wait_dead(guest.pid, Duration::from_secs(9)),
+        "task process {} outlived its token",
+        guest.pid
+    );
+    let log = dir.path().join(format!(
+        "logs/{}/guest/9999/reader_0/INFO.log",
+        guest.job_id
+    ));
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("the site refused this task's token; exiting"),
+        "{log}"
+    );
+}
+
+/// Stops a process (no heartbeat, no exit of its own); it is SIGKILLed when the
+/// guard drops.
+fn sigstop(pid: i64) -> KillOnDrop {
+    let guard = KillOnDrop(pid);
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    guard
+}
+
+/// SIGKILLs a process when dropped (a stopped task must not outlive a failed test).
+struct KillOnDrop(i64);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_process_that_outlives_its_final_status_is_killed() {
+    let (_dir, s, tasks) = held_job();
+    let guest = &tasks[0];
+    let token = guest.token();
+    // A process that can do nothing more (stopped: no heartbeat, no exit) after its
+    // final status.
+    let _guard = sigstop(guest.pid);
+    let (status, v) = call(
+        &s,
+        &format!("party/{}/report", guest.path()),
+        Some(&token),
+        json!({"party_status": "success"}),
+    );
+    assert_eq!((status, &v["retcode"]), (200, &json!(0)), "{v}");
     assert!(alive(guest.pid));
+    // Killed after the grace period (10 s).
     assert!(
         wait_dead(guest.pid, Duration::from_secs(25)),
         "task process {} outlived its final status",
@@ -303,7 +359,9 @@ fn stop_kills_a_task_process_whose_row_already_ended() {
     let (_dir, s, tasks) = held_job();
     let guest = &tasks[0];
     // The row ends while the process lives on (a task that ignores its own final
-    // status; before tokens, any local caller could do this to any task).
+    // status; before tokens, any local caller could do this to any task). Stopped,
+    // it cannot end itself: only a kill ends it.
+    let _guard = sigstop(guest.pid);
     let (status, v) = call(
         &s,
         &format!("party/{}/report", guest.path()),
