@@ -1,10 +1,12 @@
 //! Running tasks.
 //!
 //! - [`launcher::LocalLauncher`]: the site side. Starts `fateflow task run --spec <file>`
-//!   as its own OS process with its log file, watches it exit, kills it on stop.
-//! - [`worker::run_task`]: the task-process side. Reads the spec, reports `running`
-//!   with its pid, sends heartbeats, runs the component, and reports the final
-//!   status with the error chain when it fails.
+//!   as its own OS process group with its log file and its token, watches it exit,
+//!   kills the group on stop.
+//! - [`worker::run_task`]: the task-process side. Reads the spec and its token (from
+//!   the environment, never the spec file), reports `running` with its pid, sends
+//!   heartbeats (and stops if the site refuses its token), runs the component, and
+//!   reports the final status with the error chain when it fails.
 
 pub mod launcher;
 mod report;

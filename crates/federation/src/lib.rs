@@ -7,7 +7,7 @@
 //!   when it is not).
 //! - [`Mailbox`] is the receiving side: store-and-forward, keyed by session, name, tag,
 //!   source and destination; bounded memory with spill to disk; a TTL; idempotent keys;
-//!   a size limit per message.
+//!   a size limit per message; a quota of held bytes per source party.
 
 mod client;
 mod mailbox;
