@@ -45,12 +45,16 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(async {
+            let served = rt.block_on(async {
                 let site =
                     site::Site::start_with_gateway(args.site.clone(), args.gateway.clone()).await?;
                 println!("fateflow listening on http://{}", site.addr());
                 site.wait().await
-            })?;
+            });
+            // A blocking call still running (a slow disk, a long upload) does not keep
+            // a drained server from exiting.
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         cli::Command::Gc {
