@@ -341,3 +341,21 @@ fn retention_days_removes_old_jobs_while_the_server_runs() {
     let m = s.post("model/query", json!({"model_version": job_id}));
     assert_eq!(m["retcode"], 0, "the pipeline model stays: {m}");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_fateflow"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("in use by a running fateflow server")
+            && err.contains(&format!("pid {}", s.child.id())),
+        "{err}"
+    );
+}
