@@ -701,6 +701,8 @@ impl PartyController {
         if task.party_status != Status::Waiting {
             return Ok(json!({"started": false, "party_status": task.party_status}));
         }
+        // A copy that ended (reconciled, timed out) launches nothing, whoever asks.
+        self.refuse_start_of_ended(job_id, party).await?;
         let need_run = task
             .component_parameters
             .get("need_run")

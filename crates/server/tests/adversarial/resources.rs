@@ -176,6 +176,22 @@ fn a_partner_that_applies_resources_and_never_starts_loses_them_after_the_hold_t
     let r = fake.command(pinned, json!({"command": "start_job"}));
     assert!(!r.ok, "a start after the hold timed out was accepted");
     assert!(r.message.contains("already ended"), "{}", r.message);
+    // So is a task start sent straight to it: nothing is launched.
+    let r = fake.command(
+        pinned,
+        json!({"command": "start_task", "component": "reader_0", "task_version": 0}),
+    );
+    let started: Value = serde_json::from_slice(&r.data_json).unwrap_or_default();
+    assert_ne!(started["started"], true, "a task of the ended copy started");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        sites
+            .host
+            .tasks(pinned)
+            .iter()
+            .all(|t| t["party_status"] != "running"),
+        "a task of the ended copy runs"
+    );
     assert_eq!(sites.host_job(pinned)["f_status"], "failed");
 }
 
