@@ -191,6 +191,24 @@ pub struct ProcessExit {
     pub log_tail: String,
 }
 
+/// A launcher that starts nothing, for tests of what happens around tasks.
+#[cfg(test)]
+pub(crate) struct NoLauncher;
+
+#[cfg(test)]
+#[async_trait]
+impl TaskLauncher for NoLauncher {
+    async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
+        Err(LaunchError("no processes in this test".into()))
+    }
+    async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
+        Ok(false)
+    }
+    fn is_alive(&self, _: i64, _: &str) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

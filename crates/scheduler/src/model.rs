@@ -640,24 +640,9 @@ fn answer(party: Party, r: Result<Value, crate::CommandError>) -> PartyAnswer {
 mod tests {
     use super::*;
     use crate::controller::SiteConfig;
-    use crate::launcher::{LaunchError, Launched, TaskLauncher, TaskSpec};
+    use crate::launcher::NoLauncher;
     use fateflow_storage::{MetadataStore, SqliteStore};
     use std::sync::Arc;
-
-    struct NoLauncher;
-
-    #[async_trait::async_trait]
-    impl TaskLauncher for NoLauncher {
-        async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
-            Err(LaunchError("no processes in this test".into()))
-        }
-        async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
-            Ok(false)
-        }
-        fn is_alive(&self, _: i64, _: &str) -> bool {
-            false
-        }
-    }
 
     fn info(role: Role, party_id: u64, parent: bool) -> ModelInfoRecord {
         ModelInfoRecord {

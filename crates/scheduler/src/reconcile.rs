@@ -353,27 +353,12 @@ fn initiator_of(job: &JobRecord) -> Party {
 mod tests {
     use super::*;
     use crate::controller::SiteConfig;
-    use crate::launcher::{LaunchError, Launched, TaskLauncher, TaskSpec};
+    use crate::launcher::NoLauncher;
     use crate::partner::PartyCommand;
     use fateflow_domain::Role;
     use fateflow_storage::SqliteStore;
     use serde_json::Value;
     use std::sync::Mutex;
-
-    struct NoLauncher;
-
-    #[async_trait::async_trait]
-    impl TaskLauncher for NoLauncher {
-        async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
-            Err(LaunchError("no processes in this test".into()))
-        }
-        async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
-            Ok(false)
-        }
-        fn is_alive(&self, _: i64, _: &str) -> bool {
-            false
-        }
-    }
 
     /// An initiator whose answer the test sets; counts the questions.
     struct Initiator {

@@ -571,112 +571,55 @@ fn a_500_mib_payload_streams_with_bounded_receiver_memory() {
 
 #[test]
 fn a_routed_peer_cannot_speak_for_another_party() {
-    use fateflow_domain::{Party, Role};
-    use fateflow_gateway::proto::CommandRequest;
     // The host routes the guest (9999) and a third party (9998). The third party's
     // certificate is good for 9998 only: claiming to be the guest is refused.
     let dir = tempfile::tempdir().unwrap();
     let (guest_cert, _) = twosite::make_cert(&dir.path().join("guest"));
     let (third_cert, _) = twosite::make_cert(&dir.path().join("third"));
-    let host_dir = dir.path().join("host");
-    let (host_cert, _) = twosite::make_cert(&host_dir.join("gateway"));
-    let port = twosite::free_port();
-    let routes = json!({"parties": {
-        "9999": {"address": "127.0.0.1:1", "certificate": guest_cert},
-        "9998": {"address": "127.0.0.1:1", "certificate": third_cert},
-    }});
-    let routes_path = dir.path().join("host-routes.json");
-    std::fs::write(&routes_path, routes.to_string()).unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let _host = common::Server::start_parties(
-        &host_dir,
-        "10000",
-        &[],
-        &[
-            "--routes",
-            routes_path.to_str().unwrap(),
-            "--gateway-listen",
-            &listen,
-        ],
+    let (_host, port, host_cert) = twosite::start_routed_host(
+        dir.path(),
+        &dir.path().join("host"),
+        &[(9999, &guest_cert), (9998, &third_cert)],
     );
-    let third =
-        fateflow_gateway::Identity::load(&third_cert, &dir.path().join("third/site.key")).unwrap();
-    let third_routes = dir.path().join("third-routes.json");
-    twosite::write_routes(&third_routes, 10000, port, &host_cert);
-    let peers = fateflow_gateway::Peers::new(
-        &third,
-        fateflow_gateway::Routes::load(&third_routes).unwrap(),
-    )
-    .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let peers = twosite::peers_to_host(&dir.path().join("third"), port, &host_cert);
     // A job at the host initiated by the third party (9998 as guest), so messages
     // from it are for a job that exists there and includes it.
     let job_id = "202601010000000000001";
-    let dsl: Value = serde_json::from_slice(
-        &std::fs::read(common::examples().join("jobs/reader_transform/dsl.json")).unwrap(),
-    )
-    .unwrap();
-    let mut conf: Value = serde_json::from_slice(
-        &std::fs::read(common::examples().join("jobs/reader_transform/conf.json")).unwrap(),
-    )
-    .unwrap();
+    let read = |f: &str| -> Value {
+        let path = common::examples().join("jobs/reader_transform").join(f);
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let mut conf = read("conf.json");
     conf["initiator"]["party_id"] = json!(9998);
     conf["role"]["guest"] = json!([9998]);
-    let create = CommandRequest {
-        job_id: job_id.into(),
-        src_role: "guest".into(),
-        src_party_id: 9998,
-        dst_role: "host".into(),
-        dst_party_id: 10000,
-        command_json: serde_json::to_vec(
-            &json!({"command": "create_job", "dsl": dsl, "runtime_conf": conf}),
-        )
-        .unwrap(),
-    };
+    let create = twosite::command_to_host(
+        job_id,
+        "guest",
+        9998,
+        &json!({"command": "create_job", "dsl": read("dsl.json"), "runtime_conf": conf}),
+    );
     let session = format!("{job_id}_reader_0_0");
-    let key = |src: u64| fateflow_federation::Key {
-        session: session.clone(),
-        name: "x".into(),
-        tag: "t".into(),
-        src: Party {
-            role: Role::Guest,
-            party_id: src,
-        },
-        dst: Party {
-            role: Role::Host,
-            party_id: 10000,
-        },
-    };
-    let data = || {
-        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
-            fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
-        )])
-    };
-    rt.block_on(async {
+    let key = |src: u64| twosite::guest_to_host(&session, src);
+    twosite::runtime().block_on(async {
         let r = peers.command(create).await.unwrap();
         assert!(r.ok, "{}", r.message);
-        let e = peers.push(&key(9999), 3, data()).await.unwrap_err();
+        let e = peers.push(&key(9999), 3, twosite::abc()).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
         assert!(e.message().contains("party 9999"), "{}", e.message());
-        let ok = peers.push(&key(9998), 3, data()).await.unwrap();
+        let ok = peers.push(&key(9998), 3, twosite::abc()).await.unwrap();
         assert!(ok.stored);
         // A message shorter than announced is not stored.
         let e = peers
-            .push(&key(9998).clone_with_tag("short"), 10, data())
+            .push(&key(9998).clone_with_tag("short"), 10, twosite::abc())
             .await
             .unwrap_err();
         assert!(e.message().contains("3 of its 10 bytes"), "{}", e.message());
-        let cmd = CommandRequest {
-            job_id: "202601010000000000000".into(),
-            src_role: "guest".into(),
-            src_party_id: 9999,
-            dst_role: "host".into(),
-            dst_party_id: 10000,
-            command_json: br#"{"command":"start_job"}"#.to_vec(),
-        };
+        let cmd = twosite::command_to_host(
+            "202601010000000000000",
+            "guest",
+            9999,
+            &json!({"command": "start_job"}),
+        );
         let e = peers.command(cmd).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
     });

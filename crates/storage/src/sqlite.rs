@@ -271,6 +271,17 @@ fn bind_model_key<'q>(
         .bind(pid_i64(k.party_id))
 }
 
+fn output_data_from_row(r: &SqliteRow) -> Result<OutputDataRecord> {
+    Ok(OutputDataRecord {
+        owner: owner_from_row("tracking_output_data_info", r)?,
+        data_name: r.try_get("data_name")?,
+        table_namespace: r.try_get("table_namespace")?,
+        table_name: r.try_get("table_name")?,
+        description: r.try_get("description")?,
+        create_time: r.try_get("create_time")?,
+    })
+}
+
 fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
     Ok(TaskOwner {
         job_id: r.try_get("job_id")?,
@@ -869,7 +880,6 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Vec<OutputDataRecord>> {
-        const T: &str = "tracking_output_data_info";
         let rows = sqlx::query(
             "SELECT * FROM tracking_output_data_info WHERE job_id = ? AND component_name = ? AND role = ? \
              AND party_id = ? ORDER BY task_version DESC, create_time",
@@ -880,18 +890,7 @@ impl MetadataStore for SqliteStore {
         .bind(pid_i64(party_id))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutputDataRecord {
-                    owner: owner_from_row(T, r)?,
-                    data_name: r.try_get("data_name")?,
-                    table_namespace: r.try_get("table_namespace")?,
-                    table_name: r.try_get("table_name")?,
-                    description: r.try_get("description")?,
-                    create_time: r.try_get("create_time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(output_data_from_row).collect()
     }
 
     async fn put_summary(&self, o: &TaskOwner, summary: &Value, now: i64) -> Result<()> {
@@ -1328,7 +1327,6 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn job_output_data(&self, job_id: &str) -> Result<Vec<OutputDataRecord>> {
-        const T: &str = "tracking_output_data_info";
         let rows = sqlx::query(
             "SELECT * FROM tracking_output_data_info WHERE job_id = ? \
              ORDER BY component_name, role, party_id, task_version",
@@ -1336,18 +1334,7 @@ impl MetadataStore for SqliteStore {
         .bind(job_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutputDataRecord {
-                    owner: owner_from_row(T, r)?,
-                    data_name: r.try_get("data_name")?,
-                    table_namespace: r.try_get("table_namespace")?,
-                    table_name: r.try_get("table_name")?,
-                    description: r.try_get("description")?,
-                    create_time: r.try_get("create_time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(output_data_from_row).collect()
     }
 
     async fn delete_job_records(&self, job_id: &str) -> Result<u64> {

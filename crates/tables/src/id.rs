@@ -5,9 +5,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use fateflow_domain::ident::{self, IdKind};
 
 /// Longest namespace or table name accepted, in bytes.
-pub const MAX_NAME_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = ident::MAX_LEN;
 
 /// A validated `(namespace, name)` pair.
 ///
@@ -64,36 +65,17 @@ impl fmt::Display for TableId {
 }
 
 fn validate_part(what: &'static str, value: &str) -> Result<()> {
-    let fail = |reason| {
-        Err(Error::InvalidName {
-            what,
-            value: value.chars().take(2 * MAX_NAME_LEN).collect(),
-            reason,
-        })
+    let kind = if what == "namespace" {
+        IdKind::Namespace
+    } else {
+        IdKind::TableName
     };
-    if value.is_empty() {
-        return fail("it is empty");
-    }
-    if value.len() > MAX_NAME_LEN {
-        return fail("it is longer than 128 bytes");
-    }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        return fail("only ASCII letters, digits, `_`, `.` and `-` are allowed");
-    }
-    if !value
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return fail("it must start with a letter, a digit or `_`");
-    }
-    if value.contains("..") {
-        return fail("it must not contain `..`");
-    }
-    Ok(())
+    // One grammar for every identifier that becomes a path (the domain's).
+    ident::check(kind, value).map_err(|e| Error::InvalidName {
+        what,
+        value: value.chars().take(2 * MAX_NAME_LEN).collect(),
+        reason: e.reason,
+    })
 }
 
 #[cfg(test)]

@@ -489,13 +489,7 @@ fn local_only(state: &AppState, req: &Request) -> Result<(), Box<Response>> {
             msg,
         )))
     };
-    let host = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+    let host = super::request_host(req);
     let port = state.listen.port();
     // A site opened beyond loopback with --insecure-no-auth has no name to check.
     if state.listen.ip().is_loopback() {

@@ -153,18 +153,22 @@ pub(crate) fn same_origin(headers: &axum::http::HeaderMap, host: &str) -> Result
     }
 }
 
+/// The Host a request was sent to (the header, or the URI's authority).
+pub(crate) fn request_host(req: &axum::extract::Request) -> String {
+    req.headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
 /// The body checks of every client route, after authentication: the Origin, multipart
 /// only where it belongs, the size limit, a JSON object (or a signed form), and the
 /// identifiers that become paths or queries.
 pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let route = signed_route(req.uri().path());
-    let host = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+    let host = request_host(&req);
     if let Err(msg) = same_origin(req.headers(), &host) {
         return error_response(StatusCode::FORBIDDEN, RetCode::PermissionError, msg);
     }

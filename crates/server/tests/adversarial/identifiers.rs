@@ -4,7 +4,6 @@
 
 use crate::common::{examples, Server};
 use crate::twosite;
-use fateflow_gateway::proto::CommandRequest;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -56,52 +55,14 @@ fn a_routed_partner_cannot_choose_where_we_write() {
     std::fs::create_dir_all(&outside).unwrap();
     let (guest_cert, _) = twosite::make_cert(&dir.path().join("guest"));
     let host_dir = dir.path().join("host").join("a").join("b");
-    let (host_cert, _) = twosite::make_cert(&host_dir.join("gateway"));
-    let port = twosite::free_port();
-    let routes_path = dir.path().join("host-routes.json");
-    std::fs::write(
-        &routes_path,
-        json!({"parties": {"9999": {"address": "127.0.0.1:1", "certificate": guest_cert}}})
-            .to_string(),
-    )
-    .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let host = Server::start_parties(
-        &host_dir,
-        "10000",
-        &[],
-        &[
-            "--routes",
-            routes_path.to_str().unwrap(),
-            "--gateway-listen",
-            &listen,
-        ],
-    );
-    let guest =
-        fateflow_gateway::Identity::load(&guest_cert, &dir.path().join("guest/site.key")).unwrap();
-    let guest_routes = dir.path().join("guest-routes.json");
-    twosite::write_routes(&guest_routes, 10000, port, &host_cert);
-    let peers = fateflow_gateway::Peers::new(
-        &guest,
-        fateflow_gateway::Routes::load(&guest_routes).unwrap(),
-    )
-    .unwrap();
+    let (host, port, host_cert) =
+        twosite::start_routed_host(dir.path(), &host_dir, &[(9999, &guest_cert)]);
+    let peers = twosite::peers_to_host(&dir.path().join("guest"), port, &host_cert);
     let (dsl, conf) = example("reader_transform");
     let before_outside = tree(dir.path());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = twosite::runtime();
     let send = |job_id: &str, cmd: Value| {
-        let req = CommandRequest {
-            job_id: job_id.into(),
-            src_role: "guest".into(),
-            src_party_id: 9999,
-            dst_role: "host".into(),
-            dst_party_id: 10000,
-            command_json: serde_json::to_vec(&cmd).unwrap(),
-        };
-        rt.block_on(peers.command(req))
+        rt.block_on(peers.command(twosite::command_to_host(job_id, "guest", 9999, &cmd)))
     };
     for id in hostile(&outside) {
         let create = json!({"command": "create_job", "dsl": dsl, "runtime_conf": conf});

@@ -5,8 +5,8 @@
 //! hold blocks every later job there.
 
 use crate::common::examples;
-use crate::twosite::{Options, TwoSites};
-use fateflow_gateway::proto::{CommandReply, CommandRequest};
+use crate::twosite::{self, Options, TwoSites};
+use fateflow_gateway::proto::CommandReply;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -44,30 +44,15 @@ struct FakeInitiator {
 
 impl FakeInitiator {
     fn new(sites: &TwoSites) -> Self {
-        let g = &sites.guest_files;
-        let identity =
-            fateflow_gateway::Identity::load(&g.cert, &g.data_dir.join("gateway/site.key"))
-                .unwrap();
-        let routes = fateflow_gateway::Routes::load(&g.routes).unwrap();
         FakeInitiator {
-            peers: fateflow_gateway::Peers::new(&identity, routes).unwrap(),
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
+            peers: sites.guest_files.peers(),
+            rt: twosite::runtime(),
         }
     }
 
     /// Sends one command about `job_id` from guest 9999 to host 10000.
     fn command(&self, job_id: &str, cmd: Value) -> CommandReply {
-        let req = CommandRequest {
-            job_id: job_id.into(),
-            src_role: "guest".into(),
-            src_party_id: 9999,
-            dst_role: "host".into(),
-            dst_party_id: 10000,
-            command_json: serde_json::to_vec(&cmd).unwrap(),
-        };
+        let req = twosite::command_to_host(job_id, "guest", 9999, &cmd);
         self.rt
             .block_on(self.peers.command(req))
             .unwrap_or_else(|e| panic!("{} to the host: {e:?}", cmd["command"]))
@@ -251,14 +236,7 @@ fn the_job_status_query_answers_only_the_jobs_parties() {
     });
     let guest_only = sites.guest.submit(dsl, conf);
 
-    let h = &sites.host_files;
-    let identity =
-        fateflow_gateway::Identity::load(&h.cert, &h.data_dir.join("gateway/site.key")).unwrap();
-    let peers = fateflow_gateway::Peers::new(
-        &identity,
-        fateflow_gateway::Routes::load(&h.routes).unwrap(),
-    )
-    .unwrap();
+    let peers = sites.host_files.peers();
     let ask = |job_id: &str| JobStatusRequest {
         job_id: job_id.into(),
         src_role: "host".into(),
@@ -266,11 +244,7 @@ fn the_job_status_query_answers_only_the_jobs_parties() {
         dst_role: "guest".into(),
         dst_party_id: 9999,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    twosite::runtime().block_on(async {
         let r = peers.job_status(ask(&shared)).await.unwrap();
         assert!(r.known, "{r:?}");
         assert!(!r.status.is_empty(), "{r:?}");

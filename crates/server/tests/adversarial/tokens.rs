@@ -4,7 +4,7 @@
 //! of the job, whatever its row says; a partner cannot park messages for no job.
 
 use crate::common::{alive, Server};
-use crate::twosite::{Options, TwoSites};
+use crate::twosite::{self, Options, TwoSites};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -385,39 +385,12 @@ fn stop_kills_a_task_process_whose_row_already_ended() {
 
 #[test]
 fn a_gateway_push_for_a_session_of_no_job_is_refused() {
-    use fateflow_domain::{Party, Role};
     let sites = TwoSites::start(&Options::default());
-    let guest = fateflow_gateway::Identity::load(
-        &sites.guest_files.cert,
-        &sites.guest_files.data_dir.join("gateway/site.key"),
-    )
-    .unwrap();
-    let peers = fateflow_gateway::Peers::new(
-        &guest,
-        fateflow_gateway::Routes::load(&sites.guest_files.routes).unwrap(),
-    )
-    .unwrap();
-    let key = fateflow_federation::Key {
-        session: "202601010000000000000_intersection_0_0".into(),
-        name: "x".into(),
-        tag: "t".into(),
-        src: Party {
-            role: Role::Guest,
-            party_id: 9999,
-        },
-        dst: Party {
-            role: Role::Host,
-            party_id: 10000,
-        },
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let data = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
-        fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
-    )]);
-    let e = rt.block_on(peers.push(&key, 3, data)).unwrap_err();
+    let peers = sites.guest_files.peers();
+    let key = twosite::guest_to_host("202601010000000000000_intersection_0_0", 9999);
+    let e = twosite::runtime()
+        .block_on(peers.push(&key, 3, twosite::abc()))
+        .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
     assert!(
         e.message().contains("has no job at this site"),
@@ -428,93 +401,39 @@ fn a_gateway_push_for_a_session_of_no_job_is_refused() {
 
 #[test]
 fn a_gateway_push_from_a_party_outside_the_job_is_refused() {
-    use crate::twosite::{free_port, make_cert, write_routes};
-    use fateflow_domain::{Party, Role};
-    use fateflow_gateway::proto::CommandRequest;
     // The host routes the guest (9999) and a third party (9998); the guest creates a
     // job there with the host; the third party is routed but not in the job.
     let dir = tempfile::tempdir().unwrap();
-    let (guest_cert, _) = make_cert(&dir.path().join("guest"));
-    let (third_cert, _) = make_cert(&dir.path().join("third"));
-    let host_dir = dir.path().join("host");
-    let (host_cert, _) = make_cert(&host_dir.join("gateway"));
-    let port = free_port();
-    let routes = json!({"parties": {
-        "9999": {"address": "127.0.0.1:1", "certificate": guest_cert},
-        "9998": {"address": "127.0.0.1:1", "certificate": third_cert},
-    }});
-    let routes_path = dir.path().join("host-routes.json");
-    std::fs::write(&routes_path, routes.to_string()).unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let _host = Server::start_parties(
-        &host_dir,
-        "10000",
-        &[],
-        &[
-            "--routes",
-            routes_path.to_str().unwrap(),
-            "--gateway-listen",
-            &listen,
-        ],
+    let (guest_cert, _) = twosite::make_cert(&dir.path().join("guest"));
+    let (third_cert, _) = twosite::make_cert(&dir.path().join("third"));
+    let (_host, port, host_cert) = twosite::start_routed_host(
+        dir.path(),
+        &dir.path().join("host"),
+        &[(9999, &guest_cert), (9998, &third_cert)],
     );
-    let peers_of = |name: &str, cert: &std::path::Path| {
-        let id = fateflow_gateway::Identity::load(cert, &dir.path().join(name).join("site.key"))
-            .unwrap();
-        let routes = dir.path().join(format!("{name}-routes.json"));
-        write_routes(&routes, 10000, port, &host_cert);
-        fateflow_gateway::Peers::new(&id, fateflow_gateway::Routes::load(&routes).unwrap()).unwrap()
-    };
-    let guest = peers_of("guest", &guest_cert);
-    let third = peers_of("third", &third_cert);
+    let guest = twosite::peers_to_host(&dir.path().join("guest"), port, &host_cert);
+    let third = twosite::peers_to_host(&dir.path().join("third"), port, &host_cert);
     let job_id = "202601010000000000002";
     let read = |f: &str| -> Value {
-        serde_json::from_slice(
-            &std::fs::read(
-                crate::common::examples()
-                    .join("jobs/reader_transform")
-                    .join(f),
-            )
-            .unwrap(),
-        )
-        .unwrap()
+        let path = crate::common::examples()
+            .join("jobs/reader_transform")
+            .join(f);
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
-    let create = CommandRequest {
-        job_id: job_id.into(),
-        src_role: "guest".into(),
-        src_party_id: 9999,
-        dst_role: "host".into(),
-        dst_party_id: 10000,
-        command_json: serde_json::to_vec(
-            &json!({"command": "create_job", "dsl": read("dsl.json"), "runtime_conf": read("conf.json")}),
-        )
-        .unwrap(),
-    };
-    let key = |src: u64| fateflow_federation::Key {
-        session: format!("{job_id}_reader_0_0"),
-        name: "x".into(),
-        tag: "t".into(),
-        src: Party {
-            role: Role::Guest,
-            party_id: src,
-        },
-        dst: Party {
-            role: Role::Host,
-            party_id: 10000,
-        },
-    };
-    let data = || {
-        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
-            fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
-        )])
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    let create = twosite::command_to_host(
+        job_id,
+        "guest",
+        9999,
+        &json!({"command": "create_job", "dsl": read("dsl.json"), "runtime_conf": read("conf.json")}),
+    );
+    let session = format!("{job_id}_reader_0_0");
+    twosite::runtime().block_on(async {
         let r = guest.command(create).await.unwrap();
         assert!(r.ok, "{}", r.message);
-        let e = third.push(&key(9998), 3, data()).await.unwrap_err();
+        let e = third
+            .push(&twosite::guest_to_host(&session, 9998), 3, twosite::abc())
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
         assert!(
             e.message()
@@ -523,6 +442,10 @@ fn a_gateway_push_from_a_party_outside_the_job_is_refused() {
             e.message()
         );
         // The job's own guest is heard.
-        assert!(guest.push(&key(9999), 3, data()).await.unwrap().stored);
+        let ok = guest
+            .push(&twosite::guest_to_host(&session, 9999), 3, twosite::abc())
+            .await
+            .unwrap();
+        assert!(ok.stored);
     });
 }

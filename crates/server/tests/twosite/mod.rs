@@ -227,3 +227,116 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
+
+/// A host site (party 10000, data dir `host_dir`) whose gateway routes each of
+/// `routed` (party id, certificate) and never calls them back. Returns the server and
+/// its gateway port and certificate.
+pub fn start_routed_host(
+    dir: &Path,
+    host_dir: &Path,
+    routed: &[(u64, &Path)],
+) -> (Server, u16, PathBuf) {
+    let (host_cert, _) = make_cert(&host_dir.join("gateway"));
+    let port = free_port();
+    let parties: serde_json::Map<String, Value> = routed
+        .iter()
+        .map(|(p, cert)| {
+            (
+                p.to_string(),
+                json!({"address": "127.0.0.1:1", "certificate": cert}),
+            )
+        })
+        .collect();
+    let routes_path = dir.join("host-routes.json");
+    std::fs::write(&routes_path, json!({ "parties": parties }).to_string()).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start_parties(
+        host_dir,
+        "10000",
+        &[],
+        &[
+            "--routes",
+            routes_path.to_str().unwrap(),
+            "--gateway-listen",
+            &listen,
+        ],
+    );
+    (server, port, host_cert)
+}
+
+/// A gateway client speaking with the identity `fateflow cert` made in `id_dir`,
+/// routed to the host gateway at `port`.
+pub fn peers_to_host(id_dir: &Path, port: u16, host_cert: &Path) -> fateflow_gateway::Peers {
+    let id = fateflow_gateway::Identity::load(&id_dir.join("site.crt"), &id_dir.join("site.key"))
+        .unwrap();
+    let routes = id_dir.join("routes-to-host.json");
+    write_routes(&routes, 10000, port, host_cert);
+    fateflow_gateway::Peers::new(&id, fateflow_gateway::Routes::load(&routes).unwrap()).unwrap()
+}
+
+/// A command about `job_id` from `src_role` `src_party_id` to host 10000.
+pub fn command_to_host(
+    job_id: &str,
+    src_role: &str,
+    src_party_id: u64,
+    cmd: &Value,
+) -> fateflow_gateway::proto::CommandRequest {
+    fateflow_gateway::proto::CommandRequest {
+        job_id: job_id.into(),
+        src_role: src_role.into(),
+        src_party_id,
+        dst_role: "host".into(),
+        dst_party_id: 10000,
+        command_json: serde_json::to_vec(cmd).unwrap(),
+    }
+}
+
+/// The key of a message from guest `src` to host 10000 in `session`.
+pub fn guest_to_host(session: &str, src: u64) -> fateflow_federation::Key {
+    use fateflow_domain::{Party, Role};
+    fateflow_federation::Key {
+        session: session.into(),
+        name: "x".into(),
+        tag: "t".into(),
+        src: Party {
+            role: Role::Guest,
+            party_id: src,
+        },
+        dst: Party {
+            role: Role::Host,
+            party_id: 10000,
+        },
+    }
+}
+
+/// A three-byte message body.
+pub fn abc() -> impl futures_util::Stream<
+    Item = Result<fateflow_gateway::client::bytes_like::Bytes, std::io::Error>,
+> + Send
+       + Unpin
+       + 'static {
+    futures_util::stream::iter(vec![Ok(
+        fateflow_gateway::client::bytes_like::Bytes::from_static(b"abc"),
+    )])
+}
+
+/// A runtime for a test's gateway calls.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+impl SiteFiles {
+    /// A gateway client with this site's identity and routes (to speak as it).
+    pub fn peers(&self) -> fateflow_gateway::Peers {
+        let id = fateflow_gateway::Identity::load(
+            &self.cert,
+            &self.data_dir.join("gateway").join("site.key"),
+        )
+        .unwrap();
+        fateflow_gateway::Peers::new(&id, fateflow_gateway::Routes::load(&self.routes).unwrap())
+            .unwrap()
+    }
+}
