@@ -10,7 +10,7 @@ mod modelkit;
 use common::Server;
 use modelkit::{example_job, guest_scores, predict_conf};
 use serde_json::{json, Value};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
 use std::time::{Duration, Instant};
 
 fn http() -> reqwest::blocking::Client {
@@ -35,43 +35,6 @@ fn export(s: &Server, body: Value) -> (u16, String, Vec<u8>) {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     (status, disposition, r.bytes().unwrap().to_vec())
-}
-
-/// `POST /model/import` as fate-client sends it: the conf as text fields (its own
-/// `file` path among them) and the archive as the file part `file`.
-fn import(s: &Server, fields: &[(&str, &str)], archive: &[u8]) -> (u16, Value) {
-    let boundary = "modeltestboundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model.zip\"\r\n\r\n").as_bytes());
-    body.extend_from_slice(archive);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = http()
-        .post(format!("{}/model/import", s.base))
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, serde_json::from_str(&r.text().unwrap()).unwrap())
-}
-
-fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 fn rows_of(r: &Value) -> Vec<Value> {
@@ -419,7 +382,7 @@ fn train_deploy_predict_load_export_import() {
         ("file", "/somewhere/on/the/client.zip"),
         ("force_update", "0"),
     ];
-    let (status, r) = import(&b, &fields, &archive);
+    let (status, r) = b.import_model(&fields, &archive);
     assert_eq!((status, r["retcode"].clone()), (200, json!(0)), "{r}");
     assert_eq!(r["data"]["model_version"], json!(child), "{r}");
     let q = b.post(
@@ -443,15 +406,15 @@ fn train_deploy_predict_load_export_import() {
         a_detail["data"][0]["components"],
         b_detail["data"][0]["components"]
     );
-    let (status, r) = import(&b, &fields, &archive);
+    let (status, r) = b.import_model(&fields, &archive);
     assert_eq!((status, r["retcode"].clone()), (409, json!(409)), "{r}");
     let mut forced = fields;
     forced[5] = ("force_update", "1");
-    let (status, r) = import(&b, &forced, &archive);
+    let (status, r) = b.import_model(&forced, &archive);
     assert_eq!((status, r["retcode"].clone()), (200, json!(0)), "{r}");
     let mut wrong_party = fields;
     wrong_party[2] = ("role", "host");
-    let (status, r) = import(&b, &wrong_party, &archive);
+    let (status, r) = b.import_model(&wrong_party, &archive);
     assert_eq!(status, 400, "guest 9999 is not a host of the model: {r}");
     // The host's model is not at site b: a predict job there names it.
     let r = b.post(
@@ -477,22 +440,22 @@ fn train_deploy_predict_load_export_import() {
     for (bytes, needle) in [
         (b"this is not a zip".to_vec(), "zip"),
         (
-            zip_with(&[("pipeline.json", &pipeline), ("../evil.json", b"{}")]),
+            common::zip_of(&[("pipeline.json", &pipeline), ("../evil.json", b"{}")]),
             "../evil.json",
         ),
         (
-            zip_with(&[
+            common::zip_of(&[
                 ("pipeline.json", &pipeline),
                 ("components/x/../../../evil.json", b"{}"),
             ]),
             "evil.json",
         ),
         (
-            zip_with(&[("components/hetero_lr_0/model.json", b"{}")]),
+            common::zip_of(&[("components/hetero_lr_0/model.json", b"{}")]),
             "pipeline.json",
         ),
     ] {
-        let (status, r) = import(&b, &other, &bytes);
+        let (status, r) = b.import_model(&other, &bytes);
         assert_eq!(status, 400, "{r}");
         assert!(
             r["retmsg"].as_str().unwrap().contains(needle),

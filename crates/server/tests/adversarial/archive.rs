@@ -1,48 +1,7 @@
 //! Model archives crafted to mislead the importer.
 
 use crate::common::Server;
-use serde_json::{json, Value};
-use std::io::{Cursor, Write};
-use std::time::Duration;
-
-/// `POST /model/import` as fate-client sends it.
-fn import(s: &Server, fields: &[(&str, &str)], archive: &[u8]) -> (u16, Value) {
-    let boundary = "archivetestboundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model.zip\"\r\n\r\n").as_bytes());
-    body.extend_from_slice(archive);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-        .post(format!("{}/model/import", s.base))
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, serde_json::from_str(&r.text().unwrap()).unwrap())
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
+use serde_json::json;
 
 /// Renames an entry in the raw bytes (local header and central directory alike): the
 /// `zip` writer refuses duplicate names, so a duplicate is made this way.
@@ -105,16 +64,16 @@ fn duplicate_entry_names_are_refused() {
     ];
     let p = pipeline();
     // The honest archive imports: the crafted one differs only by the duplicate.
-    let honest = zip_of(&[
+    let honest = crate::common::zip_of(&[
         ("pipeline.json", &p),
         ("components/hetero_lr_0/model.json", b"{\"weight\": 1}"),
     ]);
-    let (status, r) = import(&s, &fields, &honest);
+    let (status, r) = s.import_model(&fields, &honest);
     assert_eq!((status, r["retcode"].clone()), (200, json!(0)), "{r}");
 
     // Two copies of the listed model: a reviewer unzipping it sees one, the importer
     // would take the other.
-    let two = zip_of(&[
+    let two = crate::common::zip_of(&[
         ("pipeline.json", &p),
         ("components/hetero_lr_0/model.json", b"{\"weight\": 1}"),
         ("components/hetero_lr_0/modeX.json", b"{\"weight\": 666}"),
@@ -130,7 +89,7 @@ fn duplicate_entry_names_are_refused() {
         ("role", "guest"),
         ("party_id", "9999"),
     ];
-    let (status, r) = import(&s, &other, &dup);
+    let (status, r) = s.import_model(&other, &dup);
     assert_eq!(status, 400, "{r}");
     let msg = r["retmsg"].as_str().unwrap_or("");
     assert!(

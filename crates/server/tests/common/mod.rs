@@ -136,6 +136,36 @@ impl Server {
         serde_json::from_str(&resp.text().unwrap()).unwrap()
     }
 
+    /// `POST /model/import` as fate-client sends it: the conf as text fields (its own
+    /// `file` path among them) and the archive as the file part `file`.
+    pub fn import_model(&self, fields: &[(&str, &str)], archive: &[u8]) -> (u16, Value) {
+        let boundary = "modeltestboundary";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model.zip\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(archive);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = self
+            .client
+            .post(format!("{}/model/import", self.base))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, serde_json::from_str(&r.text().unwrap()).unwrap())
+    }
+
     /// Uploads guest and host breast data.
     pub fn upload_breast(&self) {
         for t in ["breast_hetero_guest", "breast_hetero_host"] {
@@ -242,4 +272,16 @@ impl Drop for Server {
 /// Whether a process is alive (and not a zombie).
 pub fn alive(pid: i64) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}
+
+/// A zip archive of `(name, bytes)` entries.
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
 }
