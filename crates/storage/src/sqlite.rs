@@ -259,12 +259,11 @@ fn pipeline_component_from_row(r: &SqliteRow) -> Result<PipelineComponentRecord>
     })
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
 const MODEL_KEY_WHERE: &str = "model_id = ? AND model_version = ? AND role = ? AND party_id = ?";
 
-fn bind_model_key<'q>(
-    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    k: &'q ModelKey,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+fn bind_model_key<'q>(q: SqliteQuery<'q>, k: &'q ModelKey) -> SqliteQuery<'q> {
     q.bind(&k.model_id)
         .bind(&k.model_version)
         .bind(k.role.as_str())
@@ -282,6 +281,19 @@ fn output_data_from_row(r: &SqliteRow) -> Result<OutputDataRecord> {
     })
 }
 
+fn metric_from_row(r: &SqliteRow) -> Result<MetricRecord> {
+    const T: &str = "tracking_metric";
+    Ok(MetricRecord {
+        owner: owner_from_row(T, r)?,
+        metric_namespace: r.try_get("metric_namespace")?,
+        metric_name: r.try_get("metric_name")?,
+        data: parse_json(T, r.try_get("data")?)?,
+        meta: parse_json(T, r.try_get("meta")?)?,
+        create_time: r.try_get("create_time")?,
+    })
+}
+
+/// The owner of a tracking row (metric, output data info, summary, component model).
 fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
     Ok(TaskOwner {
         job_id: r.try_get("job_id")?,
@@ -291,6 +303,49 @@ fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
         role: parse_role(table, r.try_get("role")?)?,
         party_id: pid(r.try_get("party_id")?),
     })
+}
+
+/// The owner columns of a tracking row, in the order [`bind_owner`] binds them.
+macro_rules! owner_columns {
+    () => {
+        "job_id, component_name, task_id, task_version, role, party_id"
+    };
+}
+
+/// Binds a tracking row's owner to the first six placeholders ([`owner_columns`]).
+fn bind_owner<'q>(q: SqliteQuery<'q>, o: &'q TaskOwner) -> SqliteQuery<'q> {
+    q.bind(&o.job_id)
+        .bind(&o.component_name)
+        .bind(&o.task_id)
+        .bind(o.task_version)
+        .bind(o.role.as_str())
+        .bind(pid_i64(o.party_id))
+}
+
+impl SqliteStore {
+    /// A tracking table's rows for one component at one party, every task version;
+    /// `order` is the ORDER BY clause (and a LIMIT).
+    async fn component_rows(
+        &self,
+        table: &str,
+        order: &str,
+        job_id: &str,
+        component: &str,
+        role: Role,
+        party_id: u64,
+    ) -> Result<Vec<SqliteRow>> {
+        let sql = format!(
+            "SELECT * FROM {table} WHERE job_id = ? AND component_name = ? AND role = ? \
+             AND party_id = ? ORDER BY {order}"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(job_id)
+            .bind(component)
+            .bind(role.as_str())
+            .bind(pid_i64(party_id))
+            .fetch_all(&self.pool)
+            .await?)
+    }
 }
 
 const JOB_ORDER_COLUMNS: &[&str] = &[
@@ -797,24 +852,19 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn insert_metric(&self, m: &MetricRecord) -> Result<()> {
-        let o = &m.owner;
-        sqlx::query(
-            "INSERT INTO tracking_metric (job_id, component_name, task_id, task_version, role, party_id, \
-             metric_namespace, metric_name, data, meta, create_time) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(&o.job_id)
-        .bind(&o.component_name)
-        .bind(&o.task_id)
-        .bind(o.task_version)
-        .bind(o.role.as_str())
-        .bind(pid_i64(o.party_id))
-        .bind(&m.metric_namespace)
-        .bind(&m.metric_name)
-        .bind(json_text(&m.data))
-        .bind(json_text(&m.meta))
-        .bind(m.create_time)
-        .execute(&self.pool)
-        .await?;
+        let sql = concat!(
+            "INSERT INTO tracking_metric (",
+            owner_columns!(),
+            ", metric_namespace, metric_name, data, meta, create_time) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        );
+        bind_owner(sqlx::query(sql), &m.owner)
+            .bind(&m.metric_namespace)
+            .bind(&m.metric_name)
+            .bind(json_text(&m.data))
+            .bind(json_text(&m.meta))
+            .bind(m.create_time)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -825,51 +875,27 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Vec<MetricRecord>> {
-        const T: &str = "tracking_metric";
-        let rows = sqlx::query(
-            "SELECT * FROM tracking_metric WHERE job_id = ? AND component_name = ? AND role = ? AND party_id = ? \
-             ORDER BY id",
-        )
-        .bind(job_id)
-        .bind(component)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MetricRecord {
-                    owner: owner_from_row(T, r)?,
-                    metric_namespace: r.try_get("metric_namespace")?,
-                    metric_name: r.try_get("metric_name")?,
-                    data: parse_json(T, r.try_get("data")?)?,
-                    meta: parse_json(T, r.try_get("meta")?)?,
-                    create_time: r.try_get("create_time")?,
-                })
-            })
-            .collect()
+        let rows = self
+            .component_rows("tracking_metric", "id", job_id, component, role, party_id)
+            .await?;
+        rows.iter().map(metric_from_row).collect()
     }
 
     async fn insert_output_data(&self, d: &OutputDataRecord) -> Result<()> {
-        let o = &d.owner;
-        sqlx::query(
-            "INSERT OR REPLACE INTO tracking_output_data_info (job_id, component_name, task_id, task_version, \
-             data_name, role, party_id, table_namespace, table_name, description, create_time) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(&o.job_id)
-        .bind(&o.component_name)
-        .bind(&o.task_id)
-        .bind(o.task_version)
-        .bind(&d.data_name)
-        .bind(o.role.as_str())
-        .bind(pid_i64(o.party_id))
-        .bind(&d.table_namespace)
-        .bind(&d.table_name)
-        .bind(&d.description)
-        .bind(d.create_time)
-        .execute(&self.pool)
-        .await?;
+        let sql = concat!(
+            "INSERT OR REPLACE INTO tracking_output_data_info (",
+            owner_columns!(),
+            ", data_name, table_namespace, table_name, description, create_time) \
+             VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        );
+        bind_owner(sqlx::query(sql), &d.owner)
+            .bind(&d.data_name)
+            .bind(&d.table_namespace)
+            .bind(&d.table_name)
+            .bind(&d.description)
+            .bind(d.create_time)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -880,34 +906,30 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Vec<OutputDataRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM tracking_output_data_info WHERE job_id = ? AND component_name = ? AND role = ? \
-             AND party_id = ? ORDER BY task_version DESC, create_time",
-        )
-        .bind(job_id)
-        .bind(component)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .component_rows(
+                "tracking_output_data_info",
+                "task_version DESC, create_time",
+                job_id,
+                component,
+                role,
+                party_id,
+            )
+            .await?;
         rows.iter().map(output_data_from_row).collect()
     }
 
     async fn put_summary(&self, o: &TaskOwner, summary: &Value, now: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO component_summary (job_id, component_name, task_id, task_version, role, \
-             party_id, summary, create_time) VALUES (?,?,?,?,?,?,?,?)",
-        )
-        .bind(&o.job_id)
-        .bind(&o.component_name)
-        .bind(&o.task_id)
-        .bind(o.task_version)
-        .bind(o.role.as_str())
-        .bind(pid_i64(o.party_id))
-        .bind(json_text(summary))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let sql = concat!(
+            "INSERT OR REPLACE INTO component_summary (",
+            owner_columns!(),
+            ", summary, create_time) VALUES (?,?,?,?,?,?,?,?)"
+        );
+        bind_owner(sqlx::query(sql), o)
+            .bind(json_text(summary))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -918,37 +940,35 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Option<Value>> {
-        let row: Option<String> = sqlx::query_scalar(
-            "SELECT summary FROM component_summary WHERE job_id = ? AND component_name = ? AND role = ? \
-             AND party_id = ? ORDER BY task_version DESC LIMIT 1",
-        )
-        .bind(job_id)
-        .bind(component)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|s| parse_json("component_summary", &s)).transpose()
+        const T: &str = "component_summary";
+        let rows = self
+            .component_rows(
+                T,
+                "task_version DESC LIMIT 1",
+                job_id,
+                component,
+                role,
+                party_id,
+            )
+            .await?;
+        rows.first()
+            .map(|r| parse_json(T, r.try_get("summary")?))
+            .transpose()
     }
 
     async fn put_component_model(&self, m: &ComponentModelRecord) -> Result<()> {
-        let o = &m.owner;
-        sqlx::query(
-            "INSERT OR REPLACE INTO component_model (job_id, component_name, task_id, task_version, role, party_id, \
-             model_alias, module, model, create_time) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(&o.job_id)
-        .bind(&o.component_name)
-        .bind(&o.task_id)
-        .bind(o.task_version)
-        .bind(o.role.as_str())
-        .bind(pid_i64(o.party_id))
-        .bind(&m.model_alias)
-        .bind(&m.module)
-        .bind(json_text(&m.model))
-        .bind(m.create_time)
-        .execute(&self.pool)
-        .await?;
+        let sql = concat!(
+            "INSERT OR REPLACE INTO component_model (",
+            owner_columns!(),
+            ", model_alias, module, model, create_time) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        );
+        bind_owner(sqlx::query(sql), &m.owner)
+            .bind(&m.model_alias)
+            .bind(&m.module)
+            .bind(json_text(&m.model))
+            .bind(m.create_time)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -959,16 +979,16 @@ impl MetadataStore for SqliteStore {
         role: Role,
         party_id: u64,
     ) -> Result<Vec<ComponentModelRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM component_model WHERE job_id = ? AND component_name = ? AND role = ? AND party_id = ? \
-             ORDER BY task_version DESC",
-        )
-        .bind(job_id)
-        .bind(component)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .component_rows(
+                "component_model",
+                "task_version DESC",
+                job_id,
+                component,
+                role,
+                party_id,
+            )
+            .await?;
         rows.iter().map(model_from_row).collect()
     }
 
