@@ -210,6 +210,12 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     if usage { Exit::Usage } else { Exit::Failure }.into()
 }
 
+/// Whether [`run`] stopped because stdout's reader went away (`flow ... | head`):
+/// `flow` then exits quietly with status 0.
+pub fn output_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.is::<output::OutputClosed>())
+}
+
 /// A hint to print after an error, when one helps.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
     err.chain()

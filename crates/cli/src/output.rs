@@ -1,8 +1,25 @@
 //! Printing responses: FATE-style pretty JSON, and aligned text tables.
 
+use std::io::Write;
+
 use serde_json::Value;
 
 use crate::pyjson;
+
+/// Stdout's reader went away (`flow job list | head`): the command stops and `flow`
+/// exits quietly with status 0, as ripgrep does.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output closed")]
+pub struct OutputClosed;
+
+/// Writes `text` to stdout; a closed pipe is [`OutputClosed`] instead of a panic.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(OutputClosed.into()),
+        written => anyhow::Context::context(written, "writing to standard output"),
+    }
+}
 
 /// Pretty JSON with a four-space indent, as FATE's `flow` prints every response.
 pub fn json(value: &Value) -> String {

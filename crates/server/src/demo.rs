@@ -3,6 +3,7 @@
 //! evaluation's AUC and KS and where to look next.
 
 use crate::cli::ServerOptions;
+use crate::output::outln;
 use crate::run_job::{metric_values, read_json, Api, Upload};
 use crate::site::Site;
 use anyhow::Context;
@@ -39,11 +40,11 @@ pub(crate) fn run(
 async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<ExitCode> {
     let site = Site::start(ServerOptions::standalone(data_dir, &examples.join("data"))).await?;
     let api = Api::new(&site);
-    println!(
+    outln!(
         "site started at http://{} hosting guest 9999 and host/arbiter 10000",
         site.addr()
-    );
-    println!("data dir: {}", data_dir.display());
+    )?;
+    outln!("data dir: {}", data_dir.display())?;
     for table in ["breast_hetero_guest", "breast_hetero_host"] {
         let rows = api
             .upload(&Upload {
@@ -53,15 +54,15 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
                 partitions: 4,
             })
             .await?;
-        println!("uploaded {table}: {rows} rows");
+        outln!("uploaded {table}: {rows} rows")?;
     }
     let job_dir = examples.join(DEMO_JOB);
     let dsl = read_json(&job_dir.join("dsl.json"))?;
     let conf = read_json(&job_dir.join("conf.json"))?;
-    println!(
+    outln!(
         "running {DEMO_JOB} ({} components)",
         dsl["components"].as_object().map_or(0, |c| c.len())
-    );
+    )?;
     let run = api.run(&dsl, &conf, Duration::from_secs(1800)).await?;
     let job_id = &run.job_id;
     for (role, party) in [("guest", 9999), ("host", 10000)] {
@@ -73,10 +74,11 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
             .await?;
         let points = &m["data"]["train"]["intersection"]["data"];
         if !points.is_null() {
-            println!(
+            outln!(
                 "{role} {party}: intersection kept {} rows (rate {})",
-                points[0][1], points[1][1]
-            );
+                points[0][1],
+                points[1][1]
+            )?;
         }
     }
     let mut evaluated = false;
@@ -84,26 +86,26 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         for (set, ty, metric, value) in metric_values(&summary) {
             if ["auc", "ks"].contains(&metric.as_str()) {
                 evaluated = true;
-                println!(
+                outln!(
                     "{component}: {set} ({ty} set) {}: {value:.4}",
                     metric.to_uppercase()
-                );
+                )?;
             }
         }
     }
     let port = site.addr().port();
-    println!("\nBoard: http://{}/#/job/{job_id}", site.addr());
-    println!("next: logs in {}/logs/{job_id}", data_dir.display());
-    println!(
+    outln!("\nBoard: http://{}/#/job/{job_id}", site.addr())?;
+    outln!("next: logs in {}/logs/{job_id}", data_dir.display())?;
+    outln!(
         "      the API is at {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
         api.base()
-    );
+    )?;
     if keep {
-        println!("site keeps running; Ctrl-C to stop");
+        outln!("site keeps running; Ctrl-C to stop")?;
         site.wait().await?;
     }
     if run.status == "success" && !evaluated {
-        println!("the job succeeded but its evaluation recorded no AUC/KS");
+        outln!("the job succeeded but its evaluation recorded no AUC/KS")?;
         return Ok(ExitCode::FAILURE);
     }
     Ok(if run.status == "success" {

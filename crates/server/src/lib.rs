@@ -7,10 +7,12 @@ mod demo;
 pub mod federation;
 pub mod gc;
 pub mod model_archive;
+pub mod output;
 pub mod run_job;
 pub mod site;
 mod validate;
 
+use output::outln;
 use std::process::ExitCode;
 
 /// Runs one subcommand.
@@ -48,7 +50,7 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
             let served = rt.block_on(async {
                 let site =
                     site::Site::start_with_gateway(args.site.clone(), args.gateway.clone()).await?;
-                println!("fateflow listening on http://{}", site.addr());
+                outln!("fateflow listening on http://{}", site.addr())?;
                 site.wait().await
             });
             // A blocking call still running (a slow disk, a long upload) does not keep
@@ -68,9 +70,9 @@ pub fn run(cmd: cli::Command) -> anyhow::Result<ExitCode> {
         }),
         cli::Command::Cert { out, name } => {
             let (cert, key, fp) = fateflow_gateway::generate_identity(&out, &name)?;
-            println!("certificate: {}", cert.display());
-            println!("key:         {}", key.display());
-            println!("fingerprint: {fp}");
+            outln!("certificate: {}", cert.display())?;
+            outln!("key:         {}", key.display())?;
+            outln!("fingerprint: {fp}")?;
             Ok(ExitCode::SUCCESS)
         }
         cli::Command::Task {

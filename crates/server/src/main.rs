@@ -5,6 +5,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match fateflow_server::run(fateflow_server::cli::parse()) {
         Ok(code) => code,
+        Err(e) if fateflow_server::output::closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

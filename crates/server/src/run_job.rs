@@ -4,6 +4,7 @@
 //! are built on it.
 
 use crate::cli::ServerOptions;
+use crate::output::outln;
 use crate::site::Site;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -133,7 +134,7 @@ impl Api {
             )
             .await?;
         let job_id = r["jobId"].as_str().unwrap_or_default().to_string();
-        println!("submitted job {job_id}");
+        outln!("submitted job {job_id}")?;
         let started = Instant::now();
         let mut seen: BTreeMap<String, (String, i64)> = BTreeMap::new();
         let status = loop {
@@ -158,10 +159,10 @@ impl Api {
                     } else {
                         st.clone()
                     };
-                    println!(
+                    outln!(
                         "[{:>6.1}s] {key:<40} {shown}",
                         started.elapsed().as_secs_f64()
-                    );
+                    )?;
                     seen.insert(key, (st, progress));
                 }
             }
@@ -175,10 +176,10 @@ impl Api {
             let st = j["f_status"].as_str().unwrap_or("").to_string();
             if ["success", "failed", "canceled", "timeout"].contains(&st.as_str()) {
                 if st != "success" {
-                    println!(
+                    outln!(
                         "job {st}: {}",
                         j["f_error_report"].as_str().unwrap_or("no reason recorded")
-                    );
+                    )?;
                 }
                 break st;
             }
@@ -191,7 +192,7 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let wall = started.elapsed();
-        println!("job {job_id} {status} in {:.1}s", wall.as_secs_f64());
+        outln!("job {job_id} {status} in {:.1}s", wall.as_secs_f64())?;
         Ok(JobRun {
             job_id,
             status,
@@ -335,27 +336,27 @@ async fn run_async(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     };
     let site = Site::start(ServerOptions::standalone(&data_dir, &file_root)).await?;
     let api = Api::new(&site);
-    println!(
+    outln!(
         "site at http://{} (data dir {})",
         site.addr(),
         data_dir.display()
-    );
+    )?;
     for u in &opts.uploads {
         let t = Instant::now();
         let rows = api.upload(u).await?;
-        println!(
+        outln!(
             "uploaded {}.{}: {rows} rows in {:.1}s",
             u.namespace,
             u.name,
             t.elapsed().as_secs_f64()
-        );
+        )?;
     }
     let run = api
         .run(&dsl, &conf, Duration::from_secs(opts.timeout))
         .await?;
     let elapsed = api.component_elapsed(&run.job_id).await?;
     for (c, ms) in &elapsed {
-        println!("  {c:<32} {:>9.2} s", *ms as f64 / 1000.0);
+        outln!("  {c:<32} {:>9.2} s", *ms as f64 / 1000.0)?;
     }
     let summaries = api
         .summaries(&run.job_id, &dsl, &conf["initiator"]["party_id"])
@@ -365,7 +366,7 @@ async fn run_async(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         .filter(|(c, _)| is_evaluation(&dsl["components"][c.as_str()]));
     for (c, summary) in evaluations {
         for (set, ty, m, v) in metric_values(summary) {
-            println!("  {c} {set} {ty} {m}: {v:.6}");
+            outln!("  {c} {set} {ty} {m}: {v:.6}")?;
         }
     }
     if opts.json {
@@ -377,7 +378,7 @@ async fn run_async(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             "guest_summary": summaries,
             "log_dir": data_dir.join("logs").join(&run.job_id),
         });
-        println!("RUN_RESULT {result}");
+        outln!("RUN_RESULT {result}")?;
     }
     drop(site);
     if temporary && !opts.json {

@@ -1,5 +1,6 @@
 //! `fateflow validate`: check a job locally and show what each party would run.
 
+use crate::output::outln;
 use anyhow::Context;
 use fateflow_domain::Job;
 use std::path::Path;
@@ -22,28 +23,28 @@ pub(crate) fn run(dsl: &Path, conf: &Path, json: bool) -> anyhow::Result<ExitCod
     }
     let plan = job.plan();
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        outln!("{}", serde_json::to_string_pretty(&plan)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let initiator = job.conf.initiator;
-    println!(
+    outln!(
         "job is valid: DSL v{}, initiator {initiator}, {} components, {} parties",
         job.conf.dsl_version.number(),
         plan.len(),
         job.parties().len()
-    );
+    )?;
     for (step, task) in plan.iter().enumerate() {
         let after = if task.upstream.is_empty() {
             String::new()
         } else {
             format!("  (after {})", task.upstream.join(", "))
         };
-        println!(
+        outln!(
             "{:>2}. {} [{}]{after}",
             step + 1,
             task.component,
             task.module
-        );
+        )?;
         for p in &task.parties {
             let params = serde_json::to_string(&p.parameters)?;
             let run = if p.need_run {
@@ -51,7 +52,7 @@ pub(crate) fn run(dsl: &Path, conf: &Path, json: bool) -> anyhow::Result<ExitCod
             } else {
                 "  need_run=false → pass"
             };
-            println!("      {:<16} {params}{run}", p.party.to_string());
+            outln!("      {:<16} {params}{run}", p.party.to_string())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -62,6 +62,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
             "server_url": endpoint.base_url(),
             "authentication": endpoint.credentials.is_some(),
         }
-    }));
+    }))?;
     Ok(Exit::Success)
 }

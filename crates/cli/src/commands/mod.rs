@@ -88,9 +88,9 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
 }
 
 /// Prints a response like FATE's `flow` and maps its retcode onto the exit code.
-pub fn print_envelope(envelope: &Envelope) -> Exit {
-    print_json(&envelope.body);
-    exit_for(envelope)
+pub fn print_envelope(envelope: &Envelope) -> Result<Exit> {
+    print_json(&envelope.body)?;
+    Ok(exit_for(envelope))
 }
 
 /// Exit code for a response.
@@ -103,8 +103,8 @@ pub fn exit_for(envelope: &Envelope) -> Exit {
 }
 
 /// Prints pretty JSON on stdout.
-pub fn print_json(value: &Value) {
-    println!("{}", output::json(value));
+pub fn print_json(value: &Value) -> Result<()> {
+    output::print(&format!("{}\n", output::json(value)))
 }
 
 /// Reads a JSON file given on the command line; problems are usage errors.
@@ -157,7 +157,7 @@ pub fn download_and_extract(
     let archive = out_dir.join(archive_name);
     let extract_dir = out_dir.join(archive_name.trim_end_matches(".tar.gz"));
     match fetch(&archive)? {
-        crate::clients::Download::Envelope(envelope) => Ok(print_envelope(&envelope)),
+        crate::clients::Download::Envelope(envelope) => print_envelope(&envelope),
         crate::clients::Download::Saved { .. } => {
             let extracted = extract_tar_gz(&archive, &extract_dir);
             // The archive is a temporary: remove it whether or not extraction worked.
@@ -168,7 +168,7 @@ pub fn download_and_extract(
                 "retcode": 0,
                 "directory": directory,
                 "retmsg": format!("download successfully, please check {directory} directory"),
-            }));
+            }))?;
             Ok(Exit::Success)
         }
     }

@@ -21,7 +21,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
         Some(job_id) => client.job_components(&JobId { job_id })?,
         None => client.registered_components()?,
     };
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

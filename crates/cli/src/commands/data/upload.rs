@@ -41,7 +41,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
 
     if !uses_local_data(&conf) {
         let envelope = client.data_upload_server_file(&Value::Object(conf))?;
-        return Ok(print_envelope(&envelope));
+        return print_envelope(&envelope);
     }
 
     let file = conf
@@ -73,7 +73,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
         local.display(),
         format_bytes(size)
     );
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 /// Appends what FATE's client appends: the absolute `conf_path`, `drop` as 1/0 and

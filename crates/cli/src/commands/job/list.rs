@@ -23,11 +23,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.job_list(&JobList { limit: args.limit })?;
     if args.table && envelope.is_success() {
         if let Some(Value::Array(jobs)) = envelope.data().get("jobs") {
-            print!("{}", output::jobs_table(jobs).render());
+            output::print(&output::jobs_table(jobs).render())?;
             return Ok(exit_for(&envelope));
         }
     }
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

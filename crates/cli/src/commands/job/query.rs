@@ -56,12 +56,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
         strip_confs(&mut envelope.body);
         if args.table {
             if let Value::Array(rows) = envelope.data() {
-                print!("{}", output::jobs_table(rows).render());
+                output::print(&output::jobs_table(rows).render())?;
                 return Ok(exit_for(&envelope));
             }
         }
     }
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ impl Args {
 /// Runs `flow job rerun`.
 pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.job_rerun(&args.body())?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.job_stop(&JobId {
         job_id: args.job_id,
     })?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

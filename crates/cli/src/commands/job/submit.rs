@@ -72,7 +72,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     );
     let client = ctx.client()?;
     let envelope = client.job_submit(&body)?;
-    let exit = print_envelope(&envelope);
+    let exit = print_envelope(&envelope)?;
     let Some(options) = options.filter(|_| exit == Exit::Success) else {
         return Ok(exit);
     };

@@ -103,7 +103,7 @@ pub fn body(args: &Args) -> Result<Value> {
 /// Runs `flow model deploy`.
 pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let body = body(&args)?;
-    Ok(print_envelope(&ctx.client()?.model("deploy", &body)?))
+    print_envelope(&ctx.client()?.model("deploy", &body)?)
 }
 
 #[cfg(test)]

@@ -43,14 +43,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
         .client()?
         .download_named(Method::GET, "model/export", &body, &out)?
     {
-        NamedDownload::Envelope(e) => Ok(print_envelope(&e)),
+        NamedDownload::Envelope(e) => print_envelope(&e),
         NamedDownload::Saved { path, .. } => {
             let file = path.display().to_string();
             print_json(&json!({
                 "retcode": 0,
                 "file": file,
                 "retmsg": format!("download successfully, please check {file}"),
-            }));
+            }))?;
             Ok(Exit::Success)
         }
     }

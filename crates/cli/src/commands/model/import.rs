@@ -60,12 +60,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     }
     let conf_path = absolute(&args.conf_path)?.display().to_string();
     let fields = fields(&conf, &conf_path);
-    Ok(print_envelope(&ctx.client()?.post_multipart(
-        "model/import",
-        &fields,
-        "file",
-        &file,
-    )?))
+    print_envelope(
+        &ctx.client()?
+            .post_multipart("model/import", &fields, "file", &file)?,
+    )
 }
 
 #[cfg(test)]

@@ -63,5 +63,5 @@ pub fn body(args: &Args) -> Value {
 
 /// Runs `flow model get-model-info`.
 pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
-    Ok(print_envelope(&ctx.client()?.model("query", &body(&args))?))
+    print_envelope(&ctx.client()?.model("query", &body(&args))?)
 }

@@ -41,5 +41,5 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
             Value::Object(conf)
         }
     };
-    Ok(print_envelope(&ctx.client()?.model("load", &body)?))
+    print_envelope(&ctx.client()?.model("load", &body)?)
 }

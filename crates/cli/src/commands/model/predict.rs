@@ -76,12 +76,12 @@ pub fn run(args: Args, ctx: &Context, what: What) -> Result<Exit> {
         .client()?
         .download(Method::POST, endpoint, &body, &path)?
     {
-        Download::Envelope(e) => Ok(print_envelope(&e)),
+        Download::Envelope(e) => print_envelope(&e),
         Download::Saved { .. } => {
             print_json(&json!({
                 "retcode": 0,
                 "retmsg": format!("Query predict {label} successfully. File path is: {}", path.display()),
-            }));
+            }))?;
             Ok(Exit::Success)
         }
     }

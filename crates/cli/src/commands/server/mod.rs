@@ -28,7 +28,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
             let envelope = ctx
                 .client()?
                 .post("gateway/health", &serde_json::json!({}))?;
-            Ok(crate::commands::print_envelope(&envelope))
+            crate::commands::print_envelope(&envelope)
         }
     }
 }

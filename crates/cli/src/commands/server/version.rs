@@ -19,12 +19,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.version(&VersionGet {
         module: args.module,
     })?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 /// Runs `flow server versions`.
 pub fn run_all(ctx: &Context) -> Result<Exit> {
-    Ok(print_envelope(&ctx.client()?.server_versions()?))
+    print_envelope(&ctx.client()?.server_versions()?)
 }
 
 #[cfg(test)]

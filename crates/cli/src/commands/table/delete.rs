@@ -9,5 +9,5 @@ use crate::Exit;
 /// Runs `flow table delete`.
 pub fn run(args: TableArgs, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.table_delete(&args.body())?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }

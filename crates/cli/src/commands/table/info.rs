@@ -9,5 +9,5 @@ use crate::Exit;
 /// Runs `flow table info`.
 pub fn run(args: TableArgs, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.table_info(&args.body())?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }

@@ -30,11 +30,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.task_list(&body)?;
     if args.table && envelope.is_success() {
         if let Some(Value::Array(tasks)) = envelope.data().get("tasks") {
-            print!("{}", output::tasks_table(tasks).render());
+            output::print(&output::tasks_table(tasks).render())?;
             return Ok(exit_for(&envelope));
         }
     }
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

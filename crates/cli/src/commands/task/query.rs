@@ -48,11 +48,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.task_query(&args.body())?;
     if args.table && envelope.is_success() {
         if let Value::Array(rows) = envelope.data() {
-            print!("{}", output::tasks_table(rows).render());
+            output::print(&output::tasks_table(rows).render())?;
             return Ok(exit_for(&envelope));
         }
     }
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }
 
 #[cfg(test)]

@@ -9,5 +9,5 @@ use crate::Exit;
 /// Runs the verb.
 pub fn run(args: ComponentArgs, ctx: &Context) -> Result<Exit> {
     let envelope = ctx.client()?.component_parameters(&args.body())?;
-    Ok(print_envelope(&envelope))
+    print_envelope(&envelope)
 }

@@ -35,7 +35,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
     }
     let envelope = ctx.client()?.component_summary(&args.component.body())?;
     let (Some(dir), true) = (&args.output_path, envelope.is_success()) else {
-        return Ok(print_envelope(&envelope));
+        return print_envelope(&envelope);
     };
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -56,6 +56,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<Exit> {
             args.component.component_name,
             dest.display()
         ),
-    }));
+    }))?;
     Ok(Exit::Success)
 }
