@@ -554,3 +554,26 @@ async fn a_task_token_acts_only_for_its_own_task_and_only_while_it_runs() {
         Err(TokenError::Refused(_))
     ));
 }
+
+#[tokio::test]
+#[ignore = "bug in controller.rs new_task: every task row gets auto_retry_delay 1 whatever the \
+            job's auto_retry_delay, so retry_due always waits 1 s (x2 per version); with 0 the \
+            retry should start at once"]
+async fn auto_retry_delay_comes_from_the_job_parameters() {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher
+        .script(Rule::on("reader_0", Act::Fail("connection reset".into())).version(0));
+    let (dsl, mut conf) = one_party_job();
+    set_job_param(&mut conf, "auto_retries", json!(1));
+    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    let job_id = site.submit(&dsl, &conf).await;
+    site.wait_end(&job_id).await;
+    let rows = site.task_versions(&job_id, "reader_0", GUEST).await;
+    assert_eq!(rows[0].auto_retry_delay, 0);
+    let gap = rows[1].start_time.unwrap() - rows[0].end_time.unwrap();
+    assert!(gap < 500, "auto_retry_delay 0, yet retried after {gap} ms");
+}
