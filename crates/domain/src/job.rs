@@ -4,7 +4,7 @@ use crate::conf::{dsl_version_of, merge_layers, parse_conf, RuntimeConf};
 use crate::dag::{self, Cycle, DeployError};
 use crate::dsl::{parse_dsl, raw_components_from_str, DataRef, Dsl, DslVersion};
 use crate::error::{Errors, Report};
-use crate::module::{describe_value, lookup};
+use crate::module::{describe_value, edit_distance, lookup, ModuleInfo};
 use crate::{Party, Role};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -372,20 +372,26 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
             let (Some(info), Some(params)) = (lookup(&c.module), params.as_object()) else {
                 continue;
             };
-            for (path, kind) in info.params {
-                if let Some(v) = get_path(params, path) {
-                    if !kind.accepts(v) {
+            for param in info.params {
+                if !param.implemented {
+                    continue;
+                }
+                if let Some(v) = get_path(params, param.path) {
+                    if !param.kind.accepts(v) {
                         report.cpn(
                             cpn,
-                            *path,
+                            param.path,
                             format!(
                                 "expected {}, found {} (in {field})",
-                                kind.describe(),
+                                param.kind.describe(),
                                 describe_value(v)
                             ),
                         );
                     }
                 }
+            }
+            if info.complete {
+                check_keys(info, cpn, field, params, "", report);
             }
         }
     }
@@ -419,9 +425,12 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
                     }
                 }
             }
-            if !info.params.is_empty() {
+            if info.complete && need_run {
+                check_unimplemented(info, &c.name, &params, report);
+            }
+            if !info.complete && !info.params.is_empty() {
                 for key in params.keys() {
-                    if !info.params.iter().any(|(p, _)| p == key) {
+                    if !info.params.iter().any(|p| p.path == key) {
                         let w = format!(
                             "component `{}`: `{key}` is not a known {} parameter; it is ignored",
                             c.name, info.name
@@ -433,6 +442,117 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
                 }
             }
         }
+    }
+}
+
+/// The parameter policy for a module whose table is FATE's complete list: a key FATE's
+/// module does not have is refused with a did-you-mean; a key we do not implement is
+/// refused unless it has FATE's default; nested parameter objects are checked key by key.
+fn check_keys(
+    info: &ModuleInfo,
+    cpn: &str,
+    field: &str,
+    params: &Map<String, Value>,
+    prefix: &str,
+    report: &mut Report,
+) {
+    for (key, v) in params {
+        let path = format!("{prefix}{key}");
+        let Some(param) = info.params.iter().find(|p| p.path == path) else {
+            let hint = match suggest_param(info, &path) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => String::new(),
+            };
+            report.cpn(
+                cpn,
+                path.clone(),
+                format!(
+                    "FATE's {} has no parameter `{path}` (in {field}){hint}",
+                    info.name
+                ),
+            );
+            continue;
+        };
+        if param.is_object() {
+            match v {
+                Value::Object(inner) => {
+                    check_keys(info, cpn, field, inner, &format!("{path}."), report)
+                }
+                Value::Null => {}
+                _ if param.implemented => {} // reported by the type check
+                _ => report.cpn(
+                    cpn,
+                    path.clone(),
+                    format!(
+                        "expected an object, found {} (in {field})",
+                        describe_value(v)
+                    ),
+                ),
+            }
+            continue;
+        }
+    }
+}
+
+/// A key we do not implement is refused unless it has FATE's default, or FATE itself
+/// does not use it with these parameters (`optimal_binning_param` when `method` is not
+/// `optimal`). Checked on one party's merged parameters.
+fn check_unimplemented(
+    info: &ModuleInfo,
+    cpn: &str,
+    params: &Map<String, Value>,
+    report: &mut Report,
+) {
+    for param in info.params {
+        if param.implemented || param.is_object() {
+            continue;
+        }
+        let Some(v) = get_path(params, param.path) else {
+            continue;
+        };
+        if param.is_default(v) || !info.applies(param.path, |key| get_path(params, key)) {
+            continue;
+        }
+        report.cpn(
+            cpn,
+            param.path,
+            format!(
+                "{} parameter `{}` = {} is not supported yet; only FATE's default {} is accepted",
+                info.name,
+                param.path,
+                short_value(v),
+                param.default
+            ),
+        );
+    }
+}
+
+/// The parameter of `info` closest to an unknown `path`: by edit distance on the whole
+/// path, or a nested key of the same name (`key_length` → `encrypt_param.key_length`).
+fn suggest_param(info: &ModuleInfo, path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    let leaf = lower.rsplit('.').next().unwrap_or(&lower);
+    let by_distance = info
+        .params
+        .iter()
+        .map(|p| (edit_distance(&lower, &p.path.to_ascii_lowercase()), p.path))
+        .filter(|(d, cand)| *d <= cand.len() / 3 + 1)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, cand)| cand);
+    by_distance.or_else(|| {
+        info.params
+            .iter()
+            .find(|p| p.path.to_ascii_lowercase().rsplit('.').next() == Some(leaf))
+            .map(|p| p.path)
+    })
+}
+
+fn short_value(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(80).collect::<String>())
+    } else {
+        s
     }
 }
 

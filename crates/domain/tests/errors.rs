@@ -238,15 +238,89 @@ fn five_mistakes_give_five_errors() {
 }
 
 #[test]
-fn unknown_parameter_is_a_warning_not_an_error() {
-    let (dsl, mut conf) = base();
-    conf["component_parameters"]["common"]["hetero_lr_0"]["learning_rat"] = json!(0.1);
-    let job = Job::parse(&dsl, &conf).unwrap();
-    assert!(
-        job.warnings.iter().any(|w| w.contains("learning_rat")),
-        "{:?}",
-        job.warnings
+fn unknown_parameter_is_refused_with_a_did_you_mean() {
+    check(
+        |_, conf| conf["component_parameters"]["common"]["hetero_lr_0"]["max_iterr"] = json!(5),
+        Some("hetero_lr_0"),
+        "max_iterr",
+        "did you mean `max_iter`?",
     );
+    check(
+        |_, conf| {
+            conf["component_parameters"]["common"]["hetero_lr_0"]["learning_rat"] = json!(0.1)
+        },
+        Some("hetero_lr_0"),
+        "learning_rat",
+        "FATE's HeteroLR has no parameter `learning_rat`",
+    );
+    // A nested key is checked against its parameter object.
+    check(
+        |_, conf| {
+            conf["component_parameters"]["common"]["hetero_lr_0"]["encrypt_param"] =
+                json!({"key_lenght": 1024})
+        },
+        Some("hetero_lr_0"),
+        "encrypt_param.key_lenght",
+        "did you mean `encrypt_param.key_length`?",
+    );
+    // A nested key given at the top level points to its object.
+    check(
+        |_, conf| conf["component_parameters"]["common"]["hetero_lr_0"]["key_length"] = json!(1024),
+        Some("hetero_lr_0"),
+        "key_length",
+        "did you mean `encrypt_param.key_length`?",
+    );
+}
+
+#[test]
+fn unimplemented_parameter_is_refused_unless_it_has_fates_default() {
+    check(
+        |_, conf| {
+            conf["component_parameters"]["common"]["hetero_lr_0"]["batch_strategy"] =
+                json!("random")
+        },
+        Some("hetero_lr_0"),
+        "batch_strategy",
+        "not supported yet",
+    );
+    check(
+        |_, conf| {
+            conf["component_parameters"]["common"]["hetero_lr_0"]["stepwise_param"] =
+                json!({"need_stepwise": true, "max_step": 10})
+        },
+        Some("hetero_lr_0"),
+        "stepwise_param.need_stepwise",
+        "HeteroLR parameter `stepwise_param.need_stepwise` = true is not supported yet",
+    );
+    // At FATE's default (any case for strings, any spelling of a number) it is accepted.
+    let (dsl, mut conf) = base();
+    let lr = &mut conf["component_parameters"]["common"]["hetero_lr_0"];
+    lr["batch_strategy"] = json!("Full");
+    lr["masked_rate"] = json!(5.0);
+    lr["stepwise_param"] = json!({"need_stepwise": false});
+    lr["callback_param"] = json!({});
+    lr["need_run"] = json!(true);
+    Job::parse(&dsl, &conf).unwrap();
+}
+
+#[test]
+fn every_parameter_error_is_listed_at_once() {
+    let (dsl, mut conf) = base();
+    let lr = &mut conf["component_parameters"]["common"]["hetero_lr_0"];
+    lr["max_iterr"] = json!(5);
+    lr["cardinality_only"] = json!(true);
+    lr["callback_param"] = json!({"callbacks": ["EarlyStopping"]});
+    lr["max_iter"] = json!("ten");
+    let errs = errors(&dsl, &conf);
+    let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+    for f in [
+        "max_iterr",
+        "cardinality_only",
+        "callback_param.callbacks",
+        "max_iter",
+    ] {
+        assert!(fields.contains(&f), "{f} not in {errs}");
+    }
 }
 
 #[test]

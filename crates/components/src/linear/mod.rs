@@ -218,6 +218,9 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
             component: task.module().into(),
         });
     }
+    if ctx.role == Role::Guest && task == Task::Logistic {
+        refuse_multi_class(&train)?;
+    }
     let validate = match read_input(ctx, task.module(), &["validate_data"])? {
         Some((id, frame)) => Some(Dataset::from_frame(&id.to_string(), &frame)?),
         None => None,
@@ -314,6 +317,34 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
             format!("{} does not run at {other}", task.module()),
         )),
     }
+}
+
+/// FATE switches HeteroLR to one-vs-rest when the label has more than two classes.
+/// That is not implemented here, and a binary model trained on such labels would look
+/// like a success while being wrong, so the guest refuses before any party computes.
+fn refuse_multi_class(train: &Dataset) -> Result<()> {
+    let Some(y) = train.y.as_ref() else {
+        return Ok(());
+    };
+    let distinct: std::collections::BTreeSet<u64> =
+        y.iter().map(|&v| (v + 0.0).to_bits()).collect();
+    let mut classes: Vec<f64> = distinct.into_iter().map(f64::from_bits).collect();
+    if classes.len() <= 2 {
+        return Ok(());
+    }
+    classes.sort_by(f64::total_cmp);
+    let shown: Vec<String> = classes.iter().take(10).map(|c| format!("{c}")).collect();
+    let more = if classes.len() > 10 { ", ..." } else { "" };
+    Err(Error::InvalidParameter {
+        parameter: "label".into(),
+        reason: format!(
+            "HeteroLR: the label of table {} has {} classes ({}{more}); multi-class \
+             (one-vs-rest) HeteroLR is not supported yet",
+            train.table,
+            classes.len(),
+            shown.join(", ")
+        ),
+    })
 }
 
 fn fit_arbiter_side(
