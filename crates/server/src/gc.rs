@@ -11,6 +11,7 @@
 //! and gc refuses to run while it does (and holds the lock itself meanwhile, so no server
 //! starts under it).
 
+use crate::output::outln;
 use anyhow::{bail, Context};
 use fateflow_domain::ident::safe_join;
 use fateflow_storage::{JobFilter, JobRecord, MetadataStore, SqliteStore};
@@ -105,23 +106,23 @@ pub fn run(opts: &GcOptions) -> anyhow::Result<ExitCode> {
         "removed"
     };
     for (line, bytes) in &report.jobs {
-        println!("{verb} {line}: {}", human(*bytes));
+        outln!("{verb} {line}: {}", human(*bytes))?;
     }
     for t in &report.kept_tables {
-        println!("kept {t}");
+        outln!("kept {t}")?;
     }
-    println!(
+    outln!(
         "{verb} {} staging entries: {}",
         report.tmp_entries,
         human(report.tmp_bytes)
-    );
-    println!(
+    )?;
+    outln!(
         "{verb} {} jobs older than {} days ({} metadata rows), {} in all",
         report.jobs.len(),
         opts.older_than_days,
         report.rows,
         human(report.total_bytes())
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
