@@ -84,7 +84,7 @@ async fn three_parties_on_one_site_run_to_success() {
     let job_id = site.submit(&dsl, &conf).await;
     site.wait_end(&job_id).await;
     for party in [GUEST, HOST, ARBITER] {
-        let job = site.wait_job(&job_id, party, |j| j.status.is_end()).await;
+        let job = site.wait_job(&job_id, party, ended).await;
         assert_eq!(
             job.status,
             Status::Success,
@@ -152,7 +152,7 @@ async fn a_failing_task_fails_the_job_at_every_party_with_its_reason() {
     site.wait_end(&job_id).await;
     let expected = "component intersection_0 failed at host:10000: host ids do not match";
     for party in [GUEST, HOST, ARBITER] {
-        let job = site.wait_job(&job_id, party, |j| j.status.is_end()).await;
+        let job = site.wait_job(&job_id, party, ended).await;
         assert_eq!(job.status, Status::Failed, "at {party}");
         let reason = job.error_report.unwrap_or_default();
         assert!(reason.contains(expected), "at {party}: {reason}");
@@ -197,7 +197,7 @@ async fn stop_cancels_the_job_kills_its_tasks_and_returns_the_cores() {
     assert_eq!(site.free_cores(GUEST.party_id).await, 2);
     site.stop(&job_id, "the user asked").await;
     for party in [GUEST, HOST, ARBITER] {
-        let job = site.wait_job(&job_id, party, |j| j.status.is_end()).await;
+        let job = site.wait_job(&job_id, party, ended).await;
         assert_eq!(job.status, Status::Canceled, "at {party}");
         assert!(
             job.error_report
@@ -360,7 +360,7 @@ async fn auto_retry_waits_for_its_delay() {
     assert_eq!(rows.len(), 2);
     let gap = rows[1].start_time.unwrap() - rows[0].end_time.unwrap();
     // auto_retry_delay 1 s for the first retry, then at most a few ticks.
-    assert!((1000..2500).contains(&gap), "retried after {gap} ms");
+    assert!((1000..3000).contains(&gap), "retried after {gap} ms");
 }
 
 #[tokio::test]
@@ -380,7 +380,7 @@ async fn a_job_past_its_timeout_is_stopped() {
     assert!(reason.contains("timed out"), "{reason}");
     let took = job.end_time.unwrap() - job.create_time;
     assert!(
-        (1000..3000).contains(&took),
+        (1000..4000).contains(&took),
         "ended {took} ms after creation"
     );
     let reader = site.task(&job_id, "reader_0", GUEST).await;
@@ -486,7 +486,7 @@ async fn a_silent_task_is_killed_and_fails_the_job_after_the_heartbeat_timeout()
     assert_eq!(job.status, Status::Failed);
     let took = job.end_time.unwrap() - job.create_time;
     assert!(
-        (1000..3000).contains(&took),
+        (1000..4000).contains(&took),
         "ended {took} ms after creation"
     );
     assert_eq!(
@@ -576,4 +576,147 @@ async fn auto_retry_delay_comes_from_the_job_parameters() {
     assert_eq!(rows[0].auto_retry_delay, 0);
     let gap = rows[1].start_time.unwrap() - rows[0].end_time.unwrap();
     assert!(gap < 500, "auto_retry_delay 0, yet retried after {gap} ms");
+}
+
+#[tokio::test]
+async fn a_task_that_cannot_be_launched_fails_the_job_with_the_launch_error() {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher.script(Rule::on(
+        "data_transform_0",
+        Act::LaunchFails("no such executable".into()),
+    ));
+    let (dsl, conf) = one_party_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Failed);
+    let reason = job.error_report.unwrap_or_default();
+    assert!(
+        reason.contains("could not start the task process: no such executable"),
+        "{reason}"
+    );
+    let dt = site.task(&job_id, "data_transform_0", GUEST).await;
+    assert_eq!((dt.party_status, dt.run_pid), (Status::Failed, None));
+    assert_resources_back(&site, &[GUEST.party_id], 4).await;
+}
+
+/// A two-core site whose first job holds the cores until `gate` opens.
+async fn busy_site(gate: &Gate) -> (Site, String) {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        cores: 2,
+        ..Default::default()
+    })
+    .await;
+    site.launcher
+        .script(Rule::on("reader_0", Act::Succeed).gate(gate).once());
+    let (dsl, conf) = one_party_job();
+    let first = site.submit(&dsl, &conf).await;
+    wait_running(&site, &first, "reader_0", GUEST).await;
+    (site, first)
+}
+
+#[tokio::test]
+async fn a_queued_job_can_be_canceled_and_the_queue_moves_on() {
+    let gate = Gate::new();
+    let (site, first) = busy_site(&gate).await;
+    let (dsl, conf) = one_party_job();
+    let second = site.submit(&dsl, &conf).await;
+    let third = site.submit(&dsl, &conf).await;
+    site.stop(&second, "not needed").await;
+    let s = site.wait_end(&second).await;
+    assert_eq!(s.status, Status::Canceled);
+    assert!(!s.resource_in_use && s.apply_resource_time.is_none());
+    assert!(site.launcher.launches_of(&second, "reader_0").is_empty());
+    assert_eq!(site.job(&third, GUEST).await.status, Status::Waiting);
+    gate.open();
+    assert_eq!(site.wait_end(&first).await.status, Status::Success);
+    assert_eq!(site.wait_end(&third).await.status, Status::Success);
+    assert_resources_back(&site, &[GUEST.party_id], 2).await;
+}
+
+#[tokio::test]
+async fn a_job_that_waits_for_cores_past_its_timeout_times_out_without_holding_any() {
+    let gate = Gate::new();
+    let (site, first) = busy_site(&gate).await;
+    let (dsl, mut conf) = one_party_job();
+    set_job_param(&mut conf, "timeout", json!(1));
+    let second = site.submit(&dsl, &conf).await;
+    let s = site.wait_end(&second).await;
+    assert_eq!(s.status, Status::Timeout, "{}", site.dump(&second).await);
+    assert!(s.apply_resource_time.is_none());
+    assert!(site.launcher.launches_of(&second, "reader_0").is_empty());
+    // The first job still runs and holds its cores.
+    assert_eq!(site.job(&first, GUEST).await.status, Status::Running);
+    assert_eq!(site.free_cores(GUEST.party_id).await, 0);
+    gate.open();
+    assert_eq!(site.wait_end(&first).await.status, Status::Success);
+    assert_resources_back(&site, &[GUEST.party_id], 2).await;
+}
+
+#[tokio::test]
+async fn a_stopped_job_reruns_to_success() {
+    let site = Site::start().await;
+    site.launcher
+        .script(Rule::on("intersection_0", Act::Hang).version(0));
+    let (dsl, conf) = three_party_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    wait_running(&site, &job_id, "intersection_0", GUEST).await;
+    wait_running(&site, &job_id, "intersection_0", HOST).await;
+    site.stop(&job_id, "pause").await;
+    assert_eq!(site.wait_end(&job_id).await.status, Status::Canceled);
+    assert_no_process_left(&site).await;
+    let rerun = site.rerun(&job_id, None).await;
+    assert_eq!(rerun[0], "intersection_0", "{rerun:?}");
+    assert!(!rerun.contains(&"reader_0".to_string()));
+    for party in [GUEST, HOST, ARBITER] {
+        let job = site
+            .wait_job(&job_id, party, |j| j.status == Status::Success)
+            .await;
+        assert_eq!(job.error_report, None, "at {party}");
+    }
+    for party in [GUEST, HOST] {
+        let versions: Vec<_> = site
+            .task_versions(&job_id, "intersection_0", party)
+            .await
+            .iter()
+            .map(|t| (t.task_version, t.party_status))
+            .collect();
+        assert_eq!(
+            versions,
+            [(0, Status::Canceled), (1, Status::Success)],
+            "at {party}"
+        );
+    }
+    assert_eq!(site.task_versions(&job_id, "reader_0", HOST).await.len(), 1);
+    assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 4).await;
+}
+
+#[tokio::test]
+#[ignore = "race in PartyController::check_running_task: a pid found gone is failed at once \
+            with a generic reason, so when the detector runs before the launcher's exit watcher \
+            the exit code and log tail never reach the task or the job"]
+async fn the_exit_reason_survives_a_detector_round_before_the_exit_is_seen() {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher.script(Rule::on(
+        "reader_0",
+        Act::DieSeenLate {
+            code: Some(137),
+            log_tail: "Killed: out of memory".into(),
+            seen_after_ms: 100,
+        },
+    ));
+    let (dsl, conf) = one_party_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Failed);
+    let reason = job.error_report.unwrap_or_default();
+    assert!(reason.contains("exit code 137"), "{reason}");
 }

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 /// Scheduler tick and detector period: short, so every test is fast.
 pub const TICK: Duration = Duration::from_millis(30);
 /// How long a test waits for a state before failing with a dump.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(10);
 
 pub const GUEST: Party = Party {
     role: Role::Guest,
@@ -55,8 +55,17 @@ pub enum Act {
     Fail(String),
     /// Runs until killed; never reports.
     Hang,
-    /// Exits without a final status.
+    /// Exits without a final status; the exit watcher reports it at once.
     Die { code: Option<i32>, log_tail: String },
+    /// Exits without a final status, and the exit watcher reports it only after
+    /// `seen_after_ms` (the detector may find the pid gone first).
+    DieSeenLate {
+        code: Option<i32>,
+        log_tail: String,
+        seen_after_ms: u64,
+    },
+    /// The launch itself fails with this message (no process).
+    LaunchFails(String),
 }
 
 /// A gate a test opens to let scripted tasks go on.
@@ -169,6 +178,7 @@ struct State {
     rules: Vec<Rule>,
     launches: Vec<Launch>,
     alive: HashMap<i64, TaskKey>,
+    exiting: std::collections::HashSet<i64>,
     outcomes: Vec<Outcome>,
 }
 
@@ -225,12 +235,30 @@ impl VirtualLauncher {
         lock(&self.state).alive.contains_key(&pid)
     }
 
-    /// The process ends: it is gone first, then the exit watcher tells the controller
-    /// (as with a real child process).
-    async fn exit(&self, pid: i64, code: Option<i32>, log_tail: &str) {
-        let Some(key) = lock(&self.state).alive.remove(&pid) else {
-            return;
+    /// The process ends. The exit watcher tells the controller at once (before the
+    /// pid is gone, so the detector cannot get in between), or after `seen_after`
+    /// with the pid already gone.
+    async fn exit(
+        &self,
+        pid: i64,
+        code: Option<i32>,
+        log_tail: &str,
+        seen_after: Option<Duration>,
+    ) {
+        let key = {
+            let mut st = lock(&self.state);
+            let Some(key) = st.alive.get(&pid).cloned() else {
+                return;
+            };
+            if !st.exiting.insert(pid) {
+                return;
+            }
+            key
         };
+        if let Some(d) = seen_after {
+            lock(&self.state).alive.remove(&pid);
+            tokio::time::sleep(d).await;
+        }
         if let Some(ctl) = self.controller() {
             let exit = ProcessExit {
                 job_id: key.job_id.clone(),
@@ -245,6 +273,7 @@ impl VirtualLauncher {
                 panic!("on_process_exit refused: {e:?}");
             }
         }
+        lock(&self.state).alive.remove(&pid);
     }
 
     async fn play(self: Arc<Self>, spec: TaskSpec, pid: i64, rule: Rule) {
@@ -256,8 +285,16 @@ impl VirtualLauncher {
             return;
         }
         let (status, error) = match rule.act {
-            Act::Hang => return,
-            Act::Die { code, log_tail } => return self.exit(pid, code, &log_tail).await,
+            Act::Hang | Act::LaunchFails(_) => return,
+            Act::Die { code, log_tail } => return self.exit(pid, code, &log_tail, None).await,
+            Act::DieSeenLate {
+                code,
+                log_tail,
+                seen_after_ms,
+            } => {
+                let late = Some(Duration::from_millis(seen_after_ms));
+                return self.exit(pid, code, &log_tail, late).await;
+            }
             Act::Succeed => (Status::Success, None),
             Act::Fail(m) => (Status::Failed, Some(m)),
         };
@@ -283,7 +320,7 @@ impl VirtualLauncher {
         };
         lock(&self.state).outcomes.push(outcome);
         let code = if status == Status::Success { 0 } else { 1 };
-        self.exit(pid, Some(code), "").await;
+        self.exit(pid, Some(code), "", None).await;
     }
 }
 
@@ -317,13 +354,7 @@ impl TaskLauncher for VirtualLauncher {
         let pid = self.next_pid.fetch_add(1, Ordering::SeqCst);
         let rule = {
             let mut st = lock(&self.state);
-            st.launches.push(Launch {
-                spec: spec.clone(),
-                pid,
-                at: Instant::now(),
-            });
-            st.alive.insert(pid, key_of(spec));
-            match st.rules.iter_mut().find(|r| r.matches(spec)) {
+            let rule = match st.rules.iter_mut().find(|r| r.matches(spec)) {
                 Some(r) => {
                     if let Some(n) = &mut r.times {
                         *n -= 1;
@@ -331,7 +362,17 @@ impl TaskLauncher for VirtualLauncher {
                     r.clone()
                 }
                 None => Rule::all(Act::Succeed),
+            };
+            if let Act::LaunchFails(m) = &rule.act {
+                return Err(LaunchError(m.clone()));
             }
+            st.launches.push(Launch {
+                spec: spec.clone(),
+                pid,
+                at: Instant::now(),
+            });
+            st.alive.insert(pid, key_of(spec));
+            rule
         };
         let me = self.me.upgrade().expect("launcher alive");
         tokio::spawn(me.play(spec.clone(), pid, rule));
@@ -358,7 +399,7 @@ impl TaskLauncher for VirtualLauncher {
         drop(st);
         // The exit comes later, through the watcher, as for a signalled process.
         let me = self.me.upgrade().expect("launcher alive");
-        tokio::spawn(async move { me.exit(pid, None, "killed").await });
+        tokio::spawn(async move { me.exit(pid, None, "killed", None).await });
         Ok(true)
     }
 
@@ -568,7 +609,7 @@ impl Site {
 
     /// Waits for the initiator's job row to end.
     pub async fn wait_end(&self, job_id: &str) -> JobRecord {
-        self.wait_job(job_id, GUEST, |j| j.status.is_end()).await
+        self.wait_job(job_id, GUEST, ended).await
     }
 
     /// Waits until `cond` holds on the site; panics with `what` after [`WAIT`].
@@ -604,6 +645,12 @@ impl Site {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// A job row that ended. The controller writes `end_time` just after the status, so
+/// both are waited for.
+pub fn ended(j: &JobRecord) -> bool {
+    j.status.is_end() && j.end_time.is_some()
 }
 
 /// An example job from `examples/jobs/<name>`: (dsl, conf).
