@@ -720,3 +720,79 @@ async fn the_exit_reason_survives_a_detector_round_before_the_exit_is_seen() {
     let reason = job.error_report.unwrap_or_default();
     assert!(reason.contains("exit code 137"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_running_job_refuses_a_rerun() {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher.script(Rule::on("reader_0", Act::Hang));
+    let (dsl, conf) = one_party_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    wait_running(&site, &job_id, "reader_0", GUEST).await;
+    let err = site.try_rerun(&job_id, None).await.unwrap_err();
+    assert!(err.contains("is running; stop it before a rerun"), "{err}");
+    assert_eq!(
+        site.task_versions(&job_id, "reader_0", GUEST).await.len(),
+        1
+    );
+    assert_eq!(site.job(&job_id, GUEST).await.status, Status::Running);
+    site.stop(&job_id, "end of test").await;
+}
+
+#[tokio::test]
+async fn an_auto_retry_after_a_host_failure_reruns_every_party_of_the_component() {
+    let site = Site::start().await;
+    site.launcher.script(
+        Rule::on("intersection_0", Act::Fail("host lost its peer".into()))
+            .role(HOST.role)
+            .version(0)
+            .after_ms(30),
+    );
+    site.launcher.script(
+        Rule::on("intersection_0", Act::Hang)
+            .role(GUEST.role)
+            .version(0),
+    );
+    let (dsl, mut conf) = three_party_job();
+    set_job_param(&mut conf, "auto_retries", json!(1));
+    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    let job_id = site.submit(&dsl, &conf).await;
+    for party in [GUEST, HOST, ARBITER] {
+        let job = site.wait_job(&job_id, party, ended).await;
+        assert_eq!(
+            job.status,
+            Status::Success,
+            "at {party}: {}",
+            site.dump(&job_id).await
+        );
+    }
+    for party in [GUEST, HOST] {
+        let rows = site.task_versions(&job_id, "intersection_0", party).await;
+        let got: Vec<_> = rows
+            .iter()
+            .map(|t| (t.task_version, t.party_status))
+            .collect();
+        assert_eq!(got.len(), 2, "at {party}: {got:?}");
+        assert!(got[0].1.is_interrupt(), "at {party}: {got:?}");
+        assert_eq!(got[1], (1, Status::Success), "at {party}");
+    }
+    // The guest's hung v0 was killed before v1 started.
+    let launches = site.launcher.launches_of(&job_id, "intersection_0");
+    let guest_v0 = launches
+        .iter()
+        .find(|l| l.spec.role == GUEST.role && l.spec.task_version == 0)
+        .unwrap();
+    assert!(site
+        .launcher
+        .outcomes()
+        .contains(&Outcome::Killed { pid: guest_v0.pid }));
+    assert_eq!(
+        site.task_versions(&job_id, "reader_0", GUEST).await.len(),
+        1
+    );
+    assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 4).await;
+    assert_no_process_left(&site).await;
+}

@@ -517,10 +517,21 @@ impl Site {
 
     /// Reruns a job (every unfinished component, or from `component`).
     pub async fn rerun(&self, job_id: &str, component: Option<&str>) -> Vec<String> {
+        self.try_rerun(job_id, component)
+            .await
+            .unwrap_or_else(|e| panic!("rerun: {e}"))
+    }
+
+    /// A rerun, its refusal as text.
+    pub async fn try_rerun(
+        &self,
+        job_id: &str,
+        component: Option<&str>,
+    ) -> Result<Vec<String>, String> {
         self.scheduler
             .request_rerun(job_id, component.map(String::from), false)
             .await
-            .unwrap_or_else(|e| panic!("rerun: {e}"))
+            .map_err(|e| e.to_string())
     }
 
     pub async fn job(&self, job_id: &str, party: Party) -> JobRecord {
