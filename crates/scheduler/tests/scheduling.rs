@@ -796,3 +796,38 @@ async fn an_auto_retry_after_a_host_failure_reruns_every_party_of_the_component(
     assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 4).await;
     assert_no_process_left(&site).await;
 }
+
+#[tokio::test]
+async fn a_killed_task_process_is_retried() {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher.script(
+        Rule::on(
+            "data_transform_0",
+            Act::Die {
+                code: None,
+                log_tail: "SIGKILL".into(),
+            },
+        )
+        .version(0),
+    );
+    let (dsl, mut conf) = one_party_job();
+    set_job_param(&mut conf, "auto_retries", json!(1));
+    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    let job_id = site.submit(&dsl, &conf).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
+    let rows = site.task_versions(&job_id, "data_transform_0", GUEST).await;
+    let got: Vec<_> = rows
+        .iter()
+        .map(|t| (t.task_version, t.party_status))
+        .collect();
+    assert_eq!(got, [(0, Status::Failed), (1, Status::Success)]);
+    assert!(rows[0]
+        .error_report
+        .as_deref()
+        .is_some_and(|e| e.contains("killed by a signal")));
+}
