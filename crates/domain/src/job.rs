@@ -503,6 +503,22 @@ fn check_unimplemented(
     params: &Map<String, Value>,
     report: &mut Report,
 ) {
+    for (path, values) in info.supported {
+        let Some(v) = get_path(params, path).and_then(Value::as_str) else {
+            continue;
+        };
+        if !values.iter().any(|x| x.eq_ignore_ascii_case(v)) {
+            report.cpn(
+                cpn,
+                *path,
+                format!(
+                    "{} parameter `{path}` = {v:?} is not supported yet (supported: {})",
+                    info.name,
+                    values.join(", ")
+                ),
+            );
+        }
+    }
     for param in info.params {
         if param.implemented || param.is_object() {
             continue;

@@ -174,6 +174,9 @@ pub struct ModuleInfo {
     pub required: &'static [&'static str],
     /// Keys FATE uses only under a condition on another key.
     pub conditions: &'static [Condition],
+    /// Implemented string keys and the values our component supports (compared without
+    /// regard to case); another value is refused at submit as "not supported yet".
+    pub supported: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// Keys under `prefix` (a key, or a nested object and all its keys) are used by FATE only
@@ -780,6 +783,49 @@ const SELECTION_CONDITIONS: &[Condition] = &[
     ),
 ];
 
+const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
+    ("penalty", &["L1", "L2", "None"]),
+    (
+        "optimizer",
+        &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"],
+    ),
+    (
+        "init_param.init_method",
+        &["random_uniform", "random_normal", "zeros", "ones", "const"],
+    ),
+    ("early_stop", &["diff", "abs", "weight_diff"]),
+    ("encrypt_param.method", &["paillier"]),
+];
+
+const INTERSECTION_SUPPORTED: &[(&str, &[&str])] = &[
+    ("intersect_method", &["rsa", "ecdh", "raw"]),
+    ("join_role", &["guest"]),
+    ("raw_params.join_role", &["guest"]),
+];
+
+const DATA_TRANSFORM_SUPPORTED: &[(&str, &[&str])] = &[
+    ("input_format", &["dense"]),
+    ("output_format", &["dense"]),
+    ("data_type", &["float64", "float", "double"]),
+];
+
+const BINNING_SUPPORTED: &[(&str, &[&str])] = &[
+    ("method", &["quantile", "bucket"]),
+    ("encrypt_param.method", &["paillier"]),
+    ("transform_param.transform_type", &["bin_num", "woe"]),
+];
+
+const EVALUATION_SUPPORTED: &[(&str, &[&str])] =
+    &[("eval_type", &["binary", "multi", "regression"])];
+
+const FEATURE_SCALE_SUPPORTED: &[(&str, &[&str])] = &[
+    (
+        "method",
+        &["standard_scale", "min_max_scale", "standard", "min_max"],
+    ),
+    ("mode", &["normal", "cap"]),
+];
+
 /// Every module this project knows, with FATE's names.
 pub static MODULES: &[ModuleInfo] = &[
     ModuleInfo {
@@ -792,6 +838,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &["table"],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "DataTransform",
@@ -803,6 +850,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: DATA_TRANSFORM_SUPPORTED,
     },
     ModuleInfo {
         name: "Intersection",
@@ -814,6 +862,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: INTERSECTION_CONDITIONS,
+        supported: INTERSECTION_SUPPORTED,
     },
     ModuleInfo {
         name: "FeatureScale",
@@ -825,6 +874,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: FEATURE_SCALE_SUPPORTED,
     },
     ModuleInfo {
         name: "HeteroFeatureBinning",
@@ -836,6 +886,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: BINNING_CONDITIONS,
+        supported: BINNING_SUPPORTED,
     },
     ModuleInfo {
         name: "HeteroFeatureSelection",
@@ -847,6 +898,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: SELECTION_CONDITIONS,
+        supported: &[],
     },
     ModuleInfo {
         name: "HeteroLR",
@@ -858,6 +910,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: LINEAR_CONDITIONS,
+        supported: LINEAR_SUPPORTED,
     },
     ModuleInfo {
         name: "HeteroLinR",
@@ -869,6 +922,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: LINEAR_CONDITIONS,
+        supported: LINEAR_SUPPORTED,
     },
     ModuleInfo {
         name: "HeteroPoisson",
@@ -880,6 +934,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "HomoLR",
@@ -891,6 +946,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "HeteroSecureBoost",
@@ -940,6 +996,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "Evaluation",
@@ -951,6 +1008,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: EVALUATION_SUPPORTED,
     },
     ModuleInfo {
         name: "HeteroDataSplit",
@@ -962,6 +1020,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "HomoDataSplit",
@@ -982,6 +1041,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "Union",
@@ -993,6 +1053,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "FederatedSample",
@@ -1004,6 +1065,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: true,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "Upload",
@@ -1015,6 +1077,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "Download",
@@ -1026,6 +1089,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
     ModuleInfo {
         name: "Writer",
@@ -1037,6 +1101,7 @@ pub static MODULES: &[ModuleInfo] = &[
         complete: false,
         required: &[],
         conditions: &[],
+        supported: &[],
     },
 ];
 

@@ -20,15 +20,27 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "hetero_feature_binning/hetero_binning_asymmetric",
         "optimal binning",
         &[
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
         ],
     ),
     (
+        "hetero_feature_binning/hetero_binning_bucket_binning_missing_value",
+        "DataTransform output_format sparse",
+        &["data_transform_1.output_format"],
+    ),
+    (
+        "hetero_feature_binning/hetero_binning_missing_value",
+        "DataTransform output_format sparse",
+        &["data_transform_1.output_format"],
+    ),
+    (
         "hetero_feature_binning/hetero_binning_multi_host_optimal",
         "optimal binning",
         &[
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.mixture",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
@@ -36,8 +48,10 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_multi_host_sparse_optimal",
-        "optimal binning",
+        "DataTransform output_format sparse, optimal binning",
         &[
+            "data_transform_0.output_format",
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.mixture",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
@@ -47,6 +61,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "hetero_feature_binning/hetero_binning_optim_chi_square",
         "optimal binning",
         &[
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
@@ -56,6 +71,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "hetero_feature_binning/hetero_binning_optim_gini",
         "optimal binning",
         &[
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
@@ -65,15 +81,23 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "hetero_feature_binning/hetero_binning_optim_ks",
         "optimal binning",
         &[
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
         ],
     ),
     (
+        "hetero_feature_binning/hetero_binning_sparse_bucket_binning",
+        "DataTransform output_format sparse",
+        &["data_transform_0.output_format"],
+    ),
+    (
         "hetero_feature_binning/hetero_binning_sparse_optimal_chi_square",
-        "optimal binning",
+        "DataTransform output_format sparse, optimal binning",
         &[
+            "data_transform_0.output_format",
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
@@ -82,8 +106,10 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_gini",
-        "optimal binning",
+        "DataTransform output_format sparse, optimal binning",
         &[
+            "data_transform_0.output_format",
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
@@ -92,8 +118,10 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_iv",
-        "optimal binning",
+        "DataTransform output_format sparse, optimal binning",
         &[
+            "data_transform_0.output_format",
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
@@ -101,13 +129,20 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_ks",
-        "optimal binning",
+        "DataTransform output_format sparse, optimal binning",
         &[
+            "data_transform_0.output_format",
+            "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
             "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
         ],
+    ),
+    (
+        "hetero_feature_binning/hetero_binning_sparse_quantile_binning",
+        "DataTransform output_format sparse",
+        &["data_transform_0.output_format"],
     ),
     (
         "hetero_linear_regression/linr-multi-host-predict",
@@ -123,6 +158,16 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "hetero_linear_regression/linr_sparse",
+        "DataTransform output_format sparse",
+        &["data_transform_0.output_format"],
+    ),
+    (
+        "hetero_linear_regression/linr_sparse_sqn",
+        "DataTransform output_format sparse",
+        &["data_transform_0.output_format"],
+    ),
+    (
         "hetero_logistic_regression/hetero_lr_ovr_validate",
         "callback_param callbacks",
         &[
@@ -130,6 +175,11 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
             "hetero_lr_0.callback_param.validation_freqs",
             "hetero_lr_0.callback_param.early_stopping_rounds",
         ],
+    ),
+    (
+        "hetero_logistic_regression/hetero_lr_sparse_cv",
+        "DataTransform output_format sparse",
+        &["data_transform_0.output_format"],
     ),
     (
         "hetero_logistic_regression/hetero_lr_warm_start",
@@ -163,15 +213,18 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "intersect/dh_cache_intersect",
         "DH intersection, intersection cache",
         &[
+            "intersect_0.intersect_method",
             "intersect_0.run_cache",
             "intersect_0.dh_params.salt",
             "intersect_0.dh_params.key_length",
+            "intersect_1.intersect_method",
         ],
     ),
     (
         "intersect/dh_intersect",
         "DH intersection",
         &[
+            "intersect_0.intersect_method",
             "intersect_0.dh_params.salt",
             "intersect_0.dh_params.key_length",
         ],
@@ -180,6 +233,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "intersect/dh_intersect_multi",
         "DH intersection",
         &[
+            "intersect_0.intersect_method",
             "intersect_0.dh_params.salt",
             "intersect_0.dh_params.key_length",
         ],
@@ -196,6 +250,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         "intersect/dh_intersect_w_preprocess",
         "DH intersection, intersection preprocess",
         &[
+            "intersect_0.intersect_method",
             "intersect_0.dh_params.salt",
             "intersect_0.dh_params.key_length",
             "intersect_0.run_preprocess",
@@ -209,7 +264,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "intersect/ecdh_intersect_w_preprocess",
-        "intersection preprocess, ECDH salt / sm3 hash",
+        "intersection preprocess, ECDH salt / hash method",
         &[
             "intersect_0.run_preprocess",
             "intersect_0.intersect_preprocess_params.false_positive_rate",
@@ -224,7 +279,7 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "intersect/ecdh_multi_intersect",
-        "ECDH salt",
+        "ECDH salt / hash method",
         &["intersect_0.ecdh_params.salt"],
     ),
     (
