@@ -304,6 +304,29 @@ fn unimplemented_parameter_is_refused_unless_it_has_fates_default() {
 }
 
 #[test]
+fn unsupported_value_of_an_implemented_key_is_refused_at_submit() {
+    check(
+        |_, conf| {
+            conf["component_parameters"]["common"]["intersection_0"]["intersect_method"] =
+                json!("dh")
+        },
+        Some("intersection_0"),
+        "intersect_method",
+        "Intersection parameter `intersect_method` = \"dh\" is not supported yet (supported: rsa, ecdh, raw)",
+    );
+    check(
+        |_, conf| conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"] = json!("sqn"),
+        Some("hetero_lr_0"),
+        "optimizer",
+        "not supported yet",
+    );
+    // Case does not matter, as in FATE.
+    let (dsl, mut conf) = base();
+    conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"] = json!("RMSProp");
+    Job::parse(&dsl, &conf).unwrap();
+}
+
+#[test]
 fn every_parameter_error_is_listed_at_once() {
     let (dsl, mut conf) = base();
     let lr = &mut conf["component_parameters"]["common"]["hetero_lr_0"];
