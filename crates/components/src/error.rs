@@ -4,38 +4,7 @@
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Who has to act on an [`Error`]: this is what the executor reports to the scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The job's parameters, input tables or input models are wrong. Retrying the same
-    /// task fails the same way; the user has to fix the job or the data.
-    User,
-    /// Something outside the component failed (file system, tracking service). A retry
-    /// may succeed.
-    External,
-    /// A broken invariant or corrupt stored data: a bug or damage, not the user's input.
-    Internal,
-}
-
-impl ErrorKind {
-    /// `user`, `external` or `internal`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::User => "user",
-            ErrorKind::External => "external",
-            ErrorKind::Internal => "internal",
-        }
-    }
-
-    /// The kind named by [`as_str`](Self::as_str); anything else is internal.
-    pub fn from_name(name: &str) -> Self {
-        match name {
-            "user" => ErrorKind::User,
-            "external" => ErrorKind::External,
-            _ => ErrorKind::Internal,
-        }
-    }
-}
+pub use fateflow_domain::ErrorKind;
 
 /// Everything that can make a component fail.
 ///
@@ -210,6 +179,11 @@ impl Error {
     /// Whether running the task again may succeed.
     pub fn is_retryable(&self) -> bool {
         self.kind() == ErrorKind::External
+    }
+
+    /// The API's return code for this error.
+    pub fn retcode(&self) -> fateflow_domain::retcode::RetCode {
+        self.kind().retcode()
     }
 
     /// Wraps a [`Tracker`](crate::Tracker) implementation's failure.

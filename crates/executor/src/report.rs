@@ -1,6 +1,7 @@
 //! The task process's HTTP client to its own site: status reports, heartbeats and
 //! tracking (metrics, output data, models, summary).
 
+use crate::Error;
 use fateflow_scheduler::TaskSpec;
 use serde_json::Value;
 use std::time::Duration;
@@ -15,11 +16,15 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new(spec: &TaskSpec) -> Result<Self, String> {
+    pub(crate) fn new(spec: &TaskSpec) -> Result<Self, Error> {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| format!("http client: {e}"))?;
+            .map_err(|e| Error::Site {
+                url: spec.server.clone(),
+                reason: format!("http client: {e}"),
+                refused: false,
+            })?;
         let path = format!(
             "{}/{}/{}/{}/{}/{}",
             spec.job_id, spec.component, spec.task_id, spec.task_version, spec.role, spec.party_id
@@ -32,12 +37,12 @@ impl Reporter {
         })
     }
 
-    fn post(&self, url: &str, body: &Value) -> Result<Value, String> {
-        self.post_status(url, body).map_err(|(_, e)| e)
-    }
-
-    /// Like `post`; a failure says whether the site refused the task's token.
-    fn post_status(&self, url: &str, body: &Value) -> Result<Value, (bool, String)> {
+    fn post(&self, url: &str, body: &Value) -> Result<Value, Error> {
+        let fail = |refused: bool, reason: String| Error::Site {
+            url: url.to_string(),
+            reason,
+            refused,
+        };
         let resp = self
             .client
             .post(url)
@@ -45,30 +50,28 @@ impl Reporter {
             .header(fateflow_federation::TASK_TOKEN_HEADER, &self.token)
             .body(body.to_string())
             .send()
-            .map_err(|e| (false, format!("POST {url}: {e}")))?;
+            .map_err(|e| fail(false, e.to_string()))?;
         let status = resp.status();
         let refused = matches!(status.as_u16(), 401 | 403);
-        let text = resp
-            .text()
-            .map_err(|e| (refused, format!("POST {url}: {e}")))?;
+        let text = resp.text().map_err(|e| fail(refused, e.to_string()))?;
         let v: Value = serde_json::from_str(&text)
-            .map_err(|_| (refused, format!("POST {url}: HTTP {status}: {text}")))?;
+            .map_err(|_| fail(refused, format!("HTTP {status}: {text}")))?;
         match v.get("retcode").and_then(Value::as_i64) {
             Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-            _ => Err((
+            _ => Err(fail(
                 refused,
-                format!(
-                    "POST {url}: {}",
-                    v.get("retmsg").and_then(Value::as_str).unwrap_or(&text)
-                ),
+                v.get("retmsg")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&text)
+                    .to_string(),
             )),
         }
     }
 
     /// A heartbeat; a failure says whether the site refused the task's token (the
     /// task was stopped or ended elsewhere, or the site restarted).
-    pub(crate) fn heartbeat(&self) -> Result<(), (bool, String)> {
-        self.post_status(
+    pub(crate) fn heartbeat(&self) -> Result<(), Error> {
+        self.post(
             &format!("{}/report", self.party_base),
             &serde_json::json!({"heartbeat": true}),
         )
@@ -76,12 +79,12 @@ impl Reporter {
     }
 
     /// `report`: party status and task fields.
-    pub(crate) fn report(&self, body: &Value) -> Result<Value, String> {
+    pub(crate) fn report(&self, body: &Value) -> Result<Value, Error> {
         self.post(&format!("{}/report", self.party_base), body)
     }
 
     /// A tracker call: `metric_data/save`, `output_data_info/save`, ...
-    pub(crate) fn tracker(&self, what: &str, body: &Value) -> Result<Value, String> {
+    pub(crate) fn tracker(&self, what: &str, body: &Value) -> Result<Value, Error> {
         self.post(&format!("{}/{what}", self.tracker_base), body)
     }
 }

@@ -1,6 +1,7 @@
 //! The task process: `fateflow task run --spec <file>`.
 
 use crate::report::Reporter;
+use crate::Error;
 use fateflow_components::{
     ComponentModel, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
 };
@@ -83,16 +84,17 @@ pub fn run_task(spec_path: &Path) -> i32 {
     }
     let outcome = run_component(&spec, &reporter);
     done.store(true, Ordering::SeqCst);
-    let (status, error) = match outcome {
-        Ok(()) => ("success", None),
-        Err(e) => ("failed", Some(e)),
+    let (status, body) = match &outcome {
+        Ok(()) => {
+            log("task succeeded");
+            ("success", json!({"party_status": "success"}))
+        }
+        Err(e) => {
+            log(&format!("task failed ({} error): {e}", e.kind()));
+            let body = json!({"party_status": "failed", "error_report": e.to_string(), "error_kind": e.kind()});
+            ("failed", body)
+        }
     };
-    if let Some(e) = &error {
-        log(&format!("task failed: {e}"));
-    } else {
-        log("task succeeded");
-    }
-    let body = json!({"party_status": status, "error_report": error});
     let mut reported = false;
     for attempt in 0..5 {
         match reporter.report(&body) {
@@ -143,11 +145,11 @@ fn spawn_heartbeat(reporter: Reporter, done: Arc<AtomicBool>) -> std::thread::Jo
                 // The site no longer takes this task's token: nothing it computes
                 // would be accepted, so it stops now. (A refusal caused by its own
                 // final report comes after `done` was set.)
-                Err((true, e)) if !done.load(Ordering::SeqCst) => {
+                Err(e @ Error::Site { refused: true, .. }) if !done.load(Ordering::SeqCst) => {
                     log(&format!("the site refused this task's token; exiting: {e}"));
                     std::process::exit(5);
                 }
-                Err((_, e)) => {
+                Err(e) => {
                     log(&format!("heartbeat failed: {e}"));
                     if last_ok.elapsed() > SITE_LOST_AFTER {
                         log("the site has been unreachable for too long; exiting");
@@ -222,17 +224,11 @@ fn model_input(m: &fateflow_scheduler::launcher::ModelSpec) -> ModelInput {
     }
 }
 
-fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
+fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), Error> {
     let component = fateflow_components::registry()
         .get(&spec.module)
-        .ok_or_else(|| {
-            format!(
-                "module {} has no implementation in this build of fateflow",
-                spec.module
-            )
-        })?;
-    let tables = LocalTableStore::open(&spec.data_dir)
-        .map_err(|e| format!("opening the table store: {e}"))?;
+        .ok_or_else(|| Error::UnknownModule(spec.module.clone()))?;
+    let tables = LocalTableStore::open(&spec.data_dir).map_err(Error::Tables)?;
     let tracker = HttpTracker {
         reporter: reporter.clone(),
     };
@@ -248,7 +244,7 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
         Duration::from_secs(spec.federation_timeout_s),
         spec.token.secret(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(Error::Federation)?;
     let inputs = TaskInputs {
         data: spec
             .data_inputs
@@ -286,16 +282,5 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), String> {
         roles: spec.roles.clone(),
         federation: Some(&federation),
     };
-    component.run(&ctx).map_err(|e| {
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            let part = s.to_string();
-            if !msg.contains(&part) {
-                msg.push_str(&format!(": {part}"));
-            }
-            src = s.source();
-        }
-        msg
-    })
+    component.run(&ctx).map_err(|e| Error::component(&e))
 }

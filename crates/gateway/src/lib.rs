@@ -27,5 +27,49 @@ pub use partner::SitePartner;
 pub use server::GatewayService;
 pub use tls::{generate_identity, Identity, Routes};
 
+/// What the gateway's own checks and records fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A message from another site is malformed (a field named in the message).
+    #[error("{0}")]
+    BadMessage(String),
+    /// A well-formed message the sender may not send (a task of another party).
+    #[error("{0}")]
+    Refused(String),
+    /// The metadata store failed.
+    #[error("metadata store: {0}")]
+    Store(#[from] fateflow_storage::Error),
+}
+
+impl Error {
+    /// Who has to act: the peer for its messages, this site for its store.
+    pub fn kind(&self) -> fateflow_domain::ErrorKind {
+        match self {
+            Error::BadMessage(_) | Error::Refused(_) => fateflow_domain::ErrorKind::External,
+            Error::Store(_) => fateflow_domain::ErrorKind::Internal,
+        }
+    }
+
+    /// The API's return code.
+    pub fn retcode(&self) -> fateflow_domain::retcode::RetCode {
+        use fateflow_domain::retcode::RetCode;
+        match self {
+            Error::BadMessage(_) => RetCode::FederatedError,
+            Error::Refused(_) => RetCode::PermissionError,
+            Error::Store(_) => RetCode::ExceptionError,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::BadMessage(m) => tonic::Status::invalid_argument(m),
+            Error::Refused(m) => tonic::Status::permission_denied(m),
+            Error::Store(e) => tonic::Status::internal(format!("metadata store: {e}")),
+        }
+    }
+}
+
 /// The gateway's default port.
 pub const DEFAULT_PORT: u16 = 9360;

@@ -7,7 +7,8 @@
 //! copies only move forward through the status rules, so a late or repeated report can
 //! never take a task back.
 
-use fateflow_domain::{Party, PartyId, Role, Status};
+use crate::Error;
+use fateflow_domain::{ErrorKind, Party, PartyId, Role, Status};
 use fateflow_storage::{MetadataStore, TaskFilter, TaskKey, TaskRecord, TaskUpdate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,6 +43,9 @@ pub struct TaskState {
     pub auto_retries: i64,
     /// Why it failed.
     pub error_report: Option<String>,
+    /// The kind of the component's error (absent from older sites: then retryable).
+    #[serde(default)]
+    pub error_kind: Option<ErrorKind>,
     /// Created at (ms).
     pub create_time: i64,
     /// Started at (ms).
@@ -72,6 +76,7 @@ impl TaskState {
             party_status: t.party_status,
             auto_retries: t.auto_retries,
             error_report: t.error_report.clone(),
+            error_kind: t.error_kind,
             create_time: t.create_time,
             start_time: t.start_time,
             end_time: t.end_time,
@@ -118,6 +123,7 @@ impl TaskState {
             engine_conf: Value::Null,
             kill_status: false,
             error_report: self.error_report.clone(),
+            error_kind: self.error_kind,
             heartbeat_time: None,
             create_time: self.create_time,
             update_time: self.create_time,
@@ -129,17 +135,17 @@ impl TaskState {
 }
 
 /// Decodes a JSON list of task states; errors say what was wrong.
-pub fn decode_tasks(bytes: &[u8]) -> Result<Vec<TaskState>, String> {
+pub fn decode_tasks(bytes: &[u8]) -> Result<Vec<TaskState>, Error> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
     let tasks: Vec<TaskState> =
-        serde_json::from_slice(bytes).map_err(|e| format!("tasks_json: {e}"))?;
+        serde_json::from_slice(bytes).map_err(|e| Error::BadMessage(format!("tasks_json: {e}")))?;
     if tasks.len() > MAX_TASKS_PER_REPORT {
-        return Err(format!(
+        return Err(Error::BadMessage(format!(
             "tasks_json: {} tasks, above the limit of {MAX_TASKS_PER_REPORT}",
             tasks.len()
-        ));
+        )));
     }
     Ok(tasks)
 }
@@ -199,22 +205,19 @@ pub async fn apply(
     from: PartyId,
     tasks: &[TaskState],
     now: i64,
-) -> Result<u32, String> {
+) -> Result<u32, Error> {
     let mut changed = 0;
     for s in tasks {
         if s.party_id != from {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "party {from} reported a task of party {} ({}); refused",
                 s.party_id, s.task_id
-            ));
+            )));
         }
         let key = s.key();
-        let existing = store.get_task(&key).await.map_err(|e| e.to_string())?;
+        let existing = store.get_task(&key).await?;
         let Some(row) = existing else {
-            store
-                .insert_task(&s.record())
-                .await
-                .map_err(|e| e.to_string())?;
+            store.insert_task(&s.record()).await?;
             changed += 1;
             continue;
         };
@@ -224,6 +227,7 @@ pub async fn apply(
         }
         let mut moved = false;
         if row.error_report != s.error_report && s.error_report.is_some()
+            || row.error_kind != s.error_kind && s.error_kind.is_some()
             || row.start_time != s.start_time
             || row.end_time != s.end_time
         {
@@ -233,6 +237,7 @@ pub async fn apply(
                     &key,
                     &TaskUpdate {
                         error_report: s.error_report.clone(),
+                        error_kind: s.error_kind,
                         start_time: s.start_time,
                         end_time: s.end_time,
                         elapsed: s.elapsed,
@@ -241,16 +246,11 @@ pub async fn apply(
                     },
                     now,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             moved = true;
         }
-        moved |= advance(store, &key, row.party_status, s.party_status, true, now)
-            .await
-            .map_err(|e| e.to_string())?;
-        moved |= advance(store, &key, row.status, s.status, false, now)
-            .await
-            .map_err(|e| e.to_string())?;
+        moved |= advance(store, &key, row.party_status, s.party_status, true, now).await?;
+        moved |= advance(store, &key, row.status, s.status, false, now).await?;
         if moved {
             changed += 1;
         }
@@ -301,4 +301,60 @@ pub async fn fail_party(
         }
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fateflow_storage::SqliteStore;
+
+    fn state(party_status: Status, kind: Option<ErrorKind>) -> TaskState {
+        TaskState {
+            job_id: "j1".into(),
+            task_id: "j1_reader_0".into(),
+            task_version: 0,
+            component_name: "reader_0".into(),
+            component_module: "Reader".into(),
+            role: Role::Host,
+            party_id: 10000,
+            initiator_role: Role::Guest,
+            initiator_party_id: 9999,
+            status: Status::Running,
+            party_status,
+            auto_retries: 2,
+            error_report: kind.map(|_| "can not found table name: t namespace: ns".into()),
+            error_kind: kind,
+            create_time: 1,
+            start_time: Some(2),
+            end_time: None,
+            elapsed: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remote_failure_keeps_its_kind_and_old_sites_send_none() {
+        let store = SqliteStore::memory().await.unwrap();
+        apply(&store, 10000, &[state(Status::Running, None)], 10)
+            .await
+            .unwrap();
+        let failed = state(Status::Failed, Some(ErrorKind::User));
+        assert_eq!(
+            apply(&store, 10000, std::slice::from_ref(&failed), 20)
+                .await
+                .unwrap(),
+            1
+        );
+        let row = store.get_task(&failed.key()).await.unwrap().unwrap();
+        assert_eq!(row.party_status, Status::Failed);
+        assert_eq!(row.error_kind, Some(ErrorKind::User));
+
+        // A site that predates the kind sends no field: the state still decodes.
+        let mut old = serde_json::to_value(vec![&failed]).unwrap();
+        old[0].as_object_mut().unwrap().remove("error_kind");
+        let decoded = decode_tasks(old.to_string().as_bytes()).unwrap();
+        assert_eq!(decoded[0].error_kind, None);
+        // Another party's task is refused, typed.
+        let e = apply(&store, 9999, &decoded, 30).await.unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+    }
 }

@@ -199,10 +199,10 @@ pub struct JobStatusReply {
 }
 
 /// A party from its wire parts; errors name the field.
-pub fn party(field: &str, role: &str, party_id: u64) -> Result<Party, String> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: fateflow_domain::UnknownRole| format!("{field}: {e}"))?;
+pub fn party(field: &str, role: &str, party_id: u64) -> Result<Party, crate::Error> {
+    let role: Role = role.parse().map_err(|e: fateflow_domain::UnknownRole| {
+        crate::Error::BadMessage(format!("{field}: {e}"))
+    })?;
     Ok(Party { role, party_id })
 }
 
@@ -222,7 +222,7 @@ impl MessageHeader {
     }
 
     /// The federation key, validated; errors name the field.
-    pub fn key(&self) -> Result<Key, String> {
+    pub fn key(&self) -> Result<Key, crate::Error> {
         let key = Key {
             session: self.session.clone(),
             name: self.name.clone(),
@@ -230,7 +230,8 @@ impl MessageHeader {
             src: party("src_role", &self.src_role, self.src_party_id)?,
             dst: party("dst_role", &self.dst_role, self.dst_party_id)?,
         };
-        key.validate().map_err(|e| e.to_string())?;
+        key.validate()
+            .map_err(|e| crate::Error::BadMessage(e.to_string()))?;
         Ok(key)
     }
 }

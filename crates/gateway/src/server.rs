@@ -86,8 +86,9 @@ impl AsyncWrite for PeerStream {
 }
 
 /// Decodes a command's JSON into the one type it may be.
-pub fn decode_command(bytes: &[u8]) -> Result<PartyCommand, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("command_json: {e}"))
+pub fn decode_command(bytes: &[u8]) -> Result<PartyCommand, crate::Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| crate::Error::BadMessage(format!("command_json: {e}")))
 }
 
 /// What the gateway serves with.
@@ -206,11 +207,9 @@ impl Handler for GatewayService {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "command")?;
         let r = req.into_inner();
-        let src =
-            party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::invalid_argument)?;
-        let dst =
-            party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::invalid_argument)?;
-        let cmd = decode_command(&r.command_json).map_err(RpcStatus::invalid_argument)?;
+        let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
+        let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;
+        let cmd = decode_command(&r.command_json).map_err(RpcStatus::from)?;
         if !self.controller.hosts(dst.party_id) {
             return Err(RpcStatus::not_found(format!(
                 "party {} is not hosted by this site",
@@ -250,7 +249,7 @@ impl Handler for GatewayService {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "report")?;
         let r = req.into_inner();
-        let tasks = mirror::decode_tasks(&r.tasks_json).map_err(RpcStatus::invalid_argument)?;
+        let tasks = mirror::decode_tasks(&r.tasks_json).map_err(RpcStatus::from)?;
         if let Some(t) = tasks.iter().find(|t| t.job_id != r.job_id) {
             return Err(RpcStatus::invalid_argument(format!(
                 "report for job {} carries task {} of job {}",
@@ -273,8 +272,8 @@ impl Handler for GatewayService {
                 r.job_id
             )));
         };
-        let parties =
-            fateflow_scheduler::initiator::parties_of(job).map_err(RpcStatus::internal)?;
+        let parties = fateflow_scheduler::initiator::parties_of(job)
+            .map_err(|e| RpcStatus::internal(e.to_string()))?;
         if let Some(t) = tasks.iter().find(|t| {
             !parties.contains(&Party {
                 role: t.role,
@@ -289,7 +288,7 @@ impl Handler for GatewayService {
         }
         let changed = mirror::apply(self.store.as_ref(), src_id, &tasks, now_ms())
             .await
-            .map_err(RpcStatus::permission_denied)?;
+            .map_err(RpcStatus::from)?;
         if changed > 0 {
             log_failures(src_id, &tasks);
             let _ = self.events.send(Event::Schedule(r.job_id.clone()));
@@ -311,7 +310,7 @@ impl Handler for GatewayService {
             .header
             .as_ref()
             .ok_or_else(|| RpcStatus::invalid_argument("push: the first chunk has no header"))?;
-        let key = header.key().map_err(RpcStatus::invalid_argument)?;
+        let key = header.key().map_err(RpcStatus::from)?;
         // Same check as `authorize`, on the header's source party.
         let probe = {
             let mut r = tonic::Request::new(());
@@ -334,7 +333,10 @@ impl Handler for GatewayService {
             .await
         {
             tracing::warn!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, %reason, "gateway refused a federation message");
-            return Err(RpcStatus::permission_denied(reason));
+            return Err(match reason {
+                fateflow_scheduler::Error::Invalid(m) => RpcStatus::permission_denied(m),
+                e => RpcStatus::internal(e.to_string()),
+            });
         }
         let total = header.total_size;
         let limit = self.mailbox.max_message() as u64;
@@ -425,10 +427,8 @@ impl Handler for GatewayService {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "job status")?;
         let r = req.into_inner();
-        let src =
-            party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::invalid_argument)?;
-        let dst =
-            party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::invalid_argument)?;
+        let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
+        let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;
         if !self.controller.hosts(dst.party_id) {
             return Err(RpcStatus::not_found(format!(
                 "party {} is not hosted by this site",
@@ -445,8 +445,8 @@ impl Handler for GatewayService {
             return Ok(tonic::Response::new(JobStatusReply::default()));
         };
         // Only the job's parties learn its status.
-        let parties =
-            fateflow_scheduler::initiator::parties_of(&job).map_err(RpcStatus::internal)?;
+        let parties = fateflow_scheduler::initiator::parties_of(&job)
+            .map_err(|e| RpcStatus::internal(e.to_string()))?;
         if !parties.contains(&src) {
             tracing::warn!(job_id = %r.job_id, %src, "gateway refused a job status query from a party that is not in the job");
             return Err(RpcStatus::permission_denied(format!(

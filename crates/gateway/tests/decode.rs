@@ -66,11 +66,11 @@ fn truncated_and_corrupt_messages_are_errors() {
         src_role: "emperor".into(),
         ..chunk.header.clone().unwrap()
     };
-    let e = bad_role.key().unwrap_err();
+    let e = bad_role.key().unwrap_err().to_string();
     assert!(e.contains("src_role"), "{e}");
     let bad_name = MessageHeader {
         name: "../etc/passwd".into(),
         ..chunk.header.unwrap()
     };
-    assert!(bad_name.key().unwrap_err().contains("name"));
+    assert!(bad_name.key().unwrap_err().to_string().contains("name"));
 }

@@ -4,7 +4,7 @@
 use crate::clock::now_ms;
 use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken};
 use crate::partner::PartyCommand;
-use crate::{Event, EventSender};
+use crate::{Error, Event, EventSender};
 use fateflow_domain::dsl::DataRef;
 use fateflow_domain::ident::{check, safe_join, IdKind, UnsafePath};
 use fateflow_domain::{Job, Party, PartyId, Role, Status};
@@ -670,6 +670,7 @@ impl PartyController {
             run_pid: None,
             kill_status: false,
             error_report: None,
+            error_kind: None,
             heartbeat_time: None,
             create_time: now,
             update_time: now,
@@ -744,7 +745,8 @@ impl PartyController {
         }
         let mut spec = match self.task_spec(&job, &task, &params).await {
             Ok(spec) => spec,
-            Err(message) => {
+            Err(e) => {
+                let message = e.to_string();
                 self.fail_task(&key, &message).await?;
                 return Ok(json!({"started": false, "party_status": "failed", "error": message}));
             }
@@ -811,13 +813,13 @@ impl PartyController {
         job: &JobRecord,
         task: &TaskRecord,
         params: &fateflow_domain::JobParameters,
-    ) -> Result<TaskSpec, String> {
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf)
-            .map_err(|e| format!("stored job no longer parses: {e}"))?;
-        let spec = parsed
-            .dsl
-            .component(&task.component_name)
-            .ok_or_else(|| format!("component {} not in the DSL", task.component_name))?;
+    ) -> Result<TaskSpec, Error> {
+        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
+            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+        })?;
+        let spec = parsed.dsl.component(&task.component_name).ok_or_else(|| {
+            Error::Corrupt(format!("component {} not in the DSL", task.component_name))
+        })?;
         let party = Party {
             role: task.role,
             party_id: task.party_id,
@@ -848,8 +850,7 @@ impl PartyController {
                         let outputs = self
                             .store
                             .query_output_data(&job.job_id, &o.component, task.role, task.party_id)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                            .await?;
                         // An upstream that wrote no data here at all (an arbiter's
                         // HeteroLR) gives none; one that wrote others but not this
                         // name is an error.
@@ -857,7 +858,7 @@ impl PartyController {
                             continue;
                         }
                         let found = outputs.iter().find(|d| d.data_name == o.name).ok_or_else(|| {
-                            format!("input `{r}` of {}: component {} left no output `{}` at {party}", task.component_name, o.component, o.name)
+                            Error::Invalid(format!("input `{r}` of {}: component {} left no output `{}` at {party}", task.component_name, o.component, o.name))
                         })?;
                         tables.push(TableRefSpec {
                             namespace: found.table_namespace.clone(),
@@ -866,7 +867,9 @@ impl PartyController {
                     }
                     DataRef::Args(a) => {
                         let t = args.get(a).ok_or_else(|| {
-                            format!("no table given for args.{a} at {party} (party index {index})")
+                            Error::Invalid(format!(
+                                "no table given for args.{a} at {party} (party index {index})"
+                            ))
                         })?;
                         let name = t.get("name").and_then(Value::as_str).unwrap_or_default();
                         let namespace = t
@@ -879,10 +882,10 @@ impl PartyController {
                         });
                     }
                     DataRef::Pipeline(_) => {
-                        return Err(format!(
+                        return Err(Error::Invalid(format!(
                         "input `{r}` of {}: `pipeline.*` names a model; it belongs in input.model",
                         task.component_name
-                    ))
+                    )))
                     }
                 }
             }
@@ -904,14 +907,13 @@ impl PartyController {
                         continue;
                     }
                     DataRef::Args(_) => {
-                        return Err(format!("model input `{r}`: a model input names a component's model, not `args`"));
+                        return Err(Error::Invalid(format!("model input `{r}`: a model input names a component's model, not `args`")));
                     }
                 };
                 let models = self
                     .store
                     .query_component_models(&job.job_id, &o.component, task.role, task.party_id)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 // Some parties (a host without labels) legitimately have no model.
                 if let Some(m) = models.iter().find(|m| m.model_alias == o.name) {
                     out.push(ModelSpec {
@@ -946,7 +948,7 @@ impl PartyController {
             log_dir: self
                 .config
                 .task_log_dir(&job.job_id, task.role, task.party_id, &task.component_name)
-                .map_err(|e| format!("task log dir: {e}"))?,
+                .map_err(|e| Error::Corrupt(format!("task log dir: {e}")))?,
             server: self.server.get().cloned().unwrap_or_default(),
             task_cores: params.task_cores,
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
@@ -964,26 +966,22 @@ impl PartyController {
         task: &TaskRecord,
         o: &fateflow_domain::dsl::OutputRef,
         r: &DataRef,
-    ) -> Result<ModelSpec, String> {
+    ) -> Result<ModelSpec, Error> {
         let key = fateflow_storage::ModelKey {
             model_id: job.model_id.clone(),
             model_version: job.model_version.clone(),
             role: task.role,
             party_id: task.party_id,
         };
-        let held = self
-            .store
-            .model_components(&key)
-            .await
-            .map_err(|e| e.to_string())?;
+        let held = self.store.model_components(&key).await?;
         let m = held
             .into_iter()
             .find(|m| m.component_name == o.component && m.model_alias == o.name)
             .ok_or_else(|| {
-                format!(
+                Error::Invalid(format!(
                     "model input `{r}` of {}: {key} holds no model `{}` of component {}",
                     task.component_name, o.name, o.component
-                )
+                ))
             })?;
         Ok(ModelSpec {
             component: o.component.clone(),
@@ -1367,7 +1365,7 @@ impl PartyController {
         session: &str,
         src: Party,
         dst: Party,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let cache_key = (session.to_string(), src, dst);
         if lock(&self.peers_seen)
             .get(&cache_key)
@@ -1375,33 +1373,28 @@ impl PartyController {
         {
             return Ok(());
         }
-        let bad = || format!("session `{session}` is not `<task_id>_<version>`");
+        let bad = || Error::Invalid(format!("session `{session}` is not `<task_id>_<version>`"));
         let (task_id, version) = session.rsplit_once('_').ok_or_else(bad)?;
         version.parse::<u64>().map_err(|_| bad())?;
         // Job ids may hold `_` too: try each split, shortest job id first.
         let mut job = None;
         for (i, _) in task_id.match_indices('_').take(16) {
             let job_id = &task_id[..i];
-            if let Some(j) = self
-                .store
-                .get_job(job_id, dst.role, dst.party_id)
-                .await
-                .map_err(|e| format!("looking up job {job_id}: {e}"))?
-            {
+            if let Some(j) = self.store.get_job(job_id, dst.role, dst.party_id).await? {
                 job = Some(j);
                 break;
             }
         }
         let Some(job) = job else {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "session `{session}`: {dst} has no job at this site with task `{task_id}`; messages are taken only for jobs that exist here"
-            ));
+            )));
         };
         if !crate::initiator::parties_of(&job)?.contains(&src) {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "{src} is not a party of job {}, so it cannot send messages for it",
                 job.job_id
-            ));
+            )));
         }
         let mut seen = lock(&self.peers_seen);
         if seen.len() > 10_000 {
@@ -1622,6 +1615,7 @@ pub(crate) fn new_task(
         engine_conf: json!({"computing_engine": "STANDALONE"}),
         kill_status: false,
         error_report: None,
+        error_kind: None,
         heartbeat_time: None,
         create_time: now,
         update_time: now,

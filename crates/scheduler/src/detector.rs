@@ -30,7 +30,7 @@ pub async fn detect_once(
     store: &dyn MetadataStore,
     controller: &PartyController,
     scheduler: &Scheduler,
-) -> Result<(), String> {
+) -> Result<(), crate::Error> {
     let now = now_ms();
     let (running, _) = store
         .query_tasks(&TaskFilter {
@@ -38,8 +38,7 @@ pub async fn detect_once(
             run_on_this_party: Some(true),
             ..Default::default()
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     for t in running.iter().filter(|t| controller.hosts(t.party_id)) {
         match controller.check_running_task(t, now).await {
             Ok(true) => {

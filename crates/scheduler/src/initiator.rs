@@ -3,12 +3,12 @@
 use crate::clock::{job_timestamp, now_ms};
 use crate::controller::{job_params_of, task_key, PartyController};
 use crate::partner::{CommandError, Partner, PartyCommand};
-use crate::{Event, EventReceiver, EventSender};
+use crate::{Error, Event, EventReceiver, EventSender};
 use fateflow_domain::ids::JobIdGenerator;
 use fateflow_domain::status::{
     aggregate_job_status, aggregate_task_status, job_progress, SchedulingRound,
 };
-use fateflow_domain::{Job, Party, Status};
+use fateflow_domain::{ErrorKind, Job, Party, Status};
 use fateflow_storage::{JobFilter, JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskRecord};
 use serde::Serialize;
 use serde_json::Value;
@@ -294,7 +294,7 @@ impl Scheduler {
         job_id: &str,
         status: Status,
         reason: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
         self.events
             .send(Event::Stop {
@@ -303,8 +303,8 @@ impl Scheduler {
                 reason: reason.into(),
                 reply: Some(tx),
             })
-            .map_err(|_| "the scheduler is not running".to_string())?;
-        rx.await.map_err(|_| "the scheduler stopped".to_string())?
+            .map_err(|_| Error::Stopped("is not running"))?;
+        rx.await.map_err(|_| Error::Stopped("stopped"))?
     }
 
     /// Reruns a job through the loop and waits for the answer (the rerun components).
@@ -313,7 +313,7 @@ impl Scheduler {
         job_id: &str,
         component: Option<String>,
         force: bool,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, Error> {
         let (tx, rx) = oneshot::channel();
         self.events
             .send(Event::Rerun {
@@ -322,8 +322,8 @@ impl Scheduler {
                 force,
                 reply: Some(tx),
             })
-            .map_err(|_| "the scheduler is not running".to_string())?;
-        rx.await.map_err(|_| "the scheduler stopped".to_string())?
+            .map_err(|_| Error::Stopped("is not running"))?;
+        rx.await.map_err(|_| Error::Stopped("stopped"))?
     }
 
     async fn unfinished_jobs(&self) -> Result<Vec<String>, fateflow_storage::Error> {
@@ -355,12 +355,8 @@ impl Scheduler {
     }
 
     /// One scheduling round for a job this site initiated.
-    pub async fn schedule(&self, job_id: &str) -> Result<(), String> {
-        let Some(job) = self
-            .initiator_row(job_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+    pub async fn schedule(&self, job_id: &str) -> Result<(), Error> {
+        let Some(job) = self.initiator_row(job_id).await? else {
             // A job initiated by another site: its scheduler needs our task changes.
             self.partner.report_to_initiator(job_id).await;
             return Ok(());
@@ -374,7 +370,7 @@ impl Scheduler {
 
     /// Waiting jobs in FIFO order: the oldest gets resources first and blocks the
     /// queue until it does (reference §6.2).
-    async fn schedule_waiting_queue(&self) -> Result<(), String> {
+    async fn schedule_waiting_queue(&self) -> Result<(), Error> {
         let (waiting, _) = self
             .store
             .query_jobs(&JobFilter {
@@ -383,8 +379,7 @@ impl Scheduler {
                 order_by: Some(("create_time".into(), true)),
                 ..Default::default()
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for job in waiting {
             if job.cancel_signal {
                 self.stop(&job.job_id, Status::Canceled, "canceled while waiting")
@@ -399,7 +394,7 @@ impl Scheduler {
     }
 
     /// Applies resources at every party, all or nothing, then starts the job.
-    async fn start_job(&self, job: &JobRecord) -> Result<bool, String> {
+    async fn start_job(&self, job: &JobRecord) -> Result<bool, Error> {
         let parties = parties_of(job)?;
         let mut applied = Vec::new();
         for party in &parties {
@@ -442,20 +437,14 @@ impl Scheduler {
             }
         }
         tracing::info!(job_id = %job.job_id, "job running");
-        let fresh = self
-            .initiator_row(&job.job_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let fresh = self.initiator_row(&job.job_id).await?;
         if let Some(fresh) = fresh {
             self.schedule_running(&fresh).await?;
         }
         Ok(true)
     }
 
-    async fn latest_tasks(
-        &self,
-        job_id: &str,
-    ) -> Result<BTreeMap<String, Vec<TaskRecord>>, String> {
+    async fn latest_tasks(&self, job_id: &str) -> Result<BTreeMap<String, Vec<TaskRecord>>, Error> {
         let (tasks, _) = self
             .store
             .query_tasks(&TaskFilter {
@@ -463,8 +452,7 @@ impl Scheduler {
                 latest_only: true,
                 ..Default::default()
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let mut by_cpn: BTreeMap<String, Vec<TaskRecord>> = BTreeMap::new();
         for t in tasks {
             by_cpn.entry(t.component_name.clone()).or_default().push(t);
@@ -478,11 +466,11 @@ impl Scheduler {
         &self,
         job: &JobRecord,
         by_cpn: &BTreeMap<String, Vec<TaskRecord>>,
-    ) -> Result<BTreeMap<String, Status>, String> {
+    ) -> Result<BTreeMap<String, Status>, Error> {
         let mut fed = BTreeMap::new();
         for (cpn, rows) in by_cpn {
             let status = aggregate_task_status(rows.iter().map(|t| t.party_status))
-                .map_err(|e| format!("component {cpn}: {e}"))?;
+                .map_err(|e| Error::Corrupt(format!("job {} component {cpn}: {e}", job.job_id)))?;
             for t in rows.iter().filter(|t| t.status != status) {
                 let party = Party {
                     role: t.role,
@@ -519,8 +507,10 @@ impl Scheduler {
         Ok(fed)
     }
 
-    async fn schedule_running(&self, job: &JobRecord) -> Result<(), String> {
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| e.to_string())?;
+    async fn schedule_running(&self, job: &JobRecord) -> Result<(), Error> {
+        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
+            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+        })?;
         let by_cpn = self.latest_tasks(&job.job_id).await?;
         let fed = self.sync_tasks(job, &by_cpn).await?;
 
@@ -533,6 +523,12 @@ impl Scheduler {
                     .min()
                     .unwrap_or(0);
                 if status.is_auto_rerun() && retries > 0 {
+                    // A user error (bad parameter value, bad input data) fails the
+                    // same way every time: the job fails now with its message.
+                    if let Some(t) = user_error(&by_cpn[cpn]) {
+                        tracing::info!(job_id = %job.job_id, component = %cpn, role = %t.role, party_id = t.party_id, "not retrying: the component failed with a user error");
+                        continue;
+                    }
                     if !retry_due(&by_cpn[cpn], now_ms()) {
                         // Backing off; a later round retries it.
                         return Ok(());
@@ -565,10 +561,12 @@ impl Scheduler {
                 if fed.get(cpn) != Some(&Status::Waiting) {
                     continue;
                 }
-                let spec = parsed
-                    .dsl
-                    .component(cpn)
-                    .ok_or("component vanished from the DSL")?;
+                let spec = parsed.dsl.component(cpn).ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "job {}: component {cpn} vanished from the DSL",
+                        job.job_id
+                    ))
+                })?;
                 let ready = spec
                     .input
                     .upstream()
@@ -601,7 +599,7 @@ impl Scheduler {
 
         let statuses: Vec<Status> = fed.values().copied().collect();
         let new_status = aggregate_job_status(statuses.iter().copied(), round, job.cancel_signal)
-            .map_err(|e| format!("job {}: {e}", job.job_id))?;
+            .map_err(|e| Error::Corrupt(format!("job {}: {e}", job.job_id)))?;
         let progress = i64::from(job_progress(&statuses)).max(job.progress);
         let parties = parties_of(job)?;
         if progress != job.progress {
@@ -636,12 +634,12 @@ impl Scheduler {
         job: &JobRecord,
         status: Status,
         reason: Option<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let parties = parties_of(job)?;
         let (status, reason) = if status == Status::Success {
             match self.save_models(job, &parties).await {
                 Ok(()) => (status, reason),
-                Err(why) => (Status::Failed, Some(why)),
+                Err(why) => (Status::Failed, Some(why.to_string())),
             }
         } else {
             (status, reason)
@@ -670,7 +668,7 @@ impl Scheduler {
 
     /// Every party saves its pipeline model of a training job that succeeded (FATE's
     /// `model` command at job end); predict jobs save none. Every refusal is named.
-    async fn save_models(&self, job: &JobRecord, parties: &[Party]) -> Result<(), String> {
+    async fn save_models(&self, job: &JobRecord, parties: &[Party]) -> Result<(), Error> {
         if fateflow_domain::predict::job_type_of(&job.runtime_conf)
             == fateflow_domain::JobType::Predict
         {
@@ -689,10 +687,10 @@ impl Scheduler {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(format!(
+            Err(Error::Parties(format!(
                 "every component succeeded, but saving the pipeline model failed at {}",
                 failed.join("; ")
-            ))
+            )))
         }
     }
 
@@ -717,13 +715,9 @@ impl Scheduler {
     }
 
     /// Stops a job at every party (user stop, timeout, failure).
-    pub async fn stop(&self, job_id: &str, status: Status, reason: &str) -> Result<(), String> {
-        let Some(job) = self
-            .initiator_row(job_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Err(format!("can not found job {job_id} initiated here"));
+    pub async fn stop(&self, job_id: &str, status: Status, reason: &str) -> Result<(), Error> {
+        let Some(job) = self.initiator_row(job_id).await? else {
+            return Err(Error::JobNotFound(job_id.to_string()));
         };
         if job.status.is_end() {
             return Ok(());
@@ -742,8 +736,7 @@ impl Scheduler {
                     },
                     now,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let parties = parties_of(&job)?;
         let mut errors = Vec::new();
@@ -763,7 +756,7 @@ impl Scheduler {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(errors.join("; "))
+            Err(Error::Parties(errors.join("; ")))
         }
     }
 
@@ -775,15 +768,13 @@ impl Scheduler {
         component: Option<&str>,
         force: bool,
         auto: bool,
-    ) -> Result<Vec<String>, String> {
-        let Some(job) = self
-            .initiator_row(job_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Err(format!("can not found job {job_id} initiated here"));
+    ) -> Result<Vec<String>, Error> {
+        let Some(job) = self.initiator_row(job_id).await? else {
+            return Err(Error::JobNotFound(job_id.to_string()));
         };
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| e.to_string())?;
+        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
+            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+        })?;
         let by_cpn = self.latest_tasks(job_id).await?;
         let fed: BTreeMap<String, Status> = by_cpn
             .iter()
@@ -798,7 +789,7 @@ impl Scheduler {
         let selected: Vec<String> = match component {
             Some(c) if c != "pipeline" && !c.is_empty() => parsed
                 .downstream_of(c)
-                .ok_or_else(|| format!("component {c} is not in job {job_id}"))?,
+                .ok_or_else(|| Error::Invalid(format!("component {c} is not in job {job_id}")))?,
             _ => parsed
                 .topological_order()
                 .into_iter()
@@ -806,22 +797,23 @@ impl Scheduler {
                 .collect(),
         };
         if job.status == Status::Running && !auto {
-            return Err(format!("job {job_id} is running; stop it before a rerun"));
+            return Err(Error::Invalid(format!(
+                "job {job_id} is running; stop it before a rerun"
+            )));
         }
         let rerun = self
             .new_task_versions(&job, &selected, force, auto, &fed, &by_cpn)
             .await?;
         if rerun.is_empty() {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "nothing to rerun in job {job_id}: every selected component succeeded (use force)"
-            ));
+            )));
         }
         if job.status.is_end() {
             for p in parties_of(&job)? {
                 self.partner
                     .send(job_id, p, PartyCommand::PrepareRerun)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             }
         }
         let _ = self.events.send(Event::Schedule(job_id.to_string()));
@@ -836,7 +828,7 @@ impl Scheduler {
         auto: bool,
         fed: &BTreeMap<String, Status>,
         by_cpn: &BTreeMap<String, Vec<TaskRecord>>,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, Error> {
         let mut rerun = Vec::new();
         for cpn in selected {
             let Some(rows) = by_cpn.get(cpn) else {
@@ -872,10 +864,7 @@ impl Scheduler {
                     task_version: t.task_version + 1,
                     auto_retries: retries,
                 };
-                self.partner
-                    .send(&job.job_id, party, cmd)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.partner.send(&job.job_id, party, cmd).await?;
             }
             rerun.push(cpn.clone());
         }
@@ -883,7 +872,7 @@ impl Scheduler {
     }
 
     /// Stops initiator jobs that outlived their `timeout` (reference §6.5).
-    pub async fn check_timeouts(&self, now: i64) -> Result<(), String> {
+    pub async fn check_timeouts(&self, now: i64) -> Result<(), Error> {
         let (jobs, _) = self
             .store
             .query_jobs(&JobFilter {
@@ -891,8 +880,7 @@ impl Scheduler {
                 statuses: vec![Status::Waiting, Status::Running],
                 ..Default::default()
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for job in jobs {
             let timeout = i64::try_from(job_params_of(&job).timeout)
                 .unwrap_or(i64::MAX)
@@ -946,11 +934,17 @@ fn failure_reason(cpn: &str, rows: &[TaskRecord]) -> Option<String> {
     }
 }
 
+/// The failed row of a component that failed with a user error, if any.
+fn user_error(rows: &[TaskRecord]) -> Option<&TaskRecord> {
+    rows.iter()
+        .find(|t| t.party_status.is_interrupt() && t.error_kind == Some(ErrorKind::User))
+}
+
 /// Every party of a job, from its stored `roles`.
-pub fn parties_of(job: &JobRecord) -> Result<Vec<Party>, String> {
+pub fn parties_of(job: &JobRecord) -> Result<Vec<Party>, Error> {
     let roles: BTreeMap<fateflow_domain::Role, Vec<u64>> =
         serde_json::from_value(job.roles.clone())
-            .map_err(|e| format!("job {} has bad roles: {e}", job.job_id))?;
+            .map_err(|e| Error::Corrupt(format!("job {} has bad roles: {e}", job.job_id)))?;
     Ok(roles
         .into_iter()
         .flat_map(|(role, ids)| {

@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod controller;
 pub mod detector;
+mod error;
 pub mod initiator;
 pub mod launcher;
 pub mod local;
@@ -25,6 +26,7 @@ pub mod partner;
 pub mod reconcile;
 
 pub use controller::{PartyController, SiteConfig};
+pub use error::Error;
 pub use initiator::{Scheduler, SubmitError, SubmitResult};
 pub use launcher::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
 pub use partner::{CommandError, InitiatorView, Partner, PartyCommand};
@@ -48,7 +50,7 @@ pub enum Event {
         /// Why.
         reason: String,
         /// The answer.
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        reply: Option<oneshot::Sender<Result<(), Error>>>,
     },
     /// Rerun a job from a component (or every unfinished component).
     Rerun {
@@ -59,7 +61,7 @@ pub enum Event {
         /// Rerun successful tasks too.
         force: bool,
         /// The answer.
-        reply: Option<oneshot::Sender<Result<Vec<String>, String>>>,
+        reply: Option<oneshot::Sender<Result<Vec<String>, Error>>>,
     },
 }
 

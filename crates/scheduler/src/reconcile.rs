@@ -112,7 +112,7 @@ impl Reconciler {
     }
 
     /// Unfinished copies here of jobs whose initiator is another site.
-    async fn partner_copies(&self) -> Result<Vec<JobRecord>, String> {
+    async fn partner_copies(&self) -> Result<Vec<JobRecord>, crate::Error> {
         let (jobs, _) = self
             .store
             .query_jobs(&JobFilter {
@@ -120,8 +120,7 @@ impl Reconciler {
                 statuses: vec![Status::Ready, Status::Waiting, Status::Running],
                 ..Default::default()
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(jobs
             .into_iter()
             .filter(|j| {
@@ -131,7 +130,7 @@ impl Reconciler {
     }
 
     /// One round: expired resource holds, then the copies due to ask their initiator.
-    pub async fn round(&mut self, now: i64) -> Result<(), String> {
+    pub async fn round(&mut self, now: i64) -> Result<(), crate::Error> {
         let copies = self.partner_copies().await?;
         let first = std::mem::take(&mut self.first_round);
         self.asked.retain(|k, _| {

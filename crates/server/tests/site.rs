@@ -447,41 +447,6 @@ fn job_timeout_stops_the_job_with_a_reason() {
 }
 
 #[test]
-fn auto_retries_rerun_a_failed_task_before_failing_the_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[], &[]);
-    let r = s.upload(
-        &examples().join("data/breast_hetero_guest.csv"),
-        "experiment",
-        "breast_hetero_guest",
-        true,
-    );
-    assert_eq!(r["retcode"], 0, "{r}");
-    let dsl: Value = serde_json::from_slice(
-        &std::fs::read(examples().join("jobs/reader_transform/dsl.json")).unwrap(),
-    )
-    .unwrap();
-    let mut conf: Value = serde_json::from_slice(
-        &std::fs::read(examples().join("jobs/reader_transform/conf.json")).unwrap(),
-    )
-    .unwrap();
-    conf["job_parameters"]["common"]["auto_retries"] = json!(2);
-    let job_id = s.submit(dsl, conf);
-    let job = s.wait_end(&job_id, Duration::from_secs(60));
-    assert_eq!(job["f_status"], "failed", "{job}");
-    let reader_host = s
-        .tasks(&job_id)
-        .into_iter()
-        .find(|t| t["component_name"] == "reader_0" && t["role"] == "host")
-        .unwrap();
-    assert_eq!(
-        reader_host["task_version"], 2,
-        "two retries after the first failure: {reader_host}"
-    );
-    assert_eq!(reader_host["auto_retries"], 0, "{reader_host}");
-}
-
-#[test]
 fn raw_intersection_exchanges_ids_between_task_processes() {
     intersection_with_half_host("intersect_raw");
 }

@@ -1,6 +1,6 @@
 //! Rows of the metadata store, as typed records.
 
-use fateflow_domain::{PartyId, Role, Status};
+use fateflow_domain::{ErrorKind, PartyId, Role, Status};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -147,6 +147,8 @@ pub struct TaskRecord {
     pub engine_conf: Value,
     pub kill_status: bool,
     pub error_report: Option<String>,
+    /// The kind of the component's error, when it failed with one.
+    pub error_kind: Option<ErrorKind>,
     pub heartbeat_time: Option<i64>,
     pub create_time: i64,
     pub update_time: i64,
@@ -178,6 +180,7 @@ pub struct TaskUpdate {
     pub run_pid: Option<i64>,
     pub kill_status: Option<bool>,
     pub error_report: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     pub heartbeat_time: Option<i64>,
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,

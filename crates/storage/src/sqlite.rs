@@ -4,7 +4,7 @@ use crate::records::*;
 use crate::{Error, MetadataStore, Result};
 use async_trait::async_trait;
 use fateflow_domain::status::{job_transition_allowed_with_signal, task_transition_allowed};
-use fateflow_domain::{Role, Status};
+use fateflow_domain::{ErrorKind, Role, Status};
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -176,6 +176,9 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord> {
         engine_conf: parse_json(T, r.try_get("engine_conf")?)?,
         kill_status: r.try_get("kill_status")?,
         error_report: r.try_get("error_report")?,
+        error_kind: r
+            .try_get::<Option<String>, _>("error_kind")?
+            .map(|k| ErrorKind::from_name(&k)),
         heartbeat_time: r.try_get("heartbeat_time")?,
         create_time: r.try_get("create_time")?,
         update_time: r.try_get("update_time")?,
@@ -664,9 +667,9 @@ impl MetadataStore for SqliteStore {
             "INSERT INTO task (job_id, task_id, task_version, role, party_id, component_name, component_module, \
              initiator_role, initiator_party_id, federated_mode, federated_status_collect_type, status, party_status, \
              status_code, auto_retries, auto_retry_delay, run_on_this_party, worker_id, cmd, run_ip, run_port, run_pid, \
-             provider_info, component_parameters, engine_conf, kill_status, error_report, heartbeat_time, create_time, \
-             update_time, start_time, end_time, elapsed) VALUES \
-             (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             provider_info, component_parameters, engine_conf, kill_status, error_report, error_kind, heartbeat_time, \
+             create_time, update_time, start_time, end_time, elapsed) VALUES \
+             (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         )
         .bind(&t.job_id)
         .bind(&t.task_id)
@@ -695,6 +698,7 @@ impl MetadataStore for SqliteStore {
         .bind(json_text(&t.engine_conf))
         .bind(t.kill_status)
         .bind(&t.error_report)
+        .bind(t.error_kind.map(ErrorKind::as_str))
         .bind(t.heartbeat_time)
         .bind(t.create_time)
         .bind(t.update_time)
@@ -771,6 +775,9 @@ impl MetadataStore for SqliteStore {
         set!(run_pid);
         set!(kill_status);
         set!(error_report);
+        if let Some(k) = u.error_kind {
+            qb.push(", error_kind = ").push_bind(k.as_str());
+        }
         set!(heartbeat_time);
         set!(start_time);
         set!(end_time);

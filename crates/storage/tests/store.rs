@@ -1,6 +1,6 @@
 //! The SQLite store: round trips, status rules, resource accounting, persistence.
 
-use fateflow_domain::{Party, Role, Status};
+use fateflow_domain::{ErrorKind, Party, Role, Status};
 use fateflow_storage::*;
 use serde_json::json;
 
@@ -50,6 +50,7 @@ fn task(job_id: &str, cpn: &str, version: i64, role: Role, party_id: u64) -> Tas
         engine_conf: json!({}),
         kill_status: false,
         error_report: None,
+        error_kind: None,
         heartbeat_time: None,
         create_time: 2_000 + version,
         update_time: 2_000,
@@ -222,6 +223,7 @@ async fn tasks_latest_version_and_status_rules() {
         &TaskUpdate {
             run_pid: Some(4242),
             error_report: Some("boom".into()),
+            error_kind: Some(ErrorKind::User),
             ..Default::default()
         },
         13,
@@ -234,9 +236,16 @@ async fn tasks_latest_version_and_status_rules() {
             t.party_status,
             t.status,
             t.run_pid,
-            t.error_report.as_deref()
+            t.error_report.as_deref(),
+            t.error_kind
         ),
-        (Status::Success, Status::Waiting, Some(4242), Some("boom"))
+        (
+            Status::Success,
+            Status::Waiting,
+            Some(4242),
+            Some("boom"),
+            Some(ErrorKind::User)
+        )
     );
     assert!(matches!(
         s.insert_task(&t).await,

@@ -401,6 +401,7 @@ async fn record_upload_job(
         engine_conf: json!({}),
         kill_status: false,
         error_report: None,
+        error_kind: None,
         heartbeat_time: None,
         create_time: started,
         update_time: now,

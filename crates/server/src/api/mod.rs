@@ -462,10 +462,29 @@ pub fn role_field(
     }
 }
 
-/// Storage failures become retcode 100 with the message; details go to the log.
+/// Internal failures (store, I/O) become retcode 100 with a short message and a
+/// reference; the full error goes to the log line carrying the same reference.
 pub fn internal(e: impl std::fmt::Display) -> Reply {
-    tracing::error!(error = %e, "request failed");
-    Reply::err(RetCode::ExceptionError, e.to_string())
+    let reference = error_reference();
+    tracing::error!(reference = %reference, error = %e, "request failed");
+    Reply::err(
+        RetCode::ExceptionError,
+        format!("internal error, reference {reference}"),
+    )
+}
+
+/// 8 hex digits, unpredictable and unlikely to repeat: a per-process random hasher
+/// over the time and a counter.
+fn error_reference() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    h.write_i64(now_ms());
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// Milliseconds since the epoch.
@@ -488,4 +507,21 @@ where
     T: 'static,
 {
     post(h.clone()).get(h)
+}
+
+#[cfg(test)]
+mod internal_tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_answer_a_reference_not_the_cause() {
+        let a = internal("database disk image is malformed at /data/fateflow.db");
+        let b = internal("database disk image is malformed at /data/fateflow.db");
+        assert_eq!(a.retcode, 100);
+        let reference = a.retmsg.strip_prefix("internal error, reference ").unwrap();
+        assert_eq!(reference.len(), 8, "{}", a.retmsg);
+        assert!(reference.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(!a.retmsg.contains("malformed"));
+        assert_ne!(a.retmsg, b.retmsg, "each failure gets its own reference");
+    }
 }

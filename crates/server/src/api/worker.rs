@@ -145,6 +145,9 @@ async fn report(
             let update = TaskUpdate {
                 run_pid: super::int_field(&body, "run_pid"),
                 error_report: str_field(&body, "error_report"),
+                // The component's classification; retries depend on it.
+                error_kind: str_field(&body, "error_kind")
+                    .map(|k| fateflow_domain::ErrorKind::from_name(&k)),
                 ..Default::default()
             };
             let changed = s

@@ -52,8 +52,13 @@ fn auto_retries_are_capped_at_submit() {
 #[test]
 fn a_failing_task_is_retried_with_backoff_not_in_a_loop() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("site"), &[], &[]);
-    let (dsl, conf) = reader_job("missing", json!({"auto_retries": 3, "auto_retry_delay": 1}));
+    let site = dir.path().join("site");
+    let server = Server::start(&site, &[], &[]);
+    // A damaged table (a file where its directory should be) fails the reader with an
+    // internal error, which is retried; a missing table would be a user error, never retried.
+    std::fs::create_dir_all(site.join("tables/nowhere")).unwrap();
+    std::fs::write(site.join("tables/nowhere/damaged"), b"not a table").unwrap();
+    let (dsl, conf) = reader_job("damaged", json!({"auto_retries": 3, "auto_retry_delay": 1}));
     let started = Instant::now();
     let job_id = server.submit(dsl, conf);
     // Delays of 1, 2 and 4 s between the four attempts: at least 7 s in all.
