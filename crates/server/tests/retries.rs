@@ -3,6 +3,7 @@
 //! process that dies is run again.
 
 mod common;
+mod twosite;
 
 use common::{examples, Server};
 use serde_json::{json, Value};
@@ -105,4 +106,32 @@ fn a_killed_task_process_is_retried_and_the_job_succeeds() {
     let t = task(&tasks, "reader_0", "guest");
     assert_eq!(t["task_version"], 1, "the killed task ran again: {t}");
     assert_eq!(t["auto_retries"], 1, "one retry spent: {t}");
+}
+
+#[test]
+fn a_user_error_at_a_remote_party_reaches_the_initiator_with_its_kind_and_is_not_retried() {
+    let sites = twosite::TwoSites::start(&twosite::Options::default());
+    // Only the guest's table exists: the host's reader, at the other site, fails.
+    let r = sites.guest.upload(
+        &examples().join("data/breast_hetero_guest.csv"),
+        "experiment",
+        "breast_hetero_guest",
+        true,
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let (dsl, conf) = reader_transform(2);
+    let job_id = sites.guest.submit(dsl, conf);
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("can not found table name: breast_hetero_host"),
+        "{reason}"
+    );
+    // The initiator's copy of the host's task carries the kind the host reported.
+    let tasks = sites.guest.tasks(&job_id);
+    let t = task(&tasks, "reader_0", "host");
+    assert_eq!(t["run_on_this_party"], false, "{t}");
+    assert_eq!(t["error_kind"], "user", "{t}");
+    assert_eq!(t["task_version"], 0, "a user error is not retried: {t}");
 }
