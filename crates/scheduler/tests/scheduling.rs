@@ -5,7 +5,7 @@
 
 mod harness;
 
-use fateflow_domain::{Party, Status};
+use fateflow_domain::{ErrorKind, Party, Status};
 use fateflow_scheduler::controller::TokenError;
 use harness::*;
 use serde_json::json;
@@ -830,4 +830,61 @@ async fn a_killed_task_process_is_retried() {
         .error_report
         .as_deref()
         .is_some_and(|e| e.contains("killed by a signal")));
+}
+
+/// A one-party job with two auto-retries whose transform fails once as `kind`.
+async fn fails_once_as(kind: ErrorKind) -> (Site, String) {
+    let site = Site::start_with(SiteOptions {
+        parties: vec![GUEST.party_id],
+        ..Default::default()
+    })
+    .await;
+    site.launcher.script(
+        Rule::on(
+            "data_transform_0",
+            Act::FailAs("label column y not found".into(), kind),
+        )
+        .version(0),
+    );
+    let (dsl, mut conf) = one_party_job();
+    set_job_param(&mut conf, "auto_retries", json!(2));
+    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    let job_id = site.submit(&dsl, &conf).await;
+    (site, job_id)
+}
+
+#[tokio::test]
+async fn a_user_error_fails_the_job_at_once_without_a_retry() {
+    let (site, job_id) = fails_once_as(ErrorKind::User).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Failed);
+    let reason = job.error_report.unwrap_or_default();
+    assert!(reason.contains("label column y not found"), "{reason}");
+    let rows = site.task_versions(&job_id, "data_transform_0", GUEST).await;
+    assert_eq!(rows.len(), 1, "{}", site.dump(&job_id).await);
+    assert_eq!(rows[0].error_kind, Some(ErrorKind::User));
+    assert_eq!(
+        site.launcher.launches_of(&job_id, "data_transform_0").len(),
+        1
+    );
+    assert_resources_back(&site, &[GUEST.party_id], 4).await;
+}
+
+#[tokio::test]
+async fn an_external_error_is_retried() {
+    let (site, job_id) = fails_once_as(ErrorKind::External).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
+    let rows = site.task_versions(&job_id, "data_transform_0", GUEST).await;
+    let got: Vec<_> = rows
+        .iter()
+        .map(|t| (t.task_version, t.party_status, t.error_kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, Status::Failed, Some(ErrorKind::External)),
+            (1, Status::Success, None)
+        ]
+    );
 }

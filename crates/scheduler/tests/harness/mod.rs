@@ -10,7 +10,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use async_trait::async_trait;
-use fateflow_domain::{Party, PartyId, Role, Status};
+use fateflow_domain::{ErrorKind, Party, PartyId, Role, Status};
 use fateflow_scheduler::local::LocalPartner;
 use fateflow_scheduler::{
     event_channel, LaunchError, Launched, PartyController, ProcessExit, Scheduler, SiteConfig,
@@ -51,8 +51,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub enum Act {
     /// Reports `success`, then exits 0.
     Succeed,
-    /// Reports `failed` with this error, then exits 1.
+    /// Reports `failed` with this error (no kind given), then exits 1.
     Fail(String),
+    /// Reports `failed` with this error and kind, then exits 1.
+    FailAs(String, ErrorKind),
     /// Runs until killed; never reports.
     Hang,
     /// Exits without a final status; the exit watcher reports it at once.
@@ -296,7 +298,8 @@ impl VirtualLauncher {
                 return self.exit(pid, code, &log_tail, late).await;
             }
             Act::Succeed => (Status::Success, None),
-            Act::Fail(m) => (Status::Failed, Some(m)),
+            Act::Fail(m) => (Status::Failed, Some((m, None))),
+            Act::FailAs(m, kind) => (Status::Failed, Some((m, Some(kind)))),
         };
         let Some(ctl) = self.controller() else {
             return;
@@ -324,15 +327,17 @@ impl VirtualLauncher {
     }
 }
 
-/// A task's final report, as the worker route passes it on.
+/// A task's final report, as the worker route passes it on: status, error and kind.
 async fn report_final(
     ctl: &PartyController,
     key: &TaskKey,
     status: Status,
-    error: Option<String>,
+    error: Option<(String, Option<ErrorKind>)>,
 ) -> Result<bool, fateflow_scheduler::controller::Refusal> {
+    let (error_report, error_kind) = error.map_or((None, None), |(m, k)| (Some(m), k));
     let update = fateflow_storage::TaskUpdate {
-        error_report: error,
+        error_report,
+        error_kind,
         ..Default::default()
     };
     ctl.report_task(key, Some(status), update).await
