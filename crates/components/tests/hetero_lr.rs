@@ -371,11 +371,13 @@ fn mini_batches_validation_and_cv() {
     let (_dir, store) = temp_store();
     let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
     let h = labeled(&store, "breast_hetero_host.csv", None);
-    // Mini-batches of 200 with adam and early stopping on the validation AUC.
+    // Mini-batches of 200 with adam and early stopping on the validation AUC (FATE's
+    // first metric).
     let params = json!({
         "optimizer": "adam", "alpha": 0.01, "learning_rate": 0.1, "max_iter": 6,
         "batch_size": 200, "init_param": {"init_method": "zeros"},
-        "validation_freqs": 1, "early_stopping_rounds": 2, "early_stop": "weight_diff", "tol": 0.0
+        "validation_freqs": 1, "early_stopping_rounds": 2, "use_first_metric_only": true,
+        "early_stop": "weight_diff", "tol": 0.0
     });
     let hub_run = |params: Value| {
         let (out, results) = {

@@ -95,6 +95,61 @@ pub(crate) struct LinearParam {
     pub(crate) cv: Option<CvParam>,
 }
 
+/// Early stopping here watches one metric: the validation AUC (LR) or RMSE (LinR). FATE
+/// watches every metric of `metrics` (by default auc and ks, or rmse and mae) and stops
+/// when any of them stalls, unless `use_first_metric_only` keeps only the first one (for
+/// LinR only when `metrics` is given). Any other setting would stop at another epoch
+/// and keep another model than FATE's, so it is refused.
+fn early_stopping_metric(task: Task, p: &Params<'_>) -> Result<()> {
+    let first_only = p.bool("use_first_metric_only", false)?;
+    let metrics: Vec<String> = match p.list("metrics")? {
+        None => Vec::new(),
+        Some(list) => list
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_ascii_lowercase).ok_or_else(|| {
+                    Error::param("metrics", format!("expected metric names, found {v}"))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let ours: &[&str] = match task {
+        Task::Logistic => &["auc"],
+        Task::Linear => &["root_mean_squared_error", "rmse"],
+    };
+    let is_ours = |m: &String| ours.contains(&m.as_str());
+    let ok = match (metrics.as_slice(), task) {
+        ([only], _) => is_ours(only),
+        ([], Task::Logistic) => first_only,
+        ([first, ..], _) => first_only && is_ours(first),
+        ([], Task::Linear) => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let fate = if metrics.is_empty() {
+        match task {
+            Task::Logistic => "auc, ks (FATE's default)".to_string(),
+            Task::Linear => "root_mean_squared_error, mean_absolute_error (FATE's default)".into(),
+        }
+    } else {
+        metrics.join(", ")
+    };
+    Err(Error::Unsupported {
+        parameter: "early_stopping_rounds".into(),
+        value: format!("early stopping on {fate} with use_first_metric_only {first_only}"),
+        supported: format!(
+            "early stopping on {} alone: `metrics: [\"{}\"]`{}",
+            ours[0],
+            ours[0],
+            match task {
+                Task::Logistic => " or `use_first_metric_only: true`",
+                Task::Linear => "",
+            }
+        ),
+    })
+}
+
 impl LinearParam {
     /// Parses `parameters` for `task`, naming the parameter in every error.
     pub(crate) fn parse(task: Task, parameters: &Map<String, Value>) -> Result<Self> {
@@ -271,6 +326,9 @@ impl LinearParam {
                 }
             },
         };
+        if early_stopping_rounds.is_some() {
+            early_stopping_metric(task, &p)?;
+        }
         if early_stopping_rounds.is_some() && validation_freqs.is_none() {
             return Err(Error::param(
                 "early_stopping_rounds",
@@ -391,6 +449,38 @@ mod tests {
         let linr = parse(Task::Linear, json!({})).unwrap();
         assert_eq!(linr.optimizer, OptimizerKind::Sgd);
         assert_eq!(linr.max_iter, 20);
+    }
+
+    #[test]
+    fn early_stopping_watches_one_metric_as_fate_would() {
+        let es = |extra: Value| {
+            let mut v = json!({"validation_freqs": 1, "early_stopping_rounds": 2});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            v
+        };
+        for ok in [
+            es(json!({"use_first_metric_only": true})),
+            es(json!({"metrics": ["AUC"]})),
+            es(json!({"metrics": ["auc", "ks"], "use_first_metric_only": true})),
+        ] {
+            parse(Task::Logistic, ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            es(json!({})),
+            es(json!({"metrics": ["auc", "ks"]})),
+            es(json!({"metrics": ["ks"], "use_first_metric_only": true})),
+        ] {
+            let e = parse(Task::Logistic, bad.clone()).unwrap_err().to_string();
+            assert!(
+                e.contains("`early_stopping_rounds`") && e.contains("not supported yet"),
+                "{bad}: {e}"
+            );
+        }
+        parse(Task::Linear, es(json!({"metrics": ["rmse"]}))).unwrap();
+        let e = parse(Task::Linear, es(json!({"use_first_metric_only": true}))).unwrap_err();
+        assert!(e.to_string().contains("mean_absolute_error"), "{e}");
     }
 
     #[test]
