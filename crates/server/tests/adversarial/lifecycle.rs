@@ -324,8 +324,15 @@ fn retention_days_removes_old_jobs_while_the_server_runs() {
     s.kill9();
     // With a zero-day retention every finished job is old enough.
     let s = Server::start(data, &[], &["--retention-days", "0"]);
+    // Files go first, rows after them: wait for both.
+    let rows_gone = || {
+        let r = s.post("job/query", json!({"job_id": job_id}));
+        r["data"].as_array().is_none_or(|a| a.is_empty())
+    };
     let t0 = Instant::now();
-    while data.join("jobs").join(&job_id).exists() && t0.elapsed() < Duration::from_secs(10) {
+    while (data.join("jobs").join(&job_id).exists() || !rows_gone())
+        && t0.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
