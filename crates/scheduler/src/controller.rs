@@ -135,6 +135,9 @@ pub struct PartyController {
     live: LiveTasks,
     /// Federation sessions recently found to belong to a job with the sender in it.
     peers_seen: Mutex<HashMap<(String, Party, Party), Instant>>,
+    /// Running tasks whose process the detector found gone, and since when: failed
+    /// after [`EXIT_REPORT_GRACE`], so the exit report (code and log tail) lands first.
+    seen_gone: Mutex<HashMap<String, Instant>>,
 }
 
 /// Cores and memory a party must hold for a job.
@@ -167,6 +170,7 @@ impl PartyController {
             server: OnceLock::new(),
             live: Arc::default(),
             peers_seen: Mutex::default(),
+            seen_gone: Mutex::default(),
         }
     }
 
@@ -1191,6 +1195,12 @@ impl PartyController {
         };
         // The process is gone: its token and pid go with it.
         lock(&self.live).remove(&key);
+        lock(&self.seen_gone).remove(&gone_key(
+            &key.task_id,
+            key.task_version,
+            key.role,
+            key.party_id,
+        ));
         let Some(task) = self.store.get_task(&key).await? else {
             return Ok(());
         };
@@ -1215,12 +1225,25 @@ impl PartyController {
         let key = task.key();
         if let Some(pid) = task.run_pid {
             if !self.launcher.is_alive(pid, &task.task_id) {
-                // Give a just-finished process's final report a moment to land.
+                // Give a just-finished process's final report, and its exit report with
+                // the code and log tail, a detector round to land.
                 let fresh = self.store.get_task(&key).await?;
-                if fresh
+                let running = fresh
                     .as_ref()
-                    .is_some_and(|t| t.party_status == Status::Running)
-                {
+                    .is_some_and(|t| t.party_status == Status::Running);
+                let gone_key = gone_key(&key.task_id, key.task_version, key.role, key.party_id);
+                let overdue = {
+                    let mut seen = lock(&self.seen_gone);
+                    if running {
+                        let since = *seen.entry(gone_key.clone()).or_insert_with(Instant::now);
+                        since.elapsed() >= EXIT_REPORT_GRACE
+                    } else {
+                        seen.remove(&gone_key);
+                        false
+                    }
+                };
+                if overdue {
+                    lock(&self.seen_gone).remove(&gone_key);
                     self.fail_task(
                         &key,
                         &format!("task executor process {pid} is gone without a final status"),
@@ -1233,10 +1256,8 @@ impl PartyController {
         }
         let last = task.heartbeat_time.or(task.start_time).unwrap_or(now);
         if now - last > self.config.heartbeat_timeout_s * 1000 {
-            if let Some(pid) = task.run_pid {
-                let _ = self.launcher.kill(pid, &task.task_id).await;
-            }
-            self.kill_launched(&key).await;
+            // The reason is recorded before the kill, so the kill's exit report cannot
+            // replace it.
             self.fail_task(
                 &key,
                 &format!(
@@ -1245,6 +1266,10 @@ impl PartyController {
                 ),
             )
             .await?;
+            if let Some(pid) = task.run_pid {
+                let _ = self.launcher.kill(pid, &task.task_id).await;
+            }
+            self.kill_launched(&key).await;
             return Ok(true);
         }
         Ok(false)
@@ -1603,7 +1628,8 @@ pub(crate) fn new_task(
         party_status: Status::Waiting,
         status_code: None,
         auto_retries: i64::from(auto_retries),
-        auto_retry_delay: 1,
+        auto_retry_delay: i64::try_from(job.conf.common_job_parameters.auto_retry_delay)
+            .unwrap_or(i64::MAX),
         run_on_this_party: true,
         worker_id: None,
         cmd: None,
@@ -1623,6 +1649,14 @@ pub(crate) fn new_task(
         end_time: None,
         elapsed: None,
     }
+}
+
+/// How long a task whose process is gone may wait for its exit report.
+const EXIT_REPORT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The key of a task in `seen_gone`.
+fn gone_key(task_id: &str, version: i64, role: Role, party_id: PartyId) -> String {
+    format!("{task_id}/{version}/{role}/{party_id}")
 }
 
 /// Every identifier of a command that can become a path, checked against the one

@@ -503,9 +503,6 @@ async fn a_silent_task_is_killed_and_fails_the_job_after_the_heartbeat_timeout()
 }
 
 #[tokio::test]
-#[ignore = "bug in PartyController::check_running_task: it kills the silent process before \
-            recording the failure, so the exit watcher's on_process_exit races it and the \
-            reason becomes 'exited without a final status (killed by a signal)'"]
 async fn a_silent_task_fails_with_the_heartbeat_reason() {
     let (site, job_id) = silent_reader().await;
     let job = site.wait_end(&job_id).await;
@@ -556,9 +553,6 @@ async fn a_task_token_acts_only_for_its_own_task_and_only_while_it_runs() {
 }
 
 #[tokio::test]
-#[ignore = "bug in controller.rs new_task: every task row gets auto_retry_delay 1 whatever the \
-            job's auto_retry_delay, so retry_due always waits 1 s (x2 per version); with 0 the \
-            retry should start at once"]
 async fn auto_retry_delay_comes_from_the_job_parameters() {
     let site = Site::start_with(SiteOptions {
         parties: vec![GUEST.party_id],
@@ -696,9 +690,6 @@ async fn a_stopped_job_reruns_to_success() {
 }
 
 #[tokio::test]
-#[ignore = "race in PartyController::check_running_task: a pid found gone is failed at once \
-            with a generic reason, so when the detector runs before the launcher's exit watcher \
-            the exit code and log tail never reach the task or the job"]
 async fn the_exit_reason_survives_a_detector_round_before_the_exit_is_seen() {
     let site = Site::start_with(SiteOptions {
         parties: vec![GUEST.party_id],
