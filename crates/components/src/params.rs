@@ -1,12 +1,16 @@
 //! Reading component parameters with errors that name the parameter.
 //!
 //! A JSON `null` means "not set" (FATE's `None`) and gives the default, as does a
-//! missing key. Unknown keys are ignored: the domain crate warns about them at submit.
+//! missing key. Unknown keys are refused at submit by the domain's parameter tables.
 
 use fateflow_domain::module::describe_value;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+
+/// FATE 1.11's Paillier key length when `encrypt_param.key_length` is not set
+/// (`PAILLIER_KEYPAIR_N_LENGTH`).
+pub(crate) const FATE_KEY_LENGTH: u32 = 2048;
 
 /// A view of a component's parameters (or of a nested object, with a dotted prefix).
 #[derive(Debug, Clone)]

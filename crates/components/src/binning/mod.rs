@@ -26,7 +26,7 @@
 //! - `adjustment_factor` (0.5): added to both counts of a bin where either is zero.
 //! - `local_only` (false): the guest computes its own columns only; hosts only bin.
 //! - `skip_static` (false): split points only, no label statistics and no federation.
-//! - `encrypt_param.key_length` (1024, as our HeteroLR; FATE 1.11.4 defaults to 2048),
+//! - `encrypt_param.key_length` (2048, FATE 1.11.4's default),
 //!   `encrypt_param.method` must be Paillier.
 //! - `transform_param`: `transform_cols` (`-1`, the default: every binned column; a list
 //!   of feature indexes; an explicit `null`: none), `transform_names` (added),

@@ -7,7 +7,7 @@ use fateflow_domain::module::describe_value;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::params::{number, Params};
+use crate::params::{number, Params, FATE_KEY_LENGTH};
 
 /// `method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,7 @@ impl BinningParam {
         let skip_static = p.bool("skip_static", false)?;
 
         let key_length = match p.object("encrypt_param")? {
-            None => 1024,
+            None => FATE_KEY_LENGTH,
             Some(ep) => {
                 if let Some(m) = ep.opt_str("method")? {
                     if !m.eq_ignore_ascii_case("paillier") {
@@ -164,7 +164,7 @@ impl BinningParam {
                         });
                     }
                 }
-                let bits = ep.int("key_length", 1024)?;
+                let bits = ep.int("key_length", i64::from(FATE_KEY_LENGTH))?;
                 let supported = fateflow_crypto::paillier::SUPPORTED_KEY_SIZES;
                 match u32::try_from(bits) {
                     Ok(b) if supported.contains(&b) => b,
@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(p.category_indexes, None);
         assert_eq!(p.adjustment_factor, 0.5);
         assert!(!p.local_only && !p.skip_static);
-        assert_eq!(p.key_length, 1024);
+        assert_eq!(p.key_length, 2048);
         assert_eq!(
             p.transform,
             TransformParam {

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::params::Params;
+use crate::params::{Params, FATE_KEY_LENGTH};
 
 /// Which model: logistic (binary) or linear regression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ impl LinearParam {
         };
 
         let key_length = match p.object("encrypt_param")? {
-            None => 1024,
+            None => FATE_KEY_LENGTH,
             Some(ep) => {
                 if let Some(method) = ep.opt_str("method")? {
                     if !method.eq_ignore_ascii_case("paillier") {
@@ -276,7 +276,7 @@ impl LinearParam {
                         });
                     }
                 }
-                let bits = ep.int("key_length", 1024)?;
+                let bits = ep.int("key_length", i64::from(FATE_KEY_LENGTH))?;
                 if !fateflow_crypto::paillier::SUPPORTED_KEY_SIZES.contains(&(bits as u32)) {
                     return Err(Error::param(
                         "encrypt_param.key_length",
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(lr.alpha, 1.0);
         assert_eq!(lr.learning_rate, 0.01);
         assert_eq!(lr.batch_size, None);
-        assert_eq!(lr.key_length, 1024);
+        assert_eq!(lr.key_length, 2048);
         assert_eq!(lr.init, InitMethod::RandomUniform);
         let linr = parse(Task::Linear, json!({})).unwrap();
         assert_eq!(linr.optimizer, OptimizerKind::Sgd);
