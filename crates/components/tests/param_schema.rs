@@ -64,7 +64,7 @@ fn complete_tables_match_the_registry_and_implemented_keys_are_read() {
             continue;
         };
         let text = source_text(rel);
-        for p in m.params.iter().filter(|p| p.implemented) {
+        for p in m.params().filter(|p| p.implemented) {
             // `need_run` is the scheduler's (a party that does not run passes its task).
             if p.path == "need_run" {
                 continue;

@@ -372,7 +372,7 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
             let (Some(info), Some(params)) = (lookup(&c.module), params.as_object()) else {
                 continue;
             };
-            for param in info.params {
+            for param in info.params() {
                 if !param.implemented {
                     continue;
                 }
@@ -428,9 +428,9 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
             if info.complete && need_run {
                 check_unimplemented(info, &c.name, &params, report);
             }
-            if !info.complete && !info.params.is_empty() {
+            if !info.complete && info.params().next().is_some() {
                 for key in params.keys() {
-                    if !info.params.iter().any(|p| p.path == key) {
+                    if !info.params().any(|p| p.path == key) {
                         let w = format!(
                             "component `{}`: `{key}` is not a known {} parameter; it is ignored",
                             c.name, info.name
@@ -458,7 +458,7 @@ fn check_keys(
 ) {
     for (key, v) in params {
         let path = format!("{prefix}{key}");
-        let Some(param) = info.params.iter().find(|p| p.path == path) else {
+        let Some(param) = info.params().find(|p| p.path == path) else {
             let hint = match suggest_param(info, &path) {
                 Some(s) => format!("; did you mean `{s}`?"),
                 None => String::new(),
@@ -519,7 +519,7 @@ fn check_unimplemented(
             );
         }
     }
-    for param in info.params {
+    for param in info.params() {
         if param.implemented || param.is_object() {
             continue;
         }
@@ -549,15 +549,13 @@ fn suggest_param(info: &ModuleInfo, path: &str) -> Option<&'static str> {
     let lower = path.to_ascii_lowercase();
     let leaf = lower.rsplit('.').next().unwrap_or(&lower);
     let by_distance = info
-        .params
-        .iter()
+        .params()
         .map(|p| (edit_distance(&lower, &p.path.to_ascii_lowercase()), p.path))
         .filter(|(d, cand)| *d <= cand.len() / 3 + 1)
         .min_by_key(|(d, _)| *d)
         .map(|(_, cand)| cand);
     by_distance.or_else(|| {
-        info.params
-            .iter()
+        info.params()
             .find(|p| p.path.to_ascii_lowercase().rsplit('.').next() == Some(leaf))
             .map(|p| p.path)
     })

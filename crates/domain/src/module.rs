@@ -164,9 +164,10 @@ pub struct ModuleInfo {
     pub deploy_without_model: bool,
     /// Roles that run the module; parties in other roles get no task.
     pub roles: &'static [Role],
-    /// Known parameters (dotted paths for nested ones): kind, FATE default, implemented.
-    /// Empty means "not checked".
-    pub params: &'static [Param],
+    /// Known parameters (dotted paths for nested ones): kind, FATE default, implemented;
+    /// in groups, so modules sharing FATE's parameter classes share them. Empty means
+    /// "not checked". [`ModuleInfo::params`] walks them all.
+    pub params: &'static [&'static [Param]],
     /// Whether `params` is FATE's complete list for the module, so that an unknown key
     /// is an error (true for every module we implement).
     pub complete: bool,
@@ -192,6 +193,11 @@ pub struct Condition {
 }
 
 impl ModuleInfo {
+    /// Every known parameter of the module.
+    pub fn params(&self) -> impl Iterator<Item = &'static Param> {
+        self.params.iter().flat_map(|group| group.iter())
+    }
+
     /// Whether FATE uses the key `path` given the job's parameters (`get` reads a merged
     /// parameter by dotted path; an absent key has FATE's default).
     pub fn applies<'a>(&self, path: &str, get: impl Fn(&str) -> Option<&'a Value>) -> bool {
@@ -205,8 +211,7 @@ impl ModuleInfo {
             })
             .all(|c| {
                 let default = self
-                    .params
-                    .iter()
+                    .params()
                     .find(|p| p.path == c.key)
                     .and_then(|p| serde_json::from_str::<Value>(p.default).ok());
                 let value = get(c.key).cloned().or(default).unwrap_or(Value::Null);
@@ -298,12 +303,11 @@ const READER_PARAMS: &[Param] = &[
     p("need_run", Bool, "true", true),
 ];
 
-/// FATE 1.11's `HeteroLR` parameters.
-const HETERO_LR_PARAMS: &[Param] = &[
+/// FATE 1.11's parameters common to `HeteroLR` and `HeteroLinR`, with the same defaults.
+const LINEAR_SHARED_PARAMS: &[Param] = &[
     p("penalty", Str, "\"L2\"", true),
     p("tol", Number, "0.0001", true),
     p("alpha", Number, "1.0", true),
-    p("optimizer", Str, "\"rmsprop\"", true),
     p("batch_size", Int, "-1", true),
     p("learning_rate", Number, "0.01", true),
     p("init_param", Object, OBJ, true),
@@ -311,7 +315,6 @@ const HETERO_LR_PARAMS: &[Param] = &[
     p("init_param.init_const", Number, "1", true),
     p("init_param.fit_intercept", Bool, "true", true),
     p("init_param.random_seed", Int, "null", true),
-    p("max_iter", Int, "100", true),
     p("early_stop", Str, "\"diff\"", true),
     p("encrypt_param", Object, OBJ, true),
     p("encrypt_param.method", Str, "\"Paillier\"", true),
@@ -338,7 +341,6 @@ const HETERO_LR_PARAMS: &[Param] = &[
     p("stepwise_param.nvmin", Any, "2", false),
     p("stepwise_param.nvmax", Any, "null", false),
     p("stepwise_param.need_stepwise", Any, "false", false),
-    p("metrics", List, "[\"auc\",\"ks\"]", true),
     p("use_first_metric_only", Bool, "false", true),
     p("floating_point_precision", Int, "23", true),
     p("callback_param", Object, OBJ, false),
@@ -348,12 +350,6 @@ const HETERO_LR_PARAMS: &[Param] = &[
     p("callback_param.metrics", Any, "[]", false),
     p("callback_param.use_first_metric_only", Any, "false", false),
     p("callback_param.save_freq", Any, "1", false),
-    p("shuffle", Bool, "true", true),
-    p("batch_strategy", Str, "\"full\"", false),
-    p("masked_rate", Number, "5", false),
-    p("predict_param", Object, OBJ, true),
-    p("predict_param.threshold", Number, "0.5", true),
-    p("multi_class", Str, "\"ovr\"", false),
     p("encrypted_mode_calculator_param", Object, OBJ, false),
     p(
         "encrypted_mode_calculator_param.mode",
@@ -375,75 +371,24 @@ const HETERO_LR_PARAMS: &[Param] = &[
     p("need_run", Bool, "true", true),
 ];
 
-/// FATE 1.11's `HeteroLinR` parameters.
-const HETERO_LINR_PARAMS: &[Param] = &[
-    p("penalty", Str, "\"L2\"", true),
-    p("tol", Number, "0.0001", true),
-    p("alpha", Number, "1.0", true),
+/// `HeteroLR`'s own parameters (and its defaults where they differ from `HeteroLinR`'s).
+const HETERO_LR_OWN_PARAMS: &[Param] = &[
+    p("optimizer", Str, "\"rmsprop\"", true),
+    p("max_iter", Int, "100", true),
+    p("metrics", List, "[\"auc\",\"ks\"]", true),
+    p("shuffle", Bool, "true", true),
+    p("batch_strategy", Str, "\"full\"", false),
+    p("masked_rate", Number, "5", false),
+    p("predict_param", Object, OBJ, true),
+    p("predict_param.threshold", Number, "0.5", true),
+    p("multi_class", Str, "\"ovr\"", false),
+];
+
+/// `HeteroLinR`'s own defaults.
+const HETERO_LINR_OWN_PARAMS: &[Param] = &[
     p("optimizer", Str, "\"sgd\"", true),
-    p("batch_size", Int, "-1", true),
-    p("learning_rate", Number, "0.01", true),
-    p("init_param", Object, OBJ, true),
-    p("init_param.init_method", Str, "\"random_uniform\"", true),
-    p("init_param.init_const", Number, "1", true),
-    p("init_param.fit_intercept", Bool, "true", true),
-    p("init_param.random_seed", Int, "null", true),
     p("max_iter", Int, "20", true),
-    p("early_stop", Str, "\"diff\"", true),
-    p("encrypt_param", Object, OBJ, true),
-    p("encrypt_param.method", Str, "\"Paillier\"", true),
-    p("encrypt_param.key_length", Int, "2048", true),
-    p("cv_param", Object, OBJ, true),
-    p("cv_param.n_splits", Int, "5", true),
-    p("cv_param.mode", Any, "\"hetero\"", false),
-    p("cv_param.role", Any, "\"guest\"", false),
-    p("cv_param.shuffle", Bool, "true", true),
-    p("cv_param.random_seed", Int, "1", true),
-    p("cv_param.need_cv", Bool, "false", true),
-    p("cv_param.output_fold_history", Any, "true", false),
-    p("cv_param.history_value_type", Any, "\"score\"", false),
-    p("decay", Number, "1", true),
-    p("decay_sqrt", Bool, "true", true),
-    p("validation_freqs", Any, "null", true),
-    p("early_stopping_rounds", Int, "null", true),
-    p("stepwise_param", Object, OBJ, false),
-    p("stepwise_param.score_name", Any, "\"AIC\"", false),
-    p("stepwise_param.mode", Any, "\"hetero\"", false),
-    p("stepwise_param.role", Any, "\"guest\"", false),
-    p("stepwise_param.direction", Any, "\"both\"", false),
-    p("stepwise_param.max_step", Any, "10", false),
-    p("stepwise_param.nvmin", Any, "2", false),
-    p("stepwise_param.nvmax", Any, "null", false),
-    p("stepwise_param.need_stepwise", Any, "false", false),
     p("metrics", List, "[]", true),
-    p("use_first_metric_only", Bool, "false", true),
-    p("floating_point_precision", Int, "23", true),
-    p("callback_param", Object, OBJ, false),
-    p("callback_param.callbacks", Any, "[]", false),
-    p("callback_param.validation_freqs", Any, "null", false),
-    p("callback_param.early_stopping_rounds", Any, "null", false),
-    p("callback_param.metrics", Any, "[]", false),
-    p("callback_param.use_first_metric_only", Any, "false", false),
-    p("callback_param.save_freq", Any, "1", false),
-    p("sqn_param", Object, OBJ, false),
-    p("sqn_param.update_interval_L", Any, "3", false),
-    p("sqn_param.memory_M", Any, "5", false),
-    p("sqn_param.sample_size", Any, "5000", false),
-    p("sqn_param.random_seed", Any, "null", false),
-    p("encrypted_mode_calculator_param", Object, OBJ, false),
-    p(
-        "encrypted_mode_calculator_param.mode",
-        Any,
-        "\"strict\"",
-        false,
-    ),
-    p(
-        "encrypted_mode_calculator_param.re_encrypted_rate",
-        Any,
-        "1",
-        false,
-    ),
-    p("need_run", Bool, "true", true),
 ];
 
 /// FATE 1.11's `Intersection` parameters.
@@ -834,7 +779,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: true,
         deploy_without_model: true,
-        params: READER_PARAMS,
+        params: &[READER_PARAMS],
         complete: true,
         required: &["table"],
         conditions: &[],
@@ -846,7 +791,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &["DataIO"],
         is_reader: false,
         deploy_without_model: false,
-        params: DATA_TRANSFORM_PARAMS,
+        params: &[DATA_TRANSFORM_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -858,7 +803,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: true,
-        params: INTERSECTION_PARAMS,
+        params: &[INTERSECTION_PARAMS],
         complete: true,
         required: &[],
         conditions: INTERSECTION_CONDITIONS,
@@ -870,7 +815,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: FEATURE_SCALE_PARAMS,
+        params: &[FEATURE_SCALE_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -882,7 +827,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: HETERO_FEATURE_BINNING_PARAMS,
+        params: &[HETERO_FEATURE_BINNING_PARAMS],
         complete: true,
         required: &[],
         conditions: BINNING_CONDITIONS,
@@ -894,7 +839,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: HETERO_FEATURE_SELECTION_PARAMS,
+        params: &[HETERO_FEATURE_SELECTION_PARAMS],
         complete: true,
         required: &[],
         conditions: SELECTION_CONDITIONS,
@@ -906,7 +851,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: HETERO_LR_PARAMS,
+        params: &[LINEAR_SHARED_PARAMS, HETERO_LR_OWN_PARAMS],
         complete: true,
         required: &[],
         conditions: LINEAR_CONDITIONS,
@@ -918,7 +863,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: HETERO_LINR_PARAMS,
+        params: &[LINEAR_SHARED_PARAMS, HETERO_LINR_OWN_PARAMS],
         complete: true,
         required: &[],
         conditions: LINEAR_CONDITIONS,
@@ -930,7 +875,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: LINEAR_PARAMS,
+        params: &[LINEAR_PARAMS],
         complete: false,
         required: &[],
         conditions: &[],
@@ -942,7 +887,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: LINEAR_PARAMS,
+        params: &[LINEAR_PARAMS],
         complete: false,
         required: &[],
         conditions: &[],
@@ -954,7 +899,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: &[
+        params: &[&[
             k("task_type", Str),
             k("objective_param", Object),
             k("learning_rate", Number),
@@ -992,7 +937,7 @@ pub static MODULES: &[ModuleInfo] = &[
             k("EINI_inference", Bool),
             k("multi_mode", Str),
             k("need_run", Bool),
-        ],
+        ]],
         complete: false,
         required: &[],
         conditions: &[],
@@ -1004,7 +949,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: EVALUATION_PARAMS,
+        params: &[EVALUATION_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -1016,7 +961,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &["DataSplit"],
         is_reader: false,
         deploy_without_model: false,
-        params: HETERO_DATA_SPLIT_PARAMS,
+        params: &[HETERO_DATA_SPLIT_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -1028,7 +973,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: &[
+        params: &[&[
             k("random_state", Int),
             k("test_size", Number),
             k("train_size", Number),
@@ -1037,7 +982,7 @@ pub static MODULES: &[ModuleInfo] = &[
             k("shuffle", Bool),
             k("split_points", List),
             k("need_run", Bool),
-        ],
+        ]],
         complete: false,
         required: &[],
         conditions: &[],
@@ -1049,7 +994,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: UNION_PARAMS,
+        params: &[UNION_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -1061,7 +1006,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        params: FEDERATED_SAMPLE_PARAMS,
+        params: &[FEDERATED_SAMPLE_PARAMS],
         complete: true,
         required: &[],
         conditions: &[],
@@ -1161,7 +1106,7 @@ mod tests {
     fn defaults_compare_as_fate_reads_them() {
         use serde_json::json;
         let lr = lookup("HeteroLR").unwrap();
-        let get = |path: &str| lr.params.iter().find(|p| p.path == path).unwrap();
+        let get = |path: &str| lr.params().find(|p| p.path == path).unwrap();
         assert!(get("batch_strategy").is_default(&json!("FULL")));
         assert!(!get("batch_strategy").is_default(&json!("random")));
         assert!(get("masked_rate").is_default(&json!(5.0)));
@@ -1191,11 +1136,11 @@ mod tests {
     #[test]
     fn every_implemented_module_has_a_complete_table_with_need_run() {
         for m in MODULES.iter().filter(|m| m.complete) {
-            assert!(m.params.iter().any(|p| p.path == "need_run"), "{}", m.name);
-            for p in m.params {
+            assert!(m.params().any(|p| p.path == "need_run"), "{}", m.name);
+            for p in m.params() {
                 if let Some((parent, _)) = p.path.rsplit_once('.') {
                     assert!(
-                        m.params.iter().any(|q| q.path == parent),
+                        m.params().any(|q| q.path == parent),
                         "{}: `{}` has no parent entry",
                         m.name,
                         p.path
