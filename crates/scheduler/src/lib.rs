@@ -13,6 +13,7 @@
 //! - [`reconcile`]: copies of jobs initiated by another site: resources held without
 //!   a start time out, and copies the initiator ended or does not know are ended here.
 //! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
+//! - [`upload`]: a finished upload recorded as FATE's one-component `local` job.
 
 pub mod clock;
 pub mod controller;
@@ -24,12 +25,14 @@ pub mod local;
 pub mod model;
 pub mod partner;
 pub mod reconcile;
+pub mod upload;
 
 pub use controller::{PartyController, SiteConfig};
 pub use error::Error;
 pub use initiator::{Scheduler, SubmitError, SubmitResult};
 pub use launcher::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
 pub use partner::{CommandError, InitiatorView, Partner, PartyCommand};
+pub use upload::UploadDone;
 
 use fateflow_domain::Status;
 use tokio::sync::{mpsc, oneshot};

@@ -21,7 +21,8 @@ use crate::controller::{PartyController, Refusal};
 use crate::initiator::{Scheduler, SubmitError};
 use crate::partner::PartyCommand;
 use fateflow_domain::predict::{job_type_of, merge_predict_conf, model_of, with_model_version};
-use fateflow_domain::{Dsl, Job, JobType, Party, Role};
+use fateflow_domain::retcode::RetCode;
+use fateflow_domain::{Dsl, ErrorKind, Job, JobType, Party, PartyId, Role};
 use fateflow_storage::{
     JobRecord, ModelFilter, ModelInfoRecord, ModelKey, PipelineComponentRecord,
 };
@@ -606,6 +607,139 @@ impl Scheduler {
             conf: merged,
             train_conf: info.train_runtime_conf,
         })
+    }
+}
+
+/// Why an import was refused; the handler answers FATE's HTTP status for each.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The request names a party this site does not host (400).
+    #[error("party {party_id} is not hosted by this site (hosted: {hosted:?})")]
+    NotHosted {
+        /// The requested party.
+        party_id: PartyId,
+        /// The parties this site hosts.
+        hosted: Vec<PartyId>,
+    },
+    /// The archive's model has no such party in its roles (400).
+    #[error("Party id {0} is not in model roles, please check if the party id is valid.")]
+    NotInRoles(PartyId),
+    /// The model is here already and `force_update` was not set (409).
+    #[error("Model already exists.")]
+    Exists,
+    /// The store failed.
+    #[error("metadata store: {0}")]
+    Store(fateflow_storage::Error),
+}
+
+impl ImportError {
+    /// Who has to act on it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ImportError::Store(_) => ErrorKind::Internal,
+            _ => ErrorKind::User,
+        }
+    }
+
+    /// FATE's return code.
+    pub fn retcode(&self) -> RetCode {
+        match self {
+            ImportError::Store(_) => RetCode::ExceptionError,
+            ImportError::Exists => RetCode::OperatingError,
+            _ => RetCode::ArgumentError,
+        }
+    }
+}
+
+impl From<fateflow_storage::Error> for ImportError {
+    fn from(e: fateflow_storage::Error) -> Self {
+        match e {
+            fateflow_storage::Error::AlreadyExists(_) => ImportError::Exists,
+            e => ImportError::Store(e),
+        }
+    }
+}
+
+/// A model archive read by the server, to store as one party's model.
+#[derive(Debug, Clone)]
+pub struct ModelImport {
+    /// Where it goes (the request's model id, version, role and party).
+    pub key: ModelKey,
+    /// The archive's model row.
+    pub info: ModelInfoRecord,
+    /// The archive's component models.
+    pub components: Vec<PipelineComponentRecord>,
+    /// Replace a model already here.
+    pub force_update: bool,
+    /// The archive's SHA-256 (hex).
+    pub sha256: String,
+    /// The client's IP address.
+    pub from_ip: String,
+}
+
+impl Scheduler {
+    /// Refuses an import for a party this site does not host (checked before the
+    /// archive is read).
+    pub fn import_target(&self, key: &ModelKey) -> Result<(), ImportError> {
+        if self.controller.hosts(key.party_id) {
+            return Ok(());
+        }
+        Err(ImportError::NotHosted {
+            party_id: key.party_id,
+            hosted: self.controller.config().parties.clone(),
+        })
+    }
+
+    /// Stores an imported model under the request's key (the archive's party must be
+    /// in its roles); returns the operation's job id.
+    pub async fn import_model(&self, m: ModelImport) -> Result<String, ImportError> {
+        let key = m.key;
+        self.import_target(&key)?;
+        let in_roles = m
+            .info
+            .roles
+            .get(key.role.as_str())
+            .and_then(Value::as_array)
+            .is_some_and(|ids| {
+                ids.iter().any(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|x| x.trim().parse().ok()))
+                        == Some(key.party_id)
+                })
+            });
+        if !in_roles {
+            return Err(ImportError::NotInRoles(key.party_id));
+        }
+        if !m.force_update && self.store.get_model(&key).await?.is_some() {
+            return Err(ImportError::Exists);
+        }
+        let now = now_ms();
+        let mut info = m.info;
+        info.train_runtime_conf =
+            with_model_version(&info.train_runtime_conf, &key.model_id, &key.model_version);
+        info.model_id = key.model_id.clone();
+        info.model_version = key.model_version.clone();
+        info.role = key.role;
+        info.party_id = key.party_id;
+        info.imported = true;
+        info.archive_sha256 = Some(m.sha256);
+        info.archive_from_ip = Some(m.from_ip.clone());
+        info.create_time = now;
+        info.update_time = now;
+        let components: Vec<_> = m
+            .components
+            .into_iter()
+            .map(|mut c| {
+                c.create_time = now;
+                c
+            })
+            .collect();
+        self.store
+            .insert_model(&info, &components, m.force_update)
+            .await?;
+        let job_id = self.new_job_id();
+        tracing::info!(model = %key, components = components.len(), from = %m.from_ip, "model imported");
+        Ok(job_id)
     }
 }
 

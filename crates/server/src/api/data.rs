@@ -11,8 +11,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use axum::Router;
 use fateflow_domain::retcode::RetCode;
-use fateflow_domain::{Party, Role, Status};
-use fateflow_storage::{JobRecord, TableMetaRecord, TaskFilter, TaskRecord};
+use fateflow_domain::Status;
+use fateflow_scheduler::upload::{UploadDone, UPLOAD_COMPONENT};
+use fateflow_storage::{TableMetaRecord, TaskFilter};
 use fateflow_tables::{TableId, UploadOptions};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -288,7 +289,16 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
     let now = now_ms();
     let record = table_record(&meta, "upload", now);
     s.store.put_table_meta(&record).await.map_err(internal)?;
-    let job_id = record_upload_job(s, conf, &record, started, now).await?;
+    let done = UploadDone {
+        party_id: int_field(conf, "party_id")
+            .and_then(|p| u64::try_from(p).ok())
+            .unwrap_or(0),
+        conf: conf.clone(),
+        count: record.count,
+        started,
+        ended: now,
+    };
+    let job_id = s.scheduler.record_upload(&done).await.map_err(internal)?;
     tracing::info!(namespace, name, count = meta.count, "table uploaded");
     Ok(Reply::ok(json!({
         "table_name": name,
@@ -327,90 +337,6 @@ pub(crate) fn table_record(
         create_time: now,
         update_time: now,
     }
-}
-
-/// FATE records an upload as a one-component job at role `local`.
-async fn record_upload_job(
-    s: &AppState,
-    conf: &Map<String, Value>,
-    table: &TableMetaRecord,
-    started: i64,
-    now: i64,
-) -> Result<String, Reply> {
-    let party_id = int_field(conf, "party_id")
-        .and_then(|p| u64::try_from(p).ok())
-        .unwrap_or(0);
-    let party = Party {
-        role: Role::Local,
-        party_id,
-    };
-    let job_id = s.scheduler.new_job_id();
-    let dsl =
-        json!({"components": {"upload_0": {"module": "Upload", "output": {"data": ["data"]}}}});
-    let runtime_conf = json!({
-        "dsl_version": 2,
-        "initiator": {"role": "local", "party_id": party_id},
-        "role": {"local": [party_id]},
-        "component_parameters": {"role": {"local": {"0": {"upload_0": conf}}}},
-    });
-    let mut job = JobRecord::new(
-        &job_id,
-        Role::Local,
-        party_id,
-        party,
-        dsl,
-        runtime_conf,
-        json!({}),
-        json!({"local": [party_id]}),
-        started,
-    );
-    job.status = Status::Success;
-    job.progress = 100;
-    job.tag = "job_end".into();
-    job.start_time = Some(started);
-    job.end_time = Some(now);
-    job.elapsed = Some(now - started);
-    s.store.insert_job(&job).await.map_err(internal)?;
-    let mut params = conf.clone();
-    params.insert("upload_count".into(), json!(table.count));
-    let task = TaskRecord {
-        job_id: job_id.clone(),
-        task_id: fateflow_domain::ids::task_id(&job_id, "upload_0"),
-        task_version: 0,
-        role: Role::Local,
-        party_id,
-        component_name: "upload_0".into(),
-        component_module: "Upload".into(),
-        initiator_role: Role::Local,
-        initiator_party_id: party_id,
-        federated_mode: "SINGLE".into(),
-        federated_status_collect_type: "PUSH".into(),
-        status: Status::Success,
-        party_status: Status::Success,
-        status_code: None,
-        auto_retries: 0,
-        auto_retry_delay: 1,
-        run_on_this_party: true,
-        worker_id: None,
-        cmd: None,
-        run_ip: None,
-        run_port: None,
-        run_pid: None,
-        provider_info: json!({}),
-        component_parameters: Value::Object(params),
-        engine_conf: json!({}),
-        kill_status: false,
-        error_report: None,
-        error_kind: None,
-        heartbeat_time: None,
-        create_time: started,
-        update_time: now,
-        start_time: Some(started),
-        end_time: Some(now),
-        elapsed: Some(now - started),
-    };
-    s.store.insert_task(&task).await.map_err(internal)?;
-    Ok(job_id)
 }
 
 async fn download(State(s): State<AppState>, body: Bytes) -> Response {
@@ -494,7 +420,7 @@ async fn history(State(s): State<AppState>, body: Bytes) -> Response {
             .store
             .query_tasks(&TaskFilter {
                 job_id: str_field(&body, "job_id"),
-                component_name: Some("upload_0".into()),
+                component_name: Some(UPLOAD_COMPONENT.into()),
                 party_statuses: vec![Status::Success],
                 order_by: Some(("create_time".into(), false)),
                 limit,

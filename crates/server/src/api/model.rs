@@ -19,7 +19,7 @@ use axum::Router;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Role;
 use fateflow_scheduler::clock::format_date;
-use fateflow_scheduler::model::{DeployRequest, FanOut, ModelError};
+use fateflow_scheduler::model::{DeployRequest, FanOut, ImportError, ModelError, ModelImport};
 use fateflow_storage::{ModelFilter, ModelInfoRecord, ModelKey};
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
@@ -556,15 +556,8 @@ async fn import(
             );
         }
     }
-    if !s.controller.hosts(key.party_id) {
-        return http_error(
-            400,
-            format!(
-                "party {} is not hosted by this site (hosted: {:?})",
-                key.party_id,
-                s.controller.config().parties
-            ),
-        );
+    if let Err(e) = s.scheduler.import_target(&key) {
+        return import_error(e);
     }
     let unpacked = match tokio::task::spawn_blocking(move || model_archive::unpack(&archive)).await
     {
@@ -572,73 +565,36 @@ async fn import(
         Ok(Err(e)) => return http_error(400, format!("Import model failed: {e}")),
         Err(e) => return internal(e).into_response(),
     };
-    let in_roles = unpacked
-        .info
-        .roles
-        .get(key.role.as_str())
-        .and_then(Value::as_array)
-        .is_some_and(|ids| {
-            ids.iter().any(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|x| x.trim().parse().ok()))
-                    == Some(key.party_id)
-            })
-        });
-    if !in_roles {
-        return http_error(
-            400,
-            format!(
-                "Party id {} is not in model roles, please check if the party id is valid.",
-                key.party_id
-            ),
-        );
+    let import = ModelImport {
+        key: key.clone(),
+        info: unpacked.info,
+        components: unpacked.components,
+        force_update: bool_field(&fields, "force_update").unwrap_or(false),
+        sha256: sha,
+        from_ip: peer.ip().to_string(),
+    };
+    match s.scheduler.import_model(import).await {
+        Ok(job_id) => Reply::ok(json!({
+            "job_id": job_id,
+            "role": key.role,
+            "party_id": key.party_id.to_string(),
+            "model_id": key.model_id,
+            "model_version": key.model_version,
+        }))
+        .into_response(),
+        Err(e) => import_error(e),
     }
-    let force = bool_field(&fields, "force_update").unwrap_or(false);
-    match s.store.get_model(&key).await {
-        Ok(Some(_)) if !force => return http_error(409, "Model already exists."),
-        Ok(_) => {}
-        Err(e) => return internal(e).into_response(),
+}
+
+/// FATE's answers to a refused import: 400, 409 (exists), or an internal error.
+fn import_error(e: ImportError) -> Response {
+    match e {
+        ImportError::NotHosted { .. } | ImportError::NotInRoles(_) => {
+            http_error(400, e.to_string())
+        }
+        ImportError::Exists => http_error(409, e.to_string()),
+        ImportError::Store(e) => internal(e).into_response(),
     }
-    let now = super::now_ms();
-    let mut info = unpacked.info;
-    info.train_runtime_conf = fateflow_domain::predict::with_model_version(
-        &info.train_runtime_conf,
-        &key.model_id,
-        &key.model_version,
-    );
-    info.model_id = key.model_id.clone();
-    info.model_version = key.model_version.clone();
-    info.role = key.role;
-    info.party_id = key.party_id;
-    info.imported = true;
-    info.archive_sha256 = Some(sha);
-    info.archive_from_ip = Some(peer.ip().to_string());
-    info.create_time = now;
-    info.update_time = now;
-    let components: Vec<_> = unpacked
-        .components
-        .into_iter()
-        .map(|mut c| {
-            c.create_time = now;
-            c
-        })
-        .collect();
-    if let Err(e) = s.store.insert_model(&info, &components, force).await {
-        return match e {
-            fateflow_storage::Error::AlreadyExists(_) => http_error(409, "Model already exists."),
-            e => internal(e).into_response(),
-        };
-    }
-    let job_id = s.scheduler.new_job_id();
-    tracing::info!(model = %key, components = components.len(), from = %peer, "model imported");
-    Reply::ok(json!({
-        "job_id": job_id,
-        "role": key.role,
-        "party_id": key.party_id.to_string(),
-        "model_id": key.model_id,
-        "model_version": key.model_version,
-    }))
-    .into_response()
 }
 
 /// A JSON document as a download named `filename` (what `flow` asks for), or as
