@@ -76,13 +76,53 @@ impl ComponentModel {
     /// The typed param and meta; the error says which part does not parse.
     pub fn parts<P: serde::de::DeserializeOwned, M: serde::de::DeserializeOwned>(
         &self,
-    ) -> std::result::Result<(P, M), String> {
-        let param = serde_json::from_value(self.param.clone())
-            .map_err(|e| format!("the model param does not parse: {e}"))?;
-        let meta = serde_json::from_value(self.meta.clone())
-            .map_err(|e| format!("the model meta does not parse: {e}"))?;
+    ) -> std::result::Result<(P, M), ModelError> {
+        let param =
+            serde_json::from_value(self.param.clone()).map_err(|source| ModelError::Parse {
+                part: "model param",
+                source,
+            })?;
+        let meta =
+            serde_json::from_value(self.meta.clone()).map_err(|source| ModelError::Parse {
+                part: "model meta",
+                source,
+            })?;
         Ok((param, meta))
     }
+}
+
+/// Why a stored [`ComponentModel`] cannot be read. Components report it as
+/// [`Error::InvalidModel`], which names the input model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A part does not deserialize into the component's type.
+    #[error("the {part} does not parse: {source}")]
+    Parse {
+        /// The part (`model param`, `model meta`, `binning model param`).
+        part: &'static str,
+        /// The cause, naming the field.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A field names a column the model's header does not have.
+    #[error("{field} names `{column}`, which is not in the model's header")]
+    NotInHeader {
+        /// The field (`final_left_cols`).
+        field: &'static str,
+        /// The column.
+        column: String,
+    },
+    /// A list that must match the header one to one has another length.
+    #[error("{field} has {found} names but header has {expected} columns")]
+    HeaderLength {
+        /// The field (`header_anonymous`).
+        field: &'static str,
+        /// Its length.
+        found: usize,
+        /// The header's length.
+        expected: usize,
+    },
 }
 
 /// A model input of a task: the upstream component, the model's alias and the model.

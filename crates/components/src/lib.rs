@@ -23,8 +23,8 @@ pub mod union;
 
 pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
 pub use context::{
-    canonical_module, Component, ComponentModel, Metric, ModelInput, TableRef, TaskContext,
-    TaskInputs, Tracker,
+    canonical_module, Component, ComponentModel, Metric, ModelError, ModelInput, TableRef,
+    TaskContext, TaskInputs, Tracker,
 };
 pub use data_transform::{feature_header, DataTransform, DataTransformModel};
 pub use error::{Error, ErrorKind, Result};

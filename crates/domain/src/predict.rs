@@ -212,6 +212,22 @@ pub fn with_model_version(conf: &Value, model_id: &str, model_version: &str) -> 
     conf
 }
 
+/// Why [`predict_conf_template`] cannot make a template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// The model's training conf lacks a field the template copies.
+    #[error("the model's training conf has no `{0}`; the template copies it")]
+    MissingField(&'static str),
+}
+
+/// The message, for handlers that answer with a plain string.
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> String {
+        e.to_string()
+    }
+}
+
 /// FATE's predict conf template for a model: the training conf's initiator, roles and
 /// job parameters with `job_type: predict` and the model named, and a reader table to
 /// fill in for every guest and host party.
@@ -220,11 +236,13 @@ pub fn predict_conf_template(
     train_conf: &Value,
     model_id: &str,
     model_version: &str,
-) -> Result<Value, String> {
-    let (Some(initiator), Some(roles)) = (train_conf.get("initiator"), train_conf.get("role"))
-    else {
-        return Err("the model's training conf has no `initiator` or `role`".into());
-    };
+) -> Result<Value, TemplateError> {
+    let initiator = train_conf
+        .get("initiator")
+        .ok_or(TemplateError::MissingField("initiator"))?;
+    let roles = train_conf
+        .get("role")
+        .ok_or(TemplateError::MissingField("role"))?;
     let readers: Vec<&str> = inference
         .components
         .iter()
@@ -400,7 +418,10 @@ mod tests {
             "name_to_be_filled_0"
         );
         assert!(t["component_parameters"]["role"].get("arbiter").is_none());
-        assert!(predict_conf_template(&inference, &json!({}), "m", "v").is_err());
+        assert_eq!(
+            predict_conf_template(&inference, &json!({}), "m", "v"),
+            Err(TemplateError::MissingField("initiator"))
+        );
     }
 
     #[test]

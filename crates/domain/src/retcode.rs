@@ -61,9 +61,14 @@ impl From<RetCode> for i32 {
     }
 }
 
+/// A number that is not one of FATE-Flow's return codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown retcode {0} (expected 0, 10, 100 to 109 or 500)")]
+pub struct UnknownRetCode(pub i32);
+
 impl TryFrom<i32> for RetCode {
-    type Error = String;
-    fn try_from(v: i32) -> Result<Self, String> {
+    type Error = UnknownRetCode;
+    fn try_from(v: i32) -> Result<Self, UnknownRetCode> {
         use RetCode::*;
         [
             Success,
@@ -82,7 +87,7 @@ impl TryFrom<i32> for RetCode {
         ]
         .into_iter()
         .find(|c| c.code() == v)
-        .ok_or_else(|| format!("unknown retcode {v}"))
+        .ok_or(UnknownRetCode(v))
     }
 }
 
@@ -95,6 +100,9 @@ mod tests {
         for v in [0, 10, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 500] {
             assert_eq!(RetCode::try_from(v).unwrap().code(), v);
         }
-        assert!(RetCode::try_from(7).is_err());
+        assert_eq!(RetCode::try_from(7), Err(UnknownRetCode(7)));
+        assert!(UnknownRetCode(7)
+            .to_string()
+            .starts_with("unknown retcode 7"));
     }
 }

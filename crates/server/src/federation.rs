@@ -53,14 +53,24 @@ struct KeyQuery {
     wait_ms: Option<u64>,
 }
 
-fn parse_key(q: &KeyQuery) -> Result<Key, String> {
-    let party = |role: &str, id: &str| -> Result<Party, String> {
-        let role: Role = role
-            .parse()
-            .map_err(|e: fateflow_domain::UnknownRole| e.to_string())?;
-        let party_id = id
-            .parse()
-            .map_err(|_| format!("party id `{id}` is not a number"))?;
+/// Why a push or pull query names no valid message key.
+#[derive(Debug, thiserror::Error)]
+enum KeyError {
+    /// `src_role` or `dst_role` is not a role.
+    #[error(transparent)]
+    Role(#[from] fateflow_domain::UnknownRole),
+    /// `src_party_id` or `dst_party_id` is not a number.
+    #[error("party id `{0}` is not a number")]
+    PartyId(String),
+    /// A session, name or tag breaks the key rules.
+    #[error(transparent)]
+    Key(#[from] fateflow_federation::Error),
+}
+
+fn parse_key(q: &KeyQuery) -> Result<Key, KeyError> {
+    let party = |role: &str, id: &str| -> Result<Party, KeyError> {
+        let role: Role = role.parse()?;
+        let party_id = id.parse().map_err(|_| KeyError::PartyId(id.into()))?;
         Ok(Party { role, party_id })
     };
     let key = Key {
@@ -70,7 +80,7 @@ fn parse_key(q: &KeyQuery) -> Result<Key, String> {
         src: party(&q.src_role, &q.src_party_id)?,
         dst: party(&q.dst_role, &q.dst_party_id)?,
     };
-    key.validate().map_err(|e| e.to_string())?;
+    key.validate()?;
     Ok(key)
 }
 
@@ -155,7 +165,7 @@ async fn push(
     }
     let key = match parse_key(&q) {
         Ok(k) => k,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
     };
     if let Err(r) = authorize(&s, &headers, &key, key.src, "push").await {
         return *r;
@@ -262,7 +272,7 @@ async fn pull(
     }
     let key = match parse_key(&q) {
         Ok(k) => k,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
     };
     if let Err(r) = authorize(&s, &headers, &key, key.dst, "pull").await {
         return *r;

@@ -166,22 +166,28 @@ enum Slot {
     Component,
 }
 
-fn classify(name: &str) -> Result<Slot, String> {
+/// The slot of entry `name`, or [`ArchiveError::Entry`] saying why it has none.
+fn classify(name: &str) -> Result<Slot, ArchiveError> {
     if name == "pipeline.json" {
         return Ok(Slot::Pipeline);
     }
+    let refuse = |why: &str| {
+        Err(ArchiveError::Entry {
+            name: name.into(),
+            why: why.into(),
+        })
+    };
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
         ["components", cpn, file] if is_safe_name(cpn) => match file.strip_suffix(".json") {
             Some(alias) if is_safe_name(alias) => Ok(Slot::Component),
-            _ => Err("expected components/<component>/<alias>.json".into()),
+            _ => refuse("expected components/<component>/<alias>.json"),
         },
         _ if name.contains("..") || name.starts_with('/') || name.contains('\\') => {
-            Err("a path leaving the archive".into())
+            refuse("a path leaving the archive")
         }
-        _ => Err(
-            "not a file of a model archive (pipeline.json or components/<component>/<alias>.json)"
-                .into(),
+        _ => refuse(
+            "not a file of a model archive (pipeline.json or components/<component>/<alias>.json)",
         ),
     }
 }
@@ -314,7 +320,7 @@ pub fn unpack(bytes: &[u8]) -> Result<Unpacked, ArchiveError> {
         if f.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000) {
             return Err(refuse("symbolic links are not accepted"));
         }
-        let slot = classify(&name).map_err(|why| refuse(&why))?;
+        let slot = classify(&name)?;
         if !seen.insert(name.clone()) {
             return Err(refuse("appears twice"));
         }

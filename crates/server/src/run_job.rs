@@ -25,29 +25,63 @@ pub struct Upload {
     pub partitions: u32,
 }
 
-impl std::str::FromStr for Upload {
-    type Err = String;
+/// What an `--upload` value looks like.
+const UPLOAD_SPEC: &str = "expected `namespace.name=file.csv[:partitions]`";
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let expected = "expected `namespace.name=file.csv[:partitions]`";
-        let (table, file) = s
-            .split_once('=')
-            .ok_or_else(|| format!("upload `{s}`: {expected}"))?;
+/// Why an `--upload` value was refused; each names the whole value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadSpecError {
+    /// No `=`, or no file after it.
+    #[error("upload `{spec}`: {}", UPLOAD_SPEC)]
+    Shape {
+        /// The value given.
+        spec: String,
+    },
+    /// The table is not `namespace.name` with both parts non-empty.
+    #[error("upload `{spec}`: table `{table}`: {}", UPLOAD_SPEC)]
+    Table {
+        /// The value given.
+        spec: String,
+        /// The part before `=`.
+        table: String,
+    },
+    /// The partition count is not a positive integer.
+    #[error("upload `{spec}`: partitions `{partitions}`: expected a positive integer")]
+    Partitions {
+        /// The value given.
+        spec: String,
+        /// The part after the last `:`.
+        partitions: String,
+    },
+}
+
+impl std::str::FromStr for Upload {
+    type Err = UploadSpecError;
+
+    fn from_str(s: &str) -> Result<Self, UploadSpecError> {
+        let shape = || UploadSpecError::Shape { spec: s.into() };
+        let (table, file) = s.split_once('=').ok_or_else(shape)?;
         let (namespace, name) = table
             .split_once('.')
             .filter(|(ns, n)| !ns.is_empty() && !n.is_empty())
-            .ok_or_else(|| format!("upload `{s}`: table `{table}`: {expected}"))?;
+            .ok_or_else(|| UploadSpecError::Table {
+                spec: s.into(),
+                table: table.into(),
+            })?;
         let (file, partitions) = match file.rsplit_once(':') {
             Some((f, p)) => (
                 f,
                 p.parse::<u32>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                    format!("upload `{s}`: partitions `{p}`: expected a positive integer")
+                    UploadSpecError::Partitions {
+                        spec: s.into(),
+                        partitions: p.into(),
+                    }
                 })?,
             ),
             None => (file, 4),
         };
         if file.is_empty() {
-            return Err(format!("upload `{s}`: {expected}"));
+            return Err(shape());
         }
         Ok(Upload {
             namespace: namespace.into(),
@@ -417,7 +451,7 @@ mod tests {
             "ns.t=x.csv:many",
             "ns.t=",
         ] {
-            let e = bad.parse::<Upload>().unwrap_err();
+            let e = bad.parse::<Upload>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
     }

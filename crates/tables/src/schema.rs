@@ -153,10 +153,20 @@ impl TableInfo {
         .expect("TableInfo serializes to JSON")
     }
 
-    pub(crate) fn from_footer_json(json: &str) -> std::result::Result<Self, String> {
-        let stored: StoredInfo = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    /// The info stored in the footer of the file at `path`; a bad one is
+    /// [`Error::Corrupt`](crate::Error::Corrupt) naming the file.
+    pub(crate) fn from_footer_json(path: &std::path::Path, json: &str) -> crate::Result<Self> {
+        let corrupt = |reason: String| crate::Error::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        let stored: StoredInfo = serde_json::from_str(json)
+            .map_err(|e| corrupt(format!("the table info in the footer does not parse: {e}")))?;
         if stored.format != INFO_FORMAT {
-            return Err(format!("unknown table info format {}", stored.format));
+            return Err(corrupt(format!(
+                "unknown table info format {} (expected {INFO_FORMAT})",
+                stored.format
+            )));
         }
         Ok(stored.info)
     }
@@ -261,8 +271,10 @@ mod tests {
     fn footer_json_round_trips() {
         let json = info().to_footer_json();
         assert!(json.contains("\"format\":1"));
-        assert_eq!(TableInfo::from_footer_json(&json).unwrap(), info());
-        assert!(TableInfo::from_footer_json("{\"format\":99}").is_err());
+        let path = std::path::Path::new("/t/0.parquet");
+        assert_eq!(TableInfo::from_footer_json(path, &json).unwrap(), info());
+        let e = TableInfo::from_footer_json(path, "{\"format\":99}").unwrap_err();
+        assert!(matches!(e, crate::Error::Corrupt { .. }), "{e}");
     }
 
     #[test]

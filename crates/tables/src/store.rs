@@ -249,10 +249,7 @@ fn info_from_kv(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<TableInfo> {
             path: path.to_owned(),
             reason: format!("no `{INFO_KEY}` entry in the footer"),
         })?;
-    TableInfo::from_footer_json(json).map_err(|reason| Error::Corrupt {
-        path: path.to_owned(),
-        reason,
-    })
+    TableInfo::from_footer_json(path, json)
 }
 
 fn file_rows(path: &Path, meta: &ParquetMetaData) -> Result<u64> {

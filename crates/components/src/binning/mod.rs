@@ -834,7 +834,8 @@ fn transform(ctx: &TaskContext<'_>, data: &Data, input: &ModelInput) -> Result<(
         module: input.model.module.clone(),
         reason,
     };
-    let model = FeatureBinningModel::from_component_model(&input.model).map_err(bad_model)?;
+    let model = FeatureBinningModel::from_component_model(&input.model)
+        .map_err(|e| bad_model(e.to_string()))?;
     let kind = match model.meta.transform_param.transform_type.as_deref() {
         None => None,
         Some(name) => Some(TransformType::from_name(name).ok_or_else(|| {

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::ComponentModel;
+use crate::context::{ComponentModel, ModelError};
 
 /// The module name recorded in the model.
 pub const MODULE: &str = "HeteroFeatureBinning";
@@ -199,7 +199,7 @@ impl FeatureBinningModel {
     }
 
     /// Reads a stored model; the error says which part does not parse.
-    pub fn from_component_model(model: &ComponentModel) -> Result<Self, String> {
+    pub fn from_component_model(model: &ComponentModel) -> Result<Self, ModelError> {
         let (param, meta) = model.parts()?;
         Ok(FeatureBinningModel { param, meta })
     }

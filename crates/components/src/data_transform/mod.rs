@@ -585,7 +585,8 @@ fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> 
         module: model_input.model.module.clone(),
         reason,
     };
-    let model = DataTransformModel::from_component_model(&model_input.model).map_err(bad_model)?;
+    let model = DataTransformModel::from_component_model(&model_input.model)
+        .map_err(|e| bad_model(e.to_string()))?;
     if model.meta.input_format != "dense" {
         return Err(bad_model(format!(
             "input_format `{}` is not supported yet (supported: dense)",

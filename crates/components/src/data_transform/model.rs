@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::context::ComponentModel;
+use crate::context::{ComponentModel, ModelError};
 
 /// The module name recorded in the model.
 pub const MODULE: &str = "DataTransform";
@@ -139,7 +139,7 @@ impl DataTransformModel {
     }
 
     /// Reads a stored model; the error says which part does not parse.
-    pub fn from_component_model(model: &ComponentModel) -> Result<Self, String> {
+    pub fn from_component_model(model: &ComponentModel) -> Result<Self, ModelError> {
         let (param, meta) = model.parts()?;
         Ok(DataTransformModel { param, meta })
     }

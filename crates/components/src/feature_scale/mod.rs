@@ -148,20 +148,28 @@ struct ColumnScaler {
     divisor: f64,
 }
 
+/// A model's column range whose upper bound is below its lower bound.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("column_upper {upper} is below column_lower {lower}")]
+struct InvertedRange {
+    lower: f64,
+    upper: f64,
+}
+
 impl ColumnScaler {
     fn new(
         index: usize,
         method: Method,
         p: &ColumnScaleParam,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, InvertedRange> {
         let (center, divisor) = match method {
             Method::MinMax => {
                 let range = p.column_upper - p.column_lower;
                 if range < 0.0 {
-                    return Err(format!(
-                        "column_upper {} is below column_lower {}",
-                        p.column_upper, p.column_lower
-                    ));
+                    return Err(InvertedRange {
+                        lower: p.column_lower,
+                        upper: p.column_upper,
+                    });
                 }
                 (
                     p.column_lower,
@@ -480,7 +488,8 @@ fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> 
         module: model_input.model.module.clone(),
         reason,
     };
-    let model = FeatureScaleModel::from_component_model(&model_input.model).map_err(bad_model)?;
+    let model = FeatureScaleModel::from_component_model(&model_input.model)
+        .map_err(|e| bad_model(e.to_string()))?;
     let scalers = scalers(&model, input.schema(), bad_model).map_err(|e| match e {
         ScalerError::Model(e) => e,
         ScalerError::MissingColumn(column) => Error::MissingColumn {

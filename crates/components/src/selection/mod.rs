@@ -470,7 +470,8 @@ impl Binning {
             module: BINNING_MODULE.into(),
             reason,
         };
-        let view = BinningView::from_component_model(&input.model).map_err(bad)?;
+        let view =
+            BinningView::from_component_model(&input.model).map_err(|e| bad(e.to_string()))?;
         let to_anonymous = view
             .header
             .iter()
@@ -1009,14 +1010,13 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
 }
 
 fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> Result<()> {
-    let view = ModelView::from_component_model(&model_input.model).map_err(|reason| {
-        Error::InvalidModel {
+    let view =
+        ModelView::from_component_model(&model_input.model).map_err(|e| Error::InvalidModel {
             component: model_input.component.clone(),
             alias: model_input.alias.clone(),
             module: model_input.model.module.clone(),
-            reason,
-        }
-    })?;
+            reason: e.to_string(),
+        })?;
     let mut kept = view
         .kept()
         .into_iter()

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::context::ComponentModel;
+use crate::context::{ComponentModel, ModelError};
 
 /// The module name recorded in the model.
 pub const MODULE: &str = "HeteroFeatureSelection";
@@ -168,14 +168,18 @@ pub(crate) struct ModelView {
 
 impl ModelView {
     /// Reads a stored model's param; the error says what does not parse.
-    pub(crate) fn from_component_model(model: &ComponentModel) -> Result<Self, String> {
-        let view: ModelView = serde_json::from_value(model.param.clone())
-            .map_err(|e| format!("the model param does not parse: {e}"))?;
+    pub(crate) fn from_component_model(model: &ComponentModel) -> Result<Self, ModelError> {
+        let view: ModelView =
+            serde_json::from_value(model.param.clone()).map_err(|source| ModelError::Parse {
+                part: "model param",
+                source,
+            })?;
         for c in view.final_left_cols.left_cols.keys() {
             if !view.header.contains(c) {
-                return Err(format!(
-                    "final_left_cols names `{c}`, which is not in the model's header"
-                ));
+                return Err(ModelError::NotInHeader {
+                    field: "final_left_cols",
+                    column: c.clone(),
+                });
             }
         }
         Ok(view)
@@ -219,15 +223,18 @@ pub(crate) struct BinnedColumn {
 
 impl BinningView {
     /// Reads a binning model's param; the error says what is wrong.
-    pub(crate) fn from_component_model(model: &ComponentModel) -> Result<Self, String> {
-        let view: BinningView = serde_json::from_value(model.param.clone())
-            .map_err(|e| format!("the binning model param does not parse: {e}"))?;
+    pub(crate) fn from_component_model(model: &ComponentModel) -> Result<Self, ModelError> {
+        let view: BinningView =
+            serde_json::from_value(model.param.clone()).map_err(|source| ModelError::Parse {
+                part: "binning model param",
+                source,
+            })?;
         if view.header_anonymous.len() != view.header.len() {
-            return Err(format!(
-                "header_anonymous has {} names but header has {} columns",
-                view.header_anonymous.len(),
-                view.header.len()
-            ));
+            return Err(ModelError::HeaderLength {
+                field: "header_anonymous",
+                found: view.header_anonymous.len(),
+                expected: view.header.len(),
+            });
         }
         Ok(view)
     }
@@ -279,6 +286,7 @@ mod tests {
         bad.param["header_anonymous"] = json!([]);
         assert!(BinningView::from_component_model(&bad)
             .unwrap_err()
+            .to_string()
             .contains("header_anonymous has 0 names"));
     }
 
@@ -291,6 +299,7 @@ mod tests {
         };
         assert!(ModelView::from_component_model(&m)
             .unwrap_err()
+            .to_string()
             .contains("`b`"));
     }
 }

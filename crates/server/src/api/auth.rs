@@ -348,11 +348,11 @@ pub(crate) async fn client_auth(
         // the signature is checked; the archive streams on once it is.
         let (head, fields_body, rest) = match import_fields(&content_type, body).await {
             Ok(x) => x,
-            Err(msg) => {
+            Err(e) => {
                 return super::error_response(
                     axum::http::StatusCode::BAD_REQUEST,
-                    RetCode::ArgumentError,
-                    msg,
+                    e.retcode(),
+                    e.to_string(),
                 )
             }
         };
@@ -397,9 +397,9 @@ const IMPORT_FIELDS_LIMIT: usize = 1 << 20;
 async fn import_fields(
     content_type: &str,
     body: Body,
-) -> Result<(Bytes, Bytes, axum::body::BodyDataStream), String> {
+) -> Result<(Bytes, Bytes, axum::body::BodyDataStream), super::RequestError> {
+    use super::RequestError;
     use futures_util::StreamExt;
-    let bad = Err::<(Bytes, Bytes, axum::body::BodyDataStream), String>;
     let Some(boundary) = content_type
         .split(';')
         .filter_map(|p| p.trim().strip_prefix("boundary="))
@@ -407,7 +407,7 @@ async fn import_fields(
         .map(|b| b.trim_matches('"').to_string())
         .filter(|b| !b.is_empty())
     else {
-        return bad("multipart/form-data without a boundary".into());
+        return Err(RequestError::NoBoundary);
     };
     let delim = format!("--{boundary}").into_bytes();
     let mut rest = body.into_data_stream();
@@ -417,14 +417,13 @@ async fn import_fields(
             break end;
         }
         if buf.len() > IMPORT_FIELDS_LIMIT {
-            return bad(format!(
-                "the text fields of a model import must come before the archive and stay under {} KiB",
-                IMPORT_FIELDS_LIMIT >> 10
-            ));
+            return Err(RequestError::ImportFieldsTooLarge {
+                limit: IMPORT_FIELDS_LIMIT,
+            });
         }
         match rest.next().await {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-            Some(Err(e)) => return bad(format!("cannot read the request body: {e}")),
+            Some(Err(e)) => return Err(RequestError::Body(e)),
             None => break buf.len(),
         }
     };
@@ -510,8 +509,8 @@ fn local_only(state: &AppState, req: &Request) -> Result<(), Box<Response>> {
             );
         }
     }
-    if let Err(msg) = super::same_origin(req.headers(), &host) {
-        return refuse(axum::http::StatusCode::FORBIDDEN, msg);
+    if let Err(e) = super::same_origin(req.headers(), &host) {
+        return refuse(axum::http::StatusCode::FORBIDDEN, e.to_string());
     }
     let has_body = req.method() != axum::http::Method::GET
         && super::content_length(req.headers()).is_none_or(|n| n > 0);

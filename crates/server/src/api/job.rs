@@ -283,7 +283,7 @@ async fn stop(State(s): State<AppState>, body: Bytes) -> Response {
                     .msg("stop job on this party success; stop job on all party success")
                     .job(job_id)),
                 Err(e) => Err(Reply::err(
-                    RetCode::OperatingError,
+                    e.retcode(),
                     format!("stop job on this party failed: {e}"),
                 )
                 .job(job_id)),
@@ -309,11 +309,9 @@ async fn rerun(State(s): State<AppState>, body: Bytes) -> Response {
                 Ok(cpns) => Ok(Reply::ok(json!({"components": cpns}))
                     .msg("rerun job success")
                     .job(job_id)),
-                Err(e) => Err(Reply::err(
-                    RetCode::OperatingError,
-                    format!("rerun job failed:\n{e}"),
-                )
-                .job(job_id)),
+                Err(e) => {
+                    Err(Reply::err(e.retcode(), format!("rerun job failed:\n{e}")).job(job_id))
+                }
             }
         }
         .await,

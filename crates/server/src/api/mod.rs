@@ -130,9 +130,76 @@ pub(crate) fn multipart_refused(route: &str) -> Response {
     )
 }
 
+/// Why a request was refused before its handler ran: a foreign Origin, a body that
+/// is not a JSON object, an identifier outside the grammar, a bad import body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A page of another site sent the request (`Origin`). Both values are escaped.
+    #[error("Origin `{origin}` refused: only pages of this site (http://{host}) may call its API")]
+    ForeignOrigin {
+        /// The `Origin` header.
+        origin: String,
+        /// The `Host` the request was sent to.
+        host: String,
+    },
+    /// The body is JSON but not an object (`an array`, `null`, ...).
+    #[error("the request body must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
+    /// The body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(#[source] serde_json::Error),
+    /// An identifier field holds an array, object or boolean (its start is shown).
+    #[error("{field}: expected a string, got {found}")]
+    NotAString {
+        /// The field.
+        field: &'static str,
+        /// The value as JSON, at most 64 characters.
+        found: String,
+    },
+    /// An id breaks the identifier grammar.
+    #[error(transparent)]
+    InvalidId(#[from] fateflow_domain::ident::InvalidId),
+    /// `role` is not a role (escaped).
+    #[error("role `{0}`: expected one of guest, host, arbiter, local")]
+    Role(String),
+    /// `party_id` is not a non-negative integer (escaped).
+    #[error("party_id `{0}`: expected a non-negative integer")]
+    PartyId(String),
+    /// A multipart body whose Content-Type names no boundary.
+    #[error("multipart/form-data without a boundary")]
+    NoBoundary,
+    /// The text fields of a model import do not end within the limit (bytes).
+    #[error("the text fields of a model import must come before the archive and stay under {} KiB", .limit >> 10)]
+    ImportFieldsTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body could not be read.
+    #[error("cannot read the request body: {0}")]
+    Body(#[source] axum::Error),
+}
+
+impl RequestError {
+    /// FATE's return code: 108 for a foreign Origin, 101 for the rest.
+    pub fn retcode(&self) -> RetCode {
+        match self {
+            RequestError::ForeignOrigin { .. } => RetCode::PermissionError,
+            _ => RetCode::ArgumentError,
+        }
+    }
+}
+
+/// The message, for handlers that answer with a plain string.
+impl From<RequestError> for String {
+    fn from(e: RequestError) -> String {
+        e.to_string()
+    }
+}
+
 /// A browser's `Origin`, when sent, must be the site the request is addressed to:
 /// no other page can make a user's browser act on this API.
-pub(crate) fn same_origin(headers: &axum::http::HeaderMap, host: &str) -> Result<(), String> {
+pub(crate) fn same_origin(headers: &axum::http::HeaderMap, host: &str) -> Result<(), RequestError> {
     let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
         return Ok(());
     };
@@ -145,11 +212,10 @@ pub(crate) fn same_origin(headers: &axum::http::HeaderMap, host: &str) -> Result
     if own && !host.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "Origin `{}` refused: only pages of this site (http://{}) may call its API",
-            origin.escape_debug(),
-            host.escape_debug()
-        ))
+        Err(RequestError::ForeignOrigin {
+            origin: origin.escape_debug().to_string(),
+            host: host.escape_debug().to_string(),
+        })
     }
 }
 
@@ -169,8 +235,8 @@ pub(crate) fn request_host(req: &axum::extract::Request) -> String {
 pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let route = signed_route(req.uri().path());
     let host = request_host(&req);
-    if let Err(msg) = same_origin(req.headers(), &host) {
-        return error_response(StatusCode::FORBIDDEN, RetCode::PermissionError, msg);
+    if let Err(e) = same_origin(req.headers(), &host) {
+        return error_response(StatusCode::FORBIDDEN, e.retcode(), e.to_string());
     }
     let content_type = req
         .headers()
@@ -197,8 +263,8 @@ pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::N
         parse_object(&bytes)
     };
     let checked = object.and_then(|m| check_identifiers(&m));
-    if let Err(msg) = checked {
-        return error_response(StatusCode::BAD_REQUEST, RetCode::ArgumentError, msg);
+    if let Err(e) = checked {
+        return error_response(StatusCode::BAD_REQUEST, e.retcode(), e.to_string());
     }
     next.run(axum::extract::Request::from_parts(
         parts,
@@ -217,23 +283,20 @@ fn signed_route(path: &str) -> String {
 }
 
 /// A body as a JSON object: empty is `{}`; anything else must parse to an object.
-pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, RequestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(format!(
-            "the request body must be a JSON object, not {}",
-            match other {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            }
-        )),
-        Err(e) => Err(format!("the request body is not valid JSON: {e}")),
+        Ok(other) => Err(RequestError::NotAnObject(match other {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        })),
+        Err(e) => Err(RequestError::InvalidJson(e)),
     }
 }
 
@@ -255,7 +318,7 @@ fn form_object(bytes: &[u8]) -> Map<String, Value> {
 /// The identifier fields of a request body, checked against the one grammar: ids
 /// that name files, roles that exist, numeric party ids. Absent, null or empty
 /// fields are left to the handlers' own "required" checks.
-pub fn check_identifiers(body: &Map<String, Value>) -> Result<(), String> {
+pub fn check_identifiers(body: &Map<String, Value>) -> Result<(), RequestError> {
     use fateflow_domain::ident::{check, IdKind};
     const IDS: [(&str, IdKind); 5] = [
         ("job_id", IdKind::JobId),
@@ -264,37 +327,30 @@ pub fn check_identifiers(body: &Map<String, Value>) -> Result<(), String> {
         ("model_id", IdKind::ModelId),
         ("model_version", IdKind::ModelVersion),
     ];
-    let text = |key: &str| -> Result<Option<String>, String> {
+    let text = |key: &'static str| -> Result<Option<String>, RequestError> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(format!(
-                "{key}: expected a string, got {}",
-                other.to_string().chars().take(64).collect::<String>()
-            )),
+            Some(other) => Err(RequestError::NotAString {
+                field: key,
+                found: other.to_string().chars().take(64).collect(),
+            }),
         }
     };
     for (key, kind) in IDS {
         if let Some(v) = text(key)? {
-            check(kind, &v).map_err(|e| e.to_string())?;
+            check(kind, &v)?;
         }
     }
     if let Some(r) = text("role")? {
-        r.parse::<fateflow_domain::Role>().map_err(|_| {
-            format!(
-                "role `{}`: expected one of guest, host, arbiter, local",
-                r.escape_debug()
-            )
-        })?;
+        r.parse::<fateflow_domain::Role>()
+            .map_err(|_| RequestError::Role(r.escape_debug().to_string()))?;
     }
     if let Some(p) = text("party_id")? {
         if p.is_empty() || p.len() > 20 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "party_id `{}`: expected a non-negative integer",
-                p.escape_debug()
-            ));
+            return Err(RequestError::PartyId(p.escape_debug().to_string()));
         }
     }
     Ok(())
