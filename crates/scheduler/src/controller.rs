@@ -3,6 +3,7 @@
 
 use crate::clock::now_ms;
 use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken};
+use crate::parsed::ParsedJobs;
 use crate::partner::PartyCommand;
 use crate::{Error, Event, EventSender};
 use fateflow_domain::dsl::DataRef;
@@ -138,6 +139,8 @@ pub struct PartyController {
     /// Running tasks whose process the detector found gone, and since when: failed
     /// after [`EXIT_REPORT_GRACE`], so the exit report (code and log tail) lands first.
     seen_gone: Mutex<HashMap<String, Instant>>,
+    /// Parsed jobs, shared with the initiator.
+    pub(crate) parsed: ParsedJobs,
 }
 
 /// Cores and memory a party must hold for a job.
@@ -171,12 +174,18 @@ impl PartyController {
             live: Arc::default(),
             peers_seen: Mutex::default(),
             seen_gone: Mutex::default(),
+            parsed: ParsedJobs::default(),
         }
     }
 
     /// Sets the HTTP address task processes report to (known once the server bound).
     pub fn set_server_address(&self, addr: String) {
         let _ = self.server.set(addr);
+    }
+
+    /// Parsed jobs (shared with the initiator); its counters measure the parses.
+    pub fn parsed_jobs(&self) -> &ParsedJobs {
+        &self.parsed
     }
 
     /// The site configuration.
@@ -369,7 +378,10 @@ impl PartyController {
         runtime_conf: Value,
         train_runtime_conf: Option<Value>,
     ) -> CmdResult {
-        let job = Job::parse(&dsl, &runtime_conf).map_err(|e| Refusal::new(103, e.to_string()))?;
+        let job = self
+            .parsed
+            .get(job_id, &dsl, &runtime_conf)
+            .map_err(|e| Refusal::new(103, e.to_string()))?;
         let predict = job.conf.common_job_parameters.job_type == fateflow_domain::JobType::Predict;
         // A predict job's model must be deployed here; components whose models this
         // party does not hold (an arbiter's) have nothing to predict with and pass.
@@ -818,9 +830,12 @@ impl PartyController {
         task: &TaskRecord,
         params: &fateflow_domain::JobParameters,
     ) -> Result<TaskSpec, Error> {
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
-            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
-        })?;
+        let parsed = self
+            .parsed
+            .get(&job.job_id, &job.dsl, &job.runtime_conf)
+            .map_err(|e| {
+                Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+            })?;
         let spec = parsed.dsl.component(&task.component_name).ok_or_else(|| {
             Error::Corrupt(format!("component {} not in the DSL", task.component_name))
         })?;

@@ -112,6 +112,11 @@ impl Scheduler {
         }
         let job_id = self.ids.next_id(&job_timestamp());
         let parties = job.parties();
+        // The parties hosted here and every round reuse this parse.
+        let job = Arc::new(job);
+        self.controller
+            .parsed
+            .insert(&job_id, dsl, conf, job.clone());
         let mut refusals = Vec::new();
         let mut created = Vec::new();
         for party in &parties {
@@ -219,7 +224,7 @@ impl Scheduler {
                 .display()
                 .to_string(),
             job_id,
-            warnings: job.warnings,
+            warnings: job.warnings.clone(),
         })
     }
 
@@ -508,9 +513,13 @@ impl Scheduler {
     }
 
     async fn schedule_running(&self, job: &JobRecord) -> Result<(), Error> {
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
-            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
-        })?;
+        let parsed = self
+            .controller
+            .parsed
+            .get(&job.job_id, &job.dsl, &job.runtime_conf)
+            .map_err(|e| {
+                Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+            })?;
         let by_cpn = self.latest_tasks(&job.job_id).await?;
         let fed = self.sync_tasks(job, &by_cpn).await?;
 
@@ -772,9 +781,13 @@ impl Scheduler {
         let Some(job) = self.initiator_row(job_id).await? else {
             return Err(Error::JobNotFound(job_id.to_string()));
         };
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf).map_err(|e| {
-            Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
-        })?;
+        let parsed = self
+            .controller
+            .parsed
+            .get(&job.job_id, &job.dsl, &job.runtime_conf)
+            .map_err(|e| {
+                Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
+            })?;
         let by_cpn = self.latest_tasks(job_id).await?;
         let fed: BTreeMap<String, Status> = by_cpn
             .iter()

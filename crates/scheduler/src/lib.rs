@@ -13,6 +13,7 @@
 //! - [`reconcile`]: copies of jobs initiated by another site: resources held without
 //!   a start time out, and copies the initiator ended or does not know are ended here.
 //! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
+//! - [`parsed`]: parsed jobs, shared by the initiator and the controller.
 //! - [`upload`]: a finished upload recorded as FATE's one-component `local` job.
 
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod initiator;
 pub mod launcher;
 pub mod local;
 pub mod model;
+pub mod parsed;
 pub mod partner;
 pub mod reconcile;
 pub mod upload;

@@ -192,7 +192,9 @@ impl PartyController {
         if job_type_of(&job.runtime_conf) == JobType::Predict {
             return Ok(json!({"saved": false, "reason": "predict jobs save no model"}));
         }
-        let parsed = Job::parse(&job.dsl, &job.runtime_conf)
+        let parsed = self
+            .parsed
+            .get(&job.job_id, &job.dsl, &job.runtime_conf)
             .map_err(|e| refuse(100, format!("stored job no longer parses: {e}")))?;
         let components = job_component_models(self, &job, &parsed, party).await?;
         let inference_dsl = parsed
