@@ -240,7 +240,11 @@ impl Mailbox {
 
     /// Whether `size` more bytes from `party` fit its quota now (nothing reserved).
     pub fn check_quota(&self, party: PartyId, size: u64) -> Result<()> {
-        let used = self.party_usage(party);
+        self.fits(party, self.party_usage(party), size)
+    }
+
+    /// Whether `size` more bytes fit `party`'s quota on top of `used`.
+    fn fits(&self, party: PartyId, used: u64, size: u64) -> Result<()> {
         if used.saturating_add(size) > self.party_quota {
             return Err(Error::Quota {
                 party,
@@ -255,14 +259,7 @@ impl Mailbox {
     fn reserve(&self, party: PartyId, size: u64) -> Result<()> {
         let mut inner = self.lock();
         let used = inner.usage.get(&party).copied().unwrap_or(0);
-        if used.saturating_add(size) > self.party_quota {
-            return Err(Error::Quota {
-                party,
-                used,
-                size,
-                quota: self.party_quota,
-            });
-        }
+        self.fits(party, used, size)?;
         *inner.usage.entry(party).or_default() += size;
         Ok(())
     }

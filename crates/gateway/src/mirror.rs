@@ -156,15 +156,7 @@ pub async fn party_tasks(
     job_id: &str,
     party: Party,
 ) -> Result<Vec<TaskState>, fateflow_storage::Error> {
-    let (rows, _) = store
-        .query_tasks(&TaskFilter {
-            job_id: Some(job_id.into()),
-            role: Some(party.role),
-            party_id: Some(party.party_id),
-            latest_only: true,
-            ..Default::default()
-        })
-        .await?;
+    let rows = fateflow_scheduler::controller::latest_party_tasks(store, job_id, party).await?;
     Ok(rows.iter().map(TaskState::of).collect())
 }
 

@@ -1101,16 +1101,7 @@ impl PartyController {
         status: Status,
         reason: &str,
     ) -> CmdResult {
-        let (tasks, _) = self
-            .store
-            .query_tasks(&TaskFilter {
-                job_id: Some(job_id.into()),
-                role: Some(party.role),
-                party_id: Some(party.party_id),
-                latest_only: true,
-                ..Default::default()
-            })
-            .await?;
+        let tasks = latest_party_tasks(self.store.as_ref(), job_id, party).await?;
         let mut details = serde_json::Map::new();
         for t in tasks.iter().filter(|t| !t.party_status.is_end()) {
             let r = self.stop_task(&t.key(), status, reason).await?;
@@ -1666,6 +1657,24 @@ pub(crate) fn new_task(
     }
 }
 
+/// The latest version of each of a party's tasks in a job.
+pub async fn latest_party_tasks(
+    store: &dyn MetadataStore,
+    job_id: &str,
+    party: Party,
+) -> Result<Vec<TaskRecord>, fateflow_storage::Error> {
+    let (tasks, _) = store
+        .query_tasks(&TaskFilter {
+            job_id: Some(job_id.into()),
+            role: Some(party.role),
+            party_id: Some(party.party_id),
+            latest_only: true,
+            ..Default::default()
+        })
+        .await?;
+    Ok(tasks)
+}
+
 /// How long a task whose process is gone may wait for its exit report.
 const EXIT_REPORT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -1777,16 +1786,7 @@ impl PartyController {
         {
             return Ok(false);
         }
-        let (tasks, _) = self
-            .store
-            .query_tasks(&TaskFilter {
-                job_id: Some(job_id.into()),
-                role: Some(party.role),
-                party_id: Some(party.party_id),
-                latest_only: true,
-                ..Default::default()
-            })
-            .await?;
+        let tasks = latest_party_tasks(self.store.as_ref(), job_id, party).await?;
         for t in tasks.iter().filter(|t| !t.party_status.is_end()) {
             if let Err(e) = self.stop_task(&t.key(), status, reason).await {
                 tracing::warn!(job_id, task_id = %t.task_id, error = %e.message, "stopping a task of an ended copy failed");

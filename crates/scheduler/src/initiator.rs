@@ -512,14 +512,17 @@ impl Scheduler {
         Ok(fed)
     }
 
-    async fn schedule_running(&self, job: &JobRecord) -> Result<(), Error> {
-        let parsed = self
-            .controller
+    /// The job's parsed DSL and conf (parsed once per content, shared with the
+    /// controller).
+    fn parsed(&self, job: &JobRecord) -> Result<std::sync::Arc<Job>, Error> {
+        self.controller
             .parsed
             .get(&job.job_id, &job.dsl, &job.runtime_conf)
-            .map_err(|e| {
-                Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
-            })?;
+            .map_err(|e| Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id)))
+    }
+
+    async fn schedule_running(&self, job: &JobRecord) -> Result<(), Error> {
+        let parsed = self.parsed(job)?;
         let by_cpn = self.latest_tasks(&job.job_id).await?;
         let fed = self.sync_tasks(job, &by_cpn).await?;
 
@@ -781,13 +784,7 @@ impl Scheduler {
         let Some(job) = self.initiator_row(job_id).await? else {
             return Err(Error::JobNotFound(job_id.to_string()));
         };
-        let parsed = self
-            .controller
-            .parsed
-            .get(&job.job_id, &job.dsl, &job.runtime_conf)
-            .map_err(|e| {
-                Error::Corrupt(format!("stored job {} no longer parses: {e}", job.job_id))
-            })?;
+        let parsed = self.parsed(&job)?;
         let by_cpn = self.latest_tasks(job_id).await?;
         let fed: BTreeMap<String, Status> = by_cpn
             .iter()
