@@ -39,11 +39,7 @@ async fn wait_running(site: &Site, job_id: &str, component: &str, party: Party) 
 
 #[tokio::test]
 async fn one_party_job_runs_to_success() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     let (dsl, conf) = one_party_job();
     let job_id = site.submit(&dsl, &conf).await;
     let job = site.wait_end(&job_id).await;
@@ -242,11 +238,7 @@ async fn stop_cancels_the_job_kills_its_tasks_and_returns_the_cores() {
 
 #[tokio::test]
 async fn rerun_of_a_failed_job_continues_from_the_failed_component() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher
         .script(Rule::on("data_transform_0", Act::Fail("label y not found".into())).version(0));
     let (dsl, conf) = one_party_job();
@@ -286,16 +278,11 @@ async fn rerun_of_a_failed_job_continues_from_the_failed_component() {
 
 #[tokio::test]
 async fn auto_retry_gives_a_failed_task_version_1() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher
         .script(Rule::on("data_transform_0", Act::Fail("peer went away".into())).version(0));
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 1, 0);
     let job_id = site.submit(&dsl, &conf).await;
     let job = site.wait_end(&job_id).await;
     assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
@@ -313,18 +300,13 @@ async fn auto_retry_gives_a_failed_task_version_1() {
 
 #[tokio::test]
 async fn auto_retries_run_out_and_the_job_fails_with_the_last_reason() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on(
         "data_transform_0",
         Act::Fail("still broken".into()),
     ));
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 1, 0);
     let job_id = site.submit(&dsl, &conf).await;
     let job = site.wait_end(&job_id).await;
     assert_eq!(job.status, Status::Failed);
@@ -343,16 +325,11 @@ async fn auto_retries_run_out_and_the_job_fails_with_the_last_reason() {
 
 #[tokio::test]
 async fn auto_retry_waits_for_its_delay() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher
         .script(Rule::on("reader_0", Act::Fail("connection reset".into())).version(0));
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(1));
+    set_retries(&mut conf, 1, 1);
     let job_id = site.submit(&dsl, &conf).await;
     let job = site.wait_end(&job_id).await;
     assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
@@ -365,11 +342,7 @@ async fn auto_retry_waits_for_its_delay() {
 
 #[tokio::test]
 async fn a_job_past_its_timeout_is_stopped() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on("reader_0", Act::Hang));
     let (dsl, mut conf) = one_party_job();
     set_job_param(&mut conf, "timeout", json!(1));
@@ -431,11 +404,7 @@ async fn a_second_job_waits_for_the_cores_and_starts_when_the_first_ends() {
 
 #[tokio::test]
 async fn a_process_that_exits_without_a_final_status_fails_with_its_exit_reason() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on(
         "reader_0",
         Act::Die {
@@ -512,11 +481,7 @@ async fn a_silent_task_fails_with_the_heartbeat_reason() {
 
 #[tokio::test]
 async fn a_task_token_acts_only_for_its_own_task_and_only_while_it_runs() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on("reader_0", Act::Hang));
     let (dsl, conf) = one_party_job();
     let job_id = site.submit(&dsl, &conf).await;
@@ -554,16 +519,11 @@ async fn a_task_token_acts_only_for_its_own_task_and_only_while_it_runs() {
 
 #[tokio::test]
 async fn auto_retry_delay_comes_from_the_job_parameters() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher
         .script(Rule::on("reader_0", Act::Fail("connection reset".into())).version(0));
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 1, 0);
     let job_id = site.submit(&dsl, &conf).await;
     site.wait_end(&job_id).await;
     let rows = site.task_versions(&job_id, "reader_0", GUEST).await;
@@ -574,11 +534,7 @@ async fn auto_retry_delay_comes_from_the_job_parameters() {
 
 #[tokio::test]
 async fn a_task_that_cannot_be_launched_fails_the_job_with_the_launch_error() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on(
         "data_transform_0",
         Act::LaunchFails("no such executable".into()),
@@ -691,11 +647,7 @@ async fn a_stopped_job_reruns_to_success() {
 
 #[tokio::test]
 async fn the_exit_reason_survives_a_detector_round_before_the_exit_is_seen() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on(
         "reader_0",
         Act::DieSeenLate {
@@ -714,11 +666,7 @@ async fn the_exit_reason_survives_a_detector_round_before_the_exit_is_seen() {
 
 #[tokio::test]
 async fn a_running_job_refuses_a_rerun() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(Rule::on("reader_0", Act::Hang));
     let (dsl, conf) = one_party_job();
     let job_id = site.submit(&dsl, &conf).await;
@@ -748,8 +696,7 @@ async fn an_auto_retry_after_a_host_failure_reruns_every_party_of_the_component(
             .version(0),
     );
     let (dsl, mut conf) = three_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 1, 0);
     let job_id = site.submit(&dsl, &conf).await;
     for party in [GUEST, HOST, ARBITER] {
         let job = site.wait_job(&job_id, party, ended).await;
@@ -790,11 +737,7 @@ async fn an_auto_retry_after_a_host_failure_reruns_every_party_of_the_component(
 
 #[tokio::test]
 async fn a_killed_task_process_is_retried() {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(
         Rule::on(
             "data_transform_0",
@@ -806,8 +749,7 @@ async fn a_killed_task_process_is_retried() {
         .version(0),
     );
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(1));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 1, 0);
     let job_id = site.submit(&dsl, &conf).await;
     let job = site.wait_end(&job_id).await;
     assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
@@ -825,11 +767,7 @@ async fn a_killed_task_process_is_retried() {
 
 /// A one-party job with two auto-retries whose transform fails once as `kind`.
 async fn fails_once_as(kind: ErrorKind) -> (Site, String) {
-    let site = Site::start_with(SiteOptions {
-        parties: vec![GUEST.party_id],
-        ..Default::default()
-    })
-    .await;
+    let site = Site::guest_only().await;
     site.launcher.script(
         Rule::on(
             "data_transform_0",
@@ -838,8 +776,7 @@ async fn fails_once_as(kind: ErrorKind) -> (Site, String) {
         .version(0),
     );
     let (dsl, mut conf) = one_party_job();
-    set_job_param(&mut conf, "auto_retries", json!(2));
-    set_job_param(&mut conf, "auto_retry_delay", json!(0));
+    set_retries(&mut conf, 2, 0);
     let job_id = site.submit(&dsl, &conf).await;
     (site, job_id)
 }

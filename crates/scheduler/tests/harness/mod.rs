@@ -457,6 +457,15 @@ impl Site {
         Self::start_with(SiteOptions::default()).await
     }
 
+    /// A site hosting the guest alone, with the default options.
+    pub async fn guest_only() -> Self {
+        Self::start_with(SiteOptions {
+            parties: vec![GUEST.party_id],
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn start_with(opts: SiteOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::memory().await.unwrap());
@@ -699,4 +708,10 @@ pub fn three_party_job() -> (Value, Value) {
 /// Sets `job_parameters.common.<key>`.
 pub fn set_job_param(conf: &mut Value, key: &str, value: Value) {
     conf["job_parameters"]["common"][key] = value;
+}
+
+/// Sets the job's `auto_retries` and `auto_retry_delay` (seconds).
+pub fn set_retries(conf: &mut Value, retries: u32, delay_s: u64) {
+    set_job_param(conf, "auto_retries", retries.into());
+    set_job_param(conf, "auto_retry_delay", delay_s.into());
 }
