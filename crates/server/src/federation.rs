@@ -21,9 +21,8 @@ use axum::routing::post;
 use axum::Router;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::{Party, Role};
-use fateflow_federation::{Delivered, Key, Mailbox, TASK_TOKEN_HEADER};
+use fateflow_federation::{Delivered, Key, Mailbox};
 use fateflow_gateway::Peers;
-use fateflow_scheduler::controller::TokenError;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -123,10 +122,7 @@ async fn authorize(
     party: Party,
     what: &str,
 ) -> Result<(), Box<Response>> {
-    let token = headers
-        .get(TASK_TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
+    let token = crate::api::task_token(headers);
     match s
         .app
         .controller
@@ -136,19 +132,10 @@ async fn authorize(
         Ok(()) => Ok(()),
         Err(e) => {
             tracing::warn!(session = %key.session, %party, what, reason = %e, "federation route refused a request");
-            let (status, code, msg) = match &e {
-                TokenError::Missing => (
-                    StatusCode::UNAUTHORIZED,
-                    RetCode::AuthenticationError,
-                    format!("{what}: {e} (header {TASK_TOKEN_HEADER})"),
-                ),
-                TokenError::Refused(_) => (
-                    StatusCode::FORBIDDEN,
-                    RetCode::PermissionError,
-                    format!("{what}: {TASK_TOKEN_HEADER}: {e}"),
-                ),
-            };
-            Err(Box::new((status, Reply::err(code, msg)).into_response()))
+            Err(Box::new(crate::api::token_refusal(
+                &e,
+                &format!("{what}: "),
+            )))
         }
     }
 }

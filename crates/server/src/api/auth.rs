@@ -568,7 +568,7 @@ async fn multipart_fields(headers: &axum::http::HeaderMap, bytes: Bytes) -> Stri
 /// The path the client signed: the full `/v1/...` path with its query string. This
 /// middleware runs inside the router nested at `/v1`, which strips that prefix from the
 /// URI it hands on (and `OriginalUri` is not compiled in), so it is put back.
-fn signed_path(nested: &str) -> String {
+pub(super) fn signed_path(nested: &str) -> String {
     let nested = nested.trim_end_matches('?');
     if nested.starts_with(super::API_PREFIX)
         && nested[super::API_PREFIX.len()..].starts_with(['/', '?'])

@@ -21,6 +21,7 @@ mod worker;
 
 pub use auth::Auth;
 pub(crate) use auth::{client_auth, SESSION_COOKIE};
+pub(crate) use worker::{task_token, token_refusal};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -233,7 +234,7 @@ pub(crate) fn request_host(req: &axum::extract::Request) -> String {
 /// only where it belongs, the size limit, a JSON object (or a signed form), and the
 /// identifiers that become paths or queries.
 pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let route = signed_route(req.uri().path());
+    let route = auth::signed_path(req.uri().path());
     let host = request_host(&req);
     if let Err(e) = same_origin(req.headers(), &host) {
         return error_response(StatusCode::FORBIDDEN, e.retcode(), e.to_string());
@@ -271,15 +272,6 @@ pub(crate) async fn guard(req: axum::extract::Request, next: axum::middleware::N
         axum::body::Body::from(bytes),
     ))
     .await
-}
-
-/// A path inside the `/v1` router as the client sent it.
-fn signed_route(path: &str) -> String {
-    if path.starts_with("/v1/") {
-        path.to_string()
-    } else {
-        format!("{API_PREFIX}{path}")
-    }
 }
 
 /// A body as a JSON object: empty is `{}`; anything else must parse to an object.

@@ -70,26 +70,27 @@ fn key_of(p: &TaskPath) -> Result<TaskKey, Reply> {
 }
 
 /// The task token of a request, if any.
-fn task_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn task_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(fateflow_federation::TASK_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
 }
 
-/// A refused token as a response: 401 without one, 403 with a wrong or spent one.
-fn token_refusal(e: &TokenError) -> Response {
+/// A refused token as a response: 401 without one, 403 with a wrong or spent one;
+/// `context` (such as `push: `) starts the message.
+pub(crate) fn token_refusal(e: &TokenError, context: &str) -> Response {
     let header = fateflow_federation::TASK_TOKEN_HEADER;
     match e {
         TokenError::Missing => super::error_response(
             StatusCode::UNAUTHORIZED,
             RetCode::AuthenticationError,
-            format!("{e} (header {header})"),
+            format!("{context}{e} (header {header})"),
         ),
         TokenError::Refused(_) => super::error_response(
             StatusCode::FORBIDDEN,
             RetCode::PermissionError,
-            format!("{header}: {e}"),
+            format!("{context}{header}: {e}"),
         ),
     }
 }
@@ -102,7 +103,7 @@ async fn authorize(s: &AppState, p: &TaskPath, headers: &HeaderMap) -> Result<Ta
         .await
         .map_err(|e| {
             tracing::warn!(job_id = %key.job_id, task_id = %key.task_id, role = %key.role, party_id = key.party_id, reason = %e, "worker route refused a request");
-            token_refusal(&e)
+            token_refusal(&e, "")
         })?;
     Ok(key)
 }
