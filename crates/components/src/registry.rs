@@ -1,24 +1,21 @@
-//! The components this crate implements, by FATE module name.
+//! Every family crate's components, by FATE module name.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use crate::binning::HeteroFeatureBinning;
-use crate::context::{canonical_module, Component};
-use crate::data_split::DataSplit;
-use crate::data_transform::DataTransform;
-use crate::evaluation::Evaluation;
-use crate::feature_scale::FeatureScale;
-use crate::intersection::Intersection;
-use crate::linear::{HeteroLR, HeteroLinR};
-use crate::reader::Reader;
-use crate::sample::FederatedSample;
-use crate::selection::HeteroFeatureSelection;
-use crate::union::Union;
+use fateflow_component_core::{canonical_module, Component, Components};
+
+/// The family crates, each with its components.
+const FAMILIES: &[Components] = &[
+    fateflow_components_data::COMPONENTS,
+    fateflow_components_feature::COMPONENTS,
+    fateflow_components_linear::COMPONENTS,
+    fateflow_components_eval::COMPONENTS,
+];
 
 /// Components by canonical FATE module name.
 pub struct Registry {
-    components: BTreeMap<&'static str, Box<dyn Component>>,
+    components: BTreeMap<&'static str, &'static dyn Component>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -30,40 +27,24 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// Every component of this crate. A new component is one line here.
+    /// Every family's components. A new family is one line in `FAMILIES`.
     fn builtin() -> Self {
-        let mut r = Registry {
-            components: BTreeMap::new(),
-        };
-        r.add("Reader", Reader);
-        r.add("DataTransform", DataTransform);
-        r.add("FeatureScale", FeatureScale);
-        r.add("Evaluation", Evaluation);
-        r.add("Intersection", Intersection);
-        r.add("HeteroDataSplit", DataSplit);
-        r.add("Union", Union);
-        r.add("FederatedSample", FederatedSample);
-        r.add("HeteroLR", HeteroLR);
-        r.add("HeteroLinR", HeteroLinR);
-        r.add("HeteroFeatureBinning", HeteroFeatureBinning);
-        r.add("HeteroFeatureSelection", HeteroFeatureSelection);
-        r
-    }
-
-    fn add(&mut self, module: &'static str, component: impl Component + 'static) {
-        debug_assert_eq!(
-            canonical_module(module),
-            module,
-            "register components under FATE's canonical module name"
-        );
-        self.components.insert(module, Box::new(component));
+        let mut components = BTreeMap::new();
+        for &(module, component) in FAMILIES.iter().flat_map(|f| f.iter()) {
+            debug_assert_eq!(
+                canonical_module(module),
+                module,
+                "register components under FATE's canonical module name"
+            );
+            let previous = components.insert(module, component);
+            debug_assert!(previous.is_none(), "{module} is registered twice");
+        }
+        Registry { components }
     }
 
     /// The component for `module`, resolving aliases (`DataIO` → `DataTransform`).
     pub fn get(&self, module: &str) -> Option<&dyn Component> {
-        self.components
-            .get(canonical_module(module))
-            .map(|c| c.as_ref())
+        self.components.get(canonical_module(module)).copied()
     }
 
     /// Canonical names of the implemented modules, sorted.

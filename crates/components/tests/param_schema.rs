@@ -8,24 +8,24 @@ use std::path::Path;
 use fateflow_components::registry;
 use fateflow_domain::module::MODULES;
 
-/// Where each implemented module's parameters are read.
+/// Where each implemented module's parameters are read (under `crates/`).
 const SOURCES: &[(&str, &str)] = &[
-    ("Reader", "reader.rs"),
-    ("DataTransform", "data_transform"),
-    ("Intersection", "intersection.rs"),
-    ("FeatureScale", "feature_scale"),
-    ("HeteroFeatureBinning", "binning"),
-    ("HeteroFeatureSelection", "selection"),
-    ("HeteroLR", "linear"),
-    ("HeteroLinR", "linear"),
-    ("Evaluation", "evaluation"),
-    ("HeteroDataSplit", "data_split.rs"),
-    ("Union", "union.rs"),
-    ("FederatedSample", "sample.rs"),
+    ("Reader", "components-data/src/reader.rs"),
+    ("DataTransform", "components-data/src/data_transform"),
+    ("Intersection", "components-data/src/intersection.rs"),
+    ("FeatureScale", "components-data/src/feature_scale"),
+    ("HeteroFeatureBinning", "components-feature/src/binning"),
+    ("HeteroFeatureSelection", "components-feature/src/selection"),
+    ("HeteroLR", "components-linear/src/linear"),
+    ("HeteroLinR", "components-linear/src/linear"),
+    ("Evaluation", "components-eval/src/evaluation"),
+    ("HeteroDataSplit", "components-data/src/data_split.rs"),
+    ("Union", "components-data/src/union.rs"),
+    ("FederatedSample", "components-data/src/sample.rs"),
 ];
 
 fn source_text(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
     if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(&path)
             .unwrap()
@@ -72,7 +72,7 @@ fn complete_tables_match_the_registry_and_implemented_keys_are_read() {
             let leaf = p.path.rsplit('.').next().unwrap();
             if !text.contains(&format!("\"{leaf}\"")) {
                 problems.push(format!(
-                    "{}: `{}` is marked implemented but src/{rel} never reads \"{leaf}\"",
+                    "{}: `{}` is marked implemented but crates/{rel} never reads \"{leaf}\"",
                     m.name, p.path
                 ));
             }

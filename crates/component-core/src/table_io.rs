@@ -1,0 +1,187 @@
+//! Small helpers between components and the tables crate.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use fateflow_tables::{TableId, TableSchema};
+
+use crate::error::{Error, Result};
+
+/// The feature columns of a schema written by `DataTransform`: the header without the
+/// label column.
+pub fn feature_header(schema: &TableSchema) -> Vec<String> {
+    schema
+        .header
+        .iter()
+        .filter(|c| Some(c.as_str()) != schema.label_name.as_deref())
+        .cloned()
+        .collect()
+}
+
+/// `done` of `total` as a whole percentage.
+pub fn percent(done: u32, total: u32) -> u8 {
+    if total == 0 {
+        return 100;
+    }
+    (u64::from(done.min(total)) * 100 / u64::from(total)) as u8
+}
+
+/// Builds a record batch with `schema`'s Arrow schema from sids and row-major values.
+pub fn batch_from_rows(
+    table: &TableId,
+    schema: &TableSchema,
+    sids: Vec<String>,
+    values: &[f64],
+) -> Result<RecordBatch> {
+    let ncols = schema.header.len();
+    debug_assert_eq!(values.len(), sids.len() * ncols);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(ncols + 1);
+    columns.push(Arc::new(StringArray::from(sids)));
+    for col in 0..ncols {
+        let column: Float64Array = values.iter().skip(col).step_by(ncols).copied().collect();
+        columns.push(Arc::new(column));
+    }
+    RecordBatch::try_new(schema.arrow_schema(), columns)
+        .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
+}
+
+/// Gives `batch` exactly `schema`'s Arrow schema (same columns, no file metadata).
+pub fn with_schema(
+    table: &TableId,
+    schema: &TableSchema,
+    batch: RecordBatch,
+) -> Result<RecordBatch> {
+    RecordBatch::try_new(schema.arrow_schema(), batch.columns().to_vec())
+        .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
+}
+
+/// The id of the first input table under the first of `keys` that has one (`what` names
+/// it in a malformed-reference error); a missing input is an error naming `component`.
+fn first_input_id(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+    what: &str,
+) -> Result<TableId> {
+    let input = ctx
+        .inputs
+        .first_table(keys)
+        .ok_or_else(|| Error::MissingInput {
+            component: component.into(),
+            what: format!("an input data table (input key `{}`)", keys[0]),
+        })?;
+    input.to_id(what)
+}
+
+/// The first input table under the first of `keys` that has one: its id, info and row
+/// count. A missing input, an unknown table and an empty table are errors naming
+/// `component`.
+pub fn open_first_input(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+) -> Result<(TableId, fateflow_tables::TableInfo, u64)> {
+    let id = first_input_id(ctx, component, keys, "input data")?;
+    let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
+    let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
+    if rows == 0 {
+        return Err(Error::EmptyTable {
+            table: id.to_string(),
+            component: component.into(),
+        });
+    }
+    Ok((id, info, rows))
+}
+
+/// The first input table under the first of `keys` that has one, read whole.
+pub fn read_first_input(
+    ctx: &crate::TaskContext<'_>,
+    component: &str,
+    keys: &[&str],
+) -> Result<(TableId, fateflow_tables::Frame)> {
+    let id = first_input_id(ctx, component, keys, "input.data")?;
+    let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+    Ok((id, frame))
+}
+
+/// Writes the rows of `frame` at `rows`, each under its output id, as this task's
+/// output `name`: the same columns and label (or the ids alone with `only_key`), with
+/// `source`'s partition count. Records the output with the tracker.
+pub fn write_rows(
+    ctx: &crate::TaskContext<'_>,
+    source: &TableId,
+    frame: &fateflow_tables::Frame,
+    rows: &[(usize, String)],
+    only_key: bool,
+    name: &str,
+) -> Result<()> {
+    let ncols = if only_key { 0 } else { frame.ncols() };
+    let mut sids = Vec::with_capacity(rows.len());
+    let mut values = Vec::with_capacity(rows.len() * ncols);
+    for (i, sid) in rows {
+        sids.push(sid.clone());
+        if !only_key {
+            values.extend_from_slice(frame.row(*i));
+        }
+    }
+    let columns = if only_key {
+        Vec::new()
+    } else {
+        frame.columns().to_vec()
+    };
+    let mut out = fateflow_tables::Frame::new(frame.sid_name(), columns, sids, values)
+        .map_err(|e| Error::table(source, e))?;
+    if let (Some(label), false) = (frame.label_name(), only_key) {
+        out = out.with_label(label).map_err(|e| Error::table(source, e))?;
+    }
+    let target = ctx.output_table(name);
+    let target_id = target.to_id("output")?;
+    let partitions = ctx.tables.info(source).map(|i| i.partitions).unwrap_or(4);
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &target_id,
+        &out,
+        partitions,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(|e| Error::table(&target_id, e))?;
+    ctx.tracker.save_output_data(name, &target)
+}
+
+/// The first input table under the first of `keys` that has one, read whole, or `None`
+/// when the task has no such input.
+pub fn read_input(
+    ctx: &crate::TaskContext<'_>,
+    _component: &str,
+    keys: &[&str],
+) -> Result<Option<(TableId, fateflow_tables::Frame)>> {
+    let Some(input) = ctx.inputs.first_table(keys) else {
+        return Ok(None);
+    };
+    let id = input.to_id("input.data")?;
+    let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+    Ok(Some((id, frame)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages() {
+        assert_eq!(percent(0, 4), 0);
+        assert_eq!(percent(1, 4), 25);
+        assert_eq!(percent(4, 4), 100);
+        assert_eq!(percent(5, 4), 100);
+        assert_eq!(percent(0, 0), 100);
+    }
+
+    #[test]
+    fn feature_header_drops_the_label() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut schema = TableSchema::new("id", names(&["y", "x0", "x1"]));
+        assert_eq!(feature_header(&schema), names(&["y", "x0", "x1"]));
+        schema.label_name = Some("y".into());
+        assert_eq!(feature_header(&schema), names(&["x0", "x1"]));
+    }
+}

@@ -1,0 +1,959 @@
+//! `HeteroFeatureBinning`: split every selected feature column into bins, and at the guest
+//! compute each bin's WOE and each column's IV — for its own columns in plaintext and for
+//! the hosts' columns through Paillier encryption, without the hosts learning anything
+//! about the labels (the protocol is described in `binning/federated.rs`). No arbiter.
+//!
+//! # Fit (no `HeteroFeatureBinning` model among the task's model inputs)
+//!
+//! Parameters and defaults are FATE 1.x `HeteroFeatureBinningParam`'s:
+//!
+//! - `method`: `quantile` (default; a Greenwald–Khanna summary per partition, merged —
+//!   see `binning/quantile.rs`) or `bucket` (equal width between the column's minimum and maximum).
+//!   `optimal` is refused as not supported.
+//! - `bin_num` (10, at least 2), `error` (1e-4), `compress_thres` (10000), `head_size`
+//!   (10000): the summary's settings. Quantile split points are the summary's answers for
+//!   `i/bin_num` (`i = 1..bin_num`) and 1, deduplicated, so a column may get fewer bins;
+//!   the last split point is the column maximum. Up to ~10 000 rows they are exactly the
+//!   `ceil(q·n)`-th smallest values.
+//! - `bin_indexes` (`-1`: every feature column) and `bin_names` (added to the indexes);
+//!   indexes count feature columns, the label excluded.
+//! - `category_indexes` / `category_names` (none by default; `-1` means all): categorical
+//!   columns, binned by value — their split points are the sorted distinct values, so each
+//!   value is its own bin.
+//! - `split_points_by_index` / `split_points_by_col_name`: split points given by the user
+//!   instead of fitted (increasing lists); as in FATE they must cover exactly the binned
+//!   non-categorical columns.
+//! - `adjustment_factor` (0.5): added to both counts of a bin where either is zero.
+//! - `local_only` (false): the guest computes its own columns only; hosts only bin.
+//! - `skip_static` (false): split points only, no label statistics and no federation.
+//! - `encrypt_param.key_length` (2048, FATE 1.11.4's default),
+//!   `encrypt_param.method` must be Paillier.
+//! - `transform_param`: `transform_cols` (`-1`, the default: every binned column; a list
+//!   of feature indexes; an explicit `null`: none), `transform_names` (added),
+//!   `transform_type`: `bin_num` (default), `woe` (guest only) or `null` (no transform).
+//!
+//! **What FATE does with the output data by default** (read in FATE 1.x
+//! `federatedml/param/feature_binning_param.py` and `feature/hetero_feature_binning/`):
+//! `TransformParam()` defaults to `transform_cols = -1` and `transform_type = "bin_num"`,
+//! and both guest and host `fit` end by transforming their data. So by default the output
+//! data holds, for every binned column, the bin index of each value instead of the value;
+//! only `transform_type: null` passes the data through. This component does the same.
+//!
+//! Labels (guest): the label column must hold 0 and 1 only (1 = event); a missing or any
+//! other value fails naming the sample (multi-class labels are not supported).
+//!
+//! Bins: a value `x` falls in bin `bisect_left(split_points[..len − 1], x)`; a missing
+//! value (NaN) in the missing bin, index `len(split_points)`, which the label statistics
+//! count separately (see [`model`] for how the model stores it). Infinite values are refused.
+//!
+//! # Transform (a `HeteroFeatureBinning` model is among the model inputs)
+//!
+//! The model's split points (and, for `woe`, its WOE arrays) are applied with the model's
+//! transform settings, exactly as in the fit, so transforming the fitting data reproduces
+//! the fit output; nothing is refitted and no party talks to another. A model input from
+//! another module is refused.
+//!
+//! # Outputs
+//!
+//! - Output data (first output data name, default `data`): the input's schema, sids, label
+//!   and partitioning; each transformed cell becomes its bin index (`bin_num`; a missing
+//!   value the missing bin's index) or its bin's WOE (`woe`; a missing value the missing
+//!   bin's WOE, or NaN when the fitting data had no missing value in that column).
+//! - Model (first output model name, default `model`): a [`FeatureBinningModel`]; in
+//!   transform mode the input model unchanged.
+//! - Summary (fit): guest `{"iv": {column: iv}, "host_iv": {party_id: {anonymous: iv}},
+//!   "split_points": {column: [...]}}`; hosts and `skip_static` only `split_points`.
+//! - Metric (fit, guest with statistics; ours, FATE has none): namespace `train`, name
+//!   `iv`, one point per column (host columns by anonymous name), meta
+//!   `{"metric_type": "BINNING", "unit_name": "feature"}`.
+//! - Progress reports and log lines with the time of each step.
+//!
+//! # Departures from FATE
+//!
+//! - Missing values get their own bin in the statistics and in the transform (FATE's
+//!   dense path puts NaN through `bisect`, which lands in bin 0).
+//! - Per-bin arrays always hold `len(split_points)` value bins (FATE's stop at the highest
+//!   non-empty bin, which differs only for empty top bins); `is_woe_monotonic` ignores
+//!   the missing bin.
+//! - Names in `bin_names` / `category_names` that are not feature columns fail (FATE logs
+//!   a warning and ignores them).
+//! - The host checks that the guest's sample ids are exactly its own, and re-randomizes
+//!   the compressed sums before sending them.
+//! - Transform mode computes no statistics on the new data (FATE's
+//!   `transform_binning_result`).
+
+pub(crate) mod federated;
+pub mod model;
+pub(crate) mod param;
+pub(crate) mod quantile;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use fateflow_domain::Role;
+use fateflow_tables::{
+    read_partition_frame, Frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
+};
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
+use crate::error::{Error, Result};
+use crate::table_io::feature_header;
+use crate::table_io::{batch_from_rows, open_first_input};
+
+use federated::{ms, GuestLabels, HostColumn, HostResults};
+use model::{anonymous_name, MODULE};
+pub use model::{ColumnBinResult, FeatureBinningModel, ModelMeta, ModelParam, TransformMeta};
+use param::{BinningParam, Indexes, Method, TransformType};
+use quantile::{bin_of, bucket_split_points, quantile_split_points, QuantileSummary};
+
+/// Input data keys tried in order.
+const INPUT_KEYS: [&str; 3] = ["data", "train_data", "test_data"];
+
+/// FATE's `HeteroFeatureBinning` component.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeteroFeatureBinning;
+
+impl Component for HeteroFeatureBinning {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        if !matches!(ctx.role, Role::Guest | Role::Host) {
+            return Err(Error::param(
+                "role",
+                format!(
+                    "{MODULE} runs at the guest and the hosts, not at {}",
+                    ctx.role
+                ),
+            ));
+        }
+        let model = ctx.models_of(MODULE).next();
+        if let (None, Some(other)) = (model, ctx.inputs.model.first()) {
+            return Err(Error::InvalidModel {
+                component: other.component.clone(),
+                alias: other.alias.clone(),
+                module: other.model.module.clone(),
+                reason: format!("{MODULE} transforms with a {MODULE} model only"),
+            });
+        }
+        let data = Data::read(ctx)?;
+        ctx.tracker.progress(10);
+        match model {
+            Some(model) => transform(ctx, &data, model),
+            None => fit(ctx, &data),
+        }
+    }
+}
+
+/// The input table, partition by partition.
+struct Data {
+    id: TableId,
+    info: TableInfo,
+    parts: Vec<Frame>,
+    rows: usize,
+}
+
+impl Data {
+    fn read(ctx: &TaskContext<'_>) -> Result<Data> {
+        let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
+        let parts = (0..info.partitions)
+            .map(|p| read_partition_frame(ctx.tables, &id, p).map_err(|e| Error::table(&id, e)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Data {
+            id,
+            info,
+            parts,
+            rows: rows as usize,
+        })
+    }
+
+    fn name(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn schema(&self) -> &TableSchema {
+        &self.info.schema
+    }
+
+    /// The sids of every row, partition by partition.
+    fn sids(&self) -> Vec<&str> {
+        self.parts
+            .iter()
+            .flat_map(|p| p.sids().iter().map(String::as_str))
+            .collect()
+    }
+
+    /// `(sid, value)` of column `col` for every row, in [`Self::sids`] order.
+    fn cells(&self, col: usize) -> impl Iterator<Item = (&str, f64)> + '_ {
+        self.parts.iter().flat_map(move |p| {
+            p.sids()
+                .iter()
+                .zip(p.rows())
+                .map(move |(s, r)| (s.as_str(), r[col]))
+        })
+    }
+}
+
+/// A column to bin.
+#[derive(Debug, Clone)]
+struct BinColumn {
+    name: String,
+    /// Index in the feature header (label excluded).
+    feature: usize,
+    /// Index in the table's columns.
+    col: usize,
+    category: bool,
+}
+
+/// Which columns are binned and transformed.
+#[derive(Debug)]
+struct Plan {
+    header: Vec<String>,
+    columns: Vec<BinColumn>,
+    /// Feature indexes of the transformed columns, increasing.
+    transform: Vec<usize>,
+    /// Manual split points by feature index.
+    manual: BTreeMap<usize, Vec<f64>>,
+}
+
+fn plan(param: &BinningParam, data: &Data) -> Result<Plan> {
+    let schema = data.schema();
+    let header = feature_header(schema);
+    let n = header.len();
+    let index = |field: &str, i: usize| -> Result<usize> {
+        if i < n {
+            Ok(i)
+        } else {
+            Err(Error::param(
+                field,
+                format!(
+                    "index {i} is out of range: table {} has {n} feature columns",
+                    data.id
+                ),
+            ))
+        }
+    };
+    let named = |field: &str, name: &str| -> Result<usize> {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            Error::param(
+                field,
+                format!(
+                    "`{name}` is not a feature column of table {} (feature columns: {})",
+                    data.id,
+                    preview(&header)
+                ),
+            )
+        })
+    };
+    let mut binned = vec![false; n];
+    match &param.bin_indexes {
+        Indexes::All => binned.iter_mut().for_each(|b| *b = true),
+        Indexes::List(list) => {
+            for &i in list {
+                binned[index("bin_indexes", i)?] = true;
+            }
+        }
+    }
+    for name in &param.bin_names {
+        binned[named("bin_names", name)?] = true;
+    }
+    let mut category = vec![false; n];
+    match &param.category_indexes {
+        None => {}
+        Some(Indexes::All) => category.iter_mut().for_each(|c| *c = true),
+        Some(Indexes::List(list)) => {
+            for &i in list {
+                category[index("category_indexes", i)?] = true;
+            }
+        }
+    }
+    for name in &param.category_names {
+        category[named("category_names", name)?] = true;
+    }
+    let columns: Vec<BinColumn> = (0..n)
+        .filter(|&f| binned[f] || category[f])
+        .map(|f| BinColumn {
+            name: header[f].clone(),
+            feature: f,
+            col: schema
+                .column_index(&header[f])
+                .expect("a feature is a header column"),
+            category: category[f],
+        })
+        .collect();
+
+    let mut transform: Vec<usize> = match &param.transform.cols {
+        Indexes::All => columns.iter().map(|c| c.feature).collect(),
+        Indexes::List(list) => list
+            .iter()
+            .map(|&i| index("transform_param.transform_cols", i))
+            .collect::<Result<_>>()?,
+    };
+    for name in &param.transform.names {
+        transform.push(named("transform_param.transform_names", name)?);
+    }
+    transform.sort_unstable();
+    transform.dedup();
+    if let Some(&f) = transform.iter().find(|&&f| !(binned[f] || category[f])) {
+        return Err(Error::param(
+            "transform_param.transform_cols",
+            format!(
+                "column `{}` is not binned (bin_indexes, bin_names, category_indexes, category_names)",
+                header[f]
+            ),
+        ));
+    }
+
+    let mut manual = BTreeMap::new();
+    for (&i, points) in &param.split_points_by_index {
+        manual.insert(index("split_points_by_index", i)?, points.clone());
+    }
+    for (name, points) in &param.split_points_by_col_name {
+        let f = named("split_points_by_col_name", name)?;
+        if manual.insert(f, points.clone()).is_some() {
+            return Err(Error::param(
+                "split_points_by_col_name",
+                format!("split points of `{name}` are also given in split_points_by_index"),
+            ));
+        }
+    }
+    if param.manual() {
+        for c in &columns {
+            if !c.category && !manual.contains_key(&c.feature) {
+                return Err(Error::param(
+                    "split_points_by_col_name",
+                    format!(
+                        "no split points for the binned column `{}`: give them for every binned column, or for none",
+                        c.name
+                    ),
+                ));
+            }
+        }
+        for &f in manual.keys() {
+            if !binned[f] || category[f] {
+                return Err(Error::param(
+                    "split_points_by_col_name",
+                    format!(
+                        "split points given for `{}`, which is not a binned numeric column",
+                        header[f]
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Plan {
+        header,
+        columns,
+        transform,
+        manual,
+    })
+}
+
+/// The first names of a long list, for messages.
+fn preview(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!("{}, … ({} in all)", names[..SHOWN].join(", "), names.len())
+    }
+}
+
+/// A fitted column: its split points and whether the data had missing values in it.
+#[derive(Debug, Clone)]
+struct ColumnFit {
+    split_points: Vec<f64>,
+    missing: bool,
+}
+
+/// Split points of every planned column, columns in parallel.
+fn fit_columns(param: &BinningParam, data: &Data, plan: &Plan) -> Result<Vec<ColumnFit>> {
+    plan.columns
+        .par_iter()
+        .map(|c| fit_column(param, data, plan, c))
+        .collect()
+}
+
+fn fit_column(param: &BinningParam, data: &Data, plan: &Plan, c: &BinColumn) -> Result<ColumnFit> {
+    let mut missing = false;
+    let mut summary: Option<QuantileSummary> = None;
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut values: Vec<f64> = Vec::new();
+    let mut count = 0usize;
+    for part in &data.parts {
+        let mut s = QuantileSummary::new(param.compress_thres, param.head_size, param.error);
+        for (sid, row) in part.sids().iter().zip(part.rows()) {
+            let v = row[c.col];
+            if v.is_nan() {
+                missing = true;
+                continue;
+            }
+            if v.is_infinite() {
+                return Err(Error::InvalidValue {
+                    table: data.name(),
+                    sid: sid.clone(),
+                    column: c.name.clone(),
+                    reason: format!(
+                        "{v} cannot be binned (binning takes finite values, or NaN for missing)"
+                    ),
+                });
+            }
+            count += 1;
+            if c.category {
+                values.push(v);
+            } else if param.method == Method::Quantile {
+                s.insert(v);
+            } else {
+                min = min.min(v);
+                max = max.max(v);
+            }
+        }
+        if !c.category && param.method == Method::Quantile {
+            s.compress();
+            summary = Some(match summary {
+                None => s,
+                Some(acc) => acc.merge(s),
+            });
+        }
+    }
+    if count == 0 {
+        return Err(Error::NoStatistic {
+            table: data.name(),
+            column: c.name.clone(),
+            statistic: "split points",
+            parameter: "bin_indexes",
+        });
+    }
+    let split_points = if let Some(points) = plan.manual.get(&c.feature) {
+        points.clone()
+    } else if c.category {
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        values
+    } else {
+        match (param.method, summary) {
+            (Method::Quantile, Some(mut s)) => quantile_split_points(&mut s, param.bin_num),
+            _ => bucket_split_points(min, max, param.bin_num),
+        }
+    };
+    Ok(ColumnFit {
+        split_points,
+        missing,
+    })
+}
+
+/// The guest's labels: whether each row (in [`Data::sids`] order) is an event.
+fn labels(data: &Data) -> Result<Vec<bool>> {
+    let schema = data.schema();
+    let label = schema
+        .label_name
+        .as_deref()
+        .ok_or_else(|| Error::MissingInput {
+            component: MODULE.into(),
+            what: "a label column at the guest for WOE and IV (DataTransform with `with_label: true`; or set skip_static)".into(),
+        })?;
+    let col = schema
+        .column_index(label)
+        .ok_or_else(|| Error::MissingColumn {
+            table: data.name(),
+            column: label.into(),
+            why: "the table's label".into(),
+        })?;
+    data.cells(col)
+        .map(|(sid, v)| {
+            if v == 1.0 {
+                Ok(true)
+            } else if v == 0.0 {
+                Ok(false)
+            } else {
+                Err(Error::InvalidValue {
+                    table: data.name(),
+                    sid: sid.into(),
+                    column: label.into(),
+                    reason: if v.is_nan() {
+                        "the label is missing".into()
+                    } else {
+                        format!("label {v} is not 0 or 1: {MODULE} needs a binary label (1 = event); multi-class labels are not supported")
+                    },
+                })
+            }
+        })
+        .collect()
+}
+
+fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
+    let param = BinningParam::parse(&ctx.parameters)?;
+    if ctx.role == Role::Host && param.transform.kind == Some(TransformType::Woe) {
+        return Err(Error::param(
+            "transform_param.transform_type",
+            "`woe` is available at the guest only (hosts never learn the WOE of their columns); set it in the guest's role parameters",
+        ));
+    }
+    let plan = plan(&param, data)?;
+    ctx.tracker.info(&format!(
+        "binning at {} {}: {} of {} ({} rows), {} of {} feature columns ({} categorical), method {}, bin_num {}",
+        ctx.role,
+        ctx.party_id,
+        if param.manual() { "manual split points" } else { "fitting" },
+        data.id,
+        data.rows,
+        plan.columns.len(),
+        plan.header.len(),
+        plan.columns.iter().filter(|c| c.category).count(),
+        param.method.as_str(),
+        param.bin_num
+    ));
+    let start = Instant::now();
+    let fits = fit_columns(&param, data, &plan)?;
+    let row_bins: Vec<Vec<u32>> = plan
+        .columns
+        .par_iter()
+        .zip(&fits)
+        .map(|(c, f)| {
+            data.cells(c.col)
+                .map(|(_, v)| bin_of(&f.split_points, v) as u32)
+                .collect()
+        })
+        .collect();
+    ctx.tracker.info(&format!(
+        "binning: split points of {} columns in {}",
+        plan.columns.len(),
+        ms(start.elapsed())
+    ));
+    ctx.tracker.progress(30);
+
+    let statistics = !param.skip_static;
+    let mut binning_result = BTreeMap::new();
+    let mut host_results = HostResults::new();
+    match ctx.role {
+        Role::Guest if statistics => {
+            let start = Instant::now();
+            let events = labels(data)?;
+            for ((c, f), bins) in plan.columns.iter().zip(&fits).zip(&row_bins) {
+                let mut counts = vec![(0u64, 0u64); f.split_points.len() + usize::from(f.missing)];
+                for (&b, &event) in bins.iter().zip(&events) {
+                    let slot = &mut counts[b as usize];
+                    if event {
+                        slot.0 += 1;
+                    } else {
+                        slot.1 += 1;
+                    }
+                }
+                let r = ColumnBinResult::from_counts(
+                    f.split_points.len(),
+                    &counts,
+                    param.adjustment_factor,
+                )
+                .with_split_points(f.split_points.clone());
+                binning_result.insert(c.name.clone(), r);
+            }
+            let n_events = events.iter().filter(|&&e| e).count();
+            ctx.tracker.info(&format!(
+                "binning: WOE / IV of {} guest columns ({} events, {} non-events) in {}",
+                plan.columns.len(),
+                n_events,
+                events.len() - n_events,
+                ms(start.elapsed())
+            ));
+            ctx.tracker.progress(50);
+            let hosts = ctx.parties_of(Role::Host);
+            if param.local_only {
+                ctx.tracker
+                    .info("binning: local_only, host columns are not evaluated");
+            } else if hosts.is_empty() {
+                ctx.tracker
+                    .info("binning: the job has no host, only guest columns are evaluated");
+            } else {
+                let sids: Vec<String> = data.sids().into_iter().map(String::from).collect();
+                host_results = federated::guest(
+                    ctx,
+                    &hosts,
+                    param.key_length,
+                    &GuestLabels {
+                        sids: &sids,
+                        events: &events,
+                    },
+                    param.adjustment_factor,
+                )?;
+            }
+        }
+        _ => {
+            for (c, f) in plan.columns.iter().zip(&fits) {
+                binning_result.insert(
+                    c.name.clone(),
+                    ColumnBinResult::unlabeled(f.split_points.clone()),
+                );
+            }
+            if ctx.role == Role::Host && statistics && !param.local_only {
+                let guest = ctx
+                    .parties_of(Role::Guest)
+                    .first()
+                    .copied()
+                    .ok_or_else(|| Error::param("role", format!("{MODULE} needs a guest")))?;
+                let columns: Vec<HostColumn<'_>> = plan
+                    .columns
+                    .iter()
+                    .zip(&fits)
+                    .zip(&row_bins)
+                    .map(|((c, f), bins)| HostColumn {
+                        anonymous: anonymous_name(Role::Host, ctx.party_id, c.feature),
+                        bins: f.split_points.len(),
+                        missing: f.missing,
+                        row_bins: bins,
+                    })
+                    .collect();
+                federated::host(
+                    ctx,
+                    guest,
+                    &data.name(),
+                    &data.schema().sid,
+                    &data.sids(),
+                    &columns,
+                )?;
+            }
+        }
+    }
+
+    let model = FeatureBinningModel {
+        param: ModelParam {
+            header_anonymous: (0..plan.header.len())
+                .map(|i| anonymous_name(ctx.role, ctx.party_id, i))
+                .collect(),
+            header: plan.header.clone(),
+            binning_result,
+            host_results,
+        },
+        meta: ModelMeta {
+            method: param.method.as_str().into(),
+            bin_num: param.bin_num,
+            compress_thres: param.compress_thres,
+            head_size: param.head_size,
+            error: param.error,
+            cols: names_of(&plan, |c| !c.category),
+            category_cols: names_of(&plan, |c| c.category),
+            adjustment_factor: param.adjustment_factor,
+            local_only: param.local_only,
+            skip_static: param.skip_static,
+            need_run: true,
+            transform_param: TransformMeta {
+                transform_cols: plan.transform.clone(),
+                transform_names: plan
+                    .transform
+                    .iter()
+                    .map(|&f| plan.header[f].clone())
+                    .collect(),
+                transform_type: param.transform.kind.map(|k| k.as_str().to_owned()),
+            },
+        },
+    };
+    let transforms = transformer(&model, data.schema(), param.transform.kind, |reason| {
+        Error::InvalidModel {
+            component: ctx.component.clone(),
+            alias: ctx.first_output_model_name("model").into(),
+            module: MODULE.into(),
+            reason,
+        }
+    })
+    .map_err(|e| match e {
+        TransformError::Model(e) => e,
+        TransformError::MissingColumn(column) => Error::MissingColumn {
+            table: data.name(),
+            column,
+            why: "a transformed column".into(),
+        },
+    })?;
+    let output = write_output(ctx, data, &transforms)?;
+    ctx.tracker.save_model(
+        ctx.first_output_model_name("model"),
+        &model.to_component_model(),
+    )?;
+    report(ctx, &model)?;
+    ctx.tracker.info(&format!(
+        "binning done: {} columns binned, {} transformed ({}), {} rows written to {output}",
+        plan.columns.len(),
+        if param.transform.kind.is_some() {
+            transforms.len()
+        } else {
+            0
+        },
+        param
+            .transform
+            .kind
+            .map_or("no transform", TransformType::as_str),
+        data.rows
+    ));
+    ctx.tracker.progress(100);
+    Ok(())
+}
+
+fn names_of(plan: &Plan, keep: impl Fn(&BinColumn) -> bool) -> Vec<String> {
+    plan.columns
+        .iter()
+        .filter(|c| keep(c))
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// Logs the IV metric and sets the summary.
+fn report(ctx: &TaskContext<'_>, model: &FeatureBinningModel) -> Result<()> {
+    let p = &model.param;
+    let split_points: Map<String, Value> = p
+        .binning_result
+        .iter()
+        .map(|(c, r)| (c.clone(), json!(r.split_points)))
+        .collect();
+    let labeled = ctx.role == Role::Guest && !model.meta.skip_static;
+    if !labeled {
+        return ctx
+            .tracker
+            .set_summary(json!({ "split_points": split_points }));
+    }
+    let iv: Map<String, Value> = p
+        .binning_result
+        .iter()
+        .map(|(c, r)| (c.clone(), json!(r.iv)))
+        .collect();
+    let host_iv: Map<String, Value> = p
+        .host_results
+        .iter()
+        .map(|(party, cols)| {
+            let cols: Map<String, Value> =
+                cols.iter().map(|(c, r)| (c.clone(), json!(r.iv))).collect();
+            (party.clone(), Value::Object(cols))
+        })
+        .collect();
+    let mut points: Vec<(Value, Value)> = p
+        .header
+        .iter()
+        .filter_map(|h| p.binning_result.get(h).map(|r| (json!(h), json!(r.iv))))
+        .collect();
+    for cols in p.host_results.values() {
+        let mut cols: Vec<(&String, &ColumnBinResult)> = cols.iter().collect();
+        // Anonymous names in column order (x2 before x10).
+        cols.sort_by_key(|(name, _)| anonymous_index(name));
+        points.extend(cols.into_iter().map(|(c, r)| (json!(c), json!(r.iv))));
+    }
+    ctx.log_metric(Metric {
+        namespace: "train".into(),
+        name: "iv".into(),
+        data: points,
+        meta: json!({"name": "iv", "metric_type": "BINNING", "unit_name": "feature"}),
+    })?;
+    ctx.tracker.set_summary(json!({
+        "iv": iv,
+        "host_iv": host_iv,
+        "split_points": split_points,
+    }))
+}
+
+/// `7` of `host_10000_x7` (names that do not parse sort last).
+fn anonymous_index(name: &str) -> usize {
+    name.rsplit_once("_x")
+        .and_then(|(_, i)| i.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// How one transformed column is rewritten.
+#[derive(Debug, Clone)]
+struct ColumnTransform {
+    /// Index in the table's columns.
+    col: usize,
+    split_points: Vec<f64>,
+    /// The WOE per bin, for `woe`.
+    woe: Option<Vec<f64>>,
+}
+
+impl ColumnTransform {
+    fn apply(&self, v: f64) -> f64 {
+        let bin = bin_of(&self.split_points, v);
+        match &self.woe {
+            None => bin as f64,
+            Some(woe) => woe.get(bin).copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// Why transforms cannot be built from a model.
+enum TransformError {
+    Model(Error),
+    MissingColumn(String),
+}
+
+/// The transforms of `model`'s transform columns for a table with `schema` (none when
+/// `kind` is `None`).
+fn transformer(
+    model: &FeatureBinningModel,
+    schema: &TableSchema,
+    kind: Option<TransformType>,
+    bad_model: impl Fn(String) -> Error,
+) -> std::result::Result<Vec<ColumnTransform>, TransformError> {
+    let Some(kind) = kind else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in &model.meta.transform_param.transform_names {
+        let r = model.param.binning_result.get(name).ok_or_else(|| {
+            TransformError::Model(bad_model(format!(
+                "transformed column `{name}` has no binning result"
+            )))
+        })?;
+        if r.split_points.is_empty() || r.split_points.len() != r.bin_nums {
+            return Err(TransformError::Model(bad_model(format!(
+                "column `{name}` has {} split points for {} bins",
+                r.split_points.len(),
+                r.bin_nums
+            ))));
+        }
+        let col = schema
+            .column_index(name)
+            .filter(|_| schema.label_name.as_deref() != Some(name.as_str()))
+            .ok_or_else(|| TransformError::MissingColumn(name.clone()))?;
+        let woe = match kind {
+            TransformType::BinNum => None,
+            TransformType::Woe => {
+                if r.woe_array.len() < r.bin_nums {
+                    return Err(TransformError::Model(bad_model(format!(
+                        "column `{name}` has no WOE to transform with (a host's model, or fitted with skip_static)"
+                    ))));
+                }
+                Some(r.woe_array.clone())
+            }
+        };
+        out.push(ColumnTransform {
+            col,
+            split_points: r.split_points.clone(),
+            woe,
+        });
+    }
+    Ok(out)
+}
+
+fn transform(ctx: &TaskContext<'_>, data: &Data, input: &ModelInput) -> Result<()> {
+    let bad_model = |reason: String| Error::InvalidModel {
+        component: input.component.clone(),
+        alias: input.alias.clone(),
+        module: input.model.module.clone(),
+        reason,
+    };
+    let model = FeatureBinningModel::from_component_model(&input.model)
+        .map_err(|e| bad_model(e.to_string()))?;
+    let kind = match model.meta.transform_param.transform_type.as_deref() {
+        None => None,
+        Some(name) => Some(TransformType::from_name(name).ok_or_else(|| {
+            bad_model(format!(
+                "unknown transform_type `{name}` (expected bin_num, woe or null)"
+            ))
+        })?),
+    };
+    let transforms = transformer(&model, data.schema(), kind, bad_model).map_err(|e| match e {
+        TransformError::Model(e) => e,
+        TransformError::MissingColumn(column) => Error::MissingColumn {
+            table: data.name(),
+            column,
+            why: format!(
+                "transformed by model `{}` of component `{}`",
+                input.alias, input.component
+            ),
+        },
+    })?;
+    ctx.tracker.info(&format!(
+        "binning: transforming {} ({} rows) with model `{}` of component `{}`: {} columns, {}",
+        data.id,
+        data.rows,
+        input.alias,
+        input.component,
+        transforms.len(),
+        kind.map_or("no transform", TransformType::as_str)
+    ));
+    let output = write_output(ctx, data, &transforms)?;
+    ctx.tracker
+        .save_model(ctx.first_output_model_name("model"), &input.model)?;
+    ctx.tracker
+        .info(&format!("binning: wrote {} rows to {output}", data.rows));
+    ctx.tracker.progress(100);
+    Ok(())
+}
+
+/// Rewrites the transformed columns of every row and writes the output table; returns it.
+fn write_output(
+    ctx: &TaskContext<'_>,
+    data: &Data,
+    transforms: &[ColumnTransform],
+) -> Result<TableRef> {
+    let start = Instant::now();
+    let data_name = ctx.first_output_data_name("data");
+    let output = ctx.output_table(data_name);
+    let dest = output.to_id("output table")?;
+    let schema = data.schema();
+    let info = TableInfo {
+        origin: TableOrigin::Output,
+        ..data.info.clone()
+    };
+    let mut stage = ctx
+        .tables
+        .begin_write(&dest, &info)
+        .map_err(|e| Error::table(&dest, e))?;
+    let ncols = schema.header.len();
+    for (partition, frame) in data.parts.iter().enumerate() {
+        if frame.nrows() == 0 {
+            continue;
+        }
+        let mut values = frame.values().to_vec();
+        if ncols > 0 {
+            values.par_chunks_mut(ncols).for_each(|row| {
+                for t in transforms {
+                    row[t.col] = t.apply(row[t.col]);
+                }
+            });
+        }
+        let batch = batch_from_rows(&dest, schema, frame.sids().to_vec(), &values)?;
+        stage
+            .write(partition as u32, &batch)
+            .map_err(|e| Error::table(&dest, e))?;
+    }
+    stage
+        .commit(WriteMode::Replace, data.rows as u64)
+        .map_err(|e| Error::table(&dest, e))?;
+    ctx.tracker.save_output_data(data_name, &output)?;
+    ctx.tracker.info(&format!(
+        "binning: output {} written in {}",
+        output,
+        ms(start.elapsed())
+    ));
+    ctx.tracker.progress(95);
+    Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transforms_map_values_to_bins_or_woe() {
+        let t = ColumnTransform {
+            col: 0,
+            split_points: vec![1.0, 2.0, 3.0],
+            woe: None,
+        };
+        assert_eq!(t.apply(0.5), 0.0);
+        assert_eq!(t.apply(2.0), 1.0);
+        assert_eq!(t.apply(9.0), 2.0);
+        assert_eq!(t.apply(f64::NAN), 3.0);
+        let w = ColumnTransform {
+            woe: Some(vec![-1.0, 0.0, 1.0]),
+            ..t.clone()
+        };
+        assert_eq!(w.apply(2.5), 1.0);
+        assert!(w.apply(f64::NAN).is_nan());
+        let m = ColumnTransform {
+            woe: Some(vec![-1.0, 0.0, 1.0, 7.0]),
+            ..t
+        };
+        assert_eq!(m.apply(f64::NAN), 7.0);
+    }
+
+    #[test]
+    fn anonymous_indexes_sort_numerically() {
+        assert_eq!(anonymous_index("host_10000_x12"), 12);
+        assert_eq!(anonymous_index("weird"), usize::MAX);
+    }
+}

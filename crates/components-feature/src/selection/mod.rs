@@ -1,0 +1,1118 @@
+//! `HeteroFeatureSelection`: drop feature columns by a cascade of filters, fit then
+//! transform. Guest and hosts each filter their own columns; for IV filters the guest
+//! (which holds every IV, its hosts' under anonymous names) decides for the hosts too.
+//!
+//! # Fit (no `HeteroFeatureSelection` model among the task's model inputs)
+//!
+//! Parameters and defaults are FATE 1.x `FeatureSelectionParam`'s:
+//!
+//! - `select_col_indexes` (`-1`, every feature column) and `select_names` (`[]`): the
+//!   columns the filters judge, indexes into the feature columns (label excluded) plus
+//!   names. Unselected columns are always kept. `use_anonymous` (false): `select_names`
+//!   are this party's anonymous names, `<role>_<party_id>_x<index>`.
+//! - `filter_methods` (`["manually"]`): applied in list order, each to the selected
+//!   columns the previous ones left, so a percentile is of the remaining columns.
+//!   `iv_filter` and `statistic_filter` with a list of `metrics` run once per metric.
+//!   Every filter keeps at least one of the columns it judges (FATE's rule): when its
+//!   rule keeps none, the best one by its value (the first for `manually`) stays.
+//!
+//! The filters (each party runs the same list on its own columns):
+//!
+//! - `manually` (`manually_param`: `filter_out_indexes`, `filter_out_names`, or
+//!   `left_col_indexes`, `left_col_names`, not both kinds): drops the listed columns, or
+//!   every judged column not listed as left (an empty left list keeps none).
+//! - `unique_value` (`unique_param.eps`, 1e-5): drops columns with `max − min < eps`
+//!   (a column without values counts as constant), as FATE ≤ 1.4 (1.5+ compares the
+//!   standard deviation with `eps`).
+//! - `coefficient_of_variation_value_thres` (`variance_coe_param.value_threshold`,
+//!   1.0): drops columns with `|stddev / mean| < value_threshold`.
+//! - `outlier_cols` (`outlier_param`: `percentile` 1.0, `upper_threshold` 1.0): drops
+//!   columns whose `percentile` quantile is above `upper_threshold` (FATE 1.5+; ≤ 1.4
+//!   also dropped those equal to it).
+//! - `percentage_value` (`percentage_value_param.upper_pct`, 1.0, at least 0.1): drops
+//!   columns where one value (to 8 decimals; missing cells count as one value) fills more
+//!   than `ceil(rows · upper_pct)` rows.
+//! - `statistic_filter` (`statistic_param`, FATE's `CommonFilterParam`: `metrics`
+//!   `mean`, `filter_type` `threshold` | `top_k` | `top_percentile`, `threshold` 1,
+//!   `take_high` true): metrics `count`, `sum`, `mean`, `stddev` (or `std`), `median`,
+//!   `min`, `max`, `variance`, `coefficient_of_variance`, `missing_count`,
+//!   `missing_ratio`, `skewness`, `kurtosis` and quantiles `<q>%`. `threshold` keeps
+//!   values `>=` it (`<=` with `take_high` false); `top_k` keeps the `threshold` best;
+//!   `top_percentile` the `ceil(threshold · n)` best of the n judged columns, ties in
+//!   column order.
+//! - `iv_filter` (`iv_param`: the same fields, `metrics` `iv` only, `take_high` true
+//!   only, plus `host_thresholds` (null: the guest's threshold; a number; or one number
+//!   per host, in host order), `select_federated` true, `mul_class_merge_type`
+//!   `average`): judges by the IVs of the `HeteroFeatureBinning` model among the task's
+//!   `isometric_model` inputs (every party needs it). With `select_federated` the guest
+//!   pools its columns and every host's (in that order) and applies the rule once,
+//!   `host_thresholds` giving the host columns' thresholds, then keeps at least one
+//!   column per party; without it the guest judges its own columns and hosts keep
+//!   theirs. The guest's parameters decide (a host's `select_federated` and thresholds
+//!   are not used).
+//! - the deprecated `iv_value_thres` (`iv_value_param`: `value_threshold` 0.0,
+//!   `host_thresholds`, `local_only` false), `iv_top_k` (`iv_top_k_param`: `k` 10,
+//!   `local_only`) and `iv_percentile` (`iv_percentile_param`: `percentile_threshold`
+//!   1.0, `local_only`): IV `>= value_threshold` (FATE 1.5+; ≤ 1.4 kept `>`), top k,
+//!   and percentile keeping every column at least as good as the `ceil(p · n)`-th best,
+//!   ties kept (FATE ≤ 1.4's rule; its docstring says floor, its code keeps ceil);
+//!   `local_only` is `select_federated = false`.
+//!
+//! FATE's `psi_filter`, `vif_filter`, `correlation_filter`, `hetero_sbt_filter`,
+//! `homo_sbt_filter` and `hetero_fast_sbt_filter` need models of modules this
+//! implementation does not have: they fail naming `filter_methods[i]`.
+//!
+//! ## IV filters across parties
+//!
+//! Every party first sends nothing but the positions of its IV filters (a host to the
+//! guest, which checks they agree). Then, per IV filter run, each host sends the
+//! anonymous names of the columns it has left to judge (from its binning model's
+//! `header_anonymous`), and the guest answers each host with the names it keeps. Hosts
+//! never see an IV; the guest never sees a host's real column names. A party that fails
+//! tells the others only the kind of its error, so that they stop at once instead of
+//! waiting.
+//!
+//! # Transform (a `HeteroFeatureSelection` model is among the model inputs)
+//!
+//! The model's kept columns are kept, nothing is refitted and no other party is
+//! contacted; every kept column must be in the data (a missing one fails naming it).
+//! Transforming the fitting data reproduces the fit's output.
+//!
+//! # Outputs
+//!
+//! - Output data (first output data name, default `data`): the input's sids, label and
+//!   kept feature columns (in their order), values copied bit for bit, same partitions.
+//! - Model (first output model name, default `model`): a [`FeatureSelectionModel`] (see
+//!   [`model`] for its JSON); in transform mode the input model unchanged.
+//! - Summary (fit): per filter run (FATE's `filter_name`, `_1`, `_2`... for repeats)
+//!   `last_col_nums`, `left_col_nums`, `left_col_names`, `removed_col_names` over all
+//!   this party's feature columns, and `all` for the whole selection.
+//! - Metric (fit): namespace `train`, name `feature_selection`, one point per filter run
+//!   (its name, the columns left after it), meta `{"metric_type": "FEATURE_SELECTION",
+//!   "original_col_nums", "left_col_nums"}`.
+//!
+//! Departures from FATE: statistic filters are computed from the party's data, as FATE
+//! ≤ 1.4's filters did (FATE 1.5+ requires a `DataStatistics` isometric model for
+//! `unique_value`, `coefficient_of_variation_value_thres`, `outlier_cols` and
+//! `statistic_filter` and fails without one; that module does not exist here, and its
+//! values are these: missing cells left out, population variance, quantiles of rank
+//! `ceil(q · n)`); ties in top-k / top-percentile go to the earlier column (FATE's order
+//! among equal values is numpy's unspecified one); the keep-one rule of `manually` keeps
+//! the first column (FATE picks one at random) and that of `percentage_value` the least
+//! dominated one (FATE: the first); an index or name that is not a feature column fails
+//! (FATE ignores it); a guest column
+//! without IV, or a host column without IV in `host_results`, fails (FATE fails for the
+//! first and counts the second as IV 0); with no column selected every column is kept
+//! (FATE picks a random column to judge); `mul_class_merge_type` is accepted and recorded
+//! but has no effect, the binning model being binary.
+
+pub mod model;
+pub(crate) mod param;
+
+mod filters;
+
+use std::collections::{BTreeMap, HashMap};
+
+use fateflow_domain::{Party, Role};
+use fateflow_federation::{Federation, FederationExt};
+use fateflow_tables::{
+    read_partition_frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
+use crate::error::{Error, ErrorKind, Result};
+use crate::table_io::feature_header;
+use crate::table_io::open_first_input;
+use crate::table_io::percent;
+
+use filters::{keep_one, select, ColumnStats, Needs};
+pub use model::FeatureSelectionModel;
+use model::{
+    BinningView, FilterResult, HostFeatureValues, HostLeftCols, LeftCols, ModelMeta, ModelParam,
+    ModelView, BINNING_MODULE, MODULE,
+};
+use param::{
+    FilterKind, HostThresholds, IvRule, Metric as StatMetric, Select, SelectionParam, Step,
+};
+
+/// Input data keys tried in order.
+const INPUT_KEYS: [&str; 2] = ["data", "train_data"];
+
+/// FATE's `HeteroFeatureSelection` component.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeteroFeatureSelection;
+
+impl Component for HeteroFeatureSelection {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let input = Input::open(ctx)?;
+        match ctx.models_of(MODULE).next() {
+            Some(model) => transform(ctx, &input, model),
+            None => {
+                let mut link = Link::new(ctx)?;
+                let result = fit(ctx, &input, &mut link);
+                if let Err(e) = &result {
+                    link.abort(e);
+                }
+                result
+            }
+        }
+    }
+}
+
+/// The input table.
+struct Input {
+    id: TableId,
+    info: TableInfo,
+    rows: u64,
+    /// The feature columns (label excluded), in order.
+    header: Vec<String>,
+    /// Each feature's position among the table's columns.
+    positions: Vec<usize>,
+}
+
+impl Input {
+    fn open(ctx: &TaskContext<'_>) -> Result<Self> {
+        let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
+        let header = feature_header(&info.schema);
+        let positions = header
+            .iter()
+            .map(|c| {
+                info.schema
+                    .column_index(c)
+                    .expect("a feature is a header column")
+            })
+            .collect();
+        Ok(Input {
+            id,
+            info,
+            rows,
+            header,
+            positions,
+        })
+    }
+}
+
+/// A message between guest and hosts: a value, or the news that the sender failed
+/// (only the kind of its error, never the cause).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply<T> {
+    Ok(T),
+    Failed { kind: String },
+}
+
+const PLAN: &str = "selection_plan";
+const PLAN_ACK: &str = "selection_plan_ack";
+const SELECT_COLS: &str = "host_select_cols";
+const LEFT_COLS: &str = "result_left_cols";
+const PLAN_TAG: &str = "plan";
+
+/// Who this party talks to.
+enum Peers<'a> {
+    /// A guest without hosts: nobody.
+    Alone,
+    Guest {
+        fed: &'a dyn Federation,
+        hosts: Vec<Party>,
+    },
+    Host {
+        fed: &'a dyn Federation,
+        guest: Party,
+    },
+}
+
+/// The data plane of a fit, and how far the exchange got (so that a failure can be
+/// told on the key the other side waits on next).
+struct Link<'a> {
+    peers: Peers<'a>,
+    /// The tags of the IV filter runs, in order.
+    iv_tags: Vec<String>,
+    plan_done: bool,
+    /// How many IV runs this party has sent its part of.
+    iv_done: usize,
+}
+
+fn party_name(p: Party) -> String {
+    format!("{} {}", p.role, p.party_id)
+}
+
+fn failed(p: Party, kind: &str) -> Error {
+    Error::PartyFailed {
+        party: party_name(p),
+        kind: ErrorKind::from_name(kind),
+    }
+}
+
+impl<'a> Link<'a> {
+    fn new(ctx: &'a TaskContext<'_>) -> Result<Self> {
+        let peers = match ctx.role {
+            Role::Guest => {
+                let hosts = ctx.parties_of(Role::Host);
+                if hosts.is_empty() {
+                    Peers::Alone
+                } else {
+                    Peers::Guest {
+                        fed: ctx.federation()?,
+                        hosts,
+                    }
+                }
+            }
+            Role::Host => {
+                let guest = ctx
+                    .parties_of(Role::Guest)
+                    .first()
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::param("role", "HeteroFeatureSelection at a host needs a guest")
+                    })?;
+                Peers::Host {
+                    fed: ctx.federation()?,
+                    guest,
+                }
+            }
+            other => {
+                return Err(Error::param(
+                    "role",
+                    format!("HeteroFeatureSelection runs at guest and hosts, not at the {other}"),
+                ))
+            }
+        };
+        Ok(Link {
+            peers,
+            iv_tags: Vec::new(),
+            plan_done: false,
+            iv_done: 0,
+        })
+    }
+
+    fn hosts(&self) -> &[Party] {
+        match &self.peers {
+            Peers::Guest { hosts, .. } => hosts,
+            _ => &[],
+        }
+    }
+
+    /// Host and guest agree on where the IV filter runs are (`labels`).
+    fn handshake(&mut self, labels: &[String]) -> Result<()> {
+        match &self.peers {
+            Peers::Alone => {}
+            Peers::Host { fed, guest } => {
+                fed.remote(PLAN, PLAN_TAG, &Reply::Ok(labels), &[*guest])?;
+                self.plan_done = true;
+                match fed.get::<Reply<()>>(PLAN_ACK, PLAN_TAG, *guest)? {
+                    Reply::Ok(()) => {}
+                    Reply::Failed { kind } => return Err(failed(*guest, &kind)),
+                }
+            }
+            Peers::Guest { fed, hosts } => {
+                for &h in hosts {
+                    match fed.get::<Reply<Vec<String>>>(PLAN, PLAN_TAG, h)? {
+                        Reply::Failed { kind } => return Err(failed(h, &kind)),
+                        Reply::Ok(theirs) if theirs != labels => {
+                            return Err(Error::param(
+                                "filter_methods",
+                                format!(
+                                    "{} runs IV filters at [{}] but the guest at [{}]: every \
+                                     party must list its IV filters at the same places",
+                                    party_name(h),
+                                    theirs.join(", "),
+                                    labels.join(", ")
+                                ),
+                            ))
+                        }
+                        Reply::Ok(_) => {}
+                    }
+                }
+                fed.remote(PLAN_ACK, PLAN_TAG, &Reply::<()>::Ok(()), hosts)?;
+                self.plan_done = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Host: sends the anonymous names it judges in IV run `tag`, returns those the
+    /// guest keeps.
+    fn host_exchange(&mut self, tag: &str, names: &[String]) -> Result<Vec<String>> {
+        let Peers::Host { fed, guest } = &self.peers else {
+            unreachable!("host_exchange at a host only");
+        };
+        fed.remote(SELECT_COLS, tag, &Reply::Ok(names), &[*guest])?;
+        self.iv_done += 1;
+        match fed.get::<Reply<Vec<String>>>(LEFT_COLS, tag, *guest)? {
+            Reply::Ok(kept) => Ok(kept),
+            Reply::Failed { kind } => Err(failed(*guest, &kind)),
+        }
+    }
+
+    /// Guest: every host's anonymous names to judge in IV run `tag`, in host order.
+    fn guest_collect(&self, tag: &str) -> Result<Vec<Vec<String>>> {
+        let Peers::Guest { fed, hosts } = &self.peers else {
+            return Ok(Vec::new());
+        };
+        hosts
+            .iter()
+            .map(
+                |&h| match fed.get::<Reply<Vec<String>>>(SELECT_COLS, tag, h)? {
+                    Reply::Ok(names) => Ok(names),
+                    Reply::Failed { kind } => Err(failed(h, &kind)),
+                },
+            )
+            .collect()
+    }
+
+    /// Guest: tells each host the names it keeps in IV run `tag`.
+    fn guest_reply(&mut self, tag: &str, kept: &[Vec<String>]) -> Result<()> {
+        if let Peers::Guest { fed, hosts } = &self.peers {
+            for (&h, names) in hosts.iter().zip(kept) {
+                fed.remote(LEFT_COLS, tag, &Reply::Ok(names), &[h])?;
+            }
+        }
+        self.iv_done += 1;
+        Ok(())
+    }
+
+    /// Tells the other side, on the key it waits on next, that this party failed.
+    fn abort(&self, e: &Error) {
+        let msg = Reply::<()>::Failed {
+            kind: e.kind().as_str().into(),
+        };
+        let next_iv = self.iv_tags.get(self.iv_done);
+        // Best effort: the failure itself is what the task reports.
+        let _ = match &self.peers {
+            Peers::Alone => Ok(()),
+            Peers::Host { fed, guest } => match (self.plan_done, next_iv) {
+                (false, _) => fed.remote(PLAN, PLAN_TAG, &msg, &[*guest]),
+                (true, Some(tag)) => fed.remote(SELECT_COLS, tag, &msg, &[*guest]),
+                (true, None) => Ok(()),
+            },
+            Peers::Guest { fed, hosts } => match (self.plan_done, next_iv) {
+                (false, _) => fed.remote(PLAN_ACK, PLAN_TAG, &msg, hosts),
+                (true, Some(tag)) => fed.remote(LEFT_COLS, tag, &msg, hosts),
+                (true, None) => Ok(()),
+            },
+        };
+    }
+}
+
+/// The federation tag of an IV run: its place in `filter_methods` (and `metrics`), the
+/// same at every party whatever their other filters expand to.
+fn iv_tag(step: &Step) -> String {
+    format!(
+        "filter_{}_{}",
+        step.position,
+        step.metric_index.unwrap_or(0)
+    )
+}
+
+/// This party's anonymous name of feature `i` (FATE's `<role>_<party_id>_x<i>`).
+fn anonymous(ctx: &TaskContext<'_>, i: usize) -> String {
+    format!("{}_{}_x{i}", ctx.role, ctx.party_id)
+}
+
+/// The binning model among the isometric inputs, read for the IV filters.
+struct Binning {
+    view: BinningView,
+    component: String,
+    alias: String,
+    /// Host: real name → anonymous name.
+    to_anonymous: HashMap<String, String>,
+}
+
+impl Binning {
+    fn bad(&self, reason: String) -> Error {
+        Error::InvalidModel {
+            component: self.component.clone(),
+            alias: self.alias.clone(),
+            module: BINNING_MODULE.into(),
+            reason,
+        }
+    }
+
+    fn load(ctx: &TaskContext<'_>, first_iv: &Step) -> Result<Self> {
+        let mut found = ctx
+            .inputs
+            .isometric_model
+            .iter()
+            .filter(|m| crate::context::canonical_module(&m.model.module) == BINNING_MODULE);
+        let Some(input) = found.next() else {
+            let hint = if ctx.models_of(BINNING_MODULE).next().is_some() {
+                " (a HeteroFeatureBinning model is among the `model` inputs: give it as `isometric_model`)"
+            } else {
+                ""
+            };
+            return Err(Error::MissingInput {
+                component: MODULE.into(),
+                what: format!(
+                    "a HeteroFeatureBinning model among its `isometric_model` inputs for {} \
+                     ({}){hint}",
+                    first_iv.label(),
+                    first_iv.method
+                ),
+            });
+        };
+        if let Some(other) = found.next() {
+            return Err(Error::InvalidModel {
+                component: other.component.clone(),
+                alias: other.alias.clone(),
+                module: other.model.module.clone(),
+                reason: format!(
+                    "a second HeteroFeatureBinning model (the first is `{}` of component `{}`); \
+                     give one",
+                    input.alias, input.component
+                ),
+            });
+        }
+        let bad = |reason| Error::InvalidModel {
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            module: BINNING_MODULE.into(),
+            reason,
+        };
+        let view =
+            BinningView::from_component_model(&input.model).map_err(|e| bad(e.to_string()))?;
+        let to_anonymous = view
+            .header
+            .iter()
+            .cloned()
+            .zip(view.header_anonymous.iter().cloned())
+            .collect();
+        Ok(Binning {
+            view,
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            to_anonymous,
+        })
+    }
+
+    /// The IV of this party's column `c`.
+    fn own_iv(&self, c: &str) -> Result<f64> {
+        let col = self.view.binning_result.get(c).ok_or_else(|| {
+            self.bad(format!(
+                "column `{c}` has no binning_result, so the IV filters cannot judge it \
+                 (bin it, or leave it out of select_col_indexes / select_names)"
+            ))
+        })?;
+        match col.iv {
+            Some(iv) if iv.is_finite() => Ok(iv),
+            _ => Err(self.bad(format!(
+                "the binning_result of column `{c}` has no finite iv"
+            ))),
+        }
+    }
+
+    /// The IV the guest holds for `host`'s column `anonymous`.
+    fn host_iv(&self, host: Party, anonymous: &str) -> Result<f64> {
+        let results = self
+            .view
+            .host_results
+            .get(&host.party_id.to_string())
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "host_results has no entry for host {}",
+                    host.party_id
+                ))
+            })?;
+        let col = results.get(anonymous).ok_or_else(|| {
+            self.bad(format!(
+                "host_results of host {} has no column `{anonymous}`",
+                host.party_id
+            ))
+        })?;
+        match col.iv {
+            Some(iv) if iv.is_finite() => Ok(iv),
+            _ => Err(self.bad(format!(
+                "host_results of host {}: column `{anonymous}` has no finite iv",
+                host.party_id
+            ))),
+        }
+    }
+}
+
+/// What one filter run decided about this party's judged columns.
+struct Outcome {
+    kept: Vec<bool>,
+    values: Option<Vec<f64>>,
+    /// Where the keep-one rule kept a column.
+    kept_one: Option<usize>,
+    host_values: Vec<HostFeatureValues>,
+    host_left: Vec<HostLeftCols>,
+    /// Lines for the log (per host decisions).
+    notes: Vec<String>,
+}
+
+impl Outcome {
+    fn local(mut kept: Vec<bool>, values: Option<Vec<f64>>, take_high: bool) -> Self {
+        let kept_one = keep_one(&mut kept, values.as_deref(), take_high);
+        Outcome {
+            kept,
+            values,
+            kept_one,
+            host_values: Vec::new(),
+            host_left: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Everything a fit works with.
+struct Fit<'c, 'a> {
+    ctx: &'c TaskContext<'a>,
+    input: &'c Input,
+    stats: Vec<Option<ColumnStats>>,
+    binning: Option<Binning>,
+}
+
+impl Fit<'_, '_> {
+    fn no_statistic(&self, column: usize, metric: StatMetric) -> Error {
+        Error::NoStatistic {
+            table: self.input.id.to_string(),
+            column: self.input.header[column].clone(),
+            statistic: metric.statistic(),
+            parameter: "filter_methods",
+        }
+    }
+
+    fn stats(&self, column: usize) -> &ColumnStats {
+        self.stats[column]
+            .as_ref()
+            .expect("statistics are computed for every selected column")
+    }
+
+    fn run_step(
+        &self,
+        link: &mut Link<'_>,
+        step: &Step,
+        tag: &str,
+        candidates: &[usize],
+    ) -> Result<Outcome> {
+        let header = &self.input.header;
+        match &step.kind {
+            FilterKind::Manually(m) => {
+                let out = m.filtered_out(header)?;
+                let kept = candidates.iter().map(|c| !out.contains(c)).collect();
+                Ok(Outcome::local(kept, None, true))
+            }
+            FilterKind::PercentageValue { upper_pct } => {
+                let limit = (self.input.rows as f64 * upper_pct).ceil() as u64;
+                let counts: Vec<u64> = candidates
+                    .iter()
+                    .map(|&c| self.stats(c).mode_count())
+                    .collect();
+                let kept = counts.iter().map(|&n| n <= limit).collect();
+                let shares = counts
+                    .iter()
+                    .map(|&n| n as f64 / self.input.rows as f64)
+                    .collect();
+                Ok(Outcome::local(kept, Some(shares), false))
+            }
+            FilterKind::Statistic { metric, rule } => {
+                let values = candidates
+                    .iter()
+                    .map(|&c| {
+                        self.stats(c)
+                            .metric(*metric)
+                            .ok_or_else(|| self.no_statistic(c, *metric))
+                    })
+                    .collect::<Result<Vec<f64>>>()?;
+                let thresholds = match rule.select {
+                    Select::Threshold(t) => vec![t; values.len()],
+                    _ => Vec::new(),
+                };
+                let kept = select(&values, &thresholds, rule);
+                Ok(Outcome::local(kept, Some(values), rule.take_high))
+            }
+            FilterKind::Iv(iv) => {
+                let binning = self
+                    .binning
+                    .as_ref()
+                    .expect("loaded when there are IV filters");
+                match self.ctx.role {
+                    Role::Host => self.host_iv(link, binning, tag, candidates),
+                    _ => self.guest_iv(link, binning, iv, tag, candidates),
+                }
+            }
+        }
+    }
+
+    fn host_iv(
+        &self,
+        link: &mut Link<'_>,
+        binning: &Binning,
+        tag: &str,
+        candidates: &[usize],
+    ) -> Result<Outcome> {
+        let names: Vec<String> = candidates
+            .iter()
+            .map(|&c| binning.to_anonymous[&self.input.header[c]].clone())
+            .collect();
+        let kept_names = link.host_exchange(tag, &names)?;
+        for n in &kept_names {
+            if !names.contains(n) {
+                let guest = self.ctx.parties_of(Role::Guest)[0];
+                return Err(Error::Federation(fateflow_federation::Error::Decode {
+                    name: LEFT_COLS.into(),
+                    from: guest,
+                    detail: format!("the guest kept `{n}`, which this host did not offer"),
+                }));
+            }
+        }
+        let kept = names.iter().map(|n| kept_names.contains(n)).collect();
+        Ok(Outcome {
+            kept,
+            values: None,
+            kept_one: None,
+            host_values: Vec::new(),
+            host_left: Vec::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    fn guest_iv(
+        &self,
+        link: &mut Link<'_>,
+        binning: &Binning,
+        iv: &IvRule,
+        tag: &str,
+        candidates: &[usize],
+    ) -> Result<Outcome> {
+        let own: Vec<f64> = candidates
+            .iter()
+            .map(|&c| binning.own_iv(&self.input.header[c]))
+            .collect::<Result<_>>()?;
+        let host_names = link.guest_collect(tag)?;
+        let hosts = link.hosts().to_vec();
+        let rule = iv.rule;
+        let guest_threshold = match rule.select {
+            Select::Threshold(t) => t,
+            _ => 0.0,
+        };
+        if !iv.select_federated || hosts.is_empty() {
+            let kept = select(&own, &vec![guest_threshold; own.len()], &rule);
+            let mut out = Outcome::local(kept, Some(own), rule.take_high);
+            link.guest_reply(tag, &host_names)?;
+            if !hosts.is_empty() {
+                out.notes
+                    .push("hosts keep all their columns (select_federated is false)".into());
+            }
+            return Ok(out);
+        }
+        let host_thresholds: Vec<f64> = match &iv.host_thresholds {
+            None => vec![guest_threshold; hosts.len()],
+            Some(HostThresholds::All(t)) => vec![*t; hosts.len()],
+            Some(HostThresholds::PerHost(v)) if v.len() == hosts.len() => v.clone(),
+            Some(HostThresholds::PerHost(v)) => {
+                return Err(Error::param(
+                    &iv.host_thresholds_parameter,
+                    format!(
+                        "{} thresholds given for {} hosts: give one per host",
+                        v.len(),
+                        hosts.len()
+                    ),
+                ))
+            }
+        };
+        let mut values = own.clone();
+        let mut thresholds = vec![guest_threshold; own.len()];
+        let mut host_values = Vec::with_capacity(hosts.len());
+        for ((&h, names), &t) in hosts.iter().zip(&host_names).zip(&host_thresholds) {
+            let v = names
+                .iter()
+                .map(|n| binning.host_iv(h, n))
+                .collect::<Result<Vec<f64>>>()?;
+            values.extend_from_slice(&v);
+            thresholds.extend(std::iter::repeat_n(t, v.len()));
+            host_values.push(v);
+        }
+        let pooled = select(&values, &thresholds, &rule);
+        let (own_kept, mut rest) = pooled.split_at(own.len());
+        let mut out = Outcome::local(own_kept.to_vec(), Some(own), rule.take_high);
+        let mut replies = Vec::with_capacity(hosts.len());
+        for ((&h, names), v) in hosts.iter().zip(&host_names).zip(&host_values) {
+            let (mine, later) = rest.split_at(names.len());
+            rest = later;
+            let mut kept = mine.to_vec();
+            let forced = keep_one(&mut kept, Some(v), rule.take_high);
+            let kept_names: Vec<String> = names
+                .iter()
+                .zip(&kept)
+                .filter(|(_, &k)| k)
+                .map(|(n, _)| n.clone())
+                .collect();
+            out.notes.push(format!(
+                "host {}: kept {} of {} judged columns{}",
+                h.party_id,
+                kept_names.len(),
+                names.len(),
+                forced.map_or(String::new(), |i| format!(
+                    " ({} kept so that one is left)",
+                    names[i]
+                ))
+            ));
+            out.host_values.push(HostFeatureValues {
+                party_id: h.party_id.to_string(),
+                feature_values: names.iter().cloned().zip(v.iter().copied()).collect(),
+            });
+            out.host_left.push(HostLeftCols {
+                party_id: h.party_id.to_string(),
+                left_cols: LeftCols::new(names.clone(), |n| kept_names.iter().any(|k| k == n)),
+            });
+            replies.push(kept_names);
+        }
+        link.guest_reply(tag, &replies)?;
+        Ok(out)
+    }
+}
+
+/// The statistics the local filters need, for the selected columns, in one pass.
+fn statistics(
+    ctx: &TaskContext<'_>,
+    input: &Input,
+    selected: &[usize],
+    needs: Needs,
+) -> Result<Vec<Option<ColumnStats>>> {
+    let mut stats: Vec<Option<ColumnStats>> = vec![None; input.header.len()];
+    for &c in selected {
+        stats[c] = Some(ColumnStats::default());
+    }
+    let partitions = input.info.partitions;
+    for partition in 0..partitions {
+        let frame = read_partition_frame(ctx.tables, &input.id, partition)
+            .map_err(|e| Error::table(&input.id, e))?;
+        for row in frame.rows() {
+            for &c in selected {
+                if let Some(s) = stats[c].as_mut() {
+                    s.add(row[input.positions[c]], needs);
+                }
+            }
+        }
+        ctx.tracker
+            .progress((u32::from(percent(partition + 1, partitions)) * 40 / 100) as u8);
+    }
+    for s in stats.iter_mut().flatten() {
+        s.finish();
+    }
+    Ok(stats)
+}
+
+fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> {
+    let param = SelectionParam::parse(&ctx.parameters)?;
+    let steps = &param.steps;
+    link.iv_tags = steps.iter().filter(|s| s.is_iv()).map(iv_tag).collect();
+    let header = &input.header;
+    let selected = param.selected(header, |i| anonymous(ctx, i))?;
+    ctx.tracker.info(&format!(
+        "feature_selection: fitting on {} ({} rows), {} of {} feature columns selected, filters: {}",
+        input.id,
+        input.rows,
+        selected.len(),
+        header.len(),
+        if param.filter_methods.is_empty() {
+            "none".into()
+        } else {
+            param.filter_methods.join(", ")
+        }
+    ));
+    if selected.is_empty() {
+        ctx.tracker
+            .info("feature_selection: no column is selected, every column is kept");
+    }
+    // Check what can be checked before any party waits for another.
+    for s in steps {
+        if let FilterKind::Manually(m) = &s.kind {
+            m.filtered_out(header)?;
+        }
+    }
+    let binning = match steps.iter().find(|s| s.is_iv()) {
+        None => None,
+        Some(first) => {
+            let b = Binning::load(ctx, first)?;
+            if ctx.role == Role::Host {
+                for &c in &selected {
+                    if !b.to_anonymous.contains_key(&header[c]) {
+                        return Err(b.bad(format!(
+                            "selected column `{}` is not in the binning model's header, so the \
+                             IV filters cannot judge it (bin it, or leave it out of \
+                             select_col_indexes / select_names)",
+                            header[c]
+                        )));
+                    }
+                }
+            }
+            Some(b)
+        }
+    };
+    let mut needs = Needs::default();
+    let mut any_stat = false;
+    for s in steps {
+        match &s.kind {
+            FilterKind::Statistic { metric, .. } => {
+                any_stat = true;
+                needs.values |= metric.needs_values();
+            }
+            FilterKind::PercentageValue { .. } => {
+                any_stat = true;
+                needs.modes = true;
+            }
+            _ => {}
+        }
+    }
+    let stats = if any_stat && !selected.is_empty() {
+        statistics(ctx, input, &selected, needs)?
+    } else {
+        vec![None; header.len()]
+    };
+    // Only where the IV runs are: their settings are the guest's.
+    let labels: Vec<String> = steps
+        .iter()
+        .filter(|s| s.is_iv())
+        .map(Step::label)
+        .collect();
+    link.handshake(&labels)?;
+
+    let fit = Fit {
+        ctx,
+        input,
+        stats,
+        binning,
+    };
+    let mut left = vec![true; header.len()];
+    let mut results = Vec::with_capacity(steps.len());
+    let mut summary = Map::new();
+    let mut points = Vec::with_capacity(steps.len());
+    for (k, step) in steps.iter().enumerate() {
+        let candidates: Vec<usize> = selected.iter().copied().filter(|&c| left[c]).collect();
+        let original: Vec<String> = (0..header.len())
+            .filter(|&c| left[c])
+            .map(|c| header[c].clone())
+            .collect();
+        let outcome = fit.run_step(link, step, &iv_tag(step), &candidates)?;
+        let mut removed = Vec::new();
+        for (&c, &kept) in candidates.iter().zip(&outcome.kept) {
+            if !kept {
+                left[c] = false;
+                removed.push(header[c].clone());
+            }
+        }
+        let kept_count = outcome.kept.iter().filter(|&&k| k).count();
+        ctx.tracker.info(&format!(
+            "feature_selection: {} {}: kept {kept_count} of {} judged columns{}{}",
+            step.label(),
+            step.name,
+            candidates.len(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(", removed {}", removed.join(", "))
+            },
+            outcome.kept_one.map_or(String::new(), |i| format!(
+                " ({} kept so that one is left)",
+                header[candidates[i]]
+            ))
+        ));
+        for note in &outcome.notes {
+            ctx.tracker.info(&format!(
+                "feature_selection: {} {}: {note}",
+                step.label(),
+                step.name
+            ));
+        }
+        let left_names: Vec<String> = (0..header.len())
+            .filter(|&c| left[c])
+            .map(|c| header[c].clone())
+            .collect();
+        let mut key = step.name.clone();
+        let mut repeat = 0;
+        while summary.contains_key(&key) {
+            repeat += 1;
+            key = format!("{}_{repeat}", step.name);
+        }
+        summary.insert(
+            key,
+            json!({
+                "last_col_nums": original.len(),
+                "left_col_nums": left_names.len(),
+                "left_col_names": left_names,
+                "removed_col_names": removed,
+            }),
+        );
+        points.push((json!(step.name), json!(left_names.len())));
+        let values = outcome.values.map_or_else(BTreeMap::new, |v| {
+            candidates
+                .iter()
+                .map(|&c| header[c].clone())
+                .zip(v)
+                .collect()
+        });
+        results.push(FilterResult {
+            filter_name: step.name.clone(),
+            filter_method: step.method.clone(),
+            select_cols: candidates.iter().map(|&c| header[c].clone()).collect(),
+            feature_values: values,
+            left_cols: LeftCols::new(original, |c| left_names.iter().any(|l| l == c)),
+            host_feature_values: outcome.host_values,
+            host_left_cols: outcome.host_left,
+        });
+        ctx.tracker
+            .progress((40 + 20 * (k + 1) / steps.len().max(1)) as u8);
+    }
+
+    let kept: Vec<usize> = (0..header.len()).filter(|&c| left[c]).collect();
+    let model = FeatureSelectionModel {
+        param: ModelParam {
+            header: header.clone(),
+            results,
+            final_left_cols: LeftCols::new(header.clone(), |c| {
+                kept.iter().any(|&k| header[k] == c)
+            }),
+        },
+        meta: ModelMeta {
+            filter_methods: param.filter_methods.clone(),
+            cols: selected.iter().map(|&c| header[c].clone()).collect(),
+            need_run: true,
+            filter_metas: steps.iter().map(|s| s.meta.clone()).collect(),
+        },
+    };
+    let output = write_output(ctx, input, &kept)?;
+    ctx.tracker.save_model(
+        ctx.first_output_model_name("model"),
+        &model.to_component_model(),
+    )?;
+    let left_names: Vec<String> = kept.iter().map(|&c| header[c].clone()).collect();
+    summary.insert(
+        "all".into(),
+        json!({
+            "last_col_nums": header.len(),
+            "left_col_nums": kept.len(),
+            "left_col_names": left_names,
+            "removed_col_names": (0..header.len()).filter(|c| !left[*c]).map(|c| header[c].clone()).collect::<Vec<_>>(),
+        }),
+    );
+    ctx.log_metric(Metric {
+        namespace: "train".into(),
+        name: "feature_selection".into(),
+        data: points,
+        meta: json!({
+            "metric_type": "FEATURE_SELECTION",
+            "original_col_nums": header.len(),
+            "left_col_nums": kept.len(),
+        }),
+    })?;
+    ctx.tracker.set_summary(Value::Object(summary))?;
+    ctx.tracker.info(&format!(
+        "feature_selection: kept {} of {} feature columns; wrote {} rows to {output}",
+        kept.len(),
+        header.len(),
+        input.rows
+    ));
+    Ok(())
+}
+
+fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> Result<()> {
+    let view =
+        ModelView::from_component_model(&model_input.model).map_err(|e| Error::InvalidModel {
+            component: model_input.component.clone(),
+            alias: model_input.alias.clone(),
+            module: model_input.model.module.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut kept = view
+        .kept()
+        .into_iter()
+        .map(|c| {
+            input
+                .header
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| Error::MissingColumn {
+                    table: input.id.to_string(),
+                    column: c.to_owned(),
+                    why: format!(
+                        "kept by model `{}` of component `{}`",
+                        model_input.alias, model_input.component
+                    ),
+                })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    kept.sort_unstable();
+    ctx.tracker.info(&format!(
+        "feature_selection: transforming {} ({} rows) with model `{}` of component `{}`: \
+         keeping {} of {} feature columns",
+        input.id,
+        input.rows,
+        model_input.alias,
+        model_input.component,
+        kept.len(),
+        input.header.len()
+    ));
+    let output = write_output(ctx, input, &kept)?;
+    ctx.tracker
+        .save_model(ctx.first_output_model_name("model"), &model_input.model)?;
+    ctx.tracker.info(&format!(
+        "feature_selection: wrote {} rows to {output}",
+        input.rows
+    ));
+    Ok(())
+}
+
+/// Writes the sids, the label and the `kept` features (feature positions, sorted) of
+/// every row, partition by partition, copying the values as they are.
+fn write_output(ctx: &TaskContext<'_>, input: &Input, kept: &[usize]) -> Result<TableRef> {
+    let schema = &input.info.schema;
+    let kept_positions: Vec<usize> = kept.iter().map(|&c| input.positions[c]).collect();
+    let columns: Vec<usize> = (0..schema.header.len())
+        .filter(|j| {
+            schema.label_name.as_deref() == Some(schema.header[*j].as_str())
+                || kept_positions.contains(j)
+        })
+        .collect();
+    let out_schema = TableSchema {
+        sid: schema.sid.clone(),
+        header: columns.iter().map(|&j| schema.header[j].clone()).collect(),
+        label_name: schema.label_name.clone(),
+    };
+    let projection: Vec<usize> = std::iter::once(0)
+        .chain(columns.iter().map(|j| j + 1))
+        .collect();
+    let data_name = ctx.first_output_data_name("data");
+    let output = ctx.output_table(data_name);
+    let dest = output.to_id("output table")?;
+    let info = TableInfo {
+        schema: out_schema.clone(),
+        origin: TableOrigin::Output,
+        ..input.info.clone()
+    };
+    let arrow_schema = out_schema.arrow_schema();
+    let mut stage = ctx
+        .tables
+        .begin_write(&dest, &info)
+        .map_err(|e| Error::table(&dest, e))?;
+    let partitions = input.info.partitions;
+    for partition in 0..partitions {
+        let batches = ctx
+            .tables
+            .read_partition(&input.id, partition)
+            .map_err(|e| Error::table(&input.id, e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::table(&input.id, e))?;
+            let arrow = |e| Error::table(&dest, fateflow_tables::Error::from(e));
+            let projected = batch.project(&projection).map_err(arrow)?;
+            let out = arrow_array::RecordBatch::try_new(
+                arrow_schema.clone(),
+                projected.columns().to_vec(),
+            )
+            .map_err(arrow)?;
+            stage
+                .write(partition, &out)
+                .map_err(|e| Error::table(&dest, e))?;
+        }
+        ctx.tracker
+            .progress((60 + u32::from(percent(partition + 1, partitions)) * 40 / 100) as u8);
+    }
+    stage
+        .commit(WriteMode::Replace, input.rows)
+        .map_err(|e| Error::table(&dest, e))?;
+    ctx.tracker.save_output_data(data_name, &output)?;
+    Ok(output)
+}

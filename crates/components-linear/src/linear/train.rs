@@ -1,0 +1,1046 @@
+//! Federated training of a hetero linear model (spec §6), one function per role.
+//!
+//! **With an arbiter** (FATE 1.x's default): the arbiter generates the Paillier key and
+//! sends the public key to guest and hosts. Per mini-batch, each host sends the guest
+//! `[[u]]` (`u = ¼·wx_h` for LR, `wx_h` for LinR) and, with one host, the encrypted
+//! parts of the loss; the guest forms the residual `[[d]] = (¼·a − ½·y or a − y) ⊕ Σ[[u]]`
+//! (`a = wx_g + b`), re-randomizes it and sends it to the hosts; each party computes its
+//! encrypted gradient `Σ[[d]]·x` (+ `B·α·w` for L2) and sends it to the arbiter, which
+//! decrypts, runs the optimizer and returns each party's step Δ. The arbiter averages the
+//! batch losses, decides convergence and broadcasts it each epoch.
+//!
+//! **Without an arbiter** (one host): guest and host each own a key. The host sends
+//! `[[u]]` under its key, the guest sends `[[½-residual]]` under its key; each computes
+//! the encrypted half of its gradient that needs the other's values, adds a random mask
+//! 40+ bits wider than the value, has the other party decrypt it and removes the mask.
+//! The guest also gets the loss this way and decides convergence. The parties are
+//! assumed honest-but-curious: a party that sent crafted ciphertexts for decryption
+//! could learn the other's values, as in the published protocols of this kind.
+//!
+//! All plaintexts under encryption are fixed-point integers (`floating_point_precision`
+//! fraction bits, FATE's 23 by default); encrypted dot products use the crypto crate's
+//! bucket multi-exponentiation.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use fateflow_crypto::paillier::{Ciphertext, Encryptor, Keypair, PrivateKey, PublicKey};
+use fateflow_crypto::Integer;
+use fateflow_domain::{Party, Role};
+use fateflow_federation::{Federation, FederationExt};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::init::initial_weights;
+use super::optimizer::Optimizer;
+use super::param::{EarlyStop, LinearParam, Penalty, Task};
+use super::Dataset;
+use crate::context::TaskContext;
+use crate::error::{Error, Result};
+use crate::rng::SplitMix;
+use crate::wire::{decode_ciphers, decode_signed, encode_ciphers, fixed, fixed_i64, residue};
+
+/// Extra mask bits above the largest value a masked sum can hold.
+const MASK_BITS: u32 = 64 + 40;
+
+/// Where a party's time goes in an epoch, for the epoch's log line.
+struct Phases {
+    last: Instant,
+    spent: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            spent: Vec::new(),
+        }
+    }
+
+    /// Charges the time since the previous lap to `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let d = now - self.last;
+        self.last = now;
+        match self.spent.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, t)) => *t += d,
+            None => self.spent.push((phase, d)),
+        }
+    }
+
+    /// `"encrypt 1.20 s, wait 0.31 s"`, then starts over.
+    fn take(&mut self) -> String {
+        let out = self
+            .spent
+            .iter()
+            .map(|(p, d)| format!("{p} {:.2} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.spent.clear();
+        self.last = Instant::now();
+        out
+    }
+}
+
+/// What a party ends training with.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FitResult {
+    /// The weights; at the guest with `fit_intercept`, the intercept is last.
+    pub(crate) weights: Vec<f64>,
+    pub(crate) loss_history: Vec<f64>,
+    pub(crate) iters: usize,
+    pub(crate) converged: bool,
+    pub(crate) best_iteration: Option<usize>,
+}
+
+/// Called by the guest at the end of each epoch that validates: returns the score of
+/// the current model (higher is better).
+pub(crate) type Validator<'v> =
+    dyn FnMut(&TaskContext<'_>, &str, usize, &[f64]) -> Result<Option<f64>> + 'v;
+
+/// The guest's and hosts' end-of-epoch validation outcome.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct EpochVerdict {
+    /// Early stopping on the validation metric says stop.
+    stop: bool,
+    /// This epoch's model is the best so far: keep a copy.
+    best: bool,
+}
+
+/// The arbiter's end-of-epoch broadcast.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Convergence {
+    converged: bool,
+    loss: Option<f64>,
+}
+
+/// A party's step for one batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Step {
+    delta: Vec<f64>,
+    /// L1's soft threshold (α · current learning rate), 0 otherwise.
+    shrink: f64,
+}
+
+/// The guest's encrypted loss parts for one batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LossMessage {
+    /// Hex of the ciphertext of `Y` (scale `2^(2F)`).
+    cipher: String,
+    /// `loss = plain + Y / (divisor · 2^(2F))`.
+    divisor: f64,
+    plain: f64,
+}
+
+/// Who takes part.
+pub(crate) struct Roles {
+    pub(crate) guest: Party,
+    pub(crate) hosts: Vec<Party>,
+    pub(crate) arbiter: Option<Party>,
+}
+
+impl Roles {
+    pub(crate) fn of(ctx: &TaskContext<'_>, task: Task) -> Result<Roles> {
+        let guest = ctx
+            .parties_of(Role::Guest)
+            .first()
+            .copied()
+            .ok_or_else(|| Error::param("role", format!("{} needs a guest", task.module())))?;
+        let hosts = ctx.parties_of(Role::Host);
+        if hosts.is_empty() {
+            return Err(Error::param(
+                "role",
+                format!("{} needs at least one host", task.module()),
+            ));
+        }
+        let arbiter = ctx.parties_of(Role::Arbiter).first().copied();
+        if arbiter.is_none() && hosts.len() > 1 {
+            return Err(Error::param(
+                "role",
+                format!(
+                    "{} without an arbiter supports one host; this job has {} (add an arbiter)",
+                    task.module(),
+                    hosts.len()
+                ),
+            ));
+        }
+        Ok(Roles {
+            guest,
+            hosts,
+            arbiter,
+        })
+    }
+}
+
+/// One training run (the whole data, or one CV fold): the run id keeps its messages
+/// apart from other runs of the same task.
+pub(crate) struct Run<'r> {
+    pub(crate) ctx: &'r TaskContext<'r>,
+    pub(crate) task: Task,
+    pub(crate) param: &'r LinearParam,
+    pub(crate) roles: &'r Roles,
+    pub(crate) run: String,
+    /// A host's validation data, when the guest validates during training.
+    pub(crate) validate_host: Option<&'r Dataset>,
+}
+
+impl Run<'_> {
+    fn fed(&self) -> Result<&dyn Federation> {
+        self.ctx.federation()
+    }
+
+    fn tag(&self, parts: &[usize]) -> String {
+        let mut t = self.run.clone();
+        for p in parts {
+            t.push('.');
+            t.push_str(&p.to_string());
+        }
+        t
+    }
+
+    fn f(&self) -> u32 {
+        self.param.precision_bits
+    }
+
+    fn loss_on(&self) -> bool {
+        self.roles.hosts.len() == 1
+    }
+
+    fn progress(&self, epoch: usize) {
+        let pct = ((epoch + 1) * 100 / self.param.max_iter.max(1)).min(99) as u8;
+        self.ctx.tracker.progress(pct);
+    }
+}
+
+/// `(x_j · 2^F)` per column of the rows in `batch`, plus a constant column for the
+/// intercept when `intercept` is set.
+fn scalar_columns(
+    data: &Dataset,
+    batch: &[usize],
+    bits: u32,
+    intercept: bool,
+) -> Result<Vec<Vec<i64>>> {
+    let mut cols = Vec::with_capacity(data.k + 1);
+    for j in 0..data.k {
+        let mut col = Vec::with_capacity(batch.len());
+        for &i in batch {
+            col.push(fixed_i64(data.x(i)[j], bits, &|| {
+                format!("feature `{}` of row `{}`", data.header[j], data.sids[i])
+            })?);
+        }
+        cols.push(col);
+    }
+    if intercept {
+        cols.push(vec![1i64 << bits; batch.len()]);
+    }
+    Ok(cols)
+}
+
+/// `x·w` for the rows of `batch` (`w` may hold a trailing intercept when `intercept`).
+fn linear(data: &Dataset, batch: &[usize], w: &[f64], intercept: bool) -> Vec<f64> {
+    let b = if intercept { w[data.k] } else { 0.0 };
+    batch
+        .iter()
+        .map(|&i| data.x(i).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + b)
+        .collect()
+}
+
+fn penalty_value(param: &LinearParam, w: &[f64]) -> f64 {
+    match param.penalty {
+        Penalty::L2 => 0.5 * param.alpha * w.iter().map(|x| x * x).sum::<f64>(),
+        Penalty::L1 => param.alpha * w.iter().map(|x| x.abs()).sum::<f64>(),
+        Penalty::None => 0.0,
+    }
+}
+
+/// Adds `B·α·w_j · 2^(2F)` to each encrypted gradient sum (L2), leaving the intercept.
+fn add_l2(
+    pk: &PublicKey,
+    param: &LinearParam,
+    grads: &mut [Ciphertext],
+    w: &[f64],
+    batch_len: usize,
+) -> Result<()> {
+    if param.penalty != Penalty::L2 {
+        return Ok(());
+    }
+    for (g, wj) in grads.iter_mut().zip(w) {
+        let reg = fixed(
+            batch_len as f64 * param.alpha * wj,
+            2 * param.precision_bits,
+        )?;
+        *g = pk.raw_add_plain(g, &reg);
+    }
+    Ok(())
+}
+
+/// `w ← w − Δ`, then L1's soft threshold on the feature weights (not the intercept).
+fn apply_step(w: &mut [f64], step: &Step, features: usize) {
+    for (wj, d) in w.iter_mut().zip(&step.delta) {
+        *wj -= d;
+    }
+    if step.shrink > 0.0 {
+        for wj in w.iter_mut().take(features) {
+            *wj = wj.signum() * (wj.abs() - step.shrink).max(0.0);
+        }
+    }
+}
+
+fn encrypt_fixed(enc: &dyn Encryptor, values: &[f64], bits: u32) -> Result<Vec<Ciphertext>> {
+    let n = enc.public_key().n().clone();
+    let plain: Vec<Integer> = values
+        .par_iter()
+        .map(|&v| Ok(residue(&fixed(v, bits)?, &n)))
+        .collect::<Result<_>>()?;
+    Ok(enc.encrypt_raw_batch(&plain)?)
+}
+
+fn get_ciphers(
+    run: &Run<'_>,
+    name: &str,
+    tag: &str,
+    from: Party,
+    key: &PublicKey,
+) -> Result<Vec<Ciphertext>> {
+    let bytes = run.fed()?.get_bytes(name, tag, from)?;
+    decode_ciphers(name, from, key, &bytes)
+}
+
+/// The rows of each batch: the full data, or shuffled (when `shuffle`) chunks.
+fn make_batches(param: &LinearParam, n: usize) -> Vec<Vec<usize>> {
+    let mut rows: Vec<usize> = (0..n).collect();
+    match param.batch_size {
+        Some(b) if b < n => {
+            if param.shuffle {
+                SplitMix::seeded(param.random_seed.or(Some(0))).shuffle(&mut rows);
+            }
+            rows.chunks(b).map(<[usize]>::to_vec).collect()
+        }
+        _ => vec![rows],
+    }
+}
+
+/// The guest's side of training.
+pub(crate) fn fit_guest(
+    run: &Run<'_>,
+    data: &Dataset,
+    validator: Option<&mut Validator<'_>>,
+) -> Result<FitResult> {
+    let param = run.param;
+    let fed = run.fed()?;
+    let y = data.y.as_ref().ok_or_else(|| Error::MissingColumn {
+        table: data.table.clone(),
+        column: "label".into(),
+        why: format!("{} trains on the guest's labels", run.task.module()),
+    })?;
+    // Labels: LR maps 1 → +1 and everything else → −1 (FATE's rule).
+    let target: Vec<f64> = match run.task {
+        Task::Logistic => y
+            .iter()
+            .map(|&v| if v == 1.0 { 1.0 } else { -1.0 })
+            .collect(),
+        Task::Linear => y.clone(),
+    };
+    let k = data.k + usize::from(param.fit_intercept);
+    let mut w = initial_weights(param.init, param.random_seed, k);
+    let batches = make_batches(param, data.n());
+    let sid_batches: Vec<Vec<&str>> = batches
+        .iter()
+        .map(|b| b.iter().map(|&i| data.sids[i].as_str()).collect())
+        .collect();
+    let init_tag = run.tag(&[]);
+    fed.remote("batches", &init_tag, &sid_batches, &run.roles.hosts)?;
+
+    // Keys: the arbiter's, or our own plus the host's.
+    let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
+        Some(arbiter) => {
+            let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+            fed.remote("batch_sizes", &init_tag, &sizes, &[arbiter])?;
+            (fed.get("pubkey", &init_tag, arbiter)?, None)
+        }
+        None => {
+            let kp = Keypair::generate(param.key_length)?;
+            fed.remote("pubkey", &init_tag, &kp.public, &run.roles.hosts)?;
+            let host_pk: PublicKey = fed.get("pubkey", &init_tag, run.roles.hosts[0])?;
+            (host_pk, Some(kp))
+        }
+    };
+    // One re-randomization (with an arbiter) or encryption (without) per row and epoch.
+    let obfuscating = own.as_ref().map_or(&pk, |kp| &kp.public);
+    obfuscating.prepare_obfuscators(data.n().saturating_mul(param.max_iter));
+    let f = run.f();
+    let mut optimizer = Optimizer::new(
+        param.optimizer,
+        param.learning_rate,
+        param.decay,
+        param.decay_sqrt,
+    );
+    let mut result = FitResult::default();
+    let mut best: Option<Vec<f64>> = None;
+    let mut validator = validator;
+    let mut stale = 0usize;
+    let mut best_score = f64::NEG_INFINITY;
+    let mut phases = Phases::new();
+    for epoch in 0..param.max_iter {
+        optimizer.set_iters(epoch);
+        let mut losses = Vec::new();
+        let mut moved = vec![0.0; k];
+        for (bi, batch) in batches.iter().enumerate() {
+            let tag = run.tag(&[epoch, bi]);
+            let bl = batch.len();
+            let a = linear(data, batch, &w, param.fit_intercept);
+            let (half, divisor, constant): (Vec<f64>, f64, f64) = match run.task {
+                Task::Logistic => (
+                    a.iter()
+                        .zip(batch)
+                        .map(|(a, &i)| 0.25 * a - 0.5 * target[i])
+                        .collect(),
+                    8.0 * bl as f64,
+                    std::f64::consts::LN_2,
+                ),
+                Task::Linear => (
+                    a.iter().zip(batch).map(|(a, &i)| a - target[i]).collect(),
+                    2.0 * bl as f64,
+                    0.0,
+                ),
+            };
+            // The guest's plaintext share of the loss and the coefficients of Σ u·c.
+            let (plain_loss, coef): (f64, Vec<f64>) = match run.task {
+                Task::Logistic => {
+                    let sya: f64 = a.iter().zip(batch).map(|(a, &i)| a * target[i]).sum();
+                    let saa: f64 = a.iter().map(|a| a * a).sum();
+                    (
+                        -sya / (2.0 * bl as f64) + saa / (8.0 * bl as f64),
+                        a.iter()
+                            .zip(batch)
+                            .map(|(a, &i)| 8.0 * a - 16.0 * target[i])
+                            .collect(),
+                    )
+                }
+                Task::Linear => {
+                    let rr: f64 = half.iter().map(|r| r * r).sum();
+                    (
+                        rr / (2.0 * bl as f64),
+                        half.iter().map(|r| 2.0 * r).collect(),
+                    )
+                }
+            };
+            let features: Vec<f64> = w[..data.k].to_vec();
+            let plain_loss = constant + plain_loss + penalty_value(param, &features);
+            let cols = scalar_columns(data, batch, f, param.fit_intercept)?;
+            let coef_i: Vec<i64> = coef
+                .iter()
+                .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
+                .collect::<Result<_>>()?;
+
+            match (run.roles.arbiter, &own) {
+                (Some(arbiter), _) => {
+                    // Σ_hosts [[u]] ⊕ half, re-randomized, to the hosts.
+                    phases.lap("compute");
+                    let mut forward: Option<Vec<Ciphertext>> = None;
+                    let mut host_loss: Option<Vec<Ciphertext>> = None;
+                    for host in &run.roles.hosts {
+                        let u = get_ciphers(run, "host_forward", &tag, *host, &pk)?;
+                        if u.len() != bl {
+                            return Err(Error::param(
+                                "batch",
+                                format!("{host} sent {} values for a batch of {bl}", u.len()),
+                            ));
+                        }
+                        forward = Some(match forward {
+                            None => u,
+                            Some(acc) => pk.raw_add_batch(&acc, &u)?,
+                        });
+                        if run.loss_on() {
+                            host_loss = Some(get_ciphers(run, "host_loss", &tag, *host, &pk)?);
+                        }
+                    }
+                    let u_sum = forward.unwrap_or_default();
+                    phases.lap("wait for hosts");
+                    let half_fixed: Vec<Integer> =
+                        half.iter().map(|h| fixed(*h, f)).collect::<Result<_>>()?;
+                    let sums: Vec<Ciphertext> = u_sum
+                        .par_iter()
+                        .zip(half_fixed.par_iter())
+                        .map(|(c, h)| pk.raw_add_plain(c, h))
+                        .collect();
+                    let d = pk.rerandomize_raw_batch(&sums);
+                    phases.lap("re-randomize");
+                    fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&d), &run.roles.hosts)?;
+                    phases.lap("send");
+                    // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the same pass
+                    // over [[d]] as the gradient.
+                    let mut cols = cols;
+                    if host_loss.is_some() {
+                        cols.push(coef_i.clone());
+                    }
+                    let mut grads = pk.raw_dot_columns(&d, &cols)?;
+                    let dc = host_loss.is_some().then(|| grads.pop()).flatten();
+                    add_l2(&pk, param, &mut grads, &features, bl)?;
+                    phases.lap("gradient");
+                    fed.remote_bytes("guest_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
+                    if let (Some(parts), Some(dc)) = (host_loss, dc) {
+                        let half_c: Integer = half_fixed
+                            .iter()
+                            .zip(&coef_i)
+                            .map(|(h, c)| Integer::from(h * *c))
+                            .sum();
+                        let cross = pk.raw_add_plain(&dc, &(-half_c));
+                        let y_enc = loss_cipher(&pk, &parts, &cross, divisor)?;
+                        let msg = LossMessage {
+                            cipher: y_enc.as_integer().to_string_radix(16),
+                            divisor,
+                            plain: plain_loss,
+                        };
+                        fed.remote("loss", &tag, &msg, &[arbiter])?;
+                        phases.lap("loss");
+                    }
+                    let step: Step = fed.get("guest_delta", &tag, arbiter)?;
+                    phases.lap("wait for arbiter");
+                    check_step(&step, k, arbiter)?;
+                    for (m, d) in moved.iter_mut().zip(&step.delta) {
+                        *m += d;
+                    }
+                    apply_step(&mut w, &step, data.k);
+                }
+                (None, Some(kp)) => {
+                    let host = run.roles.hosts[0];
+                    let u = get_ciphers(run, "host_forward", &tag, host, &pk)?;
+                    if u.len() != bl {
+                        return Err(Error::param(
+                            "batch",
+                            format!("{host} sent {} values for a batch of {bl}", u.len()),
+                        ));
+                    }
+                    let host_loss = get_ciphers(run, "host_loss", &tag, host, &pk)?;
+                    let half_enc = encrypt_fixed(&kp.private, &half, f)?;
+                    fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&half_enc), &[host])?;
+                    // Encrypted (host key): Σ u·x per column, and the loss part Y.
+                    let mut cols = cols;
+                    cols.push(coef_i.clone());
+                    let mut enc = pk.raw_dot_columns(&u, &cols)?;
+                    // The last column's Σ u·c becomes the loss part Y.
+                    if let Some(cross) = enc.last_mut() {
+                        *cross = loss_cipher(&pk, &host_loss, cross, divisor)?;
+                    }
+                    let plain_grad: Vec<f64> = (0..k)
+                        .map(|j| {
+                            batch
+                                .iter()
+                                .zip(&half)
+                                .map(|(&i, h)| h * if j < data.k { data.x(i)[j] } else { 1.0 })
+                                .sum::<f64>()
+                        })
+                        .collect();
+                    let opened = masked_open(run, &tag, &pk, &kp.private, &enc, host)?;
+                    let g: Vec<f64> = (0..k)
+                        .map(|j| {
+                            let reg = if j < data.k && param.penalty == Penalty::L2 {
+                                param.alpha * w[j]
+                            } else {
+                                0.0
+                            };
+                            (opened[j] + plain_grad[j]) / bl as f64 + reg
+                        })
+                        .collect();
+                    losses.push(plain_loss + opened[k] / divisor);
+                    let step = Step {
+                        delta: optimizer.delta(&g),
+                        shrink: if param.penalty == Penalty::L1 {
+                            param.alpha * optimizer.current_lr()
+                        } else {
+                            0.0
+                        },
+                    };
+                    for (m, d) in moved.iter_mut().zip(&step.delta) {
+                        *m += d;
+                    }
+                    apply_step(&mut w, &step, data.k);
+                }
+                (None, None) => unreachable!("a guest without an arbiter owns a key"),
+            }
+        }
+
+        // Validation, then the epoch's verdict.
+        let epoch_tag = run.tag(&[epoch]);
+        let mut verdict = EpochVerdict::default();
+        if let (Some(freq), Some(v)) = (param.validation_freqs, validator.as_mut()) {
+            if (epoch + 1) % freq == 0 {
+                if let Some(score) = v(run.ctx, &run.tag(&[epoch, usize::MAX]), epoch, &w)? {
+                    if score > best_score {
+                        best_score = score;
+                        stale = 0;
+                        verdict.best = true;
+                        best = Some(w.clone());
+                        result.best_iteration = Some(epoch);
+                    } else {
+                        stale += 1;
+                    }
+                    if let Some(rounds) = param.early_stopping_rounds {
+                        verdict.stop = stale >= rounds;
+                    }
+                }
+            }
+        }
+        let mut others = run.roles.hosts.clone();
+        others.extend(run.roles.arbiter);
+        fed.remote("verdict", &epoch_tag, &verdict, &others)?;
+        let conv = match run.roles.arbiter {
+            Some(arbiter) => fed.get::<Convergence>("converged", &epoch_tag, arbiter)?,
+            None => {
+                let loss =
+                    (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64);
+                let host_moved: f64 = fed.get("weight_diff", &epoch_tag, run.roles.hosts[0])?;
+                let norm = (moved.iter().map(|m| m * m).sum::<f64>() + host_moved).sqrt();
+                let converged = verdict.stop
+                    || converged(param, loss, result.loss_history.last().copied(), norm);
+                let c = Convergence { converged, loss };
+                fed.remote("converged", &epoch_tag, &c, &run.roles.hosts)?;
+                c
+            }
+        };
+        if let Some(loss) = conv.loss {
+            result.loss_history.push(loss);
+            run.ctx.log_metric(crate::context::Metric {
+                namespace: "train".into(),
+                name: "loss".into(),
+                data: vec![(epoch.into(), loss.into())],
+                meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
+            })?;
+            run.ctx.tracker.info(&format!(
+                "epoch {epoch}: loss {loss:.6} ({})",
+                phases.take()
+            ));
+        } else {
+            run.ctx
+                .tracker
+                .info(&format!("epoch {epoch} done ({})", phases.take()));
+        }
+        run.progress(epoch);
+        result.iters = epoch + 1;
+        if conv.converged {
+            result.converged = !verdict.stop;
+            break;
+        }
+    }
+    result.weights = match (best, param.early_stopping_rounds) {
+        (Some(b), Some(_)) => b,
+        _ => w,
+    };
+    Ok(result)
+}
+
+/// `Y = [[Σh²]] ⊕ [[Σ u·c]] ⊕ divisor ⊗ [[reg_h]]` at scale `2^(2F)`.
+fn loss_cipher(
+    pk: &PublicKey,
+    host_parts: &[Ciphertext],
+    cross: &Ciphertext,
+    divisor: f64,
+) -> Result<Ciphertext> {
+    let [hh, reg] = host_parts else {
+        return Err(Error::param(
+            "host_loss",
+            format!(
+                "expected 2 loss parts from the host, got {}",
+                host_parts.len()
+            ),
+        ));
+    };
+    let reg = pk.raw_mul(reg, &Integer::from(divisor as i64))?;
+    Ok(pk.raw_add(&pk.raw_add(hh, cross), &reg))
+}
+
+fn check_step(step: &Step, k: usize, from: Party) -> Result<()> {
+    if step.delta.len() != k || step.delta.iter().any(|d| !d.is_finite()) {
+        return Err(Error::param(
+            "delta",
+            format!(
+                "{from} sent a step of {} values for {k} weights (or a non-finite one)",
+                step.delta.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn converged(
+    param: &LinearParam,
+    loss: Option<f64>,
+    previous: Option<f64>,
+    weight_norm: f64,
+) -> bool {
+    match (param.early_stop, loss) {
+        (EarlyStop::Diff, Some(l)) => previous.is_some_and(|p| (l - p).abs() < param.tol),
+        (EarlyStop::Abs, Some(l)) => l <= param.tol,
+        // Without a loss (several hosts) only the weights can tell.
+        _ => weight_norm < param.tol,
+    }
+}
+
+/// Arbiter-less: masks `enc` (under `their_key`), has `peer` decrypt it while we decrypt
+/// theirs, and returns our values at scale `2^(2F)` unscaled to floats.
+fn masked_open(
+    run: &Run<'_>,
+    tag: &str,
+    their_key: &PublicKey,
+    own: &PrivateKey,
+    enc: &[Ciphertext],
+    peer: Party,
+) -> Result<Vec<f64>> {
+    let fed = run.fed()?;
+    let f2 = 2 * run.f();
+    let mask_bits = f2 + MASK_BITS;
+    let masks: Vec<Integer> = enc
+        .iter()
+        .map(|_| fateflow_crypto::random_integer(mask_bits))
+        .collect();
+    let masked: Vec<Ciphertext> = enc
+        .iter()
+        .zip(&masks)
+        .map(|(c, r)| their_key.raw_add_plain(c, r))
+        .collect();
+    fed.remote_bytes("masked", tag, &encode_ciphers(&masked), &[peer])?;
+    // Decrypt what the peer masked under our key.
+    let theirs = get_ciphers(run, "masked", tag, peer, own.public_key())?;
+    let opened: Vec<String> = own
+        .decrypt_raw_batch(&theirs)
+        .iter()
+        .map(|m| m.to_string_radix(16))
+        .collect();
+    fed.remote("opened", tag, &opened, &[peer])?;
+    let back: Vec<String> = fed.get("opened", tag, peer)?;
+    if back.len() != masks.len() {
+        return Err(Error::param(
+            "opened",
+            format!("{peer} returned {} values for {}", back.len(), masks.len()),
+        ));
+    }
+    let n = their_key.n();
+    back.iter()
+        .zip(&masks)
+        .map(|(s, r)| {
+            let v = Integer::from_str_radix(s, 16).map_err(|e| {
+                Error::Federation(fateflow_federation::Error::Decode {
+                    name: "opened".into(),
+                    from: peer,
+                    detail: e.to_string(),
+                })
+            })?;
+            Ok(decode_signed(n, &(v - r), f2))
+        })
+        .collect()
+}
+
+/// A host's side of training.
+pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
+    let param = run.param;
+    let fed = run.fed()?;
+    let guest = run.roles.guest;
+    let init_tag = run.tag(&[]);
+    let sid_batches: Vec<Vec<String>> = fed.get("batches", &init_tag, guest)?;
+    let index: HashMap<&str, usize> = data
+        .sids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let batches: Vec<Vec<usize>> = sid_batches
+        .iter()
+        .map(|b| {
+            b.iter()
+                .map(|s| {
+                    index.get(s.as_str()).copied().ok_or_else(|| Error::InvalidValue {
+                        table: data.table.clone(),
+                        sid: s.clone(),
+                        column: data.sid_name.clone(),
+                        reason: "the guest's sample is not in this host's data; intersect the data first (Intersection with sync_intersect_ids)".into(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
+        Some(arbiter) => (fed.get("pubkey", &init_tag, arbiter)?, None),
+        None => {
+            let kp = Keypair::generate(param.key_length)?;
+            fed.remote("pubkey", &init_tag, &kp.public, &[guest])?;
+            (fed.get("pubkey", &init_tag, guest)?, Some(kp))
+        }
+    };
+    // The host encrypts under the arbiter's key, or under its own without an arbiter.
+    let enc_key: PublicKey = match &own {
+        Some(kp) => kp.public.clone(),
+        None => pk.clone(),
+    };
+    // One encryption per row and epoch.
+    let rows: usize = batches.iter().map(Vec::len).sum();
+    enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
+    let f = run.f();
+    let k = data.k;
+    let mut w = initial_weights(param.init, param.random_seed, k);
+    let mut optimizer = Optimizer::new(
+        param.optimizer,
+        param.learning_rate,
+        param.decay,
+        param.decay_sqrt,
+    );
+    let mut result = FitResult::default();
+    let mut best: Option<Vec<f64>> = None;
+    let mut phases = Phases::new();
+    for epoch in 0..param.max_iter {
+        optimizer.set_iters(epoch);
+        let mut moved = vec![0.0; k];
+        for (bi, batch) in batches.iter().enumerate() {
+            let tag = run.tag(&[epoch, bi]);
+            let bl = batch.len();
+            let h = linear(data, batch, &w, false);
+            let u: Vec<f64> = match run.task {
+                Task::Logistic => h.iter().map(|v| 0.25 * v).collect(),
+                Task::Linear => h.clone(),
+            };
+            let encryptor: &dyn Encryptor = match &own {
+                Some(kp) => &kp.private,
+                None => &enc_key,
+            };
+            phases.lap("compute");
+            let u_enc = encrypt_fixed(encryptor, &u, f)?;
+            phases.lap("encrypt");
+            fed.remote_bytes("host_forward", &tag, &encode_ciphers(&u_enc), &[guest])?;
+            if run.loss_on() {
+                let hh: f64 = h.iter().map(|v| v * v).sum();
+                let parts = encrypt_fixed(encryptor, &[hh, penalty_value(param, &w)], 2 * f)?;
+                fed.remote_bytes("host_loss", &tag, &encode_ciphers(&parts), &[guest])?;
+            }
+            let cols = scalar_columns(data, batch, f, false)?;
+            let step = match (run.roles.arbiter, &own) {
+                (Some(arbiter), _) => {
+                    phases.lap("send");
+                    let d = get_ciphers(run, "fore_gradient", &tag, guest, &pk)?;
+                    phases.lap("wait for guest");
+                    if d.len() != bl {
+                        return Err(Error::param(
+                            "batch",
+                            format!("{guest} sent {} residuals for a batch of {bl}", d.len()),
+                        ));
+                    }
+                    let mut grads = pk.raw_dot_columns(&d, &cols)?;
+                    add_l2(&pk, param, &mut grads, &w, bl)?;
+                    fed.remote_bytes("host_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
+                    phases.lap("gradient");
+                    let step: Step = fed.get("host_delta", &tag, arbiter)?;
+                    phases.lap("wait for arbiter");
+                    check_step(&step, k, arbiter)?;
+                    step
+                }
+                (None, Some(kp)) => {
+                    let half = get_ciphers(run, "fore_gradient", &tag, guest, &pk)?;
+                    if half.len() != bl {
+                        return Err(Error::param(
+                            "batch",
+                            format!("{guest} sent {} residuals for a batch of {bl}", half.len()),
+                        ));
+                    }
+                    let enc = pk.raw_dot_columns(&half, &cols)?;
+                    let opened = masked_open(run, &tag, &pk, &kp.private, &enc, guest)?;
+                    let g: Vec<f64> = (0..k)
+                        .map(|j| {
+                            let plain: f64 =
+                                batch.iter().zip(&u).map(|(&i, u)| u * data.x(i)[j]).sum();
+                            let reg = if param.penalty == Penalty::L2 {
+                                param.alpha * w[j]
+                            } else {
+                                0.0
+                            };
+                            (opened[j] + plain) / bl as f64 + reg
+                        })
+                        .collect();
+                    Step {
+                        delta: optimizer.delta(&g),
+                        shrink: if param.penalty == Penalty::L1 {
+                            param.alpha * optimizer.current_lr()
+                        } else {
+                            0.0
+                        },
+                    }
+                }
+                (None, None) => unreachable!("a host without an arbiter owns a key"),
+            };
+            for (m, d) in moved.iter_mut().zip(&step.delta) {
+                *m += d;
+            }
+            apply_step(&mut w, &step, k);
+        }
+        let epoch_tag = run.tag(&[epoch]);
+        if param
+            .validation_freqs
+            .is_some_and(|freq| (epoch + 1) % freq == 0)
+        {
+            serve_validation(run, data, &w, epoch)?;
+        }
+        let verdict: EpochVerdict = fed.get("verdict", &epoch_tag, guest)?;
+        if verdict.best {
+            best = Some(w.clone());
+            result.best_iteration = Some(epoch);
+        }
+        if run.roles.arbiter.is_none() {
+            fed.remote(
+                "weight_diff",
+                &epoch_tag,
+                &moved.iter().map(|m| m * m).sum::<f64>(),
+                &[guest],
+            )?;
+        }
+        let from = run.roles.arbiter.unwrap_or(guest);
+        let conv: Convergence = fed.get("converged", &epoch_tag, from)?;
+        if let Some(loss) = conv.loss {
+            result.loss_history.push(loss);
+        }
+        run.progress(epoch);
+        run.ctx
+            .tracker
+            .info(&format!("epoch {epoch} done ({})", phases.take()));
+        result.iters = epoch + 1;
+        if conv.converged {
+            result.converged = !verdict.stop;
+            break;
+        }
+    }
+    result.weights = match (best, param.early_stopping_rounds) {
+        (Some(b), Some(_)) => b,
+        _ => w,
+    };
+    Ok(result)
+}
+
+/// Hosts answer the guest's validation request of `epoch`: `x·w` for the asked rows.
+fn serve_validation(run: &Run<'_>, _train: &Dataset, w: &[f64], epoch: usize) -> Result<()> {
+    if let Some(validate) = run.validate_host {
+        super::predict::host_scores(run.ctx, validate, w, &run.tag(&[epoch, usize::MAX]))?;
+    }
+    Ok(())
+}
+
+/// The arbiter's side of training.
+pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
+    let param = run.param;
+    let fed = run.fed()?;
+    let guest = run.roles.guest;
+    let init_tag = run.tag(&[]);
+    let kp = Keypair::generate(param.key_length)?;
+    let mut to_all = vec![guest];
+    to_all.extend(run.roles.hosts.iter().copied());
+    fed.remote("pubkey", &init_tag, &kp.public, &to_all)?;
+    let sizes: Vec<usize> = fed.get("batch_sizes", &init_tag, guest)?;
+    let f2 = 2 * run.f();
+    let n = kp.public.n().clone();
+    let new_opt = || {
+        Optimizer::new(
+            param.optimizer,
+            param.learning_rate,
+            param.decay,
+            param.decay_sqrt,
+        )
+    };
+    let mut guest_opt = new_opt();
+    let mut host_opts: Vec<Optimizer> = run.roles.hosts.iter().map(|_| new_opt()).collect();
+    let mut result = FitResult::default();
+    for epoch in 0..param.max_iter {
+        guest_opt.set_iters(epoch);
+        for o in &mut host_opts {
+            o.set_iters(epoch);
+        }
+        let mut losses = Vec::new();
+        let mut moved_sq = 0.0;
+        for (bi, &bl) in sizes.iter().enumerate() {
+            let tag = run.tag(&[epoch, bi]);
+            let shrink = |o: &Optimizer| {
+                if param.penalty == Penalty::L1 {
+                    param.alpha * o.current_lr()
+                } else {
+                    0.0
+                }
+            };
+            let decode = |cts: &[Ciphertext]| -> Vec<f64> {
+                kp.private
+                    .decrypt_raw_batch(cts)
+                    .iter()
+                    .map(|m| decode_signed(&n, m, f2) / bl as f64)
+                    .collect()
+            };
+            let g = decode(&get_ciphers(
+                run,
+                "guest_gradient",
+                &tag,
+                guest,
+                &kp.public,
+            )?);
+            let step = Step {
+                delta: guest_opt.delta(&g),
+                shrink: shrink(&guest_opt),
+            };
+            moved_sq += step.delta.iter().map(|d| d * d).sum::<f64>();
+            fed.remote("guest_delta", &tag, &step, &[guest])?;
+            for (host, opt) in run.roles.hosts.iter().zip(host_opts.iter_mut()) {
+                let g = decode(&get_ciphers(run, "host_gradient", &tag, *host, &kp.public)?);
+                let step = Step {
+                    delta: opt.delta(&g),
+                    shrink: shrink(opt),
+                };
+                moved_sq += step.delta.iter().map(|d| d * d).sum::<f64>();
+                fed.remote("host_delta", &tag, &step, &[*host])?;
+            }
+            if run.loss_on() {
+                let msg: LossMessage = fed.get("loss", &tag, guest)?;
+                let c = Integer::from_str_radix(&msg.cipher, 16).map_err(|e| {
+                    Error::Federation(fateflow_federation::Error::Decode {
+                        name: "loss".into(),
+                        from: guest,
+                        detail: e.to_string(),
+                    })
+                })?;
+                let c = Ciphertext::from_integer(c);
+                kp.public.check_ciphertext(&c)?;
+                let y = decode_signed(&n, &kp.private.decrypt_raw(&c), f2);
+                losses.push(msg.plain + y / msg.divisor);
+            }
+        }
+        let epoch_tag = run.tag(&[epoch]);
+        let verdict: EpochVerdict = fed.get("verdict", &epoch_tag, guest)?;
+        let loss = (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64);
+        let done = verdict.stop
+            || converged(
+                param,
+                loss,
+                result.loss_history.last().copied(),
+                moved_sq.sqrt(),
+            );
+        fed.remote(
+            "converged",
+            &epoch_tag,
+            &Convergence {
+                converged: done,
+                loss,
+            },
+            &to_all,
+        )?;
+        if let Some(loss) = loss {
+            result.loss_history.push(loss);
+            run.ctx.log_metric(crate::context::Metric {
+                namespace: "train".into(),
+                name: "loss".into(),
+                data: vec![(epoch.into(), loss.into())],
+                meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
+            })?;
+        }
+        run.progress(epoch);
+        result.iters = epoch + 1;
+        if verdict.best {
+            result.best_iteration = Some(epoch);
+        }
+        if done {
+            result.converged = !verdict.stop;
+            break;
+        }
+    }
+    Ok(result)
+}

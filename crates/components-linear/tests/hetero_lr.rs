@@ -1,0 +1,521 @@
+//! HeteroLR / HeteroLinR with every party on a thread and an in-memory data plane:
+//! quality against the reference numbers of spec §9.3, predict mode, errors.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::registry;
+use common::{context, MemoryHub, RecordingTracker};
+use common::{temp_store, upload_example};
+use fateflow_component_core::{ComponentModel, ModelInput, Result, TableRef};
+use fateflow_components_eval::evaluation::metrics;
+use fateflow_domain::Role;
+use fateflow_tables::{read_all, write_frame, LocalTableStore, TableId, WriteMode};
+use serde_json::{json, Value};
+
+const GUEST: u64 = 9999;
+const HOST: u64 = 10000;
+
+/// `experiment.<file>` with `label` as the label column (what DataTransform outputs).
+fn labeled(store: &LocalTableStore, file: &str, label: Option<&str>) -> TableRef {
+    let raw = upload_example(store, file);
+    let id = TableId::new(&raw.namespace, &raw.name).unwrap();
+    let mut frame = read_all(store, &id).unwrap();
+    if let Some(l) = label {
+        frame = frame.with_label(l).unwrap();
+    }
+    let out = TableId::new("experiment", format!("{}_l", raw.name)).unwrap();
+    write_frame(store, &out, &frame, 4, WriteMode::Replace).unwrap();
+    TableRef::new("experiment", format!("{}_l", raw.name))
+}
+
+struct Outcome {
+    guest: RecordingTracker,
+    host: RecordingTracker,
+    arbiter: Option<RecordingTracker>,
+}
+
+/// Runs `module` at guest, host and (optionally) arbiter on threads.
+fn run_parties(
+    store: &LocalTableStore,
+    module: &str,
+    params: Value,
+    guest_data: (&str, &TableRef),
+    host_data: (&str, &TableRef),
+    arbiter: bool,
+    models: Option<(ComponentModel, ComponentModel, ComponentModel)>,
+) -> (Outcome, Vec<Result<()>>) {
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(20));
+    let mut roles = BTreeMap::from([(Role::Guest, vec![GUEST]), (Role::Host, vec![HOST])]);
+    if arbiter {
+        roles.insert(Role::Arbiter, vec![HOST]);
+    }
+    let trackers = (
+        RecordingTracker::new(),
+        RecordingTracker::new(),
+        RecordingTracker::new(),
+    );
+    let mut parties = vec![
+        (Role::Guest, GUEST, &trackers.0),
+        (Role::Host, HOST, &trackers.1),
+    ];
+    if arbiter {
+        parties.push((Role::Arbiter, HOST, &trackers.2));
+    }
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parties
+            .into_iter()
+            .map(|(role, id, tracker)| {
+                let fed = hub.party(role, id);
+                let roles = roles.clone();
+                let params = params.clone();
+                let models = models.clone();
+                s.spawn(move || {
+                    let mut c = context("hetero_lr_0", module, params, store, tracker);
+                    c.role = role;
+                    c.party_id = id;
+                    c.roles = roles;
+                    c.federation = Some(&fed);
+                    let data = match role {
+                        Role::Guest => Some(guest_data),
+                        Role::Host => Some(host_data),
+                        _ => None,
+                    };
+                    if let Some((key, t)) = data {
+                        c.inputs.data.insert(key.into(), vec![t.clone()]);
+                    }
+                    if let Some((g, h, a)) = models {
+                        let model = match role {
+                            Role::Guest => Some(g),
+                            Role::Host => Some(h),
+                            _ => Some(a),
+                        };
+                        c.inputs.model.extend(model.map(|model| ModelInput {
+                            component: "hetero_lr_0".into(),
+                            alias: "model".into(),
+                            model,
+                        }));
+                    }
+                    registry().get(module).unwrap().run(&c)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    (
+        Outcome {
+            guest: trackers.0,
+            host: trackers.1,
+            arbiter: arbiter.then_some(trackers.2),
+        },
+        results,
+    )
+}
+
+fn predictions(
+    store: &LocalTableStore,
+    tracker: &RecordingTracker,
+) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    let (_, t) = tracker.output_data().pop().expect("guest output");
+    let frame = read_all(store, &TableId::new(&t.namespace, &t.name).unwrap()).unwrap();
+    let label = frame.column_index("label").unwrap();
+    let score = frame.column_index("predict_score").unwrap();
+    (
+        frame.sids().to_vec(),
+        frame.column(label),
+        frame.column(score),
+    )
+}
+
+fn auc_ks(labels: &[f64], scores: &[f64]) -> (f64, f64) {
+    let l: Vec<bool> = labels.iter().map(|&y| y == 1.0).collect();
+    (
+        metrics::auc(&l, scores).unwrap(),
+        metrics::ks(&l, scores).unwrap().ks,
+    )
+}
+
+/// Spec §9.3's breast configuration.
+fn breast_params(init: &str) -> Value {
+    json!({
+        "penalty": "L2", "optimizer": "rmsprop", "alpha": 0.01, "max_iter": 30,
+        "batch_size": 5000, "learning_rate": 0.15, "tol": 1e-5,
+        "init_param": {"init_method": init, "random_seed": 103},
+        "encrypt_param": {"key_length": 1024}
+    })
+}
+
+fn loss_history(model: &ComponentModel) -> Vec<f64> {
+    serde_json::from_value(model.param["loss_history"].clone()).unwrap()
+}
+
+#[test]
+fn breast_with_arbiter_matches_fates_quality_and_predict_reproduces_scores() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLR",
+        breast_params("random_uniform"),
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (sids, labels, scores) = predictions(&store, &out.guest);
+    assert_eq!(sids.len(), 569);
+    let (auc, ks) = auc_ks(&labels, &scores);
+    assert!((auc - 0.9891).abs() <= 0.002, "auc {auc}");
+    assert!((ks - 0.8958).abs() <= 0.01, "ks {ks}");
+    // The arbiter's losses: first epoch 15.72 (random init), final 0.3505 (spec §9.3).
+    let arbiter = out.arbiter.as_ref().unwrap();
+    let (_, amodel) = arbiter.models().pop().unwrap();
+    let losses = loss_history(&amodel);
+    assert_eq!(losses.len(), 30);
+    assert!((losses[0] - 15.72).abs() < 0.01, "{losses:?}");
+    assert!((losses[29] - 0.3505).abs() < 0.002, "{losses:?}");
+    // The loss curve is tracked per epoch.
+    assert_eq!(
+        arbiter
+            .metrics()
+            .iter()
+            .filter(|m| m.name == "loss")
+            .count(),
+        30
+    );
+
+    // Predict mode with the two models reproduces the training scores.
+    let (_, gm) = out.guest.models().pop().unwrap();
+    let (_, hm) = out.host.models().pop().unwrap();
+    assert_eq!(hm.param["header"].as_array().unwrap().len(), 20);
+    let (pout, results) = run_parties(
+        &store,
+        "HeteroLR",
+        json!({}),
+        ("test_data", &g),
+        ("test_data", &h),
+        true,
+        Some((gm, hm, amodel)),
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (psids, _, pscores) = predictions(&store, &pout.guest);
+    assert_eq!(psids, sids);
+    for (a, b) in pscores.iter().zip(&scores) {
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn breast_zero_init_and_without_arbiter() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    for arbiter in [true, false] {
+        let (out, results) = run_parties(
+            &store,
+            "HeteroLR",
+            breast_params("zeros"),
+            ("train_data", &g),
+            ("train_data", &h),
+            arbiter,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "arbiter {arbiter}: {r:?}");
+        }
+        let (_, labels, scores) = predictions(&store, &out.guest);
+        let (auc, ks) = auc_ks(&labels, &scores);
+        assert!(
+            (auc - 0.9874).abs() <= 0.002,
+            "arbiter {arbiter}: auc {auc}"
+        );
+        assert!((ks - 0.9051).abs() <= 0.01, "arbiter {arbiter}: ks {ks}");
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let losses = loss_history(&gm);
+        assert!(
+            (losses[0] - std::f64::consts::LN_2).abs() < 1e-6,
+            "{losses:?}"
+        );
+        assert!(
+            (losses.last().unwrap() - 0.3546).abs() < 0.002,
+            "{losses:?}"
+        );
+    }
+}
+
+/// Plain full-batch gradient descent, the same rule in f64.
+fn plain_linr(
+    x_g: &[Vec<f64>],
+    x_h: &[Vec<f64>],
+    y: &[f64],
+    lr: f64,
+    alpha: f64,
+    iters: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = y.len() as f64;
+    let (kg, kh) = (x_g[0].len(), x_h[0].len());
+    let mut wg = vec![0.0; kg + 1];
+    let mut wh = vec![0.0; kh];
+    for t in 0..iters {
+        let lr_t = lr / (1.0 + t as f64).sqrt();
+        let d: Vec<f64> = (0..y.len())
+            .map(|i| {
+                let a: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>() + wg[kg];
+                let b: f64 = x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum();
+                a + b - y[i]
+            })
+            .collect();
+        let gg: Vec<f64> = (0..=kg)
+            .map(|j| {
+                let s: f64 = (0..y.len())
+                    .map(|i| d[i] * if j < kg { x_g[i][j] } else { 1.0 })
+                    .sum();
+                s / n + if j < kg { alpha * wg[j] } else { 0.0 }
+            })
+            .collect();
+        let gh: Vec<f64> = (0..kh)
+            .map(|j| (0..y.len()).map(|i| d[i] * x_h[i][j]).sum::<f64>() / n + alpha * wh[j])
+            .collect();
+        for (w, g) in wg.iter_mut().zip(gg) {
+            *w -= lr_t * g;
+        }
+        for (w, g) in wh.iter_mut().zip(gh) {
+            *w -= lr_t * g;
+        }
+    }
+    (wg, wh)
+}
+
+#[test]
+fn linr_on_student_matches_plain_gradient_descent() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "student_hetero_host.csv", None);
+    let params = json!({
+        "penalty": "L2", "alpha": 0.01, "optimizer": "sgd", "learning_rate": 0.01,
+        "max_iter": 5, "init_param": {"init_method": "zeros"}, "tol": 0.0
+    });
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLinR",
+        params,
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let gf = read_all(&store, &TableId::new(&g.namespace, &g.name).unwrap()).unwrap();
+    let hf = read_all(&store, &TableId::new(&h.namespace, &h.name).unwrap()).unwrap();
+    let yi = gf.column_index("y").unwrap();
+    let x_g: Vec<Vec<f64>> = gf
+        .rows()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .filter(|(c, _)| *c != yi)
+                .map(|(_, v)| *v)
+                .collect()
+        })
+        .collect();
+    let y: Vec<f64> = gf.column(yi);
+    let host_row: std::collections::HashMap<&str, usize> = hf
+        .sids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let x_h: Vec<Vec<f64>> = gf
+        .sids()
+        .iter()
+        .map(|s| hf.row(host_row[s.as_str()]).to_vec())
+        .collect();
+    let (wg, wh) = plain_linr(&x_g, &x_h, &y, 0.01, 0.01, 5);
+    let (_, gm) = out.guest.models().pop().unwrap();
+    let (_, hm) = out.host.models().pop().unwrap();
+    let header_g: Vec<String> = serde_json::from_value(gm.param["header"].clone()).unwrap();
+    for (j, name) in header_g.iter().enumerate() {
+        let got = gm.param["weight"][name].as_f64().unwrap();
+        assert!(
+            (got - wg[j]).abs() < 1e-5,
+            "guest {name}: {got} vs {}",
+            wg[j]
+        );
+    }
+    assert!((gm.param["intercept"].as_f64().unwrap() - wg[wg.len() - 1]).abs() < 1e-5);
+    let header_h: Vec<String> = serde_json::from_value(hm.param["header"].clone()).unwrap();
+    for (j, name) in header_h.iter().enumerate() {
+        let got = hm.param["weight"][name].as_f64().unwrap();
+        assert!(
+            (got - wh[j]).abs() < 1e-5,
+            "host {name}: {got} vs {}",
+            wh[j]
+        );
+    }
+    // Regression output: predict_score is the prediction.
+    let (_, labels, scores) = predictions(&store, &out.guest);
+    assert_eq!(labels.len(), 395);
+    assert!(scores.iter().all(|s| s.is_finite()));
+}
+
+#[test]
+fn mini_batches_validation_and_cv() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    // Mini-batches of 200 with adam and early stopping on the validation AUC (FATE's
+    // first metric).
+    let params = json!({
+        "optimizer": "adam", "alpha": 0.01, "learning_rate": 0.1, "max_iter": 6,
+        "batch_size": 200, "init_param": {"init_method": "zeros"},
+        "validation_freqs": 1, "early_stopping_rounds": 2, "use_first_metric_only": true,
+        "early_stop": "weight_diff", "tol": 0.0
+    });
+    let hub_run = |params: Value| {
+        let (out, results) = {
+            let mut params = params;
+            params["cv_param"] = json!({"need_cv": false});
+            run_parties(
+                &store,
+                "HeteroLR",
+                params,
+                ("train_data", &g),
+                ("train_data", &h),
+                true,
+                None,
+            )
+        };
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        out
+    };
+    // No validate_data input: validation is skipped, training still runs.
+    let out = hub_run(params);
+    let (_, labels, scores) = predictions(&store, &out.guest);
+    assert!(auc_ks(&labels, &scores).0 > 0.95);
+
+    // Cross-validation: 3 folds, each sample predicted once.
+    let cv = json!({
+        "alpha": 0.01, "learning_rate": 0.15, "max_iter": 10, "init_param": {"init_method": "zeros"},
+        "cv_param": {"need_cv": true, "n_splits": 3, "shuffle": true, "random_seed": 1}
+    });
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLR",
+        cv,
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let folds: Vec<_> = out
+        .guest
+        .metrics()
+        .into_iter()
+        .filter(|m| m.namespace == "cv")
+        .collect();
+    assert_eq!(folds.len(), 3);
+    let (sids, labels, scores) = predictions(&store, &out.guest);
+    assert_eq!(sids.len(), 569);
+    assert!(auc_ks(&labels, &scores).0 > 0.95);
+    assert!(out.guest.models().is_empty());
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    // A host table missing guest samples.
+    let hf = read_all(&store, &TableId::new(&h.namespace, &h.name).unwrap()).unwrap();
+    let half: Vec<usize> = (0..hf.nrows()).step_by(2).collect();
+    let (schema, sids, values) = hf.clone().into_parts();
+    let k = schema.header.len();
+    let short = fateflow_tables::Frame::new(
+        hf.sid_name(),
+        hf.columns().to_vec(),
+        half.iter().map(|&i| sids[i].clone()).collect(),
+        half.iter()
+            .flat_map(|&i| values[i * k..(i + 1) * k].to_vec())
+            .collect(),
+    )
+    .unwrap();
+    let short_id = TableId::new("experiment", "short_host").unwrap();
+    write_frame(&store, &short_id, &short, 4, WriteMode::Replace).unwrap();
+    let params = json!({"max_iter": 2, "init_param": {"init_method": "zeros"}});
+    let (_, results) = run_parties(
+        &store,
+        "HeteroLR",
+        params,
+        ("train_data", &g),
+        ("train_data", &TableRef::new("experiment", "short_host")),
+        true,
+        None,
+    );
+    let host_err = results[1].as_ref().unwrap_err().to_string();
+    assert!(host_err.contains("intersect the data first"), "{host_err}");
+}
+
+/// Spec §9.3's default_credit configuration: 30,000 rows, 13 + 10 features, batch 3200,
+/// no shuffle, zeros init; FATE converges after 18 epochs at AUC 0.7168, KS 0.3725.
+/// About a minute in release mode, several in debug: set `FATEFLOW_LONG_TESTS=1`
+/// (`.ci/run` does, in release).
+#[test]
+fn default_credit_matches_fates_quality() {
+    if std::env::var("FATEFLOW_LONG_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set FATEFLOW_LONG_TESTS=1 to run the default_credit quality test");
+        return;
+    }
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "default_credit_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "default_credit_hetero_host.csv", None);
+    let params = json!({
+        "penalty": "L2", "optimizer": "rmsprop", "alpha": 0.001, "max_iter": 30,
+        "batch_size": 3200, "learning_rate": 0.15, "tol": 1e-5, "shuffle": false,
+        "init_param": {"init_method": "zeros"},
+        "encrypt_param": {"key_length": 1024}
+    });
+    let started = std::time::Instant::now();
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLR",
+        params,
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (sids, labels, scores) = predictions(&store, &out.guest);
+    assert_eq!(sids.len(), 30_000);
+    let (auc, ks) = auc_ks(&labels, &scores);
+    let (_, amodel) = out.arbiter.as_ref().unwrap().models().pop().unwrap();
+    let losses = loss_history(&amodel);
+    eprintln!(
+        "default_credit: AUC {auc:.4} KS {ks:.4}, {} epochs, final loss {:.4}, {:.1} s",
+        losses.len(),
+        losses.last().unwrap(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!((auc - 0.7168).abs() <= 0.003, "auc {auc}");
+    assert!((ks - 0.3725).abs() <= 0.01, "ks {ks}");
+    assert!(
+        (losses.last().unwrap() - 0.4953).abs() < 0.002,
+        "{losses:?}"
+    );
+}
