@@ -2,7 +2,9 @@
 //! tracking (metrics, output data, models, summary).
 
 use crate::Error;
-use fateflow_scheduler::TaskSpec;
+use fateflow_api_types::worker::WorkerReport;
+use fateflow_api_types::{Envelope, TaskSpec};
+use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ impl Reporter {
         })
     }
 
-    fn post(&self, url: &str, body: &Value) -> Result<Value, Error> {
+    fn post(&self, url: &str, body: &impl Serialize) -> Result<Value, Error> {
         let fail = |refused: bool, reason: String| Error::Site {
             url: url.to_string(),
             reason,
@@ -48,23 +50,20 @@ impl Reporter {
             .post(url)
             .header("Content-Type", "application/json")
             .header(fateflow_federation::TASK_TOKEN_HEADER, &self.token)
-            .body(body.to_string())
+            .body(serde_json::to_string(body).map_err(|e| fail(false, e.to_string()))?)
             .send()
             .map_err(|e| fail(false, e.to_string()))?;
         let status = resp.status();
         let refused = matches!(status.as_u16(), 401 | 403);
         let text = resp.text().map_err(|e| fail(refused, e.to_string()))?;
-        let v: Value = serde_json::from_str(&text)
+        let reply: Envelope = serde_json::from_str(&text)
             .map_err(|_| fail(refused, format!("HTTP {status}: {text}")))?;
-        match v.get("retcode").and_then(Value::as_i64) {
-            Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-            _ => Err(fail(
-                refused,
-                v.get("retmsg")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&text)
-                    .to_string(),
-            )),
+        if reply.is_success() {
+            Ok(reply.data.unwrap_or(Value::Null))
+        } else if reply.retmsg.is_empty() {
+            Err(fail(refused, text))
+        } else {
+            Err(fail(refused, reply.retmsg))
         }
     }
 
@@ -73,18 +72,21 @@ impl Reporter {
     pub(crate) fn heartbeat(&self) -> Result<(), Error> {
         self.post(
             &format!("{}/report", self.party_base),
-            &serde_json::json!({"heartbeat": true}),
+            &WorkerReport {
+                heartbeat: true,
+                ..Default::default()
+            },
         )
         .map(|_| ())
     }
 
     /// `report`: party status and task fields.
-    pub(crate) fn report(&self, body: &Value) -> Result<Value, Error> {
+    pub(crate) fn report(&self, body: &WorkerReport) -> Result<Value, Error> {
         self.post(&format!("{}/report", self.party_base), body)
     }
 
     /// A tracker call: `metric_data/save`, `output_data_info/save`, ...
-    pub(crate) fn tracker(&self, what: &str, body: &Value) -> Result<Value, Error> {
+    pub(crate) fn tracker(&self, what: &str, body: &impl Serialize) -> Result<Value, Error> {
         self.post(&format!("{}/{what}", self.tracker_base), body)
     }
 }

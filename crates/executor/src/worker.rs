@@ -2,11 +2,14 @@
 
 use crate::report::Reporter;
 use crate::Error;
+use fateflow_api_types::task::{ModelSpec, TaskSpec, TaskToken, TASK_TOKEN_ENV};
+use fateflow_api_types::worker::{
+    tracker, ComponentModelSave, MetricSave, OutputDataInfoSave, SummarySave, WorkerReport,
+};
 use fateflow_components::{
     ComponentModel, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
 };
-use fateflow_scheduler::launcher::{TaskToken, TASK_TOKEN_ENV};
-use fateflow_scheduler::TaskSpec;
+use fateflow_domain::Status;
 use fateflow_tables::LocalTableStore;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -57,9 +60,12 @@ pub fn run_task(spec_path: &Path) -> i32 {
         spec.party_id,
         std::process::id()
     ));
-    if let Err(e) =
-        reporter.report(&json!({"party_status": "running", "run_pid": std::process::id()}))
-    {
+    let running = WorkerReport {
+        party_status: Some(Status::Running),
+        run_pid: Some(i64::from(std::process::id())),
+        ..Default::default()
+    };
+    if let Err(e) = reporter.report(&running) {
         log(&format!("cannot report to the site, giving up: {e}"));
         return 3;
     }
@@ -87,11 +93,20 @@ pub fn run_task(spec_path: &Path) -> i32 {
     let (status, body) = match &outcome {
         Ok(()) => {
             log("task succeeded");
-            ("success", json!({"party_status": "success"}))
+            let body = WorkerReport {
+                party_status: Some(Status::Success),
+                ..Default::default()
+            };
+            ("success", body)
         }
         Err(e) => {
             log(&format!("task failed ({} error): {e}", e.kind()));
-            let body = json!({"party_status": "failed", "error_report": e.to_string(), "error_kind": e.kind()});
+            let body = WorkerReport {
+                party_status: Some(Status::Failed),
+                error_report: Some(e.to_string()),
+                error_kind: Some(e.kind()),
+                ..Default::default()
+            };
             ("failed", body)
         }
     };
@@ -168,9 +183,14 @@ struct HttpTracker {
 impl Tracker for HttpTracker {
     fn log_metric(&self, metric: Metric) -> fateflow_components::Result<()> {
         let data: Vec<Value> = metric.data.iter().map(|(k, v)| json!([k, v])).collect();
-        let body = json!({"metric_namespace": metric.namespace, "metric_name": metric.name, "data": data, "meta": metric.meta});
+        let body = MetricSave {
+            metric_namespace: metric.namespace,
+            metric_name: metric.name,
+            data: Value::Array(data),
+            meta: metric.meta,
+        };
         self.reporter
-            .tracker("metric_data/save", &body)
+            .tracker(tracker::METRIC_DATA_SAVE, &body)
             .map(|_| ())
             .map_err(|e| fateflow_components::Error::tracker("log_metric", e))
     }
@@ -180,24 +200,32 @@ impl Tracker for HttpTracker {
         data_name: &str,
         table: &TableRef,
     ) -> fateflow_components::Result<()> {
-        let body = json!({"data_name": data_name, "table_namespace": table.namespace, "table_name": table.name});
+        let body = OutputDataInfoSave {
+            data_name: data_name.to_string(),
+            table_namespace: table.namespace.clone(),
+            table_name: table.name.clone(),
+        };
         self.reporter
-            .tracker("output_data_info/save", &body)
+            .tracker(tracker::OUTPUT_DATA_INFO_SAVE, &body)
             .map(|_| ())
             .map_err(|e| fateflow_components::Error::tracker("save_output_data", e))
     }
 
     fn save_model(&self, alias: &str, model: &ComponentModel) -> fateflow_components::Result<()> {
-        let body = json!({"model_alias": alias, "module": model.module, "model": {"param": model.param, "meta": model.meta}});
+        let body = ComponentModelSave {
+            model_alias: alias.to_string(),
+            module: model.module.clone(),
+            model: json!({"param": model.param, "meta": model.meta}),
+        };
         self.reporter
-            .tracker("component_model/save", &body)
+            .tracker(tracker::COMPONENT_MODEL_SAVE, &body)
             .map(|_| ())
             .map_err(|e| fateflow_components::Error::tracker("save_model", e))
     }
 
     fn set_summary(&self, summary: Value) -> fateflow_components::Result<()> {
         self.reporter
-            .tracker("summary/save", &json!({"summary": summary}))
+            .tracker(tracker::SUMMARY_SAVE, &SummarySave { summary })
             .map(|_| ())
             .map_err(|e| fateflow_components::Error::tracker("set_summary", e))
     }
@@ -211,7 +239,7 @@ impl Tracker for HttpTracker {
     }
 }
 
-fn model_input(m: &fateflow_scheduler::launcher::ModelSpec) -> ModelInput {
+fn model_input(m: &ModelSpec) -> ModelInput {
     let part = |k: &str| m.model.get(k).cloned().unwrap_or(Value::Null);
     ModelInput {
         component: m.component.clone(),

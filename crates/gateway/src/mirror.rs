@@ -8,60 +8,27 @@
 //! never take a task back.
 
 use crate::Error;
-use fateflow_domain::{ErrorKind, Party, PartyId, Role, Status};
+use fateflow_domain::{Party, PartyId, Status};
 use fateflow_storage::{MetadataStore, TaskFilter, TaskKey, TaskRecord, TaskUpdate};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What travels about one task of a party (the fields the initiator schedules on,
-/// and the failure reason it shows).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskState {
-    /// Job.
-    pub job_id: String,
-    /// Task id.
-    pub task_id: String,
-    /// Version.
-    pub task_version: i64,
-    /// Component.
-    pub component_name: String,
-    /// Module.
-    pub component_module: String,
-    /// Role at the party.
-    pub role: Role,
-    /// The party.
-    pub party_id: PartyId,
-    /// The job's initiator role.
-    pub initiator_role: Role,
-    /// The job's initiator party.
-    pub initiator_party_id: PartyId,
-    /// Federated status as the party stores it.
-    pub status: Status,
-    /// The party's own status.
-    pub party_status: Status,
-    /// Retries left.
-    pub auto_retries: i64,
-    /// Why it failed.
-    pub error_report: Option<String>,
-    /// The kind of the component's error (absent from older sites: then retryable).
-    #[serde(default)]
-    pub error_kind: Option<ErrorKind>,
-    /// Created at (ms).
-    pub create_time: i64,
-    /// Started at (ms).
-    pub start_time: Option<i64>,
-    /// Ended at (ms).
-    pub end_time: Option<i64>,
-    /// Run time (ms).
-    pub elapsed: Option<i64>,
-}
+pub use fateflow_api_types::task::TaskState;
 
 /// The largest report accepted: a job's tasks of one party are a few KiB.
 pub const MAX_TASKS_PER_REPORT: usize = 10_000;
 
-impl TaskState {
+/// A [`TaskState`] and the task rows it is made from and mirrored into.
+pub trait TaskRow {
     /// From a stored row.
-    pub fn of(t: &TaskRecord) -> Self {
+    fn of(t: &TaskRecord) -> Self;
+    /// The key of the mirrored row.
+    fn key(&self) -> TaskKey;
+    /// The initiator's copy of the party's row.
+    fn record(&self) -> TaskRecord;
+}
+
+impl TaskRow for TaskState {
+    fn of(t: &TaskRecord) -> Self {
         Self {
             job_id: t.job_id.clone(),
             task_id: t.task_id.clone(),
@@ -298,6 +265,7 @@ pub async fn fail_party(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fateflow_domain::{ErrorKind, Role};
     use fateflow_storage::SqliteStore;
 
     fn state(party_status: Status, kind: Option<ErrorKind>) -> TaskState {

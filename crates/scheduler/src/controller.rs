@@ -2,7 +2,9 @@
 //! when its own task processes report.
 
 use crate::clock::now_ms;
-use crate::launcher::{ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken};
+use crate::launcher::{
+    GenerateToken, ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken,
+};
 use crate::parsed::ParsedJobs;
 use crate::partner::PartyCommand;
 use crate::{Error, Event, EventSender};

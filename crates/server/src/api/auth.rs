@@ -1,6 +1,8 @@
 //! Client authentication compatible with FATE-Flow 1.9+ (reference §1.5): headers
 //! `TIMESTAMP`, `NONCE`, `APP_KEY`, `SIGNATURE` = base64(HMAC-SHA1(secret,
-//! timestamp \n nonce \n app_key \n path?query \n json body \n form body)).
+//! timestamp \n nonce \n app_key \n path?query \n json body \n form body)), the
+//! signature of `fateflow_api_types::signing`, which the CLI signs with. The clock
+//! skew, the nonce cache and which body part a route signs are decided here.
 
 use super::{AppState, Reply};
 use crate::cli::ServerOptions;
@@ -9,9 +11,11 @@ use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
+use fateflow_api_types::signing::{
+    canonical_form, canonical_form_body, constant_time_eq, SignedRequest, APP_KEY_HEADER,
+    NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use fateflow_domain::retcode::RetCode;
-use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -147,37 +151,6 @@ impl Auth {
     }
 }
 
-/// The signature a client must send.
-pub(crate) fn signature(
-    secret: &str,
-    timestamp: &str,
-    nonce: &str,
-    app_key: &str,
-    path: &str,
-    json_body: &[u8],
-    form_body: &[u8],
-) -> String {
-    let mut mac =
-        Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    for (i, part) in [
-        timestamp.as_bytes(),
-        nonce.as_bytes(),
-        app_key.as_bytes(),
-        path.as_bytes(),
-        json_body,
-        form_body,
-    ]
-    .iter()
-    .enumerate()
-    {
-        if i > 0 {
-            mac.update(b"\n");
-        }
-        mac.update(part);
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
 fn deny(msg: impl Into<String>) -> Response {
     Reply::err(RetCode::AuthenticationError, msg).into_response()
 }
@@ -211,7 +184,15 @@ impl Auth {
             .as_ref()
             .map(|(a, s)| (a.as_str(), s.as_str()))
             .unwrap_or_default();
-        signature(s, &expiry.to_string(), "board-session", a, "", b"", b"")
+        SignedRequest {
+            timestamp: &expiry.to_string(),
+            nonce: "board-session",
+            app_key: a,
+            path_and_query: "",
+            json_body: b"",
+            form: b"",
+        }
+        .signature(s)
     }
 
     /// Whether a session token is valid and unexpired.
@@ -254,7 +235,7 @@ pub(crate) async fn client_auth(
         }
         return next.run(req).await;
     };
-    if req.headers().get("SIGNATURE").is_none() {
+    if req.headers().get(SIGNATURE_HEADER).is_none() {
         if let Some(token) = session_cookie(&req) {
             if state.auth.session_ok(&token) {
                 return next.run(req).await;
@@ -269,17 +250,17 @@ pub(crate) async fn client_auth(
             .map(String::from)
     };
     let (ts, nonce, key, sig) = (
-        header("TIMESTAMP"),
-        header("NONCE"),
-        header("APP_KEY"),
-        header("SIGNATURE"),
+        header(TIMESTAMP_HEADER),
+        header(NONCE_HEADER),
+        header(APP_KEY_HEADER),
+        header(SIGNATURE_HEADER),
     );
     let content_type = header(CONTENT_TYPE.as_str()).unwrap_or_default();
     let missing: Vec<&str> = [
-        ("TIMESTAMP", &ts),
-        ("NONCE", &nonce),
-        ("APP_KEY", &key),
-        ("SIGNATURE", &sig),
+        (TIMESTAMP_HEADER, &ts),
+        (NONCE_HEADER, &nonce),
+        (APP_KEY_HEADER, &key),
+        (SIGNATURE_HEADER, &sig),
     ]
     .iter()
     .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
@@ -314,6 +295,17 @@ pub(crate) async fn client_auth(
             .unwrap_or_default(),
     );
     let route = path.split('?').next().unwrap_or_default().to_string();
+    let signed = |json_body: &[u8], form: &[u8]| {
+        SignedRequest {
+            timestamp: &ts,
+            nonce: &nonce,
+            app_key: &key,
+            path_and_query: &path,
+            json_body,
+            form,
+        }
+        .verify(&secret, &sig)
+    };
     let is_multipart = content_type.starts_with("multipart/");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     if is_multipart && !super::MULTIPART_ROUTES.contains(&route.as_str()) {
@@ -327,8 +319,7 @@ pub(crate) async fn client_auth(
     // An upload's multipart body is not signed (FATE signs two empty parts): nothing
     // is read before the headers are trusted, and the body streams on.
     if is_multipart && route == super::UPLOAD_ROUTE {
-        let bare = signature(&secret, &ts, &nonce, &key, &path, b"", b"");
-        if !constant_time_eq(bare.as_bytes(), sig.as_bytes()) {
+        if !signed(b"", b"") {
             return deny("signature authentication failed");
         }
         if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
@@ -357,8 +348,7 @@ pub(crate) async fn client_auth(
             }
         };
         let fields = multipart_fields(&parts.headers, fields_body).await;
-        let expected = signature(&secret, &ts, &nonce, &key, &path, b"", fields.as_bytes());
-        if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+        if !signed(b"", fields.as_bytes()) {
             return deny("signature authentication failed");
         }
         if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
@@ -374,12 +364,11 @@ pub(crate) async fn client_auth(
         Err(_) => return super::too_large(&route, limit),
     };
     let (json_part, form_part) = if is_form {
-        (Vec::new(), canonical_form(&bytes).into_bytes())
+        (Vec::new(), canonical_form_body(&bytes).into_bytes())
     } else {
         (bytes.to_vec(), Vec::new())
     };
-    let expected = signature(&secret, &ts, &nonce, &key, &path, &json_part, &form_part);
-    if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+    if !signed(&json_part, &form_part) {
         return deny("signature authentication failed");
     }
     if !state.auth.use_nonce(&key, &nonce, ts_ms, now) {
@@ -557,12 +546,7 @@ async fn multipart_fields(headers: &axum::http::HeaderMap, bytes: Bytes) -> Stri
         };
         pairs.push((name, text));
     }
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    canonical_form(&pairs)
 }
 
 /// The path the client signed: the full `/v1/...` path with its query string. This
@@ -579,69 +563,6 @@ pub(super) fn signed_path(nested: &str) -> String {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `urlencode(sorted(form.items()))` with RFC 3986 quoting, as FATE signs forms.
-fn canonical_form(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut pairs: Vec<(String, String)> = text
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-pub(super) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn quote(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -651,16 +572,15 @@ mod tests {
         // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b'secret',
         //   b'\n'.join([b'1700000000000',b'nonce',b'appkey',b'/v1/job/query',b'{\"job_id\": \"1\"}',b'']),
         //   hashlib.sha1).digest()).decode())"
-        let sig = signature(
-            "secret",
-            "1700000000000",
-            "nonce",
-            "appkey",
-            "/v1/job/query",
-            br#"{"job_id": "1"}"#,
-            b"",
-        );
-        assert_eq!(sig, PYTHON_SIG);
+        let request = SignedRequest {
+            timestamp: "1700000000000",
+            nonce: "nonce",
+            app_key: "appkey",
+            path_and_query: "/v1/job/query",
+            json_body: br#"{"job_id": "1"}"#,
+            form: b"",
+        };
+        assert_eq!(request.signature("secret"), PYTHON_SIG);
     }
 
     const PYTHON_SIG: &str = include_str!("../../tests/fixtures/hmac_sig.txt");
@@ -748,7 +668,7 @@ mod tests {
 
     #[test]
     fn form_is_sorted_and_quoted() {
-        assert_eq!(canonical_form(b"b=2&a=x+y&c=%2F"), "a=x%20y&b=2&c=%2F");
-        assert_eq!(canonical_form(b"bad=%zz"), "bad=%25zz");
+        assert_eq!(canonical_form_body(b"b=2&a=x+y&c=%2F"), "a=x%20y&b=2&c=%2F");
+        assert_eq!(canonical_form_body(b"bad=%zz"), "bad=%25zz");
     }
 }

@@ -2,7 +2,7 @@
 //! allowed directory), download, upload history.
 
 use super::{
-    body_object, bool_field, int_field, internal, now_ms, post_route, require, respond, str_field,
+    body_object, int_field, internal, now_ms, post_route, require, respond, str_field, typed,
     AppState, Handler, Reply,
 };
 use axum::body::Bytes;
@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use axum::Router;
+use fateflow_api_types::requests::UploadParams;
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Status;
 use fateflow_scheduler::upload::{UploadDone, UPLOAD_COMPONENT};
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
 /// The upload conf: plain query parameters, or the whole query string as one JSON
 /// document (what fate-client sends), or a JSON body.
 fn upload_conf(query: Option<&str>, body: Option<&Bytes>) -> Map<String, Value> {
+    use fateflow_api_types::signing::percent_decode;
     let mut conf = Map::new();
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         let decoded = percent_decode(q);
@@ -52,27 +54,6 @@ fn upload_conf(query: Option<&str>, body: Option<&Bytes>) -> Map<String, Value> 
     conf
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            ) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn upload(State(s): State<AppState>, req: Request) -> Response {
     respond(upload_inner(&s, req).await)
 }
@@ -90,7 +71,8 @@ async fn upload_inner(s: &AppState, req: Request) -> Handler {
             .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?;
         let conf = upload_conf(query.as_deref(), Some(&bytes));
         require(&conf, &["file"])?;
-        let file = server_file(s, &str_field(&conf, "file").unwrap_or_default())?;
+        let params: UploadParams = typed(&conf)?;
+        let file = server_file(s, &params.file.unwrap_or_default())?;
         let _claim = UploadClaim::take(&conf)?;
         return upload_file(s, &conf, &file).await;
     }
@@ -226,9 +208,10 @@ fn server_file(s: &AppState, file: &str) -> Result<PathBuf, Reply> {
 
 async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Handler {
     require(conf, &["namespace", "table_name", "head", "partition"])?;
-    let namespace = str_field(conf, "namespace").unwrap_or_default();
-    let name = str_field(conf, "table_name").unwrap_or_default();
-    let head = match int_field(conf, "head") {
+    let params: UploadParams = typed(conf)?;
+    let namespace = params.namespace;
+    let name = params.table_name;
+    let head = match params.head {
         Some(1) => true,
         Some(0) => false,
         _ => {
@@ -238,7 +221,8 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
             ))
         }
     };
-    let partitions = int_field(conf, "partition")
+    let partitions = params
+        .partition
         .and_then(|p| u32::try_from(p).ok())
         .filter(|p| (1..=1023).contains(p))
         .ok_or_else(|| {
@@ -247,7 +231,7 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
                 "partition: expected an integer from 1 to 1023",
             )
         })?;
-    let drop = int_field(conf, "drop").unwrap_or(0) > 0;
+    let drop = params.drop.unwrap_or(0) > 0;
     let id = TableId::new(&namespace, &name)
         .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?;
     let exists = s
@@ -267,11 +251,11 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
     opts.head = head;
     opts.partitions = partitions;
     opts.drop = drop;
-    opts.extend_sid = bool_field(conf, "extend_sid").unwrap_or(false);
-    if let Some(d) = str_field(conf, "id_delimiter") {
+    opts.extend_sid = params.extend_sid;
+    if let Some(d) = params.id_delimiter {
         opts.id_delimiter = d;
     }
-    opts.id_column = str_field(conf, "id_column").or_else(|| str_field(conf, "id_name"));
+    opts.id_column = params.id_column.or(params.id_name);
     let tables = s.tables.clone();
     let path = file.to_path_buf();
     let started = now_ms();
@@ -290,7 +274,8 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
     let record = table_record(&meta, "upload", now);
     s.store.put_table_meta(&record).await.map_err(internal)?;
     let done = UploadDone {
-        party_id: int_field(conf, "party_id")
+        party_id: params
+            .party_id
             .and_then(|p| u64::try_from(p).ok())
             .unwrap_or(0),
         conf: conf.clone(),

@@ -2,14 +2,15 @@
 
 use super::dicts::{job_human, job_raw, task_human, task_raw};
 use super::{
-    body_object, error_response, int_field, internal, post_route, require, respond, role_field,
-    str_field, AppState, Handler, Reply,
+    body_object, error_response, int_field, internal, parse_role, post_route, require, respond,
+    role_field, str_field, typed, AppState, Handler, Reply,
 };
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use fateflow_api_types::requests::{self, JobRerun, JobStop, JobSubmit};
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Status;
 use fateflow_scheduler::SubmitError;
@@ -35,21 +36,16 @@ async fn submit(State(s): State<AppState>, body: Bytes) -> Response {
 }
 
 async fn submit_inner(s: &AppState, body: Map<String, Value>) -> Handler {
-    let dsl = body
-        .get("job_dsl")
-        .or_else(|| body.get("dsl"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let conf = body
-        .get("job_runtime_conf")
-        .or_else(|| body.get("runtime_conf"))
-        .cloned()
-        .ok_or_else(|| {
-            Reply::err(
-                RetCode::ArgumentError,
-                "required argument are missing: job_runtime_conf",
-            )
-        })?;
+    let JobSubmit {
+        job_dsl: dsl,
+        job_runtime_conf: conf,
+    } = typed(&body)?;
+    if conf.is_null() {
+        return Err(Reply::err(
+            RetCode::ArgumentError,
+            "required argument are missing: job_runtime_conf",
+        ));
+    }
     let predict = fateflow_domain::predict::job_type_of(&conf) == fateflow_domain::JobType::Predict;
     if dsl.is_null() && !predict {
         return Err(Reply::err(
@@ -86,39 +82,33 @@ async fn submit_inner(s: &AppState, body: Map<String, Value>) -> Handler {
 }
 
 fn job_filter(body: &Map<String, Value>) -> Result<JobFilter, Reply> {
-    let mut f = JobFilter {
-        job_id: str_field(body, "job_id"),
-        role: role_field(body, "role")?,
-        party_id: int_field(body, "party_id").and_then(|p| u64::try_from(p).ok()),
-        is_initiator: super::bool_field(body, "is_initiator"),
+    let q: requests::JobFilter = typed(body)?;
+    Ok(JobFilter {
+        job_id: q.job_id,
+        role: parse_role("role", q.role.as_deref())?,
+        party_id: q.party_id.and_then(|p| p.trim().parse().ok()),
+        is_initiator: q.is_initiator,
+        statuses: parse_statuses(&q.status)?,
         ..Default::default()
-    };
-    f.statuses = statuses(body.get("status"))?;
-    Ok(f)
+    })
 }
 
-fn statuses(v: Option<&Value>) -> Result<Vec<Status>, Reply> {
-    let list: Vec<String> = match v {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::String(s)) if s.is_empty() => return Ok(Vec::new()),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect(),
-        Some(other) => {
-            return Err(Reply::err(
-                RetCode::ArgumentError,
-                format!("Invalid parameter 'status': {other}"),
-            ))
-        }
-    };
+fn parse_statuses(list: &[String]) -> Result<Vec<Status>, Reply> {
     list.iter()
         .map(|s| {
             s.parse::<Status>()
                 .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))
         })
         .collect()
+}
+
+fn statuses(body: &Map<String, Value>, field: &str) -> Result<Vec<Status>, Reply> {
+    let list = match body.get(field) {
+        None => Vec::new(),
+        Some(v) => fateflow_api_types::lenient::one_or_many(v.clone())
+            .map_err(|e| Reply::err(RetCode::ArgumentError, format!("{field}: {e}")))?,
+    };
+    parse_statuses(&list)
 }
 
 async fn query(State(s): State<AppState>, body: Bytes) -> Response {
@@ -191,8 +181,8 @@ fn task_filter(body: &Map<String, Value>) -> Result<TaskFilter, Reply> {
         role: role_field(body, "role")?,
         party_id: int_field(body, "party_id").and_then(|p| u64::try_from(p).ok()),
         component_name: str_field(body, "component_name"),
-        statuses: statuses(body.get("status"))?,
-        party_statuses: statuses(body.get("party_status"))?,
+        statuses: statuses(body, "status")?,
+        party_statuses: statuses(body, "party_status")?,
         latest_only: true,
         ..Default::default()
     })
@@ -254,8 +244,11 @@ async fn stop(State(s): State<AppState>, body: Bytes) -> Response {
     respond(
         async {
             require(&body, &["job_id"])?;
-            let job_id = str_field(&body, "job_id").unwrap_or_default();
-            let status = match str_field(&body, "stop_status") {
+            let JobStop {
+                job_id,
+                stop_status,
+            } = typed(&body)?;
+            let status = match stop_status {
                 None => Status::Canceled,
                 Some(st) => match st.parse::<Status>() {
                     Ok(st @ (Status::Canceled | Status::Failed | Status::Timeout)) => st,
@@ -298,12 +291,15 @@ async fn rerun(State(s): State<AppState>, body: Bytes) -> Response {
     respond(
         async {
             require(&body, &["job_id"])?;
-            let job_id = str_field(&body, "job_id").unwrap_or_default();
+            let JobRerun {
+                job_id,
+                force,
+                component_name,
+            } = typed(&body)?;
             initiated_here(&s, &job_id).await?;
-            let force = super::bool_field(&body, "force").unwrap_or(false);
             match s
                 .scheduler
-                .request_rerun(&job_id, str_field(&body, "component_name"), force)
+                .request_rerun(&job_id, component_name, force)
                 .await
             {
                 Ok(cpns) => Ok(Reply::ok(json!({"components": cpns}))

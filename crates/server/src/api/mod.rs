@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
-use fateflow_domain::retcode::RetCode;
+use fateflow_api_types::{Envelope, RetCode};
 use fateflow_scheduler::{PartyController, Scheduler};
 use fateflow_storage::MetadataStore;
 use serde_json::{Map, Value};
@@ -294,16 +294,9 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, RequestError> {
 
 /// A urlencoded form as an object of strings.
 fn form_object(bytes: &[u8]) -> Map<String, Value> {
-    String::from_utf8_lossy(bytes)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                auth::percent_decode(k),
-                Value::String(auth::percent_decode(v)),
-            )
-        })
+    fateflow_api_types::signing::form_fields(&String::from_utf8_lossy(bytes))
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
         .collect()
 }
 
@@ -356,83 +349,55 @@ async fn unknown_route(uri: axum::http::Uri) -> Response {
     )
 }
 
-/// FATE's envelope.
+/// FATE's envelope ([`Envelope`]) as an answer.
 #[derive(Debug, Default)]
-pub struct Reply {
-    retcode: i32,
-    retmsg: String,
-    data: Option<Box<Value>>,
-    job_id: Option<String>,
-    meta: Option<Box<Value>>,
-}
+pub struct Reply(Box<Envelope>);
 
 impl Reply {
     /// `retcode 0, retmsg "success"` with data.
     pub fn ok(data: Value) -> Self {
-        Self {
-            retcode: 0,
-            retmsg: "success".into(),
-            data: Some(Box::new(data)),
-            ..Default::default()
-        }
+        Self(Box::new(Envelope::ok(data)))
     }
 
     /// A failure with a FATE code.
     pub fn err(code: RetCode, msg: impl Into<String>) -> Self {
-        Self {
-            retcode: code.code(),
-            retmsg: msg.into(),
-            ..Default::default()
-        }
+        Self(Box::new(Envelope::err(code, msg)))
     }
 
     /// Replaces the message.
     pub fn msg(mut self, msg: impl Into<String>) -> Self {
-        self.retmsg = msg.into();
+        self.0.retmsg = msg.into();
         self
     }
 
     /// Sets the top-level `jobId`.
     pub fn job(mut self, job_id: impl Into<String>) -> Self {
-        self.job_id = Some(job_id.into());
+        self.0.job_id = Some(job_id.into());
         self
     }
 
     /// Sets `data`.
     pub fn data(mut self, data: Value) -> Self {
-        self.data = Some(Box::new(data));
+        self.0.data = Some(data);
         self
     }
 
     /// Sets `meta`.
     pub fn meta(mut self, meta: Value) -> Self {
-        self.meta = Some(Box::new(meta));
+        self.0.meta = Some(meta);
         self
     }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("retcode".into(), Value::from(self.retcode));
-        body.insert("retmsg".into(), Value::from(self.retmsg));
-        if let Some(d) = self.data.filter(|d| !d.is_null()) {
-            body.insert("data".into(), *d);
-        }
-        if let Some(j) = self.job_id {
-            body.insert("jobId".into(), Value::from(j));
-        }
-        if let Some(m) = self.meta.filter(|m| !m.is_null()) {
-            body.insert("meta".into(), *m);
-        }
-        axum::Json(Value::Object(body)).into_response()
+        axum::Json(*self.0).into_response()
     }
 }
 
 /// An error envelope with an HTTP status equal to its meaning (FATE's `error_response`).
 pub fn error_response(status: StatusCode, code: RetCode, msg: impl Into<String>) -> Response {
-    let body = serde_json::json!({"retcode": code.code(), "retmsg": msg.into()});
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(Envelope::err(code, msg))).into_response()
 }
 
 /// A request body as a JSON object. Client routes never see a malformed one here:
@@ -459,6 +424,13 @@ pub fn require(body: &Map<String, Value>, fields: &[&str]) -> Result<(), Reply> 
             format!("required argument are missing: {}", missing.join(",")),
         ))
     }
+}
+
+/// A typed body ([`fateflow_api_types::requests`]) from a body object: retcode 101
+/// naming the field and what it expected when a value does not fit.
+pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Result<T, Reply> {
+    fateflow_api_types::lenient::from_object(body)
+        .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))
 }
 
 /// A string field (numbers are accepted and rendered).
@@ -499,13 +471,18 @@ pub fn role_field(
     body: &Map<String, Value>,
     key: &str,
 ) -> Result<Option<fateflow_domain::Role>, Reply> {
-    match str_field(body, key) {
+    parse_role(key, str_field(body, key).as_deref())
+}
+
+/// A role given by name in `field`; absent or empty is none.
+pub fn parse_role(field: &str, role: Option<&str>) -> Result<Option<fateflow_domain::Role>, Reply> {
+    match role.filter(|r| !r.is_empty()) {
         None => Ok(None),
         Some(r) => r
             .parse()
             .map(Some)
             .map_err(|e: fateflow_domain::UnknownRole| {
-                Reply::err(RetCode::ArgumentError, format!("{key}: {e}"))
+                Reply::err(RetCode::ArgumentError, format!("{field}: {e}"))
             }),
     }
 }
@@ -565,11 +542,17 @@ mod internal_tests {
     fn internal_errors_answer_a_reference_not_the_cause() {
         let a = internal("database disk image is malformed at /data/fateflow.db");
         let b = internal("database disk image is malformed at /data/fateflow.db");
-        assert_eq!(a.retcode, 100);
-        let reference = a.retmsg.strip_prefix("internal error, reference ").unwrap();
-        assert_eq!(reference.len(), 8, "{}", a.retmsg);
+        assert_eq!(a.0.retcode, 100);
+        let reference =
+            a.0.retmsg
+                .strip_prefix("internal error, reference ")
+                .unwrap();
+        assert_eq!(reference.len(), 8, "{}", a.0.retmsg);
         assert!(reference.chars().all(|c| c.is_ascii_hexdigit()));
-        assert!(!a.retmsg.contains("malformed"));
-        assert_ne!(a.retmsg, b.retmsg, "each failure gets its own reference");
+        assert!(!a.0.retmsg.contains("malformed"));
+        assert_ne!(
+            a.0.retmsg, b.0.retmsg,
+            "each failure gets its own reference"
+        );
     }
 }

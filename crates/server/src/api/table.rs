@@ -1,10 +1,11 @@
 //! `/v1/table/*`: info, list, delete.
 
-use super::{body_object, internal, post_route, respond, str_field, AppState, Reply};
+use super::{body_object, internal, post_route, respond, str_field, typed, AppState, Reply};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Router;
+use fateflow_api_types::requests::TableRef;
 use fateflow_domain::retcode::RetCode;
 use fateflow_storage::TableMetaRecord;
 use fateflow_tables::{TableId, TableStore};
@@ -17,11 +18,19 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/table/list", post_route(list))
 }
 
-fn name_of(body: &Map<String, Value>) -> (Option<String>, Option<String>) {
-    (
-        str_field(body, "table_name").or_else(|| str_field(body, "name")),
-        str_field(body, "namespace"),
-    )
+/// The table a body names, or FATE's message for the missing parts.
+fn name_of(body: &Map<String, Value>) -> Result<(String, String), Reply> {
+    let TableRef {
+        table_name,
+        namespace,
+    } = typed(body)?;
+    if table_name.is_empty() || namespace.is_empty() {
+        return Err(Reply::err(
+            RetCode::ArgumentError,
+            "required argument are missing: table_name,namespace",
+        ));
+    }
+    Ok((table_name, namespace))
 }
 
 fn describe(m: &TableMetaRecord) -> Value {
@@ -44,13 +53,7 @@ async fn info(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(
         async {
-            let (name, namespace) = name_of(&body);
-            let (Some(name), Some(namespace)) = (name, namespace) else {
-                return Err(Reply::err(
-                    RetCode::ArgumentError,
-                    "required argument are missing: table_name,namespace",
-                ));
-            };
+            let (name, namespace) = name_of(&body)?;
             match s
                 .store
                 .get_table_meta(&namespace, &name)
@@ -71,13 +74,7 @@ async fn delete(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(
         async {
-            let (name, namespace) = name_of(&body);
-            let (Some(name), Some(namespace)) = (name, namespace) else {
-                return Err(Reply::err(
-                    RetCode::ArgumentError,
-                    "required argument are missing: table_name,namespace",
-                ));
-            };
+            let (name, namespace) = name_of(&body)?;
             let had_meta = s
                 .store
                 .get_table_meta(&namespace, &name)

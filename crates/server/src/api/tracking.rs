@@ -1,14 +1,15 @@
 //! `/v1/tracking/*`: components, metrics, parameters, output data, models, summary.
 
 use super::{
-    body_object, error_response, int_field, internal, post_route, require, respond, role_field,
-    str_field, AppState, Reply,
+    body_object, error_response, int_field, internal, parse_role, post_route, require, respond,
+    str_field, typed, AppState, Reply,
 };
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use fateflow_api_types::requests::{ComponentRef, MetricRef};
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Role;
 use fateflow_storage::{JobFilter, TaskFilter};
@@ -41,10 +42,14 @@ async fn target(
     body: &Map<String, Value>,
 ) -> Result<(String, String, Role, u64), Reply> {
     require(body, &["job_id", "component_name"])?;
-    let job_id = str_field(body, "job_id").unwrap_or_default();
-    let cpn = str_field(body, "component_name").unwrap_or_default();
-    let role = role_field(body, "role")?;
-    let party = int_field(body, "party_id").and_then(|p| u64::try_from(p).ok());
+    let ComponentRef {
+        job_id,
+        role,
+        party_id,
+        component_name: cpn,
+    } = typed(body)?;
+    let role = parse_role("role", Some(&role))?;
+    let party = party_id.trim().parse::<u64>().ok();
     if let (Some(r), Some(p)) = (role, party) {
         return Ok((job_id, cpn, r, p));
     }
@@ -162,8 +167,11 @@ async fn metric_data(State(s): State<AppState>, body: Bytes) -> Response {
         async {
             require(&body, &["metric_namespace", "metric_name"])?;
             let (job, cpn, role, party) = target(&s, &body).await?;
-            let ns = str_field(&body, "metric_namespace").unwrap_or_default();
-            let name = str_field(&body, "metric_name").unwrap_or_default();
+            let MetricRef {
+                metric_namespace: ns,
+                metric_name: name,
+                ..
+            } = typed(&body)?;
             let rows = s
                 .store
                 .query_metrics(&job, &cpn, role, party)

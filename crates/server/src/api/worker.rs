@@ -2,15 +2,18 @@
 //! Only loopback peers may call them, and only with the token the site gave the task
 //! at launch (`X-Fateflow-Task-Token`), for that task's own path, while it runs.
 
-use super::{body_object, internal, now_ms, respond, str_field, AppState, Reply};
+use super::{body_object, internal, now_ms, respond, typed, AppState, Reply};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use fateflow_api_types::worker::{
+    tracker, ComponentModelSave, MetricSave, OutputDataInfoSave, SummarySave, WorkerReport,
+};
 use fateflow_domain::retcode::RetCode;
-use fateflow_domain::{Role, Status};
+use fateflow_domain::Role;
 use fateflow_scheduler::controller::TokenError;
 use fateflow_scheduler::PartyController;
 use fateflow_storage::{ComponentModelRecord, MetricRecord, OutputDataRecord, TaskKey, TaskUpdate};
@@ -136,19 +139,13 @@ async fn report(
     let body = body_object(&body);
     respond(
         async {
-            let status = match str_field(&body, "party_status") {
-                None => None,
-                Some(st) => Some(
-                    st.parse::<Status>()
-                        .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))?,
-                ),
-            };
+            let report: WorkerReport = typed(&body)?;
+            let status = report.party_status;
             let update = TaskUpdate {
-                run_pid: super::int_field(&body, "run_pid"),
-                error_report: str_field(&body, "error_report"),
+                run_pid: report.run_pid,
+                error_report: report.error_report,
                 // The component's classification; retries depend on it.
-                error_kind: str_field(&body, "error_kind")
-                    .map(|k| fateflow_domain::ErrorKind::from_name(&k)),
+                error_kind: report.error_kind,
                 ..Default::default()
             };
             let changed = s
@@ -182,20 +179,21 @@ async fn tracker(
             let owner = PartyController::owner_of(&key, &p.component);
             let now = now_ms();
             match what.as_str() {
-                "metric_data/save" => {
+                tracker::METRIC_DATA_SAVE => {
+                    let body: MetricSave = typed(&body)?;
                     let m = MetricRecord {
                         owner,
-                        metric_namespace: str_field(&body, "metric_namespace").unwrap_or_default(),
-                        metric_name: str_field(&body, "metric_name").unwrap_or_default(),
-                        data: body.get("data").cloned().unwrap_or(json!([])),
-                        meta: body.get("meta").cloned().unwrap_or(json!({})),
+                        metric_namespace: body.metric_namespace,
+                        metric_name: body.metric_name,
+                        data: body.data,
+                        meta: body.meta,
                         create_time: now,
                     };
                     s.store.insert_metric(&m).await.map_err(internal)?;
                 }
-                "output_data_info/save" => {
-                    let ns = str_field(&body, "table_namespace").unwrap_or_default();
-                    let name = str_field(&body, "table_name").unwrap_or_default();
+                tracker::OUTPUT_DATA_INFO_SAVE => {
+                    let body: OutputDataInfoSave = typed(&body)?;
+                    let (ns, name) = (body.table_namespace, body.table_name);
                     // Keep table metadata beside the output info so table APIs see it.
                     if let Ok(id) = fateflow_tables::TableId::new(&ns, &name) {
                         let tables = s.tables.clone();
@@ -212,7 +210,7 @@ async fn tracker(
                     }
                     let d = OutputDataRecord {
                         owner,
-                        data_name: str_field(&body, "data_name").unwrap_or_else(|| "data".into()),
+                        data_name: body.data_name,
                         table_namespace: ns,
                         table_name: name,
                         description: String::new(),
@@ -220,20 +218,21 @@ async fn tracker(
                     };
                     s.store.insert_output_data(&d).await.map_err(internal)?;
                 }
-                "component_model/save" => {
+                tracker::COMPONENT_MODEL_SAVE => {
+                    let body: ComponentModelSave = typed(&body)?;
                     let m = ComponentModelRecord {
                         owner,
-                        model_alias: str_field(&body, "model_alias")
-                            .unwrap_or_else(|| "model".into()),
-                        module: str_field(&body, "module").unwrap_or_default(),
-                        model: body.get("model").cloned().unwrap_or(Value::Null),
+                        model_alias: body.model_alias,
+                        module: body.module,
+                        model: body.model,
                         create_time: now,
                     };
                     s.store.put_component_model(&m).await.map_err(internal)?;
                 }
-                "summary/save" => {
+                tracker::SUMMARY_SAVE => {
+                    let body: SummarySave = typed(&body)?;
                     s.store
-                        .put_summary(&owner, body.get("summary").unwrap_or(&Value::Null), now)
+                        .put_summary(&owner, &body.summary, now)
                         .await
                         .map_err(internal)?;
                 }

@@ -34,7 +34,8 @@ impl Args {
             job_id: self.job_id.clone(),
             role: self.role.clone(),
             party_id: self.party_id.clone(),
-            status: self.status.clone(),
+            status: self.status.iter().cloned().collect(),
+            is_initiator: None,
         }
     }
 }
