@@ -3,9 +3,7 @@
 //! party whose site stays unreachable past the party timeout).
 
 use crate::client::Peers;
-use crate::mirror;
-use fateflow_scheduler::{Event, EventSender};
-use fateflow_storage::MetadataStore;
+use fateflow_scheduler::PartyController;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,13 +78,13 @@ pub fn describe(e: &tonic::Status) -> String {
     s
 }
 
-/// Probes every `every`; logs changes; after `party_timeout` of silence, fails the
-/// party's running tasks in jobs initiated here with a reason naming it.
+/// Probes every `every`; logs changes; after `party_timeout` of silence, has the
+/// scheduler fail the party's running tasks in jobs initiated here with a reason
+/// naming it.
 pub async fn run(
     peers: Arc<Peers>,
     src: u64,
-    store: Arc<dyn MetadataStore>,
-    events: EventSender,
+    controller: Arc<PartyController>,
     every: Duration,
     party_timeout: Duration,
 ) {
@@ -120,11 +118,13 @@ pub async fn run(
                     h.address,
                     down.as_secs()
                 );
-                match mirror::fail_party(store.as_ref(), h.party_id, &reason, now_ms()).await {
+                match controller
+                    .fail_unreachable_party(h.party_id, &reason)
+                    .await
+                {
                     Ok(jobs) => {
                         for j in jobs {
                             tracing::warn!(job_id = %j, party_id = h.party_id, "gateway: failing the party's running tasks; it stayed unreachable past the party timeout");
-                            let _ = events.send(Event::Schedule(j));
                         }
                     }
                     Err(e) => {
@@ -134,11 +134,4 @@ pub async fn run(
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -39,6 +39,9 @@ pub enum Error {
     /// The metadata store failed.
     #[error("metadata store: {0}")]
     Store(#[from] fateflow_storage::Error),
+    /// The scheduler refused or failed to record what a peer sent.
+    #[error(transparent)]
+    Scheduler(#[from] fateflow_scheduler::Error),
 }
 
 impl Error {
@@ -47,6 +50,7 @@ impl Error {
         match self {
             Error::BadMessage(_) | Error::Refused(_) => fateflow_domain::ErrorKind::External,
             Error::Store(_) => fateflow_domain::ErrorKind::Internal,
+            Error::Scheduler(e) => e.kind(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Error {
             Error::BadMessage(_) => RetCode::FederatedError,
             Error::Refused(_) => RetCode::PermissionError,
             Error::Store(_) => RetCode::ExceptionError,
+            Error::Scheduler(e) => e.retcode(),
         }
     }
 }
@@ -67,6 +72,10 @@ impl From<Error> for tonic::Status {
             Error::BadMessage(m) => tonic::Status::invalid_argument(m),
             Error::Refused(m) => tonic::Status::permission_denied(m),
             Error::Store(e) => tonic::Status::internal(format!("metadata store: {e}")),
+            Error::Scheduler(fateflow_scheduler::Error::Refused(m)) => {
+                tonic::Status::permission_denied(m)
+            }
+            Error::Scheduler(e) => tonic::Status::internal(e.to_string()),
         }
     }
 }

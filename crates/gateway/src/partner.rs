@@ -116,9 +116,7 @@ impl Partner for SitePartner {
         })?;
         match mirror::decode_tasks(&reply.tasks_json) {
             Ok(tasks) => {
-                if let Err(e) =
-                    mirror::apply(self.store.as_ref(), party.party_id, &tasks, now_ms()).await
-                {
+                if let Err(e) = mirror::apply(&self.controller, party.party_id, &tasks).await {
                     tracing::warn!(job_id, party = %party, error = %e, "could not record the party's tasks");
                 }
             }
@@ -293,13 +291,6 @@ async fn send_report(
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Re-sends this site's task states of unfinished jobs initiated elsewhere every

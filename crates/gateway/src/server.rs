@@ -191,13 +191,6 @@ impl GatewayService {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[tonic::async_trait]
 impl Handler for GatewayService {
     async fn command(
@@ -286,7 +279,7 @@ impl Handler for GatewayService {
                 t.role, t.party_id, r.job_id
             )));
         }
-        let changed = mirror::apply(self.store.as_ref(), src_id, &tasks, now_ms())
+        let changed = mirror::apply(&self.controller, src_id, &tasks)
             .await
             .map_err(RpcStatus::from)?;
         if changed > 0 {

@@ -10,7 +10,7 @@ use crate::partner::PartyCommand;
 use crate::{Error, Event, EventSender};
 use fateflow_domain::dsl::DataRef;
 use fateflow_domain::ident::{check, safe_join, IdKind, UnsafePath};
-use fateflow_domain::{Job, Party, PartyId, Role, Status};
+use fateflow_domain::{ErrorKind, Job, Party, PartyId, Role, Status};
 use fateflow_storage::{
     JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord, TaskUpdate,
 };
@@ -132,7 +132,7 @@ pub struct PartyController {
     pub(crate) store: Arc<dyn MetadataStore>,
     launcher: Arc<dyn TaskLauncher>,
     config: Arc<SiteConfig>,
-    events: EventSender,
+    pub(crate) events: EventSender,
     server: OnceLock<String>,
     /// Tasks launched by this site, by key: tokens and processes.
     live: LiveTasks,
@@ -545,95 +545,48 @@ impl PartyController {
         reason: Option<String>,
     ) -> CmdResult {
         let now = now_ms();
-        if status.is_end() {
-            self.record_end_reason(job_id, party, status, reason.as_deref(), now)
-                .await?;
-        }
-        let changed = self
-            .store
-            .update_job_status(job_id, party.role, party.party_id, status, now)
-            .await?;
-        if changed && status.is_end() {
-            self.finish_job_row(job_id, party, status, reason, now)
-                .await?;
-        }
+        let changed = if status.is_end() {
+            self.end_job_row(job_id, party, status, reason, now).await?
+        } else {
+            self.store
+                .update_job_status(job_id, party.role, party.party_id, status, now)
+                .await?
+        };
         Ok(json!({"changed": changed}))
     }
 
-    /// Writes why a job ends before its status changes, so nobody reads an ended job
-    /// without its reason. Only for a job that is not ended yet and may move there.
-    async fn record_end_reason(
-        &self,
-        job_id: &str,
-        party: Party,
-        status: Status,
-        reason: Option<&str>,
-        now: i64,
-    ) -> Result<(), Refusal> {
-        let (Some(reason), false) = (reason, status == Status::Success) else {
-            return Ok(());
-        };
-        let Some(job) = self
-            .store
-            .get_job(job_id, party.role, party.party_id)
-            .await?
-        else {
-            return Ok(());
-        };
-        if job.status.is_end()
-            || !fateflow_domain::status::job_transition_allowed_with_signal(
-                job.status,
-                status,
-                job.rerun_signal,
-            )
-        {
-            return Ok(());
-        }
-        let update = JobUpdate {
-            error_report: Some(reason.to_string()),
-            ..Default::default()
-        };
-        self.store
-            .update_job(job_id, party.role, party.party_id, &update, now)
-            .await?;
-        Ok(())
-    }
-
-    async fn finish_job_row(
+    /// Moves a job row to its final status with its end time, elapsed time, progress
+    /// and reason in the same update, so nobody reads an ended job without them; the
+    /// job's resources come back. Returns whether the row changed.
+    async fn end_job_row(
         &self,
         job_id: &str,
         party: Party,
         status: Status,
         reason: Option<String>,
         now: i64,
-    ) -> Result<(), Refusal> {
+    ) -> Result<bool, Refusal> {
         let job = self
             .store
             .get_job(job_id, party.role, party.party_id)
             .await?;
-        let start = job
-            .as_ref()
-            .and_then(|j| j.start_time)
-            .or(job.as_ref().map(|j| j.create_time));
-        let update = JobUpdate {
-            end_time: Some(now),
-            elapsed: start.map(|s| now - s),
-            tag: Some("job_end".into()),
-            error_report: if status == Status::Success {
-                None
-            } else {
-                reason
-            },
-            progress: if status == Status::Success {
-                Some(100)
-            } else {
-                None
-            },
-            ..Default::default()
-        };
-        self.store
-            .update_job(job_id, party.role, party.party_id, &update, now)
+        let update = end_update(job.as_ref(), status, reason, now);
+        let changed = self
+            .store
+            .update_job_status_with(job_id, party.role, party.party_id, status, &update, now)
             .await?;
+        if changed {
+            self.return_job_resource(job_id, party, now).await?;
+        }
+        Ok(changed)
+    }
+
+    async fn return_job_resource(
+        &self,
+        job_id: &str,
+        party: Party,
+        now: i64,
+    ) -> Result<(), Refusal> {
         self.store
             .return_job_resource(
                 &SiteConfig::engine_name(party.party_id),
@@ -764,8 +717,10 @@ impl PartyController {
         let mut spec = match self.task_spec(&job, &task, &params).await {
             Ok(spec) => spec,
             Err(e) => {
+                // A spec the job's own DSL and conf cannot make is the user's to fix
+                // (no retry); a store or damaged job is ours.
                 let message = e.to_string();
-                self.fail_task(&key, &message).await?;
+                self.fail_task_as(&key, &message, Some(e.kind())).await?;
                 return Ok(json!({"started": false, "party_status": "failed", "error": message}));
             }
         };
@@ -773,7 +728,8 @@ impl PartyController {
             Ok(t) => t,
             Err(e) => {
                 let message = format!("could not start the task process: {e}");
-                self.fail_task(&key, &message).await?;
+                self.fail_task_as(&key, &message, Some(ErrorKind::Internal))
+                    .await?;
                 return Ok(json!({"started": false, "party_status": "failed", "error": message}));
             }
         };
@@ -819,8 +775,10 @@ impl PartyController {
             }
             Err(e) => {
                 lock(&self.live).remove(&key);
+                // No binary, no fork: this site's trouble, retried.
                 let message = format!("could not start the task process: {e}");
-                self.fail_task(&key, &message).await?;
+                self.fail_task_as(&key, &message, Some(ErrorKind::Internal))
+                    .await?;
                 Ok(json!({"started": false, "party_status": "failed", "error": message}))
             }
         }
@@ -1013,6 +971,17 @@ impl PartyController {
     }
 
     async fn fail_task(&self, key: &TaskKey, message: &str) -> Result<(), Refusal> {
+        self.fail_task_as(key, message, None).await
+    }
+
+    /// Fails a task with `message` and, when known, the kind of its error (auto-retry
+    /// skips a `user` error).
+    async fn fail_task_as(
+        &self,
+        key: &TaskKey,
+        message: &str,
+        kind: Option<ErrorKind>,
+    ) -> Result<(), Refusal> {
         let now = now_ms();
         let task = self.store.get_task(key).await?;
         let start = task.as_ref().and_then(|t| t.start_time).unwrap_or(now);
@@ -1022,6 +991,7 @@ impl PartyController {
                 key,
                 &TaskUpdate {
                     error_report: Some(message.to_string()),
+                    error_kind: kind,
                     end_time: Some(now),
                     elapsed: Some(now - start),
                     ..Default::default()
@@ -1122,25 +1092,11 @@ impl PartyController {
             }
         }
         let now = now_ms();
-        self.record_end_reason(job_id, party, status, Some(reason), now)
-            .await?;
-        let changed = self
-            .store
-            .update_job_status(job_id, party.role, party.party_id, status, now)
-            .await?;
-        if changed {
-            self.finish_job_row(job_id, party, status, Some(reason.to_string()), now)
-                .await?;
-        } else {
-            self.store
-                .return_job_resource(
-                    &SiteConfig::engine_name(party.party_id),
-                    job_id,
-                    party.role,
-                    party.party_id,
-                    now,
-                )
-                .await?;
+        if !self
+            .end_job_row(job_id, party, status, Some(reason.to_string()), now)
+            .await?
+        {
+            self.return_job_resource(job_id, party, now).await?;
         }
         Ok(Value::Object(details))
     }
@@ -1527,6 +1483,25 @@ impl PartyController {
     }
 }
 
+/// The columns a job row gets with its final status.
+fn end_update(
+    job: Option<&JobRecord>,
+    status: Status,
+    reason: Option<String>,
+    now: i64,
+) -> JobUpdate {
+    let start = job.map(|j| j.start_time.unwrap_or(j.create_time));
+    let success = status == Status::Success;
+    JobUpdate {
+        end_time: Some(now),
+        elapsed: start.map(|s| now - s),
+        tag: Some("job_end".into()),
+        error_report: if success { None } else { reason },
+        progress: success.then_some(100),
+        ..Default::default()
+    }
+}
+
 /// `<task_id> v<version> of <role>:<party>`, for messages.
 fn describe_task(key: &TaskKey) -> String {
     format!(
@@ -1780,10 +1755,12 @@ impl PartyController {
             party_id: seen.party_id,
         };
         let now = now_ms();
-        // Status and reason in one update: nobody reads the ended copy without it.
+        // Status, reason and end time in one update: nobody reads the ended copy
+        // without them.
+        let update = end_update(Some(seen), status, Some(reason.to_string()), now);
         if !self
             .store
-            .update_job_status_from(seen, status, Some(reason), now)
+            .update_job_status_from(seen, status, &update, now)
             .await?
         {
             return Ok(false);
@@ -1794,8 +1771,7 @@ impl PartyController {
                 tracing::warn!(job_id, task_id = %t.task_id, error = %e.message, "stopping a task of an ended copy failed");
             }
         }
-        self.finish_job_row(job_id, party, status, Some(reason.to_string()), now)
-            .await?;
+        self.return_job_resource(job_id, party, now).await?;
         self.notify_initiator(job_id);
         Ok(true)
     }

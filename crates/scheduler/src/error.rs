@@ -20,6 +20,9 @@ pub enum Error {
     /// job, a federation message outside any job here).
     #[error("{0}")]
     Invalid(String),
+    /// A party spoke for another party (a remote report of a task not its own).
+    #[error("{0}")]
+    Refused(String),
     /// Parties failed to do what was asked (stop, save models); each one is named.
     #[error("{0}")]
     Parties(String),
@@ -37,7 +40,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::JobNotFound(_) | Error::Invalid(_) => ErrorKind::User,
-            Error::Command(_) | Error::Parties(_) => ErrorKind::External,
+            Error::Command(_) | Error::Parties(_) | Error::Refused(_) => ErrorKind::External,
             Error::Store(_) | Error::Corrupt(_) | Error::Stopped(_) => ErrorKind::Internal,
         }
     }
@@ -50,6 +53,7 @@ impl Error {
             Error::JobNotFound(_) => RetCode::DataError,
             Error::Invalid(_) => RetCode::ArgumentError,
             Error::Parties(_) => RetCode::FederatedError,
+            Error::Refused(_) => RetCode::PermissionError,
             Error::Stopped(_) => RetCode::ServerError,
         }
     }

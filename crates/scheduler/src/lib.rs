@@ -10,6 +10,8 @@
 //! - [`model`]: pipeline models: saved at the end of a training job, deployed,
 //!   loaded, and read by predict jobs.
 //! - [`detector`]: dead task processes, silent tasks, job timeouts.
+//! - [`remote`]: the initiator's copies of remote parties' task rows, moved forward
+//!   from what their sites report, and failed when a party stays unreachable.
 //! - [`reconcile`]: copies of jobs initiated by another site: resources held without
 //!   a start time out, and copies the initiator ended or does not know are ended here.
 //! - [`launcher`]: the [`TaskLauncher`] trait and the task spec a process receives.
@@ -27,6 +29,7 @@ pub mod model;
 pub mod parsed;
 pub mod partner;
 pub mod reconcile;
+pub mod remote;
 pub mod upload;
 
 pub use controller::{PartyController, SiteConfig};

@@ -816,3 +816,159 @@ async fn an_external_error_is_retried() {
         ]
     );
 }
+
+/// A remote host's row of `component` as its site would report it.
+async fn host_copy(site: &Site, job_id: &str, component: &str) -> fateflow_storage::TaskRecord {
+    let mut t = site.task(job_id, component, GUEST).await;
+    t.role = HOST.role;
+    t.party_id = HOST.party_id;
+    t.run_on_this_party = false;
+    t.status = Status::Running;
+    t.party_status = Status::Running;
+    t.error_report = None;
+    t.error_kind = None;
+    t.end_time = None;
+    t
+}
+
+#[tokio::test]
+async fn remote_task_states_move_copies_forward_only_and_keep_their_kind() {
+    let site = Site::guest_only().await;
+    let (dsl, conf) = one_party_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    site.wait_end(&job_id).await;
+    let ctl = &site.controller;
+    let running = host_copy(&site, &job_id, "reader_0").await;
+    let apply = |rows: Vec<fateflow_storage::TaskRecord>| async move {
+        ctl.apply_remote_tasks(HOST.party_id, &rows).await.unwrap()
+    };
+    assert_eq!(apply(vec![running.clone()]).await, 1);
+    let failed = fateflow_storage::TaskRecord {
+        party_status: Status::Failed,
+        error_report: Some("can not found table name: t namespace: ns".into()),
+        error_kind: Some(ErrorKind::User),
+        end_time: Some(running.start_time.unwrap_or(0) + 5),
+        ..running.clone()
+    };
+    assert_eq!(apply(vec![failed.clone()]).await, 1);
+    // A late report of the running task takes nothing back.
+    apply(vec![running.clone()]).await;
+    let row = site.task(&job_id, "reader_0", HOST).await;
+    assert_eq!(
+        (row.party_status, row.error_kind, row.run_on_this_party),
+        (Status::Failed, Some(ErrorKind::User), false)
+    );
+    assert_eq!(row.error_report, failed.error_report);
+    // A site speaks only for its own parties.
+    let e = ctl.apply_remote_tasks(GUEST.party_id, &[failed]).await;
+    assert!(
+        matches!(e, Err(fateflow_scheduler::Error::Refused(_))),
+        "{e:?}"
+    );
+
+    // A party that stays unreachable: its started copies fail with the reason.
+    let dt = host_copy(&site, &job_id, "data_transform_0").await;
+    assert_eq!(apply(vec![dt]).await, 1);
+    let jobs = ctl
+        .fail_unreachable_party(HOST.party_id, "party 10000 unreachable")
+        .await
+        .unwrap();
+    assert_eq!(jobs, [job_id.as_str()]);
+    let row = site.task(&job_id, "data_transform_0", HOST).await;
+    assert_eq!(row.party_status, Status::Failed);
+    assert_eq!(row.error_report.as_deref(), Some("party 10000 unreachable"));
+    assert!(row.end_time.is_some());
+}
+
+#[tokio::test]
+async fn a_task_whose_spec_the_job_cannot_make_fails_as_a_user_error_without_a_retry() {
+    let site = Site::guest_only().await;
+    let gate = Gate::new();
+    site.launcher
+        .script(Rule::on("reader_0", Act::Succeed).gate(&gate));
+    let (dsl, mut conf) = one_party_job();
+    set_retries(&mut conf, 2, 0);
+    let job_id = site.submit(&dsl, &conf).await;
+    wait_running(&site, &job_id, "reader_0", GUEST).await;
+    // The reader writes an output, but not the `data` the transform's DSL names.
+    let reader = site.task(&job_id, "reader_0", GUEST).await;
+    let other = fateflow_storage::OutputDataRecord {
+        owner: fateflow_scheduler::PartyController::owner_of(&reader.key(), "reader_0"),
+        data_name: "other".into(),
+        table_namespace: "ns".into(),
+        table_name: "t".into(),
+        description: String::new(),
+        create_time: 0,
+    };
+    site.store.insert_output_data(&other).await.unwrap();
+    gate.open();
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Failed);
+    let rows = site.task_versions(&job_id, "data_transform_0", GUEST).await;
+    assert_eq!(rows.len(), 1, "{}", site.dump(&job_id).await);
+    assert_eq!(rows[0].error_kind, Some(ErrorKind::User));
+    let reason = rows[0].error_report.clone().unwrap_or_default();
+    assert!(reason.contains("left no output `data`"), "{reason}");
+    assert!(site
+        .launcher
+        .launches_of(&job_id, "data_transform_0")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_task_that_could_not_be_launched_is_retried_as_an_internal_error() {
+    let site = Site::guest_only().await;
+    site.launcher.script(
+        Rule::on(
+            "data_transform_0",
+            Act::LaunchFails("No such file or directory".into()),
+        )
+        .version(0),
+    );
+    let (dsl, mut conf) = one_party_job();
+    set_retries(&mut conf, 1, 0);
+    let job_id = site.submit(&dsl, &conf).await;
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
+    let rows = site.task_versions(&job_id, "data_transform_0", GUEST).await;
+    let got: Vec<_> = rows
+        .iter()
+        .map(|t| (t.task_version, t.party_status, t.error_kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, Status::Failed, Some(ErrorKind::Internal)),
+            (1, Status::Success, None)
+        ]
+    );
+}
+
+/// Every harness store refuses a finished job row without its end time (see
+/// `FINISHED_JOB_HAS_END_TIME`); this checks the rows of each way a job ends.
+#[tokio::test]
+async fn a_finished_job_has_its_end_time_with_its_final_status() {
+    let site = Site::guest_only().await;
+    let (dsl, conf) = one_party_job();
+    let ok = site.submit(&dsl, &conf).await;
+    let ok = site.wait_end(&ok).await;
+    site.launcher
+        .script(Rule::on("data_transform_0", Act::Fail("no label".into())).once());
+    let failed = site.submit(&dsl, &conf).await;
+    let failed = site.wait_end(&failed).await;
+    site.launcher.script(Rule::all(Act::Hang));
+    let stopped = site.submit(&dsl, &conf).await;
+    wait_running(&site, &stopped, "reader_0", GUEST).await;
+    site.stop(&stopped, "enough").await;
+    let stopped = site.wait_end(&stopped).await;
+    let ended = [
+        (ok, Status::Success),
+        (failed, Status::Failed),
+        (stopped, Status::Canceled),
+    ];
+    for (job, status) in ended {
+        assert_eq!(job.status, status, "{}", site.dump(&job.job_id).await);
+        let (start, end) = (job.start_time.unwrap(), job.end_time.unwrap());
+        assert!(end >= start && job.elapsed == Some(end - start), "{job:?}");
+    }
+}

@@ -259,7 +259,7 @@ impl Site {
             gateway_addr = Some(gaddr);
             let service = Arc::new(fateflow_gateway::GatewayService {
                 controller: state.controller.clone(),
-                store: gateway_store.clone(),
+                store: gateway_store,
                 mailbox: mailbox.clone(),
                 routes: Arc::new(g.peers.routes().clone()),
                 events: events.clone(),
@@ -273,8 +273,7 @@ impl Site {
             tokio::spawn(fateflow_gateway::health::run(
                 g.peers.clone(),
                 src,
-                gateway_store,
-                events.clone(),
+                state.controller.clone(),
                 Duration::from_secs_f64(gopts.health_seconds.max(0.2)),
                 Duration::from_secs_f64(gopts.party_timeout.max(0.0)),
             ));

@@ -67,15 +67,26 @@ pub trait MetadataStore: Send + Sync {
         to: Status,
         now: i64,
     ) -> Result<bool>;
-    /// Like [`MetadataStore::update_job_status`], but only while the row is still as
-    /// the caller read it (`seen`: same status and update time, so any command that
-    /// touched it since wins); `error_report`, when given, is set in the same update.
-    /// Returns whether the row changed.
+    /// Like [`MetadataStore::update_job_status`], and sets `update`'s columns in the
+    /// same statement (a final status with its end time and reason: nobody reads one
+    /// without the other). Returns whether the row changed.
+    async fn update_job_status_with(
+        &self,
+        job_id: &str,
+        role: fateflow_domain::Role,
+        party_id: u64,
+        to: Status,
+        update: &JobUpdate,
+        now: i64,
+    ) -> Result<bool>;
+    /// Like [`MetadataStore::update_job_status_with`], but only while the row is still
+    /// as the caller read it (`seen`: same status and update time, so any command that
+    /// touched it since wins). Returns whether the row changed.
     async fn update_job_status_from(
         &self,
         seen: &JobRecord,
         to: Status,
-        error_report: Option<&str>,
+        update: &JobUpdate,
         now: i64,
     ) -> Result<bool>;
     /// Sets the given job columns.

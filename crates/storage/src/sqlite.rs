@@ -52,6 +52,13 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// Runs SQL statements as they are: tests install triggers that watch an
+    /// invariant with it.
+    pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        sqlx::raw_sql(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -586,11 +593,39 @@ impl MetadataStore for SqliteStore {
         Ok(res.rows_affected() == 1)
     }
 
+    async fn update_job_status_with(
+        &self,
+        job_id: &str,
+        role: Role,
+        party_id: u64,
+        to: Status,
+        u: &JobUpdate,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(job) = self.get_job(job_id, role, party_id).await? else {
+            return Ok(false);
+        };
+        if job.status == to || !job_transition_allowed_with_signal(job.status, to, job.rerun_signal)
+        {
+            return Ok(false);
+        }
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET status = ");
+        qb.push_bind(to.as_str());
+        qb.push(", update_time = ").push_bind(now);
+        push_job_columns(&mut qb, u);
+        qb.push(" WHERE job_id = ").push_bind(job_id);
+        qb.push(" AND role = ").push_bind(role.as_str());
+        qb.push(" AND party_id = ").push_bind(pid_i64(party_id));
+        qb.push(" AND status = ").push_bind(job.status.as_str());
+        let res = qb.build().execute(&self.pool).await?;
+        Ok(res.rows_affected() == 1)
+    }
+
     async fn update_job_status_from(
         &self,
         seen: &JobRecord,
         to: Status,
-        error_report: Option<&str>,
+        u: &JobUpdate,
         now: i64,
     ) -> Result<bool> {
         if seen.status == to
@@ -598,22 +633,18 @@ impl MetadataStore for SqliteStore {
         {
             return Ok(false);
         }
-        let res = sqlx::query(
-            "UPDATE job SET status = ?, error_report = COALESCE(?, error_report), update_time = ? \
-             WHERE job_id = ? AND role = ? AND party_id = ? AND status = ? AND update_time = ? \
-             AND rerun_signal = ?",
-        )
-        .bind(to.as_str())
-        .bind(error_report)
-        .bind(now)
-        .bind(&seen.job_id)
-        .bind(seen.role.as_str())
-        .bind(pid_i64(seen.party_id))
-        .bind(seen.status.as_str())
-        .bind(seen.update_time)
-        .bind(seen.rerun_signal)
-        .execute(&self.pool)
-        .await?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET status = ");
+        qb.push_bind(to.as_str());
+        qb.push(", update_time = ").push_bind(now);
+        push_job_columns(&mut qb, u);
+        qb.push(" WHERE job_id = ").push_bind(&seen.job_id);
+        qb.push(" AND role = ").push_bind(seen.role.as_str());
+        qb.push(" AND party_id = ")
+            .push_bind(pid_i64(seen.party_id));
+        qb.push(" AND status = ").push_bind(seen.status.as_str());
+        qb.push(" AND update_time = ").push_bind(seen.update_time);
+        qb.push(" AND rerun_signal = ").push_bind(seen.rerun_signal);
+        let res = qb.build().execute(&self.pool).await?;
         Ok(res.rows_affected() == 1)
     }
 
@@ -627,34 +658,7 @@ impl MetadataStore for SqliteStore {
     ) -> Result<()> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET update_time = ");
         qb.push_bind(now);
-        macro_rules! set {
-            ($field:ident) => {
-                if let Some(v) = &u.$field {
-                    qb.push(concat!(", ", stringify!($field), " = "))
-                        .push_bind(v.clone());
-                }
-            };
-        }
-        set!(progress);
-        set!(tag);
-        set!(description);
-        set!(ready_signal);
-        set!(ready_time);
-        set!(cancel_signal);
-        set!(cancel_time);
-        set!(rerun_signal);
-        set!(error_report);
-        set!(start_time);
-        set!(end_time);
-        set!(elapsed);
-        set!(model_id);
-        set!(model_version);
-        if let Some(v) = &u.train_runtime_conf {
-            qb.push(", train_runtime_conf = ").push_bind(json_text(v));
-        }
-        if u.clear_end {
-            qb.push(", end_time = NULL, elapsed = NULL, error_report = NULL");
-        }
+        push_job_columns(&mut qb, u);
         qb.push(" WHERE job_id = ").push_bind(job_id);
         qb.push(" AND role = ").push_bind(role.as_str());
         qb.push(" AND party_id = ").push_bind(pid_i64(party_id));
@@ -1420,4 +1424,36 @@ async fn update_task_status_column(
     .execute(pool)
     .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// `, column = value` for every column `u` sets.
+fn push_job_columns(qb: &mut QueryBuilder<'_, Sqlite>, u: &JobUpdate) {
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = &u.$field {
+                qb.push(concat!(", ", stringify!($field), " = "))
+                    .push_bind(v.clone());
+            }
+        };
+    }
+    set!(progress);
+    set!(tag);
+    set!(description);
+    set!(ready_signal);
+    set!(ready_time);
+    set!(cancel_signal);
+    set!(cancel_time);
+    set!(rerun_signal);
+    set!(error_report);
+    set!(start_time);
+    set!(end_time);
+    set!(elapsed);
+    set!(model_id);
+    set!(model_version);
+    if let Some(v) = &u.train_runtime_conf {
+        qb.push(", train_runtime_conf = ").push_bind(json_text(v));
+    }
+    if u.clear_end {
+        qb.push(", end_time = NULL, elapsed = NULL, error_report = NULL");
+    }
 }

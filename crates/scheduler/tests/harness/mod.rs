@@ -416,6 +416,14 @@ impl TaskLauncher for VirtualLauncher {
     }
 }
 
+/// Refuses to write a finished job row without its end time, so every harness test
+/// checks that a job's final status and end time are written together.
+const FINISHED_JOB_HAS_END_TIME: &str = "
+CREATE TRIGGER finished_job_has_end_time BEFORE UPDATE OF status ON job
+WHEN NEW.status IN ('success', 'failed', 'canceled', 'timeout') AND NEW.end_time IS NULL
+BEGIN SELECT RAISE(ABORT, 'a finished job without an end time'); END;
+";
+
 /// Site options.
 pub struct SiteOptions {
     pub parties: Vec<PartyId>,
@@ -468,7 +476,12 @@ impl Site {
 
     pub async fn start_with(opts: SiteOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::memory().await.unwrap());
+        let sqlite = SqliteStore::memory().await.unwrap();
+        sqlite
+            .execute_script(FINISHED_JOB_HAS_END_TIME)
+            .await
+            .unwrap();
+        let store: Arc<dyn MetadataStore> = Arc::new(sqlite);
         let config = Arc::new(SiteConfig {
             parties: opts.parties,
             data_dir: dir.path().into(),
