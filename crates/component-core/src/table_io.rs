@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use fateflow_tables::{TableId, TableSchema};
+use fateflow_tables::{TableId, TableInfo, TableSchema};
 
 use crate::error::{Error, Result};
 
@@ -45,13 +45,9 @@ pub fn batch_from_rows(
         .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
 }
 
-/// Gives `batch` exactly `schema`'s Arrow schema (same columns, no file metadata).
-pub fn with_schema(
-    table: &TableId,
-    schema: &TableSchema,
-    batch: RecordBatch,
-) -> Result<RecordBatch> {
-    RecordBatch::try_new(schema.arrow_schema(), batch.columns().to_vec())
+/// Gives `batch` exactly `info`'s Arrow schema (same columns, no file metadata).
+pub fn with_schema(table: &TableId, info: &TableInfo, batch: RecordBatch) -> Result<RecordBatch> {
+    RecordBatch::try_new(info.arrow_schema(), batch.columns().to_vec())
         .map_err(|e| Error::table(table, fateflow_tables::Error::from(e)))
 }
 

@@ -88,7 +88,7 @@ impl Component for Reader {
                 .map_err(|e| Error::table(&src, e))?;
             for batch in batches {
                 let batch = batch.map_err(|e| Error::table(&src, e))?;
-                let batch = with_schema(&dest, &info.schema, batch)?;
+                let batch = with_schema(&dest, &info, batch)?;
                 stage
                     .write(partition, &batch)
                     .map_err(|e| Error::table(&dest, e))?;

@@ -36,6 +36,8 @@ pub(crate) fn default_batch_rows(partitions: u32, columns: usize) -> usize {
 struct PartitionBuffer {
     sids: Vec<String>,
     columns: Vec<Vec<f64>>,
+    /// The text column of a [`RowLayout::Text`](crate::RowLayout::Text) table.
+    lines: Vec<String>,
 }
 
 pub(crate) struct Batcher {
@@ -52,11 +54,15 @@ impl Batcher {
         partitions: u32,
         batch_rows: usize,
     ) -> Self {
-        let ncols = schema.fields().len() - 1;
+        // A text table's second column is Utf8; every other value column is Float64.
+        let text = schema.fields().len() == 2
+            && schema.field(1).data_type() == &arrow_schema::DataType::Utf8;
+        let ncols = if text { 0 } else { schema.fields().len() - 1 };
         let buffers = (0..partitions)
             .map(|_| PartitionBuffer {
                 sids: Vec::new(),
                 columns: vec![Vec::new(); ncols],
+                lines: Vec::new(),
             })
             .collect();
         Batcher {
@@ -82,6 +88,18 @@ impl Batcher {
         Ok(())
     }
 
+    /// Buffers one row of a text table.
+    pub(crate) fn push_text(&mut self, sid: String, line: String) -> Result<()> {
+        let p = partition_of(&sid, self.buffers.len() as u32);
+        let buffer = &mut self.buffers[p as usize];
+        buffer.sids.push(sid);
+        buffer.lines.push(line);
+        if buffer.sids.len() >= self.batch_rows {
+            self.flush(p)?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self, partition: u32) -> Result<()> {
         let buffer = &mut self.buffers[partition as usize];
         if buffer.sids.is_empty() {
@@ -93,6 +111,11 @@ impl Batcher {
         ))));
         for column in &mut buffer.columns {
             arrays.push(Arc::new(Float64Array::from(std::mem::take(column))));
+        }
+        if !buffer.lines.is_empty() {
+            arrays.push(Arc::new(StringArray::from(std::mem::take(
+                &mut buffer.lines,
+            ))));
         }
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         self.stage.write(partition, &batch)

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::id::TableId;
-use crate::read::{scan, split_batch};
+use crate::read::{scan, split_batch, text_columns};
+use crate::schema::RowLayout;
 use crate::store::{unique_name, TableStore};
 
 /// Writes the table as text to `out` and returns the number of data rows written.
@@ -67,6 +68,34 @@ where
     }
 
     let mut rows = 0u64;
+    if info.layout == RowLayout::Text {
+        // As stored: the sid, then the rest of the source line.
+        for batch in scan(store, id)? {
+            let batch = batch?;
+            let (sids, lines) = text_columns(&batch)?;
+            for row in 0..batch.num_rows() {
+                line_no += 1;
+                line.clear();
+                line.push_str(sids.value(row));
+                if !lines.value(row).is_empty() {
+                    line.push_str(delimiter);
+                    line.push_str(lines.value(row));
+                }
+                line.push('\n');
+                out.write_all(line.as_bytes())
+                    .map_err(|source| Error::WriteOutput {
+                        line: line_no,
+                        source,
+                    })?;
+                rows += 1;
+            }
+        }
+        out.flush().map_err(|source| Error::WriteOutput {
+            line: line_no,
+            source,
+        })?;
+        return Ok(rows);
+    }
     for batch in scan(store, id)? {
         let batch = batch?;
         let (sids, columns) = split_batch(&info.schema, &batch)?;

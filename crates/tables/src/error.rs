@@ -227,6 +227,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A table of raw text lines was read as numeric columns.
+    #[error(
+        "table {table} holds raw text lines (sparse, tag or other non-dense data, as FATE's \
+         upload stores it): read it through a DataTransform component, which parses it"
+    )]
+    TextTable {
+        /// `namespace.name`.
+        table: String,
+    },
+
     /// A [`Frame`](crate::Frame) is malformed.
     #[error("invalid frame: {reason}")]
     InvalidFrame {
@@ -326,6 +336,7 @@ impl Error {
             | Error::DelimiterInValue { .. }
             | Error::PartitionOutOfRange { .. }
             | Error::InvalidSchema { .. }
+            | Error::TextTable { .. }
             | Error::InvalidFrame { .. } => ErrorKind::InvalidInput,
         }
     }

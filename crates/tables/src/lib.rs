@@ -56,10 +56,17 @@ pub use download::{download_csv, download_csv_file};
 pub use error::{Error, ErrorKind, Result};
 pub use frame::Frame;
 pub use id::{TableId, MAX_NAME_LEN};
-pub use read::{read_all, read_partition_frame, scan, table_meta, write_frame, TableScan};
-pub use schema::{TableAddress, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+pub use read::{
+    read_all, read_partition_frame, scan, scan_text, table_meta, write_frame, write_text, TableScan,
+};
+pub use schema::{
+    RowLayout, TableAddress, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS,
+    TEXT_COLUMN,
+};
 pub use store::{BatchIter, LocalTableStore, StagedTable, TableStore, WriteMode, READ_BATCH_ROWS};
-pub use upload::{upload_csv, upload_csv_file, UploadOptions, EXTEND_SID_NAME, MISSING_MARKERS};
+pub use upload::{
+    upload_csv, upload_csv_file, upload_text, UploadOptions, EXTEND_SID_NAME, MISSING_MARKERS,
+};
 
 /// Re-exported so callers of [`scan`] need not depend on `arrow-array` themselves.
 pub use arrow_array::RecordBatch;

@@ -9,7 +9,7 @@ use crate::check_partitions;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::id::TableId;
-use crate::schema::{TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
 use crate::store::{BatchIter, TableStore, WriteMode};
 
 /// Streams every record batch of a table, partition after partition, holding at most
@@ -78,12 +78,27 @@ impl<S: TableStore + ?Sized> Iterator for TableScan<'_, S> {
     }
 }
 
-/// Reads the whole table into a [`Frame`] (rows in partition order).
-pub fn read_all<S>(store: &S, id: &TableId) -> Result<Frame>
+/// The table's info, refusing a text table where numeric columns are needed.
+fn columns_info<S>(store: &S, id: &TableId) -> Result<TableInfo>
 where
     S: TableStore + ?Sized,
 {
     let info = store.info(id)?;
+    if info.layout == RowLayout::Text {
+        return Err(Error::TextTable {
+            table: id.to_string(),
+        });
+    }
+    Ok(info)
+}
+
+/// Reads the whole table into a [`Frame`] (rows in partition order). A
+/// [`RowLayout::Text`] table is an [`Error::TextTable`].
+pub fn read_all<S>(store: &S, id: &TableId) -> Result<Frame>
+where
+    S: TableStore + ?Sized,
+{
+    let info = columns_info(store, id)?;
     let mut sink = FrameBuilder::new(info.schema);
     for batch in scan(store, id)? {
         sink.append(&batch?)?;
@@ -96,7 +111,7 @@ pub fn read_partition_frame<S>(store: &S, id: &TableId, partition: u32) -> Resul
 where
     S: TableStore + ?Sized,
 {
-    let info = store.info(id)?;
+    let info = columns_info(store, id)?;
     let mut sink = FrameBuilder::new(info.schema);
     for batch in store.read_partition(id, partition)? {
         sink.append(&batch?)?;
@@ -193,6 +208,7 @@ where
         have_head: true,
         extend_sid: false,
         origin: TableOrigin::Output,
+        layout: RowLayout::Columns,
     };
     let stage = store.begin_write(id, &info)?;
     let mut batcher = Batcher::new(
@@ -235,6 +251,23 @@ where
     let info = store.info(id)?;
     let count = store.count(id)?;
     let mut part_of_data = Vec::new();
+    if info.layout == RowLayout::Text {
+        'text: for rows in scan_text(store, id)? {
+            for (sid, line) in rows? {
+                if part_of_data.len() >= PART_OF_DATA_ROWS {
+                    break 'text;
+                }
+                part_of_data.push(vec![sid, line]);
+            }
+        }
+        return Ok(TableMeta::from_parts(
+            id,
+            info,
+            count,
+            part_of_data,
+            store.address(id),
+        ));
+    }
     'scan: for batch in scan(store, id)? {
         let batch = batch?;
         let (sids, columns) = split_batch(&info.schema, &batch)?;
@@ -245,6 +278,103 @@ where
             part_of_data.push(preview_row(sids.value(row), columns.iter().map(|c| c[row])));
         }
     }
+    Ok(TableMeta::from_parts(
+        id,
+        info,
+        count,
+        part_of_data,
+        store.address(id),
+    ))
+}
+
+/// The sid and line arrays of a batch of a [`RowLayout::Text`] table.
+pub(crate) fn text_columns(
+    batch: &RecordBatch,
+) -> Result<(&arrow_array::StringArray, &arrow_array::StringArray)> {
+    let corrupt = || Error::InvalidSchema {
+        reason: "record batch is not (sid, line) text".into(),
+    };
+    if batch.num_columns() != 2 || batch.columns().iter().any(|c| c.null_count() > 0) {
+        return Err(corrupt());
+    }
+    let sids = batch.column(0).as_string_opt::<i32>().ok_or_else(corrupt)?;
+    let lines = batch.column(1).as_string_opt::<i32>().ok_or_else(corrupt)?;
+    Ok((sids, lines))
+}
+
+/// Streams a [`RowLayout::Text`] table as batches of `(sid, line)`, partition after
+/// partition; a numeric table is an [`Error::InvalidSchema`].
+pub fn scan_text<'a, S>(
+    store: &'a S,
+    id: &TableId,
+) -> Result<impl Iterator<Item = Result<Vec<(String, String)>>> + 'a>
+where
+    S: TableStore + ?Sized,
+{
+    let info = store.info(id)?;
+    if info.layout != RowLayout::Text {
+        return Err(Error::InvalidSchema {
+            reason: format!("table {id} holds numeric columns, not text lines"),
+        });
+    }
+    Ok(scan(store, id)?.map(|batch| {
+        let batch = batch?;
+        let (sids, lines) = text_columns(&batch)?;
+        Ok((0..batch.num_rows())
+            .map(|r| (sids.value(r).to_owned(), lines.value(r).to_owned()))
+            .collect())
+    }))
+}
+
+/// Writes `(sid, line)` rows as a [`RowLayout::Text`] table, atomically. `info` gives
+/// the schema (sid name, header as FATE keeps it), partitions and origin; its layout
+/// is set to text. Sids must be unique.
+pub fn write_text<S, I>(
+    store: &S,
+    id: &TableId,
+    info: &TableInfo,
+    rows: I,
+    mode: WriteMode,
+) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+    I: IntoIterator<Item = Result<(String, String)>>,
+{
+    check_partitions(info.partitions)?;
+    if mode == WriteMode::Create && store.exists(id)? {
+        return Err(Error::TableExists {
+            namespace: id.namespace().to_owned(),
+            name: id.name().to_owned(),
+        });
+    }
+    let info = TableInfo {
+        layout: RowLayout::Text,
+        ..info.clone()
+    };
+    let stage = store.begin_write(id, &info)?;
+    let mut batcher = Batcher::new(
+        stage,
+        info.arrow_schema(),
+        info.partitions,
+        default_batch_rows(info.partitions, 8),
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut count = 0u64;
+    let mut part_of_data = Vec::new();
+    for row in rows {
+        let (sid, line) = row?;
+        if !seen.insert(sid.clone()) {
+            return Err(Error::InvalidFrame {
+                reason: format!("duplicate sid `{sid}`"),
+            });
+        }
+        if part_of_data.len() < PART_OF_DATA_ROWS {
+            part_of_data.push(vec![sid.clone(), line.clone()]);
+        }
+        batcher.push_text(sid, line)?;
+        count += 1;
+    }
+    let count = batcher.finish()?.commit(mode, count)?;
     Ok(TableMeta::from_parts(
         id,
         info,

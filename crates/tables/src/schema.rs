@@ -107,6 +107,29 @@ impl TableSchema {
     }
 }
 
+/// How a table's rows are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowLayout {
+    /// One Float64 column per header column: dense numeric data, parsed at upload.
+    #[default]
+    Columns,
+    /// The sid and the rest of the source line as text ([`TEXT_COLUMN`]), as FATE's
+    /// upload stores every table: sparse (svmlight), tag and tag:value data, or any
+    /// file that is not dense numeric. DataTransform parses it.
+    Text,
+}
+
+impl RowLayout {
+    /// Whether this is the default, [`RowLayout::Columns`].
+    pub fn is_columns(&self) -> bool {
+        *self == RowLayout::Columns
+    }
+}
+
+/// The one value column of a [`RowLayout::Text`] table.
+pub const TEXT_COLUMN: &str = "line";
+
 /// Where a table came from (FATE's `f_origin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,6 +158,9 @@ pub struct TableInfo {
     pub extend_sid: bool,
     /// Where the table came from.
     pub origin: TableOrigin,
+    /// How rows are stored.
+    #[serde(default, skip_serializing_if = "RowLayout::is_columns")]
+    pub layout: RowLayout,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -145,6 +171,46 @@ struct StoredInfo {
 }
 
 impl TableInfo {
+    /// The Arrow schema of the files: see [`TableSchema::arrow_schema`]; a text table
+    /// has the sid and [`TEXT_COLUMN`], both non-null Utf8.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        match self.layout {
+            RowLayout::Columns => self.schema.arrow_schema(),
+            RowLayout::Text => Arc::new(Schema::new(vec![
+                Field::new(&self.schema.sid, DataType::Utf8, false),
+                Field::new(TEXT_COLUMN, DataType::Utf8, false),
+            ])),
+        }
+    }
+
+    /// Whether `schema` is [`arrow_schema`](Self::arrow_schema).
+    pub(crate) fn matches_arrow(&self, schema: &Schema) -> bool {
+        match self.layout {
+            RowLayout::Columns => self.schema.matches_arrow(schema),
+            RowLayout::Text => {
+                let f = schema.fields();
+                f.len() == 2
+                    && f[0].name() == &self.schema.sid
+                    && f[0].data_type() == &DataType::Utf8
+                    && f[1].name() == TEXT_COLUMN
+                    && f[1].data_type() == &DataType::Utf8
+            }
+        }
+    }
+
+    /// Checks the schema. A text table's header is the source's header line as FATE
+    /// keeps it (names may repeat or be empty: svmlight files have none), so only its
+    /// sid name is checked.
+    pub(crate) fn validate(&self) -> Result<()> {
+        match self.layout {
+            RowLayout::Columns => self.schema.validate(),
+            RowLayout::Text if self.schema.sid.is_empty() => Err(Error::InvalidSchema {
+                reason: "the name of the sid column is empty".into(),
+            }),
+            RowLayout::Text => Ok(()),
+        }
+    }
+
     pub(crate) fn to_footer_json(&self) -> String {
         serde_json::to_string(&StoredInfo {
             format: INFO_FORMAT,
@@ -208,7 +274,10 @@ pub struct TableMeta {
     pub extend_sid: bool,
     /// Where the table came from.
     pub origin: TableOrigin,
-    /// Up to the first [`PART_OF_DATA_ROWS`] rows, each `[sid, value, ...]` as text.
+    /// How rows are stored.
+    pub layout: RowLayout,
+    /// Up to the first [`PART_OF_DATA_ROWS`] rows, each `[sid, value, ...]` as text
+    /// (`[sid, line]` for a text table).
     pub part_of_data: Vec<Vec<String>>,
     /// Where the data lives.
     pub address: TableAddress,
@@ -232,6 +301,7 @@ impl TableMeta {
             have_head: info.have_head,
             extend_sid: info.extend_sid,
             origin: info.origin,
+            layout: info.layout,
             part_of_data,
             address,
         }
@@ -250,6 +320,7 @@ mod tests {
             have_head: true,
             extend_sid: false,
             origin: TableOrigin::Upload,
+            layout: RowLayout::Columns,
         }
     }
 

@@ -309,7 +309,7 @@ impl TableStore for LocalTableStore {
             &path,
             builder.metadata().file_metadata().key_value_metadata(),
         )?;
-        if !info.schema.matches_arrow(builder.schema()) {
+        if !info.matches_arrow(builder.schema()) {
             return Err(Error::Corrupt {
                 path,
                 reason: "column names or types differ from the stored schema".into(),
@@ -326,7 +326,7 @@ impl TableStore for LocalTableStore {
         if info.partitions == 0 || info.partitions > MAX_PARTITIONS {
             return Err(Error::InvalidPartitions(info.partitions));
         }
-        info.schema.validate()?;
+        info.validate()?;
         let dir = self.temp_path("stage");
         fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         // From here on `stage` owns the directory and removes it when dropped.
@@ -338,7 +338,7 @@ impl TableStore for LocalTableStore {
             rows: vec![0; info.partitions as usize],
             published: false,
         };
-        let schema = info.schema.arrow_schema();
+        let schema = info.arrow_schema();
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             // Sids are unique: a dictionary would only cost time.

@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::batcher::{default_batch_rows, Batcher};
 use crate::error::{Error, Result};
 use crate::id::TableId;
-use crate::schema::{TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::read::write_text;
+use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
 use crate::store::{TableStore, WriteMode};
 use crate::{check_partitions, DEFAULT_PARTITIONS, MAX_LINE_BYTES};
 
@@ -94,13 +95,120 @@ impl UploadOptions {
     }
 }
 
-/// Uploads the CSV file at `path`. See [`upload_csv`].
+/// Uploads the file at `path`: as numeric columns when it is dense numeric CSV (see
+/// [`upload_csv`]), otherwise, as FATE's upload does with every file, as raw text lines
+/// (see [`upload_text`]): sparse (svmlight), tag and tag:value files, or rows whose
+/// fields are not all numbers. DataTransform parses a text table.
 pub fn upload_csv_file<S>(store: &S, path: &Path, options: &UploadOptions) -> Result<TableMeta>
 where
     S: TableStore + ?Sized,
 {
-    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    upload_csv(store, BufReader::with_capacity(256 * 1024, file), options)
+    let open = || {
+        File::open(path)
+            .map(|f| BufReader::with_capacity(256 * 1024, f))
+            .map_err(|e| Error::io("open", path, e))
+    };
+    match upload_csv(store, open()?, options) {
+        Err(e) if not_dense(&e) => upload_text(store, open()?, options),
+        other => other,
+    }
+}
+
+/// Whether an upload error means the file is not dense numeric CSV (rather than bad).
+fn not_dense(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NotANumber { .. }
+            | Error::RaggedRow { .. }
+            | Error::DuplicateColumn { .. }
+            | Error::EmptyColumnName { .. }
+    )
+}
+
+/// Uploads text as FATE's upload stores it: per line the sid (the first field) and the
+/// rest of the line as text, nothing parsed (with `extend_sid`, a generated sid and the
+/// whole line). With `head` the first line is the header: its first field names the
+/// sid and the rest is kept as the header (every field with `extend_sid`). Atomic and
+/// streaming like [`upload_csv`]; sids must be unique.
+pub fn upload_text<S, R>(store: &S, input: R, options: &UploadOptions) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+    R: BufRead,
+{
+    let id = options.check()?;
+    if options.id_column.is_some() {
+        return Err(Error::InvalidOption {
+            option: "id_column",
+            reason: "a table of raw text lines takes its sid from the first field",
+        });
+    }
+    let delimiter = options.id_delimiter.as_str();
+    let mut lines = LineReader::new(input);
+    let (sid_name, header) = match (options.head, options.extend_sid) {
+        (false, true) => (EXTEND_SID_NAME.to_owned(), Vec::new()),
+        (false, false) => ("id".to_owned(), Vec::new()),
+        (true, extend) => {
+            let (_, text) = lines.next_line()?.ok_or(Error::EmptyInput {
+                expected: "a header line",
+            })?;
+            let mut fields = text.split(delimiter).map(|f| trim(f).to_owned());
+            if extend {
+                (EXTEND_SID_NAME.to_owned(), fields.collect())
+            } else {
+                let sid = fields.next().unwrap_or_default();
+                (
+                    if sid.is_empty() { "id".into() } else { sid },
+                    fields.collect(),
+                )
+            }
+        }
+    };
+    let info = TableInfo {
+        schema: TableSchema::new(sid_name.clone(), header),
+        partitions: options.partitions,
+        id_delimiter: options.id_delimiter.clone(),
+        have_head: options.head,
+        extend_sid: options.extend_sid,
+        origin: TableOrigin::Upload,
+        layout: RowLayout::Text,
+    };
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut index = 0u64;
+    let rows = std::iter::from_fn(|| {
+        let (line, text) = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let (sid, rest) = if options.extend_sid {
+            (index.to_string(), text.to_owned())
+        } else {
+            let (sid, rest) = text.split_once(delimiter).unwrap_or((text, ""));
+            (trim(sid).to_owned(), rest.to_owned())
+        };
+        index += 1;
+        if sid.is_empty() {
+            return Some(Err(Error::EmptySid {
+                line,
+                column: sid_name.clone(),
+            }));
+        }
+        if let Some(first_line) = seen.insert(sid.clone(), line) {
+            return Some(Err(Error::DuplicateId {
+                line,
+                first_line,
+                column: sid_name.clone(),
+                sid,
+            }));
+        }
+        Some(Ok((sid, rest)))
+    });
+    let mode = if options.drop {
+        WriteMode::Replace
+    } else {
+        WriteMode::Create
+    };
+    write_text(store, &id, &info, rows, mode)
 }
 
 /// Uploads CSV text into a new table.
@@ -159,6 +267,7 @@ where
         have_head: options.head,
         extend_sid: options.extend_sid,
         origin: TableOrigin::Upload,
+        layout: RowLayout::Columns,
     };
     let stage = store.begin_write(&id, &info)?;
     let batch_rows = options

@@ -360,6 +360,7 @@ fn write_output(
         have_head: true,
         extend_sid: input.info.extend_sid,
         origin: TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
     };
     let nfeatures = layout.header.len();
     let mut counts = Counts {

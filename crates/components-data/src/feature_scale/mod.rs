@@ -528,6 +528,7 @@ fn write_output(
     let schema = input.schema().clone();
     let info = TableInfo {
         origin: TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
         ..input.info.clone()
     };
     let mut stage = ctx

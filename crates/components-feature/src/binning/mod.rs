@@ -886,6 +886,7 @@ fn write_output(
     let schema = data.schema();
     let info = TableInfo {
         origin: TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
         ..data.info.clone()
     };
     let mut stage = ctx

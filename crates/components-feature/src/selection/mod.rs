@@ -1081,6 +1081,7 @@ fn write_output(ctx: &TaskContext<'_>, input: &Input, kept: &[usize]) -> Result<
     let info = TableInfo {
         schema: out_schema.clone(),
         origin: TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
         ..input.info.clone()
     };
     let arrow_schema = out_schema.arrow_schema();

@@ -1,0 +1,168 @@
+//! Tables of raw text lines: FATE's sparse, tag and tag:value files, which upload
+//! keeps as the sid plus the rest of the line for DataTransform to parse.
+
+mod common;
+
+use std::fs;
+
+use common::{assert_no_leftovers, temp_store};
+use fateflow_tables::{
+    download_csv, read_all, scan_text, table_meta, upload_csv_file, Error, RowLayout, TableId,
+    UploadOptions, EXTEND_SID_NAME,
+};
+
+fn upload(
+    text: &str,
+    opts: &UploadOptions,
+) -> (
+    tempfile::TempDir,
+    fateflow_tables::LocalTableStore,
+    fateflow_tables::Result<fateflow_tables::TableMeta>,
+) {
+    let (dir, store) = temp_store();
+    let path = dir.path().join("input.csv");
+    fs::write(&path, text).unwrap();
+    let meta = upload_csv_file(&store, &path, opts);
+    (dir, store, meta)
+}
+
+fn rows(store: &fateflow_tables::LocalTableStore, name: &str) -> Vec<(String, String)> {
+    let mut all: Vec<_> = scan_text(store, &TableId::new("experiment", name).unwrap())
+        .unwrap()
+        .flat_map(|batch| batch.unwrap())
+        .collect();
+    all.sort();
+    all
+}
+
+const SVMLIGHT: &str = "1,1,0:-0.5,1:0.25,3:2\n2,0,0:1.5,2:-1\n3,1,1:0.75\n";
+
+#[test]
+fn svmlight_without_header_is_stored_as_lines() {
+    let mut opts = UploadOptions::new("experiment", "svm");
+    opts.head = false;
+    opts.partitions = 3;
+    let (_dir, store, meta) = upload(SVMLIGHT, &opts);
+    let meta = meta.unwrap();
+    assert_eq!(meta.layout, RowLayout::Text);
+    assert_eq!(meta.count, 3);
+    assert_eq!(meta.schema.sid, "id");
+    assert!(meta.schema.header.is_empty());
+    assert_eq!(
+        rows(&store, "svm"),
+        [
+            ("1".to_string(), "1,0:-0.5,1:0.25,3:2".to_string()),
+            ("2".into(), "0,0:1.5,2:-1".into()),
+            ("3".into(), "1,1:0.75".into()),
+        ]
+    );
+    // The numeric readers refuse it, naming the table and what to do.
+    let e = read_all(&store, &TableId::new("experiment", "svm").unwrap()).unwrap_err();
+    assert!(matches!(e, Error::TextTable { .. }), "{e}");
+    assert!(e.to_string().contains("experiment.svm"), "{e}");
+    assert!(e.to_string().contains("DataTransform"), "{e}");
+}
+
+#[test]
+fn svmlight_with_head_consumes_the_first_row_as_header_as_fate_does() {
+    // FATE's testsuite uploads svmlight files with head: 1.
+    let (_dir, store, meta) = upload(SVMLIGHT, &UploadOptions::new("experiment", "svm"));
+    let meta = meta.unwrap();
+    assert_eq!(meta.layout, RowLayout::Text);
+    assert_eq!(meta.count, 2);
+    assert_eq!(meta.schema.sid, "1");
+    assert_eq!(meta.schema.header, ["1", "0:-0.5", "1:0.25", "3:2"]);
+    assert_eq!(rows(&store, "svm").len(), 2);
+}
+
+#[test]
+fn tag_value_rows_and_preview_and_download_round_trip() {
+    let text = "id,tags\n10,a:1;b:2\n11,c:0.5\n12,\n";
+    let (dir, store, meta) = upload(text, &UploadOptions::new("experiment", "tags"));
+    let meta = meta.unwrap();
+    assert_eq!(meta.layout, RowLayout::Text);
+    assert_eq!(meta.schema.sid, "id");
+    assert_eq!(meta.schema.header, ["tags"]);
+    let id = TableId::new("experiment", "tags").unwrap();
+    let described = table_meta(&store, &id).unwrap();
+    assert_eq!(described.layout, RowLayout::Text);
+    assert_eq!(described.count, 3);
+    let mut preview = described.part_of_data.clone();
+    preview.sort();
+    assert_eq!(preview[0], ["10", "a:1;b:2"]);
+    assert_eq!(preview[2], ["12", ""]);
+
+    let mut out = Vec::new();
+    assert_eq!(download_csv(&store, &id, &mut out, None).unwrap(), 3);
+    let out = String::from_utf8(out).unwrap();
+    let mut lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.remove(0), "id,tags");
+    lines.sort();
+    assert_eq!(lines, ["10,a:1;b:2", "11,c:0.5", "12"]);
+    drop(dir);
+}
+
+#[test]
+fn a_dense_file_with_text_in_it_falls_back_to_lines() {
+    let text = "id,y,x0\n1,0,0.5\n2,1,oops\n";
+    let (_dir, store, meta) = upload(text, &UploadOptions::new("experiment", "mixed"));
+    let meta = meta.unwrap();
+    assert_eq!(meta.layout, RowLayout::Text);
+    assert_eq!(meta.schema.header, ["y", "x0"]);
+    assert_eq!(
+        rows(&store, "mixed"),
+        [
+            ("1".to_string(), "0,0.5".to_string()),
+            ("2".into(), "1,oops".into())
+        ]
+    );
+}
+
+#[test]
+fn dense_numeric_files_keep_columns() {
+    let (_dir, _store, meta) = upload("id,y\n1,0\n2,1\n", &UploadOptions::new("experiment", "d"));
+    assert_eq!(meta.unwrap().layout, RowLayout::Columns);
+}
+
+#[test]
+fn extend_sid_keeps_the_whole_line() {
+    let mut opts = UploadOptions::new("experiment", "ext");
+    opts.head = false;
+    opts.extend_sid = true;
+    let (_dir, store, meta) = upload("a:1,b\nc,d:2\n", &opts);
+    let meta = meta.unwrap();
+    assert_eq!(meta.schema.sid, EXTEND_SID_NAME);
+    assert_eq!(
+        rows(&store, "ext"),
+        [
+            ("0".to_string(), "a:1,b".to_string()),
+            ("1".into(), "c,d:2".into())
+        ]
+    );
+}
+
+#[test]
+fn duplicate_ids_in_text_are_refused_and_nothing_is_left() {
+    let (dir, store, meta) = upload(
+        "id,t\n1,a:1\n2,b\n1,c\n",
+        &UploadOptions::new("experiment", "dup"),
+    );
+    let e = meta.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DuplicateId {
+                line: 4,
+                first_line: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(!fateflow_tables::TableStore::exists(
+        &store,
+        &TableId::new("experiment", "dup").unwrap()
+    )
+    .unwrap());
+    assert_no_leftovers(dir.path(), "experiment", "dup");
+}
