@@ -1,0 +1,217 @@
+//! A party's own task processes: their reports, exits without a final status, the
+//! detector's checks, start-up recovery, and killing what was launched.
+
+use super::*;
+
+impl PartyController {
+    /// A task process reported (status, pid, error) through the worker routes.
+    pub async fn report_task(
+        &self,
+        key: &TaskKey,
+        party_status: Option<Status>,
+        update: TaskUpdate,
+    ) -> Result<bool, Refusal> {
+        let now = now_ms();
+        // Fields first, status last: a scheduling round that sees the new status
+        // must also see the error report that explains it.
+        let mut update = update;
+        let current = self.store.get_task(key).await?;
+        let ending = party_status.is_some_and(Status::is_end)
+            && current.as_ref().is_some_and(|t| !t.party_status.is_end());
+        if ending {
+            update.end_time = Some(now);
+            update.elapsed = current.as_ref().and_then(|t| t.start_time).map(|s| now - s);
+        }
+        update.heartbeat_time = Some(now);
+        self.store.update_task(key, &update, now).await?;
+        let mut changed = false;
+        if let Some(s) = party_status {
+            changed = self.store.update_task_party_status(key, s, now).await?;
+        }
+        if party_status.is_some_and(Status::is_end) {
+            self.reap_after_final(key);
+        }
+        if changed {
+            self.notify_initiator(&key.job_id);
+        }
+        Ok(changed)
+    }
+
+    /// A task process ended; if it never reported a final status, it failed.
+    pub async fn on_process_exit(&self, exit: ProcessExit) -> Result<(), Refusal> {
+        let key = TaskKey {
+            job_id: exit.job_id.clone(),
+            task_id: exit.task_id.clone(),
+            task_version: exit.task_version,
+            role: exit.role,
+            party_id: exit.party_id,
+        };
+        // The process is gone: its token and pid go with it.
+        lock(&self.live).remove(&key);
+        lock(&self.seen_gone).remove(&gone_key(
+            &key.task_id,
+            key.task_version,
+            key.role,
+            key.party_id,
+        ));
+        let Some(task) = self.store.get_task(&key).await? else {
+            return Ok(());
+        };
+        if task.party_status.is_end() {
+            return Ok(());
+        }
+        let code = exit
+            .code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "killed by a signal".into());
+        let message = format!(
+            "task process {} exited without a final status (exit code {code}); last log lines:\n{}",
+            task.run_pid.unwrap_or_default(),
+            exit.log_tail
+        );
+        tracing::warn!(job_id = %key.job_id, task_id = %key.task_id, %code, "task process exited without a final status");
+        self.fail_task(&key, &message).await
+    }
+
+    /// Whether a running task's process is gone or silent; marks it failed if so.
+    pub async fn check_running_task(&self, task: &TaskRecord, now: i64) -> Result<bool, Refusal> {
+        let key = task.key();
+        if let Some(pid) = task.run_pid {
+            if !self.launcher.is_alive(pid, &task.task_id) {
+                // Give a just-finished process's final report, and its exit report with
+                // the code and log tail, a detector round to land.
+                let fresh = self.store.get_task(&key).await?;
+                let running = fresh
+                    .as_ref()
+                    .is_some_and(|t| t.party_status == Status::Running);
+                let gone_key = gone_key(&key.task_id, key.task_version, key.role, key.party_id);
+                let overdue = {
+                    let mut seen = lock(&self.seen_gone);
+                    if running {
+                        let since = *seen.entry(gone_key.clone()).or_insert_with(Instant::now);
+                        since.elapsed() >= EXIT_REPORT_GRACE
+                    } else {
+                        seen.remove(&gone_key);
+                        false
+                    }
+                };
+                if overdue {
+                    lock(&self.seen_gone).remove(&gone_key);
+                    self.fail_task(
+                        &key,
+                        &format!("task executor process {pid} is gone without a final status"),
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+        }
+        let last = task.heartbeat_time.or(task.start_time).unwrap_or(now);
+        if now - last > self.config.heartbeat_timeout_s * 1000 {
+            // The reason is recorded before the kill, so the kill's exit report cannot
+            // replace it.
+            self.fail_task(
+                &key,
+                &format!(
+                    "no heartbeat from the task process for {} s",
+                    (now - last) / 1000
+                ),
+            )
+            .await?;
+            if let Some(pid) = task.run_pid {
+                let _ = self.launcher.kill(pid, &task.task_id).await;
+            }
+            self.kill_launched(&key).await;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// At start-up: tasks left `running` by a previous server process are killed and
+    /// failed with a clear reason, so nothing is orphaned and no job waits forever.
+    pub async fn recover(&self) -> Result<usize, Refusal> {
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                party_statuses: vec![Status::Running],
+                ..Default::default()
+            })
+            .await?;
+        let mut n = 0;
+        for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
+            if let Some(pid) = t.run_pid {
+                if self.launcher.is_alive(pid, &t.task_id) {
+                    let _ = self.launcher.kill(pid, &t.task_id).await;
+                }
+            }
+            self.fail_task(
+                &t.key(),
+                "the site restarted while this task was running; rerun the job to continue",
+            )
+            .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Ends the task's token and kills its launched process group if it still runs.
+    pub(super) async fn kill_launched(&self, key: &TaskKey) -> bool {
+        let pid = {
+            let mut live = lock(&self.live);
+            let Some(t) = live.get_mut(key) else {
+                return false;
+            };
+            t.token = None;
+            t.pid
+        };
+        let Some(pid) = pid else {
+            return false;
+        };
+        match self.launcher.kill(pid, &key.task_id).await {
+            Ok(killed) => killed,
+            Err(e) => {
+                tracing::warn!(task_id = %key.task_id, pid, error = %e, "could not kill a task process");
+                false
+            }
+        }
+    }
+
+    /// A task reported its final status: its token ends now, and its process must
+    /// exit within [`FINAL_EXIT_GRACE`] or it is killed.
+    pub(super) fn reap_after_final(&self, key: &TaskKey) {
+        let pid = {
+            let mut live = lock(&self.live);
+            let Some(t) = live.get_mut(key) else {
+                return;
+            };
+            t.token = None;
+            t.pid
+        };
+        let Some(pid) = pid else {
+            return;
+        };
+        let (live, launcher, key) = (self.live.clone(), self.launcher.clone(), key.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(FINAL_EXIT_GRACE).await;
+            // Still tracked means its exit was not seen.
+            let tracked = lock(&live).get(&key).and_then(|t| t.pid) == Some(pid);
+            if tracked && launcher.is_alive(pid, &key.task_id) {
+                tracing::warn!(task_id = %key.task_id, pid, grace_s = FINAL_EXIT_GRACE.as_secs(), "task process still alive after its final status; killing it");
+                let _ = launcher.kill(pid, &key.task_id).await;
+            }
+        });
+    }
+
+    pub(super) fn notify_initiator(&self, job_id: &str) {
+        let _ = self.events.send(Event::Schedule(job_id.to_string()));
+    }
+}
+
+/// How long a task whose process is gone may wait for its exit report.
+const EXIT_REPORT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The key of a task in `seen_gone`.
+pub(super) fn gone_key(task_id: &str, version: i64, role: Role, party_id: PartyId) -> String {
+    format!("{task_id}/{version}/{role}/{party_id}")
+}
