@@ -121,24 +121,67 @@ pub struct JobLog {
     pub output_path: String,
 }
 
-/// Filters for `POST /job/task/query`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Filters for `POST /job/task/query` (and the task list route).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskFilter {
     /// Job id.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
     pub job_id: Option<String>,
     /// Role.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
     pub role: Option<String>,
     /// Party id.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
     pub party_id: Option<String>,
     /// Component name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
     pub component_name: Option<String>,
-    /// Task status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    /// Task statuses: one is sent as a string, several as a list.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient::one_or_many",
+        serialize_with = "lenient::one_or_many_out"
+    )]
+    pub status: Vec<String>,
+    /// Task id.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub task_id: Option<String>,
+    /// Task version.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_int"
+    )]
+    pub task_version: Option<i64>,
+    /// Party statuses, like `status`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient::one_or_many",
+        serialize_with = "lenient::one_or_many_out"
+    )]
+    pub party_status: Vec<String>,
 }
 
 /// `POST /job/list/task`.
@@ -243,6 +286,39 @@ pub struct UploadParams {
     /// The uploading party.
     #[serde(default, deserialize_with = "lenient::opt_int")]
     pub party_id: Option<i64>,
+}
+
+/// Paging of the list routes (`/job/list/job`, `/job/list/task`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paging {
+    /// Rows per page; 0 or absent for all.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_int"
+    )]
+    pub limit: Option<i64>,
+    /// The page, from 1.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_int"
+    )]
+    pub page: Option<i64>,
+    /// The column to sort by.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub order_by: Option<String>,
+    /// `asc`, else descending.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub order: Option<String>,
 }
 
 /// `POST /version/get`.

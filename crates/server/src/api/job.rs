@@ -2,15 +2,15 @@
 
 use super::dicts::{job_human, job_raw, task_human, task_raw};
 use super::{
-    body_object, error_response, int_field, internal, parse_role, post_route, require, respond,
-    role_field, str_field, typed, AppState, Handler, Reply,
+    body_object, error_response, internal, parse_role, post_route, require, respond, str_field,
+    typed, AppState, Handler, Reply,
 };
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use fateflow_api_types::requests::{self, JobRerun, JobStop, JobSubmit};
+use fateflow_api_types::requests::{self, JobRerun, JobStop, JobSubmit, Paging};
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Status;
 use fateflow_scheduler::SubmitError;
@@ -102,15 +102,6 @@ fn parse_statuses(list: &[String]) -> Result<Vec<Status>, Reply> {
         .collect()
 }
 
-fn statuses(body: &Map<String, Value>, field: &str) -> Result<Vec<Status>, Reply> {
-    let list = match body.get(field) {
-        None => Vec::new(),
-        Some(v) => fateflow_api_types::lenient::one_or_many(v.clone())
-            .map_err(|e| Reply::err(RetCode::ArgumentError, format!("{field}: {e}")))?,
-    };
-    parse_statuses(&list)
-}
-
 async fn query(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(
@@ -126,17 +117,19 @@ async fn query(State(s): State<AppState>, body: Bytes) -> Response {
     )
 }
 
-fn paging(body: &Map<String, Value>) -> (u64, u64, Option<(String, bool)>) {
-    let limit = int_field(body, "limit")
-        .and_then(|l| u64::try_from(l).ok())
-        .unwrap_or(0);
-    let page = int_field(body, "page")
+/// `(limit, page, (order_by, ascending))` of a list route.
+type Page = (u64, u64, Option<(String, bool)>);
+
+fn paging(body: &Map<String, Value>) -> Result<Page, Reply> {
+    let p: Paging = typed(body)?;
+    let limit = p.limit.and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+    let page = p
+        .page
         .and_then(|p| u64::try_from(p).ok())
         .unwrap_or(1)
         .max(1);
-    let order = str_field(body, "order").map(|o| o.eq_ignore_ascii_case("asc"));
-    let order_by = str_field(body, "order_by").map(|c| (c, order.unwrap_or(false)));
-    (limit, page, order_by)
+    let ascending = p.order.is_some_and(|o| o.eq_ignore_ascii_case("asc"));
+    Ok((limit, page, p.order_by.map(|c| (c, ascending))))
 }
 
 async fn list_jobs(State(s): State<AppState>, body: Bytes) -> Response {
@@ -149,7 +142,7 @@ async fn list_jobs(State(s): State<AppState>, body: Bytes) -> Response {
             }
             f.description_like = str_field(&body, "description");
             f.exclude_tag = Some("submit_failed".into());
-            (f.limit, f.page, f.order_by) = paging(&body);
+            (f.limit, f.page, f.order_by) = paging(&body)?;
             let (jobs, count) = s.store.query_jobs(&f).await.map_err(internal)?;
             let list: Vec<Value> = jobs
                 .iter()
@@ -174,15 +167,16 @@ async fn list_jobs(State(s): State<AppState>, body: Bytes) -> Response {
 }
 
 fn task_filter(body: &Map<String, Value>) -> Result<TaskFilter, Reply> {
+    let q: requests::TaskFilter = typed(body)?;
     Ok(TaskFilter {
-        job_id: str_field(body, "job_id"),
-        task_id: str_field(body, "task_id"),
-        task_version: int_field(body, "task_version"),
-        role: role_field(body, "role")?,
-        party_id: int_field(body, "party_id").and_then(|p| u64::try_from(p).ok()),
-        component_name: str_field(body, "component_name"),
-        statuses: statuses(body, "status")?,
-        party_statuses: statuses(body, "party_status")?,
+        job_id: q.job_id,
+        task_id: q.task_id,
+        task_version: q.task_version,
+        role: parse_role("role", q.role.as_deref())?,
+        party_id: q.party_id.and_then(|p| p.trim().parse().ok()),
+        component_name: q.component_name,
+        statuses: parse_statuses(&q.status)?,
+        party_statuses: parse_statuses(&q.party_status)?,
         latest_only: true,
         ..Default::default()
     })
@@ -193,7 +187,7 @@ async fn list_tasks(State(s): State<AppState>, body: Bytes) -> Response {
     respond(
         async {
             let mut f = task_filter(&body)?;
-            (f.limit, f.page, f.order_by) = paging(&body);
+            (f.limit, f.page, f.order_by) = paging(&body)?;
             let (tasks, count) = s.store.query_tasks(&f).await.map_err(internal)?;
             let list: Vec<Value> = tasks.iter().map(|t| Value::Object(task_human(t))).collect();
             Ok(Reply::ok(json!({"tasks": list, "count": count})))

@@ -38,7 +38,8 @@ impl Args {
             role: self.role.clone(),
             party_id: self.party_id.clone(),
             component_name: self.component_name.clone(),
-            status: self.status.clone(),
+            status: self.status.iter().cloned().collect(),
+            ..TaskFilter::default()
         }
     }
 }
