@@ -23,9 +23,9 @@ pub struct JobSubmit {
     pub job_runtime_conf: Value,
 }
 
-/// Filters for `POST /job/query` (and the job list and config routes).
+/// The job, role and party a filter names, each optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobFilter {
+pub struct JobParty {
     /// Job id.
     #[serde(
         default,
@@ -47,6 +47,14 @@ pub struct JobFilter {
         deserialize_with = "lenient::opt_string"
     )]
     pub party_id: Option<String>,
+}
+
+/// Filters for `POST /job/query` (and the job list and config routes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFilter {
+    /// Which job, at which party.
+    #[serde(flatten)]
+    pub party: JobParty,
     /// Job statuses: one is sent as a string, several as a list.
     #[serde(
         default,
@@ -124,27 +132,9 @@ pub struct JobLog {
 /// Filters for `POST /job/task/query` (and the task list route).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskFilter {
-    /// Job id.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient::opt_string"
-    )]
-    pub job_id: Option<String>,
-    /// Role.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient::opt_string"
-    )]
-    pub role: Option<String>,
-    /// Party id.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient::opt_string"
-    )]
-    pub party_id: Option<String>,
+    /// Which job, at which party.
+    #[serde(flatten)]
+    pub party: JobParty,
     /// Component name.
     #[serde(
         default,
@@ -344,7 +334,7 @@ mod tests {
         let f: JobFilter =
             from_value(json!({"job_id": 202601010000000000000_u128.to_string(), "party_id": 9999, "status": ["running", "waiting"], "x": 1}))
                 .unwrap();
-        assert_eq!(f.party_id.as_deref(), Some("9999"));
+        assert_eq!(f.party.party_id.as_deref(), Some("9999"));
         assert_eq!(f.status, ["running", "waiting"]);
         let r: JobRerun = from_value(json!({"job_id": "j", "force": "true"})).unwrap();
         assert!(r.force);

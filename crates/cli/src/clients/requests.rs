@@ -12,11 +12,12 @@ mod tests {
     #[test]
     fn bodies_match_fate_client_shapes() {
         let q = JobFilter {
-            job_id: Some("202601010000000000000".into()),
-            role: Some("guest".into()),
-            party_id: Some("9999".into()),
-            status: Vec::new(),
-            is_initiator: None,
+            party: JobParty {
+                job_id: Some("202601010000000000000".into()),
+                role: Some("guest".into()),
+                party_id: Some("9999".into()),
+            },
+            ..JobFilter::default()
         };
         // Captured from fate-client 1.11.3 (see spec/fate-client-1x-wire.md).
         assert_eq!(

@@ -84,9 +84,9 @@ async fn submit_inner(s: &AppState, body: Map<String, Value>) -> Handler {
 fn job_filter(body: &Map<String, Value>) -> Result<JobFilter, Reply> {
     let q: requests::JobFilter = typed(body)?;
     Ok(JobFilter {
-        job_id: q.job_id,
-        role: parse_role("role", q.role.as_deref())?,
-        party_id: q.party_id.and_then(|p| p.trim().parse().ok()),
+        job_id: q.party.job_id,
+        role: parse_role("role", q.party.role.as_deref())?,
+        party_id: q.party.party_id.and_then(|p| p.trim().parse().ok()),
         is_initiator: q.is_initiator,
         statuses: parse_statuses(&q.status)?,
         ..Default::default()
@@ -169,11 +169,11 @@ async fn list_jobs(State(s): State<AppState>, body: Bytes) -> Response {
 fn task_filter(body: &Map<String, Value>) -> Result<TaskFilter, Reply> {
     let q: requests::TaskFilter = typed(body)?;
     Ok(TaskFilter {
-        job_id: q.job_id,
+        job_id: q.party.job_id,
         task_id: q.task_id,
         task_version: q.task_version,
-        role: parse_role("role", q.role.as_deref())?,
-        party_id: q.party_id.and_then(|p| p.trim().parse().ok()),
+        role: parse_role("role", q.party.role.as_deref())?,
+        party_id: q.party.party_id.and_then(|p| p.trim().parse().ok()),
         component_name: q.component_name,
         statuses: parse_statuses(&q.status)?,
         party_statuses: parse_statuses(&q.party_status)?,

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::clients::requests::JobFilter;
+use crate::clients::requests::{JobFilter, JobParty};
 use crate::commands::{exit_for, print_envelope, Context, ROLES, STATUSES};
 use crate::{output, Exit};
 
@@ -31,9 +31,11 @@ impl Args {
     /// The request body.
     pub fn body(&self) -> JobFilter {
         JobFilter {
-            job_id: self.job_id.clone(),
-            role: self.role.clone(),
-            party_id: self.party_id.clone(),
+            party: JobParty {
+                job_id: self.job_id.clone(),
+                role: self.role.clone(),
+                party_id: self.party_id.clone(),
+            },
             status: self.status.iter().cloned().collect(),
             is_initiator: None,
         }

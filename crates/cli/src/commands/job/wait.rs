@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use crate::clients::requests::{JobFilter, TaskFilter};
+use crate::clients::requests::{JobFilter, JobParty, TaskFilter};
 use crate::clients::FlowClient;
 use crate::commands::Context;
 use crate::output::{field, format_elapsed_ms, int, text};
@@ -182,8 +182,12 @@ pub struct Snapshot {
 }
 
 fn poll(client: &FlowClient, job_id: &str, initiator: Option<&Initiator>) -> Result<Snapshot> {
-    let job_filter = JobFilter {
+    let party = JobParty {
         job_id: Some(job_id.to_string()),
+        ..JobParty::default()
+    };
+    let job_filter = JobFilter {
+        party: party.clone(),
         ..JobFilter::default()
     };
     let jobs = client
@@ -194,7 +198,7 @@ fn poll(client: &FlowClient, job_id: &str, initiator: Option<&Initiator>) -> Res
         _ => None,
     };
     let task_filter = TaskFilter {
-        job_id: Some(job_id.to_string()),
+        party,
         ..TaskFilter::default()
     };
     let tasks = client

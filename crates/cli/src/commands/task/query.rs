@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::clients::requests::TaskFilter;
+use crate::clients::requests::{JobParty, TaskFilter};
 use crate::commands::{exit_for, print_envelope, Context, ROLES, STATUSES};
 use crate::{output, Exit};
 
@@ -34,9 +34,11 @@ impl Args {
     /// The request body.
     pub fn body(&self) -> TaskFilter {
         TaskFilter {
-            job_id: self.job_id.clone(),
-            role: self.role.clone(),
-            party_id: self.party_id.clone(),
+            party: JobParty {
+                job_id: self.job_id.clone(),
+                role: self.role.clone(),
+                party_id: self.party_id.clone(),
+            },
             component_name: self.component_name.clone(),
             status: self.status.iter().cloned().collect(),
             ..TaskFilter::default()
