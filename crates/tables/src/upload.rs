@@ -97,8 +97,9 @@ impl UploadOptions {
 
 /// Uploads the file at `path`: as numeric columns when it is dense numeric CSV (see
 /// [`upload_csv`]), otherwise, as FATE's upload does with every file, as raw text lines
-/// (see [`upload_text`]): sparse (svmlight), tag and tag:value files, or rows whose
-/// fields are not all numbers. DataTransform parses a text table.
+/// (see [`upload_text`]): sparse (svmlight), tag and tag:value files, or a header or
+/// first row that is not numeric CSV. DataTransform parses a text table. A dense file
+/// with a bad row further down is refused, naming the line and column.
 pub fn upload_csv_file<S>(store: &S, path: &Path, options: &UploadOptions) -> Result<TableMeta>
 where
     S: TableStore + ?Sized,
@@ -109,20 +110,21 @@ where
             .map_err(|e| Error::io("open", path, e))
     };
     match upload_csv(store, open()?, options) {
-        Err(e) if not_dense(&e) => upload_text(store, open()?, options),
+        Err(e) if not_dense(&e, options.head) => upload_text(store, open()?, options),
         other => other,
     }
 }
 
-/// Whether an upload error means the file is not dense numeric CSV (rather than bad).
-fn not_dense(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::NotANumber { .. }
-            | Error::RaggedRow { .. }
-            | Error::DuplicateColumn { .. }
-            | Error::EmptyColumnName { .. }
-    )
+/// Whether an upload error means the file is not dense numeric CSV at all (its header
+/// or first data row is not), rather than a dense file with a bad row further down,
+/// which keeps its error naming the line and column.
+fn not_dense(e: &Error, head: bool) -> bool {
+    let first_data_line = if head { 2 } else { 1 };
+    match e {
+        Error::NotANumber { line, .. } | Error::RaggedRow { line, .. } => *line <= first_data_line,
+        Error::DuplicateColumn { .. } | Error::EmptyColumnName { .. } => true,
+        _ => false,
+    }
 }
 
 /// Uploads text as FATE's upload stores it: per line the sid (the first field) and the

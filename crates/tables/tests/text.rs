@@ -103,8 +103,8 @@ fn tag_value_rows_and_preview_and_download_round_trip() {
 }
 
 #[test]
-fn a_dense_file_with_text_in_it_falls_back_to_lines() {
-    let text = "id,y,x0\n1,0,0.5\n2,1,oops\n";
+fn a_file_whose_first_row_is_not_numeric_is_stored_as_lines() {
+    let text = "id,y,x0\n1,0,oops\n2,1,0.5\n";
     let (_dir, store, meta) = upload(text, &UploadOptions::new("experiment", "mixed"));
     let meta = meta.unwrap();
     assert_eq!(meta.layout, RowLayout::Text);
@@ -112,9 +112,29 @@ fn a_dense_file_with_text_in_it_falls_back_to_lines() {
     assert_eq!(
         rows(&store, "mixed"),
         [
-            ("1".to_string(), "0,0.5".to_string()),
-            ("2".into(), "1,oops".into())
+            ("1".to_string(), "0,oops".to_string()),
+            ("2".into(), "1,0.5".into())
         ]
+    );
+}
+
+#[test]
+fn a_dense_file_with_a_bad_row_further_down_is_refused() {
+    let (_d, _s, meta) = upload(
+        "id,y,x0\n1,0,0.5\n2,1,oops\n",
+        &UploadOptions::new("experiment", "bad"),
+    );
+    assert!(
+        matches!(meta, Err(Error::NotANumber { line: 3, .. })),
+        "{meta:?}"
+    );
+    let (_d, _s, meta) = upload(
+        "id,y,x0\n1,0,0.5\n2,1\n",
+        &UploadOptions::new("experiment", "bad"),
+    );
+    assert!(
+        matches!(meta, Err(Error::RaggedRow { line: 3, .. })),
+        "{meta:?}"
     );
 }
 
