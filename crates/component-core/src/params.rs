@@ -4,6 +4,8 @@
 //! missing key. Unknown keys are refused at submit by the domain's parameter tables.
 
 use fateflow_domain::module::describe_value;
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -11,6 +13,20 @@ use crate::error::{Error, Result};
 /// FATE 1.11's Paillier key length when `encrypt_param.key_length` is not set
 /// (`PAILLIER_KEYPAIR_N_LENGTH`).
 pub const FATE_KEY_LENGTH: u32 = 2048;
+
+thread_local! {
+    static READS: std::cell::RefCell<Option<BTreeSet<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` and returns the dotted names of the parameters it looked up through
+/// [`Params`] on this thread, whether set or not: how the schema test proves that every
+/// key marked implemented is read.
+pub fn record_reads<T>(f: impl FnOnce() -> T) -> (T, BTreeSet<String>) {
+    READS.with(|r| *r.borrow_mut() = Some(BTreeSet::new()));
+    let out = f();
+    let reads = READS.with(|r| r.borrow_mut().take()).unwrap_or_default();
+    (out, reads)
+}
 
 /// A view of a component's parameters (or of a nested object, with a dotted prefix).
 #[derive(Debug, Clone)]
@@ -44,7 +60,18 @@ impl<'a> Params<'a> {
 
     /// The value of `name` unless it is missing or `null`.
     pub fn value(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
+        self.raw(name).filter(|v| !v.is_null())
+    }
+
+    /// The value of `name` as given, `null` included (for keys where FATE's `None`
+    /// differs from the default).
+    pub fn raw(&self, name: &str) -> Option<&'a Value> {
+        READS.with(|r| {
+            if let Some(reads) = r.borrow_mut().as_mut() {
+                reads.insert(self.name(name));
+            }
+        });
+        self.map.get(name)
     }
 
     fn wrong_type(&self, name: &str, expected: &str, found: &Value) -> Error {

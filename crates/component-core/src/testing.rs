@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use fateflow_domain::module::ModuleSchema;
 use fateflow_domain::Role;
 use fateflow_tables::{
     read_all, upload_csv, Frame, LocalTableStore, TableId, TableStore, UploadOptions,
@@ -424,5 +425,56 @@ impl Families {
         self.get(&ctx.module)
             .unwrap_or_else(|| panic!("{} is not in these families", ctx.module))
             .run(ctx)
+    }
+}
+
+/// The keys of `schema` marked implemented that `parse` never looks up through
+/// [`Params`](crate::params::Params), over runs on a conf holding every implemented key
+/// at FATE's default, then that conf with each of `overlays` merged in (for keys read
+/// only under another key's value). `need_run` is the scheduler's and is skipped.
+pub fn unread_implemented_keys(
+    schema: &ModuleSchema,
+    overlays: &[Value],
+    parse: &dyn Fn(&serde_json::Map<String, Value>),
+) -> Vec<&'static str> {
+    let mut defaults = serde_json::Map::new();
+    for p in schema.params().filter(|p| p.implemented && !p.is_object()) {
+        let value = serde_json::from_str(p.default).unwrap_or(Value::Null);
+        set_path(&mut defaults, p.path, value);
+    }
+    let mut read = std::collections::BTreeSet::new();
+    for overlay in std::iter::once(&Value::Null).chain(overlays) {
+        let mut conf = defaults.clone();
+        if let Value::Object(extra) = overlay {
+            for (k, v) in extra {
+                set_path(&mut conf, k, v.clone());
+            }
+        }
+        read.extend(crate::params::record_reads(|| parse(&conf)).1);
+    }
+    schema
+        .params()
+        .filter(|p| p.implemented && !p.is_object() && p.path != "need_run")
+        .filter(|p| !read.contains(p.path))
+        .map(|p| p.path)
+        .collect()
+}
+
+fn set_path(map: &mut serde_json::Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let inner = map
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if !inner.is_object() {
+                *inner = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(inner) = inner {
+                set_path(inner, rest, value);
+            }
+        }
     }
 }

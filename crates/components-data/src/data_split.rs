@@ -15,12 +15,34 @@ use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::rng::SplitMix;
 use crate::table_io::{read_first_input, write_rows};
+use fateflow_domain::module::Kind::{Bool, Int, List, Number};
+use fateflow_domain::module::{param, ModuleSchema, Param};
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
 use fateflow_tables::Frame;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+
+/// FATE 1.11's `HeteroDataSplit` parameters.
+const HETERO_DATA_SPLIT_PARAMS: &[Param] = &[
+    param("random_state", Int, "null", true),
+    param("test_size", Number, "null", true),
+    param("train_size", Number, "null", true),
+    param("validate_size", Number, "null", true),
+    param("stratified", Bool, "false", true),
+    param("shuffle", Bool, "true", true),
+    param("split_points", List, "null", false),
+    param("need_run", Bool, "true", true),
+];
+
+/// `HeteroDataSplit`'s parameter schema: what submit-time validation checks and this component reads.
+pub const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroDataSplit",
+    params: &[HETERO_DATA_SPLIT_PARAMS],
+    conditions: &[],
+    supported: &[],
+};
 
 /// The component.
 #[derive(Debug, Default, Clone, Copy)]

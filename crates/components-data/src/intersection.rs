@@ -20,11 +20,139 @@ use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::table_io::{read_first_input, write_rows};
 use fateflow_crypto::psi::ecdh::{EcdhParty, EcdhPoint};
+use fateflow_domain::module::Kind::{Any, Bool, Int, Object, Str};
+use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
 use fateflow_domain::{Party, Role};
 use fateflow_federation::FederationExt;
 use fateflow_tables::{Frame, TableId};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+
+/// FATE 1.11's `Intersection` parameters.
+const INTERSECTION_PARAMS: &[Param] = &[
+    param("intersect_method", Str, "\"rsa\"", true),
+    param("random_bit", Any, "128", false),
+    param("sync_intersect_ids", Bool, "true", true),
+    param("join_role", Str, "\"guest\"", true),
+    param("with_encode", Any, "false", false),
+    param("encode_params", Object, OBJ, false),
+    param("encode_params.salt", Any, "\"\"", false),
+    param("encode_params.encode_method", Any, "\"none\"", false),
+    param("encode_params.base64", Any, "false", false),
+    param("raw_params", Object, OBJ, true),
+    param("raw_params.use_hash", Any, "false", true),
+    param("raw_params.salt", Any, "\"\"", false),
+    param("raw_params.hash_method", Any, "\"none\"", false),
+    param("raw_params.base64", Any, "false", false),
+    param("raw_params.join_role", Any, "\"guest\"", true),
+    param("rsa_params", Object, OBJ, true),
+    param("rsa_params.salt", Any, "\"\"", false),
+    param("rsa_params.hash_method", Str, "\"sha256\"", false),
+    param("rsa_params.final_hash_method", Str, "\"sha256\"", false),
+    param("rsa_params.split_calculation", Any, "false", false),
+    param("rsa_params.random_base_fraction", Any, "null", false),
+    param("rsa_params.key_length", Int, "2048", true),
+    param("rsa_params.random_bit", Any, "128", false),
+    param("only_output_key", Bool, "false", true),
+    param("sample_id_generator", Str, "\"guest\"", false),
+    param("intersect_cache_param", Object, OBJ, false),
+    param("intersect_cache_param.use_cache", Any, "false", false),
+    param("intersect_cache_param.id_type", Any, "\"phone\"", false),
+    param(
+        "intersect_cache_param.encrypt_type",
+        Any,
+        "\"sha256\"",
+        false,
+    ),
+    param("run_cache", Bool, "false", false),
+    param("repeated_id_process", Any, "false", false),
+    param("repeated_id_owner", Any, "\"guest\"", false),
+    param("allow_info_share", Any, "false", false),
+    param("info_owner", Any, "\"guest\"", false),
+    param("with_sample_id", Any, "false", false),
+    param("join_method", Str, "\"inner_join\"", false),
+    param("new_sample_id", Bool, "false", false),
+    param("dh_params", Object, OBJ, false),
+    param("dh_params.salt", Any, "\"\"", false),
+    param("dh_params.hash_method", Any, "\"sha256\"", false),
+    param("dh_params.key_length", Any, "2048", false),
+    param("cardinality_only", Bool, "false", false),
+    param("sync_cardinality", Bool, "false", false),
+    param("cardinality_method", Any, "\"ecdh\"", false),
+    param("run_preprocess", Bool, "false", false),
+    param("intersect_preprocess_params", Object, OBJ, false),
+    param(
+        "intersect_preprocess_params.false_positive_rate",
+        Any,
+        "0.001",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.encrypt_method",
+        Any,
+        "\"rsa\"",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.hash_method",
+        Any,
+        "\"sha256\"",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.preprocess_method",
+        Any,
+        "\"sha256\"",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.preprocess_salt",
+        Any,
+        "\"\"",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.random_state",
+        Any,
+        "null",
+        false,
+    ),
+    param(
+        "intersect_preprocess_params.filter_owner",
+        Any,
+        "\"guest\"",
+        false,
+    ),
+    param("ecdh_params", Object, OBJ, false),
+    param("ecdh_params.salt", Any, "\"\"", false),
+    param("ecdh_params.hash_method", Str, "\"sha256\"", false),
+    param("ecdh_params.curve", Str, "\"curve25519\"", false),
+    param("need_run", Bool, "true", true),
+];
+
+const INTERSECTION_CONDITIONS: &[Condition] = &[
+    when("rsa_params", "intersect_method", &["rsa"]),
+    when("dh_params", "intersect_method", &["dh"]),
+    when("ecdh_params", "intersect_method", &["ecdh"]),
+    when("raw_params", "intersect_method", &["raw"]),
+    when("intersect_preprocess_params", "run_preprocess", &["true"]),
+    when("cardinality_method", "cardinality_only", &["true"]),
+    when("sync_cardinality", "cardinality_only", &["true"]),
+];
+
+const INTERSECTION_SUPPORTED: &[(&str, &[&str])] = &[
+    ("intersect_method", &["rsa", "ecdh", "raw"]),
+    ("join_role", &["guest"]),
+    ("raw_params.join_role", &["guest"]),
+];
+
+/// `Intersection`'s parameter schema: what submit-time validation checks and this component reads.
+pub const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "Intersection",
+    params: &[INTERSECTION_PARAMS],
+    conditions: INTERSECTION_CONDITIONS,
+    supported: INTERSECTION_SUPPORTED,
+};
 
 /// The component.
 #[derive(Debug, Default, Clone, Copy)]

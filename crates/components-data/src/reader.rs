@@ -24,6 +24,24 @@ use crate::context::{Component, Metric, TableRef, TaskContext};
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::table_io::{percent, with_schema};
+use fateflow_domain::module::Kind::{Bool, Object, Str};
+use fateflow_domain::module::{param, ModuleSchema, Param};
+
+/// FATE-Flow's `Reader`: the table to read.
+const READER_PARAMS: &[Param] = &[
+    param("table", Object, "null", true),
+    param("table.name", Str, "null", true),
+    param("table.namespace", Str, "null", true),
+    param("need_run", Bool, "true", true),
+];
+
+/// `Reader`'s parameter schema: what submit-time validation checks and this component reads.
+pub const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "Reader",
+    params: &[READER_PARAMS],
+    conditions: &[],
+    supported: &[],
+};
 
 /// FATE's `Reader` component.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,7 +49,7 @@ pub struct Reader;
 
 impl Reader {
     /// The input table named by the `table` parameter.
-    fn input_table(ctx: &TaskContext<'_>) -> Result<TableRef> {
+    pub(crate) fn input_table(ctx: &TaskContext<'_>) -> Result<TableRef> {
         let params = Params::new(&ctx.parameters);
         let table = params.object("table")?.ok_or_else(|| {
             Error::param(

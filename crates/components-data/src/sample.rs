@@ -11,11 +11,31 @@ use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::rng::SplitMix;
 use crate::table_io::{read_first_input, write_rows};
+use fateflow_domain::module::Kind::{Any, Bool, Int, Str};
+use fateflow_domain::module::{param, ModuleSchema, Param};
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
 use fateflow_tables::Frame;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+
+/// FATE 1.11's `FederatedSample` parameters.
+const FEDERATED_SAMPLE_PARAMS: &[Param] = &[
+    param("mode", Str, "\"random\"", true),
+    param("method", Str, "\"downsample\"", true),
+    param("fractions", Any, "null", true),
+    param("random_state", Int, "null", true),
+    param("task_type", Str, "\"hetero\"", false),
+    param("need_run", Bool, "true", true),
+];
+
+/// `FederatedSample`'s parameter schema: what submit-time validation checks and this component reads.
+pub const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "FederatedSample",
+    params: &[FEDERATED_SAMPLE_PARAMS],
+    conditions: &[],
+    supported: &[],
+};
 
 /// The component.
 #[derive(Debug, Default, Clone, Copy)]

@@ -9,9 +9,26 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use fateflow_domain::module::Kind::Bool;
+use fateflow_domain::module::{param, ModuleSchema, Param};
 use fateflow_tables::{Frame, WriteMode};
 use serde_json::{json, Value};
 use std::collections::HashSet;
+
+/// FATE 1.11's `Union` parameters.
+const UNION_PARAMS: &[Param] = &[
+    param("need_run", Bool, "true", true),
+    param("allow_missing", Bool, "false", true),
+    param("keep_duplicate", Bool, "false", true),
+];
+
+/// `Union`'s parameter schema: what submit-time validation checks and this component reads.
+pub const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "Union",
+    params: &[UNION_PARAMS],
+    conditions: &[],
+    supported: &[],
+};
 
 /// The component.
 #[derive(Debug, Default, Clone, Copy)]

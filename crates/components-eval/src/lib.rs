@@ -2,6 +2,8 @@
 //! predictions, under FATE's metric names.
 #![warn(missing_docs)]
 
+use fateflow_domain::module::ModuleSchema;
+
 pub mod evaluation;
 
 #[cfg(test)]
@@ -10,5 +12,28 @@ use fateflow_component_core::{context, error, params, predict_output, table_io};
 
 pub use evaluation::Evaluation;
 
+/// This family's parameter schemas.
+pub const SCHEMAS: &[ModuleSchema] = &[evaluation::param::SCHEMA];
+
 /// This family's components.
 pub const COMPONENTS: fateflow_component_core::Components = &[("Evaluation", &Evaluation)];
+
+#[cfg(test)]
+mod tests {
+    use fateflow_component_core::testing::unread_implemented_keys;
+
+    use crate::evaluation::param::{EvaluationParam, SCHEMA};
+
+    #[test]
+    fn every_key_marked_implemented_is_read() {
+        let unread = unread_implemented_keys(&SCHEMA, &[], &|map| {
+            let _ = EvaluationParam::parse(map);
+        });
+        assert!(unread.is_empty(), "Evaluation: never read: {unread:?}");
+        assert_eq!(
+            super::SCHEMAS.len(),
+            1,
+            "a schema of this family is not checked here"
+        );
+    }
+}

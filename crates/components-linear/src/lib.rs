@@ -1,6 +1,8 @@
 //! FATE's hetero linear models: `HeteroLR` and `HeteroLinR` (see [`linear`]).
 #![warn(missing_docs)]
 
+use fateflow_domain::module::ModuleSchema;
+
 pub mod linear;
 
 use fateflow_component_core::{context, error, params, predict_output, rng, table_io, wire};
@@ -8,6 +10,44 @@ use fateflow_components_eval::evaluation;
 
 pub use linear::{HeteroLR, HeteroLinR, LinearModelParam};
 
+/// This family's parameter schemas.
+pub const SCHEMAS: &[ModuleSchema] = &[
+    linear::param::HETERO_LR_SCHEMA,
+    linear::param::HETERO_LINR_SCHEMA,
+];
+
 /// This family's components.
 pub const COMPONENTS: fateflow_component_core::Components =
     &[("HeteroLR", &HeteroLR), ("HeteroLinR", &HeteroLinR)];
+
+#[cfg(test)]
+mod tests {
+    use fateflow_component_core::testing::unread_implemented_keys;
+    use serde_json::json;
+
+    use crate::linear::param::{LinearParam, Task, HETERO_LINR_SCHEMA, HETERO_LR_SCHEMA};
+
+    #[test]
+    fn every_key_marked_implemented_is_read() {
+        // Keys read only under another key's value.
+        let overlays = [
+            json!({"init_param.init_method": "const"}),
+            json!({"cv_param.need_cv": true}),
+            json!({"early_stopping_rounds": 2, "validation_freqs": 1}),
+        ];
+        for (schema, task) in [
+            (HETERO_LR_SCHEMA, Task::Logistic),
+            (HETERO_LINR_SCHEMA, Task::Linear),
+        ] {
+            let unread = unread_implemented_keys(&schema, &overlays, &|map| {
+                let _ = LinearParam::parse(task, map);
+            });
+            assert!(unread.is_empty(), "{}: never read: {unread:?}", schema.name);
+        }
+        assert_eq!(
+            super::SCHEMAS.len(),
+            2,
+            "a schema of this family is not checked here"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use common::registry;
 use common::{context, MemoryHub, RecordingTracker};
 use common::{temp_store, upload};
 use fateflow_component_core::{Error, ErrorKind, Result, TableRef};
-use fateflow_domain::{Job, Role};
+use fateflow_domain::{Catalog, Job, Role};
 use fateflow_tables::{read_all, write_frame, LocalTableStore, TableId, WriteMode};
 use serde_json::{json, Value};
 
@@ -90,6 +90,15 @@ fn three_classes_are_refused_two_are_not() {
     assert!(!e.to_string().contains("classes"), "{e}");
 }
 
+/// The schemas of the modules FATE's linear examples use.
+fn catalog() -> Catalog {
+    Catalog::new(&[
+        fateflow_components_data::SCHEMAS,
+        fateflow_components_linear::SCHEMAS,
+        fateflow_components_eval::SCHEMAS,
+    ])
+}
+
 fn fate_examples() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fate-examples");
     dir.is_dir().then_some(dir)
@@ -111,7 +120,8 @@ fn fates_hetero_lr_ovr_validate_is_never_a_binary_success() {
     let dsl = std::fs::read_to_string(folder.join("hetero_lr_ovr_validate_dsl.json")).unwrap();
     let conf_text =
         std::fs::read_to_string(folder.join("hetero_lr_ovr_validate_conf.json")).unwrap();
-    let errs = Job::parse_str(&dsl, &conf_text).expect_err("callback_param is not implemented");
+    let errs =
+        Job::parse_str(&dsl, &conf_text, catalog()).expect_err("callback_param is not implemented");
     assert!(
         errs.iter()
             .all(|e| e.component.as_deref() == Some("hetero_lr_0")
@@ -125,7 +135,8 @@ fn fates_hetero_lr_ovr_validate_is_never_a_binary_success() {
         .as_object_mut()
         .unwrap();
     lr.remove("callback_param");
-    let job = Job::parse_str(&dsl, &conf.to_string()).expect("accepted without callbacks");
+    let job =
+        Job::parse_str(&dsl, &conf.to_string(), catalog()).expect("accepted without callbacks");
     let plan = job.plan();
     let lr_plan = plan.iter().find(|p| p.component == "hetero_lr_0").unwrap();
     let guest = lr_plan

@@ -18,3 +18,11 @@ pub use fateflow_components_feature::{
 };
 pub use fateflow_components_linear::{linear, HeteroLR, HeteroLinR, LinearModelParam};
 pub use registry::{registry, Registry};
+
+/// Every implemented module's parameter schema, for submit-time validation.
+pub const CATALOG: fateflow_domain::Catalog = fateflow_domain::Catalog::new(&[
+    fateflow_components_data::SCHEMAS,
+    fateflow_components_feature::SCHEMAS,
+    fateflow_components_linear::SCHEMAS,
+    fateflow_components_eval::SCHEMAS,
+]);

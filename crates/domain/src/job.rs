@@ -4,7 +4,7 @@ use crate::conf::{dsl_version_of, merge_layers, parse_conf, RuntimeConf};
 use crate::dag::{self, Cycle, DeployError};
 use crate::dsl::{parse_dsl, raw_components_from_str, DataRef, Dsl, DslVersion};
 use crate::error::{Errors, Report};
-use crate::module::{describe_value, edit_distance, lookup, ModuleInfo};
+use crate::module::{describe_value, edit_distance, lookup, Catalog, ModuleSchema};
 use crate::{Party, Role};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -52,9 +52,10 @@ pub struct TaskPlan {
 }
 
 impl Job {
-    /// Parses and validates a DSL and a runtime conf given as JSON text. Duplicate
-    /// component names are detected here (a parsed `Value` has already lost them).
-    pub fn parse_str(dsl: &str, conf: &str) -> Result<Job, Errors> {
+    /// Parses and validates a DSL and a runtime conf given as JSON text, component
+    /// parameters against `catalog`. Duplicate component names are detected here (a
+    /// parsed `Value` has already lost them).
+    pub fn parse_str(dsl: &str, conf: &str, catalog: Catalog) -> Result<Job, Errors> {
         let mut report = Report::default();
         let conf_value: Value = match serde_json::from_str(conf) {
             Ok(v) => v,
@@ -74,18 +75,20 @@ impl Job {
         if conf_value.is_null() {
             return Err(Errors(report.errors));
         }
-        Self::build(&dsl_value, raw, &conf_value, report)
+        Self::build(&dsl_value, raw, &conf_value, catalog, report)
     }
 
-    /// Parses and validates a DSL and a runtime conf.
-    pub fn parse(dsl: &Value, conf: &Value) -> Result<Job, Errors> {
-        Self::build(dsl, None, conf, Report::default())
+    /// Parses and validates a DSL and a runtime conf, component parameters against
+    /// `catalog`.
+    pub fn parse(dsl: &Value, conf: &Value, catalog: Catalog) -> Result<Job, Errors> {
+        Self::build(dsl, None, conf, catalog, Report::default())
     }
 
     fn build(
         dsl_value: &Value,
         raw: Option<Vec<(String, Value)>>,
         conf_value: &Value,
+        catalog: Catalog,
         mut report: Report,
     ) -> Result<Job, Errors> {
         let version = dsl_version_of(conf_value, &mut report);
@@ -109,7 +112,7 @@ impl Job {
         let Some(conf) = conf else {
             return Err(Errors(report.errors));
         };
-        check_component_parameters(&dsl, &conf, &mut report);
+        check_component_parameters(&dsl, &conf, catalog, &mut report);
         if !report.errors.is_empty() {
             return Err(Errors(report.errors));
         }
@@ -349,7 +352,12 @@ fn check_references(dsl: &Dsl, version: DslVersion, report: &mut Report) {
     }
 }
 
-fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report) {
+fn check_component_parameters(
+    dsl: &Dsl,
+    conf: &RuntimeConf,
+    catalog: Catalog,
+    report: &mut Report,
+) {
     let mut blocks: Vec<(String, &Map<String, Value>)> = vec![(
         "component_parameters.common".into(),
         &conf.component_parameters.common,
@@ -369,10 +377,16 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
                 );
                 continue;
             };
-            let (Some(info), Some(params)) = (lookup(&c.module), params.as_object()) else {
+            let Some(params) = params.as_object() else {
                 continue;
             };
-            for param in info.params() {
+            let schema = catalog.schema(&c.module);
+            let checked = match (schema, lookup(&c.module)) {
+                (Some(schema), _) => schema.params().collect::<Vec<_>>(),
+                (None, Some(info)) => info.known_params.iter().collect(),
+                (None, None) => continue,
+            };
+            for param in checked {
                 if !param.implemented {
                     continue;
                 }
@@ -390,8 +404,8 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
                     }
                 }
             }
-            if info.complete {
-                check_keys(info, cpn, field, params, "", report);
+            if let Some(schema) = schema {
+                check_keys(schema, cpn, field, params, "", report);
             }
         }
     }
@@ -400,6 +414,7 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
         let Some(info) = lookup(&c.module) else {
             continue;
         };
+        let schema = catalog.schema(info.name);
         for (party, index) in conf.parties() {
             if !info.roles.contains(&party.role) {
                 continue;
@@ -425,12 +440,12 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
                     }
                 }
             }
-            if info.complete && need_run {
-                check_unimplemented(info, &c.name, &params, report);
+            if let (Some(schema), true) = (schema, need_run) {
+                check_unimplemented(schema, &c.name, &params, report);
             }
-            if !info.complete && info.params().next().is_some() {
+            if schema.is_none() && !info.known_params.is_empty() {
                 for key in params.keys() {
-                    if !info.params().any(|p| p.path == key) {
+                    if !info.known_params.iter().any(|p| p.path == key) {
                         let w = format!(
                             "component `{}`: `{key}` is not a known {} parameter; it is ignored",
                             c.name, info.name
@@ -449,7 +464,7 @@ fn check_component_parameters(dsl: &Dsl, conf: &RuntimeConf, report: &mut Report
 /// module does not have is refused with a did-you-mean; a key we do not implement is
 /// refused unless it has FATE's default; nested parameter objects are checked key by key.
 fn check_keys(
-    info: &ModuleInfo,
+    info: &ModuleSchema,
     cpn: &str,
     field: &str,
     params: &Map<String, Value>,
@@ -498,7 +513,7 @@ fn check_keys(
 /// does not use it with these parameters (`optimal_binning_param` when `method` is not
 /// `optimal`). Checked on one party's merged parameters.
 fn check_unimplemented(
-    info: &ModuleInfo,
+    info: &ModuleSchema,
     cpn: &str,
     params: &Map<String, Value>,
     report: &mut Report,
@@ -545,7 +560,7 @@ fn check_unimplemented(
 
 /// The parameter of `info` closest to an unknown `path`: by edit distance on the whole
 /// path, or a nested key of the same name (`key_length` → `encrypt_param.key_length`).
-fn suggest_param(info: &ModuleInfo, path: &str) -> Option<&'static str> {
+fn suggest_param(info: &ModuleSchema, path: &str) -> Option<&'static str> {
     let lower = path.to_ascii_lowercase();
     let leaf = lower.rsplit('.').next().unwrap_or(&lower);
     let by_distance = info

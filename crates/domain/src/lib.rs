@@ -15,7 +15,8 @@
 //!   "role": {"guest": [9999]},
 //!   "component_parameters": {"role": {"guest": {"0": {"reader_0":
 //!     {"table": {"name": "t", "namespace": "n"}}}}}}}"#;
-//! let job = fateflow_domain::Job::parse_str(dsl, conf).unwrap();
+//! // The components' schemas are `fateflow_components::CATALOG`; none are needed here.
+//! let job = fateflow_domain::Job::parse_str(dsl, conf, fateflow_domain::Catalog::EMPTY).unwrap();
 //! assert_eq!(job.topological_order(), vec!["reader_0"]);
 //! assert_eq!(job.plan()[0].parties.len(), 1);
 //! ```
@@ -39,5 +40,6 @@ pub use dsl::{Dsl, DslVersion};
 pub use error::{Errors, ValidationError};
 pub use error_kind::ErrorKind;
 pub use job::{component_parameters_for, Job, PartyTask, TaskPlan};
+pub use module::Catalog;
 pub use party::{Party, PartyId, Role, UnknownRole};
 pub use status::Status;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use fateflow_components::CATALOG;
 use fateflow_domain::{Errors, Job};
 use serde_json::{json, Value};
 
@@ -15,7 +16,7 @@ fn base() -> (Value, Value) {
 }
 
 fn errors(dsl: &Value, conf: &Value) -> Errors {
-    match Job::parse(dsl, conf) {
+    match Job::parse(dsl, conf, CATALOG) {
         Ok(_) => panic!("expected errors"),
         Err(e) => e,
     }
@@ -57,7 +58,7 @@ fn duplicate_component_name() {
     }}"#;
     let conf = r#"{"initiator": {"role": "guest", "party_id": 9999}, "role": {"guest": [9999]},
         "component_parameters": {"role": {"guest": {"0": {"reader_0": {"table": {"name": "a", "namespace": "b"}}}}}}}"#;
-    let errs = Job::parse_str(dsl, conf).unwrap_err();
+    let errs = Job::parse_str(dsl, conf, CATALOG).unwrap_err();
     assert_eq!(errs.len(), 1, "{errs}");
     assert_eq!(errs.0[0].component.as_deref(), Some("reader_0"));
     assert!(errs.0[0].message.contains("duplicate component name"));
@@ -300,7 +301,7 @@ fn unimplemented_parameter_is_refused_unless_it_has_fates_default() {
     lr["stepwise_param"] = json!({"need_stepwise": false});
     lr["callback_param"] = json!({});
     lr["need_run"] = json!(true);
-    Job::parse(&dsl, &conf).unwrap();
+    Job::parse(&dsl, &conf, CATALOG).unwrap();
 }
 
 #[test]
@@ -323,7 +324,7 @@ fn unsupported_value_of_an_implemented_key_is_refused_at_submit() {
     // Case does not matter, as in FATE.
     let (dsl, mut conf) = base();
     conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"] = json!("RMSProp");
-    Job::parse(&dsl, &conf).unwrap();
+    Job::parse(&dsl, &conf, CATALOG).unwrap();
 }
 
 #[test]
@@ -348,13 +349,14 @@ fn every_parameter_error_is_listed_at_once() {
 
 #[test]
 fn malformed_json_and_shapes() {
-    let e = Job::parse_str("{", "{}").unwrap_err();
+    let e = Job::parse_str("{", "{}", CATALOG).unwrap_err();
     assert_eq!(e.0[0].field, "dsl");
-    let e = Job::parse(&json!([]), &json!("x")).unwrap_err();
+    let e = Job::parse(&json!([]), &json!("x"), CATALOG).unwrap_err();
     assert!(e.iter().any(|e| e.field == "runtime_conf"));
     let e = Job::parse(
         &json!({"components": {"a_0": {"module": 3}}}),
         &json!({"role": 1}),
+        CATALOG,
     )
     .unwrap_err();
     let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();

@@ -2,12 +2,13 @@
 
 mod common;
 
+use fateflow_components::CATALOG;
 use fateflow_domain::{Job, Party, Role};
 use serde_json::json;
 
 fn parse(name: &str) -> Job {
     let (dsl, conf) = common::example(name);
-    Job::parse_str(&dsl, &conf).unwrap_or_else(|e| panic!("{name}: {e}"))
+    Job::parse_str(&dsl, &conf, CATALOG).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]
@@ -146,7 +147,7 @@ fn merge_order_is_common_then_all_then_multi_then_index() {
             }}
         }
     });
-    let job = Job::parse(&dsl, &conf).unwrap();
+    let job = Job::parse(&dsl, &conf, CATALOG).unwrap();
     let plan = job.plan();
     let dt = &plan[1];
     let get = |i: usize, k: &str| dt.parties[i].parameters[k].clone();
@@ -249,6 +250,6 @@ fn predict_dsl_parses_as_a_job() {
         .as_object_mut()
         .unwrap()
         .remove("evaluation_0");
-    let job = Job::parse(&predict, &conf).unwrap_or_else(|e| panic!("{e}"));
+    let job = Job::parse(&predict, &conf, CATALOG).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(job.topological_order().len(), 6);
 }

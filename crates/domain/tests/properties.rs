@@ -1,5 +1,6 @@
 //! Property tests: topological order on random DAGs, and a parser that never panics.
 
+use fateflow_components::CATALOG;
 use fateflow_domain::dag::{edges, topological_order};
 use fateflow_domain::Job;
 use proptest::prelude::*;
@@ -61,7 +62,7 @@ fn conf() -> Value {
 proptest! {
     #[test]
     fn topological_order_respects_every_edge(dsl in random_dag()) {
-        let job = Job::parse(&dsl, &conf()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let job = Job::parse(&dsl, &conf(), CATALOG).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let order = topological_order(&job.dsl).unwrap();
         prop_assert_eq!(order.len(), job.dsl.components.len());
         let mut pos = vec![0; order.len()];
@@ -86,20 +87,20 @@ proptest! {
         // depends on it transitively: simplest certain cycle is a self-loop via a twin.
         let name = format!("c{up}_0");
         dsl["components"][&name]["input"] = json!({"data": {"data": [format!("c{up}_0.data")]}});
-        let err = Job::parse(&dsl, &conf()).unwrap_err();
+        let err = Job::parse(&dsl, &conf(), CATALOG).unwrap_err();
         prop_assert!(err.iter().any(|e| e.component.as_deref() == Some(name.as_str())));
     }
 
     #[test]
     fn parser_never_panics_on_random_bytes(dsl in proptest::collection::vec(any::<u8>(), 0..256),
                                            conf in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = Job::parse_str(&String::from_utf8_lossy(&dsl), &String::from_utf8_lossy(&conf));
+        let _ = Job::parse_str(&String::from_utf8_lossy(&dsl), &String::from_utf8_lossy(&conf), CATALOG);
     }
 
     #[test]
     fn parser_never_panics_on_random_json(dsl in arb_json(), conf in arb_json()) {
-        let _ = Job::parse(&dsl, &conf);
-        let _ = Job::parse_str(&dsl.to_string(), &conf.to_string());
+        let _ = Job::parse(&dsl, &conf, CATALOG);
+        let _ = Job::parse_str(&dsl.to_string(), &conf.to_string(), CATALOG);
     }
 
     #[test]
@@ -110,7 +111,7 @@ proptest! {
         for mut target in [dsl.clone(), conf.clone()] {
             replace_at(&mut target, &path, replacement.clone());
             let (d, c) = if target.get("components").is_some() { (target, conf.clone()) } else { (dsl.clone(), target) };
-            let _ = Job::parse(&d, &c).map(|j| j.plan());
+            let _ = Job::parse(&d, &c, CATALOG).map(|j| j.plan());
         }
     }
 }

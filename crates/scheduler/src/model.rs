@@ -592,7 +592,10 @@ impl Scheduler {
         let merged = merge_predict_conf(&info.train_runtime_conf, conf, &inference);
         let mut model_parties_sorted = model_parties(&info);
         model_parties_sorted.sort();
-        let job = Job::parse(&inference.to_json(), &merged)
+        let job = self
+            .controller
+            .parsed_jobs()
+            .parse(&inference.to_json(), &merged)
             .map_err(|e| SubmitError::Invalid(e.to_string()))?;
         let mut conf_parties = job.parties();
         conf_parties.sort();
@@ -860,7 +863,7 @@ mod tests {
                 "guest": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}},
                 "host": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}}}}
         });
-        let job = Job::parse(&dsl, &conf).unwrap();
+        let job = Job::parse(&dsl, &conf, fateflow_domain::Catalog::EMPTY).unwrap();
         let party = |role, party_id| Party { role, party_id };
         let guest = c
             .predict_model_check(party(Role::Guest, 9999), &job, "m", "v")

@@ -2,12 +2,12 @@
 //! conf are parsed once per content, not at every scheduling round, task start and
 //! model save.
 
-use fateflow_domain::{Errors, Job};
+use fateflow_domain::{Catalog, Errors, Job};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How many parsed jobs are kept; the least recently used goes first.
 const CAPACITY: usize = 512;
@@ -20,9 +20,12 @@ struct Entry {
 }
 
 /// Parsed jobs by job id and a hash of their DSL and conf; a hit also compares the
-/// documents, so a changed job is parsed again.
+/// documents, so a changed job is parsed again. Parameters are checked against the
+/// catalog set by [`ParsedJobs::set_catalog`] (the server sets the components' catalog
+/// at start; until then, and in scheduler tests, modules are checked as known by name).
 #[derive(Default)]
 pub struct ParsedJobs {
+    catalog: OnceLock<Catalog>,
     entries: Mutex<HashMap<(String, u64), Entry>>,
     clock: AtomicU64,
     lookups: AtomicU64,
@@ -61,6 +64,22 @@ fn content_hash(dsl: &Value, conf: &Value) -> u64 {
 }
 
 impl ParsedJobs {
+    /// Sets the parameter schemas jobs are validated against (once; later calls are
+    /// ignored).
+    pub fn set_catalog(&self, catalog: Catalog) {
+        let _ = self.catalog.set(catalog);
+    }
+
+    /// The parameter schemas jobs are validated against.
+    pub fn catalog(&self) -> Catalog {
+        self.catalog.get().copied().unwrap_or(Catalog::EMPTY)
+    }
+
+    /// Parses a job not cached yet (at submit, before it has an id).
+    pub fn parse(&self, dsl: &Value, conf: &Value) -> Result<Job, Errors> {
+        Job::parse(dsl, conf, self.catalog())
+    }
+
     /// The job `job_id` with this DSL and conf, parsed now only if not cached.
     pub fn get(&self, job_id: &str, dsl: &Value, conf: &Value) -> Result<Arc<Job>, Errors> {
         let key = (job_id.to_string(), content_hash(dsl, conf));
@@ -73,7 +92,7 @@ impl ParsedJobs {
             }
         }
         self.parses.fetch_add(1, Ordering::Relaxed);
-        let job = Arc::new(Job::parse(dsl, conf)?);
+        let job = Arc::new(self.parse(dsl, conf)?);
         self.insert_keyed(key, dsl, conf, job.clone(), tick);
         Ok(job)
     }

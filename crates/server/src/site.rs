@@ -127,6 +127,9 @@ impl Site {
             events.clone(),
         ));
         controller
+            .parsed_jobs()
+            .set_catalog(fateflow_components::CATALOG);
+        controller
             .register_engines()
             .await
             .context("registering resources")?;

@@ -11,7 +11,7 @@ pub(crate) fn run(dsl: &Path, conf: &Path, json: bool) -> anyhow::Result<ExitCod
         std::fs::read_to_string(dsl).with_context(|| format!("reading DSL {}", dsl.display()))?;
     let conf_text = std::fs::read_to_string(conf)
         .with_context(|| format!("reading conf {}", conf.display()))?;
-    let job = match Job::parse_str(&dsl_text, &conf_text) {
+    let job = match Job::parse_str(&dsl_text, &conf_text, fateflow_components::CATALOG) {
         Ok(job) => job,
         Err(errors) => {
             eprintln!("{errors}");

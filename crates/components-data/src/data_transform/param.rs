@@ -4,6 +4,48 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::params::{number, Params};
+use fateflow_domain::module::Kind::{Any, Bool, Int, List, Object, Str};
+use fateflow_domain::module::{param, ModuleSchema, Param};
+
+/// FATE 1.11's `DataTransform` parameters.
+const DATA_TRANSFORM_PARAMS: &[Param] = &[
+    param("input_format", Str, "\"dense\"", true),
+    param("delimitor", Str, "\",\"", true),
+    param("data_type", Str, "\"float64\"", true),
+    param("exclusive_data_type", Object, "null", true),
+    param("tag_with_value", Bool, "false", true),
+    param("tag_value_delimitor", Str, "\":\"", true),
+    param("missing_fill", Bool, "false", true),
+    param("default_value", Any, "0", true),
+    param("missing_fill_method", Str, "null", true),
+    param("missing_impute", List, "null", true),
+    param("outlier_replace", Bool, "false", true),
+    param("outlier_replace_method", Str, "null", true),
+    param("outlier_impute", List, "null", true),
+    param("outlier_replace_value", Any, "0", true),
+    param("with_label", Bool, "false", true),
+    param("label_name", Str, "\"y\"", true),
+    param("label_type", Str, "\"int\"", true),
+    param("output_format", Str, "\"dense\"", true),
+    param("need_run", Bool, "true", true),
+    param("with_match_id", Bool, "false", true),
+    param("match_id_name", Str, "\"\"", true),
+    param("match_id_index", Int, "0", true),
+];
+
+const DATA_TRANSFORM_SUPPORTED: &[(&str, &[&str])] = &[
+    ("input_format", &["dense"]),
+    ("output_format", &["dense"]),
+    ("data_type", &["float64", "float", "double"]),
+];
+
+/// `DataTransform`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "DataTransform",
+    params: &[DATA_TRANSFORM_PARAMS],
+    conditions: &[],
+    supported: DATA_TRANSFORM_SUPPORTED,
+};
 
 /// The strings FATE's imputer treats as missing when `missing_impute` is not given.
 /// Kept in the model meta for compatibility; in our tables every one of them reads as NaN.

@@ -4,6 +4,37 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{number, Params};
+use fateflow_domain::module::Kind::{Any, Bool, IntOrList, List, Str};
+use fateflow_domain::module::{param, ModuleSchema, Param};
+
+/// FATE 1.11's `FeatureScale` parameters.
+const FEATURE_SCALE_PARAMS: &[Param] = &[
+    param("scale_names", List, "[]", true),
+    param("method", Str, "\"standard_scale\"", true),
+    param("mode", Str, "\"normal\"", true),
+    param("feat_upper", Any, "null", true),
+    param("feat_lower", Any, "null", true),
+    param("scale_col_indexes", IntOrList, "-1", true),
+    param("with_mean", Bool, "true", true),
+    param("with_std", Bool, "true", true),
+    param("need_run", Bool, "true", true),
+];
+
+const FEATURE_SCALE_SUPPORTED: &[(&str, &[&str])] = &[
+    (
+        "method",
+        &["standard_scale", "min_max_scale", "standard", "min_max"],
+    ),
+    ("mode", &["normal", "cap"]),
+];
+
+/// `FeatureScale`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "FeatureScale",
+    params: &[FEATURE_SCALE_PARAMS],
+    conditions: &[],
+    supported: FEATURE_SCALE_SUPPORTED,
+};
 
 /// `method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

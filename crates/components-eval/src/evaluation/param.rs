@@ -4,6 +4,31 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{number, Params};
+use fateflow_domain::module::Kind::{Any, Bool, List, NumberOrStr, Str};
+use fateflow_domain::module::{param, ModuleSchema, Param};
+
+/// FATE 1.11's `Evaluation` parameters.
+const EVALUATION_PARAMS: &[Param] = &[
+    param("eval_type", Str, "\"binary\"", true),
+    param("pos_label", NumberOrStr, "1", true),
+    param("need_run", Bool, "true", true),
+    param("metrics", List, "null", true),
+    param("unfold_multi_result", Bool, "false", true),
+    param("run_clustering_arbiter_metric", Bool, "false", false),
+    param("default_metrics", Any, "{\"binary\":[\"auc\",\"ks\",\"lift\",\"gain\",\"accuracy\",\"precision\",\"recall\",\"roc\",\"confusion_mat\",\"psi\",\"f1_score\",\"quantile_pr\"],\"multi\":[\"accuracy\",\"precision\",\"recall\"],\"regression\":[\"explained_variance\",\"mean_absolute_error\",\"mean_squared_error\",\"median_absolute_error\",\"r2_score\",\"root_mean_squared_error\"],\"clustering\":[\"jaccard_similarity_score\",\"fowlkes_mallows_score\",\"adjusted_rand_score\",\"davies_bouldin_index\",\"distance_measure\",\"contingency_matrix\"]}", false),
+    param("allowed_metrics", Any, "{\"binary\":[\"auc\",\"ks\",\"lift\",\"gain\",\"accuracy\",\"precision\",\"recall\",\"roc\",\"confusion_mat\",\"psi\",\"f1_score\",\"quantile_pr\"],\"multi\":[\"accuracy\",\"precision\",\"recall\"],\"regression\":[\"explained_variance\",\"mean_absolute_error\",\"mean_squared_error\",\"median_absolute_error\",\"r2_score\",\"root_mean_squared_error\"],\"clustering\":[\"jaccard_similarity_score\",\"fowlkes_mallows_score\",\"adjusted_rand_score\",\"davies_bouldin_index\",\"distance_measure\",\"contingency_matrix\"]}", false),
+];
+
+const EVALUATION_SUPPORTED: &[(&str, &[&str])] =
+    &[("eval_type", &["binary", "multi", "regression"])];
+
+/// `Evaluation`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "Evaluation",
+    params: &[EVALUATION_PARAMS],
+    conditions: &[],
+    supported: EVALUATION_SUPPORTED,
+};
 
 /// `eval_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,69 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{number, Params, FATE_KEY_LENGTH};
+use fateflow_domain::module::Kind::{Any, Bool, Int, IntOrList, List, Number, Object, Str};
+use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
+
+/// FATE 1.11's `HeteroFeatureBinning` parameters.
+const HETERO_FEATURE_BINNING_PARAMS: &[Param] = &[
+    param("method", Str, "\"quantile\"", true),
+    param("compress_thres", Int, "10000", true),
+    param("head_size", Int, "10000", true),
+    param("error", Number, "0.0001", true),
+    param("adjustment_factor", Number, "0.5", true),
+    param("bin_num", Int, "10", true),
+    param("bin_indexes", IntOrList, "-1", true),
+    param("bin_names", List, "null", true),
+    param("category_indexes", IntOrList, "null", true),
+    param("category_names", List, "null", true),
+    param("transform_param", Object, OBJ, true),
+    param("transform_param.transform_cols", IntOrList, "-1", true),
+    param("transform_param.transform_names", List, "null", true),
+    param("transform_param.transform_type", Str, "\"bin_num\"", true),
+    param("need_run", Bool, "true", true),
+    param("skip_static", Bool, "false", true),
+    param("local_only", Bool, "false", true),
+    param("optimal_binning_param", Object, OBJ, false),
+    param(
+        "optimal_binning_param.init_bucket_method",
+        Any,
+        "\"quantile\"",
+        false,
+    ),
+    param("optimal_binning_param.metric_method", Any, "\"iv\"", false),
+    param("optimal_binning_param.max_bin", Any, "null", false),
+    param("optimal_binning_param.mixture", Any, "true", false),
+    param("optimal_binning_param.max_bin_pct", Any, "1.0", false),
+    param("optimal_binning_param.min_bin_pct", Any, "0.05", false),
+    param("optimal_binning_param.init_bin_nums", Any, "1000", false),
+    param(
+        "optimal_binning_param.adjustment_factor",
+        Any,
+        "null",
+        false,
+    ),
+    param("encrypt_param", Object, OBJ, true),
+    param("encrypt_param.method", Str, "\"Paillier\"", true),
+    param("encrypt_param.key_length", Int, "2048", true),
+    param("split_points_by_index", Any, "null", true),
+    param("split_points_by_col_name", Any, "null", true),
+];
+
+const BINNING_CONDITIONS: &[Condition] = &[when("optimal_binning_param", "method", &["optimal"])];
+
+const BINNING_SUPPORTED: &[(&str, &[&str])] = &[
+    ("method", &["quantile", "bucket"]),
+    ("encrypt_param.method", &["paillier"]),
+    ("transform_param.transform_type", &["bin_num", "woe"]),
+];
+
+/// `HeteroFeatureBinning`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroFeatureBinning",
+    params: &[HETERO_FEATURE_BINNING_PARAMS],
+    conditions: BINNING_CONDITIONS,
+    supported: BINNING_SUPPORTED,
+};
 
 /// `method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,13 +241,13 @@ impl BinningParam {
             }
         };
 
-        let transform = match parameters.get("transform_param") {
+        let transform = match p.raw("transform_param") {
             None | Some(Value::Null) => TransformParam {
                 cols: Indexes::All,
                 names: Vec::new(),
                 kind: Some(TransformType::BinNum),
             },
-            Some(Value::Object(tp)) => transform_param(tp)?,
+            Some(Value::Object(_)) => transform_param(&p.object_or_empty("transform_param")?)?,
             Some(v) => {
                 return Err(Error::param(
                     "transform_param",
@@ -293,20 +356,18 @@ fn names(p: &Params<'_>, name: &str) -> Result<Vec<String>> {
     }
 }
 
-fn transform_param(tp: &Map<String, Value>) -> Result<TransformParam> {
-    let p = Params::new(tp);
+fn transform_param(p: &Params<'_>) -> Result<TransformParam> {
     let prefixed = |n: &str| format!("transform_param.{n}");
     // An explicit `null` is FATE's `None` here, not "the default".
-    let cols = match tp.get("transform_cols") {
+    let cols = match p.raw("transform_cols") {
         None => Indexes::All,
         Some(Value::Null) => Indexes::List(Vec::new()),
-        Some(_) => indexes(&p, "transform_cols")
+        Some(_) => indexes(p, "transform_cols")
             .map_err(|e| rename(e, &prefixed("transform_cols")))?
             .unwrap_or(Indexes::All),
     };
-    let names =
-        names(&p, "transform_names").map_err(|e| rename(e, &prefixed("transform_names")))?;
-    let kind = match tp.get("transform_type") {
+    let names = names(p, "transform_names").map_err(|e| rename(e, &prefixed("transform_names")))?;
+    let kind = match p.raw("transform_type") {
         None => Some(TransformType::BinNum),
         Some(Value::Null) => None,
         Some(Value::String(s)) => Some(TransformType::from_name(s).ok_or_else(|| {

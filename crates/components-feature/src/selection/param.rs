@@ -8,6 +8,108 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{number, Params};
+use fateflow_domain::module::Kind::{Any, Bool, IntOrList, List, Object};
+use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
+
+/// FATE 1.11's `HeteroFeatureSelection` parameters.
+const HETERO_FEATURE_SELECTION_PARAMS: &[Param] = &[
+    param("correlation_param", Object, OBJ, false),
+    param("correlation_param.sort_metric", Any, "\"iv\"", false),
+    param("correlation_param.threshold", Any, "0.1", false),
+    param("correlation_param.select_federated", Any, "true", false),
+    param("vif_param", Object, OBJ, false),
+    param("vif_param.metrics", Any, "\"vif\"", false),
+    param("vif_param.filter_type", Any, "\"threshold\"", false),
+    param("vif_param.take_high", Any, "false", false),
+    param("vif_param.threshold", Any, "5.0", false),
+    param("vif_param.host_thresholds", Any, "null", false),
+    param("vif_param.select_federated", Any, "true", false),
+    param("select_col_indexes", IntOrList, "-1", true),
+    param("select_names", List, "[]", true),
+    param("filter_methods", List, "[\"manually\"]", true),
+    param("unique_param", Object, OBJ, true),
+    param("unique_param.eps", Any, "1e-05", true),
+    param("iv_value_param", Object, OBJ, true),
+    param("iv_value_param.value_threshold", Any, "0.0", true),
+    param("iv_value_param.host_thresholds", Any, "null", true),
+    param("iv_value_param.local_only", Any, "false", true),
+    param("iv_percentile_param", Object, OBJ, true),
+    param("iv_percentile_param.percentile_threshold", Any, "1.0", true),
+    param("iv_percentile_param.local_only", Any, "false", true),
+    param("iv_top_k_param", Object, OBJ, true),
+    param("iv_top_k_param.k", Any, "10", true),
+    param("iv_top_k_param.local_only", Any, "false", true),
+    param("variance_coe_param", Object, OBJ, true),
+    param("variance_coe_param.value_threshold", Any, "1.0", true),
+    param("outlier_param", Object, OBJ, true),
+    param("outlier_param.percentile", Any, "1.0", true),
+    param("outlier_param.upper_threshold", Any, "1.0", true),
+    param("percentage_value_param", Object, OBJ, true),
+    param("percentage_value_param.upper_pct", Any, "1.0", true),
+    param("manually_param", Object, OBJ, true),
+    param("manually_param.filter_out_indexes", Any, "null", true),
+    param("manually_param.filter_out_names", Any, "null", true),
+    param("manually_param.left_col_indexes", Any, "null", true),
+    param("manually_param.left_col_names", Any, "null", true),
+    param("iv_param", Object, OBJ, true),
+    param("iv_param.metrics", Any, "\"iv\"", true),
+    param("iv_param.filter_type", Any, "\"threshold\"", true),
+    param("iv_param.take_high", Any, "true", true),
+    param("iv_param.threshold", Any, "1", true),
+    param("iv_param.host_thresholds", Any, "null", true),
+    param("iv_param.select_federated", Any, "true", true),
+    param("iv_param.mul_class_merge_type", Any, "\"average\"", true),
+    param("statistic_param", Object, OBJ, true),
+    param("statistic_param.metrics", Any, "\"mean\"", true),
+    param("statistic_param.filter_type", Any, "\"threshold\"", true),
+    param("statistic_param.take_high", Any, "true", true),
+    param("statistic_param.threshold", Any, "1", true),
+    param("statistic_param.host_thresholds", Any, "null", true),
+    param("statistic_param.select_federated", Any, "true", true),
+    param("psi_param", Object, OBJ, false),
+    param("psi_param.metrics", Any, "\"psi\"", false),
+    param("psi_param.filter_type", Any, "\"threshold\"", false),
+    param("psi_param.take_high", Any, "false", false),
+    param("psi_param.threshold", Any, "1", false),
+    param("psi_param.host_thresholds", Any, "null", false),
+    param("psi_param.select_federated", Any, "true", false),
+    param("sbt_param", Object, OBJ, false),
+    param("sbt_param.metrics", Any, "\"feature_importance\"", false),
+    param("sbt_param.filter_type", Any, "\"threshold\"", false),
+    param("sbt_param.take_high", Any, "true", false),
+    param("sbt_param.threshold", Any, "1", false),
+    param("sbt_param.host_thresholds", Any, "null", false),
+    param("sbt_param.select_federated", Any, "true", false),
+    param("need_run", Bool, "true", true),
+    param("use_anonymous", Bool, "false", true),
+];
+
+const SELECTION_CONDITIONS: &[Condition] = &[
+    when(
+        "correlation_param",
+        "filter_methods",
+        &["correlation_filter"],
+    ),
+    when("vif_param", "filter_methods", &["vif_filter"]),
+    when("psi_param", "filter_methods", &["psi_filter"]),
+    when(
+        "sbt_param",
+        "filter_methods",
+        &[
+            "hetero_sbt_filter",
+            "homo_sbt_filter",
+            "hetero_fast_sbt_filter",
+        ],
+    ),
+];
+
+/// `HeteroFeatureSelection`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroFeatureSelection",
+    params: &[HETERO_FEATURE_SELECTION_PARAMS],
+    conditions: SELECTION_CONDITIONS,
+    supported: &[],
+};
 
 /// FATE's filter methods this implementation does not run: they need a model of a
 /// module we do not have (PSI, Pearson, SecureBoost).
@@ -21,7 +123,7 @@ const UNSUPPORTED: [&str; 6] = [
 ];
 
 /// The filter methods that run.
-const SUPPORTED: [&str; 10] = [
+pub(crate) const SUPPORTED: [&str; 10] = [
     "manually",
     "unique_value",
     "iv_value_thres",

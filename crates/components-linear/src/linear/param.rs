@@ -4,6 +4,132 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{Params, FATE_KEY_LENGTH};
+use fateflow_domain::module::Kind::{Any, Bool, Int, List, Number, Object, Str};
+use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
+
+/// FATE 1.11's parameters common to `HeteroLR` and `HeteroLinR`, with the same defaults.
+const LINEAR_SHARED_PARAMS: &[Param] = &[
+    param("penalty", Str, "\"L2\"", true),
+    param("tol", Number, "0.0001", true),
+    param("alpha", Number, "1.0", true),
+    param("batch_size", Int, "-1", true),
+    param("learning_rate", Number, "0.01", true),
+    param("init_param", Object, OBJ, true),
+    param("init_param.init_method", Str, "\"random_uniform\"", true),
+    param("init_param.init_const", Number, "1", true),
+    param("init_param.fit_intercept", Bool, "true", true),
+    param("init_param.random_seed", Int, "null", true),
+    param("early_stop", Str, "\"diff\"", true),
+    param("encrypt_param", Object, OBJ, true),
+    param("encrypt_param.method", Str, "\"Paillier\"", true),
+    param("encrypt_param.key_length", Int, "2048", true),
+    param("cv_param", Object, OBJ, true),
+    param("cv_param.n_splits", Int, "5", true),
+    param("cv_param.mode", Any, "\"hetero\"", false),
+    param("cv_param.role", Any, "\"guest\"", false),
+    param("cv_param.shuffle", Bool, "true", true),
+    param("cv_param.random_seed", Int, "1", true),
+    param("cv_param.need_cv", Bool, "false", true),
+    param("cv_param.output_fold_history", Any, "true", false),
+    param("cv_param.history_value_type", Any, "\"score\"", false),
+    param("decay", Number, "1", true),
+    param("decay_sqrt", Bool, "true", true),
+    param("validation_freqs", Any, "null", true),
+    param("early_stopping_rounds", Int, "null", true),
+    param("stepwise_param", Object, OBJ, false),
+    param("stepwise_param.score_name", Any, "\"AIC\"", false),
+    param("stepwise_param.mode", Any, "\"hetero\"", false),
+    param("stepwise_param.role", Any, "\"guest\"", false),
+    param("stepwise_param.direction", Any, "\"both\"", false),
+    param("stepwise_param.max_step", Any, "10", false),
+    param("stepwise_param.nvmin", Any, "2", false),
+    param("stepwise_param.nvmax", Any, "null", false),
+    param("stepwise_param.need_stepwise", Any, "false", false),
+    param("use_first_metric_only", Bool, "false", true),
+    param("floating_point_precision", Int, "23", true),
+    param("callback_param", Object, OBJ, false),
+    param("callback_param.callbacks", Any, "[]", false),
+    param("callback_param.validation_freqs", Any, "null", false),
+    param("callback_param.early_stopping_rounds", Any, "null", false),
+    param("callback_param.metrics", Any, "[]", false),
+    param("callback_param.use_first_metric_only", Any, "false", false),
+    param("callback_param.save_freq", Any, "1", false),
+    param("encrypted_mode_calculator_param", Object, OBJ, false),
+    param(
+        "encrypted_mode_calculator_param.mode",
+        Any,
+        "\"strict\"",
+        false,
+    ),
+    param(
+        "encrypted_mode_calculator_param.re_encrypted_rate",
+        Any,
+        "1",
+        false,
+    ),
+    param("sqn_param", Object, OBJ, false),
+    param("sqn_param.update_interval_L", Any, "3", false),
+    param("sqn_param.memory_M", Any, "5", false),
+    param("sqn_param.sample_size", Any, "5000", false),
+    param("sqn_param.random_seed", Any, "null", false),
+    param("need_run", Bool, "true", true),
+];
+
+/// `HeteroLR`'s own parameters (and its defaults where they differ from `HeteroLinR`'s).
+const HETERO_LR_OWN_PARAMS: &[Param] = &[
+    param("optimizer", Str, "\"rmsprop\"", true),
+    param("max_iter", Int, "100", true),
+    param("metrics", List, "[\"auc\",\"ks\"]", true),
+    param("shuffle", Bool, "true", true),
+    param("batch_strategy", Str, "\"full\"", false),
+    param("masked_rate", Number, "5", false),
+    param("predict_param", Object, OBJ, true),
+    param("predict_param.threshold", Number, "0.5", true),
+    param("multi_class", Str, "\"ovr\"", false),
+];
+
+/// `HeteroLinR`'s own defaults.
+const HETERO_LINR_OWN_PARAMS: &[Param] = &[
+    param("optimizer", Str, "\"sgd\"", true),
+    param("max_iter", Int, "20", true),
+    param("metrics", List, "[]", true),
+];
+
+const LINEAR_CONDITIONS: &[Condition] = &[
+    when("stepwise_param", "stepwise_param.need_stepwise", &["true"]),
+    when("cv_param", "cv_param.need_cv", &["true"]),
+    when("sqn_param", "optimizer", &["sqn"]),
+];
+
+const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
+    ("penalty", &["L1", "L2", "None"]),
+    (
+        "optimizer",
+        &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"],
+    ),
+    (
+        "init_param.init_method",
+        &["random_uniform", "random_normal", "zeros", "ones", "const"],
+    ),
+    ("early_stop", &["diff", "abs", "weight_diff"]),
+    ("encrypt_param.method", &["paillier"]),
+];
+
+/// `HeteroLR`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const HETERO_LR_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroLR",
+    params: &[LINEAR_SHARED_PARAMS, HETERO_LR_OWN_PARAMS],
+    conditions: LINEAR_CONDITIONS,
+    supported: LINEAR_SUPPORTED,
+};
+
+/// `HeteroLinR`'s parameter schema: what submit-time validation checks and this component reads.
+pub(crate) const HETERO_LINR_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroLinR",
+    params: &[LINEAR_SHARED_PARAMS, HETERO_LINR_OWN_PARAMS],
+    conditions: LINEAR_CONDITIONS,
+    supported: LINEAR_SUPPORTED,
+};
 
 /// Which model: logistic (binary) or linear regression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

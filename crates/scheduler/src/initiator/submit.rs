@@ -15,7 +15,11 @@ impl Scheduler {
                 (dsl.clone(), conf.clone(), None)
             };
         let (dsl, conf) = (&dsl, &conf);
-        let job = Job::parse(dsl, conf).map_err(|e| SubmitError::Invalid(e.to_string()))?;
+        let job = self
+            .controller
+            .parsed_jobs()
+            .parse(dsl, conf)
+            .map_err(|e| SubmitError::Invalid(e.to_string()))?;
         let initiator = job.conf.initiator;
         if !self.controller.hosts(initiator.party_id) {
             return Err(SubmitError::NotHere(format!(
