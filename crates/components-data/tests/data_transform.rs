@@ -381,7 +381,7 @@ fn label_and_parameter_errors_name_what_is_wrong() {
         ),
         (
             json!({"input_format": "tag"}),
-            "parameter `input_format`: `tag` is not supported yet (supported: dense)",
+            "invalid parameter `input_format`: `tag` needs a table of text lines, but table experiment.t was uploaded as dense numeric columns",
         ),
         (
             json!({"with_label": "yes"}),
@@ -545,4 +545,124 @@ fn textual_missing_cells_from_an_upload_are_filled() {
     assert_eq!(values, [7.0, 7.0, 7.0, 7.0, 2.0]);
     let metric = tracker.metric("train", "missing_fill").unwrap();
     assert_eq!(metric.data, vec![(json!("a"), json!(4))]);
+}
+
+/// Uploads `text` as FATE does with a sparse or tag file: as raw text lines.
+fn upload_lines(
+    store: &fateflow_tables::LocalTableStore,
+    name: &str,
+    text: &str,
+    head: bool,
+) -> TableRef {
+    let mut opts = fateflow_tables::UploadOptions::new("experiment", name);
+    opts.head = head;
+    opts.partitions = 2;
+    let meta = fateflow_tables::upload_text(store, text.as_bytes(), &opts).unwrap();
+    assert_eq!(meta.layout, fateflow_tables::RowLayout::Text);
+    TableRef::new("experiment", name)
+}
+
+#[test]
+fn svmlight_lines_parse_into_dense_features_and_predict_reuses_the_dimension() {
+    let (_dir, store) = temp_store();
+    let table = upload_lines(
+        &store,
+        "svm",
+        "1,1,0:-0.5,3:2\n2,0,1:0.25\n3,1,2:1.5\n",
+        false,
+    );
+    let table = read(&store, &table);
+    let params = json!({"input_format": "sparse", "with_label": true});
+    let (tracker, result) = transform(&store, GUEST, &table, params.clone(), None);
+    result.unwrap();
+    let out = frame(&store, &output_of(GUEST));
+    assert_eq!(out.schema().label_name.as_deref(), Some("y"));
+    assert_eq!(feature_header(&out.schema()), xs(4));
+    let got = rows(&out);
+    assert_eq!(got["1"], vec![1.0, -0.5, 0.0, 0.0, 2.0]);
+    assert_eq!(got["2"], vec![0.0, 0.0, 0.25, 0.0, 0.0]);
+    assert_eq!(got["3"], vec![1.0, 0.0, 0.0, 1.5, 0.0]);
+    let model = model_of(&tracker);
+    assert_eq!(model.meta.input_format, "sparse");
+    assert_eq!(model.param.header, xs(4));
+
+    // Predict data with a smaller largest index keeps the fitted four features; an index
+    // beyond them is an error naming the row.
+    let predict = upload_lines(&store, "svm_p", "7,0,1:3\n", false);
+    let (_, result) = fit_then_predict(&store, &table, &predict, params.clone());
+    result.unwrap();
+    assert_eq!(
+        rows(&frame(&store, &output_of("data_transform_1")))["7"],
+        vec![0.0, 0.0, 3.0, 0.0, 0.0]
+    );
+    let beyond = upload_lines(&store, "svm_b", "8,0,9:1\n", false);
+    let (_, result) = fit_then_predict(&store, &table, &beyond, params);
+    let e = result.unwrap_err();
+    assert!(
+        e.to_string().contains("feature index 9") && e.to_string().contains('8'),
+        "{e}"
+    );
+}
+
+#[test]
+fn tag_value_lines_with_match_id() {
+    let (_dir, store) = temp_store();
+    // sid, then (split on `;`) the match id and tag:value pairs.
+    let table = upload_lines(&store, "tv", "a,m1;b:2;a:1\nb,m2;c:0.5\n", false);
+    let params = json!({"input_format": "tag", "tag_with_value": true, "delimitor": ";", "with_match_id": true});
+    let (tracker, result) = transform(&store, GUEST, &table, params, None);
+    result.unwrap();
+    let out = frame(&store, &output_of(GUEST));
+    assert_eq!(out.columns(), ["a", "b", "c"]);
+    let got = rows(&out);
+    assert_eq!(got["a"], vec![1.0, 2.0, 0.0]);
+    assert_eq!(got["b"], vec![0.0, 0.0, 0.5]);
+    assert_eq!(model_of(&tracker).param.header, ["a", "b", "c"]);
+}
+
+#[test]
+fn plain_tags_are_one_when_present() {
+    let (_dir, store) = temp_store();
+    let table = upload_lines(&store, "tags", "0, x, y,\n1, y\n", false);
+    let (_, result) = transform(&store, GUEST, &table, json!({"input_format": "tag"}), None);
+    result.unwrap();
+    let out = frame(&store, &output_of(GUEST));
+    assert_eq!(out.columns(), [" x", " y"]);
+    assert_eq!(rows(&out)["0"], vec![1.0, 1.0]);
+    assert_eq!(rows(&out)["1"], vec![0.0, 1.0]);
+}
+
+#[test]
+fn dense_text_lines_parse_with_the_header_and_name_bad_values() {
+    let (_dir, store) = temp_store();
+    let table = upload_lines(&store, "dt", "id,mid,y,x0\n1,abc,1,0.5\n2,def,0,NA\n", true);
+    let params = json!({"with_label": true, "with_match_id": true});
+    let (tracker, result) = transform(&store, GUEST, &table, params, None);
+    result.unwrap();
+    let out = frame(&store, &output_of(GUEST));
+    // FATE's rule: with_match_id and no match_id_name makes the first column the match id.
+    assert_eq!(feature_header(&out.schema()), ["x0"]);
+    assert_eq!(rows(&out)["1"], vec![1.0, 0.5]);
+    assert!(rows(&out)["2"][1].is_nan());
+    assert_eq!(model_of(&tracker).param.header, ["x0"]);
+
+    let bad = upload_lines(&store, "dt_bad", "id,y,x0\n1,1,oops\n", true);
+    let (_, result) = transform(&store, GUEST, &bad, json!({"with_label": true}), None);
+    let e = result.unwrap_err().to_string();
+    assert!(
+        e.contains("`oops` is not a number") && e.contains("x0"),
+        "{e}"
+    );
+
+    // A sparse format on a numeric table says what is wrong.
+    let dense = upload(&store, "num", "id,y,x0\n1,1,0.5\n");
+    let (_, result) = transform(
+        &store,
+        GUEST,
+        &dense,
+        json!({"input_format": "sparse"}),
+        None,
+    );
+    let e = result.unwrap_err().to_string();
+    assert!(e.contains("needs a table of text lines"), "{e}");
 }

@@ -326,6 +326,26 @@ where
     }))
 }
 
+/// Reads one partition of a [`RowLayout::Text`] table as `(sid, line)` rows.
+pub fn read_text_partition<S>(
+    store: &S,
+    id: &TableId,
+    partition: u32,
+) -> Result<Vec<(String, String)>>
+where
+    S: TableStore + ?Sized,
+{
+    let mut rows = Vec::new();
+    for batch in store.read_partition(id, partition)? {
+        let batch = batch?;
+        let (sids, lines) = text_columns(&batch)?;
+        rows.extend(
+            (0..batch.num_rows()).map(|r| (sids.value(r).to_owned(), lines.value(r).to_owned())),
+        );
+    }
+    Ok(rows)
+}
+
 /// Writes `(sid, line)` rows as a [`RowLayout::Text`] table, atomically. `info` gives
 /// the schema (sid name, header as FATE keeps it), partitions and origin; its layout
 /// is set to text. Sids must be unique.

@@ -4,16 +4,20 @@
 //!
 //! Parameters and defaults are FATE 1.x `DataTransformParam`'s (the private `param`
 //! module's tests pin them).
-//! Only `input_format` and `output_format` `dense` and a float `data_type` are supported
-//! so far; other values fail with a "not supported yet" error naming the parameter.
+//! `input_format` `dense`, `sparse` (svmlight) and `tag` (plain or `tag_with_value`) are
+//! supported; sparse and tag data, and any file upload kept as raw text lines, are
+//! parsed by the [`text`] module into `[label] + features` (dense text: the upload's
+//! header columns) before the steps below. `output_format` is `dense` and `data_type`
+//! a float type; other values fail with a "not supported yet" error naming the parameter.
 //!
 //! - The input is the first table under input key `data` (or `train_data`). Its sid
 //!   column stays the sid. With `with_label`, the column `label_name` (matched exactly,
 //!   else case-insensitively as FATE lower-cases it) is the label, cast by `label_type`:
 //!   `int`/`int64`/`long` need an integral value, `float`/`float64`/`double` take any
 //!   number, `str` keeps the stored number. A missing (NaN) or non-integral label fails
-//!   naming the row's sid. With `with_match_id` and a `match_id_name` that is a column,
-//!   that column is left out of the features (the tables have no slot to carry it).
+//!   naming the row's sid. With `with_match_id`, the column `match_id_name` (FATE: the
+//!   first column when no name is given) is left out of the features (the tables have
+//!   no slot to carry it); sparse and tag lines carry it as their first field.
 //!   Every other column is a feature, in input order.
 //! - `missing_fill`: a cell is missing when it is NaN (the tables store empty, `NA`,
 //!   `NULL`, ... cells as NaN) or equals a number listed in `missing_impute` (textual
@@ -52,11 +56,13 @@
 
 pub mod model;
 pub(crate) mod param;
+mod text;
 
 use std::collections::BTreeMap;
 
 use fateflow_tables::{
-    read_partition_frame, Frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
+    read_partition_frame, read_text_partition, scan_text, Frame, RowLayout, TableId, TableInfo,
+    TableOrigin, TableSchema, WriteMode,
 };
 use serde_json::{json, Map, Value};
 
@@ -70,6 +76,7 @@ use model::{ImputerMeta, ImputerParam, ModelMeta, ModelParam, OutlierMeta, Outli
 use param::{
     DataTransformParam, LabelKind, Marker, ReplaceMethod, Replacement, DEFAULT_MISSING_VALUES,
 };
+use text::{Columns, TextFormat, TextReader};
 
 /// Input data keys tried in order.
 const INPUT_KEYS: [&str; 2] = ["data", "train_data"];
@@ -81,14 +88,50 @@ pub struct DataTransform;
 impl Component for DataTransform {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
         let (src, info, rows) = open_first_input(ctx, model::MODULE, &INPUT_KEYS)?;
-        let input = Input {
+        let mut input = Input {
             id: src,
             info,
             rows,
+            text: None,
         };
         match ctx.models_of(model::MODULE).next() {
-            Some(model) => transform(ctx, &input, model),
-            None => fit(ctx, &input),
+            Some(model) => {
+                let m = DataTransformModel::from_component_model(&model.model).map_err(|e| {
+                    Error::InvalidModel {
+                        component: model.component.clone(),
+                        alias: model.alias.clone(),
+                        module: model.model.module.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                let format = TextSettings {
+                    input_format: m.meta.input_format.clone(),
+                    delimiter: m.meta.delimitor.clone(),
+                    tag_with_value: m.meta.tag_with_value,
+                    tag_value_delimiter: m.meta.tag_value_delimitor.clone(),
+                    with_label: m.meta.with_label,
+                    label_name: m.param.label_name.clone().unwrap_or_default(),
+                    with_match_id: m.meta.with_match_id,
+                    match_id_name: m.meta.match_id_name.clone(),
+                };
+                input.prepare(ctx, &format, Some(&m.param.header))?;
+                transform(ctx, &input, model)
+            }
+            None => {
+                let p = DataTransformParam::parse(&ctx.parameters)?;
+                let format = TextSettings {
+                    input_format: p.input_format.into(),
+                    delimiter: p.delimitor.clone(),
+                    tag_with_value: p.tag_with_value,
+                    tag_value_delimiter: p.tag_value_delimitor.clone(),
+                    with_label: p.with_label,
+                    label_name: p.label_name.clone(),
+                    with_match_id: p.with_match_id,
+                    match_id_name: p.match_id_name.clone(),
+                };
+                input.prepare(ctx, &format, None)?;
+                fit(ctx, &input)
+            }
         }
     }
 }
@@ -96,8 +139,115 @@ impl Component for DataTransform {
 /// The input table.
 struct Input {
     id: TableId,
+    /// For a text table, the columns its lines parse into.
     info: TableInfo,
     rows: u64,
+    /// How to parse a text table's lines.
+    text: Option<(TextReader, Columns)>,
+}
+
+/// What says how a text table's lines are laid out: the parameters at fit, the model's
+/// meta when transforming.
+struct TextSettings {
+    input_format: String,
+    delimiter: String,
+    tag_with_value: bool,
+    tag_value_delimiter: String,
+    with_label: bool,
+    label_name: String,
+    with_match_id: bool,
+    match_id_name: String,
+}
+
+impl Input {
+    /// Checks the input format against the table and, for a text table, sets up its
+    /// parsing: `features` are the model's when transforming, found by a scan at fit.
+    fn prepare(
+        &mut self,
+        ctx: &TaskContext<'_>,
+        s: &TextSettings,
+        features: Option<&[String]>,
+    ) -> Result<()> {
+        let format = match s.input_format.as_str() {
+            "dense" => TextFormat::Dense,
+            "sparse" | "svmlight" => TextFormat::Sparse,
+            "tag" => TextFormat::Tag {
+                with_value: s.tag_with_value,
+                value_delimiter: s.tag_value_delimiter.clone(),
+            },
+            other => {
+                return Err(Error::param(
+                    "input_format",
+                    format!("unknown input format `{other}` (expected dense, sparse or tag)"),
+                ))
+            }
+        };
+        if self.info.layout == RowLayout::Columns {
+            if format == TextFormat::Dense {
+                return Ok(());
+            }
+            return Err(Error::param(
+                "input_format",
+                format!(
+                    "`{}` needs a table of text lines, but table {} was uploaded as dense \
+                     numeric columns",
+                    s.input_format, self.id
+                ),
+            ));
+        }
+        let dense = format == TextFormat::Dense;
+        let reader = TextReader {
+            format,
+            delimiter: s.delimiter.clone(),
+            with_label: s.with_label && !dense,
+            with_match_id: s.with_match_id && !dense,
+            table: self.name(),
+        };
+        let (columns, names) = if dense {
+            let header = self.info.schema.header.clone();
+            let skip = match_id_column(s.with_match_id, &s.match_id_name, &header);
+            (Columns::new(header.clone(), skip), header)
+        } else {
+            let features = match features {
+                Some(f) => f.to_vec(),
+                None => {
+                    let id = &self.id;
+                    let batches = scan_text(ctx.tables, id).map_err(|e| Error::table(id, e))?;
+                    reader.fit_features(batches.map(|b| b.map_err(|e| Error::table(id, e))))?
+                }
+            };
+            // FATE lower-cases the label name of sparse and tag data.
+            let label = s.label_name.to_lowercase();
+            let names = reader
+                .with_label
+                .then_some(label)
+                .into_iter()
+                .chain(features.iter().cloned())
+                .collect();
+            (Columns::new(features, None), names)
+        };
+        ctx.tracker.info(&format!(
+            "data_transform: {} holds text lines; parsing them as {} into {} columns",
+            self.id,
+            s.input_format,
+            names.len()
+        ));
+        self.info.schema = TableSchema::new(self.info.schema.sid.clone(), names);
+        self.info.layout = RowLayout::Columns;
+        self.text = Some((reader, columns));
+        Ok(())
+    }
+}
+
+/// The dense column FATE takes as the match id: `match_id_name`, else the first column.
+fn match_id_column(with_match_id: bool, name: &str, header: &[String]) -> Option<usize> {
+    if !with_match_id || header.is_empty() {
+        return None;
+    }
+    if name.is_empty() {
+        return Some(0);
+    }
+    find_column(header, name)
 }
 
 impl Input {
@@ -112,8 +262,30 @@ impl Input {
         mut f: impl FnMut(u32, Frame) -> Result<()>,
     ) -> Result<()> {
         for partition in 0..self.info.partitions {
-            let frame = read_partition_frame(ctx.tables, &self.id, partition)
-                .map_err(|e| Error::table(&self.id, e))?;
+            let frame = match &self.text {
+                None => read_partition_frame(ctx.tables, &self.id, partition)
+                    .map_err(|e| Error::table(&self.id, e))?,
+                Some((reader, columns)) => {
+                    let rows = read_text_partition(ctx.tables, &self.id, partition)
+                        .map_err(|e| Error::table(&self.id, e))?;
+                    let width = self.info.schema.header.len();
+                    let mut values = Vec::with_capacity(rows.len() * width);
+                    let mut row = Vec::with_capacity(width);
+                    let mut sids = Vec::with_capacity(rows.len());
+                    for (sid, line) in rows {
+                        reader.parse(&sid, &line, columns, &mut row)?;
+                        values.extend_from_slice(&row);
+                        sids.push(sid);
+                    }
+                    Frame::new(
+                        self.info.schema.sid.clone(),
+                        self.info.schema.header.clone(),
+                        sids,
+                        values,
+                    )
+                    .map_err(|e| Error::table(&self.id, e))?
+                }
+            };
             f(partition, frame)?;
         }
         Ok(())
@@ -425,25 +597,22 @@ fn fit(ctx: &TaskContext<'_>, input: &Input) -> Result<()> {
     } else {
         None
     };
-    let match_id = if param.with_match_id && !param.match_id_name.is_empty() {
-        let index = find_column(&schema.header, &param.match_id_name).ok_or_else(|| {
-            Error::MissingColumn {
-                table: input.name(),
-                column: param.match_id_name.clone(),
-                why: "`match_id_name`, with `with_match_id` true".into(),
-            }
-        })?;
+    let dense = param.input_format == "dense";
+    let match_id = if dense && param.with_match_id {
+        let index =
+            match_id_column(true, &param.match_id_name, &schema.header).ok_or_else(|| {
+                Error::MissingColumn {
+                    table: input.name(),
+                    column: param.match_id_name.clone(),
+                    why: "`match_id_name`, with `with_match_id` true".into(),
+                }
+            })?;
         ctx.tracker.info(&format!(
             "data_transform: match id column `{}` is left out of the features",
             schema.header[index]
         ));
         Some(index)
     } else {
-        if param.with_match_id {
-            ctx.tracker.info(
-                "data_transform: with_match_id is set without match_id_name; the sid is the match id",
-            );
-        }
         None
     };
     let features: Vec<usize> = (0..schema.header.len())
@@ -535,6 +704,8 @@ fn fit(ctx: &TaskContext<'_>, input: &Input) -> Result<()> {
         meta: ModelMeta {
             input_format: param.input_format.into(),
             delimitor: param.delimitor.clone(),
+            tag_with_value: param.tag_with_value,
+            tag_value_delimitor: param.tag_value_delimitor.clone(),
             data_type: param.data_type.into(),
             with_label: param.with_label,
             label_name: param.with_label.then(|| param.label_name.clone()),
@@ -577,12 +748,6 @@ fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> 
     };
     let model = DataTransformModel::from_component_model(&model_input.model)
         .map_err(|e| bad_model(e.to_string()))?;
-    if model.meta.input_format != "dense" {
-        return Err(bad_model(format!(
-            "input_format `{}` is not supported yet (supported: dense)",
-            model.meta.input_format
-        )));
-    }
     let schema = &input.info.schema;
     let features = model
         .param

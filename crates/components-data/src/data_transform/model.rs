@@ -60,10 +60,16 @@ pub struct OutlierParam {
 /// Settings (FATE's `DataTransformMeta`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
-    /// `dense`.
+    /// `dense`, `sparse` (svmlight) or `tag`.
     pub input_format: String,
-    /// The `delimitor` parameter (informational: tables are already parsed).
+    /// The `delimitor` parameter: splits the lines of a text table.
     pub delimitor: String,
+    /// Tag data: tags carry values (`t:v`).
+    #[serde(default)]
+    pub tag_with_value: bool,
+    /// Tag data: what separates a tag from its value.
+    #[serde(default = "colon")]
+    pub tag_value_delimitor: String,
     /// `float64`.
     pub data_type: String,
     /// Whether the model was fitted with a label.
@@ -95,6 +101,10 @@ pub struct ModelMeta {
 
 fn yes() -> bool {
     true
+}
+
+fn colon() -> String {
+    ":".into()
 }
 
 /// Missing-fill settings (FATE's `DataTransformImputerMeta`).

@@ -34,9 +34,10 @@ const DATA_TRANSFORM_PARAMS: &[Param] = &[
 ];
 
 const DATA_TRANSFORM_SUPPORTED: &[(&str, &[&str])] = &[
-    ("input_format", &["dense"]),
+    ("input_format", &["dense", "sparse", "svmlight", "tag"]),
     ("output_format", &["dense"]),
     ("data_type", &["float64", "float", "double"]),
+    ("match_id_index", &["0"]),
 ];
 
 /// `DataTransform`'s parameter schema: what submit-time validation checks and this component reads.
@@ -235,9 +236,6 @@ impl DataTransformParam {
                 &["dense", "sparse", "svmlight", "tag"],
             )?
             .unwrap_or("dense");
-        if input_format != "dense" {
-            return Err(unsupported("input_format", input_format, "dense"));
-        }
         let output_format = p
             .choice("output_format", Some("dense"), &["dense", "sparse"])?
             .unwrap_or("dense");
@@ -303,7 +301,16 @@ impl DataTransformParam {
             output_format,
             with_match_id: p.bool("with_match_id", false)?,
             match_id_name: p.str("match_id_name", "")?.to_owned(),
-            match_id_index: p.int("match_id_index", 0)?,
+            match_id_index: match p.int("match_id_index", 0)? {
+                0 => 0,
+                other => {
+                    return Err(unsupported(
+                        "match_id_index",
+                        &other.to_string(),
+                        "0: one match id column",
+                    ))
+                }
+            },
         })
     }
 }
@@ -362,12 +369,12 @@ mod tests {
     }
 
     #[test]
-    fn other_input_formats_are_not_supported_yet() {
-        let e = parse(json!({"input_format": "sparse"})).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "parameter `input_format`: `sparse` is not supported yet (supported: dense)"
-        );
+    fn input_formats() {
+        for f in ["dense", "sparse", "tag"] {
+            assert_eq!(parse(json!({ "input_format": f })).unwrap().input_format, f);
+        }
+        let e = parse(json!({"match_id_index": 1})).unwrap_err();
+        assert!(e.to_string().contains("`match_id_index`"), "{e}");
         let e = parse(json!({"input_format": "csv"})).unwrap_err();
         assert!(
             e.to_string()
