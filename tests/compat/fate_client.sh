@@ -27,6 +27,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/compat/venv.sh
+source "$ROOT/tests/compat/venv.sh"
 VENV=${FATEFLOW_COMPAT_VENV:-/tmp/fateflow-compat-venv}
 CLIENT_VERSION=${FATE_CLIENT_VERSION:-1.11.3}
 BIN=${FATEFLOW_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/fateflow}
@@ -152,28 +154,15 @@ get() {
 
 # ---------------------------------------------------------------------------------
 step "fate-client $CLIENT_VERSION in $VENV"
-if [[ -x "$VENV/bin/flow" && "$(cat "$VENV/.fateflow-compat" 2>/dev/null)" == "$CLIENT_VERSION" ]]; then
-    echo "reusing the venv"
-else
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" >"$WORK/venv.out" 2>&1 || fail "python3 -m venv $VENV" "$WORK/venv.out"
-    if ! "$VENV/bin/pip" install --disable-pip-version-check -q \
-        "fate-client==$CLIENT_VERSION" "urllib3<2" >"$WORK/pip.out" 2>&1; then
-        index=${PIP_INDEX_URL:-https://pypi.org/simple}
-        if ! python3 - "$index" >/dev/null 2>&1 <<'PY'; then
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1].rstrip("/") + "/fate-client/", timeout=15).read(1)
-PY
-            rm -rf "$VENV"
-            echo "SKIP: PyPI ($index) is unreachable; cannot install fate-client $CLIENT_VERSION"
-            trap - EXIT
-            rm -rf "$WORK"
-            exit 0
-        fi
-        rm -rf "$VENV"
-        fail "pip install fate-client==$CLIENT_VERSION 'urllib3<2'" "$WORK/pip.out"
-    fi
-    echo "$CLIENT_VERSION" >"$VENV/.fateflow-compat"
+rc=0
+fate_client_venv "$VENV" "$CLIENT_VERSION" "$WORK" || rc=$?
+if [[ $rc == 2 ]]; then
+    echo "SKIP: PyPI (${PIP_INDEX_URL:-https://pypi.org/simple}) is unreachable; cannot install fate-client $CLIENT_VERSION"
+    trap - EXIT
+    rm -rf "$WORK"
+    exit 0
+elif [[ $rc != 0 ]]; then
+    fail "pip install fate-client==$CLIENT_VERSION 'urllib3<2'" "$WORK/pip.out"
 fi
 "$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(fate-client|urllib3|requests) ' || true
 

@@ -94,15 +94,24 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
         }
     }
     let port = site.addr().port();
-    outln!("\nBoard: http://{}/#/job/{job_id}", site.addr())?;
-    outln!("next: logs in {}/logs/{job_id}", data_dir.display())?;
-    outln!(
-        "      the API is at {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
-        api.base()
-    )?;
+    outln!("\nlogs: {}/logs/{job_id}", data_dir.display())?;
     if keep {
-        outln!("site keeps running; Ctrl-C to stop")?;
+        outln!("Board: http://{}/#/job/{job_id}", site.addr())?;
+        outln!(
+            "API: {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
+            api.base()
+        )?;
+        outln!("the site keeps running; Ctrl-C to stop it")?;
         site.wait().await?;
+    } else {
+        // The site stops with this process: say how to reopen its data, not a dead URL.
+        outln!(
+            "the demo site has stopped. To look at this job on the Board, reopen its data dir:\n  \
+             cargo run --release -p fateflow-server -- server --data-dir {} --parties 9999,10000\n  \
+             then open http://127.0.0.1:9380/#/job/{job_id}\n\
+             (or run `bash scripts/demo.sh --keep` to keep the site up after the job)",
+            data_dir.display()
+        )?;
     }
     if run.status == "success" && !evaluated {
         outln!("the job succeeded but its evaluation recorded no AUC/KS")?;
