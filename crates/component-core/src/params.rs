@@ -3,7 +3,7 @@
 //! A JSON `null` means "not set" (FATE's `None`) and gives the default, as does a
 //! missing key. Unknown keys are refused at submit by the domain's parameter tables.
 
-use fateflow_domain::module::describe_value;
+use fateflow_domain::module::{describe_value, ModuleSchema};
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -29,10 +29,14 @@ pub fn record_reads<T>(f: impl FnOnce() -> T) -> (T, BTreeSet<String>) {
 }
 
 /// A view of a component's parameters (or of a nested object, with a dotted prefix).
+///
+/// Made [`with_schema`](Params::with_schema), the `get_*` getters take FATE's default
+/// from the module's schema, so the default is written once.
 #[derive(Debug, Clone)]
 pub struct Params<'a> {
     map: &'a Map<String, Value>,
     prefix: String,
+    schema: Option<&'static ModuleSchema>,
 }
 
 impl<'a> Params<'a> {
@@ -41,7 +45,103 @@ impl<'a> Params<'a> {
         Params {
             map,
             prefix: String::new(),
+            schema: None,
         }
+    }
+
+    /// A view of a component's top-level parameters whose `get_*` getters take their
+    /// defaults from `schema`.
+    pub fn with_schema(map: &'a Map<String, Value>, schema: &'static ModuleSchema) -> Self {
+        Params {
+            map,
+            prefix: String::new(),
+            schema: Some(schema),
+        }
+    }
+
+    /// The schema's default text of parameter `name`. A parser asking for a key its
+    /// schema does not list (or without a schema) is a programming error: it panics.
+    fn default_text(&self, name: &str) -> &'static str {
+        let path = self.name(name);
+        let schema = self
+            .schema
+            .unwrap_or_else(|| panic!("`{path}`: a get_* getter on Params without a schema"));
+        schema
+            .params()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("{}: `{path}` is not in the schema", schema.name))
+            .default
+    }
+
+    /// The schema's default of parameter `name` as JSON.
+    pub fn schema_default(&self, name: &str) -> Value {
+        let text = self.default_text(name);
+        serde_json::from_str(text).unwrap_or_else(|e| {
+            panic!(
+                "the schema default of `{}` ({text}) is not JSON: {e}",
+                self.name(name)
+            )
+        })
+    }
+
+    fn bad_default(&self, name: &str, expected: &str) -> ! {
+        panic!(
+            "the schema default of `{}` ({}) is not {expected}",
+            self.name(name),
+            self.default_text(name)
+        )
+    }
+
+    /// A boolean, or the schema's default.
+    pub fn get_bool(&self, name: &str) -> Result<bool> {
+        let default = self.schema_default(name);
+        let default = default
+            .as_bool()
+            .unwrap_or_else(|| self.bad_default(name, "a boolean"));
+        self.bool(name, default)
+    }
+
+    /// An integer, or the schema's default.
+    pub fn get_int(&self, name: &str) -> Result<i64> {
+        let default = self.schema_default(name);
+        let default = default
+            .as_i64()
+            .unwrap_or_else(|| self.bad_default(name, "an integer"));
+        self.int(name, default)
+    }
+
+    /// A number (JSON number or numeric string), or the schema's default.
+    pub fn get_float(&self, name: &str) -> Result<f64> {
+        let default = self.schema_default(name);
+        let default = default
+            .as_f64()
+            .unwrap_or_else(|| self.bad_default(name, "a number"));
+        self.float(name, default)
+    }
+
+    /// A string, or the schema's default.
+    pub fn get_str(&self, name: &str) -> Result<&'a str> {
+        let text = self.default_text(name);
+        // A JSON string without escapes: its text between the quotes is the value.
+        let default = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|t| !t.contains(['\\', '"']))
+            .unwrap_or_else(|| self.bad_default(name, "a plain string"));
+        self.str(name, default)
+    }
+
+    /// A string parameter that must be one of `choices` (case-insensitively), or the
+    /// schema's default (which must be one of them).
+    pub fn get_choice(&self, name: &str, choices: &[&'static str]) -> Result<&'static str> {
+        let default = self.schema_default(name);
+        let default = default
+            .as_str()
+            .and_then(|d| choices.iter().find(|c| c.eq_ignore_ascii_case(d)))
+            .unwrap_or_else(|| self.bad_default(name, "one of the choices"));
+        Ok(self
+            .choice(name, Some(default), choices)?
+            .unwrap_or(default))
     }
 
     /// The full (dotted) name of parameter `name`, for messages.
@@ -129,6 +229,7 @@ impl<'a> Params<'a> {
             Some(Value::Object(map)) => Ok(Some(Params {
                 map,
                 prefix: self.name(name),
+                schema: self.schema,
             })),
             Some(v) => Err(self.wrong_type(name, "an object", v)),
         }
@@ -141,6 +242,7 @@ impl<'a> Params<'a> {
         Ok(self.object(name)?.unwrap_or_else(|| Params {
             map: EMPTY.get_or_init(Map::new),
             prefix: self.name(name),
+            schema: self.schema,
         }))
     }
 
@@ -199,6 +301,8 @@ pub fn number(parameter: &str, v: &Value) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fateflow_domain::module::Kind::{Bool, Int, Number, Object, Str};
+    use fateflow_domain::module::{param, OBJ};
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {
@@ -248,6 +352,47 @@ mod tests {
             e.to_string(),
             "invalid parameter `bad`: `median` is not one of min, mean"
         );
+    }
+
+    static SCHEMA: ModuleSchema = ModuleSchema {
+        name: "M",
+        params: &[&[
+            param("flag", Bool, "true", true),
+            param("n", Int, "100", true),
+            param("x", Number, "0.5", true),
+            param("s", Str, "\"quantile\"", true),
+            param("o", Object, OBJ, true),
+            param("o.m", Str, "\"MEAN\"", true),
+        ]],
+        conditions: &[],
+        supported: &[],
+    };
+
+    #[test]
+    fn schema_defaults_for_missing_keys() {
+        let m = map(json!({"n": 7, "o": {}}));
+        let p = Params::with_schema(&m, &SCHEMA);
+        assert!(p.get_bool("flag").unwrap());
+        assert_eq!(p.get_int("n").unwrap(), 7);
+        assert_eq!(p.get_float("x").unwrap(), 0.5);
+        assert_eq!(p.get_str("s").unwrap(), "quantile");
+        let o = p.object_or_empty("o").unwrap();
+        assert_eq!(o.get_choice("m", &["min", "mean"]).unwrap(), "mean");
+        assert_eq!(p.schema_default("n"), json!(100));
+    }
+
+    #[test]
+    #[should_panic(expected = "M: `nope` is not in the schema")]
+    fn a_key_outside_the_schema_is_a_programming_error() {
+        let m = Map::new();
+        let _ = Params::with_schema(&m, &SCHEMA).get_int("nope");
+    }
+
+    #[test]
+    #[should_panic(expected = "the schema default of `s` (\"quantile\") is not an integer")]
+    fn a_default_of_another_kind_is_a_programming_error() {
+        let m = Map::new();
+        let _ = Params::with_schema(&m, &SCHEMA).get_int("s");
     }
 
     #[test]

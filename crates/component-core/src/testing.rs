@@ -478,3 +478,95 @@ fn set_path(map: &mut serde_json::Map<String, Value>, path: &str, value: Value) 
         }
     }
 }
+
+/// Where `parse` and the schema disagree on a default: `parse` run on a conf without
+/// any key and on one holding every implemented key of `schema` at FATE's default must
+/// give the same value. Each of `overlays` (keys set away from their defaults, so keys
+/// read only under another key's value are reached) is merged into both confs for one
+/// more comparison. When the two differ, each key is tried alone to name it. Returns
+/// one line per problem, naming the module and key; empty when they agree. A conf
+/// refused both with and without the keys (a key with no default) is passed over.
+pub fn default_drift<T: std::fmt::Debug + PartialEq>(
+    schema: &ModuleSchema,
+    overlays: &[Value],
+    parse: &dyn Fn(&serde_json::Map<String, Value>) -> Result<T>,
+) -> Vec<String> {
+    let keys: Vec<_> = schema
+        .params()
+        .filter(|p| p.implemented && !p.is_object() && p.path != "need_run")
+        .collect();
+    let with = |base: &serde_json::Map<String, Value>, path: &str, text: &str| {
+        let mut conf = base.clone();
+        set_path(
+            &mut conf,
+            path,
+            serde_json::from_str(text).unwrap_or(Value::Null),
+        );
+        conf
+    };
+    let mut problems = Vec::new();
+    for overlay in std::iter::once(&Value::Null).chain(overlays) {
+        let mut base = serde_json::Map::new();
+        if let Value::Object(extra) = overlay {
+            for (k, v) in extra {
+                set_path(&mut base, k, v.clone());
+            }
+        }
+        // Keys the overlay sets, or sets inside of or around, keep the overlay's value.
+        let covered = |path: &str| match overlay {
+            Value::Object(o) => o.keys().any(|k| {
+                k == path
+                    || k.strip_prefix(path).is_some_and(|r| r.starts_with('.'))
+                    || path
+                        .strip_prefix(k.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            }),
+            _ => false,
+        };
+        let own: Vec<_> = keys.iter().filter(|p| !covered(p.path)).collect();
+        let mut full = base.clone();
+        for p in &own {
+            full = with(&full, p.path, p.default);
+        }
+        let (without, with_defaults) = (parse(&base), parse(&full));
+        let without = match (without, with_defaults) {
+            (Ok(a), Ok(b)) if a == b => continue,
+            (Ok(a), Ok(_)) => a,
+            // Refused either way: a key FATE has no default for (the Reader's table); the
+            // overlays set it.
+            (Err(_), Err(_)) => continue,
+            (Err(e), _) => {
+                problems.push(format!("{}: conf {overlay} refused: {e}", schema.name));
+                continue;
+            }
+            (Ok(_), Err(e)) => {
+                problems.push(format!(
+                    "{}: conf {overlay} with every key at FATE's default refused: {e}",
+                    schema.name
+                ));
+                continue;
+            }
+        };
+        let before = problems.len();
+        for p in &own {
+            match parse(&with(&base, p.path, p.default)) {
+                Ok(v) if v == without => {}
+                Ok(v) => problems.push(format!(
+                    "{}: `{}` absent parses as\n  {without:?}\nbut set to FATE's default {} as\n  {v:?}",
+                    schema.name, p.path, p.default
+                )),
+                Err(e) => problems.push(format!(
+                    "{}: `{}` at FATE's default {} refused: {e}",
+                    schema.name, p.path, p.default
+                )),
+            }
+        }
+        if problems.len() == before {
+            problems.push(format!(
+                "{}: conf {overlay} parses differently with every key at FATE's default, though no key alone does",
+                schema.name
+            ));
+        }
+    }
+    problems
+}

@@ -13,6 +13,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::params::Params;
 use crate::rng::SplitMix;
 use crate::table_io::{read_first_input, write_rows};
 use fateflow_domain::module::Kind::{Bool, Int, List, Number};
@@ -64,15 +65,15 @@ struct Assignment {
     test: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Size {
     Fraction(f64),
     Count(usize),
 }
 
-fn size_param(ctx: &TaskContext<'_>, key: &str) -> Result<Option<Size>> {
-    match ctx.parameters.get(key) {
-        None | Some(Value::Null) => Ok(None),
+fn size_param(p: &Params<'_>, key: &str) -> Result<Option<Size>> {
+    match p.value(key) {
+        None => Ok(None),
         Some(Value::Number(n)) if n.is_u64() => {
             Ok(Some(Size::Count(n.as_u64().unwrap_or(0) as usize)))
         }
@@ -94,13 +95,45 @@ fn size_param(ctx: &TaskContext<'_>, key: &str) -> Result<Option<Size>> {
     }
 }
 
+/// The parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SplitParam {
+    /// Train, validate and test sizes, as given.
+    sizes: [Option<Size>; 3],
+    shuffle: bool,
+    stratified: bool,
+    random_state: Option<u64>,
+}
+
+impl SplitParam {
+    /// Parses the parameters, with the schema's defaults.
+    pub(crate) fn parse(map: &serde_json::Map<String, Value>) -> Result<Self> {
+        let p = Params::with_schema(map, &SCHEMA);
+        let random_state = match p.value("random_state") {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                Error::param(
+                    "random_state",
+                    format!("expected a non-negative integer, found {v}"),
+                )
+            })?),
+        };
+        Ok(SplitParam {
+            sizes: [
+                size_param(&p, "train_size")?,
+                size_param(&p, "validate_size")?,
+                size_param(&p, "test_size")?,
+            ],
+            shuffle: p.get_bool("shuffle")?,
+            stratified: p.get_bool("stratified")?,
+            random_state,
+        })
+    }
+}
+
 /// Counts of (train, validate, test) for `n` rows.
-fn counts(ctx: &TaskContext<'_>, n: usize) -> Result<(usize, usize, usize)> {
-    let sizes = [
-        size_param(ctx, "train_size")?,
-        size_param(ctx, "validate_size")?,
-        size_param(ctx, "test_size")?,
-    ];
+fn counts(param: &SplitParam, n: usize) -> Result<(usize, usize, usize)> {
+    let sizes = param.sizes;
     let fractions = sizes
         .iter()
         .flatten()
@@ -140,18 +173,14 @@ fn counts(ctx: &TaskContext<'_>, n: usize) -> Result<(usize, usize, usize)> {
     })
 }
 
-fn assign(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Assignment> {
-    let shuffle = ctx
-        .parameters
-        .get("shuffle")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let stratified = ctx
-        .parameters
-        .get("stratified")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let mut rng = SplitMix::seeded(ctx.parameters.get("random_state").and_then(Value::as_u64));
+fn assign(param: &SplitParam, frame: &Frame) -> Result<Assignment> {
+    let SplitParam {
+        shuffle,
+        stratified,
+        random_state,
+        ..
+    } = *param;
+    let mut rng = SplitMix::seeded(random_state);
     // Groups of row indices: one per label class when stratified, else one.
     let groups: Vec<Vec<usize>> = if stratified {
         let label = frame
@@ -174,7 +203,7 @@ fn assign(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Assignment> {
     } else {
         vec![(0..frame.nrows()).collect()]
     };
-    let (n_train, n_validate, _) = counts(ctx, frame.nrows())?;
+    let (n_train, n_validate, _) = counts(param, frame.nrows())?;
     let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
     let train_shares = apportion(n_train, &sizes);
     let remaining: Vec<usize> = sizes
@@ -263,11 +292,12 @@ fn output_names(ctx: &TaskContext<'_>) -> [(Set, Option<String>); 3] {
 
 impl Component for DataSplit {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let param = SplitParam::parse(&ctx.parameters)?;
         let (id, frame) = read_first_input(ctx, "HeteroDataSplit", &["data", "train_data"])?;
         let tag = "data_split";
         let assignment = match ctx.role {
             Role::Guest => {
-                let a = assign(ctx, &frame)?;
+                let a = assign(&param, &frame)?;
                 let hosts = ctx.parties_of(Role::Host);
                 if !hosts.is_empty() {
                     ctx.federation()?.remote("split_ids", tag, &a, &hosts)?;
@@ -284,7 +314,7 @@ impl Component for DataSplit {
                     .get::<Assignment>("split_ids", tag, guest)?
             }
             // A single-party (local) split decides for itself.
-            _ => assign(ctx, &frame)?,
+            _ => assign(&param, &frame)?,
         };
         let row_of: HashMap<&str, usize> = frame
             .sids()
@@ -342,22 +372,10 @@ impl Component for DataSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{context, RecordingTracker};
-
-    fn ctx_with<'a>(
-        params: Value,
-        tables: &'a dyn fateflow_tables::TableStore,
-        tracker: &'a RecordingTracker,
-    ) -> TaskContext<'a> {
-        context("data_split_0", "HeteroDataSplit", params, tables, tracker)
-    }
 
     #[test]
     fn sizes_follow_fate_rules() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
-        let t = RecordingTracker::new();
-        let c = |p: Value| counts(&ctx_with(p, &store, &t), 100);
+        let c = |p: Value| counts(&SplitParam::parse(p.as_object().unwrap())?, 100);
         assert_eq!(c(json!({})).unwrap(), (80, 20, 0));
         assert_eq!(c(json!({"test_size": 0.3})).unwrap(), (70, 0, 30));
         assert_eq!(c(json!({"validate_size": 0.25})).unwrap(), (75, 25, 0));
@@ -382,9 +400,6 @@ mod tests {
 
     #[test]
     fn same_seed_same_split_and_stratified_keeps_class_shares() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
-        let t = RecordingTracker::new();
         let n = 200;
         let sids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
         let values: Vec<f64> = (0..n)
@@ -395,8 +410,9 @@ mod tests {
             .with_label("y")
             .unwrap();
         let params = json!({"random_state": 42, "stratified": true, "test_size": 0.25});
-        let a = assign(&ctx_with(params.clone(), &store, &t), &frame).unwrap();
-        let b = assign(&ctx_with(params, &store, &t), &frame).unwrap();
+        let param = SplitParam::parse(params.as_object().unwrap()).unwrap();
+        let a = assign(&param, &frame).unwrap();
+        let b = assign(&param, &frame).unwrap();
         assert_eq!(a.train, b.train);
         assert_eq!(
             (a.train.len(), a.validate.len(), a.test.len()),

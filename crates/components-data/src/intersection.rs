@@ -18,6 +18,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::params::Params;
 use crate::table_io::{read_first_input, write_rows};
 use fateflow_crypto::psi::ecdh::{EcdhParty, EcdhPoint};
 use fateflow_domain::module::Kind::{Any, Bool, Int, Object, Str};
@@ -158,55 +159,69 @@ pub const SCHEMA: ModuleSchema = ModuleSchema {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Intersection;
 
-fn bool_param(ctx: &TaskContext<'_>, key: &str, default: bool) -> bool {
-    ctx.parameters
-        .get(key)
-        .and_then(Value::as_bool)
-        .unwrap_or(default)
+/// The parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IntersectParam {
+    /// `intersect_method`, lower-cased.
+    method: String,
+    sync: bool,
+    only_output_key: bool,
+    /// `rsa_params.key_length`: the host's RSA key.
+    key_length: u32,
 }
 
-impl Component for Intersection {
-    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let method = ctx
-            .parameters
-            .get("intersect_method")
-            .and_then(Value::as_str)
-            .unwrap_or("rsa")
-            .to_ascii_lowercase();
-        let join_role = ctx
-            .parameters
-            .get("raw_params")
-            .and_then(|r| r.get("join_role"))
-            .or(ctx.parameters.get("join_role"))
-            .and_then(Value::as_str)
-            .unwrap_or("guest");
-        if join_role != "guest" {
+impl IntersectParam {
+    /// Parses the parameters, with the schema's defaults.
+    pub(crate) fn parse(map: &serde_json::Map<String, Value>) -> Result<Self> {
+        let p = Params::with_schema(map, &SCHEMA);
+        let method = p.get_str("intersect_method")?.to_ascii_lowercase();
+        let raw_params = p.object_or_empty("raw_params")?;
+        // `raw_params.join_role`, when given, is the one FATE's raw intersection reads.
+        let top_join_role = p.get_str("join_role")?;
+        let join_role = match raw_params.value("join_role") {
+            Some(_) => raw_params.get_str("join_role")?,
+            None => top_join_role,
+        };
+        if !join_role.eq_ignore_ascii_case("guest") {
             return Err(Error::Unsupported {
                 parameter: "join_role".into(),
                 value: join_role.into(),
                 supported: "guest".into(),
             });
         }
-        if ctx
-            .parameters
-            .get("raw_params")
-            .and_then(|r| r.get("use_hash"))
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
+        if raw_params.get_bool("use_hash")? {
             return Err(Error::Unsupported {
                 parameter: "raw_params.use_hash".into(),
                 value: "true".into(),
                 supported: "false".into(),
             });
         }
+        let key_length = p.object_or_empty("rsa_params")?.get_int("key_length")?;
+        let key_length = u32::try_from(key_length).map_err(|_| {
+            Error::param(
+                "rsa_params.key_length",
+                format!("expected a number of bits, found {key_length}"),
+            )
+        })?;
+        Ok(IntersectParam {
+            method,
+            sync: p.get_bool("sync_intersect_ids")?,
+            only_output_key: p.get_bool("only_output_key")?,
+            key_length,
+        })
+    }
+}
+
+impl Component for Intersection {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let param = IntersectParam::parse(&ctx.parameters)?;
+        let (method, sync) = (param.method.as_str(), param.sync);
         let (id, frame) =
             read_first_input(ctx, "Intersection", &["data", "train_data", "test_data"])?;
-        let sync = bool_param(ctx, "sync_intersect_ids", true);
-        let keep: HashSet<usize> = match method.as_str() {
+        let keep: HashSet<usize> = match method {
             "raw" => raw(ctx, &frame, sync)?,
             "ecdh" => ecdh(ctx, &frame, sync)?,
-            "rsa" => rsa(ctx, &frame, sync)?,
+            "rsa" => rsa(ctx, &frame, sync, param.key_length)?,
             other => {
                 return Err(Error::Unsupported {
                     parameter: "intersect_method".into(),
@@ -215,14 +230,7 @@ impl Component for Intersection {
                 })
             }
         };
-        write_output(
-            ctx,
-            &id,
-            &frame,
-            &keep,
-            bool_param(ctx, "only_output_key", false),
-            &method,
-        )
+        write_output(ctx, &id, &frame, &keep, param.only_output_key, method)
     }
 }
 
@@ -441,7 +449,7 @@ fn from_hex(name: &str, from: Party, values: &[String]) -> Result<Vec<fateflow_c
 }
 
 /// RSA blind-signature PSI (FATE 1.x's default), guest as the join role.
-fn rsa(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usize>> {
+fn rsa(ctx: &TaskContext<'_>, frame: &Frame, sync: bool, bits: u32) -> Result<HashSet<usize>> {
     use fateflow_crypto::psi::rsa::{RsaBlinder, RsaPublicKey, RsaSigner};
     let fed = ctx.federation()?;
     let tag = "rsa";
@@ -474,14 +482,6 @@ fn rsa(ctx: &TaskContext<'_>, frame: &Frame, sync: bool) -> Result<HashSet<usize
         }
         Role::Host => {
             let guest = guest_of(ctx)?;
-            let bits = ctx
-                .parameters
-                .get("rsa_params")
-                .and_then(|p| p.get("key_length"))
-                .and_then(Value::as_u64)
-                .unwrap_or(2048);
-            let bits = u32::try_from(bits)
-                .map_err(|_| Error::param("rsa_params.key_length", "too large"))?;
             let signer = RsaSigner::generate(bits)
                 .map_err(|e| Error::param("rsa_params.key_length", e.to_string()))?;
             fed.remote("rsa_pubkey", tag, signer.public_key(), &[guest])?;

@@ -43,26 +43,27 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
 
 #[cfg(test)]
 mod tests {
-    use fateflow_component_core::testing::{context, unread_implemented_keys, RecordingTracker};
+    use fateflow_component_core::testing::{
+        context, default_drift, unread_implemented_keys, RecordingTracker,
+    };
     use fateflow_domain::module::ModuleSchema;
     use fateflow_tables::LocalTableStore;
     use serde_json::{json, Map, Value};
 
+    use crate::data_split::SplitParam;
     use crate::data_transform::param::DataTransformParam;
+    use crate::error::Result;
     use crate::feature_scale::param::ScaleParam;
+    use crate::intersection::IntersectParam;
+    use crate::sample::SampleParam;
+    use crate::union::UnionParam;
     use crate::Reader;
 
-    /// Modules that still read their parameters from the map directly, not through
-    /// `Params`: the source-text check in `fateflow-components` covers them.
-    const READ_OUTSIDE_PARAMS: [&str; 4] = [
-        "Intersection",
-        "HeteroDataSplit",
-        "Union",
-        "FederatedSample",
-    ];
+    type Parse<'a> = &'a dyn Fn(&Map<String, Value>) -> Result<String>;
 
-    #[test]
-    fn every_key_marked_implemented_is_read() {
+    /// Every module of the family: its schema, confs reaching keys read only under
+    /// another key's value, and its parser (the parsed value as Debug text).
+    fn check(each: &mut dyn FnMut(&ModuleSchema, &[Value], Parse)) {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalTableStore::open(dir.path()).unwrap();
         let reader = |map: &Map<String, Value>| {
@@ -74,31 +75,63 @@ mod tests {
                 &store,
                 &tracker,
             );
-            let _ = Reader::input_table(&ctx);
+            Reader::input_table(&ctx).map(|t| format!("{t:?}"))
         };
         // FATE has no default table: the Reader stops at a missing name.
         let table = [json!({"table.name": "t", "table.namespace": "n"})];
-        type Parse<'a> = &'a dyn Fn(&Map<String, Value>);
-        let checks: [(&ModuleSchema, &[Value], Parse); 3] = [
-            (&crate::reader::SCHEMA, &table, &reader),
-            (&crate::data_transform::param::SCHEMA, &[], &|map| {
-                let _ = DataTransformParam::parse(map);
-            }),
-            (&crate::feature_scale::param::SCHEMA, &[], &|map| {
-                let _ = ScaleParam::parse(map);
-            }),
-        ];
-        for (schema, overlays, parse) in checks.iter() {
-            let unread = unread_implemented_keys(schema, overlays, parse);
-            assert!(unread.is_empty(), "{}: never read: {unread:?}", schema.name);
+        fn debug<T: std::fmt::Debug>(r: Result<T>) -> Result<String> {
+            r.map(|v| format!("{v:?}"))
         }
+        each(&crate::reader::SCHEMA, &table, &reader);
+        each(&crate::data_transform::param::SCHEMA, &[], &|map| {
+            debug(DataTransformParam::parse(map))
+        });
+        each(&crate::feature_scale::param::SCHEMA, &[], &|map| {
+            debug(ScaleParam::parse(map))
+        });
+        each(&crate::intersection::SCHEMA, &[], &|map| {
+            debug(IntersectParam::parse(map))
+        });
+        each(&crate::data_split::SCHEMA, &[], &|map| {
+            debug(SplitParam::parse(map))
+        });
+        each(&crate::union::SCHEMA, &[], &|map| {
+            debug(UnionParam::parse(map))
+        });
+        each(&crate::sample::SCHEMA, &[], &|map| {
+            debug(SampleParam::parse(map))
+        });
+    }
+
+    #[test]
+    fn every_module_is_checked() {
+        let mut checked = Vec::new();
+        check(&mut |schema, _, _| checked.push(schema.name));
         for schema in super::SCHEMAS {
             assert!(
-                READ_OUTSIDE_PARAMS.contains(&schema.name)
-                    || checks.iter().any(|(s, _, _)| s.name == schema.name),
+                checked.contains(&schema.name),
                 "{} is not checked here",
                 schema.name
             );
         }
+    }
+
+    #[test]
+    fn every_key_marked_implemented_is_read() {
+        check(&mut |schema, overlays, parse| {
+            let unread = unread_implemented_keys(schema, overlays, &|map| {
+                let _ = parse(map);
+            });
+            assert!(unread.is_empty(), "{}: never read: {unread:?}", schema.name);
+        });
+    }
+
+    #[test]
+    fn parsers_default_as_the_schemas_say() {
+        let mut problems = Vec::new();
+        check(&mut |schema, overlays, parse| {
+            problems.extend(default_drift(schema, overlays, parse));
+        });
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

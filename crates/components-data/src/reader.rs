@@ -50,7 +50,7 @@ pub struct Reader;
 impl Reader {
     /// The input table named by the `table` parameter.
     pub(crate) fn input_table(ctx: &TaskContext<'_>) -> Result<TableRef> {
-        let params = Params::new(&ctx.parameters);
+        let params = Params::with_schema(&ctx.parameters, &SCHEMA);
         let table = params.object("table")?.ok_or_else(|| {
             Error::param(
                 "table",

@@ -9,6 +9,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::params::Params;
 use crate::rng::SplitMix;
 use crate::table_io::{read_first_input, write_rows};
 use fateflow_domain::module::Kind::{Any, Bool, Int, Str};
@@ -75,33 +76,55 @@ fn fraction(v: &Value, what: &str, upsample: bool) -> Result<f64> {
     Ok(f)
 }
 
+/// The parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SampleParam {
+    mode: &'static str,
+    upsample: bool,
+    /// Checked against the data when drawing.
+    fractions: Value,
+    random_state: Option<u64>,
+}
+
+impl SampleParam {
+    /// Parses the parameters, with the schema's defaults.
+    pub(crate) fn parse(map: &serde_json::Map<String, Value>) -> Result<Self> {
+        let p = Params::with_schema(map, &SCHEMA);
+        let mode = p.get_choice("mode", &["random", "stratified"])?;
+        let upsample = p.get_choice("method", &["downsample", "upsample"])? == "upsample";
+        let random_state = match p.value("random_state") {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                Error::param(
+                    "random_state",
+                    format!("expected a non-negative integer, found {v}"),
+                )
+            })?),
+        };
+        Ok(SampleParam {
+            mode,
+            upsample,
+            fractions: p.value("fractions").cloned().unwrap_or(Value::Null),
+            random_state,
+        })
+    }
+}
+
 /// The guest's draw: `(row, new id)` pairs in output order.
-fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> {
-    let p = &ctx.parameters;
-    let mode = p.get("mode").and_then(Value::as_str).unwrap_or("random");
-    let method = p
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("downsample");
-    let upsample = match method {
-        "downsample" => false,
-        "upsample" => true,
-        other => {
-            return Err(Error::Unsupported {
-                parameter: "method".into(),
-                value: other.into(),
-                supported: "downsample, upsample".into(),
-            })
-        }
-    };
-    let mut rng = SplitMix::seeded(p.get("random_state").and_then(Value::as_u64));
-    let fractions = p.get("fractions").cloned().unwrap_or(Value::Null);
+fn sample(param: &SampleParam, frame: &Frame) -> Result<Vec<(usize, String)>> {
+    let SampleParam {
+        mode,
+        upsample,
+        ref fractions,
+        random_state,
+    } = *param;
+    let mut rng = SplitMix::seeded(random_state);
     let picked: Vec<usize> = match mode {
         "random" => {
             let f = if fractions.is_null() {
                 1.0
             } else {
-                fraction(&fractions, "fractions", upsample)?
+                fraction(fractions, "fractions", upsample)?
             };
             let all: Vec<usize> = (0..frame.nrows()).collect();
             draw(
@@ -111,7 +134,8 @@ fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> 
                 upsample,
             )
         }
-        "stratified" => {
+        // `stratified`, the only other choice.
+        _ => {
             let label = frame
                 .label_name()
                 .and_then(|l| frame.column_index(l))
@@ -153,13 +177,6 @@ fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> 
             }
             out
         }
-        other => {
-            return Err(Error::Unsupported {
-                parameter: "mode".into(),
-                value: other.into(),
-                supported: "random, stratified".into(),
-            })
-        }
     };
     let mut times: HashMap<usize, usize> = HashMap::new();
     Ok(picked
@@ -179,6 +196,7 @@ fn sample(ctx: &TaskContext<'_>, frame: &Frame) -> Result<Vec<(usize, String)>> 
 
 impl Component for FederatedSample {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let param = SampleParam::parse(&ctx.parameters)?;
         let (id, frame) = read_first_input(ctx, "FederatedSample", &["data", "train_data"])?;
         let tag = "sample";
         let chosen: Vec<(usize, String)> = match ctx.role {
@@ -202,7 +220,7 @@ impl Component for FederatedSample {
                     .collect()
             }
             _ => {
-                let chosen = sample(ctx, &frame)?;
+                let chosen = sample(&param, &frame)?;
                 let hosts = ctx.parties_of(Role::Host);
                 if ctx.role == Role::Guest && !hosts.is_empty() {
                     let pairs: Vec<(&str, &str)> = chosen
@@ -235,7 +253,6 @@ impl Component for FederatedSample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{context, RecordingTracker};
 
     fn frame(n: usize) -> Frame {
         let sids = (0..n).map(|i| i.to_string()).collect();
@@ -249,13 +266,7 @@ mod tests {
     }
 
     fn run(params: Value, n: usize) -> Result<Vec<(usize, String)>> {
-        let dir = tempfile::tempdir().unwrap();
-        let store = fateflow_tables::LocalTableStore::open(dir.path()).unwrap();
-        let t = RecordingTracker::new();
-        sample(
-            &context("sample_0", "FederatedSample", params, &store, &t),
-            &frame(n),
-        )
+        sample(&SampleParam::parse(params.as_object().unwrap())?, &frame(n))
     }
 
     #[test]

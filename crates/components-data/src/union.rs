@@ -9,6 +9,7 @@
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
+use crate::params::Params;
 use fateflow_domain::module::Kind::Bool;
 use fateflow_domain::module::{param, ModuleSchema, Param};
 use fateflow_tables::{Frame, WriteMode};
@@ -34,18 +35,30 @@ pub const SCHEMA: ModuleSchema = ModuleSchema {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Union;
 
+/// The parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UnionParam {
+    pub(crate) keep_duplicate: bool,
+    pub(crate) allow_missing: bool,
+}
+
+impl UnionParam {
+    /// Parses the parameters, with the schema's defaults.
+    pub(crate) fn parse(map: &serde_json::Map<String, Value>) -> Result<Self> {
+        let p = Params::with_schema(map, &SCHEMA);
+        Ok(UnionParam {
+            keep_duplicate: p.get_bool("keep_duplicate")?,
+            allow_missing: p.get_bool("allow_missing")?,
+        })
+    }
+}
+
 impl Component for Union {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
-        let keep_duplicate = ctx
-            .parameters
-            .get("keep_duplicate")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let allow_missing = ctx
-            .parameters
-            .get("allow_missing")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let UnionParam {
+            keep_duplicate,
+            allow_missing,
+        } = UnionParam::parse(&ctx.parameters)?;
         let inputs = ctx.inputs.data.get("data").cloned().unwrap_or_default();
         if inputs.is_empty() {
             return Err(Error::MissingInput {

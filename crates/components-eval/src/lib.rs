@@ -20,7 +20,8 @@ pub const COMPONENTS: fateflow_component_core::Components = &[("Evaluation", &Ev
 
 #[cfg(test)]
 mod tests {
-    use fateflow_component_core::testing::unread_implemented_keys;
+    use fateflow_component_core::testing::{default_drift, unread_implemented_keys};
+    use serde_json::json;
 
     use crate::evaluation::param::{EvaluationParam, SCHEMA};
 
@@ -35,5 +36,15 @@ mod tests {
             1,
             "a schema of this family is not checked here"
         );
+    }
+
+    #[test]
+    fn parser_defaults_as_the_schema_says() {
+        let overlays = [
+            json!({"eval_type": "multi"}),
+            json!({"eval_type": "regression"}),
+        ];
+        let problems = default_drift(&SCHEMA, &overlays, &EvaluationParam::parse);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

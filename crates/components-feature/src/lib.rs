@@ -23,7 +23,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
 
 #[cfg(test)]
 mod tests {
-    use fateflow_component_core::testing::unread_implemented_keys;
+    use fateflow_component_core::testing::{default_drift, unread_implemented_keys};
     use serde_json::json;
 
     use crate::binning::param::BinningParam;
@@ -56,5 +56,25 @@ mod tests {
             2,
             "a schema of this family is not checked here"
         );
+    }
+
+    #[test]
+    fn parsers_default_as_the_schemas_say() {
+        let mut problems = default_drift(
+            &crate::binning::param::SCHEMA,
+            &[json!({"method": "bucket"})],
+            &BinningParam::parse,
+        );
+        // A filter's parameters are read only when the filter runs.
+        let one_filter_each: Vec<_> = SUPPORTED
+            .iter()
+            .map(|m| json!({ "filter_methods": [m] }))
+            .collect();
+        problems.extend(default_drift(
+            &crate::selection::param::SCHEMA,
+            &one_filter_each,
+            &SelectionParam::parse,
+        ));
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -142,17 +142,14 @@ pub(crate) struct ScaleParam {
 
 impl ScaleParam {
     pub(crate) fn parse(map: &Map<String, Value>) -> Result<Self> {
-        let p = Params::new(map);
-        let method = p
-            .choice(
-                "method",
-                Some("standard_scale"),
-                &["standard_scale", "min_max_scale", "standard", "min_max"],
-            )?
-            .and_then(Method::from_name)
-            .unwrap_or(Method::Standard);
-        let mode = match p.choice("mode", Some("normal"), &["normal", "cap"])? {
-            Some("cap") => Mode::Cap,
+        let p = Params::with_schema(map, &SCHEMA);
+        let method = Method::from_name(p.get_choice(
+            "method",
+            &["standard_scale", "min_max_scale", "standard", "min_max"],
+        )?)
+        .unwrap_or(Method::Standard);
+        let mode = match p.get_choice("mode", &["normal", "cap"])? {
+            "cap" => Mode::Cap,
             _ => Mode::Normal,
         };
         let scale_col_indexes = match p.value("scale_col_indexes") {
@@ -235,8 +232,8 @@ impl ScaleParam {
             scale_names,
             feat_upper,
             feat_lower,
-            with_mean: p.bool("with_mean", true)?,
-            with_std: p.bool("with_std", true)?,
+            with_mean: p.get_bool("with_mean")?,
+            with_std: p.get_bool("with_std")?,
         })
     }
 

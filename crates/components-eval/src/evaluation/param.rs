@@ -193,15 +193,11 @@ pub(crate) struct EvaluationParam {
 
 impl EvaluationParam {
     pub(crate) fn parse(map: &Map<String, Value>) -> Result<Self> {
-        let p = Params::new(map);
-        let eval_type = match p
-            .choice(
-                "eval_type",
-                Some("binary"),
-                &["binary", "multi", "regression", "clustering"],
-            )?
-            .unwrap_or("binary")
-        {
+        let p = Params::with_schema(map, &SCHEMA);
+        let eval_type = match p.get_choice(
+            "eval_type",
+            &["binary", "multi", "regression", "clustering"],
+        )? {
             "binary" => EvalType::Binary,
             "multi" => EvalType::Multi,
             "regression" => EvalType::Regression,
@@ -213,17 +209,20 @@ impl EvaluationParam {
                 })
             }
         };
-        if p.bool("unfold_multi_result", false)? {
+        if p.get_bool("unfold_multi_result")? {
             return Err(Error::Unsupported {
                 parameter: "unfold_multi_result".into(),
                 value: "true".into(),
                 supported: "false".into(),
             });
         }
-        let pos_label = match p.value("pos_label") {
-            None => 1.0,
-            Some(Value::Bool(b)) => f64::from(u8::from(*b)),
-            Some(v) => number("pos_label", v)?,
+        let pos_label = match p
+            .value("pos_label")
+            .cloned()
+            .unwrap_or_else(|| p.schema_default("pos_label"))
+        {
+            Value::Bool(b) => f64::from(u8::from(b)),
+            v => number("pos_label", &v)?,
         };
         let metrics = match p.list("metrics")? {
             None => eval_type.default_metrics().to_vec(),

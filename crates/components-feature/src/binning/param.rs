@@ -7,7 +7,7 @@ use fateflow_domain::module::describe_value;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::params::{number, Params, FATE_KEY_LENGTH};
+use crate::params::{number, Params};
 use fateflow_domain::module::Kind::{Any, Bool, Int, IntOrList, List, Number, Object, Str};
 use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
 
@@ -154,54 +154,44 @@ pub(crate) struct BinningParam {
     pub(crate) split_points_by_col_name: BTreeMap<String, Vec<f64>>,
 }
 
-/// FATE's `G_BIN_NUM`.
-pub(crate) const DEFAULT_BIN_NUM: usize = 10;
-/// FATE's `DEFAULT_COMPRESS_THRESHOLD`.
-pub(crate) const DEFAULT_COMPRESS_THRES: usize = 10_000;
-/// FATE's `DEFAULT_HEAD_SIZE`.
-pub(crate) const DEFAULT_HEAD_SIZE: usize = 10_000;
-/// FATE's `DEFAULT_RELATIVE_ERROR` (1.x since 1.5).
-pub(crate) const DEFAULT_ERROR: f64 = 1e-4;
-
 impl BinningParam {
     /// Parses `parameters`, naming the parameter in every error.
     pub(crate) fn parse(parameters: &Map<String, Value>) -> Result<Self> {
-        let p = Params::new(parameters);
-        let method = match p.opt_str("method")? {
-            None => Method::Quantile,
-            Some(m) if m.eq_ignore_ascii_case("quantile") => Method::Quantile,
-            Some(m) if m.eq_ignore_ascii_case("bucket") => Method::Bucket,
-            Some(m) if m.eq_ignore_ascii_case("optimal") => {
+        let p = Params::with_schema(parameters, &SCHEMA);
+        let method = match p.get_str("method")? {
+            m if m.eq_ignore_ascii_case("quantile") => Method::Quantile,
+            m if m.eq_ignore_ascii_case("bucket") => Method::Bucket,
+            m if m.eq_ignore_ascii_case("optimal") => {
                 return Err(Error::Unsupported {
                     parameter: "method".into(),
                     value: m.into(),
                     supported: "quantile, bucket".into(),
                 })
             }
-            Some(m) => {
+            m => {
                 return Err(Error::param(
                     "method",
                     format!("`{m}` is not one of quantile, bucket, optimal"),
                 ))
             }
         };
-        let bin_num = positive(&p, "bin_num", DEFAULT_BIN_NUM as i64)?;
+        let bin_num = positive(&p, "bin_num")?;
         if bin_num < 2 {
             return Err(Error::param(
                 "bin_num",
                 format!("expected at least 2 bins, found {bin_num}"),
             ));
         }
-        let compress_thres = positive(&p, "compress_thres", DEFAULT_COMPRESS_THRES as i64)?;
-        let head_size = positive(&p, "head_size", DEFAULT_HEAD_SIZE as i64)?;
-        let error = p.float("error", DEFAULT_ERROR)?;
+        let compress_thres = positive(&p, "compress_thres")?;
+        let head_size = positive(&p, "head_size")?;
+        let error = p.get_float("error")?;
         if !(0.0..1.0).contains(&error) {
             return Err(Error::param(
                 "error",
                 format!("expected a number in [0, 1), found {error}"),
             ));
         }
-        let adjustment_factor = p.float("adjustment_factor", 0.5)?;
+        let adjustment_factor = p.get_float("adjustment_factor")?;
         if adjustment_factor.is_nan() || adjustment_factor <= 0.0 || adjustment_factor >= 1.0 {
             return Err(Error::param(
                 "adjustment_factor",
@@ -212,49 +202,31 @@ impl BinningParam {
         let bin_names = names(&p, "bin_names")?;
         let category_indexes = indexes(&p, "category_indexes")?;
         let category_names = names(&p, "category_names")?;
-        let local_only = p.bool("local_only", false)?;
-        let skip_static = p.bool("skip_static", false)?;
+        let local_only = p.get_bool("local_only")?;
+        let skip_static = p.get_bool("skip_static")?;
 
-        let key_length = match p.object("encrypt_param")? {
-            None => FATE_KEY_LENGTH,
-            Some(ep) => {
-                if let Some(m) = ep.opt_str("method")? {
-                    if !m.eq_ignore_ascii_case("paillier") {
-                        return Err(Error::Unsupported {
-                            parameter: "encrypt_param.method".into(),
-                            value: m.into(),
-                            supported: "Paillier".into(),
-                        });
-                    }
-                }
-                let bits = ep.int("key_length", i64::from(FATE_KEY_LENGTH))?;
-                let supported = fateflow_crypto::paillier::SUPPORTED_KEY_SIZES;
-                match u32::try_from(bits) {
-                    Ok(b) if supported.contains(&b) => b,
-                    _ => {
-                        return Err(Error::param(
-                            "encrypt_param.key_length",
-                            format!("expected one of {supported:?} bits, found {bits}"),
-                        ))
-                    }
-                }
-            }
-        };
-
-        let transform = match p.raw("transform_param") {
-            None | Some(Value::Null) => TransformParam {
-                cols: Indexes::All,
-                names: Vec::new(),
-                kind: Some(TransformType::BinNum),
-            },
-            Some(Value::Object(_)) => transform_param(&p.object_or_empty("transform_param")?)?,
-            Some(v) => {
+        let ep = p.object_or_empty("encrypt_param")?;
+        let encrypt_method = ep.get_str("method")?;
+        if !encrypt_method.eq_ignore_ascii_case("paillier") {
+            return Err(Error::Unsupported {
+                parameter: "encrypt_param.method".into(),
+                value: encrypt_method.into(),
+                supported: "Paillier".into(),
+            });
+        }
+        let bits = ep.get_int("key_length")?;
+        let supported = fateflow_crypto::paillier::SUPPORTED_KEY_SIZES;
+        let key_length = match u32::try_from(bits) {
+            Ok(b) if supported.contains(&b) => b,
+            _ => {
                 return Err(Error::param(
-                    "transform_param",
-                    format!("expected an object, found {}", describe_value(v)),
+                    "encrypt_param.key_length",
+                    format!("expected one of {supported:?} bits, found {bits}"),
                 ))
             }
         };
+
+        let transform = transform_param(&p.object_or_empty("transform_param")?)?;
         if skip_static && transform.kind == Some(TransformType::Woe) {
             return Err(Error::param(
                 "transform_param.transform_type",
@@ -299,8 +271,8 @@ impl BinningParam {
     }
 }
 
-fn positive(p: &Params<'_>, name: &str, default: i64) -> Result<usize> {
-    let v = p.int(name, default)?;
+fn positive(p: &Params<'_>, name: &str) -> Result<usize> {
+    let v = p.get_int(name)?;
     usize::try_from(v)
         .ok()
         .filter(|&v| v > 0)
@@ -368,14 +340,18 @@ fn transform_param(p: &Params<'_>) -> Result<TransformParam> {
     };
     let names = names(p, "transform_names").map_err(|e| rename(e, &prefixed("transform_names")))?;
     let kind = match p.raw("transform_type") {
-        None => Some(TransformType::BinNum),
         Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(TransformType::from_name(s).ok_or_else(|| {
-            Error::param(
-                prefixed("transform_type"),
-                format!("`{s}` is not one of bin_num, woe, null (no transform)"),
-            )
-        })?),
+        None | Some(Value::String(_)) => {
+            let s = p
+                .get_str("transform_type")
+                .map_err(|e| rename(e, &prefixed("transform_type")))?;
+            Some(TransformType::from_name(s).ok_or_else(|| {
+                Error::param(
+                    prefixed("transform_type"),
+                    format!("`{s}` is not one of bin_num, woe, null (no transform)"),
+                )
+            })?)
+        }
         Some(v) => {
             return Err(Error::param(
                 prefixed("transform_type"),
