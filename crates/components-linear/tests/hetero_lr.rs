@@ -372,12 +372,12 @@ fn mini_batches_validation_and_cv() {
     let (_dir, store) = temp_store();
     let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
     let h = labeled(&store, "breast_hetero_host.csv", None);
-    // Mini-batches of 200 with adam and early stopping on the validation AUC (FATE's
-    // first metric).
+    // Mini-batches of 200 with adam, validated each epoch (FATE's PerformanceEvaluate on
+    // the training data; early stopping would need a validate_data input, as in FATE).
     let params = json!({
         "optimizer": "adam", "alpha": 0.01, "learning_rate": 0.1, "max_iter": 6,
         "batch_size": 200, "init_param": {"init_method": "zeros"},
-        "validation_freqs": 1, "early_stopping_rounds": 2, "use_first_metric_only": true,
+        "validation_freqs": 1, "use_first_metric_only": true,
         "early_stop": "weight_diff", "tol": 0.0
     });
     let hub_run = |params: Value| {
@@ -399,10 +399,17 @@ fn mini_batches_validation_and_cv() {
         }
         out
     };
-    // No validate_data input: validation is skipped, training still runs.
+    // No validate_data input: the train data is evaluated each epoch, training runs on.
     let out = hub_run(params);
     let (_, labels, scores) = predictions(&store, &out.guest);
     assert!(auc_ks(&labels, &scores).0 > 0.95);
+    let rounds = out
+        .guest
+        .metrics()
+        .into_iter()
+        .filter(|m| m.namespace == "train" && m.name.starts_with("iteration_"))
+        .count();
+    assert_eq!(rounds, 6 * 2, "auc and ks after each of 6 epochs");
 
     // Cross-validation: 3 folds, each sample predicted once.
     let cv = json!({

@@ -104,9 +104,9 @@ fn fate_examples() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// FATE's own `hetero_lr_ovr_validate` job (vehicle_scale, four classes): at submit it is
-/// refused for its `callback_param` (early stopping is not implemented); without that
-/// block it is accepted, and the guest's task then refuses the four-class label.
+/// FATE's own `hetero_lr_ovr_validate` job (vehicle_scale, four classes): accepted at
+/// submit, its `callback_param` (early stopping) included; the guest's task then refuses
+/// the four-class label.
 #[test]
 fn fates_hetero_lr_ovr_validate_is_never_a_binary_success() {
     let Some(root) = fate_examples() else {
@@ -120,23 +120,7 @@ fn fates_hetero_lr_ovr_validate_is_never_a_binary_success() {
     let dsl = std::fs::read_to_string(folder.join("hetero_lr_ovr_validate_dsl.json")).unwrap();
     let conf_text =
         std::fs::read_to_string(folder.join("hetero_lr_ovr_validate_conf.json")).unwrap();
-    let errs =
-        Job::parse_str(&dsl, &conf_text, catalog()).expect_err("callback_param is not implemented");
-    assert!(
-        errs.iter()
-            .all(|e| e.component.as_deref() == Some("hetero_lr_0")
-                && e.field.starts_with("callback_param.")
-                && e.message.contains("not supported yet")),
-        "{errs}"
-    );
-
-    let mut conf: Value = serde_json::from_str(&conf_text).unwrap();
-    let lr = conf["component_parameters"]["common"]["hetero_lr_0"]
-        .as_object_mut()
-        .unwrap();
-    lr.remove("callback_param");
-    let job =
-        Job::parse_str(&dsl, &conf.to_string(), catalog()).expect("accepted without callbacks");
+    let job = Job::parse_str(&dsl, &conf_text, catalog()).expect("accepted with its callbacks");
     let plan = job.plan();
     let lr_plan = plan.iter().find(|p| p.component == "hetero_lr_0").unwrap();
     let guest = lr_plan

@@ -3,8 +3,9 @@
 //!
 //! # Inputs and outputs
 //!
-//! - Fit: `train_data` (or `data`) at guest and hosts, optional `validate_data` (used
-//!   with `validation_freqs`, and scored into the output). The arbiter has no data.
+//! - Fit: `train_data` (or `data`) at guest and hosts, optional `validate_data` (scored
+//!   into the output after the train rows; a validate row whose id is already a train
+//!   row is dropped, as FATE's `union` keeps the first). The arbiter has no data.
 //! - Predict: a model input from this module, and `test_data` (or `data`).
 //! - Guest output data: one row per sample in the [`predict_output`](crate::predict_output)
 //!   layout (`label`, `predict_result`, `predict_score`, `type`). Hosts and the arbiter
@@ -12,8 +13,22 @@
 //! - Model at every party: `param` = `{iters, loss_history, is_converged, header,
 //!   weight: {feature: w}, intercept, best_iteration, need_one_vs_rest}` (the guest's
 //!   intercept; 0 at hosts), `meta` = the training settings.
-//! - Metrics: `train/loss` per epoch (guest and arbiter), `validate/<metric>` per
-//!   validation, `cv/<metric>` per fold.
+//! - Metrics: `train/loss` per epoch (guest and arbiter), `cv/<metric>` per fold, and
+//!   per validation round the single-value metrics of the train and validate data
+//!   (namespace `train`/`validate`, name `iteration_<epoch>`, one point per metric).
+//!
+//! # Callbacks (FATE 1.11's `callback_param`)
+//!
+//! `EarlyStopping` or `PerformanceEvaluate` run FATE's validation strategy: after each
+//! epoch `validation_freqs` names, the guest scores the train data and the validate data
+//! with the hosts and records `metrics` (FATE's defaults: auc, ks or rmse, mae). With
+//! `early_stopping_rounds`, FATE's performance recorder watches those of the validate
+//! data (of the train data without validate rows), or only the first with
+//! `use_first_metric_only`; training stops once a metric has not improved for that many
+//! validations, and every party keeps the model of that metric's best epoch (without a
+//! stop, of the first metric's), whose epoch becomes `iters` and `best_iteration`.
+//! The deprecated top-level keys act as `callback_param` with `PerformanceEvaluate`.
+//! `ModelCheckpoint` is refused: no per-epoch checkpoints are kept.
 //!
 //! `cv_param.need_cv`: k-fold cross-validation instead of one fit; the output holds each
 //! sample's prediction from the fold that left it out (type `validate`), no model.
@@ -241,6 +256,15 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     if let Some(cv) = param.cv {
         return cross_validate(ctx, task, &param, &roles, &train, cv);
     }
+    if param.callbacks.early_stopping().is_some() && validate.is_none() {
+        return Err(Error::MissingInput {
+            component: task.module().into(),
+            what:
+                "validation data (input key `validate_data`): early stopping needs it, as in FATE \
+                   (\"validate data is needed when early stopping is enabled\")"
+                    .into(),
+        });
+    }
     let run = Run {
         ctx,
         task,
@@ -251,25 +275,47 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     };
     match ctx.role {
         Role::Guest => {
+            // FATE unions train and validate predictions keeping the first value of a
+            // repeated id: validate rows already in the training data are dropped.
+            let validate = validate.as_ref().map(|v| without_sids_of(v, &train));
+            let mut summary = ValidationSummary::default();
             let mut validator = |ctx: &TaskContext<'_>,
                                  tag: &str,
                                  epoch: usize,
                                  w: &[f64]|
-             -> Result<Option<f64>> {
-                let Some(v) = validate.as_ref() else {
-                    return Ok(None);
-                };
-                let rows = score_rows(ctx, task, &param, &roles, v, w, tag, DataType::Validate)?;
-                let (name, value, higher_better) = validation_metric(task, &rows);
-                ctx.log_metric(Metric {
-                    namespace: "validate".into(),
-                    name: name.into(),
-                    data: vec![(epoch.into(), value.into())],
-                    meta: json!({"metric_type": "VALIDATION_EVALUATE", "unit_name": "iters"}),
-                })?;
-                Ok(Some(if higher_better { value } else { -value }))
+             -> Result<Vec<(&'static str, f64)>> {
+                let metrics = &param.callbacks.metrics;
+                let rows = score_rows(
+                    ctx,
+                    task,
+                    &param,
+                    &roles,
+                    &train,
+                    w,
+                    &format!("{tag}.train"),
+                    DataType::Train,
+                )?;
+                let mut eval = summary.record(ctx, task, metrics, DataType::Train, epoch, &rows)?;
+                if let Some(v) = validate.as_ref() {
+                    let rows = score_rows(
+                        ctx,
+                        task,
+                        &param,
+                        &roles,
+                        v,
+                        w,
+                        &format!("{tag}.validate"),
+                        DataType::Validate,
+                    )?;
+                    if !rows.is_empty() {
+                        eval =
+                            summary.record(ctx, task, metrics, DataType::Validate, epoch, &rows)?;
+                    }
+                }
+                Ok(eval)
             };
             let fit = fit_guest(&run, &train, Some(&mut validator))?;
+            let summary = summary.into_json();
             let k = train.k;
             let intercept = if param.fit_intercept {
                 fit.weights[k]
@@ -300,7 +346,16 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                 )?);
             }
             write_predictions(ctx, &train, rows)?;
-            save(ctx, task, &param, &train.header, w, intercept, &fit)
+            save(
+                ctx,
+                task,
+                &param,
+                &train.header,
+                w,
+                intercept,
+                &fit,
+                summary,
+            )
         }
         Role::Host => {
             let fit = fit_host(&run, &train)?;
@@ -308,7 +363,16 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
             if let Some(v) = &validate {
                 host_scores(ctx, v, &fit.weights, "final.validate")?;
             }
-            save(ctx, task, &param, &train.header, &fit.weights, 0.0, &fit)
+            save(
+                ctx,
+                task,
+                &param,
+                &train.header,
+                &fit.weights,
+                0.0,
+                &fit,
+                None,
+            )
         }
         Role::Arbiter => unreachable!("handled above"),
         other => Err(Error::param(
@@ -381,7 +445,7 @@ fn fit_arbiter_side(
         validate_host: None,
     };
     let fit = fit_arbiter(&run)?;
-    save(ctx, task, param, &[], &[], 0.0, &fit)
+    save(ctx, task, param, &[], &[], 0.0, &fit, None)
 }
 
 /// Scores `data` with the guest weights `w` (intercept last when fitted) and the hosts.
@@ -443,6 +507,114 @@ fn rows_from_scores(
         .collect()
 }
 
+/// The rows of `data` whose ids are not in `train`.
+fn without_sids_of(data: &Dataset, train: &Dataset) -> Dataset {
+    let known: std::collections::HashSet<&str> = train.sids.iter().map(String::as_str).collect();
+    let rows: Vec<usize> = (0..data.n())
+        .filter(|&i| !known.contains(data.sids[i].as_str()))
+        .collect();
+    data.subset(&rows)
+}
+
+/// FATE's validation summary: per namespace (`train`, `validate`), per metric, the
+/// values of every validation round.
+#[derive(Debug, Default)]
+struct ValidationSummary {
+    values: BTreeMap<&'static str, Vec<(&'static str, Vec<f64>)>>,
+}
+
+impl ValidationSummary {
+    /// Computes FATE's single-value `metrics` of `rows`, records each as FATE's
+    /// evaluation does during training (namespace `train`/`validate`, name
+    /// `iteration_<epoch>`, one point per metric, rounded to 6 digits), and returns them.
+    fn record(
+        &mut self,
+        ctx: &TaskContext<'_>,
+        task: Task,
+        metrics: &[&'static str],
+        data_type: DataType,
+        epoch: usize,
+        rows: &[PredictRow],
+    ) -> Result<Vec<(&'static str, f64)>> {
+        let namespace: &'static str = match data_type {
+            DataType::Validate => "validate",
+            _ => "train",
+        };
+        let name = format!("iteration_{epoch}");
+        let mut out = Vec::with_capacity(metrics.len());
+        for &metric in metrics {
+            let value =
+                single_value_metric(task, metric, rows).ok_or_else(|| Error::InvalidParameter {
+                    parameter: "metrics".into(),
+                    reason: format!(
+                        "{metric} of the {namespace} data at epoch {epoch} is undefined \
+                         (the label has a single class)"
+                    ),
+                })?;
+            ctx.log_metric(Metric {
+                namespace: namespace.into(),
+                name: name.clone(),
+                data: vec![(metric.into(), round6(value).into())],
+                meta: json!({"name": name, "metric_type": "EVALUATION_SUMMARY"}),
+            })?;
+            let per_metric = self.values.entry(namespace).or_default();
+            match per_metric.iter_mut().find(|(m, _)| *m == metric) {
+                Some((_, v)) => v.push(value),
+                None => per_metric.push((metric, vec![value])),
+            }
+            out.push((metric, value));
+        }
+        Ok(out)
+    }
+
+    fn into_json(self) -> Option<Value> {
+        if self.values.is_empty() {
+            return None;
+        }
+        let mut out = serde_json::Map::new();
+        for (ns, per_metric) in self.values {
+            let m: serde_json::Map<String, Value> = per_metric
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            out.insert(ns.to_string(), Value::Object(m));
+        }
+        Some(Value::Object(out))
+    }
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// One of FATE's single-value metrics of `rows` (`None` when undefined).
+fn single_value_metric(task: Task, metric: &str, rows: &[PredictRow]) -> Option<f64> {
+    let labels: Vec<f64> = rows.iter().map(|r| r.label).collect();
+    match task {
+        Task::Logistic => {
+            let labels: Vec<bool> = labels.iter().map(|&l| l == 1.0).collect();
+            let scores: Vec<f64> = rows.iter().map(|r| r.predict_score).collect();
+            match metric {
+                "auc" => metrics::auc(&labels, &scores),
+                "ks" => metrics::ks(&labels, &scores).map(|k| k.ks),
+                _ => None,
+            }
+        }
+        Task::Linear => {
+            let pred: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
+            Some(match metric {
+                "root_mean_squared_error" => metrics::root_mean_squared_error(&labels, &pred),
+                "mean_absolute_error" => metrics::mean_absolute_error(&labels, &pred),
+                "mean_squared_error" => metrics::mean_squared_error(&labels, &pred),
+                "median_absolute_error" => metrics::median_absolute_error(&labels, &pred),
+                "r2_score" => metrics::r2_score(&labels, &pred),
+                "explained_variance" => metrics::explained_variance(&labels, &pred),
+                _ => return None,
+            })
+        }
+    }
+}
+
 /// LR: AUC (higher is better); LinR: RMSE (lower is better).
 fn validation_metric(task: Task, rows: &[PredictRow]) -> (&'static str, f64, bool) {
     match task {
@@ -468,6 +640,13 @@ fn validation_metric(task: Task, rows: &[PredictRow]) -> (&'static str, f64, boo
 }
 
 fn write_predictions(ctx: &TaskContext<'_>, source: &Dataset, rows: Vec<PredictRow>) -> Result<()> {
+    // FATE's `union` of the train and validate predictions keeps the first row of a
+    // repeated id.
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<PredictRow> = rows
+        .into_iter()
+        .filter(|r| seen.insert(r.sid.clone()))
+        .collect();
     let frame =
         predict_output::to_frame(&source.sid_name, rows).map_err(|e| Error::InvalidValue {
             table: source.table.clone(),
@@ -489,6 +668,7 @@ fn write_predictions(ctx: &TaskContext<'_>, source: &Dataset, rows: Vec<PredictR
     ctx.tracker.save_output_data(&name, &target)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn save(
     ctx: &TaskContext<'_>,
     task: Task,
@@ -497,6 +677,7 @@ fn save(
     w: &[f64],
     intercept: f64,
     fit: &FitResult,
+    validation_metrics: Option<Value>,
 ) -> Result<()> {
     let model = LinearModelParam {
         iters: fit.iters,
@@ -518,12 +699,16 @@ fn save(
             meta: param.meta(task),
         },
     )?;
-    ctx.tracker.set_summary(json!({
+    let mut summary = json!({
         "iters": fit.iters,
         "loss_history": fit.loss_history,
         "is_converged": fit.converged,
         "best_iteration": fit.best_iteration,
-    }))?;
+    });
+    if let Some(v) = validation_metrics {
+        summary["validation_metrics"] = v;
+    }
+    ctx.tracker.set_summary(summary)?;
     ctx.tracker.info(&format!(
         "{} done: {} epochs, converged: {}, last loss: {}",
         task.module(),

@@ -47,13 +47,13 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
     param("stepwise_param.need_stepwise", Any, "false", false),
     param("use_first_metric_only", Bool, "false", true),
     param("floating_point_precision", Int, "23", true),
-    param("callback_param", Object, OBJ, false),
-    param("callback_param.callbacks", Any, "[]", false),
-    param("callback_param.validation_freqs", Any, "null", false),
-    param("callback_param.early_stopping_rounds", Any, "null", false),
-    param("callback_param.metrics", Any, "[]", false),
-    param("callback_param.use_first_metric_only", Any, "false", false),
-    param("callback_param.save_freq", Any, "1", false),
+    param("callback_param", Object, OBJ, true),
+    param("callback_param.callbacks", Any, "[]", true),
+    param("callback_param.validation_freqs", Any, "null", true),
+    param("callback_param.early_stopping_rounds", Any, "null", true),
+    param("callback_param.metrics", Any, "[]", true),
+    param("callback_param.use_first_metric_only", Any, "false", true),
+    param("callback_param.save_freq", Any, "1", true),
     param("encrypted_mode_calculator_param", Object, OBJ, false),
     param(
         "encrypted_mode_calculator_param.mode",
@@ -113,6 +113,12 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
     ("encrypt_param.method", &["paillier"]),
+    // A list: checked at run time (ModelCheckpoint refused: no per-epoch checkpoints
+    // are kept); at submit only once the domain checks list elements too.
+    (
+        "callback_param.callbacks",
+        &["EarlyStopping", "PerformanceEvaluate"],
+    ),
 ];
 
 /// `HeteroLR`'s parameter schema: what submit-time validation checks and this component reads.
@@ -216,64 +222,270 @@ pub(crate) struct LinearParam {
     /// Fixed-point bits of plaintexts under encryption (`floating_point_precision`).
     pub(crate) precision_bits: u32,
     pub(crate) threshold: f64,
-    pub(crate) validation_freqs: Option<usize>,
-    pub(crate) early_stopping_rounds: Option<usize>,
+    /// `callback_param` (or the deprecated top-level keys it replaces).
+    pub(crate) callbacks: Callbacks,
     pub(crate) cv: Option<CvParam>,
 }
 
-/// Early stopping here watches one metric: the validation AUC (LR) or RMSE (LinR). FATE
-/// watches every metric of `metrics` (by default auc and ks, or rmse and mae) and stops
-/// when any of them stalls, unless `use_first_metric_only` keeps only the first one (for
-/// LinR only when `metrics` is given). Any other setting would stop at another epoch
-/// and keep another model than FATE's, so it is refused.
-fn early_stopping_metric(task: Task, p: &Params<'_>) -> Result<()> {
-    let first_only = p.bool("use_first_metric_only", false)?;
-    let metrics: Vec<String> = match p.list("metrics")? {
-        None => Vec::new(),
-        Some(list) => list
-            .iter()
-            .map(|v| {
-                v.as_str().map(str::to_ascii_lowercase).ok_or_else(|| {
-                    Error::param("metrics", format!("expected metric names, found {v}"))
-                })
-            })
-            .collect::<Result<_>>()?,
-    };
-    let ours: &[&str] = match task {
-        Task::Logistic => &["auc"],
-        Task::Linear => &["root_mean_squared_error", "rmse"],
-    };
-    let is_ours = |m: &String| ours.contains(&m.as_str());
-    let ok = match (metrics.as_slice(), task) {
-        ([only], _) => is_ours(only),
-        ([], Task::Logistic) => first_only,
-        ([first, ..], _) => first_only && is_ours(first),
-        ([], Task::Linear) => false,
-    };
-    if ok {
-        return Ok(());
-    }
-    let fate = if metrics.is_empty() {
-        match task {
-            Task::Logistic => "auc, ks (FATE's default)".to_string(),
-            Task::Linear => "root_mean_squared_error, mean_absolute_error (FATE's default)".into(),
+/// When the validation strategy evaluates (`validation_freqs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValidationFreqs {
+    /// Every `n` epochs: after epoch `e` (0-based) when `(e + 1) % n == 0`.
+    Every(usize),
+    /// After the epochs listed (0-based, as FATE compares `epoch in validation_freqs`).
+    At(Vec<usize>),
+}
+
+impl ValidationFreqs {
+    /// Whether FATE's `need_run_validation(epoch)` is true.
+    pub(crate) fn due(&self, epoch: usize) -> bool {
+        match self {
+            ValidationFreqs::Every(n) => (epoch + 1).is_multiple_of(*n),
+            ValidationFreqs::At(list) => list.contains(&epoch),
         }
-    } else {
-        metrics.join(", ")
-    };
-    Err(Error::Unsupported {
-        parameter: "early_stopping_rounds".into(),
-        value: format!("early stopping on {fate} with use_first_metric_only {first_only}"),
-        supported: format!(
-            "early stopping on {} alone: `metrics: [\"{}\"]`{}",
-            ours[0],
-            ours[0],
-            match task {
-                Task::Logistic => " or `use_first_metric_only: true`",
-                Task::Linear => "",
+    }
+}
+
+/// FATE 1.11's `CallbackParam` as the linear models use it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Callbacks {
+    /// `EarlyStopping` or `PerformanceEvaluate` is listed: FATE creates its
+    /// `ValidationStrategy`, without which nothing below is used.
+    pub(crate) strategy: bool,
+    pub(crate) validation_freqs: Option<ValidationFreqs>,
+    pub(crate) early_stopping_rounds: Option<usize>,
+    /// FATE's full metric names, task defaults filled in, in the given order.
+    pub(crate) metrics: Vec<&'static str>,
+    pub(crate) use_first_metric_only: bool,
+}
+
+/// FATE's metric aliases (`consts.ALIAS`) for the names the linear models can use.
+const METRIC_ALIASES: &[(&str, &str)] = &[
+    ("l1", "mean_absolute_error"),
+    ("mae", "mean_absolute_error"),
+    ("regression_l1", "mean_absolute_error"),
+    ("l2", "mean_squared_error"),
+    ("mse", "mean_squared_error"),
+    ("regression_l2", "mean_squared_error"),
+    ("regression", "mean_squared_error"),
+    ("l2_root", "root_mean_squared_error"),
+    ("rmse", "root_mean_squared_error"),
+    ("r2", "r2_score"),
+    ("acc", "accuracy"),
+];
+
+/// Single-value metrics FATE's evaluation returns to the validation strategy, per task.
+const BINARY_SINGLE: &[&str] = &["auc", "ks"];
+const REGRESSION_SINGLE: &[&str] = &[
+    "explained_variance",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "median_absolute_error",
+    "r2_score",
+    "root_mean_squared_error",
+];
+/// Binary metrics FATE allows but records only as curves (not supported here).
+const BINARY_CURVES: &[&str] = &["lift", "gain", "accuracy", "precision", "recall", "roc"];
+/// Metrics FATE's validation drops (`check_single_value_default_metric`).
+const BANNED: &[&str] = &["psi", "f1_score", "confusion_mat", "quantile_pr"];
+
+impl Callbacks {
+    /// Whether the validation strategy evaluates after `epoch`.
+    pub(crate) fn validates_at(&self, epoch: usize) -> bool {
+        self.strategy && self.validation_freqs.as_ref().is_some_and(|f| f.due(epoch))
+    }
+
+    /// Early stopping's rounds, when the strategy runs it.
+    pub(crate) fn early_stopping(&self) -> Option<usize> {
+        self.early_stopping_rounds.filter(|_| self.strategy)
+    }
+
+    /// FATE's `LinearModelParam.check`: the deprecated top-level keys
+    /// (`validation_freqs`, `early_stopping_rounds`, `metrics`, `use_first_metric_only`)
+    /// become `callback_param` with `callbacks: ["PerformanceEvaluate"]`, and may not be
+    /// combined with `callback_param`; then `CallbackParam.check`.
+    fn parse(task: Task, p: &Params<'_>) -> Result<Callbacks> {
+        const LEGACY: [&str; 4] = [
+            "validation_freqs",
+            "early_stopping_rounds",
+            "metrics",
+            "use_first_metric_only",
+        ];
+        let legacy: Vec<&str> = LEGACY
+            .into_iter()
+            .filter(|k| p.value(k).is_some())
+            .collect();
+        let cp = p.object("callback_param")?;
+        if let Some(cp) = &cp {
+            // Every key is looked at before any refusal (a refusal names one problem).
+            for k in [
+                "callbacks",
+                "validation_freqs",
+                "early_stopping_rounds",
+                "metrics",
+                "use_first_metric_only",
+                "save_freq",
+            ] {
+                let _ = cp.raw(k);
             }
-        ),
-    })
+        }
+        let (src, strategy, checkpoint, save_freq) = match (&cp, legacy.first()) {
+            (Some(_), Some(key)) => {
+                return Err(Error::param(
+                    *key,
+                    format!("`{key}` and `callback_param` may not be set together (FATE refuses it); put it in `callback_param`"),
+                ))
+            }
+            (Some(cp), None) => {
+                let mut strategy = false;
+                let mut checkpoint = false;
+                for v in cp.list("callbacks")?.into_iter().flatten() {
+                    match v.as_str() {
+                        Some("EarlyStopping" | "PerformanceEvaluate") => strategy = true,
+                        Some("ModelCheckpoint") => checkpoint = true,
+                        _ => {
+                            return Err(Error::param(
+                                cp.name("callbacks"),
+                                format!("expected EarlyStopping, PerformanceEvaluate or ModelCheckpoint, found {v}"),
+                            ))
+                        }
+                    }
+                }
+                let save_freq = cp.value("save_freq");
+                (cp.clone(), strategy, checkpoint, save_freq)
+            }
+            (None, Some(_)) => (p.clone(), true, false, None),
+            (None, None) => (p.clone(), false, false, None),
+        };
+        let validation_freqs = match src.value("validation_freqs") {
+            None => None,
+            Some(v) => Some(match v {
+                Value::Array(items) => ValidationFreqs::At(
+                    items
+                        .iter()
+                        .map(|i| {
+                            i.as_u64().map(|n| n as usize).ok_or_else(|| {
+                                Error::param(
+                                    src.name("validation_freqs"),
+                                    format!("expected a list of epochs (integers ≥ 0), found {i}"),
+                                )
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                _ => match v.as_u64() {
+                    Some(n) if n > 0 => ValidationFreqs::Every(n as usize),
+                    _ => {
+                        return Err(Error::param(
+                            src.name("validation_freqs"),
+                            format!("expected a positive number of iterations or a list of epochs, found {v}"),
+                        ))
+                    }
+                },
+            }),
+        };
+        let early_stopping_rounds = match src.value("early_stopping_rounds") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => Some(n as usize),
+                _ => {
+                    return Err(Error::param(
+                        src.name("early_stopping_rounds"),
+                        format!("expected a positive number of validations, found {v}"),
+                    ))
+                }
+            },
+        };
+        let use_first_metric_only = src.bool("use_first_metric_only", false)?;
+        let given: Vec<String> = match src.list("metrics")? {
+            None => Vec::new(),
+            Some(list) => list
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_ascii_lowercase).ok_or_else(|| {
+                        Error::param(
+                            src.name("metrics"),
+                            format!("expected metric names, found {v}"),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        if checkpoint {
+            return Err(Error::Unsupported {
+                parameter: "callback_param.callbacks".into(),
+                value: match save_freq {
+                    Some(f) => format!("ModelCheckpoint (save_freq {f})"),
+                    None => "ModelCheckpoint".into(),
+                },
+                supported:
+                    "EarlyStopping, PerformanceEvaluate: this server keeps no per-epoch \
+                            checkpoints (the final model is saved as usual); remove ModelCheckpoint"
+                        .into(),
+            });
+        }
+        if early_stopping_rounds.is_some() && validation_freqs.is_none() {
+            return Err(Error::param(
+                src.name("early_stopping_rounds"),
+                "needs `validation_freqs` (and a validate_data input) to know when to validate",
+            ));
+        }
+        let metrics = Self::metrics(task, &src, &given)?;
+        Ok(Callbacks {
+            strategy,
+            validation_freqs,
+            early_stopping_rounds,
+            metrics,
+            use_first_metric_only,
+        })
+    }
+
+    /// FATE's `EvaluateParam.check_single_value_default_metric`: aliases resolved,
+    /// duplicates dropped, the task's defaults when empty, banned metrics removed.
+    fn metrics(task: Task, src: &Params<'_>, given: &[String]) -> Result<Vec<&'static str>> {
+        let (single, eval_type): (&[&'static str], &str) = match task {
+            Task::Logistic => (BINARY_SINGLE, "binary"),
+            Task::Linear => (REGRESSION_SINGLE, "regression"),
+        };
+        let mut out: Vec<&'static str> = Vec::new();
+        for m in given {
+            let full = METRIC_ALIASES
+                .iter()
+                .find(|(a, _)| a == m)
+                .map_or(m.as_str(), |(_, f)| f);
+            if BANNED.contains(&full) {
+                continue;
+            }
+            let known = single.iter().find(|s| **s == full).copied();
+            match known {
+                Some(k) => {
+                    if !out.contains(&k) {
+                        out.push(k);
+                    }
+                }
+                None if task == Task::Logistic && BINARY_CURVES.contains(&full) => {
+                    return Err(Error::Unsupported {
+                        parameter: src.name("metrics"),
+                        value: full.into(),
+                        supported: "auc, ks (FATE records the others only as curves)".into(),
+                    })
+                }
+                None => {
+                    return Err(Error::param(
+                        src.name("metrics"),
+                        format!("metric {m:?} is not a {eval_type} metric FATE evaluates (expected one of {})", single.join(", ")),
+                    ))
+                }
+            }
+        }
+        if out.is_empty() {
+            out = match task {
+                Task::Logistic => vec!["auc", "ks"],
+                Task::Linear => vec!["root_mean_squared_error", "mean_absolute_error"],
+            };
+        }
+        Ok(out)
+    }
 }
 
 impl LinearParam {
@@ -428,39 +640,6 @@ impl LinearParam {
             None => 0.5,
             Some(pp) => pp.float("threshold", 0.5)?,
         };
-        let validation_freqs = match p.value("validation_freqs") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n > 0 => Some(n as usize),
-                _ => {
-                    return Err(Error::param(
-                        "validation_freqs",
-                        format!("expected a positive number of iterations, found {v}"),
-                    ))
-                }
-            },
-        };
-        let early_stopping_rounds = match p.value("early_stopping_rounds") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n > 0 => Some(n as usize),
-                _ => {
-                    return Err(Error::param(
-                        "early_stopping_rounds",
-                        format!("expected a positive number of validations, found {v}"),
-                    ))
-                }
-            },
-        };
-        if early_stopping_rounds.is_some() {
-            early_stopping_metric(task, &p)?;
-        }
-        if early_stopping_rounds.is_some() && validation_freqs.is_none() {
-            return Err(Error::param(
-                "early_stopping_rounds",
-                "needs `validation_freqs` (and a validate_data input) to know when to validate",
-            ));
-        }
         let cv = match p.object("cv_param")? {
             None => None,
             Some(cp) if !cp.bool("need_cv", false)? => None,
@@ -479,6 +658,16 @@ impl LinearParam {
                 })
             }
         };
+        let callbacks = Callbacks::parse(task, &p)?;
+        if cv.is_some() && callbacks.strategy && callbacks.validation_freqs.is_some() {
+            return Err(Error::Unsupported {
+                parameter: "validation_freqs".into(),
+                value: "validation during cross-validation".into(),
+                supported:
+                    "validation (and early stopping) in a plain fit, not with `cv_param.need_cv`"
+                        .into(),
+            });
+        }
         Ok(LinearParam {
             penalty,
             alpha,
@@ -497,8 +686,7 @@ impl LinearParam {
             key_length,
             precision_bits,
             threshold,
-            validation_freqs,
-            early_stopping_rounds,
+            callbacks,
             cv,
         })
     }
@@ -578,35 +766,95 @@ mod tests {
     }
 
     #[test]
-    fn early_stopping_watches_one_metric_as_fate_would() {
-        let es = |extra: Value| {
-            let mut v = json!({"validation_freqs": 1, "early_stopping_rounds": 2});
-            v.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            v
-        };
-        for ok in [
-            es(json!({"use_first_metric_only": true})),
-            es(json!({"metrics": ["AUC"]})),
-            es(json!({"metrics": ["auc", "ks"], "use_first_metric_only": true})),
-        ] {
-            parse(Task::Logistic, ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
-        }
-        for bad in [
-            es(json!({})),
-            es(json!({"metrics": ["auc", "ks"]})),
-            es(json!({"metrics": ["ks"], "use_first_metric_only": true})),
-        ] {
-            let e = parse(Task::Logistic, bad.clone()).unwrap_err().to_string();
-            assert!(
-                e.contains("`early_stopping_rounds`") && e.contains("not supported yet"),
-                "{bad}: {e}"
-            );
-        }
-        parse(Task::Linear, es(json!({"metrics": ["rmse"]}))).unwrap();
-        let e = parse(Task::Linear, es(json!({"use_first_metric_only": true}))).unwrap_err();
-        assert!(e.to_string().contains("mean_absolute_error"), "{e}");
+    fn callbacks_follow_fates_callback_param() {
+        // Nothing set: no validation strategy.
+        let c = parse(Task::Logistic, json!({})).unwrap().callbacks;
+        assert!(!c.strategy && !c.validates_at(0));
+        // Deprecated top-level keys become PerformanceEvaluate.
+        let c = parse(
+            Task::Logistic,
+            json!({"validation_freqs": 2, "early_stopping_rounds": 3}),
+        )
+        .unwrap()
+        .callbacks;
+        assert!(c.strategy);
+        assert_eq!(c.early_stopping(), Some(3));
+        assert_eq!(c.metrics, ["auc", "ks"]);
+        assert!(!c.validates_at(0) && c.validates_at(1) && c.validates_at(3));
+        // callback_param, a list of epochs, aliases and defaults by task.
+        let c = parse(
+            Task::Linear,
+            json!({"callback_param": {"callbacks": ["EarlyStopping"], "validation_freqs": [0, 4],
+                "early_stopping_rounds": 1, "metrics": ["MAE", "rmse", "l1"], "use_first_metric_only": true}}),
+        )
+        .unwrap()
+        .callbacks;
+        assert_eq!(
+            c.metrics,
+            ["mean_absolute_error", "root_mean_squared_error"]
+        );
+        assert!(c.use_first_metric_only);
+        assert!(c.validates_at(0) && !c.validates_at(1) && c.validates_at(4));
+        let c = parse(Task::Linear, json!({"callback_param": {"callbacks": ["PerformanceEvaluate"], "validation_freqs": 1}}))
+            .unwrap()
+            .callbacks;
+        assert_eq!(
+            c.metrics,
+            ["root_mean_squared_error", "mean_absolute_error"]
+        );
+        assert_eq!(c.early_stopping(), None);
+        // Without EarlyStopping or PerformanceEvaluate FATE runs no validation.
+        let c = parse(
+            Task::Logistic,
+            json!({"callback_param": {"validation_freqs": 1, "early_stopping_rounds": 1}}),
+        )
+        .unwrap()
+        .callbacks;
+        assert!(!c.validates_at(0) && c.early_stopping().is_none());
+    }
+
+    #[test]
+    fn callbacks_refused_as_fate_or_as_unsupported() {
+        let e = |v: Value| parse(Task::Logistic, v).unwrap_err().to_string();
+        let msg =
+            e(json!({"validation_freqs": 1, "callback_param": {"callbacks": ["EarlyStopping"]}}));
+        assert!(
+            msg.contains("`validation_freqs`") && msg.contains("callback_param"),
+            "{msg}"
+        );
+        let msg = e(json!({"callback_param": {"callbacks": ["ModelCheckpoint"], "save_freq": 2}}));
+        assert!(
+            msg.contains("not supported yet") && msg.contains("ModelCheckpoint"),
+            "{msg}"
+        );
+        let msg = e(
+            json!({"callback_param": {"callbacks": ["EarlyStopping"], "early_stopping_rounds": 2}}),
+        );
+        assert!(
+            msg.contains("`callback_param.early_stopping_rounds`"),
+            "{msg}"
+        );
+        let msg = e(json!({"validation_freqs": 1, "metrics": ["lift"]}));
+        assert!(
+            msg.contains("not supported yet") && msg.contains("lift"),
+            "{msg}"
+        );
+        let msg = e(json!({"validation_freqs": 1, "metrics": ["rmse"]}));
+        assert!(msg.contains("`metrics`"), "{msg}");
+        // save_freq without ModelCheckpoint is not used by FATE: accepted.
+        parse(
+            Task::Logistic,
+            json!({"callback_param": {"callbacks": ["PerformanceEvaluate"], "save_freq": 5}}),
+        )
+        .unwrap();
+        // Banned metrics are dropped, as FATE does.
+        let c = parse(
+            Task::Logistic,
+            json!({"validation_freqs": 1, "metrics": ["psi", "ks"]}),
+        )
+        .unwrap()
+        .callbacks;
+        assert_eq!(c.metrics, ["ks"]);
     }
 
     #[test]

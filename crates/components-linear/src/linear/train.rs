@@ -93,25 +93,130 @@ pub(crate) struct FitResult {
     pub(crate) best_iteration: Option<usize>,
 }
 
-/// Called by the guest at the end of each epoch that validates: returns the score of
-/// the current model (higher is better).
+/// Called by the guest after each epoch the validation strategy evaluates: records the
+/// metrics and returns FATE's single-value metrics of the round (of the validate rows,
+/// or of the train rows when there are none), in the order of `metrics`.
 pub(crate) type Validator<'v> =
-    dyn FnMut(&TaskContext<'_>, &str, usize, &[f64]) -> Result<Option<f64>> + 'v;
+    dyn FnMut(&TaskContext<'_>, &str, usize, &[f64]) -> Result<Vec<(&'static str, f64)>> + 'v;
 
-/// The guest's and hosts' end-of-epoch validation outcome.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+/// The guest's end-of-epoch validation outcome, sent to the hosts and the arbiter (FATE
+/// syncs its `PerformanceRecorder` the same way).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct EpochVerdict {
-    /// Early stopping on the validation metric says stop.
+    /// Early stopping says stop.
     stop: bool,
-    /// This epoch's model is the best so far: keep a copy.
-    best: bool,
+    /// Per watched metric (in the recorder's order): it improved this epoch, so every
+    /// party keeps this epoch's model as that metric's best.
+    improved: Vec<bool>,
+    /// With `stop`: the metric whose best model is kept.
+    chosen: Option<usize>,
+}
+
+/// FATE's `PerformanceRecorder` plus the early-stopping checks of its
+/// `ValidationStrategy`, kept by the guest.
+#[derive(Debug, Default)]
+struct Recorder {
+    /// Per metric, in first-seen order: name, best value, rounds without improvement.
+    metrics: Vec<(&'static str, f64, usize)>,
+}
+
+impl Recorder {
+    fn larger_is_better(metric: &str) -> Option<bool> {
+        match metric {
+            "auc" | "ks" | "r2_score" | "explained_variance" | "precision" | "recall"
+            | "accuracy" => Some(true),
+            "root_mean_squared_error"
+            | "mean_absolute_error"
+            | "mean_squared_error"
+            | "mean_squared_log_error" => Some(false),
+            // `median_absolute_error` is in neither of FATE's lists: it improves only
+            // the first time it is seen.
+            _ => None,
+        }
+    }
+
+    /// `PerformanceRecorder.update`, then the verdict for `rounds`.
+    fn update(&mut self, eval: &[(&'static str, f64)], rounds: usize) -> EpochVerdict {
+        for &(name, value) in eval {
+            match self.metrics.iter_mut().find(|m| m.0 == name) {
+                None => self.metrics.push((name, value, 0)),
+                Some(m) => {
+                    let better = match Self::larger_is_better(name) {
+                        Some(true) => value > m.1,
+                        Some(false) => value < m.1,
+                        None => false,
+                    };
+                    if better {
+                        m.1 = value;
+                        m.2 = 0;
+                    } else {
+                        m.2 += 1;
+                    }
+                }
+            }
+        }
+        let chosen = self.metrics.iter().position(|m| m.2 >= rounds);
+        EpochVerdict {
+            stop: chosen.is_some(),
+            improved: self.metrics.iter().map(|m| m.2 == 0).collect(),
+            chosen,
+        }
+    }
+}
+
+/// Every party's copies of the model at each watched metric's best epoch.
+#[derive(Debug, Default)]
+struct BestModels {
+    per_metric: Vec<Option<(usize, Vec<f64>)>>,
+    chosen: Option<usize>,
+}
+
+impl BestModels {
+    fn update(&mut self, verdict: &EpochVerdict, epoch: usize, w: &[f64]) {
+        if self.per_metric.len() < verdict.improved.len() {
+            self.per_metric.resize(verdict.improved.len(), None);
+        }
+        for (slot, improved) in self.per_metric.iter_mut().zip(&verdict.improved) {
+            if *improved {
+                *slot = Some((epoch, w.to_vec()));
+            }
+        }
+        if verdict.stop {
+            self.chosen = verdict.chosen;
+        }
+    }
+
+    /// FATE's `on_train_end` with early stopping: the model of the metric that stopped
+    /// training, or else of the first metric, at its best epoch.
+    fn restore(self, param: &LinearParam, result: &mut FitResult, last: Vec<f64>) {
+        let best = match param.callbacks.early_stopping() {
+            Some(_) => self
+                .per_metric
+                .into_iter()
+                .nth(self.chosen.unwrap_or(0))
+                .flatten(),
+            None => None,
+        };
+        match best {
+            Some((epoch, w)) => {
+                // FATE reloads the exported model of that epoch, `n_iter_` included.
+                result.iters = epoch;
+                result.best_iteration = Some(epoch);
+                result.weights = w;
+            }
+            None => result.weights = last,
+        }
+    }
 }
 
 /// The arbiter's end-of-epoch broadcast.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Convergence {
+    /// Training ends: the loss (or weights) converged, or early stopping.
     converged: bool,
     loss: Option<f64>,
+    /// The loss (or weights) converged: FATE's `is_converged`.
+    by_loss: bool,
 }
 
 /// A party's step for one batch.
@@ -376,10 +481,9 @@ pub(crate) fn fit_guest(
         param.decay_sqrt,
     );
     let mut result = FitResult::default();
-    let mut best: Option<Vec<f64>> = None;
+    let mut best = BestModels::default();
+    let mut recorder = Recorder::default();
     let mut validator = validator;
-    let mut stale = 0usize;
-    let mut best_score = f64::NEG_INFINITY;
     let mut phases = Phases::new();
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
@@ -564,21 +668,29 @@ pub(crate) fn fit_guest(
         // Validation, then the epoch's verdict.
         let epoch_tag = run.tag(&[epoch]);
         let mut verdict = EpochVerdict::default();
-        if let (Some(freq), Some(v)) = (param.validation_freqs, validator.as_mut()) {
-            if (epoch + 1) % freq == 0 {
-                if let Some(score) = v(run.ctx, &run.tag(&[epoch, usize::MAX]), epoch, &w)? {
-                    if score > best_score {
-                        best_score = score;
-                        stale = 0;
-                        verdict.best = true;
-                        best = Some(w.clone());
-                        result.best_iteration = Some(epoch);
-                    } else {
-                        stale += 1;
-                    }
-                    if let Some(rounds) = param.early_stopping_rounds {
-                        verdict.stop = stale >= rounds;
-                    }
+        if let Some(v) = validator
+            .as_mut()
+            .filter(|_| param.callbacks.validates_at(epoch))
+        {
+            let eval = v(run.ctx, &run.tag(&[epoch, usize::MAX]), epoch, &w)?;
+            if let Some(rounds) = param.callbacks.early_stopping() {
+                let watched: &[(&str, f64)] = match param.callbacks.use_first_metric_only {
+                    true => &eval[..eval.len().min(1)],
+                    false => &eval,
+                };
+                if watched.is_empty() {
+                    return Err(Error::param(
+                        "early_stopping_rounds",
+                        "no single-value metric could be computed for early stopping",
+                    ));
+                }
+                verdict = recorder.update(watched, rounds);
+                best.update(&verdict, epoch, &w);
+                if verdict.stop {
+                    let (name, value, _) = recorder.metrics[verdict.chosen.unwrap_or(0)];
+                    run.ctx.tracker.info(&format!(
+                        "early stopping at epoch {epoch}: {name} has not improved for {rounds} validation(s) (best {value:.6})"
+                    ));
                 }
             }
         }
@@ -592,9 +704,12 @@ pub(crate) fn fit_guest(
                     (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64);
                 let host_moved: f64 = fed.get("weight_diff", &epoch_tag, run.roles.hosts[0])?;
                 let norm = (moved.iter().map(|m| m * m).sum::<f64>() + host_moved).sqrt();
-                let converged = verdict.stop
-                    || converged(param, loss, result.loss_history.last().copied(), norm);
-                let c = Convergence { converged, loss };
+                let by_loss = converged(param, loss, result.loss_history.last().copied(), norm);
+                let c = Convergence {
+                    converged: verdict.stop || by_loss,
+                    loss,
+                    by_loss,
+                };
                 fed.remote("converged", &epoch_tag, &c, &run.roles.hosts)?;
                 c
             }
@@ -619,14 +734,11 @@ pub(crate) fn fit_guest(
         run.progress(epoch);
         result.iters = epoch + 1;
         if conv.converged {
-            result.converged = !verdict.stop;
+            result.converged = conv.by_loss;
             break;
         }
     }
-    result.weights = match (best, param.early_stopping_rounds) {
-        (Some(b), Some(_)) => b,
-        _ => w,
-    };
+    best.restore(param, &mut result, w);
     Ok(result)
 }
 
@@ -785,7 +897,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         param.decay_sqrt,
     );
     let mut result = FitResult::default();
-    let mut best: Option<Vec<f64>> = None;
+    let mut best = BestModels::default();
     let mut phases = Phases::new();
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
@@ -871,17 +983,11 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             apply_step(&mut w, &step, k);
         }
         let epoch_tag = run.tag(&[epoch]);
-        if param
-            .validation_freqs
-            .is_some_and(|freq| (epoch + 1) % freq == 0)
-        {
+        if param.callbacks.validates_at(epoch) {
             serve_validation(run, data, &w, epoch)?;
         }
         let verdict: EpochVerdict = fed.get("verdict", &epoch_tag, guest)?;
-        if verdict.best {
-            best = Some(w.clone());
-            result.best_iteration = Some(epoch);
-        }
+        best.update(&verdict, epoch, &w);
         if run.roles.arbiter.is_none() {
             fed.remote(
                 "weight_diff",
@@ -901,21 +1007,21 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             .info(&format!("epoch {epoch} done ({})", phases.take()));
         result.iters = epoch + 1;
         if conv.converged {
-            result.converged = !verdict.stop;
+            result.converged = conv.by_loss;
             break;
         }
     }
-    result.weights = match (best, param.early_stopping_rounds) {
-        (Some(b), Some(_)) => b,
-        _ => w,
-    };
+    best.restore(param, &mut result, w);
     Ok(result)
 }
 
-/// Hosts answer the guest's validation request of `epoch`: `x·w` for the asked rows.
-fn serve_validation(run: &Run<'_>, _train: &Dataset, w: &[f64], epoch: usize) -> Result<()> {
+/// Hosts answer the guest's validation requests of `epoch`: `x·w` for the asked rows of
+/// the training data, then of the validation data (FATE predicts both each round).
+fn serve_validation(run: &Run<'_>, train: &Dataset, w: &[f64], epoch: usize) -> Result<()> {
+    let tag = run.tag(&[epoch, usize::MAX]);
+    super::predict::host_scores(run.ctx, train, w, &format!("{tag}.train"))?;
     if let Some(validate) = run.validate_host {
-        super::predict::host_scores(run.ctx, validate, w, &run.tag(&[epoch, usize::MAX]))?;
+        super::predict::host_scores(run.ctx, validate, w, &format!("{tag}.validate"))?;
     }
     Ok(())
 }
@@ -944,6 +1050,7 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
     let mut guest_opt = new_opt();
     let mut host_opts: Vec<Optimizer> = run.roles.hosts.iter().map(|_| new_opt()).collect();
     let mut result = FitResult::default();
+    let mut best = BestModels::default();
     for epoch in 0..param.max_iter {
         guest_opt.set_iters(epoch);
         for o in &mut host_opts {
@@ -1007,19 +1114,20 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
         let epoch_tag = run.tag(&[epoch]);
         let verdict: EpochVerdict = fed.get("verdict", &epoch_tag, guest)?;
         let loss = (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64);
-        let done = verdict.stop
-            || converged(
-                param,
-                loss,
-                result.loss_history.last().copied(),
-                moved_sq.sqrt(),
-            );
+        let by_loss = converged(
+            param,
+            loss,
+            result.loss_history.last().copied(),
+            moved_sq.sqrt(),
+        );
+        let done = verdict.stop || by_loss;
         fed.remote(
             "converged",
             &epoch_tag,
             &Convergence {
                 converged: done,
                 loss,
+                by_loss,
             },
             &to_all,
         )?;
@@ -1034,13 +1142,12 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
         }
         run.progress(epoch);
         result.iters = epoch + 1;
-        if verdict.best {
-            result.best_iteration = Some(epoch);
-        }
+        best.update(&verdict, epoch, &[]);
         if done {
-            result.converged = !verdict.stop;
+            result.converged = by_loss;
             break;
         }
     }
+    best.restore(param, &mut result, Vec::new());
     Ok(result)
 }
