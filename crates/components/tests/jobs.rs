@@ -3,7 +3,7 @@
 mod common;
 
 use fateflow_components::CATALOG;
-use fateflow_domain::{Job, Party, Role};
+use fateflow_domain::{Catalog, Job, Party, Role};
 use serde_json::json;
 
 fn parse(name: &str) -> Job {
@@ -72,7 +72,10 @@ fn hetero_lr_pipeline_order_and_plan() {
 
 #[test]
 fn homo_lr_runs_on_three_roles() {
-    let job = parse("homo_lr");
+    // HomoLR has no component in this build: its plan is the job model's, checked with
+    // every known module taken as implemented.
+    let (dsl, conf) = common::example("homo_lr");
+    let job = Job::parse_str(&dsl, &conf, Catalog::NAMES_ONLY).unwrap();
     let plan = job.plan();
     let lr = plan.iter().find(|t| t.component == "homo_lr_0").unwrap();
     assert_eq!(lr.parties.len(), 3);
@@ -252,4 +255,44 @@ fn predict_dsl_parses_as_a_job() {
         .remove("evaluation_0");
     let job = Job::parse(&predict, &conf, CATALOG).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(job.topological_order().len(), 6);
+}
+
+#[test]
+fn a_module_known_only_by_name_is_refused_at_submit_naming_component_and_module() {
+    let (dsl, conf) = common::example("homo_lr");
+    let err = Job::parse_str(&dsl, &conf, CATALOG).unwrap_err();
+    let e = err
+        .iter()
+        .find(|e| e.field == "module")
+        .unwrap_or_else(|| panic!("no module error in {err}"));
+    assert_eq!(e.component.as_deref(), Some("homo_lr_0"), "{err}");
+    assert!(e.message.contains("HomoLR"), "{err}");
+    assert!(e.message.contains("not supported yet"), "{err}");
+    // Only the unimplemented module is refused.
+    assert!(
+        err.iter()
+            .all(|e| e.component.as_deref() == Some("homo_lr_0")),
+        "{err}"
+    );
+    // The same DSL with a module we implement passes.
+    let (dsl, conf) = common::example("hetero_lr");
+    Job::parse_str(&dsl, &conf, CATALOG).unwrap();
+}
+
+#[test]
+fn parameters_of_a_component_not_in_the_dsl_are_a_warning_given_once() {
+    // FATE 1.11's own examples (hetero_lr_warm_start, hetero_lr_sample_weights) do this.
+    let (dsl, conf) = common::example("hetero_lr");
+    let mut conf: serde_json::Value = serde_json::from_str(&conf).unwrap();
+    conf["component_parameters"]["common"]["intersection_9"] = json!({"intersect_method": "rsa"});
+    conf["component_parameters"]["role"]["guest"]["0"]["intersection_9"] = json!({});
+    let dsl: serde_json::Value = serde_json::from_str(&dsl).unwrap();
+    let job = Job::parse(&dsl, &conf, CATALOG).unwrap_or_else(|e| panic!("{e}"));
+    let about: Vec<&String> = job
+        .warnings
+        .iter()
+        .filter(|w| w.contains("intersection_9"))
+        .collect();
+    assert_eq!(about.len(), 1, "{:?}", job.warnings);
+    assert!(about[0].contains("not in the DSL"), "{}", about[0]);
 }

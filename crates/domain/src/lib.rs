@@ -16,7 +16,7 @@
 //!   "component_parameters": {"role": {"guest": {"0": {"reader_0":
 //!     {"table": {"name": "t", "namespace": "n"}}}}}}}"#;
 //! // The components' schemas are `fateflow_components::CATALOG`; none are needed here.
-//! let job = fateflow_domain::Job::parse_str(dsl, conf, fateflow_domain::Catalog::EMPTY).unwrap();
+//! let job = fateflow_domain::Job::parse_str(dsl, conf, fateflow_domain::Catalog::NAMES_ONLY).unwrap();
 //! assert_eq!(job.topological_order(), vec!["reader_0"]);
 //! assert_eq!(job.plan()[0].parties.len(), 1);
 //! ```

@@ -371,7 +371,7 @@ mod tests {
             c["component_parameters"]["role"]["guest"]["0"]["data_transform_0"]["with_label"],
             true
         );
-        let job = crate::Job::parse(&inference.to_json(), &c, crate::Catalog::EMPTY).unwrap();
+        let job = crate::Job::parse(&inference.to_json(), &c, crate::Catalog::NAMES_ONLY).unwrap();
         assert_eq!(job.conf.common_job_parameters.job_type, JobType::Predict);
     }
 

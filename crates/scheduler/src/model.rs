@@ -828,6 +828,7 @@ mod tests {
                 heartbeat_timeout_s: 60,
             }),
             events,
+            fateflow_domain::Catalog::NAMES_ONLY,
         );
         let lr = PipelineComponentRecord {
             component_name: "hetero_lr_0".into(),
@@ -863,7 +864,7 @@ mod tests {
                 "guest": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}},
                 "host": {"0": {"reader_0": {"table": {"name": "t", "namespace": "n"}}}}}}
         });
-        let job = Job::parse(&dsl, &conf, fateflow_domain::Catalog::EMPTY).unwrap();
+        let job = Job::parse(&dsl, &conf, fateflow_domain::Catalog::NAMES_ONLY).unwrap();
         let party = |role, party_id| Party { role, party_id };
         let guest = c
             .predict_model_check(party(Role::Guest, 9999), &job, "m", "v")

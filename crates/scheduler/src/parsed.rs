@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// How many parsed jobs are kept; the least recently used goes first.
 const CAPACITY: usize = 512;
@@ -21,11 +21,10 @@ struct Entry {
 
 /// Parsed jobs by job id and a hash of their DSL and conf; a hit also compares the
 /// documents, so a changed job is parsed again. Parameters are checked against the
-/// catalog set by [`ParsedJobs::set_catalog`] (the server sets the components' catalog
-/// at start; until then, and in scheduler tests, modules are checked as known by name).
-#[derive(Default)]
+/// catalog given at construction (a site gives the components' catalog; scheduler tests
+/// give [`Catalog::NAMES_ONLY`] explicitly): there is no default to forget.
 pub struct ParsedJobs {
-    catalog: OnceLock<Catalog>,
+    catalog: Catalog,
     entries: Mutex<HashMap<(String, u64), Entry>>,
     clock: AtomicU64,
     lookups: AtomicU64,
@@ -64,15 +63,20 @@ fn content_hash(dsl: &Value, conf: &Value) -> u64 {
 }
 
 impl ParsedJobs {
-    /// Sets the parameter schemas jobs are validated against (once; later calls are
-    /// ignored).
-    pub fn set_catalog(&self, catalog: Catalog) {
-        let _ = self.catalog.set(catalog);
+    /// An empty cache validating jobs against `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        Self {
+            catalog,
+            entries: Mutex::default(),
+            clock: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
+            parses: AtomicU64::new(0),
+        }
     }
 
     /// The parameter schemas jobs are validated against.
     pub fn catalog(&self) -> Catalog {
-        self.catalog.get().copied().unwrap_or(Catalog::EMPTY)
+        self.catalog
     }
 
     /// Parses a job not cached yet (at submit, before it has an id).
@@ -168,7 +172,7 @@ mod tests {
 
     #[test]
     fn parses_once_per_content_and_evicts_the_least_used() {
-        let cache = ParsedJobs::default();
+        let cache = ParsedJobs::new(Catalog::NAMES_ONLY);
         let (dsl, mut conf) = job();
         let a = cache.get("j1", &dsl, &conf).unwrap();
         let b = cache.get("j1", &dsl, &conf).unwrap();

@@ -420,6 +420,7 @@ mod tests {
                     heartbeat_timeout_s: 60,
                 }),
                 events,
+                fateflow_domain::Catalog::NAMES_ONLY,
             ));
             controller.register_engines().await.unwrap();
             let initiator = Arc::new(Initiator {

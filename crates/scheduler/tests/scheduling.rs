@@ -972,3 +972,80 @@ async fn a_finished_job_has_its_end_time_with_its_final_status() {
         assert!(end >= start && job.elapsed == Some(end - start), "{job:?}");
     }
 }
+
+/// The hetero LR job with party 9999 as the guest and as host[1] (host[0] and the
+/// arbiter 10000), as FATE's multi-host examples run on one standalone site.
+fn guest_also_host_job() -> (serde_json::Value, serde_json::Value) {
+    let (dsl, mut conf) = three_party_job();
+    conf["role"]["host"] = json!([HOST.party_id, GUEST.party_id]);
+    let host0 = conf["component_parameters"]["role"]["host"]["0"].clone();
+    conf["component_parameters"]["role"]["host"]["1"] = host0;
+    (dsl, conf)
+}
+
+#[tokio::test]
+async fn a_party_that_is_guest_and_host_holds_the_jobs_cores_once() {
+    // Two cores per party, and the job needs two (task_cores 2, parallelism 1) at each
+    // party: the guest row and the host[1] row of 9999 share them.
+    let site = Site::start_with(SiteOptions {
+        cores: 2,
+        ..Default::default()
+    })
+    .await;
+    let gate = Gate::new();
+    site.launcher
+        .script(Rule::on("reader_0", Act::Succeed).gate(&gate));
+    let (dsl, conf) = guest_also_host_job();
+    let job_id = site.submit(&dsl, &conf).await;
+    let host1 = Party {
+        role: fateflow_domain::Role::Host,
+        party_id: GUEST.party_id,
+    };
+    wait_running(&site, &job_id, "reader_0", GUEST).await;
+    wait_running(&site, &job_id, "reader_0", host1).await;
+    let guest_row = site.job(&job_id, GUEST).await;
+    let host1_row = site.job(&job_id, host1).await;
+    assert!(guest_row.resource_in_use && host1_row.resource_in_use);
+    assert_eq!((guest_row.cores, host1_row.cores), (2, 0));
+    assert_eq!(site.free_cores(GUEST.party_id).await, 0);
+    gate.open();
+    let job = site.wait_end(&job_id).await;
+    assert_eq!(job.status, Status::Success, "{}", site.dump(&job_id).await);
+    assert_eq!(
+        site.controller.tasks_beyond_share(),
+        0,
+        "a task started beyond its job's share"
+    );
+    assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 2).await;
+    for party in [GUEST, host1, HOST] {
+        site.wait_until(&format!("{party} to return its resources"), || async {
+            !site.job(&job_id, party).await.resource_in_use
+        })
+        .await;
+    }
+    assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 2).await;
+}
+
+#[tokio::test]
+async fn a_job_that_can_never_fit_is_refused_at_submit_naming_party_need_and_capacity() {
+    let site = Site::start_with(SiteOptions {
+        cores: 2,
+        ..Default::default()
+    })
+    .await;
+    let (dsl, mut conf) = guest_also_host_job();
+    set_job_param(&mut conf, "task_cores", json!(3));
+    let err = match site.scheduler.submit(&dsl, &conf).await {
+        Ok(r) => panic!("a job needing 3 cores of 2 was accepted: {}", r.job_id),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("9999"), "{err}");
+    assert!(err.contains("10000"), "{err}");
+    assert!(err.contains("needs 3 cores"), "{err}");
+    assert!(err.contains("max cores per job is 2"), "{err}");
+    // Nothing was queued and nothing holds cores.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(site.launcher.launches().is_empty());
+    assert_eq!(site.free_cores(GUEST.party_id).await, 2);
+    assert_eq!(site.free_cores(HOST.party_id).await, 2);
+}

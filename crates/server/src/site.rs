@@ -125,10 +125,8 @@ impl Site {
             launcher,
             config.clone(),
             events.clone(),
+            fateflow_components::CATALOG,
         ));
-        controller
-            .parsed_jobs()
-            .set_catalog(fateflow_components::CATALOG);
         controller
             .register_engines()
             .await

@@ -42,9 +42,10 @@ impl PartyController {
             return Err(Refusal::new(
                 103,
                 format!(
-                    "max cores per job is {limit_cores} base on (cores {} * max_cores_percent_per_job {}), expect {need_cores} cores \
-                     (task_cores {} * task_parallelism {}); lower task_cores or raise the site's cores",
-                    self.config.cores, self.config.max_cores_percent_per_job, params.task_cores, params.task_parallelism
+                    "the job can never fit at {party}: it needs {need_cores} cores (task_cores {} * task_parallelism {}), \
+                     and max cores per job is {limit_cores} base on (cores {} * max_cores_percent_per_job {}); \
+                     lower task_cores or raise the site's cores",
+                    params.task_cores, params.task_parallelism, self.config.cores, self.config.max_cores_percent_per_job
                 ),
             ));
         }
@@ -52,7 +53,7 @@ impl PartyController {
             return Err(Refusal::new(
                 103,
                 format!(
-                    "max memory per job is {} MB, expect {need_memory} MB",
+                    "the job can never fit at {party}: it needs {need_memory} MB of memory, and max memory per job is {} MB",
                     self.config.memory
                 ),
             ));
@@ -136,11 +137,18 @@ impl PartyController {
             .await?
             .ok_or_else(|| Refusal::new(102, format!("job {job_id} not found at {party}")))?;
         let params = job_params_of(&job);
-        let (cores, memory) = job_resource_need(party.role, &params);
+        let (need_cores, need_memory) = job_resource_need(party.role, &params);
         let engine = SiteConfig::engine_name(party.party_id);
         if job.resource_in_use {
             return Ok(json!({"applied": true}));
         }
+        // Resources are the party's, counted once per job: a role row of a party that
+        // already holds the job's share (guest and host[1] at one party) takes only
+        // what its own need adds, usually nothing.
+        let _guard = self.resources.lock().await;
+        let (held_cores, held_memory) = self.held_by_other_roles(job_id, party).await?;
+        let cores = (need_cores - held_cores).max(0);
+        let memory = (need_memory - held_memory).max(0);
         if self
             .store
             .apply_job_resource(
@@ -167,6 +175,28 @@ impl PartyController {
                 format!("not enough resources at {party}: need {cores} cores, {left} free"),
             ))
         }
+    }
+
+    /// Cores and memory the job's other role rows at this party hold.
+    async fn held_by_other_roles(&self, job_id: &str, party: Party) -> Result<(i64, i64), Refusal> {
+        let (rows, _) = self
+            .store
+            .query_jobs(&JobFilter {
+                job_id: Some(job_id.into()),
+                party_id: Some(party.party_id),
+                ..Default::default()
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .filter(|j| j.role != party.role && j.resource_in_use)
+            .fold((0, 0), |(c, m), j| (c + j.cores, m + j.memory)))
+    }
+
+    /// Whether a job row holds no share of its own because another role row of the
+    /// same party holds the job's cores for both (its tasks run on that share).
+    fn shares_another_roles_cores(job: &JobRecord, task_cores: i64) -> bool {
+        job.resource_in_use && task_cores > 0 && job.cores == 0
     }
 
     pub(super) async fn sync_job_status(
@@ -219,6 +249,7 @@ impl PartyController {
         party: Party,
         now: i64,
     ) -> Result<(), Refusal> {
+        let _guard = self.resources.lock().await;
         self.store
             .return_job_resource(
                 &SiteConfig::engine_name(party.party_id),
@@ -339,11 +370,14 @@ impl PartyController {
             .ok_or_else(|| Refusal::new(102, format!("job {job_id} not found at {party}")))?;
         let params = job_params_of(&job);
         let (task_cores, task_memory) = task_resource_need(party.role, &params);
-        if !self
-            .store
-            .apply_task_resource(job_id, party.role, party.party_id, task_cores, task_memory)
-            .await?
+        if !Self::shares_another_roles_cores(&job, task_cores)
+            && !self
+                .store
+                .apply_task_resource(job_id, party.role, party.party_id, task_cores, task_memory)
+                .await?
         {
+            self.beyond_share
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(job_id, component, %party, "task started beyond the job's resource share");
         }
         let mut spec = match self.task_spec(&job, &task, &params).await {
@@ -744,6 +778,9 @@ impl PartyController {
             .await?
         {
             let (c, m) = task_resource_need(party.role, &job_params_of(&job));
+            if Self::shares_another_roles_cores(&job, c) {
+                return Ok(());
+            }
             self.store
                 .return_task_resource(job_id, party.role, party.party_id, c, m)
                 .await?;

@@ -12,11 +12,13 @@ use fateflow_domain::dsl::DataRef;
 use fateflow_domain::ident::{check, safe_join, IdKind, UnsafePath};
 use fateflow_domain::{ErrorKind, Job, Party, PartyId, Role, Status};
 use fateflow_storage::{
-    JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord, TaskUpdate,
+    JobFilter, JobRecord, JobUpdate, MetadataStore, TaskFilter, TaskKey, TaskOwner, TaskRecord,
+    TaskUpdate,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -152,6 +154,11 @@ pub struct PartyController {
     seen_gone: Mutex<HashMap<String, Instant>>,
     /// Parsed jobs, shared with the initiator.
     pub(crate) parsed: ParsedJobs,
+    /// Held while a job's resources are applied or returned at a party, so two role
+    /// rows of one party never both take the party's share.
+    resources: tokio::sync::Mutex<()>,
+    /// Tasks started although their job's share at their party had no room left.
+    beyond_share: AtomicU64,
 }
 
 /// Cores and memory a party must hold for a job.
@@ -169,12 +176,14 @@ pub fn job_resource_need(role: Role, params: &fateflow_domain::JobParameters) ->
 }
 
 impl PartyController {
-    /// A controller over a store and a launcher.
+    /// A controller over a store and a launcher, validating jobs against `catalog`
+    /// (a site passes the components' catalog; scheduler tests `Catalog::NAMES_ONLY`).
     pub fn new(
         store: Arc<dyn MetadataStore>,
         launcher: Arc<dyn TaskLauncher>,
         config: Arc<SiteConfig>,
         events: EventSender,
+        catalog: fateflow_domain::Catalog,
     ) -> Self {
         Self {
             store,
@@ -185,13 +194,21 @@ impl PartyController {
             live: Arc::default(),
             peers_seen: Mutex::default(),
             seen_gone: Mutex::default(),
-            parsed: ParsedJobs::default(),
+            parsed: ParsedJobs::new(catalog),
+            resources: tokio::sync::Mutex::new(()),
+            beyond_share: AtomicU64::new(0),
         }
     }
 
     /// Sets the HTTP address task processes report to (known once the server bound).
     pub fn set_server_address(&self, addr: String) {
         let _ = self.server.set(addr);
+    }
+
+    /// Tasks started since start although their job's share at their party had no room
+    /// left (each also logged as a warning).
+    pub fn tasks_beyond_share(&self) -> u64 {
+        self.beyond_share.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Parsed jobs (shared with the initiator); its counters measure the parses.

@@ -497,6 +497,7 @@ impl Site {
             launcher.clone(),
             config,
             events.clone(),
+            fateflow_domain::Catalog::NAMES_ONLY,
         ));
         let _ = launcher.controller.set(Arc::downgrade(&controller));
         controller.register_engines().await.unwrap();
