@@ -417,3 +417,46 @@ fn early_stopping_needs_validate_data_and_linr_watches_regression_metrics() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// FATE's own `hetero_lr_warm_start` job lists `ModelCheckpoint` at its default
+/// `save_freq`: accepted at submit as far as HeteroLR goes; another `save_freq` is
+/// refused at submit, naming the key.
+#[test]
+fn model_checkpoint_is_accepted_only_at_fates_default_save_freq() {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fate-examples");
+    if !root.is_dir() {
+        eprintln!("SKIPPED: ../shared/fate-examples is not next to the repository");
+        return;
+    }
+    let catalog = fateflow_domain::Catalog::new(&[
+        fateflow_components_data::SCHEMAS,
+        fateflow_components_linear::SCHEMAS,
+        fateflow_components_eval::SCHEMAS,
+    ]);
+    let folder = root.join("dsl/v2/hetero_logistic_regression");
+    let dsl = std::fs::read_to_string(folder.join("hetero_lr_warm_start_dsl.json")).unwrap();
+    let conf: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("hetero_lr_warm_start_conf.json")).unwrap(),
+    )
+    .unwrap();
+    let lr_errors = |conf: &Value| -> Vec<String> {
+        match fateflow_domain::Job::parse_str(&dsl, &conf.to_string(), catalog) {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs
+                .iter()
+                .filter(|e| e.component.as_deref() == Some("hetero_lr_0"))
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect(),
+        }
+    };
+    assert_eq!(lr_errors(&conf), Vec::<String>::new());
+    let mut changed = conf.clone();
+    changed["component_parameters"]["common"]["hetero_lr_0"]["callback_param"]["save_freq"] =
+        json!(2);
+    let errs = lr_errors(&changed);
+    assert!(
+        errs.len() == 1 && errs[0].starts_with("callback_param.save_freq: "),
+        "{errs:?}"
+    );
+}

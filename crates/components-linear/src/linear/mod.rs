@@ -28,7 +28,9 @@
 //! validations, and every party keeps the model of that metric's best epoch (without a
 //! stop, of the first metric's), whose epoch becomes `iters` and `best_iteration`.
 //! The deprecated top-level keys act as `callback_param` with `PerformanceEvaluate`.
-//! `ModelCheckpoint` is refused: no per-epoch checkpoints are kept.
+//! `ModelCheckpoint` is accepted at FATE's default `save_freq` (1) and said so in the
+//! task log: no per-epoch checkpoint is kept (deploying one is refused by the server),
+//! the final model is FATE's; another `save_freq` is refused.
 //!
 //! `cv_param.need_cv`: k-fold cross-validation instead of one fit; the output holds each
 //! sample's prediction from the fold that left it out (type `validate`), no model.
@@ -205,6 +207,12 @@ pub struct LinearModelParam {
 fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     let param = LinearParam::parse(task, &ctx.parameters)?;
     let roles = Roles::of(ctx, task)?;
+    if param.callbacks.checkpoint {
+        ctx.tracker.info(
+            "callback ModelCheckpoint: per-epoch checkpoints are not kept by this server \
+             (deploying a checkpoint is refused); the final model is saved as usual",
+        );
+    }
     if let Some(model) = ctx.models_of(task.module()).next() {
         let p: LinearModelParam =
             serde_json::from_value(model.model.param.clone()).map_err(|e| Error::InvalidModel {

@@ -53,7 +53,7 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
     param("callback_param.early_stopping_rounds", Any, "null", true),
     param("callback_param.metrics", Any, "[]", true),
     param("callback_param.use_first_metric_only", Any, "false", true),
-    param("callback_param.save_freq", Any, "1", true),
+    param("callback_param.save_freq", Any, "1", false),
     param("encrypted_mode_calculator_param", Object, OBJ, false),
     param(
         "encrypted_mode_calculator_param.mode",
@@ -99,6 +99,11 @@ const LINEAR_CONDITIONS: &[Condition] = &[
     when("stepwise_param", "stepwise_param.need_stepwise", &["true"]),
     when("cv_param", "cv_param.need_cv", &["true"]),
     when("sqn_param", "optimizer", &["sqn"]),
+    when(
+        "callback_param.save_freq",
+        "callback_param.callbacks",
+        &["ModelCheckpoint"],
+    ),
 ];
 
 const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
@@ -113,11 +118,11 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
     ("encrypt_param.method", &["paillier"]),
-    // A list: checked at run time (ModelCheckpoint refused: no per-epoch checkpoints
-    // are kept); at submit only once the domain checks list elements too.
+    // A list: checked at run time; at submit only once the domain checks list
+    // elements too.
     (
         "callback_param.callbacks",
-        &["EarlyStopping", "PerformanceEvaluate"],
+        &["EarlyStopping", "PerformanceEvaluate", "ModelCheckpoint"],
     ),
 ];
 
@@ -257,6 +262,10 @@ pub(crate) struct Callbacks {
     /// FATE's full metric names, task defaults filled in, in the given order.
     pub(crate) metrics: Vec<&'static str>,
     pub(crate) use_first_metric_only: bool,
+    /// `ModelCheckpoint` is listed (at its default `save_freq`): FATE saves the model
+    /// of every epoch as a checkpoint besides the final model. No checkpoint is kept
+    /// here (deploying one is refused by the server); the final model is the same.
+    pub(crate) checkpoint: bool,
 }
 
 /// FATE's metric aliases (`consts.ALIAS`) for the names the linear models can use.
@@ -412,17 +421,17 @@ impl Callbacks {
                 .collect::<Result<_>>()?,
         };
         if checkpoint {
-            return Err(Error::Unsupported {
-                parameter: "callback_param.callbacks".into(),
-                value: match save_freq {
-                    Some(f) => format!("ModelCheckpoint (save_freq {f})"),
-                    None => "ModelCheckpoint".into(),
-                },
-                supported:
-                    "EarlyStopping, PerformanceEvaluate: this server keeps no per-epoch \
-                            checkpoints (the final model is saved as usual); remove ModelCheckpoint"
+            // FATE reads "epoch" as 1.
+            let default = save_freq.is_none_or(|f| f.as_i64() == Some(1) || f == "epoch");
+            if !default {
+                return Err(Error::Unsupported {
+                    parameter: "callback_param.save_freq".into(),
+                    value: save_freq.map(Value::to_string).unwrap_or_default(),
+                    supported: "1 (FATE's default): this server keeps no per-epoch checkpoints, \
+                                only the final model"
                         .into(),
-            });
+                });
+            }
         }
         if early_stopping_rounds.is_some() && validation_freqs.is_none() {
             return Err(Error::param(
@@ -437,6 +446,7 @@ impl Callbacks {
             early_stopping_rounds,
             metrics,
             use_first_metric_only,
+            checkpoint,
         })
     }
 
@@ -824,23 +834,17 @@ mod tests {
         );
         let msg = e(json!({"callback_param": {"callbacks": ["ModelCheckpoint"], "save_freq": 2}}));
         assert!(
-            msg.contains("not supported yet") && msg.contains("ModelCheckpoint"),
+            msg.contains("not supported yet") && msg.contains("`callback_param.save_freq`"),
             "{msg}"
         );
-        let msg = e(
-            json!({"callback_param": {"callbacks": ["EarlyStopping"], "early_stopping_rounds": 2}}),
-        );
-        assert!(
-            msg.contains("`callback_param.early_stopping_rounds`"),
-            "{msg}"
-        );
-        let msg = e(json!({"validation_freqs": 1, "metrics": ["lift"]}));
-        assert!(
-            msg.contains("not supported yet") && msg.contains("lift"),
-            "{msg}"
-        );
-        let msg = e(json!({"validation_freqs": 1, "metrics": ["rmse"]}));
-        assert!(msg.contains("`metrics`"), "{msg}");
+        // At FATE's default save_freq, ModelCheckpoint is accepted (no checkpoint kept).
+        let c = parse(
+            Task::Logistic,
+            json!({"callback_param": {"callbacks": ["ModelCheckpoint"], "save_freq": 1}}),
+        )
+        .unwrap()
+        .callbacks;
+        assert!(c.checkpoint && !c.strategy);
         // save_freq without ModelCheckpoint is not used by FATE: accepted.
         parse(
             Task::Logistic,
