@@ -720,3 +720,44 @@ fn rsa_and_ecdh_intersections_with_two_hosts_keep_exactly_the_common_ids() {
         }
     }
 }
+
+#[test]
+fn submit_refuses_a_module_without_implementation_and_warns_of_conf_for_absent_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    let read = |job: &str, f: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(examples().join("jobs").join(job).join(f)).unwrap())
+            .unwrap()
+    };
+    // HomoLR is known by name only: refused at submit, not at run time.
+    let r = s.post(
+        "job/submit",
+        json!({"job_dsl": read("homo_lr", "dsl.json"), "job_runtime_conf": read("homo_lr", "conf.json")}),
+    );
+    assert_eq!(r["retcode"], 103, "{r}");
+    let msg = r["retmsg"].as_str().unwrap();
+    assert!(
+        msg.contains("homo_lr_0") && msg.contains("HomoLR") && msg.contains("not supported yet"),
+        "{msg}"
+    );
+    // Parameters for a component the DSL lacks: accepted, as FATE 1.11, with a warning.
+    let mut conf = read("reader_transform", "conf.json");
+    conf["component_parameters"]["common"]["intersection_0"] = json!({"intersect_method": "rsa"});
+    let r = s.post(
+        "job/submit",
+        json!({"job_dsl": read("reader_transform", "dsl.json"), "job_runtime_conf": conf}),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let msg = r["retmsg"].as_str().unwrap();
+    assert!(
+        msg.contains("intersection_0") && msg.contains("not in the DSL"),
+        "{msg}"
+    );
+    let about: Vec<&Value> = r["data"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w.as_str().unwrap().contains("intersection_0"))
+        .collect();
+    assert_eq!(about.len(), 1, "said once: {r}");
+}
