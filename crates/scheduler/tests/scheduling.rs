@@ -1049,3 +1049,46 @@ async fn a_job_that_can_never_fit_is_refused_at_submit_naming_party_need_and_cap
     assert_eq!(site.free_cores(GUEST.party_id).await, 2);
     assert_eq!(site.free_cores(HOST.party_id).await, 2);
 }
+
+#[tokio::test]
+async fn a_two_role_party_gives_back_exactly_what_it_took_when_another_party_is_full() {
+    let site = Site::start_with(SiteOptions {
+        cores: 2,
+        ..Default::default()
+    })
+    .await;
+    // A one-party job at 10000 holds that party's two cores until the gate opens.
+    let gate = Gate::new();
+    let (dsl, mut conf) = one_party_job();
+    conf["initiator"]["party_id"] = json!(HOST.party_id);
+    conf["role"] = json!({"guest": [HOST.party_id]});
+    site.launcher
+        .script(Rule::on("reader_0", Act::Succeed).gate(&gate).once());
+    let first = site.submit(&dsl, &conf).await;
+    let host_as_guest = Party {
+        role: fateflow_domain::Role::Guest,
+        party_id: HOST.party_id,
+    };
+    wait_running(&site, &first, "reader_0", host_as_guest).await;
+    // 9999 (guest and host[1]) applies, 10000 has nothing left: 9999 gives back, each
+    // round, exactly what it took.
+    let (dsl, conf) = guest_also_host_job();
+    let second = site.submit(&dsl, &conf).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let host1 = Party {
+        role: fateflow_domain::Role::Host,
+        party_id: GUEST.party_id,
+    };
+    assert_eq!(site.job(&second, GUEST).await.status, Status::Waiting);
+    for party in [GUEST, host1] {
+        assert!(!site.job(&second, party).await.resource_in_use);
+    }
+    assert_eq!(site.free_cores(GUEST.party_id).await, 2);
+    assert_eq!(site.free_cores(HOST.party_id).await, 0);
+    gate.open();
+    let a = site.wait_job(&first, host_as_guest, ended).await;
+    let b = site.wait_end(&second).await;
+    assert_eq!((a.status, b.status), (Status::Success, Status::Success));
+    assert_eq!(site.controller.tasks_beyond_share(), 0);
+    assert_resources_back(&site, &[GUEST.party_id, HOST.party_id], 2).await;
+}

@@ -285,6 +285,7 @@ impl PartyController {
             } => self.load_model(party, &model_id, &model_version).await,
             PartyCommand::ApplyResource => self.apply_resource(job_id, party).await,
             PartyCommand::ReturnResource => {
+                let _guard = self.resources.lock().await;
                 let returned = self
                     .store
                     .return_job_resource(

@@ -131,6 +131,9 @@ impl Scheduler {
                 "model_version": job_id,
             }),
         };
+        for w in &job.warnings {
+            tracing::warn!(job_id = %job_id, warning = %w, "job accepted with a warning");
+        }
         Ok(SubmitResult {
             model_info,
             logs_directory: self
