@@ -333,14 +333,14 @@ fn every_parameter_error_is_listed_at_once() {
     let lr = &mut conf["component_parameters"]["common"]["hetero_lr_0"];
     lr["max_iterr"] = json!(5);
     lr["cardinality_only"] = json!(true);
-    lr["callback_param"] = json!({"callbacks": ["EarlyStopping"]});
+    lr["callback_param"] = json!({"callbacks": ["ModelCheckpoint"], "save_freq": 2});
     lr["max_iter"] = json!("ten");
     let errs = errors(&dsl, &conf);
     let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
     for f in [
         "max_iterr",
         "cardinality_only",
-        "callback_param.callbacks",
+        "callback_param.save_freq",
         "max_iter",
     ] {
         assert!(fields.contains(&f), "{f} not in {errs}");

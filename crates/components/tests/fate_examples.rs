@@ -145,8 +145,8 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_linear_regression/linr-warm-start",
-        "callback_param callbacks",
-        &["hetero_linr_0.callback_param.callbacks"],
+        "warm start",
+        &["hetero_linr_1.input.model"],
     ),
     (
         "hetero_linear_regression/linr_sparse",
@@ -159,27 +159,14 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         &["data_transform_0.output_format"],
     ),
     (
-        "hetero_logistic_regression/hetero_lr_ovr_validate",
-        "callback_param callbacks",
-        &[
-            "hetero_lr_0.callback_param.callbacks",
-            "hetero_lr_0.callback_param.validation_freqs",
-            "hetero_lr_0.callback_param.early_stopping_rounds",
-        ],
-    ),
-    (
         "hetero_logistic_regression/hetero_lr_sparse_cv",
         "DataTransform output_format sparse",
         &["data_transform_0.output_format"],
     ),
     (
         "hetero_logistic_regression/hetero_lr_warm_start",
-        "callback_param callbacks",
-        &[
-            "hetero_lr_0.callback_param.callbacks",
-            "hetero_lr_0.callback_param.validation_freqs",
-            "hetero_lr_0.callback_param.early_stopping_rounds",
-        ],
+        "warm start",
+        &["hetero_lr_1.input.model"],
     ),
     (
         "hetero_stepwise/linr-stepwise",
