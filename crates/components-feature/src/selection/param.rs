@@ -421,24 +421,27 @@ pub(crate) struct SelectionParam {
 
 impl SelectionParam {
     pub(crate) fn parse(map: &Map<String, Value>) -> Result<Self> {
-        let p = Params::new(map);
+        let p = Params::with_schema(map, &SCHEMA);
         let select_col_indexes = col_indexes(&p, "select_col_indexes")?;
         let select_names = names(&p, "select_names")?.unwrap_or_default();
-        let use_anonymous = p.bool("use_anonymous", false)?;
+        let use_anonymous = p.get_bool("use_anonymous")?;
+        let default_methods = p.schema_default("filter_methods");
         let methods: Vec<String> = match p.list("filter_methods")? {
-            None => vec!["manually".into()],
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.trim().to_ascii_lowercase()),
-                    other => Err(Error::param(
-                        format!("filter_methods[{i}]"),
-                        format!("expected a filter name, found {}", describe_value(other)),
-                    )),
-                })
-                .collect::<Result<_>>()?,
-        };
+            Some(items) => items,
+            None => default_methods
+                .as_array()
+                .expect("the schema default of filter_methods is a list"),
+        }
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) => Ok(s.trim().to_ascii_lowercase()),
+            other => Err(Error::param(
+                format!("filter_methods[{i}]"),
+                format!("expected a filter name, found {}", describe_value(other)),
+            )),
+        })
+        .collect::<Result<_>>()?;
         let mut steps = Vec::new();
         for (position, method) in methods.iter().enumerate() {
             let parameter = format!("filter_methods[{position}]");
@@ -470,7 +473,7 @@ impl SelectionParam {
                 }
                 "unique_value" => {
                     let o = p.object_or_empty("unique_param")?;
-                    let eps = positive(&o, "eps", 1e-5)?;
+                    let eps = positive(&o, "eps")?;
                     let rule = Rule {
                         select: Select::Threshold(eps),
                         take_high: true,
@@ -487,7 +490,7 @@ impl SelectionParam {
                 }
                 "coefficient_of_variation_value_thres" => {
                     let o = p.object_or_empty("variance_coe_param")?;
-                    let t = positive(&o, "value_threshold", 1.0)?;
+                    let t = positive(&o, "value_threshold")?;
                     let rule = Rule {
                         select: Select::Threshold(t),
                         take_high: true,
@@ -504,8 +507,8 @@ impl SelectionParam {
                 }
                 "outlier_cols" => {
                     let o = p.object_or_empty("outlier_param")?;
-                    let q = fraction(&o, "percentile", 1.0)?;
-                    let t = finite(&o, "upper_threshold", 1.0)?;
+                    let q = fraction(&o, "percentile")?;
+                    let t = finite(&o, "upper_threshold")?;
                     let rule = Rule {
                         select: Select::Threshold(t),
                         take_high: false,
@@ -522,7 +525,7 @@ impl SelectionParam {
                 }
                 "percentage_value" => {
                     let o = p.object_or_empty("percentage_value_param")?;
-                    let upper_pct = fraction(&o, "upper_pct", 1.0)?;
+                    let upper_pct = fraction(&o, "upper_pct")?;
                     if upper_pct < 0.1 {
                         return Err(Error::param(
                             o.name("upper_pct"),
@@ -537,10 +540,10 @@ impl SelectionParam {
                 }
                 "iv_value_thres" => {
                     let o = p.object_or_empty("iv_value_param")?;
-                    let t = finite(&o, "value_threshold", 0.0)?;
+                    let t = finite(&o, "value_threshold")?;
                     let host_thresholds =
                         host_thresholds(&o.name("host_thresholds"), o.value("host_thresholds"))?;
-                    let local_only = o.bool("local_only", false)?;
+                    let local_only = o.get_bool("local_only")?;
                     let iv = IvRule {
                         rule: Rule {
                             select: Select::Threshold(t),
@@ -555,8 +558,8 @@ impl SelectionParam {
                 }
                 "iv_percentile" => {
                     let o = p.object_or_empty("iv_percentile_param")?;
-                    let q = fraction(&o, "percentile_threshold", 1.0)?;
-                    let local_only = o.bool("local_only", false)?;
+                    let q = fraction(&o, "percentile_threshold")?;
+                    let local_only = o.get_bool("local_only")?;
                     let iv = IvRule {
                         rule: Rule {
                             select: Select::PercentileWithTies(q),
@@ -571,11 +574,8 @@ impl SelectionParam {
                 }
                 "iv_top_k" => {
                     let o = p.object_or_empty("iv_top_k_param")?;
-                    let k = match o.value("k") {
-                        None => 10,
-                        Some(v) => positive_int(&o.name("k"), v)?,
-                    };
-                    let local_only = o.bool("local_only", false)?;
+                    let k = positive_int(&o.name("k"), &or_default(&o, "k"))?;
+                    let local_only = o.get_bool("local_only")?;
                     let iv = IvRule {
                         rule: Rule {
                             select: Select::TopK(k),
@@ -589,7 +589,7 @@ impl SelectionParam {
                     steps.push(step(method, FilterKind::Iv(iv), meta));
                 }
                 "iv_filter" => {
-                    for (metric_index, entry) in common(&p, "iv_param", "iv", true)? {
+                    for (metric_index, entry) in common(&p, "iv_param")? {
                         let metric_name = entry.metric_name();
                         match &entry.metric {
                             Value::String(s) if s.trim().eq_ignore_ascii_case("iv") => {}
@@ -632,7 +632,7 @@ impl SelectionParam {
                     }
                 }
                 "statistic_filter" => {
-                    for (metric_index, entry) in common(&p, "statistic_param", "mean", true)? {
+                    for (metric_index, entry) in common(&p, "statistic_param")? {
                         let (metric, name) = Metric::parse(&entry.metric_name(), &entry.metric)?;
                         let meta = json!({
                             "metrics": name, "filter_type": entry.filter_type,
@@ -831,13 +831,19 @@ fn finite_number(parameter: &str, v: &Value) -> Result<f64> {
     }
 }
 
-fn finite(o: &Params<'_>, name: &str, default: f64) -> Result<f64> {
+/// The value of `name`, or the schema's default.
+fn or_default(o: &Params<'_>, name: &str) -> Value {
     o.value(name)
-        .map_or(Ok(default), |v| finite_number(&o.name(name), v))
+        .cloned()
+        .unwrap_or_else(|| o.schema_default(name))
 }
 
-fn positive(o: &Params<'_>, name: &str, default: f64) -> Result<f64> {
-    let x = finite(o, name, default)?;
+fn finite(o: &Params<'_>, name: &str) -> Result<f64> {
+    finite_number(&o.name(name), &or_default(o, name))
+}
+
+fn positive(o: &Params<'_>, name: &str) -> Result<f64> {
+    let x = finite(o, name)?;
     if x > 0.0 {
         Ok(x)
     } else {
@@ -860,9 +866,8 @@ fn fraction_value(parameter: &str, v: &Value) -> Result<f64> {
     }
 }
 
-fn fraction(o: &Params<'_>, name: &str, default: f64) -> Result<f64> {
-    o.value(name)
-        .map_or(Ok(default), |v| fraction_value(&o.name(name), v))
+fn fraction(o: &Params<'_>, name: &str) -> Result<f64> {
+    fraction_value(&o.name(name), &or_default(o, name))
 }
 
 fn positive_int(parameter: &str, v: &Value) -> Result<usize> {
@@ -967,16 +972,11 @@ impl CommonEntry<'_> {
 /// `filter_type`, `take_high`, `threshold`, `select_federated` (and `host_thresholds`,
 /// `mul_class_merge_type`) one value for every metric or, when `metrics` is a list, a
 /// list with one value per metric.
-fn common<'a>(
-    p: &Params<'a>,
-    name: &str,
-    default_metric: &str,
-    default_take_high: bool,
-) -> Result<Vec<(Option<usize>, CommonEntry<'a>)>> {
+fn common<'a>(p: &Params<'a>, name: &str) -> Result<Vec<(Option<usize>, CommonEntry<'a>)>> {
     let o = p.object_or_empty(name)?;
     let prefix = p.name(name);
     let metrics: Vec<Value> = match o.value("metrics") {
-        None => vec![Value::String(default_metric.into())],
+        None => vec![o.schema_default("metrics")],
         Some(Value::Array(items)) if items.is_empty() => {
             return Err(Error::param(
                 o.name("metrics"),
@@ -1028,9 +1028,11 @@ fn common<'a>(
             Some(i) => format!("{prefix}.{f}[{i}]"),
             None => format!("{prefix}.{f}"),
         };
-        let filter_type = match filter_types[i] {
-            None => "threshold",
-            Some(Value::String(s)) => ["threshold", "top_k", "top_percentile"]
+        let given = |values: &[Option<&Value>], f: &str| {
+            values[i].cloned().unwrap_or_else(|| o.schema_default(f))
+        };
+        let filter_type = match &given(&filter_types, "filter_type") {
+            Value::String(s) => ["threshold", "top_k", "top_percentile"]
                 .into_iter()
                 .find(|c| c.eq_ignore_ascii_case(s.trim()))
                 .ok_or_else(|| {
@@ -1039,7 +1041,7 @@ fn common<'a>(
                         format!("`{s}` is not one of threshold, top_k, top_percentile"),
                     )
                 })?,
-            Some(other) => {
+            other => {
                 return Err(Error::param(
                     field("filter_type"),
                     format!(
@@ -1049,32 +1051,30 @@ fn common<'a>(
                 ))
             }
         };
-        let take_high = match take_highs[i] {
-            None => default_take_high,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
+        let take_high = match given(&take_highs, "take_high") {
+            Value::Bool(b) => b,
+            other => {
                 return Err(Error::param(
                     field("take_high"),
-                    format!("expected true or false, found {}", describe_value(other)),
+                    format!("expected true or false, found {}", describe_value(&other)),
                 ))
             }
         };
-        let select_federated = match federated[i] {
-            None => true,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
+        let select_federated = match given(&federated, "select_federated") {
+            Value::Bool(b) => b,
+            other => {
                 return Err(Error::param(
                     field("select_federated"),
-                    format!("expected true or false, found {}", describe_value(other)),
+                    format!("expected true or false, found {}", describe_value(&other)),
                 ))
             }
         };
         let threshold_name = field("threshold");
-        let select = match (filter_type, thresholds[i]) {
-            ("threshold", None) => Select::Threshold(1.0),
-            ("threshold", Some(v)) => Select::Threshold(finite_number(&threshold_name, v)?),
-            ("top_k", None) => Select::TopK(1),
-            ("top_k", Some(v)) => Select::TopK(positive_int(&threshold_name, v).map_err(|_| {
+        let threshold = given(&thresholds, "threshold");
+        let v = &threshold;
+        let select = match filter_type {
+            "threshold" => Select::Threshold(finite_number(&threshold_name, v)?),
+            "top_k" => Select::TopK(positive_int(&threshold_name, v).map_err(|_| {
                 Error::param(
                     &threshold_name,
                     format!(
@@ -1083,8 +1083,7 @@ fn common<'a>(
                     ),
                 )
             })?),
-            (_, None) => Select::TopPercentile(1.0),
-            (_, Some(v)) => Select::TopPercentile(fraction_value(&threshold_name, v).map_err(|_| {
+            _ => Select::TopPercentile(fraction_value(&threshold_name, v).map_err(|_| {
                 Error::param(
                     &threshold_name,
                     format!(
