@@ -491,9 +491,30 @@ pub fn default_drift<T: std::fmt::Debug + PartialEq>(
     overlays: &[Value],
     parse: &dyn Fn(&serde_json::Map<String, Value>) -> Result<T>,
 ) -> Vec<String> {
+    default_drift_except(schema, overlays, &[], parse)
+}
+
+/// [`default_drift`] leaving out the keys of `except` (and keys inside them): keys
+/// whose mere presence FATE reads, as its deprecated keys that it moves into another
+/// parameter object when given, even at their default.
+pub fn default_drift_except<T: std::fmt::Debug + PartialEq>(
+    schema: &ModuleSchema,
+    overlays: &[Value],
+    except: &[&str],
+    parse: &dyn Fn(&serde_json::Map<String, Value>) -> Result<T>,
+) -> Vec<String> {
+    let excepted = |path: &str| {
+        except.iter().any(|e| {
+            path == *e
+                || path
+                    .strip_prefix(e)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
     let keys: Vec<_> = schema
         .params()
         .filter(|p| p.implemented && !p.is_object() && p.path != "need_run")
+        .filter(|p| !excepted(p.path))
         .collect();
     let with = |base: &serde_json::Map<String, Value>, path: &str, text: &str| {
         let mut conf = base.clone();
@@ -529,6 +550,7 @@ pub fn default_drift<T: std::fmt::Debug + PartialEq>(
             full = with(&full, p.path, p.default);
         }
         let (without, with_defaults) = (parse(&base), parse(&full));
+        let mut refused = false;
         let without = match (without, with_defaults) {
             (Ok(a), Ok(b)) if a == b => continue,
             (Ok(a), Ok(_)) => a,
@@ -539,12 +561,14 @@ pub fn default_drift<T: std::fmt::Debug + PartialEq>(
                 problems.push(format!("{}: conf {overlay} refused: {e}", schema.name));
                 continue;
             }
-            (Ok(_), Err(e)) => {
+            // Still try each key alone, to name what else drifts.
+            (Ok(a), Err(e)) => {
                 problems.push(format!(
                     "{}: conf {overlay} with every key at FATE's default refused: {e}",
                     schema.name
                 ));
-                continue;
+                refused = true;
+                a
             }
         };
         let before = problems.len();
@@ -561,7 +585,7 @@ pub fn default_drift<T: std::fmt::Debug + PartialEq>(
                 )),
             }
         }
-        if problems.len() == before {
+        if problems.len() == before && !refused {
             problems.push(format!(
                 "{}: conf {overlay} parses differently with every key at FATE's default, though no key alone does",
                 schema.name
