@@ -22,7 +22,7 @@ pub const COMPONENTS: fateflow_component_core::Components =
 
 #[cfg(test)]
 mod tests {
-    use fateflow_component_core::testing::unread_implemented_keys;
+    use fateflow_component_core::testing::{default_drift_except, unread_implemented_keys};
     use serde_json::json;
 
     use crate::linear::param::{LinearParam, Task, HETERO_LINR_SCHEMA, HETERO_LR_SCHEMA};
@@ -49,5 +49,33 @@ mod tests {
             2,
             "a schema of this family is not checked here"
         );
+    }
+
+    #[test]
+    fn parsers_default_as_the_schemas_say() {
+        let overlays = [
+            json!({"init_param.init_method": "const"}),
+            json!({"cv_param.need_cv": true}),
+        ];
+        // FATE treats these deprecated keys as given even at their default value.
+        let given_at_default = [
+            "metrics",
+            "use_first_metric_only",
+            "validation_freqs",
+            "early_stopping_rounds",
+        ];
+        let mut problems = Vec::new();
+        for (schema, task) in [
+            (HETERO_LR_SCHEMA, Task::Logistic),
+            (HETERO_LINR_SCHEMA, Task::Linear),
+        ] {
+            problems.extend(default_drift_except(
+                &schema,
+                &overlays,
+                &given_at_default,
+                &|map| LinearParam::parse(task, map),
+            ));
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

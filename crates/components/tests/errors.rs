@@ -108,8 +108,12 @@ fn cycle_names_its_components() {
 fn model_input_of_wrong_kind() {
     check(
         |d, _| {
-            d["components"]["hetero_lr_0"]["input"]["model"] =
-                json!(["hetero_feature_binning_0.model"])
+            // With `data` rather than `train_data`: a model input with train_data is a
+            // warm start, refused on its own.
+            let lr = &mut d["components"]["hetero_lr_0"]["input"];
+            let train = lr["data"]["train_data"].take();
+            lr["data"] = json!({ "data": train });
+            lr["model"] = json!(["hetero_feature_binning_0.model"])
         },
         Some("hetero_lr_0"),
         "input.model[0]",

@@ -664,7 +664,11 @@ impl LinearParam {
                 Some(CvParam {
                     n_splits: n_splits as usize,
                     shuffle: cp.bool("shuffle", true)?,
-                    random_seed: cp.value("random_seed").and_then(Value::as_u64),
+                    // FATE's default seed is 1; an explicit null shuffles unseeded.
+                    random_seed: match cp.value("random_seed") {
+                        None => Some(1),
+                        Some(v) => v.as_u64(),
+                    },
                 })
             }
         };
