@@ -9,7 +9,8 @@
 //! - `select_col_indexes` (`-1`, every feature column) and `select_names` (`[]`): the
 //!   columns the filters judge, indexes into the feature columns (label excluded) plus
 //!   names. Unselected columns are always kept. `use_anonymous` (false): `select_names`
-//!   are this party's anonymous names, `<role>_<party_id>_x<index>`.
+//!   and the manual filter's names are this party's anonymous names,
+//!   `<role>_<party_id>_x<index>`.
 //! - `filter_methods` (`["manually"]`): applied in list order, each to the selected
 //!   columns the previous ones left, so a percentile is of the remaining columns.
 //!   `iv_filter` and `statistic_filter` with a list of `metrics` run once per metric.
@@ -797,7 +798,15 @@ fn statistics(
 }
 
 fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> {
-    let param = SelectionParam::parse(&ctx.parameters)?;
+    let mut param = SelectionParam::parse(&ctx.parameters)?;
+    if param.use_anonymous {
+        // FATE: with use_anonymous, manual filters name columns by anonymous name too.
+        for step in &mut param.steps {
+            if let FilterKind::Manually(m) = &mut step.kind {
+                m.use_real_names(&input.header, |i| anonymous(ctx, i))?;
+            }
+        }
+    }
     let steps = &param.steps;
     link.iv_tags = steps.iter().filter(|s| s.is_iv()).map(iv_tag).collect();
     let header = &input.header;

@@ -300,6 +300,37 @@ pub(crate) struct Manually {
 }
 
 impl Manually {
+    /// Replaces anonymous names (`anonymous(i)` is feature `i`'s) in the name lists by
+    /// the real header names; a name that is no anonymous name of this party is an error.
+    pub(crate) fn use_real_names(
+        &mut self,
+        header: &[String],
+        anonymous: impl Fn(usize) -> String,
+    ) -> Result<()> {
+        let known: Vec<String> = (0..header.len()).map(&anonymous).collect();
+        let real = |parameter: &str, names: &mut Vec<String>| -> Result<()> {
+            for n in names.iter_mut() {
+                let i = known.iter().position(|a| a == n).ok_or_else(|| {
+                    Error::param(
+                        format!("manually_param.{parameter}"),
+                        format!(
+                            "`{n}` is not an anonymous feature name of this party \
+                             (use_anonymous is true; names: {})",
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+                *n = header[i].clone();
+            }
+            Ok(())
+        };
+        real("filter_out_names", &mut self.filter_out_names)?;
+        if let Some(names) = &mut self.left_col_names {
+            real("left_col_names", names)?;
+        }
+        Ok(())
+    }
+
     /// The header positions this filter removes (among the columns it judges).
     pub(crate) fn filtered_out(&self, header: &[String]) -> Result<BTreeSet<usize>> {
         let index = |parameter: &str, i: usize| {
@@ -1381,5 +1412,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`manually_param.filter_out_indexes`: index 3"));
+    }
+
+    #[test]
+    fn manual_names_can_be_anonymous() {
+        let header: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let anonymous = |i: usize| format!("host_10000_x{i}");
+        let mut m = Manually {
+            left_col_names: Some(vec!["host_10000_x3".into()]),
+            ..Manually::default()
+        };
+        m.use_real_names(&header, anonymous).unwrap();
+        assert_eq!(m.left_col_names, Some(vec!["d".to_string()]));
+        assert_eq!(m.filtered_out(&header).unwrap(), [0, 1, 2].into());
+
+        let mut m = Manually {
+            filter_out_names: vec!["host_9999_x0".into()],
+            ..Manually::default()
+        };
+        let e = m
+            .use_real_names(&header, anonymous)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`host_9999_x0` is not an anonymous feature name"),
+            "{e}"
+        );
     }
 }
