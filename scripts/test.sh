@@ -11,4 +11,9 @@ cargo test --workspace --locked
 FATEFLOW_NO_IFMA=1 cargo test --locked -p fateflow-crypto
 cargo build --locked -p fateflow-server --bin fateflow
 bash tests/compat/fate_client.sh
+# A representative subset of FATE's own example jobs through FATE's flow (the full
+# run: bash scripts/conformance.sh).
+FATEFLOW_BIN=${CARGO_TARGET_DIR:-target}/debug/fateflow CONFORMANCE_EXPECT=tests/conformance/ci.expect \
+    CONFORMANCE_ONLY=match_id,union-data-transform,woe_binning,multi_host_bucket,iv_selection,manually-left,hetero_lr_warm_start \
+    bash scripts/conformance.sh data_transform union hetero_feature_binning hetero_feature_selection hetero_logistic_regression
 bash tests/board/run.sh
