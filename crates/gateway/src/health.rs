@@ -118,10 +118,7 @@ pub async fn run(
                     h.address,
                     down.as_secs()
                 );
-                match controller
-                    .fail_unreachable_party(h.party_id, &reason)
-                    .await
-                {
+                match controller.fail_unreachable_party(h.party_id, &reason).await {
                     Ok(jobs) => {
                         for j in jobs {
                             tracing::warn!(job_id = %j, party_id = h.party_id, "gateway: failing the party's running tasks; it stayed unreachable past the party timeout");
