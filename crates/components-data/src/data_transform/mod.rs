@@ -115,7 +115,7 @@ impl Component for DataTransform {
                     match_id_name: m.meta.match_id_name.clone(),
                 };
                 input.prepare(ctx, &format, Some(&m.param.header))?;
-                transform(ctx, &input, model)
+                transform(ctx, &input, model, m)
             }
             None => {
                 let p = DataTransformParam::parse(&ctx.parameters)?;
@@ -130,7 +130,7 @@ impl Component for DataTransform {
                     match_id_name: p.match_id_name.clone(),
                 };
                 input.prepare(ctx, &format, None)?;
-                fit(ctx, &input)
+                fit(ctx, &input, p)
             }
         }
     }
@@ -577,8 +577,7 @@ fn write_output(
     Ok(counts)
 }
 
-fn fit(ctx: &TaskContext<'_>, input: &Input) -> Result<()> {
-    let param = DataTransformParam::parse(&ctx.parameters)?;
+fn fit(ctx: &TaskContext<'_>, input: &Input, param: DataTransformParam) -> Result<()> {
     let schema = &input.info.schema;
     let why_label = "`label_name`, with `with_label` true";
     let label = if param.with_label {
@@ -739,15 +738,18 @@ fn fit(ctx: &TaskContext<'_>, input: &Input) -> Result<()> {
     report(ctx, "train", input.rows, &layout, &model, &counts)
 }
 
-fn transform(ctx: &TaskContext<'_>, input: &Input, model_input: &ModelInput) -> Result<()> {
+fn transform(
+    ctx: &TaskContext<'_>,
+    input: &Input,
+    model_input: &ModelInput,
+    model: DataTransformModel,
+) -> Result<()> {
     let bad_model = |reason: String| Error::InvalidModel {
         component: model_input.component.clone(),
         alias: model_input.alias.clone(),
         module: model_input.model.module.clone(),
         reason,
     };
-    let model = DataTransformModel::from_component_model(&model_input.model)
-        .map_err(|e| bad_model(e.to_string()))?;
     let schema = &input.info.schema;
     let features = model
         .param
