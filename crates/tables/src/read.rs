@@ -360,6 +360,32 @@ where
     S: TableStore + ?Sized,
     I: IntoIterator<Item = Result<(String, String)>>,
 {
+    let mut seen = std::collections::HashSet::new();
+    let unique = rows.into_iter().map(|row| {
+        let (sid, line) = row?;
+        if !seen.insert(sid.clone()) {
+            return Err(Error::InvalidFrame {
+                reason: format!("duplicate sid `{sid}`"),
+            });
+        }
+        Ok((sid, line))
+    });
+    write_text_rows(store, id, info, unique, mode)
+}
+
+/// [`write_text`] for rows whose sids the caller has already checked to be unique
+/// (an upload, which names the lines of a repeated id).
+pub(crate) fn write_text_rows<S, I>(
+    store: &S,
+    id: &TableId,
+    info: &TableInfo,
+    rows: I,
+    mode: WriteMode,
+) -> Result<TableMeta>
+where
+    S: TableStore + ?Sized,
+    I: IntoIterator<Item = Result<(String, String)>>,
+{
     check_partitions(info.partitions)?;
     if mode == WriteMode::Create && store.exists(id)? {
         return Err(Error::TableExists {
@@ -378,16 +404,10 @@ where
         info.partitions,
         default_batch_rows(info.partitions, 8),
     );
-    let mut seen = std::collections::HashSet::new();
     let mut count = 0u64;
     let mut part_of_data = Vec::new();
     for row in rows {
         let (sid, line) = row?;
-        if !seen.insert(sid.clone()) {
-            return Err(Error::InvalidFrame {
-                reason: format!("duplicate sid `{sid}`"),
-            });
-        }
         if part_of_data.len() < PART_OF_DATA_ROWS {
             part_of_data.push(vec![sid.clone(), line.clone()]);
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::batcher::{default_batch_rows, Batcher};
 use crate::error::{Error, Result};
 use crate::id::TableId;
-use crate::read::write_text;
+use crate::read::write_text_rows;
 use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
 use crate::store::{TableStore, WriteMode};
 use crate::{check_partitions, DEFAULT_PARTITIONS, MAX_LINE_BYTES};
@@ -131,7 +131,8 @@ fn not_dense(e: &Error, head: bool) -> bool {
 /// rest of the line as text, nothing parsed (with `extend_sid`, a generated sid and the
 /// whole line). With `head` the first line is the header: its first field names the
 /// sid and the rest is kept as the header (every field with `extend_sid`). Atomic and
-/// streaming like [`upload_csv`]; sids must be unique.
+/// streaming like [`upload_csv`]; sids must be unique (a repeated one is named with
+/// both its lines).
 pub fn upload_text<S, R>(store: &S, input: R, options: &UploadOptions) -> Result<TableMeta>
 where
     S: TableStore + ?Sized,
@@ -210,7 +211,7 @@ where
     } else {
         WriteMode::Create
     };
-    write_text(store, &id, &info, rows, mode)
+    write_text_rows(store, &id, &info, rows, mode)
 }
 
 /// Uploads CSV text into a new table.

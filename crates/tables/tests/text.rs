@@ -186,3 +186,25 @@ fn duplicate_ids_in_text_are_refused_and_nothing_is_left() {
     .unwrap());
     assert_no_leftovers(dir.path(), "experiment", "dup");
 }
+
+#[test]
+fn write_text_refuses_a_repeated_sid_and_leaves_nothing() {
+    let (dir, store) = temp_store();
+    let info = fateflow_tables::TableInfo {
+        schema: fateflow_tables::TableSchema::new("id", Vec::new()),
+        partitions: 2,
+        id_delimiter: ",".into(),
+        have_head: false,
+        extend_sid: false,
+        origin: fateflow_tables::TableOrigin::Output,
+        layout: RowLayout::Columns,
+    };
+    let id = TableId::new("experiment", "w").unwrap();
+    let rows =
+        [("1", "a"), ("2", "b"), ("1", "c")].map(|(s, l)| Ok((s.to_string(), l.to_string())));
+    let e =
+        fateflow_tables::write_text(&store, &id, &info, rows, fateflow_tables::WriteMode::Create)
+            .unwrap_err();
+    assert!(e.to_string().contains("duplicate sid `1`"), "{e}");
+    assert_no_leftovers(dir.path(), "experiment", "w");
+}
