@@ -52,6 +52,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# `flow init` writes its settings into the venv: one run per venv at a time.
+exec 9>"$VENV.lock"
+if ! flock -n 9; then
+    echo "==> another run holds $VENV; waiting for it"
+    flock 9
+fi
+
 echo "==> fate-client $CLIENT_VERSION"
 rc=0
 fate_client_venv "$VENV" "$CLIENT_VERSION" "$OUT" || rc=$?
