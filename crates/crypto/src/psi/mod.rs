@@ -6,10 +6,14 @@
 //!   (the 1.x default method).
 //! - [`ecdh`]: commutative encryption on the Ristretto group of curve25519 (the method of
 //!   FATE ≥ 1.9 and FATE 2, with our own point encoding).
+//! - [`dh`]: Pohlig–Hellman commutative encryption modulo a safe prime (FATE 1.x
+//!   `dh_intersect`, RFC 2409/3526 groups).
 //!
 //! Ids are byte strings (`AsRef<[u8]>`): a FATE id is its UTF-8 string. As in FATE, an id is
 //! first hashed with a [`HashMethod`] over `id ‖ salt`.
 
+pub mod dh;
+pub mod digest;
 pub mod ecdh;
 pub mod rsa;
 
@@ -25,6 +29,10 @@ use sha2::Digest;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum HashMethod {
+    /// MD5.
+    Md5,
+    /// SHA-1.
+    Sha1,
     /// SHA-224.
     Sha224,
     /// SHA-256, FATE's default.
@@ -34,9 +42,47 @@ pub enum HashMethod {
     Sha384,
     /// SHA-512.
     Sha512,
+    /// SM3 (GB/T 32905-2016).
+    Sm3,
+    /// No hash: the value and salt themselves (FATE's `"none"`).
+    None,
 }
 
 impl HashMethod {
+    /// Every method, with FATE's names.
+    pub const ALL: &'static [HashMethod] = &[
+        Self::Md5,
+        Self::Sha1,
+        Self::Sha224,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+        Self::Sm3,
+        Self::None,
+    ];
+
+    /// FATE's name of the method (`sha256`, `sm3`, `none`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Md5 => "md5",
+            Self::Sha1 => "sha1",
+            Self::Sha224 => "sha224",
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+            Self::Sm3 => "sm3",
+            Self::None => "none",
+        }
+    }
+
+    /// The method FATE calls `name` (compared without regard to case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+
     /// The raw digest of `value ‖ salt`.
     pub fn digest(self, value: &[u8], salt: &[u8]) -> Vec<u8> {
         fn run<D: Digest>(value: &[u8], salt: &[u8]) -> Vec<u8> {
@@ -47,6 +93,10 @@ impl HashMethod {
                 .to_vec()
         }
         match self {
+            Self::Md5 => digest::md5(&[value, salt]).to_vec(),
+            Self::Sha1 => digest::sha1(&[value, salt]).to_vec(),
+            Self::Sm3 => digest::sm3(&[value, salt]).to_vec(),
+            Self::None => [value, salt].concat(),
             Self::Sha224 => run::<sha2::Sha224>(value, salt),
             Self::Sha256 => run::<sha2::Sha256>(value, salt),
             Self::Sha384 => run::<sha2::Sha384>(value, salt),
@@ -54,9 +104,13 @@ impl HashMethod {
         }
     }
 
-    /// The lower-case hexadecimal digest of `value ‖ salt` (FATE's `Hash.compute`).
+    /// The lower-case hexadecimal digest of `value ‖ salt` (FATE's `Hash.compute`); with
+    /// [`HashMethod::None`], FATE's `str(value + salt)`, the text itself.
     pub fn hex_digest(self, value: &[u8], salt: &[u8]) -> String {
-        to_lower_hex(&self.digest(value, salt))
+        match self {
+            Self::None => String::from_utf8_lossy(&[value, salt].concat()).into_owned(),
+            _ => to_lower_hex(&self.digest(value, salt)),
+        }
     }
 }
 
@@ -93,6 +147,20 @@ mod tests {
             HashMethod::Sha256.hex_digest(b"ab", b"c"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn every_method_has_a_name_and_digest() {
+        for m in HashMethod::ALL {
+            assert_eq!(HashMethod::from_name(&m.name().to_uppercase()), Some(*m));
+            assert!(!m.digest(b"id", b"salt").is_empty());
+        }
+        assert_eq!(HashMethod::None.hex_digest(b"id", b"1"), "id1");
+        assert_eq!(
+            HashMethod::Sm3.hex_digest(b"ab", b"c"),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+        assert_eq!(HashMethod::from_name("sha3"), None);
     }
 
     #[test]

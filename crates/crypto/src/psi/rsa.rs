@@ -34,6 +34,10 @@ pub const DEFAULT_RANDOM_BITS: u32 = 128;
 /// Key sizes offered by [`RsaSigner::generate`] (FATE's default is 2048).
 pub const SUPPORTED_KEY_SIZES: &[u32] = &[1024, 2048, 3072];
 const MIN_KEY_BITS: u32 = 1024;
+/// `random_base_fraction` above this gives every id its own factor (FATE's).
+const MAX_BASE_FRACTION: f64 = 0.99;
+/// `random_base_fraction` below this is raised to it (FATE's).
+const MIN_BASE_FRACTION: f64 = 0.01;
 const MAX_KEY_BITS: u32 = 8192;
 const PUBLIC_KIND: &str = "rsa-public-key";
 const FORMAT_VERSION: u32 = 1;
@@ -129,8 +133,8 @@ pub struct RsaHashing {
 }
 
 impl RsaHashing {
-    /// `H1(id)` as an integer.
-    fn first_hash(&self, id: &[u8]) -> Integer {
+    /// `H1(id)` as an integer (FATE splits ids by its parity with `split_calculation`).
+    pub fn first_hash(&self, id: &[u8]) -> Integer {
         Integer::from_digits(&self.first.digest(id, self.salt.as_bytes()), Order::Msf)
     }
 
@@ -364,6 +368,61 @@ impl RsaBlinder {
         BlindedIds { blinded, factors }
     }
 
+    /// Step 3 with blinding factors shared by groups of ids (FATE's
+    /// `random_base_fraction`): the ids are grouped by their first hash modulo
+    /// `count = max(round(n · max(fraction, 0.01)), 1)` and each group is blinded with one
+    /// random factor, so only `count` exponentiations `r^e` are made. A `fraction` above
+    /// 0.99 gives every id its own factor, as [`RsaBlinder::blind_ids`]. A shared factor
+    /// lets the signer see the ratio of two ids' hashes in one group: FATE's trade of
+    /// privacy for speed.
+    pub fn blind_ids_with_fraction<S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[S],
+        fraction: f64,
+    ) -> BlindedIds {
+        if !(fraction > 0.0 && fraction <= MAX_BASE_FRACTION) {
+            return self.blind_ids(ids);
+        }
+        let n = &self.public.n;
+        let count = ((ids.len() as f64 * fraction.max(MIN_BASE_FRACTION)).round() as u64).max(1);
+        let hashes: Vec<Integer> = ids
+            .par_iter()
+            .map(|id| self.hashing.first_hash(id.as_ref()))
+            .collect();
+        let groups: Vec<u64> = hashes
+            .iter()
+            .map(|h| Integer::from(h % count).to_u64().unwrap_or(0))
+            .collect();
+        let mut used: Vec<u64> = groups.clone();
+        used.sort_unstable();
+        used.dedup();
+        let factors: std::collections::HashMap<u64, (Integer, Integer)> = used
+            .par_iter()
+            .map(|g| {
+                let r = loop {
+                    let r = rng::random_bits(self.random_bits);
+                    if r != 0 && r < *n {
+                        break r;
+                    }
+                };
+                let re = Integer::from(
+                    r.pow_mod_ref(&self.public.e, n)
+                        .expect("non-negative exponent"),
+                );
+                (*g, (r, re))
+            })
+            .collect();
+        let (blinded, factors) = hashes
+            .par_iter()
+            .zip(&groups)
+            .map(|(h, g)| {
+                let (r, re) = &factors[g];
+                (Integer::from(re * h) % n, r.clone())
+            })
+            .unzip();
+        BlindedIds { blinded, factors }
+    }
+
     /// Step 3 with given blinding factors (for known-answer tests). Each factor must be
     /// invertible modulo n.
     pub fn blind_ids_with_factors<S: AsRef<[u8]> + Sync>(
@@ -416,5 +475,34 @@ impl RsaBlinder {
                 Ok(self.hashing.final_hash(&unblinded))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shared blinding factors still unblind to the same signatures, and ids of one
+    /// group share their factor.
+    #[test]
+    fn fraction_blinding_gives_the_same_signatures() {
+        let signer = RsaSigner::generate(1024).unwrap();
+        let ids: Vec<String> = (0..40).map(|i| format!("id{i}")).collect();
+        let expected = signer.sign_ids(&ids).unwrap();
+        let blinder = RsaBlinder::new(signer.public_key().clone());
+        for fraction in [0.001, 0.1, 0.5, 0.99, 1.0] {
+            let blinded = blinder.blind_ids_with_fraction(&ids, fraction);
+            let signed = signer.sign_blinded(blinded.blinded()).unwrap();
+            assert_eq!(blinder.unblind(&blinded, &signed).unwrap(), expected);
+            let mut distinct = blinded.factors.clone();
+            distinct.sort();
+            distinct.dedup();
+            let groups = ((40.0 * f64::max(fraction, 0.01)).round() as usize).max(1);
+            if fraction <= 0.99 {
+                assert!(distinct.len() <= groups, "{fraction}: {}", distinct.len());
+            } else {
+                assert_eq!(distinct.len(), 40);
+            }
+        }
     }
 }
