@@ -1,0 +1,323 @@
+//! Every method against a plaintext set intersection, with the parties on threads over
+//! an in-memory data plane.
+
+use super::*;
+use crate::testing::{ctx, frame, temp_store, upload, MemoryHub, RecordingTracker};
+use fateflow_domain::PartyId;
+use fateflow_tables::LocalTableStore;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const GUEST: PartyId = 9999;
+
+/// One party's result: the ids it wrote (None without output) and its tracker.
+struct Outcome {
+    ids: Option<BTreeSet<String>>,
+    tracker: RecordingTracker,
+    result: Result<()>,
+}
+
+impl Outcome {
+    fn count_metric(&self) -> Value {
+        let m = self
+            .tracker
+            .metric("train", "intersection")
+            .expect("metric");
+        m.data
+            .iter()
+            .find(|(k, _)| k == "intersect_count")
+            .map(|(_, v)| v.clone())
+            .expect("intersect_count")
+    }
+}
+
+fn csv(ids: &[String]) -> String {
+    let mut s = String::from("id,x\n");
+    for (i, id) in ids.iter().enumerate() {
+        s.push_str(&format!("{id},{i}\n"));
+    }
+    s
+}
+
+/// Runs Intersection at a guest (`guest_ids`) and one host per entry of `host_ids`, each
+/// with `params` overlaid by `per_party[position]` (guest first). Returns the guest's
+/// outcome, then the hosts'.
+fn run_all(
+    params: Value,
+    guest_ids: &[String],
+    host_ids: &[Vec<String>],
+    per_party: &[Value],
+) -> Vec<Outcome> {
+    let (_dir, store) = temp_store();
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(60));
+    let host_party_ids: Vec<PartyId> = (0..host_ids.len() as u64).map(|i| 10000 + i).collect();
+    let roles = BTreeMap::from([
+        (Role::Guest, vec![GUEST]),
+        (Role::Host, host_party_ids.clone()),
+    ]);
+    let mut parties = vec![(Role::Guest, GUEST, guest_ids.to_vec())];
+    for (pid, ids) in host_party_ids.iter().zip(host_ids) {
+        parties.push((Role::Host, *pid, ids.clone()));
+    }
+    let tables: Vec<TableRef> = parties
+        .iter()
+        .map(|(role, pid, ids)| upload(&store, &format!("t_{role}_{pid}"), &csv(ids)))
+        .collect();
+    let store = &store;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parties
+            .iter()
+            .zip(&tables)
+            .enumerate()
+            .map(|(i, ((role, pid, _), table))| {
+                let mut p = params.clone();
+                if let Some(Value::Object(extra)) = per_party.get(i) {
+                    for (k, v) in extra {
+                        p[k] = v.clone();
+                    }
+                }
+                let fed = hub.party(*role, *pid);
+                let roles = roles.clone();
+                s.spawn(move || run_one(store, p, *role, *pid, roles, fed, table))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("party thread"))
+            .collect()
+    })
+}
+
+use crate::context::TableRef;
+
+fn run_one(
+    store: &LocalTableStore,
+    params: Value,
+    role: Role,
+    pid: PartyId,
+    roles: BTreeMap<Role, Vec<PartyId>>,
+    fed: crate::testing::MemoryFederation,
+    table: &TableRef,
+) -> Outcome {
+    let tracker = RecordingTracker::new();
+    let result = {
+        let mut c = ctx(store, &tracker, "intersection_0", "Intersection", params);
+        c.role = role;
+        c.party_id = pid;
+        c.roles = roles;
+        c.federation = Some(&fed);
+        c.inputs.data.insert("data".into(), vec![table.clone()]);
+        Intersection.run(&c)
+    };
+    let ids = tracker
+        .output_data()
+        .pop()
+        .map(|(_, t)| frame(store, &t).sids().iter().cloned().collect());
+    Outcome {
+        ids,
+        tracker,
+        result,
+    }
+}
+
+fn ids(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("id{i}")).collect()
+}
+
+fn plain(guest: &[String], hosts: &[Vec<String>]) -> BTreeSet<String> {
+    guest
+        .iter()
+        .filter(|g| hosts.iter().all(|h| h.contains(g)))
+        .cloned()
+        .collect()
+}
+
+fn check_rows(params: Value, guest: Vec<String>, hosts: Vec<Vec<String>>) {
+    let expected = plain(&guest, &hosts);
+    let out = run_all(params.clone(), &guest, &hosts, &[]);
+    for o in &out {
+        o.result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{params}: {e}"));
+    }
+    assert_eq!(out[0].ids.as_ref(), Some(&expected), "{params}: guest");
+    assert_eq!(out[0].count_metric(), json!(expected.len()));
+    let sync = params["sync_intersect_ids"].as_bool().unwrap_or(true);
+    for o in &out[1..] {
+        if sync {
+            assert_eq!(o.ids.as_ref(), Some(&expected), "{params}: host");
+        } else {
+            assert_eq!(o.ids, None, "{params}: host without sync writes nothing");
+            assert_eq!(o.count_metric(), json!(-1));
+        }
+    }
+}
+
+#[test]
+fn every_method_finds_the_plaintext_intersection() {
+    let guest = ids(0..60);
+    let host = ids(30..90);
+    for params in [
+        json!({"intersect_method": "ecdh"}),
+        json!({"intersect_method": "raw"}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024, "salt": "12345"}}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024, "hash_method": "none"}}),
+        json!({"intersect_method": "ecdh", "ecdh_params": {"hash_method": "sm3", "salt": "s"}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024}}),
+        json!({"intersect_method": "rsa", "sync_intersect_ids": false,
+               "rsa_params": {"key_length": 1024, "random_base_fraction": 0.5,
+                              "hash_method": "sm3", "final_hash_method": "md5", "salt": "x"}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024, "split_calculation": true}}),
+    ] {
+        check_rows(params, guest.clone(), vec![host.clone()]);
+    }
+}
+
+#[test]
+fn multiple_hosts_keep_the_common_intersection() {
+    let guest = ids(0..50);
+    let hosts = vec![ids(10..60), ids(0..30)];
+    for params in [
+        json!({"intersect_method": "ecdh"}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024, "split_calculation": true}}),
+    ] {
+        check_rows(params, guest.clone(), hosts.clone());
+    }
+}
+
+#[test]
+fn preprocessing_keeps_the_intersection() {
+    let guest = ids(0..80);
+    let host = ids(50..200);
+    for params in [
+        json!({"intersect_method": "ecdh", "run_preprocess": true,
+               "intersect_preprocess_params": {"false_positive_rate": 0.2}}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024}, "run_preprocess": true,
+               "intersect_preprocess_params": {"filter_owner": "host", "preprocess_salt": "p",
+                                               "random_state": 3, "false_positive_rate": 0.05}}),
+    ] {
+        check_rows(params, guest.clone(), vec![host.clone(), ids(60..70)]);
+    }
+}
+
+#[test]
+fn cardinality_counts_without_output() {
+    let guest = ids(0..70);
+    let hosts = vec![ids(20..100), ids(0..50)];
+    let expected = plain(&guest, &hosts).len();
+    for (params, sync) in [
+        (
+            json!({"cardinality_only": true, "cardinality_method": "ecdh"}),
+            false,
+        ),
+        (
+            json!({"cardinality_only": true, "cardinality_method": "dh", "sync_cardinality": true,
+                "dh_params": {"key_length": 1024}}),
+            true,
+        ),
+        (
+            json!({"cardinality_only": true, "cardinality_method": "rsa", "sync_cardinality": true,
+                "rsa_params": {"key_length": 1024},
+                "intersect_preprocess_params": {"false_positive_rate": 0.0001}}),
+            true,
+        ),
+    ] {
+        let out = run_all(params.clone(), &guest, &hosts, &[]);
+        for o in &out {
+            o.result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{params}: {e}"));
+            assert_eq!(o.ids, None, "{params}: no output in cardinality mode");
+        }
+        assert_eq!(out[0].count_metric(), json!(expected), "{params}");
+        for o in &out[1..] {
+            let want = if sync { json!(expected) } else { json!(-1) };
+            assert_eq!(o.count_metric(), want, "{params}");
+        }
+        assert_eq!(
+            out[0].tracker.summary().unwrap()["cardinality_only"],
+            json!(true)
+        );
+    }
+}
+
+#[test]
+fn mismatched_dh_key_lengths_fail_naming_the_parameter() {
+    let guest = ids(0..5);
+    let out = run_all(
+        json!({"intersect_method": "dh"}),
+        &guest,
+        std::slice::from_ref(&guest),
+        &[json!({"dh_params": {"key_length": 1024}}), json!({})],
+    );
+    let errors: Vec<String> = out
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        errors.iter().any(|e| e.contains("key_length")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn bad_parameters_are_refused_naming_the_key() {
+    for (params, key) in [
+        (
+            json!({"rsa_params": {"hash_method": "md5"}}),
+            "rsa_params.hash_method",
+        ),
+        (
+            json!({"dh_params": {"key_length": 3072}, "intersect_method": "dh"}),
+            "dh_params.key_length",
+        ),
+        (
+            json!({"ecdh_params": {"curve": "p256"}}),
+            "ecdh_params.curve",
+        ),
+        (
+            json!({"cardinality_only": true, "cardinality_method": "rsa",
+                "rsa_params": {"split_calculation": true}}),
+            "rsa_params.split_calculation",
+        ),
+        (
+            json!({"run_preprocess": true,
+                "intersect_preprocess_params": {"false_positive_rate": 0.001}}),
+            "intersect_preprocess_params.false_positive_rate",
+        ),
+        (
+            json!({"random_bit": 100, "rsa_params": {"random_bit": 90}}),
+            "random_bit",
+        ),
+        (
+            json!({"rsa_params": {"random_bit": 16}}),
+            "rsa_params.random_bit",
+        ),
+        (
+            json!({"intersect_preprocess_params": {"filter_owner": "arbiter"}}),
+            "intersect_preprocess_params.filter_owner",
+        ),
+    ] {
+        let map = params.as_object().unwrap().clone();
+        let err = IntersectParam::parse(&map).expect_err(&params.to_string());
+        assert!(err.to_string().contains(key), "{params}: {err}");
+    }
+}
+
+#[test]
+fn fate_defaults() {
+    let p = IntersectParam::parse(&serde_json::Map::new()).unwrap();
+    assert_eq!(p.method, Method::Rsa);
+    assert_eq!(p.rsa.key_length, 2048);
+    assert_eq!(p.dh.key_length, 2048);
+    assert_eq!(p.rsa.random_bit, 128);
+    assert!(p.sync && !p.cardinality_only && !p.run_preprocess);
+    assert_eq!(p.filter.false_positive_rate, 0.001);
+    let card = json!({"cardinality_only": true})
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(IntersectParam::parse(&card).unwrap().method, Method::Ecdh);
+}
