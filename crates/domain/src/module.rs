@@ -388,6 +388,22 @@ pub static MODULES: &[ModuleInfo] = &[
         required: &[],
     },
     ModuleInfo {
+        // FATE-Flow's loader of another job's cache (an Intersection's `run_cache`
+        // output) for this job's `input.cache`.
+        name: "CacheLoader",
+        roles: GH,
+        aliases: &[],
+        is_reader: false,
+        deploy_without_model: false,
+        known_params: &[
+            k("cache_key", Str),
+            k("job_id", Str),
+            k("component_name", Str),
+            k("cache_name", Str),
+        ],
+        required: &[],
+    },
+    ModuleInfo {
         name: "FeatureScale",
         roles: GH_L,
         aliases: &[],
