@@ -272,7 +272,7 @@ const UPSTREAM_NS: &str = "output_data_test_job_hetero_lr_0_0";
 
 /// Stores prediction rows as the output of `hetero_lr_0`.
 fn store_predictions(store: &LocalTableStore, name: &str, rows: Vec<PredictRow>) -> TableRef {
-    let frame = predict_output::to_frame("id", rows).unwrap();
+    let frame = predict_output::to_frame::<&str>("id", &[], rows).unwrap();
     let id = TableId::new(UPSTREAM_NS, name).unwrap();
     write_frame(store, &id, &frame, 3, WriteMode::Create).unwrap();
     TableRef::new(UPSTREAM_NS, name)
@@ -293,6 +293,7 @@ fn rows_of(
             predict_result: value,
             predict_score: value,
             data_type: data_type(i),
+            detail: Vec::new(),
         })
         .collect()
 }
@@ -727,9 +728,12 @@ fn type_column_splits_namespaces_and_names_follow_the_inputs() {
     let lr = store_predictions(&store, "data_guest_9999", rows);
     // A table that is not a task output of this job is named after itself.
     let other = TableRef::new("experiment", "scored");
-    let frame =
-        predict_output::to_frame("id", rows_of(&[1.0, 0.0], &[0.7, 0.2], |_| DataType::Test))
-            .unwrap();
+    let frame = predict_output::to_frame::<&str>(
+        "id",
+        &[],
+        rows_of(&[1.0, 0.0], &[0.7, 0.2], |_| DataType::Test),
+    )
+    .unwrap();
     write_frame(
         &store,
         &TableId::new("experiment", "scored").unwrap(),

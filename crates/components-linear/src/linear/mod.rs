@@ -8,11 +8,30 @@
 //!   row is dropped, as FATE's `union` keeps the first). The arbiter has no data.
 //! - Predict: a model input from this module, and `test_data` (or `data`).
 //! - Guest output data: one row per sample in the [`predict_output`](crate::predict_output)
-//!   layout (`label`, `predict_result`, `predict_score`, `type`). Hosts and the arbiter
-//!   output no data (as in FATE).
+//!   layout (`label`, `predict_result`, `predict_score`, `type`, then the
+//!   `predict_detail.<key>` columns: LR `0`, `1`; LinR `label`; one-vs-rest one per
+//!   class). Hosts and the arbiter output no data (as in FATE).
 //! - Model at every party: `param` = `{iters, loss_history, is_converged, header,
 //!   weight: {feature: w}, intercept, best_iteration, need_one_vs_rest}` (the guest's
 //!   intercept; 0 at hosts), `meta` = the training settings.
+//!
+//! # One-vs-rest (HeteroLR, FATE's `multi_class: "ovr"`, its only value)
+//!
+//! When the guest's training label has more than two distinct values, HeteroLR trains
+//! one binary model per class, in ascending class order, as FATE's `HeteroOneVsRest`:
+//! the guest sends the number of classes to the hosts and the arbiter (always, 2 for a
+//! binary label), and model `i` relabels the train and validate data `1` for class `i`,
+//! `0` otherwise, and runs the whole binary protocol (own key, optimizer state, seeded
+//! init and batches, validation and early stopping with metric names
+//! `model_<i>.iteration_<epoch>`; no `train/loss` metric, as FATE). Labels must be
+//! integers (FATE's `int()` of the classes), at most 1000 classes. Scoring asks the
+//! hosts once per model; a row's `predict_result` is the class of the highest sigmoid
+//! score (the first on a tie), `predict_score` that score (not normalised), and
+//! `predict_detail.<class>` each class's score. The model has `need_one_vs_rest: true`,
+//! empty top-level weights and `one_vs_rest_result: {completed_models: [SingleModel],
+//! one_vs_rest_classes}` (hosts and arbiter: classes `"0"`..`"k-1"`); the summary maps
+//! each class to its model's summary with `one_vs_rest: true`. In cross-validation each
+//! fold trains one-vs-rest on its own classes and logs `cv/accuracy`.
 //! - Metrics: `train/loss` per epoch (guest and arbiter), `cv/<metric>` per fold, and
 //!   per validation round the single-value metrics of the train and validate data
 //!   (namespace `train`/`validate`, name `iteration_<epoch>`, one point per metric).
@@ -52,7 +71,9 @@ use serde_json::{json, Value};
 use crate::context::{Component, ComponentModel, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::evaluation::metrics;
-use crate::predict_output::{self, DataType, PredictRow};
+use crate::predict_output::{
+    self, class_key, DataType, PredictRow, BINARY_DETAIL_KEYS, REGRESSION_DETAIL_KEY,
+};
 use crate::rng::SplitMix;
 use crate::table_io::read_input;
 
@@ -89,7 +110,8 @@ pub(crate) struct Dataset {
     pub(crate) sids: Vec<String>,
     pub(crate) header: Vec<String>,
     pub(crate) k: usize,
-    values: Vec<f64>,
+    /// Row-major features, shared by the relabelled copies of one-vs-rest.
+    values: std::sync::Arc<[f64]>,
     pub(crate) y: Option<Vec<f64>>,
 }
 
@@ -124,7 +146,7 @@ impl Dataset {
             sids: frame.sids().to_vec(),
             k: header.len(),
             header,
-            values,
+            values: values.into(),
             y,
         })
     }
@@ -160,9 +182,22 @@ impl Dataset {
         Ok(Dataset {
             header: header.to_vec(),
             k: idx.len(),
-            values,
+            values: values.into(),
             ..self.clone()
         })
+    }
+
+    /// The same rows labelled 1 where the label is `class` and 0 elsewhere (one-vs-rest;
+    /// the features are shared, not copied).
+    fn relabelled(&self, class: f64) -> Dataset {
+        Dataset {
+            y: self.y.as_ref().map(|y| {
+                y.iter()
+                    .map(|&v| if v == class { 1.0 } else { 0.0 })
+                    .collect()
+            }),
+            ..self.clone()
+        }
     }
 
     /// The rows at `rows`, in that order.
@@ -173,7 +208,7 @@ impl Dataset {
         }
         Dataset {
             sids: rows.iter().map(|&i| self.sids[i].clone()).collect(),
-            values,
+            values: values.into(),
             y: self
                 .y
                 .as_ref()
@@ -186,23 +221,59 @@ impl Dataset {
 /// The fitted model, FATE's `LRModelParam` fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearModelParam {
-    /// Epochs run.
+    /// Epochs run (0 for a one-vs-rest model: see its sub-models).
     pub iters: usize,
-    /// Loss per epoch (empty at hosts with several hosts).
+    /// Loss per epoch (empty at hosts with several hosts, and for one-vs-rest).
     pub loss_history: Vec<f64>,
     /// Whether the stop criterion was met.
     pub is_converged: bool,
     /// Feature names, in weight order.
     pub header: Vec<String>,
+    /// Weight per feature (empty for one-vs-rest).
+    pub weight: BTreeMap<String, f64>,
+    /// The intercept (guest; 0 elsewhere and for one-vs-rest).
+    pub intercept: f64,
+    /// The epoch of the best validation score, with early stopping.
+    pub best_iteration: Option<usize>,
+    /// HeteroLR trained one model per class (the guest's label had more than two
+    /// classes): they are in `one_vs_rest_result`.
+    pub need_one_vs_rest: bool,
+    /// FATE's `one_vs_rest_result`, with `need_one_vs_rest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_vs_rest_result: Option<OneVsRestResult>,
+}
+
+/// FATE's `OneVsRestResult`: one binary model per class, class `c` against the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneVsRestResult {
+    /// One model per class, in the order of `one_vs_rest_classes`.
+    pub completed_models: Vec<SingleModel>,
+    /// The classes as strings: the guest's label values (FATE's `str(label)`); at hosts
+    /// and the arbiter, which never see labels, `"0"` to `"k-1"`.
+    pub one_vs_rest_classes: Vec<String>,
+}
+
+/// FATE's `SingleModel`: one binary model of a one-vs-rest model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SingleModel {
+    /// Epochs run.
+    pub iters: usize,
+    /// Loss per epoch.
+    pub loss_history: Vec<f64>,
+    /// Whether the stop criterion was met.
+    pub is_converged: bool,
     /// Weight per feature.
     pub weight: BTreeMap<String, f64>,
     /// The intercept (guest; 0 elsewhere).
     pub intercept: f64,
+    /// Feature names, in weight order.
+    pub header: Vec<String>,
     /// The epoch of the best validation score, with early stopping.
     pub best_iteration: Option<usize>,
-    /// Always false: multi-class one-vs-rest is not implemented.
-    pub need_one_vs_rest: bool,
 }
+
+/// FATE's `consts.MAX_CLASSNUM`: a classification label with more classes is refused.
+const MAX_CLASSES: usize = 1000;
 
 fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     let param = LinearParam::parse(task, &ctx.parameters)?;
@@ -214,14 +285,16 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         );
     }
     if let Some(model) = ctx.models_of(task.module()).next() {
-        let p: LinearModelParam =
-            serde_json::from_value(model.model.param.clone()).map_err(|e| Error::InvalidModel {
-                component: model.component.clone(),
-                alias: model.alias.clone(),
-                module: model.model.module.clone(),
-                reason: format!("not a {} model: {e}", task.module()),
-            })?;
-        return predict_mode(ctx, task, &param, &roles, &p, &model.model.meta);
+        let invalid = |reason: String| Error::InvalidModel {
+            component: model.component.clone(),
+            alias: model.alias.clone(),
+            module: model.model.module.clone(),
+            reason,
+        };
+        let p: LinearModelParam = serde_json::from_value(model.model.param.clone())
+            .map_err(|e| invalid(format!("not a {} model: {e}", task.module())))?;
+        let scorer = Scorer::of_model(&p).map_err(invalid)?;
+        return predict_mode(ctx, task, &param, &roles, &p, &scorer, &model.model.meta);
     }
     if ctx.role == Role::Arbiter {
         return fit_arbiter_side(ctx, task, &param, &roles);
@@ -239,9 +312,6 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
             table: train.table.clone(),
             component: task.module().into(),
         });
-    }
-    if ctx.role == Role::Guest && task == Task::Logistic {
-        refuse_multi_class(&train)?;
     }
     let validate = match read_input(ctx, task.module(), &["validate_data"])? {
         Some((id, frame)) => Some(Dataset::from_frame(&id.to_string(), &frame)?),
@@ -273,114 +343,46 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                     .into(),
         });
     }
-    let run = Run {
+    let fitting = Fitting {
         ctx,
         task,
         param: &param,
         roles: &roles,
-        run: "fit".into(),
-        validate_host: validate.as_ref(),
     };
     match ctx.role {
         Role::Guest => {
             // FATE unions train and validate predictions keeping the first value of a
             // repeated id: validate rows already in the training data are dropped.
             let validate = validate.as_ref().map(|v| without_sids_of(v, &train));
-            let mut summary = ValidationSummary::default();
-            let mut validator = |ctx: &TaskContext<'_>,
-                                 tag: &str,
-                                 epoch: usize,
-                                 w: &[f64]|
-             -> Result<Vec<(&'static str, f64)>> {
-                let metrics = &param.callbacks.metrics;
-                let rows = score_rows(
-                    ctx,
-                    task,
-                    &param,
-                    &roles,
-                    &train,
-                    w,
-                    &format!("{tag}.train"),
-                    DataType::Train,
-                )?;
-                let mut eval = summary.record(ctx, task, metrics, DataType::Train, epoch, &rows)?;
-                if let Some(v) = validate.as_ref() {
-                    let rows = score_rows(
-                        ctx,
-                        task,
-                        &param,
-                        &roles,
-                        v,
-                        w,
-                        &format!("{tag}.validate"),
-                        DataType::Validate,
-                    )?;
-                    if !rows.is_empty() {
-                        eval =
-                            summary.record(ctx, task, metrics, DataType::Validate, epoch, &rows)?;
-                    }
-                }
-                Ok(eval)
-            };
-            let fit = fit_guest(&run, &train, Some(&mut validator))?;
-            let summary = summary.into_json();
-            let k = train.k;
-            let intercept = if param.fit_intercept {
-                fit.weights[k]
-            } else {
-                0.0
-            };
-            let w = &fit.weights[..k];
-            let mut rows = score_rows(
-                ctx,
-                task,
-                &param,
-                &roles,
-                &train,
-                &fit.weights,
-                "final.train",
-                DataType::Train,
-            )?;
+            let trained = fitting.guest("fit", &train, validate.as_ref(), true)?;
+            let scorer = trained.scorer(train.k);
+            let mut rows = scorer.guest_rows(&fitting, &train, "final.train", DataType::Train)?;
             if let Some(v) = &validate {
-                rows.extend(score_rows(
-                    ctx,
-                    task,
-                    &param,
-                    &roles,
+                rows.extend(scorer.guest_rows(
+                    &fitting,
                     v,
-                    &fit.weights,
                     "final.validate",
                     DataType::Validate,
                 )?);
             }
-            write_predictions(ctx, &train, rows)?;
-            save(
-                ctx,
-                task,
-                &param,
-                &train.header,
-                w,
-                intercept,
-                &fit,
-                summary,
-            )
+            write_predictions(ctx, &train, &scorer.detail_keys(task), rows)?;
+            let classes = trained
+                .classes
+                .as_ref()
+                .map(|cs| cs.iter().map(|&c| class_key(c)).collect());
+            save(ctx, task, &param, &train.header, &trained.fits, classes)
         }
         Role::Host => {
-            let fit = fit_host(&run, &train)?;
-            host_scores(ctx, &train, &fit.weights, "final.train")?;
+            let fits = fitting.host("fit", &train, validate.as_ref())?;
+            let models: Vec<Vec<f64>> = fits.iter().map(|f| f.weights.clone()).collect();
+            host_rows(ctx, &train, &models, "final.train")?;
             if let Some(v) = &validate {
-                host_scores(ctx, v, &fit.weights, "final.validate")?;
+                host_rows(ctx, v, &models, "final.validate")?;
             }
-            save(
-                ctx,
-                task,
-                &param,
-                &train.header,
-                &fit.weights,
-                0.0,
-                &fit,
-                None,
-            )
+            let fits: Vec<(FitResult, Option<Value>)> =
+                fits.into_iter().map(|f| (f, None)).collect();
+            let classes = index_classes(fits.len());
+            save(ctx, task, &param, &train.header, &fits, classes)
         }
         Role::Arbiter => unreachable!("handled above"),
         other => Err(Error::param(
@@ -390,32 +392,406 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     }
 }
 
-/// FATE switches HeteroLR to one-vs-rest when the label has more than two classes.
-/// That is not implemented here, and a binary model trained on such labels would look
-/// like a success while being wrong, so the guest refuses before any party computes.
-fn refuse_multi_class(train: &Dataset) -> Result<()> {
+/// A host's or the arbiter's class names for `models` models: none for one model,
+/// `"0"` to `"k-1"` for one-vs-rest (they only learn the number of classes).
+fn index_classes(models: usize) -> Option<Vec<String>> {
+    (models > 1).then(|| (0..models).map(|i| i.to_string()).collect())
+}
+
+/// The guest's classes when HeteroLR needs one-vs-rest (more than two distinct labels,
+/// as FATE decides), in ascending order; `None` for a binary label.
+fn ovr_classes(train: &Dataset) -> Result<Option<Vec<f64>>> {
     let Some(y) = train.y.as_ref() else {
-        return Ok(());
+        return Ok(None);
     };
+    // `+ 0.0` makes -0 and 0 one class.
     let distinct: std::collections::BTreeSet<u64> =
         y.iter().map(|&v| (v + 0.0).to_bits()).collect();
     let mut classes: Vec<f64> = distinct.into_iter().map(f64::from_bits).collect();
     if classes.len() <= 2 {
-        return Ok(());
+        return Ok(None);
     }
     classes.sort_by(f64::total_cmp);
-    let shown: Vec<String> = classes.iter().take(10).map(|c| format!("{c}")).collect();
-    let more = if classes.len() > 10 { ", ..." } else { "" };
-    Err(Error::InvalidParameter {
+    let label_error = |reason: String| Error::InvalidParameter {
         parameter: "label".into(),
-        reason: format!(
-            "HeteroLR: the label of table {} has {} classes ({}{more}); multi-class \
-             (one-vs-rest) HeteroLR is not supported yet",
-            train.table,
-            classes.len(),
-            shown.join(", ")
-        ),
-    })
+        reason: format!("HeteroLR: the label of table {}: {reason}", train.table),
+    };
+    if classes.len() > MAX_CLASSES {
+        return Err(label_error(format!(
+            "{} classes; FATE's classification allows at most {MAX_CLASSES}",
+            classes.len()
+        )));
+    }
+    if let Some(i) = y.iter().position(|v| !v.is_finite() || v.fract() != 0.0) {
+        return Err(label_error(format!(
+            "sample `{}` has label {}; one-vs-rest (more than two classes: {} here) needs \
+             integer labels, as FATE converts its classes with int()",
+            train.sids[i],
+            y[i],
+            classes.len()
+        )));
+    }
+    Ok(Some(classes))
+}
+
+/// One training of a component's model (the whole data, or one CV fold) at any role:
+/// a binary or regression model, or with more than two classes at the guest one binary
+/// model per class (FATE's `HeteroOneVsRest`). The guest tells the hosts and the
+/// arbiter the number of classes first (HeteroLR only, as FATE syncs it), and sub-model
+/// `i` runs the whole binary protocol under the run id `<run>.model_<i>`: its own key,
+/// optimizer, batches and seed, like FATE's deep copy of the untrained classifier.
+struct Fitting<'f> {
+    ctx: &'f TaskContext<'f>,
+    task: Task,
+    param: &'f LinearParam,
+    roles: &'f Roles,
+}
+
+/// What the guest trained in one run.
+struct GuestTrained {
+    /// One-vs-rest: the class of each model.
+    classes: Option<Vec<f64>>,
+    /// Per model: its fit and its validation summary.
+    fits: Vec<(FitResult, Option<Value>)>,
+}
+
+impl GuestTrained {
+    fn scorer(&self, k: usize) -> Scorer {
+        Scorer {
+            classes: self.classes.clone(),
+            models: self
+                .fits
+                .iter()
+                .map(|(f, _)| {
+                    (
+                        f.weights[..k.min(f.weights.len())].to_vec(),
+                        f.weights.get(k).copied().unwrap_or(0.0),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Fitting<'_> {
+    fn run<'r>(
+        &'r self,
+        run: String,
+        validate_host: Option<&'r Dataset>,
+        part: (usize, usize),
+    ) -> Run<'r> {
+        Run {
+            ctx: self.ctx,
+            task: self.task,
+            param: self.param,
+            roles: self.roles,
+            run,
+            validate_host,
+            log_loss: part.1 == 1,
+            part,
+        }
+    }
+
+    /// Hosts and the arbiter: the number of models the guest says to train (1 unless
+    /// one-vs-rest).
+    fn models_to_train(&self, run: &str) -> Result<usize> {
+        if self.task != Task::Logistic {
+            return Ok(1);
+        }
+        let n: usize = self
+            .ctx
+            .federation()?
+            .get("class_num", run, self.roles.guest)?;
+        if n > MAX_CLASSES {
+            return Err(Error::param(
+                "class_num",
+                format!(
+                    "{} says the label has {n} classes; at most {MAX_CLASSES} are allowed",
+                    self.roles.guest
+                ),
+            ));
+        }
+        Ok(if n > 2 { n } else { 1 })
+    }
+
+    /// The guest's side; `validation`: run the validation strategy (not in CV).
+    fn guest(
+        &self,
+        run: &str,
+        train: &Dataset,
+        validate: Option<&Dataset>,
+        validation: bool,
+    ) -> Result<GuestTrained> {
+        let classes = match self.task {
+            Task::Logistic => ovr_classes(train)?,
+            Task::Linear => None,
+        };
+        if self.task == Task::Logistic {
+            let n = classes.as_ref().map_or(2, Vec::len);
+            let mut others = self.roles.hosts.clone();
+            others.extend(self.roles.arbiter);
+            self.ctx
+                .federation()?
+                .remote("class_num", run, &n, &others)?;
+        }
+        let fits = match &classes {
+            None => {
+                vec![self.guest_one(run.to_string(), "", train, validate, validation, (0, 1))?]
+            }
+            Some(cs) => {
+                let k = cs.len();
+                self.ctx.tracker.info(&format!(
+                    "the label has {k} classes ({}): one-vs-rest, {k} binary models",
+                    cs.iter()
+                        .map(|&c| class_key(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                let mut fits = Vec::with_capacity(k);
+                for (i, &c) in cs.iter().enumerate() {
+                    self.ctx.tracker.info(&format!(
+                        "one-vs-rest model {i}: class {} against the rest",
+                        class_key(c)
+                    ));
+                    let t = train.relabelled(c);
+                    let v = validate.map(|v| v.relabelled(c));
+                    fits.push(self.guest_one(
+                        format!("{run}.model_{i}"),
+                        &format!("model_{i}."),
+                        &t,
+                        v.as_ref(),
+                        validation,
+                        (i, k),
+                    )?);
+                }
+                fits
+            }
+        };
+        Ok(GuestTrained { classes, fits })
+    }
+
+    /// One binary or regression model at the guest, with FATE's validation strategy
+    /// (metric names prefixed with `prefix`, FATE's `model_<i>.` for one-vs-rest).
+    fn guest_one(
+        &self,
+        run: String,
+        prefix: &str,
+        train: &Dataset,
+        validate: Option<&Dataset>,
+        validation: bool,
+        part: (usize, usize),
+    ) -> Result<(FitResult, Option<Value>)> {
+        let r = self.run(run, None, part);
+        if !validation {
+            return Ok((fit_guest(&r, train, None)?, None));
+        }
+        let (task, param, roles) = (self.task, self.param, self.roles);
+        let mut summary = ValidationSummary {
+            prefix: prefix.to_string(),
+            ..ValidationSummary::default()
+        };
+        let mut validator = |ctx: &TaskContext<'_>,
+                             tag: &str,
+                             epoch: usize,
+                             w: &[f64]|
+         -> Result<Vec<(&'static str, f64)>> {
+            let metrics = &param.callbacks.metrics;
+            let rows = score_rows(
+                ctx,
+                task,
+                param,
+                roles,
+                train,
+                w,
+                &format!("{tag}.train"),
+                DataType::Train,
+            )?;
+            let mut eval = summary.record(ctx, task, metrics, DataType::Train, epoch, &rows)?;
+            if let Some(v) = validate {
+                let rows = score_rows(
+                    ctx,
+                    task,
+                    param,
+                    roles,
+                    v,
+                    w,
+                    &format!("{tag}.validate"),
+                    DataType::Validate,
+                )?;
+                if !rows.is_empty() {
+                    eval = summary.record(ctx, task, metrics, DataType::Validate, epoch, &rows)?;
+                }
+            }
+            Ok(eval)
+        };
+        let fit = fit_guest(&r, train, Some(&mut validator))?;
+        Ok((fit, summary.into_json()))
+    }
+
+    /// A host's side: one fit, or one per class.
+    fn host(
+        &self,
+        run: &str,
+        train: &Dataset,
+        validate: Option<&Dataset>,
+    ) -> Result<Vec<FitResult>> {
+        match self.models_to_train(run)? {
+            1 => Ok(vec![fit_host(
+                &self.run(run.to_string(), validate, (0, 1)),
+                train,
+            )?]),
+            k => (0..k)
+                .map(|i| {
+                    fit_host(
+                        &self.run(format!("{run}.model_{i}"), validate, (i, k)),
+                        train,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The arbiter's side: one fit, or one per class.
+    fn arbiter(&self, run: &str) -> Result<Vec<FitResult>> {
+        match self.models_to_train(run)? {
+            1 => Ok(vec![fit_arbiter(&self.run(run.to_string(), None, (0, 1)))?]),
+            k => (0..k)
+                .map(|i| fit_arbiter(&self.run(format!("{run}.model_{i}"), None, (i, k))))
+                .collect(),
+        }
+    }
+}
+
+/// The guest's view of a model for scoring: one (binary or regression) or one per
+/// class, each as feature weights and intercept.
+struct Scorer {
+    classes: Option<Vec<f64>>,
+    models: Vec<(Vec<f64>, f64)>,
+}
+
+impl Scorer {
+    /// The scorer of a stored model (hosts: the intercepts are 0).
+    fn of_model(model: &LinearModelParam) -> std::result::Result<Scorer, String> {
+        let weights = |weight: &BTreeMap<String, f64>| -> Vec<f64> {
+            model
+                .header
+                .iter()
+                .map(|h| weight.get(h).copied().unwrap_or(0.0))
+                .collect()
+        };
+        if !model.need_one_vs_rest {
+            return Ok(Scorer {
+                classes: None,
+                models: vec![(weights(&model.weight), model.intercept)],
+            });
+        }
+        let ovr = model
+            .one_vs_rest_result
+            .as_ref()
+            .ok_or("need_one_vs_rest is true but one_vs_rest_result is missing")?;
+        let classes: Vec<f64> = ovr
+            .one_vs_rest_classes
+            .iter()
+            .map(|c| {
+                c.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && v.fract() == 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "one_vs_rest_classes: class {c:?} is not an integer (FATE loads \
+                             the classes with int())"
+                        )
+                    })
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        if classes.len() < 3 || classes.len() != ovr.completed_models.len() {
+            return Err(format!(
+                "one_vs_rest_result has {} classes and {} models; expected the same number, \
+                 at least 3",
+                classes.len(),
+                ovr.completed_models.len()
+            ));
+        }
+        Ok(Scorer {
+            classes: Some(classes),
+            models: ovr
+                .completed_models
+                .iter()
+                .map(|m| (weights(&m.weight), m.intercept))
+                .collect(),
+        })
+    }
+
+    /// The `predict_detail` keys of this model's output.
+    fn detail_keys(&self, task: Task) -> Vec<String> {
+        match (&self.classes, task) {
+            (Some(cs), _) => cs.iter().map(|&c| class_key(c)).collect(),
+            (None, Task::Logistic) => BINARY_DETAIL_KEYS.iter().map(|k| k.to_string()).collect(),
+            (None, Task::Linear) => vec![REGRESSION_DETAIL_KEY.to_string()],
+        }
+    }
+
+    /// Guest: scores `data` with every model and the hosts (one exchange per model,
+    /// tagged `<tag>.model_<i>` for one-vs-rest).
+    fn guest_rows(
+        &self,
+        f: &Fitting<'_>,
+        data: &Dataset,
+        tag: &str,
+        data_type: DataType,
+    ) -> Result<Vec<PredictRow>> {
+        let hosts = &f.roles.hosts;
+        let Some(classes) = &self.classes else {
+            let (w, b) = self
+                .models
+                .first()
+                .ok_or_else(|| Error::param("model", "the model holds no weights to score with"))?;
+            let scores = guest_scores(f.ctx, hosts, data, w, *b, tag)?;
+            return Ok(rows_from_scores(
+                f.task,
+                f.param.threshold,
+                data,
+                &scores,
+                data_type,
+            ));
+        };
+        let mut per_model = Vec::with_capacity(self.models.len());
+        for (i, (w, b)) in self.models.iter().enumerate() {
+            let s = guest_scores(f.ctx, hosts, data, w, *b, &format!("{tag}.model_{i}"))?;
+            per_model.push(s);
+        }
+        let mut probs = vec![0.0; per_model.len()];
+        Ok((0..data.n())
+            .map(|r| {
+                for (p, s) in probs.iter_mut().zip(&per_model) {
+                    *p = sigmoid(s[r]);
+                }
+                let label = data.y.as_ref().map_or(f64::NAN, |y| y[r]);
+                predict_output::multi_class_row(
+                    data.sids[r].clone(),
+                    label,
+                    classes,
+                    &probs,
+                    data_type,
+                )
+            })
+            .collect())
+    }
+}
+
+/// Host: answers the guest's scoring of `data` for each of its models (one, or one per
+/// class, as [`Scorer::guest_rows`] asks).
+fn host_rows(ctx: &TaskContext<'_>, data: &Dataset, models: &[Vec<f64>], tag: &str) -> Result<()> {
+    match models {
+        [w] => host_scores(ctx, data, w, tag),
+        _ => {
+            for (i, w) in models.iter().enumerate() {
+                host_scores(ctx, data, w, &format!("{tag}.model_{i}"))?;
+            }
+            Ok(())
+        }
+    }
 }
 
 fn fit_arbiter_side(
@@ -430,30 +806,25 @@ fn fit_arbiter_side(
             "an arbiter task in a job without an arbiter",
         ));
     }
-    if let Some(cv) = param.cv {
-        for fold in 0..cv.n_splits {
-            let run = Run {
-                ctx,
-                task,
-                param,
-                roles,
-                run: format!("cv{fold}"),
-                validate_host: None,
-            };
-            fit_arbiter(&run)?;
-        }
-        return Ok(());
-    }
-    let run = Run {
+    let fitting = Fitting {
         ctx,
         task,
         param,
         roles,
-        run: "fit".into(),
-        validate_host: None,
     };
-    let fit = fit_arbiter(&run)?;
-    save(ctx, task, param, &[], &[], 0.0, &fit, None)
+    if let Some(cv) = param.cv {
+        for fold in 0..cv.n_splits {
+            fitting.arbiter(&format!("cv{fold}"))?;
+        }
+        return Ok(());
+    }
+    let fits: Vec<(FitResult, Option<Value>)> = fitting
+        .arbiter("fit")?
+        .into_iter()
+        .map(|f| (f, None))
+        .collect();
+    let classes = index_classes(fits.len());
+    save(ctx, task, param, &[], &fits, classes)
 }
 
 /// Scores `data` with the guest weights `w` (intercept last when fitted) and the hosts.
@@ -503,13 +874,9 @@ fn rows_from_scores(
                     threshold,
                     data_type,
                 ),
-                Task::Linear => PredictRow {
-                    sid: data.sids[i].clone(),
-                    label,
-                    predict_result: s,
-                    predict_score: s,
-                    data_type,
-                },
+                Task::Linear => {
+                    predict_output::regression_row(data.sids[i].clone(), label, s, data_type)
+                }
             }
         })
         .collect()
@@ -528,6 +895,9 @@ fn without_sids_of(data: &Dataset, train: &Dataset) -> Dataset {
 /// values of every validation round.
 #[derive(Debug, Default)]
 struct ValidationSummary {
+    /// Before `iteration_<epoch>` in metric names: FATE's `model_<i>.` for the
+    /// sub-models of one-vs-rest.
+    prefix: String,
     values: BTreeMap<&'static str, Vec<(&'static str, Vec<f64>)>>,
 }
 
@@ -548,7 +918,7 @@ impl ValidationSummary {
             DataType::Validate => "validate",
             _ => "train",
         };
-        let name = format!("iteration_{epoch}");
+        let name = format!("{}iteration_{epoch}", self.prefix);
         let mut out = Vec::with_capacity(metrics.len());
         for &metric in metrics {
             let value =
@@ -647,7 +1017,12 @@ fn validation_metric(task: Task, rows: &[PredictRow]) -> (&'static str, f64, boo
     }
 }
 
-fn write_predictions(ctx: &TaskContext<'_>, source: &Dataset, rows: Vec<PredictRow>) -> Result<()> {
+fn write_predictions(
+    ctx: &TaskContext<'_>,
+    source: &Dataset,
+    detail_keys: &[String],
+    rows: Vec<PredictRow>,
+) -> Result<()> {
     // FATE's `union` of the train and validate predictions keeps the first row of a
     // repeated id.
     let mut seen = std::collections::HashSet::new();
@@ -655,13 +1030,14 @@ fn write_predictions(ctx: &TaskContext<'_>, source: &Dataset, rows: Vec<PredictR
         .into_iter()
         .filter(|r| seen.insert(r.sid.clone()))
         .collect();
-    let frame =
-        predict_output::to_frame(&source.sid_name, rows).map_err(|e| Error::InvalidValue {
+    let frame = predict_output::to_frame(&source.sid_name, detail_keys, rows).map_err(|e| {
+        Error::InvalidValue {
             table: source.table.clone(),
             sid: String::new(),
             column: source.sid_name.clone(),
             reason: format!("predictions could not be written: {e}"),
-        })?;
+        }
+    })?;
     let name = ctx.first_output_data_name("data").to_owned();
     let target = ctx.output_table(&name);
     let id = target.to_id("output")?;
@@ -676,26 +1052,93 @@ fn write_predictions(ctx: &TaskContext<'_>, source: &Dataset, rows: Vec<PredictR
     ctx.tracker.save_output_data(&name, &target)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One fit as FATE's `SingleModel` (`header` empty at the arbiter; the guest's
+/// intercept follows its feature weights).
+fn single_model(header: &[String], fit: &FitResult) -> SingleModel {
+    SingleModel {
+        iters: fit.iters,
+        loss_history: fit.loss_history.clone(),
+        is_converged: fit.converged,
+        weight: header
+            .iter()
+            .cloned()
+            .zip(fit.weights.iter().copied())
+            .collect(),
+        intercept: fit.weights.get(header.len()).copied().unwrap_or(0.0),
+        header: header.to_vec(),
+        best_iteration: fit.best_iteration,
+    }
+}
+
+/// A fit's summary, as the binary model's.
+fn fit_summary(fit: &FitResult, validation_metrics: Option<&Value>) -> Value {
+    let mut summary = json!({
+        "iters": fit.iters,
+        "loss_history": fit.loss_history,
+        "is_converged": fit.converged,
+        "best_iteration": fit.best_iteration,
+    });
+    if let Some(v) = validation_metrics {
+        summary["validation_metrics"] = v.clone();
+    }
+    summary
+}
+
+/// Saves the model of `fits` (one fit; or with `classes`, one per class: a one-vs-rest
+/// model) and the task summary (one-vs-rest: per class the fit's summary with
+/// `one_vs_rest: true`, as FATE).
 fn save(
     ctx: &TaskContext<'_>,
     task: Task,
     param: &LinearParam,
     header: &[String],
-    w: &[f64],
-    intercept: f64,
-    fit: &FitResult,
-    validation_metrics: Option<Value>,
+    fits: &[(FitResult, Option<Value>)],
+    classes: Option<Vec<String>>,
 ) -> Result<()> {
-    let model = LinearModelParam {
-        iters: fit.iters,
-        loss_history: fit.loss_history.clone(),
-        is_converged: fit.converged,
-        header: header.to_vec(),
-        weight: header.iter().cloned().zip(w.iter().copied()).collect(),
-        intercept,
-        best_iteration: fit.best_iteration,
-        need_one_vs_rest: false,
+    let mut meta = param.meta(task);
+    let (model, summary) = match classes {
+        None => {
+            let (fit, validation) = fits
+                .first()
+                .ok_or_else(|| Error::param("model", "no model was trained"))?;
+            let m = single_model(header, fit);
+            let model = LinearModelParam {
+                iters: m.iters,
+                loss_history: m.loss_history,
+                is_converged: m.is_converged,
+                header: m.header,
+                weight: m.weight,
+                intercept: m.intercept,
+                best_iteration: m.best_iteration,
+                need_one_vs_rest: false,
+                one_vs_rest_result: None,
+            };
+            (model, fit_summary(fit, validation.as_ref()))
+        }
+        Some(classes) => {
+            let mut summary = serde_json::Map::new();
+            for (class, (fit, validation)) in classes.iter().zip(fits) {
+                let mut s = fit_summary(fit, validation.as_ref());
+                s["one_vs_rest"] = json!(true);
+                summary.insert(class.clone(), s);
+            }
+            meta["need_one_vs_rest"] = json!(true);
+            let model = LinearModelParam {
+                iters: 0,
+                loss_history: Vec::new(),
+                is_converged: false,
+                header: header.to_vec(),
+                weight: BTreeMap::new(),
+                intercept: 0.0,
+                best_iteration: None,
+                need_one_vs_rest: true,
+                one_vs_rest_result: Some(OneVsRestResult {
+                    completed_models: fits.iter().map(|(f, _)| single_model(header, f)).collect(),
+                    one_vs_rest_classes: classes,
+                }),
+            };
+            (model, Value::Object(summary))
+        }
     };
     let param_json =
         serde_json::to_value(&model).map_err(|e| Error::tracker("serialize the model", e))?;
@@ -704,28 +1147,26 @@ fn save(
         &ComponentModel {
             module: task.module().into(),
             param: param_json,
-            meta: param.meta(task),
+            meta,
         },
     )?;
-    let mut summary = json!({
-        "iters": fit.iters,
-        "loss_history": fit.loss_history,
-        "is_converged": fit.converged,
-        "best_iteration": fit.best_iteration,
-    });
-    if let Some(v) = validation_metrics {
-        summary["validation_metrics"] = v;
-    }
     ctx.tracker.set_summary(summary)?;
-    ctx.tracker.info(&format!(
-        "{} done: {} epochs, converged: {}, last loss: {}",
-        task.module(),
-        fit.iters,
-        fit.converged,
-        fit.loss_history
-            .last()
-            .map_or("n/a".into(), |l| format!("{l:.6}"))
-    ));
+    for (i, (fit, _)) in fits.iter().enumerate() {
+        let which = if fits.len() > 1 {
+            format!(" (one-vs-rest model {i})")
+        } else {
+            String::new()
+        };
+        ctx.tracker.info(&format!(
+            "{} done{which}: {} epochs, converged: {}, last loss: {}",
+            task.module(),
+            fit.iters,
+            fit.converged,
+            fit.loss_history
+                .last()
+                .map_or("n/a".into(), |l| format!("{l:.6}"))
+        ));
+    }
     ctx.tracker.progress(100);
     Ok(())
 }
@@ -736,6 +1177,7 @@ fn predict_mode(
     param: &LinearParam,
     roles: &Roles,
     model: &LinearModelParam,
+    scorer: &Scorer,
     meta: &Value,
 ) -> Result<()> {
     if ctx.role == Role::Arbiter {
@@ -753,23 +1195,34 @@ fn predict_mode(
         what: "data to predict (input key `test_data`)".into(),
     })?;
     let data = Dataset::from_frame(&id.to_string(), &frame)?.select(&model.header)?;
-    let w: Vec<f64> = model
-        .header
-        .iter()
-        .map(|h| model.weight.get(h).copied().unwrap_or(0.0))
-        .collect();
-    let threshold = meta
-        .get("threshold")
-        .and_then(Value::as_f64)
-        .unwrap_or(param.threshold);
+    let mut param = param.clone();
+    if let Some(t) = meta.get("threshold").and_then(Value::as_f64) {
+        param.threshold = t;
+    }
+    let fitting = Fitting {
+        ctx,
+        task,
+        param: &param,
+        roles,
+    };
     match ctx.role {
         Role::Guest => {
-            let scores = guest_scores(ctx, &roles.hosts, &data, &w, model.intercept, "predict")?;
-            let rows = rows_from_scores(task, threshold, &data, &scores, DataType::Test);
-            ctx.tracker.info(&format!("predicted {} rows", rows.len()));
-            write_predictions(ctx, &data, rows)?;
+            let rows = scorer.guest_rows(&fitting, &data, "predict", DataType::Test)?;
+            ctx.tracker.info(&format!(
+                "predicted {} rows{}",
+                rows.len(),
+                if scorer.classes.is_some() {
+                    format!(" with {} one-vs-rest models", scorer.models.len())
+                } else {
+                    String::new()
+                }
+            ));
+            write_predictions(ctx, &data, &scorer.detail_keys(task), rows)?;
         }
-        _ => host_scores(ctx, &data, &w, "predict")?,
+        _ => {
+            let models: Vec<Vec<f64>> = scorer.models.iter().map(|(w, _)| w.clone()).collect();
+            host_rows(ctx, &data, &models, "predict")?;
+        }
     }
     ctx.tracker.progress(100);
     Ok(())
@@ -805,7 +1258,14 @@ fn cross_validate(
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let mut all_rows = Vec::new();
+    let fitting = Fitting {
+        ctx,
+        task,
+        param,
+        roles,
+    };
+    // Per fold: its detail keys and rows (a fold may miss a class of another fold).
+    let mut fold_rows: Vec<(Vec<String>, Vec<PredictRow>)> = Vec::new();
     let mut per_fold = Vec::new();
     for (fold, test_sids) in folds.iter().enumerate() {
         let test: std::collections::HashSet<&str> = test_sids.iter().map(String::as_str).collect();
@@ -830,28 +1290,26 @@ fn cross_validate(
             .collect::<Result<_>>()?;
         let train = data.subset(&train_rows);
         let test = data.subset(&test_rows);
-        let run = Run {
-            ctx,
-            task,
-            param,
-            roles,
-            run: format!("cv{fold}"),
-            validate_host: None,
-        };
+        let run = format!("cv{fold}");
         let tag = format!("cv{fold}.score");
         if ctx.role == Role::Guest {
-            let fit = fit_guest(&run, &train, None)?;
-            let rows = score_rows(
-                ctx,
-                task,
-                param,
-                roles,
-                &test,
-                &fit.weights,
-                &tag,
-                DataType::Validate,
-            )?;
-            let (name, value, _) = validation_metric(task, &rows);
+            let trained = fitting.guest(&run, &train, None, false)?;
+            let scorer = trained.scorer(train.k);
+            let rows = scorer.guest_rows(&fitting, &test, &tag, DataType::Validate)?;
+            let (name, value) = match &scorer.classes {
+                None => {
+                    let (name, value, _) = validation_metric(task, &rows);
+                    (name, value)
+                }
+                Some(_) => {
+                    let labels: Vec<f64> = rows.iter().map(|r| r.label).collect();
+                    let predicted: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
+                    (
+                        "accuracy",
+                        metrics::multi_class(&labels, &predicted).accuracy,
+                    )
+                }
+            };
             ctx.log_metric(Metric {
                 namespace: "cv".into(),
                 name: name.into(),
@@ -860,10 +1318,11 @@ fn cross_validate(
             })?;
             ctx.tracker.info(&format!("fold {fold}: {name} {value:.6}"));
             per_fold.push((name, value));
-            all_rows.extend(rows);
+            fold_rows.push((scorer.detail_keys(task), rows));
         } else {
-            let fit = fit_host(&run, &train)?;
-            host_scores(ctx, &test, &fit.weights, &tag)?;
+            let fits = fitting.host(&run, &train, None)?;
+            let models: Vec<Vec<f64>> = fits.iter().map(|f| f.weights.clone()).collect();
+            host_rows(ctx, &test, &models, &tag)?;
         }
     }
     if ctx.role == Role::Guest {
@@ -872,8 +1331,41 @@ fn cross_validate(
         let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
         ctx.tracker
             .set_summary(json!({"cv": {name: values, "mean": mean}}))?;
-        write_predictions(ctx, data, all_rows)?;
+        let (keys, rows) = merge_detail(fold_rows);
+        write_predictions(ctx, data, &keys, rows)?;
     }
     ctx.tracker.progress(100);
     Ok(())
+}
+
+/// The rows of every fold under the union of their detail keys (first-seen order), a
+/// key a fold lacks holding NaN in its rows.
+fn merge_detail(folds: Vec<(Vec<String>, Vec<PredictRow>)>) -> (Vec<String>, Vec<PredictRow>) {
+    let mut keys: Vec<String> = Vec::new();
+    for (fold_keys, _) in &folds {
+        for k in fold_keys {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (fold_keys, rows) in folds {
+        if fold_keys == keys {
+            out.extend(rows);
+            continue;
+        }
+        let at: Vec<Option<usize>> = keys
+            .iter()
+            .map(|k| fold_keys.iter().position(|f| f == k))
+            .collect();
+        out.extend(rows.into_iter().map(|mut r| {
+            r.detail = at
+                .iter()
+                .map(|p| p.map_or(f64::NAN, |p| r.detail[p]))
+                .collect();
+            r
+        }));
+    }
+    (keys, out)
 }

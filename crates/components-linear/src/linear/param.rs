@@ -85,7 +85,7 @@ const HETERO_LR_OWN_PARAMS: &[Param] = &[
     param("masked_rate", Number, "5", false),
     param("predict_param", Object, OBJ, true),
     param("predict_param.threshold", Number, "0.5", true),
-    param("multi_class", Str, "\"ovr\"", false),
+    param("multi_class", Str, "\"ovr\"", true),
 ];
 
 /// `HeteroLinR`'s own defaults.
@@ -117,6 +117,8 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
         &["random_uniform", "random_normal", "zeros", "ones", "const"],
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
+    // HeteroLR only (FATE's `check_and_change_lower(multi_class, ["ovr"])`).
+    ("multi_class", &["ovr"]),
     ("encrypt_param.method", &["paillier"]),
     // A list: checked at run time; at submit only once the domain checks list
     // elements too.
@@ -672,6 +674,10 @@ impl LinearParam {
                 })
             }
         };
+        if task == Task::Logistic {
+            // FATE's only value; one-vs-rest is chosen by the label's class count.
+            p.choice("multi_class", Some("ovr"), &["ovr"])?;
+        }
         let callbacks = Callbacks::parse(task, &p)?;
         if cv.is_some() && callbacks.strategy && callbacks.validation_freqs.is_some() {
             return Err(Error::Unsupported {
@@ -774,6 +780,8 @@ mod tests {
         assert_eq!(lr.batch_size, None);
         assert_eq!(lr.key_length, 2048);
         assert_eq!(lr.init, InitMethod::RandomUniform);
+        // FATE lower-cases multi_class; "ovr" is its only value.
+        parse(Task::Logistic, json!({"multi_class": "OVR"})).unwrap();
         let linr = parse(Task::Linear, json!({})).unwrap();
         assert_eq!(linr.optimizer, OptimizerKind::Sgd);
         assert_eq!(linr.max_iter, 20);
@@ -886,6 +894,7 @@ mod tests {
             ),
             (json!({"early_stopping_rounds": 3}), "early_stopping_rounds"),
             (json!({"optimizer": "sqn"}), "optimizer"),
+            (json!({"multi_class": "ovo"}), "multi_class"),
         ];
         for (v, name) in cases {
             let e = parse(Task::Logistic, v.clone()).unwrap_err().to_string();

@@ -287,6 +287,12 @@ pub(crate) struct Run<'r> {
     pub(crate) run: String,
     /// A host's validation data, when the guest validates during training.
     pub(crate) validate_host: Option<&'r Dataset>,
+    /// Whether the loss of each epoch is logged as the `train/loss` metric (FATE does
+    /// not for the sub-models of one-vs-rest).
+    pub(crate) log_loss: bool,
+    /// This run is model `part.0` of `part.1` trained one after the other (one-vs-rest):
+    /// the task's progress covers all of them.
+    pub(crate) part: (usize, usize),
 }
 
 impl Run<'_> {
@@ -312,7 +318,10 @@ impl Run<'_> {
     }
 
     fn progress(&self, epoch: usize) {
-        let pct = ((epoch + 1) * 100 / self.param.max_iter.max(1)).min(99) as u8;
+        let (i, of) = self.part;
+        let total = self.param.max_iter.max(1) * of.max(1);
+        let done = i * self.param.max_iter.max(1) + epoch + 1;
+        let pct = (done * 100 / total).min(99) as u8;
         self.ctx.tracker.progress(pct);
     }
 }
@@ -716,12 +725,14 @@ pub(crate) fn fit_guest(
         };
         if let Some(loss) = conv.loss {
             result.loss_history.push(loss);
-            run.ctx.log_metric(crate::context::Metric {
-                namespace: "train".into(),
-                name: "loss".into(),
-                data: vec![(epoch.into(), loss.into())],
-                meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
-            })?;
+            if run.log_loss {
+                run.ctx.log_metric(crate::context::Metric {
+                    namespace: "train".into(),
+                    name: "loss".into(),
+                    data: vec![(epoch.into(), loss.into())],
+                    meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
+                })?;
+            }
             run.ctx.tracker.info(&format!(
                 "epoch {epoch}: loss {loss:.6} ({})",
                 phases.take()
@@ -1133,12 +1144,14 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
         )?;
         if let Some(loss) = loss {
             result.loss_history.push(loss);
-            run.ctx.log_metric(crate::context::Metric {
-                namespace: "train".into(),
-                name: "loss".into(),
-                data: vec![(epoch.into(), loss.into())],
-                meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
-            })?;
+            if run.log_loss {
+                run.ctx.log_metric(crate::context::Metric {
+                    namespace: "train".into(),
+                    name: "loss".into(),
+                    data: vec![(epoch.into(), loss.into())],
+                    meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
+                })?;
+            }
         }
         run.progress(epoch);
         result.iters = epoch + 1;
