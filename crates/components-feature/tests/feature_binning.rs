@@ -941,7 +941,7 @@ fn errors_name_the_problem() {
     let (_dir, store) = temp_store();
     let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
     let cases = [
-        (json!({"method": "optimal"}), "parameter `method`: `optimal` is not supported yet (supported: quantile, bucket)"),
+        (json!({"method": "optimal", "optimal_binning_param": {"max_bin_pct": 0.05}}), "invalid parameter `optimal_binning_param.max_bin_pct`: ceil(1 / max_bin_pct) = 20 bins"),
         (json!({"method": "chimerge"}), "invalid parameter `method`"),
         (json!({"bin_num": 1}), "invalid parameter `bin_num`: expected at least 2 bins, found 1"),
         (json!({"bin_names": ["x0", "nope"]}), "invalid parameter `bin_names`: `nope` is not a feature column"),
@@ -965,8 +965,45 @@ fn errors_name_the_problem() {
         1,
     );
     let three = store_frame(&store, "three", &three, 2);
-    let e = guest_alone(&store, &three, json!({"local_only": true}), None);
-    assert!(e.contains("column `y`: label 2 is not 0 or 1"), "{e}");
+    let e = guest_alone(
+        &store,
+        &three,
+        json!({"local_only": true, "method": "optimal"}),
+        None,
+    );
+    assert!(
+        e.starts_with("invalid parameter `method`: optimal binning needs a label of 0 and 1"),
+        "{e}"
+    );
+    let e = guest_alone(
+        &store,
+        &three,
+        json!({"local_only": true, "transform_param": {"transform_type": "woe"}}),
+        None,
+    );
+    assert!(
+        e.contains("WOE transform of multi-class-labeled data"),
+        "{e}"
+    );
+    // Optimal binning refuses missing values.
+    let missing = generated(
+        &["a"],
+        &order,
+        Some(&label_of),
+        &|_, i, _| if i == 7 { f64::NAN } else { i as f64 },
+        1,
+    );
+    let missing = store_frame(&store, "missing_optimal", &missing, 2);
+    let e = guest_alone(
+        &store,
+        &missing,
+        json!({"local_only": true, "method": "optimal"}),
+        None,
+    );
+    assert!(
+        e.contains("optimal binning does not support missing values"),
+        "{e}"
+    );
     // No label at the guest.
     let h = labeled(&store, "breast_hetero_host.csv", None);
     let e = guest_alone(&store, &h, json!({"local_only": true}), None);
@@ -1123,4 +1160,547 @@ fn manual_split_points_are_used_as_given() {
             0.5,
         );
     }
+}
+
+// ----- Multi-class labels --------------------------------------------------------------
+
+/// Labels mapped to one-vs-rest: 1 for `class`, 0 for the others.
+fn one_vs_rest(labels: &HashMap<String, f64>, class: f64) -> HashMap<String, f64> {
+    labels
+        .iter()
+        .map(|(s, &y)| (s.clone(), if y == class { 1.0 } else { 0.0 }))
+        .collect()
+}
+
+#[test]
+fn multi_class_woe_and_iv_are_one_vs_rest_per_label_and_match_plaintext() {
+    let (_dir, store) = temp_store();
+    let n = 400;
+    let label = |i: usize| ((i * 7919 + (i % 13)) % 3) as f64;
+    let g = generated(
+        &["a", "b"],
+        &(0..n).collect::<Vec<_>>(),
+        Some(&label),
+        &|c, i, rng| feature(i, rng, 1.0 + c as f64, if c == 0 { 0.1 } else { 0.0 }),
+        3,
+    );
+    let h = generated(
+        &["c", "d", "e"],
+        &shuffled(n, 5),
+        None,
+        &|c, i, rng| feature(i + c, rng, 2.0, if c == 1 { 0.05 } else { 0.0 }),
+        4,
+    );
+    let g = store_frame(&store, "mc_guest", &g, 3);
+    let h = store_frame(&store, "mc_host", &h, 2);
+    let params = json!({"bin_num": 5, "encrypt_param": {"key_length": 1024}});
+    let outcome = run_parties(
+        &store,
+        vec![
+            party(Role::Guest, GUEST, &g, params.clone()),
+            party(Role::Host, HOST, &h, params),
+        ],
+    );
+    ok(&outcome);
+    let (gt, ht) = (&outcome[0].0, &outcome[1].0);
+    let (gf, hf) = (frame(&store, &g), frame(&store, &h));
+    let labels = labels_of(&gf);
+    let (_, gm) = model_of(gt);
+    let (_, hm) = model_of(ht);
+    assert_eq!(gm.param.labels, ["2", "1", "0"]);
+    let multi = gm
+        .param
+        .multi_class_result
+        .as_ref()
+        .expect("per-class results");
+    assert_eq!(multi.labels, ["2", "1", "0"]);
+    assert_eq!(multi.results.len(), 3);
+    assert_eq!(multi.host_results["10000"].len(), 3);
+    assert_eq!(gm.param.binning_result, multi.results[0]);
+    assert_eq!(
+        gm.param.host_results["10000"],
+        multi.host_results["10000"][0]
+    );
+    let exact = |v: &[f64]| exact_split_points(v, 5);
+    let summary = gt.summary().unwrap();
+    for (i, class) in [2.0, 1.0, 0.0].into_iter().enumerate() {
+        let ovr = one_vs_rest(&labels, class);
+        check_table(
+            &format!("guest, label {class}"),
+            &gf,
+            &ovr,
+            &feature_columns(&gf),
+            exact,
+            &gm.param.binning_result,
+            &multi.results[i],
+            |_, c| c.to_owned(),
+            0.5,
+        );
+        check_table(
+            &format!("host, label {class}"),
+            &hf,
+            &ovr,
+            &feature_columns(&hf),
+            exact,
+            &hm.param.binning_result,
+            &multi.host_results["10000"][i],
+            |j, _| format!("host_10000_x{j}"),
+            0.5,
+        );
+        let key = format!("{class}");
+        assert_eq!(
+            summary["multi_class"][&key]["iv"]["a"].as_f64(),
+            multi.results[i]["a"].iv
+        );
+        assert_eq!(
+            summary["multi_class"][&key]["host_iv"]["10000"]["host_10000_x2"].as_f64(),
+            multi.host_results["10000"][i]["host_10000_x2"].iv
+        );
+        assert!(gt.metric("train", &format!("iv_label_{key}")).is_some());
+    }
+    assert!(hm.param.multi_class_result.is_none() && hm.param.labels.is_empty());
+    assert!(gt.info_lines().iter().any(|l| l.contains("3 classes")));
+}
+
+#[test]
+fn binary_labels_other_than_0_and_1_take_the_larger_as_event() {
+    let (_dir, store) = temp_store();
+    let n = 200;
+    let g = generated(
+        &["a"],
+        &(0..n).collect::<Vec<_>>(),
+        Some(&|i| if label_of(i) == 1.0 { 5.0 } else { 2.0 }),
+        &|_, i, rng| feature(i, rng, 1.0, 0.0),
+        7,
+    );
+    let g = store_frame(&store, "bin52", &g, 2);
+    let outcome = run_parties(
+        &store,
+        vec![party(
+            Role::Guest,
+            GUEST,
+            &g,
+            json!({"bin_num": 4, "local_only": true}),
+        )],
+    );
+    ok(&outcome);
+    let (_, gm) = model_of(&outcome[0].0);
+    assert_eq!(gm.param.labels, ["5", "2"]);
+    assert!(gm.param.multi_class_result.is_none());
+    let gf = frame(&store, &g);
+    let ovr = one_vs_rest(&labels_of(&gf), 5.0);
+    check_table(
+        "guest",
+        &gf,
+        &ovr,
+        &["a".to_string()],
+        |v| exact_split_points(v, 4),
+        &gm.param.binning_result,
+        &gm.param.binning_result,
+        |_, c| c.to_owned(),
+        0.5,
+    );
+}
+
+// ----- Optimal binning ------------------------------------------------------------------
+
+/// The plaintext reference of FATE's optimal merge rule: passes of "merge the neighbouring
+/// pair with the best score that the pass allows, while the pass's target is not met",
+/// recounting after every merge. Returns the right bound of each final bucket.
+#[allow(unreachable_pub)]
+mod reference {
+    #[derive(Clone, Copy, Debug)]
+    pub struct B {
+        pub right: f64,
+        pub e: u64,
+        pub n: u64,
+    }
+
+    impl B {
+        fn t(&self) -> u64 {
+            self.e + self.n
+        }
+        fn mixed(&self) -> bool {
+            self.e > 0 && self.n > 0
+        }
+    }
+
+    pub struct Setup {
+        pub metric: &'static str,
+        pub max_bin: usize,
+        pub mixture: bool,
+        pub min_pct: f64,
+        pub max_pct: f64,
+        pub events: u64,
+        pub non_events: u64,
+        pub count: usize,
+    }
+
+    fn iv_of(e: u64, n: u64, s: &Setup) -> f64 {
+        let (et, nt) = (s.events.max(1) as f64, s.non_events.max(1) as f64);
+        let (er, nr) = if e == 0 || n == 0 {
+            ((e as f64 + 0.5) / et, (n as f64 + 0.5) / nt)
+        } else {
+            (e as f64 / et, n as f64 / nt)
+        };
+        (er - nr) * (er / nr).ln()
+    }
+
+    fn gini_of(e: u64, n: u64) -> f64 {
+        let t = (e + n) as f64;
+        if t == 0.0 {
+            return 0.0;
+        }
+        1.0 - (e as f64 / t).powi(2) - (n as f64 / t).powi(2)
+    }
+
+    /// Lower is merged first.
+    fn score(l: &B, r: &B, s: &Setup) -> f64 {
+        let (e, n) = (l.e + r.e, l.n + r.n);
+        match s.metric {
+            "iv" => iv_of(l.e, l.n, s) + iv_of(r.e, r.n, s) - iv_of(e, n, s),
+            "gini" => gini_of(e, n) - gini_of(l.e, l.n) - gini_of(r.e, r.n),
+            "chi_square" => {
+                if e == 0 || n == 0 {
+                    return f64::NEG_INFINITY;
+                }
+                let t = (e + n) as f64;
+                let mut chi = 0.0;
+                for b in [l, r] {
+                    for (a, c) in [(b.e, e), (b.n, n)] {
+                        let expected = b.t() as f64 * c as f64 / t;
+                        chi += (a as f64 - expected).powi(2) / expected;
+                    }
+                }
+                chi
+            }
+            m => panic!("{m}"),
+        }
+    }
+
+    /// `None` when two allowed pairs score the same at some step (the order FATE's heap
+    /// takes them in is not this rule's).
+    pub fn merge(mut b: Vec<B>, s: &Setup) -> Option<Vec<f64>> {
+        let min = (s.min_pct * s.count as f64).ceil() as u64;
+        let max = (s.max_pct * s.count as f64).floor() as u64;
+        let mut passes = Vec::new();
+        if s.mixture {
+            passes.extend(["mixture", "single_mixture"]);
+        }
+        passes.extend(["small", "single_small", "any"]);
+        for pass in passes {
+            loop {
+                let target = match pass {
+                    "mixture" | "single_mixture" => b.iter().filter(|x| !x.mixed()).count() as i64,
+                    "small" | "single_small" => b.iter().filter(|x| x.t() < min).count() as i64,
+                    _ => b.len() as i64 - s.max_bin as i64,
+                };
+                if target <= 0 {
+                    break;
+                }
+                let allowed = |l: &B, r: &B| {
+                    l.t() + r.t() <= max
+                        && match pass {
+                            "mixture" => !l.mixed() && !r.mixed(),
+                            "single_mixture" => !(l.mixed() && r.mixed()),
+                            "small" => l.t() < min && r.t() < min,
+                            "single_small" => l.t() < min || r.t() < min,
+                            _ => true,
+                        }
+                };
+                let best = (0..b.len().saturating_sub(1))
+                    .filter(|&i| allowed(&b[i], &b[i + 1]))
+                    .map(|i| (i, score(&b[i], &b[i + 1], s)))
+                    .fold(None::<(usize, f64)>, |acc, (i, sc)| match acc {
+                        Some((_, best)) if best <= sc => acc,
+                        _ => Some((i, sc)),
+                    });
+                let Some((i, sc)) = best else { break };
+                let ties = (0..b.len() - 1)
+                    .filter(|&j| allowed(&b[j], &b[j + 1]) && score(&b[j], &b[j + 1], s) == sc)
+                    .count();
+                if ties > 1 {
+                    return None;
+                }
+                let r = b.remove(i + 1);
+                b[i] = B {
+                    right: r.right,
+                    e: b[i].e + r.e,
+                    n: b[i].n + r.n,
+                };
+            }
+        }
+        Some(b.iter().map(|x| x.right).collect())
+    }
+
+    /// FATE's best-KS splitting.
+    pub fn ks(b: &[B], s: &Setup) -> Option<Vec<f64>> {
+        let min = (s.min_pct * s.count as f64).ceil() as u64;
+        let mut splits: Vec<usize> = Vec::new();
+        let mut queue = std::collections::VecDeque::from([(0usize, b.len())]);
+        while splits.len() + 1 < s.max_bin {
+            let Some((lo, hi)) = queue.pop_front() else {
+                break;
+            };
+            if lo >= hi {
+                continue;
+            }
+            let part = &b[lo..hi];
+            let (te, tn): (u64, u64) = (
+                part.iter().map(|x| x.e).sum(),
+                part.iter().map(|x| x.n).sum(),
+            );
+            if te == 0 || tn == 0 {
+                continue;
+            }
+            let mut ks = Vec::new();
+            let (mut ce, mut cn) = (0, 0);
+            for x in part {
+                ce += x.e;
+                cn += x.n;
+                ks.push(((ce as f64 / te as f64) - (cn as f64 / tn as f64)).abs());
+            }
+            let top = ks.iter().cloned().fold(0.0, f64::max);
+            let mut at = if top == 0.0 {
+                ks.len() / 2
+            } else {
+                ks.iter().position(|&k| k == top).unwrap()
+            };
+            let sides = |at: usize| {
+                let le: u64 = part[..=at].iter().map(|x| x.e).sum();
+                let ln: u64 = part[..=at].iter().map(|x| x.n).sum();
+                (le, ln, te - le, tn - ln)
+            };
+            let (mut le, mut ln, mut re, mut rn) = sides(at);
+            if le + ln < min || re + rn < min {
+                at = ks.len() / 2;
+                (le, ln, re, rn) = sides(at);
+            }
+            if s.mixture && !(le > 0 && ln > 0 && re > 0 && rn > 0) {
+                continue;
+            }
+            if le + ln < min || re + rn < min {
+                continue;
+            }
+            let split = lo + at + 1;
+            splits.push(split);
+            if re + rn > le + ln {
+                queue.push_back((split, hi));
+                queue.push_back((lo, split));
+            } else {
+                queue.push_back((lo, split));
+                queue.push_back((split, hi));
+            }
+        }
+        if splits.is_empty() {
+            splits.push(b.len() / 2);
+        }
+        splits.sort();
+        splits.push(b.len());
+        // Each range's bucket ends at its last bucket; FATE makes an empty range (a
+        // split repeated, as a one-bucket range splits past its end when min_bin_pct is
+        // 0) a copy of the bucket at its start. Then np.unique of the right bounds.
+        let mut points = Vec::new();
+        let mut start = 0;
+        for &end in &splits {
+            points.push(b[(end.max(start + 1) - 1).min(b.len() - 1)].right);
+            start = end;
+        }
+        points.sort_by(f64::total_cmp);
+        points.dedup();
+        Some(points)
+    }
+}
+
+/// Sorted distinct values: the initial split points when `init_bin_nums` is at least the
+/// row count and every value appears at least twice.
+fn distinct(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
+}
+
+#[test]
+fn optimal_binning_follows_fates_merge_rule_for_every_metric() {
+    let (_dir, store) = temp_store();
+    // With mixture and sizes, the passes before the last decide much; without, the
+    // metric alone merges down to bin_num.
+    let configs: Vec<(&str, bool, f64, f64)> = ["iv", "gini", "chi_square", "ks"]
+        .into_iter()
+        .flat_map(|m| [(m, true, 0.1, 0.6), (m, false, 0.0, 0.35)])
+        .collect();
+    // Guest: 15 values with random (event, non-event) counts; host: values over the same
+    // rows in another order, with random sizes. The first seed whose data never gives
+    // two pairs the same score (where FATE's heap order would decide) is used.
+    let make = |seed: u64| {
+        let mut rng = Rng(seed);
+        let mut rows: Vec<(f64, f64)> = Vec::new(); // (label, guest value)
+        for j in 0..15 {
+            let (e, ne) = (rng.next() % 7, rng.next() % 7);
+            let (e, ne) = if e + ne < 2 { (e + 1, ne + 1) } else { (e, ne) };
+            rows.extend(std::iter::repeat_n((1.0, j as f64 * 1.5), e as usize));
+            rows.extend(std::iter::repeat_n((0.0, j as f64 * 1.5), ne as usize));
+        }
+        let n = rows.len();
+        let order = shuffled(n, seed + 1);
+        let mut host_value = vec![0.0; n];
+        let (mut at, mut j) = (0, 0);
+        while at < n {
+            let size = (2 + rng.next() % 7) as usize;
+            let size = if n - at < size + 2 { n - at } else { size };
+            for &i in &order[at..at + size] {
+                host_value[i] = j as f64 - 3.0;
+            }
+            at += size;
+            j += 1;
+        }
+        (rows, host_value)
+    };
+    let expect = |rows: &[(f64, f64)],
+                  host: &[f64],
+                  metric: &'static str,
+                  mixture: bool,
+                  min_pct: f64,
+                  max_pct: f64| {
+        let labels: Vec<f64> = rows.iter().map(|r| r.0).collect();
+        let guest: Vec<f64> = rows.iter().map(|r| r.1).collect();
+        let events = labels.iter().filter(|&&y| y == 1.0).count() as u64;
+        let setup = |max_bin| reference::Setup {
+            metric,
+            max_bin,
+            mixture,
+            min_pct,
+            max_pct,
+            events,
+            non_events: rows.len() as u64 - events,
+            count: rows.len(),
+        };
+        let run = |b: Vec<reference::B>, s: &reference::Setup| {
+            if metric == "ks" {
+                reference::ks(&b, s)
+            } else {
+                reference::merge(b, s)
+            }
+        };
+        // Buckets by index: one per distinct value.
+        let buckets_of = |values: &[f64]| -> Vec<reference::B> {
+            distinct(values)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let mut b = reference::B {
+                        right: i as f64,
+                        e: 0,
+                        n: 0,
+                    };
+                    for (&v, &y) in values.iter().zip(&labels) {
+                        if v == x {
+                            if y == 1.0 {
+                                b.e += 1;
+                            } else {
+                                b.n += 1;
+                            }
+                        }
+                    }
+                    b
+                })
+                .collect()
+        };
+        // The guest merges its own column down to bin_num; the host's is merged on
+        // bucket indexes with the bin_num FATE's host announces (its init_bin_nums).
+        let g = run(buckets_of(&guest), &setup(4))?;
+        let h = run(buckets_of(host), &setup(1000))?;
+        let (gp, hp) = (distinct(&guest), distinct(host));
+        Some((
+            g.iter().map(|&i| gp[i as usize]).collect::<Vec<f64>>(),
+            h.iter().map(|&i| hp[i as usize]).collect::<Vec<f64>>(),
+        ))
+    };
+    let (rows, host_value) = (1..500)
+        .map(make)
+        .find(|(rows, host)| {
+            configs
+                .iter()
+                .all(|&(m, mix, lo, hi)| expect(rows, host, m, mix, lo, hi).is_some())
+        })
+        .expect("a seed without equal scores");
+    let n = rows.len();
+    let g = generated(
+        &["a"],
+        &(0..n).collect::<Vec<_>>(),
+        Some(&|i| rows[i].0),
+        &|_, i, _| rows[i].1,
+        1,
+    );
+    let h = generated(&["b"], &shuffled(n, 11), None, &|_, i, _| host_value[i], 2);
+    let g = store_frame(&store, "opt_guest", &g, 2);
+    let h = store_frame(&store, "opt_host", &h, 3);
+    let (gf, hf) = (frame(&store, &g), frame(&store, &h));
+    let labels = labels_of(&gf);
+    let host_values = values_of(&hf, "b");
+    let host_points = distinct(&host_values);
+    let mut seen = BTreeMap::new();
+    for &(metric, mixture, min_pct, max_pct) in &configs {
+        let optimal = json!({"metric_method": metric, "init_bin_nums": 1000, "mixture": mixture,
+                             "min_bin_pct": min_pct, "max_bin_pct": max_pct});
+        let params = json!({"method": "optimal", "bin_num": 4, "optimal_binning_param": optimal,
+                            "encrypt_param": {"key_length": 1024}});
+        let outcome = run_parties(
+            &store,
+            vec![
+                party(Role::Guest, GUEST, &g, params.clone()),
+                party(Role::Host, HOST, &h, params),
+            ],
+        );
+        ok(&outcome);
+        let (_, gm) = model_of(&outcome[0].0);
+        let (_, hm) = model_of(&outcome[1].0);
+        let (guest_expected, host_expected) =
+            expect(&rows, &host_value, metric, mixture, min_pct, max_pct).unwrap();
+        let what = format!("{metric}, mixture {mixture}");
+        assert_eq!(
+            gm.param.binning_result["a"].split_points, guest_expected,
+            "{what}: guest"
+        );
+        assert_eq!(gm.meta.optimal_metric_method.as_deref(), Some(metric));
+        assert_eq!(
+            hm.param.binning_result["b"].split_points, host_expected,
+            "{what}: host"
+        );
+        if mixture {
+            assert!(
+                host_expected.len() < host_points.len(),
+                "{what}: the host's buckets merged"
+            );
+        }
+        eprintln!("{what}: guest {guest_expected:?}, host {host_expected:?}");
+        seen.insert((metric, mixture), guest_expected.clone());
+        // Statistics on the final bins, against plaintext.
+        let sp = &guest_expected;
+        check_stats(
+            &format!("{what} guest"),
+            &gm.param.binning_result["a"],
+            &truth_counts(gf.sids(), &values_of(&gf, "a"), &labels, sp),
+            sp.len(),
+            0.5,
+        );
+        check_stats(
+            &format!("{what} host"),
+            &gm.param.host_results["10000"]["host_10000_x0"],
+            &truth_counts(hf.sids(), &host_values, &labels, &host_expected),
+            host_expected.len(),
+            0.5,
+        );
+        // The host's output data holds its final bins.
+        let mut points = BTreeMap::new();
+        points.insert("b".to_string(), host_expected.clone());
+        check_transformed(&hf, &output(&store, &outcome[1].0), &points, None);
+    }
+    // The metrics choose differently on this data.
+    let plain: std::collections::BTreeSet<_> = ["iv", "gini", "chi_square", "ks"]
+        .iter()
+        .map(|m| format!("{:?}", seen[&(*m, false)]))
+        .collect();
+    assert!(plain.len() >= 3, "{seen:?}");
 }

@@ -1557,3 +1557,106 @@ fn breast_with_the_example_job_parameters_and_a_pooled_top_k() {
     let total = kept(&r.trackers[0]).len() + kept(&r.trackers[1]).len();
     assert!((8..=9).contains(&total), "{total}");
 }
+
+/// A multi-class binning model: per class, the guest's IVs and one host's.
+fn multi_class_binning(header: &[&str], classes: &[(Vec<f64>, Vec<f64>)]) -> ComponentModel {
+    let bin = |iv: f64| json!({"split_points": [0.5, 1.0], "bin_nums": 2, "iv": iv});
+    let own = |ivs: &[f64]| -> Value {
+        Value::Object(
+            header
+                .iter()
+                .zip(ivs)
+                .map(|(c, &iv)| (c.to_string(), bin(iv)))
+                .collect(),
+        )
+    };
+    let host = |ivs: &[f64]| -> Value {
+        Value::Object(
+            ivs.iter()
+                .enumerate()
+                .map(|(i, &iv)| (format!("host_{}_x{i}", HOSTS[0]), bin(iv)))
+                .collect(),
+        )
+    };
+    let labels: Vec<String> = (0..classes.len()).rev().map(|l| l.to_string()).collect();
+    ComponentModel {
+        module: "HeteroFeatureBinning".into(),
+        param: json!({
+            "header": header,
+            "header_anonymous": (0..header.len()).map(|i| format!("guest_{GUEST}_x{i}")).collect::<Vec<_>>(),
+            "binning_result": own(&classes[0].0),
+            "host_results": {HOSTS[0].to_string(): host(&classes[0].1)},
+            "labels": labels,
+            "multi_class_result": {
+                "labels": labels,
+                "results": classes.iter().map(|c| own(&c.0)).collect::<Vec<_>>(),
+                "host_results": {HOSTS[0].to_string(): classes.iter().map(|c| host(&c.1)).collect::<Vec<_>>()},
+            },
+        }),
+        meta: json!({}),
+    }
+}
+
+#[test]
+fn iv_filters_merge_the_classes_of_a_multi_class_binning_model_as_fate() {
+    let (_dir, store) = temp_store();
+    let mut rng = Rng(5);
+    let mut cols = |names: &[&'static str], label: bool| -> Vec<(&'static str, Vec<f64>)> {
+        let mut out = Vec::new();
+        if label {
+            out.push(("y", (0..30).map(|i| (i % 3) as f64).collect()));
+        }
+        for n in names {
+            out.push((*n, (0..30).map(|_| rng.next()).collect()));
+        }
+        out
+    };
+    let g = table(
+        &store,
+        "mc_guest",
+        &cols(&["g0", "g1", "g2"], true),
+        Some("y"),
+    );
+    let h = table(&store, "mc_host", &cols(&["a", "b", "c"], false), None);
+    // Per class (labels 2, 1, 0): guest IVs and host IVs.
+    let classes = vec![
+        (vec![0.9, 0.1, 0.2], vec![0.05, 0.6, 0.1]),
+        (vec![0.1, 0.1, 0.3], vec![0.05, 0.1, 0.1]),
+        (vec![0.2, 0.15, 0.1], vec![0.4, 0.2, 0.1]),
+    ];
+    let model = multi_class_binning(&["g0", "g1", "g2"], &classes);
+    let run = |iv_param: Value| {
+        let params = json!({"filter_methods": ["iv_filter"], "iv_param": iv_param});
+        let tasks = vec![
+            Task::new(&g, params.clone()).iso(model.clone()),
+            Task::new(&h, params).iso(binning("host", HOSTS[0], &["a", "b", "c"], None, &[])),
+        ];
+        let r = run_parties(&store, &tasks);
+        for (i, x) in r.results.iter().enumerate() {
+            assert!(x.is_ok(), "party {i}: {x:?}");
+        }
+        (kept(&r.trackers[0]), kept(&r.trackers[1]))
+    };
+    // max: g0 0.9, g1 0.15, g2 0.3 | a 0.4, b 0.6, c 0.1.
+    assert_eq!(
+        run(json!({"threshold": 0.3, "mul_class_merge_type": "max"})),
+        (strings(&["g0", "g2"]), strings(&["a", "b"]))
+    );
+    // FATE 1.11's `min` takes the maximum too.
+    assert_eq!(
+        run(json!({"threshold": 0.3, "mul_class_merge_type": "min"})),
+        (strings(&["g0", "g2"]), strings(&["a", "b"]))
+    );
+    // average: g0 0.4, g1 0.11667, g2 0.2 | a 0.16667, b 0.3, c 0.1.
+    assert_eq!(
+        run(json!({"threshold": 0.19, "mul_class_merge_type": "average"})),
+        (strings(&["g0", "g2"]), strings(&["b"]))
+    );
+    // A list of metrics, as FATE's multiclass example: one run per entry.
+    let (gk, hk) = run(
+        json!({"metrics": ["iv", "iv"], "filter_type": ["threshold", "top_k"],
+                              "threshold": [0.15, 2], "mul_class_merge_type": ["average", "max"]}),
+    );
+    // average ≥ 0.15: g0, g2 | a, b; then top 2 by max over what is left: g0 0.9, b 0.6.
+    assert_eq!((gk, hk), (strings(&["g0"]), strings(&["b"])));
+}

@@ -39,7 +39,8 @@ use fateflow_federation::{Error as FedError, FederationExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::model::ColumnBinResult;
+use super::optimal::{self, index_buckets, MergeSettings, OptimalMetric};
+use super::param::check_max_bin_pct;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 use crate::wire::{decode_ciphers, encode_ciphers};
@@ -54,7 +55,7 @@ const SUM_CHUNK: usize = 2048;
 #[derive(Debug, Serialize, Deserialize)]
 struct EncryptedLabels {
     public_key: PublicKey,
-    /// Widths of the `(event, non_event)` slots.
+    /// Widths of the label slots, one per label class (FATE's order).
     slot_bits: Vec<u32>,
     /// The sample id of each ciphertext, in order.
     sids: Vec<String>,
@@ -64,6 +65,28 @@ struct EncryptedLabels {
 #[derive(Debug, Serialize, Deserialize)]
 struct BinSums {
     columns: Vec<SummedColumn>,
+    /// The host's `method` (FATE's `bin_method`).
+    #[serde(default = "quantile")]
+    method: String,
+    /// With `method: optimal`, the host's optimal settings (FATE's `optimal_params`).
+    #[serde(default)]
+    optimal: Option<HostOptimal>,
+}
+
+fn quantile() -> String {
+    "quantile".into()
+}
+
+/// The optimal-binning settings a host announces, as FATE's `optimal_params`: the guest
+/// merges the host's initial buckets with them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HostOptimal {
+    pub(crate) metric_method: String,
+    /// The host's `bin_num` as FATE's host holds it: its `init_bin_nums`.
+    pub(crate) bin_num: usize,
+    pub(crate) mixture: bool,
+    pub(crate) max_bin_pct: f64,
+    pub(crate) min_bin_pct: f64,
 }
 
 /// One host column of [`BinSums`]: its records come in this order, value bins first.
@@ -75,52 +98,94 @@ struct SummedColumn {
     bins: usize,
     /// Whether a missing bin follows them.
     missing: bool,
+    /// A categorical column (never merged by optimal binning).
+    #[serde(default)]
+    category: bool,
 }
 
-/// The guest's labels: the sample ids in row order and whether each is an event.
+/// The guest's labels: the sample ids in row order and each row's label class.
 pub(crate) struct GuestLabels<'a> {
     pub(crate) sids: &'a [String],
-    pub(crate) events: &'a [bool],
+    /// The class (index into `classes`) of each row.
+    pub(crate) class_of_row: &'a [u32],
+    /// The label values, FATE's order (decreasing).
+    pub(crate) classes: &'a [f64],
 }
 
-/// Host results by party id (as a string) and anonymous column name.
-pub(crate) type HostResults = BTreeMap<String, BTreeMap<String, ColumnBinResult>>;
+impl GuestLabels<'_> {
+    /// Rows per class.
+    fn class_counts(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.classes.len()];
+        for &c in self.class_of_row {
+            counts[c as usize] += 1;
+        }
+        counts
+    }
+}
 
-/// The guest's side: encrypts and sends the labels, then turns every host's sums into
-/// WOE / IV. Logs the time of each step.
+/// What the guest knows of one host column after the protocol: its value bins (merged
+/// ones after optimal binning) and the count of each label class in each bin (value
+/// bins, then the missing bin when there is one).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HostColumnCounts {
+    pub(crate) bins: usize,
+    pub(crate) counts: Vec<Vec<u64>>,
+}
+
+/// Per host party id (as a string), per anonymous column.
+pub(crate) type HostCounts = BTreeMap<String, BTreeMap<String, HostColumnCounts>>;
+
+/// The guest's side: encrypts and sends the labels (one slot per label class), then
+/// turns every host's sums into per-bin class counts; for a host that bins with
+/// `optimal`, merges its initial buckets and sends back the bucket indexes to keep.
+/// Logs the time of each step.
 pub(crate) fn guest(
     ctx: &TaskContext<'_>,
     hosts: &[Party],
     key_length: u32,
     labels: &GuestLabels<'_>,
     adjustment_factor: f64,
-) -> Result<HostResults> {
+) -> Result<HostCounts> {
     let fed = ctx.federation()?;
     let start = Instant::now();
     let keys = Keypair::generate(key_length)?;
     let keygen = start.elapsed();
-    let events = labels.events.iter().filter(|&&e| e).count() as u64;
-    let non_events = labels.events.len() as u64 - events;
-    let slot_bits = vec![
-        Packer::slot_bits_for(1, events),
-        Packer::slot_bits_for(1, non_events),
-    ];
-    let packer = Packer::for_key(&keys.public, &slot_bits)?;
-    let records: Vec<u128> = labels
-        .events
+    let class_counts = labels.class_counts();
+    let k = class_counts.len();
+    let slot_bits: Vec<u32> = class_counts
         .iter()
-        .flat_map(|&e| [u128::from(e), u128::from(!e)])
+        .map(|&n| Packer::slot_bits_for(1, n))
         .collect();
+    let packer = Packer::for_key(&keys.public, &slot_bits).map_err(|e| {
+        Error::param(
+            "encrypt_param.key_length",
+            format!(
+                "{k} label classes need {} bits per packed label, more than a {key_length}-bit key holds ({e})",
+                slot_bits.iter().sum::<u32>()
+            ),
+        )
+    })?;
     let start = Instant::now();
-    let ciphers = packer.encrypt_records(&keys.private, &records)?;
+    let mut record = vec![0u128; k];
+    let plaintexts = labels
+        .class_of_row
+        .iter()
+        .map(|&c| {
+            record.iter_mut().for_each(|v| *v = 0);
+            record[c as usize] = 1;
+            packer.pack_record(&record)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let ciphers = keys.private.encrypt_raw_batch(&plaintexts)?;
+    drop(plaintexts);
     let encrypt = start.elapsed();
     ctx.tracker.info(&format!(
-        "binning: {}-bit key in {}; encrypted {} packed labels ({} + {} slot bits) in {}",
+        "binning: {}-bit key in {}; encrypted {} packed labels ({} classes, slot bits {:?}) in {}",
         key_length,
         ms(keygen),
         ciphers.len(),
-        slot_bits[0],
-        slot_bits[1],
+        k,
+        slot_bits,
         ms(encrypt)
     ));
     fed.remote(
@@ -142,7 +207,7 @@ pub(crate) fn guest(
     drop(ciphers);
     ctx.tracker.progress(60);
 
-    let mut results = HostResults::new();
+    let mut results = HostCounts::new();
     for (i, &host) in hosts.iter().enumerate() {
         let sums: BinSums = fed.get("binning_bin_sums", TAG, host)?;
         let bytes = fed.get_bytes("binning_bin_sum_ciphers", TAG, host)?;
@@ -171,23 +236,29 @@ pub(crate) fn guest(
         let mut columns = BTreeMap::new();
         for c in &sums.columns {
             let len = c.bins + usize::from(c.missing);
-            let counts: Vec<(u64, u64)> = values[2 * offset..2 * (offset + len)]
-                .chunks(2)
-                .map(|v| (v[0] as u64, v[1] as u64))
+            let counts: Vec<Vec<u64>> = values[k * offset..k * (offset + len)]
+                .chunks(k)
+                .map(|v| v.iter().map(|&x| x as u64).collect())
                 .collect();
             offset += len;
-            let total = counts
-                .iter()
-                .fold((0u64, 0u64), |a, c| (a.0 + c.0, a.1 + c.1));
-            if total != (events, non_events) {
+            let mut total = vec![0u64; k];
+            for bin in &counts {
+                for (t, &x) in total.iter_mut().zip(bin) {
+                    *t += x;
+                }
+            }
+            if total != class_counts {
                 return Err(bad(format!(
-                    "the bins of `{}` hold {} events and {} non-events, but the labels have {events} and {non_events}",
-                    c.name, total.0, total.1
+                    "the bins of `{}` hold {total:?} samples per label class, but the labels have {class_counts:?}",
+                    c.name
                 )));
             }
             columns.insert(
                 c.name.clone(),
-                ColumnBinResult::from_counts(c.bins, &counts, adjustment_factor),
+                HostColumnCounts {
+                    bins: c.bins,
+                    counts,
+                },
             );
         }
         ctx.tracker.info(&format!(
@@ -198,11 +269,144 @@ pub(crate) fn guest(
             ciphers.len(),
             ms(decrypt)
         ));
+        // A host binning with `optimal` (and no manual split points) sends its settings.
+        if let Some(optimal) = &sums.optimal {
+            let kept = merge_host_buckets(
+                ctx,
+                host,
+                optimal,
+                &sums.columns,
+                &mut columns,
+                labels,
+                adjustment_factor,
+            )?;
+            fed.remote("binning_optimal_buckets", TAG, &kept, &[host])?;
+        }
         results.insert(host.party_id.to_string(), columns);
         ctx.tracker
             .progress(60 + (30 * (i + 1) / hosts.len().max(1)) as u8);
     }
     Ok(results)
+}
+
+/// Optimal binning of a host's columns at the guest (FATE's `host_optimal_binning`):
+/// every non-categorical column's initial buckets are merged with the host's settings,
+/// `columns` get the merged counts, and the indexes of the host's initial split points
+/// to keep are returned by anonymous name.
+fn merge_host_buckets(
+    ctx: &TaskContext<'_>,
+    host: Party,
+    optimal: &HostOptimal,
+    announced: &[SummedColumn],
+    columns: &mut BTreeMap<String, HostColumnCounts>,
+    labels: &GuestLabels<'_>,
+    adjustment_factor: f64,
+) -> Result<BTreeMap<String, Vec<usize>>> {
+    let refuse = |reason: String| {
+        Error::param(
+            format!("host {}: optimal_binning_param", host.party_id),
+            reason,
+        )
+    };
+    let (event, non_event) = binary_classes(labels.classes).ok_or_else(|| {
+        refuse(format!(
+            "optimal binning needs labels 0 and 1 at the guest (FATE has no multi-class optimal binning); the labels are {:?}",
+            labels.classes
+        ))
+    })?;
+    let metric = OptimalMetric::from_name(&optimal.metric_method)
+        .ok_or_else(|| refuse(format!("unknown metric_method `{}`", optimal.metric_method)))?;
+    check_max_bin_pct(
+        optimal.max_bin_pct,
+        optimal.bin_num,
+        &format!("host {}: optimal_binning_param.max_bin_pct", host.party_id),
+    )?;
+    let settings = MergeSettings {
+        metric,
+        max_bin: optimal.bin_num,
+        mixture: optimal.mixture,
+        max_bin_pct: optimal.max_bin_pct,
+        min_bin_pct: optimal.min_bin_pct,
+        adjustment_factor,
+    };
+    let counts = labels.class_counts();
+    let total = |class: Option<usize>| class.map_or(0, |c| counts[c]);
+    let (event_total, non_event_total) = (total(event), total(non_event));
+    let start = Instant::now();
+    let mut kept = BTreeMap::new();
+    for c in announced.iter().filter(|c| !c.category) {
+        let col = columns
+            .get_mut(&c.name)
+            .expect("every announced column was decoded");
+        if c.missing {
+            return Err(refuse(format!(
+                "column `{}` has missing values, which optimal binning does not support",
+                c.name
+            )));
+        }
+        let pick = |bin: &Vec<u64>, class: Option<usize>| class.map_or(0, |i| bin[i]);
+        let pairs: Vec<(u64, u64)> = col
+            .counts
+            .iter()
+            .map(|bin| (pick(bin, event), pick(bin, non_event)))
+            .collect();
+        let merged = optimal::merge(
+            &index_buckets(&pairs),
+            event_total,
+            non_event_total,
+            labels.sids.len(),
+            &settings,
+        );
+        let indexes: Vec<usize> = merged
+            .split_points()
+            .iter()
+            .map(|&x| x.max(0.0) as usize)
+            .collect();
+        // The counts of the bins the host will have: its initial buckets summed between
+        // consecutive kept split points (the last bin takes everything above). FATE takes
+        // the merged buckets' counts, which are the same except after a KS split of a
+        // single bucket (possible only with `min_bin_pct` 0), which FATE counts twice.
+        let mut merged_counts: Vec<Vec<u64>> = Vec::with_capacity(indexes.len());
+        let mut start = 0;
+        for (j, &end) in indexes.iter().enumerate() {
+            let end = if j + 1 == indexes.len() {
+                col.counts.len() - 1
+            } else {
+                end
+            };
+            let mut sum = vec![0u64; col.counts[0].len()];
+            for bin in &col.counts[start..=end.max(start).min(col.counts.len() - 1)] {
+                for (s, &x) in sum.iter_mut().zip(bin) {
+                    *s += x;
+                }
+            }
+            merged_counts.push(sum);
+            start = end + 1;
+        }
+        col.counts = merged_counts;
+        col.bins = col.counts.len();
+        kept.insert(c.name.clone(), indexes);
+    }
+    ctx.tracker.info(&format!(
+        "binning: host {}: optimal binning ({}) of {} columns in {}",
+        host.party_id,
+        metric.as_str(),
+        kept.len(),
+        ms(start.elapsed())
+    ));
+    Ok(kept)
+}
+
+/// The classes of label 1 (events) and label 0 (non-events), when the labels are
+/// among 0 and 1 only.
+pub(crate) fn binary_classes(classes: &[f64]) -> Option<(Option<usize>, Option<usize>)> {
+    if classes.iter().any(|&c| c != 0.0 && c != 1.0) {
+        return None;
+    }
+    Some((
+        classes.iter().position(|&c| c == 1.0),
+        classes.iter().position(|&c| c == 0.0),
+    ))
 }
 
 /// Total records announced by a host, or `None` when the announcement is unusable.
@@ -220,17 +424,21 @@ fn record_count(columns: &[SummedColumn]) -> Option<usize> {
 }
 
 /// A host column to sum: its anonymous name, value bin count, whether it has a missing
-/// bin, and the bin of every host row.
+/// bin, whether it is categorical, and the bin of every host row.
 pub(crate) struct HostColumn<'a> {
     pub(crate) anonymous: String,
     pub(crate) bins: usize,
     pub(crate) missing: bool,
+    pub(crate) category: bool,
     pub(crate) row_bins: &'a [u32],
 }
 
 /// The host's side: sums the guest's encrypted labels per bin of each column and sends
 /// the compressed sums. `sids` are the host's rows in order; `table` and `sid_name` are
-/// for messages.
+/// for messages. With `optimal` (the host bins with `method: optimal`), waits for the
+/// guest's choice of initial split points and returns it: per anonymous column, the
+/// indexes of the split points to keep.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn host(
     ctx: &TaskContext<'_>,
     guest: Party,
@@ -238,7 +446,9 @@ pub(crate) fn host(
     sid_name: &str,
     sids: &[&str],
     columns: &[HostColumn<'_>],
-) -> Result<()> {
+    method: &str,
+    optimal: Option<HostOptimal>,
+) -> Result<Option<BTreeMap<String, Vec<usize>>>> {
     let fed = ctx.federation()?;
     let labels: EncryptedLabels = fed.get("binning_labels", TAG, guest)?;
     let bytes = fed.get_bytes("binning_label_ciphers", TAG, guest)?;
@@ -250,9 +460,9 @@ pub(crate) fn host(
         })
     };
     let pk = &labels.public_key;
-    if labels.slot_bits.len() != 2 {
+    if labels.slot_bits.is_empty() || labels.slot_bits.len() > 1 << 16 {
         return Err(bad(format!(
-            "{} label slots, expected 2 (event, non-event)",
+            "{} label slots, expected one per label class",
             labels.slot_bits.len()
         )));
     }
@@ -279,10 +489,7 @@ pub(crate) fn host(
     let records: Vec<Ciphertext> = sums.into_iter().flatten().collect();
     let start = Instant::now();
     let compressed = packer.compress(pk, &records)?;
-    let compressed: Vec<Ciphertext> = compressed
-        .par_iter()
-        .map(|c| pk.rerandomize_raw(c))
-        .collect();
+    let compressed = pk.rerandomize_raw_batch(&compressed);
     let compress = start.elapsed();
     ctx.tracker.info(&format!(
         "binning: summed {} encrypted labels into {} bins of {} columns in {}; compressed to {} ciphertexts in {}",
@@ -293,6 +500,7 @@ pub(crate) fn host(
         compressed.len(),
         ms(compress)
     ));
+    let is_optimal = optimal.is_some();
     let header = BinSums {
         columns: columns
             .iter()
@@ -300,8 +508,11 @@ pub(crate) fn host(
                 name: c.anonymous.clone(),
                 bins: c.bins,
                 missing: c.missing,
+                category: c.category,
             })
             .collect(),
+        method: method.into(),
+        optimal,
     };
     fed.remote("binning_bin_sums", TAG, &header, &[guest])?;
     fed.remote_bytes(
@@ -310,8 +521,35 @@ pub(crate) fn host(
         &encode_ciphers(&compressed),
         &[guest],
     )?;
+    ctx.tracker.progress(80);
+    if !is_optimal {
+        return Ok(None);
+    }
+    let kept: BTreeMap<String, Vec<usize>> = fed.get("binning_optimal_buckets", TAG, guest)?;
+    for c in columns.iter().filter(|c| !c.category) {
+        let Some(idx) = kept.get(&c.anonymous) else {
+            return Err(Error::Federation(FedError::Decode {
+                name: "binning_optimal_buckets".into(),
+                from: guest,
+                detail: format!("no buckets for `{}`", c.anonymous),
+            }));
+        };
+        if idx.is_empty()
+            || idx.windows(2).any(|w| w[0] >= w[1])
+            || idx.iter().any(|&i| i >= c.bins)
+        {
+            return Err(Error::Federation(FedError::Decode {
+                name: "binning_optimal_buckets".into(),
+                from: guest,
+                detail: format!(
+                    "bucket indexes of `{}` are not increasing indexes below {}",
+                    c.anonymous, c.bins
+                ),
+            }));
+        }
+    }
     ctx.tracker.progress(90);
-    Ok(())
+    Ok(Some(kept))
 }
 
 /// The host row of each of the guest's ids, in the guest's order. Fails unless both
@@ -423,6 +661,7 @@ mod tests {
             name: name.into(),
             bins,
             missing,
+            category: false,
         };
         assert_eq!(
             record_count(&[col("a", 3, true), col("b", 2, false)]),
@@ -451,6 +690,7 @@ mod tests {
             anonymous: "host_1_x0".into(),
             bins: 2,
             missing: true,
+            category: false,
             row_bins: &row_bins,
         };
         let sums = sum_bins(&keys.public, &ciphers, &rows, &column);

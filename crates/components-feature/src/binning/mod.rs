@@ -8,8 +8,25 @@
 //! Parameters and defaults are FATE 1.x `HeteroFeatureBinningParam`'s:
 //!
 //! - `method`: `quantile` (default; a Greenwald–Khanna summary per partition, merged —
-//!   see `binning/quantile.rs`) or `bucket` (equal width between the column's minimum and maximum).
-//!   `optimal` is refused as not supported.
+//!   see `binning/quantile.rs`), `bucket` (equal width between the column's minimum and
+//!   maximum) or `optimal` (below).
+//! - `optimal_binning_param` (checked whatever the method, as FATE does): `metric_method`
+//!   (`iv`, `gini`, `chi_square` / `chi-square`, `ks`), `init_bin_nums` (1000),
+//!   `init_bucket_method` (`quantile` or `bucket`, guest only: FATE's host always starts
+//!   from quantile buckets), `mixture` (true), `min_bin_pct` (0.05), `max_bin_pct` (1.0,
+//!   `ceil(1 / max_bin_pct)` must not exceed `bin_num`); `max_bin` and `adjustment_factor`
+//!   are set by FATE from `bin_num` and `adjustment_factor`, so another value is refused.
+//!   The guest fits `init_bin_nums` initial buckets per numeric column, counts their
+//!   labels and merges them as FATE's `OptimalBinning` does (`binning/optimal.rs`); the
+//!   model records the metric in `optimal_metric_method` and each column's final scores
+//!   in `optimal_metric_array`. A host fits `init_bin_nums` quantile buckets, the guest
+//!   merges them on the decrypted per-bucket counts and sends back which initial split
+//!   points to keep (`binning/federated.rs`). As in FATE the host announces
+//!   `init_bin_nums` as its bin number, so its columns are merged by the mixture and size
+//!   passes only, down to at most `init_bin_nums` bins. Optimal binning needs a label of
+//!   0 and 1 at the guest (1 = event) and fails on a missing value in a numeric binned
+//!   column, at either party, as FATE does; with manual split points it does nothing
+//!   (the split points are used as given, at the guest and at the hosts).
 //! - `bin_num` (10, at least 2), `error` (1e-4), `compress_thres` (10000), `head_size`
 //!   (10000): the summary's settings. Quantile split points are the summary's answers for
 //!   `i/bin_num` (`i = 1..bin_num`) and 1, deduplicated, so a column may get fewer bins;
@@ -39,8 +56,13 @@
 //! data holds, for every binned column, the bin index of each value instead of the value;
 //! only `transform_type: null` passes the data through. This component does the same.
 //!
-//! Labels (guest): the label column must hold 0 and 1 only (1 = event); a missing or any
-//! other value fails naming the sample (multi-class labels are not supported).
+//! Labels (guest): any finite numbers; a missing label fails naming the sample. The label
+//! classes are taken in FATE's order, decreasing (`labels` in the model). With two
+//! classes the first (the larger: 1 of 0/1) is the event. With another number of classes
+//! (at most 256) WOE / IV are computed one-vs-rest for every class, at the guest and for
+//! the hosts' columns (each packed label then has one slot per class):
+//! `multi_class_result` holds every class's results, `binning_result` / `host_results`
+//! the first class's, as FATE's model does; `woe` transform is refused, as in FATE.
 //!
 //! Bins: a value `x` falls in bin `bisect_left(split_points[..len − 1], x)`; a missing
 //! value (NaN) in the missing bin, index `len(split_points)`, which the label statistics
@@ -61,10 +83,13 @@
 //!   bin's WOE, or NaN when the fitting data had no missing value in that column).
 //! - Model (first output model name, default `model`): a [`FeatureBinningModel`]; in
 //!   transform mode the input model unchanged.
-//! - Summary (fit): guest `{"iv": {column: iv}, "host_iv": {party_id: {anonymous: iv}},
-//!   "split_points": {column: [...]}}`; hosts and `skip_static` only `split_points`.
+//! - Summary (fit): guest `{"labels": [...], "iv": {column: iv}, "host_iv": {party_id:
+//!   {anonymous: iv}}, "split_points": {column: [...]}}` (the first class's IVs), plus
+//!   `"multi_class": {label: {"iv", "host_iv"}}` with more than two classes; hosts and
+//!   `skip_static` only `split_points`.
 //! - Metric (fit, guest with statistics; ours, FATE has none): namespace `train`, name
-//!   `iv`, one point per column (host columns by anonymous name), meta
+//!   `iv` (`iv_label_<label>`, one per class, with more than two classes), one point per
+//!   column (host columns by anonymous name), meta
 //!   `{"metric_type": "BINNING", "unit_name": "feature"}`.
 //! - Progress reports and log lines with the time of each step.
 //!
@@ -81,9 +106,15 @@
 //!   the compressed sums before sending them.
 //! - Transform mode computes no statistics on the new data (FATE's
 //!   `transform_binning_result`).
+//! - After optimal binning, the guest's counts of a host column are those of the host's
+//!   final bins (FATE's are its merged buckets', which differ only when a KS split of a
+//!   single bucket, possible with `min_bin_pct` 0, repeats a bucket).
+//! - Optimal binning of a guest with labels other than 0 and 1 fails (FATE counts label
+//!   1 as event and everything else as non-event against totals of the 0s only).
 
 pub(crate) mod federated;
 pub mod model;
+pub(crate) mod optimal;
 pub(crate) mod param;
 pub(crate) mod quantile;
 
@@ -102,10 +133,15 @@ use crate::error::{Error, Result};
 use crate::table_io::feature_header;
 use crate::table_io::{batch_from_rows, open_first_input};
 
-use federated::{ms, GuestLabels, HostColumn, HostResults};
+use federated::{ms, GuestLabels, HostColumn, HostOptimal};
+
+/// Host results by party id (as a string) and anonymous column name.
+type HostResults = BTreeMap<String, BTreeMap<String, ColumnBinResult>>;
 use model::{anonymous_name, MODULE};
-pub use model::{ColumnBinResult, FeatureBinningModel, ModelMeta, ModelParam, TransformMeta};
-use param::{BinningParam, Indexes, Method, TransformType};
+pub use model::{
+    ColumnBinResult, FeatureBinningModel, ModelMeta, ModelParam, MultiClassResult, TransformMeta,
+};
+use param::{check_max_bin_pct, BinningParam, Indexes, InitBucketMethod, Method, TransformType};
 use quantile::{bin_of, bucket_split_points, quantile_split_points, QuantileSummary};
 
 /// Input data keys tried in order.
@@ -441,8 +477,32 @@ fn fit_column(param: &BinningParam, data: &Data, plan: &Plan, c: &BinColumn) -> 
     })
 }
 
-/// The guest's labels: whether each row (in [`Data::sids`] order) is an event.
-fn labels(data: &Data) -> Result<Vec<bool>> {
+/// The guest's labels: the distinct label values in FATE's order (decreasing) and the
+/// class of each row (in [`Data::sids`] order).
+struct Labels {
+    classes: Vec<f64>,
+    class_of_row: Vec<u32>,
+}
+
+impl Labels {
+    /// FATE's label strings (`1`, not `1.0`).
+    fn names(&self) -> Vec<String> {
+        self.classes.iter().map(|c| format!("{c}")).collect()
+    }
+
+    fn counts(&self) -> Vec<u64> {
+        let mut n = vec![0u64; self.classes.len()];
+        for &c in &self.class_of_row {
+            n[c as usize] += 1;
+        }
+        n
+    }
+}
+
+/// Most label classes a fit takes (each is a packed slot of every encrypted label).
+const MAX_CLASSES: usize = 256;
+
+fn labels(data: &Data) -> Result<Labels> {
     let schema = data.schema();
     let label = schema
         .label_name
@@ -458,26 +518,194 @@ fn labels(data: &Data) -> Result<Vec<bool>> {
             column: label.into(),
             why: "the table's label".into(),
         })?;
-    data.cells(col)
-        .map(|(sid, v)| {
-            if v == 1.0 {
-                Ok(true)
-            } else if v == 0.0 {
-                Ok(false)
-            } else {
-                Err(Error::InvalidValue {
-                    table: data.name(),
-                    sid: sid.into(),
-                    column: label.into(),
-                    reason: if v.is_nan() {
-                        "the label is missing".into()
-                    } else {
-                        format!("label {v} is not 0 or 1: {MODULE} needs a binary label (1 = event); multi-class labels are not supported")
-                    },
-                })
+    let mut values = Vec::with_capacity(data.rows);
+    for (sid, v) in data.cells(col) {
+        if !v.is_finite() {
+            return Err(Error::InvalidValue {
+                table: data.name(),
+                sid: sid.into(),
+                column: label.into(),
+                reason: if v.is_nan() {
+                    "the label is missing".into()
+                } else {
+                    format!("label {v} is not a finite number")
+                },
+            });
+        }
+        values.push(v);
+    }
+    let mut classes = values.clone();
+    classes.sort_by(|a, b| b.total_cmp(a));
+    classes.dedup();
+    if classes.len() > MAX_CLASSES {
+        return Err(Error::InvalidValue {
+            table: data.name(),
+            sid: data.sids().first().copied().unwrap_or_default().into(),
+            column: label.into(),
+            reason: format!(
+                "the label has {} distinct values, more than the {MAX_CLASSES} classes {MODULE} takes (WOE / IV are per label class)",
+                classes.len()
+            ),
+        });
+    }
+    let class_of_row = values
+        .iter()
+        .map(|v| {
+            classes
+                .iter()
+                .position(|c| c == v)
+                .expect("every value is a class") as u32
+        })
+        .collect();
+    Ok(Labels {
+        classes,
+        class_of_row,
+    })
+}
+
+/// The labels of an optimal fit: 0 and 1 only (FATE has no multi-class optimal binning,
+/// and counts label 1 as the event). Returns whether each row is an event.
+fn optimal_events(data: &Data, labels: &Labels) -> Result<Vec<bool>> {
+    if federated::binary_classes(&labels.classes).is_none() {
+        return Err(Error::param(
+            "method",
+            format!(
+                "optimal binning needs a label of 0 and 1 (FATE has no multi-class optimal binning); table {} has labels {}",
+                data.id,
+                labels.names().join(", ")
+            ),
+        ));
+    }
+    Ok(labels
+        .class_of_row
+        .iter()
+        .map(|&c| labels.classes[c as usize] == 1.0)
+        .collect())
+}
+
+/// Optimal binning of the guest's own numeric columns: `fits` hold the initial split
+/// points; each becomes the merged split points. Returns the metric array of each column
+/// (empty for categorical and manual columns).
+fn optimal_fit(
+    ctx: &TaskContext<'_>,
+    param: &BinningParam,
+    data: &Data,
+    plan: &Plan,
+    fits: &mut [ColumnFit],
+    row_bins: &[Vec<u32>],
+    events: &[bool],
+) -> Result<Vec<Vec<f64>>> {
+    let start = Instant::now();
+    check_max_bin_pct(
+        param.optimal.max_bin_pct,
+        param.bin_num,
+        "optimal_binning_param.max_bin_pct",
+    )?;
+    let settings = param
+        .optimal
+        .settings(param.bin_num, param.adjustment_factor);
+    let event_total = events.iter().filter(|&&e| e).count() as u64;
+    let non_event_total = events.len() as u64 - event_total;
+    let out: Vec<(Vec<f64>, Vec<f64>)> = plan
+        .columns
+        .par_iter()
+        .zip(fits.par_iter())
+        .zip(row_bins.par_iter())
+        .map(|((c, f), bins)| {
+            if c.category {
+                return (f.split_points.clone(), Vec::new());
             }
+            let sps = &f.split_points;
+            let mut buckets: Vec<optimal::InitBucket> = sps
+                .iter()
+                .enumerate()
+                .map(|(i, &sp)| optimal::InitBucket {
+                    left: if i == 0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        sps[i - 1]
+                    },
+                    right: sp,
+                    events: 0,
+                    non_events: 0,
+                })
+                .collect();
+            for ((&b, &event), (_, v)) in bins.iter().zip(events).zip(data.cells(c.col)) {
+                let bucket = &mut buckets[b as usize];
+                if event {
+                    bucket.events += 1;
+                } else {
+                    bucket.non_events += 1;
+                }
+                if v > bucket.right {
+                    bucket.right = v;
+                }
+            }
+            let merged =
+                optimal::merge(&buckets, event_total, non_event_total, data.rows, &settings);
+            (merged.split_points(), merged.metric_array)
+        })
+        .collect();
+    let mut metrics = Vec::with_capacity(out.len());
+    for (f, (sp, metric)) in fits.iter_mut().zip(out) {
+        f.split_points = sp;
+        metrics.push(metric);
+    }
+    ctx.tracker.info(&format!(
+        "binning: optimal binning ({}) of {} columns from up to {} initial buckets in {}",
+        param.optimal.metric.as_str(),
+        plan.columns.iter().filter(|c| !c.category).count(),
+        param.optimal.init_bin_nums,
+        ms(start.elapsed())
+    ));
+    Ok(metrics)
+}
+
+/// Fails naming the first numeric column with a missing value (FATE: "Optimal Binning
+/// do not support missing value now").
+fn refuse_missing(data: &Data, plan: &Plan, fits: &[ColumnFit]) -> Result<()> {
+    match plan
+        .columns
+        .iter()
+        .zip(fits)
+        .find(|(c, f)| !c.category && f.missing)
+    {
+        None => Ok(()),
+        Some((c, _)) => {
+            let sid = data
+                .cells(c.col)
+                .find(|(_, v)| v.is_nan())
+                .map_or_else(String::new, |(s, _)| s.to_owned());
+            Err(Error::InvalidValue {
+                table: data.name(),
+                sid,
+                column: c.name.clone(),
+                reason: "optimal binning does not support missing values (as FATE); fill them first, or leave the column out of bin_indexes".into(),
+            })
+        }
+    }
+}
+
+fn row_bins_of(plan: &Plan, data: &Data, fits: &[ColumnFit]) -> Vec<Vec<u32>> {
+    plan.columns
+        .par_iter()
+        .zip(fits)
+        .map(|(c, f)| {
+            data.cells(c.col)
+                .map(|(_, v)| bin_of(&f.split_points, v) as u32)
+                .collect()
         })
         .collect()
+}
+
+/// Per-bin class counts of one column (value bins, then the missing bin when present).
+fn class_counts(bins: &[u32], n_bins: usize, labels: &Labels) -> Vec<Vec<u64>> {
+    let k = labels.classes.len();
+    let mut counts = vec![vec![0u64; k]; n_bins];
+    for (&b, &c) in bins.iter().zip(&labels.class_of_row) {
+        counts[b as usize][c as usize] += 1;
+    }
+    counts
 }
 
 fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
@@ -489,6 +717,7 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
         ));
     }
     let plan = plan(&param, data)?;
+    let optimal = param.method == Method::Optimal && !param.manual();
     ctx.tracker.info(&format!(
         "binning at {} {}: {} of {} ({} rows), {} of {} feature columns ({} categorical), method {}, bin_num {}",
         ctx.role,
@@ -503,19 +732,33 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
         param.bin_num
     ));
     let start = Instant::now();
-    let fits = fit_columns(&param, data, &plan)?;
-    let row_bins: Vec<Vec<u32>> = plan
-        .columns
-        .par_iter()
-        .zip(&fits)
-        .map(|(c, f)| {
-            data.cells(c.col)
-                .map(|(_, v)| bin_of(&f.split_points, v) as u32)
-                .collect()
-        })
-        .collect();
+    // Optimal binning starts from `init_bin_nums` buckets: quantile or equal-width at
+    // the guest, always quantile at a host (FATE's host bins with QuantileBinning).
+    let init_param;
+    let fit_param = if optimal {
+        let mut p = param.clone();
+        p.bin_num = param.optimal.init_bin_nums;
+        p.method = match (ctx.role, param.optimal.init_bucket_method) {
+            (Role::Guest, InitBucketMethod::Bucket) => Method::Bucket,
+            _ => Method::Quantile,
+        };
+        init_param = p;
+        &init_param
+    } else {
+        &param
+    };
+    let mut fits = fit_columns(fit_param, data, &plan)?;
+    if param.method == Method::Optimal {
+        refuse_missing(data, &plan, &fits)?;
+    }
+    let mut row_bins = row_bins_of(&plan, data, &fits);
     ctx.tracker.info(&format!(
-        "binning: split points of {} columns in {}",
+        "binning: {} of {} columns in {}",
+        if optimal {
+            "initial buckets"
+        } else {
+            "split points"
+        },
         plan.columns.len(),
         ms(start.elapsed())
     ));
@@ -524,38 +767,55 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
     let statistics = !param.skip_static;
     let mut binning_result = BTreeMap::new();
     let mut host_results = HostResults::new();
+    let mut label_names = Vec::new();
+    let mut multi_class_result = None;
     match ctx.role {
         Role::Guest if statistics => {
             let start = Instant::now();
-            let events = labels(data)?;
-            for ((c, f), bins) in plan.columns.iter().zip(&fits).zip(&row_bins) {
-                let mut counts = vec![(0u64, 0u64); f.split_points.len() + usize::from(f.missing)];
-                for (&b, &event) in bins.iter().zip(&events) {
-                    let slot = &mut counts[b as usize];
-                    if event {
-                        slot.0 += 1;
-                    } else {
-                        slot.1 += 1;
-                    }
-                }
-                let r = ColumnBinResult::from_counts(
+            let labels = labels(data)?;
+            let mut metrics = vec![Vec::new(); plan.columns.len()];
+            if optimal {
+                let events = optimal_events(data, &labels)?;
+                metrics = optimal_fit(ctx, &param, data, &plan, &mut fits, &row_bins, &events)?;
+                row_bins = row_bins_of(&plan, data, &fits);
+            }
+            let k = labels.classes.len();
+            let n_results = if k == 2 { 1 } else { k };
+            let mut per_class: Vec<BTreeMap<String, ColumnBinResult>> =
+                vec![BTreeMap::new(); n_results];
+            for (((c, f), bins), metric) in
+                plan.columns.iter().zip(&fits).zip(&row_bins).zip(&metrics)
+            {
+                let n_bins = f.split_points.len() + usize::from(f.missing);
+                let counts = class_counts(bins, n_bins, &labels);
+                let results = ColumnBinResult::from_class_counts(
                     f.split_points.len(),
                     &counts,
                     param.adjustment_factor,
-                )
-                .with_split_points(f.split_points.clone());
-                binning_result.insert(c.name.clone(), r);
+                );
+                for (class, r) in results.into_iter().enumerate() {
+                    let mut r = r.with_split_points(f.split_points.clone());
+                    r.optimal_metric_array =
+                        metric.iter().map(|&m| m.is_finite().then_some(m)).collect();
+                    per_class[class].insert(c.name.clone(), r);
+                }
             }
-            let n_events = events.iter().filter(|&&e| e).count();
             ctx.tracker.info(&format!(
-                "binning: WOE / IV of {} guest columns ({} events, {} non-events) in {}",
+                "binning: WOE / IV of {} guest columns (labels {} with {:?} samples{}) in {}",
                 plan.columns.len(),
-                n_events,
-                events.len() - n_events,
+                labels.names().join(", "),
+                labels.counts(),
+                if k == 2 {
+                    ""
+                } else {
+                    ", one-vs-rest per label"
+                },
                 ms(start.elapsed())
             ));
             ctx.tracker.progress(50);
             let hosts = ctx.parties_of(Role::Host);
+            let mut host_per_class: BTreeMap<String, Vec<BTreeMap<String, ColumnBinResult>>> =
+                BTreeMap::new();
             if param.local_only {
                 ctx.tracker
                     .info("binning: local_only, host columns are not evaluated");
@@ -564,25 +824,47 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                     .info("binning: the job has no host, only guest columns are evaluated");
             } else {
                 let sids: Vec<String> = data.sids().into_iter().map(String::from).collect();
-                host_results = federated::guest(
+                let counts = federated::guest(
                     ctx,
                     &hosts,
                     param.key_length,
                     &GuestLabels {
                         sids: &sids,
-                        events: &events,
+                        class_of_row: &labels.class_of_row,
+                        classes: &labels.classes,
                     },
                     param.adjustment_factor,
                 )?;
+                for (party, columns) in counts {
+                    let mut classes = vec![BTreeMap::new(); n_results];
+                    for (name, col) in columns {
+                        let results = ColumnBinResult::from_class_counts(
+                            col.bins,
+                            &col.counts,
+                            param.adjustment_factor,
+                        );
+                        for (class, r) in results.into_iter().enumerate() {
+                            classes[class].insert(name.clone(), r);
+                        }
+                    }
+                    host_per_class.insert(party, classes);
+                }
+            }
+            binning_result = per_class[0].clone();
+            host_results = host_per_class
+                .iter()
+                .map(|(party, classes)| (party.clone(), classes[0].clone()))
+                .collect();
+            label_names = labels.names();
+            if k != 2 {
+                multi_class_result = Some(MultiClassResult {
+                    labels: label_names.clone(),
+                    results: per_class,
+                    host_results: host_per_class,
+                });
             }
         }
         _ => {
-            for (c, f) in plan.columns.iter().zip(&fits) {
-                binning_result.insert(
-                    c.name.clone(),
-                    ColumnBinResult::unlabeled(f.split_points.clone()),
-                );
-            }
             if ctx.role == Role::Host && statistics && !param.local_only {
                 let guest = ctx
                     .parties_of(Role::Guest)
@@ -598,17 +880,49 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                         anonymous: anonymous_name(Role::Host, ctx.party_id, c.feature),
                         bins: f.split_points.len(),
                         missing: f.missing,
+                        category: c.category,
                         row_bins: bins,
                     })
                     .collect();
-                federated::host(
+                let host_optimal = optimal.then(|| HostOptimal {
+                    metric_method: param.optimal.metric.as_str().into(),
+                    // FATE's host replaces its bin_num by init_bin_nums before
+                    // announcing it, so its columns merge down to init_bin_nums bins.
+                    bin_num: param.optimal.init_bin_nums,
+                    mixture: param.optimal.mixture,
+                    max_bin_pct: param.optimal.max_bin_pct,
+                    min_bin_pct: param.optimal.min_bin_pct,
+                });
+                let kept = federated::host(
                     ctx,
                     guest,
                     &data.name(),
                     &data.schema().sid,
                     &data.sids(),
                     &columns,
+                    param.method.as_str(),
+                    host_optimal,
                 )?;
+                drop(columns);
+                if let Some(kept) = kept {
+                    for (c, f) in plan.columns.iter().zip(fits.iter_mut()) {
+                        let name = anonymous_name(Role::Host, ctx.party_id, c.feature);
+                        if let (false, Some(idx)) = (c.category, kept.get(&name)) {
+                            f.split_points = idx.iter().map(|&i| f.split_points[i]).collect();
+                        }
+                    }
+                    ctx.tracker.info(&format!(
+                        "binning: the guest's optimal binning kept {} split points over {} columns",
+                        kept.values().map(Vec::len).sum::<usize>(),
+                        kept.len()
+                    ));
+                }
+            }
+            for (c, f) in plan.columns.iter().zip(&fits) {
+                binning_result.insert(
+                    c.name.clone(),
+                    ColumnBinResult::unlabeled(f.split_points.clone()),
+                );
             }
         }
     }
@@ -621,10 +935,17 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
             header: plan.header.clone(),
             binning_result,
             host_results,
+            labels: label_names,
+            multi_class_result,
         },
         meta: ModelMeta {
             method: param.method.as_str().into(),
-            bin_num: param.bin_num,
+            optimal_metric_method: optimal.then(|| param.optimal.metric.as_str().to_owned()),
+            bin_num: if optimal && ctx.role == Role::Host {
+                param.optimal.init_bin_nums
+            } else {
+                param.bin_num
+            },
             compress_thres: param.compress_thres,
             head_size: param.head_size,
             error: param.error,
@@ -693,7 +1014,45 @@ fn names_of(plan: &Plan, keep: impl Fn(&BinColumn) -> bool) -> Vec<String> {
         .collect()
 }
 
-/// Logs the IV metric and sets the summary.
+/// The IVs of one class: guest columns by name, and per host by anonymous name.
+fn iv_maps(
+    own: &BTreeMap<String, ColumnBinResult>,
+    hosts: &HostResults,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let iv = own.iter().map(|(c, r)| (c.clone(), json!(r.iv))).collect();
+    let host_iv = hosts
+        .iter()
+        .map(|(party, cols)| {
+            let cols: Map<String, Value> =
+                cols.iter().map(|(c, r)| (c.clone(), json!(r.iv))).collect();
+            (party.clone(), Value::Object(cols))
+        })
+        .collect();
+    (iv, host_iv)
+}
+
+/// The IV metric points of one class: guest columns in header order, then each host's
+/// in column order.
+fn iv_points(
+    header: &[String],
+    own: &BTreeMap<String, ColumnBinResult>,
+    hosts: &HostResults,
+) -> Vec<(Value, Value)> {
+    let mut points: Vec<(Value, Value)> = header
+        .iter()
+        .filter_map(|h| own.get(h).map(|r| (json!(h), json!(r.iv))))
+        .collect();
+    for cols in hosts.values() {
+        let mut cols: Vec<(&String, &ColumnBinResult)> = cols.iter().collect();
+        // Anonymous names in column order (x2 before x10).
+        cols.sort_by_key(|(name, _)| anonymous_index(name));
+        points.extend(cols.into_iter().map(|(c, r)| (json!(c), json!(r.iv))));
+    }
+    points
+}
+
+/// Logs the IV metric (one per label class with more than two labels) and sets the
+/// summary.
 fn report(ctx: &TaskContext<'_>, model: &FeatureBinningModel) -> Result<()> {
     let p = &model.param;
     let split_points: Map<String, Value> = p
@@ -707,41 +1066,46 @@ fn report(ctx: &TaskContext<'_>, model: &FeatureBinningModel) -> Result<()> {
             .tracker
             .set_summary(json!({ "split_points": split_points }));
     }
-    let iv: Map<String, Value> = p
-        .binning_result
-        .iter()
-        .map(|(c, r)| (c.clone(), json!(r.iv)))
-        .collect();
-    let host_iv: Map<String, Value> = p
-        .host_results
-        .iter()
-        .map(|(party, cols)| {
-            let cols: Map<String, Value> =
-                cols.iter().map(|(c, r)| (c.clone(), json!(r.iv))).collect();
-            (party.clone(), Value::Object(cols))
-        })
-        .collect();
-    let mut points: Vec<(Value, Value)> = p
-        .header
-        .iter()
-        .filter_map(|h| p.binning_result.get(h).map(|r| (json!(h), json!(r.iv))))
-        .collect();
-    for cols in p.host_results.values() {
-        let mut cols: Vec<(&String, &ColumnBinResult)> = cols.iter().collect();
-        // Anonymous names in column order (x2 before x10).
-        cols.sort_by_key(|(name, _)| anonymous_index(name));
-        points.extend(cols.into_iter().map(|(c, r)| (json!(c), json!(r.iv))));
+    let meta = json!({"name": "iv", "metric_type": "BINNING", "unit_name": "feature"});
+    let (iv, host_iv) = iv_maps(&p.binning_result, &p.host_results);
+    let Some(multi) = &p.multi_class_result else {
+        ctx.log_metric(Metric {
+            namespace: "train".into(),
+            name: "iv".into(),
+            data: iv_points(&p.header, &p.binning_result, &p.host_results),
+            meta,
+        })?;
+        return ctx.tracker.set_summary(json!({
+            "labels": p.labels,
+            "iv": iv,
+            "host_iv": host_iv,
+            "split_points": split_points,
+        }));
+    };
+    let mut per_label = Map::new();
+    for (class, label) in multi.labels.iter().enumerate() {
+        let own = &multi.results[class];
+        let hosts: HostResults = multi
+            .host_results
+            .iter()
+            .map(|(party, classes)| (party.clone(), classes[class].clone()))
+            .collect();
+        let name = format!("iv_label_{label}");
+        ctx.log_metric(Metric {
+            namespace: "train".into(),
+            name: name.clone(),
+            data: iv_points(&p.header, own, &hosts),
+            meta: json!({"name": name, "metric_type": "BINNING", "unit_name": "feature", "label": label}),
+        })?;
+        let (iv, host_iv) = iv_maps(own, &hosts);
+        per_label.insert(label.clone(), json!({"iv": iv, "host_iv": host_iv}));
     }
-    ctx.log_metric(Metric {
-        namespace: "train".into(),
-        name: "iv".into(),
-        data: points,
-        meta: json!({"name": "iv", "metric_type": "BINNING", "unit_name": "feature"}),
-    })?;
     ctx.tracker.set_summary(json!({
+        "labels": p.labels,
         "iv": iv,
         "host_iv": host_iv,
         "split_points": split_points,
+        "multi_class": per_label,
     }))
 }
 
@@ -810,6 +1174,11 @@ fn transformer(
         let woe = match kind {
             TransformType::BinNum => None,
             TransformType::Woe => {
+                if model.param.multi_class_result.is_some() {
+                    return Err(TransformError::Model(bad_model(
+                        "WOE transform of multi-class-labeled data is not supported (as in FATE): a WOE per label class".into(),
+                    )));
+                }
                 if r.woe_array.len() < r.bin_nums {
                     return Err(TransformError::Model(bad_model(format!(
                         "column `{name}` has no WOE to transform with (a host's model, or fitted with skip_static)"

@@ -54,6 +54,11 @@ pub struct ColumnBinResult {
     pub iv: Option<f64>,
     /// Whether the WOE of the value bins is non-decreasing or non-increasing.
     pub is_woe_monotonic: bool,
+    /// Optimal binning, the guest's own numeric columns: the metric scores optimal
+    /// binning ended with (see `binning/optimal.rs`); `null` for a score that is not a
+    /// finite number (FATE's `-inf` for a pair without samples). Empty otherwise.
+    #[serde(default)]
+    pub optimal_metric_array: Vec<Option<f64>>,
 }
 
 impl ColumnBinResult {
@@ -70,7 +75,33 @@ impl ColumnBinResult {
             iv_array: Vec::new(),
             iv: None,
             is_woe_monotonic: true,
+            optimal_metric_array: Vec::new(),
         }
+    }
+
+    /// One result per label class from per-bin class counts (`counts[bin][class]`,
+    /// classes in FATE's order, decreasing): with two classes one result, the first
+    /// class the event; otherwise one-vs-rest, one result per class with that class the
+    /// event (FATE's `mask_label`).
+    pub(crate) fn from_class_counts(
+        bin_nums: usize,
+        counts: &[Vec<u64>],
+        adjustment_factor: f64,
+    ) -> Vec<Self> {
+        let k = counts.first().map_or(0, Vec::len);
+        if k == 2 {
+            let pairs: Vec<(u64, u64)> = counts.iter().map(|c| (c[0], c[1])).collect();
+            return vec![Self::from_counts(bin_nums, &pairs, adjustment_factor)];
+        }
+        (0..k)
+            .map(|class| {
+                let pairs: Vec<(u64, u64)> = counts
+                    .iter()
+                    .map(|c| (c[class], c.iter().sum::<u64>() - c[class]))
+                    .collect();
+                Self::from_counts(bin_nums, &pairs, adjustment_factor)
+            })
+            .collect()
     }
 
     /// WOE and IV from `(event, non_event)` counts per bin (the `bin_nums` value bins,
@@ -140,6 +171,27 @@ pub struct ModelParam {
     /// Guest only: per host party id, per anonymous column.
     #[serde(default)]
     pub host_results: BTreeMap<String, BTreeMap<String, ColumnBinResult>>,
+    /// Guest with label statistics: the label values in FATE's order (decreasing, as
+    /// strings: `["1", "0"]`); with two, the first is the event. Empty elsewhere.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Guest, labels other than two classes: the results of every class one-vs-rest
+    /// (`binning_result` and `host_results` hold the first class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_class_result: Option<MultiClassResult>,
+}
+
+/// Per-class results of a multi-class fit (FATE's `MultiClassResult`, with the host
+/// results keyed by party instead of flattened).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiClassResult {
+    /// The label values, FATE's order; result `i` takes label `labels[i]` as the event.
+    pub labels: Vec<String>,
+    /// Per class: per binned column.
+    pub results: Vec<BTreeMap<String, ColumnBinResult>>,
+    /// Per host party id: per class, per anonymous column.
+    #[serde(default)]
+    pub host_results: BTreeMap<String, Vec<BTreeMap<String, ColumnBinResult>>>,
 }
 
 /// `transform_param` as applied (FATE's `TransformMeta`).
@@ -156,8 +208,12 @@ pub struct TransformMeta {
 /// Settings (FATE's `FeatureBinningMeta`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
-    /// `quantile` or `bucket`.
+    /// `quantile`, `bucket` or `optimal`.
     pub method: String,
+    /// `optimal_binning_param.metric_method` when optimal binning fitted the split
+    /// points (not with manual split points).
+    #[serde(default)]
+    pub optimal_metric_method: Option<String>,
     /// `bin_num`.
     pub bin_num: usize,
     /// `compress_thres`.

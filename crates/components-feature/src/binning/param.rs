@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use fateflow_domain::module::describe_value;
 use serde_json::{Map, Value};
 
+use super::optimal::{MergeSettings, OptimalMetric};
 use crate::error::{Error, Result};
 use crate::params::{number, Params};
 use fateflow_domain::module::Kind::{Any, Bool, Int, IntOrList, List, Number, Object, Str};
@@ -30,24 +31,24 @@ const HETERO_FEATURE_BINNING_PARAMS: &[Param] = &[
     param("need_run", Bool, "true", true),
     param("skip_static", Bool, "false", true),
     param("local_only", Bool, "false", true),
-    param("optimal_binning_param", Object, OBJ, false),
+    param("optimal_binning_param", Object, OBJ, true),
     param(
         "optimal_binning_param.init_bucket_method",
-        Any,
+        Str,
         "\"quantile\"",
-        false,
+        true,
     ),
-    param("optimal_binning_param.metric_method", Any, "\"iv\"", false),
-    param("optimal_binning_param.max_bin", Any, "null", false),
-    param("optimal_binning_param.mixture", Any, "true", false),
-    param("optimal_binning_param.max_bin_pct", Any, "1.0", false),
-    param("optimal_binning_param.min_bin_pct", Any, "0.05", false),
-    param("optimal_binning_param.init_bin_nums", Any, "1000", false),
+    param("optimal_binning_param.metric_method", Str, "\"iv\"", true),
+    param("optimal_binning_param.max_bin", Int, "null", true),
+    param("optimal_binning_param.mixture", Bool, "true", true),
+    param("optimal_binning_param.max_bin_pct", Number, "1.0", true),
+    param("optimal_binning_param.min_bin_pct", Number, "0.05", true),
+    param("optimal_binning_param.init_bin_nums", Int, "1000", true),
     param(
         "optimal_binning_param.adjustment_factor",
-        Any,
+        Number,
         "null",
-        false,
+        true,
     ),
     param("encrypt_param", Object, OBJ, true),
     param("encrypt_param.method", Str, "\"Paillier\"", true),
@@ -59,7 +60,15 @@ const HETERO_FEATURE_BINNING_PARAMS: &[Param] = &[
 const BINNING_CONDITIONS: &[Condition] = &[when("optimal_binning_param", "method", &["optimal"])];
 
 const BINNING_SUPPORTED: &[(&str, &[&str])] = &[
-    ("method", &["quantile", "bucket"]),
+    ("method", &["quantile", "bucket", "optimal"]),
+    (
+        "optimal_binning_param.metric_method",
+        &["iv", "gini", "chi_square", "chi-square", "ks"],
+    ),
+    (
+        "optimal_binning_param.init_bucket_method",
+        &["quantile", "bucket"],
+    ),
     ("encrypt_param.method", &["paillier"]),
     ("transform_param.transform_type", &["bin_num", "woe"]),
 ];
@@ -77,6 +86,8 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
 pub(crate) enum Method {
     Quantile,
     Bucket,
+    /// Many initial buckets merged by a metric (`binning/optimal.rs`).
+    Optimal,
 }
 
 impl Method {
@@ -84,6 +95,7 @@ impl Method {
         match self {
             Method::Quantile => "quantile",
             Method::Bucket => "bucket",
+            Method::Optimal => "optimal",
         }
     }
 }
@@ -152,6 +164,134 @@ pub(crate) struct BinningParam {
     pub(crate) transform: TransformParam,
     pub(crate) split_points_by_index: BTreeMap<usize, Vec<f64>>,
     pub(crate) split_points_by_col_name: BTreeMap<String, Vec<f64>>,
+    /// `optimal_binning_param` (checked whatever the method, as FATE does).
+    pub(crate) optimal: OptimalParam,
+}
+
+/// `optimal_binning_param.init_bucket_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InitBucketMethod {
+    Quantile,
+    Bucket,
+}
+
+/// `optimal_binning_param`, FATE's `OptimalBinningParam`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OptimalParam {
+    pub(crate) metric: OptimalMetric,
+    pub(crate) init_bucket_method: InitBucketMethod,
+    pub(crate) init_bin_nums: usize,
+    pub(crate) mixture: bool,
+    pub(crate) max_bin_pct: f64,
+    pub(crate) min_bin_pct: f64,
+}
+
+impl OptimalParam {
+    /// The merge settings for `bin_num` bins.
+    pub(crate) fn settings(&self, bin_num: usize, adjustment_factor: f64) -> MergeSettings {
+        MergeSettings {
+            metric: self.metric,
+            max_bin: bin_num,
+            mixture: self.mixture,
+            max_bin_pct: self.max_bin_pct,
+            min_bin_pct: self.min_bin_pct,
+            adjustment_factor,
+        }
+    }
+}
+
+/// FATE's check in `OptimalBinning`: `ceil(1 / max_bin_pct)` bins of the largest size
+/// must fit in `bin_num`. `field` names the parameter for the message.
+pub(crate) fn check_max_bin_pct(max_bin_pct: f64, bin_num: usize, field: &str) -> Result<()> {
+    let needed = (1.0 / max_bin_pct).ceil();
+    if needed.is_nan() || needed > bin_num as f64 {
+        return Err(Error::param(
+            field,
+            format!(
+                "ceil(1 / max_bin_pct) = {needed} bins are needed to hold every sample, more than bin_num {bin_num}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn optimal_param(p: &Params<'_>, bin_num: usize, adjustment_factor: f64) -> Result<OptimalParam> {
+    let name = p.get_str("metric_method")?;
+    let metric = OptimalMetric::from_name(name).ok_or_else(|| {
+        Error::param(
+            p.name("metric_method"),
+            format!("`{name}` is not one of iv, gini, chi_square (chi-square), ks"),
+        )
+    })?;
+    let init_bucket_method = match p.get_str("init_bucket_method")? {
+        m if m.eq_ignore_ascii_case("quantile") => InitBucketMethod::Quantile,
+        m if m.eq_ignore_ascii_case("bucket") => InitBucketMethod::Bucket,
+        m => {
+            return Err(Error::param(
+                p.name("init_bucket_method"),
+                format!("`{m}` is not one of quantile, bucket"),
+            ))
+        }
+    };
+    let n = p.get_int("init_bin_nums")?;
+    let init_bin_nums = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+        Error::param(
+            p.name("init_bin_nums"),
+            format!("expected a positive integer, found {n}"),
+        )
+    })?;
+    let mixture = p.get_bool("mixture")?;
+    let pct = |key: &str| -> Result<f64> {
+        let v = p.get_float(key)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(Error::param(
+                p.name(key),
+                format!("expected a number in [0, 1], found {v}"),
+            ))
+        }
+    };
+    let max_bin_pct = pct("max_bin_pct")?;
+    let min_bin_pct = pct("min_bin_pct")?;
+    if min_bin_pct > max_bin_pct {
+        return Err(Error::param(
+            p.name("min_bin_pct"),
+            format!("{min_bin_pct} is above max_bin_pct {max_bin_pct}"),
+        ));
+    }
+    // FATE overwrites these two with `bin_num` and `adjustment_factor`: a different value
+    // would be ignored, so it is refused.
+    if let Some(v) = p.value("max_bin") {
+        if v.as_u64() != Some(bin_num as u64) {
+            return Err(Error::param(
+                p.name("max_bin"),
+                format!(
+                    "FATE sets it to bin_num ({bin_num}), found {}; set bin_num instead",
+                    describe_value(v)
+                ),
+            ));
+        }
+    }
+    if let Some(v) = p.value("adjustment_factor") {
+        if v.as_f64() != Some(adjustment_factor) {
+            return Err(Error::param(
+                p.name("adjustment_factor"),
+                format!(
+                    "FATE sets it to adjustment_factor ({adjustment_factor}), found {}; set adjustment_factor instead",
+                    describe_value(v)
+                ),
+            ));
+        }
+    }
+    Ok(OptimalParam {
+        metric,
+        init_bucket_method,
+        init_bin_nums,
+        mixture,
+        max_bin_pct,
+        min_bin_pct,
+    })
 }
 
 impl BinningParam {
@@ -161,13 +301,7 @@ impl BinningParam {
         let method = match p.get_str("method")? {
             m if m.eq_ignore_ascii_case("quantile") => Method::Quantile,
             m if m.eq_ignore_ascii_case("bucket") => Method::Bucket,
-            m if m.eq_ignore_ascii_case("optimal") => {
-                return Err(Error::Unsupported {
-                    parameter: "method".into(),
-                    value: m.into(),
-                    supported: "quantile, bucket".into(),
-                })
-            }
+            m if m.eq_ignore_ascii_case("optimal") => Method::Optimal,
             m => {
                 return Err(Error::param(
                     "method",
@@ -226,6 +360,17 @@ impl BinningParam {
             }
         };
 
+        let optimal = optimal_param(
+            &p.object_or_empty("optimal_binning_param")?,
+            bin_num,
+            adjustment_factor,
+        )?;
+        if skip_static && method == Method::Optimal {
+            return Err(Error::param(
+                "skip_static",
+                "optimal binning needs the label statistics that skip_static turns off",
+            ));
+        }
         let transform = transform_param(&p.object_or_empty("transform_param")?)?;
         if skip_static && transform.kind == Some(TransformType::Woe) {
             return Err(Error::param(
@@ -262,6 +407,7 @@ impl BinningParam {
             transform,
             split_points_by_index,
             split_points_by_col_name,
+            optimal,
         })
     }
 
@@ -459,6 +605,26 @@ mod tests {
             }
         );
         assert!(!p.manual());
+        assert_eq!(
+            p.optimal,
+            OptimalParam {
+                metric: OptimalMetric::Iv,
+                init_bucket_method: InitBucketMethod::Quantile,
+                init_bin_nums: 1000,
+                mixture: true,
+                max_bin_pct: 1.0,
+                min_bin_pct: 0.05,
+            }
+        );
+        let p = parse(json!({"method": "Optimal", "optimal_binning_param": {
+            "metric_method": "chi-square", "init_bucket_method": "bucket", "max_bin": 10}}))
+        .unwrap();
+        assert_eq!(p.method, Method::Optimal);
+        assert_eq!(p.optimal.metric, OptimalMetric::ChiSquare);
+        assert_eq!(p.optimal.init_bucket_method, InitBucketMethod::Bucket);
+        assert!(check_max_bin_pct(0.1, 10, "x").is_ok());
+        assert!(check_max_bin_pct(0.09, 10, "x").is_err());
+        assert!(check_max_bin_pct(0.0, 10, "x").is_err());
     }
 
     #[test]
@@ -476,8 +642,36 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (
-                json!({"method": "optimal"}),
-                "parameter `method`: `optimal` is not supported",
+                json!({"method": "optimal", "skip_static": true}),
+                "invalid parameter `skip_static`",
+            ),
+            (
+                json!({"optimal_binning_param": {"metric_method": "auc"}}),
+                "invalid parameter `optimal_binning_param.metric_method`",
+            ),
+            (
+                json!({"optimal_binning_param": {"init_bucket_method": "x"}}),
+                "invalid parameter `optimal_binning_param.init_bucket_method`",
+            ),
+            (
+                json!({"optimal_binning_param": {"init_bin_nums": 0}}),
+                "invalid parameter `optimal_binning_param.init_bin_nums`",
+            ),
+            (
+                json!({"optimal_binning_param": {"max_bin_pct": 1.5}}),
+                "invalid parameter `optimal_binning_param.max_bin_pct`",
+            ),
+            (
+                json!({"optimal_binning_param": {"min_bin_pct": 0.5, "max_bin_pct": 0.4}}),
+                "invalid parameter `optimal_binning_param.min_bin_pct`",
+            ),
+            (
+                json!({"optimal_binning_param": {"max_bin": 4}}),
+                "invalid parameter `optimal_binning_param.max_bin`",
+            ),
+            (
+                json!({"optimal_binning_param": {"adjustment_factor": 0.1}}),
+                "invalid parameter `optimal_binning_param.adjustment_factor`",
             ),
             (json!({"method": "median"}), "invalid parameter `method`"),
             (

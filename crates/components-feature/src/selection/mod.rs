@@ -44,7 +44,7 @@
 //! - `iv_filter` (`iv_param`: the same fields, `metrics` `iv` only, `take_high` true
 //!   only, plus `host_thresholds` (null: the guest's threshold; a number; or one number
 //!   per host, in host order), `select_federated` true, `mul_class_merge_type`
-//!   `average`): judges by the IVs of the `HeteroFeatureBinning` model among the task's
+//!   `average` | `max` | `min`): judges by the IVs of the `HeteroFeatureBinning` model among the task's
 //!   `isometric_model` inputs (every party needs it). With `select_federated` the guest
 //!   pools its columns and every host's (in that order) and applies the rule once,
 //!   `host_thresholds` giving the host columns' thresholds, then keeps at least one
@@ -104,8 +104,13 @@
 //! (FATE ignores it); a guest column
 //! without IV, or a host column without IV in `host_results`, fails (FATE fails for the
 //! first and counts the second as IV 0); with no column selected every column is kept
-//! (FATE picks a random column to judge); `mul_class_merge_type` is accepted and recorded
-//! but has no effect, the binning model being binary.
+//! (FATE picks a random column to judge).
+//!
+//! A multi-class binning model (its `multi_class_result`) gives each column one IV per
+//! label class; the IV filters judge by their merge, FATE's `_merge_iv`: `average` (the
+//! default, and the deprecated IV filters') the mean over the classes, `max` the
+//! maximum, and `min` the maximum too, as FATE 1.11 computes it (its `min` branch calls
+//! `np.maximum`).
 
 pub mod model;
 pub(crate) mod param;
@@ -135,7 +140,8 @@ use model::{
     ModelView, BINNING_MODULE, MODULE,
 };
 use param::{
-    FilterKind, HostThresholds, IvRule, Metric as StatMetric, Select, SelectionParam, Step,
+    FilterKind, HostThresholds, IvRule, MergeType, Metric as StatMetric, Select, SelectionParam,
+    Step,
 };
 
 /// Input data keys tried in order.
@@ -473,6 +479,17 @@ impl Binning {
         };
         let view =
             BinningView::from_component_model(&input.model).map_err(|e| bad(e.to_string()))?;
+        if let Some(m) = &view.multi_class_result {
+            if m.labels.is_empty()
+                || m.results.len() != m.labels.len()
+                || m.host_results.values().any(|h| h.len() != m.labels.len())
+            {
+                return Err(bad(format!(
+                    "multi_class_result has {} labels but results for another number of classes",
+                    m.labels.len()
+                )));
+            }
+        }
         let to_anonymous = view
             .header
             .iter()
@@ -487,48 +504,95 @@ impl Binning {
         })
     }
 
-    /// The IV of this party's column `c`.
-    fn own_iv(&self, c: &str) -> Result<f64> {
-        let col = self.view.binning_result.get(c).ok_or_else(|| {
+    /// The IV of this party's column `c` (with a multi-class model, the classes' IVs
+    /// merged as `merge` says).
+    fn own_iv(&self, c: &str, merge: MergeType) -> Result<f64> {
+        let missing = || {
             self.bad(format!(
                 "column `{c}` has no binning_result, so the IV filters cannot judge it \
                  (bin it, or leave it out of select_col_indexes / select_names)"
             ))
-        })?;
-        match col.iv {
-            Some(iv) if iv.is_finite() => Ok(iv),
-            _ => Err(self.bad(format!(
+        };
+        let no_iv = || {
+            self.bad(format!(
                 "the binning_result of column `{c}` has no finite iv"
-            ))),
+            ))
+        };
+        match &self.view.multi_class_result {
+            None => {
+                let col = self.view.binning_result.get(c).ok_or_else(missing)?;
+                finite(col.iv).ok_or_else(no_iv)
+            }
+            Some(m) => {
+                let ivs = m
+                    .results
+                    .iter()
+                    .map(|r| finite(r.get(c).ok_or_else(missing)?.iv).ok_or_else(no_iv))
+                    .collect::<Result<Vec<f64>>>()?;
+                Ok(merge_ivs(&ivs, merge))
+            }
         }
     }
 
-    /// The IV the guest holds for `host`'s column `anonymous`.
-    fn host_iv(&self, host: Party, anonymous: &str) -> Result<f64> {
-        let results = self
-            .view
-            .host_results
-            .get(&host.party_id.to_string())
-            .ok_or_else(|| {
-                self.bad(format!(
-                    "host_results has no entry for host {}",
-                    host.party_id
-                ))
-            })?;
-        let col = results.get(anonymous).ok_or_else(|| {
+    /// The IV the guest holds for `host`'s column `anonymous` (merged over the classes of
+    /// a multi-class model).
+    fn host_iv(&self, host: Party, anonymous: &str, merge: MergeType) -> Result<f64> {
+        let party = host.party_id.to_string();
+        let no_host = || {
+            self.bad(format!(
+                "host_results has no entry for host {}",
+                host.party_id
+            ))
+        };
+        let no_column = || {
             self.bad(format!(
                 "host_results of host {} has no column `{anonymous}`",
                 host.party_id
             ))
-        })?;
-        match col.iv {
-            Some(iv) if iv.is_finite() => Ok(iv),
-            _ => Err(self.bad(format!(
+        };
+        let no_iv = || {
+            self.bad(format!(
                 "host_results of host {}: column `{anonymous}` has no finite iv",
                 host.party_id
-            ))),
+            ))
+        };
+        match &self.view.multi_class_result {
+            None => {
+                let results = self.view.host_results.get(&party).ok_or_else(no_host)?;
+                let col = results.get(anonymous).ok_or_else(no_column)?;
+                finite(col.iv).ok_or_else(no_iv)
+            }
+            Some(m) => {
+                let classes = m.host_results.get(&party).ok_or_else(no_host)?;
+                let ivs = classes
+                    .iter()
+                    .map(|r| finite(r.get(anonymous).ok_or_else(no_column)?.iv).ok_or_else(no_iv))
+                    .collect::<Result<Vec<f64>>>()?;
+                Ok(merge_ivs(&ivs, merge))
+            }
         }
     }
+}
+
+fn finite(iv: Option<f64>) -> Option<f64> {
+    iv.filter(|v| v.is_finite())
+}
+
+/// FATE's `_merge_iv` for one column: the first class's IV, then each next class's
+/// folded in (maximum for `max` and, as FATE 1.11 does, for `min` too; sum for
+/// `average`, divided by the number of classes at the end).
+fn merge_ivs(ivs: &[f64], merge: MergeType) -> f64 {
+    let mut v = ivs[0];
+    for &x in &ivs[1..] {
+        v = match merge {
+            MergeType::Max | MergeType::Min => v.max(x),
+            MergeType::Average => v + x,
+        };
+    }
+    if merge == MergeType::Average {
+        v /= ivs.len() as f64;
+    }
+    v
 }
 
 /// What one filter run decided about this party's judged columns.
@@ -680,7 +744,7 @@ impl Fit<'_, '_> {
     ) -> Result<Outcome> {
         let own: Vec<f64> = candidates
             .iter()
-            .map(|&c| binning.own_iv(&self.input.header[c]))
+            .map(|&c| binning.own_iv(&self.input.header[c], iv.merge))
             .collect::<Result<_>>()?;
         let host_names = link.guest_collect(tag)?;
         let hosts = link.hosts().to_vec();
@@ -720,7 +784,7 @@ impl Fit<'_, '_> {
         for ((&h, names), &t) in hosts.iter().zip(&host_names).zip(&host_thresholds) {
             let v = names
                 .iter()
-                .map(|n| binning.host_iv(h, n))
+                .map(|n| binning.host_iv(h, n, iv.merge))
                 .collect::<Result<Vec<f64>>>()?;
             values.extend_from_slice(&v);
             thresholds.extend(std::iter::repeat_n(t, v.len()));

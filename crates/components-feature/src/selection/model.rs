@@ -212,6 +212,18 @@ pub(crate) struct BinningView {
     pub(crate) binning_result: BTreeMap<String, BinnedColumn>,
     #[serde(default)]
     pub(crate) host_results: BTreeMap<String, BTreeMap<String, BinnedColumn>>,
+    /// A multi-class fit's per-class results (binning's `multi_class_result`).
+    #[serde(default)]
+    pub(crate) multi_class_result: Option<MultiClassView>,
+}
+
+/// The per-class IVs of a multi-class binning model.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MultiClassView {
+    pub(crate) labels: Vec<String>,
+    pub(crate) results: Vec<BTreeMap<String, BinnedColumn>>,
+    #[serde(default)]
+    pub(crate) host_results: BTreeMap<String, Vec<BTreeMap<String, BinnedColumn>>>,
 }
 
 /// One binned column: only its IV matters here (`null` at a host).

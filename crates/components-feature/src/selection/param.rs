@@ -288,6 +288,29 @@ pub(crate) struct IvRule {
     pub(crate) host_thresholds: Option<HostThresholds>,
     pub(crate) host_thresholds_parameter: String,
     pub(crate) select_federated: bool,
+    /// How the IVs of a multi-class binning model's label classes become one value.
+    pub(crate) merge: MergeType,
+}
+
+/// `mul_class_merge_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MergeType {
+    Average,
+    /// FATE 1.11's `min` takes the maximum too (its `_merge_iv` calls `np.maximum` for
+    /// both); kept as FATE does it.
+    Min,
+    Max,
+}
+
+impl MergeType {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "average" => Some(MergeType::Average),
+            "min" => Some(MergeType::Min),
+            "max" => Some(MergeType::Max),
+            _ => None,
+        }
+    }
 }
 
 /// Manually chosen columns (`manually_param`).
@@ -583,6 +606,7 @@ impl SelectionParam {
                         host_thresholds,
                         host_thresholds_parameter: o.name("host_thresholds"),
                         select_federated: !local_only,
+                        merge: MergeType::Average,
                     };
                     let meta = iv_meta(&iv, "threshold", json!(t), "average");
                     steps.push(step(method, FilterKind::Iv(iv), meta));
@@ -599,6 +623,7 @@ impl SelectionParam {
                         host_thresholds: None,
                         host_thresholds_parameter: String::new(),
                         select_federated: !local_only,
+                        merge: MergeType::Average,
                     };
                     let meta = iv_meta(&iv, "top_percentile", json!(q), "average");
                     steps.push(step(method, FilterKind::Iv(iv), meta));
@@ -615,6 +640,7 @@ impl SelectionParam {
                         host_thresholds: None,
                         host_thresholds_parameter: String::new(),
                         select_federated: !local_only,
+                        merge: MergeType::Average,
                     };
                     let meta = iv_meta(&iv, "top_k", json!(k), "average");
                     steps.push(step(method, FilterKind::Iv(iv), meta));
@@ -649,6 +675,8 @@ impl SelectionParam {
                             host_thresholds,
                             host_thresholds_parameter: host_parameter,
                             select_federated: entry.select_federated,
+                            merge: MergeType::from_name(merge_type)
+                                .expect("merge_type() returns a known name"),
                         };
                         let meta =
                             iv_meta(&iv, entry.filter_type, entry.threshold_json(), merge_type);
@@ -1188,6 +1216,7 @@ mod tests {
                 host_thresholds: None,
                 host_thresholds_parameter: String::new(),
                 select_federated: true,
+                merge: MergeType::Average,
             })
         };
         match &kinds[1] {
