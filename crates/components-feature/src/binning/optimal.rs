@@ -514,7 +514,7 @@ impl<'s> HeapMerge<'s> {
             return 0.0;
         }
         let (p, q) = (b.events as f64 / t as f64, b.non_events as f64 / t as f64);
-        1.0 - p * p - q * q
+        1.0 - square(p) - square(q)
     }
 
     fn score(&self, l: &Bucket, r: &Bucket) -> f64 {
@@ -543,7 +543,7 @@ impl<'s> HeapMerge<'s> {
                     events as f64 / total as f64,
                     non_events as f64 / total as f64,
                 );
-                let merged = 1.0 - p * p - q * q;
+                let merged = 1.0 - square(p) - square(q);
                 merged - Self::bucket_gini(l) - Self::bucket_gini(r)
             }
             OptimalMetric::ChiSquare => {
@@ -659,6 +659,12 @@ impl<'s> HeapMerge<'s> {
             }
         }
     }
+}
+
+/// `x ** 2` as Python computes it: libm's `pow`, which is not always `x * x` to the
+/// last bit. (`black_box` keeps the compiler from turning it into `x * x`.)
+fn square(x: f64) -> f64 {
+    x.powf(std::hint::black_box(2.0))
 }
 
 // ----- KS splitting --------------------------------------------------------------------
