@@ -367,6 +367,54 @@ fn linr_on_student_matches_plain_gradient_descent() {
     assert!(scores.iter().all(|s| s.is_finite()));
 }
 
+/// FATE's `hetero_lr_batch_random_strategy` settings: one random batch of 320 rows per
+/// epoch. It must train on other rows than the sequential batches of the same size
+/// (a new draw each epoch), and still reach a good model.
+#[test]
+fn random_batch_strategy_draws_new_batches() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let run = |strategy: &str| {
+        let params = json!({
+            "penalty": "L2", "tol": 0.0001, "alpha": 0.01, "optimizer": "rmsprop",
+            "batch_size": 320, "batch_strategy": strategy, "learning_rate": 0.15,
+            "encrypt_param": {"key_length": 1024}, "init_param": {"init_method": "zeros"},
+            "max_iter": 30, "early_stop": "diff", "shuffle": false
+        });
+        let (out, results) = run_parties(
+            &store,
+            "HeteroLR",
+            params,
+            ("train_data", &g),
+            ("train_data", &h),
+            true,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let (_, labels, scores) = predictions(&store, &out.guest);
+        let (_, model) = out.arbiter.unwrap().models().pop().unwrap();
+        (auc_ks(&labels, &scores).0, loss_history(&model))
+    };
+    let (auc_random, loss_random) = run("random");
+    let (auc_full, loss_full) = run("full");
+    eprintln!(
+        "random: auc {auc_random:.6}, {} epochs; full: auc {auc_full:.6}, {} epochs",
+        loss_random.len(),
+        loss_full.len()
+    );
+    assert!(auc_random > 0.98, "{auc_random}");
+    // One batch per epoch (full: two), different rows from the sequential batches.
+    let last = |l: &[f64]| *l.last().unwrap();
+    assert!((last(&loss_random) - last(&loss_full)).abs() > 1e-6);
+    assert!(
+        (auc_random - auc_full).abs() > 1e-6,
+        "{auc_random} vs {auc_full}"
+    );
+}
+
 #[test]
 fn mini_batches_validation_and_cv() {
     let (_dir, store) = temp_store();

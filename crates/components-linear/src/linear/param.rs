@@ -81,7 +81,7 @@ const HETERO_LR_OWN_PARAMS: &[Param] = &[
     param("max_iter", Int, "100", true),
     param("metrics", List, "[\"auc\",\"ks\"]", true),
     param("shuffle", Bool, "true", true),
-    param("batch_strategy", Str, "\"full\"", false),
+    param("batch_strategy", Str, "\"full\"", true),
     param("masked_rate", Number, "5", false),
     param("predict_param", Object, OBJ, true),
     param("predict_param.threshold", Number, "0.5", true),
@@ -117,6 +117,7 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
         &["random_uniform", "random_normal", "zeros", "ones", "const"],
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
+    ("batch_strategy", &["full", "random"]),
     // HeteroLR only (FATE's `check_and_change_lower(multi_class, ["ovr"])`).
     ("multi_class", &["ovr"]),
     ("encrypt_param.method", &["paillier"]),
@@ -199,6 +200,15 @@ pub(crate) enum InitMethod {
     Const(f64),
 }
 
+/// FATE's `batch_strategy` (HeteroLR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchStrategy {
+    /// The data cut into batches (shuffled once with `shuffle`).
+    Full,
+    /// One batch of `batch_size` random rows per epoch.
+    Random,
+}
+
 /// `cv_param`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct CvParam {
@@ -219,6 +229,7 @@ pub(crate) struct LinearParam {
     /// `None`: the full batch (`batch_size` -1 or ≥ the row count).
     pub(crate) batch_size: Option<usize>,
     pub(crate) shuffle: bool,
+    pub(crate) batch_strategy: BatchStrategy,
     pub(crate) max_iter: usize,
     pub(crate) early_stop: EarlyStop,
     pub(crate) tol: f64,
@@ -559,6 +570,16 @@ impl LinearParam {
             }
         };
         let shuffle = p.bool("shuffle", true)?;
+        // HeteroLR only; HeteroLinR has no such key (its schema refuses it at submit).
+        let batch_strategy = match task {
+            Task::Logistic => {
+                match p.choice("batch_strategy", Some("full"), &["full", "random"])? {
+                    Some("random") => BatchStrategy::Random,
+                    _ => BatchStrategy::Full,
+                }
+            }
+            Task::Linear => BatchStrategy::Full,
+        };
         let default_iter = match task {
             Task::Logistic => 100,
             Task::Linear => 20,
@@ -697,6 +718,7 @@ impl LinearParam {
             decay_sqrt,
             batch_size,
             shuffle,
+            batch_strategy,
             max_iter,
             early_stop,
             tol,

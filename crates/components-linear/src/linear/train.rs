@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::init::initial_weights;
 use super::optimizer::Optimizer;
-use super::param::{EarlyStop, LinearParam, Penalty, Task};
+use super::param::{BatchStrategy, EarlyStop, LinearParam, Penalty, Task};
 use super::Dataset;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
@@ -434,6 +434,89 @@ fn make_batches(param: &LinearParam, n: usize) -> Vec<Vec<usize>> {
     }
 }
 
+/// The guest's mini-batches. FATE's `batch_strategy: full` (the same batches every
+/// epoch, from [`make_batches`]), or `random` with a batch smaller than the data: each
+/// epoch one batch of `batch_size` rows drawn without replacement, a new draw every
+/// epoch (FATE's `RandomBatchDataGenerator`; seeded by `init_param.random_seed`, 0
+/// without one, where FATE draws from the system's randomness).
+enum Batches {
+    Fixed(Vec<Vec<usize>>),
+    Random {
+        rng: SplitMix,
+        n: usize,
+        size: usize,
+    },
+}
+
+impl Batches {
+    fn new(param: &LinearParam, n: usize) -> Batches {
+        match (param.batch_strategy, param.batch_size) {
+            (BatchStrategy::Random, Some(size)) if size < n => Batches::Random {
+                rng: SplitMix::seeded(param.random_seed.or(Some(0))),
+                n,
+                size,
+            },
+            _ => Batches::Fixed(make_batches(param, n)),
+        }
+    }
+
+    /// The batch sizes the arbiter divides by (the same every epoch).
+    fn sizes(&self) -> Vec<usize> {
+        match self {
+            Batches::Fixed(b) => b.iter().map(Vec::len).collect(),
+            Batches::Random { size, .. } => vec![*size],
+        }
+    }
+
+    /// The batches of the next epoch.
+    fn next_epoch(&mut self) -> Vec<Vec<usize>> {
+        match self {
+            Batches::Fixed(b) => b.clone(),
+            Batches::Random { rng, n, size } => {
+                // A partial Fisher–Yates shuffle: the first `size` rows of a random order.
+                let mut rows: Vec<usize> = (0..*n).collect();
+                for i in 0..*size {
+                    let j = i + rng.below(*n - i);
+                    rows.swap(i, j);
+                }
+                rows.truncate(*size);
+                rows.sort_unstable();
+                vec![rows]
+            }
+        }
+    }
+}
+
+fn sid_batches<'d>(data: &'d Dataset, batches: &[Vec<usize>]) -> Vec<Vec<&'d str>> {
+    batches
+        .iter()
+        .map(|b| b.iter().map(|&i| data.sids[i].as_str()).collect())
+        .collect()
+}
+
+/// A host's batches from the guest's sample ids.
+fn host_batches(
+    data: &Dataset,
+    index: &HashMap<&str, usize>,
+    sid_batches: &[Vec<String>],
+) -> Result<Vec<Vec<usize>>> {
+    sid_batches
+        .iter()
+        .map(|b| {
+            b.iter()
+                .map(|s| {
+                    index.get(s.as_str()).copied().ok_or_else(|| Error::InvalidValue {
+                        table: data.table.clone(),
+                        sid: s.clone(),
+                        column: data.sid_name.clone(),
+                        reason: "the guest's sample is not in this host's data; intersect the data first (Intersection with sync_intersect_ids)".into(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect()
+}
+
 /// The guest's side of training.
 pub(crate) fn fit_guest(
     run: &Run<'_>,
@@ -457,19 +540,20 @@ pub(crate) fn fit_guest(
     };
     let k = data.k + usize::from(param.fit_intercept);
     let mut w = initial_weights(param.init, param.random_seed, k);
-    let batches = make_batches(param, data.n());
-    let sid_batches: Vec<Vec<&str>> = batches
-        .iter()
-        .map(|b| b.iter().map(|&i| data.sids[i].as_str()).collect())
-        .collect();
+    let mut batcher = Batches::new(param, data.n());
     let init_tag = run.tag(&[]);
-    fed.remote("batches", &init_tag, &sid_batches, &run.roles.hosts)?;
+    // Fixed batches go to the hosts once; random ones every epoch (announced by an
+    // empty list here).
+    let announced: Vec<Vec<&str>> = match &batcher {
+        Batches::Fixed(b) => sid_batches(data, b),
+        Batches::Random { .. } => Vec::new(),
+    };
+    fed.remote("batches", &init_tag, &announced, &run.roles.hosts)?;
 
     // Keys: the arbiter's, or our own plus the host's.
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
         Some(arbiter) => {
-            let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
-            fed.remote("batch_sizes", &init_tag, &sizes, &[arbiter])?;
+            fed.remote("batch_sizes", &init_tag, &batcher.sizes(), &[arbiter])?;
             (fed.get("pubkey", &init_tag, arbiter)?, None)
         }
         None => {
@@ -498,6 +582,15 @@ pub(crate) fn fit_guest(
         optimizer.set_iters(epoch);
         let mut losses = Vec::new();
         let mut moved = vec![0.0; k];
+        let batches = batcher.next_epoch();
+        if let Batches::Random { .. } = batcher {
+            fed.remote(
+                "batches",
+                &run.tag(&[epoch]),
+                &sid_batches(data, &batches),
+                &run.roles.hosts,
+            )?;
+        }
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
@@ -867,21 +960,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let batches: Vec<Vec<usize>> = sid_batches
-        .iter()
-        .map(|b| {
-            b.iter()
-                .map(|s| {
-                    index.get(s.as_str()).copied().ok_or_else(|| Error::InvalidValue {
-                        table: data.table.clone(),
-                        sid: s.clone(),
-                        column: data.sid_name.clone(),
-                        reason: "the guest's sample is not in this host's data; intersect the data first (Intersection with sync_intersect_ids)".into(),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .collect::<Result<_>>()?;
+    // An empty list: the guest draws a random batch every epoch.
+    let per_epoch = sid_batches.is_empty();
+    let fixed = host_batches(data, &index, &sid_batches)?;
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
         Some(arbiter) => (fed.get("pubkey", &init_tag, arbiter)?, None),
         None => {
@@ -896,7 +977,11 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         None => pk.clone(),
     };
     // One encryption per row and epoch.
-    let rows: usize = batches.iter().map(Vec::len).sum();
+    let rows: usize = if per_epoch {
+        data.n()
+    } else {
+        fixed.iter().map(Vec::len).sum()
+    };
     enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
     let f = run.f();
     let k = data.k;
@@ -913,6 +998,14 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
         let mut moved = vec![0.0; k];
+        let drawn;
+        let batches = if per_epoch {
+            let sids: Vec<Vec<String>> = fed.get("batches", &run.tag(&[epoch]), guest)?;
+            drawn = host_batches(data, &index, &sids)?;
+            &drawn
+        } else {
+            &fixed
+        };
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
@@ -1163,4 +1256,45 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
     }
     best.restore(param, &mut result, Vec::new());
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(v: serde_json::Value) -> LinearParam {
+        LinearParam::parse(Task::Logistic, v.as_object().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn random_batches_are_a_new_draw_every_epoch() {
+        let p = param(
+            serde_json::json!({"batch_size": 320, "batch_strategy": "random",
+            "init_param": {"random_seed": 7}}),
+        );
+        let mut b = Batches::new(&p, 569);
+        assert_eq!(b.sizes(), [320]);
+        let epochs: Vec<Vec<Vec<usize>>> = (0..3).map(|_| b.next_epoch()).collect();
+        for e in &epochs {
+            assert_eq!(e.len(), 1);
+            let mut rows = e[0].clone();
+            rows.dedup();
+            assert_eq!(rows.len(), 320, "distinct rows");
+            assert!(rows.iter().all(|&r| r < 569));
+        }
+        assert_ne!(epochs[0], epochs[1]);
+        assert_ne!(epochs[1], epochs[2]);
+        // Seeded: the same draws again.
+        let mut again = Batches::new(&p, 569);
+        assert_eq!(again.next_epoch(), epochs[0]);
+        // A batch as large as the data is the full batch, as in FATE.
+        let p = param(serde_json::json!({"batch_size": 569, "batch_strategy": "random"}));
+        let mut b = Batches::new(&p, 569);
+        assert_eq!(b.next_epoch(), vec![(0..569).collect::<Vec<_>>()]);
+        // `full` keeps the same batches every epoch.
+        let p = param(serde_json::json!({"batch_size": 200}));
+        let mut b = Batches::new(&p, 569);
+        assert_eq!(b.sizes(), [200, 200, 169]);
+        assert_eq!(b.next_epoch(), b.next_epoch());
+    }
 }
