@@ -11,6 +11,9 @@ cargo test --workspace --locked
 FATEFLOW_NO_IFMA=1 cargo test --locked -p fateflow-crypto
 cargo build --locked -p fateflow-server --bin fateflow
 bash tests/compat/fate_client.sh
+# FATE's pipeline SDK: upload, fit, summary, metrics, output data, deploy, predict,
+# checked against plaintext computations.
+bash tests/pipeline/run.sh
 # A representative subset of FATE's own example jobs through FATE's flow (the full
 # run: bash scripts/conformance.sh).
 FATEFLOW_BIN=${CARGO_TARGET_DIR:-target}/debug/fateflow CONFORMANCE_EXPECT=tests/conformance/ci.expect \

@@ -26,16 +26,6 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "hetero_feature_binning/hetero_binning_bucket_binning_missing_value",
-        "DataTransform output_format sparse",
-        &["data_transform_1.output_format"],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_missing_value",
-        "DataTransform output_format sparse",
-        &["data_transform_1.output_format"],
-    ),
-    (
         "hetero_feature_binning/hetero_binning_multi_host_optimal",
         "optimal binning",
         &[
@@ -47,9 +37,8 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_multi_host_sparse_optimal",
-        "DataTransform output_format sparse, optimal binning",
+        "optimal binning",
         &[
-            "data_transform_0.output_format",
             "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.mixture",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
@@ -87,15 +76,9 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "hetero_feature_binning/hetero_binning_sparse_bucket_binning",
-        "DataTransform output_format sparse",
-        &["data_transform_0.output_format"],
-    ),
-    (
         "hetero_feature_binning/hetero_binning_sparse_optimal_chi_square",
-        "DataTransform output_format sparse, optimal binning",
+        "optimal binning",
         &[
-            "data_transform_0.output_format",
             "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
@@ -105,9 +88,8 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_gini",
-        "DataTransform output_format sparse, optimal binning",
+        "optimal binning",
         &[
-            "data_transform_0.output_format",
             "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
@@ -117,9 +99,8 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_iv",
-        "DataTransform output_format sparse, optimal binning",
+        "optimal binning",
         &[
-            "data_transform_0.output_format",
             "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
@@ -128,9 +109,8 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hetero_feature_binning/hetero_binning_sparse_optimal_ks",
-        "DataTransform output_format sparse, optimal binning",
+        "optimal binning",
         &[
-            "data_transform_0.output_format",
             "hetero_feature_binning_0.method",
             "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
             "hetero_feature_binning_0.optimal_binning_param.metric_method",
@@ -139,29 +119,9 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "hetero_feature_binning/hetero_binning_sparse_quantile_binning",
-        "DataTransform output_format sparse",
-        &["data_transform_0.output_format"],
-    ),
-    (
         "hetero_linear_regression/linr-warm-start",
         "warm start",
         &["hetero_linr_1.input.model"],
-    ),
-    (
-        "hetero_linear_regression/linr_sparse",
-        "DataTransform output_format sparse",
-        &["data_transform_0.output_format"],
-    ),
-    (
-        "hetero_linear_regression/linr_sparse_sqn",
-        "DataTransform output_format sparse",
-        &["data_transform_0.output_format"],
-    ),
-    (
-        "hetero_logistic_regression/hetero_lr_sparse_cv",
-        "DataTransform output_format sparse",
-        &["data_transform_0.output_format"],
     ),
     (
         "hetero_logistic_regression/hetero_lr_warm_start",

@@ -58,11 +58,26 @@ pub fn parse_predict_dsl(value: &Value, train: &Dsl) -> Result<Dsl, Errors> {
     }
     for c in &dsl.components {
         let Some(t) = train.component(&c.name) else {
-            report.cpn(
-                &c.name,
-                "module",
-                "not a component of the training DSL; an inference DSL can only keep trained components",
-            );
+            // FATE's pipeline SDK adds a Reader for the new data and often an Evaluation.
+            if !runs_without_model(&c.module) {
+                report.cpn(
+                    &c.name,
+                    "module",
+                    format!(
+                        "`{}` is not a component of the training DSL and needs a trained model; \
+                         an inference DSL may add only components that run without one ({})",
+                        c.module,
+                        ADDABLE_MODULES.join(", ")
+                    ),
+                );
+            } else if !c.input.model.is_empty() {
+                report.cpn(
+                    &c.name,
+                    "input.model",
+                    "a component added by the inference DSL has no trained model to read",
+                );
+            }
+            check_data_inputs(c, &dsl, &mut report);
             continue;
         };
         if canonical(&t.module) != canonical(&c.module) {
@@ -98,28 +113,41 @@ pub fn parse_predict_dsl(value: &Value, train: &Dsl) -> Result<Dsl, Errors> {
                 ),
             }
         }
-        for (key, refs) in &c.input.data {
-            for (i, r) in refs.iter().enumerate() {
-                let ok = match r {
-                    DataRef::Output(o) => dsl
-                        .component(&o.component)
-                        .is_some_and(|up| up.output.data.contains(&o.name)),
-                    _ => false,
-                };
-                if !ok {
-                    report.cpn(
-                        &c.name,
-                        format!("input.data.{key}[{i}]"),
-                        format!("`{r}` is not a data output of a component of the inference DSL"),
-                    );
-                }
-            }
-        }
+        check_data_inputs(c, &dsl, &mut report);
     }
     if report.errors.is_empty() {
         Ok(dsl)
     } else {
         Err(Errors(report.errors))
+    }
+}
+
+/// Modules an inference DSL may add beside the trained components: they run in a
+/// predict job without a model of their own.
+const ADDABLE_MODULES: &[&str] = &["Reader", "Evaluation", "Intersection", "Union"];
+
+fn runs_without_model(module: &str) -> bool {
+    ADDABLE_MODULES.contains(&canonical(module))
+}
+
+/// Data inputs must come from components of the inference DSL itself.
+fn check_data_inputs(c: &crate::dsl::ComponentSpec, dsl: &Dsl, report: &mut Report) {
+    for (key, refs) in &c.input.data {
+        for (i, r) in refs.iter().enumerate() {
+            let ok = match r {
+                DataRef::Output(o) => dsl
+                    .component(&o.component)
+                    .is_some_and(|up| up.output.data.contains(&o.name)),
+                _ => false,
+            };
+            if !ok {
+                report.cpn(
+                    &c.name,
+                    format!("input.data.{key}[{i}]"),
+                    format!("`{r}` is not a data output of a component of the inference DSL"),
+                );
+            }
+        }
     }
 }
 
@@ -395,6 +423,38 @@ mod tests {
         }});
         let e = parse_predict_dsl(&bad, &train).unwrap_err().to_string();
         for needle in ["scale_9", "HeteroLinR", "nope", "missing_0.data"] {
+            assert!(e.contains(needle), "{needle} in {e}");
+        }
+    }
+
+    #[test]
+    fn an_inference_dsl_may_add_a_reader_and_an_evaluation_but_no_untrained_model() {
+        // What FATE's pipeline SDK deploys for `predict_pipeline.add_component(reader_1)`
+        // plus an evaluation of the predictions.
+        let train = train_dsl();
+        let sdk = json!({"components": {
+            "reader_1": {"module": "Reader", "output": {"data": ["data"]}},
+            "data_transform_0": {"module": "DataTransform", "input": {"data": {"data": ["reader_1.data"]}, "model": ["pipeline.data_transform_0.model"]},
+                "output": {"data": ["data"]}},
+            "hetero_lr_0": {"module": "HeteroLR", "input": {"data": {"test_data": ["data_transform_0.data"]}, "model": ["pipeline.hetero_lr_0.model"]},
+                "output": {"data": ["data"]}},
+            "evaluation_9": {"module": "Evaluation", "input": {"data": {"data": ["hetero_lr_0.data"]}}, "output": {"data": ["data"]}}
+        }});
+        assert_eq!(parse_predict_dsl(&sdk, &train).unwrap().components.len(), 4);
+        let untrained = json!({"components": {
+            "reader_1": {"module": "Reader", "output": {"data": ["data"]}},
+            "hetero_lr_9": {"module": "HeteroLR", "input": {"data": {"test_data": ["reader_1.data"]}}, "output": {"data": ["data"]}},
+            "evaluation_9": {"module": "Evaluation", "input": {"data": {"data": ["nowhere_0.data"]}}, "output": {"data": ["data"]}}
+        }});
+        let e = parse_predict_dsl(&untrained, &train)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "hetero_lr_9",
+            "needs a trained model",
+            "evaluation_9",
+            "nowhere_0.data",
+        ] {
             assert!(e.contains(needle), "{needle} in {e}");
         }
     }

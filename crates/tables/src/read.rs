@@ -106,6 +106,50 @@ where
     Ok(sink.finish())
 }
 
+/// One row as [`for_each_row`] hands it over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowView<'r> {
+    /// A row of a numeric table: the sid and the values, in header order.
+    Values(&'r str, &'r [f64]),
+    /// A row of a [`RowLayout::Text`] table: the sid and the rest of its line.
+    Text(&'r str, &'r str),
+}
+
+/// Calls `f` on the first `limit` rows of the table (all when `None`), in partition
+/// order, holding one batch at a time; stops at the first error `f` returns.
+pub fn for_each_row<S, F>(store: &S, id: &TableId, limit: Option<usize>, mut f: F) -> Result<u64>
+where
+    S: TableStore + ?Sized,
+    F: FnMut(RowView<'_>) -> Result<()>,
+{
+    let info = store.info(id)?;
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut seen = 0usize;
+    let mut values = Vec::with_capacity(info.schema.header.len());
+    for batch in scan(store, id)? {
+        if seen >= limit {
+            break;
+        }
+        let batch = batch?;
+        let rows = batch.num_rows().min(limit - seen);
+        if info.layout == RowLayout::Text {
+            let (sids, lines) = text_columns(&batch)?;
+            for r in 0..rows {
+                f(RowView::Text(sids.value(r), lines.value(r)))?;
+            }
+        } else {
+            let (sids, columns) = split_batch(&info.schema, &batch)?;
+            for r in 0..rows {
+                values.clear();
+                values.extend(columns.iter().map(|c| c[r]));
+                f(RowView::Values(sids.value(r), &values))?;
+            }
+        }
+        seen += rows;
+    }
+    Ok(seen as u64)
+}
+
 /// Reads one partition into a [`Frame`], for partition-parallel work.
 pub fn read_partition_frame<S>(store: &S, id: &TableId, partition: u32) -> Result<Frame>
 where

@@ -208,3 +208,51 @@ fn write_text_refuses_a_repeated_sid_and_leaves_nothing() {
     assert!(e.to_string().contains("duplicate sid `1`"), "{e}");
     assert_no_leftovers(dir.path(), "experiment", "w");
 }
+
+#[test]
+fn for_each_row_stops_at_the_limit_for_text_and_numeric_tables() {
+    use fateflow_tables::{for_each_row, RowView};
+    let mut opts = UploadOptions::new("experiment", "svm");
+    opts.head = false;
+    let (dir, store, meta) = upload(SVMLIGHT, &opts);
+    meta.unwrap();
+    let svm = TableId::new("experiment", "svm").unwrap();
+    let mut seen = Vec::new();
+    let n = for_each_row(&store, &svm, Some(2), |row| {
+        match row {
+            RowView::Text(sid, line) => seen.push(format!("{sid}|{line}")),
+            RowView::Values(..) => panic!("a text table gives text rows"),
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|r| SVMLIGHT.contains(&r.replace('|', ","))));
+
+    let path = dir.path().join("dense.csv");
+    fs::write(&path, "id,a,b\n1,0.5,2\n2,1.5,nan\n3,-1,4\n").unwrap();
+    upload_csv_file(&store, &path, &UploadOptions::new("experiment", "dense")).unwrap();
+    let dense = TableId::new("experiment", "dense").unwrap();
+    let mut values = Vec::new();
+    let n = for_each_row(&store, &dense, None, |row| {
+        if let RowView::Values(sid, v) = row {
+            values.push((sid.to_string(), v.to_vec()));
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 3);
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(values[0], ("1".to_string(), vec![0.5, 2.0]));
+    assert!(values[1].1[1].is_nan());
+    // An error from the callback stops the walk and comes back.
+    let e = for_each_row(&store, &dense, None, |_| {
+        Err(Error::InvalidOption {
+            option: "stop",
+            reason: "test",
+        })
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidOption { option: "stop", .. }));
+}

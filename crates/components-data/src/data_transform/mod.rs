@@ -7,8 +7,12 @@
 //! `input_format` `dense`, `sparse` (svmlight) and `tag` (plain or `tag_with_value`) are
 //! supported; sparse and tag data, and any file upload kept as raw text lines, are
 //! parsed by the [`text`] module into `[label] + features` (dense text: the upload's
-//! header columns) before the steps below. `output_format` is `dense` and `data_type`
-//! a float type; other values fail with a "not supported yet" error naming the parameter.
+//! header columns) before the steps below. `data_type` is a float type; other values
+//! fail with a "not supported yet" error naming the parameter. `output_format: sparse`
+//! is recorded in the model and gives the same table as `dense`: our tables are
+//! columnar, and FATE-Flow itself shows a sparse output as dense rows; the values every
+//! downstream component sees are the same as FATE's sparse instances hold (zeros
+//! included).
 //!
 //! - The input is the first table under input key `data` (or `train_data`). Its sid
 //!   column stays the sid. With `with_label`, the column `label_name` (matched exactly,

@@ -35,7 +35,7 @@ const DATA_TRANSFORM_PARAMS: &[Param] = &[
 
 const DATA_TRANSFORM_SUPPORTED: &[(&str, &[&str])] = &[
     ("input_format", &["dense", "sparse", "svmlight", "tag"]),
-    ("output_format", &["dense"]),
+    ("output_format", &["dense", "sparse"]),
     ("data_type", &["float64", "float", "double"]),
     ("match_id_index", &["0"]),
 ];
@@ -239,9 +239,6 @@ impl DataTransformParam {
         let output_format = p
             .choice("output_format", Some("dense"), &["dense", "sparse"])?
             .unwrap_or("dense");
-        if output_format != "dense" {
-            return Err(unsupported("output_format", output_format, "dense"));
-        }
         let data_type = p
             .choice(
                 "data_type",
@@ -381,8 +378,12 @@ mod tests {
                 .starts_with("invalid parameter `input_format`"),
             "{e}"
         );
-        let e = parse(json!({"output_format": "sparse"})).unwrap_err();
-        assert!(e.to_string().contains("`output_format`"), "{e}");
+        assert_eq!(
+            parse(json!({"output_format": "sparse"}))
+                .unwrap()
+                .output_format,
+            "sparse"
+        );
     }
 
     #[test]

@@ -293,6 +293,7 @@ async fn upload_file(s: &AppState, conf: &Map<String, Value>, file: &Path) -> Ha
         "job_id": job_id,
         "code": 0,
         "message": "success",
+        "board_url": format!("http://{}/#/job/{}", s.listen, job_id),
     }))
     .job(job_id))
 }

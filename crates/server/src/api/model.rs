@@ -49,15 +49,22 @@ fn http_error(code: u16, msg: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
-        axum::Json(json!({"retcode": code, "retmsg": msg.into()})),
+        axum::Json({
+            let msg = msg.into();
+            json!({"retcode": code, "retmsg": msg, "data": msg})
+        }),
     )
         .into_response()
 }
 
+/// A refusal also carries its message as `data`: FATE's pipeline SDK reports a failed
+/// deploy by printing `result["data"]`.
 fn model_error(e: ModelError) -> Response {
     match e {
         ModelError::NotFound(m) => http_error(404, m),
-        ModelError::Invalid(m) => Reply::err(RetCode::ArgumentError, m).into_response(),
+        ModelError::Invalid(m) => Reply::err(RetCode::ArgumentError, m.clone())
+            .data(json!(m))
+            .into_response(),
         ModelError::Store(m) => internal(m).into_response(),
     }
 }

@@ -1,5 +1,6 @@
 //! `/v1/tracking/*`: components, metrics, parameters, output data, models, summary.
 
+use super::output_view::{Cell, OutputView};
 use super::{
     body_object, error_response, int_field, internal, parse_role, post_route, require, respond,
     str_field, typed, AppState, Reply,
@@ -13,8 +14,9 @@ use fateflow_api_types::requests::{ComponentRef, MetricRef};
 use fateflow_domain::retcode::RetCode;
 use fateflow_domain::Role;
 use fateflow_storage::{JobFilter, TaskFilter};
-use fateflow_tables::TableId;
+use fateflow_tables::{TableId, TableStore};
 use serde_json::{json, Map, Value};
+use std::fmt::Write as _;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -135,6 +137,33 @@ async fn metrics(State(s): State<AppState>, body: Bytes) -> Response {
     )
 }
 
+/// The metrics of a task's latest run, one per namespace and name, in the order they
+/// were first logged: the points of every save concatenated (a per-iteration metric is
+/// saved once per iteration, and FATE answers the whole series), the meta of the last.
+fn series(rows: Vec<fateflow_storage::MetricRecord>) -> Vec<fateflow_storage::MetricRecord> {
+    let latest = rows.iter().map(|r| r.owner.task_version).max();
+    let mut out: Vec<fateflow_storage::MetricRecord> = Vec::new();
+    for r in rows
+        .into_iter()
+        .filter(|r| Some(r.owner.task_version) == latest)
+    {
+        let same = |m: &fateflow_storage::MetricRecord| {
+            m.metric_namespace == r.metric_namespace && m.metric_name == r.metric_name
+        };
+        match out.iter_mut().find(|m| same(m)) {
+            Some(m) => {
+                match (&mut m.data, r.data) {
+                    (Value::Array(points), Value::Array(more)) => points.extend(more),
+                    (data, more) => *data = more,
+                }
+                m.meta = r.meta;
+            }
+            None => out.push(r),
+        }
+    }
+    out
+}
+
 async fn metric_all(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(
@@ -149,7 +178,7 @@ async fn metric_all(State(s): State<AppState>, body: Bytes) -> Response {
                 return Ok(Reply::ok(json!({})).msg("no data"));
             }
             let mut out: Map<String, Value> = Map::new();
-            for m in rows {
+            for m in series(rows) {
                 let ns = out
                     .entry(m.metric_namespace.clone())
                     .or_insert_with(|| json!({}));
@@ -177,18 +206,17 @@ async fn metric_data(State(s): State<AppState>, body: Bytes) -> Response {
                 .query_metrics(&job, &cpn, role, party)
                 .await
                 .map_err(internal)?;
-            let Some(m) = rows
-                .iter()
-                .rev()
+            let Some(m) = series(rows)
+                .into_iter()
                 .find(|m| m.metric_namespace == ns && m.metric_name == name)
             else {
                 return Ok(Reply::ok(json!([])).meta(json!({})));
             };
-            let mut meta = m.meta.clone();
+            let mut meta = m.meta;
             if let Value::Object(o) = &mut meta {
                 o.entry("name").or_insert(json!(name));
             }
-            Ok(Reply::ok(m.data.clone()).meta(meta))
+            Ok(Reply::ok(m.data).meta(meta))
         }
         .await,
     )
@@ -208,27 +236,45 @@ async fn parameters(State(s): State<AppState>, body: Bytes) -> Response {
     }.await)
 }
 
+/// The output tables of the task's latest run, with the task's module.
 async fn latest_outputs(
     s: &AppState,
     body: &Map<String, Value>,
-) -> Result<Vec<fateflow_storage::OutputDataRecord>, Reply> {
+) -> Result<(Vec<fateflow_storage::OutputDataRecord>, String), Reply> {
     let (job, cpn, role, party) = target(s, body).await?;
     let rows = s
         .store
         .query_output_data(&job, &cpn, role, party)
         .await
         .map_err(internal)?;
+    let (tasks, _) = s
+        .store
+        .query_tasks(&TaskFilter {
+            job_id: Some(job),
+            component_name: Some(cpn),
+            role: Some(role),
+            party_id: Some(party),
+            latest_only: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(internal)?;
+    let module = tasks
+        .first()
+        .map(|t| t.component_module.clone())
+        .unwrap_or_default();
     let latest = rows.iter().map(|r| r.owner.task_version).max();
-    Ok(rows
+    let rows = rows
         .into_iter()
         .filter(|r| Some(r.owner.task_version) == latest)
-        .collect())
+        .collect();
+    Ok((rows, module))
 }
 
 async fn output_data_table(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(async {
-        let rows = latest_outputs(&s, &body).await?;
+        let (rows, _) = latest_outputs(&s, &body).await?;
         let list: Vec<Value> = rows
             .iter()
             .map(|r| json!({"data_name": r.data_name, "table_name": r.table_name, "table_namespace": r.table_namespace}))
@@ -237,11 +283,12 @@ async fn output_data_table(State(s): State<AppState>, body: Bytes) -> Response {
     }.await)
 }
 
+/// The first `limit` rows (default 100) of each output table, as FATE-Flow shows them.
 async fn output_data(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     respond(
         async {
-            let rows = latest_outputs(&s, &body).await?;
+            let (rows, module) = latest_outputs(&s, &body).await?;
             if rows.is_empty() {
                 return Ok(Reply::ok(json!([])).msg("no data"));
             }
@@ -250,24 +297,26 @@ async fn output_data(State(s): State<AppState>, body: Bytes) -> Response {
             for r in rows {
                 let id = TableId::new(&r.table_namespace, &r.table_name).map_err(internal)?;
                 let tables = s.tables.clone();
-                let frame = tokio::task::spawn_blocking(move || {
-                    fateflow_tables::read_all(tables.as_ref(), &id)
+                let module = module.clone();
+                let (header, rows_out, total) = tokio::task::spawn_blocking(move || {
+                    let info = tables.info(&id)?;
+                    let view = OutputView::new(&info, &module);
+                    let mut out = Vec::new();
+                    fateflow_tables::for_each_row(tables.as_ref(), &id, Some(limit), |row| {
+                        out.push(Value::Array(
+                            view.row(row).iter().map(Cell::to_json).collect(),
+                        ));
+                        Ok(())
+                    })?;
+                    let total = fateflow_tables::table_meta(tables.as_ref(), &id)?.count;
+                    Ok::<_, fateflow_tables::Error>((view.header().to_vec(), out, total))
                 })
                 .await
                 .map_err(internal)?
                 .map_err(internal)?;
-                let mut header = vec![frame.schema().sid.clone()];
-                header.extend(frame.columns().iter().cloned());
-                let rows_out: Vec<Value> = (0..frame.nrows().min(limit))
-                    .map(|i| {
-                        let mut row = vec![json!(frame.sids()[i])];
-                        row.extend(frame.row(i).iter().map(|v| json!(v)));
-                        Value::Array(row)
-                    })
-                    .collect();
                 data.push(Value::Array(rows_out));
                 headers.push(json!(header));
-                totals.push(json!(frame.nrows()));
+                totals.push(json!(total));
                 names.push(json!(r.data_name));
             }
             Ok(Reply::ok(Value::Array(data))
@@ -277,11 +326,61 @@ async fn output_data(State(s): State<AppState>, body: Bytes) -> Response {
     )
 }
 
+/// One output table as CSV text (header line first) and its header, at most `limit`
+/// data rows. Prediction tables are written in FATE's columns (see [`OutputView`]).
+fn output_csv(
+    tables: &fateflow_tables::LocalTableStore,
+    id: &TableId,
+    module: &str,
+    limit: Option<usize>,
+) -> Result<(Vec<u8>, Vec<String>), String> {
+    let info = tables.info(id).map_err(|e| e.to_string())?;
+    let view = OutputView::new(&info, module);
+    let mut csv = Vec::new();
+    if view.is_prediction() {
+        let mut line = view.header().join(",");
+        line.push('\n');
+        csv.extend_from_slice(line.as_bytes());
+        fateflow_tables::for_each_row(tables, id, limit, |row| {
+            line.clear();
+            for (i, cell) in view.row(row).iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                let _ = write!(line, "{cell}");
+            }
+            line.push('\n');
+            csv.extend_from_slice(line.as_bytes());
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        return Ok((csv, view.header().to_vec()));
+    }
+    fateflow_tables::download_csv(tables, id, &mut csv, None).map_err(|e| e.to_string())?;
+    if let Some(l) = limit {
+        let text = String::from_utf8_lossy(&csv).into_owned();
+        csv = text
+            .lines()
+            .take(l + 1)
+            .map(|x| format!("{x}\n"))
+            .collect::<String>()
+            .into_bytes();
+    }
+    let header = String::from_utf8_lossy(&csv)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(String::from)
+        .collect();
+    Ok((csv, header))
+}
+
 /// `job_<job>_<cpn>_<role>_<party>_output_data.tar.gz` with `<data_name>.csv` and
 /// `<data_name>.meta` per output.
 async fn output_data_download(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
-    let rows = match latest_outputs(&s, &body).await {
+    let (rows, module) = match latest_outputs(&s, &body).await {
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
@@ -304,25 +403,7 @@ async fn output_data_download(State(s): State<AppState>, body: Bytes) -> Respons
         let mut tar = tar::Builder::new(enc);
         for r in &rows {
             let id = TableId::new(&r.table_namespace, &r.table_name).map_err(|e| e.to_string())?;
-            let mut csv = Vec::new();
-            fateflow_tables::download_csv(tables.as_ref(), &id, &mut csv, None)
-                .map_err(|e| e.to_string())?;
-            if let Some(l) = limit {
-                let text = String::from_utf8_lossy(&csv).into_owned();
-                csv = text
-                    .lines()
-                    .take(l + 1)
-                    .map(|x| format!("{x}\n"))
-                    .collect::<String>()
-                    .into_bytes();
-            }
-            let header: Vec<String> = String::from_utf8_lossy(&csv)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .split(',')
-                .map(String::from)
-                .collect();
+            let (csv, header) = output_csv(&tables, &id, &module, limit)?;
             let meta = serde_json::to_vec(&json!({"header": header})).map_err(|e| e.to_string())?;
             for (name, bytes) in [
                 (format!("{}.csv", r.data_name), csv),
