@@ -29,6 +29,10 @@ pub(crate) trait Cipher: Sync {
     fn encode(&self, values: &[Self::Value]) -> Vec<u8>;
     /// Values from the wire; `name` and `from` name the message in errors.
     fn decode(&self, name: &str, from: Party, bytes: &[u8]) -> Result<Vec<Self::Value>>;
+    /// A value as lower-case hex (how a cache keeps it).
+    fn hex(&self, value: &Self::Value) -> String;
+    /// The secret, as a cache keeps it (hex).
+    fn secret_hex(&self) -> String;
 }
 
 /// `ecdh`: ristretto255 points.
@@ -71,6 +75,18 @@ impl Cipher for Ecdh {
             })
             .collect())
     }
+
+    fn hex(&self, value: &EcdhPoint) -> String {
+        value.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn secret_hex(&self) -> String {
+        self.0
+            .secret_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// `dh`: integers modulo a safe prime.
@@ -105,6 +121,14 @@ impl Cipher for Dh {
                 ),
             )
         })
+    }
+
+    fn hex(&self, value: &Integer) -> String {
+        value.to_string_radix(16)
+    }
+
+    fn secret_hex(&self) -> String {
+        self.0.secret().to_string_radix(16)
     }
 }
 

@@ -29,10 +29,12 @@
 //! a party that learns no result); the summary has `intersect_num`, `intersect_rate`,
 //! `cardinality_only`, `unique_id_num`.
 //!
-//! `run_cache` and a `cache` input are not implemented (refused at submit): the task
-//! spec carries no cache inputs or outputs yet.
+//! `run_cache` writes a cache instead of an intersection, and a data input `cache` makes
+//! the run use one ([`cache`]); both wait for the task spec to carry `input.cache` and
+//! `output.cache`, so `run_cache` is still refused at submit.
 
 pub(crate) mod bloom;
+pub(crate) mod cache;
 pub(crate) mod commutative;
 pub mod param;
 pub(crate) mod rsa;
@@ -118,22 +120,33 @@ impl Component for Intersection {
         };
         let ids: Vec<&str> = candidates.iter().map(|&i| all[i]).collect();
         let goal = Goal::of(&param);
-        let found = match param.method {
-            Method::Rsa => rsa::run(ctx, &param.rsa, &param.filter, &ids, goal)?,
-            Method::Dh => {
-                let group = fateflow_crypto::psi::dh::DhGroup::modp(param.dh.key_length)
-                    .map_err(|e| Error::param("dh_params.key_length", e.to_string()))?;
-                let cipher = fateflow_crypto::psi::dh::DhParty::new(group)
-                    .with_hash_method(param.dh.hash)
-                    .with_salt(param.dh.salt.as_bytes());
-                commutative::run(ctx, &commutative::Dh(cipher), &ids, goal)?
-            }
-            Method::Ecdh => {
-                let cipher = fateflow_crypto::psi::ecdh::EcdhParty::new()
-                    .with_hash_method(param.ecdh.hash)
-                    .with_salt(param.ecdh.salt.as_bytes());
-                commutative::run(ctx, &commutative::Ecdh(cipher), &ids, goal)?
-            }
+        let cache_input = ctx
+            .inputs
+            .data
+            .get(cache::CACHE_NAME)
+            .and_then(|t| t.first());
+        if param.run_cache && cache_input.is_none() {
+            return cache::generate(ctx, &param, &id, &ids);
+        }
+        let found = match (cache_input, param.method) {
+            (Some(table), _) => cache::run(ctx, &param, table, &ids)?,
+            (None, method) => match method {
+                Method::Rsa => rsa::run(ctx, &param.rsa, &param.filter, &ids, goal)?,
+                Method::Dh => {
+                    let group = fateflow_crypto::psi::dh::DhGroup::modp(param.dh.key_length)
+                        .map_err(|e| Error::param("dh_params.key_length", e.to_string()))?;
+                    let cipher = fateflow_crypto::psi::dh::DhParty::new(group)
+                        .with_hash_method(param.dh.hash)
+                        .with_salt(param.dh.salt.as_bytes());
+                    commutative::run(ctx, &commutative::Dh(cipher), &ids, goal)?
+                }
+                Method::Ecdh => {
+                    let cipher = fateflow_crypto::psi::ecdh::EcdhParty::new()
+                        .with_hash_method(param.ecdh.hash)
+                        .with_salt(param.ecdh.salt.as_bytes());
+                    commutative::run(ctx, &commutative::Ecdh(cipher), &ids, goal)?
+                }
+            },
         };
         let total = frame.nrows();
         let method = param.method.name();

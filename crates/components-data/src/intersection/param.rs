@@ -228,6 +228,8 @@ pub(crate) struct IntersectParam {
     pub cardinality_only: bool,
     pub sync_cardinality: bool,
     pub run_preprocess: bool,
+    /// `run_cache`: write a cache instead of intersecting.
+    pub run_cache: bool,
     pub rsa: RsaParams,
     pub dh: DhParams,
     pub ecdh: EcdhParams,
@@ -384,6 +386,7 @@ impl IntersectParam {
             .choice("cardinality_method", Some("ecdh"), &["rsa", "dh", "ecdh"])?
             .unwrap_or("ecdh");
         let run_preprocess = p.get_bool("run_preprocess")?;
+        let run_cache = p.get_bool("run_cache")?;
         let name = if cardinality_only {
             cardinality_method
         } else {
@@ -414,6 +417,31 @@ impl IntersectParam {
                 ));
             }
         }
+        if run_cache {
+            let why = if intersect_method == "raw" {
+                Some((
+                    "intersect_method",
+                    "only rsa, dh, or ecdh method supports cache",
+                ))
+            } else if method == Method::Rsa && rsa.split_calculation {
+                Some((
+                    "rsa_params.split_calculation",
+                    "RSA split_calculation does not support cache",
+                ))
+            } else if cardinality_only {
+                Some((
+                    "cardinality_only",
+                    "cache is not available for cardinality_only mode",
+                ))
+            } else if run_preprocess {
+                Some(("run_preprocess", "preprocessing does not support cache"))
+            } else {
+                None
+            };
+            if let Some((key, why)) = why {
+                return Err(Error::param(key, why));
+            }
+        }
         if method == Method::Dh && !fateflow_crypto::psi::dh::KEY_LENGTHS.contains(&dh.key_length) {
             return Err(Error::Unsupported {
                 parameter: "dh_params.key_length".into(),
@@ -429,6 +457,7 @@ impl IntersectParam {
             cardinality_only,
             sync_cardinality,
             run_preprocess,
+            run_cache,
             rsa,
             dh,
             ecdh,

@@ -49,7 +49,30 @@ fn run_all(
     per_party: &[Value],
 ) -> Vec<Outcome> {
     let (_dir, store) = temp_store();
-    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(60));
+    run_in(
+        &store,
+        "intersection_0",
+        params,
+        guest_ids,
+        host_ids,
+        per_party,
+        &[],
+    )
+}
+
+/// [`run_all`] in `store`, as `component`, with each party's `cache` input.
+fn run_in(
+    store: &LocalTableStore,
+    component: &str,
+    params: Value,
+    guest_ids: &[String],
+    host_ids: &[Vec<String>],
+    per_party: &[Value],
+    caches: &[TableRef],
+) -> Vec<Outcome> {
+    // Parties left waiting by a refusal the test expects give up quickly.
+    let wait = if component.ends_with("_quick") { 3 } else { 60 };
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(wait));
     let host_party_ids: Vec<PartyId> = (0..host_ids.len() as u64).map(|i| 10000 + i).collect();
     let roles = BTreeMap::from([
         (Role::Guest, vec![GUEST]),
@@ -61,9 +84,8 @@ fn run_all(
     }
     let tables: Vec<TableRef> = parties
         .iter()
-        .map(|(role, pid, ids)| upload(&store, &format!("t_{role}_{pid}"), &csv(ids)))
+        .map(|(role, pid, ids)| upload(store, &format!("{component}_{role}_{pid}"), &csv(ids)))
         .collect();
-    let store = &store;
     std::thread::scope(|s| {
         let handles: Vec<_> = parties
             .iter()
@@ -78,7 +100,10 @@ fn run_all(
                 }
                 let fed = hub.party(*role, *pid);
                 let roles = roles.clone();
-                s.spawn(move || run_one(store, p, *role, *pid, roles, fed, table))
+                let cache = caches.get(i).cloned();
+                s.spawn(move || {
+                    run_one(store, component, p, (*role, *pid), roles, fed, table, cache)
+                })
             })
             .collect();
         handles
@@ -90,28 +115,34 @@ fn run_all(
 
 use crate::context::TableRef;
 
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     store: &LocalTableStore,
+    component: &str,
     params: Value,
-    role: Role,
-    pid: PartyId,
+    (role, pid): (Role, PartyId),
     roles: BTreeMap<Role, Vec<PartyId>>,
     fed: crate::testing::MemoryFederation,
     table: &TableRef,
+    cache: Option<TableRef>,
 ) -> Outcome {
     let tracker = RecordingTracker::new();
     let result = {
-        let mut c = ctx(store, &tracker, "intersection_0", "Intersection", params);
+        let mut c = ctx(store, &tracker, component, "Intersection", params);
         c.role = role;
         c.party_id = pid;
         c.roles = roles;
         c.federation = Some(&fed);
         c.inputs.data.insert("data".into(), vec![table.clone()]);
+        if let Some(cache) = cache {
+            c.inputs.data.insert("cache".into(), vec![cache]);
+        }
         Intersection.run(&c)
     };
     let ids = tracker
         .output_data()
-        .pop()
+        .into_iter()
+        .rfind(|(name, _)| name == "data")
         .map(|(_, t)| frame(store, &t).sids().iter().cloned().collect());
     Outcome {
         ids,
@@ -320,4 +351,112 @@ fn fate_defaults() {
         .unwrap()
         .clone();
     assert_eq!(IntersectParam::parse(&card).unwrap().method, Method::Ecdh);
+}
+
+#[test]
+fn a_cache_replaces_the_hosts_half_of_a_later_run() {
+    let hosts = vec![ids(20..90), ids(0..60)];
+    for params in [
+        json!({"intersect_method": "ecdh", "ecdh_params": {"salt": "s"}}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024, "hash_method": "sm3"}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024, "final_hash_method": "sha1"}}),
+    ] {
+        let (_dir, store) = temp_store();
+        let mut make = params.clone();
+        make["run_cache"] = json!(true);
+        let out = run_in(&store, "intersect_0", make, &ids(0..10), &hosts, &[], &[]);
+        let mut caches = Vec::new();
+        for o in &out {
+            o.result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{params}: {e}"));
+            assert_eq!(o.ids, None, "a cache run writes no data");
+            let (name, table) = o.tracker.output_data().pop().expect("cache output");
+            assert_eq!(name, "cache");
+            caches.push(table);
+        }
+        // A later run: new guest ids, the hosts' data as cached.
+        for sync in [true, false] {
+            let guest = ids(10..80);
+            let mut p = params.clone();
+            p["sync_intersect_ids"] = json!(sync);
+            let component = format!("intersect_sync_{sync}");
+            let out = run_in(&store, &component, p, &guest, &hosts, &[], &caches);
+            let expected = plain(&guest, &hosts);
+            for o in &out {
+                o.result
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{params}: {e}"));
+            }
+            assert_eq!(out[0].ids.as_ref(), Some(&expected), "{params}");
+            for o in &out[1..] {
+                let want = sync.then(|| expected.clone());
+                assert_eq!(o.ids, want, "{params} sync {sync}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cache_conflicts_are_refused_as_fate_does() {
+    for (params, key) in [
+        (
+            json!({"run_cache": true, "intersect_method": "raw"}),
+            "intersect_method",
+        ),
+        (
+            json!({"run_cache": true, "rsa_params": {"split_calculation": true}}),
+            "split_calculation",
+        ),
+        (
+            json!({"run_cache": true, "cardinality_only": true}),
+            "cardinality_only",
+        ),
+        (
+            json!({"run_cache": true, "run_preprocess": true,
+                "intersect_preprocess_params": {"false_positive_rate": 0.1}}),
+            "run_preprocess",
+        ),
+    ] {
+        let map = params.as_object().unwrap().clone();
+        let err = IntersectParam::parse(&map).expect_err(&params.to_string());
+        assert!(err.to_string().contains(key), "{params}: {err}");
+    }
+}
+
+#[test]
+fn caches_of_different_runs_are_refused() {
+    let params = json!({"intersect_method": "ecdh"});
+    let hosts = vec![ids(0..20), ids(0..20)];
+    let (_dir, store) = temp_store();
+    let mut make = params.clone();
+    make["run_cache"] = json!(true);
+    let caches: Vec<TableRef> = run_in(
+        &store,
+        "intersect_0",
+        make.clone(),
+        &ids(0..10),
+        &hosts,
+        &[],
+        &[],
+    )
+    .iter()
+    .map(|o| o.tracker.output_data().pop().expect("cache").1)
+    .collect();
+    let other = run_in(&store, "intersect_9", make, &ids(0..10), &hosts, &[], &[]);
+    let mut mixed = caches.clone();
+    mixed[1] = other[1].tracker.output_data().pop().unwrap().1;
+    let out = run_in(
+        &store,
+        "intersect_quick",
+        params,
+        &ids(0..5),
+        &hosts,
+        &[],
+        &mixed,
+    );
+    assert!(out.iter().any(|o| o
+        .result
+        .as_ref()
+        .is_err_and(|e| e.to_string().contains("cache id"))));
 }

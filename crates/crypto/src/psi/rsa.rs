@@ -227,6 +227,12 @@ impl RsaSigner {
         self
     }
 
+    /// The private primes `(p, q)`, to keep the key with a cache of this party's
+    /// signatures ([`RsaSigner::from_primes`] restores it). Store them as a key.
+    pub fn primes(&self) -> (&Integer, &Integer) {
+        (&self.p, &self.q)
+    }
+
     /// The public key to send to the guest.
     pub fn public_key(&self) -> &RsaPublicKey {
         &self.public
