@@ -67,11 +67,11 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
         "1",
         false,
     ),
-    param("sqn_param", Object, OBJ, false),
-    param("sqn_param.update_interval_L", Any, "3", false),
-    param("sqn_param.memory_M", Any, "5", false),
-    param("sqn_param.sample_size", Any, "5000", false),
-    param("sqn_param.random_seed", Any, "null", false),
+    param("sqn_param", Object, OBJ, true),
+    param("sqn_param.update_interval_L", Int, "3", true),
+    param("sqn_param.memory_M", Int, "5", true),
+    param("sqn_param.sample_size", Int, "5000", true),
+    param("sqn_param.random_seed", Int, "null", true),
     param("need_run", Bool, "true", true),
 ];
 
@@ -110,7 +110,14 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
     ("penalty", &["L1", "L2", "None"]),
     (
         "optimizer",
-        &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"],
+        &[
+            "sgd",
+            "rmsprop",
+            "adam",
+            "adagrad",
+            "nesterov_momentum_sgd",
+            "sqn",
+        ],
     ),
     (
         "init_param.init_method",
@@ -180,6 +187,8 @@ pub(crate) enum OptimizerKind {
     Adam,
     AdaGrad,
     Nesterov,
+    /// Stochastic quasi-Newton (with an arbiter only).
+    Sqn,
 }
 
 /// When training stops before `max_iter`.
@@ -198,6 +207,55 @@ pub(crate) enum InitMethod {
     Zeros,
     Ones,
     Const(f64),
+}
+
+/// FATE's `sqn_param` (`StochasticQuasiNewtonParam`), used with `optimizer: sqn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SqnParam {
+    /// `update_interval_L`: iterations per Hessian update.
+    pub(crate) interval: usize,
+    /// `memory_M`: the `(y, s)` pairs kept.
+    pub(crate) memory: usize,
+    /// `sample_size`: rows of the batch the Hessian-vector product is taken on.
+    pub(crate) sample_size: usize,
+    /// `random_seed` of the sample (none: from the clock, as FATE's unseeded sample).
+    pub(crate) random_seed: Option<u64>,
+}
+
+impl SqnParam {
+    fn parse(p: &Params<'_>) -> Result<SqnParam> {
+        let Some(sp) = p.object("sqn_param")? else {
+            return Ok(SqnParam {
+                interval: 3,
+                memory: 5,
+                sample_size: 5000,
+                random_seed: None,
+            });
+        };
+        let positive = |key: &str, default: i64| -> Result<usize> {
+            match sp.int(key, default)? {
+                n if n > 0 => Ok(n as usize),
+                n => Err(Error::param(
+                    sp.name(key),
+                    format!("expected a positive integer, found {n}"),
+                )),
+            }
+        };
+        Ok(SqnParam {
+            interval: positive("update_interval_L", 3)?,
+            memory: positive("memory_M", 5)?,
+            sample_size: positive("sample_size", 5000)?,
+            random_seed: match sp.value("random_seed") {
+                None => None,
+                Some(v) => Some(v.as_u64().filter(|s| *s > 0).ok_or_else(|| {
+                    Error::param(
+                        sp.name("random_seed"),
+                        format!("expected a positive integer or null, found {v}"),
+                    )
+                })?),
+            },
+        })
+    }
 }
 
 /// FATE's `batch_strategy` (HeteroLR).
@@ -240,6 +298,7 @@ pub(crate) struct LinearParam {
     /// Fixed-point bits of plaintexts under encryption (`floating_point_precision`).
     pub(crate) precision_bits: u32,
     pub(crate) threshold: f64,
+    pub(crate) sqn: SqnParam,
     /// `callback_param` (or the deprecated top-level keys it replaces).
     pub(crate) callbacks: Callbacks,
     pub(crate) cv: Option<CvParam>,
@@ -547,14 +606,9 @@ impl LinearParam {
             "adam" => OptimizerKind::Adam,
             "adagrad" => OptimizerKind::AdaGrad,
             "nesterov_momentum_sgd" => OptimizerKind::Nesterov,
-            other => {
-                return Err(Error::Unsupported {
-                    parameter: "optimizer".into(),
-                    value: other.into(),
-                    supported: "sgd, rmsprop, adam, adagrad, nesterov_momentum_sgd".into(),
-                })
-            }
+            _ => OptimizerKind::Sqn,
         };
+        let sqn = SqnParam::parse(&p)?;
         let alpha = non_negative(&p, "alpha", 1.0)?;
         let learning_rate = positive(&p, "learning_rate", 0.01)?;
         let decay = non_negative(&p, "decay", 1.0)?;
@@ -728,6 +782,7 @@ impl LinearParam {
             key_length,
             precision_bits,
             threshold,
+            sqn,
             callbacks,
             cv,
         })
@@ -745,6 +800,7 @@ impl LinearParam {
                 OptimizerKind::Adam => "adam",
                 OptimizerKind::AdaGrad => "adagrad",
                 OptimizerKind::Nesterov => "nesterov_momentum_sgd",
+                OptimizerKind::Sqn => "sqn",
             },
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size.map_or(-1, |b| b as i64),
@@ -915,7 +971,10 @@ mod tests {
                 "cv_param.n_splits",
             ),
             (json!({"early_stopping_rounds": 3}), "early_stopping_rounds"),
-            (json!({"optimizer": "sqn"}), "optimizer"),
+            (
+                json!({"optimizer": "sqn", "sqn_param": {"memory_M": 0}}),
+                "sqn_param.memory_M",
+            ),
             (json!({"multi_class": "ovo"}), "multi_class"),
         ];
         for (v, name) in cases {

@@ -32,8 +32,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::init::initial_weights;
-use super::optimizer::Optimizer;
-use super::param::{BatchStrategy, EarlyStop, LinearParam, Penalty, Task};
+use super::optimizer::{Optimizer, SqnHessian, SqnWindow};
+use super::param::{BatchStrategy, EarlyStop, LinearParam, OptimizerKind, Penalty, Task};
 use super::Dataset;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
@@ -573,6 +573,7 @@ pub(crate) fn fit_guest(
         param.decay,
         param.decay_sqrt,
     );
+    let mut sqn = sqn_state(run)?.map(|w| (w, SplitMix::seeded(param.sqn.random_seed)));
     let mut result = FitResult::default();
     let mut best = BestModels::default();
     let mut recorder = Recorder::default();
@@ -583,6 +584,7 @@ pub(crate) fn fit_guest(
         let mut losses = Vec::new();
         let mut moved = vec![0.0; k];
         let batches = batcher.next_epoch();
+        let nb = batches.len();
         if let Batches::Random { .. } = batcher {
             fed.remote(
                 "batches",
@@ -707,7 +709,13 @@ pub(crate) fn fit_guest(
                     for (m, d) in moved.iter_mut().zip(&step.delta) {
                         *m += d;
                     }
+                    let before = sqn.as_ref().map(|_| w.clone());
                     apply_step(&mut w, &step, data.k);
+                    if let (Some((window, rng)), Some(before)) = (sqn.as_mut(), before) {
+                        if let Some(s) = window.push(&before, epoch * nb + bi + 1) {
+                            sqn_guest(run, data, batch, &s, &pk, &tag, arbiter, rng)?;
+                        }
+                    }
                 }
                 (None, Some(kp)) => {
                     let host = run.roles.hosts[0];
@@ -995,6 +1003,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let mut result = FitResult::default();
     let mut best = BestModels::default();
     let mut phases = Phases::new();
+    let mut sqn = sqn_state(run)?;
     for epoch in 0..param.max_iter {
         optimizer.set_iters(epoch);
         let mut moved = vec![0.0; k];
@@ -1084,7 +1093,15 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             for (m, d) in moved.iter_mut().zip(&step.delta) {
                 *m += d;
             }
+            let before = sqn.as_ref().map(|_| w.clone());
             apply_step(&mut w, &step, k);
+            if let (Some(window), Some(before), Some(arbiter)) =
+                (sqn.as_mut(), before, run.roles.arbiter)
+            {
+                if let Some(s) = window.push(&before, epoch * batches.len() + bi + 1) {
+                    sqn_host(run, data, batch, &s, &pk, &tag, arbiter)?;
+                }
+            }
         }
         let epoch_tag = run.tag(&[epoch]);
         if param.callbacks.validates_at(epoch) {
@@ -1152,6 +1169,11 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
         )
     };
     let mut guest_opt = new_opt();
+    let mut sqn = sqn_state(run)?.map(|window| ArbiterSqn {
+        window,
+        hessian: SqnHessian::new(param.sqn.memory),
+        weights: None,
+    });
     let mut host_opts: Vec<Optimizer> = run.roles.hosts.iter().map(|_| new_opt()).collect();
     let mut result = FitResult::default();
     let mut best = BestModels::default();
@@ -1178,27 +1200,76 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
                     .map(|m| decode_signed(&n, m, f2) / bl as f64)
                     .collect()
             };
-            let g = decode(&get_ciphers(
+            let guest_g = decode(&get_ciphers(
                 run,
                 "guest_gradient",
                 &tag,
                 guest,
                 &kp.public,
             )?);
-            let step = Step {
-                delta: guest_opt.delta(&g),
-                shrink: shrink(&guest_opt),
-            };
-            moved_sq += step.delta.iter().map(|d| d * d).sum::<f64>();
-            fed.remote("guest_delta", &tag, &step, &[guest])?;
-            for (host, opt) in run.roles.hosts.iter().zip(host_opts.iter_mut()) {
-                let g = decode(&get_ciphers(run, "host_gradient", &tag, *host, &kp.public)?);
+            let mut pending_s = None;
+            if let Some(q) = sqn.as_mut() {
+                // FATE's sqn: one step for the joint gradient [hosts..., guest].
+                let mut parts: Vec<Vec<f64>> = Vec::with_capacity(run.roles.hosts.len() + 1);
+                for host in &run.roles.hosts {
+                    parts.push(decode(&get_ciphers(
+                        run,
+                        "host_gradient",
+                        &tag,
+                        *host,
+                        &kp.public,
+                    )?));
+                }
+                parts.push(guest_g);
+                let joint: Vec<f64> = parts.iter().flatten().copied().collect();
+                let lr = guest_opt.current_lr();
+                let delta = q.hessian.step(lr, &joint);
+                moved_sq += delta.iter().map(|d| d * d).sum::<f64>();
+                let shrink = if param.penalty == Penalty::L1 {
+                    param.alpha * lr
+                } else {
+                    0.0
+                };
+                let mut at = 0;
+                let mut targets: Vec<(&str, Party)> =
+                    run.roles.hosts.iter().map(|h| ("host_delta", *h)).collect();
+                targets.push(("guest_delta", guest));
+                for ((name, party), part) in targets.into_iter().zip(&parts) {
+                    let step = Step {
+                        delta: delta[at..at + part.len()].to_vec(),
+                        shrink,
+                    };
+                    at += part.len();
+                    fed.remote(name, &tag, &step, &[party])?;
+                }
+                // FATE's arbiter tracks the weights from the steps alone, the first step
+                // taken as the weights (`model_weight = delta`, then `-= delta`).
+                match &mut q.weights {
+                    None => q.weights = Some(delta),
+                    Some(w) => {
+                        for (a, d) in w.iter_mut().zip(&delta) {
+                            *a -= d;
+                        }
+                    }
+                }
+                let w = q.weights.clone().unwrap_or_default();
+                pending_s = q.window.push(&w, epoch * sizes.len() + bi + 1);
+            } else {
                 let step = Step {
-                    delta: opt.delta(&g),
-                    shrink: shrink(opt),
+                    delta: guest_opt.delta(&guest_g),
+                    shrink: shrink(&guest_opt),
                 };
                 moved_sq += step.delta.iter().map(|d| d * d).sum::<f64>();
-                fed.remote("host_delta", &tag, &step, &[*host])?;
+                fed.remote("guest_delta", &tag, &step, &[guest])?;
+                for (host, opt) in run.roles.hosts.iter().zip(host_opts.iter_mut()) {
+                    let g = decode(&get_ciphers(run, "host_gradient", &tag, *host, &kp.public)?);
+                    let step = Step {
+                        delta: opt.delta(&g),
+                        shrink: shrink(opt),
+                    };
+                    moved_sq += step.delta.iter().map(|d| d * d).sum::<f64>();
+                    fed.remote("host_delta", &tag, &step, &[*host])?;
+                }
             }
             if run.loss_on() {
                 let msg: LossMessage = fed.get("loss", &tag, guest)?;
@@ -1213,6 +1284,20 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
                 kp.public.check_ciphertext(&c)?;
                 let y = decode_signed(&n, &kp.private.decrypt_raw(&c), f2);
                 losses.push(msg.plain + y / msg.divisor);
+            }
+            if let (Some(s), Some(q)) = (pending_s, sqn.as_mut()) {
+                let y = sqn_arbiter_y(run, &tag, &kp, f2)?;
+                if y.len() != s.len() {
+                    return Err(Error::param(
+                        "sqn_hess",
+                        format!(
+                            "the parties sent {} Hessian-vector values for {} weights",
+                            y.len(),
+                            s.len()
+                        ),
+                    ));
+                }
+                q.hessian.update(y, s);
             }
         }
         let epoch_tag = run.tag(&[epoch]);
@@ -1256,6 +1341,200 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
     }
     best.restore(param, &mut result, Vec::new());
     Ok(result)
+}
+
+/// The arbiter's quasi-Newton state.
+struct ArbiterSqn {
+    window: SqnWindow,
+    hessian: SqnHessian,
+    /// The weights as FATE's arbiter tracks them from the steps.
+    weights: Option<Vec<f64>>,
+}
+
+/// With `optimizer: sqn`, a party's window of averaged weights. FATE runs it with an
+/// arbiter only: without one it is refused.
+fn sqn_state(run: &Run<'_>) -> Result<Option<SqnWindow>> {
+    if run.param.optimizer != OptimizerKind::Sqn {
+        return Ok(None);
+    }
+    if run.roles.arbiter.is_none() {
+        return Err(Error::Unsupported {
+            parameter: "optimizer".into(),
+            value: "sqn".into(),
+            supported: "sqn in a job with an arbiter (its Hessian is kept there)".into(),
+        });
+    }
+    Ok(Some(SqnWindow::new(run.param.sqn.interval)))
+}
+
+/// `c` of the Hessian-vector product `c·Σ (x·s)·x / m` (LR's Taylor loss: ¼).
+fn sqn_scale(task: Task) -> f64 {
+    match task {
+        Task::Logistic => 0.25,
+        Task::Linear => 1.0,
+    }
+}
+
+/// Adds `m·α·s_j / c` (L2's share of the Hessian-vector product, before the arbiter
+/// multiplies by `c / m`) to each encrypted sum, the intercept included as FATE does.
+fn add_sqn_reg(
+    run: &Run<'_>,
+    pk: &PublicKey,
+    hess: &mut [Ciphertext],
+    s: &[f64],
+    m: usize,
+) -> Result<()> {
+    let param = run.param;
+    if param.penalty != Penalty::L2 {
+        return Ok(());
+    }
+    let c = sqn_scale(run.task);
+    for (h, sj) in hess.iter_mut().zip(s) {
+        let reg = fixed(m as f64 * param.alpha * sj / c, 2 * run.f())?;
+        *h = pk.raw_add_plain(h, &reg);
+    }
+    Ok(())
+}
+
+/// The guest's Hessian update (FATE's `HeteroStochasticQuansiNewtonGuest._update_hessian`):
+/// samples up to `sample_size` rows of the batch, adds the hosts' `[[x_h·s_h]]` to its
+/// `x_g·s_g + b_s`, sends the sums to the hosts, and sends the arbiter
+/// `[[Σ F·x]] + reg` for its features and intercept.
+#[allow(clippy::too_many_arguments)]
+fn sqn_guest(
+    run: &Run<'_>,
+    data: &Dataset,
+    batch: &[usize],
+    s: &[f64],
+    pk: &PublicKey,
+    tag: &str,
+    arbiter: Party,
+    rng: &mut SplitMix,
+) -> Result<()> {
+    let fed = run.fed()?;
+    let (param, f) = (run.param, run.f());
+    let mut sample: Vec<usize> = (0..batch.len()).collect();
+    if param.sqn.sample_size < batch.len() {
+        for i in 0..param.sqn.sample_size {
+            let j = i + rng.below(batch.len() - i);
+            sample.swap(i, j);
+        }
+        sample.truncate(param.sqn.sample_size);
+        sample.sort_unstable();
+    }
+    fed.remote("sqn_sample", tag, &sample, &run.roles.hosts)?;
+    let rows: Vec<usize> = sample.iter().map(|&p| batch[p]).collect();
+    let a = linear(data, &rows, s, param.fit_intercept);
+    let mut acc: Option<Vec<Ciphertext>> = None;
+    for host in &run.roles.hosts {
+        let h = get_ciphers(run, "sqn_host_forward", tag, *host, pk)?;
+        if h.len() != rows.len() {
+            return Err(Error::param(
+                "sqn_host_forward",
+                format!(
+                    "{host} sent {} values for {} sampled rows",
+                    h.len(),
+                    rows.len()
+                ),
+            ));
+        }
+        acc = Some(match acc {
+            None => h,
+            Some(prev) => pk.raw_add_batch(&prev, &h)?,
+        });
+    }
+    let a_fixed: Vec<Integer> = a.iter().map(|v| fixed(*v, f)).collect::<Result<_>>()?;
+    let sums: Vec<Ciphertext> = acc
+        .unwrap_or_default()
+        .iter()
+        .zip(&a_fixed)
+        .map(|(c, v)| pk.raw_add_plain(c, v))
+        .collect();
+    let forward = pk.rerandomize_raw_batch(&sums);
+    fed.remote_bytes(
+        "sqn_forward_hess",
+        tag,
+        &encode_ciphers(&forward),
+        &run.roles.hosts,
+    )?;
+    let cols = scalar_columns(data, &rows, f, param.fit_intercept)?;
+    let mut hess = pk.raw_dot_columns(&forward, &cols)?;
+    add_sqn_reg(run, pk, &mut hess, s, rows.len())?;
+    fed.remote("sqn_size", tag, &rows.len(), &[arbiter])?;
+    fed.remote_bytes("sqn_hess", tag, &encode_ciphers(&hess), &[arbiter])?;
+    Ok(())
+}
+
+/// A host's Hessian update (FATE's `HeteroStochasticQuansiNewtonHost._update_hessian`).
+fn sqn_host(
+    run: &Run<'_>,
+    data: &Dataset,
+    batch: &[usize],
+    s: &[f64],
+    pk: &PublicKey,
+    tag: &str,
+    arbiter: Party,
+) -> Result<()> {
+    let fed = run.fed()?;
+    let guest = run.roles.guest;
+    let f = run.f();
+    let sample: Vec<usize> = fed.get("sqn_sample", tag, guest)?;
+    let rows: Vec<usize> = sample
+        .iter()
+        .map(|&p| {
+            batch.get(p).copied().ok_or_else(|| {
+                Error::param(
+                    "sqn_sample",
+                    format!("{guest} sampled row {p} of a batch of {}", batch.len()),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let hx = linear(data, &rows, s, false);
+    let enc = encrypt_fixed(pk, &hx, f)?;
+    fed.remote_bytes("sqn_host_forward", tag, &encode_ciphers(&enc), &[guest])?;
+    let forward = get_ciphers(run, "sqn_forward_hess", tag, guest, pk)?;
+    if forward.len() != rows.len() {
+        return Err(Error::param(
+            "sqn_forward_hess",
+            format!(
+                "{guest} sent {} values for {} sampled rows",
+                forward.len(),
+                rows.len()
+            ),
+        ));
+    }
+    let cols = scalar_columns(data, &rows, f, false)?;
+    let mut hess = pk.raw_dot_columns(&forward, &cols)?;
+    add_sqn_reg(run, pk, &mut hess, s, rows.len())?;
+    fed.remote_bytes("sqn_hess", tag, &encode_ciphers(&hess), &[arbiter])?;
+    Ok(())
+}
+
+/// The arbiter's `y` of a Hessian update: the parties' Hessian-vector products,
+/// decrypted, in FATE's order (hosts, then the guest).
+fn sqn_arbiter_y(run: &Run<'_>, tag: &str, kp: &Keypair, f2: u32) -> Result<Vec<f64>> {
+    let fed = run.fed()?;
+    let guest = run.roles.guest;
+    let m: usize = fed.get("sqn_size", tag, guest)?;
+    if m == 0 {
+        return Err(Error::param("sqn_size", format!("{guest} sampled no rows")));
+    }
+    let scale = sqn_scale(run.task) / m as f64;
+    let n = kp.public.n().clone();
+    let mut y = Vec::new();
+    let mut from: Vec<Party> = run.roles.hosts.clone();
+    from.push(guest);
+    for party in from {
+        let cts = get_ciphers(run, "sqn_hess", tag, party, &kp.public)?;
+        y.extend(
+            kp.private
+                .decrypt_raw_batch(&cts)
+                .iter()
+                .map(|v| decode_signed(&n, v, f2) * scale),
+        );
+    }
+    Ok(y)
 }
 
 #[cfg(test)]
