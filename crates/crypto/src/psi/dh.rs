@@ -2,8 +2,8 @@
 //!
 //! The public modulus `p` is a safe prime (`p = 2q + 1`, `q` prime): the MODP group of
 //! RFC 2409 (1024 bits, FATE's `oakley_group_1024_1024`) or RFC 3526 group 14 (2048
-//! bits). Each party holds a secret exponent `a`, uniform in `[2, q)`, and "encrypts" a
-//! group element `x` as `x^a mod p`. Because `(x^a)^b = (x^b)^a`, the doubly encrypted
+//! bits). Each party holds a secret exponent `a` (256 random bits: FATE draws it below
+//! `p`, see [`DhParty::new`]), and "encrypts" a group element `x` as `x^a mod p`. Because `(x^a)^b = (x^b)^a`, the doubly encrypted
 //! values of the two parties are equal exactly for common ids. The flow is ECDH's
 //! ([`super::ecdh`]): exchange first encryptions, encrypt the other's again, join.
 //!
@@ -17,8 +17,8 @@
 //!
 //! Values travel as big-endian integers of the modulus' byte length
 //! ([`DhParty::to_bytes`], [`DhParty::from_bytes`]). Security: semi-honest, decisional
-//! Diffie–Hellman in the quadratic residues modulo a safe prime (about 80 bits for 1024,
-//! 112 for 2048). The exponentiations with the secret use GMP's side-channel resistant
+//! Diffie–Hellman in the quadratic residues modulo a safe prime with short exponents
+//! (about 80 bits for 1024, 112 for 2048). The exponentiations with the secret use GMP's side-channel resistant
 //! `mpz_powm_sec`.
 
 use rayon::prelude::*;
@@ -43,6 +43,9 @@ EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05\
 9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B\
 E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718\
 3995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF";
+
+/// Bits of a fresh secret exponent (see [`DhParty::new`]).
+const SECRET_BITS: u32 = 256;
 
 /// The key lengths (bits of `p`) FATE offers: `dh_params.key_length`.
 pub const KEY_LENGTHS: &[u32] = &[1024, 2048];
@@ -100,11 +103,18 @@ pub struct DhParty {
 }
 
 impl DhParty {
-    /// A party with a fresh secret, uniform in `[2, q)`; SHA-256 and no salt.
+    /// A party with a fresh secret, uniform in `[2, 2^256)`; SHA-256 and no salt.
+    ///
+    /// A short exponent, as NIST SP 800-56A rev. 3 (§5.6.1.1.4) allows for safe-prime
+    /// groups: `2^N` with `N = 256 ≥ 2·s`, `s` the groups' security strength (at most
+    /// 112 bits for these two). Eight times fewer squarings than an exponent below `q`
+    /// in the 2048-bit group; any exponent in `[2, q)` is a bijection of the subgroup,
+    /// so matching is unchanged.
     pub fn new(group: DhGroup) -> Self {
+        let bound = Integer::from(1u32) << SECRET_BITS;
         let secret = loop {
-            let s = rng::random_nonzero_below(&group.q);
-            if s > 1 {
+            let s = rng::random_nonzero_below(&bound);
+            if s > 1 && s < group.q {
                 break s;
             }
         };
@@ -261,6 +271,16 @@ mod tests {
         for bad in [Integer::from(0), p.clone(), Integer::from(&p - 1u32)] {
             assert!(party.reencrypt(&[bad]).is_err());
         }
+    }
+
+    #[test]
+    fn fresh_secrets_are_short_and_distinct() {
+        let g = DhGroup::modp(2048).unwrap();
+        let a = DhParty::new(g.clone());
+        let b = DhParty::new(g);
+        assert!(a.secret().significant_bits() <= SECRET_BITS);
+        assert!(*a.secret() > 1);
+        assert_ne!(a.secret(), b.secret());
     }
 
     #[test]
