@@ -845,3 +845,73 @@ fn lr_sqn_trains_and_needs_an_arbiter() {
     let e = results[0].as_ref().unwrap_err().to_string();
     assert!(e.contains("`optimizer`") && e.contains("arbiter"), "{e}");
 }
+
+/// FATE's `linr-cv` settings: `history_value_type: instance` outputs each fold's train
+/// and validate rows themselves (ids `<id>#fold<n>#train|validate`) at guest and host;
+/// `output_fold_history: false` outputs the input data.
+#[test]
+fn cv_fold_history_of_instances() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "student_hetero_host.csv", None);
+    let params = |history: Value| {
+        json!({
+            "penalty": "None", "tol": 0.001, "alpha": 0.01, "optimizer": "sgd",
+            "batch_size": -1, "learning_rate": 0.001, "encrypt_param": {"key_length": 1024},
+            "init_param": {"init_method": "zeros"}, "max_iter": 3, "early_stop": "weight_diff",
+            "cv_param": history, "decay": 0.0, "decay_sqrt": false
+        })
+    };
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLinR",
+        params(
+            json!({"n_splits": 5, "shuffle": false, "random_seed": 42, "need_cv": true,
+            "output_fold_history": true, "history_value_type": "instance"}),
+        ),
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    for (tracker, columns) in [(&out.guest, 7), (&out.host, 7)] {
+        let (_, t) = tracker.output_data().pop().expect("fold history");
+        let frame = read_all(&store, &TableId::new(&t.namespace, &t.name).unwrap()).unwrap();
+        assert_eq!(frame.nrows(), 395 * 5);
+        assert_eq!(frame.ncols(), columns);
+        let validate = frame
+            .sids()
+            .iter()
+            .filter(|s| s.ends_with("#validate"))
+            .count();
+        assert_eq!(validate, 395);
+        assert!(
+            frame.sids().iter().any(|s| s == "0#fold0#validate"),
+            "{:?}",
+            &frame.sids()[..3]
+        );
+    }
+    let (_, t) = out.guest.output_data().pop().unwrap();
+    let frame = read_all(&store, &TableId::new(&t.namespace, &t.name).unwrap()).unwrap();
+    assert_eq!(frame.label_name(), Some("y"));
+
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLinR",
+        params(json!({"n_splits": 3, "need_cv": true, "output_fold_history": false})),
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (_, t) = out.guest.output_data().pop().unwrap();
+    let frame = read_all(&store, &TableId::new(&t.namespace, &t.name).unwrap()).unwrap();
+    assert_eq!(frame.nrows(), 395);
+    assert!(frame.column_index("predict_score").is_none());
+}

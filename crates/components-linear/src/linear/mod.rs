@@ -113,6 +113,8 @@ pub(crate) struct Dataset {
     /// Row-major features, shared by the relabelled copies of one-vs-rest.
     values: std::sync::Arc<[f64]>,
     pub(crate) y: Option<Vec<f64>>,
+    /// The label column's name, when there is one.
+    label_name: Option<String>,
 }
 
 impl Dataset {
@@ -148,6 +150,7 @@ impl Dataset {
             header,
             values: values.into(),
             y,
+            label_name: label.map(|l| frame.columns()[l].clone()),
         })
     }
 
@@ -185,6 +188,33 @@ impl Dataset {
             values: values.into(),
             ..self.clone()
         })
+    }
+
+    /// The rows as a table: the label (when there is one) then the features.
+    fn to_frame(&self) -> Result<Frame> {
+        let mut columns: Vec<String> = self.label_name.iter().cloned().collect();
+        columns.extend(self.header.iter().cloned());
+        let mut values = Vec::with_capacity(self.n() * columns.len());
+        for i in 0..self.n() {
+            if let Some(y) = &self.y {
+                if self.label_name.is_some() {
+                    values.push(y[i]);
+                }
+            }
+            values.extend_from_slice(self.x(i));
+        }
+        let invalid = |e: fateflow_tables::Error| Error::InvalidValue {
+            table: self.table.clone(),
+            sid: String::new(),
+            column: String::new(),
+            reason: format!("the rows could not be written: {e}"),
+        };
+        let frame =
+            Frame::new(&self.sid_name, columns, self.sids.clone(), values).map_err(invalid)?;
+        match &self.label_name {
+            Some(l) if self.y.is_some() => frame.with_label(l.clone()).map_err(invalid),
+            _ => Ok(frame),
+        }
     }
 
     /// The same rows labelled 1 where the label is `class` and 0 elsewhere (one-vs-rest;
@@ -1052,6 +1082,43 @@ fn write_predictions(
     ctx.tracker.save_output_data(&name, &target)
 }
 
+/// Writes `frame` as the task's output data.
+fn write_frame_output(ctx: &TaskContext<'_>, frame: &Frame) -> Result<()> {
+    let name = ctx.first_output_data_name("data").to_owned();
+    let target = ctx.output_table(&name);
+    let id = target.to_id("output")?;
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &id,
+        frame,
+        4,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(|e| Error::table(&id, e))?;
+    ctx.tracker.save_output_data(&name, &target)
+}
+
+/// `a`'s rows then `b`'s (same columns).
+fn append_frames(table: &str, a: Frame, b: Frame) -> Result<Frame> {
+    let label = a.label_name().map(str::to_owned);
+    let columns = a.columns().to_vec();
+    let mut sids = a.sids().to_vec();
+    sids.extend_from_slice(b.sids());
+    let mut values: Vec<f64> = a.rows().flatten().copied().collect();
+    values.extend(b.rows().flatten().copied());
+    let invalid = |e: fateflow_tables::Error| Error::InvalidValue {
+        table: table.into(),
+        sid: String::new(),
+        column: String::new(),
+        reason: format!("the fold history could not be built: {e}"),
+    };
+    let frame = Frame::new(a.sid_name(), columns, sids, values).map_err(invalid)?;
+    match label {
+        Some(l) => frame.with_label(l).map_err(invalid),
+        None => Ok(frame),
+    }
+}
+
 /// One fit as FATE's `SingleModel` (`header` empty at the arbiter; the guest's
 /// intercept follows its feature weights).
 fn single_model(header: &[String], fit: &FitResult) -> SingleModel {
@@ -1325,14 +1392,54 @@ fn cross_validate(
             host_rows(ctx, &test, &models, &tag)?;
         }
     }
+    match cv.history {
+        param::FoldHistory::Score => {}
+        param::FoldHistory::Off => write_frame_output(ctx, &data.to_frame()?)?,
+        param::FoldHistory::Instance => {
+            let mut parts = Vec::with_capacity(2 * folds.len());
+            for (fold, test_sids) in folds.iter().enumerate() {
+                let test: std::collections::HashSet<&str> =
+                    test_sids.iter().map(String::as_str).collect();
+                let train_rows: Vec<usize> = (0..data.n())
+                    .filter(|&i| !test.contains(data.sids[i].as_str()))
+                    .collect();
+                let test_rows: Vec<usize> = test_sids
+                    .iter()
+                    .filter_map(|s| index.get(s.as_str()).copied())
+                    .collect();
+                for (rows, kind) in [(train_rows, "train"), (test_rows, "validate")] {
+                    let mut part = data.subset(&rows);
+                    part.sids = part
+                        .sids
+                        .iter()
+                        .map(|s| format!("{s}#fold{fold}#{kind}"))
+                        .collect();
+                    parts.push(part);
+                }
+            }
+            let mut frame: Option<Frame> = None;
+            for part in parts {
+                let f = part.to_frame()?;
+                frame = Some(match frame {
+                    None => f,
+                    Some(acc) => append_frames(&data.table, acc, f)?,
+                });
+            }
+            if let Some(frame) = frame {
+                write_frame_output(ctx, &frame)?;
+            }
+        }
+    }
     if ctx.role == Role::Guest {
         let name = per_fold.first().map_or("metric", |p| p.0);
         let values: Vec<f64> = per_fold.iter().map(|p| p.1).collect();
         let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
         ctx.tracker
             .set_summary(json!({"cv": {name: values, "mean": mean}}))?;
-        let (keys, rows) = merge_detail(fold_rows);
-        write_predictions(ctx, data, &keys, rows)?;
+        if cv.history == param::FoldHistory::Score {
+            let (keys, rows) = merge_detail(fold_rows);
+            write_predictions(ctx, data, &keys, rows)?;
+        }
     }
     ctx.tracker.progress(100);
     Ok(())

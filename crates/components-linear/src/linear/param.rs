@@ -30,8 +30,8 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
     param("cv_param.shuffle", Bool, "true", true),
     param("cv_param.random_seed", Int, "1", true),
     param("cv_param.need_cv", Bool, "false", true),
-    param("cv_param.output_fold_history", Any, "true", false),
-    param("cv_param.history_value_type", Any, "\"score\"", false),
+    param("cv_param.output_fold_history", Bool, "true", true),
+    param("cv_param.history_value_type", Str, "\"score\"", true),
     param("decay", Number, "1", true),
     param("decay_sqrt", Bool, "true", true),
     param("validation_freqs", Any, "null", true),
@@ -125,6 +125,7 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
     ("batch_strategy", &["full", "random"]),
+    ("cv_param.history_value_type", &["score", "instance"]),
     // HeteroLR only (FATE's `check_and_change_lower(multi_class, ["ovr"])`).
     ("multi_class", &["ovr"]),
     ("encrypt_param.method", &["paillier"]),
@@ -267,12 +268,26 @@ pub(crate) enum BatchStrategy {
     Random,
 }
 
+/// What cross-validation outputs (`output_fold_history`, `history_value_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FoldHistory {
+    /// `output_fold_history: false`: the input data, as FATE returns it.
+    Off,
+    /// `score` (FATE's default): here each sample's prediction from the fold that left
+    /// it out (FATE lists every fold's train and validate predictions).
+    Score,
+    /// `instance`: each fold's train and validate rows themselves, ids
+    /// `<id>#fold<n>#train` / `#validate`, as FATE.
+    Instance,
+}
+
 /// `cv_param`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct CvParam {
     pub(crate) n_splits: usize,
     pub(crate) shuffle: bool,
     pub(crate) random_seed: Option<u64>,
+    pub(crate) history: FoldHistory,
 }
 
 /// The parsed parameters.
@@ -738,7 +753,16 @@ impl LinearParam {
                         format!("expected at least 2 folds, found {n_splits}"),
                     ));
                 }
+                let history = match (
+                    cp.bool("output_fold_history", true)?,
+                    cp.choice("history_value_type", Some("score"), &["score", "instance"])?,
+                ) {
+                    (false, _) => FoldHistory::Off,
+                    (true, Some("instance")) => FoldHistory::Instance,
+                    _ => FoldHistory::Score,
+                };
                 Some(CvParam {
+                    history,
                     n_splits: n_splits as usize,
                     shuffle: cp.bool("shuffle", true)?,
                     // FATE's default seed is 1; an explicit null shuffles unseeded.
