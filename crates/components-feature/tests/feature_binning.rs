@@ -1704,3 +1704,42 @@ fn optimal_binning_follows_fates_merge_rule_for_every_metric() {
         .collect();
     assert!(plain.len() >= 3, "{seen:?}");
 }
+
+#[test]
+fn a_column_without_values_gets_fates_split_point_zero() {
+    let (_dir, store) = temp_store();
+    let n = 60;
+    let g = generated(
+        &["a", "empty"],
+        &(0..n).collect::<Vec<_>>(),
+        Some(&label_of),
+        &|c, i, rng| {
+            if c == 1 {
+                f64::NAN
+            } else {
+                feature(i, rng, 1.0, 0.0)
+            }
+        },
+        3,
+    );
+    let g = store_frame(&store, "empty_col", &g, 2);
+    for method in ["quantile", "bucket"] {
+        let outcome = run_parties(
+            &store,
+            vec![party(
+                Role::Guest,
+                GUEST,
+                &g,
+                json!({"method": method, "local_only": true}),
+            )],
+        );
+        ok(&outcome);
+        let (_, gm) = model_of(&outcome[0].0);
+        let r = &gm.param.binning_result["empty"];
+        assert_eq!(r.split_points, vec![0.0], "{method}");
+        let gf = frame(&store, &g);
+        let counts = truth_counts(gf.sids(), &values_of(&gf, "empty"), &labels_of(&gf), &[0.0]);
+        assert_eq!(counts[0], (0, 0));
+        check_stats(method, r, &counts, 1, 0.5);
+    }
+}

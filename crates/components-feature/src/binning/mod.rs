@@ -97,6 +97,9 @@
 //!
 //! - Missing values get their own bin in the statistics and in the transform (FATE's
 //!   dense path puts NaN through `bisect`, which lands in bin 0).
+//! - A numeric column without any value gets the split points `[0]` (FATE's quantile
+//!   summary answers 0 when empty; its bucket binning gets NaN split points), so every
+//!   sample is in the missing bin; a categorical one fails.
 //! - Per-bin arrays always hold `len(split_points)` value bins (FATE's stop at the highest
 //!   non-empty bin, which differs only for empty top bins); `is_woe_monotonic` ignores
 //!   the missing bin.
@@ -451,12 +454,21 @@ fn fit_column(param: &BinningParam, data: &Data, plan: &Plan, c: &BinColumn) -> 
             });
         }
     }
-    if count == 0 {
+    if count == 0 && !c.category && !plan.manual.contains_key(&c.feature) {
+        // FATE's quantile summary answers 0 for every quantile of a column without a
+        // value, so its split points are [0] and every sample is in the missing bin.
+        // (FATE's bucket binning gets NaN split points there; this one gives [0] too.)
+        return Ok(ColumnFit {
+            split_points: vec![0.0],
+            missing,
+        });
+    }
+    if count == 0 && c.category {
         return Err(Error::NoStatistic {
             table: data.name(),
             column: c.name.clone(),
             statistic: "split points",
-            parameter: "bin_indexes",
+            parameter: "category_indexes",
         });
     }
     let split_points = if let Some(points) = plan.manual.get(&c.feature) {
