@@ -59,6 +59,9 @@ pub struct TaskSpec {
     pub output_data: Vec<String>,
     /// Output model names.
     pub output_model: Vec<String>,
+    /// Output cache names (`output.cache`: an intersection's `run_cache`).
+    #[serde(default)]
+    pub output_cache: Vec<String>,
     /// The site's data dir (tables live under it).
     pub data_dir: PathBuf,
     /// Where the task writes its log.

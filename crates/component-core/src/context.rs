@@ -210,6 +210,10 @@ pub struct TaskContext<'a> {
     pub output_data_names: Vec<String>,
     /// Output model names from the DSL, in order (`["model"]`).
     pub output_model_names: Vec<String>,
+    /// Output cache names from the DSL (`output.cache`), in order; empty for most
+    /// components. A cache is written and recorded like output data under its name, and
+    /// a downstream `input.cache` reaches the component as the data input `cache`.
+    pub output_cache_names: Vec<String>,
     /// The party's table store.
     pub tables: &'a dyn TableStore,
     /// The executor's tracker.

@@ -207,6 +207,7 @@ pub fn context<'a>(
         inputs: TaskInputs::default(),
         output_data_names: vec!["data".into()],
         output_model_names: vec!["model".into()],
+        output_cache_names: Vec::new(),
         tables,
         tracker,
         roles: BTreeMap::from([(Role::Guest, vec![9999])]),

@@ -305,6 +305,7 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), Error> {
         inputs,
         output_data_names: spec.output_data.clone(),
         output_model_names: spec.output_model.clone(),
+        output_cache_names: spec.output_cache.clone(),
         tables: &tables,
         tracker: &tracker,
         roles: spec.roles.clone(),

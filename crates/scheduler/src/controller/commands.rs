@@ -538,6 +538,37 @@ impl PartyController {
                 data_inputs.insert(key.clone(), tables);
             }
         }
+        // `input.cache`: an upstream's cache output, which it recorded like output
+        // data under the cache's name; the component reads it as the data input `cache`.
+        let mut caches = Vec::new();
+        for r in &spec.input.cache {
+            let DataRef::Output(o) = r else {
+                return Err(Error::Invalid(format!(
+                    "input.cache `{r}` of {}: a cache input names `<component>.<cache>`",
+                    task.component_name
+                )));
+            };
+            let outputs = self
+                .store
+                .query_output_data(&job.job_id, &o.component, task.role, task.party_id)
+                .await?;
+            let found = outputs
+                .iter()
+                .find(|d| d.data_name == o.name)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "input.cache `{r}` of {}: component {} left no cache `{}` at {party}",
+                        task.component_name, o.component, o.name
+                    ))
+                })?;
+            caches.push(TableRefSpec {
+                namespace: found.table_namespace.clone(),
+                name: found.table_name.clone(),
+            });
+        }
+        if !caches.is_empty() {
+            data_inputs.insert("cache".into(), caches);
+        }
         let mut model_inputs = Vec::new();
         let mut isometric_model_inputs = Vec::new();
         for (list, out) in [
@@ -589,6 +620,7 @@ impl PartyController {
             isometric_model_inputs,
             output_data: spec.output.data.clone(),
             output_model: spec.output.model.clone(),
+            output_cache: spec.output.cache.clone(),
             data_dir: self.config.data_dir.clone(),
             log_dir: self
                 .config
