@@ -51,8 +51,22 @@
 //! task log: no per-epoch checkpoint is kept (deploying one is refused by the server),
 //! the final model is FATE's; another `save_freq` is refused.
 //!
-//! `cv_param.need_cv`: k-fold cross-validation instead of one fit; the output holds each
-//! sample's prediction from the fold that left it out (type `validate`), no model.
+//! `cv_param.need_cv`: k-fold cross-validation instead of one fit, no model. The output
+//! (`history_value_type: score`, FATE's default) holds each sample's prediction from the
+//! fold that left it out (type `validate`; FATE lists every fold's train and validate
+//! predictions under ids `<id>#fold<n>#<type>`); with `instance` every fold's train and
+//! validate rows themselves under those ids, at guest and hosts, as FATE; with
+//! `output_fold_history: false` the input data, as FATE.
+//!
+//! # Batches and optimizers
+//!
+//! `batch_size` below the row count cuts the data into batches (`batch_strategy: full`,
+//! shuffled once with `shuffle`, the same every epoch) or draws one random batch per
+//! epoch (`random`, as FATE's `RandomBatchDataGenerator`). FATE's batch masking
+//! (`masked_rate`, which hides the batch's ids among others from the hosts without
+//! changing the result) is not implemented: the hosts learn each batch's ids.
+//! `optimizer: sqn` runs FATE's stochastic quasi-Newton (`sqn_param`) and needs an
+//! arbiter; see [`train`].
 
 pub(crate) mod init;
 pub(crate) mod optimizer;

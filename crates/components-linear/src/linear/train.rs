@@ -17,6 +17,14 @@
 //! assumed honest-but-curious: a party that sent crafted ciphertexts for decryption
 //! could learn the other's values, as in the published protocols of this kind.
 //!
+//! **`optimizer: sqn`** (with an arbiter, FATE's `HeteroStochasticQuansiNewton`): every
+//! party averages its weights before each step over windows of `update_interval_L`
+//! iterations; at each window end from the second on, the guest samples up to
+//! `sample_size` rows of the batch, the hosts send `[[x_h·s_h]]` for them, the guest
+//! adds `x_g·s_g + b_s` and sends the sums `[[F]]` back, and each party sends the
+//! arbiter `[[Σ F·x + m·α·s/c]]`; the arbiter decrypts `y = c·ΣF·x/m + α·s` (c = ¼ for
+//! LR, 1 for LinR), pairs it with its own `s` and steps `lr·H·g` on the joint gradient.
+//!
 //! All plaintexts under encryption are fixed-point integers (`floating_point_precision`
 //! fraction bits, FATE's 23 by default); encrypted dot products use the crypto crate's
 //! bucket multi-exponentiation.
