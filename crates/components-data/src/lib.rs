@@ -1,5 +1,6 @@
 //! FATE's data components: `Reader`, `DataTransform` (alias `DataIO`), `FeatureScale`,
-//! `Union`, `FederatedSample`, `HeteroDataSplit` (alias `DataSplit`) and `Intersection`.
+//! `Union`, `FederatedSample`, `HeteroDataSplit` (alias `DataSplit`), `Intersection` and
+//! `CacheLoader`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
@@ -25,6 +26,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     data_transform::param::SCHEMA,
     feature_scale::param::SCHEMA,
     intersection::SCHEMA,
+    intersection::cache_loader::SCHEMA,
     data_split::SCHEMA,
     union::SCHEMA,
     sample::SCHEMA,
@@ -36,6 +38,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("DataTransform", &DataTransform),
     ("FeatureScale", &FeatureScale),
     ("Intersection", &intersection::Intersection),
+    ("CacheLoader", &intersection::cache_loader::CacheLoader),
     ("HeteroDataSplit", &data_split::DataSplit),
     ("Union", &union::Union),
     ("FederatedSample", &sample::FederatedSample),
@@ -91,6 +94,12 @@ mod tests {
         });
         each(&crate::intersection::SCHEMA, &[], &|map| {
             debug(IntersectParam::parse(map))
+        });
+        let names = [json!({"job_id": "j", "component_name": "c", "cache_name": "x"})];
+        each(&crate::intersection::cache_loader::SCHEMA, &names, &|map| {
+            debug(crate::intersection::cache_loader::CacheLoaderParam::parse(
+                map,
+            ))
         });
         each(&crate::data_split::SCHEMA, &[], &|map| {
             debug(SplitParam::parse(map))

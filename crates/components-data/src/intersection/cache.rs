@@ -14,14 +14,12 @@
 //! cached host values, and with sync the guest returns the matched cached values, which
 //! the host maps back to its ids.
 //!
-//! Storage: a text table (`RowLayout::Text`) written as this task's output data under
-//! the cache's name (`cache`): one meta row (sid `m:`, a JSON [`CacheMeta`], holding the
+//! Storage: a text table (`RowLayout::Text`) written and recorded like output data under
+//! the cache's name (the DSL's `output.cache`, `cache` in FATE's examples): one meta row (sid `m:`, a JSON [`CacheMeta`], holding the
 //! secret keys: the table is as sensitive as a key file), then rows `h:<id>` → value (a
 //! host's own ids) or `g:<host party id>:<n>` → `<match value> <reply value>` (a guest's
-//! view of one host). A run with a cache reads it from the data input `cache`.
-//!
-//! Not wired yet: the task spec carries no `input.cache`/`output.cache`, so `run_cache`
-//! stays refused at submit and no job reaches this module; the tests run it directly.
+//! view of one host). A run with a cache reads it from the data input `cache` (where the
+//! scheduler puts a task's `input.cache`); [`super::cache_loader`] brings another job's.
 
 use super::commutative::{Cipher, Dh, Ecdh};
 use super::param::{IntersectParam, Method};
@@ -174,6 +172,24 @@ struct Cache {
     hosts: BTreeMap<u64, Vec<(String, String)>>,
 }
 
+/// The method and role of the cache in `table`, read from its meta row (the rows are
+/// streamed, not kept).
+pub(crate) fn describe(ctx: &TaskContext<'_>, table: &TableRef) -> Result<(String, Role)> {
+    let id = table.to_id("cache")?;
+    let batches = fateflow_tables::scan_text(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
+    for batch in batches {
+        let batch = batch.map_err(|e| Error::table(&id, e))?;
+        if let Some((_, line)) = batch.into_iter().find(|(sid, _)| sid == META_SID) {
+            let m: CacheMeta = serde_json::from_str(&line).map_err(|e| corrupt(e.to_string()))?;
+            if m.kind != KIND || m.version != VERSION {
+                return Err(corrupt(format!("kind {} version {}", m.kind, m.version)));
+            }
+            return Ok((m.method, m.role));
+        }
+    }
+    Err(corrupt(format!("table {id} has no meta row")))
+}
+
 fn read(ctx: &TaskContext<'_>, table: &TableRef) -> Result<Cache> {
     let id = table.to_id("input.cache")?;
     let mut meta = None;
@@ -219,14 +235,23 @@ fn read(ctx: &TaskContext<'_>, table: &TableRef) -> Result<Cache> {
     Ok(Cache { meta, own, hosts })
 }
 
-/// Writes the cache as this task's output `cache`, in `input`'s partitions.
+/// The name of this task's cache output: the DSL's first `output.cache`, else `cache`.
+pub(crate) fn output_name<'c>(ctx: &'c TaskContext<'_>) -> &'c str {
+    ctx.output_cache_names
+        .first()
+        .map(String::as_str)
+        .unwrap_or(CACHE_NAME)
+}
+
+/// Writes the cache as this task's cache output, in `input`'s partitions.
 fn write(
     ctx: &TaskContext<'_>,
     input: &TableId,
     meta: &CacheMeta,
     rows: Vec<(String, String)>,
 ) -> Result<()> {
-    let target = ctx.output_table(CACHE_NAME);
+    let name = output_name(ctx);
+    let target = ctx.output_table(name);
     let target_id = target.to_id("output")?;
     let source = ctx.tables.info(input).map_err(|e| Error::table(input, e))?;
     let info = TableInfo {
@@ -240,7 +265,7 @@ fn write(
         .map(Ok);
     fateflow_tables::write_text(ctx.tables, &target_id, &info, all, WriteMode::Replace)
         .map_err(|e| Error::table(&target_id, e))?;
-    ctx.tracker.save_output_data(CACHE_NAME, &target)
+    ctx.tracker.save_output_data(name, &target)
 }
 
 /// `run_cache`: the offline half of the protocol, kept as this party's cache.

@@ -29,12 +29,13 @@
 //! a party that learns no result); the summary has `intersect_num`, `intersect_rate`,
 //! `cardinality_only`, `unique_id_num`.
 //!
-//! `run_cache` writes a cache instead of an intersection, and a data input `cache` makes
-//! the run use one ([`cache`]); both wait for the task spec to carry `input.cache` and
-//! `output.cache`, so `run_cache` is still refused at submit.
+//! `run_cache` writes a cache (the DSL's `output.cache`) instead of an intersection, and
+//! an `input.cache` (the data input `cache`) makes the run use one ([`cache`]);
+//! `CacheLoader` ([`cache_loader`]) hands another job's cache to this one.
 
 pub(crate) mod bloom;
 pub(crate) mod cache;
+pub mod cache_loader;
 pub(crate) mod commutative;
 pub mod param;
 pub(crate) mod rsa;

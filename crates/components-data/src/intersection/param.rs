@@ -44,7 +44,7 @@ const INTERSECTION_PARAMS: &[Param] = &[
         "\"sha256\"",
         false,
     ),
-    param("run_cache", Bool, "false", false),
+    param("run_cache", Bool, "false", true),
     param("repeated_id_process", Any, "false", false),
     param("repeated_id_owner", Any, "\"guest\"", false),
     param("allow_info_share", Any, "false", false),

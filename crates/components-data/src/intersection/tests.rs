@@ -460,3 +460,66 @@ fn caches_of_different_runs_are_refused() {
         .as_ref()
         .is_err_and(|e| e.to_string().contains("cache id"))));
 }
+
+#[test]
+fn cache_loader_hands_each_party_its_copy_of_another_jobs_cache() {
+    use super::cache_loader::CacheLoader;
+    let hosts = vec![ids(0..30)];
+    let (_dir, store) = temp_store();
+    let make = json!({"intersect_method": "ecdh", "run_cache": true});
+    let out = run_in(&store, "intersect_0", make, &ids(0..10), &hosts, &[], &[]);
+    let caches: Vec<TableRef> = out
+        .iter()
+        .map(|o| o.tracker.output_data().pop().expect("cache").1)
+        .collect();
+    let params =
+        json!({"job_id": "test_job", "component_name": "intersect_0", "cache_name": "cache"});
+    for ((role, pid), cache) in [(Role::Guest, GUEST), (Role::Host, 10000)]
+        .into_iter()
+        .zip(&caches)
+    {
+        let tracker = RecordingTracker::new();
+        let mut c = ctx(
+            &store,
+            &tracker,
+            "cache_loader_0",
+            "CacheLoader",
+            params.clone(),
+        );
+        c.role = role;
+        c.party_id = pid;
+        CacheLoader.run(&c).unwrap();
+        assert_eq!(
+            tracker.output_data(),
+            vec![("cache".to_owned(), cache.clone())]
+        );
+    }
+    // The loaded caches work as input.cache.
+    let guest = ids(5..25);
+    let out = run_in(
+        &store,
+        "intersect_1",
+        json!({"intersect_method": "ecdh"}),
+        &guest,
+        &hosts,
+        &[],
+        &caches,
+    );
+    assert_eq!(out[0].ids.as_ref(), Some(&plain(&guest, &hosts)));
+    // FATE's example confs leave job_id empty: refused naming it.
+    for bad in [
+        json!({"job_id": "", "component_name": "intersect_0", "cache_name": "cache"}),
+        json!({"job_id": "other_job", "component_name": "intersect_0", "cache_name": "cache"}),
+    ] {
+        let tracker = RecordingTracker::new();
+        let c = ctx(
+            &store,
+            &tracker,
+            "cache_loader_0",
+            "CacheLoader",
+            bad.clone(),
+        );
+        let err = CacheLoader.run(&c).expect_err(&bad.to_string());
+        assert!(err.to_string().contains("job_id"), "{err}");
+    }
+}
