@@ -428,27 +428,29 @@ fn get_ciphers(
     decode_ciphers(name, from, key, &bytes)
 }
 
-/// The rows of each batch: the full data, or shuffled (when `shuffle`) chunks.
+/// The rows of each batch in id order: the full data, or chunks of `batch_size`.
 fn make_batches(param: &LinearParam, n: usize) -> Vec<Vec<usize>> {
-    let mut rows: Vec<usize> = (0..n).collect();
+    let rows: Vec<usize> = (0..n).collect();
     match param.batch_size {
-        Some(b) if b < n => {
-            if param.shuffle {
-                SplitMix::seeded(param.random_seed.or(Some(0))).shuffle(&mut rows);
-            }
-            rows.chunks(b).map(<[usize]>::to_vec).collect()
-        }
+        Some(b) if b < n => rows.chunks(b).map(<[usize]>::to_vec).collect(),
         _ => vec![rows],
     }
 }
 
-/// The guest's mini-batches. FATE's `batch_strategy: full` (the same batches every
-/// epoch, from [`make_batches`]), or `random` with a batch smaller than the data: each
-/// epoch one batch of `batch_size` rows drawn without replacement, a new draw every
-/// epoch (FATE's `RandomBatchDataGenerator`; seeded by `init_param.random_seed`, 0
-/// without one, where FATE draws from the system's randomness).
+/// The guest's mini-batches, as FATE's batch generators: `batch_strategy: full` cuts the
+/// data into batches of `batch_size`, in a new random order every epoch with `shuffle`
+/// (FATE regenerates them each epoch) and in id order without; `random` draws one batch
+/// of `batch_size` rows without replacement every epoch (`RandomBatchDataGenerator`).
+/// A batch as large as the data is the full batch, unshuffled, for both. The draws are
+/// seeded by `init_param.random_seed` (0 without one), where FATE uses the system's
+/// randomness.
 enum Batches {
     Fixed(Vec<Vec<usize>>),
+    Shuffled {
+        rng: SplitMix,
+        n: usize,
+        size: usize,
+    },
     Random {
         rng: SplitMix,
         n: usize,
@@ -458,9 +460,15 @@ enum Batches {
 
 impl Batches {
     fn new(param: &LinearParam, n: usize) -> Batches {
+        let rng = || SplitMix::seeded(param.random_seed.or(Some(0)));
         match (param.batch_strategy, param.batch_size) {
             (BatchStrategy::Random, Some(size)) if size < n => Batches::Random {
-                rng: SplitMix::seeded(param.random_seed.or(Some(0))),
+                rng: rng(),
+                n,
+                size,
+            },
+            (BatchStrategy::Full, Some(size)) if size < n && param.shuffle => Batches::Shuffled {
+                rng: rng(),
                 n,
                 size,
             },
@@ -468,10 +476,22 @@ impl Batches {
         }
     }
 
+    /// Whether the batches change every epoch (the hosts get them every epoch).
+    fn per_epoch(&self) -> bool {
+        !matches!(self, Batches::Fixed(_))
+    }
+
     /// The batch sizes the arbiter divides by (the same every epoch).
     fn sizes(&self) -> Vec<usize> {
         match self {
             Batches::Fixed(b) => b.iter().map(Vec::len).collect(),
+            Batches::Shuffled { n, size, .. } => {
+                let mut sizes = vec![*size; n / size];
+                if n % size > 0 {
+                    sizes.push(n % size);
+                }
+                sizes
+            }
             Batches::Random { size, .. } => vec![*size],
         }
     }
@@ -480,6 +500,11 @@ impl Batches {
     fn next_epoch(&mut self) -> Vec<Vec<usize>> {
         match self {
             Batches::Fixed(b) => b.clone(),
+            Batches::Shuffled { rng, n, size } => {
+                let mut rows: Vec<usize> = (0..*n).collect();
+                rng.shuffle(&mut rows);
+                rows.chunks(*size).map(<[usize]>::to_vec).collect()
+            }
             Batches::Random { rng, n, size } => {
                 // A partial Fisher–Yates shuffle: the first `size` rows of a random order.
                 let mut rows: Vec<usize> = (0..*n).collect();
@@ -550,11 +575,11 @@ pub(crate) fn fit_guest(
     let mut w = initial_weights(param.init, param.random_seed, k);
     let mut batcher = Batches::new(param, data.n());
     let init_tag = run.tag(&[]);
-    // Fixed batches go to the hosts once; random ones every epoch (announced by an
+    // Fixed batches go to the hosts once; changing ones every epoch (announced by an
     // empty list here).
     let announced: Vec<Vec<&str>> = match &batcher {
         Batches::Fixed(b) => sid_batches(data, b),
-        Batches::Random { .. } => Vec::new(),
+        _ => Vec::new(),
     };
     fed.remote("batches", &init_tag, &announced, &run.roles.hosts)?;
 
@@ -593,7 +618,7 @@ pub(crate) fn fit_guest(
         let mut moved = vec![0.0; k];
         let batches = batcher.next_epoch();
         let nb = batches.len();
-        if let Batches::Random { .. } = batcher {
+        if batcher.per_epoch() {
             fed.remote(
                 "batches",
                 &run.tag(&[epoch]),
@@ -976,7 +1001,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    // An empty list: the guest draws a random batch every epoch.
+    // An empty list: the guest sends the batches every epoch.
     let per_epoch = sid_batches.is_empty();
     let fixed = host_batches(data, &index, &sid_batches)?;
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
@@ -1578,10 +1603,22 @@ mod tests {
         let p = param(serde_json::json!({"batch_size": 569, "batch_strategy": "random"}));
         let mut b = Batches::new(&p, 569);
         assert_eq!(b.next_epoch(), vec![(0..569).collect::<Vec<_>>()]);
-        // `full` keeps the same batches every epoch.
+        // `full` with `shuffle` (FATE's default): a new order every epoch, every row once.
         let p = param(serde_json::json!({"batch_size": 200}));
         let mut b = Batches::new(&p, 569);
         assert_eq!(b.sizes(), [200, 200, 169]);
+        let (e0, e1) = (b.next_epoch(), b.next_epoch());
+        assert_ne!(e0, e1);
+        for e in [&e0, &e1] {
+            assert_eq!(e.iter().map(Vec::len).collect::<Vec<_>>(), [200, 200, 169]);
+            let mut all: Vec<usize> = e.iter().flatten().copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..569).collect::<Vec<_>>());
+        }
+        // Without `shuffle`: the same batches in id order every epoch.
+        let p = param(serde_json::json!({"batch_size": 200, "shuffle": false}));
+        let mut b = Batches::new(&p, 569);
         assert_eq!(b.next_epoch(), b.next_epoch());
+        assert_eq!(b.next_epoch()[0], (0..200).collect::<Vec<_>>());
     }
 }
