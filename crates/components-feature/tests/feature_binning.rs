@@ -1743,3 +1743,50 @@ fn a_column_without_values_gets_fates_split_point_zero() {
         check_stats(method, r, &counts, 1, 0.5);
     }
 }
+
+#[test]
+fn a_host_binning_optimally_learns_why_a_multi_class_guest_cannot() {
+    let (_dir, store) = temp_store();
+    let n = 60;
+    let order: Vec<usize> = (0..n).collect();
+    let g = generated(
+        &["a"],
+        &order,
+        Some(&|i| (i % 3) as f64),
+        &|_, i, _| i as f64,
+        1,
+    );
+    let h = generated(&["b"], &order, None, &|_, i, _| (i % 7) as f64, 2);
+    let g = store_frame(&store, "mc_opt_guest", &g, 2);
+    let h = store_frame(&store, "mc_opt_host", &h, 2);
+    let start = std::time::Instant::now();
+    let outcome = run_parties_waiting(
+        &store,
+        vec![
+            party(
+                Role::Guest,
+                GUEST,
+                &g,
+                json!({"encrypt_param": {"key_length": 1024}}),
+            ),
+            party(
+                Role::Host,
+                HOST,
+                &h,
+                json!({"method": "optimal", "encrypt_param": {"key_length": 1024}}),
+            ),
+        ],
+        20,
+    );
+    let guest_err = outcome[0].1.as_ref().unwrap_err().to_string();
+    assert!(
+        guest_err.contains("optimal binning needs labels 0 and 1"),
+        "{guest_err}"
+    );
+    let host_err = outcome[1].1.as_ref().unwrap_err().to_string();
+    assert!(
+        host_err.contains("the guest could not run optimal binning of this host's columns"),
+        "{host_err}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(15));
+}

@@ -89,6 +89,14 @@ pub(crate) struct HostOptimal {
     pub(crate) min_bin_pct: f64,
 }
 
+/// The guest's answer to a host binning with `optimal`: per anonymous column the
+/// indexes of the initial split points to keep, or why it could not merge them.
+#[derive(Debug, Serialize, Deserialize)]
+enum OptimalReply {
+    Buckets(BTreeMap<String, Vec<usize>>),
+    Refused(String),
+}
+
 /// One host column of [`BinSums`]: its records come in this order, value bins first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SummedColumn {
@@ -271,7 +279,7 @@ pub(crate) fn guest(
         ));
         // A host binning with `optimal` (and no manual split points) sends its settings.
         if let Some(optimal) = &sums.optimal {
-            let kept = merge_host_buckets(
+            match merge_host_buckets(
                 ctx,
                 host,
                 optimal,
@@ -279,8 +287,26 @@ pub(crate) fn guest(
                 &mut columns,
                 labels,
                 adjustment_factor,
-            )?;
-            fed.remote("binning_optimal_buckets", TAG, &kept, &[host])?;
+            ) {
+                Ok(kept) => {
+                    fed.remote(
+                        "binning_optimal_buckets",
+                        TAG,
+                        &OptimalReply::Buckets(kept),
+                        &[host],
+                    )?;
+                }
+                Err(e) => {
+                    // The host waits for an answer: tell it why there is none.
+                    let _ = fed.remote(
+                        "binning_optimal_buckets",
+                        TAG,
+                        &OptimalReply::Refused(e.to_string()),
+                        &[host],
+                    );
+                    return Err(e);
+                }
+            }
         }
         results.insert(host.party_id.to_string(), columns);
         ctx.tracker
@@ -525,7 +551,15 @@ pub(crate) fn host(
     if !is_optimal {
         return Ok(None);
     }
-    let kept: BTreeMap<String, Vec<usize>> = fed.get("binning_optimal_buckets", TAG, guest)?;
+    let kept = match fed.get::<OptimalReply>("binning_optimal_buckets", TAG, guest)? {
+        OptimalReply::Buckets(kept) => kept,
+        OptimalReply::Refused(reason) => {
+            return Err(Error::param(
+                "method",
+                format!("the guest could not run optimal binning of this host's columns: {reason}"),
+            ))
+        }
+    };
     for c in columns.iter().filter(|c| !c.category) {
         let Some(idx) = kept.get(&c.anonymous) else {
             return Err(Error::Federation(FedError::Decode {
