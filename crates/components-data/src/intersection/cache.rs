@@ -342,6 +342,7 @@ pub(crate) fn generate(
     }
     let count = rows.len();
     write(ctx, input, &meta, rows)?;
+    log_meta(ctx, &meta)?;
     ctx.tracker.info(&format!(
         "intersection cache ({}) written: {count} values",
         meta.method
@@ -405,6 +406,7 @@ pub(crate) fn run(
     let fed = ctx.federation()?;
     let cache = read(ctx, table)?;
     let meta = &cache.meta;
+    log_meta(ctx, meta)?;
     if meta.method != p.method.name() {
         return Err(Error::param(
             "intersect_method",
@@ -551,6 +553,33 @@ pub(crate) fn run(
         }
     }
     Ok(found)
+}
+
+/// FATE's `intersection_cache_meta` metric: the method and hashing of the cache.
+fn log_meta(ctx: &TaskContext<'_>, meta: &CacheMeta) -> Result<()> {
+    let mut extra = serde_json::json!({
+        "intersect_method": meta.method,
+        "hash_method": meta.hash_method,
+        "salt": meta.salt,
+    });
+    match meta.method.as_str() {
+        "rsa" => {
+            extra["final_hash_method"] = meta.final_hash_method.clone().into();
+            extra["random_bit"] = meta.random_bit.into();
+        }
+        "ecdh" => extra["curve"] = "curve25519".into(),
+        _ => {}
+    }
+    let mut meta_json = serde_json::json!({"metric_type": "INTERSECTION"});
+    if let (Some(m), Some(e)) = (meta_json.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    ctx.tracker.log_metric(crate::context::Metric {
+        namespace: "train".into(),
+        name: "intersection_cache_meta".into(),
+        data: Vec::new(),
+        meta: meta_json,
+    })
 }
 
 /// A host's run with its cache: the guest's first encryptions encrypted again.
