@@ -921,3 +921,50 @@ fn host_without_data_does_nothing() {
     assert!(tracker.metrics().is_empty());
     assert_eq!(tracker.summary(), None);
 }
+
+/// A one-vs-rest HeteroLR output (predicted class, its score, and one
+/// `predict_detail.<class>` column per class) evaluates as multi-class on
+/// `predict_result`: accuracy and per-class precision and recall counted by hand.
+#[test]
+fn one_vs_rest_predictions_with_detail_columns_evaluate_as_multi_class() {
+    let (_dir, store) = temp_store();
+    let classes = [0.0, 1.0, 2.0];
+    // (label, per-class scores): predicted = argmax.
+    let samples = [
+        (0.0, [0.9, 0.1, 0.2]),
+        (0.0, [0.3, 0.6, 0.1]),
+        (1.0, [0.2, 0.7, 0.1]),
+        (1.0, [0.1, 0.4, 0.5]),
+        (2.0, [0.1, 0.2, 0.8]),
+        (2.0, [0.1, 0.3, 0.9]),
+    ];
+    let rows: Vec<PredictRow> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, (label, scores))| {
+            predict_output::multi_class_row(
+                format!("s{i}"),
+                *label,
+                &classes,
+                scores,
+                DataType::Train,
+            )
+        })
+        .collect();
+    let keys: Vec<String> = classes
+        .iter()
+        .map(|&c| predict_output::class_key(c))
+        .collect();
+    let frame = predict_output::to_frame("id", &keys, rows).unwrap();
+    let id = TableId::new(UPSTREAM_NS, "ovr").unwrap();
+    write_frame(&store, &id, &frame, 3, WriteMode::Create).unwrap();
+    let table = TableRef::new(UPSTREAM_NS, "ovr");
+    let (tracker, result) = evaluate(&store, &[table], json!({"eval_type": "multi"}));
+    result.unwrap();
+    let singles = single_values(&metric(&tracker, "train", "hetero_lr_0"));
+    // Predicted: 0, 1, 1, 2, 2, 2 → 4 of 6 right.
+    assert_close("accuracy", singles[0].1, 4.0 / 6.0);
+    // Precision per class: 1/1, 1/2, 2/3; recall: 1/2, 1/2, 2/2.
+    assert_close("precision", singles[1].1, (1.0 + 0.5 + 2.0 / 3.0) / 3.0);
+    assert_close("recall", singles[2].1, (0.5 + 0.5 + 1.0) / 3.0);
+}
