@@ -108,7 +108,13 @@ impl Component for Intersection {
         let (id, frame) =
             read_first_input(ctx, "Intersection", &["data", "train_data", "test_data"])?;
         let all: Vec<&str> = frame.sids().iter().map(String::as_str).collect();
-        let candidates: Vec<usize> = if param.run_preprocess {
+        // A cache input runs the online half only, without preprocessing (as FATE).
+        let cache_input = ctx
+            .inputs
+            .data
+            .get(cache::CACHE_NAME)
+            .and_then(|t| t.first());
+        let candidates: Vec<usize> = if param.run_preprocess && cache_input.is_none() {
             let kept = bloom::preprocess(ctx, &param.filter, &all)?;
             ctx.tracker.info(&format!(
                 "preprocessing kept {} of {} ids",
@@ -121,11 +127,6 @@ impl Component for Intersection {
         };
         let ids: Vec<&str> = candidates.iter().map(|&i| all[i]).collect();
         let goal = Goal::of(&param);
-        let cache_input = ctx
-            .inputs
-            .data
-            .get(cache::CACHE_NAME)
-            .and_then(|t| t.first());
         if param.run_cache && cache_input.is_none() {
             return cache::generate(ctx, &param, &id, &ids);
         }
