@@ -241,6 +241,8 @@ def run_suite(flow, suite_path, examples, uploads, results, args):
             conf.setdefault("job_parameters", {}).setdefault("common", {})
             conf["job_parameters"]["common"]["model_id"] = d["data"]["model_id"]
             conf["job_parameters"]["common"]["model_version"] = d["data"]["model_version"]
+            # As fate_test does for a job with deps (_parser.update_job_type).
+            conf["job_parameters"]["common"].setdefault("job_type", "predict")
             conf_path = os.path.join(args.out, "%s_%s_conf.json" % (rel.replace("/", "_"), name))
             with open(conf_path, "w") as f:
                 json.dump(conf, f)

@@ -3,7 +3,7 @@
 //!
 //! FATE's model components output one row per sample with `label`, `predict_result`,
 //! `predict_score`, `predict_detail` (a JSON string) and `type` (`"train"`, `"validate"`
-//! or `"test"`). Our tables hold numbers only, so the contract is:
+//! or `"predict"`). Our tables hold numbers only, so the contract is:
 //!
 //! | column | meaning |
 //! |---|---|
@@ -63,7 +63,7 @@ pub enum DataType {
     Train,
     /// Rows of the validation data (`"validate"`, code 1).
     Validate,
-    /// Rows predicted by a predict job (`"test"`, code 2).
+    /// Rows predicted by a predict job (`"predict"`, code 2).
     Test,
 }
 
@@ -85,12 +85,12 @@ impl DataType {
         DataType::ALL.into_iter().find(|t| t.code() == code)
     }
 
-    /// FATE's name (`"train"`, `"validate"`, `"test"`).
+    /// FATE's name (`"train"`, `"validate"`, `"predict"`).
     pub fn as_str(self) -> &'static str {
         match self {
             DataType::Train => "train",
             DataType::Validate => "validate",
-            DataType::Test => "test",
+            DataType::Test => "predict",
         }
     }
 }

@@ -747,9 +747,9 @@ fn type_column_splits_namespaces_and_names_follow_the_inputs() {
     let mut got = names(&tracker);
     got.sort();
     let want: Vec<(String, String)> = [
-        ("test", "scored"),
-        ("test", "scored_ks_fpr"),
-        ("test", "scored_ks_tpr"),
+        ("predict", "scored"),
+        ("predict", "scored_ks_fpr"),
+        ("predict", "scored_ks_tpr"),
         ("train", "hetero_lr_0"),
         ("train", "hetero_lr_0_ks_fpr"),
         ("train", "hetero_lr_0_ks_tpr"),
@@ -768,7 +768,7 @@ fn type_column_splits_namespaces_and_names_follow_the_inputs() {
     let summary = tracker.summary().unwrap();
     assert_eq!(summary["hetero_lr_0"]["train"]["auc"], 0.8125);
     assert_eq!(summary["hetero_lr_0"]["validate"]["auc"], 1.0);
-    assert_eq!(summary["scored"]["test"]["auc"], 1.0);
+    assert_eq!(summary["scored"]["predict"]["auc"], 1.0);
 }
 
 #[test]

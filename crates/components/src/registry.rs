@@ -69,6 +69,7 @@ mod tests {
         assert_eq!(
             r.modules().collect::<Vec<_>>(),
             [
+                "CacheLoader",
                 "DataTransform",
                 "Evaluation",
                 "FeatureScale",

@@ -280,12 +280,9 @@ fn unknown_parameter_is_refused_with_a_did_you_mean() {
 #[test]
 fn unimplemented_parameter_is_refused_unless_it_has_fates_default() {
     check(
-        |_, conf| {
-            conf["component_parameters"]["common"]["hetero_lr_0"]["batch_strategy"] =
-                json!("random")
-        },
+        |_, conf| conf["component_parameters"]["common"]["hetero_lr_0"]["masked_rate"] = json!(3),
         Some("hetero_lr_0"),
-        "batch_strategy",
+        "masked_rate",
         "not supported yet",
     );
     check(
@@ -313,17 +310,13 @@ fn unsupported_value_of_an_implemented_key_is_refused_at_submit() {
     check(
         |_, conf| {
             conf["component_parameters"]["common"]["intersection_0"]["intersect_method"] =
-                json!("dh")
+                json!("ecdh");
+            conf["component_parameters"]["common"]["intersection_0"]["ecdh_params"] =
+                json!({"curve": "p256"});
         },
         Some("intersection_0"),
-        "intersect_method",
-        "Intersection parameter `intersect_method` = \"dh\" is not supported yet (supported: rsa, ecdh, raw)",
-    );
-    check(
-        |_, conf| conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"] = json!("sqn"),
-        Some("hetero_lr_0"),
-        "optimizer",
-        "not supported yet",
+        "ecdh_params.curve",
+        "Intersection parameter `ecdh_params.curve` = \"p256\" is not supported yet (supported: curve25519)",
     );
     // Case does not matter, as in FATE.
     let (dsl, mut conf) = base();
@@ -367,5 +360,19 @@ fn malformed_json_and_shapes() {
     assert!(
         fields.contains(&"module") && fields.contains(&"role") && fields.contains(&"initiator"),
         "{fields:?}"
+    );
+}
+
+#[test]
+fn a_deployed_model_input_in_a_training_job() {
+    // FATE's predict confs leave job_type to fate_test; without it the job trains.
+    check(
+        |dsl, _| {
+            dsl["components"]["data_transform_0"]["input"]["model"] =
+                json!(["pipeline.data_transform_0.model"]);
+        },
+        Some("data_transform_0"),
+        "input.model[0]",
+        "only a predict job does",
     );
 }

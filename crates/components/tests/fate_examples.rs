@@ -16,109 +16,6 @@ use serde_json::Value;
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
 const REFUSED: &[(&str, &str, &[&str])] = &[
     (
-        "hetero_feature_binning/hetero_binning_asymmetric",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_multi_host_optimal",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.mixture",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_multi_host_sparse_optimal",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.mixture",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_optim_chi_square",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_optim_gini",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_optim_ks",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_sparse_optimal_chi_square",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_sparse_optimal_gini",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_sparse_optimal_iv",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
-        "hetero_feature_binning/hetero_binning_sparse_optimal_ks",
-        "optimal binning",
-        &[
-            "hetero_feature_binning_0.method",
-            "hetero_feature_binning_0.optimal_binning_param.init_bucket_method",
-            "hetero_feature_binning_0.optimal_binning_param.metric_method",
-            "hetero_feature_binning_0.optimal_binning_param.max_bin_pct",
-            "hetero_feature_binning_0.optimal_binning_param.init_bin_nums",
-        ],
-    ),
-    (
         "hetero_linear_regression/linr-warm-start",
         "warm start",
         &["hetero_linr_1.input.model"],
@@ -145,105 +42,6 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
             "hetero_lr_0.stepwise_param.max_step",
             "hetero_lr_0.stepwise_param.need_stepwise",
         ],
-    ),
-    (
-        "intersect/dh_cache_intersect",
-        "DH intersection, intersection cache",
-        &[
-            "intersect_0.intersect_method",
-            "intersect_0.run_cache",
-            "intersect_0.dh_params.salt",
-            "intersect_0.dh_params.key_length",
-            "intersect_1.intersect_method",
-        ],
-    ),
-    (
-        "intersect/dh_intersect",
-        "DH intersection",
-        &[
-            "intersect_0.intersect_method",
-            "intersect_0.dh_params.salt",
-            "intersect_0.dh_params.key_length",
-        ],
-    ),
-    (
-        "intersect/dh_intersect_multi",
-        "DH intersection",
-        &[
-            "intersect_0.intersect_method",
-            "intersect_0.dh_params.salt",
-            "intersect_0.dh_params.key_length",
-        ],
-    ),
-    (
-        "intersect/dh_intersect_multi_exact_cardinality",
-        "cardinality-only intersection",
-        &[
-            "intersect_0.cardinality_only",
-            "intersect_0.cardinality_method",
-        ],
-    ),
-    (
-        "intersect/dh_intersect_w_preprocess",
-        "DH intersection, intersection preprocess",
-        &[
-            "intersect_0.intersect_method",
-            "intersect_0.dh_params.salt",
-            "intersect_0.dh_params.key_length",
-            "intersect_0.run_preprocess",
-            "intersect_0.intersect_preprocess_params.false_positive_rate",
-        ],
-    ),
-    (
-        "intersect/ecdh_cache_intersect",
-        "intersection cache",
-        &["intersect_0.run_cache"],
-    ),
-    (
-        "intersect/ecdh_intersect_w_preprocess",
-        "intersection preprocess, ECDH salt / hash method",
-        &[
-            "intersect_0.run_preprocess",
-            "intersect_0.intersect_preprocess_params.false_positive_rate",
-            "intersect_0.ecdh_params.salt",
-            "intersect_0.ecdh_params.hash_method",
-        ],
-    ),
-    (
-        "intersect/ecdh_multi_exact_cardinality",
-        "cardinality-only intersection",
-        &["intersect_0.cardinality_only"],
-    ),
-    (
-        "intersect/ecdh_multi_intersect",
-        "ECDH salt / hash method",
-        &["intersect_0.ecdh_params.salt"],
-    ),
-    (
-        "intersect/intersect_dh_exact_cardinality",
-        "cardinality-only intersection",
-        &[
-            "intersect_0.cardinality_only",
-            "intersect_0.cardinality_method",
-        ],
-    ),
-    (
-        "intersect/intersect_rsa_cardinality",
-        "cardinality-only intersection",
-        &[
-            "intersect_0.cardinality_only",
-            "intersect_0.cardinality_method",
-        ],
-    ),
-    (
-        "intersect/rsa_cache_intersect",
-        "intersection cache",
-        &["intersect_0.run_cache"],
-    ),
-    (
-        "intersect/rsa_intersect_fraction",
-        "RSA random base fraction",
-        &["intersect_0.rsa_params.random_base_fraction"],
     ),
 ];
 
@@ -284,12 +82,33 @@ fn pairs(root: &Path) -> BTreeMap<(String, String), (String, String)> {
                 ) else {
                     continue;
                 };
-                let (Ok(dsl), Ok(conf)) = (
+                let (Ok(dsl), Ok(mut conf)) = (
                     std::fs::read_to_string(folder.join(dsl)),
                     std::fs::read_to_string(folder.join(conf)),
                 ) else {
                     continue;
                 };
+                // A task with deps is a predict job: fate_test sets its job type and fills in
+                // the model its training job deployed.
+                if t.get("deps").is_some() {
+                    if let Ok(mut v) = serde_json::from_str::<Value>(&conf) {
+                        let common = &mut v["job_parameters"]["common"];
+                        if common.get("job_type").is_none() {
+                            common["job_type"] = Value::from("predict");
+                        }
+                        for key in ["model_id", "model_version"] {
+                            if common
+                                .get(key)
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .is_empty()
+                            {
+                                common[key] = Value::from(format!("{key}_of_{}", t["deps"]));
+                            }
+                        }
+                        conf = v.to_string();
+                    }
+                }
                 out.insert((name.clone(), task.clone()), (dsl, conf));
             }
         }

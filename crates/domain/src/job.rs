@@ -113,6 +113,9 @@ impl Job {
             return Err(Errors(report.errors));
         };
         check_component_parameters(&dsl, &conf, catalog, &mut report);
+        if conf.common_job_parameters.job_type != crate::JobType::Predict {
+            check_no_deployed_models(&dsl, &mut report);
+        }
         if !report.errors.is_empty() {
             return Err(Errors(report.errors));
         }
@@ -183,6 +186,31 @@ impl Job {
                 }
             })
             .collect()
+    }
+}
+
+/// A `pipeline.<component>.<model>` input reads a deployed model, which only a predict
+/// job has (FATE-Flow runs such a conf as a training job and fails when the task starts).
+fn check_no_deployed_models(dsl: &Dsl, report: &mut Report) {
+    for c in &dsl.components {
+        for (kind, refs) in [
+            ("model", &c.input.model),
+            ("isometric_model", &c.input.isometric_model),
+        ] {
+            for (i, r) in refs.iter().enumerate() {
+                if let DataRef::Pipeline(_) = r {
+                    report.cpn(
+                        &c.name,
+                        format!("input.{kind}[{i}]"),
+                        format!(
+                            "`{r}` reads a deployed model, which only a predict job does: set \
+                             job_parameters.common.job_type to \"predict\" with the deployed \
+                             model_id and model_version"
+                        ),
+                    );
+                }
+            }
+        }
     }
 }
 
