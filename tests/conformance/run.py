@@ -169,6 +169,38 @@ def unlisted_pairs(folder, tasks):
     return extra
 
 
+def fill_cache_loaders(dsl, conf, done, name):
+    """FATE's CacheLoader confs leave `job_id` empty for the user to name the job whose
+    cache to load. Fills it with the successful job of this folder that wrote that
+    component's cache, preferring one whose name shares the loader's method word (rsa,
+    dh, ecdh). Returns the job names used, or None when nothing was filled."""
+    loaders = [c for c, v in dsl.get("components", {}).items() if v.get("module") == "CacheLoader"]
+    used = []
+    words = set(name.split("_"))
+    for section in _param_blocks(conf):
+        for c in loaders:
+            p = section.get(c)
+            if not isinstance(p, dict) or p.get("job_id"):
+                continue
+            found = [(n, r) for n, r in done.items()
+                     if r.get("status") == "success" and p.get("component_name") in r.get("caches", [])]
+            if not found:
+                continue
+            same = [x for x in found if words & set(x[0].split("_")) & {"rsa", "dh", "ecdh"}]
+            n, r = (same or found)[-1]
+            p["job_id"] = r["job_id"]
+            used.append(n)
+    return used or None
+
+
+def _param_blocks(conf):
+    cp = conf.get("component_parameters", {})
+    yield cp.get("common", {})
+    for sels in cp.get("role", {}).values():
+        for block in sels.values():
+            yield block
+
+
 def run_suite(flow, suite_path, examples, uploads, results, args):
     folder = os.path.dirname(suite_path)
     with open(suite_path) as f:
@@ -228,6 +260,12 @@ def run_suite(flow, suite_path, examples, uploads, results, args):
             row.update(status="no-data", detail=missing[0])
             continue
         conf_path = os.path.join(folder, t["conf"])
+        row["caches"] = [c for c, v in dsl.get("components", {}).items() if v.get("output", {}).get("cache")]
+        filled = fill_cache_loaders(dsl, conf, done, name)
+        if filled:
+            conf_path = os.path.join(args.out, "%s_%s_conf.json" % (rel.replace("/", "_"), name))
+            with open(conf_path, "w") as f:
+                json.dump(conf, f)
         if "deps" in t:
             dep = done.get(t["deps"])
             if not dep or dep.get("status") != "success":
