@@ -16,16 +16,6 @@ use serde_json::Value;
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
 const REFUSED: &[(&str, &str, &[&str])] = &[
     (
-        "hetero_linear_regression/linr-warm-start",
-        "warm start",
-        &["hetero_linr_1.input.model"],
-    ),
-    (
-        "hetero_logistic_regression/hetero_lr_warm_start",
-        "warm start",
-        &["hetero_lr_1.input.model"],
-    ),
-    (
         "hetero_stepwise/linr-stepwise",
         "stepwise",
         &[

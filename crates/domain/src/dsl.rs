@@ -412,20 +412,10 @@ fn parse_component(
             Inputs::default()
         }
     };
-    // FATE's warm start: a model input together with training data continues training.
-    let warm_start =
-        !input.model.is_empty() && input.data.iter().any(|(key, _)| key == "train_data");
-    if warm_start && matches!(module.as_str(), "HeteroLR" | "HeteroLinR") {
-        report.cpn(
-            name,
-            "input.model",
-            format!(
-                "warm start ({module} with both a model input and train_data, which FATE \
-                 trains further from the model) is not supported yet; train from scratch, \
-                 or give the model with `data` alone to predict"
-            ),
-        );
-    }
+    // FATE's warm start (a model input together with `train_data` continues training)
+    // is accepted here; a model of another module is refused by the job's input checks
+    // ("input.model takes a model of the same module"), and HeteroLR / HeteroLinR check
+    // the model itself (features, one-vs-rest, epochs) when the task runs.
     let output = match obj.get("output") {
         None | Some(Value::Null) => Outputs::default(),
         Some(Value::Object(out)) => Outputs {

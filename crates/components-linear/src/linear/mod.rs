@@ -7,6 +7,9 @@
 //!   into the output after the train rows; a validate row whose id is already a train
 //!   row is dropped, as FATE's `union` keeps the first). The arbiter has no data.
 //! - Predict: a model input from this module, and `test_data` (or `data`).
+//! - Warm start: a model input from this module and `train_data` (FATE's rule; the
+//!   arbiter, which has no data, learns which from the guest): training continues from
+//!   the model's weights and `iters` up to `max_iter` ([`warm`]).
 //! - Guest output data: one row per sample in the [`predict_output`](crate::predict_output)
 //!   layout (`label`, `predict_result`, `predict_score`, `type`, then the
 //!   `predict_detail.<key>` columns: LR `0`, `1`; LinR `label`; one-vs-rest one per
@@ -73,6 +76,7 @@ pub(crate) mod optimizer;
 pub(crate) mod param;
 pub(crate) mod predict;
 pub(crate) mod train;
+mod warm;
 
 use std::collections::BTreeMap;
 
@@ -94,7 +98,11 @@ use crate::table_io::read_input;
 use param::LinearParam;
 pub use param::Task;
 use predict::{guest_scores, host_scores, sigmoid};
-use train::{fit_arbiter, fit_guest, fit_host, FitResult, Roles, Run};
+use train::{fit_arbiter, fit_guest, fit_host, FitResult, Roles, Run, Warm};
+use warm::{
+    arbiter_warm, guest_warm, host_warm, log_init_iter, other_module_model, ModelInputUse,
+    MODEL_INPUT_USE,
+};
 
 /// FATE's `HeteroLR`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -320,7 +328,7 @@ pub struct SingleModel {
 const MAX_CLASSES: usize = 1000;
 
 fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
-    let param = LinearParam::parse(task, &ctx.parameters)?;
+    let mut param = LinearParam::parse(task, &ctx.parameters)?;
     let roles = Roles::of(ctx, task)?;
     if param.callbacks.checkpoint {
         ctx.tracker.info(
@@ -328,20 +336,63 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
              (deploying a checkpoint is refused); the final model is saved as usual",
         );
     }
-    if let Some(model) = ctx.models_of(task.module()).next() {
-        let invalid = |reason: String| Error::InvalidModel {
-            component: model.component.clone(),
-            alias: model.alias.clone(),
-            module: model.model.module.clone(),
-            reason,
-        };
-        let p: LinearModelParam = serde_json::from_value(model.model.param.clone())
-            .map_err(|e| invalid(format!("not a {} model: {e}", task.module())))?;
-        let scorer = Scorer::of_model(&p).map_err(invalid)?;
-        return predict_mode(ctx, task, &param, &roles, &p, &scorer, &model.model.meta);
+    // FATE: a model input with `train_data` is a warm start, without it predict mode.
+    let training = ctx.inputs.data.contains_key("train_data");
+    if !ctx.inputs.model.is_empty() {
+        match ctx.role {
+            // The arbiter has no data inputs: the guest tells it which of the two.
+            Role::Arbiter => {
+                let from_guest: ModelInputUse =
+                    ctx.federation()?
+                        .get(MODEL_INPUT_USE, MODEL_INPUT_USE, roles.guest)?;
+                return match from_guest {
+                    ModelInputUse::Predict => {
+                        ctx.tracker
+                            .info("predict mode: nothing to do at the arbiter");
+                        Ok(())
+                    }
+                    ModelInputUse::Refused { reason } => Err(Error::param(
+                        "input.model",
+                        format!("the guest refused the warm start: {reason}"),
+                    )),
+                    ModelInputUse::Warm { start } => {
+                        let warm = arbiter_warm(ctx, task, start)?;
+                        log_init_iter(ctx, start)?;
+                        fit_arbiter_side(ctx, task, &param, &roles, Some(&warm))
+                    }
+                };
+            }
+            _ if !training => {
+                if ctx.role == Role::Guest {
+                    if let Some(arbiter) = roles.arbiter {
+                        ctx.federation()?.remote(
+                            MODEL_INPUT_USE,
+                            MODEL_INPUT_USE,
+                            &ModelInputUse::Predict,
+                            &[arbiter],
+                        )?;
+                    }
+                }
+                let model = ctx
+                    .models_of(task.module())
+                    .next()
+                    .ok_or_else(|| other_module_model(ctx, task))?;
+                let invalid = |reason: String| Error::InvalidModel {
+                    component: model.component.clone(),
+                    alias: model.alias.clone(),
+                    module: model.model.module.clone(),
+                    reason,
+                };
+                let p: LinearModelParam = serde_json::from_value(model.model.param.clone())
+                    .map_err(|e| invalid(format!("not a {} model: {e}", task.module())))?;
+                let scorer = Scorer::of_model(&p).map_err(invalid)?;
+                return predict_mode(ctx, task, &param, &roles, &p, &scorer, &model.model.meta);
+            }
+            _ => {}
+        }
     }
     if ctx.role == Role::Arbiter {
-        return fit_arbiter_side(ctx, task, &param, &roles);
+        return fit_arbiter_side(ctx, task, &param, &roles, None);
     }
     let (train_id, frame) =
         read_input(ctx, task.module(), &["train_data", "data"])?.ok_or_else(|| {
@@ -375,6 +426,60 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         },
         param.key_length
     ));
+    let warm = if ctx.inputs.model.is_empty() {
+        None
+    } else {
+        let warm = match ctx.role {
+            Role::Guest => {
+                let prepared = guest_warm(ctx, task, &param, &train);
+                let mut others = roles.hosts.clone();
+                others.extend(roles.arbiter);
+                let signal = match &prepared {
+                    Ok((w, _)) => ModelInputUse::Warm { start: w.start },
+                    Err(e) => ModelInputUse::Refused {
+                        reason: e.to_string(),
+                    },
+                };
+                ctx.federation()?
+                    .remote(MODEL_INPUT_USE, MODEL_INPUT_USE, &signal, &others)?;
+                let (w, fit_intercept) = prepared?;
+                param.fit_intercept = fit_intercept;
+                w
+            }
+            _ => {
+                let from_guest: ModelInputUse =
+                    ctx.federation()?
+                        .get(MODEL_INPUT_USE, MODEL_INPUT_USE, roles.guest)?;
+                match from_guest {
+                    ModelInputUse::Warm { start } => host_warm(ctx, task, &param, &train, start)?,
+                    ModelInputUse::Refused { reason } => {
+                        return Err(Error::param(
+                            "input.model",
+                            format!("the guest refused the warm start: {reason}"),
+                        ))
+                    }
+                    ModelInputUse::Predict => {
+                        return Err(Error::param(
+                            "input.model",
+                            format!(
+                                "{} ({}): this party has train_data and a model input (a warm \
+                                 start) but the guest has no train_data (predict mode)",
+                                ctx.component,
+                                task.module()
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        log_init_iter(ctx, warm.start)?;
+        ctx.tracker.info(&format!(
+            "warm start from epoch {} of the model input, up to max_iter {}",
+            warm.start, param.max_iter
+        ));
+        Some(warm)
+    };
+    let param = param;
     if let Some(cv) = param.cv {
         return cross_validate(ctx, task, &param, &roles, &train, cv);
     }
@@ -392,6 +497,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         task,
         param: &param,
         roles: &roles,
+        warm: warm.as_ref(),
     };
     match ctx.role {
         Role::Guest => {
@@ -489,6 +595,8 @@ struct Fitting<'f> {
     task: Task,
     param: &'f LinearParam,
     roles: &'f Roles,
+    /// Warm start (binary and regression models only).
+    warm: Option<&'f Warm>,
 }
 
 /// What the guest trained in one run.
@@ -533,6 +641,7 @@ impl Fitting<'_> {
             validate_host,
             log_loss: part.1 == 1,
             part,
+            warm: self.warm,
         }
     }
 
@@ -843,6 +952,7 @@ fn fit_arbiter_side(
     task: Task,
     param: &LinearParam,
     roles: &Roles,
+    warm: Option<&Warm>,
 ) -> Result<()> {
     if roles.arbiter.is_none() {
         return Err(Error::param(
@@ -855,6 +965,7 @@ fn fit_arbiter_side(
         task,
         param,
         roles,
+        warm,
     };
     if let Some(cv) = param.cv {
         for fold in 0..cv.n_splits {
@@ -1285,6 +1396,7 @@ fn predict_mode(
         task,
         param: &param,
         roles,
+        warm: None,
     };
     match ctx.role {
         Role::Guest => {
@@ -1344,6 +1456,7 @@ fn cross_validate(
         task,
         param,
         roles,
+        warm: None,
     };
     // Per fold: its detail keys and rows (a fold may miss a class of another fold).
     let mut fold_rows: Vec<(Vec<String>, Vec<PredictRow>)> = Vec::new();

@@ -301,9 +301,42 @@ pub(crate) struct Run<'r> {
     /// This run is model `part.0` of `part.1` trained one after the other (one-vs-rest):
     /// the task's progress covers all of them.
     pub(crate) part: (usize, usize),
+    /// Warm start: the epoch to continue from and this party's loaded weights.
+    pub(crate) warm: Option<&'r Warm>,
+}
+
+/// Where a warm start continues (FATE loads `n_iter_` and the weights from the model
+/// input; the optimizer, the loss history and `is_converged` start afresh).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Warm {
+    /// The model's `iters`: the first epoch run now.
+    pub(crate) start: usize,
+    /// The loaded weights in this party's layout (the guest's intercept last; empty at
+    /// the arbiter).
+    pub(crate) weights: Vec<f64>,
 }
 
 impl Run<'_> {
+    /// The first epoch and the starting weights: the warm start's, or `0` and the
+    /// initializer's `k` weights.
+    fn start(&self, k: usize) -> Result<(usize, Vec<f64>)> {
+        match self.warm {
+            None => Ok((
+                0,
+                initial_weights(self.param.init, self.param.random_seed, k),
+            )),
+            Some(w) if w.weights.len() == k => Ok((w.start, w.weights.clone())),
+            Some(w) => Err(Error::param(
+                "input.model",
+                format!(
+                    "{}: warm start loaded {} weights, training needs {k}",
+                    self.task.module(),
+                    w.weights.len()
+                ),
+            )),
+        }
+    }
+
     fn fed(&self) -> Result<&dyn Federation> {
         self.ctx.federation()
     }
@@ -572,7 +605,7 @@ pub(crate) fn fit_guest(
         Task::Linear => y.clone(),
     };
     let k = data.k + usize::from(param.fit_intercept);
-    let mut w = initial_weights(param.init, param.random_seed, k);
+    let (start, mut w) = run.start(k)?;
     let mut batcher = Batches::new(param, data.n());
     let init_tag = run.tag(&[]);
     // Fixed batches go to the hosts once; changing ones every epoch (announced by an
@@ -607,12 +640,15 @@ pub(crate) fn fit_guest(
         param.decay_sqrt,
     );
     let mut sqn = sqn_state(run)?.map(|w| (w, SplitMix::seeded(param.sqn.random_seed)));
-    let mut result = FitResult::default();
+    let mut result = FitResult {
+        iters: start,
+        ..FitResult::default()
+    };
     let mut best = BestModels::default();
     let mut recorder = Recorder::default();
     let mut validator = validator;
     let mut phases = Phases::new();
-    for epoch in 0..param.max_iter {
+    for epoch in start..param.max_iter {
         optimizer.set_iters(epoch);
         let mut losses = Vec::new();
         let mut moved = vec![0.0; k];
@@ -1026,18 +1062,21 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
     let f = run.f();
     let k = data.k;
-    let mut w = initial_weights(param.init, param.random_seed, k);
+    let (start, mut w) = run.start(k)?;
     let mut optimizer = Optimizer::new(
         param.optimizer,
         param.learning_rate,
         param.decay,
         param.decay_sqrt,
     );
-    let mut result = FitResult::default();
+    let mut result = FitResult {
+        iters: start,
+        ..FitResult::default()
+    };
     let mut best = BestModels::default();
     let mut phases = Phases::new();
     let mut sqn = sqn_state(run)?;
-    for epoch in 0..param.max_iter {
+    for epoch in start..param.max_iter {
         optimizer.set_iters(epoch);
         let mut moved = vec![0.0; k];
         let drawn;
@@ -1208,9 +1247,13 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
         weights: None,
     });
     let mut host_opts: Vec<Optimizer> = run.roles.hosts.iter().map(|_| new_opt()).collect();
-    let mut result = FitResult::default();
+    let start = run.warm.map_or(0, |w| w.start);
+    let mut result = FitResult {
+        iters: start,
+        ..FitResult::default()
+    };
     let mut best = BestModels::default();
-    for epoch in 0..param.max_iter {
+    for epoch in start..param.max_iter {
         guest_opt.set_iters(epoch);
         for o in &mut host_opts {
             o.set_iters(epoch);
