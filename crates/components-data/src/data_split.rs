@@ -1,7 +1,9 @@
-//! `HeteroDataSplit` (alias `DataSplit`): train, validate and test sets.
+//! `HeteroDataSplit` (alias `DataSplit`) and `HomoDataSplit`: train, validate and test
+//! sets.
 //!
-//! The guest decides (it holds the labels, for `stratified`) and sends each host the
-//! ids of every set; each party then writes its own rows. Outputs follow the DSL's
+//! Hetero: the guest decides (it holds the labels, for `stratified`) and sends each host
+//! the ids of every set; each party then writes its own rows. Homo: no communication,
+//! every party splits its own rows with the same rules (its own labels for `stratified`). Outputs follow the DSL's
 //! output data names: names containing `train`, `validate`/`eval` and `test` get those
 //! sets; otherwise the first three names are train, validate, test in that order.
 //!
@@ -33,7 +35,7 @@ const HETERO_DATA_SPLIT_PARAMS: &[Param] = &[
     param("validate_size", Number, "null", true),
     param("stratified", Bool, "false", true),
     param("shuffle", Bool, "true", true),
-    param("split_points", List, "null", false),
+    param("split_points", List, "null", true),
     param("need_run", Bool, "true", true),
 ];
 
@@ -45,9 +47,30 @@ pub const SCHEMA: ModuleSchema = ModuleSchema {
     supported: &[],
 };
 
-/// The component.
+/// `HomoDataSplit`'s parameter schema: the same parameters, each party on its own.
+pub const HOMO_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HomoDataSplit",
+    params: &[HETERO_DATA_SPLIT_PARAMS],
+    conditions: &[],
+    supported: &[],
+};
+
+/// The component (`HeteroDataSplit`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DataSplit;
+
+/// `HomoDataSplit`: every party splits its own rows.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HomoDataSplit;
+
+impl Component for HomoDataSplit {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let param = SplitParam::parse(&ctx.parameters)?;
+        let (id, frame) = read_first_input(ctx, "HomoDataSplit", &["data", "train_data"])?;
+        let assignment = assign(&param, &frame)?;
+        write_sets(ctx, &id, &frame, &assignment)
+    }
+}
 
 /// Which set a row goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +126,9 @@ pub(crate) struct SplitParam {
     shuffle: bool,
     stratified: bool,
     random_state: Option<u64>,
+    /// `split_points`, sorted: with `stratified`, a continuous label is stratified by
+    /// the bin it falls in (FATE: `bisect_left` over the points; NaN after the last).
+    split_points: Vec<f64>,
 }
 
 impl SplitParam {
@@ -118,7 +144,29 @@ impl SplitParam {
                 )
             })?),
         };
+        let split_points = match p.value("split_points") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => {
+                let mut points = items
+                    .iter()
+                    .map(|v| {
+                        v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                            Error::param("split_points", format!("expected numbers, found {v}"))
+                        })
+                    })
+                    .collect::<Result<Vec<f64>>>()?;
+                points.sort_by(f64::total_cmp);
+                points
+            }
+            Some(v) => {
+                return Err(Error::param(
+                    "split_points",
+                    format!("expected a list of numbers, found {v}"),
+                ))
+            }
+        };
         Ok(SplitParam {
+            split_points,
             sizes: [
                 size_param(&p, "train_size")?,
                 size_param(&p, "validate_size")?,
@@ -180,6 +228,7 @@ fn assign(param: &SplitParam, frame: &Frame) -> Result<Assignment> {
         random_state,
         ..
     } = *param;
+    let points = &param.split_points;
     let mut rng = SplitMix::seeded(random_state);
     // Groups of row indices: one per label class when stratified, else one.
     let groups: Vec<Vec<usize>> = if stratified {
@@ -194,10 +243,15 @@ fn assign(param: &SplitParam, frame: &Frame) -> Result<Assignment> {
             })?;
         let mut by_class: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for i in 0..frame.nrows() {
-            by_class
-                .entry(frame.get(i, label).to_bits())
-                .or_default()
-                .push(i);
+            let y = frame.get(i, label);
+            let class = if points.is_empty() {
+                y.to_bits()
+            } else if y.is_nan() {
+                points.len() as u64
+            } else {
+                points.partition_point(|p| *p < y) as u64
+            };
+            by_class.entry(class).or_default().push(i);
         }
         by_class.into_values().collect()
     } else {
@@ -316,62 +370,156 @@ impl Component for DataSplit {
             // A single-party (local) split decides for itself.
             _ => assign(&param, &frame)?,
         };
-        let row_of: HashMap<&str, usize> = frame
-            .sids()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
-        let mut points = Vec::new();
-        for (set, name) in output_names(ctx) {
-            let ids = match set {
-                Set::Train => &assignment.train,
-                Set::Validate => &assignment.validate,
-                Set::Test => &assignment.test,
-            };
-            let label = match set {
-                Set::Train => "train",
-                Set::Validate => "validate",
-                Set::Test => "test",
-            };
-            let rows: Vec<usize> = ids
-                .iter()
-                .filter_map(|s| row_of.get(s.as_str()).copied())
-                .collect();
-            points.push((json!(label), json!(rows.len())));
-            let Some(name) = name else {
-                if !rows.is_empty() {
-                    ctx.tracker.info(&format!(
-                        "{} {label} rows dropped: the DSL declares no output for them",
-                        rows.len()
-                    ));
-                }
-                continue;
-            };
-            let rows: Vec<(usize, String)> = rows
-                .into_iter()
-                .map(|i| (i, frame.sids()[i].clone()))
-                .collect();
-            write_rows(ctx, &id, &frame, &rows, false, &name)?;
-        }
-        ctx.tracker.log_metric(Metric {
-            namespace: "train".into(),
-            name: "data_split".into(),
-            data: points.clone(),
-            meta: json!({"metric_type": "DATA_SPLIT"}),
-        })?;
-        let summary: serde_json::Map<String, Value> = points
-            .iter()
-            .map(|(k, v)| (format!("{}_count", k.as_str().unwrap_or("")), v.clone()))
-            .collect();
-        ctx.tracker.set_summary(Value::Object(summary))?;
-        Ok(())
+        write_sets(ctx, &id, &frame, &assignment)
     }
+}
+
+/// Writes each set's rows under its output name, with FATE's metric and summary.
+fn write_sets(
+    ctx: &TaskContext<'_>,
+    id: &fateflow_tables::TableId,
+    frame: &Frame,
+    assignment: &Assignment,
+) -> Result<()> {
+    let row_of: HashMap<&str, usize> = frame
+        .sids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let mut points = Vec::new();
+    for (set, name) in output_names(ctx) {
+        let ids = match set {
+            Set::Train => &assignment.train,
+            Set::Validate => &assignment.validate,
+            Set::Test => &assignment.test,
+        };
+        let label = match set {
+            Set::Train => "train",
+            Set::Validate => "validate",
+            Set::Test => "test",
+        };
+        let rows: Vec<usize> = ids
+            .iter()
+            .filter_map(|s| row_of.get(s.as_str()).copied())
+            .collect();
+        points.push((json!(label), json!(rows.len())));
+        let Some(name) = name else {
+            if !rows.is_empty() {
+                ctx.tracker.info(&format!(
+                    "{} {label} rows dropped: the DSL declares no output for them",
+                    rows.len()
+                ));
+            }
+            continue;
+        };
+        let rows: Vec<(usize, String)> = rows
+            .into_iter()
+            .map(|i| (i, frame.sids()[i].clone()))
+            .collect();
+        write_rows(ctx, id, frame, &rows, false, &name)?;
+    }
+    ctx.tracker.log_metric(Metric {
+        namespace: "train".into(),
+        name: "data_split".into(),
+        data: points.clone(),
+        meta: json!({"metric_type": "DATA_SPLIT"}),
+    })?;
+    let summary: serde_json::Map<String, Value> = points
+        .iter()
+        .map(|(k, v)| (format!("{}_count", k.as_str().unwrap_or("")), v.clone()))
+        .collect();
+    ctx.tracker.set_summary(Value::Object(summary))?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn homo_split_runs_at_each_party_without_talking_to_the_others() {
+        use crate::context::TaskInputs;
+        use crate::testing::{context, temp_store, upload, RecordingTracker};
+        let (_dir, store) = temp_store();
+        let csv: String = std::iter::once("id,y,x0\n".to_string())
+            .chain((0..100).map(|i| format!("{i},{},{i}\n", i % 2)))
+            .collect();
+        let table = upload(&store, "homo", &csv);
+        for role in [Role::Guest, Role::Host] {
+            let tracker = RecordingTracker::new();
+            let mut ctx = context(
+                "homo_data_split_0",
+                "HomoDataSplit",
+                json!({"test_size": 0.3, "validate_size": 0.2, "random_state": 7}),
+                &store,
+                &tracker,
+            );
+            ctx.role = role;
+            ctx.party_id = if role == Role::Guest { 9999 } else { 10000 };
+            ctx.roles = BTreeMap::from([(Role::Guest, vec![9999]), (Role::Host, vec![10000])]);
+            ctx.output_data_names = vec![
+                "train_data".into(),
+                "validate_data".into(),
+                "test_data".into(),
+            ];
+            ctx.inputs = TaskInputs {
+                data: BTreeMap::from([("data".to_string(), vec![table.clone()])]),
+                ..Default::default()
+            };
+            // No federation in the context: a homo split must not need one.
+            HomoDataSplit.run(&ctx).unwrap();
+            let outputs: Vec<String> = tracker.output_data().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(
+                outputs,
+                ["train_data", "validate_data", "test_data"],
+                "{role:?}"
+            );
+            let summary = tracker.summary().unwrap();
+            assert_eq!(
+                (
+                    &summary["train_count"],
+                    &summary["validate_count"],
+                    &summary["test_count"]
+                ),
+                (&json!(50), &json!(20), &json!(30)),
+                "{role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn split_points_stratify_a_continuous_label_by_its_bin() {
+        // Labels 0.00, 0.01, ..., 0.99; points 0.2 and 0.5 make bins of 21, 30 and 49
+        // (bisect_left: 0.2 belongs to the first bin, 0.5 to the second).
+        let n = 100;
+        let sids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let values: Vec<f64> = (0..n).flat_map(|i| [i as f64 / 100.0, 1.0]).collect();
+        let frame = Frame::new("id", vec!["y".into(), "x0".into()], sids, values)
+            .unwrap()
+            .with_label("y")
+            .unwrap();
+        let params = json!({"random_state": 3, "stratified": true, "test_size": 0.3, "split_points": [0.5, 0.2]});
+        let param = SplitParam::parse(params.as_object().unwrap()).unwrap();
+        assert_eq!(param.split_points, [0.2, 0.5]);
+        let a = assign(&param, &frame).unwrap();
+        let bin = |s: &String| match s.parse::<f64>().unwrap() / 100.0 {
+            y if y <= 0.2 => 0,
+            y if y <= 0.5 => 1,
+            _ => 2,
+        };
+        let mut test = [0; 3];
+        for s in &a.test {
+            test[bin(s)] += 1;
+        }
+        // 30 test rows shared 21:30:49 → 6.3, 9, 14.7 → 6, 9, 15 (largest remainders).
+        assert_eq!(test.iter().sum::<usize>(), 30);
+        for (got, size) in test.iter().zip([21.0, 30.0, 49.0]) {
+            assert!((*got as f64 - size * 0.3).abs() <= 1.0, "{test:?}");
+        }
+        let e = SplitParam::parse(json!({"split_points": ["a"]}).as_object().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("split_points"), "{e}");
+    }
 
     #[test]
     fn sizes_follow_fate_rules() {

@@ -28,6 +28,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     intersection::SCHEMA,
     intersection::cache_loader::SCHEMA,
     data_split::SCHEMA,
+    data_split::HOMO_SCHEMA,
     union::SCHEMA,
     sample::SCHEMA,
 ];
@@ -40,6 +41,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("Intersection", &intersection::Intersection),
     ("CacheLoader", &intersection::cache_loader::CacheLoader),
     ("HeteroDataSplit", &data_split::DataSplit),
+    ("HomoDataSplit", &data_split::HomoDataSplit),
     ("Union", &union::Union),
     ("FederatedSample", &sample::FederatedSample),
 ];
@@ -102,6 +104,9 @@ mod tests {
             ))
         });
         each(&crate::data_split::SCHEMA, &[], &|map| {
+            debug(SplitParam::parse(map))
+        });
+        each(&crate::data_split::HOMO_SCHEMA, &[], &|map| {
             debug(SplitParam::parse(map))
         });
         each(&crate::union::SCHEMA, &[], &|map| {

@@ -79,6 +79,7 @@ mod tests {
                 "HeteroFeatureSelection",
                 "HeteroLR",
                 "HeteroLinR",
+                "HomoDataSplit",
                 "Intersection",
                 "Reader",
                 "Union"

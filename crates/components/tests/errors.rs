@@ -108,8 +108,8 @@ fn cycle_names_its_components() {
 fn model_input_of_wrong_kind() {
     check(
         |d, _| {
-            // With `data` rather than `train_data`: a model input with train_data is a
-            // warm start, refused on its own.
+            // With `data` rather than `train_data` (a model input with train_data is a
+            // warm start, checked when the task starts).
             let lr = &mut d["components"]["hetero_lr_0"]["input"];
             let train = lr["data"]["train_data"].take();
             lr["data"] = json!({ "data": train });

@@ -537,16 +537,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        known_params: &[
-            k("random_state", Int),
-            k("test_size", Number),
-            k("train_size", Number),
-            k("validate_size", Number),
-            k("stratified", Bool),
-            k("shuffle", Bool),
-            k("split_points", List),
-            k("need_run", Bool),
-        ],
+        known_params: &[],
         required: &[],
     },
     ModuleInfo {
