@@ -199,7 +199,10 @@ mod tests {
     fn a_restored_secret_encrypts_alike() {
         let party = EcdhParty::new();
         let again = EcdhParty::from_secret_bytes(party.secret_bytes()).unwrap();
-        assert_eq!(party.encrypt_ids(&["a", "b"]), again.encrypt_ids(&["a", "b"]));
+        assert_eq!(
+            party.encrypt_ids(&["a", "b"]),
+            again.encrypt_ids(&["a", "b"])
+        );
     }
 
     #[test]

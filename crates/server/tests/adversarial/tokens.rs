@@ -309,7 +309,11 @@ fn a_forged_component_model_save_is_refused_and_the_model_is_unchanged() {
     let (status, v) = call(&s, &save, Some(&"f".repeat(64)), forged);
     // Which refusal depends on whether the site has reaped the ended process yet.
     let msg = v["retmsg"].as_str().unwrap_or("");
-    let words = if msg.contains("has ended") { "has ended" } else { "holds no token" };
+    let words = if msg.contains("has ended") {
+        "has ended"
+    } else {
+        "holds no token"
+    };
     refused(status, &v, 403, words);
     let after = s.post("tracking/component/output/model", query);
     assert_eq!(before["data"], after["data"], "{after}");
