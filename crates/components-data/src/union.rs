@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::params::Params;
 use fateflow_domain::module::Kind::Bool;
 use fateflow_domain::module::{param, ModuleSchema, Param};
-use fateflow_tables::{Frame, WriteMode};
+use fateflow_tables::{Frame, RowLayout, WriteMode};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -65,6 +65,26 @@ impl Component for Union {
                 component: "Union".into(),
                 what: "one or more input tables (input key `data`)".into(),
             });
+        }
+        let mut layouts = Vec::new();
+        for t in &inputs {
+            let id = t.to_id("input.data")?;
+            let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
+            layouts.push(info.layout == RowLayout::Text);
+        }
+        if layouts.iter().all(|text| *text) {
+            return union_text(ctx, &inputs, keep_duplicate);
+        }
+        if let Some(k) = layouts.iter().position(|text| *text) {
+            return Err(Error::param(
+                "data",
+                format!(
+                    "table {} holds raw text lines and table {} numeric columns: Union takes \
+                     tables of one kind (put a DataTransform before it for the text ones)",
+                    inputs[k],
+                    inputs[layouts.iter().position(|text| !*text).unwrap_or(0)]
+                ),
+            ));
         }
         let mut frames = Vec::new();
         for t in &inputs {
@@ -144,6 +164,61 @@ impl Component for Union {
     }
 }
 
+/// The union of raw-text tables (FATE's union of uploaded sparse or tag tables, which
+/// DataTransform parses afterwards): lines kept as stored, ids as for numeric tables.
+fn union_text(
+    ctx: &TaskContext<'_>,
+    inputs: &[crate::context::TableRef],
+    keep_duplicate: bool,
+) -> Result<()> {
+    let first = inputs[0].to_id("input.data")?;
+    let info = ctx
+        .tables
+        .info(&first)
+        .map_err(|e| Error::table(&first, e))?;
+    let mut seen = HashSet::new();
+    let mut rows = Vec::new();
+    let mut points = Vec::new();
+    for (k, t) in inputs.iter().enumerate() {
+        let id = t.to_id("input.data")?;
+        let mut taken = 0usize;
+        for batch in
+            fateflow_tables::scan_text(ctx.tables, &id).map_err(|e| Error::table(&id, e))?
+        {
+            for (mut sid, line) in batch.map_err(|e| Error::table(&id, e))? {
+                if !seen.insert(sid.clone()) {
+                    if !keep_duplicate {
+                        continue;
+                    }
+                    sid = format!("{sid}_{k}");
+                    if !seen.insert(sid.clone()) {
+                        continue;
+                    }
+                }
+                rows.push(Ok((sid, line)));
+                taken += 1;
+            }
+        }
+        points.push((json!(t.to_string()), json!(taken)));
+    }
+    let total = rows.len();
+    points.push((json!("total"), json!(total)));
+    let name = ctx.first_output_data_name("data").to_string();
+    let target = ctx.output_table(&name);
+    let target_id = target.to_id("output")?;
+    fateflow_tables::write_text(ctx.tables, &target_id, &info, rows, WriteMode::Replace)
+        .map_err(|e| Error::table(&target_id, e))?;
+    ctx.tracker.save_output_data(&name, &target)?;
+    ctx.tracker.log_metric(Metric {
+        namespace: "train".into(),
+        name: "union".into(),
+        data: points,
+        meta: json!({"metric_type": "UNION"}),
+    })?;
+    ctx.tracker.set_summary(json!({"total": total}))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +282,47 @@ mod tests {
         let out = run_union(&store, vec![a, c], json!({"allow_missing": true})).unwrap();
         assert_eq!(out.columns(), ["x", "z"]);
         assert!(out.get(0, 1).is_nan() && out.get(2, 1) == 90.0);
+    }
+
+    /// Stores lines as FATE's upload stores sparse and tag files: the id, then the rest.
+    fn text(store: &LocalTableStore, name: &str, csv: &str) -> TableRef {
+        let opts = fateflow_tables::UploadOptions::new("experiment", name);
+        fateflow_tables::upload_text(store, csv.as_bytes(), &opts).unwrap();
+        TableRef::new("experiment", name)
+    }
+
+    #[test]
+    fn raw_text_tables_union_as_lines_and_do_not_mix_with_numeric_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalTableStore::open(dir.path()).unwrap();
+        let t1 = text(&store, "tag1", "id,tags\n1,a:1\n2,b:2\n");
+        let t2 = text(&store, "tag2", "id,tags\n2,c:3\n3,d:4\n");
+        let tracker = RecordingTracker::new();
+        let mut ctx = context(
+            "union_0",
+            "Union",
+            json!({"keep_duplicate": true}),
+            &store,
+            &tracker,
+        );
+        ctx.inputs.data.insert("data".into(), vec![t1.clone(), t2]);
+        Union.run(&ctx).unwrap();
+        let (_, out) = tracker.output_data().pop().unwrap();
+        let mut rows: Vec<(String, String)> =
+            fateflow_tables::scan_text(&store, &out.to_id("o").unwrap())
+                .unwrap()
+                .flat_map(|b| b.unwrap())
+                .collect();
+        rows.sort();
+        let want: Vec<(String, String)> =
+            [("1", "a:1"), ("2", "b:2"), ("2_1", "c:3"), ("3", "d:4")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+        assert_eq!(rows, want);
+        assert_eq!(tracker.summary().unwrap()["total"], 4);
+        let numeric = table(&store, "n", &["x"], &[("9", &[9.0])]);
+        let e = run_union(&store, vec![t1, numeric], json!({})).unwrap_err();
+        assert!(e.to_string().contains("one kind"), "{e}");
     }
 }

@@ -243,17 +243,35 @@ fn default_value_list_of_the_wrong_length_is_named() {
 }
 
 #[test]
-fn a_column_without_values_cannot_give_a_statistic() {
-    let (_dir, store) = temp_store();
-    let table = upload(&store, "empty_col", "id,a,b\n1,1,nan\n2,2,nan\n");
-    let params = json!({"missing_fill": true, "missing_fill_method": "max"});
-    let (_, result) = transform(&store, GUEST, &table, params, None);
-    let e = result.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::User);
-    assert_eq!(
-        e.to_string(),
-        "column `b` of table experiment.empty_col has no value to compute the max from (missing_fill_method)"
-    );
+fn a_column_without_values_fills_as_fate_does() {
+    // FATE's statistics of an empty column: mean 0/0 = NaN, min +inf, max -inf.
+    for (method, want) in [
+        ("max", f64::NEG_INFINITY),
+        ("min", f64::INFINITY),
+        ("mean", f64::NAN),
+    ] {
+        let (_dir, store) = temp_store();
+        let table = upload(&store, "empty_col", "id,a,b\n1,1,nan\n2,2,nan\n");
+        let params = json!({"missing_fill": true, "missing_fill_method": method});
+        let (tracker, result) = transform(&store, GUEST, &table, params, None);
+        result.unwrap();
+        let rows = output_rows(&store, GUEST);
+        assert_eq!(
+            rows["1"][0], 1.0,
+            "{method}: the other column keeps its values"
+        );
+        for r in rows.values() {
+            let b = r[1];
+            assert!(b == want || (want.is_nan() && b.is_nan()), "{method}: {b}");
+        }
+        assert!(
+            tracker
+                .info_lines()
+                .iter()
+                .any(|l| l.contains("column `b`") && l.contains("no value")),
+            "{method}: the log says why"
+        );
+    }
 }
 
 /// | id | x   | z   |

@@ -478,14 +478,25 @@ fn fit_replacer(
                 .iter()
                 .zip(&stats)
                 .map(|(column, s)| {
-                    s.get(method).ok_or_else(|| Error::NoStatistic {
-                        table: input.name(),
-                        column: column.clone(),
-                        statistic: method.as_str(),
-                        parameter: step.method_param,
+                    s.get(method).unwrap_or_else(|| {
+                        // FATE's statistics of a column without values: the mean is
+                        // 0/0 (NaN), the min +inf and the max -inf; it fills with them.
+                        let v = match method {
+                            ReplaceMethod::Min => f64::INFINITY,
+                            ReplaceMethod::Max => f64::NEG_INFINITY,
+                            _ => f64::NAN,
+                        };
+                        ctx.tracker.info(&format!(
+                            "column `{column}` of {} has no value to compute the {} from \
+                             ({}): its cells are filled with {v}, as FATE does",
+                            input.name(),
+                            method.as_str(),
+                            step.method_param
+                        ));
+                        v
                     })
                 })
-                .collect::<Result<Vec<_>>>()?
+                .collect::<Vec<_>>()
         }
     };
     Ok(Some(Replacer { markers, values }))
