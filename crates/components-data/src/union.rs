@@ -152,16 +152,28 @@ impl Component for Union {
             .unwrap_or(4);
         fateflow_tables::write_frame(ctx.tables, &target_id, &out, partitions, WriteMode::Replace)
             .map_err(|e| Error::table(&target_id, e))?;
-        ctx.tracker.save_output_data(&name, &target)?;
-        ctx.tracker.log_metric(Metric {
-            namespace: "train".into(),
-            name: "union".into(),
-            data: points,
-            meta: json!({"metric_type": "UNION"}),
-        })?;
-        ctx.tracker.set_summary(json!({"total": total}))?;
-        Ok(())
+        report(ctx, &name, &target, points, total)
     }
+}
+
+/// Records the output table, FATE's `union` metric (rows taken per input, total) and
+/// the summary.
+fn report(
+    ctx: &TaskContext<'_>,
+    name: &str,
+    target: &crate::context::TableRef,
+    points: Vec<(Value, Value)>,
+    total: usize,
+) -> Result<()> {
+    ctx.tracker.save_output_data(name, target)?;
+    ctx.tracker.log_metric(Metric {
+        namespace: "train".into(),
+        name: "union".into(),
+        data: points,
+        meta: json!({"metric_type": "UNION"}),
+    })?;
+    ctx.tracker.set_summary(json!({"total": total}))?;
+    Ok(())
 }
 
 /// The union of raw-text tables (FATE's union of uploaded sparse or tag tables, which
@@ -208,15 +220,7 @@ fn union_text(
     let target_id = target.to_id("output")?;
     fateflow_tables::write_text(ctx.tables, &target_id, &info, rows, WriteMode::Replace)
         .map_err(|e| Error::table(&target_id, e))?;
-    ctx.tracker.save_output_data(&name, &target)?;
-    ctx.tracker.log_metric(Metric {
-        namespace: "train".into(),
-        name: "union".into(),
-        data: points,
-        meta: json!({"metric_type": "UNION"}),
-    })?;
-    ctx.tracker.set_summary(json!({"total": total}))?;
-    Ok(())
+    report(ctx, &name, &target, points, total)
 }
 
 #[cfg(test)]
