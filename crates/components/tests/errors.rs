@@ -376,3 +376,21 @@ fn a_deployed_model_input_in_a_training_job() {
         "only a predict job does",
     );
 }
+
+#[test]
+fn a_cache_loader_without_the_job_it_loads_from() {
+    // FATE's CacheLoader example confs leave job_id empty for the user to fill in.
+    check(
+        |dsl, conf| {
+            dsl["components"]["cache_loader_0"] =
+                json!({"module": "CacheLoader", "output": {"cache": ["cache"]}});
+            conf["component_parameters"]["common"]["cache_loader_0"] =
+                json!({"job_id": "202612060000000000000", "component_name": "intersect_0", "cache_name": "cache"});
+            conf["component_parameters"]["role"]["host"]["0"]["cache_loader_0"] =
+                json!({"job_id": ""});
+        },
+        Some("cache_loader_0"),
+        "job_id",
+        "missing for host[0] (party 10000); job_id, component_name and cache_name name the earlier job's cache to load",
+    );
+}

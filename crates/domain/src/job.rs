@@ -469,7 +469,10 @@ fn check_component_parameters(
             let where_ = format!("{}[{index}]", party.role);
             if need_run && conf.dsl_version == DslVersion::V2 {
                 for req in info.required {
-                    if params.get(*req).is_none_or(Value::is_null) {
+                    let missing = params
+                        .get(*req)
+                        .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+                    if missing {
                         report.cpn(
                             &c.name,
                             *req,
@@ -630,6 +633,10 @@ fn short_value(v: &Value) -> String {
 fn required_hint(module: &str, param: &str) -> &'static str {
     match (module, param) {
         ("Reader", "table") => "expected {\"table\": {\"name\": ..., \"namespace\": ...}}",
+        ("CacheLoader", _) => {
+            "job_id, component_name and cache_name name the earlier job's cache to load \
+             (FATE's example confs leave job_id empty for you to fill in)"
+        }
         _ => "this parameter is required",
     }
 }

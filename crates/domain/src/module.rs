@@ -401,7 +401,7 @@ pub static MODULES: &[ModuleInfo] = &[
             k("component_name", Str),
             k("cache_name", Str),
         ],
-        required: &[],
+        required: &["job_id", "component_name", "cache_name"],
     },
     ModuleInfo {
         name: "FeatureScale",
