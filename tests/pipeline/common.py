@@ -40,6 +40,38 @@ def table(name):
     return {"name": name, "namespace": NAMESPACE}
 
 
+def reader(name, guest_table, host_table):
+    """A Reader of `guest_table` at the guest and `host_table` at the host."""
+    from pipeline.component import Reader
+
+    r = Reader(name=name)
+    r.get_party_instance(role="guest", party_id=GUEST).component_param(table=table(guest_table))
+    r.get_party_instance(role="host", party_id=HOST).component_param(table=table(host_table))
+    return r
+
+
+def hetero_start(guest_table, host_table, arbiter=False, **guest_transform):
+    """A guest-initiated pipeline with reader_0 and data_transform_0 added (the guest's
+    DataTransform with the label and `guest_transform`, the host's without).
+    Returns (pipeline, reader_0, data_transform_0)."""
+    from pipeline.backend.pipeline import PipeLine
+    from pipeline.component import DataTransform
+    from pipeline.interface import Data
+
+    p = PipeLine().set_initiator(role="guest", party_id=GUEST)
+    if arbiter:
+        p.set_roles(guest=GUEST, host=HOST, arbiter=HOST)
+    else:
+        p.set_roles(guest=GUEST, host=HOST)
+    reader_0 = reader("reader_0", guest_table, host_table)
+    dt_0 = DataTransform(name="data_transform_0")
+    dt_0.get_party_instance(role="guest", party_id=GUEST).component_param(with_label=True, **guest_transform)
+    dt_0.get_party_instance(role="host", party_id=HOST).component_param(with_label=False)
+    p.add_component(reader_0)
+    p.add_component(dt_0, data=Data(data=reader_0.output.data))
+    return p, reader_0, dt_0
+
+
 def read_csv(file_name):
     """(ids, header, rows as float arrays) of a data file."""
     with open(os.path.join(DATA, file_name)) as f:

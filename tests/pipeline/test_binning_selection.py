@@ -4,11 +4,9 @@ IVs of guest and host columns equal a plaintext computation on the same split po
 import bisect
 
 import numpy as np
-from common import GUEST, HOST, check, dump, joined, table, upload
-from pipeline.backend.pipeline import PipeLine
+from common import HOST, check, dump, hetero_start, joined, upload
 from pipeline.backend.task_info import TaskInfo
-from pipeline.component import (DataTransform, HeteroFeatureBinning, HeteroFeatureSelection,
-                                Intersection, Reader)
+from pipeline.component import HeteroFeatureBinning, HeteroFeatureSelection, Intersection
 from pipeline.interface import Data, Model
 
 THRESHOLD = 0.3
@@ -40,22 +38,13 @@ def plaintext_iv(values, y, split_points, adjustment=0.5):
 
 def main():
     upload({"breast_g": "breast_hetero_guest.csv", "breast_h": "breast_hetero_host.csv"})
-    p = PipeLine().set_initiator(role="guest", party_id=GUEST)
-    p.set_roles(guest=GUEST, host=HOST)
-    reader_0 = Reader(name="reader_0")
-    reader_0.get_party_instance(role="guest", party_id=GUEST).component_param(table=table("breast_g"))
-    reader_0.get_party_instance(role="host", party_id=HOST).component_param(table=table("breast_h"))
-    dt_0 = DataTransform(name="data_transform_0")
-    dt_0.get_party_instance(role="guest", party_id=GUEST).component_param(with_label=True)
-    dt_0.get_party_instance(role="host", party_id=HOST).component_param(with_label=False)
+    p, reader_0, dt_0 = hetero_start("breast_g", "breast_h")
     inter_0 = Intersection(name="intersection_0")
     binning_0 = HeteroFeatureBinning(name="hetero_feature_binning_0", method="quantile", bin_num=10,
                                      encrypt_param={"key_length": 1024})
     selection_0 = HeteroFeatureSelection(name="hetero_feature_selection_0", filter_methods=["iv_filter"],
                                          iv_param={"metrics": ["iv"], "filter_type": ["threshold"],
                                                    "threshold": [THRESHOLD], "select_federated": True})
-    p.add_component(reader_0)
-    p.add_component(dt_0, data=Data(data=reader_0.output.data))
     p.add_component(inter_0, data=Data(data=dt_0.output.data))
     p.add_component(binning_0, data=Data(data=inter_0.output.data))
     p.add_component(selection_0, data=Data(data=inter_0.output.data),

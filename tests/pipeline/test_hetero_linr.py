@@ -2,11 +2,9 @@
 loss series, output data, evaluation. The RMSE is checked against a plaintext linear
 regression with the same optimiser, and the Evaluation's metrics against the output."""
 import numpy as np
-from common import GUEST, HOST, check, dump, joined, metric_points, metrics, table, upload
-from pipeline.backend.pipeline import PipeLine
-from pipeline.component import (DataTransform, Evaluation, FeatureScale, HeteroLinR, Intersection,
-                                Reader)
-from pipeline.interface import Data, Model
+from common import check, dump, hetero_start, joined, metric_points, metrics, upload
+from pipeline.component import Evaluation, FeatureScale, HeteroLinR, Intersection
+from pipeline.interface import Data
 
 MAX_ITER, LR = 20, 0.3
 
@@ -29,22 +27,13 @@ def plaintext_rmse():
 
 def main():
     upload({"student_g": "student_hetero_guest.csv", "student_h": "student_hetero_host.csv"})
-    p = PipeLine().set_initiator(role="guest", party_id=GUEST)
-    p.set_roles(guest=GUEST, host=HOST, arbiter=HOST)
-    reader_0 = Reader(name="reader_0")
-    reader_0.get_party_instance(role="guest", party_id=GUEST).component_param(table=table("student_g"))
-    reader_0.get_party_instance(role="host", party_id=HOST).component_param(table=table("student_h"))
-    dt_0 = DataTransform(name="data_transform_0")
-    dt_0.get_party_instance(role="guest", party_id=GUEST).component_param(with_label=True, label_type="float")
-    dt_0.get_party_instance(role="host", party_id=HOST).component_param(with_label=False)
+    p, reader_0, dt_0 = hetero_start("student_g", "student_h", arbiter=True, label_type="float")
     inter_0 = Intersection(name="intersection_0")
     scale_0 = FeatureScale(name="feature_scale_0", method="min_max_scale")
     linr_0 = HeteroLinR(name="hetero_linr_0", penalty="None", optimizer="sgd", learning_rate=LR,
                         max_iter=MAX_ITER, batch_size=-1, tol=1e-12, early_stop="diff",
                         init_param={"init_method": "zeros"}, encrypt_param={"key_length": 1024})
     eval_0 = Evaluation(name="evaluation_0", eval_type="regression")
-    p.add_component(reader_0)
-    p.add_component(dt_0, data=Data(data=reader_0.output.data))
     p.add_component(inter_0, data=Data(data=dt_0.output.data))
     p.add_component(scale_0, data=Data(data=inter_0.output.data))
     p.add_component(linr_0, data=Data(train_data=scale_0.output.data))

@@ -2,10 +2,10 @@
 metric series, output data in FATE's columns, deploy, predict with a new reader and an
 added evaluation. The AUC is checked against a plaintext logistic regression."""
 import numpy as np
-from common import GUEST, HOST, auc, check, dump, joined, metric_points, metrics, table, upload
+from common import auc, check, dump, hetero_start, joined, metric_points, metrics, reader, upload
 from pipeline.backend.pipeline import PipeLine
-from pipeline.component import DataTransform, Evaluation, HeteroLR, Intersection, Reader
-from pipeline.interface import Data, Model
+from pipeline.component import Evaluation, HeteroLR, Intersection
+from pipeline.interface import Data
 
 MAX_ITER, LR, ALPHA = 15, 0.15, 0.01
 
@@ -26,22 +26,13 @@ def plaintext_auc():
 
 def main():
     upload({"breast_g": "breast_hetero_guest.csv", "breast_h": "breast_hetero_host.csv"})
-    p = PipeLine().set_initiator(role="guest", party_id=GUEST)
-    p.set_roles(guest=GUEST, host=HOST, arbiter=HOST)
-    reader_0 = Reader(name="reader_0")
-    reader_0.get_party_instance(role="guest", party_id=GUEST).component_param(table=table("breast_g"))
-    reader_0.get_party_instance(role="host", party_id=HOST).component_param(table=table("breast_h"))
-    dt_0 = DataTransform(name="data_transform_0")
-    dt_0.get_party_instance(role="guest", party_id=GUEST).component_param(with_label=True)
-    dt_0.get_party_instance(role="host", party_id=HOST).component_param(with_label=False)
+    p, reader_0, dt_0 = hetero_start("breast_g", "breast_h", arbiter=True)
     inter_0 = Intersection(name="intersection_0")
     lr_0 = HeteroLR(name="hetero_lr_0", penalty="L2", alpha=ALPHA, optimizer="sgd",
                     learning_rate=LR, max_iter=MAX_ITER, batch_size=-1, tol=1e-12,
                     early_stop="diff", init_param={"init_method": "zeros"},
                     encrypt_param={"key_length": 1024})
     eval_0 = Evaluation(name="evaluation_0", eval_type="binary")
-    p.add_component(reader_0)
-    p.add_component(dt_0, data=Data(data=reader_0.output.data))
     p.add_component(inter_0, data=Data(data=dt_0.output.data))
     p.add_component(lr_0, data=Data(train_data=inter_0.output.data, validate_data=inter_0.output.data))
     p.add_component(eval_0, data=Data(data=lr_0.output.data))
@@ -78,9 +69,7 @@ def main():
 
     p.deploy_component([dt_0, inter_0, lr_0])
     predict = PipeLine()
-    reader_1 = Reader(name="reader_1")
-    reader_1.get_party_instance(role="guest", party_id=GUEST).component_param(table=table("breast_g"))
-    reader_1.get_party_instance(role="host", party_id=HOST).component_param(table=table("breast_h"))
+    reader_1 = reader("reader_1", "breast_g", "breast_h")
     eval_1 = Evaluation(name="evaluation_1", eval_type="binary")
     predict.add_component(reader_1)
     predict.add_component(p, data=Data(predict_input={p.data_transform_0.input.data: reader_1.output.data}))

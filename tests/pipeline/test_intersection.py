@@ -3,10 +3,9 @@ party keeps equal the plaintext intersection of the two files."""
 import os
 import tempfile
 
-from common import DATA, GUEST, HOST, check, table, upload
-from pipeline.backend.pipeline import PipeLine
+from common import DATA, HOST, check, hetero_start, upload
 from pipeline.backend.task_info import TaskInfo
-from pipeline.component import DataTransform, Intersection, Reader
+from pipeline.component import Intersection
 from pipeline.interface import Data
 
 
@@ -26,20 +25,11 @@ def main():
     common_ids = ids["g"] & ids["h"]
     check(0 < len(common_ids) < min(len(ids["g"]), len(ids["h"])), "each side holds ids the other lacks")
     for method in ["ecdh", "rsa", "raw"]:
-        p = PipeLine().set_initiator(role="guest", party_id=GUEST)
-        p.set_roles(guest=GUEST, host=HOST)
-        reader_0 = Reader(name="reader_0")
-        reader_0.get_party_instance(role="guest", party_id=GUEST).component_param(table=table("subset_g"))
-        reader_0.get_party_instance(role="host", party_id=HOST).component_param(table=table("subset_h"))
-        dt_0 = DataTransform(name="data_transform_0")
-        dt_0.get_party_instance(role="guest", party_id=GUEST).component_param(with_label=True)
-        dt_0.get_party_instance(role="host", party_id=HOST).component_param(with_label=False)
+        p, reader_0, dt_0 = hetero_start("subset_g", "subset_h")
         params = {"intersect_method": method}
         if method == "rsa":
             params["rsa_params"] = {"key_length": 1024}
         inter_0 = Intersection(name="intersection_0", **params)
-        p.add_component(reader_0)
-        p.add_component(dt_0, data=Data(data=reader_0.output.data))
         p.add_component(inter_0, data=Data(data=dt_0.output.data))
         p.compile()
         p.fit()

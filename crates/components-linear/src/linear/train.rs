@@ -358,6 +358,21 @@ impl Run<'_> {
         self.roles.hosts.len() == 1
     }
 
+    /// Keeps the epoch's loss and, unless this is a one-vs-rest sub-model, logs it as
+    /// FATE's `train/loss` metric (one point per epoch).
+    fn record_loss(&self, history: &mut Vec<f64>, epoch: usize, loss: f64) -> Result<()> {
+        history.push(loss);
+        if self.log_loss {
+            self.ctx.log_metric(crate::context::Metric {
+                namespace: "train".into(),
+                name: "loss".into(),
+                data: vec![(epoch.into(), loss.into())],
+                meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
+            })?;
+        }
+        Ok(())
+    }
+
     fn progress(&self, epoch: usize) {
         let (i, of) = self.part;
         let total = self.param.max_iter.max(1) * of.max(1);
@@ -894,15 +909,7 @@ pub(crate) fn fit_guest(
             }
         };
         if let Some(loss) = conv.loss {
-            result.loss_history.push(loss);
-            if run.log_loss {
-                run.ctx.log_metric(crate::context::Metric {
-                    namespace: "train".into(),
-                    name: "loss".into(),
-                    data: vec![(epoch.into(), loss.into())],
-                    meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
-                })?;
-            }
+            run.record_loss(&mut result.loss_history, epoch, loss)?;
             run.ctx.tracker.info(&format!(
                 "epoch {epoch}: loss {loss:.6} ({})",
                 phases.take()
@@ -1397,15 +1404,7 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
             &to_all,
         )?;
         if let Some(loss) = loss {
-            result.loss_history.push(loss);
-            if run.log_loss {
-                run.ctx.log_metric(crate::context::Metric {
-                    namespace: "train".into(),
-                    name: "loss".into(),
-                    data: vec![(epoch.into(), loss.into())],
-                    meta: serde_json::json!({"metric_type": "LOSS", "unit_name": "iters"}),
-                })?;
-            }
+            run.record_loss(&mut result.loss_history, epoch, loss)?;
         }
         run.progress(epoch);
         result.iters = epoch + 1;
