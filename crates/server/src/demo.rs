@@ -72,13 +72,15 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
                 &json!({"job_id": job_id, "component_name": "intersection_0", "role": role, "party_id": party}),
             )
             .await?;
-        let points = &m["data"]["train"]["intersection"]["data"];
-        if !points.is_null() {
-            outln!(
-                "{role} {party}: intersection kept {} rows (rate {})",
-                points[0][1],
-                points[1][1]
-            )?;
+        // FATE's intersection metric: [[key, value], ...], read by key.
+        let point = |key: &str| {
+            m["data"]["train"]["intersection"]["data"]
+                .as_array()
+                .and_then(|pts| pts.iter().find(|p| p[0] == key))
+                .map(|p| p[1].clone())
+        };
+        if let (Some(count), Some(rate)) = (point("intersect_count"), point("intersect_rate")) {
+            outln!("{role} {party}: intersection kept {count} rows (rate {rate})")?;
         }
     }
     let mut evaluated = false;
