@@ -1,5 +1,6 @@
 //! Small helpers between components and the tables crate.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -157,6 +158,55 @@ pub fn read_input(
     let id = input.to_id("input.data")?;
     let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| Error::table(&id, e))?;
     Ok(Some((id, frame)))
+}
+
+/// The host row of each of the guest's ids, in the guest's order. Fails unless both
+/// parties hold exactly the same ids.
+pub fn match_rows(
+    table: &str,
+    sid_name: &str,
+    host_sids: &[&str],
+    guest_sids: &[String],
+) -> Result<Vec<usize>> {
+    let index: HashMap<&str, usize> = host_sids.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+    let mut seen = vec![false; host_sids.len()];
+    let mut rows = Vec::with_capacity(guest_sids.len());
+    for sid in guest_sids {
+        let Some(&row) = index.get(sid.as_str()) else {
+            return Err(Error::InvalidValue {
+                table: table.into(),
+                sid: sid.clone(),
+                column: sid_name.into(),
+                reason: format!(
+                    "the guest has this sample but this host does not ({} guest ids, {} host rows); run Intersection first so that both hold the same ids",
+                    guest_sids.len(),
+                    host_sids.len()
+                ),
+            });
+        };
+        if std::mem::replace(&mut seen[row], true) {
+            return Err(Error::InvalidValue {
+                table: table.into(),
+                sid: sid.clone(),
+                column: sid_name.into(),
+                reason: "the guest sent this id twice".into(),
+            });
+        }
+        rows.push(row);
+    }
+    if let Some(row) = seen.iter().position(|&s| !s) {
+        return Err(Error::InvalidValue {
+            table: table.into(),
+            sid: host_sids[row].into(),
+            column: sid_name.into(),
+            reason: format!(
+                "this host has the sample but the guest does not ({} guest ids, {} host rows); run Intersection first so that both hold the same ids",
+                guest_sids.len(),
+                host_sids.len()
+            ),
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

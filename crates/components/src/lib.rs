@@ -17,6 +17,7 @@ pub use fateflow_components_feature::{
     HeteroFeatureSelection,
 };
 pub use fateflow_components_linear::{linear, HeteroLR, HeteroLinR, LinearModelParam};
+pub use fateflow_components_tree::{secureboost, HeteroSecureBoost};
 pub use registry::{registry, Registry};
 
 /// Every implemented module's parameter schema, for submit-time validation.
@@ -24,5 +25,6 @@ pub const CATALOG: fateflow_domain::Catalog = fateflow_domain::Catalog::new(&[
     fateflow_components_data::SCHEMAS,
     fateflow_components_feature::SCHEMAS,
     fateflow_components_linear::SCHEMAS,
+    fateflow_components_tree::SCHEMAS,
     fateflow_components_eval::SCHEMAS,
 ]);

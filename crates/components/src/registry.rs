@@ -10,6 +10,7 @@ const FAMILIES: &[Components] = &[
     fateflow_components_data::COMPONENTS,
     fateflow_components_feature::COMPONENTS,
     fateflow_components_linear::COMPONENTS,
+    fateflow_components_tree::COMPONENTS,
     fateflow_components_eval::COMPONENTS,
 ];
 
@@ -79,6 +80,7 @@ mod tests {
                 "HeteroFeatureSelection",
                 "HeteroLR",
                 "HeteroLinR",
+                "HeteroSecureBoost",
                 "HomoDataSplit",
                 "Intersection",
                 "Reader",
@@ -92,7 +94,9 @@ mod tests {
         assert!(r.get("Evaluation").is_some());
         assert!(r.get("HeteroLR").is_some());
         assert!(r.get("HeteroFeatureBinning").is_some());
-        assert!(r.get("HeteroSecureBoost").is_none());
+        assert!(r.get("HeteroSecureBoost").is_some());
+        assert!(r.get("HeteroFastSecureBoost").is_some());
+        assert!(r.get("HomoSecureBoost").is_none());
         assert!(r.get("reader").is_none());
     }
 

@@ -16,6 +16,11 @@ use serde_json::Value;
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
 const REFUSED: &[(&str, &str, &[&str])] = &[
     (
+        "hetero_feature_selection/hetero_feature_selection_fast_sbt",
+        "selection by SecureBoost feature importance",
+        &["hetero_feature_selection_0.sbt_param.threshold"],
+    ),
+    (
         "hetero_stepwise/linr-stepwise",
         "stepwise",
         &[
@@ -205,6 +210,8 @@ fn shipped_example_jobs_are_accepted() {
                     .replace("ITERS", "5")
                     .replace("DATASET", "breast")
                     .replace("METHOD", "ecdh")
+                    .replace("TREES", "3")
+                    .replace("DEPTH", "3")
             };
             match Job::parse_str(&read("dsl.json"), &read("conf.json"), CATALOG) {
                 Ok(j) => assert!(

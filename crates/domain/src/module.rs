@@ -469,7 +469,7 @@ pub static MODULES: &[ModuleInfo] = &[
     ModuleInfo {
         name: "HeteroSecureBoost",
         roles: GH,
-        aliases: &[],
+        aliases: &["HeteroFastSecureBoost"],
         is_reader: false,
         deploy_without_model: false,
         known_params: &[

@@ -29,7 +29,7 @@
 //! something other than one-hot labels (a different power of two per sample, say) could
 //! read the hosts' bin of every sample from the sums.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fateflow_crypto::packing::Packer;
@@ -43,6 +43,7 @@ use super::optimal::{self, index_buckets, MergeSettings, OptimalMetric};
 use super::param::check_max_bin_pct;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
+use crate::table_io::match_rows;
 use crate::wire::{decode_ciphers, encode_ciphers};
 
 /// Tag of every message of one fit.
@@ -584,55 +585,6 @@ pub(crate) fn host(
     }
     ctx.tracker.progress(90);
     Ok(Some(kept))
-}
-
-/// The host row of each of the guest's ids, in the guest's order. Fails unless both
-/// parties hold exactly the same ids.
-fn match_rows(
-    table: &str,
-    sid_name: &str,
-    host_sids: &[&str],
-    guest_sids: &[String],
-) -> Result<Vec<usize>> {
-    let index: HashMap<&str, usize> = host_sids.iter().enumerate().map(|(i, &s)| (s, i)).collect();
-    let mut seen = vec![false; host_sids.len()];
-    let mut rows = Vec::with_capacity(guest_sids.len());
-    for sid in guest_sids {
-        let Some(&row) = index.get(sid.as_str()) else {
-            return Err(Error::InvalidValue {
-                table: table.into(),
-                sid: sid.clone(),
-                column: sid_name.into(),
-                reason: format!(
-                    "the guest has this sample but this host does not ({} guest ids, {} host rows); run Intersection first so that both hold the same ids",
-                    guest_sids.len(),
-                    host_sids.len()
-                ),
-            });
-        };
-        if std::mem::replace(&mut seen[row], true) {
-            return Err(Error::InvalidValue {
-                table: table.into(),
-                sid: sid.clone(),
-                column: sid_name.into(),
-                reason: "the guest sent this id twice".into(),
-            });
-        }
-        rows.push(row);
-    }
-    if let Some(row) = seen.iter().position(|&s| !s) {
-        return Err(Error::InvalidValue {
-            table: table.into(),
-            sid: host_sids[row].into(),
-            column: sid_name.into(),
-            reason: format!(
-                "this host has the sample but the guest does not ({} guest ids, {} host rows); run Intersection first so that both hold the same ids",
-                guest_sids.len(),
-                host_sids.len()
-            ),
-        });
-    }
-    Ok(rows)
 }
 
 /// The encrypted `(event, non_event)` sum of every bin of one column (value bins, then the

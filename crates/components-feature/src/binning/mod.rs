@@ -119,7 +119,7 @@ pub(crate) mod federated;
 pub mod model;
 pub(crate) mod optimal;
 pub(crate) mod param;
-pub(crate) mod quantile;
+pub mod quantile;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

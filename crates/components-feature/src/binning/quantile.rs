@@ -32,7 +32,7 @@ struct Tuple {
 
 /// A Greenwald–Khanna summary of one column's non-missing values.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct QuantileSummary {
+pub struct QuantileSummary {
     compress_thres: usize,
     head_size: usize,
     error: f64,
@@ -43,7 +43,7 @@ pub(crate) struct QuantileSummary {
 
 impl QuantileSummary {
     /// An empty summary with FATE's three settings.
-    pub(crate) fn new(compress_thres: usize, head_size: usize, error: f64) -> Self {
+    pub fn new(compress_thres: usize, head_size: usize, error: f64) -> Self {
         QuantileSummary {
             compress_thres: compress_thres.max(1),
             head_size: head_size.max(1),
@@ -61,7 +61,7 @@ impl QuantileSummary {
     }
 
     /// Adds a value; NaN must be filtered out by the caller (it is a missing value).
-    pub(crate) fn insert(&mut self, x: f64) {
+    pub fn insert(&mut self, x: f64) {
         debug_assert!(!x.is_nan());
         self.head.push(x);
         if self.head.len() >= self.head_size {
@@ -107,14 +107,14 @@ impl QuantileSummary {
     }
 
     /// Flushes the buffer and merges neighbouring tuples.
-    pub(crate) fn compress(&mut self) {
+    pub fn compress(&mut self) {
         self.flush_head();
         let threshold = 2.0 * self.error * self.count as f64;
         self.sampled = compressed(&self.sampled, threshold);
     }
 
     /// The summary of both summaries' values.
-    pub(crate) fn merge(mut self, mut other: QuantileSummary) -> QuantileSummary {
+    pub fn merge(mut self, mut other: QuantileSummary) -> QuantileSummary {
         if !other.head.is_empty() {
             other.compress();
         }
@@ -151,7 +151,7 @@ impl QuantileSummary {
     }
 
     /// The value at quantile `q` (in `[0, 1]`), or `None` for an empty summary.
-    pub(crate) fn query(&mut self, q: f64) -> Option<f64> {
+    pub fn query(&mut self, q: f64) -> Option<f64> {
         if !self.head.is_empty() {
             self.compress();
         }
@@ -205,7 +205,7 @@ fn compressed(sampled: &[Tuple], threshold: f64) -> Vec<Tuple> {
 /// FATE's target quantiles for `bin_num` bins: `i · (1 / bin_num)` for `i` in
 /// `1..bin_num`, then 1 (computed in that order, so `3 · 0.1` is `0.30000000000000004`,
 /// as in FATE).
-pub(crate) fn percentiles(bin_num: usize) -> Vec<f64> {
+pub fn percentiles(bin_num: usize) -> Vec<f64> {
     let step = 1.0 / bin_num as f64;
     let mut out: Vec<f64> = (1..bin_num).map(|i| i as f64 * step).collect();
     out.push(1.0);
@@ -214,7 +214,7 @@ pub(crate) fn percentiles(bin_num: usize) -> Vec<f64> {
 
 /// Quantile split points: the summary's answer for every target quantile, duplicates
 /// removed. The last one is the column maximum. Empty for an empty summary.
-pub(crate) fn quantile_split_points(summary: &mut QuantileSummary, bin_num: usize) -> Vec<f64> {
+pub fn quantile_split_points(summary: &mut QuantileSummary, bin_num: usize) -> Vec<f64> {
     let mut out: Vec<f64> = Vec::with_capacity(bin_num);
     for q in percentiles(bin_num) {
         if let Some(v) = summary.query(q) {
@@ -229,7 +229,7 @@ pub(crate) fn quantile_split_points(summary: &mut QuantileSummary, bin_num: usiz
 /// Bucket (equal-width) split points: `min + k·(max − min)/bin_num` for `k` in
 /// `1..bin_num`, then `max` (FATE keeps duplicates, so a constant column has `bin_num`
 /// equal points and every value in bin 0).
-pub(crate) fn bucket_split_points(min: f64, max: f64, bin_num: usize) -> Vec<f64> {
+pub fn bucket_split_points(min: f64, max: f64, bin_num: usize) -> Vec<f64> {
     let width = (max - min) / bin_num as f64;
     let mut out: Vec<f64> = (0..bin_num - 1)
         .map(|k| min + (k + 1) as f64 * width)
@@ -241,7 +241,7 @@ pub(crate) fn bucket_split_points(min: f64, max: f64, bin_num: usize) -> Vec<f64
 /// The bin of `x`: `bisect_left(split_points[..len − 1], x)`, so `x ≤ sp₀` is bin 0,
 /// `sp_{i−1} < x ≤ sp_i` bin `i` and anything above the second-to-last point the last bin.
 /// A missing value (NaN) goes to the missing bin, index `split_points.len()`.
-pub(crate) fn bin_of(split_points: &[f64], x: f64) -> usize {
+pub fn bin_of(split_points: &[f64], x: f64) -> usize {
     if x.is_nan() || split_points.is_empty() {
         return split_points.len();
     }

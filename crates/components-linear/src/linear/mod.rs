@@ -1434,7 +1434,7 @@ fn cross_validate(
     let folds: Vec<Vec<String>> = if ctx.role == Role::Guest {
         let mut order: Vec<usize> = (0..data.n()).collect();
         if cv.shuffle {
-            SplitMix::seeded(cv.random_seed.or(Some(0))).shuffle(&mut order);
+            SplitMix::seeded(Some(cv.random_seed)).shuffle(&mut order);
         }
         let mut folds = vec![Vec::new(); cv.n_splits];
         for (pos, i) in order.into_iter().enumerate() {

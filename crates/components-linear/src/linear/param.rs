@@ -4,11 +4,17 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{Params, FATE_KEY_LENGTH};
+pub(crate) use fateflow_component_core::callbacks::{Callbacks, CvParam, FoldHistory};
+use fateflow_component_core::callbacks::{
+    TaskKind, CALLBACKS_SUPPORTED, CALLBACK_PARAMS, CV_CONDITION, CV_PARAMS,
+    HISTORY_VALUE_TYPE_SUPPORTED, SAVE_FREQ_CONDITION,
+};
 use fateflow_domain::module::Kind::{Any, Bool, Int, List, Number, Object, Str};
 use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
 
-/// FATE 1.11's parameters common to `HeteroLR` and `HeteroLinR`, with the same defaults.
-const LINEAR_SHARED_PARAMS: &[Param] = &[
+/// FATE 1.11's parameters common to `HeteroLR` and `HeteroLinR`, with the same defaults
+/// (with [`CV_PARAMS`] and [`CALLBACK_PARAMS`] between them, in FATE's order).
+const LINEAR_HEAD_PARAMS: &[Param] = &[
     param("penalty", Str, "\"L2\"", true),
     param("tol", Number, "0.0001", true),
     param("alpha", Number, "1.0", true),
@@ -23,15 +29,9 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
     param("encrypt_param", Object, OBJ, true),
     param("encrypt_param.method", Str, "\"Paillier\"", true),
     param("encrypt_param.key_length", Int, "2048", true),
-    param("cv_param", Object, OBJ, true),
-    param("cv_param.n_splits", Int, "5", true),
-    param("cv_param.mode", Any, "\"hetero\"", false),
-    param("cv_param.role", Any, "\"guest\"", false),
-    param("cv_param.shuffle", Bool, "true", true),
-    param("cv_param.random_seed", Int, "1", true),
-    param("cv_param.need_cv", Bool, "false", true),
-    param("cv_param.output_fold_history", Bool, "true", true),
-    param("cv_param.history_value_type", Str, "\"score\"", true),
+];
+
+const LINEAR_MID_PARAMS: &[Param] = &[
     param("decay", Number, "1", true),
     param("decay_sqrt", Bool, "true", true),
     param("validation_freqs", Any, "null", true),
@@ -47,13 +47,9 @@ const LINEAR_SHARED_PARAMS: &[Param] = &[
     param("stepwise_param.need_stepwise", Any, "false", false),
     param("use_first_metric_only", Bool, "false", true),
     param("floating_point_precision", Int, "23", true),
-    param("callback_param", Object, OBJ, true),
-    param("callback_param.callbacks", Any, "[]", true),
-    param("callback_param.validation_freqs", Any, "null", true),
-    param("callback_param.early_stopping_rounds", Any, "null", true),
-    param("callback_param.metrics", Any, "[]", true),
-    param("callback_param.use_first_metric_only", Any, "false", true),
-    param("callback_param.save_freq", Any, "1", false),
+];
+
+const LINEAR_TAIL_PARAMS: &[Param] = &[
     param("encrypted_mode_calculator_param", Object, OBJ, false),
     param(
         "encrypted_mode_calculator_param.mode",
@@ -97,13 +93,9 @@ const HETERO_LINR_OWN_PARAMS: &[Param] = &[
 
 const LINEAR_CONDITIONS: &[Condition] = &[
     when("stepwise_param", "stepwise_param.need_stepwise", &["true"]),
-    when("cv_param", "cv_param.need_cv", &["true"]),
+    CV_CONDITION,
     when("sqn_param", "optimizer", &["sqn"]),
-    when(
-        "callback_param.save_freq",
-        "callback_param.callbacks",
-        &["ModelCheckpoint"],
-    ),
+    SAVE_FREQ_CONDITION,
 ];
 
 const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
@@ -125,22 +117,26 @@ const LINEAR_SUPPORTED: &[(&str, &[&str])] = &[
     ),
     ("early_stop", &["diff", "abs", "weight_diff"]),
     ("batch_strategy", &["full", "random"]),
-    ("cv_param.history_value_type", &["score", "instance"]),
+    HISTORY_VALUE_TYPE_SUPPORTED,
     // HeteroLR only (FATE's `check_and_change_lower(multi_class, ["ovr"])`).
     ("multi_class", &["ovr"]),
     ("encrypt_param.method", &["paillier"]),
     // A list: checked at run time; at submit only once the domain checks list
     // elements too.
-    (
-        "callback_param.callbacks",
-        &["EarlyStopping", "PerformanceEvaluate", "ModelCheckpoint"],
-    ),
+    CALLBACKS_SUPPORTED,
 ];
 
 /// `HeteroLR`'s parameter schema: what submit-time validation checks and this component reads.
 pub(crate) const HETERO_LR_SCHEMA: ModuleSchema = ModuleSchema {
     name: "HeteroLR",
-    params: &[LINEAR_SHARED_PARAMS, HETERO_LR_OWN_PARAMS],
+    params: &[
+        LINEAR_HEAD_PARAMS,
+        CV_PARAMS,
+        LINEAR_MID_PARAMS,
+        CALLBACK_PARAMS,
+        LINEAR_TAIL_PARAMS,
+        HETERO_LR_OWN_PARAMS,
+    ],
     conditions: LINEAR_CONDITIONS,
     supported: LINEAR_SUPPORTED,
 };
@@ -148,7 +144,14 @@ pub(crate) const HETERO_LR_SCHEMA: ModuleSchema = ModuleSchema {
 /// `HeteroLinR`'s parameter schema: what submit-time validation checks and this component reads.
 pub(crate) const HETERO_LINR_SCHEMA: ModuleSchema = ModuleSchema {
     name: "HeteroLinR",
-    params: &[LINEAR_SHARED_PARAMS, HETERO_LINR_OWN_PARAMS],
+    params: &[
+        LINEAR_HEAD_PARAMS,
+        CV_PARAMS,
+        LINEAR_MID_PARAMS,
+        CALLBACK_PARAMS,
+        LINEAR_TAIL_PARAMS,
+        HETERO_LINR_OWN_PARAMS,
+    ],
     conditions: LINEAR_CONDITIONS,
     supported: LINEAR_SUPPORTED,
 };
@@ -168,6 +171,14 @@ impl Task {
         match self {
             Task::Logistic => "HeteroLR",
             Task::Linear => "HeteroLinR",
+        }
+    }
+
+    /// How the validation strategy evaluates it (one-vs-rest models as binary).
+    fn kind(self) -> TaskKind {
+        match self {
+            Task::Logistic => TaskKind::Binary,
+            Task::Linear => TaskKind::Regression,
         }
     }
 }
@@ -268,28 +279,6 @@ pub(crate) enum BatchStrategy {
     Random,
 }
 
-/// What cross-validation outputs (`output_fold_history`, `history_value_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FoldHistory {
-    /// `output_fold_history: false`: the input data, as FATE returns it.
-    Off,
-    /// `score` (FATE's default): here each sample's prediction from the fold that left
-    /// it out (FATE lists every fold's train and validate predictions).
-    Score,
-    /// `instance`: each fold's train and validate rows themselves, ids
-    /// `<id>#fold<n>#train` / `#validate`, as FATE.
-    Instance,
-}
-
-/// `cv_param`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct CvParam {
-    pub(crate) n_splits: usize,
-    pub(crate) shuffle: bool,
-    pub(crate) random_seed: Option<u64>,
-    pub(crate) history: FoldHistory,
-}
-
 /// The parsed parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LinearParam {
@@ -317,272 +306,6 @@ pub(crate) struct LinearParam {
     /// `callback_param` (or the deprecated top-level keys it replaces).
     pub(crate) callbacks: Callbacks,
     pub(crate) cv: Option<CvParam>,
-}
-
-/// When the validation strategy evaluates (`validation_freqs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ValidationFreqs {
-    /// Every `n` epochs: after epoch `e` (0-based) when `(e + 1) % n == 0`.
-    Every(usize),
-    /// After the epochs listed (0-based, as FATE compares `epoch in validation_freqs`).
-    At(Vec<usize>),
-}
-
-impl ValidationFreqs {
-    /// Whether FATE's `need_run_validation(epoch)` is true.
-    pub(crate) fn due(&self, epoch: usize) -> bool {
-        match self {
-            ValidationFreqs::Every(n) => (epoch + 1).is_multiple_of(*n),
-            ValidationFreqs::At(list) => list.contains(&epoch),
-        }
-    }
-}
-
-/// FATE 1.11's `CallbackParam` as the linear models use it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Callbacks {
-    /// `EarlyStopping` or `PerformanceEvaluate` is listed: FATE creates its
-    /// `ValidationStrategy`, without which nothing below is used.
-    pub(crate) strategy: bool,
-    pub(crate) validation_freqs: Option<ValidationFreqs>,
-    pub(crate) early_stopping_rounds: Option<usize>,
-    /// FATE's full metric names, task defaults filled in, in the given order.
-    pub(crate) metrics: Vec<&'static str>,
-    pub(crate) use_first_metric_only: bool,
-    /// `ModelCheckpoint` is listed (at its default `save_freq`): FATE saves the model
-    /// of every epoch as a checkpoint besides the final model. No checkpoint is kept
-    /// here (deploying one is refused by the server); the final model is the same.
-    pub(crate) checkpoint: bool,
-}
-
-/// FATE's metric aliases (`consts.ALIAS`) for the names the linear models can use.
-const METRIC_ALIASES: &[(&str, &str)] = &[
-    ("l1", "mean_absolute_error"),
-    ("mae", "mean_absolute_error"),
-    ("regression_l1", "mean_absolute_error"),
-    ("l2", "mean_squared_error"),
-    ("mse", "mean_squared_error"),
-    ("regression_l2", "mean_squared_error"),
-    ("regression", "mean_squared_error"),
-    ("l2_root", "root_mean_squared_error"),
-    ("rmse", "root_mean_squared_error"),
-    ("r2", "r2_score"),
-    ("acc", "accuracy"),
-];
-
-/// Single-value metrics FATE's evaluation returns to the validation strategy, per task.
-const BINARY_SINGLE: &[&str] = &["auc", "ks"];
-const REGRESSION_SINGLE: &[&str] = &[
-    "explained_variance",
-    "mean_absolute_error",
-    "mean_squared_error",
-    "median_absolute_error",
-    "r2_score",
-    "root_mean_squared_error",
-];
-/// Binary metrics FATE allows but records only as curves (not supported here).
-const BINARY_CURVES: &[&str] = &["lift", "gain", "accuracy", "precision", "recall", "roc"];
-/// Metrics FATE's validation drops (`check_single_value_default_metric`).
-const BANNED: &[&str] = &["psi", "f1_score", "confusion_mat", "quantile_pr"];
-
-impl Callbacks {
-    /// Whether the validation strategy evaluates after `epoch`.
-    pub(crate) fn validates_at(&self, epoch: usize) -> bool {
-        self.strategy && self.validation_freqs.as_ref().is_some_and(|f| f.due(epoch))
-    }
-
-    /// Early stopping's rounds, when the strategy runs it.
-    pub(crate) fn early_stopping(&self) -> Option<usize> {
-        self.early_stopping_rounds.filter(|_| self.strategy)
-    }
-
-    /// FATE's `LinearModelParam.check`: the deprecated top-level keys
-    /// (`validation_freqs`, `early_stopping_rounds`, `metrics`, `use_first_metric_only`)
-    /// become `callback_param` with `callbacks: ["PerformanceEvaluate"]`, and may not be
-    /// combined with `callback_param`; then `CallbackParam.check`.
-    fn parse(task: Task, p: &Params<'_>) -> Result<Callbacks> {
-        const LEGACY: [&str; 4] = [
-            "validation_freqs",
-            "early_stopping_rounds",
-            "metrics",
-            "use_first_metric_only",
-        ];
-        let legacy: Vec<&str> = LEGACY
-            .into_iter()
-            .filter(|k| p.value(k).is_some())
-            .collect();
-        let cp = p.object("callback_param")?;
-        if let Some(cp) = &cp {
-            // Every key is looked at before any refusal (a refusal names one problem).
-            for k in [
-                "callbacks",
-                "validation_freqs",
-                "early_stopping_rounds",
-                "metrics",
-                "use_first_metric_only",
-                "save_freq",
-            ] {
-                let _ = cp.raw(k);
-            }
-        }
-        let (src, strategy, checkpoint, save_freq) = match (&cp, legacy.first()) {
-            (Some(_), Some(key)) => {
-                return Err(Error::param(
-                    *key,
-                    format!("`{key}` and `callback_param` may not be set together (FATE refuses it); put it in `callback_param`"),
-                ))
-            }
-            (Some(cp), None) => {
-                let mut strategy = false;
-                let mut checkpoint = false;
-                for v in cp.list("callbacks")?.into_iter().flatten() {
-                    match v.as_str() {
-                        Some("EarlyStopping" | "PerformanceEvaluate") => strategy = true,
-                        Some("ModelCheckpoint") => checkpoint = true,
-                        _ => {
-                            return Err(Error::param(
-                                cp.name("callbacks"),
-                                format!("expected EarlyStopping, PerformanceEvaluate or ModelCheckpoint, found {v}"),
-                            ))
-                        }
-                    }
-                }
-                let save_freq = cp.value("save_freq");
-                (cp.clone(), strategy, checkpoint, save_freq)
-            }
-            (None, Some(_)) => (p.clone(), true, false, None),
-            (None, None) => (p.clone(), false, false, None),
-        };
-        let validation_freqs = match src.value("validation_freqs") {
-            None => None,
-            Some(v) => Some(match v {
-                Value::Array(items) => ValidationFreqs::At(
-                    items
-                        .iter()
-                        .map(|i| {
-                            i.as_u64().map(|n| n as usize).ok_or_else(|| {
-                                Error::param(
-                                    src.name("validation_freqs"),
-                                    format!("expected a list of epochs (integers ≥ 0), found {i}"),
-                                )
-                            })
-                        })
-                        .collect::<Result<_>>()?,
-                ),
-                _ => match v.as_u64() {
-                    Some(n) if n > 0 => ValidationFreqs::Every(n as usize),
-                    _ => {
-                        return Err(Error::param(
-                            src.name("validation_freqs"),
-                            format!("expected a positive number of iterations or a list of epochs, found {v}"),
-                        ))
-                    }
-                },
-            }),
-        };
-        let early_stopping_rounds = match src.value("early_stopping_rounds") {
-            None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n > 0 => Some(n as usize),
-                _ => {
-                    return Err(Error::param(
-                        src.name("early_stopping_rounds"),
-                        format!("expected a positive number of validations, found {v}"),
-                    ))
-                }
-            },
-        };
-        let use_first_metric_only = src.bool("use_first_metric_only", false)?;
-        let given: Vec<String> = match src.list("metrics")? {
-            None => Vec::new(),
-            Some(list) => list
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_ascii_lowercase).ok_or_else(|| {
-                        Error::param(
-                            src.name("metrics"),
-                            format!("expected metric names, found {v}"),
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?,
-        };
-        if checkpoint {
-            // FATE reads "epoch" as 1.
-            let default = save_freq.is_none_or(|f| f.as_i64() == Some(1) || f == "epoch");
-            if !default {
-                return Err(Error::Unsupported {
-                    parameter: "callback_param.save_freq".into(),
-                    value: save_freq.map(Value::to_string).unwrap_or_default(),
-                    supported: "1 (FATE's default): this server keeps no per-epoch checkpoints, \
-                                only the final model"
-                        .into(),
-                });
-            }
-        }
-        if early_stopping_rounds.is_some() && validation_freqs.is_none() {
-            return Err(Error::param(
-                src.name("early_stopping_rounds"),
-                "needs `validation_freqs` (and a validate_data input) to know when to validate",
-            ));
-        }
-        let metrics = Self::metrics(task, &src, &given)?;
-        Ok(Callbacks {
-            strategy,
-            validation_freqs,
-            early_stopping_rounds,
-            metrics,
-            use_first_metric_only,
-            checkpoint,
-        })
-    }
-
-    /// FATE's `EvaluateParam.check_single_value_default_metric`: aliases resolved,
-    /// duplicates dropped, the task's defaults when empty, banned metrics removed.
-    fn metrics(task: Task, src: &Params<'_>, given: &[String]) -> Result<Vec<&'static str>> {
-        let (single, eval_type): (&[&'static str], &str) = match task {
-            Task::Logistic => (BINARY_SINGLE, "binary"),
-            Task::Linear => (REGRESSION_SINGLE, "regression"),
-        };
-        let mut out: Vec<&'static str> = Vec::new();
-        for m in given {
-            let full = METRIC_ALIASES
-                .iter()
-                .find(|(a, _)| a == m)
-                .map_or(m.as_str(), |(_, f)| f);
-            if BANNED.contains(&full) {
-                continue;
-            }
-            let known = single.iter().find(|s| **s == full).copied();
-            match known {
-                Some(k) => {
-                    if !out.contains(&k) {
-                        out.push(k);
-                    }
-                }
-                None if task == Task::Logistic && BINARY_CURVES.contains(&full) => {
-                    return Err(Error::Unsupported {
-                        parameter: src.name("metrics"),
-                        value: full.into(),
-                        supported: "auc, ks (FATE records the others only as curves)".into(),
-                    })
-                }
-                None => {
-                    return Err(Error::param(
-                        src.name("metrics"),
-                        format!("metric {m:?} is not a {eval_type} metric FATE evaluates (expected one of {})", single.join(", ")),
-                    ))
-                }
-            }
-        }
-        if out.is_empty() {
-            out = match task {
-                Task::Logistic => vec!["auc", "ks"],
-                Task::Linear => vec!["root_mean_squared_error", "mean_absolute_error"],
-            };
-        }
-        Ok(out)
-    }
 }
 
 impl LinearParam {
@@ -742,42 +465,12 @@ impl LinearParam {
             None => 0.5,
             Some(pp) => pp.float("threshold", 0.5)?,
         };
-        let cv = match p.object("cv_param")? {
-            None => None,
-            Some(cp) if !cp.bool("need_cv", false)? => None,
-            Some(cp) => {
-                let n_splits = cp.int("n_splits", 5)?;
-                if n_splits < 2 {
-                    return Err(Error::param(
-                        "cv_param.n_splits",
-                        format!("expected at least 2 folds, found {n_splits}"),
-                    ));
-                }
-                let history = match (
-                    cp.bool("output_fold_history", true)?,
-                    cp.choice("history_value_type", Some("score"), &["score", "instance"])?,
-                ) {
-                    (false, _) => FoldHistory::Off,
-                    (true, Some("instance")) => FoldHistory::Instance,
-                    _ => FoldHistory::Score,
-                };
-                Some(CvParam {
-                    history,
-                    n_splits: n_splits as usize,
-                    shuffle: cp.bool("shuffle", true)?,
-                    // FATE's default seed is 1; an explicit null shuffles unseeded.
-                    random_seed: match cp.value("random_seed") {
-                        None => Some(1),
-                        Some(v) => v.as_u64(),
-                    },
-                })
-            }
-        };
+        let cv = CvParam::parse(&p)?;
         if task == Task::Logistic {
             // FATE's only value; one-vs-rest is chosen by the label's class count.
             p.choice("multi_class", Some("ovr"), &["ovr"])?;
         }
-        let callbacks = Callbacks::parse(task, &p)?;
+        let callbacks = Callbacks::parse(&p, &[task.kind()])?;
         if cv.is_some() && callbacks.strategy && callbacks.validation_freqs.is_some() {
             return Err(Error::Unsupported {
                 parameter: "validation_freqs".into(),
