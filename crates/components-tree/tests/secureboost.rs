@@ -50,7 +50,17 @@ fn run_parties(
     params: &Value,
     parties: Vec<Party<'_>>,
 ) -> Vec<Result<()>> {
-    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(60));
+    run_parties_within(store, params, parties, 60)
+}
+
+/// As [`run_parties`], a party waiting at most `seconds` for a message.
+fn run_parties_within(
+    store: &LocalTableStore,
+    params: &Value,
+    parties: Vec<Party<'_>>,
+    seconds: u64,
+) -> Vec<Result<()>> {
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(seconds));
     let mut roles: BTreeMap<Role, Vec<u64>> = BTreeMap::new();
     for p in &parties {
         roles.entry(p.role).or_default().push(p.id);
@@ -97,6 +107,18 @@ fn train(
     guest: &TableRef,
     hosts: &[TableRef],
 ) -> (RecordingTracker, Vec<RecordingTracker>, Vec<Result<()>>) {
+    train_within(store, params, guest, hosts, 60)
+}
+
+/// As [`train`], a party waiting at most `seconds` for a message (tests where one party
+/// fails and the other waits).
+fn train_within(
+    store: &LocalTableStore,
+    params: &Value,
+    guest: &TableRef,
+    hosts: &[TableRef],
+    seconds: u64,
+) -> (RecordingTracker, Vec<RecordingTracker>, Vec<Result<()>>) {
     let g = RecordingTracker::new();
     let hs: Vec<RecordingTracker> = hosts.iter().map(|_| RecordingTracker::new()).collect();
     let mut parties = vec![Party {
@@ -115,7 +137,7 @@ fn train(
             tracker: &hs[i],
         });
     }
-    let results = run_parties(store, params, parties);
+    let results = run_parties_within(store, params, parties, seconds);
     (g, hs, results)
 }
 
@@ -166,8 +188,28 @@ enum Result2 {
     Leaf(f64),
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Obj {
+    Binary,
+    /// One tree per class per round.
+    Softmax(usize),
+    Lse,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softmax(s: &[f64]) -> Vec<f64> {
+    let m = s.iter().copied().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
+    let t: f64 = e.iter().sum();
+    e.iter().map(|v| v / t).collect()
+}
+
 /// Binary cross-entropy boosting over `parties` (column-major features per party, the
-/// guest first), `rounds` trees of `depth`, learning rate `lr`, λ = 0.1, 32 bins.
+/// guest first), `rounds` trees of `depth`, learning rate `lr`, λ = 0.1, 32 bins; returns
+/// the probability of class 1.
 fn plain_boost(
     parties: &[Vec<Vec<f64>>],
     y: &[f64],
@@ -175,6 +217,25 @@ fn plain_boost(
     depth: usize,
     lr: f64,
 ) -> Vec<f64> {
+    plain(parties, y, Obj::Binary, rounds, depth, lr)
+        .iter()
+        .map(|s| sigmoid(s[0]))
+        .collect()
+}
+
+/// Raw scores per row (one per class for softmax) of plaintext boosting.
+fn plain(
+    parties: &[Vec<Vec<f64>>],
+    y: &[f64],
+    obj: Obj,
+    rounds: usize,
+    depth: usize,
+    lr: f64,
+) -> Vec<Vec<f64>> {
+    let dims = match obj {
+        Obj::Softmax(k) => k,
+        _ => 1,
+    };
     let n = y.len();
     let lambda = 0.1;
     // Bins as FATE's quantile binning.
@@ -194,124 +255,139 @@ fn plain_boost(
                 .collect()
         })
         .collect();
-    let mut score: Vec<f64> = vec![0.0; n];
+    let init = if obj == Obj::Lse {
+        y.iter().sum::<f64>() / n as f64
+    } else {
+        0.0
+    };
+    let mut scores: Vec<Vec<f64>> = vec![vec![init; dims]; n];
     for _ in 0..rounds {
-        let g: Vec<f64> = (0..n)
-            .map(|i| 1.0 / (1.0 + (-score[i]).exp()) - y[i])
-            .collect();
-        let h: Vec<f64> = (0..n)
-            .map(|i| {
-                let p = 1.0 / (1.0 + (-score[i]).exp());
-                p * (1.0 - p)
-            })
-            .collect();
-        let node_gain = |gs: f64, hs: f64| trunc(trunc(gs).powi(2) / (trunc(hs) + lambda));
-        let mut tree = PlainTree {
-            nodes: vec![Result2::Leaf(0.0)],
-        };
-        let mut open: Vec<(usize, Vec<usize>)> = vec![(0, (0..n).collect())];
-        for d in 0..=depth {
-            let mut next = Vec::new();
-            for (id, rows) in open {
-                let gs: f64 = rows.iter().map(|&i| g[i]).sum();
-                let hs: f64 = rows.iter().map(|&i| h[i]).sum();
-                let mut chosen: Option<(f64, usize, usize, usize)> = None; // gain, party, f, bin
-                let mut party_best: Vec<Option<(f64, usize, usize)>> = vec![None; binned.len()];
-                if d < depth && rows.len() >= 2 {
-                    for (p, feats) in binned.iter().enumerate() {
-                        for (f, (sp, bins)) in feats.iter().enumerate() {
-                            for b in 0..sp.len() {
-                                let left: Vec<usize> =
-                                    rows.iter().copied().filter(|&i| bins[i] <= b).collect();
-                                let lc = left.len();
-                                if lc == 0 || lc == rows.len() {
-                                    continue;
-                                }
-                                let gl: f64 = left.iter().map(|&i| g[i]).sum();
-                                let hl: f64 = left.iter().map(|&i| h[i]).sum();
-                                let gain = trunc(
-                                    node_gain(gl, hl) + node_gain(gs - gl, hs - hl)
-                                        - node_gain(gs, hs),
-                                );
-                                let floor = party_best[p].map_or(1e-3 - 1e-8, |x| x.0);
-                                if gain > 1e-3 && gain > floor + 1e-8 {
-                                    party_best[p] = Some((gain, f, b));
+        let start: Vec<Vec<f64>> = scores.clone();
+        for k in 0..dims {
+            let (g, h): (Vec<f64>, Vec<f64>) = (0..n)
+                .map(|i| match obj {
+                    Obj::Binary => {
+                        let p = sigmoid(start[i][0]);
+                        (p - y[i], p * (1.0 - p))
+                    }
+                    Obj::Softmax(_) => {
+                        let p = softmax(&start[i])[k];
+                        (
+                            p - if y[i] as usize == k { 1.0 } else { 0.0 },
+                            p * (1.0 - p),
+                        )
+                    }
+                    Obj::Lse => (2.0 * (start[i][0] - y[i]), 2.0),
+                })
+                .unzip();
+            let node_gain = |gs: f64, hs: f64| trunc(trunc(gs).powi(2) / (trunc(hs) + lambda));
+            let mut tree = PlainTree {
+                nodes: vec![Result2::Leaf(0.0)],
+            };
+            let mut open: Vec<(usize, Vec<usize>)> = vec![(0, (0..n).collect())];
+            for d in 0..=depth {
+                let mut next = Vec::new();
+                for (id, rows) in open {
+                    let gs: f64 = rows.iter().map(|&i| g[i]).sum();
+                    let hs: f64 = rows.iter().map(|&i| h[i]).sum();
+                    let mut chosen: Option<(f64, usize, usize, usize)> = None; // gain, party, f, bin
+                    let mut party_best: Vec<Option<(f64, usize, usize)>> = vec![None; binned.len()];
+                    if d < depth && rows.len() >= 2 {
+                        for (p, feats) in binned.iter().enumerate() {
+                            for (f, (sp, bins)) in feats.iter().enumerate() {
+                                for b in 0..sp.len() {
+                                    let left: Vec<usize> =
+                                        rows.iter().copied().filter(|&i| bins[i] <= b).collect();
+                                    let lc = left.len();
+                                    if lc == 0 || lc == rows.len() {
+                                        continue;
+                                    }
+                                    let gl: f64 = left.iter().map(|&i| g[i]).sum();
+                                    let hl: f64 = left.iter().map(|&i| h[i]).sum();
+                                    let gain = trunc(
+                                        node_gain(gl, hl) + node_gain(gs - gl, hs - hl)
+                                            - node_gain(gs, hs),
+                                    );
+                                    let floor = party_best[p].map_or(1e-3 - 1e-8, |x| x.0);
+                                    if gain > 1e-3 && gain > floor + 1e-8 {
+                                        party_best[p] = Some((gain, f, b));
+                                    }
                                 }
                             }
                         }
-                    }
-                    let mut host: Option<(f64, usize, usize, usize)> = None;
-                    for (p, b) in party_best.iter().enumerate().skip(1) {
-                        if let Some((gain, f, bin)) = b {
-                            if host.is_none_or(|x| *gain > x.0 + 1e-8) {
-                                host = Some((*gain, p, *f, *bin));
+                        let mut host: Option<(f64, usize, usize, usize)> = None;
+                        for (p, b) in party_best.iter().enumerate().skip(1) {
+                            if let Some((gain, f, bin)) = b {
+                                if host.is_none_or(|x| *gain > x.0 + 1e-8) {
+                                    host = Some((*gain, p, *f, *bin));
+                                }
                             }
                         }
-                    }
-                    let guest = party_best[0].map(|(gain, f, b)| (gain, 0, f, b));
-                    chosen = match (guest, host) {
-                        (Some(g), Some(h)) if g.0 >= h.0 - 1e-8 => Some(g),
-                        (g, None) => g,
-                        (_, h) => h,
-                    };
-                    chosen = chosen.filter(|c| c.0 > 1e-3 + 1e-8);
-                }
-                match chosen {
-                    Some((_, p, f, bin)) => {
-                        let (sp, bins) = &binned[p][f];
-                        let l = tree.nodes.len();
-                        tree.nodes.push(Result2::Leaf(0.0));
-                        tree.nodes.push(Result2::Leaf(0.0));
-                        tree.nodes[id] = Result2::Split {
-                            party: p,
-                            f,
-                            value: sp[bin],
-                            missing_left: false,
-                            left: l,
-                            right: l + 1,
+                        let guest = party_best[0].map(|(gain, f, b)| (gain, 0, f, b));
+                        chosen = match (guest, host) {
+                            (Some(g), Some(h)) if g.0 >= h.0 - 1e-8 => Some(g),
+                            (g, None) => g,
+                            (_, h) => h,
                         };
-                        let (lr_, rr): (Vec<usize>, Vec<usize>) =
-                            rows.iter().partition(|&&i| bins[i] <= bin);
-                        next.push((l, lr_));
-                        next.push((l + 1, rr));
+                        chosen = chosen.filter(|c| c.0 > 1e-3 + 1e-8);
                     }
-                    None => {
-                        let w = trunc(-gs / (hs + lambda));
-                        tree.nodes[id] = Result2::Leaf((w * 1e10).round() / 1e10);
+                    match chosen {
+                        Some((_, p, f, bin)) => {
+                            let (sp, bins) = &binned[p][f];
+                            let l = tree.nodes.len();
+                            tree.nodes.push(Result2::Leaf(0.0));
+                            tree.nodes.push(Result2::Leaf(0.0));
+                            tree.nodes[id] = Result2::Split {
+                                party: p,
+                                f,
+                                value: sp[bin],
+                                missing_left: false,
+                                left: l,
+                                right: l + 1,
+                            };
+                            let (lr_, rr): (Vec<usize>, Vec<usize>) =
+                                rows.iter().partition(|&&i| bins[i] <= bin);
+                            next.push((l, lr_));
+                            next.push((l + 1, rr));
+                        }
+                        None => {
+                            let w = trunc(-gs / (hs + lambda));
+                            tree.nodes[id] = Result2::Leaf((w * 1e10).round() / 1e10);
+                        }
                     }
                 }
+                open = next;
             }
-            open = next;
-        }
-        for i in 0..n {
-            let mut id = 0;
-            loop {
-                match &tree.nodes[id] {
-                    Result2::Leaf(w) => {
-                        score[i] += lr * w;
-                        break;
-                    }
-                    Result2::Split {
-                        party,
-                        f,
-                        value,
-                        missing_left,
-                        left,
-                        right,
-                    } => {
-                        let x = parties[*party][*f][i];
-                        let go_left = if x.is_nan() {
-                            *missing_left
-                        } else {
-                            x <= *value
-                        };
-                        id = if go_left { *left } else { *right };
+            for (i, score) in scores.iter_mut().enumerate() {
+                let mut id = 0;
+                loop {
+                    match &tree.nodes[id] {
+                        Result2::Leaf(w) => {
+                            score[k] += lr * w;
+                            break;
+                        }
+                        Result2::Split {
+                            party,
+                            f,
+                            value,
+                            missing_left,
+                            left,
+                            right,
+                        } => {
+                            let x = parties[*party][*f][i];
+                            let go_left = if x.is_nan() {
+                                *missing_left
+                            } else {
+                                x <= *value
+                            };
+                            id = if go_left { *left } else { *right };
+                        }
                     }
                 }
             }
         }
     }
-    score.iter().map(|s| 1.0 / (1.0 + (-s).exp())).collect()
+    scores
 }
 
 fn columns(frame: &Frame, skip: &[&str]) -> Vec<Vec<f64>> {
@@ -413,4 +489,383 @@ fn encryption_does_not_change_the_model() {
         .map(|(i, sid)| (rows[sid][2] - expected2[i]).abs())
         .fold(0.0, f64::max);
     assert!(worst < 1e-9, "two hosts: largest score difference {worst}");
+}
+
+fn params(task: &str, objective: &str, trees: usize) -> Value {
+    json!({
+        "task_type": task,
+        "objective_param": {"objective": objective},
+        "num_trees": trees,
+        "learning_rate": 0.3,
+        "n_iter_no_change": false,
+        "encrypt_param": {"key_length": 1024},
+        "tree_param": {"max_depth": 3},
+    })
+}
+
+fn frames(store: &LocalTableStore, guest: &TableRef, host: &TableRef) -> (Frame, Frame) {
+    let read =
+        |t: &TableRef| read_all(store, &TableId::new(&t.namespace, &t.name).unwrap()).unwrap();
+    (read(guest), read(host))
+}
+
+fn model(t: &RecordingTracker) -> ComponentModel {
+    t.models().pop().expect("a model").1
+}
+
+/// Runs predict mode with the models of a training run.
+fn predict(
+    store: &LocalTableStore,
+    p: &Value,
+    guest: (&TableRef, ComponentModel),
+    host: (&TableRef, ComponentModel),
+) -> BTreeMap<String, Vec<f64>> {
+    let (gp, hp) = (RecordingTracker::new(), RecordingTracker::new());
+    let results = run_parties(
+        store,
+        p,
+        vec![
+            Party {
+                role: Role::Guest,
+                id: GUEST,
+                data: vec![("test_data", guest.0.clone())],
+                model: Some(guest.1),
+                tracker: &gp,
+            },
+            Party {
+                role: Role::Host,
+                id: HOSTS[0],
+                data: vec![("test_data", host.0.clone())],
+                model: Some(host.1),
+                tracker: &hp,
+            },
+        ],
+    );
+    for r in &results {
+        r.as_ref().unwrap_or_else(|e| panic!("{p} predict: {e}"));
+    }
+    output(store, &gp).1
+}
+
+/// Multi-class (one tree per class per round, softmax) on vehicle: every class
+/// probability equals the plaintext implementation's.
+#[test]
+fn multi_class_matches_plaintext() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "vehicle_scale_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "vehicle_scale_hetero_host.csv", None);
+    let (gf, hf) = frames(&store, &guest, &host);
+    let y = gf.column(gf.column_index("y").unwrap());
+    // The labels are 1..4; the model maps them to classes 0..3 in ascending order.
+    let mut classes = y.clone();
+    classes.sort_by(f64::total_cmp);
+    classes.dedup();
+    let mapped: Vec<f64> = y
+        .iter()
+        .map(|v| classes.iter().position(|c| c == v).unwrap() as f64)
+        .collect();
+    let expected = plain(
+        &[columns(&gf, &["y"]), columns(&hf, &[])],
+        &mapped,
+        Obj::Softmax(classes.len()),
+        2,
+        3,
+        0.3,
+    );
+    let (g, _, results) = train(
+        &store,
+        &params("classification", "cross_entropy", 2),
+        &guest,
+        &[host],
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (cols, rows) = output(&store, &g);
+    let detail: Vec<usize> = (0..cols.len())
+        .filter(|&c| cols[c].starts_with("predict_detail."))
+        .collect();
+    assert_eq!(detail.len(), classes.len(), "{cols:?}");
+    let mut worst = 0.0f64;
+    let mut correct = 0;
+    for (i, sid) in gf.sids().iter().enumerate() {
+        let p = softmax(&expected[i]);
+        for (k, &c) in detail.iter().enumerate() {
+            worst = worst.max((rows[sid][c] - p[k]).abs());
+        }
+        if rows[sid][1] == rows[sid][0] {
+            correct += 1;
+        }
+    }
+    assert!(worst < 1e-9, "largest probability difference {worst}");
+    let accuracy = correct as f64 / gf.nrows() as f64;
+    assert!(accuracy > 0.6, "vehicle accuracy {accuracy}");
+}
+
+/// Least-squares regression on student: predictions equal the plaintext implementation's.
+#[test]
+fn regression_matches_plaintext() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "student_hetero_host.csv", None);
+    let (gf, hf) = frames(&store, &guest, &host);
+    let y = gf.column(gf.column_index("y").unwrap());
+    let expected = plain(
+        &[columns(&gf, &["y"]), columns(&hf, &[])],
+        &y,
+        Obj::Lse,
+        3,
+        3,
+        0.3,
+    );
+    let (g, _, results) = train(&store, &params("regression", "lse", 3), &guest, &[host]);
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (_, rows) = output(&store, &g);
+    let worst = gf
+        .sids()
+        .iter()
+        .enumerate()
+        .map(|(i, sid)| (rows[sid][1] - expected[i][0]).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-9, "largest prediction difference {worst}");
+}
+
+/// A predict job with the trained models scores the training rows as training did, and
+/// a warm start from 2 trees to 3 equals 3 trees trained at once.
+#[test]
+fn predict_mode_and_warm_start_reproduce_training() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "breast_hetero_host.csv", None);
+    let (g3, h3, results) = train(
+        &store,
+        &binary_params(3),
+        &guest,
+        std::slice::from_ref(&host),
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (_, trained) = output(&store, &g3);
+    let predicted = predict(
+        &store,
+        &binary_params(3),
+        (&guest, model(&g3)),
+        (&host, model(&h3[0])),
+    );
+    assert_eq!(predicted.len(), trained.len());
+    for (sid, row) in &trained {
+        assert!((predicted[sid][2] - row[2]).abs() < 1e-12, "{sid}");
+        assert_eq!(predicted[sid][3], 2.0, "type predict");
+    }
+    // Warm start: 2 trees, then one more.
+    let (g2, h2, results) = train(
+        &store,
+        &binary_params(2),
+        &guest,
+        std::slice::from_ref(&host),
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (gw, hw) = (RecordingTracker::new(), RecordingTracker::new());
+    let results = run_parties(
+        &store,
+        &binary_params(1),
+        vec![
+            Party {
+                role: Role::Guest,
+                id: GUEST,
+                data: vec![("train_data", guest.clone())],
+                model: Some(model(&g2)),
+                tracker: &gw,
+            },
+            Party {
+                role: Role::Host,
+                id: HOSTS[0],
+                data: vec![("train_data", host.clone())],
+                model: Some(model(&h2[0])),
+                tracker: &hw,
+            },
+        ],
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (_, warm) = output(&store, &gw);
+    for (sid, row) in &trained {
+        assert!(
+            (warm[sid][2] - row[2]).abs() < 1e-9,
+            "{sid}: {} vs {}",
+            warm[sid][2],
+            row[2]
+        );
+    }
+    let wm: Value = model(&gw).param;
+    assert_eq!(wm["tree_num"], 3);
+    assert_eq!(wm["losses"].as_array().unwrap().len(), 3);
+}
+
+/// Missing values with `use_missing`, GOSS, feature subsampling, complete_secure, mix
+/// and layered strategies and uncompressed ciphers all train, and predict mode scores
+/// as training did.
+#[test]
+fn variants_train_and_predict() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "breast_hetero_host.csv", None);
+    let (_, hf) = frames(&store, &guest, &host);
+    // Every 7th host value missing.
+    let mut values: Vec<f64> = hf.rows().flatten().copied().collect();
+    for (i, v) in values.iter_mut().enumerate() {
+        if i % 7 == 3 {
+            *v = f64::NAN;
+        }
+    }
+    let host_missing = store_frame(
+        &store,
+        "breast_host_missing",
+        Frame::new(
+            hf.sid_name(),
+            hf.columns().to_vec(),
+            hf.sids().to_vec(),
+            values,
+        )
+        .unwrap(),
+        None,
+    );
+    let cases: Vec<(Value, &TableRef, f64)> = vec![
+        (json!({"use_missing": true}), &host_missing, 0.98),
+        (
+            json!({"run_goss": true, "top_rate": 0.3, "other_rate": 0.2}),
+            &host,
+            0.97,
+        ),
+        (json!({"subsample_feature_rate": 0.5}), &host, 0.97),
+        (json!({"complete_secure": 2}), &host, 0.97),
+        (json!({"boosting_strategy": "mix"}), &host, 0.95),
+        (
+            json!({"boosting_strategy": "layered", "guest_depth": 1, "host_depth": 2}),
+            &host,
+            0.97,
+        ),
+        (json!({"cipher_compress": false}), &host, 0.98),
+    ];
+    for (extra, host_table, min_auc) in cases {
+        let mut p = binary_params(3);
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        let (g, h, results) = train(&store, &p, &guest, &[host_table.clone()]);
+        for r in &results {
+            r.as_ref().unwrap_or_else(|e| panic!("{extra}: {e}"));
+        }
+        let (_, rows) = output(&store, &g);
+        let a = auc(&rows);
+        assert!(a > min_auc, "{extra}: AUC {a}");
+        let predicted = predict(&store, &p, (&guest, model(&g)), (host_table, model(&h[0])));
+        for (sid, row) in &rows {
+            assert!((predicted[sid][2] - row[2]).abs() < 1e-12, "{extra}: {sid}");
+        }
+    }
+}
+
+/// Multi-output trees on vehicle: one tree per round with a leaf per class.
+#[test]
+fn multi_output_trees() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "vehicle_scale_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "vehicle_scale_hetero_host.csv", None);
+    let mut p = params("classification", "cross_entropy", 3);
+    p["multi_mode"] = json!("multi_output");
+    let (g, _, results) = train(&store, &p, &guest, &[host]);
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let m = model(&g);
+    assert_eq!(m.param["tree_num"], 3);
+    assert_eq!(m.param["tree_dim"], 1);
+    let leaf = m.param["trees_"][0]["tree_"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["is_leaf"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(leaf["weight"].as_array().unwrap().len(), 4);
+    let (_, rows) = output(&store, &g);
+    let correct = rows.values().filter(|r| r[0] == r[1]).count();
+    assert!(correct as f64 / rows.len() as f64 > 0.6);
+}
+
+/// Bad input is refused with the field named, and no output is written.
+#[test]
+fn bad_input_is_refused() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "student_hetero_host.csv", None);
+    let (gf, hf) = frames(&store, &guest, &host);
+    // A float label for classification.
+    let mut values: Vec<f64> = gf.rows().flatten().copied().collect();
+    values[0] += 0.5;
+    let float_label = store_frame(
+        &store,
+        "student_float",
+        Frame::new(
+            gf.sid_name(),
+            gf.columns().to_vec(),
+            gf.sids().to_vec(),
+            values,
+        )
+        .unwrap(),
+        Some("y"),
+    );
+    let (g, _, results) = train_within(
+        &store,
+        &binary_params(2),
+        &float_label,
+        std::slice::from_ref(&host),
+        2,
+    );
+    let e = results[0].as_ref().unwrap_err().to_string();
+    assert!(e.contains("column `y`") && e.contains("not a class"), "{e}");
+    assert!(g.output_data().is_empty());
+    // A host with none of the guest's ids.
+    let other: Vec<String> = gf.sids().iter().map(|s| format!("x{s}")).collect();
+    let stranger = store_frame(
+        &store,
+        "student_host_stranger",
+        Frame::new(
+            hf.sid_name(),
+            hf.columns().to_vec(),
+            other,
+            hf.rows().flatten().copied().collect(),
+        )
+        .unwrap(),
+        None,
+    );
+    let (_, _, results) = train_within(
+        &store,
+        &params("regression", "lse", 2),
+        &guest,
+        &[stranger],
+        2,
+    );
+    let e = results[1].as_ref().unwrap_err().to_string();
+    assert!(e.contains("run Intersection first"), "{e}");
+    // Parameters refused before any work.
+    for (p, key) in [
+        (json!({"num_trees": 0}), "num_trees"),
+        (json!({"tree_param": {"max_depth": 0}}), "max_depth"),
+        (
+            json!({"objective_param": {"objective": "hinge"}}),
+            "objective",
+        ),
+    ] {
+        let (_, _, results) = train_within(&store, &p, &guest, std::slice::from_ref(&host), 2);
+        let e = results[0].as_ref().unwrap_err().to_string();
+        assert!(e.contains(key), "{p}: {e}");
+    }
 }

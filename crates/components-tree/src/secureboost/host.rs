@@ -10,7 +10,6 @@ use fateflow_crypto::paillier::{Ciphertext, PublicKey};
 use fateflow_crypto::Integer;
 use fateflow_domain::Party;
 use fateflow_federation::{Federation, FederationExt};
-use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::data::Binned;
@@ -75,10 +74,10 @@ impl HostSide<'_> {
             }
         }
         let packer = Packer::for_key(self.public_key, &start.slot_bits)?;
-        // Masks and order of this tree's features, fixed for the whole tree.
-        let mut order: Vec<usize> = (0..binned.k()).filter(|&f| valid[f]).collect();
-        let mut rng = rand::rng();
-        order.shuffle(&mut rng);
+        // This tree's features in column order (the model's feature importance names
+        // host features by column anyway, as FATE's does; the order makes ties break
+        // the same way on every run), each under a mask drawn for this tree.
+        let order: Vec<usize> = (0..binned.k()).filter(|&f| valid[f]).collect();
         let masks: Vec<u64> = order.iter().map(|_| rand::random()).collect();
         let feature_of: HashMap<u64, usize> =
             masks.iter().copied().zip(order.iter().copied()).collect();

@@ -11,7 +11,7 @@
 //! ciphertexts once ([`guest`]). Per layer it sends the node of every row; each host adds
 //! ciphertexts into per-bin sums for the smaller child of each split pair (the sibling
 //! is derived by the guest by subtraction after decryption), makes them cumulative, and
-//! sends them under random per-tree feature masks, several sums per ciphertext
+//! sends them under per-tree random feature masks, several sums per ciphertext
 //! (`cipher_compress`) ([`host`]). The guest decrypts, scores every candidate of every
 //! party with FATE's xgboost gain and tie rules, and tells a winning host only the mask
 //! and bin it won; the host keeps the split value and answers which rows go left.
@@ -24,11 +24,12 @@
 //!   labels), the node every row is in at each layer (the partition of the rows the
 //!   tree induces), and which of its own candidate splits won. It never sees a leaf
 //!   weight, a guest split, or a score.
-//! - The guest sees, per node and per host feature (under a mask that changes per tree),
-//!   the sums of gradients and hessians and the row counts of every cumulative bin,
-//!   which rows go left at the host's nodes, and in prediction, per row, the leaves each
-//!   host's splits rule out. It never sees a host's feature values, thresholds or which
-//!   host feature a mask stands for.
+//! - The guest sees, per node and per host feature, the sums of gradients and hessians
+//!   and the row counts of every cumulative bin, which rows go left at the host's nodes,
+//!   and in prediction, per row, the leaves each host's splits rule out. Host features
+//!   arrive in column order under masks that change per tree, so the guest knows a
+//!   feature's position (as FATE's model does: its feature importance names host
+//!   features `host_<party>_x<column>`), never its name, values or thresholds.
 //! - The guest's key never leaves the guest; no model holds it.
 //!
 //! # Parameters
