@@ -758,7 +758,7 @@ fn variants_train_and_predict() {
         for (k, v) in extra.as_object().unwrap() {
             p[k] = v.clone();
         }
-        let (g, h, results) = train(&store, &p, &guest, &[host_table.clone()]);
+        let (g, h, results) = train(&store, &p, &guest, std::slice::from_ref(host_table));
         for r in &results {
             r.as_ref().unwrap_or_else(|e| panic!("{extra}: {e}"));
         }
