@@ -869,3 +869,106 @@ fn bad_input_is_refused() {
         assert!(e.contains(key), "{p}: {e}");
     }
 }
+
+/// Validation data scored every round, metrics recorded per round, and early stopping
+/// keeping the best round's trees at every party.
+#[test]
+fn validation_and_early_stopping() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "breast_hetero_host.csv", None);
+    let mut p = binary_params(8);
+    p["validation_freqs"] = json!(1);
+    p["early_stopping_rounds"] = json!(2);
+    p["learning_rate"] = json!(0.9);
+    let (g, h) = (RecordingTracker::new(), RecordingTracker::new());
+    let results = run_parties(
+        &store,
+        &p,
+        vec![
+            Party {
+                role: Role::Guest,
+                id: GUEST,
+                data: vec![
+                    ("train_data", guest.clone()),
+                    ("validate_data", guest.clone()),
+                ],
+                model: None,
+                tracker: &g,
+            },
+            Party {
+                role: Role::Host,
+                id: HOSTS[0],
+                data: vec![
+                    ("train_data", host.clone()),
+                    ("validate_data", host.clone()),
+                ],
+                model: None,
+                tracker: &h,
+            },
+        ],
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let summary = g.summary().unwrap();
+    let validate_auc = summary["validation_metrics"]["validate"]["auc"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(validate_auc >= 1, "{summary}");
+    assert!(g.metric("validate", "iteration_0").is_some());
+    let gm = model(&g).param;
+    let hm = model(&h).param;
+    assert_eq!(
+        gm["tree_num"], hm["tree_num"],
+        "guest and host keep the same trees"
+    );
+    let best = summary["best_iteration"].as_i64().unwrap();
+    assert!(best >= 0);
+    assert_eq!(gm["tree_num"].as_i64().unwrap(), best + 1, "{summary}");
+    // The validation rows (the same ids) are not output twice.
+    let (_, rows) = output(&store, &g);
+    assert_eq!(rows.len(), 569);
+}
+
+/// EINI prediction (FATE's `EINI_inference`): the same scores as the plain protocol,
+/// and with `EINI_random_mask` the same labels (a positive factor scales the raw score),
+/// (one host; more hosts pass the vector along in job order).
+#[test]
+fn eini_prediction() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "breast_hetero_host.csv", None);
+    let (g, h, results) = train(
+        &store,
+        &binary_params(3),
+        &guest,
+        std::slice::from_ref(&host),
+    );
+    for r in &results {
+        r.as_ref().unwrap();
+    }
+    let (_, trained) = output(&store, &g);
+    let mut p = binary_params(3);
+    p["EINI_inference"] = json!(true);
+    let eini = predict(&store, &p, (&guest, model(&g)), (&host, model(&h[0])));
+    for (sid, row) in &trained {
+        assert!(
+            (eini[sid][2] - row[2]).abs() < 1e-9,
+            "{sid}: {} vs {}",
+            eini[sid][2],
+            row[2]
+        );
+    }
+    p["EINI_random_mask"] = json!(true);
+    let masked = predict(&store, &p, (&guest, model(&g)), (&host, model(&h[0])));
+    let mut changed = 0;
+    for (sid, row) in &trained {
+        assert_eq!(masked[sid][1], row[1], "{sid}: the label survives the mask");
+        if (masked[sid][2] - row[2]).abs() > 1e-6 {
+            changed += 1;
+        }
+    }
+    assert!(changed > trained.len() / 2, "the mask changes the scores");
+}

@@ -19,7 +19,7 @@ use super::objective::Loss;
 use fateflow_component_core::callbacks::{FoldHistory, TaskKind};
 
 use super::param::{SbtParam, Strategy, TaskType};
-use super::predict::{guest_leaves, host_answer};
+use super::predict::{guest_eini, guest_leaves, host_answer, host_eini};
 use super::tree::{Gh, Owner, SplitRule, Tree};
 use crate::context::{ComponentModel, Metric, ModelInput, TaskContext};
 use crate::error::{Error, Result};
@@ -682,6 +682,7 @@ fn guest_fit(
     let mut vscores: Option<Vec<f64>> =
         validate.map(|v| (0..v.n()).flat_map(|_| init.iter().copied()).collect());
     let mut applied_to_validate = 0usize;
+    let warm_importances = warm.as_ref().map(|w| w.param.feature_importances.clone());
     if let Some(w) = warm {
         // The input model's trees score the training data again.
         let leaves = guest_leaves(
@@ -710,7 +711,19 @@ fn guest_fit(
             json!({"metric_type": "init_iter"}),
         )?;
     }
+    // Split count and gain per guest feature: the input model's, then per new tree.
     let mut importance: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+    let old_trees = trees.len();
+    if let Some(w) = &warm_importances {
+        for f in w.iter().filter(|f| f.sitename.starts_with("guest")) {
+            if let Some(fid) = train.header.iter().position(|h| *h == f.fullname) {
+                let e = importance.entry(fid).or_default();
+                e.0 += f.importance;
+                e.1 += f.importance2;
+            }
+        }
+    }
+    let mut tree_splits: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut rng = SplitMix(param.random_seed);
     let mut validation: BTreeMap<&'static str, Vec<(String, Vec<f64>)>> = BTreeMap::new();
     let kind = match target.loss {
@@ -776,11 +789,7 @@ fn guest_fit(
                 }
                 *counts.entry(leaf.to_string()).or_default() += 1;
             }
-            for (fid, gain) in grown.guest_splits {
-                let e = importance.entry(fid).or_default();
-                e.0 += 1.0;
-                e.1 += gain;
-            }
+            tree_splits.push(grown.guest_splits);
             let tm = grown.timing;
             let leaves = grown.tree.leaves().len();
             ctx.tracker.info(&format!(
@@ -958,6 +967,7 @@ fn guest_fit(
             trees.truncate(len);
             tree_plan.truncate(len);
             leaf_counts.truncate(len);
+            tree_splits.truncate(len.saturating_sub(old_trees));
             losses.truncate(keep);
             applied_to_validate = applied_to_validate.min(len);
         }
@@ -986,6 +996,11 @@ fn guest_fit(
                 &roles.hosts,
             )?;
         }
+    }
+    for (fid, gain) in tree_splits.iter().flatten() {
+        let e = importance.entry(*fid).or_default();
+        e.0 += 1.0;
+        e.1 += gain;
     }
     // The hosts' split counts.
     let mut host_counts: Vec<(String, usize, Party)> = Vec::new();
@@ -1205,7 +1220,6 @@ fn host_fit(
         prefix: prefix.into(),
     };
     let mut trees: Vec<Tree> = Vec::new();
-    let mut counts = vec![0usize; binned.k()];
     if let Some(w) = warm {
         host_answer(
             fed,
@@ -1216,13 +1230,7 @@ fn host_fit(
             &train,
         )?;
         trees = w.trees;
-        for f in &w.param.feature_importances {
-            if let Some(i) = train.header.iter().position(|h| *h == f.fullname) {
-                counts[i] += f.importance as usize;
-            }
-        }
     }
-    let mut applied = 0usize;
     let mut round = setup.start_round;
     loop {
         for _ in 0..setup.trees_per_round {
@@ -1234,11 +1242,7 @@ fn host_fit(
                 binned.k(),
                 setup.subsample_feature_rate,
             );
-            let grown = side.grow(t, &binned, &valid)?;
-            for (c, s) in counts.iter_mut().zip(grown.splits) {
-                *c += s;
-            }
-            trees.push(grown.tree);
+            trees.push(side.grow(t, &binned, &valid)?);
         }
         let rtag = format!("{prefix}round{round}");
         let rend: RoundEnd = fed.get("sbt_round", &rtag, roles.guest)?;
@@ -1246,20 +1250,11 @@ fn host_fit(
             let v = vdata.as_ref().ok_or_else(|| {
                 super::guest::protocol(roles.guest, "validation asked for without validation rows")
             })?;
-            host_answer(
-                fed,
-                roles.guest,
-                &format!("{rtag}.v"),
-                me,
-                &trees[applied..],
-                v,
-            )?;
-            applied = trees.len();
+            host_answer(fed, roles.guest, &format!("{rtag}.v"), me, &trees, v)?;
         }
         let stop: Stop = fed.get("sbt_stop", &rtag, roles.guest)?;
         if let Some(keep) = stop.keep_rounds {
             trees.truncate(keep * setup.trees_per_round);
-            applied = applied.min(trees.len());
         }
         round += 1;
         if stop.stop {
@@ -1271,7 +1266,18 @@ fn host_fit(
         let rend: RoundEnd = fed.get("sbt_round", &tag, roles.guest)?;
         if rend.validate {
             if let Some(v) = &vdata {
-                host_answer(fed, roles.guest, &tag, me, &trees[applied..], v)?;
+                host_answer(fed, roles.guest, &tag, me, &trees, v)?;
+            }
+        }
+    }
+    // Split counts of this host's features over the trees kept.
+    let mut counts = vec![0usize; binned.k()];
+    for t in &trees {
+        for (n, o) in t.nodes.iter().zip(&t.owners) {
+            if *o == Owner::Host(me) && !n.is_leaf && n.fid >= 0 {
+                if let Some(c) = counts.get_mut(n.fid as usize) {
+                    *c += 1;
+                }
             }
         }
     }
@@ -1455,18 +1461,41 @@ fn predict_mode(
                     warm.param.init_score.len()
                 )));
             }
-            let leaves = guest_leaves(fed, &roles.hosts, tag, &warm.trees, 0, &data)?;
-            let mut scores: Vec<f64> = (0..data.n())
-                .flat_map(|_| warm.param.init_score.iter().copied())
-                .collect();
-            add_leaves(
-                &mut scores,
-                &leaves,
-                &warm.trees,
-                &target,
-                meta.learning_rate,
-                0,
-            );
+            // FATE's EINI runs for std and layered models; mix predicts in one round.
+            let eini = param.eini_inference && meta.boosting_strategy != "mix";
+            fed.remote("sbt_predict_eini", tag, &eini, &roles.hosts)?;
+            let scores = if eini {
+                ctx.tracker.info(&format!(
+                    "EINI prediction (random mask: {})",
+                    param.eini_random_mask
+                ));
+                guest_eini(
+                    fed,
+                    &roles.hosts,
+                    tag,
+                    &warm.trees,
+                    &data,
+                    &warm.param.init_score,
+                    meta.learning_rate,
+                    target.multi_output,
+                    param.key_length,
+                    param.eini_random_mask,
+                )?
+            } else {
+                let leaves = guest_leaves(fed, &roles.hosts, tag, &warm.trees, 0, &data)?;
+                let mut scores: Vec<f64> = (0..data.n())
+                    .flat_map(|_| warm.param.init_score.iter().copied())
+                    .collect();
+                add_leaves(
+                    &mut scores,
+                    &leaves,
+                    &warm.trees,
+                    &target,
+                    meta.learning_rate,
+                    0,
+                );
+                scores
+            };
             let y = data.y.as_deref().unwrap_or(&[]);
             let rows: Vec<PredictRow> = (0..data.n())
                 .map(|i| {
@@ -1489,7 +1518,21 @@ fn predict_mode(
             let wanted: Vec<String> = fed.get("sbt_predict_sids", tag, roles.guest)?;
             let sids: Vec<&str> = data.sids.iter().map(String::as_str).collect();
             let aligned = data.reorder(&rows_by_sid(&data, &sids, &wanted)?);
-            host_answer(fed, roles.guest, tag, me, &warm.trees, &aligned)?;
+            let eini: bool = fed.get("sbt_predict_eini", tag, roles.guest)?;
+            if eini {
+                host_eini(
+                    fed,
+                    roles.guest,
+                    &roles.hosts,
+                    me,
+                    tag,
+                    &warm.trees,
+                    &aligned,
+                    param.eini_random_mask,
+                )?;
+            } else {
+                host_answer(fed, roles.guest, tag, me, &warm.trees, &aligned)?;
+            }
         }
     }
     ctx.tracker.progress(100);

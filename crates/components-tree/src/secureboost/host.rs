@@ -34,16 +34,10 @@ pub(crate) struct HostSide<'a> {
     pub(crate) prefix: String,
 }
 
-/// The host's copy of a grown tree and the split count of each of its features.
-pub(crate) struct HostGrown {
-    pub(crate) tree: Tree,
-    pub(crate) splits: Vec<usize>,
-}
-
 impl HostSide<'_> {
-    /// Takes part in growing tree `t` on this host's `binned` features (`valid`: the
+    /// Takes part in growing tree `t` and returns this host's copy of it on this host's `binned` features (`valid`: the
     /// features this tree may use).
-    pub(crate) fn grow(&self, t: usize, binned: &Binned, valid: &[bool]) -> Result<HostGrown> {
+    pub(crate) fn grow(&self, t: usize, binned: &Binned, valid: &[bool]) -> Result<Tree> {
         let n = binned.bins.first().map_or(0, Vec::len);
         let tag = format!("{}{t}", self.prefix);
         let start: TreeStart = self.fed.get("sbt_tree", &tag, self.guest)?;
@@ -83,7 +77,6 @@ impl HostSide<'_> {
             masks.iter().copied().zip(order.iter().copied()).collect();
 
         let mut splits: HashMap<usize, (usize, f64, i8)> = HashMap::new();
-        let mut split_count = vec![0usize; binned.k()];
         let mut depth = 0;
         loop {
             let ltag = format!("{}{t}.{depth}", self.prefix);
@@ -217,7 +210,6 @@ impl HostSide<'_> {
                     .collect();
                 dirs.extend(bits_to_bytes(&lefts));
                 splits.insert(s.node_id, (f, sp[s.bin], s.missing_dir));
-                split_count[f] += 1;
             }
             self.fed
                 .remote_bytes("sbt_dirs", &ltag, &dirs, &[self.guest])?;
@@ -244,9 +236,6 @@ impl HostSide<'_> {
             });
             owners.push(s.owner);
         }
-        Ok(HostGrown {
-            tree: Tree { nodes, owners },
-            splits: split_count,
-        })
+        Ok(Tree { nodes, owners })
     }
 }

@@ -134,3 +134,227 @@ pub(crate) fn guest_leaves(
     }
     Ok(out)
 }
+
+/// Rows per EINI message.
+const EINI_CHUNK: usize = 4096;
+/// Fraction bits of EINI's encrypted leaf values.
+const EINI_BITS: u32 = 40;
+/// The random mask `r ∈ [1, 2)` travels as `round(r · 2^16)`.
+const MASK_BITS: u32 = 16;
+
+/// What the guest asks of the hosts in an EINI prediction.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct EiniStart {
+    pub(crate) public_key: fateflow_crypto::paillier::PublicKey,
+    pub(crate) rows: usize,
+    /// Entries per row: for every tree, every leaf, every score dimension it feeds.
+    pub(crate) entries: usize,
+    /// Score dimensions, and whether every leaf feeds all of them (multi-output).
+    pub(crate) dims: usize,
+    pub(crate) multi_output: bool,
+    pub(crate) random_mask: bool,
+}
+
+/// One entry of the EINI vector: tree, leaf position, score dimension.
+fn eini_entries(trees: &[Tree], dims: usize, multi_output: bool) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for (t, tree) in trees.iter().enumerate() {
+        for k in 0..tree.leaves().len() {
+            if multi_output {
+                out.extend((0..dims).map(|d| (t, k, d)));
+            } else {
+                out.push((t, k, t % dims.max(1)));
+            }
+        }
+    }
+    out
+}
+
+/// The guest's side of FATE's EINI prediction: per row, it encrypts under a fresh key
+/// the contribution of every leaf its own splits allow (`lr·w`, plus the initial score
+/// spread over the trees) and zero elsewhere; the hosts in turn keep only the leaves
+/// their splits allow, the last one sums per score dimension (times a random factor in
+/// `[1, 2)` with `random_mask`), and the guest decrypts the raw scores. The guest never
+/// learns which leaf a row reached, nor a host anything. Returns raw scores, row-major.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn guest_eini(
+    fed: &dyn Federation,
+    hosts: &[Party],
+    tag: &str,
+    trees: &[Tree],
+    data: &Dataset,
+    init: &[f64],
+    lr: f64,
+    multi_output: bool,
+    key_length: u32,
+    random_mask: bool,
+) -> Result<Vec<f64>> {
+    use fateflow_crypto::paillier::{Encryptor, Keypair};
+    let dims = init.len().max(1);
+    let keys = Keypair::generate(key_length)?;
+    let entries = eini_entries(trees, dims, multi_output);
+    let per_dim_trees = if multi_output {
+        trees.len().max(1)
+    } else {
+        (trees.len() / dims).max(1)
+    };
+    let leaves: Vec<Vec<usize>> = trees.iter().map(Tree::leaves).collect();
+    let start = EiniStart {
+        public_key: keys.public.clone(),
+        rows: data.n(),
+        entries: entries.len(),
+        dims,
+        multi_output,
+        random_mask,
+    };
+    fed.remote("sbt_eini", tag, &start, &hosts[..1])?;
+    let n = keys.public.n().clone();
+    let mut out = Vec::with_capacity(data.n() * dims);
+    for (c, first) in (0..data.n()).step_by(EINI_CHUNK).enumerate() {
+        let end = (first + EINI_CHUNK).min(data.n());
+        let sets = leaf_sets(trees, Owner::Guest, data, first..end);
+        let words: Vec<usize> = trees.iter().map(Tree::words).collect();
+        let per_row: usize = words.iter().sum();
+        let offsets: Vec<usize> = words
+            .iter()
+            .scan(0, |acc, w| {
+                let o = *acc;
+                *acc += w;
+                Some(o)
+            })
+            .collect();
+        let mut plain = Vec::with_capacity((end - first) * entries.len());
+        for row in sets.chunks(per_row.max(1)) {
+            for &(t, k, d) in &entries {
+                let reachable = row[offsets[t] + k / 64] & (1 << (k % 64)) != 0;
+                let v = if reachable {
+                    let w = &trees[t].nodes[leaves[t][k]].weight;
+                    let w = if multi_output { w.get(d) } else { w.first() };
+                    lr * w.copied().unwrap_or(0.0) + init[d] / per_dim_trees as f64
+                } else {
+                    0.0
+                };
+                plain.push(crate::wire::residue(&crate::wire::fixed(v, EINI_BITS)?, &n));
+            }
+        }
+        keys.public.prepare_obfuscators(plain.len());
+        let cts = keys.private.encrypt_raw_batch(&plain)?;
+        let ctag = format!("{tag}.{c}");
+        fed.remote_bytes(
+            "sbt_eini_vec",
+            &ctag,
+            &crate::wire::encode_ciphers(&cts),
+            &hosts[..1],
+        )?;
+        let last = *hosts.last().unwrap_or(&hosts[0]);
+        let masked: bool = fed.get("sbt_eini_masked", &ctag, last)?;
+        let bytes = fed.get_bytes("sbt_eini_sum", &ctag, last)?;
+        let sums = crate::wire::decode_ciphers("sbt_eini_sum", last, &keys.public, &bytes)?;
+        if sums.len() != (end - first) * dims {
+            return Err(protocol(last, "EINI sums for another number of rows"));
+        }
+        let bits = EINI_BITS + if masked { MASK_BITS } else { 0 };
+        for s in &sums {
+            out.push(crate::wire::decode_signed(
+                &n,
+                &keys.private.decrypt_raw(s),
+                bits,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A host's side of EINI prediction (see [`guest_eini`]): `me` is its position in the
+/// job's hosts; the first receives from the guest, each passes to the next, the last
+/// returns the sums to the guest.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn host_eini(
+    fed: &dyn Federation,
+    guest: Party,
+    hosts: &[Party],
+    me: usize,
+    tag: &str,
+    trees: &[Tree],
+    data: &Dataset,
+    random_mask: bool,
+) -> Result<()> {
+    use fateflow_crypto::paillier::Ciphertext;
+    let from = if me == 0 { guest } else { hosts[me - 1] };
+    let start: EiniStart = fed.get("sbt_eini", tag, from)?;
+    if start.rows != data.n() {
+        return Err(protocol(from, "an EINI request for another number of rows"));
+    }
+    let last = me + 1 == hosts.len();
+    if !last {
+        fed.remote("sbt_eini", tag, &start, &hosts[me + 1..me + 2])?;
+    }
+    let pk = start.public_key.clone();
+    let layout = eini_entries(trees, start.dims, start.multi_output);
+    if layout.len() != start.entries || start.dims == 0 {
+        return Err(protocol(from, "an EINI vector that does not fit the trees"));
+    }
+    let mask = random_mask || start.random_mask;
+    let r = if mask {
+        let x: u64 = rand::random();
+        fateflow_crypto::Integer::from((1u64 << MASK_BITS) + (x % (1u64 << MASK_BITS)))
+    } else {
+        fateflow_crypto::Integer::from(1)
+    };
+    for (c, first) in (0..data.n()).step_by(EINI_CHUNK).enumerate() {
+        let end = (first + EINI_CHUNK).min(data.n());
+        let ctag = format!("{tag}.{c}");
+        let bytes = fed.get_bytes("sbt_eini_vec", &ctag, from)?;
+        let mut cts = crate::wire::decode_ciphers("sbt_eini_vec", from, &pk, &bytes)?;
+        if cts.len() != (end - first) * start.entries {
+            return Err(protocol(from, "an EINI vector of the wrong size"));
+        }
+        let sets = leaf_sets(trees, Owner::Host(me), data, first..end);
+        let words: Vec<usize> = trees.iter().map(Tree::words).collect();
+        let per_row: usize = words.iter().sum();
+        let offsets: Vec<usize> = words
+            .iter()
+            .scan(0, |acc, w| {
+                let o = *acc;
+                *acc += w;
+                Some(o)
+            })
+            .collect();
+        for (row, set) in sets.chunks(per_row.max(1)).enumerate() {
+            for (e, &(t, k, _)) in layout.iter().enumerate() {
+                if set[offsets[t] + k / 64] & (1 << (k % 64)) == 0 {
+                    cts[row * start.entries + e] = Ciphertext::one();
+                }
+            }
+        }
+        if !last {
+            fed.remote_bytes(
+                "sbt_eini_vec",
+                &ctag,
+                &crate::wire::encode_ciphers(&cts),
+                &hosts[me + 1..me + 2],
+            )?;
+            continue;
+        }
+        // The last host: sum per score dimension.
+        let mut sums: Vec<Ciphertext> = Vec::with_capacity((end - first) * start.dims);
+        for row in 0..(end - first) {
+            let slice = &cts[row * start.entries..(row + 1) * start.entries];
+            let mut acc = vec![Ciphertext::one(); start.dims];
+            for (ct, &(_, _, d)) in slice.iter().zip(&layout) {
+                acc[d] = pk.raw_add(&acc[d], ct);
+            }
+            for a in acc {
+                sums.push(pk.raw_mul(&a, &r)?);
+            }
+        }
+        fed.remote("sbt_eini_masked", &ctag, &mask, &[guest])?;
+        fed.remote_bytes(
+            "sbt_eini_sum",
+            &ctag,
+            &crate::wire::encode_ciphers(&sums),
+            &[guest],
+        )?;
+    }
+    Ok(())
+}
