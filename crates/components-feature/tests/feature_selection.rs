@@ -1660,3 +1660,192 @@ fn iv_filters_merge_the_classes_of_a_multi_class_binning_model_as_fate() {
     // average ≥ 0.15: g0, g2 | a, b; then top 2 by max over what is left: g0 0.9, b 0.6.
     assert_eq!((gk, hk), (strings(&["g0"]), strings(&["b"])));
 }
+
+/// A `HeteroSecureBoost` model param as the tree crate writes it: `entries` are
+/// (sitename, fid, importance, fullname); `header` is this party's columns.
+fn secureboost(
+    module: &str,
+    model_name: &str,
+    header: &[&str],
+    entries: &[(&str, i64, f64, &str)],
+) -> ComponentModel {
+    let importances: Vec<Value> = entries
+        .iter()
+        .map(|(site, fid, imp, name)| {
+            json!({"sitename": site, "fid": fid, "importance": imp, "fullname": name,
+                   "importance2": 0.0, "main": "split"})
+        })
+        .collect();
+    let mapping: serde_json::Map<String, Value> = header
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i.to_string(), json!(c)))
+        .collect();
+    ComponentModel {
+        module: module.into(),
+        param: json!({
+            "tree_num": 0, "trees_": [], "init_score": [0.0], "losses": [], "tree_dim": 1,
+            "num_classes": 2, "classes_": ["0", "1"], "feature_importances": importances,
+            "feature_name_fid_mapping": mapping, "best_iteration": -1, "tree_plan": [],
+            "model_name": model_name, "multi_output": false,
+        }),
+        meta: json!({"module": "HeteroSecureBoost"}),
+    }
+}
+
+/// Guest x0..x4 and host h0..h3 with their SecureBoost models' importances: guest
+/// x0 1, x1 5, x3 2 (x2, x4 never split on; the host's features are listed on its copy
+/// under anonymous names and must be skipped), host h0 1, h2 4.
+fn sbt_tasks(store: &LocalTableStore, model_name: &str, params: Value) -> Vec<Task> {
+    let mut rng = Rng(7);
+    let mut cols = |names: &[&'static str], label: bool| {
+        let mut out: Vec<(&str, Vec<f64>)> = Vec::new();
+        if label {
+            out.push(("y", (0..30).map(|i| (i % 2) as f64).collect()));
+        }
+        for n in names {
+            out.push((*n, (0..30).map(|_| rng.next()).collect()));
+        }
+        out
+    };
+    let guest_header = ["x0", "x1", "x2", "x3", "x4"];
+    let host_header = ["h0", "h1", "h2", "h3"];
+    let g = table(store, "sbt_guest", &cols(&guest_header, true), Some("y"));
+    let h = table(store, "sbt_host", &cols(&host_header, false), None);
+    let guest_model = secureboost(
+        "HeteroSecureBoost",
+        model_name,
+        &guest_header,
+        &[
+            ("host:10000", 0, 9.0, "host_10000_x1"),
+            ("guest:9999", 1, 5.0, "x1"),
+            ("host:10000", 0, 4.0, "host_10000_x2"),
+            ("guest:9999", 3, 2.0, "x3"),
+            ("guest:9999", 0, 1.0, "x0"),
+        ],
+    );
+    let host_model = secureboost(
+        "HeteroFastSecureBoost",
+        model_name,
+        &host_header,
+        &[("hostLocal", 2, 4.0, "h2"), ("hostLocal", 0, 1.0, "h0")],
+    );
+    vec![
+        Task::new(&g, params.clone()).iso(guest_model),
+        Task::new(&h, params).iso(host_model),
+    ]
+}
+
+#[test]
+fn sbt_filters_judge_each_party_by_its_own_importances() {
+    let (_dir, store) = temp_store();
+    let params = json!({"filter_methods": ["hetero_fast_sbt_filter"],
+                        "sbt_param": {"metrics": "feature_importance", "filter_type": "threshold",
+                                      "take_high": true, "threshold": 2}});
+    let run = run_parties(
+        &store,
+        &sbt_tasks(&store, "hetero_fast_sbt_layered", params),
+    );
+    for (i, r) in run.results.iter().enumerate() {
+        assert!(r.is_ok(), "party {i}: {r:?}");
+    }
+    let (guest, host) = (&run.trackers[0], &run.trackers[1]);
+    assert_eq!(kept(guest), strings(&["x1", "x3"]));
+    assert_eq!(out_header(&store, guest), strings(&["y", "x1", "x3"]));
+    assert_eq!(kept(host), strings(&["h2"]));
+    assert_eq!(out_header(&store, host), strings(&["h2"]));
+    let g = model(guest);
+    let r = &g.param["results"][0];
+    assert_eq!(r["filter_name"], json!("hetero_fast_sbt_filter"));
+    assert_eq!(
+        r["feature_values"],
+        json!({"x0": 1.0, "x1": 5.0, "x2": 0.0, "x3": 2.0, "x4": 0.0})
+    );
+    assert_eq!(r["host_left_cols"], json!([]), "not federated, as in FATE");
+    assert_eq!(
+        g.meta["filter_metas"][0],
+        json!({"metrics": "feature_importance", "filter_type": "threshold", "take_high": true,
+               "threshold": 2.0, "select_federated": true,
+               "filter_name": "hetero_fast_sbt_filter", "filter_method": "hetero_fast_sbt_filter"})
+    );
+    assert_eq!(
+        model(host).param["results"][0]["feature_values"],
+        json!({"h0": 1.0, "h1": 0.0, "h2": 4.0, "h3": 0.0})
+    );
+    // Besides the plan handshake, nothing crosses: no column names, no importances.
+    let sent = run.guest_sent.lock().unwrap();
+    assert!(
+        sent.iter().all(|(name, ..)| name == "selection_plan_ack"),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn sbt_top_k_and_top_percentile_on_what_earlier_filters_left() {
+    let (_dir, store) = temp_store();
+    let params = json!({"filter_methods": ["manually", "hetero_sbt_filter"],
+                        "manually_param": {"filter_out_names": []},
+                        "sbt_param": {"metrics": ["feature_importance", "feature_importance"],
+                                      "filter_type": ["top_k", "top_percentile"],
+                                      "threshold": [3, 0.5]}});
+    let mut tasks = sbt_tasks(&store, "hetero_sbt", params);
+    // The guest drops x1 by hand first.
+    tasks[0].params["manually_param"]["filter_out_names"] = json!(["x1"]);
+    let run = run_parties(&store, &tasks);
+    for (i, r) in run.results.iter().enumerate() {
+        assert!(r.is_ok(), "party {i}: {r:?}");
+    }
+    // Guest: x0 1, x2 0, x3 2, x4 0 → top 3 x0, x2, x3 (ties in column order) → the
+    // better ceil(0.5 · 3) = 2: x0, x3.
+    assert_eq!(kept(&run.trackers[0]), strings(&["x0", "x3"]));
+    // Host: h0 1, h1 0, h2 4, h3 0 → h0, h1, h2 → h0, h2.
+    assert_eq!(kept(&run.trackers[1]), strings(&["h0", "h2"]));
+    let summary = run.trackers[1].summary().unwrap();
+    assert_eq!(
+        summary["hetero_sbt_filter"]["left_col_names"],
+        json!(["h0", "h1", "h2"])
+    );
+    assert_eq!(
+        summary["hetero_sbt_filter_1"]["left_col_names"],
+        json!(["h0", "h2"])
+    );
+}
+
+#[test]
+fn sbt_filters_fail_naming_the_model_they_need() {
+    let (_dir, store) = temp_store();
+    let run = run_parties(
+        &store,
+        &sbt_tasks(
+            &store,
+            "hetero_sbt",
+            json!({"filter_methods": ["hetero_fast_sbt_filter"]}),
+        ),
+    );
+    let e = run.results[0].as_ref().unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "a SecureBoost model with model_name hetero_fast_sbt_layered or \
+             hetero_fast_sbt_mix among its `isometric_model` inputs for filter_methods[0]"
+        ),
+        "{e}"
+    );
+    assert!(run.results[1].is_err());
+
+    let tasks = sbt_tasks(
+        &store,
+        "hetero_sbt",
+        json!({"filter_methods": ["hetero_sbt_filter"], "select_col_indexes": [0, 4]}),
+    );
+    let mut guest = tasks[0].clone();
+    guest.isometric[0].param["feature_name_fid_mapping"]
+        .as_object_mut()
+        .unwrap()
+        .remove("4");
+    let (_, r) = run_guest(&store, &guest);
+    let e = r.unwrap_err().to_string();
+    assert!(
+        e.contains("column `x4` is not in feature_name_fid_mapping"),
+        "{e}"
+    );
+}

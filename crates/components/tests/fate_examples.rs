@@ -16,11 +16,6 @@ use serde_json::Value;
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
 const REFUSED: &[(&str, &str, &[&str])] = &[
     (
-        "hetero_feature_selection/hetero_feature_selection_fast_sbt",
-        "selection by SecureBoost feature importance",
-        &["hetero_feature_selection_0.sbt_param.threshold"],
-    ),
-    (
         "hetero_stepwise/linr-stepwise",
         "stepwise",
         &[

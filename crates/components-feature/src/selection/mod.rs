@@ -59,9 +59,20 @@
 //!   ties kept (FATE ≤ 1.4's rule; its docstring says floor, its code keeps ceil);
 //!   `local_only` is `select_federated = false`.
 //!
-//! FATE's `psi_filter`, `vif_filter`, `correlation_filter`, `hetero_sbt_filter`,
-//! `homo_sbt_filter` and `hetero_fast_sbt_filter` need models of modules this
-//! implementation does not have: they fail naming `filter_methods[i]`.
+//! - `hetero_sbt_filter` and `hetero_fast_sbt_filter` (`sbt_param`: the fields of
+//!   `statistic_param`, `metrics` `feature_importance` only, `take_high` true only):
+//!   judge by the feature importances of the `HeteroSecureBoost` model among the
+//!   task's `isometric_model` inputs, `model_name` `hetero_sbt` for the first,
+//!   `hetero_fast_sbt_layered` or `hetero_fast_sbt_mix` (not both) for the second. As
+//!   in FATE they are not federated: each party judges its own columns by its own copy
+//!   of the model (the guest skips the entries of host features, a host reads its
+//!   `hostLocal` ones; a column without an entry has importance 0, a selected column the
+//!   model was not trained on fails); `select_federated` and `host_thresholds` are
+//!   accepted and, as in FATE, have no effect. The run's `filter_name` is the method.
+//!
+//! FATE's `psi_filter`, `vif_filter`, `correlation_filter` and `homo_sbt_filter` need
+//! models of modules this implementation does not have: they fail naming
+//! `filter_methods[i]`.
 //!
 //! ## IV filters across parties
 //!
@@ -137,11 +148,11 @@ use filters::{keep_one, select, ColumnStats, Needs};
 pub use model::FeatureSelectionModel;
 use model::{
     BinningView, FilterResult, HostFeatureValues, HostLeftCols, LeftCols, ModelMeta, ModelParam,
-    ModelView, BINNING_MODULE, MODULE,
+    ModelView, SbtView, BINNING_MODULE, MODULE, SBT_MODULE,
 };
 use param::{
-    FilterKind, HostThresholds, IvRule, MergeType, Metric as StatMetric, Select, SelectionParam,
-    Step,
+    FilterKind, HostThresholds, IvRule, MergeType, Metric as StatMetric, Rule, SbtRule, Select,
+    SelectionParam, Step,
 };
 
 /// Input data keys tried in order.
@@ -574,6 +585,124 @@ impl Binning {
     }
 }
 
+/// A SecureBoost model among the isometric inputs, read for the SecureBoost filters.
+struct SbtModel {
+    component: String,
+    alias: String,
+    model_name: String,
+    /// This party's columns → importance (see [`SbtView::importances`]).
+    importances: BTreeMap<String, f64>,
+}
+
+impl SbtModel {
+    fn bad(&self, reason: String) -> Error {
+        Error::InvalidModel {
+            component: self.component.clone(),
+            alias: self.alias.clone(),
+            module: SBT_MODULE.into(),
+            reason,
+        }
+    }
+
+    /// Every SecureBoost model among the isometric inputs; as FATE, two with the same
+    /// `model_name` are an error.
+    fn load_all(ctx: &TaskContext<'_>) -> Result<Vec<SbtModel>> {
+        let mut out: Vec<SbtModel> = Vec::new();
+        for input in ctx
+            .inputs
+            .isometric_model
+            .iter()
+            .filter(|m| crate::context::canonical_module(&m.model.module) == SBT_MODULE)
+        {
+            let bad = |reason: String| Error::InvalidModel {
+                component: input.component.clone(),
+                alias: input.alias.clone(),
+                module: input.model.module.clone(),
+                reason,
+            };
+            let view =
+                SbtView::from_component_model(&input.model).map_err(|e| bad(e.to_string()))?;
+            if let Some(first) = out.iter().find(|m| m.model_name == view.model_name) {
+                return Err(bad(format!(
+                    "a second SecureBoost model with model_name `{}` (the first is `{}` of \
+                     component `{}`); give one",
+                    view.model_name, first.alias, first.component
+                )));
+            }
+            let importances = view.importances().map_err(bad)?;
+            out.push(SbtModel {
+                component: input.component.clone(),
+                alias: input.alias.clone(),
+                model_name: view.model_name,
+                importances,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The model `step` reads: the one whose `model_name` it accepts.
+    fn pick<'m>(models: &'m [SbtModel], step: &Step, rule: &SbtRule) -> Result<&'m SbtModel> {
+        let found: Vec<&SbtModel> = models
+            .iter()
+            .filter(|m| rule.model_names.contains(&m.model_name.as_str()))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one),
+            [] => Err(Error::MissingInput {
+                component: MODULE.into(),
+                what: format!(
+                    "a SecureBoost model with model_name {} among its `isometric_model` inputs \
+                     for {} ({}){}",
+                    rule.model_names.join(" or "),
+                    step.label(),
+                    step.method,
+                    if models.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (the SecureBoost models given have model_name {})",
+                            models
+                                .iter()
+                                .map(|m| m.model_name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ),
+            }),
+            [_, second, ..] => Err(second.bad(format!(
+                "{} reads one fast SecureBoost model, layered or mix, not both",
+                step.method
+            ))),
+        }
+    }
+
+    /// Judges this party's `columns` by their importances.
+    fn judge(&self, columns: &[&str], rule: &Rule) -> Result<Outcome> {
+        let values = columns
+            .iter()
+            .map(|c| self.importance(c))
+            .collect::<Result<Vec<f64>>>()?;
+        let thresholds = match rule.select {
+            Select::Threshold(t) => vec![t; values.len()],
+            _ => Vec::new(),
+        };
+        let kept = select(&values, &thresholds, rule);
+        Ok(Outcome::local(kept, Some(values), rule.take_high))
+    }
+
+    /// The importance of this party's column `c`; a column the model was not trained on
+    /// fails, as in FATE.
+    fn importance(&self, c: &str) -> Result<f64> {
+        self.importances.get(c).copied().ok_or_else(|| {
+            self.bad(format!(
+                "column `{c}` is not in feature_name_fid_mapping, so the SecureBoost filter \
+                 cannot judge it (leave it out of select_col_indexes / select_names)"
+            ))
+        })
+    }
+}
+
 fn finite(iv: Option<f64>) -> Option<f64> {
     iv.filter(|v| v.is_finite())
 }
@@ -627,6 +756,7 @@ struct Fit<'c, 'a> {
     input: &'c Input,
     stats: Vec<Option<ColumnStats>>,
     binning: Option<Binning>,
+    sbt: Vec<SbtModel>,
 }
 
 impl Fit<'_, '_> {
@@ -687,6 +817,10 @@ impl Fit<'_, '_> {
                 };
                 let kept = select(&values, &thresholds, rule);
                 Ok(Outcome::local(kept, Some(values), rule.take_high))
+            }
+            FilterKind::Sbt(sbt) => {
+                let names: Vec<&str> = candidates.iter().map(|&c| header[c].as_str()).collect();
+                SbtModel::pick(&self.sbt, step, sbt)?.judge(&names, &sbt.rule)
             }
             FilterKind::Iv(iv) => {
                 let binning = self
@@ -916,6 +1050,19 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
             Some(b)
         }
     };
+    let sbt = if steps.iter().any(|s| matches!(s.kind, FilterKind::Sbt(_))) {
+        SbtModel::load_all(ctx)?
+    } else {
+        Vec::new()
+    };
+    for s in steps {
+        if let FilterKind::Sbt(rule) = &s.kind {
+            let model = SbtModel::pick(&sbt, s, rule)?;
+            for &c in &selected {
+                model.importance(&header[c])?;
+            }
+        }
+    }
     let mut needs = Needs::default();
     let mut any_stat = false;
     for s in steps {
@@ -949,6 +1096,7 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
         input,
         stats,
         binning,
+        sbt,
     };
     let mut left = vec![true; header.len()];
     let mut results = Vec::with_capacity(steps.len());
@@ -1189,4 +1337,196 @@ fn write_output(ctx: &TaskContext<'_>, input: &Input, kept: &[usize]) -> Result<
         .map_err(|e| Error::table(&dest, e))?;
     ctx.tracker.save_output_data(data_name, &output)?;
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ComponentModel;
+
+    fn sbt(model_name: &str, entries: Value, mapping: &[&str]) -> SbtModel {
+        let m = ComponentModel {
+            module: SBT_MODULE.into(),
+            param: json!({
+                "model_name": model_name,
+                "feature_importances": entries,
+                "feature_name_fid_mapping": mapping.iter().enumerate()
+                    .map(|(i, n)| (i.to_string(), json!(n))).collect::<Map<_, _>>(),
+            }),
+            meta: json!({}),
+        };
+        SbtModel {
+            component: "sbt_0".into(),
+            alias: "model".into(),
+            model_name: model_name.into(),
+            importances: SbtView::from_component_model(&m)
+                .unwrap()
+                .importances()
+                .unwrap(),
+        }
+    }
+
+    /// The guest's copy: its own a..e (d and e never split on) and two host features.
+    fn guest_model() -> SbtModel {
+        let e = |site: &str, fid: i64, imp: f64| json!({"sitename": site, "fid": fid, "importance": imp});
+        sbt(
+            "hetero_sbt",
+            json!([
+                e("host:10000", 0, 12.0),
+                e("guest:9999", 2, 6.0),
+                e("guest:9999", 0, 3.0),
+                e("host:10000", 3, 2.0),
+                e("guest:9999", 1, 3.0)
+            ]),
+            &["a", "b", "c", "d", "e"],
+        )
+    }
+
+    fn judged(
+        m: &SbtModel,
+        cols: &[&str],
+        select: Select,
+        take_high: bool,
+    ) -> (Vec<String>, Vec<f64>) {
+        let out = m.judge(cols, &Rule { select, take_high }).unwrap();
+        let kept = cols
+            .iter()
+            .zip(&out.kept)
+            .filter(|(_, &k)| k)
+            .map(|(c, _)| c.to_string())
+            .collect();
+        (kept, out.values.unwrap())
+    }
+
+    #[test]
+    fn guest_judges_its_own_columns_by_importance() {
+        let m = guest_model();
+        let all = ["a", "b", "c", "d", "e"];
+        let (kept, values) = judged(&m, &all, Select::Threshold(3.0), true);
+        assert_eq!(
+            values,
+            [3.0, 3.0, 6.0, 0.0, 0.0],
+            "host entries skipped, unused 0"
+        );
+        assert_eq!(kept, ["a", "b", "c"], "threshold is inclusive");
+        assert_eq!(
+            judged(&m, &all, Select::Threshold(3.0), false).0,
+            ["a", "b", "d", "e"]
+        );
+        assert_eq!(
+            judged(&m, &all, Select::TopK(2), true).0,
+            ["a", "c"],
+            "ties in column order"
+        );
+        assert_eq!(judged(&m, &all, Select::TopK(1), false).0, ["d"]);
+        // ceil(0.5 · 5) = 3.
+        assert_eq!(
+            judged(&m, &all, Select::TopPercentile(0.5), true).0,
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            judged(&m, &all, Select::TopPercentile(0.5), false).0,
+            ["a", "d", "e"]
+        );
+        // Only what is judged counts: the best of b, d, e.
+        assert_eq!(judged(&m, &["b", "d", "e"], Select::TopK(1), true).0, ["b"]);
+    }
+
+    #[test]
+    fn nothing_passing_keeps_the_best_one() {
+        let m = guest_model();
+        let out = m
+            .judge(
+                &["a", "c", "d"],
+                &Rule {
+                    select: Select::Threshold(10.0),
+                    take_high: true,
+                },
+            )
+            .unwrap();
+        assert_eq!(out.kept, [false, true, false]);
+        assert_eq!(out.kept_one, Some(1));
+        let out = m
+            .judge(
+                &["a", "c", "d"],
+                &Rule {
+                    select: Select::Threshold(-1.0),
+                    take_high: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(out.kept, [false, false, true]);
+    }
+
+    #[test]
+    fn host_judges_its_local_entries() {
+        let e =
+            |fid: i64, imp: f64| json!({"sitename": "hostLocal", "fid": fid, "importance": imp});
+        let m = sbt(
+            "hetero_fast_sbt_layered",
+            json!([e(2, 5.0), e(0, 1.0)]),
+            &["h0", "h1", "h2"],
+        );
+        let cols = ["h0", "h1", "h2"];
+        let (kept, values) = judged(&m, &cols, Select::Threshold(1.0), true);
+        assert_eq!(values, [1.0, 0.0, 5.0]);
+        assert_eq!(kept, ["h0", "h2"]);
+        assert_eq!(judged(&m, &cols, Select::TopK(1), true).0, ["h2"]);
+        assert_eq!(
+            judged(&m, &cols, Select::TopPercentile(0.1), false).0,
+            ["h1"]
+        );
+        let e = m.judge(
+            &["x9"],
+            &Rule {
+                select: Select::TopK(1),
+                take_high: true,
+            },
+        );
+        assert!(e
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("`x9` is not in feature_name_fid_mapping"));
+    }
+
+    #[test]
+    fn each_filter_picks_its_model_by_name() {
+        let step = |method: &str| {
+            let p = SelectionParam::parse(json!({"filter_methods": [method]}).as_object().unwrap())
+                .unwrap();
+            p.steps.into_iter().next().unwrap()
+        };
+        let rule = |s: &Step| match &s.kind {
+            FilterKind::Sbt(r) => r.clone(),
+            other => panic!("{other:?}"),
+        };
+        let (std, fast) = (step("hetero_sbt_filter"), step("hetero_fast_sbt_filter"));
+        let models = vec![
+            sbt("hetero_fast_sbt_mix", json!([]), &["a"]),
+            sbt("hetero_sbt", json!([]), &["a"]),
+        ];
+        let picked = SbtModel::pick(&models, &std, &rule(&std)).unwrap();
+        assert_eq!(picked.model_name, "hetero_sbt");
+        let picked = SbtModel::pick(&models, &fast, &rule(&fast)).unwrap();
+        assert_eq!(picked.model_name, "hetero_fast_sbt_mix");
+        let e = SbtModel::pick(&models[..1], &std, &rule(&std))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("model_name hetero_sbt ")
+                && e.contains("have model_name hetero_fast_sbt_mix"),
+            "{e}"
+        );
+        let both = vec![
+            sbt("hetero_fast_sbt_layered", json!([]), &["a"]),
+            sbt("hetero_fast_sbt_mix", json!([]), &["a"]),
+        ];
+        let e = SbtModel::pick(&both, &fast, &rule(&fast))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("layered or mix, not both"), "{e}");
+    }
 }

@@ -201,6 +201,69 @@ impl ModelView {
     }
 }
 
+/// The module whose models the SecureBoost filters read (`HeteroFastSecureBoost` is its
+/// alias).
+pub(crate) const SBT_MODULE: &str = "HeteroSecureBoost";
+
+/// The part of a `HeteroSecureBoost` model's param the SecureBoost filters read
+/// (FATE's `BoostingTreeModelParam`: `model_name`, `feature_importances`,
+/// `feature_name_fid_mapping`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SbtView {
+    /// `hetero_sbt`, `hetero_fast_sbt_layered`, `hetero_fast_sbt_mix`.
+    pub(crate) model_name: String,
+    feature_importances: Vec<ImportanceEntry>,
+    /// Feature index (as text) → this party's column name.
+    feature_name_fid_mapping: BTreeMap<String, String>,
+}
+
+/// One `feature_importances` entry: only its owner, index and value matter here.
+#[derive(Debug, Clone, Deserialize)]
+struct ImportanceEntry {
+    sitename: String,
+    fid: i64,
+    importance: f64,
+}
+
+impl SbtView {
+    /// Reads a SecureBoost model's param; the error says what does not parse.
+    pub(crate) fn from_component_model(model: &ComponentModel) -> Result<Self, ModelError> {
+        serde_json::from_value(model.param.clone()).map_err(|source| ModelError::Parse {
+            part: "SecureBoost model param",
+            source,
+        })
+    }
+
+    /// This party's columns and their importances, as FATE's adapter builds them:
+    /// entries owned by a host (`host:<id>`, on the guest's copy) are skipped; the
+    /// others (the guest's `guest:<id>`, a host's `hostLocal`) are named through
+    /// `feature_name_fid_mapping`, a later entry for the same name overriding an
+    /// earlier one; a mapped column without an entry has importance 0.
+    pub(crate) fn importances(&self) -> Result<BTreeMap<String, f64>, String> {
+        let mut out = BTreeMap::new();
+        for e in &self.feature_importances {
+            if e.sitename.split(':').next() == Some("host") {
+                continue;
+            }
+            let name = self
+                .feature_name_fid_mapping
+                .get(&e.fid.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "feature_importances has fid {} of `{}`, which feature_name_fid_mapping \
+                         does not name",
+                        e.fid, e.sitename
+                    )
+                })?;
+            out.insert(name.clone(), e.importance);
+        }
+        for name in self.feature_name_fid_mapping.values() {
+            out.entry(name.clone()).or_insert(0.0);
+        }
+        Ok(out)
+    }
+}
+
 /// The part of a `HeteroFeatureBinning` model's param the IV filters read (see the
 /// binning contract: `header`, `header_anonymous`, `binning_result`, `host_results`).
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +363,62 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("header_anonymous has 0 names"));
+    }
+
+    #[test]
+    fn sbt_importances_are_the_own_columns_as_fate_reads_them() {
+        let guest = ComponentModel {
+            module: SBT_MODULE.into(),
+            param: json!({
+                "model_name": "hetero_sbt",
+                "feature_importances": [
+                    {"sitename": "host:10000", "fid": 0, "importance": 9.0,
+                     "fullname": "host_10000_x3", "importance2": 0.0, "main": "split"},
+                    {"sitename": "guest:9999", "fid": 2, "importance": 4.0,
+                     "fullname": "c", "importance2": 1.5, "main": "split"},
+                    {"sitename": "guest:9999", "fid": 0, "importance": 1,
+                     "fullname": "a", "importance2": 0.5, "main": "split"}
+                ],
+                "feature_name_fid_mapping": {"0": "a", "1": "b", "2": "c"}
+            }),
+            meta: json!({}),
+        };
+        let v = SbtView::from_component_model(&guest).unwrap();
+        assert_eq!(v.model_name, "hetero_sbt");
+        assert_eq!(
+            v.importances().unwrap(),
+            BTreeMap::from([("a".into(), 1.0), ("b".into(), 0.0), ("c".into(), 4.0)])
+        );
+        let host = ComponentModel {
+            module: "HeteroFastSecureBoost".into(),
+            param: json!({
+                "model_name": "hetero_fast_sbt_layered",
+                "feature_importances": [
+                    {"sitename": "hostLocal", "fid": 1, "importance": 3.0},
+                    {"sitename": "hostLocal", "fid": 1, "importance": 5.0}
+                ],
+                "feature_name_fid_mapping": {"0": "h0", "1": "h1"}
+            }),
+            meta: json!({}),
+        };
+        let v = SbtView::from_component_model(&host).unwrap();
+        assert_eq!(
+            v.importances().unwrap(),
+            BTreeMap::from([("h0".into(), 0.0), ("h1".into(), 5.0)]),
+            "a later entry for the same column wins, as in FATE's name map"
+        );
+        let mut bad = host.clone();
+        bad.param["feature_importances"][0]["fid"] = json!(7);
+        let v = SbtView::from_component_model(&bad).unwrap();
+        assert!(v
+            .importances()
+            .unwrap_err()
+            .contains("fid 7 of `hostLocal`"));
+        bad.param.as_object_mut().unwrap().remove("model_name");
+        assert!(SbtView::from_component_model(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("model_name"));
     }
 
     #[test]

@@ -73,13 +73,13 @@ const HETERO_FEATURE_SELECTION_PARAMS: &[Param] = &[
     param("psi_param.threshold", Any, "1", false),
     param("psi_param.host_thresholds", Any, "null", false),
     param("psi_param.select_federated", Any, "true", false),
-    param("sbt_param", Object, OBJ, false),
-    param("sbt_param.metrics", Any, "\"feature_importance\"", false),
-    param("sbt_param.filter_type", Any, "\"threshold\"", false),
-    param("sbt_param.take_high", Any, "true", false),
-    param("sbt_param.threshold", Any, "1", false),
-    param("sbt_param.host_thresholds", Any, "null", false),
-    param("sbt_param.select_federated", Any, "true", false),
+    param("sbt_param", Object, OBJ, true),
+    param("sbt_param.metrics", Any, "\"feature_importance\"", true),
+    param("sbt_param.filter_type", Any, "\"threshold\"", true),
+    param("sbt_param.take_high", Any, "true", true),
+    param("sbt_param.threshold", Any, "1", true),
+    param("sbt_param.host_thresholds", Any, "null", true),
+    param("sbt_param.select_federated", Any, "true", true),
     param("need_run", Bool, "true", true),
     param("use_anonymous", Bool, "false", true),
 ];
@@ -112,18 +112,16 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
 };
 
 /// FATE's filter methods this implementation does not run: they need a model of a
-/// module we do not have (PSI, Pearson, SecureBoost).
-const UNSUPPORTED: [&str; 6] = [
+/// module we do not have (PSI, Pearson, HomoSecureBoost).
+const UNSUPPORTED: [&str; 4] = [
     "psi_filter",
     "vif_filter",
     "correlation_filter",
-    "hetero_sbt_filter",
     "homo_sbt_filter",
-    "hetero_fast_sbt_filter",
 ];
 
 /// The filter methods that run.
-pub(crate) const SUPPORTED: [&str; 10] = [
+pub(crate) const SUPPORTED: [&str; 12] = [
     "manually",
     "unique_value",
     "iv_value_thres",
@@ -134,6 +132,8 @@ pub(crate) const SUPPORTED: [&str; 10] = [
     "percentage_value",
     "iv_filter",
     "statistic_filter",
+    "hetero_sbt_filter",
+    "hetero_fast_sbt_filter",
 ];
 
 /// The statistics `statistic_filter` accepts besides `<q>%` quantiles (FATE's
@@ -292,6 +292,23 @@ pub(crate) struct IvRule {
     pub(crate) merge: MergeType,
 }
 
+/// A filter on SecureBoost feature importances (`hetero_sbt_filter`,
+/// `hetero_fast_sbt_filter`). As FATE's, it is not federated: each party judges its own
+/// columns by its own copy of the model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SbtRule {
+    pub(crate) rule: Rule,
+    /// The `model_name`s of the SecureBoost models the filter reads.
+    pub(crate) model_names: &'static [&'static str],
+    /// Checked and recorded in the meta, unused (as in FATE).
+    pub(crate) select_federated: bool,
+}
+
+/// `model_name` of a HeteroSecureBoost model trained with `boosting_strategy: std`.
+pub(crate) const HETERO_SBT: &str = "hetero_sbt";
+/// `model_name`s of HeteroFastSecureBoost models (`layered`, `mix`).
+pub(crate) const HETERO_FAST_SBT: [&str; 2] = ["hetero_fast_sbt_layered", "hetero_fast_sbt_mix"];
+
 /// `mul_class_merge_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MergeType {
@@ -427,6 +444,8 @@ pub(crate) enum FilterKind {
     },
     /// A rule on IVs from the binning model; the guest decides for the hosts.
     Iv(IvRule),
+    /// A rule on feature importances from a SecureBoost model.
+    Sbt(SbtRule),
 }
 
 /// One filter run. `iv_filter` and `statistic_filter` with a list of metrics give one
@@ -686,6 +705,50 @@ impl SelectionParam {
                             metric_index,
                             name: format!("iv_{}", entry.filter_type),
                             kind: FilterKind::Iv(iv),
+                            meta,
+                        });
+                    }
+                }
+                "hetero_sbt_filter" | "hetero_fast_sbt_filter" => {
+                    let model_names: &'static [&'static str] = if method == "hetero_sbt_filter" {
+                        &[HETERO_SBT]
+                    } else {
+                        &HETERO_FAST_SBT
+                    };
+                    for (metric_index, entry) in common(&p, "sbt_param")? {
+                        // FATE compares the name as given.
+                        if entry.metric != json!("feature_importance") {
+                            return Err(Error::param(
+                                entry.metric_name(),
+                                format!(
+                                    "the SecureBoost filters' metric must be `feature_importance`, found {}",
+                                    describe_value(&entry.metric)
+                                ),
+                            ));
+                        }
+                        if !entry.rule.take_high {
+                            return Err(Error::param(
+                                entry.name("take_high"),
+                                "the SecureBoost filters keep high feature importances: take_high must be true",
+                            ));
+                        }
+                        // `host_thresholds` is accepted as is: FATE's SecureBoost
+                        // filters neither check nor use it.
+                        let meta = json!({
+                            "metrics": "feature_importance", "filter_type": entry.filter_type,
+                            "take_high": entry.rule.take_high, "threshold": entry.threshold_json(),
+                            "select_federated": entry.select_federated,
+                        });
+                        steps.push(Step {
+                            method: method.clone(),
+                            position,
+                            metric_index,
+                            name: method.clone(),
+                            kind: FilterKind::Sbt(SbtRule {
+                                rule: entry.rule,
+                                model_names,
+                                select_federated: entry.select_federated,
+                            }),
                             meta,
                         });
                     }
@@ -1300,6 +1363,72 @@ mod tests {
     }
 
     #[test]
+    fn sbt_filters_parse_as_fate_checks_them() {
+        let p = parse(json!({"filter_methods": ["hetero_sbt_filter", "HETERO_FAST_SBT_FILTER"]}))
+            .unwrap();
+        let rule = |s: &Step| match &s.kind {
+            FilterKind::Sbt(r) => r.clone(),
+            other => panic!("{other:?}"),
+        };
+        let defaults = rule(&p.steps[0]);
+        assert_eq!(
+            defaults.rule,
+            Rule {
+                select: Select::Threshold(1.0),
+                take_high: true
+            }
+        );
+        assert_eq!(defaults.model_names, [HETERO_SBT]);
+        assert!(defaults.select_federated);
+        assert_eq!(rule(&p.steps[1]).model_names, HETERO_FAST_SBT);
+        let names: Vec<_> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["hetero_sbt_filter", "hetero_fast_sbt_filter"]);
+        assert_eq!(
+            p.steps[0].meta,
+            json!({"metrics": "feature_importance", "filter_type": "threshold", "take_high": true,
+                   "threshold": 1.0, "select_federated": true,
+                   "filter_name": "hetero_sbt_filter", "filter_method": "hetero_sbt_filter"})
+        );
+
+        let p = parse(json!({"filter_methods": ["hetero_fast_sbt_filter"],
+            "sbt_param": {"metrics": ["feature_importance", "feature_importance"],
+                          "filter_type": ["top_k", "top_percentile"], "threshold": [3, 0.4],
+                          "select_federated": false, "host_thresholds": [[0.1], null]}}))
+        .unwrap();
+        assert_eq!(p.steps.len(), 2);
+        assert_eq!(p.steps[1].label(), "filter_methods[0].metrics[1]");
+        assert_eq!(rule(&p.steps[0]).rule.select, Select::TopK(3));
+        assert_eq!(rule(&p.steps[1]).rule.select, Select::TopPercentile(0.4));
+        assert!(!rule(&p.steps[1]).select_federated);
+
+        let e = err(json!({"filter_methods": ["hetero_sbt_filter"],
+                           "sbt_param": {"take_high": false}}));
+        assert!(
+            e.contains("`sbt_param.take_high`: the SecureBoost filters keep high"),
+            "{e}"
+        );
+        let e = err(json!({"filter_methods": ["hetero_sbt_filter"],
+                           "sbt_param": {"metrics": "Feature_Importance"}}));
+        assert!(
+            e.contains("`sbt_param.metrics`: the SecureBoost filters' metric"),
+            "{e}"
+        );
+        let e = err(json!({"filter_methods": ["hetero_sbt_filter"],
+                           "sbt_param": {"filter_type": "top_k", "threshold": 0}}));
+        assert!(
+            e.contains("`sbt_param.threshold`: with filter_type top_k"),
+            "{e}"
+        );
+        let e = err(json!({"filter_methods": ["homo_sbt_filter"]}));
+        assert!(
+            e.contains("`filter_methods[0]`: `homo_sbt_filter` is not supported yet"),
+            "{e}"
+        );
+        // Without an SBT filter, sbt_param is not read.
+        assert!(parse(json!({"sbt_param": {"take_high": false}})).is_ok());
+    }
+
+    #[test]
     fn single_metric_host_thresholds_per_host() {
         let p = parse(json!({"filter_methods": ["iv_filter"],
                              "iv_param": {"threshold": 0.1, "host_thresholds": [0.2, 0.3]}}))
@@ -1322,7 +1451,7 @@ mod tests {
             "parameter `filter_methods[1]`: `psi_filter` is not supported yet (supported: \
              manually, unique_value, iv_value_thres, iv_percentile, iv_top_k, \
              coefficient_of_variation_value_thres, outlier_cols, percentage_value, iv_filter, \
-             statistic_filter)"
+             statistic_filter, hetero_sbt_filter, hetero_fast_sbt_filter)"
         );
         assert!(err(json!({"filter_methods": ["nope"]})).starts_with(
             "invalid parameter `filter_methods[0]`: `nope` is not a FATE filter method"
