@@ -281,6 +281,11 @@ def run_suite(flow, suite_path, examples, uploads, results, args):
             conf["job_parameters"]["common"]["model_version"] = d["data"]["model_version"]
             # As fate_test does for a job with deps (_parser.update_job_type).
             conf["job_parameters"]["common"].setdefault("job_type", "predict")
+            # fate_test maps every conf's parties onto the ones it is configured with, so
+            # a predict job always runs with its training job's parties; some corpus
+            # predict confs name other hosts (hetero_secureboost: 10000 vs 9998).
+            if dep.get("roles"):
+                conf["role"] = dep["roles"]
             conf_path = os.path.join(args.out, "%s_%s_conf.json" % (rel.replace("/", "_"), name))
             with open(conf_path, "w") as f:
                 json.dump(conf, f)
@@ -294,6 +299,7 @@ def run_suite(flow, suite_path, examples, uploads, results, args):
         job_id = r.get("jobId") or (r.get("data") or {}).get("job_id")
         model_id = ((r.get("data") or {}).get("model_info") or {}).get("model_id")
         row["job_id"] = job_id
+        row["roles"] = conf.get("role")
         status, secs = wait(flow, job_id, role, party, args.timeout)
         row.update(status=status, seconds=secs, model_id=model_id)
         if status == "success":

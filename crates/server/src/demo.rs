@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The job the demo runs: reader → data transform → intersection (RSA PSI) → feature
-/// binning (IV through Paillier) → feature selection → hetero LR (guest, host,
-/// arbiter) → evaluation.
-const DEMO_JOB: &str = "jobs/hetero_lr";
+/// The jobs the demo runs, one after the other: reader → data transform → intersection
+/// (RSA PSI) → feature binning (IV through Paillier) → feature selection → hetero LR
+/// (guest, host, arbiter) → evaluation; then reader → data transform → intersection
+/// (ECDH) → SecureBoost (guest and host) → evaluation.
+const DEMO_JOBS: &[&str] = &["jobs/hetero_lr", "jobs/hetero_secureboost"];
 
 pub(crate) fn run(
     examples: &Path,
@@ -56,11 +57,56 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
             .await?;
         outln!("uploaded {table}: {rows} rows")?;
     }
-    let job_dir = examples.join(DEMO_JOB);
+    let mut failed = false;
+    let mut last_job = String::new();
+    for demo_job in DEMO_JOBS {
+        let (status, job_id, evaluated) = run_one(&api, examples, demo_job).await?;
+        if status == "success" && !evaluated {
+            outln!("{demo_job} succeeded but its evaluation recorded no AUC/KS")?;
+        }
+        failed |= status != "success" || !evaluated;
+        last_job = job_id;
+    }
+    let job_id = &last_job;
+    let port = site.addr().port();
+    outln!("\nlogs: {}/logs/", data_dir.display())?;
+    if keep {
+        outln!("Board: http://{}/#/job/{job_id}", site.addr())?;
+        outln!(
+            "API: {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
+            api.base()
+        )?;
+        outln!("the site keeps running; Ctrl-C to stop it")?;
+        site.wait().await?;
+    } else {
+        // The site stops with this process: say how to reopen its data, not a dead URL.
+        outln!(
+            "the demo site has stopped. To look at this job on the Board, reopen its data dir:\n  \
+             cargo run --release -p fateflow-server -- server --data-dir {} --parties 9999,10000\n  \
+             then open http://127.0.0.1:9380/#/job/{job_id}\n\
+             (or run `bash scripts/demo.sh --keep` to keep the site up after the job)",
+            data_dir.display()
+        )?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs one demo job and prints its intersection counts and AUC/KS: its status, id,
+/// and whether an evaluation recorded them.
+async fn run_one(
+    api: &Api,
+    examples: &Path,
+    demo_job: &str,
+) -> anyhow::Result<(String, String, bool)> {
+    let job_dir = examples.join(demo_job);
     let dsl = read_json(&job_dir.join("dsl.json"))?;
     let conf = read_json(&job_dir.join("conf.json"))?;
     outln!(
-        "running {DEMO_JOB} ({} components)",
+        "running {demo_job} ({} components)",
         dsl["components"].as_object().map_or(0, |c| c.len())
     )?;
     let run = api.run(&dsl, &conf, Duration::from_secs(1800)).await?;
@@ -95,33 +141,10 @@ async fn demo(examples: &Path, data_dir: &Path, keep: bool) -> anyhow::Result<Ex
             }
         }
     }
-    let port = site.addr().port();
-    outln!("\nlogs: {}/logs/{job_id}", data_dir.display())?;
-    if keep {
-        outln!("Board: http://{}/#/job/{job_id}", site.addr())?;
-        outln!(
-            "API: {} (try `flow --ip 127.0.0.1 --port {port} job query -j {job_id}`)",
-            api.base()
-        )?;
-        outln!("the site keeps running; Ctrl-C to stop it")?;
-        site.wait().await?;
-    } else {
-        // The site stops with this process: say how to reopen its data, not a dead URL.
-        outln!(
-            "the demo site has stopped. To look at this job on the Board, reopen its data dir:\n  \
-             cargo run --release -p fateflow-server -- server --data-dir {} --parties 9999,10000\n  \
-             then open http://127.0.0.1:9380/#/job/{job_id}\n\
-             (or run `bash scripts/demo.sh --keep` to keep the site up after the job)",
-            data_dir.display()
-        )?;
-    }
-    if run.status == "success" && !evaluated {
-        outln!("the job succeeded but its evaluation recorded no AUC/KS")?;
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(if run.status == "success" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    outln!(
+        "{demo_job}: {} in {:.1} s",
+        run.status,
+        run.wall.as_secs_f64()
+    )?;
+    Ok((run.status.clone(), run.job_id.clone(), evaluated))
 }

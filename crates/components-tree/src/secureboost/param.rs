@@ -520,13 +520,17 @@ fn encrypt_param(ep: &Params<'_>) -> Result<u32> {
             format!("`{method}` is not an encryption FATE knows (expected paillier)"),
         ));
     }
+    // FATE takes any length; we make any even one from 1024 to 4096 bits.
     let bits = ep.get_int("key_length")?;
-    let sizes = fateflow_crypto::paillier::SUPPORTED_KEY_SIZES;
     match u32::try_from(bits) {
-        Ok(b) if sizes.contains(&b) => Ok(b),
+        Ok(b) if fateflow_crypto::paillier::generatable(b) => Ok(b),
         _ => Err(Error::param(
             ep.name("key_length"),
-            format!("expected one of {sizes:?} bits, found {bits}"),
+            format!(
+                "expected an even number of bits from {} to {} (usually 1024 or 2048), found {bits}",
+                fateflow_crypto::paillier::MIN_KEY_BITS,
+                fateflow_crypto::paillier::MAX_GENERATED_BITS
+            ),
         )),
     }
 }

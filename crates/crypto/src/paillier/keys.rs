@@ -488,11 +488,21 @@ pub struct Keypair {
     pub private: PrivateKey,
 }
 
+/// Largest modulus [`Keypair::generate`] makes.
+pub const MAX_GENERATED_BITS: u32 = 4096;
+
+/// Whether [`Keypair::generate`] makes a key of `bits` bits: an even size from
+/// [`MIN_KEY_BITS`] to [`MAX_GENERATED_BITS`] (FATE takes any `key_length`; the usual
+/// ones are [`SUPPORTED_KEY_SIZES`]).
+pub fn generatable(bits: u32) -> bool {
+    bits.is_multiple_of(2) && (MIN_KEY_BITS..=MAX_GENERATED_BITS).contains(&bits)
+}
+
 impl Keypair {
-    /// Generates a key with a modulus of exactly `bits` bits (one of
-    /// [`SUPPORTED_KEY_SIZES`]), from two random primes of `bits / 2` bits, as FATE does.
+    /// Generates a key with a modulus of exactly `bits` bits (see [`generatable`]), from
+    /// two random primes of `bits / 2` bits, as FATE does.
     pub fn generate(bits: u32) -> Result<Self> {
-        if !SUPPORTED_KEY_SIZES.contains(&bits) {
+        if !generatable(bits) {
             return Err(Error::UnsupportedKeySize {
                 bits,
                 supported: SUPPORTED_KEY_SIZES,
@@ -518,6 +528,20 @@ impl Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odd_sizes_generate_and_round_trip() {
+        use crate::paillier::Encryptor;
+        let kp = Keypair::generate(1204).unwrap();
+        assert_eq!(kp.public.bits(), 1204);
+        let m = Integer::from(123_456_789u64);
+        let c = kp.public.encrypt_raw(&m).unwrap();
+        assert_eq!(kp.private.decrypt_raw(&c), m);
+        let ms: Vec<Integer> = (0..20u32).map(Integer::from).collect();
+        let cs = kp.public.encrypt_raw_batch(&ms).unwrap();
+        assert_eq!(kp.private.decrypt_raw_batch(&cs), ms);
+        assert!(Keypair::generate(1205).is_err());
+    }
 
     #[test]
     fn exponent_lengths() {

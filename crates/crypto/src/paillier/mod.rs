@@ -62,8 +62,8 @@ use rug::Integer;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{
-    short_exponent_bits, Keypair, PrivateKey, PublicKey, MAX_KEY_BITS, MIN_KEY_BITS,
-    SUPPORTED_KEY_SIZES,
+    generatable, short_exponent_bits, Keypair, PrivateKey, PublicKey, MAX_GENERATED_BITS,
+    MAX_KEY_BITS, MIN_KEY_BITS, SUPPORTED_KEY_SIZES,
 };
 pub use pool::ObfuscatorPool;
 pub use table::MAX_TABLE_BYTES;
