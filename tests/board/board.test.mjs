@@ -1,5 +1,6 @@
 // Drives the Board in Chromium: job list, a finished job's DAG all green, the ROC
-// chart with points, and a running task's log growing. Saves screenshots.
+// chart with points, a running task's log growing, and the HeteroSecureBoost view
+// of a hand-written model. Saves screenshots.
 import { createRequire } from "node:module";
 const require = createRequire(process.env.NODE_PATH + "/");
 const { chromium } = require("playwright-core");
@@ -25,6 +26,27 @@ async function waitJob(jobId, want, ms) {
     if (Date.now() - t0 > ms) throw new Error(`job ${jobId} still ${st}`);
     await sleep(200);
   }
+}
+
+// A guest's HeteroSecureBoost model with one host: two trees, guest and host splits.
+function sbtModel() {
+  const node = (id, site, fid, bid, l, r, w) => ({ id, sitename: site, fid, bid, weight: w || [], is_leaf: !!w, left_nodeid: l, right_nodeid: r, missing_dir: 1 });
+  const g = "guest:9999", h = "host:10000";
+  return {
+    tree_num: 2, tree_dim: 1, num_classes: 2, classes_: ["0", "1"], init_score: [0.1], losses: [0.6, 0.5], best_iteration: -1,
+    model_name: "hetero_sbt", multi_output: false, tree_plan: [], feature_name_fid_mapping: { "0": "x0", "1": "x1", "2": "x2" },
+    feature_importances: [
+      { sitename: g, fid: 2, importance: 2, fullname: "x2", importance2: 3.5, main: "split" },
+      { sitename: h, fid: 0, importance: 1, fullname: "host_10000_x1", importance2: 0, main: "split" },
+      { sitename: g, fid: 0, importance: 1, fullname: "x0", importance2: 1.25, main: "split" },
+    ],
+    trees_: [
+      { tree_: [node(0, g, 2, 0.25, 1, 2), node(1, h, -1, -1, 3, 4), node(2, g, -1, -1, -1, -1, [0.5]), node(3, g, -1, -1, -1, -1, [-0.125]), node(4, g, -1, -1, -1, -1, [0.0625])],
+        split_maskdict: { "0": 0.25 }, missing_dir_maskdict: { "0": 1 }, leaf_count: { "2": 10, "3": 5, "4": 7 } },
+      { tree_: [node(0, g, 0, 1.5, 1, 2), node(1, g, -1, -1, -1, -1, [0.2]), node(2, g, -1, -1, -1, -1, [-0.3])],
+        split_maskdict: { "0": 1.5 }, missing_dir_maskdict: { "0": -1 }, leaf_count: { "1": 12, "2": 10 } },
+    ],
+  };
 }
 
 function check(cond, msg) {
@@ -125,6 +147,53 @@ try {
   const models = await page.locator('[data-testid="models"] tbody tr').count();
   check(models === 2, `model list shows the 2 DataTransform models (guest, host): ${models}`);
   await page.screenshot({ path: `${shots}/06-models.png`, fullPage: true });
+
+  // 6. A HeteroSecureBoost model (written by hand, served in place of the DataTransform
+  // model): importance bars, the tree selector and the trees; the loss and per-round
+  // validation curves; a broken model on the host's tab shows a message.
+  await page.route("**/v1/tracking/component/output/model", async (route) => {
+    const q = route.request().postDataJSON();
+    if (q.component_name !== "data_transform_0") return route.continue();
+    const model = q.role === "guest" ? sbtModel() : { trees_: [{ tree_: [] }] };
+    await route.fulfill({ contentType: "application/json", body: JSON.stringify({ retcode: 0, retmsg: "success", data: model,
+      meta: { module_name: "HeteroSecureBoost", model_alias: "model", component_name: "data_transform_0", meta_data: { task_type: "classification", learning_rate: 0.3, use_missing: true, objective_meta: { objective: "cross_entropy" } } } }) });
+  });
+  await page.route("**/v1/tracking/component/metric/all", async (route) => {
+    const q = route.request().postDataJSON();
+    if (q.component_name !== "data_transform_0") return route.continue();
+    const it = (r, auc) => ({ data: [["auc", auc], ["ks", auc / 2]], meta: { metric_type: "EVALUATION_SUMMARY" } });
+    await route.fulfill({ contentType: "application/json", body: JSON.stringify({ retcode: 0, retmsg: "success", data: {
+      train: { loss: { data: [[0, 0.6], [1, 0.5], [2, 0.45]], meta: { metric_type: "LOSS" } }, iteration_0: it(0, 0.8), iteration_1: it(1, 0.85), iteration_2: it(2, 0.9) } } }) });
+  });
+  await page.goto(`${base}/#/job/${runJob}`);
+  await page.waitForSelector('[data-testid="dag-node"][data-component="data_transform_0"]', { timeout: 15000 });
+  await page.click('[data-testid="dag-node"][data-component="data_transform_0"]');
+  await page.click('#ptabs button:has-text("guest:9999")');
+  await page.waitForSelector('[data-testid="sbt-tree"] ul.sbt-tree', { timeout: 15000 });
+  const bars = await page.locator('[data-testid="sbt-bar"]').evaluateAll((gs) => gs.map((g) => g.textContent.replace(/\s+/g, " ").trim()));
+  check(bars.length === 3 && bars[0].includes("x2") && bars[0].includes("gain 3.5") && bars.some((b) => b.includes("host_10000_x1") && !b.includes("gain")),
+    `feature importance bars, guest gain shown, host feature by its anonymous name: ${bars.join(" | ")}`);
+  check(await page.locator('[data-testid="sbt-tree-select"] option').count() === 2, "the tree selector lists both trees");
+  let tree = await page.locator('[data-testid="sbt-tree"]').textContent();
+  check(tree.includes("x2 ≤ 0.25") && tree.includes("host:10000") && tree.includes("weight -0.125") && tree.includes("5 rows") && !tree.includes("x0"),
+    `tree 0: guest split by name and value, host split by site, leaves with weight and count: ${tree.replace(/\s+/g, " ")}`);
+  check(await page.locator('[data-testid="sbt-leaf"]').count() === 3, "tree 0 has 3 leaves");
+  await page.selectOption('[data-testid="sbt-tree-select"]', "1");
+  await page.waitForSelector('ul.sbt-tree[data-tree="1"]', { timeout: 5000 });
+  tree = await page.locator('[data-testid="sbt-tree"]').textContent();
+  check(tree.includes("x0 ≤ 1.5") && tree.includes("weight 0.2"), `tree 1 after selecting it: ${tree.replace(/\s+/g, " ")}`);
+  const loss = await page.locator('svg[data-metric="LOSS"]').getAttribute("data-points");
+  const auc = await page.locator('svg[data-metric="AUC"]').getAttribute("data-points");
+  check(loss === "3" && auc === "3", `loss curve (${loss} points) and per-round validation AUC curve (${auc} points)`);
+  await page.locator('[data-testid="sbt"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/07-secureboost.png`, fullPage: true });
+  await page.click('#ptabs button:has-text("host:10000")');
+  await page.waitForSelector('[data-testid="sbt-error"]', { timeout: 15000 });
+  const msg = await page.locator('[data-testid="sbt-error"]').first().textContent();
+  check(/cannot be shown/.test(msg), `a broken model shows a message: ${msg}`);
+  await page.unroute("**/v1/tracking/component/output/model");
+  await page.unroute("**/v1/tracking/component/metric/all");
+
   check(violations.length === 0, `no Content Security Policy violations: ${violations.join(" | ")}`);
 } finally {
   await browser.close();

@@ -219,15 +219,26 @@ async function renderMetrics(key) {
   const el = $("#metrics");
   const r = await api("tracking/component/metric/all", key);
   const all = r.data || {};
-  const scalars = [], charts = [], tables = [];
+  const scalars = [], charts = [], tables = [], iters = {};
   for (const [ns, names] of Object.entries(all)) for (const [name, m] of Object.entries(names)) {
     const raw = String((m.meta && m.meta.metric_type) || "").toUpperCase();
     const type = CURVES.find((k) => raw.includes(k)) || raw;
     const data = m.data || [];
+    // Per-round validation metrics (`iteration_<n>`, one point per metric) become curves.
+    const it = /^(.*)iteration_(\d+)$/.exec(name);
+    if (it && data.length && data.every((d) => Array.isArray(d) && typeof d[1] === "number")) {
+      for (const d of data) (iters[`${ns}\u0000${it[1]}${d[0]}`] ||= { ns, name: it[1] + d[0], pts: [] }).pts.push([Number(it[2]), d[1]]);
+      continue;
+    }
     const numeric = data.length > 1 && data.every((d) => Array.isArray(d) && typeof d[1] === "number" && !isNaN(Number(d[0])));
     if (raw.startsWith("CONFUSION")) tables.push({ ns, name, m });
     else if (numeric && (CURVES.includes(type) || data.length > 2)) charts.push({ ns, name, type, data });
     else for (const d of data) scalars.push({ ns, name, key: Array.isArray(d) ? d[0] : "", value: Array.isArray(d) ? d[1] : d, type: raw });
+  }
+  for (const g of Object.values(iters)) {
+    g.pts.sort((a, b) => a[0] - b[0]);
+    if (g.pts.length > 1) charts.push({ ns: g.ns, name: g.name + " by iteration", type: String(g.name).toUpperCase(), data: g.pts });
+    else scalars.push({ ns: g.ns, name: `iteration_${g.pts[0][0]}`, key: g.name, value: g.pts[0][1], type: "EVALUATION_SUMMARY" });
   }
   if (!scalars.length && !charts.length && !tables.length) { el.textContent = "No metrics."; return; }
   el.classList.remove("muted");
@@ -235,7 +246,7 @@ async function renderMetrics(key) {
       ${scalars.map((s) => `<tr><td>${esc(s.ns)}</td><td>${esc(s.name)}</td><td>${esc(s.key)}</td><td>${esc(typeof s.value === "number" ? +s.value.toFixed(6) : s.value)}</td></tr>`).join("")}</tbody></table>` : "")
     + `<div class="charts">${charts.map((c, i) => `<div class="chartbox"><h3>${esc(c.ns)} / ${esc(c.name)} (${esc(c.type)})</h3><div id="chart-${i}"></div></div>`).join("")}</div>`
     + tables.map((t) => confusion(t)).join("");
-  charts.forEach((c, i) => { $("#chart-" + i).innerHTML = lineChart(c.data, c.type); });
+  charts.forEach((c, i) => { el.querySelector("#chart-" + i).innerHTML = lineChart(c.data, c.type); });
 }
 
 const CURVES = ["ROC", "KS", "LIFT", "GAIN", "PRECISION", "RECALL", "ACCURACY", "LOSS", "F1"];
@@ -287,8 +298,141 @@ async function renderModel(key) {
   const r = await api("tracking/component/output/model", key);
   if (r.retcode !== 0 || !r.meta) { el.textContent = "No model."; return; }
   el.classList.remove("muted");
+  const sbt = SBT_MODULES.includes(r.meta.module_name);
   el.innerHTML = `<p><b>${esc(r.meta.module_name)}</b> model, alias <code>${esc(r.meta.model_alias)}</code> — deploy status: <span class="muted">not deployed</span></p>
+    ${sbt ? `<div id="sbt" data-testid="sbt"></div>` : ""}
     <details><summary>parameters</summary><pre>${esc(JSON.stringify(r.data, null, 2))}</pre></details>`;
+  if (sbt) renderSecureBoost(el.querySelector("#sbt"), r.data, r.meta.meta_data, `${key.role}:${key.party_id}`);
+}
+
+// ---------------------------------------------------------------- HeteroSecureBoost
+const SBT_MODULES = ["HeteroSecureBoost", "HeteroFastSecureBoost"];
+const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const fmtNum = (v, d = 6) => (typeof v === "number" && isFinite(v) ? String(+v.toFixed(d)) : esc(v ?? "?"));
+const clip = (s, n) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
+
+// Feature importance, the trees and a tree selector; `self` is "role:party" of the
+// model's party. Anything unreadable becomes a message, never an empty panel.
+function renderSecureBoost(box, param, meta, self) {
+  try {
+    if (!isObj(param) || !Object.keys(param).length) throw new Error("the model has no parameters");
+    const trees = Array.isArray(param.trees_) ? param.trees_ : [];
+    meta = isObj(meta) ? meta : {};
+    const ctx = {
+      self,
+      names: isObj(param.feature_name_fid_mapping) ? param.feature_name_fid_mapping : {},
+      dim: Math.max(1, Number(param.tree_dim) || 1),
+      classes: Array.isArray(param.classes_) ? param.classes_ : [],
+      plan: Array.isArray(param.tree_plan) ? param.tree_plan : [],
+      missing: meta.use_missing === true,
+    };
+    const obj = isObj(meta.objective_meta) ? meta.objective_meta.objective : null;
+    const facts = [
+      ["model", param.model_name], ["trees", trees.length], ["trees per round", ctx.dim],
+      ["task", meta.task_type], ["objective", obj], ["learning rate", meta.learning_rate],
+      ["classes", ctx.classes.length ? ctx.classes.join(", ") : null],
+      ["best iteration", Number(param.best_iteration) >= 0 ? param.best_iteration : null],
+    ].filter(([, v]) => v != null && v !== "");
+    box.innerHTML = `<p>${facts.map(([k, v]) => `<b>${esc(k)}</b> ${esc(v)}`).join(" &nbsp; ")}</p>
+      <h3>Feature importance (split count)</h3><div data-testid="sbt-importance">${importanceChart(param.feature_importances, self)}</div>
+      <h3>Trees</h3>${trees.length
+        ? `<p><label>Tree <select id="sbt-tree-select" data-testid="sbt-tree-select">${trees.map((_, i) => `<option value="${i}">${i}</option>`).join("")}</select></label>
+            <span class="muted">of ${trees.length}</span> <span id="sbt-tree-info" class="muted"></span></p><div id="sbt-tree" data-testid="sbt-tree"></div>`
+        : `<p class="muted" data-testid="sbt-no-trees">The model holds no trees.</p>`}`;
+    const sel = box.querySelector("#sbt-tree-select");
+    if (!sel) return;
+    const draw = () => {
+      const i = Number(sel.value);
+      const round = Math.floor(i / ctx.dim), k = i % ctx.dim;
+      box.querySelector("#sbt-tree-info").textContent = `round ${round}` + (ctx.dim > 1 ? `, class ${ctx.classes[k] ?? k}` : "")
+        + (ctx.plan[i] ? ` · plan ${ctx.plan[i]}` : "");
+      box.querySelector("#sbt-tree").innerHTML = treeHtml(trees[i], i, ctx);
+    };
+    sel.addEventListener("change", draw);
+    draw();
+  } catch (e) {
+    box.innerHTML = `<p class="reason" data-testid="sbt-error">This HeteroSecureBoost model cannot be shown: ${esc(e && e.message ? e.message : e)}</p>`;
+  }
+}
+
+// Horizontal bars of split counts, the gain beside them where it is known.
+function importanceChart(list, self) {
+  const rows = (Array.isArray(list) ? list : []).filter((f) => isObj(f) && isFinite(Number(f.importance)) && Number(f.importance) > 0)
+    .map((f) => {
+      const site = String(f.sitename ?? "");
+      return {
+        name: String(f.fullname || `${site || "?"} feature ${f.fid ?? "?"}`), count: Number(f.importance), gain: Number(f.importance2) || 0,
+        own: site === self || site === "hostLocal" || site === "",
+      };
+    })
+    .sort((a, b) => b.count - a.count);
+  if (!rows.length) return `<p class="muted">No feature importance: the trees made no splits.</p>`;
+  const shown = rows.slice(0, 40), max = Math.max(...shown.map((r) => r.count));
+  const L = 200, BW = 320, RH = 20, W = L + BW + 190, H = shown.length * RH + 30;
+  const bars = shown.map((r, i) => {
+    const y = 4 + i * RH, w = Math.max(1, (r.count / max) * BW);
+    return `<g data-testid="sbt-bar" data-feature="${esc(r.name)}"><title>${esc(r.name)}</title>
+      <text x="${L - 6}" y="${y + 13}" text-anchor="end">${esc(clip(r.name, 30))}</text>
+      <rect class="${r.own ? "own" : "other"}" x="${L}" y="${y + 2}" width="${w.toFixed(1)}" height="${RH - 5}"></rect>
+      <text x="${L + w + 6}" y="${y + 13}">${fmtNum(r.count, 3)} split${r.count === 1 ? "" : "s"}${r.gain ? ` · gain ${fmtNum(r.gain, 4)}` : ""}</text></g>`;
+  }).join("");
+  const ly = H - 10;
+  const legend = `<rect class="own" x="${L}" y="${ly - 9}" width="10" height="10"></rect><text x="${L + 14}" y="${ly}">own features</text>`
+    + (shown.some((r) => !r.own) ? `<rect class="other" x="${L + 110}" y="${ly - 9}" width="10" height="10"></rect><text x="${L + 124}" y="${ly}">other parties' features (anonymous)</text>` : "");
+  return `<svg class="bars" width="${W}" height="${H}" data-bars="${shown.length}">${bars}${legend}</svg>`
+    + (rows.length > shown.length ? `<p class="muted">and ${rows.length - shown.length} more features</p>` : "");
+}
+
+// One tree as an indented list: own splits by feature name and value, other parties'
+// splits by their site only, leaves with weights and training row counts.
+function treeHtml(tree, index, ctx) {
+  try {
+    if (!isObj(tree)) throw new Error("it is not an object");
+    const nodes = Array.isArray(tree.tree_) ? tree.tree_.filter(isObj) : [];
+    if (!nodes.length) throw new Error("it has no nodes");
+    const byId = new Map(nodes.map((n) => [Number(n.id), n]));
+    const masks = isObj(tree.split_maskdict) ? tree.split_maskdict : {};
+    const missingDirs = isObj(tree.missing_dir_maskdict) ? tree.missing_dir_maskdict : {};
+    const counts = isObj(tree.leaf_count) ? tree.leaf_count : {};
+    const seen = new Set();
+    let leaves = 0;
+    const item = (id, side, depth) => {
+      const tag = side ? `<span class="muted">${side}</span> ` : "";
+      const n = byId.get(Number(id));
+      if (!n) return `<li class="reason">${tag}node ${esc(id)} is missing from the model</li>`;
+      if (seen.has(n)) return `<li class="reason">${tag}node ${esc(id)} is reached twice</li>`;
+      if (depth > 64) return `<li class="reason">${tag}deeper than 64 levels</li>`;
+      seen.add(n);
+      const head = `${tag}<span class="sbt-id">#${esc(n.id)}</span>`;
+      const kids = [n.left_nodeid, n.right_nodeid].map(Number);
+      if (n.is_leaf || kids.every((c) => !(c >= 0))) {
+        leaves += 1;
+        const w = Array.isArray(n.weight) ? n.weight : n.weight == null ? [] : [n.weight];
+        const wt = w.length ? `weight ${w.length === 1 ? fmtNum(w[0]) : "[" + w.map((x) => fmtNum(x)).join(", ") + "]"}`
+          : `<span class="muted">weight kept by the guest</span>`;
+        const c = counts[String(n.id)];
+        return `<li data-testid="sbt-leaf">${head} <span class="sbt-leaf">leaf</span> ${wt}${c != null ? ` <span class="muted">· ${esc(c)} rows</span>` : ""}</li>`;
+      }
+      const site = String(n.sitename ?? "");
+      const own = Number(n.fid) >= 0 && (site === ctx.self || String(n.id) in masks);
+      let split;
+      if (own) {
+        const name = ctx.names[String(n.fid)] ?? `feature ${n.fid}`;
+        const v = masks[String(n.id)] ?? n.bid;
+        const md = missingDirs[String(n.id)] ?? n.missing_dir;
+        split = `<span class="site">${esc(site || ctx.self)}</span> <b>${esc(name)}</b> ≤ ${fmtNum(v)}`
+          + (ctx.missing ? ` <span class="muted">(missing → ${Number(md) === -1 ? "left" : "right"})</span>` : "");
+      } else {
+        split = `<span class="site other">${esc(site || "unknown site")}</span>`;
+      }
+      return `<li data-testid="sbt-node">${head} ${split}<ul>${item(kids[0], "left", depth + 1)}${item(kids[1], "right", depth + 1)}</ul></li>`;
+    };
+    const root = byId.has(0) ? 0 : Number(nodes[0].id);
+    const body = item(root, "", 0);
+    return `<ul class="sbt-tree" data-tree="${index}" data-leaves="${leaves}">${body}</ul>`;
+  } catch (e) {
+    return `<p class="reason" data-testid="sbt-error">Tree ${esc(index)} cannot be shown: ${esc(e && e.message ? e.message : e)}</p>`;
+  }
 }
 
 // ---------------------------------------------------------------- tables
