@@ -257,6 +257,41 @@ pub fn to_frame<K: AsRef<str>>(
     Frame::new(sid_name, columns, sids, values)?.with_label(LABEL)
 }
 
+/// Writes `rows` as the task's first output data (FATE's `union` of train and validate
+/// predictions keeps the first row of a repeated id), naming `table` (the input the
+/// rows came from) in an error.
+pub fn write_rows(
+    ctx: &crate::TaskContext<'_>,
+    sid_name: &str,
+    table: &str,
+    detail_keys: &[String],
+    rows: Vec<PredictRow>,
+) -> crate::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<PredictRow> = rows
+        .into_iter()
+        .filter(|r| seen.insert(r.sid.clone()))
+        .collect();
+    let frame = to_frame(sid_name, detail_keys, rows).map_err(|e| crate::Error::InvalidValue {
+        table: table.into(),
+        sid: String::new(),
+        column: sid_name.into(),
+        reason: format!("predictions could not be written: {e}"),
+    })?;
+    let name = ctx.first_output_data_name("data").to_owned();
+    let target = ctx.output_table(&name);
+    let id = target.to_id("output")?;
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &id,
+        &frame,
+        4,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(|e| crate::Error::table(&id, e))?;
+    ctx.tracker.save_output_data(&name, &target)
+}
+
 /// The `predict_detail` keys of a prediction table's columns, in order (empty when it
 /// has none).
 pub fn detail_keys(frame: &Frame) -> Vec<&str> {

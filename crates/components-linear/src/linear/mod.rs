@@ -1178,33 +1178,7 @@ fn write_predictions(
     detail_keys: &[String],
     rows: Vec<PredictRow>,
 ) -> Result<()> {
-    // FATE's `union` of the train and validate predictions keeps the first row of a
-    // repeated id.
-    let mut seen = std::collections::HashSet::new();
-    let rows: Vec<PredictRow> = rows
-        .into_iter()
-        .filter(|r| seen.insert(r.sid.clone()))
-        .collect();
-    let frame = predict_output::to_frame(&source.sid_name, detail_keys, rows).map_err(|e| {
-        Error::InvalidValue {
-            table: source.table.clone(),
-            sid: String::new(),
-            column: source.sid_name.clone(),
-            reason: format!("predictions could not be written: {e}"),
-        }
-    })?;
-    let name = ctx.first_output_data_name("data").to_owned();
-    let target = ctx.output_table(&name);
-    let id = target.to_id("output")?;
-    fateflow_tables::write_frame(
-        ctx.tables,
-        &id,
-        &frame,
-        4,
-        fateflow_tables::WriteMode::Replace,
-    )
-    .map_err(|e| Error::table(&id, e))?;
-    ctx.tracker.save_output_data(&name, &target)
+    predict_output::write_rows(ctx, &source.sid_name, &source.table, detail_keys, rows)
 }
 
 /// Writes `frame` as the task's output data.

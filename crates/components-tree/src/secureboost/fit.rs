@@ -946,6 +946,7 @@ fn guest_fit(
             &Stop {
                 stop: stop || last,
                 keep_rounds,
+                converged: converge,
             },
             &roles.hosts,
         )?;
@@ -1232,6 +1233,7 @@ fn host_fit(
         trees = w.trees;
     }
     let mut round = setup.start_round;
+    let mut converged = false;
     loop {
         for _ in 0..setup.trees_per_round {
             let t = trees.len();
@@ -1256,6 +1258,7 @@ fn host_fit(
         if let Some(keep) = stop.keep_rounds {
             trees.truncate(keep * setup.trees_per_round);
         }
+        converged |= stop.converged;
         round += 1;
         if stop.stop {
             break;
@@ -1335,7 +1338,7 @@ fn host_fit(
     Ok(HostFitted {
         meta: meta(param, None, round),
         model,
-        converged: false,
+        converged,
     })
 }
 
@@ -1362,26 +1365,7 @@ fn write_predictions(
     detail_keys: &[String],
     rows: Vec<PredictRow>,
 ) -> Result<()> {
-    let frame = predict_output::to_frame(&source.sid_name, detail_keys, rows).map_err(|e| {
-        Error::InvalidValue {
-            table: source.table.clone(),
-            sid: String::new(),
-            column: source.sid_name.clone(),
-            reason: format!("predictions could not be written: {e}"),
-        }
-    })?;
-    let name = ctx.first_output_data_name("data").to_owned();
-    let target = ctx.output_table(&name);
-    let id = target.to_id("output")?;
-    fateflow_tables::write_frame(
-        ctx.tables,
-        &id,
-        &frame,
-        4,
-        fateflow_tables::WriteMode::Replace,
-    )
-    .map_err(|e| Error::table(&id, e))?;
-    ctx.tracker.save_output_data(&name, &target)
+    predict_output::write_rows(ctx, &source.sid_name, &source.table, detail_keys, rows)
 }
 
 /// Predict mode: score `test_data` with an input model.

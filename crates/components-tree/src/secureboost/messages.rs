@@ -106,6 +106,8 @@ pub(crate) struct RoundEnd {
 pub(crate) struct Stop {
     pub(crate) stop: bool,
     pub(crate) keep_rounds: Option<usize>,
+    /// The loss stopped changing (`n_iter_no_change`).
+    pub(crate) converged: bool,
 }
 
 /// Host → guest at the end of training: split counts of the host's features under their

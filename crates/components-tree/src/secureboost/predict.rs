@@ -135,6 +135,17 @@ pub(crate) fn guest_leaves(
     Ok(out)
 }
 
+/// Where each tree's words start in a row's leaf sets, and the words per row.
+fn set_offsets(trees: &[Tree]) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::with_capacity(trees.len());
+    let mut at = 0;
+    for t in trees {
+        offsets.push(at);
+        at += t.words();
+    }
+    (offsets, at)
+}
+
 /// Rows per EINI message.
 const EINI_CHUNK: usize = 4096;
 /// Fraction bits of EINI's encrypted leaf values.
@@ -213,16 +224,7 @@ pub(crate) fn guest_eini(
     for (c, first) in (0..data.n()).step_by(EINI_CHUNK).enumerate() {
         let end = (first + EINI_CHUNK).min(data.n());
         let sets = leaf_sets(trees, Owner::Guest, data, first..end);
-        let words: Vec<usize> = trees.iter().map(Tree::words).collect();
-        let per_row: usize = words.iter().sum();
-        let offsets: Vec<usize> = words
-            .iter()
-            .scan(0, |acc, w| {
-                let o = *acc;
-                *acc += w;
-                Some(o)
-            })
-            .collect();
+        let (offsets, per_row) = set_offsets(trees);
         let mut plain = Vec::with_capacity((end - first) * entries.len());
         for row in sets.chunks(per_row.max(1)) {
             for &(t, k, d) in &entries {
@@ -310,16 +312,7 @@ pub(crate) fn host_eini(
             return Err(protocol(from, "an EINI vector of the wrong size"));
         }
         let sets = leaf_sets(trees, Owner::Host(me), data, first..end);
-        let words: Vec<usize> = trees.iter().map(Tree::words).collect();
-        let per_row: usize = words.iter().sum();
-        let offsets: Vec<usize> = words
-            .iter()
-            .scan(0, |acc, w| {
-                let o = *acc;
-                *acc += w;
-                Some(o)
-            })
-            .collect();
+        let (offsets, per_row) = set_offsets(trees);
         for (row, set) in sets.chunks(per_row.max(1)).enumerate() {
             for (e, &(t, k, _)) in layout.iter().enumerate() {
                 if set[offsets[t] + k / 64] & (1 << (k % 64)) == 0 {
