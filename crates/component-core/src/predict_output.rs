@@ -278,18 +278,7 @@ pub fn write_rows(
         column: sid_name.into(),
         reason: format!("predictions could not be written: {e}"),
     })?;
-    let name = ctx.first_output_data_name("data").to_owned();
-    let target = ctx.output_table(&name);
-    let id = target.to_id("output")?;
-    fateflow_tables::write_frame(
-        ctx.tables,
-        &id,
-        &frame,
-        4,
-        fateflow_tables::WriteMode::Replace,
-    )
-    .map_err(|e| crate::Error::table(&id, e))?;
-    ctx.tracker.save_output_data(&name, &target)
+    crate::table_io::write_output_frame(ctx, &frame)
 }
 
 /// The `predict_detail` keys of a prediction table's columns, in order (empty when it

@@ -160,6 +160,26 @@ pub fn read_input(
     Ok(Some((id, frame)))
 }
 
+/// Writes `frame` (4 partitions, replacing) as the task's first output data and records
+/// it with the tracker.
+pub fn write_output_frame(
+    ctx: &crate::TaskContext<'_>,
+    frame: &fateflow_tables::Frame,
+) -> Result<()> {
+    let name = ctx.first_output_data_name("data").to_owned();
+    let target = ctx.output_table(&name);
+    let id = target.to_id("output")?;
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &id,
+        frame,
+        4,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(|e| Error::table(&id, e))?;
+    ctx.tracker.save_output_data(&name, &target)
+}
+
 /// The host row of each of the guest's ids, in the guest's order. Fails unless both
 /// parties hold exactly the same ids.
 pub fn match_rows(

@@ -141,6 +141,20 @@ fn train_within(
     (g, hs, results)
 }
 
+/// [`train`], every party succeeding.
+fn train_ok(
+    store: &LocalTableStore,
+    params: &Value,
+    guest: &TableRef,
+    hosts: &[TableRef],
+) -> (RecordingTracker, Vec<RecordingTracker>) {
+    let (g, hs, results) = train(store, params, guest, hosts);
+    for (i, r) in results.iter().enumerate() {
+        r.as_ref().unwrap_or_else(|e| panic!("party {i}: {e}"));
+    }
+    (g, hs)
+}
+
 /// `(sid → (label, predict_result, predict_score, detail...))` of the guest's output.
 fn output(
     store: &LocalTableStore,
@@ -441,10 +455,7 @@ fn encryption_does_not_change_the_model() {
     let hcols = columns(&hframe, &[]);
     let expected = plain_boost(&[gcols.clone(), hcols.clone()], &gy, 3, 3, 0.3);
 
-    let (g, _, results) = train(&store, &binary_params(3), &guest, &[host_rev]);
-    for r in &results {
-        r.as_ref().unwrap();
-    }
+    let (g, _) = train_ok(&store, &binary_params(3), &guest, &[host_rev]);
     let (_, rows) = output(&store, &g);
     let mut worst = 0.0f64;
     for (i, sid) in gframe.sids().iter().enumerate() {
@@ -477,10 +488,7 @@ fn encryption_does_not_change_the_model() {
         3,
         0.3,
     );
-    let (g, _, results) = train(&store, &binary_params(3), &guest, &[h1, h2]);
-    for r in &results {
-        r.as_ref().unwrap();
-    }
+    let (g, _) = train_ok(&store, &binary_params(3), &guest, &[h1, h2]);
     let (_, rows) = output(&store, &g);
     let worst = gframe
         .sids()
@@ -572,15 +580,12 @@ fn multi_class_matches_plaintext() {
         3,
         0.3,
     );
-    let (g, _, results) = train(
+    let (g, _) = train_ok(
         &store,
         &params("classification", "cross_entropy", 2),
         &guest,
         &[host],
     );
-    for r in &results {
-        r.as_ref().unwrap();
-    }
     let (cols, rows) = output(&store, &g);
     let detail: Vec<usize> = (0..cols.len())
         .filter(|&c| cols[c].starts_with("predict_detail."))
@@ -618,10 +623,7 @@ fn regression_matches_plaintext() {
         3,
         0.3,
     );
-    let (g, _, results) = train(&store, &params("regression", "lse", 3), &guest, &[host]);
-    for r in &results {
-        r.as_ref().unwrap();
-    }
+    let (g, _) = train_ok(&store, &params("regression", "lse", 3), &guest, &[host]);
     let (_, rows) = output(&store, &g);
     let worst = gf
         .sids()
@@ -639,15 +641,12 @@ fn predict_mode_and_warm_start_reproduce_training() {
     let (_dir, store) = temp_store();
     let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
     let host = labeled(&store, "breast_hetero_host.csv", None);
-    let (g3, h3, results) = train(
+    let (g3, h3) = train_ok(
         &store,
         &binary_params(3),
         &guest,
         std::slice::from_ref(&host),
     );
-    for r in &results {
-        r.as_ref().unwrap();
-    }
     let (_, trained) = output(&store, &g3);
     let predicted = predict(
         &store,
@@ -661,15 +660,12 @@ fn predict_mode_and_warm_start_reproduce_training() {
         assert_eq!(predicted[sid][3], 2.0, "type predict");
     }
     // Warm start: 2 trees, then one more.
-    let (g2, h2, results) = train(
+    let (g2, h2) = train_ok(
         &store,
         &binary_params(2),
         &guest,
         std::slice::from_ref(&host),
     );
-    for r in &results {
-        r.as_ref().unwrap();
-    }
     let (gw, hw) = (RecordingTracker::new(), RecordingTracker::new());
     let results = run_parties(
         &store,
@@ -780,10 +776,7 @@ fn multi_output_trees() {
     let host = labeled(&store, "vehicle_scale_hetero_host.csv", None);
     let mut p = params("classification", "cross_entropy", 3);
     p["multi_mode"] = json!("multi_output");
-    let (g, _, results) = train(&store, &p, &guest, &[host]);
-    for r in &results {
-        r.as_ref().unwrap();
-    }
+    let (g, _) = train_ok(&store, &p, &guest, &[host]);
     let m = model(&g);
     assert_eq!(m.param["tree_num"], 3);
     assert_eq!(m.param["tree_dim"], 1);
@@ -940,15 +933,12 @@ fn eini_prediction() {
     let (_dir, store) = temp_store();
     let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
     let host = labeled(&store, "breast_hetero_host.csv", None);
-    let (g, h, results) = train(
+    let (g, h) = train_ok(
         &store,
         &binary_params(3),
         &guest,
         std::slice::from_ref(&host),
     );
-    for r in &results {
-        r.as_ref().unwrap();
-    }
     let (_, trained) = output(&store, &g);
     let mut p = binary_params(3);
     p["EINI_inference"] = json!(true);

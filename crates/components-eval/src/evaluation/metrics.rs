@@ -590,6 +590,29 @@ pub fn explained_variance(labels: &[f64], predicted: &[f64]) -> f64 {
     finite_score(numerator, denominator)
 }
 
+/// A binary single-value metric by FATE's name (`auc`, `ks`); `None` for another name
+/// or when undefined (a single class).
+pub fn binary_by_name(metric: &str, labels: &[bool], scores: &[f64]) -> Option<f64> {
+    match metric {
+        "auc" => auc(labels, scores),
+        "ks" => ks(labels, scores).map(|k| k.ks),
+        _ => None,
+    }
+}
+
+/// A regression metric by FATE's name; `None` for another name.
+pub fn regression_by_name(metric: &str, labels: &[f64], predicted: &[f64]) -> Option<f64> {
+    Some(match metric {
+        "root_mean_squared_error" => root_mean_squared_error(labels, predicted),
+        "mean_absolute_error" => mean_absolute_error(labels, predicted),
+        "mean_squared_error" => mean_squared_error(labels, predicted),
+        "median_absolute_error" => median_absolute_error(labels, predicted),
+        "r2_score" => r2_score(labels, predicted),
+        "explained_variance" => explained_variance(labels, predicted),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1127,23 +1127,11 @@ fn single_value_metric(task: Task, metric: &str, rows: &[PredictRow]) -> Option<
         Task::Logistic => {
             let labels: Vec<bool> = labels.iter().map(|&l| l == 1.0).collect();
             let scores: Vec<f64> = rows.iter().map(|r| r.predict_score).collect();
-            match metric {
-                "auc" => metrics::auc(&labels, &scores),
-                "ks" => metrics::ks(&labels, &scores).map(|k| k.ks),
-                _ => None,
-            }
+            metrics::binary_by_name(metric, &labels, &scores)
         }
         Task::Linear => {
             let pred: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
-            Some(match metric {
-                "root_mean_squared_error" => metrics::root_mean_squared_error(&labels, &pred),
-                "mean_absolute_error" => metrics::mean_absolute_error(&labels, &pred),
-                "mean_squared_error" => metrics::mean_squared_error(&labels, &pred),
-                "median_absolute_error" => metrics::median_absolute_error(&labels, &pred),
-                "r2_score" => metrics::r2_score(&labels, &pred),
-                "explained_variance" => metrics::explained_variance(&labels, &pred),
-                _ => return None,
-            })
+            metrics::regression_by_name(metric, &labels, &pred)
         }
     }
 }
@@ -1179,22 +1167,6 @@ fn write_predictions(
     rows: Vec<PredictRow>,
 ) -> Result<()> {
     predict_output::write_rows(ctx, &source.sid_name, &source.table, detail_keys, rows)
-}
-
-/// Writes `frame` as the task's output data.
-fn write_frame_output(ctx: &TaskContext<'_>, frame: &Frame) -> Result<()> {
-    let name = ctx.first_output_data_name("data").to_owned();
-    let target = ctx.output_table(&name);
-    let id = target.to_id("output")?;
-    fateflow_tables::write_frame(
-        ctx.tables,
-        &id,
-        frame,
-        4,
-        fateflow_tables::WriteMode::Replace,
-    )
-    .map_err(|e| Error::table(&id, e))?;
-    ctx.tracker.save_output_data(&name, &target)
 }
 
 /// `a`'s rows then `b`'s (same columns).
@@ -1495,7 +1467,7 @@ fn cross_validate(
     }
     match cv.history {
         param::FoldHistory::Score => {}
-        param::FoldHistory::Off => write_frame_output(ctx, &data.to_frame()?)?,
+        param::FoldHistory::Off => crate::table_io::write_output_frame(ctx, &data.to_frame()?)?,
         param::FoldHistory::Instance => {
             let mut parts = Vec::with_capacity(2 * folds.len());
             for (fold, test_sids) in folds.iter().enumerate() {
@@ -1527,7 +1499,7 @@ fn cross_validate(
                 });
             }
             if let Some(frame) = frame {
-                write_frame_output(ctx, &frame)?;
+                crate::table_io::write_output_frame(ctx, &frame)?;
             }
         }
     }

@@ -117,11 +117,15 @@ pub(crate) fn run(ctx: &TaskContext<'_>) -> Result<()> {
                 Role::Guest => {
                     let fitted =
                         guest_fit(ctx, &param, &roles, &train, validate.as_ref(), warm, "")?;
-                    let mut rows = fitted.rows(&train, &fitted.train_scores, DataType::Train);
+                    let mut rows =
+                        fitted
+                            .target
+                            .rows(&train, &fitted.train_scores, DataType::Train);
                     if let (Some(v), Some(s)) = (&validate, &fitted.validate_scores) {
                         let seen: HashSet<&str> = train.sids.iter().map(String::as_str).collect();
                         rows.extend(
                             fitted
+                                .target
                                 .rows(v, s, DataType::Validate)
                                 .into_iter()
                                 .filter(|r| !seen.contains(r.sid.as_str())),
@@ -276,6 +280,23 @@ impl Target {
         }
     }
 
+    /// The output of every row of `data` from its raw scores (row-major, `loss.dim()`
+    /// per row).
+    fn rows(&self, data: &Dataset, scores: &[f64], data_type: DataType) -> Vec<PredictRow> {
+        let dim = self.loss.dim();
+        let y = data.y.as_deref().unwrap_or(&[]);
+        (0..data.n())
+            .map(|i| {
+                self.row(
+                    &data.sids[i],
+                    y.get(i).copied().unwrap_or(f64::NAN),
+                    &scores[i * dim..(i + 1) * dim],
+                    data_type,
+                )
+            })
+            .collect()
+    }
+
     /// One row's output from its raw scores.
     fn row(&self, sid: &str, label: f64, score: &[f64], data_type: DataType) -> PredictRow {
         let mut p = vec![0.0; score.len()];
@@ -355,23 +376,6 @@ pub(crate) struct GuestFitted {
     pub(crate) train_scores: Vec<f64>,
     pub(crate) validate_scores: Option<Vec<f64>>,
     pub(crate) summary: Value,
-}
-
-impl GuestFitted {
-    fn rows(&self, data: &Dataset, scores: &[f64], data_type: DataType) -> Vec<PredictRow> {
-        let dim = self.target.loss.dim();
-        let y = data.y.as_deref().unwrap_or(&[]);
-        (0..data.n())
-            .map(|i| {
-                self.target.row(
-                    &data.sids[i],
-                    y.get(i).copied().unwrap_or(f64::NAN),
-                    &scores[i * dim..(i + 1) * dim],
-                    data_type,
-                )
-            })
-            .collect()
-    }
 }
 
 /// Which parties' features round `round` may use.
@@ -486,7 +490,7 @@ fn rule(param: &SbtParam) -> SplitRule {
     }
 }
 
-fn meta(param: &SbtParam, target: Option<&Target>, rounds: usize) -> SbtModelMeta {
+fn meta(param: &SbtParam, rounds: usize) -> SbtModelMeta {
     let (objective, oparams) = match param.objective {
         super::param::Objective::CrossEntropy => ("cross_entropy", vec![]),
         super::param::Objective::Lse => ("lse", vec![]),
@@ -501,7 +505,6 @@ fn meta(param: &SbtParam, target: Option<&Target>, rounds: usize) -> SbtModelMet
         Strategy::Mix { .. } => "mix",
         Strategy::Layered { .. } => "layered",
     };
-    let _ = target;
     SbtModelMeta {
         tree_meta: json!({
             "criterion_meta": {"criterion_method": "xgboost", "criterion_param": [param.tree.l2, param.tree.l1]},
@@ -545,11 +548,7 @@ fn metric_value(target: &Target, metric: &str, rows: &[PredictRow]) -> Option<f6
             let pos = target.classes[1];
             let l: Vec<bool> = labels.iter().map(|&v| v == pos).collect();
             let s: Vec<f64> = rows.iter().map(|r| r.predict_score).collect();
-            match metric {
-                "auc" => metrics::auc(&l, &s),
-                "ks" => metrics::ks(&l, &s).map(|k| k.ks),
-                _ => None,
-            }
+            metrics::binary_by_name(metric, &l, &s)
         }
         Loss::Softmax { .. } => {
             let p: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
@@ -560,15 +559,7 @@ fn metric_value(target: &Target, metric: &str, rows: &[PredictRow]) -> Option<f6
         }
         _ => {
             let p: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
-            Some(match metric {
-                "root_mean_squared_error" => metrics::root_mean_squared_error(&labels, &p),
-                "mean_absolute_error" => metrics::mean_absolute_error(&labels, &p),
-                "mean_squared_error" => metrics::mean_squared_error(&labels, &p),
-                "median_absolute_error" => metrics::median_absolute_error(&labels, &p),
-                "r2_score" => metrics::r2_score(&labels, &p),
-                "explained_variance" => metrics::explained_variance(&labels, &p),
-                _ => return None,
-            })
+            metrics::regression_by_name(metric, &labels, &p)
         }
     }
 }
@@ -614,9 +605,7 @@ fn guest_fit(
     let loss = target.loss;
     let dim = loss.dim();
     let n = train.n();
-    let lr = warm
-        .as_ref()
-        .map_or(param.learning_rate, |_| param.learning_rate);
+    let lr = param.learning_rate;
     let init = match &warm {
         Some(w) if w.param.init_score.len() == dim => w.param.init_score.clone(),
         _ => loss.init_score(&y),
@@ -836,19 +825,6 @@ fn guest_fit(
         let mut stop = converge;
         let mut keep_rounds = None;
         if validate_now {
-            let fitted_rows = |data: &Dataset, s: &[f64], t| -> Vec<PredictRow> {
-                let y = data.y.as_deref().unwrap_or(&[]);
-                (0..data.n())
-                    .map(|i| {
-                        target.row(
-                            &data.sids[i],
-                            y.get(i).copied().unwrap_or(f64::NAN),
-                            &s[i * dim..(i + 1) * dim],
-                            t,
-                        )
-                    })
-                    .collect()
-            };
             if let (Some(v), Some(vs)) = (validate, vscores.as_mut()) {
                 let new = &trees[applied_to_validate..];
                 let leaves = guest_leaves(
@@ -865,9 +841,9 @@ fn guest_fit(
             let name = format!("{}iteration_{round}", metric_prefix(prefix));
             let mut watched: Vec<(String, f64)> = Vec::new();
             let sets: Vec<(&'static str, Vec<PredictRow>)> = {
-                let mut s = vec![("train", fitted_rows(train, &scores, DataType::Train))];
+                let mut s = vec![("train", target.rows(train, &scores, DataType::Train))];
                 if let (Some(v), Some(vs)) = (validate, vscores.as_ref()) {
-                    s.push(("validate", fitted_rows(v, vs, DataType::Validate)));
+                    s.push(("validate", target.rows(v, vs, DataType::Validate)));
                 }
                 s
             };
@@ -1099,7 +1075,7 @@ fn guest_fit(
         model.losses.last().copied().unwrap_or(f64::NAN)
     ));
     Ok(GuestFitted {
-        meta: meta(param, Some(&target), start_round + param.num_trees),
+        meta: meta(param, start_round + param.num_trees),
         target,
         model,
         train_scores: scores,
@@ -1336,7 +1312,7 @@ fn host_fit(
         multi_output: false,
     };
     Ok(HostFitted {
-        meta: meta(param, None, round),
+        meta: meta(param, round),
         model,
         converged,
     })
@@ -1480,17 +1456,7 @@ fn predict_mode(
                 );
                 scores
             };
-            let y = data.y.as_deref().unwrap_or(&[]);
-            let rows: Vec<PredictRow> = (0..data.n())
-                .map(|i| {
-                    target.row(
-                        &data.sids[i],
-                        y.get(i).copied().unwrap_or(f64::NAN),
-                        &scores[i * dim..(i + 1) * dim],
-                        DataType::Test,
-                    )
-                })
-                .collect();
+            let rows = target.rows(&data, &scores, DataType::Test);
             write_predictions(ctx, &data, &target.detail_keys(), rows)?;
         }
         _ => {
@@ -1567,7 +1533,7 @@ fn cross_validate(
         let prefix = format!("cv{fold}.");
         if ctx.role == Role::Guest {
             let fitted = guest_fit(ctx, param, roles, &train, Some(&testset), None, &prefix)?;
-            let rows = fitted.rows(
+            let rows = fitted.target.rows(
                 &testset,
                 fitted.validate_scores.as_deref().unwrap_or(&[]),
                 DataType::Validate,

@@ -679,7 +679,8 @@ pub(crate) fn protocol(from: Party, what: &str) -> Error {
     })
 }
 
-/// Rows `i` whose bytes say `true` ... (re-exported for the host).
+/// The row positions a layer message carries: one `u32` per row (`u32::MAX` for a row
+/// in no node of the layer).
 pub(crate) fn positions_from(bytes: &[u8], n: usize, from: Party) -> Result<Vec<u32>> {
     let v = bytes_to_u32s(bytes).ok_or_else(|| protocol(from, "row positions are not u32s"))?;
     if v.len() != n {

@@ -149,12 +149,13 @@ impl HostSide<'_> {
                         (acc, counts)
                     })
                     .collect();
-                let mut at = 0;
+                let mut sums = sums.into_iter();
                 for _ in 0..rows.len() {
                     let mut features = Vec::with_capacity(order.len());
                     for &mask in &masks {
-                        let (acc, mut counts) = sums[at].clone();
-                        at += 1;
+                        let (acc, mut counts) = sums
+                            .next()
+                            .ok_or_else(|| protocol(self.guest, "fewer sums than features"))?;
                         let missing_count = counts.pop().unwrap_or(0);
                         let nb = counts.len();
                         for (b, a) in acc.into_iter().enumerate() {
