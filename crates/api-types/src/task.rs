@@ -70,6 +70,10 @@ pub struct TaskSpec {
     pub server: String,
     /// Cores the task may use.
     pub task_cores: u32,
+    /// The task's memory budget in MB (the job's `task_memory`, else the site's
+    /// `--task-memory-mb`); 0 leaves it to the executor's default.
+    #[serde(default)]
+    pub task_memory_mb: u64,
     /// Partitions for computing tables.
     pub computing_partitions: u32,
     /// The job's parties by role, in position order.

@@ -223,6 +223,8 @@ pub struct TaskContext<'a> {
     /// The data plane to the other parties of this task; `None` outside a federated
     /// run (unit tests, single-party jobs).
     pub federation: Option<&'a dyn fateflow_federation::Federation>,
+    /// What the task may hold in memory; components size their row blocks from it.
+    pub memory: crate::memory::MemoryBudget,
 }
 
 impl std::fmt::Debug for TaskContext<'_> {

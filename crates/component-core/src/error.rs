@@ -139,6 +139,19 @@ pub enum Error {
         kind: ErrorKind,
     },
 
+    /// The task would need more memory than its budget allows.
+    #[error("{component} needs about {need_mb} MB for {what}, more than the task's memory budget of {budget_mb} MB; raise the job's `task_memory` (job_parameters.common.task_memory, in MB) or the site's --task-memory-mb")]
+    MemoryBudget {
+        /// The component's module name.
+        component: String,
+        /// What it would hold.
+        what: String,
+        /// The estimate, in MB.
+        need_mb: u64,
+        /// The budget, in MB.
+        budget_mb: u64,
+    },
+
     /// The tracker (the executor's metrics, output and model bookkeeping) failed.
     #[error("tracker failed to {operation}: {source}")]
     Tracker {
@@ -162,7 +175,8 @@ impl Error {
             | Error::MissingColumn { .. }
             | Error::InvalidValue { .. }
             | Error::NoStatistic { .. }
-            | Error::InvalidModel { .. } => ErrorKind::User,
+            | Error::InvalidModel { .. }
+            | Error::MemoryBudget { .. } => ErrorKind::User,
             Error::Table { source, .. } => match source.kind() {
                 fateflow_tables::ErrorKind::Io => ErrorKind::External,
                 fateflow_tables::ErrorKind::InvalidInput

@@ -212,6 +212,7 @@ pub fn context<'a>(
         tracker,
         roles: BTreeMap::from([(Role::Guest, vec![9999])]),
         federation: None,
+        memory: crate::memory::MemoryBudget::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod registry;
 
+pub use fateflow_component_core::memory::{self, MemoryBudget};
 pub use fateflow_component_core::{
     canonical_module, feature_header, predict_output, testing, Component, ComponentModel, Error,
     ErrorKind, Metric, ModelError, ModelInput, Result, TableRef, TaskContext, TaskInputs, Tracker,

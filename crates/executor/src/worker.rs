@@ -7,7 +7,7 @@ use fateflow_api_types::worker::{
     tracker, ComponentModelSave, MetricSave, OutputDataInfoSave, SummarySave, WorkerReport,
 };
 use fateflow_components::{
-    ComponentModel, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
+    ComponentModel, MemoryBudget, Metric, ModelInput, TableRef, TaskContext, TaskInputs, Tracker,
 };
 use fateflow_domain::Status;
 use fateflow_tables::LocalTableStore;
@@ -310,6 +310,7 @@ fn run_component(spec: &TaskSpec, reporter: &Reporter) -> Result<(), Error> {
         tracker: &tracker,
         roles: spec.roles.clone(),
         federation: Some(&federation),
+        memory: MemoryBudget::from_mb(spec.task_memory_mb),
     };
     component.run(&ctx).map_err(|e| Error::component(&e))
 }

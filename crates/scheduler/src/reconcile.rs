@@ -418,6 +418,7 @@ mod tests {
                     memory: 0,
                     max_cores_percent_per_job: 1.0,
                     heartbeat_timeout_s: 60,
+                    task_memory_mb: 0,
                 }),
                 events,
                 fateflow_domain::Catalog::NAMES_ONLY,

@@ -115,6 +115,7 @@ impl Site {
             memory,
             max_cores_percent_per_job: 1.0,
             heartbeat_timeout_s: opts.heartbeat_timeout,
+            task_memory_mb: opts.task_memory_mb,
         });
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
         let program = std::env::current_exe().context("locating the fateflow binary")?;

@@ -17,6 +17,8 @@
 //! - [`scan`] streams record batches; [`read_all`] and [`read_partition_frame`] load a
 //!   [`Frame`]; [`write_frame`] stores a component's output; [`table_meta`] describes a
 //!   table.
+//! - [`read_blocks`] streams a table in fixed-size row blocks and [`FrameWriter`]
+//!   writes one row by row: the bounded-memory path every component takes at scale.
 //! - [`download_csv`] / [`download_csv_file`] implement `flow data download`.
 //!
 //! Everything is synchronous; async callers should use `spawn_blocking`.
@@ -49,6 +51,7 @@ mod id;
 mod read;
 mod schema;
 mod store;
+mod stream;
 mod upload;
 
 pub use batcher::partition_of;
@@ -65,6 +68,7 @@ pub use schema::{
     TEXT_COLUMN,
 };
 pub use store::{BatchIter, LocalTableStore, StagedTable, TableStore, WriteMode, READ_BATCH_ROWS};
+pub use stream::{read_blocks, sid_digest, FrameBlocks, FrameWriter};
 pub use upload::{
     upload_csv, upload_csv_file, upload_text, UploadOptions, EXTEND_SID_NAME, MISSING_MARKERS,
 };

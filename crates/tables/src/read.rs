@@ -9,8 +9,9 @@ use crate::check_partitions;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::id::TableId;
-use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::schema::{RowLayout, TableInfo, TableMeta, TableSchema, PART_OF_DATA_ROWS};
 use crate::store::{BatchIter, TableStore, WriteMode};
+use crate::stream::FrameWriter;
 
 /// Streams every record batch of a table, partition after partition, holding at most
 /// one batch (and one partition's open file) at a time.
@@ -237,48 +238,9 @@ pub fn write_frame<S>(
 where
     S: TableStore + ?Sized,
 {
-    check_partitions(partitions)?;
-    if mode == WriteMode::Create && store.exists(id)? {
-        return Err(Error::TableExists {
-            namespace: id.namespace().to_owned(),
-            name: id.name().to_owned(),
-        });
-    }
-    let schema = frame.schema();
-    let info = TableInfo {
-        schema: schema.clone(),
-        partitions,
-        id_delimiter: ",".into(),
-        have_head: true,
-        extend_sid: false,
-        origin: TableOrigin::Output,
-        layout: RowLayout::Columns,
-    };
-    let stage = store.begin_write(id, &info)?;
-    let mut batcher = Batcher::new(
-        stage,
-        schema.arrow_schema(),
-        partitions,
-        default_batch_rows(partitions, frame.ncols()),
-    );
-    for (sid, row) in frame.sids().iter().zip(frame.rows()) {
-        batcher.push(sid.clone(), row)?;
-    }
-    let count = batcher.finish()?.commit(mode, frame.nrows() as u64)?;
-    let part_of_data = frame
-        .sids()
-        .iter()
-        .zip(frame.rows())
-        .take(PART_OF_DATA_ROWS)
-        .map(|(sid, row)| preview_row(sid, row.iter().copied()))
-        .collect();
-    Ok(TableMeta::from_parts(
-        id,
-        info,
-        count,
-        part_of_data,
-        store.address(id),
-    ))
+    let mut writer = FrameWriter::create(store, id, frame.schema(), partitions, mode)?;
+    writer.push_frame(frame)?;
+    writer.finish()
 }
 
 fn preview_row(sid: &str, values: impl Iterator<Item = f64>) -> Vec<String> {

@@ -628,6 +628,11 @@ impl PartyController {
                 .map_err(|e| Error::Corrupt(format!("task log dir: {e}")))?,
             server: self.server.get().cloned().unwrap_or_default(),
             task_cores: params.task_cores,
+            task_memory_mb: if params.task_memory > 0 {
+                params.task_memory
+            } else {
+                self.config.task_memory_mb
+            },
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
             roles: parsed.conf.roles.clone(),
             federation_timeout_s: params.timeout.clamp(1, 600),

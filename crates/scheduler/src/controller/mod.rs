@@ -78,6 +78,9 @@ pub struct SiteConfig {
     pub max_cores_percent_per_job: f64,
     /// Seconds without a heartbeat after which a running task is declared dead.
     pub heartbeat_timeout_s: i64,
+    /// A task's memory budget (MB) when its job sets no `task_memory`; 0 leaves it to
+    /// the executor's default.
+    pub task_memory_mb: u64,
 }
 
 impl SiteConfig {

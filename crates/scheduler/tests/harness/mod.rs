@@ -489,6 +489,7 @@ impl Site {
             memory: 1 << 20,
             max_cores_percent_per_job: 1.0,
             heartbeat_timeout_s: opts.heartbeat_timeout_s,
+            task_memory_mb: 0,
         });
         let launcher = VirtualLauncher::new();
         let (events, events_rx) = event_channel();
