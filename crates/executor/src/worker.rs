@@ -88,8 +88,14 @@ pub fn run_task(spec_path: &Path) -> i32 {
             ));
         }
     }
+    let started = Instant::now();
     let outcome = run_component(&spec, &reporter);
     done.store(true, Ordering::SeqCst);
+    log(&format!(
+        "component ran {:.2} s; peak memory (RSS) {}",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mb().map_or_else(|| "unknown".into(), |mb| format!("{mb} MB")),
+    ));
     let (status, body) = match &outcome {
         Ok(()) => {
             log("task succeeded");
@@ -132,6 +138,14 @@ pub fn run_task(spec_path: &Path) -> i32 {
         (true, _) => 1,
         (false, _) => 3,
     }
+}
+
+/// The process's peak resident set (`VmHWM`), in MB, where `/proc` has it.
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
 }
 
 fn log(line: &str) {
