@@ -70,7 +70,9 @@ pub fn run_task(spec_path: &Path) -> i32 {
         return 3;
     }
     let done = Arc::new(AtomicBool::new(false));
-    let heartbeat = spawn_heartbeat(reporter.clone(), done.clone());
+    let budget = MemoryBudget::from_mb(spec.task_memory_mb);
+    enforce_budget(&reporter, budget, &spec.module);
+    let heartbeat = spawn_heartbeat(reporter.clone(), done.clone(), budget, spec.module.clone());
 
     // Test hook: hold the task in `running` so stop, timeout and crash paths can be
     // exercised deterministically. Off unless the site's environment sets it.
@@ -94,7 +96,7 @@ pub fn run_task(spec_path: &Path) -> i32 {
     log(&format!(
         "component ran {:.2} s; peak memory (RSS) {}",
         started.elapsed().as_secs_f64(),
-        peak_rss_mb().map_or_else(|| "unknown".into(), |mb| format!("{mb} MB")),
+        rss_mb("VmHWM:").map_or_else(|| "unknown".into(), |mb| format!("{mb} MB")),
     ));
     let (status, body) = match &outcome {
         Ok(()) => {
@@ -140,14 +142,6 @@ pub fn run_task(spec_path: &Path) -> i32 {
     }
 }
 
-/// The process's peak resident set (`VmHWM`), in MB, where `/proc` has it.
-fn peak_rss_mb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.div_ceil(1024))
-}
-
 fn log(line: &str) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -156,7 +150,47 @@ fn log(line: &str) {
     println!("[{now}] {line}");
 }
 
-fn spawn_heartbeat(reporter: Reporter, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// The process's resident set (`VmRSS`) and peak (`VmHWM`), in MB.
+fn rss_mb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+/// Ends the task with a user error, before the operating system kills it, when its
+/// resident memory goes over its budget.
+fn enforce_budget(reporter: &Reporter, budget: MemoryBudget, module: &str) {
+    let Some(rss) = rss_mb("VmRSS:") else {
+        return;
+    };
+    if rss <= budget.mb() {
+        return;
+    }
+    let message = format!(
+        "{module} went over the task's memory budget: {rss} MB resident, budget {} MB; \
+         raise the job's `task_memory` (job_parameters.common.task_memory, in MB) or the site's --task-memory-mb",
+        budget.mb()
+    );
+    log(&format!("task failed (user error): {message}"));
+    let body = WorkerReport {
+        party_status: Some(Status::Failed),
+        error_report: Some(message),
+        error_kind: Some(fateflow_domain::ErrorKind::User),
+        ..Default::default()
+    };
+    if let Err(e) = reporter.report(&body) {
+        log(&format!("final report failed: {e}"));
+    }
+    std::process::exit(6);
+}
+
+fn spawn_heartbeat(
+    reporter: Reporter,
+    done: Arc<AtomicBool>,
+    budget: MemoryBudget,
+    module: String,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut last_ok = Instant::now();
         while !done.load(Ordering::SeqCst) {
@@ -165,6 +199,7 @@ fn spawn_heartbeat(reporter: Reporter, done: Arc<AtomicBool>) -> std::thread::Jo
             while waited < HEARTBEAT && !done.load(Ordering::SeqCst) {
                 std::thread::sleep(step);
                 waited += step;
+                enforce_budget(&reporter, budget, &module);
             }
             if done.load(Ordering::SeqCst) {
                 break;

@@ -138,10 +138,12 @@ pub struct ServerOptions {
     /// Memory offered to jobs per party in MB (default: the host's memory).
     #[arg(long, env = "FATEFLOW_MEMORY_MB")]
     pub memory_mb: Option<i64>,
-    /// A task's memory budget in MB when its job sets no `task_memory`: components size
-    /// their row blocks from it and fail with a clear error rather than exceed it.
-    #[arg(long, env = "FATEFLOW_TASK_MEMORY_MB", default_value_t = fateflow_components::memory::DEFAULT_TASK_MEMORY_MB)]
-    pub task_memory_mb: u64,
+    /// A task's memory budget in MB when its job sets no `task_memory` (default: a
+    /// quarter of the host's memory, at least 1536): components size their row blocks
+    /// from it, and a task that goes over it fails with an error saying so instead of
+    /// being killed by the system.
+    #[arg(long, env = "FATEFLOW_TASK_MEMORY_MB")]
+    pub task_memory_mb: Option<u64>,
     /// A directory the server may read upload files from (`use_local_data: 0`) and
     /// write downloads to; without it, server-side paths are refused.
     #[arg(long, env = "FATEFLOW_FILE_ROOT")]
@@ -181,7 +183,7 @@ impl ServerOptions {
             parties: vec![9999, 10000],
             cores: None,
             memory_mb: None,
-            task_memory_mb: fateflow_components::memory::DEFAULT_TASK_MEMORY_MB,
+            task_memory_mb: None,
             file_root: Some(file_root.to_path_buf()),
             app_key: None,
             secret_key: None,

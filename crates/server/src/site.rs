@@ -115,7 +115,10 @@ impl Site {
             memory,
             max_cores_percent_per_job: 1.0,
             heartbeat_timeout_s: opts.heartbeat_timeout,
-            task_memory_mb: opts.task_memory_mb,
+            task_memory_mb: opts.task_memory_mb.unwrap_or_else(|| {
+                (u64::try_from(host_memory).unwrap_or(0) / 4)
+                    .max(fateflow_components::memory::DEFAULT_TASK_MEMORY_MB)
+            }),
         });
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
         let program = std::env::current_exe().context("locating the fateflow binary")?;
@@ -297,7 +300,7 @@ impl Site {
             )
             .await
         });
-        tracing::info!(%addr, parties = ?opts.parties, cores, memory_mb = memory, "site started");
+        tracing::info!(%addr, parties = ?opts.parties, cores, memory_mb = memory, task_memory_mb = config.task_memory_mb, "site started");
         Ok(Site {
             addr,
             gateway_addr,

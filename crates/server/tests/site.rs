@@ -258,6 +258,32 @@ fn failure_reason_reaches_the_job_and_rerun_completes_it() {
 }
 
 #[test]
+fn a_task_over_its_memory_budget_fails_with_a_reason_instead_of_being_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    s.upload_breast();
+    let read = |f: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(examples().join("jobs/reader_transform").join(f)).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut conf = read("conf.json");
+    // 1 MB: less than any process needs, so the first task goes over it.
+    conf["job_parameters"]["common"]["task_memory"] = json!(1);
+    let job_id = s.submit(read("dsl.json"), conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(60));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reason = job["f_error_report"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("Reader went over the task's memory budget")
+            && reason.contains("budget 1 MB")
+            && reason.contains("task_memory"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn kill9_mid_job_then_restart_ends_the_job_with_a_reason_and_no_orphans() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), &[("FATEFLOW_TEST_TASK_DELAY_MS", "60000")], &[]);
