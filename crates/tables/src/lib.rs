@@ -44,10 +44,12 @@
 #![warn(missing_docs)]
 
 mod batcher;
+mod dedup;
 mod download;
 mod error;
 mod frame;
 mod id;
+mod pipeline;
 mod read;
 mod schema;
 mod store;
@@ -55,7 +57,9 @@ mod stream;
 mod upload;
 
 pub use batcher::partition_of;
-pub use download::{download_csv, download_csv_file};
+pub use download::{
+    download_csv, download_csv_file, download_threads, map_row_chunks, CsvFormat, RowChunk,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use frame::Frame;
 pub use id::{TableId, MAX_NAME_LEN};

@@ -3,13 +3,17 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::batcher::{default_batch_rows, Batcher};
+use crate::batcher::default_batch_rows;
+use crate::dedup::SidCheck;
 use crate::error::{Error, Result};
 use crate::id::TableId;
+use crate::pipeline::PipelinedWriter;
 use crate::read::write_text_rows;
-use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
+use crate::schema::{
+    RowLayout, TableAddress, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS,
+};
 use crate::store::{TableStore, WriteMode};
 use crate::{check_partitions, DEFAULT_PARTITIONS, MAX_LINE_BYTES};
 
@@ -175,13 +179,16 @@ where
         origin: TableOrigin::Upload,
         layout: RowLayout::Text,
     };
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut seen = Some(SidCheck::new(sid_name.clone(), spill_root(store, &id)));
     let mut index = 0u64;
     let rows = std::iter::from_fn(|| {
+        let check = seen.as_mut()?;
         let (line, text) = match lines.next_line() {
             Ok(Some(l)) => l,
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
+            // The end of the input: the spilled ids are checked before the table is
+            // written out.
+            Ok(None) => return seen.take()?.finish().err().map(Err),
+            Err(e) => return Some(Err(check.or_repeat(e))),
         };
         let (sid, rest) = if options.extend_sid {
             (index.to_string(), text.to_owned())
@@ -191,18 +198,16 @@ where
         };
         index += 1;
         if sid.is_empty() {
-            return Some(Err(Error::EmptySid {
+            return Some(Err(check.or_repeat(Error::EmptySid {
                 line,
                 column: sid_name.clone(),
-            }));
+            })));
         }
-        if let Some(first_line) = seen.insert(sid.clone(), line) {
-            return Some(Err(Error::DuplicateId {
-                line,
-                first_line,
-                column: sid_name.clone(),
-                sid,
-            }));
+        // Generated sids are unique.
+        if !options.extend_sid {
+            if let Err(e) = check.add(&sid, line) {
+                return Some(Err(e));
+            }
         }
         Some(Ok((sid, rest)))
     });
@@ -214,13 +219,34 @@ where
     write_text_rows(store, &id, &info, rows, mode)
 }
 
+/// Where an upload spills what it cannot hold in memory: the store's own staging area
+/// for a local store (same disk as the table, swept at start-up), else the system's
+/// temporary directory.
+fn spill_root<S>(store: &S, id: &TableId) -> PathBuf
+where
+    S: TableStore + ?Sized,
+{
+    let TableAddress::Local { path } = store.address(id);
+    // `<root>/tables/<namespace>/<name>` -> `<root>/tmp`
+    path.ancestors()
+        .nth(3)
+        .map(|root| root.join("tmp"))
+        .filter(|tmp| tmp.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 /// Uploads CSV text into a new table.
 ///
 /// The input is read line by line; rows go to partitions by [`partition_of`] their sid
-/// and are written in bounded batches, so memory stays bounded apart from the set of
-/// sids kept to detect duplicates. Blank lines are skipped, `\r\n` endings and a UTF-8
-/// byte-order mark are accepted, and fields are trimmed of ASCII whitespace. There is
-/// no quoting, as in FATE.
+/// and are written in bounded batches by a second thread (Parquet encoding runs while
+/// the next lines are parsed). Memory stays bounded whatever the row count: past the
+/// first ~130k ids, the duplicate-id check spills the ids to disk (under the store's
+/// `tmp/`) and checks them, bucket by bucket, when the input ends. Blank lines are
+/// skipped, `\r\n` endings and a UTF-8 byte-order mark are accepted, and fields are
+/// trimmed of ASCII whitespace. There is no quoting, as in FATE.
+///
+/// A repeated sid is an [`Error::DuplicateId`] naming the line of the first repeat in
+/// the file and the line of the id's first occurrence.
 ///
 /// A feature field that is a missing-value marker ([`MISSING_MARKERS`]: empty, `NA`,
 /// `NULL`, `null`, `None`, `nan`, `NaN`) is stored as NaN; any other value that does not
@@ -279,31 +305,39 @@ where
     let mut rows = RowParser {
         layout: &layout,
         delimiter,
-        batcher: Batcher::new(
+        writer: PipelinedWriter::new(
             stage,
             layout.schema.arrow_schema(),
             options.partitions,
             batch_rows,
-        ),
-        seen: HashMap::new(),
+        )?,
+        seen: SidCheck::new(layout.schema.sid.clone(), spill_root(store, &id)),
+        fields: Vec::with_capacity(layout.fields.len()),
         values: Vec::with_capacity(layout.schema.header.len()),
         part_of_data: Vec::new(),
         data_rows: 0,
     };
-    if let Some((line, text)) = &first_row {
-        rows.row(*line, text)?;
-    }
-    while let Some((line, text)) = lines.next_line()? {
-        rows.row(line, text)?;
-    }
+    let parsed = (|| {
+        if let Some((line, text)) = &first_row {
+            rows.row(*line, text)?;
+        }
+        while let Some((line, text)) = lines.next_line()? {
+            rows.row(line, text)?;
+        }
+        Ok(())
+    })();
+    // A repeated id before the failing line is the first error in the file.
+    parsed.map_err(|e| rows.seen.or_repeat(e))?;
 
     let RowParser {
-        batcher,
+        writer,
+        seen,
         part_of_data,
         data_rows,
         ..
     } = rows;
-    let stage = batcher.finish()?;
+    seen.finish()?;
+    let stage = writer.finish()?;
     let mode = if options.drop {
         WriteMode::Replace
     } else {
@@ -410,19 +444,41 @@ impl Layout {
 struct RowParser<'a> {
     layout: &'a Layout,
     delimiter: &'a str,
-    batcher: Batcher,
-    /// Every sid seen so far, with its line.
-    seen: HashMap<String, u64>,
+    writer: PipelinedWriter,
+    seen: SidCheck,
+    /// The byte ranges of the current line's fields.
+    fields: Vec<(usize, usize)>,
     values: Vec<f64>,
     part_of_data: Vec<Vec<String>>,
     data_rows: u64,
+}
+
+/// Fills `out` with the byte ranges of the fields of `text` separated by `delimiter`.
+fn split_fields(text: &str, delimiter: &str, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let mut start = 0;
+    if let &[d] = delimiter.as_bytes() {
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            if b == d {
+                out.push((start, i));
+                start = i + 1;
+            }
+        }
+    } else {
+        for (i, _) in text.match_indices(delimiter) {
+            out.push((start, i));
+            start = i + delimiter.len();
+        }
+    }
+    out.push((start, text.len()));
 }
 
 impl RowParser<'_> {
     fn row(&mut self, line: u64, text: &str) -> Result<()> {
         let layout = self.layout;
         let expected = layout.fields.len();
-        let found = text.matches(self.delimiter).count() + 1;
+        split_fields(text, self.delimiter, &mut self.fields);
+        let found = self.fields.len();
         if found != expected {
             // The first missing column, or the last one that was expected.
             let index = if found < expected {
@@ -441,8 +497,8 @@ impl RowParser<'_> {
 
         self.values.clear();
         let mut sid = None;
-        for (index, field) in text.split(self.delimiter).enumerate() {
-            let field = trim(field);
+        for (index, &(start, end)) in self.fields.iter().enumerate() {
+            let field = trim(&text[start..end]);
             if Some(index) == layout.sid_index {
                 sid = Some(field);
                 continue;
@@ -460,36 +516,37 @@ impl RowParser<'_> {
             };
             self.values.push(value);
         }
+        let generated;
         let sid = match (layout.sid_index, sid) {
-            (None, _) => self.data_rows.to_string(),
+            (None, _) => {
+                generated = self.data_rows.to_string();
+                generated.as_str()
+            }
             (Some(index), Some("")) | (Some(index), None) => {
                 return Err(Error::EmptySid {
                     line,
                     column: layout.fields[index].clone(),
                 })
             }
-            (Some(_), Some(sid)) => sid.to_owned(),
+            (Some(_), Some(sid)) => sid,
         };
-        if let Some(first_line) = self.seen.insert(sid.clone(), line) {
-            return Err(Error::DuplicateId {
-                line,
-                first_line,
-                column: layout.schema.sid.clone(),
-                sid,
-            });
+        if layout.sid_index.is_some() {
+            // Generated sids are unique; read ones are checked.
+            self.seen.add(sid, line)?;
         }
         if self.part_of_data.len() < PART_OF_DATA_ROWS {
             let mut row = Vec::with_capacity(expected + 1);
-            row.push(sid.clone());
+            row.push(sid.to_owned());
             row.extend(
-                text.split(self.delimiter)
+                self.fields
+                    .iter()
                     .enumerate()
                     .filter(|(i, _)| Some(*i) != layout.sid_index)
-                    .map(|(_, f)| trim(f).to_owned()),
+                    .map(|(_, &(start, end))| trim(&text[start..end]).to_owned()),
             );
             self.part_of_data.push(row);
         }
-        self.batcher.push(sid, &self.values)?;
+        self.writer.push(sid, &self.values)?;
         self.data_rows += 1;
         Ok(())
     }
@@ -620,5 +677,96 @@ mod tests {
         let l = Layout::generated(2, true);
         assert_eq!(l.fields, ["x0", "x1"]);
         assert_eq!(l.schema.sid, EXTEND_SID_NAME);
+    }
+}
+
+#[cfg(test)]
+mod spill_tests {
+    use super::*;
+    use crate::dedup::MEMORY_SIDS;
+    use crate::store::LocalTableStore;
+
+    fn csv(rows: usize, edit: impl Fn(usize, &mut String)) -> String {
+        let mut text = String::from("id,x\n");
+        for i in 0..rows {
+            let mut line = format!("{i},{}", i % 7);
+            edit(i, &mut line);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn repeats_past_the_ids_held_in_memory_are_found_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalTableStore::open(dir.path()).unwrap();
+        let rows = MEMORY_SIDS + 5000;
+        // Row `rows - 10` repeats the id of row 3 (file lines 5 and rows - 8); a
+        // later repeat and a later bad value do not hide it.
+        let text = csv(rows, |i, line| {
+            if i == rows - 10 {
+                *line = "3,1".into();
+            } else if i == rows - 5 {
+                *line = "4,1".into();
+            } else if i == rows - 2 {
+                *line = format!("{i},oops");
+            }
+        });
+        for text in [text.clone(), text.replace(",oops", ",1")] {
+            let e =
+                upload_csv(&store, text.as_bytes(), &UploadOptions::new("t", "dup")).unwrap_err();
+            match e {
+                Error::DuplicateId {
+                    line,
+                    first_line,
+                    ref sid,
+                    ..
+                } => {
+                    assert_eq!((line, first_line, sid.as_str()), (rows as u64 - 8, 5, "3"));
+                }
+                other => panic!("{other}"),
+            }
+        }
+        // A bad value with no repeat before it keeps its own error.
+        let text = csv(rows, |i, line| {
+            if i == rows - 2 {
+                *line = format!("{i},oops");
+            } else if i == rows - 1 {
+                *line = "1,1".into();
+            }
+        });
+        let e = upload_csv(&store, text.as_bytes(), &UploadOptions::new("t", "bad")).unwrap_err();
+        assert!(matches!(e, Error::NotANumber { .. }), "{e}");
+        // Without a repeat the table is written; nothing is left in the staging area.
+        let meta = upload_csv(
+            &store,
+            csv(rows, |_, _| {}).as_bytes(),
+            &UploadOptions::new("t", "ok"),
+        )
+        .unwrap();
+        assert_eq!(meta.count, rows as u64);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        assert!(!store.exists(&TableId::new("t", "dup").unwrap()).unwrap());
+        // The same for text tables.
+        let text = csv(rows, |i, line| {
+            if i == 0 {
+                *line = "0,a:1".into();
+            } else if i == rows - 3 {
+                *line = "17,b:2".into();
+            }
+        });
+        let e = upload_text(&store, text.as_bytes(), &UploadOptions::new("t", "text")).unwrap_err();
+        assert!(
+            matches!(e, Error::DuplicateId { line, first_line: 19, .. } if line == rows as u64 - 1),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

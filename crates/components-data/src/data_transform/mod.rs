@@ -61,19 +61,18 @@
 pub mod model;
 pub(crate) mod param;
 mod text;
+mod writer;
 
 use std::collections::BTreeMap;
 
 use fateflow_tables::{
-    read_partition_frame, read_text_partition, scan_text, Frame, RowLayout, TableId, TableInfo,
-    TableOrigin, TableSchema, WriteMode,
+    read_blocks, scan_text, Frame, RowLayout, TableId, TableInfo, TableOrigin, TableSchema,
 };
 use serde_json::{json, Map, Value};
 
 use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::error::{Error, Result};
-use crate::table_io::percent;
-use crate::table_io::{batch_from_rows, open_first_input};
+use crate::table_io::open_first_input;
 
 pub use model::DataTransformModel;
 use model::{ImputerMeta, ImputerParam, ModelMeta, ModelParam, OutlierMeta, OutlierParam};
@@ -81,6 +80,7 @@ use param::{
     DataTransformParam, LabelKind, Marker, ReplaceMethod, Replacement, DEFAULT_MISSING_VALUES,
 };
 use text::{Columns, TextFormat, TextReader};
+use writer::OutputWriter;
 
 /// Input data keys tried in order.
 const INPUT_KEYS: [&str; 2] = ["data", "train_data"];
@@ -259,41 +259,53 @@ impl Input {
         self.id.to_string()
     }
 
-    /// Calls `f` with each partition's rows, partition by partition.
-    fn for_each_partition(
+    /// Calls `f` with the rows in blocks of bounded size, in scan order (partition
+    /// after partition, each in its stored order): a numeric table in blocks sized from
+    /// the task's memory budget, a text table a stored record batch at a time, parsed.
+    fn for_each_block(
         &self,
         ctx: &TaskContext<'_>,
-        mut f: impl FnMut(u32, Frame) -> Result<()>,
+        mut f: impl FnMut(Frame) -> Result<()>,
     ) -> Result<()> {
-        for partition in 0..self.info.partitions {
-            let frame = match &self.text {
-                None => read_partition_frame(ctx.tables, &self.id, partition)
-                    .map_err(|e| Error::table(&self.id, e))?,
-                Some((reader, columns)) => {
-                    let rows = read_text_partition(ctx.tables, &self.id, partition)
-                        .map_err(|e| Error::table(&self.id, e))?;
-                    let width = self.info.schema.header.len();
-                    let mut values = Vec::with_capacity(rows.len() * width);
-                    let mut row = Vec::with_capacity(width);
-                    let mut sids = Vec::with_capacity(rows.len());
-                    for (sid, line) in rows {
-                        reader.parse(&sid, &line, columns, &mut row)?;
-                        values.extend_from_slice(&row);
-                        sids.push(sid);
-                    }
-                    Frame::new(
-                        self.info.schema.sid.clone(),
-                        self.info.schema.header.clone(),
-                        sids,
-                        values,
-                    )
-                    .map_err(|e| Error::table(&self.id, e))?
-                }
-            };
-            f(partition, frame)?;
+        let width = self.info.schema.header.len();
+        let Some((reader, columns)) = &self.text else {
+            let blocks = read_blocks(ctx.tables, &self.id, block_rows(ctx, width))
+                .map_err(|e| Error::table(&self.id, e))?;
+            for block in blocks {
+                f(block.map_err(|e| Error::table(&self.id, e))?)?;
+            }
+            return Ok(());
+        };
+        let batches = scan_text(ctx.tables, &self.id).map_err(|e| Error::table(&self.id, e))?;
+        let mut row = Vec::with_capacity(width);
+        for rows in batches {
+            let rows = rows.map_err(|e| Error::table(&self.id, e))?;
+            let mut values = Vec::with_capacity(rows.len() * width);
+            let mut sids = Vec::with_capacity(rows.len());
+            for (sid, line) in rows {
+                reader.parse(&sid, &line, columns, &mut row)?;
+                values.extend_from_slice(&row);
+                sids.push(sid);
+            }
+            let frame = Frame::new(
+                self.info.schema.sid.clone(),
+                self.info.schema.header.clone(),
+                sids,
+                values,
+            )
+            .map_err(|e| Error::table(&self.id, e))?;
+            f(frame)?;
         }
         Ok(())
     }
+}
+
+/// Rows per block of a table `width` values wide: a block, its output rows and the
+/// write buffers take a small share of the task's memory budget.
+fn block_rows(ctx: &TaskContext<'_>, width: usize) -> usize {
+    // A sid (its `String` and bytes) and the values, read and written.
+    let bytes_per_row = 2 * (48 + 8 * width);
+    ctx.memory.block_rows(bytes_per_row, 16)
 }
 
 /// The label column of the input.
@@ -458,7 +470,7 @@ fn fit_replacer(
             let mut stats = vec![ColumnStats::default(); layout.header.len()];
             let mut features = Vec::with_capacity(layout.header.len());
             let mut ignored = vec![0; layout.header.len()];
-            input.for_each_partition(ctx, |_, frame| {
+            input.for_each_block(ctx, |frame| {
                 for row in frame.rows() {
                     features.clear();
                     layout.features_into(row, &mut features);
@@ -529,7 +541,8 @@ fn label_value(input: &Input, sid: &str, label: &Label, v: f64) -> Result<f64> {
     }
 }
 
-/// Applies the layout and both steps to every row and writes the output table.
+/// Applies the layout and both steps to every row and writes the output table, block
+/// by block in the input's order, with the input's partition count.
 fn write_output(
     ctx: &TaskContext<'_>,
     input: &Input,
@@ -554,17 +567,19 @@ fn write_output(
         missing: vec![0; nfeatures],
         outlier: vec![0; nfeatures],
     };
-    let mut stage = ctx
-        .tables
-        .begin_write(&dest, &info)
-        .map_err(|e| Error::table(&dest, e))?;
+    let mut out = OutputWriter::create(ctx.tables, &dest, &info)?;
     let mut features = Vec::with_capacity(nfeatures);
-    input.for_each_partition(ctx, |partition, frame| {
-        let sids = frame.sids().to_vec();
-        let mut values = Vec::with_capacity(frame.nrows() * schema.header.len());
-        for (sid, row) in sids.iter().zip(frame.rows()) {
+    let mut row_out = Vec::with_capacity(schema.header.len());
+    let mut done = 0u64;
+    let mut shown = 0u8;
+    input.for_each_block(ctx, |frame| {
+        let width = frame.ncols();
+        let (_, sids, values) = frame.into_parts();
+        for (i, sid) in sids.into_iter().enumerate() {
+            let row = &values[i * width..(i + 1) * width];
+            row_out.clear();
             if let Some(label) = &layout.label {
-                values.push(label_value(input, sid, label, row[label.index])?);
+                row_out.push(label_value(input, &sid, label, row[label.index])?);
             }
             features.clear();
             layout.features_into(row, &mut features);
@@ -574,21 +589,18 @@ fn write_output(
             if let Some(outlier) = outlier {
                 outlier.apply(&mut features, &mut counts.outlier);
             }
-            values.extend_from_slice(&features);
+            row_out.extend_from_slice(&features);
+            out.push(sid, &row_out)?;
         }
-        if !sids.is_empty() {
-            let batch = batch_from_rows(&dest, &schema, sids, &values)?;
-            stage
-                .write(partition, &batch)
-                .map_err(|e| Error::table(&dest, e))?;
+        done = out.rows();
+        let percent = (done.min(input.rows) * 100 / input.rows.max(1)) as u8;
+        if percent != shown {
+            shown = percent;
+            ctx.tracker.progress(percent);
         }
-        ctx.tracker
-            .progress(percent(partition + 1, input.info.partitions));
         Ok(())
     })?;
-    stage
-        .commit(WriteMode::Replace, input.rows)
-        .map_err(|e| Error::table(&dest, e))?;
+    out.finish(input.rows)?;
     Ok(counts)
 }
 
@@ -996,6 +1008,62 @@ mod tests {
         r.apply(&mut row, &mut counts);
         assert_eq!(row, [10.0, 5.0, 30.0]);
         assert_eq!(counts, [1, 0, 1]);
+    }
+
+    /// Runs DataTransform on `input` with a budget of `memory_mb`; returns the output
+    /// table and the model.
+    fn run_with_budget(
+        store: &fateflow_tables::LocalTableStore,
+        input: &TableRef,
+        params: Value,
+        memory_mb: u64,
+    ) -> (Frame, Value) {
+        use crate::testing::{ctx, frame, RecordingTracker};
+        let tracker = RecordingTracker::new();
+        let mut c = ctx(store, &tracker, "data_transform_0", "DataTransform", params);
+        c.memory = fateflow_component_core::memory::MemoryBudget::from_mb(memory_mb);
+        c.inputs.data.insert("data".into(), vec![input.clone()]);
+        DataTransform.run(&c).unwrap();
+        let out = frame(store, &c.output_table("data"));
+        let model = serde_json::to_value(&tracker.models()[0].1).unwrap();
+        (out, model)
+    }
+
+    #[test]
+    fn many_small_blocks_give_the_output_and_model_of_one_block_in_input_order() {
+        let (_dir, store) = crate::testing::temp_store();
+        let mut csv = String::from("id,y,x0,x1\n");
+        for i in 0..5000 {
+            let x0 = if i % 13 == 0 {
+                "NA".to_owned()
+            } else {
+                format!("{}", i % 97)
+            };
+            let x1 = if i % 17 == 0 {
+                "-1".to_owned()
+            } else {
+                format!("{}.5", i % 31)
+            };
+            csv.push_str(&format!("s{i},{},{x0},{x1}\n", i % 2));
+        }
+        let input = crate::testing::upload(&store, "blocks", &csv);
+        let params = json!({
+            "with_label": true, "label_name": "y",
+            "missing_fill": true, "missing_fill_method": "mean",
+            "outlier_replace": true, "outlier_impute": [-1], "outlier_replace_method": "max",
+        });
+        // 1 MB: blocks of the minimum size, 1024 rows; the default: one block.
+        let (small, small_model) = run_with_budget(&store, &input, params.clone(), 1);
+        let (whole, whole_model) = run_with_budget(&store, &input, params, 0);
+        assert_eq!(small.sids(), whole.sids());
+        assert_eq!(small.values(), whole.values());
+        assert_eq!(small_model, whole_model);
+        // The input's scan order, partitions and all.
+        let id = TableId::new(&input.namespace, &input.name).unwrap();
+        let scanned = fateflow_tables::read_all(&store, &id).unwrap();
+        assert_eq!(small.sids(), scanned.sids());
+        assert_eq!(small.nrows(), 5000);
+        assert!(small.values().iter().all(|v| v.is_finite() && *v != -1.0));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod dicts;
 mod info;
 mod job;
 mod model;
+mod output_archive;
 mod output_view;
 mod table;
 mod tracking;

@@ -1,5 +1,6 @@
 //! `/v1/tracking/*`: components, metrics, parameters, output data, models, summary.
 
+use super::output_archive;
 use super::output_view::{Cell, OutputView};
 use super::{
     body_object, error_response, int_field, internal, parse_role, post_route, require, respond,
@@ -16,7 +17,6 @@ use fateflow_domain::Role;
 use fateflow_storage::{JobFilter, TaskFilter};
 use fateflow_tables::{TableId, TableStore};
 use serde_json::{json, Map, Value};
-use std::fmt::Write as _;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -326,58 +326,10 @@ async fn output_data(State(s): State<AppState>, body: Bytes) -> Response {
     )
 }
 
-/// One output table as CSV text (header line first) and its header, at most `limit`
-/// data rows. Prediction tables are written in FATE's columns (see [`OutputView`]).
-fn output_csv(
-    tables: &fateflow_tables::LocalTableStore,
-    id: &TableId,
-    module: &str,
-    limit: Option<usize>,
-) -> Result<(Vec<u8>, Vec<String>), String> {
-    let info = tables.info(id).map_err(|e| e.to_string())?;
-    let view = OutputView::new(&info, module);
-    let mut csv = Vec::new();
-    if view.is_prediction() {
-        let mut line = view.header().join(",");
-        line.push('\n');
-        csv.extend_from_slice(line.as_bytes());
-        fateflow_tables::for_each_row(tables, id, limit, |row| {
-            line.clear();
-            for (i, cell) in view.row(row).iter().enumerate() {
-                if i > 0 {
-                    line.push(',');
-                }
-                let _ = write!(line, "{cell}");
-            }
-            line.push('\n');
-            csv.extend_from_slice(line.as_bytes());
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
-        return Ok((csv, view.header().to_vec()));
-    }
-    fateflow_tables::download_csv(tables, id, &mut csv, None).map_err(|e| e.to_string())?;
-    if let Some(l) = limit {
-        let text = String::from_utf8_lossy(&csv).into_owned();
-        csv = text
-            .lines()
-            .take(l + 1)
-            .map(|x| format!("{x}\n"))
-            .collect::<String>()
-            .into_bytes();
-    }
-    let header = String::from_utf8_lossy(&csv)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(String::from)
-        .collect();
-    Ok((csv, header))
-}
-
 /// `job_<job>_<cpn>_<role>_<party>_output_data.tar.gz` with `<data_name>.csv` and
-/// `<data_name>.meta` per output.
+/// `<data_name>.meta` per output, streamed as it is built (see [`output_archive`]).
+/// A table that cannot be read fails the request before anything is sent; a failure
+/// while sending cuts the response short, which the client sees as an error.
 async fn output_data_download(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
     let (rows, module) = match latest_outputs(&s, &body).await {
@@ -397,49 +349,55 @@ async fn output_data_download(State(s): State<AppState>, body: Bytes) -> Respons
     let limit = int_field(&body, "limit")
         .filter(|l| *l > 0)
         .map(|l| l as usize);
+    let outputs = match rows
+        .iter()
+        .map(|r| {
+            Ok(output_archive::Output {
+                data_name: r.data_name.clone(),
+                table: TableId::new(&r.table_namespace, &r.table_name)
+                    .map_err(|e| e.to_string())?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+    {
+        Ok(o) => o,
+        Err(e) => return internal(e).into_response(),
+    };
     let tables = s.tables.clone();
-    let built = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let mut tar = tar::Builder::new(enc);
-        for r in &rows {
-            let id = TableId::new(&r.table_namespace, &r.table_name).map_err(|e| e.to_string())?;
-            let (csv, header) = output_csv(&tables, &id, &module, limit)?;
-            let meta = serde_json::to_vec(&json!({"header": header})).map_err(|e| e.to_string())?;
-            for (name, bytes) in [
-                (format!("{}.csv", r.data_name), csv),
-                (format!("{}.meta", r.data_name), meta),
-            ] {
-                let mut h = tar::Header::new_gnu();
-                h.set_size(bytes.len() as u64);
-                h.set_mode(0o644);
-                h.set_cksum();
-                tar.append_data(&mut h, name, bytes.as_slice())
-                    .map_err(|e| e.to_string())?;
-            }
+    let planned = {
+        let tables = tables.clone();
+        tokio::task::spawn_blocking(move || output_archive::plan(&tables, outputs, &module, limit))
+            .await
+    };
+    let plan = match planned {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(e)) => return internal(e).into_response(),
+        Err(e) => return internal(e).into_response(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = output_archive::stream(&tables, plan, &tx) {
+            tracing::error!(error = %e, "output data archive cut short");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
         }
-        tar.into_inner()
-            .and_then(|e| e.finish())
-            .map_err(|e| e.to_string())
-    })
-    .await;
-    match built {
-        Ok(Ok(bytes)) => (
-            [
-                (header::CONTENT_TYPE, "application/gzip".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"job_{job}_{cpn}_{}_{}_output_data.tar.gz\"",
-                        owner.role, owner.party_id
-                    ),
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"job_{job}_{cpn}_{}_{}_output_data.tar.gz\"",
+                    owner.role, owner.party_id
                 ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Ok(Err(e)) => internal(e).into_response(),
-        Err(e) => internal(e).into_response(),
-    }
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn output_model(State(s): State<AppState>, body: Bytes) -> Response {
