@@ -25,6 +25,8 @@ pub(crate) trait Cipher: Sync {
     fn encrypt_ids(&self, ids: &[&str]) -> Vec<Self::Value>;
     /// Second encryption of the other party's values.
     fn reencrypt(&self, values: &[Self::Value]) -> Result<Vec<Self::Value>>;
+    /// Bytes of one encoded value (every value has the same width on the wire).
+    fn width(&self) -> usize;
     /// Values on the wire.
     fn encode(&self, values: &[Self::Value]) -> Vec<u8>;
     /// Values from the wire; `name` and `from` name the message in errors.
@@ -50,6 +52,10 @@ impl Cipher for Ecdh {
         self.0
             .reencrypt(values)
             .map_err(|e| Error::param("ecdh", e.to_string()))
+    }
+
+    fn width(&self) -> usize {
+        32
     }
 
     fn encode(&self, values: &[EcdhPoint]) -> Vec<u8> {
@@ -104,6 +110,10 @@ impl Cipher for Dh {
         self.0
             .reencrypt(values)
             .map_err(|e| Error::param("dh_params", format!("the other party's values: {e}")))
+    }
+
+    fn width(&self) -> usize {
+        self.0.group().element_len()
     }
 
     fn encode(&self, values: &[Integer]) -> Vec<u8> {

@@ -39,17 +39,19 @@ pub mod cache_loader;
 pub(crate) mod commutative;
 pub mod param;
 pub(crate) mod rsa;
+pub(crate) mod spill;
+pub(crate) mod streaming;
 #[cfg(test)]
 mod tests;
 
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
-use crate::table_io::{read_first_input, write_rows};
 use fateflow_domain::{Party, Role};
 use fateflow_federation::{Federation, FederationExt};
-use fateflow_tables::{Frame, TableId};
+use fateflow_tables::TableId;
 use serde_json::json;
 use std::collections::HashSet;
+use std::time::Instant;
 
 pub(crate) use param::IntersectParam;
 use param::Method;
@@ -65,6 +67,8 @@ pub(crate) enum Found {
     /// Positions (in the ids the protocol ran on) of this party's rows in the
     /// intersection.
     Rows(Vec<usize>),
+    /// This party's rows in the intersection, over its input's scan order.
+    Kept(spill::Bitmap),
     /// Nothing: a host without `sync_intersect_ids`.
     Nothing,
     /// The cardinality, or `None` for a host without `sync_cardinality`.
@@ -94,6 +98,7 @@ impl Goal {
 
 impl Component for Intersection {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        let started = Instant::now();
         let param = IntersectParam::parse(&ctx.parameters)?;
         if !matches!(ctx.role, Role::Guest | Role::Host) {
             return Err(Error::param(
@@ -105,75 +110,91 @@ impl Component for Intersection {
             ctx.tracker
                 .info("intersect_method raw is not supported by FATE 1.11 either: it runs as ecdh");
         }
-        let (id, frame) =
-            read_first_input(ctx, "Intersection", &["data", "train_data", "test_data"])?;
-        let all: Vec<&str> = frame.sids().iter().map(String::as_str).collect();
+        let id = input_id(ctx)?;
+        let total = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
         // A cache input runs the online half only, without preprocessing (as FATE).
         let cache_input = ctx
             .inputs
             .data
             .get(cache::CACHE_NAME)
             .and_then(|t| t.first());
-        let candidates: Vec<usize> = if param.run_preprocess && cache_input.is_none() {
-            let kept = bloom::preprocess(ctx, &param.filter, &all)?;
-            ctx.tracker.info(&format!(
-                "preprocessing kept {} of {} ids",
-                kept.len(),
-                all.len()
-            ));
-            kept
-        } else {
-            (0..all.len()).collect()
-        };
-        let ids: Vec<&str> = candidates.iter().map(|&i| all[i]).collect();
         let goal = Goal::of(&param);
-        if param.run_cache && cache_input.is_none() {
-            return cache::generate(ctx, &param, &id, &ids);
-        }
-        let found = match (cache_input, param.method) {
-            (Some(table), _) => cache::run(ctx, &param, table, &ids)?,
-            (None, method) => match method {
-                Method::Rsa => rsa::run(ctx, &param.rsa, &param.filter, &ids, goal)?,
+        let mut scratch = spill::Scratch::new(ctx, &id);
+        let mut phases = streaming::Phases::default();
+        let found = if streaming::applies(&param, cache_input.is_some()) {
+            let mut run = streaming::Run {
+                ctx,
+                input: &id,
+                rows: total,
+                scratch: &mut scratch,
+                phases: streaming::Phases::default(),
+            };
+            let found = match param.method {
+                Method::Rsa => run.rsa(&param.rsa, goal)?,
                 Method::Dh => {
                     let group = fateflow_crypto::psi::dh::DhGroup::modp(param.dh.key_length)
                         .map_err(|e| Error::param("dh_params.key_length", e.to_string()))?;
                     let cipher = fateflow_crypto::psi::dh::DhParty::new(group)
                         .with_hash_method(param.dh.hash)
                         .with_salt(param.dh.salt.as_bytes());
-                    commutative::run(ctx, &commutative::Dh(cipher), &ids, goal)?
+                    run.commutative(&commutative::Dh(cipher), goal)?
                 }
                 Method::Ecdh => {
                     let cipher = fateflow_crypto::psi::ecdh::EcdhParty::new()
                         .with_hash_method(param.ecdh.hash)
                         .with_salt(param.ecdh.salt.as_bytes());
-                    commutative::run(ctx, &commutative::Ecdh(cipher), &ids, goal)?
+                    run.commutative(&commutative::Ecdh(cipher), goal)?
                 }
-            },
+            };
+            phases = run.phases;
+            found
+        } else {
+            match in_memory(ctx, &param, &id, total, cache_input, goal)? {
+                Some(found) => found,
+                // A cache run: the cache is the output.
+                None => return Ok(()),
+            }
         };
-        let total = frame.nrows();
+        let total = total as usize;
         let method = param.method.name();
         match found {
-            Found::Rows(positions) => {
-                let keep: HashSet<usize> = positions
-                    .into_iter()
-                    .filter_map(|p| candidates.get(p).copied())
-                    .collect();
-                write_output(ctx, &id, &frame, &keep, param.only_output_key)?;
-                report(ctx, method, false, total, Some(keep.len()))?;
+            Found::Rows(_) => unreachable_rows(),
+            Found::Kept(kept) => {
+                let partitions = output_partitions(ctx, &param, &id)?;
+                let t = Instant::now();
+                let data_name = ctx.first_output_data_name("data").to_string();
+                let (written, runs) = spill::write_aligned(
+                    ctx,
+                    &mut scratch,
+                    &id,
+                    &kept,
+                    param.only_output_key,
+                    partitions,
+                    &data_name,
+                )?;
+                phases.writing += t.elapsed();
+                let kept_rows = kept.count();
+                drop(kept);
+                report(ctx, method, false, total, Some(kept_rows), &phases, started)?;
                 ctx.tracker.info(&format!(
-                    "intersection ({method}): {} of {total} rows kept",
-                    keep.len()
+                    "intersection ({method}): {kept_rows} of {total} rows kept, written sorted \
+                     by id over {partitions} partitions ({written} rows{})",
+                    if runs > 0 {
+                        format!(", {runs} sorted runs merged from disk")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             Found::Nothing => {
-                report(ctx, method, false, total, None)?;
+                report(ctx, method, false, total, None, &phases, started)?;
                 ctx.tracker.info(&format!(
                     "intersection ({method}): the guest does not share the result \
                      (sync_intersect_ids is false), so this party writes no data"
                 ));
             }
             Found::Count(count) => {
-                report(ctx, method, true, total, count)?;
+                report(ctx, method, true, total, count, &phases, started)?;
                 match count {
                     Some(c) => ctx.tracker.info(&format!(
                         "cardinality ({method}): {c} of {total} ids are in the intersection"
@@ -184,7 +205,146 @@ impl Component for Intersection {
                 }
             }
         }
+        ctx.tracker.info(&phases.line(started.elapsed()));
         Ok(())
+    }
+}
+
+#[cold]
+fn unreachable_rows() -> ! {
+    unreachable!("in_memory turns positions into a bitmap")
+}
+
+/// The input table: the first of `data`, `train_data`, `test_data`.
+fn input_id(ctx: &TaskContext<'_>) -> Result<TableId> {
+    let keys = ["data", "train_data", "test_data"];
+    ctx.inputs
+        .first_table(&keys)
+        .ok_or_else(|| Error::MissingInput {
+            component: "Intersection".into(),
+            what: "an input data table (input key `data`)".into(),
+        })?
+        .to_id("input.data")
+}
+
+/// Bytes per id the in-memory protocols hold (the id, its protocol values, indexes).
+const IN_MEMORY_BYTES_PER_ID: u64 = 400;
+
+/// The runs that keep every id in memory (preprocessing, caches, rsa's
+/// `split_calculation` and cardinality): `None` after a cache run (its cache is the
+/// output), else what this party learnt, kept rows as a bitmap over the input's scan
+/// order.
+fn in_memory(
+    ctx: &TaskContext<'_>,
+    param: &IntersectParam,
+    id: &TableId,
+    total: u64,
+    cache_input: Option<&crate::context::TableRef>,
+    goal: Goal,
+) -> Result<Option<Found>> {
+    let why = if cache_input.is_some() {
+        "a cache input"
+    } else if param.run_cache {
+        "run_cache"
+    } else if param.run_preprocess {
+        "run_preprocess"
+    } else if param.rsa.split_calculation {
+        "rsa split_calculation"
+    } else {
+        "rsa cardinality_only"
+    };
+    ctx.memory.check(
+        "Intersection",
+        &format!("the {total} ids of a run with {why} (held in memory)"),
+        total.saturating_mul(IN_MEMORY_BYTES_PER_ID),
+    )?;
+    let mut all: Vec<String> = Vec::with_capacity(total as usize);
+    let ncols = ctx
+        .tables
+        .info(id)
+        .map_err(|e| Error::table(id, e))?
+        .schema
+        .header
+        .len();
+    for block in fateflow_tables::read_blocks(ctx.tables, id, spill::scan_block_rows(ctx, ncols))
+        .map_err(|e| Error::table(id, e))?
+    {
+        let block = block.map_err(|e| Error::table(id, e))?;
+        all.extend(block.sids().iter().cloned());
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let candidates: Vec<usize> = if param.run_preprocess && cache_input.is_none() {
+        let kept = bloom::preprocess(ctx, &param.filter, &all)?;
+        ctx.tracker.info(&format!(
+            "preprocessing kept {} of {} ids",
+            kept.len(),
+            all.len()
+        ));
+        kept
+    } else {
+        (0..all.len()).collect()
+    };
+    let ids: Vec<&str> = candidates.iter().map(|&i| all[i]).collect();
+    if param.run_cache && cache_input.is_none() {
+        cache::generate(ctx, param, id, &ids)?;
+        return Ok(None);
+    }
+    let found = match (cache_input, param.method) {
+        (Some(table), _) => cache::run(ctx, param, table, &ids)?,
+        (None, method) => match method {
+            Method::Rsa => rsa::run(ctx, &param.rsa, &param.filter, &ids, goal)?,
+            Method::Dh => {
+                let group = fateflow_crypto::psi::dh::DhGroup::modp(param.dh.key_length)
+                    .map_err(|e| Error::param("dh_params.key_length", e.to_string()))?;
+                let cipher = fateflow_crypto::psi::dh::DhParty::new(group)
+                    .with_hash_method(param.dh.hash)
+                    .with_salt(param.dh.salt.as_bytes());
+                commutative::run(ctx, &commutative::Dh(cipher), &ids, goal)?
+            }
+            Method::Ecdh => {
+                let cipher = fateflow_crypto::psi::ecdh::EcdhParty::new()
+                    .with_hash_method(param.ecdh.hash)
+                    .with_salt(param.ecdh.salt.as_bytes());
+                commutative::run(ctx, &commutative::Ecdh(cipher), &ids, goal)?
+            }
+        },
+    };
+    Ok(Some(match found {
+        Found::Rows(positions) => Found::Kept(spill::Bitmap::from_positions(
+            all.len(),
+            positions
+                .into_iter()
+                .filter_map(|p| candidates.get(p).copied()),
+        )),
+        other => other,
+    }))
+}
+
+/// The partition count of every party's output: the guest's input's, sent to the hosts
+/// that write output (with `sync_intersect_ids`), so that the outputs are aligned.
+fn output_partitions(ctx: &TaskContext<'_>, param: &IntersectParam, id: &TableId) -> Result<u32> {
+    const TAG: &str = "intersection";
+    let fed = ctx.federation()?;
+    if ctx.role == Role::Guest {
+        let partitions = ctx
+            .tables
+            .info(id)
+            .map_err(|e| Error::table(id, e))?
+            .partitions;
+        if param.sync {
+            fed.remote("output_partitions", TAG, &partitions, &hosts_of(ctx)?)?;
+        }
+        Ok(partitions)
+    } else {
+        let guest = guest_of(ctx)?;
+        let partitions: u32 = fed.get("output_partitions", TAG, guest)?;
+        if partitions == 0 {
+            return Err(Error::param(
+                "output_partitions",
+                format!("{guest} sent 0 partitions"),
+            ));
+        }
+        Ok(partitions)
     }
 }
 
@@ -272,25 +432,6 @@ pub(crate) fn finish_host(
     }
 }
 
-/// Writes this party's rows at the kept positions.
-fn write_output(
-    ctx: &TaskContext<'_>,
-    id: &TableId,
-    frame: &Frame,
-    keep: &HashSet<usize>,
-    only_key: bool,
-) -> Result<()> {
-    let rows: Vec<(usize, String)> = frame
-        .sids()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| keep.contains(i))
-        .map(|(i, sid)| (i, sid.clone()))
-        .collect();
-    let data_name = ctx.first_output_data_name("data").to_string();
-    write_rows(ctx, id, frame, &rows, only_key, &data_name)
-}
-
 /// FATE's metric and summary: the count and rates, or -1 where this party learns none.
 fn report(
     ctx: &TaskContext<'_>,
@@ -298,6 +439,8 @@ fn report(
     cardinality_only: bool,
     total: usize,
     count: Option<usize>,
+    phases: &streaming::Phases,
+    started: Instant,
 ) -> Result<()> {
     let (count, rate, unmatched, unmatched_rate) = match count {
         Some(c) => {
@@ -333,5 +476,6 @@ fn report(
         "intersect_rate": rate,
         "cardinality_only": cardinality_only,
         "unique_id_num": total,
+        "phases": phases.json(started.elapsed()),
     }))
 }

@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::testing::{ctx, frame, temp_store, upload, MemoryHub, RecordingTracker};
+use fateflow_component_core::memory::MemoryBudget;
 use fateflow_domain::PartyId;
 use fateflow_tables::LocalTableStore;
+use fateflow_tables::{read_blocks, sid_digest, FrameWriter, TableSchema, TableStore, WriteMode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,7 +104,18 @@ fn run_in(
                 let roles = roles.clone();
                 let cache = caches.get(i).cloned();
                 s.spawn(move || {
-                    run_one(store, component, p, (*role, *pid), roles, fed, table, cache)
+                    let memory = MemoryBudget::default();
+                    run_one(
+                        store,
+                        component,
+                        p,
+                        (*role, *pid),
+                        roles,
+                        fed,
+                        table,
+                        cache,
+                        memory,
+                    )
                 })
             })
             .collect();
@@ -125,6 +138,7 @@ fn run_one(
     fed: crate::testing::MemoryFederation,
     table: &TableRef,
     cache: Option<TableRef>,
+    memory: MemoryBudget,
 ) -> Outcome {
     let tracker = RecordingTracker::new();
     let result = {
@@ -133,6 +147,7 @@ fn run_one(
         c.party_id = pid;
         c.roles = roles;
         c.federation = Some(&fed);
+        c.memory = memory;
         c.inputs.data.insert("data".into(), vec![table.clone()]);
         if let Some(cache) = cache {
             c.inputs.data.insert("cache".into(), vec![cache]);
@@ -521,5 +536,275 @@ fn cache_loader_hands_each_party_its_copy_of_another_jobs_cache() {
         );
         let err = CacheLoader.run(&c).expect_err(&bad.to_string());
         assert!(err.to_string().contains("job_id"), "{err}");
+    }
+}
+
+/// A table of `ids` over `partitions` partitions with `ncols` columns `x<c>` (row `i`
+/// holds `10 i + c`; `x0` the label with `label`), rows written in a scrambled order.
+fn table_with(
+    store: &LocalTableStore,
+    name: &str,
+    ids: &[String],
+    partitions: u32,
+    ncols: usize,
+    label: bool,
+) -> TableRef {
+    let mut schema = TableSchema::new("id", (0..ncols).map(|c| format!("x{c}")).collect());
+    if label {
+        schema.label_name = Some("x0".into());
+    }
+    let id = TableId::new("experiment", name).unwrap();
+    let mut w = FrameWriter::create(store, &id, schema, partitions, WriteMode::Create).unwrap();
+    let n = ids.len();
+    for k in 0..n {
+        let i = (k * 7919) % n;
+        let row: Vec<f64> = (0..ncols).map(|c| (10 * i + c) as f64).collect();
+        w.push(&ids[i], &row).unwrap();
+    }
+    w.finish().unwrap();
+    TableRef::new("experiment", name)
+}
+
+/// Runs every party of `parties` (guest first) on its table with the task budget
+/// `memory`.
+fn run_tables(
+    store: &LocalTableStore,
+    component: &str,
+    params: &Value,
+    parties: &[(Role, PartyId, TableRef)],
+    memory: MemoryBudget,
+) -> Vec<Outcome> {
+    let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(120));
+    let mut roles: BTreeMap<Role, Vec<PartyId>> = BTreeMap::new();
+    for (role, pid, _) in parties {
+        roles.entry(*role).or_default().push(*pid);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parties
+            .iter()
+            .map(|(role, pid, table)| {
+                let fed = hub.party(*role, *pid);
+                let (roles, p) = (roles.clone(), params.clone());
+                s.spawn(move || {
+                    run_one(
+                        store,
+                        component,
+                        p,
+                        (*role, *pid),
+                        roles,
+                        fed,
+                        table,
+                        None,
+                        memory,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("party thread"))
+            .collect()
+    })
+}
+
+/// The output of `o`: its table id.
+fn output_id(o: &Outcome) -> TableId {
+    let (_, t) = o
+        .tracker
+        .output_data()
+        .into_iter()
+        .rfind(|(name, _)| name == "data")
+        .expect("output data");
+    TableId::new(&t.namespace, &t.name).unwrap()
+}
+
+/// Block digests of a table read in blocks of `rows` rows.
+fn digests(store: &LocalTableStore, id: &TableId, rows: usize) -> Vec<u64> {
+    read_blocks(store, id, rows)
+        .unwrap()
+        .map(|b| sid_digest(b.unwrap().sids()))
+        .collect()
+}
+
+/// Checks that every party wrote `expected` with its own input values, and that the
+/// outputs are aligned: same partition count (the guest's), equal digests block by block.
+fn check_aligned(
+    store: &LocalTableStore,
+    out: &[Outcome],
+    expected: &BTreeSet<String>,
+    what: &str,
+) {
+    for o in out {
+        o.result.as_ref().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(o.ids.as_ref(), Some(expected), "{what}");
+    }
+    let guest = output_id(&out[0]);
+    let partitions = store.info(&guest).unwrap().partitions;
+    for rows in [1, 7, 64, 1000] {
+        let reference = digests(store, &guest, rows);
+        assert_eq!(reference.len(), expected.len().div_ceil(rows), "{what}");
+        for o in &out[1..] {
+            let host = output_id(o);
+            assert_eq!(store.info(&host).unwrap().partitions, partitions, "{what}");
+            assert_eq!(
+                digests(store, &host, rows),
+                reference,
+                "{what}: blocks of {rows}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_party_writes_the_same_ids_in_the_same_scan_order() {
+    let (_dir, store) = temp_store();
+    let guest = ids(0..300);
+    let hosts = [ids(100..400), ids(0..250)];
+    let expected = plain(&guest, &hosts);
+    let layouts = [(3u32, 2usize, true), (5, 3, false), (2, 1, false)];
+    for (n, params) in [
+        json!({"intersect_method": "ecdh"}),
+        json!({"intersect_method": "ecdh", "only_output_key": true}),
+        json!({"intersect_method": "dh", "dh_params": {"key_length": 1024}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024}}),
+        json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024, "split_calculation": true}}),
+        json!({"intersect_method": "ecdh", "run_preprocess": true,
+               "intersect_preprocess_params": {"false_positive_rate": 0.05}}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let all = [&guest, &hosts[0], &hosts[1]];
+        let parties: Vec<(Role, PartyId, TableRef)> = all
+            .iter()
+            .zip(layouts)
+            .enumerate()
+            .map(|(i, (ids, (parts, ncols, label)))| {
+                let (role, pid) = if i == 0 {
+                    (Role::Guest, GUEST)
+                } else {
+                    (Role::Host, 10000 + i as u64 - 1)
+                };
+                let t = table_with(&store, &format!("aligned_{n}_{i}"), ids, parts, ncols, label);
+                (role, pid, t)
+            })
+            .collect();
+        let component = format!("intersection_{n}");
+        let out = run_tables(&store, &component, &params, &parties, MemoryBudget::default());
+        check_aligned(&store, &out, &expected, &params.to_string());
+        let only_key = params["only_output_key"].as_bool().unwrap_or(false);
+        // Each party's rows keep their own values (and the guest its label).
+        for (o, (_, _, input)) in out.iter().zip(&parties) {
+            let written = frame(&store, &TableRef::new(output_id(o).namespace(), output_id(o).name()));
+            let whole = frame(&store, input);
+            let source: BTreeMap<&String, &[f64]> = whole.sids().iter().zip(whole.rows()).collect();
+            if only_key {
+                assert_eq!(written.ncols(), 0);
+                continue;
+            }
+            assert_eq!(written.label_name(), whole.label_name());
+            for (sid, row) in written.sids().iter().zip(written.rows()) {
+                assert_eq!(source[sid], row, "{params}: {sid}");
+            }
+        }
+        assert!(
+            out.iter().all(|o| o.tracker.info_lines().iter().any(|l| l.starts_with("phases: own ids"))),
+            "{params}: every party logs its phases"
+        );
+        assert!(out[0].tracker.summary().unwrap()["phases"]["total_s"].is_number());
+    }
+}
+
+#[test]
+fn a_small_budget_spills_to_disk_matches_the_same_rows_and_cleans_up() {
+    let (_dir, store) = temp_store();
+    for (n, params, count) in [
+        (0, json!({"intersect_method": "ecdh"}), 20_000u32),
+        (
+            1,
+            json!({"intersect_method": "rsa", "rsa_params": {"key_length": 1024}}),
+            2_500,
+        ),
+    ] {
+        let guest = ids(0..count);
+        let host = ids(count / 5..count + count / 5);
+        let expected = plain(&guest, std::slice::from_ref(&host));
+        let parties = vec![
+            (
+                Role::Guest,
+                GUEST,
+                table_with(&store, &format!("small_g{n}"), &guest, 4, 3, true),
+            ),
+            (
+                Role::Host,
+                10000,
+                table_with(&store, &format!("small_h{n}"), &host, 2, 5, false),
+            ),
+        ];
+        let component = format!("intersection_small_budget_{n}");
+        let out = run_tables(
+            &store,
+            &component,
+            &params,
+            &parties,
+            MemoryBudget::from_mb(1),
+        );
+        check_aligned(&store, &out, &expected, &params.to_string());
+        let lines = out[0].tracker.info_lines();
+        assert!(
+            lines.iter().any(|l| l.contains("buckets on disk")),
+            "{params}: the guest matched in buckets on disk: {lines:?}"
+        );
+        for o in &out {
+            let lines = o.tracker.info_lines();
+            // 20k rows of the ecdh run do not fit a quarter of 1 MB: sorted runs on disk.
+            assert_eq!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("sorted runs merged from disk")),
+                n == 0,
+                "{params}: {lines:?}"
+            );
+        }
+        let prefix = format!("fateflow-intersection-test_job-{component}-");
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "scratch left behind: {left:?}");
+    }
+}
+
+#[test]
+fn in_memory_runs_over_the_budget_are_refused_naming_the_component() {
+    let (_dir, store) = temp_store();
+    let parties = vec![
+        (
+            Role::Guest,
+            GUEST,
+            table_with(&store, "refused_g", &ids(0..5000), 2, 1, false),
+        ),
+        (
+            Role::Host,
+            10000,
+            table_with(&store, "refused_h", &ids(0..5000), 2, 1, false),
+        ),
+    ];
+    let params = json!({"intersect_method": "ecdh", "run_preprocess": true,
+                        "intersect_preprocess_params": {"false_positive_rate": 0.05}});
+    let out = run_tables(
+        &store,
+        "intersection_refused_quick",
+        &params,
+        &parties,
+        MemoryBudget::from_mb(1),
+    );
+    for o in &out {
+        let e = o.result.as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("Intersection") && e.contains("run_preprocess") && e.contains("task_memory"),
+            "{e}"
+        );
     }
 }
