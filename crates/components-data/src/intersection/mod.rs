@@ -33,6 +33,8 @@
 //! an `input.cache` (the data input `cache`) makes the run use one ([`cache`]);
 //! `CacheLoader` ([`cache_loader`]) hands another job's cache to this one.
 
+#[cfg(test)]
+mod bench;
 pub(crate) mod bloom;
 pub(crate) mod cache;
 pub mod cache_loader;

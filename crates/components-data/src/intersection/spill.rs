@@ -182,10 +182,17 @@ fn map_bytes(key_len: usize) -> u64 {
 }
 
 /// How many buckets keep one bucket's hash map of `rows` values of `key_len` bytes
-/// within `limit` bytes (1: everything in memory, no file).
+/// within `limit` bytes (1: everything in memory, no file; then both sides' records are
+/// held too, which the estimate counts).
 pub(crate) fn bucket_count(rows: u64, key_len: usize, limit: u64) -> usize {
-    let need = rows.saturating_mul(map_bytes(key_len));
-    need.div_ceil(limit.max(1)).max(1) as usize
+    let record = key_len as u64 + 10;
+    let limit = limit.max(1);
+    if rows.saturating_mul(map_bytes(key_len) + 2 * record) <= limit {
+        return 1;
+    }
+    rows.saturating_mul(map_bytes(key_len))
+        .div_ceil(limit)
+        .max(2) as usize
 }
 
 fn bucket_of(key: &[u8], buckets: usize) -> usize {
