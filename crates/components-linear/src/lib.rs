@@ -5,7 +5,9 @@ use fateflow_domain::module::ModuleSchema;
 
 pub mod linear;
 
-use fateflow_component_core::{context, error, params, predict_output, rng, table_io, wire};
+use fateflow_component_core::{
+    context, error, memory, params, predict_output, rng, table_io, wire,
+};
 use fateflow_components_eval::evaluation;
 
 pub use linear::{HeteroLR, HeteroLinR, LinearModelParam};

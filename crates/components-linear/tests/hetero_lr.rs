@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use common::registry;
 use common::{context, MemoryHub, RecordingTracker};
 use common::{temp_store, upload_example};
+use fateflow_component_core::memory::MemoryBudget;
 use fateflow_component_core::{ComponentModel, ModelInput, Result, TableRef};
 use fateflow_components_eval::evaluation::metrics;
 use fateflow_domain::Role;
@@ -38,6 +39,31 @@ struct Outcome {
 
 /// Runs `module` at guest, host and (optionally) arbiter on threads.
 fn run_parties(
+    store: &LocalTableStore,
+    module: &str,
+    params: Value,
+    guest_data: (&str, &TableRef),
+    host_data: (&str, &TableRef),
+    arbiter: bool,
+    models: Option<(ComponentModel, ComponentModel, ComponentModel)>,
+) -> (Outcome, Vec<Result<()>>) {
+    run_parties_in(
+        MemoryBudget::default(),
+        store,
+        module,
+        params,
+        guest_data,
+        host_data,
+        arbiter,
+        models,
+    )
+}
+
+/// [`run_parties`] with every party's task memory budget at `memory` (a tiny budget
+/// makes the encrypted pipeline cut each batch into blocks of 64 rows).
+#[allow(clippy::too_many_arguments)]
+fn run_parties_in(
+    memory: MemoryBudget,
     store: &LocalTableStore,
     module: &str,
     params: Value,
@@ -77,6 +103,7 @@ fn run_parties(
                     c.party_id = id;
                     c.roles = roles;
                     c.federation = Some(&fed);
+                    c.memory = memory;
                     let data = match role {
                         Role::Guest => Some(guest_data),
                         Role::Host => Some(host_data),
@@ -302,7 +329,9 @@ fn linr_on_student_matches_plain_gradient_descent() {
         "penalty": "L2", "alpha": 0.01, "optimizer": "sgd", "learning_rate": 0.01,
         "max_iter": 5, "init_param": {"init_method": "zeros"}, "tol": 0.0
     });
-    let (out, results) = run_parties(
+    // A 1 MB budget: the encrypted vectors go in blocks of 64 rows (395 rows, 7 blocks).
+    let (out, results) = run_parties_in(
+        MemoryBudget::from_mb(1),
         &store,
         "HeteroLinR",
         params,
@@ -365,6 +394,75 @@ fn linr_on_student_matches_plain_gradient_descent() {
     let (_, labels, scores) = predictions(&store, &out.guest);
     assert_eq!(labels.len(), 395);
     assert!(scores.iter().all(|s| s.is_finite()));
+}
+
+/// The model's weights, intercept and losses, for exact comparison.
+fn model_numbers(model: &ComponentModel) -> (Vec<(String, f64)>, f64, Vec<f64>) {
+    let weights = model.param["weight"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
+        .collect();
+    (
+        weights,
+        model.param["intercept"].as_f64().unwrap(),
+        loss_history(model),
+    )
+}
+
+#[test]
+fn blocks_of_any_size_give_the_same_model() {
+    // The encrypted vectors of a batch go block by block (sized from the memory
+    // budget); ciphertext sums are exact, so 64-row blocks must give exactly the model
+    // of one block per batch, with and without an arbiter, full and mini-batch.
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    for (arbiter, batch_size) in [(true, 5000), (false, 5000), (true, 200), (false, 200)] {
+        let mut params = breast_params("random_uniform");
+        params["max_iter"] = json!(4);
+        params["batch_size"] = json!(batch_size);
+        let models = |memory: MemoryBudget| {
+            let (out, results) = run_parties_in(
+                memory,
+                &store,
+                "HeteroLR",
+                params.clone(),
+                ("train_data", &g),
+                ("train_data", &h),
+                arbiter,
+                None,
+            );
+            for r in &results {
+                assert!(r.is_ok(), "arbiter {arbiter}, batch {batch_size}: {r:?}");
+            }
+            let (_, gm) = out.guest.models().pop().unwrap();
+            let (_, hm) = out.host.models().pop().unwrap();
+            (
+                model_numbers(&gm),
+                model_numbers(&hm),
+                out.guest.info_lines(),
+            )
+        };
+        let (whole_g, whole_h, _) = models(MemoryBudget::default());
+        let (blocks_g, blocks_h, lines) = models(MemoryBudget::from_mb(1));
+        assert_eq!(
+            whole_g, blocks_g,
+            "guest, arbiter {arbiter}, batch {batch_size}"
+        );
+        assert_eq!(
+            whole_h, blocks_h,
+            "host, arbiter {arbiter}, batch {batch_size}"
+        );
+        assert_eq!(whole_g.2.len(), 4);
+        // The epoch's line says how idle the party was and how much its threads overlapped.
+        let epoch = lines.iter().find(|l| l.starts_with("epoch 0")).unwrap();
+        assert!(
+            epoch.contains("idle") && epoch.contains("overlapped"),
+            "{epoch}"
+        );
+    }
 }
 
 /// FATE's `hetero_lr_batch_random_strategy` settings: one random batch of 320 rows per

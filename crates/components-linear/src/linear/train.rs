@@ -30,6 +30,7 @@
 //! bucket multi-exponentiation.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fateflow_crypto::paillier::{Ciphertext, Encryptor, Keypair, PrivateKey, PublicKey};
@@ -45,6 +46,7 @@ use super::param::{BatchStrategy, EarlyStop, LinearParam, OptimizerKind, Penalty
 use super::Dataset;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
+use crate::memory::MemoryBudget;
 use crate::rng::SplitMix;
 use crate::wire::{decode_ciphers, decode_signed, encode_ciphers, fixed, fixed_i64, residue};
 
@@ -52,15 +54,20 @@ use crate::wire::{decode_ciphers, decode_signed, encode_ciphers, fixed, fixed_i6
 const MASK_BITS: u32 = 64 + 40;
 
 /// Where a party's time goes in an epoch, for the epoch's log line.
+/// The main thread's phases, plus what producer threads report with [`Phases::add`];
+/// the epoch's line adds the party's [`Activity`].
 struct Phases {
+    started: Instant,
     last: Instant,
     spent: Vec<(&'static str, Duration)>,
 }
 
 impl Phases {
     fn new() -> Self {
+        let now = Instant::now();
         Self {
-            last: Instant::now(),
+            started: now,
+            last: now,
             spent: Vec::new(),
         }
     }
@@ -70,24 +77,198 @@ impl Phases {
         let now = Instant::now();
         let d = now - self.last;
         self.last = now;
+        self.add(phase, d);
+    }
+
+    /// Charges `d` to `phase` (time spent on another thread).
+    fn add(&mut self, phase: &'static str, d: Duration) {
         match self.spent.iter_mut().find(|(p, _)| *p == phase) {
             Some((_, t)) => *t += d,
             None => self.spent.push((phase, d)),
         }
     }
 
-    /// `"encrypt 1.20 s, wait 0.31 s"`, then starts over.
-    fn take(&mut self) -> String {
-        let out = self
+    /// Adds another thread's phases to these.
+    fn merge(&mut self, other: Phases) {
+        for (p, d) in other.spent {
+            self.add(p, d);
+        }
+    }
+
+    /// `"encrypt 1.20 s, wait 0.31 s; idle 0.31 s (3%), overlapped 4.02 s (40%) of
+    /// 10.11 s"`, then starts over. Idle: no thread of this party worked (it waited for
+    /// another party); overlapped: two worked at once.
+    fn take(&mut self, activity: &Activity) -> String {
+        let mut out = self
             .spent
             .iter()
             .map(|(p, d)| format!("{p} {:.2} s", d.as_secs_f64()))
             .collect::<Vec<_>>()
             .join(", ");
+        let (idle, overlap) = activity.take();
+        let wall = self.started.elapsed().as_secs_f64();
+        let pct = |d: Duration| {
+            if wall > 0.0 {
+                100.0 * d.as_secs_f64() / wall
+            } else {
+                0.0
+            }
+        };
+        out.push_str(&format!(
+            "; idle {:.2} s ({:.0}%), overlapped {:.2} s ({:.0}%) of {wall:.2} s",
+            idle.as_secs_f64(),
+            pct(idle),
+            overlap.as_secs_f64(),
+            pct(overlap)
+        ));
         self.spent.clear();
-        self.last = Instant::now();
+        self.started = Instant::now();
+        self.last = self.started;
         out
     }
+}
+
+/// Rows per block never go below this in the encrypted pipeline (tests use tiny budgets
+/// to run many blocks on small data).
+const MIN_PIPELINE_ROWS: usize = 64;
+/// Rows per block never go above this: smaller blocks overlap the parties better (the
+/// pipeline fills and drains one block per batch) at no measurable cost per row.
+const MAX_PIPELINE_ROWS: usize = 16_384;
+/// Blocks a producer may run ahead of its party's consumer.
+const PIPELINE_LEAD: usize = 2;
+
+/// Rows per block of the encrypted pipeline, from the task's memory budget: a block's
+/// ciphertexts are held in about eight copies at once (received, summed, re-randomized,
+/// encoded, and the producer's lead), and the blocks take at most a sixteenth of the
+/// budget.
+pub(crate) fn pipeline_rows(budget: MemoryBudget, key_bits: u32) -> usize {
+    // A ciphertext mod n² of 2·key bits, with its integer's overhead.
+    let ct_bytes = key_bits as u64 / 4 + 48;
+    let rows = budget.bytes() / 16 / (8 * ct_bytes);
+    (rows as usize).clamp(MIN_PIPELINE_ROWS, MAX_PIPELINE_ROWS)
+}
+
+/// How busy a party's threads are: the time none of them works (waiting for another
+/// party) and the time two work at once (a producer encrypting block k+1 while the
+/// main thread handles block k).
+struct Activity {
+    state: Mutex<ActivityState>,
+}
+
+struct ActivityState {
+    active: usize,
+    since: Instant,
+    idle: Duration,
+    overlap: Duration,
+}
+
+impl Activity {
+    /// The main thread, working.
+    fn new() -> Self {
+        Activity {
+            state: Mutex::new(ActivityState {
+                active: 1,
+                since: Instant::now(),
+                idle: Duration::ZERO,
+                overlap: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn change(&self, starting: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let spent = now - s.since;
+        match s.active {
+            0 => s.idle += spent,
+            1 => {}
+            _ => s.overlap += spent,
+        }
+        s.since = now;
+        if starting {
+            s.active += 1;
+        } else {
+            s.active = s.active.saturating_sub(1);
+        }
+    }
+
+    /// Runs `f` (a blocking wait) with this thread counted as not working.
+    fn wait<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.change(false);
+        let out = f();
+        self.change(true);
+        out
+    }
+
+    /// `(idle, overlap)` since the previous call.
+    fn take(&self) -> (Duration, Duration) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let spent = now - s.since;
+        match s.active {
+            0 => s.idle += spent,
+            1 => {}
+            _ => s.overlap += spent,
+        }
+        s.since = now;
+        (std::mem::take(&mut s.idle), std::mem::take(&mut s.overlap))
+    }
+}
+
+/// Runs `blocks` blocks through a producer thread (`produce(j)`, e.g. computing and
+/// encrypting block `j` and sending it) and this thread (`consume(j, item)`, e.g.
+/// receiving the peer's answer for block `j`), the producer at most
+/// [`PIPELINE_LEAD`] blocks ahead: while the consumer works on block `j` the producer
+/// prepares block `j + 1`. The first error of either side is returned.
+fn pipeline<T: Send>(
+    activity: &Activity,
+    blocks: usize,
+    produce: impl FnMut(usize) -> Result<T> + Send,
+    mut consume: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<T>(PIPELINE_LEAD);
+        let mut produce = produce;
+        let producer = s.spawn(move || -> Result<()> {
+            activity.change(true);
+            let mut out = Ok(());
+            for j in 0..blocks {
+                match produce(j) {
+                    Ok(item) => {
+                        if activity.wait(|| tx.send(item)).is_err() {
+                            // The consumer stopped: its error is the one returned.
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        out = Err(e);
+                        break;
+                    }
+                }
+            }
+            activity.change(false);
+            out
+        });
+        let consumed = {
+            let rx = rx;
+            let mut out = Ok(());
+            for j in 0..blocks {
+                // A closed channel: the producer failed, its error is returned.
+                let Ok(item) = activity.wait(|| rx.recv()) else {
+                    break;
+                };
+                if let Err(e) = consume(j, item) {
+                    out = Err(e);
+                    break;
+                }
+            }
+            out
+        };
+        let produced = producer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        produced.and(consumed)
+    })
 }
 
 /// What a party ends training with.
@@ -598,6 +779,113 @@ fn host_batches(
         .collect()
 }
 
+/// What the guest needs to compute the plaintext of a batch's blocks.
+struct GuestPlan<'p> {
+    run: &'p Run<'p>,
+    data: &'p Dataset,
+    /// The training target per row (LR: ±1).
+    target: &'p [f64],
+    /// The weights during this batch (the intercept last with `fit_intercept`).
+    w: &'p [f64],
+}
+
+/// The guest's plaintext of one block of a batch.
+struct GuestBlock {
+    /// Per row: `¼·a − ½·y` (LR) or `a − y` (LinR), `a = x_g·w_g + b`.
+    half: Vec<f64>,
+    /// Per row, fixed-point: the coefficient `c` of the loss's cross term `Σ u·c`.
+    coef: Vec<i64>,
+}
+
+/// Running sums of the guest's plaintext share of a batch's loss, over its blocks in
+/// row order (so they equal the sums over the whole batch at once).
+#[derive(Debug, Default)]
+struct LossSums {
+    /// `Σ a·y` (LR).
+    ya: f64,
+    /// `Σ a²` (LR).
+    aa: f64,
+    /// `Σ (a − y)²` (LinR).
+    rr: f64,
+}
+
+impl LossSums {
+    /// The guest's plaintext loss of a batch of `bl` rows, before the penalty.
+    fn plain_loss(&self, task: Task, bl: usize) -> f64 {
+        let bl = bl as f64;
+        match task {
+            Task::Logistic => {
+                std::f64::consts::LN_2 + (-self.ya / (2.0 * bl) + self.aa / (8.0 * bl))
+            }
+            Task::Linear => 0.0 + self.rr / (2.0 * bl),
+        }
+    }
+
+    /// `loss = plain + Y / divisor` (Y at scale `2^(2F)` once decrypted and decoded).
+    fn divisor(&self, task: Task, bl: usize) -> f64 {
+        match task {
+            Task::Logistic => 8.0 * bl as f64,
+            Task::Linear => 2.0 * bl as f64,
+        }
+    }
+}
+
+impl GuestPlan<'_> {
+    /// The block of `rows`, adding its share of the loss to `sums`.
+    fn block(&self, rows: &[usize], sums: &mut LossSums) -> Result<GuestBlock> {
+        let (param, f) = (self.run.param, self.run.f());
+        let a = linear(self.data, rows, self.w, param.fit_intercept);
+        let t = |p: usize| self.target[rows[p]];
+        let (half, coef): (Vec<f64>, Vec<f64>) = match self.run.task {
+            Task::Logistic => {
+                for (p, a) in a.iter().enumerate() {
+                    sums.ya += a * t(p);
+                }
+                for a in &a {
+                    sums.aa += a * a;
+                }
+                (
+                    a.iter()
+                        .enumerate()
+                        .map(|(p, a)| 0.25 * a - 0.5 * t(p))
+                        .collect(),
+                    a.iter()
+                        .enumerate()
+                        .map(|(p, a)| 8.0 * a - 16.0 * t(p))
+                        .collect(),
+                )
+            }
+            Task::Linear => {
+                let half: Vec<f64> = a.iter().enumerate().map(|(p, a)| a - t(p)).collect();
+                for r in &half {
+                    sums.rr += r * r;
+                }
+                let coef = half.iter().map(|r| 2.0 * r).collect();
+                (half, coef)
+            }
+        };
+        let coef = coef
+            .iter()
+            .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
+            .collect::<Result<_>>()?;
+        Ok(GuestBlock { half, coef })
+    }
+}
+
+/// Refuses a block of ciphertexts whose length is not the block's row count.
+fn check_block(values: &[Ciphertext], rows: usize, from: Party) -> Result<()> {
+    if values.len() != rows {
+        return Err(Error::param(
+            "batch",
+            format!(
+                "{from} sent {} values for a block of {rows} rows",
+                values.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The guest's side of training.
 pub(crate) fn fit_guest(
     run: &Run<'_>,
@@ -630,6 +918,10 @@ pub(crate) fn fit_guest(
         _ => Vec::new(),
     };
     fed.remote("batches", &init_tag, &announced, &run.roles.hosts)?;
+    // The encrypted vectors of a batch go block by block: the guest sizes the blocks
+    // from its memory budget and tells the hosts.
+    let rows_per_block = pipeline_rows(run.ctx.memory, param.key_length);
+    fed.remote("block_rows", &init_tag, &rows_per_block, &run.roles.hosts)?;
 
     // Keys: the arbiter's, or our own plus the host's.
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
@@ -663,6 +955,7 @@ pub(crate) fn fit_guest(
     let mut recorder = Recorder::default();
     let mut validator = validator;
     let mut phases = Phases::new();
+    let activity = Activity::new();
     for epoch in start..param.max_iter {
         optimizer.set_iters(epoch);
         let mut losses = Vec::new();
@@ -680,103 +973,104 @@ pub(crate) fn fit_guest(
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
-            let a = linear(data, batch, &w, param.fit_intercept);
-            let (half, divisor, constant): (Vec<f64>, f64, f64) = match run.task {
-                Task::Logistic => (
-                    a.iter()
-                        .zip(batch)
-                        .map(|(a, &i)| 0.25 * a - 0.5 * target[i])
-                        .collect(),
-                    8.0 * bl as f64,
-                    std::f64::consts::LN_2,
-                ),
-                Task::Linear => (
-                    a.iter().zip(batch).map(|(a, &i)| a - target[i]).collect(),
-                    2.0 * bl as f64,
-                    0.0,
-                ),
-            };
-            // The guest's plaintext share of the loss and the coefficients of Σ u·c.
-            let (plain_loss, coef): (f64, Vec<f64>) = match run.task {
-                Task::Logistic => {
-                    let sya: f64 = a.iter().zip(batch).map(|(a, &i)| a * target[i]).sum();
-                    let saa: f64 = a.iter().map(|a| a * a).sum();
-                    (
-                        -sya / (2.0 * bl as f64) + saa / (8.0 * bl as f64),
-                        a.iter()
-                            .zip(batch)
-                            .map(|(a, &i)| 8.0 * a - 16.0 * target[i])
-                            .collect(),
-                    )
-                }
-                Task::Linear => {
-                    let rr: f64 = half.iter().map(|r| r * r).sum();
-                    (
-                        rr / (2.0 * bl as f64),
-                        half.iter().map(|r| 2.0 * r).collect(),
-                    )
-                }
-            };
+            let blocks: Vec<&[usize]> = batch.chunks(rows_per_block).collect();
             let features: Vec<f64> = w[..data.k].to_vec();
-            let plain_loss = constant + plain_loss + penalty_value(param, &features);
-            let cols = scalar_columns(data, batch, f, param.fit_intercept)?;
-            let coef_i: Vec<i64> = coef
-                .iter()
-                .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
-                .collect::<Result<_>>()?;
+            let plan = GuestPlan {
+                run,
+                data,
+                target: &target,
+                w: &w,
+            };
+            let mut sums = LossSums::default();
+            let mut producer_phases = Phases::new();
 
             match (run.roles.arbiter, &own) {
                 (Some(arbiter), _) => {
-                    // Σ_hosts [[u]] ⊕ half, re-randomized, to the hosts.
+                    // Producer: per block, Σ_hosts [[u]] ⊕ half, re-randomized, to the
+                    // hosts. Consumer: the gradient (and the loss's Σ d·c) of the block.
                     phases.lap("compute");
-                    let mut forward: Option<Vec<Ciphertext>> = None;
-                    let mut host_loss: Option<Vec<Ciphertext>> = None;
-                    for host in &run.roles.hosts {
-                        let u = get_ciphers(run, "host_forward", &tag, *host, &pk)?;
-                        if u.len() != bl {
-                            return Err(Error::param(
-                                "batch",
-                                format!("{host} sent {} values for a batch of {bl}", u.len()),
-                            ));
-                        }
-                        forward = Some(match forward {
-                            None => u,
-                            Some(acc) => pk.raw_add_batch(&acc, &u)?,
-                        });
-                        if run.loss_on() {
-                            host_loss = Some(get_ciphers(run, "host_loss", &tag, *host, &pk)?);
-                        }
-                    }
-                    let u_sum = forward.unwrap_or_default();
-                    phases.lap("wait for hosts");
-                    let half_fixed: Vec<Integer> =
-                        half.iter().map(|h| fixed(*h, f)).collect::<Result<_>>()?;
-                    let sums: Vec<Ciphertext> = u_sum
-                        .par_iter()
-                        .zip(half_fixed.par_iter())
-                        .map(|(c, h)| pk.raw_add_plain(c, h))
-                        .collect();
-                    let d = pk.rerandomize_raw_batch(&sums);
-                    phases.lap("re-randomize");
-                    fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&d), &run.roles.hosts)?;
-                    phases.lap("send");
-                    // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the same pass
-                    // over [[d]] as the gradient.
-                    let mut cols = cols;
-                    if host_loss.is_some() {
-                        cols.push(coef_i.clone());
-                    }
-                    let mut grads = pk.raw_dot_columns(&d, &cols)?;
-                    let dc = host_loss.is_some().then(|| grads.pop()).flatten();
+                    let loss_on = run.loss_on();
+                    let mut half_c = Integer::new();
+                    let mut acc: Option<Vec<Ciphertext>> = None;
+                    pipeline(
+                        &activity,
+                        blocks.len(),
+                        |j| {
+                            let p = &mut producer_phases;
+                            let rows = blocks[j];
+                            let btag = run.tag(&[epoch, bi, j]);
+                            let blk = plan.block(rows, &mut sums)?;
+                            p.lap("compute");
+                            let mut forward: Option<Vec<Ciphertext>> = None;
+                            for host in &run.roles.hosts {
+                                let u = activity
+                                    .wait(|| get_ciphers(run, "host_forward", &btag, *host, &pk))?;
+                                check_block(&u, rows.len(), *host)?;
+                                forward = Some(match forward {
+                                    None => u,
+                                    Some(acc) => pk.raw_add_batch(&acc, &u)?,
+                                });
+                            }
+                            p.lap("wait for hosts");
+                            let half_fixed: Vec<Integer> = blk
+                                .half
+                                .iter()
+                                .map(|h| fixed(*h, f))
+                                .collect::<Result<_>>()?;
+                            if loss_on {
+                                half_c += half_fixed
+                                    .iter()
+                                    .zip(&blk.coef)
+                                    .map(|(h, c)| Integer::from(h * *c))
+                                    .sum::<Integer>();
+                            }
+                            let sums: Vec<Ciphertext> = forward
+                                .unwrap_or_default()
+                                .par_iter()
+                                .zip(half_fixed.par_iter())
+                                .map(|(c, h)| pk.raw_add_plain(c, h))
+                                .collect();
+                            let d = pk.rerandomize_raw_batch(&sums);
+                            p.lap("re-randomize");
+                            fed.remote_bytes(
+                                "fore_gradient",
+                                &btag,
+                                &encode_ciphers(&d),
+                                &run.roles.hosts,
+                            )?;
+                            p.lap("send");
+                            Ok((d, blk.coef))
+                        },
+                        |j, (d, coef)| {
+                            let started = Instant::now();
+                            // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the
+                            // same pass over [[d]] as the gradient.
+                            let mut cols = scalar_columns(data, blocks[j], f, param.fit_intercept)?;
+                            if loss_on {
+                                cols.push(coef);
+                            }
+                            let g = pk.raw_dot_columns(&d, &cols)?;
+                            acc = Some(match acc.take() {
+                                None => g,
+                                Some(prev) => pk.raw_add_batch(&prev, &g)?,
+                            });
+                            phases.add("gradient", started.elapsed());
+                            Ok(())
+                        },
+                    )?;
+                    phases.lap("blocks");
+                    let plain_loss =
+                        sums.plain_loss(run.task, bl) + penalty_value(param, &features);
+                    let mut grads = acc.unwrap_or_default();
+                    let dc = loss_on.then(|| grads.pop()).flatten();
                     add_l2(&pk, param, &mut grads, &features, bl)?;
-                    phases.lap("gradient");
                     fed.remote_bytes("guest_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
-                    if let (Some(parts), Some(dc)) = (host_loss, dc) {
-                        let half_c: Integer = half_fixed
-                            .iter()
-                            .zip(&coef_i)
-                            .map(|(h, c)| Integer::from(h * *c))
-                            .sum();
+                    if let Some(dc) = dc {
+                        let host = run.roles.hosts[0];
+                        let parts =
+                            activity.wait(|| get_ciphers(run, "host_loss", &tag, host, &pk))?;
+                        phases.lap("wait for hosts");
+                        let divisor = sums.divisor(run.task, bl);
                         let cross = pk.raw_add_plain(&dc, &(-half_c));
                         let y_enc = loss_cipher(&pk, &parts, &cross, divisor)?;
                         let msg = LossMessage {
@@ -787,7 +1081,7 @@ pub(crate) fn fit_guest(
                         fed.remote("loss", &tag, &msg, &[arbiter])?;
                         phases.lap("loss");
                     }
-                    let step: Step = fed.get("guest_delta", &tag, arbiter)?;
+                    let step: Step = activity.wait(|| fed.get("guest_delta", &tag, arbiter))?;
                     phases.lap("wait for arbiter");
                     check_step(&step, k, arbiter)?;
                     for (m, d) in moved.iter_mut().zip(&step.delta) {
@@ -802,35 +1096,72 @@ pub(crate) fn fit_guest(
                     }
                 }
                 (None, Some(kp)) => {
+                    // Producer: per block, [[half]] under our key to the host.
+                    // Consumer: Σ [[u]]·x per column and the loss's Σ [[u]]·c (host key),
+                    // and the plaintext Σ half·x.
+                    phases.lap("compute");
                     let host = run.roles.hosts[0];
-                    let u = get_ciphers(run, "host_forward", &tag, host, &pk)?;
-                    if u.len() != bl {
-                        return Err(Error::param(
-                            "batch",
-                            format!("{host} sent {} values for a batch of {bl}", u.len()),
-                        ));
-                    }
-                    let host_loss = get_ciphers(run, "host_loss", &tag, host, &pk)?;
-                    let half_enc = encrypt_fixed(&kp.private, &half, f)?;
-                    fed.remote_bytes("fore_gradient", &tag, &encode_ciphers(&half_enc), &[host])?;
-                    // Encrypted (host key): Σ u·x per column, and the loss part Y.
-                    let mut cols = cols;
-                    cols.push(coef_i.clone());
-                    let mut enc = pk.raw_dot_columns(&u, &cols)?;
+                    let mut acc: Option<Vec<Ciphertext>> = None;
+                    let mut plain_grad = vec![0.0; k];
+                    pipeline(
+                        &activity,
+                        blocks.len(),
+                        |j| {
+                            let p = &mut producer_phases;
+                            let btag = run.tag(&[epoch, bi, j]);
+                            let blk = plan.block(blocks[j], &mut sums)?;
+                            p.lap("compute");
+                            let half_enc = encrypt_fixed(&kp.private, &blk.half, f)?;
+                            p.lap("encrypt");
+                            fed.remote_bytes(
+                                "fore_gradient",
+                                &btag,
+                                &encode_ciphers(&half_enc),
+                                &[host],
+                            )?;
+                            p.lap("send");
+                            Ok(blk)
+                        },
+                        |j, blk| {
+                            let rows = blocks[j];
+                            let btag = run.tag(&[epoch, bi, j]);
+                            let u = activity
+                                .wait(|| get_ciphers(run, "host_forward", &btag, host, &pk))?;
+                            let started = Instant::now();
+                            check_block(&u, rows.len(), host)?;
+                            for (&i, h) in rows.iter().zip(&blk.half) {
+                                let x = data.x(i);
+                                for (c, g) in plain_grad.iter_mut().enumerate() {
+                                    *g += h * if c < data.k { x[c] } else { 1.0 };
+                                }
+                            }
+                            // Encrypted (host key): Σ u·x per column, and Σ u·c.
+                            let mut cols = scalar_columns(data, rows, f, param.fit_intercept)?;
+                            cols.push(blk.coef);
+                            let g = pk.raw_dot_columns(&u, &cols)?;
+                            acc = Some(match acc.take() {
+                                None => g,
+                                Some(prev) => pk.raw_add_batch(&prev, &g)?,
+                            });
+                            phases.add("gradient", started.elapsed());
+                            Ok(())
+                        },
+                    )?;
+                    phases.lap("blocks");
+                    let plain_loss =
+                        sums.plain_loss(run.task, bl) + penalty_value(param, &features);
+                    let divisor = sums.divisor(run.task, bl);
+                    let host_loss =
+                        activity.wait(|| get_ciphers(run, "host_loss", &tag, host, &pk))?;
+                    phases.lap("wait for host");
+                    let mut enc = acc.unwrap_or_default();
                     // The last column's Σ u·c becomes the loss part Y.
                     if let Some(cross) = enc.last_mut() {
                         *cross = loss_cipher(&pk, &host_loss, cross, divisor)?;
                     }
-                    let plain_grad: Vec<f64> = (0..k)
-                        .map(|j| {
-                            batch
-                                .iter()
-                                .zip(&half)
-                                .map(|(&i, h)| h * if j < data.k { data.x(i)[j] } else { 1.0 })
-                                .sum::<f64>()
-                        })
-                        .collect();
-                    let opened = masked_open(run, &tag, &pk, &kp.private, &enc, host)?;
+                    let opened =
+                        activity.wait(|| masked_open(run, &tag, &pk, &kp.private, &enc, host))?;
+                    phases.lap("open");
                     let g: Vec<f64> = (0..k)
                         .map(|j| {
                             let reg = if j < data.k && param.penalty == Penalty::L2 {
@@ -857,6 +1188,7 @@ pub(crate) fn fit_guest(
                 }
                 (None, None) => unreachable!("a guest without an arbiter owns a key"),
             }
+            phases.merge(producer_phases);
         }
 
         // Validation, then the epoch's verdict.
@@ -912,12 +1244,12 @@ pub(crate) fn fit_guest(
             run.record_loss(&mut result.loss_history, epoch, loss)?;
             run.ctx.tracker.info(&format!(
                 "epoch {epoch}: loss {loss:.6} ({})",
-                phases.take()
+                phases.take(&activity)
             ));
         } else {
             run.ctx
                 .tracker
-                .info(&format!("epoch {epoch} done ({})", phases.take()));
+                .info(&format!("epoch {epoch} done ({})", phases.take(&activity)));
         }
         run.progress(epoch);
         result.iters = epoch + 1;
@@ -1038,6 +1370,13 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let guest = run.roles.guest;
     let init_tag = run.tag(&[]);
     let sid_batches: Vec<Vec<String>> = fed.get("batches", &init_tag, guest)?;
+    let rows_per_block: usize = fed.get("block_rows", &init_tag, guest)?;
+    if rows_per_block == 0 {
+        return Err(Error::param(
+            "block_rows",
+            format!("{guest} sent blocks of 0 rows"),
+        ));
+    }
     let index: HashMap<&str, usize> = data
         .sids
         .iter()
@@ -1082,6 +1421,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     };
     let mut best = BestModels::default();
     let mut phases = Phases::new();
+    let activity = Activity::new();
     let mut sqn = sqn_state(run)?;
     for epoch in start..param.max_iter {
         optimizer.set_iters(epoch);
@@ -1097,65 +1437,95 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
-            let h = linear(data, batch, &w, false);
-            let u: Vec<f64> = match run.task {
-                Task::Logistic => h.iter().map(|v| 0.25 * v).collect(),
-                Task::Linear => h.clone(),
-            };
+            let blocks: Vec<&[usize]> = batch.chunks(rows_per_block).collect();
             let encryptor: &dyn Encryptor = match &own {
                 Some(kp) => &kp.private,
                 None => &enc_key,
             };
             phases.lap("compute");
-            let u_enc = encrypt_fixed(encryptor, &u, f)?;
-            phases.lap("encrypt");
-            fed.remote_bytes("host_forward", &tag, &encode_ciphers(&u_enc), &[guest])?;
+            // Producer: per block, [[u]] (`u = ¼·x_h·w_h` for LR, `x_h·w_h` for LinR) to
+            // the guest. Consumer: the guest's [[d]] (or [[half]]) of the block, times x.
+            let mut producer_phases = Phases::new();
+            let mut hh = 0.0;
+            let mut acc: Option<Vec<Ciphertext>> = None;
+            // Without an arbiter: the plaintext Σ u·x per feature.
+            let mut plain = vec![0.0; k];
+            let arbiterless = own.is_some();
+            pipeline(
+                &activity,
+                blocks.len(),
+                |j| {
+                    let p = &mut producer_phases;
+                    let btag = run.tag(&[epoch, bi, j]);
+                    let h = linear(data, blocks[j], &w, false);
+                    for v in &h {
+                        hh += v * v;
+                    }
+                    let u: Vec<f64> = match run.task {
+                        Task::Logistic => h.iter().map(|v| 0.25 * v).collect(),
+                        Task::Linear => h,
+                    };
+                    p.lap("compute");
+                    let u_enc = encrypt_fixed(encryptor, &u, f)?;
+                    p.lap("encrypt");
+                    fed.remote_bytes("host_forward", &btag, &encode_ciphers(&u_enc), &[guest])?;
+                    p.lap("send");
+                    Ok(u)
+                },
+                |j, u| {
+                    let rows = blocks[j];
+                    let btag = run.tag(&[epoch, bi, j]);
+                    let d =
+                        activity.wait(|| get_ciphers(run, "fore_gradient", &btag, guest, &pk))?;
+                    let started = Instant::now();
+                    check_block(&d, rows.len(), guest)?;
+                    if arbiterless {
+                        for (&i, u) in rows.iter().zip(&u) {
+                            for (g, x) in plain.iter_mut().zip(data.x(i)) {
+                                *g += u * x;
+                            }
+                        }
+                    }
+                    let cols = scalar_columns(data, rows, f, false)?;
+                    let g = pk.raw_dot_columns(&d, &cols)?;
+                    acc = Some(match acc.take() {
+                        None => g,
+                        Some(prev) => pk.raw_add_batch(&prev, &g)?,
+                    });
+                    phases.add("gradient", started.elapsed());
+                    Ok(())
+                },
+            )?;
+            phases.lap("blocks");
+            phases.merge(producer_phases);
             if run.loss_on() {
-                let hh: f64 = h.iter().map(|v| v * v).sum();
                 let parts = encrypt_fixed(encryptor, &[hh, penalty_value(param, &w)], 2 * f)?;
                 fed.remote_bytes("host_loss", &tag, &encode_ciphers(&parts), &[guest])?;
             }
-            let cols = scalar_columns(data, batch, f, false)?;
             let step = match (run.roles.arbiter, &own) {
                 (Some(arbiter), _) => {
-                    phases.lap("send");
-                    let d = get_ciphers(run, "fore_gradient", &tag, guest, &pk)?;
-                    phases.lap("wait for guest");
-                    if d.len() != bl {
-                        return Err(Error::param(
-                            "batch",
-                            format!("{guest} sent {} residuals for a batch of {bl}", d.len()),
-                        ));
-                    }
-                    let mut grads = pk.raw_dot_columns(&d, &cols)?;
+                    let mut grads = acc.unwrap_or_default();
                     add_l2(&pk, param, &mut grads, &w, bl)?;
                     fed.remote_bytes("host_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
                     phases.lap("gradient");
-                    let step: Step = fed.get("host_delta", &tag, arbiter)?;
+                    let step: Step = activity.wait(|| fed.get("host_delta", &tag, arbiter))?;
                     phases.lap("wait for arbiter");
                     check_step(&step, k, arbiter)?;
                     step
                 }
                 (None, Some(kp)) => {
-                    let half = get_ciphers(run, "fore_gradient", &tag, guest, &pk)?;
-                    if half.len() != bl {
-                        return Err(Error::param(
-                            "batch",
-                            format!("{guest} sent {} residuals for a batch of {bl}", half.len()),
-                        ));
-                    }
-                    let enc = pk.raw_dot_columns(&half, &cols)?;
-                    let opened = masked_open(run, &tag, &pk, &kp.private, &enc, guest)?;
+                    let enc = acc.unwrap_or_default();
+                    let opened =
+                        activity.wait(|| masked_open(run, &tag, &pk, &kp.private, &enc, guest))?;
+                    phases.lap("open");
                     let g: Vec<f64> = (0..k)
                         .map(|j| {
-                            let plain: f64 =
-                                batch.iter().zip(&u).map(|(&i, u)| u * data.x(i)[j]).sum();
                             let reg = if param.penalty == Penalty::L2 {
                                 param.alpha * w[j]
                             } else {
                                 0.0
                             };
-                            (opened[j] + plain) / bl as f64 + reg
+                            (opened[j] + plain[j]) / bl as f64 + reg
                         })
                         .collect();
                     Step {
@@ -1204,7 +1574,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         run.progress(epoch);
         run.ctx
             .tracker
-            .info(&format!("epoch {epoch} done ({})", phases.take()));
+            .info(&format!("epoch {epoch} done ({})", phases.take(&activity)));
         result.iters = epoch + 1;
         if conv.converged {
             result.converged = conv.by_loss;
