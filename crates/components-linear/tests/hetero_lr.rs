@@ -465,6 +465,39 @@ fn blocks_of_any_size_give_the_same_model() {
     }
 }
 
+#[test]
+fn training_data_over_the_memory_budget_is_refused_by_name() {
+    // default_credit: 30,000 rows, about 5 MB in memory at each party; a 1 MB budget
+    // refuses it before reading, naming the component and how to raise the budget.
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "default_credit_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "default_credit_hetero_host.csv", None);
+    let (_, results) = run_parties_in(
+        MemoryBudget::from_mb(1),
+        &store,
+        "HeteroLR",
+        json!({"max_iter": 1}),
+        ("train_data", &g),
+        ("train_data", &h),
+        false,
+        None,
+    );
+    for r in &results {
+        let e = r.as_ref().unwrap_err();
+        assert!(
+            matches!(e, fateflow_component_core::Error::MemoryBudget { .. }),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("HeteroLR")
+                && text.contains("30000 rows")
+                && text.contains("task_memory"),
+            "{text}"
+        );
+    }
+}
+
 /// FATE's `hetero_lr_batch_random_strategy` settings: one random batch of 320 rows per
 /// epoch. It must train on other rows than the sequential batches of the same size
 /// (a new draw each epoch), and still reach a good model.

@@ -93,7 +93,6 @@ use crate::predict_output::{
     self, class_key, DataType, PredictRow, BINARY_DETAIL_KEYS, REGRESSION_DETAIL_KEY,
 };
 use crate::rng::SplitMix;
-use crate::table_io::read_input;
 
 use param::LinearParam;
 pub use param::Task;
@@ -124,6 +123,11 @@ impl Component for HeteroLinR {
     }
 }
 
+/// Rows per block when reading an input table.
+const READ_BLOCK_ROWS: usize = 65_536;
+/// What a row's sid takes in memory (the `String` and its allocation), for the budget.
+const SID_BYTES: u64 = 48;
+
 /// A party's numeric data: rows of features and, at the guest, labels.
 #[derive(Debug, Clone)]
 pub(crate) struct Dataset {
@@ -133,7 +137,7 @@ pub(crate) struct Dataset {
     pub(crate) header: Vec<String>,
     pub(crate) k: usize,
     /// Row-major features, shared by the relabelled copies of one-vs-rest.
-    values: std::sync::Arc<[f64]>,
+    values: std::sync::Arc<Vec<f64>>,
     pub(crate) y: Option<Vec<f64>>,
     /// The label column's name, when there is one.
     label_name: Option<String>,
@@ -170,10 +174,60 @@ impl Dataset {
             sids: frame.sids().to_vec(),
             k: header.len(),
             header,
-            values: values.into(),
+            values: std::sync::Arc::new(values),
             y,
             label_name: label.map(|l| frame.columns()[l].clone()),
         })
+    }
+
+    /// The first table under the first of `keys` that has one, read block by block
+    /// (no second copy of the table is held). The rows stay in memory for training, so
+    /// they must fit the task's memory budget: a larger table is refused before it is
+    /// read, naming the component and how to raise the budget.
+    pub(crate) fn read(
+        ctx: &TaskContext<'_>,
+        module: &str,
+        keys: &[&str],
+    ) -> Result<Option<Dataset>> {
+        let Some(input) = ctx.inputs.first_table(keys) else {
+            return Ok(None);
+        };
+        let id = input.to_id("input.data")?;
+        let table = id.to_string();
+        let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
+        let mut blocks = fateflow_tables::read_blocks(ctx.tables, &id, READ_BLOCK_ROWS)
+            .map_err(|e| Error::table(&id, e))?;
+        let schema = blocks.schema().clone();
+        // Per row: every column as f64, and the sid with its allocation.
+        let per_row = schema.header.len() as u64 * 8 + SID_BYTES;
+        // The rest of the budget is for the encrypted blocks, scores and outputs.
+        let need = rows.saturating_mul(per_row).saturating_mul(4) / 3;
+        ctx.memory.check(
+            module,
+            &format!("the {rows} rows of {table} in memory"),
+            need,
+        )?;
+        let mut data = Dataset::from_frame(
+            &table,
+            &match &schema.label_name {
+                Some(l) => Frame::empty(&schema.sid, schema.header.clone())
+                    .and_then(|f| f.with_label(l.clone())),
+                None => Frame::empty(&schema.sid, schema.header.clone()),
+            }
+            .map_err(|e| Error::table(&id, e))?,
+        )?;
+        let mut values = Vec::with_capacity((rows as usize).saturating_mul(data.k));
+        for block in blocks.by_ref() {
+            let block = block.map_err(|e| Error::table(&id, e))?;
+            let part = Dataset::from_frame(&table, &block)?;
+            values.extend_from_slice(&part.values);
+            data.sids.extend(part.sids);
+            if let (Some(y), Some(more)) = (data.y.as_mut(), part.y) {
+                y.extend(more);
+            }
+        }
+        data.values = std::sync::Arc::new(values);
+        Ok(Some(data))
     }
 
     pub(crate) fn n(&self) -> usize {
@@ -207,7 +261,7 @@ impl Dataset {
         Ok(Dataset {
             header: header.to_vec(),
             k: idx.len(),
-            values: values.into(),
+            values: std::sync::Arc::new(values),
             ..self.clone()
         })
     }
@@ -260,7 +314,7 @@ impl Dataset {
         }
         Dataset {
             sids: rows.iter().map(|&i| self.sids[i].clone()).collect(),
-            values: values.into(),
+            values: std::sync::Arc::new(values),
             y: self
                 .y
                 .as_ref()
@@ -394,24 +448,19 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     if ctx.role == Role::Arbiter {
         return fit_arbiter_side(ctx, task, &param, &roles, None);
     }
-    let (train_id, frame) =
-        read_input(ctx, task.module(), &["train_data", "data"])?.ok_or_else(|| {
-            Error::MissingInput {
-                component: task.module().into(),
-                what: "training data (input key `train_data`)".into(),
-            }
-        })?;
-    let train = Dataset::from_frame(&train_id.to_string(), &frame)?;
+    let train = Dataset::read(ctx, task.module(), &["train_data", "data"])?.ok_or_else(|| {
+        Error::MissingInput {
+            component: task.module().into(),
+            what: "training data (input key `train_data`)".into(),
+        }
+    })?;
     if train.n() == 0 {
         return Err(Error::EmptyTable {
             table: train.table.clone(),
             component: task.module().into(),
         });
     }
-    let validate = match read_input(ctx, task.module(), &["validate_data"])? {
-        Some((id, frame)) => Some(Dataset::from_frame(&id.to_string(), &frame)?),
-        None => None,
-    };
+    let validate = Dataset::read(ctx, task.module(), &["validate_data"])?;
     ctx.tracker.info(&format!(
         "{} at {}: {} rows × {} features; {} host(s), {}; key {} bits",
         task.module(),
@@ -1323,7 +1372,7 @@ fn predict_mode(
             .info("predict mode: nothing to do at the arbiter");
         return Ok(());
     }
-    let (id, frame) = read_input(
+    let data = Dataset::read(
         ctx,
         task.module(),
         &["test_data", "data", "validate_data", "train_data"],
@@ -1331,8 +1380,8 @@ fn predict_mode(
     .ok_or_else(|| Error::MissingInput {
         component: task.module().into(),
         what: "data to predict (input key `test_data`)".into(),
-    })?;
-    let data = Dataset::from_frame(&id.to_string(), &frame)?.select(&model.header)?;
+    })?
+    .select(&model.header)?;
     let mut param = param.clone();
     if let Some(t) = meta.get("threshold").and_then(Value::as_f64) {
         param.threshold = t;

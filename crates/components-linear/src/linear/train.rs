@@ -131,20 +131,23 @@ impl Phases {
 /// Rows per block never go below this in the encrypted pipeline (tests use tiny budgets
 /// to run many blocks on small data).
 const MIN_PIPELINE_ROWS: usize = 64;
-/// Rows per block never go above this: smaller blocks overlap the parties better (the
-/// pipeline fills and drains one block per batch) at no measurable cost per row.
-const MAX_PIPELINE_ROWS: usize = 16_384;
+/// Rows per block never go above this. Smaller blocks overlap the parties better (the
+/// pipeline fills and drains one block per batch) but make the bucket
+/// multi-exponentiation of `Σ[[d]]·x` dearer per row (narrower windows): at 16,384 rows
+/// the gradient took about 1.5× the multiplications per row of a 1M-row batch, at
+/// 65,536 about 1.1×.
+const MAX_PIPELINE_ROWS: usize = 65_536;
 /// Blocks a producer may run ahead of its party's consumer.
 const PIPELINE_LEAD: usize = 2;
 
 /// Rows per block of the encrypted pipeline, from the task's memory budget: a block's
 /// ciphertexts are held in about eight copies at once (received, summed, re-randomized,
-/// encoded, and the producer's lead), and the blocks take at most a sixteenth of the
-/// budget.
+/// encoded, and the producer's lead), and the blocks take at most an eighth of the
+/// budget (the default 1536 MB gives the largest blocks at 1024 and 2048 bits).
 pub(crate) fn pipeline_rows(budget: MemoryBudget, key_bits: u32) -> usize {
     // A ciphertext mod n² of 2·key bits, with its integer's overhead.
     let ct_bytes = key_bits as u64 / 4 + 48;
-    let rows = budget.bytes() / 16 / (8 * ct_bytes);
+    let rows = budget.bytes() / 8 / (8 * ct_bytes);
     (rows as usize).clamp(MIN_PIPELINE_ROWS, MAX_PIPELINE_ROWS)
 }
 
@@ -997,6 +1000,8 @@ pub(crate) fn fit_guest(
                         blocks.len(),
                         |j| {
                             let p = &mut producer_phases;
+                            // Since the previous block: waiting for the consumer.
+                            p.lap("ahead");
                             let rows = blocks[j];
                             let btag = run.tag(&[epoch, bi, j]);
                             let blk = plan.block(rows, &mut sums)?;
@@ -1058,7 +1063,7 @@ pub(crate) fn fit_guest(
                             Ok(())
                         },
                     )?;
-                    phases.lap("blocks");
+                    phases.lap("blocks (wall)");
                     let plain_loss =
                         sums.plain_loss(run.task, bl) + penalty_value(param, &features);
                     let mut grads = acc.unwrap_or_default();
@@ -1108,6 +1113,8 @@ pub(crate) fn fit_guest(
                         blocks.len(),
                         |j| {
                             let p = &mut producer_phases;
+                            // Since the previous block: waiting for the consumer.
+                            p.lap("ahead");
                             let btag = run.tag(&[epoch, bi, j]);
                             let blk = plan.block(blocks[j], &mut sums)?;
                             p.lap("compute");
@@ -1147,7 +1154,7 @@ pub(crate) fn fit_guest(
                             Ok(())
                         },
                     )?;
-                    phases.lap("blocks");
+                    phases.lap("blocks (wall)");
                     let plain_loss =
                         sums.plain_loss(run.task, bl) + penalty_value(param, &features);
                     let divisor = sums.divisor(run.task, bl);
@@ -1224,11 +1231,14 @@ pub(crate) fn fit_guest(
         others.extend(run.roles.arbiter);
         fed.remote("verdict", &epoch_tag, &verdict, &others)?;
         let conv = match run.roles.arbiter {
-            Some(arbiter) => fed.get::<Convergence>("converged", &epoch_tag, arbiter)?,
+            Some(arbiter) => {
+                activity.wait(|| fed.get::<Convergence>("converged", &epoch_tag, arbiter))?
+            }
             None => {
                 let loss =
                     (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64);
-                let host_moved: f64 = fed.get("weight_diff", &epoch_tag, run.roles.hosts[0])?;
+                let host_moved: f64 =
+                    activity.wait(|| fed.get("weight_diff", &epoch_tag, run.roles.hosts[0]))?;
                 let norm = (moved.iter().map(|m| m * m).sum::<f64>() + host_moved).sqrt();
                 let by_loss = converged(param, loss, result.loss_history.last().copied(), norm);
                 let c = Convergence {
@@ -1428,7 +1438,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         let mut moved = vec![0.0; k];
         let drawn;
         let batches = if per_epoch {
-            let sids: Vec<Vec<String>> = fed.get("batches", &run.tag(&[epoch]), guest)?;
+            let sids: Vec<Vec<String>> =
+                activity.wait(|| fed.get("batches", &run.tag(&[epoch]), guest))?;
             drawn = host_batches(data, &index, &sids)?;
             &drawn
         } else {
@@ -1456,6 +1467,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                 blocks.len(),
                 |j| {
                     let p = &mut producer_phases;
+                    // Since the previous block: waiting for the consumer.
+                    p.lap("ahead");
                     let btag = run.tag(&[epoch, bi, j]);
                     let h = linear(data, blocks[j], &w, false);
                     for v in &h {
@@ -1496,7 +1509,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     Ok(())
                 },
             )?;
-            phases.lap("blocks");
+            phases.lap("blocks (wall)");
             phases.merge(producer_phases);
             if run.loss_on() {
                 let parts = encrypt_fixed(encryptor, &[hh, penalty_value(param, &w)], 2 * f)?;
@@ -1556,7 +1569,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         if param.callbacks.validates_at(epoch) {
             serve_validation(run, data, &w, epoch)?;
         }
-        let verdict: EpochVerdict = fed.get("verdict", &epoch_tag, guest)?;
+        let verdict: EpochVerdict = activity.wait(|| fed.get("verdict", &epoch_tag, guest))?;
         best.update(&verdict, epoch, &w);
         if run.roles.arbiter.is_none() {
             fed.remote(
@@ -1567,7 +1580,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             )?;
         }
         let from = run.roles.arbiter.unwrap_or(guest);
-        let conv: Convergence = fed.get("converged", &epoch_tag, from)?;
+        let conv: Convergence = activity.wait(|| fed.get("converged", &epoch_tag, from))?;
         if let Some(loss) = conv.loss {
             result.loss_history.push(loss);
         }
