@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use common::registry;
 use common::{context, MemoryHub, RecordingTracker};
 use common::{frame, temp_store, upload_example};
+use fateflow_component_core::memory::MemoryBudget;
 use fateflow_component_core::{ComponentModel, ModelInput, Result, TableRef};
 use fateflow_components_feature::binning::{ColumnBinResult, FeatureBinningModel};
 use fateflow_domain::Role;
@@ -80,6 +81,16 @@ fn run_parties_waiting(
     parties: Vec<Party<'_>>,
     seconds: u64,
 ) -> Vec<(RecordingTracker, Result<()>)> {
+    run_parties_with(store, parties, seconds, None)
+}
+
+/// [`run_parties_waiting`] with every party's task memory budget at `memory_mb`.
+fn run_parties_with(
+    store: &LocalTableStore,
+    parties: Vec<Party<'_>>,
+    seconds: u64,
+    memory_mb: Option<u64>,
+) -> Vec<(RecordingTracker, Result<()>)> {
     let hub = MemoryHub::with_timeout(std::time::Duration::from_secs(seconds));
     let mut roles: BTreeMap<Role, Vec<u64>> = BTreeMap::new();
     for p in &parties {
@@ -100,6 +111,9 @@ fn run_parties_waiting(
                     c.party_id = p.id;
                     c.roles = roles;
                     c.federation = Some(&fed);
+                    if let Some(mb) = memory_mb {
+                        c.memory = MemoryBudget::from_mb(mb);
+                    }
                     c.inputs.data.insert("data".into(), vec![p.table.clone()]);
                     c.inputs.model.extend(p.model.map(|model| ModelInput {
                         component: "hetero_feature_binning_0".into(),
@@ -739,6 +753,152 @@ fn a_bigger_table_stays_exact_through_compression_and_partitions() {
         &gm.param.host_results["10000"],
         |i, _| format!("host_10000_x{i}"),
         0.5,
+    );
+}
+
+#[test]
+fn aligned_tables_stream_block_by_block_and_match_plaintext() {
+    // The guest and host A list the same ids in the same scan order (as Intersection
+    // writes them): host A sums the encrypted labels block by block (5 blocks of 1024
+    // rows under an 8 MB budget). Host B's rows are in another order: it gets every id
+    // and ciphertext and matches them by id. Both must give the plaintext counts.
+    let (_dir, store) = temp_store();
+    let n = 4500;
+    let order: Vec<usize> = (0..n).collect();
+    let g = generated(
+        &["g0", "g1"],
+        &order,
+        Some(&label_of),
+        &|c, i, rng| feature(i, rng, 1.0 + c as f64, 0.05),
+        21,
+    );
+    let a = generated(
+        &["h0", "h1", "h2"],
+        &order,
+        None,
+        &|c, i, rng| feature(i, rng, 3.0 - c as f64, 0.1 * c as f64),
+        22,
+    );
+    let b = generated(
+        &["z0"],
+        &shuffled(n, 23),
+        None,
+        &|_, i, rng| feature(i, rng, 2.0, 0.0),
+        24,
+    );
+    let g = store_frame(&store, "stream_guest", &g, 3);
+    let a = store_frame(&store, "stream_host_a", &a, 3);
+    let b = store_frame(&store, "stream_host_b", &b, 3);
+    let params = json!({"bin_num": 8, "encrypt_param": {"key_length": 1024}});
+    let outcome = run_parties_with(
+        &store,
+        vec![
+            party(Role::Guest, GUEST, &g, params.clone()),
+            party(Role::Host, HOST, &a, params.clone()),
+            party(Role::Host, HOST2, &b, params),
+        ],
+        30,
+        Some(8),
+    );
+    ok(&outcome);
+    let logged = |i: usize, text: &str| outcome[i].0.info_lines().iter().any(|l| l.contains(text));
+    assert!(logged(0, "in 5 blocks"), "{:?}", outcome[0].0.info_lines());
+    assert!(logged(
+        1,
+        "aligned with the guest's: summing encrypted labels block by block (1024 rows per block)"
+    ));
+    assert!(logged(
+        2,
+        "not aligned with the guest's (the ids of the first block differ"
+    ));
+    let gf = frame(&store, &g);
+    let af = frame(&store, &a);
+    let bf = frame(&store, &b);
+    let labels = labels_of(&gf);
+    let (_, gm) = model_of(&outcome[0].0);
+    let (_, am) = model_of(&outcome[1].0);
+    let (_, bm) = model_of(&outcome[2].0);
+    let exact = |v: &[f64]| exact_split_points(v, 8);
+    check_table(
+        "guest",
+        &gf,
+        &labels,
+        &["g0".into(), "g1".into()],
+        exact,
+        &gm.param.binning_result,
+        &gm.param.binning_result,
+        |_, c| c.to_owned(),
+        0.5,
+    );
+    let a_points = check_table(
+        "host A (streamed)",
+        &af,
+        &labels,
+        &["h0".into(), "h1".into(), "h2".into()],
+        exact,
+        &am.param.binning_result,
+        &gm.param.host_results["10000"],
+        |i, _| format!("host_10000_x{i}"),
+        0.5,
+    );
+    check_table(
+        "host B (by id)",
+        &bf,
+        &labels,
+        &["z0".into()],
+        exact,
+        &bm.param.binning_result,
+        &gm.param.host_results["10001"],
+        |i, _| format!("host_10001_x{i}"),
+        0.5,
+    );
+    // The output is written block by block in the input's scan order.
+    let out = output(&store, &outcome[1].0);
+    assert_eq!(out.sids(), af.sids());
+    check_transformed(&af, &out, &a_points, None);
+}
+
+#[test]
+fn tables_not_aligned_beyond_the_budget_are_refused_naming_intersection() {
+    let (_dir, store) = temp_store();
+    let n = 2000;
+    let g = generated(
+        &["g0"],
+        &(0..n).collect::<Vec<_>>(),
+        Some(&label_of),
+        &|_, i, rng| feature(i, rng, 1.0, 0.0),
+        31,
+    );
+    let h = generated(
+        &["h0"],
+        &shuffled(n, 32),
+        None,
+        &|_, i, rng| feature(i, rng, 1.0, 0.0),
+        33,
+    );
+    let g = store_frame(&store, "refused_guest", &g, 2);
+    let h = store_frame(&store, "refused_host", &h, 2);
+    let params = json!({"encrypt_param": {"key_length": 1024}});
+    let outcome = run_parties_with(
+        &store,
+        vec![
+            party(Role::Guest, GUEST, &g, params.clone()),
+            party(Role::Host, HOST, &h, params),
+        ],
+        5,
+        Some(1),
+    );
+    let host_err = outcome[1].1.as_ref().unwrap_err().to_string();
+    assert!(
+        host_err.contains("HeteroFeatureBinning needs about")
+            && host_err.contains("run Intersection first")
+            && host_err.contains("task_memory"),
+        "{host_err}"
+    );
+    let guest_err = outcome[0].1.as_ref().unwrap_err().to_string();
+    assert!(
+        guest_err.starts_with("host 10000 failed with a user error"),
+        "{guest_err}"
     );
 }
 

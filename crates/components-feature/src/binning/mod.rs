@@ -105,8 +105,22 @@
 //!   the missing bin.
 //! - Names in `bin_names` / `category_names` that are not feature columns fail (FATE logs
 //!   a warning and ignores them).
-//! - The host checks that the guest's sample ids are exactly its own, and re-randomizes
-//!   the compressed sums before sending them.
+//! - The host checks that the guest's sample ids are exactly its own (per block by an id
+//!   digest when the tables are aligned, else by id), and re-randomizes the compressed
+//!   sums before sending them.
+//!
+//! # Memory
+//!
+//! The table is never held whole. The fit reads it once partition by partition (the
+//! summaries follow the partitions, so the split points are those of a whole-table
+//! read), keeping per column a summary, the extremes or the distinct categorical values,
+//! and at the guest the label classes. The label counts, the optimal-binning buckets
+//! and the transform output each take one more pass, block by block in scan order (the
+//! output written with a `FrameWriter` as it goes). Between parties, the encrypted
+//! labels stream block by block when the tables are aligned, and the host holds one
+//! block of ciphertexts and its per-bin sums; otherwise they go by sample id, all at
+//! once, if that fits the task's memory budget, else the host refuses, saying to run
+//! Intersection first (`binning/federated.rs`).
 //! - Transform mode computes no statistics on the new data (FATE's
 //!   `transform_binning_result`).
 //! - After optimal binning, the guest's counts of a host column are those of the host's
@@ -121,12 +135,16 @@ pub(crate) mod optimal;
 pub(crate) mod param;
 pub mod quantile;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, StringArray};
 use fateflow_domain::Role;
 use fateflow_tables::{
-    read_partition_frame, Frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
+    read_blocks, sid_digest, Frame, FrameWriter, RecordBatch, RowLayout, TableId, TableInfo,
+    TableSchema, WriteMode,
 };
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
@@ -134,9 +152,9 @@ use serde_json::{json, Map, Value};
 use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::error::{Error, Result};
 use crate::table_io::feature_header;
-use crate::table_io::{batch_from_rows, open_first_input};
+use crate::table_io::open_first_input;
 
-use federated::{ms, GuestLabels, HostColumn, HostOptimal};
+use federated::{ms, GuestLabels, GuestSession, HostColumn, HostOptimal, HostTable};
 
 /// Host results by party id (as a string) and anonymous column name.
 type HostResults = BTreeMap<String, BTreeMap<String, ColumnBinResult>>;
@@ -183,24 +201,28 @@ impl Component for HeteroFeatureBinning {
     }
 }
 
-/// The input table, partition by partition.
+/// The input table. It is never held whole: every pass reads it partition by partition
+/// (the fit, whose summaries follow the partitions) or block by block in scan order.
 struct Data {
     id: TableId,
     info: TableInfo,
-    parts: Vec<Frame>,
     rows: usize,
 }
 
 impl Data {
     fn read(ctx: &TaskContext<'_>) -> Result<Data> {
         let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
-        let parts = (0..info.partitions)
-            .map(|p| read_partition_frame(ctx.tables, &id, p).map_err(|e| Error::table(&id, e)))
-            .collect::<Result<Vec<_>>>()?;
+        if info.layout == RowLayout::Text {
+            return Err(Error::table(
+                &id,
+                fateflow_tables::Error::TextTable {
+                    table: id.to_string(),
+                },
+            ));
+        }
         Ok(Data {
             id,
             info,
-            parts,
             rows: rows as usize,
         })
     }
@@ -213,22 +235,64 @@ impl Data {
         &self.info.schema
     }
 
-    /// The sids of every row, partition by partition.
-    fn sids(&self) -> Vec<&str> {
-        self.parts
-            .iter()
-            .flat_map(|p| p.sids().iter().map(String::as_str))
-            .collect()
+    /// Table columns (label included).
+    fn width(&self) -> usize {
+        self.info.schema.header.len()
     }
 
-    /// `(sid, value)` of column `col` for every row, in [`Self::sids`] order.
-    fn cells(&self, col: usize) -> impl Iterator<Item = (&str, f64)> + '_ {
-        self.parts.iter().flat_map(move |p| {
-            p.sids()
-                .iter()
-                .zip(p.rows())
-                .map(move |(s, r)| (s.as_str(), r[col]))
-        })
+    /// Calls `f` with each block of `rows_per_block` rows (and its index), in scan order.
+    fn for_each_block(
+        &self,
+        ctx: &TaskContext<'_>,
+        rows_per_block: usize,
+        mut f: impl FnMut(usize, Frame) -> Result<()>,
+    ) -> Result<()> {
+        let table = |e| Error::table(&self.id, e);
+        for (b, block) in read_blocks(ctx.tables, &self.id, rows_per_block)
+            .map_err(table)?
+            .enumerate()
+        {
+            f(b, block.map_err(table)?)?;
+        }
+        Ok(())
+    }
+
+    /// Rows per block of a pass that holds a few copies of a block's values.
+    fn block_rows(&self, ctx: &TaskContext<'_>) -> usize {
+        ctx.memory.block_rows(16 * self.width() + 64, 8)
+    }
+
+    /// The sid array and the value column slices of one record batch of this table.
+    fn batch_columns<'b>(
+        &self,
+        batch: &'b RecordBatch,
+    ) -> Result<(&'b StringArray, Vec<&'b [f64]>)> {
+        let corrupt = || {
+            Error::table(
+                &self.id,
+                fateflow_tables::Error::InvalidSchema {
+                    reason: "a record batch does not match the table schema".into(),
+                },
+            )
+        };
+        if batch.num_columns() != self.width() + 1 {
+            return Err(corrupt());
+        }
+        let sids = batch
+            .column(0)
+            .as_string_opt::<i32>()
+            .filter(|a| a.null_count() == 0)
+            .ok_or_else(corrupt)?;
+        let columns = batch.columns()[1..]
+            .iter()
+            .map(|c| {
+                c.as_primitive_opt::<Float64Type>()
+                    .filter(|a| a.null_count() == 0)
+                    .map(|a| a.values().as_ref())
+                    .ok_or_else(corrupt)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((sids, columns))
     }
 }
 
@@ -404,117 +468,201 @@ struct ColumnFit {
     missing: bool,
 }
 
-/// Split points of every planned column, columns in parallel.
-fn fit_columns(param: &BinningParam, data: &Data, plan: &Plan) -> Result<Vec<ColumnFit>> {
-    plan.columns
-        .par_iter()
-        .map(|c| fit_column(param, data, plan, c))
-        .collect()
+/// `x`'s position in `f64::total_cmp` order, as an unsigned key.
+fn order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
 }
 
-fn fit_column(param: &BinningParam, data: &Data, plan: &Plan, c: &BinColumn) -> Result<ColumnFit> {
-    let mut missing = false;
-    let mut summary: Option<QuantileSummary> = None;
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut values: Vec<f64> = Vec::new();
-    let mut count = 0usize;
-    for part in &data.parts {
-        let mut s = QuantileSummary::new(param.compress_thres, param.head_size, param.error);
-        for (sid, row) in part.sids().iter().zip(part.rows()) {
-            let v = row[c.col];
+fn from_order_key(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// One column's fit state while the table streams by: a Greenwald–Khanna summary per
+/// partition merged into the running one (quantile), the extremes (bucket), or the
+/// distinct values (categorical). Bounded by the summary size or the distinct count.
+struct ColumnScan {
+    quantile: bool,
+    missing: bool,
+    count: usize,
+    summary: Option<QuantileSummary>,
+    part: QuantileSummary,
+    min: f64,
+    max: f64,
+    distinct: Option<BTreeSet<u64>>,
+    /// The first infinite value and its sid.
+    infinite: Option<(String, f64)>,
+}
+
+impl ColumnScan {
+    fn feed(&mut self, sids: &StringArray, values: &[f64]) {
+        if self.infinite.is_some() {
+            return;
+        }
+        for (row, &v) in values.iter().enumerate() {
             if v.is_nan() {
-                missing = true;
+                self.missing = true;
                 continue;
             }
             if v.is_infinite() {
-                return Err(Error::InvalidValue {
-                    table: data.name(),
-                    sid: sid.clone(),
-                    column: c.name.clone(),
-                    reason: format!(
-                        "{v} cannot be binned (binning takes finite values, or NaN for missing)"
-                    ),
-                });
+                self.infinite = Some((sids.value(row).to_owned(), v));
+                return;
             }
-            count += 1;
-            if c.category {
-                values.push(v);
-            } else if param.method == Method::Quantile {
-                s.insert(v);
+            self.count += 1;
+            if let Some(d) = &mut self.distinct {
+                d.insert(order_key(v));
+            } else if self.quantile {
+                self.part.insert(v);
             } else {
-                min = min.min(v);
-                max = max.max(v);
+                self.min = self.min.min(v);
+                self.max = self.max.max(v);
             }
         }
-        if !c.category && param.method == Method::Quantile {
-            s.compress();
-            summary = Some(match summary {
-                None => s,
-                Some(acc) => acc.merge(s),
+    }
+
+    /// Compresses the partition's summary and merges it into the running one, in
+    /// partition order (as the whole-table fit did).
+    fn end_partition(&mut self, fresh: QuantileSummary) {
+        if !self.quantile {
+            return;
+        }
+        let mut s = std::mem::replace(&mut self.part, fresh);
+        s.compress();
+        self.summary = Some(match self.summary.take() {
+            None => s,
+            Some(acc) => acc.merge(s),
+        });
+    }
+
+    fn finish(
+        self,
+        param: &BinningParam,
+        data: &Data,
+        plan: &Plan,
+        c: &BinColumn,
+    ) -> Result<ColumnFit> {
+        let missing = self.missing;
+        if self.count == 0 && !c.category && !plan.manual.contains_key(&c.feature) {
+            // FATE's quantile summary answers 0 for every quantile of a column without a
+            // value, so its split points are [0] and every sample is in the missing bin.
+            // (FATE's bucket binning gets NaN split points there; this one gives [0] too.)
+            return Ok(ColumnFit {
+                split_points: vec![0.0],
+                missing,
             });
         }
-    }
-    if count == 0 && !c.category && !plan.manual.contains_key(&c.feature) {
-        // FATE's quantile summary answers 0 for every quantile of a column without a
-        // value, so its split points are [0] and every sample is in the missing bin.
-        // (FATE's bucket binning gets NaN split points there; this one gives [0] too.)
-        return Ok(ColumnFit {
-            split_points: vec![0.0],
+        if self.count == 0 && c.category {
+            return Err(Error::NoStatistic {
+                table: data.name(),
+                column: c.name.clone(),
+                statistic: "split points",
+                parameter: "category_indexes",
+            });
+        }
+        let split_points = if let Some(points) = plan.manual.get(&c.feature) {
+            points.clone()
+        } else if let Some(d) = self.distinct {
+            let mut values: Vec<f64> = d.into_iter().map(from_order_key).collect();
+            values.dedup();
+            values
+        } else {
+            match (param.method, self.summary) {
+                (Method::Quantile, Some(mut s)) => quantile_split_points(&mut s, param.bin_num),
+                _ => bucket_split_points(self.min, self.max, param.bin_num),
+            }
+        };
+        Ok(ColumnFit {
+            split_points,
             missing,
-        });
+        })
     }
-    if count == 0 && c.category {
-        return Err(Error::NoStatistic {
-            table: data.name(),
-            column: c.name.clone(),
-            statistic: "split points",
-            parameter: "category_indexes",
-        });
-    }
-    let split_points = if let Some(points) = plan.manual.get(&c.feature) {
-        points.clone()
-    } else if c.category {
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        values
-    } else {
-        match (param.method, summary) {
-            (Method::Quantile, Some(mut s)) => quantile_split_points(&mut s, param.bin_num),
-            _ => bucket_split_points(min, max, param.bin_num),
-        }
-    };
-    Ok(ColumnFit {
-        split_points,
-        missing,
-    })
 }
 
-/// The guest's labels: the distinct label values in FATE's order (decreasing) and the
-/// class of each row (in [`Data::sids`] order).
-struct Labels {
+/// The guest's label while the table streams by: its distinct values and their counts.
+struct LabelScan {
+    col: usize,
+    name: String,
     classes: Vec<f64>,
-    class_of_row: Vec<u32>,
+    counts: Vec<u64>,
+    first_sid: Option<String>,
+    /// The first row whose label is not a finite number.
+    invalid: Option<(String, f64)>,
+    too_many: bool,
 }
 
-impl Labels {
-    /// FATE's label strings (`1`, not `1.0`).
-    fn names(&self) -> Vec<String> {
-        self.classes.iter().map(|c| format!("{c}")).collect()
-    }
-
-    fn counts(&self) -> Vec<u64> {
-        let mut n = vec![0u64; self.classes.len()];
-        for &c in &self.class_of_row {
-            n[c as usize] += 1;
+impl LabelScan {
+    fn feed(&mut self, sids: &StringArray, values: &[f64]) {
+        if self.first_sid.is_none() && !values.is_empty() {
+            self.first_sid = Some(sids.value(0).to_owned());
         }
-        n
+        if self.invalid.is_some() {
+            return;
+        }
+        for (row, &v) in values.iter().enumerate() {
+            if !v.is_finite() {
+                self.invalid = Some((sids.value(row).to_owned(), v));
+                return;
+            }
+            match self.classes.iter().position(|&c| c == v) {
+                Some(i) => {
+                    self.counts[i] += 1;
+                    // 0 and -0 are one class, named as the larger in total order.
+                    if v.total_cmp(&self.classes[i]).is_gt() {
+                        self.classes[i] = v;
+                    }
+                }
+                None if self.classes.len() < MAX_CLASSES => {
+                    self.classes.push(v);
+                    self.counts.push(1);
+                }
+                None => self.too_many = true,
+            }
+        }
+    }
+
+    fn finish(self, data: &Data) -> Result<Labels> {
+        if let Some((sid, v)) = self.invalid {
+            return Err(Error::InvalidValue {
+                table: data.name(),
+                sid,
+                column: self.name,
+                reason: if v.is_nan() {
+                    "the label is missing".into()
+                } else {
+                    format!("label {v} is not a finite number")
+                },
+            });
+        }
+        if self.too_many {
+            return Err(Error::InvalidValue {
+                table: data.name(),
+                sid: self.first_sid.unwrap_or_default(),
+                column: self.name,
+                reason: format!(
+                    "the label has more than {MAX_CLASSES} distinct values, more than the {MAX_CLASSES} classes {MODULE} takes (WOE / IV are per label class)"
+                ),
+            });
+        }
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        order.sort_by(|&a, &b| self.classes[b].total_cmp(&self.classes[a]));
+        Ok(Labels {
+            col: self.col,
+            classes: order.iter().map(|&i| self.classes[i]).collect(),
+            counts: order.iter().map(|&i| self.counts[i]).collect(),
+        })
     }
 }
 
-/// Most label classes a fit takes (each is a packed slot of every encrypted label).
-const MAX_CLASSES: usize = 256;
-
-fn labels(data: &Data) -> Result<Labels> {
+/// The label column's index, or why the guest has none.
+fn label_column(data: &Data) -> Result<(usize, String)> {
     let schema = data.schema();
     let label = schema
         .label_name
@@ -530,54 +678,133 @@ fn labels(data: &Data) -> Result<Labels> {
             column: label.into(),
             why: "the table's label".into(),
         })?;
-    let mut values = Vec::with_capacity(data.rows);
-    for (sid, v) in data.cells(col) {
-        if !v.is_finite() {
-            return Err(Error::InvalidValue {
-                table: data.name(),
-                sid: sid.into(),
-                column: label.into(),
-                reason: if v.is_nan() {
-                    "the label is missing".into()
-                } else {
-                    format!("label {v} is not a finite number")
-                },
-            });
-        }
-        values.push(v);
-    }
-    let mut classes = values.clone();
-    classes.sort_by(|a, b| b.total_cmp(a));
-    classes.dedup();
-    if classes.len() > MAX_CLASSES {
-        return Err(Error::InvalidValue {
-            table: data.name(),
-            sid: data.sids().first().copied().unwrap_or_default().into(),
-            column: label.into(),
-            reason: format!(
-                "the label has {} distinct values, more than the {MAX_CLASSES} classes {MODULE} takes (WOE / IV are per label class)",
-                classes.len()
-            ),
-        });
-    }
-    let class_of_row = values
-        .iter()
-        .map(|v| {
-            classes
-                .iter()
-                .position(|c| c == v)
-                .expect("every value is a class") as u32
-        })
-        .collect();
-    Ok(Labels {
-        classes,
-        class_of_row,
-    })
+    Ok((col, label.to_owned()))
 }
 
+/// Split points of every planned column, in one pass over the table, partition by
+/// partition (columns in parallel within each record batch), and, given the label
+/// column, the label classes.
+fn fit_columns(
+    ctx: &TaskContext<'_>,
+    param: &BinningParam,
+    data: &Data,
+    plan: &Plan,
+    label: Option<(usize, String)>,
+) -> Result<(Vec<ColumnFit>, Option<LabelScan>)> {
+    let fresh = || QuantileSummary::new(param.compress_thres, param.head_size, param.error);
+    let mut scans: Vec<ColumnScan> = plan
+        .columns
+        .iter()
+        .map(|c| ColumnScan {
+            quantile: !c.category
+                && param.method == Method::Quantile
+                && !plan.manual.contains_key(&c.feature),
+            missing: false,
+            count: 0,
+            summary: None,
+            part: fresh(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            distinct: c.category.then(BTreeSet::new),
+            infinite: None,
+        })
+        .collect();
+    let mut labels = label.map(|(col, name)| LabelScan {
+        col,
+        name,
+        classes: Vec::new(),
+        counts: Vec::new(),
+        first_sid: None,
+        invalid: None,
+        too_many: false,
+    });
+    for partition in 0..data.info.partitions {
+        let batches = ctx
+            .tables
+            .read_partition(&data.id, partition)
+            .map_err(|e| Error::table(&data.id, e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::table(&data.id, e))?;
+            let (sids, columns) = data.batch_columns(&batch)?;
+            scans
+                .par_iter_mut()
+                .zip(plan.columns.par_iter())
+                .for_each(|(s, c)| s.feed(sids, columns[c.col]));
+            if let Some((s, c)) = scans
+                .iter()
+                .zip(&plan.columns)
+                .find(|(s, _)| s.infinite.is_some())
+            {
+                let (sid, v) = s.infinite.clone().expect("found");
+                return Err(Error::InvalidValue {
+                    table: data.name(),
+                    sid,
+                    column: c.name.clone(),
+                    reason: format!(
+                        "{v} cannot be binned (binning takes finite values, or NaN for missing)"
+                    ),
+                });
+            }
+            if let Some(l) = &mut labels {
+                l.feed(sids, columns[l.col]);
+            }
+        }
+        for s in &mut scans {
+            s.end_partition(fresh());
+        }
+    }
+    let fits = scans
+        .into_par_iter()
+        .zip(plan.columns.par_iter())
+        .map(|(s, c)| s.finish(param, data, plan, c))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((fits, labels))
+}
+
+/// The guest's labels: the distinct label values in FATE's order (decreasing) and the
+/// rows of each.
+struct Labels {
+    col: usize,
+    classes: Vec<f64>,
+    counts: Vec<u64>,
+}
+
+impl Labels {
+    /// FATE's label strings (`1`, not `1.0`).
+    fn names(&self) -> Vec<String> {
+        self.classes.iter().map(|c| format!("{c}")).collect()
+    }
+
+    /// The class of every row of a block.
+    fn classes_of(&self, data: &Data, block: &Frame) -> Result<Vec<u32>> {
+        let width = block.columns().len();
+        block
+            .values()
+            .chunks(width.max(1))
+            .zip(block.sids())
+            .map(|(row, sid)| {
+                let v = row[self.col];
+                self.classes
+                    .iter()
+                    .position(|&c| c == v)
+                    .map(|c| c as u32)
+                    .ok_or_else(|| Error::InvalidValue {
+                        table: data.name(),
+                        sid: sid.clone(),
+                        column: data.schema().header[self.col].clone(),
+                        reason: format!("label {v} was not in the table when it was first read"),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Most label classes a fit takes (each is a packed slot of every encrypted label).
+const MAX_CLASSES: usize = 256;
+
 /// The labels of an optimal fit: 0 and 1 only (FATE has no multi-class optimal binning,
-/// and counts label 1 as the event). Returns whether each row is an event.
-fn optimal_events(data: &Data, labels: &Labels) -> Result<Vec<bool>> {
+/// and counts label 1 as the event).
+fn check_optimal_labels(data: &Data, labels: &Labels) -> Result<()> {
     if federated::binary_classes(&labels.classes).is_none() {
         return Err(Error::param(
             "method",
@@ -588,24 +815,20 @@ fn optimal_events(data: &Data, labels: &Labels) -> Result<Vec<bool>> {
             ),
         ));
     }
-    Ok(labels
-        .class_of_row
-        .iter()
-        .map(|&c| labels.classes[c as usize] == 1.0)
-        .collect())
+    Ok(())
 }
 
 /// Optimal binning of the guest's own numeric columns: `fits` hold the initial split
 /// points; each becomes the merged split points. Returns the metric array of each column
-/// (empty for categorical and manual columns).
+/// (empty for categorical and manual columns). One pass over the table counts the
+/// events of every initial bucket.
 fn optimal_fit(
     ctx: &TaskContext<'_>,
     param: &BinningParam,
     data: &Data,
     plan: &Plan,
     fits: &mut [ColumnFit],
-    row_bins: &[Vec<u32>],
-    events: &[bool],
+    labels: &Labels,
 ) -> Result<Vec<Vec<f64>>> {
     let start = Instant::now();
     check_max_bin_pct(
@@ -616,20 +839,24 @@ fn optimal_fit(
     let settings = param
         .optimal
         .settings(param.bin_num, param.adjustment_factor);
-    let event_total = events.iter().filter(|&&e| e).count() as u64;
-    let non_event_total = events.len() as u64 - event_total;
-    let out: Vec<(Vec<f64>, Vec<f64>)> = plan
+    let event_total: u64 = labels
+        .classes
+        .iter()
+        .zip(&labels.counts)
+        .filter(|(&c, _)| c == 1.0)
+        .map(|(_, &n)| n)
+        .sum();
+    let non_event_total = data.rows as u64 - event_total;
+    let mut buckets: Vec<Vec<optimal::InitBucket>> = plan
         .columns
-        .par_iter()
-        .zip(fits.par_iter())
-        .zip(row_bins.par_iter())
-        .map(|((c, f), bins)| {
+        .iter()
+        .zip(fits.iter())
+        .map(|(c, f)| {
             if c.category {
-                return (f.split_points.clone(), Vec::new());
+                return Vec::new();
             }
             let sps = &f.split_points;
-            let mut buckets: Vec<optimal::InitBucket> = sps
-                .iter()
+            sps.iter()
                 .enumerate()
                 .map(|(i, &sp)| optimal::InitBucket {
                     left: if i == 0 {
@@ -641,20 +868,46 @@ fn optimal_fit(
                     events: 0,
                     non_events: 0,
                 })
-                .collect();
-            for ((&b, &event), (_, v)) in bins.iter().zip(events).zip(data.cells(c.col)) {
-                let bucket = &mut buckets[b as usize];
-                if event {
-                    bucket.events += 1;
-                } else {
-                    bucket.non_events += 1;
+                .collect()
+        })
+        .collect();
+    let event_class: Vec<bool> = labels.classes.iter().map(|&c| c == 1.0).collect();
+    data.for_each_block(ctx, data.block_rows(ctx), |_, block| {
+        let classes = labels.classes_of(data, &block)?;
+        let width = block.columns().len();
+        let values = block.values();
+        plan.columns
+            .par_iter()
+            .zip(fits.par_iter())
+            .zip(buckets.par_iter_mut())
+            .filter(|((c, _), _)| !c.category)
+            .for_each(|((c, f), buckets)| {
+                for (r, &class) in classes.iter().enumerate() {
+                    let v = values[r * width + c.col];
+                    let bucket = &mut buckets[bin_of(&f.split_points, v)];
+                    if event_class[class as usize] {
+                        bucket.events += 1;
+                    } else {
+                        bucket.non_events += 1;
+                    }
+                    if v > bucket.right {
+                        bucket.right = v;
+                    }
                 }
-                if v > bucket.right {
-                    bucket.right = v;
-                }
+            });
+        Ok(())
+    })?;
+    let out: Vec<(Vec<f64>, Vec<f64>)> = plan
+        .columns
+        .par_iter()
+        .zip(fits.par_iter())
+        .zip(buckets.par_iter())
+        .map(|((c, f), buckets)| {
+            if c.category {
+                return (f.split_points.clone(), Vec::new());
             }
             let merged =
-                optimal::merge(&buckets, event_total, non_event_total, data.rows, &settings);
+                optimal::merge(buckets, event_total, non_event_total, data.rows, &settings);
             (merged.split_points(), merged.metric_array)
         })
         .collect();
@@ -675,49 +928,123 @@ fn optimal_fit(
 
 /// Fails naming the first numeric column with a missing value (FATE: "Optimal Binning
 /// do not support missing value now").
-fn refuse_missing(data: &Data, plan: &Plan, fits: &[ColumnFit]) -> Result<()> {
-    match plan
+fn refuse_missing(
+    ctx: &TaskContext<'_>,
+    data: &Data,
+    plan: &Plan,
+    fits: &[ColumnFit],
+) -> Result<()> {
+    let Some((c, _)) = plan
         .columns
         .iter()
         .zip(fits)
         .find(|(c, f)| !c.category && f.missing)
-    {
-        None => Ok(()),
-        Some((c, _)) => {
-            let sid = data
-                .cells(c.col)
-                .find(|(_, v)| v.is_nan())
-                .map_or_else(String::new, |(s, _)| s.to_owned());
-            Err(Error::InvalidValue {
-                table: data.name(),
-                sid,
-                column: c.name.clone(),
-                reason: "optimal binning does not support missing values (as FATE); fill them first, or leave the column out of bin_indexes".into(),
-            })
+    else {
+        return Ok(());
+    };
+    let mut sid = None;
+    data.for_each_block(ctx, data.block_rows(ctx), |_, block| {
+        if sid.is_none() {
+            sid = block
+                .sids()
+                .iter()
+                .zip(block.rows())
+                .find(|(_, row)| row[c.col].is_nan())
+                .map(|(s, _)| s.clone());
         }
-    }
+        Ok(())
+    })?;
+    Err(Error::InvalidValue {
+        table: data.name(),
+        sid: sid.unwrap_or_default(),
+        column: c.name.clone(),
+        reason: "optimal binning does not support missing values (as FATE); fill them first, or leave the column out of bin_indexes".into(),
+    })
 }
 
-fn row_bins_of(plan: &Plan, data: &Data, fits: &[ColumnFit]) -> Vec<Vec<u32>> {
-    plan.columns
-        .par_iter()
-        .zip(fits)
-        .map(|(c, f)| {
-            data.cells(c.col)
-                .map(|(_, v)| bin_of(&f.split_points, v) as u32)
-                .collect()
-        })
-        .collect()
-}
+/// Per bin of one column, the rows of each label class.
+type ClassCounts = Vec<Vec<u64>>;
 
-/// Per-bin class counts of one column (value bins, then the missing bin when present).
-fn class_counts(bins: &[u32], n_bins: usize, labels: &Labels) -> Vec<Vec<u64>> {
+/// The guest's statistics pass: per-bin class counts of its own columns (value bins,
+/// then the missing bin when present), block by block; with `hosts` to evaluate, each
+/// block's labels are encrypted and sent as the block is read. Returns the counts and
+/// what the hosts sent back.
+fn guest_statistics(
+    ctx: &TaskContext<'_>,
+    param: &BinningParam,
+    data: &Data,
+    plan: &Plan,
+    fits: &[ColumnFit],
+    labels: &Labels,
+    hosts: &[fateflow_domain::Party],
+) -> Result<(Vec<ClassCounts>, Option<federated::HostCounts>)> {
     let k = labels.classes.len();
-    let mut counts = vec![vec![0u64; k]; n_bins];
-    for (&b, &c) in bins.iter().zip(&labels.class_of_row) {
-        counts[b as usize][c as usize] += 1;
-    }
-    counts
+    let mut counts: Vec<ClassCounts> = fits
+        .iter()
+        .map(|f| vec![vec![0u64; k]; f.split_points.len() + usize::from(f.missing)])
+        .collect();
+    let guest_labels = GuestLabels {
+        classes: &labels.classes,
+        counts: &labels.counts,
+    };
+    // A block of ciphertexts in flight (plaintexts, ciphertexts and their encoding).
+    let rows_per_block = if hosts.is_empty() {
+        data.block_rows(ctx)
+    } else {
+        ctx.memory.block_rows(
+            (4 * federated::cipher_bytes(param.key_length)) as usize + 16 * data.width() + 64,
+            8,
+        )
+    };
+    let mut session: Option<GuestSession<'_>> = None;
+    let start = Instant::now();
+    data.for_each_block(ctx, rows_per_block, |b, block| {
+        let classes = labels.classes_of(data, &block)?;
+        if b == 0 && !hosts.is_empty() {
+            session = Some(GuestSession::start(
+                ctx,
+                hosts,
+                param.key_length,
+                &guest_labels,
+                rows_per_block,
+                sid_digest(block.sids()),
+            )?);
+        }
+        if let Some(s) = &mut session {
+            s.block(block.sids(), &classes)?;
+        }
+        let width = block.columns().len();
+        let values = block.values();
+        plan.columns
+            .par_iter()
+            .zip(fits.par_iter())
+            .zip(counts.par_iter_mut())
+            .for_each(|((c, f), counts)| {
+                for (r, &class) in classes.iter().enumerate() {
+                    let bin = bin_of(&f.split_points, values[r * width + c.col]);
+                    counts[bin][class as usize] += 1;
+                }
+            });
+        ctx.tracker.progress(
+            30 + (30 * ((b + 1) * rows_per_block).min(data.rows) / data.rows.max(1)) as u8,
+        );
+        Ok(())
+    })?;
+    ctx.tracker.info(&format!(
+        "binning: label counts of {} guest columns{} in {}",
+        plan.columns.len(),
+        if hosts.is_empty() {
+            ""
+        } else {
+            ", with the labels encrypted and sent,"
+        },
+        ms(start.elapsed())
+    ));
+    let host_counts = match session {
+        Some(s) => Some(s.finish(&guest_labels, param.adjustment_factor)?),
+        None => None,
+    };
+    Ok((counts, host_counts))
 }
 
 fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
@@ -759,11 +1086,19 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
     } else {
         &param
     };
-    let mut fits = fit_columns(fit_param, data, &plan)?;
+    let statistics = !param.skip_static;
+    // The guest reads its label in the same pass (an error about it waits its turn).
+    let label = (ctx.role == Role::Guest && statistics).then(|| label_column(data));
+    let (mut fits, label_scan) = fit_columns(
+        ctx,
+        fit_param,
+        data,
+        &plan,
+        label.as_ref().and_then(|l| l.as_ref().ok().cloned()),
+    )?;
     if param.method == Method::Optimal {
-        refuse_missing(data, &plan, &fits)?;
+        refuse_missing(ctx, data, &plan, &fits)?;
     }
-    let mut row_bins = row_bins_of(&plan, data, &fits);
     ctx.tracker.info(&format!(
         "binning: {} of {} columns in {}",
         if optimal {
@@ -776,7 +1111,6 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
     ));
     ctx.tracker.progress(30);
 
-    let statistics = !param.skip_static;
     let mut binning_result = BTreeMap::new();
     let mut host_results = HostResults::new();
     let mut label_names = Vec::new();
@@ -784,25 +1118,44 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
     match ctx.role {
         Role::Guest if statistics => {
             let start = Instant::now();
-            let labels = labels(data)?;
+            let labels = match (label, label_scan) {
+                (Some(Err(e)), _) => return Err(e),
+                (_, Some(scan)) => scan.finish(data)?,
+                _ => unreachable!("the guest's label is read with statistics"),
+            };
             let mut metrics = vec![Vec::new(); plan.columns.len()];
             if optimal {
-                let events = optimal_events(data, &labels)?;
-                metrics = optimal_fit(ctx, &param, data, &plan, &mut fits, &row_bins, &events)?;
-                row_bins = row_bins_of(&plan, data, &fits);
+                check_optimal_labels(data, &labels)?;
+                metrics = optimal_fit(ctx, &param, data, &plan, &mut fits, &labels)?;
             }
             let k = labels.classes.len();
             let n_results = if k == 2 { 1 } else { k };
+            let hosts = ctx.parties_of(Role::Host);
+            let evaluated: &[fateflow_domain::Party] = if param.local_only {
+                ctx.tracker
+                    .info("binning: local_only, host columns are not evaluated");
+                &[]
+            } else if hosts.is_empty() {
+                ctx.tracker
+                    .info("binning: the job has no host, only guest columns are evaluated");
+                &[]
+            } else {
+                &hosts
+            };
+            let (own_counts, host_counts) =
+                guest_statistics(ctx, &param, data, &plan, &fits, &labels, evaluated)?;
             let mut per_class: Vec<BTreeMap<String, ColumnBinResult>> =
                 vec![BTreeMap::new(); n_results];
-            for (((c, f), bins), metric) in
-                plan.columns.iter().zip(&fits).zip(&row_bins).zip(&metrics)
+            for (((c, f), counts), metric) in plan
+                .columns
+                .iter()
+                .zip(&fits)
+                .zip(&own_counts)
+                .zip(&metrics)
             {
-                let n_bins = f.split_points.len() + usize::from(f.missing);
-                let counts = class_counts(bins, n_bins, &labels);
                 let results = ColumnBinResult::from_class_counts(
                     f.split_points.len(),
-                    &counts,
+                    counts,
                     param.adjustment_factor,
                 );
                 for (class, r) in results.into_iter().enumerate() {
@@ -816,7 +1169,7 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                 "binning: WOE / IV of {} guest columns (labels {} with {:?} samples{}) in {}",
                 plan.columns.len(),
                 labels.names().join(", "),
-                labels.counts(),
+                labels.counts,
                 if k == 2 {
                     ""
                 } else {
@@ -824,43 +1177,21 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                 },
                 ms(start.elapsed())
             ));
-            ctx.tracker.progress(50);
-            let hosts = ctx.parties_of(Role::Host);
             let mut host_per_class: BTreeMap<String, Vec<BTreeMap<String, ColumnBinResult>>> =
                 BTreeMap::new();
-            if param.local_only {
-                ctx.tracker
-                    .info("binning: local_only, host columns are not evaluated");
-            } else if hosts.is_empty() {
-                ctx.tracker
-                    .info("binning: the job has no host, only guest columns are evaluated");
-            } else {
-                let sids: Vec<String> = data.sids().into_iter().map(String::from).collect();
-                let counts = federated::guest(
-                    ctx,
-                    &hosts,
-                    param.key_length,
-                    &GuestLabels {
-                        sids: &sids,
-                        class_of_row: &labels.class_of_row,
-                        classes: &labels.classes,
-                    },
-                    param.adjustment_factor,
-                )?;
-                for (party, columns) in counts {
-                    let mut classes = vec![BTreeMap::new(); n_results];
-                    for (name, col) in columns {
-                        let results = ColumnBinResult::from_class_counts(
-                            col.bins,
-                            &col.counts,
-                            param.adjustment_factor,
-                        );
-                        for (class, r) in results.into_iter().enumerate() {
-                            classes[class].insert(name.clone(), r);
-                        }
+            for (party, columns) in host_counts.unwrap_or_default() {
+                let mut classes = vec![BTreeMap::new(); n_results];
+                for (name, col) in columns {
+                    let results = ColumnBinResult::from_class_counts(
+                        col.bins,
+                        &col.counts,
+                        param.adjustment_factor,
+                    );
+                    for (class, r) in results.into_iter().enumerate() {
+                        classes[class].insert(name.clone(), r);
                     }
-                    host_per_class.insert(party, classes);
                 }
+                host_per_class.insert(party, classes);
             }
             binning_result = per_class[0].clone();
             host_results = host_per_class
@@ -887,13 +1218,12 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                     .columns
                     .iter()
                     .zip(&fits)
-                    .zip(&row_bins)
-                    .map(|((c, f), bins)| HostColumn {
+                    .map(|(c, f)| HostColumn {
                         anonymous: anonymous_name(Role::Host, ctx.party_id, c.feature),
-                        bins: f.split_points.len(),
+                        split_points: &f.split_points,
                         missing: f.missing,
                         category: c.category,
-                        row_bins: bins,
+                        col: c.col,
                     })
                     .collect();
                 let host_optimal = optimal.then(|| HostOptimal {
@@ -908,9 +1238,11 @@ fn fit(ctx: &TaskContext<'_>, data: &Data) -> Result<()> {
                 let kept = federated::host(
                     ctx,
                     guest,
-                    &data.name(),
-                    &data.schema().sid,
-                    &data.sids(),
+                    &HostTable {
+                        id: &data.id,
+                        rows: data.rows,
+                        width: data.width(),
+                    },
                     &columns,
                     param.method.as_str(),
                     host_optimal,
@@ -1254,7 +1586,8 @@ fn transform(ctx: &TaskContext<'_>, data: &Data, input: &ModelInput) -> Result<(
     Ok(())
 }
 
-/// Rewrites the transformed columns of every row and writes the output table; returns it.
+/// Rewrites the transformed columns of every row and writes the output table, block by
+/// block in scan order (same partition count as the input); returns it.
 fn write_output(
     ctx: &TaskContext<'_>,
     data: &Data,
@@ -1264,37 +1597,35 @@ fn write_output(
     let data_name = ctx.first_output_data_name("data");
     let output = ctx.output_table(data_name);
     let dest = output.to_id("output table")?;
-    let schema = data.schema();
-    let info = TableInfo {
-        origin: TableOrigin::Output,
-        layout: fateflow_tables::RowLayout::Columns,
-        ..data.info.clone()
-    };
-    let mut stage = ctx
-        .tables
-        .begin_write(&dest, &info)
-        .map_err(|e| Error::table(&dest, e))?;
-    let ncols = schema.header.len();
-    for (partition, frame) in data.parts.iter().enumerate() {
-        if frame.nrows() == 0 {
-            continue;
+    let table = |e| Error::table(&dest, e);
+    let mut writer = FrameWriter::create(
+        ctx.tables,
+        &dest,
+        data.schema().clone(),
+        data.info.partitions,
+        WriteMode::Replace,
+    )
+    .map_err(table)?;
+    let ncols = data.width();
+    data.for_each_block(ctx, data.block_rows(ctx), |_, block| {
+        if ncols == 0 {
+            for sid in block.sids() {
+                writer.push(sid, &[]).map_err(table)?;
+            }
+            return Ok(());
         }
-        let mut values = frame.values().to_vec();
-        if ncols > 0 {
-            values.par_chunks_mut(ncols).for_each(|row| {
-                for t in transforms {
-                    row[t.col] = t.apply(row[t.col]);
-                }
-            });
+        let mut values = block.values().to_vec();
+        values.par_chunks_mut(ncols).for_each(|row| {
+            for t in transforms {
+                row[t.col] = t.apply(row[t.col]);
+            }
+        });
+        for (sid, row) in block.sids().iter().zip(values.chunks(ncols)) {
+            writer.push(sid, row).map_err(table)?;
         }
-        let batch = batch_from_rows(&dest, schema, frame.sids().to_vec(), &values)?;
-        stage
-            .write(partition as u32, &batch)
-            .map_err(|e| Error::table(&dest, e))?;
-    }
-    stage
-        .commit(WriteMode::Replace, data.rows as u64)
-        .map_err(|e| Error::table(&dest, e))?;
+        Ok(())
+    })?;
+    writer.finish().map_err(table)?;
     ctx.tracker.save_output_data(data_name, &output)?;
     ctx.tracker.info(&format!(
         "binning: output {} written in {}",
