@@ -111,7 +111,7 @@ pub(crate) fn keep_one(
 /// What to collect for a column besides counts, sums and extremes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Needs {
-    /// Every value (quantiles).
+    /// Quantiles, found by [`RankSearch`] passes after the first.
     pub(crate) values: bool,
     /// Value frequencies (`percentage_value`).
     pub(crate) modes: bool,
@@ -129,7 +129,8 @@ pub(crate) struct ColumnStats {
     sum2: f64,
     sum3: f64,
     sum4: f64,
-    values: Vec<f64>,
+    /// Quantiles found by [`RankSearch`], by `q`'s bits.
+    quantiles: Vec<(u64, f64)>,
     /// Rows per value (rounded to 8 decimals; every missing cell is one value).
     modes: HashMap<u64, u64>,
 }
@@ -141,6 +142,98 @@ fn mode_key(v: f64) -> u64 {
     }
     let r = (v * 1e8).round() + 0.0;
     r.to_bits()
+}
+
+/// `x`'s position in `f64::total_cmp` order, as an unsigned key.
+fn order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+}
+
+fn from_order_key(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// Bits of the order key decided per pass.
+const RADIX_BITS: u32 = 16;
+
+/// The value of a given rank among a column's values (`f64::total_cmp` order, as a
+/// sort would give it), found exactly in bounded memory: each pass over the values
+/// counts those sharing the prefix decided so far by their next 16 bits of order key,
+/// and the count below the rank picks the next 16 bits. Four passes at most (a 64-bit
+/// key), 512 KB of counters while searching.
+#[derive(Debug, Clone)]
+pub(crate) struct RankSearch {
+    /// 1-based rank among the values.
+    rank: u64,
+    /// Values below the prefix.
+    below: u64,
+    prefix: u64,
+    bits: u32,
+    counts: Vec<u64>,
+}
+
+impl RankSearch {
+    /// A search for the value of 1-based `rank`.
+    pub(crate) fn new(rank: u64) -> Self {
+        RankSearch {
+            rank: rank.max(1),
+            below: 0,
+            prefix: 0,
+            bits: 0,
+            counts: vec![0; 1 << RADIX_BITS],
+        }
+    }
+
+    /// The value, once found.
+    pub(crate) fn found(&self) -> Option<f64> {
+        (self.bits == 64).then(|| from_order_key(self.prefix))
+    }
+
+    /// Counts one (non-missing) value of the current pass.
+    pub(crate) fn add(&mut self, v: f64) {
+        if self.bits == 64 {
+            return;
+        }
+        let key = order_key(v);
+        if self.bits == 0 || key >> (64 - self.bits) == self.prefix {
+            let digit = (key >> (64 - self.bits - RADIX_BITS)) & ((1 << RADIX_BITS) - 1);
+            self.counts[digit as usize] += 1;
+        }
+    }
+
+    /// Ends a pass: fixes the next 16 bits of the value's key.
+    pub(crate) fn end_pass(&mut self) {
+        if self.bits == 64 {
+            return;
+        }
+        let want = self.rank - self.below;
+        let mut seen = 0u64;
+        let mut digit = self.counts.len() - 1;
+        for (d, &n) in self.counts.iter().enumerate() {
+            if seen + n >= want {
+                digit = d;
+                break;
+            }
+            seen += n;
+        }
+        self.below += seen;
+        self.prefix = self.prefix << RADIX_BITS | digit as u64;
+        self.bits += RADIX_BITS;
+        if self.bits == 64 {
+            self.counts = Vec::new();
+        } else {
+            self.counts.iter_mut().for_each(|c| *c = 0);
+        }
+    }
 }
 
 impl ColumnStats {
@@ -166,14 +259,22 @@ impl ColumnStats {
         self.sum2 += v2;
         self.sum3 += v2 * v;
         self.sum4 += v2 * v2;
-        if needs.values {
-            self.values.push(v);
-        }
     }
 
-    /// Makes quantiles available; call once after the last [`add`](Self::add).
-    pub(crate) fn finish(&mut self) {
-        self.values.sort_by(f64::total_cmp);
+    /// Distinct values counted for [`mode_count`](Self::mode_count).
+    pub(crate) fn distinct(&self) -> usize {
+        self.modes.len()
+    }
+
+    /// The rank, among the `count` values in `f64::total_cmp` order, of the quantile
+    /// `q`: `ceil(q · n)`, at least 1; `None` without values.
+    pub(crate) fn quantile_rank(&self, q: f64) -> Option<u64> {
+        (self.count > 0).then(|| ((q * self.count as f64).ceil() as u64).clamp(1, self.count))
+    }
+
+    /// Records the value of quantile `q` (found by a [`RankSearch`]).
+    pub(crate) fn set_quantile(&mut self, q: f64, value: f64) {
+        self.quantiles.push((q.to_bits(), value));
     }
 
     /// The number of rows whose most frequent value fills.
@@ -212,12 +313,10 @@ impl ColumnStats {
             }
         };
         let quantile = |q: f64| {
-            let len = self.values.len();
-            if len == 0 {
-                return None;
-            }
-            let rank = ((q * len as f64).ceil() as usize).clamp(1, len);
-            Some(self.values[rank - 1])
+            self.quantiles
+                .iter()
+                .find(|(bits, _)| *bits == q.to_bits())
+                .map(|&(_, v)| v)
         };
         Some(match metric {
             Metric::Sum => self.sum,
@@ -414,7 +513,17 @@ mod tests {
         for v in values {
             s.add(v, needs);
         }
-        s.finish();
+        for q in [0.5, 0.9, 0.0] {
+            let mut search = RankSearch::new(s.quantile_rank(q).unwrap());
+            while search.found().is_none() {
+                values
+                    .iter()
+                    .filter(|v| !v.is_nan())
+                    .for_each(|&v| search.add(v));
+                search.end_pass();
+            }
+            s.set_quantile(q, search.found().unwrap());
+        }
         let x: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
         let n = x.len() as f64;
         let mean = x.iter().sum::<f64>() / n;
@@ -445,6 +554,47 @@ mod tests {
         let empty = ColumnStats::default();
         assert_eq!(empty.metric(Metric::Mean), None);
         assert_eq!(empty.metric(Metric::Range), Some(0.0));
+    }
+
+    #[test]
+    fn rank_searches_give_the_sorted_values() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20 {
+            let n = 1 + (next() % 3000) as usize;
+            let values: Vec<f64> = (0..n)
+                .map(|i| match (round + i) % 5 {
+                    0 => (next() % 7) as f64 - 3.0,
+                    1 => -0.0,
+                    2 => f64::from_bits(next() >> 2) * if next() % 2 == 0 { 1.0 } else { -1.0 },
+                    3 => (next() % 1000) as f64 / 7.0,
+                    _ => 0.0,
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for rank in [1, n as u64 / 3 + 1, n as u64 / 2 + 1, n as u64] {
+                let mut search = RankSearch::new(rank);
+                let mut passes = 0;
+                while search.found().is_none() {
+                    values.iter().for_each(|&v| search.add(v));
+                    search.end_pass();
+                    passes += 1;
+                }
+                assert!(passes <= 4);
+                let got = search.found().unwrap();
+                assert_eq!(
+                    got.to_bits(),
+                    sorted[rank as usize - 1].to_bits(),
+                    "rank {rank} of {n}"
+                );
+            }
+        }
     }
 
     #[test]

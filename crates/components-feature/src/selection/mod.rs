@@ -103,6 +103,17 @@
 //!   (its name, the columns left after it), meta `{"metric_type": "FEATURE_SELECTION",
 //!   "original_col_nums", "left_col_nums"}`.
 //!
+//! # Memory
+//!
+//! The table is never held whole. The statistics take one pass, record batch by record
+//! batch (moments, extremes, missing counts, value frequencies); quantiles (`median`,
+//! `<q>%`, `outlier_cols`) are then found exactly, the value of rank `ceil(q · n)` as a
+//! sort would give it, by a radix search over the values' order keys: at most four more
+//! passes, 512 KB of counters per column and quantile, no column held. The value
+//! frequencies of `percentage_value` grow with the number of distinct values (rounded
+//! to 8 decimals): beyond half the task's memory budget the fit fails naming them. The
+//! output is written record batch by record batch.
+//!
 //! Departures from FATE: statistic filters are computed from the party's data, as FATE
 //! ≤ 1.4's filters did (FATE 1.5+ requires a `DataStatistics` isometric model for
 //! `unique_value`, `coefficient_of_variation_value_thres`, `outlier_cols` and
@@ -130,11 +141,13 @@ mod filters;
 
 use std::collections::{BTreeMap, HashMap};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::Array;
 use fateflow_domain::{Party, Role};
 use fateflow_federation::{Federation, FederationExt};
-use fateflow_tables::{
-    read_partition_frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
-};
+use fateflow_tables::{TableId, TableInfo, TableOrigin, TableSchema, WriteMode};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -144,7 +157,7 @@ use crate::table_io::feature_header;
 use crate::table_io::open_first_input;
 use crate::table_io::percent;
 
-use filters::{keep_one, select, ColumnStats, Needs};
+use filters::{keep_one, select, ColumnStats, Needs, RankSearch};
 pub use model::FeatureSelectionModel;
 use model::{
     BinningView, FilterResult, HostFeatureValues, HostLeftCols, LeftCols, ModelMeta, ModelParam,
@@ -964,34 +977,151 @@ impl Fit<'_, '_> {
     }
 }
 
-/// The statistics the local filters need, for the selected columns, in one pass.
+/// Bytes of one distinct value in the frequency maps of `percentage_value`.
+const MODE_ENTRY_BYTES: u64 = 48;
+
+/// Calls `f` with the selected columns' values of every record batch of the table,
+/// partition by partition; `progress` maps the fraction read to a percentage.
+fn for_each_batch(
+    ctx: &TaskContext<'_>,
+    input: &Input,
+    mut f: impl FnMut(&[&[f64]]) -> Result<()>,
+    progress: impl Fn(u32) -> u8,
+) -> Result<()> {
+    let partitions = input.info.partitions;
+    for partition in 0..partitions {
+        let batches = ctx
+            .tables
+            .read_partition(&input.id, partition)
+            .map_err(|e| Error::table(&input.id, e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::table(&input.id, e))?;
+            let corrupt = || {
+                Error::table(
+                    &input.id,
+                    fateflow_tables::Error::InvalidSchema {
+                        reason: "a record batch does not match the table schema".into(),
+                    },
+                )
+            };
+            let columns = batch
+                .columns()
+                .iter()
+                .skip(1)
+                .map(|c| {
+                    c.as_primitive_opt::<Float64Type>()
+                        .filter(|a| a.null_count() == 0)
+                        .map(|a| a.values().as_ref())
+                        .ok_or_else(corrupt)
+                })
+                .collect::<Result<Vec<&[f64]>>>()?;
+            if columns.len() != input.info.schema.header.len() {
+                return Err(corrupt());
+            }
+            f(&columns)?;
+        }
+        ctx.tracker
+            .progress(progress(u32::from(percent(partition + 1, partitions))));
+    }
+    Ok(())
+}
+
+/// The statistics the local filters need, for the selected columns: one streaming pass
+/// (record batch by record batch) for the moments, extremes, missing counts and value
+/// frequencies; quantiles (`quantiles`, each `q` in `[0, 1]`) exactly by rank, with
+/// [`RankSearch`] passes over the data (at most four, 512 KB per column and quantile)
+/// instead of holding the columns. The value frequencies of `percentage_value` grow
+/// with the distinct values: beyond half the task's memory budget they fail naming it.
 fn statistics(
     ctx: &TaskContext<'_>,
     input: &Input,
     selected: &[usize],
     needs: Needs,
+    quantiles: &[f64],
 ) -> Result<Vec<Option<ColumnStats>>> {
     let mut stats: Vec<Option<ColumnStats>> = vec![None; input.header.len()];
     for &c in selected {
         stats[c] = Some(ColumnStats::default());
     }
-    let partitions = input.info.partitions;
-    for partition in 0..partitions {
-        let frame = read_partition_frame(ctx.tables, &input.id, partition)
-            .map_err(|e| Error::table(&input.id, e))?;
-        for row in frame.rows() {
+    for_each_batch(
+        ctx,
+        input,
+        |columns| {
             for &c in selected {
                 if let Some(s) = stats[c].as_mut() {
-                    s.add(row[input.positions[c]], needs);
+                    for &v in columns[input.positions[c]] {
+                        s.add(v, needs);
+                    }
                 }
             }
+            if needs.modes {
+                let distinct: u64 = stats.iter().flatten().map(|s| s.distinct() as u64).sum();
+                ctx.memory.check(
+                    MODULE,
+                    &format!(
+                        "the value frequencies of percentage_value ({distinct} distinct values so far in {} columns)",
+                        selected.len()
+                    ),
+                    2 * distinct * MODE_ENTRY_BYTES,
+                )?;
+            }
+            Ok(())
+        },
+        |p| (p * 30 / 100) as u8,
+    )?;
+    if !needs.values || quantiles.is_empty() {
+        return Ok(stats);
+    }
+    let start = std::time::Instant::now();
+    // (column, q, search)
+    let mut searches: Vec<(usize, f64, RankSearch)> = Vec::new();
+    for &c in selected {
+        let s = stats[c].as_ref().expect("a selected column");
+        for &q in quantiles {
+            if let Some(rank) = s.quantile_rank(q) {
+                searches.push((c, q, RankSearch::new(rank)));
+            }
         }
-        ctx.tracker
-            .progress((u32::from(percent(partition + 1, partitions)) * 40 / 100) as u8);
     }
-    for s in stats.iter_mut().flatten() {
-        s.finish();
+    ctx.memory.check(
+        MODULE,
+        "the counters of the quantile searches",
+        searches.len() as u64 * (8 << 16),
+    )?;
+    let mut passes = 0;
+    while searches.iter().any(|(_, _, s)| s.found().is_none()) {
+        passes += 1;
+        for_each_batch(
+            ctx,
+            input,
+            |columns| {
+                searches.par_iter_mut().for_each(|(c, _, search)| {
+                    if search.found().is_some() {
+                        return;
+                    }
+                    for &v in columns[input.positions[*c]] {
+                        if !v.is_nan() {
+                            search.add(v);
+                        }
+                    }
+                });
+                Ok(())
+            },
+            |p| (30 + passes * 2 + p * 2 / 100) as u8,
+        )?;
+        searches.iter_mut().for_each(|(_, _, s)| s.end_pass());
     }
+    for (c, q, search) in searches {
+        if let (Some(s), Some(v)) = (stats[c].as_mut(), search.found()) {
+            s.set_quantile(q, v);
+        }
+    }
+    ctx.tracker.info(&format!(
+        "feature_selection: {} quantiles of {} columns found exactly in {passes} more passes over the data in {:.1} s",
+        quantiles.len(),
+        selected.len(),
+        start.elapsed().as_secs_f64()
+    ));
     Ok(stats)
 }
 
@@ -1064,12 +1194,18 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
         }
     }
     let mut needs = Needs::default();
+    let mut quantiles: Vec<f64> = Vec::new();
     let mut any_stat = false;
     for s in steps {
         match &s.kind {
             FilterKind::Statistic { metric, .. } => {
                 any_stat = true;
                 needs.values |= metric.needs_values();
+                match metric {
+                    StatMetric::Median => quantiles.push(0.5),
+                    StatMetric::Quantile(q) => quantiles.push(*q),
+                    _ => {}
+                }
             }
             FilterKind::PercentageValue { .. } => {
                 any_stat = true;
@@ -1079,7 +1215,11 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
         }
     }
     let stats = if any_stat && !selected.is_empty() {
-        statistics(ctx, input, &selected, needs)?
+        {
+            quantiles.sort_by(f64::total_cmp);
+            quantiles.dedup_by(|a, b| a.to_bits() == b.to_bits());
+            statistics(ctx, input, &selected, needs, &quantiles)?
+        }
     } else {
         vec![None; header.len()]
     };
