@@ -145,6 +145,22 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// User + system CPU seconds of this process (from /proc/self/stat, 100 ticks a second).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime
+    // the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn party(dir: &Path, role: Role) {
     let store = LocalTableStore::open(dir.join("store")).unwrap();
     let (id, table) = match role {
@@ -180,7 +196,7 @@ fn party(dir: &Path, role: Role) {
         eprintln!("{role}: failed: {e}");
         std::process::exit(1);
     }
-    println!("{wall:.2} {:.0}", peak_rss_mb());
+    println!("{wall:.2} {:.0} {:.1}", peak_rss_mb(), cpu_seconds());
 }
 
 use fateflow_component_core::Component;
@@ -226,21 +242,19 @@ fn main() {
                     let h = s.spawn(|| spawn("host"));
                     (g.join().unwrap().unwrap(), h.join().unwrap().unwrap())
                 });
-                let parse = |o: &std::process::Output, role: &str| -> (String, String) {
+                let parse = |o: &std::process::Output, role: &str| -> (String, String, String) {
                     if !o.status.success() {
                         let log = std::fs::read_to_string(dir.join(format!("{role}.log")));
                         panic!("{role} failed: {log:?}");
                     }
                     let text = String::from_utf8_lossy(&o.stdout).to_string();
                     let mut it = text.split_whitespace();
-                    (
-                        it.next().unwrap_or("?").to_owned(),
-                        it.next().unwrap_or("?").to_owned(),
-                    )
+                    let mut next = || it.next().unwrap_or("?").to_owned();
+                    (next(), next(), next())
                 };
-                let (gt, gm) = parse(&guest, "guest");
-                let (ht, hm) = parse(&host, "host");
-                println!("| {rows} | {gt} s | {gm} MB | {ht} s | {hm} MB |");
+                let (gt, gm, gc) = parse(&guest, "guest");
+                let (ht, hm, hc) = parse(&host, "host");
+                println!("| {rows} | {gt} s | {gc} s | {gm} MB | {ht} s | {hc} s | {hm} MB |");
                 for role in ["guest", "host"] {
                     let _ = std::fs::copy(
                         dir.join(format!("{role}.log")),
