@@ -220,9 +220,9 @@ fn main() {
             let dir = PathBuf::from(dir);
             let exe = std::env::current_exe().unwrap();
             println!(
-                "| rows per party | guest time | guest peak RSS | host time | host peak RSS |"
+                "| rows per party | guest wall | guest CPU | guest peak RSS | host wall | host CPU | host peak RSS |"
             );
-            println!("|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|---|");
             for rows in &args[1..] {
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(dir.join("messages")).unwrap();

@@ -237,9 +237,13 @@ impl<'c> GuestSession<'c> {
             )
         })?;
         let rows = labels.rows();
-        // One encryption per row: a fixed-base table as wide as that many uses repay.
+        // One encryption per row: a fixed-base table as wide as that many uses repay,
+        // when the budget leaves room for its up to MAX_TABLE_BYTES (else the default
+        // table, a few MB).
         let start = Instant::now();
-        keys.public.prepare_obfuscators(rows);
+        if ctx.memory.bytes() >= 4 * fateflow_crypto::paillier::MAX_TABLE_BYTES {
+            keys.public.prepare_obfuscators(rows);
+        }
         ctx.tracker.info(&format!(
             "binning: {}-bit key in {}, obfuscator table in {}; {} rows in blocks of {} ({} classes, slot bits {:?})",
             key_length,
