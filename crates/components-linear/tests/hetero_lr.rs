@@ -498,6 +498,61 @@ fn training_data_over_the_memory_budget_is_refused_by_name() {
     }
 }
 
+#[test]
+fn a_host_table_in_another_order_gives_the_same_model() {
+    // Aligned tables (the same ids in the same order) name batch rows by position; a
+    // host table in another order is matched by id, with the same result.
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let frame = read_all(&store, &TableId::new(&h.namespace, &h.name).unwrap()).unwrap();
+    let n = frame.nrows();
+    let sids: Vec<String> = frame.sids().iter().rev().cloned().collect();
+    let values: Vec<f64> = (0..n).rev().flat_map(|i| frame.row(i).to_vec()).collect();
+    let reversed =
+        fateflow_tables::Frame::new(frame.sid_name(), frame.columns().to_vec(), sids, values)
+            .unwrap();
+    let out = TableId::new("experiment", "breast_host_reversed").unwrap();
+    write_frame(&store, &out, &reversed, 1, WriteMode::Replace).unwrap();
+    let h_rev = TableRef::new("experiment", "breast_host_reversed");
+    let mut params = breast_params("random_uniform");
+    params["max_iter"] = json!(3);
+    params["batch_size"] = json!(200);
+    let models = |host: &TableRef| {
+        let (out, results) = run_parties(
+            &store,
+            "HeteroLR",
+            params.clone(),
+            ("train_data", &g),
+            ("train_data", host),
+            true,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let (_, hm) = out.host.models().pop().unwrap();
+        (
+            model_numbers(&gm),
+            model_numbers(&hm),
+            out.host.info_lines(),
+        )
+    };
+    let (ag, ah, alines) = models(&h);
+    let (rg, rh, rlines) = models(&h_rev);
+    assert!(
+        alines.iter().any(|l| l.contains("are aligned")),
+        "{alines:?}"
+    );
+    assert!(
+        rlines.iter().any(|l| l.contains("not aligned")),
+        "{rlines:?}"
+    );
+    assert_eq!(ag, rg);
+    assert_eq!(ah, rh);
+}
+
 /// FATE's `hetero_lr_batch_random_strategy` settings: one random batch of 320 rows per
 /// epoch. It must train on other rows than the sequential batches of the same size
 /// (a new draw each epoch), and still reach a good model.

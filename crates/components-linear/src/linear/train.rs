@@ -752,19 +752,88 @@ impl Batches {
     }
 }
 
-fn sid_batches<'d>(data: &'d Dataset, batches: &[Vec<usize>]) -> Vec<Vec<&'d str>> {
-    batches
-        .iter()
-        .map(|b| b.iter().map(|&i| data.sids[i].as_str()).collect())
-        .collect()
+/// The guest's batches as a host receives them (an empty list at the start: they come
+/// every epoch).
+#[derive(Debug, Serialize, Deserialize)]
+enum BatchRows {
+    /// By sample id: the tables are not aligned.
+    Sids(Vec<Vec<String>>),
+    /// By row position: the tables are aligned (same ids in the same scan order, as
+    /// Intersection writes them), so no id crosses and no map of ids is built.
+    Rows(Vec<Vec<usize>>),
 }
 
-/// A host's batches from the guest's sample ids.
-fn host_batches(
+/// What the guest tells each host of its table first: its row count and the
+/// [`fateflow_tables::sid_digest`] of its ids in scan order.
+#[derive(Debug, Serialize, Deserialize)]
+struct Layout {
+    rows: usize,
+    digest: u64,
+}
+
+impl Layout {
+    fn of(data: &Dataset) -> Layout {
+        Layout {
+            rows: data.n(),
+            digest: fateflow_tables::sid_digest(&data.sids),
+        }
+    }
+}
+
+/// The batches for one host: by position when its table is aligned with ours.
+fn batch_rows(data: &Dataset, batches: &[Vec<usize>], aligned: bool) -> BatchRows {
+    if aligned {
+        return BatchRows::Rows(batches.to_vec());
+    }
+    BatchRows::Sids(
+        batches
+            .iter()
+            .map(|b| b.iter().map(|&i| data.sids[i].clone()).collect())
+            .collect(),
+    )
+}
+
+/// Sends the batches to each host, by position to the aligned ones.
+fn send_batches(
+    run: &Run<'_>,
+    tag: &str,
     data: &Dataset,
-    index: &HashMap<&str, usize>,
-    sid_batches: &[Vec<String>],
+    batches: &[Vec<usize>],
+    aligned: &[bool],
+) -> Result<()> {
+    let fed = run.fed()?;
+    for (host, &a) in run.roles.hosts.iter().zip(aligned) {
+        fed.remote("batches", tag, &batch_rows(data, batches, a), &[*host])?;
+    }
+    Ok(())
+}
+
+/// A host's batches from the guest's: positions (checked), or ids looked up in a map
+/// of this host's ids built on first use.
+fn host_batches<'d>(
+    data: &'d Dataset,
+    index: &mut Option<HashMap<&'d str, usize>>,
+    rows: BatchRows,
 ) -> Result<Vec<Vec<usize>>> {
+    let sid_batches = match rows {
+        BatchRows::Rows(rows) => {
+            if let Some(&bad) = rows.iter().flatten().find(|&&i| i >= data.n()) {
+                return Err(Error::param(
+                    "batches",
+                    format!("the guest named row {bad} of {} rows", data.n()),
+                ));
+            }
+            return Ok(rows);
+        }
+        BatchRows::Sids(sids) => sids,
+    };
+    let index = index.get_or_insert_with(|| {
+        data.sids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect()
+    });
     sid_batches
         .iter()
         .map(|b| {
@@ -914,13 +983,21 @@ pub(crate) fn fit_guest(
     let (start, mut w) = run.start(k)?;
     let mut batcher = Batches::new(param, data.n());
     let init_tag = run.tag(&[]);
+    // Aligned tables (same ids in the same order) name batch rows by position.
+    fed.remote("layout", &init_tag, &Layout::of(data), &run.roles.hosts)?;
+    let aligned: Vec<bool> = run
+        .roles
+        .hosts
+        .iter()
+        .map(|h| fed.get("aligned", &init_tag, *h))
+        .collect::<std::result::Result<_, _>>()?;
     // Fixed batches go to the hosts once; changing ones every epoch (announced by an
     // empty list here).
-    let announced: Vec<Vec<&str>> = match &batcher {
-        Batches::Fixed(b) => sid_batches(data, b),
-        _ => Vec::new(),
+    let announced: &[Vec<usize>] = match &batcher {
+        Batches::Fixed(b) => b,
+        _ => &[],
     };
-    fed.remote("batches", &init_tag, &announced, &run.roles.hosts)?;
+    send_batches(run, &init_tag, data, announced, &aligned)?;
     // The encrypted vectors of a batch go block by block: the guest sizes the blocks
     // from its memory budget and tells the hosts.
     let rows_per_block = pipeline_rows(run.ctx.memory, param.key_length);
@@ -966,12 +1043,7 @@ pub(crate) fn fit_guest(
         let batches = batcher.next_epoch();
         let nb = batches.len();
         if batcher.per_epoch() {
-            fed.remote(
-                "batches",
-                &run.tag(&[epoch]),
-                &sid_batches(data, &batches),
-                &run.roles.hosts,
-            )?;
+            send_batches(run, &run.tag(&[epoch]), data, &batches, &aligned)?;
         }
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
@@ -1379,7 +1451,20 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let fed = run.fed()?;
     let guest = run.roles.guest;
     let init_tag = run.tag(&[]);
-    let sid_batches: Vec<Vec<String>> = fed.get("batches", &init_tag, guest)?;
+    let layout: Layout = fed.get("layout", &init_tag, guest)?;
+    let own_layout = Layout::of(data);
+    let aligned = layout.rows == own_layout.rows && layout.digest == own_layout.digest;
+    fed.remote("aligned", &init_tag, &aligned, &[guest])?;
+    run.ctx.tracker.info(&if aligned {
+        "the guest's and this host's tables are aligned: batch rows go by position".to_string()
+    } else {
+        format!(
+            "the guest's table ({} rows) and this host's ({} rows) are not aligned: batch \
+             rows go by sample id (run Intersection first to avoid it)",
+            layout.rows, own_layout.rows
+        )
+    });
+    let announced: BatchRows = fed.get("batches", &init_tag, guest)?;
     let rows_per_block: usize = fed.get("block_rows", &init_tag, guest)?;
     if rows_per_block == 0 {
         return Err(Error::param(
@@ -1387,15 +1472,10 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             format!("{guest} sent blocks of 0 rows"),
         ));
     }
-    let index: HashMap<&str, usize> = data
-        .sids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let mut index = None;
+    let fixed = host_batches(data, &mut index, announced)?;
     // An empty list: the guest sends the batches every epoch.
-    let per_epoch = sid_batches.is_empty();
-    let fixed = host_batches(data, &index, &sid_batches)?;
+    let per_epoch = fixed.is_empty();
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
         Some(arbiter) => (fed.get("pubkey", &init_tag, arbiter)?, None),
         None => {
@@ -1438,9 +1518,9 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         let mut moved = vec![0.0; k];
         let drawn;
         let batches = if per_epoch {
-            let sids: Vec<Vec<String>> =
+            let rows: BatchRows =
                 activity.wait(|| fed.get("batches", &run.tag(&[epoch]), guest))?;
-            drawn = host_batches(data, &index, &sids)?;
+            drawn = host_batches(data, &mut index, rows)?;
             &drawn
         } else {
             &fixed
