@@ -21,7 +21,7 @@ pub(crate) const MEMORY_SIDS: usize = 1 << 17;
 /// Spill files per level.
 const BUCKETS: usize = 64;
 /// A bucket file larger than this is split again, with another hash, before it is read.
-const MAX_BUCKET_BYTES: u64 = 64 << 20;
+const MAX_BUCKET_BYTES: u64 = 32 << 20;
 /// How many times a bucket may be split again.
 const MAX_DEPTH: u32 = 3;
 /// Buffer of each bucket file while writing.
@@ -276,8 +276,10 @@ fn first_repeat_in(path: &Path, depth: u32, best: &mut Option<Repeat>) -> Result
         return result;
     }
     // Records are in line order: the first repeat met is the bucket's smallest, and
-    // nothing past `best` can beat it.
-    let mut seen: HashMap<Box<[u8]>, u64> = HashMap::new();
+    // nothing past `best` can beat it. Sized for ids of about 4 bytes (a record takes
+    // 12 bytes more), so that the map rarely grows.
+    let records = usize::try_from(size / 16).unwrap_or(usize::MAX);
+    let mut seen: HashMap<Box<[u8]>, u64> = HashMap::with_capacity(records.min(1 << 22));
     let mut reader = open_reader(path)?;
     let mut sid = Vec::new();
     while let Some(line) =
