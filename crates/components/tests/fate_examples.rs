@@ -207,6 +207,8 @@ fn shipped_example_jobs_are_accepted() {
                     .replace("METHOD", "ecdh")
                     .replace("TREES", "3")
                     .replace("DEPTH", "3")
+                    .replace("EPOCHS", "1")
+                    .replace("ROWS", "1000")
             };
             match Job::parse_str(&read("dsl.json"), &read("conf.json"), CATALOG) {
                 Ok(j) => assert!(
