@@ -596,3 +596,101 @@ pub fn default_drift_except<T: std::fmt::Debug + PartialEq>(
     }
     problems
 }
+
+/// A data plane between parties running as separate processes on one machine, for
+/// benches that measure each party's own memory: each message is a file in a shared
+/// directory, written under a temporary name and renamed, read by polling and removed.
+#[derive(Debug, Clone)]
+pub struct FileHub {
+    dir: PathBuf,
+    me: fateflow_domain::Party,
+}
+
+impl FileHub {
+    /// The party `me`'s end of the hub in `dir` (which every party must share).
+    pub fn new(dir: impl Into<PathBuf>, me: fateflow_domain::Party) -> Self {
+        FileHub {
+            dir: dir.into(),
+            me,
+        }
+    }
+
+    fn path(
+        &self,
+        name: &str,
+        tag: &str,
+        from: fateflow_domain::Party,
+        to: fateflow_domain::Party,
+    ) -> PathBuf {
+        self.dir.join(format!(
+            "{name}~{tag}~{}-{}~{}-{}",
+            from.role, from.party_id, to.role, to.party_id
+        ))
+    }
+}
+
+impl fateflow_federation::Federation for FileHub {
+    fn me(&self) -> fateflow_domain::Party {
+        self.me
+    }
+
+    fn remote_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        value: &[u8],
+        to: &[fateflow_domain::Party],
+    ) -> fateflow_federation::Result<()> {
+        for &party in to {
+            let path = self.path(name, tag, self.me, party);
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, value)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        Ok(())
+    }
+
+    fn get_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        from: fateflow_domain::Party,
+    ) -> fateflow_federation::Result<Vec<u8>> {
+        use std::time::{Duration, Instant};
+        let path = self.path(name, tag, from, self.me);
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    std::fs::remove_file(&path)?;
+                    return Ok(bytes);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if started.elapsed() > Duration::from_secs(3600) {
+                        return Err(fateflow_federation::Error::Site(format!(
+                            "no `{name}` ({tag}) from {from} within an hour"
+                        )));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// This process's peak resident set (`VmHWM`) in MB, where `/proc` has it.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}

@@ -10,82 +10,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use fateflow_component_core::testing::{context, RecordingTracker};
+use fateflow_component_core::testing::{context, peak_rss_mb, FileHub, RecordingTracker};
 use fateflow_component_core::TableRef;
 use fateflow_domain::{Party, Role};
-use fateflow_federation::{Error as FedError, Federation};
 use fateflow_tables::{FrameWriter, LocalTableStore, TableId, TableSchema, WriteMode};
 
 const GUEST: u64 = 9999;
 const HOST: u64 = 10000;
 const PARTITIONS: u32 = 4;
-
-/// Messages as files in one directory: written to a temporary name and renamed, read
-/// (polling) and deleted by the receiver.
-struct FileFederation {
-    dir: PathBuf,
-    me: Party,
-}
-
-impl FileFederation {
-    fn path(&self, name: &str, tag: &str, from: Party, to: Party) -> PathBuf {
-        self.dir.join(format!(
-            "{name}__{tag}__{}_{}__{}_{}",
-            from.role, from.party_id, to.role, to.party_id
-        ))
-    }
-}
-
-impl Federation for FileFederation {
-    fn me(&self) -> Party {
-        self.me
-    }
-
-    fn remote_bytes(
-        &self,
-        name: &str,
-        tag: &str,
-        value: &[u8],
-        to: &[Party],
-    ) -> fateflow_federation::Result<()> {
-        for &p in to {
-            let path = self.path(name, tag, self.me, p);
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, value)?;
-            std::fs::rename(&tmp, &path)?;
-        }
-        Ok(())
-    }
-
-    fn get_bytes(
-        &self,
-        name: &str,
-        tag: &str,
-        from: Party,
-    ) -> fateflow_federation::Result<Vec<u8>> {
-        let path = self.path(name, tag, from, self.me);
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    std::fs::remove_file(&path)?;
-                    return Ok(bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if start.elapsed() > Duration::from_secs(3600) {
-                        return Err(FedError::Site(format!("no `{name}` from {from}")));
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
 
 /// xorshift64*.
 struct Rng(u64);
@@ -136,15 +70,6 @@ fn generate(store: &LocalTableStore, rows: usize) {
     write("host", false, 20, &mut rng);
 }
 
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 /// User + system CPU seconds of this process (from /proc/self/stat, 100 ticks a second).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -167,10 +92,7 @@ fn party(dir: &Path, role: Role) {
         Role::Guest => (GUEST, "guest"),
         _ => (HOST, "host"),
     };
-    let fed = FileFederation {
-        dir: dir.join("messages"),
-        me: Party { role, party_id: id },
-    };
+    let fed = FileHub::new(dir.join("messages"), Party { role, party_id: id });
     let tracker = RecordingTracker::new();
     let mut c = context(
         "hetero_feature_binning_0",
@@ -196,7 +118,11 @@ fn party(dir: &Path, role: Role) {
         eprintln!("{role}: failed: {e}");
         std::process::exit(1);
     }
-    println!("{wall:.2} {:.0} {:.1}", peak_rss_mb(), cpu_seconds());
+    println!(
+        "{wall:.2} {:.0} {:.1}",
+        peak_rss_mb().unwrap_or(f64::NAN),
+        cpu_seconds()
+    );
 }
 
 use fateflow_component_core::Component;

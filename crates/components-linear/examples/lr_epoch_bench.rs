@@ -15,14 +15,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fateflow_component_core::context::{Component, ComponentModel, Metric, TableRef, Tracker};
 use fateflow_component_core::memory::MemoryBudget;
-use fateflow_component_core::testing::context;
+use fateflow_component_core::testing::{context, peak_rss_mb, FileHub};
 use fateflow_component_core::Result;
 use fateflow_domain::{Party, Role};
-use fateflow_federation::Federation;
 use fateflow_tables::{write_frame, Frame, LocalTableStore, TableId, WriteMode};
 use serde_json::{json, Value};
 
@@ -210,67 +209,6 @@ impl Tracker for Printer {
     }
 }
 
-/// Messages as files: `<dir>/<to>/<name>~<tag>~<from>`, written under a temporary
-/// name and renamed, read once and removed.
-struct Files {
-    dir: PathBuf,
-    me: Party,
-}
-
-fn party_dir(p: Party) -> String {
-    format!("{}_{}", p.role, p.party_id)
-}
-
-impl Federation for Files {
-    fn me(&self) -> Party {
-        self.me
-    }
-
-    fn remote_bytes(
-        &self,
-        name: &str,
-        tag: &str,
-        value: &[u8],
-        to: &[Party],
-    ) -> fateflow_federation::Result<()> {
-        for p in to {
-            let dir = self.dir.join(party_dir(*p));
-            std::fs::create_dir_all(&dir).unwrap();
-            let file = format!("{name}~{tag}~{}", party_dir(self.me));
-            let tmp = dir.join(format!(".{file}.tmp"));
-            std::fs::write(&tmp, value).unwrap();
-            std::fs::rename(&tmp, dir.join(file)).unwrap();
-        }
-        Ok(())
-    }
-
-    fn get_bytes(
-        &self,
-        name: &str,
-        tag: &str,
-        from: Party,
-    ) -> fateflow_federation::Result<Vec<u8>> {
-        let file = self
-            .dir
-            .join(party_dir(self.me))
-            .join(format!("{name}~{tag}~{}", party_dir(from)));
-        let mut pause = Duration::from_micros(200);
-        loop {
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    std::fs::remove_file(&file).unwrap();
-                    return Ok(bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(5));
-                }
-                Err(e) => panic!("{}: {e}", file.display()),
-            }
-        }
-    }
-}
-
 fn party(a: &Args, role: Role) {
     let started = Instant::now();
     let store = LocalTableStore::open(a.dir.join("store")).unwrap();
@@ -280,10 +218,7 @@ fn party(a: &Args, role: Role) {
         Role::Host => HOST,
         _ => ARBITER,
     };
-    let fed = Files {
-        dir: a.dir.join("fed"),
-        me: Party { role, party_id },
-    };
+    let fed = FileHub::new(a.dir.join("fed"), Party { role, party_id });
     let params = json!({
         "max_iter": a.epochs, "batch_size": -1, "tol": 0.0, "early_stop": "diff",
         "optimizer": "rmsprop", "learning_rate": 0.15, "alpha": 0.01, "penalty": "L2",
@@ -311,14 +246,9 @@ fn party(a: &Args, role: Role) {
             .insert("train_data".into(), vec![TableRef::new("bench", t)]);
     }
     fateflow_components_linear::HeteroLR.run(&c).unwrap();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?");
     println!(
-        "done in {:.1} s; peak RSS {}",
+        "done in {:.1} s; peak RSS {:.0} MB",
         started.elapsed().as_secs_f64(),
-        hwm.trim_start_matches("VmHWM:").trim()
+        peak_rss_mb().unwrap_or(f64::NAN)
     );
 }

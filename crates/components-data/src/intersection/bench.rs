@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! FATEFLOW_BENCH_SIZES=100000,1000000 FATEFLOW_BENCH_METHODS=ecdh,rsa \
-//!   cargo test --release -p fateflow-components-data --lib bench_intersection -- --ignored --nocapture
+//!   cargo test --release -p fateflow-components-data --lib bench_intersection_two_processes -- --ignored --nocapture
 //! ```
 //!
 //! Guest ids `id0..idN` with 10 features and a label, host ids shifted by N/5 (80 %
@@ -12,79 +12,19 @@
 
 use super::Intersection;
 use crate::context::{Component, TableRef};
-use crate::testing::{context, RecordingTracker};
+use crate::testing::{context, peak_rss_mb, FileHub, RecordingTracker};
 use fateflow_domain::{Party, PartyId, Role};
-use fateflow_federation::{Error as FedError, Federation, Result as FedResult};
+use fateflow_federation::Federation;
 use fateflow_tables::{
     read_blocks, sid_digest, FrameWriter, LocalTableStore, TableId, TableSchema, WriteMode,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const GUEST: PartyId = 9999;
 const HOST: PartyId = 10000;
-
-/// Messages as files in a shared directory: written then renamed, read then removed.
-struct FileFederation {
-    me: Party,
-    dir: PathBuf,
-}
-
-impl FileFederation {
-    fn path(&self, name: &str, tag: &str, from: Party, to: Party) -> PathBuf {
-        self.dir.join(format!(
-            "{name}~{tag}~{}-{}~{}-{}",
-            from.role, from.party_id, to.role, to.party_id
-        ))
-    }
-}
-
-impl Federation for FileFederation {
-    fn me(&self) -> Party {
-        self.me
-    }
-
-    fn remote_bytes(&self, name: &str, tag: &str, value: &[u8], to: &[Party]) -> FedResult<()> {
-        for party in to {
-            let path = self.path(name, tag, self.me, *party);
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, value)?;
-            std::fs::rename(&tmp, &path)?;
-        }
-        Ok(())
-    }
-
-    fn get_bytes(&self, name: &str, tag: &str, from: Party) -> FedResult<Vec<u8>> {
-        let path = self.path(name, tag, from, self.me);
-        let started = Instant::now();
-        loop {
-            match std::fs::read(&path) {
-                Ok(v) => {
-                    std::fs::remove_file(&path)?;
-                    return Ok(v);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if started.elapsed() > Duration::from_secs(3600) {
-                        return Err(FedError::Site(format!("no {name} {tag} from {from}")));
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
-
-fn vm_hwm_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(-1.0, |kb| kb / 1024.0)
-}
 
 fn env(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| {
@@ -120,13 +60,13 @@ fn bench_intersection_party() {
     }
     w.finish().expect("finish");
     let tracker = RecordingTracker::new();
-    let fed = FileFederation {
-        me: Party {
+    let fed = FileHub::new(
+        dir.join("messages"),
+        Party {
             role,
             party_id: pid,
         },
-        dir: dir.join("messages"),
-    };
+    );
     let mut params = json!({"intersect_method": method});
     if method == "rsa" {
         params["rsa_params"] = json!({"key_length": 1024});
@@ -164,7 +104,7 @@ fn bench_intersection_party() {
         .unwrap_or_default();
     println!(
         "BENCH role={role} rows={rows} secs={secs:.2} vmhwm_mb={:.0} out={}.{} {phases}",
-        vm_hwm_mb(),
+        peak_rss_mb().unwrap_or(-1.0),
         out.namespace,
         out.name
     );
