@@ -9,7 +9,8 @@ import sys
 STEPS = ["upload_guest", "upload_host", "reader_0", "data_transform_0", "intersection_0",
          "hetero_feature_binning_0", "hetero_lr_0", "job", "output_data"]
 RAN = re.compile(r"component ran ([0-9.]+) s; peak memory \(RSS\) (\d+) MB")
-EPOCH = re.compile(r"^\[\d+\] epoch \d+ done \((.*)\)", re.M)
+EPOCH = re.compile(r"^\[\d+\] epoch \d+(?: done|: loss [^ ]+) \((.*)\)$", re.M)
+IDLE = re.compile(r"idle ([0-9.]+) s \([0-9]+%\), overlapped ([0-9.]+) s \([0-9]+%\) of ([0-9.]+) s")
 PHASE = re.compile(r"([a-z][a-z _/-]*?) ([0-9.]+) s")
 
 
@@ -37,9 +38,15 @@ def collect(rows, site, job, marks, rss):
         epochs = EPOCH.findall(text)
         if epochs and role in ("guest", "host"):
             # The first epoch's phase breakdown: its total, and the share spent waiting.
-            phases = [(p.strip(), float(t)) for p, t in PHASE.findall(epochs[0])]
-            total = sum(t for _, t in phases)
-            idle = sum(t for p, t in phases if "wait" in p)
+            line = epochs[0]
+            m = IDLE.search(line)
+            if m:
+                # "...; idle X s (p%), overlapped Y s (q%) of W s"
+                idle, total = float(m.group(1)), float(m.group(3))
+            else:
+                phases = [(p.strip(), float(t)) for p, t in PHASE.findall(line)]
+                total = sum(t for _, t in phases)
+                idle = sum(t for p, t in phases if "wait" in p)
             if total > 0:
                 step.setdefault("epoch_s", {})[role] = round(total, 2)
                 step.setdefault("idle", {})[role] = round(idle / total, 3)
