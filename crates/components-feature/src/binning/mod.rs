@@ -469,7 +469,7 @@ struct ColumnFit {
 }
 
 /// `x`'s position in `f64::total_cmp` order, as an unsigned key.
-fn order_key(x: f64) -> u64 {
+pub(crate) fn order_key(x: f64) -> u64 {
     let b = x.to_bits();
     if b >> 63 == 1 {
         !b
@@ -478,7 +478,8 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
-fn from_order_key(k: u64) -> f64 {
+/// The value of an [`order_key`].
+pub(crate) fn from_order_key(k: u64) -> f64 {
     if k >> 63 == 1 {
         f64::from_bits(k & !(1 << 63))
     } else {

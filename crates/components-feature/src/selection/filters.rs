@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::param::{Metric, Rule, Select};
+use crate::binning::{from_order_key, order_key};
 
 /// Variances below this count as 0 (FATE's `FLOAT_ZERO`).
 const FLOAT_ZERO: f64 = 1e-8;
@@ -142,24 +143,6 @@ fn mode_key(v: f64) -> u64 {
     }
     let r = (v * 1e8).round() + 0.0;
     r.to_bits()
-}
-
-/// `x`'s position in `f64::total_cmp` order, as an unsigned key.
-fn order_key(x: f64) -> u64 {
-    let b = x.to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | 1 << 63
-    }
-}
-
-fn from_order_key(k: u64) -> f64 {
-    if k >> 63 == 1 {
-        f64::from_bits(k & !(1 << 63))
-    } else {
-        f64::from_bits(!k)
-    }
 }
 
 /// Bits of the order key decided per pass.

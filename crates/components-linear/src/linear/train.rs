@@ -640,6 +640,19 @@ fn apply_step(w: &mut [f64], step: &Step, features: usize) {
     }
 }
 
+/// Adds `block` elementwise into the running encrypted sums `acc` (empty at first).
+fn add_into(
+    pk: &PublicKey,
+    acc: &mut Option<Vec<Ciphertext>>,
+    block: Vec<Ciphertext>,
+) -> Result<()> {
+    *acc = Some(match acc.take() {
+        None => block,
+        Some(prev) => pk.raw_add_batch(&prev, &block)?,
+    });
+    Ok(())
+}
+
 fn encrypt_fixed(enc: &dyn Encryptor, values: &[f64], bits: u32) -> Result<Vec<Ciphertext>> {
     let n = enc.public_key().n().clone();
     let plain: Vec<Integer> = values
@@ -1127,10 +1140,7 @@ pub(crate) fn fit_guest(
                                 cols.push(coef);
                             }
                             let g = pk.raw_dot_columns(&d, &cols)?;
-                            acc = Some(match acc.take() {
-                                None => g,
-                                Some(prev) => pk.raw_add_batch(&prev, &g)?,
-                            });
+                            add_into(&pk, &mut acc, g)?;
                             phases.add("gradient", started.elapsed());
                             Ok(())
                         },
@@ -1218,10 +1228,7 @@ pub(crate) fn fit_guest(
                             let mut cols = scalar_columns(data, rows, f, param.fit_intercept)?;
                             cols.push(blk.coef);
                             let g = pk.raw_dot_columns(&u, &cols)?;
-                            acc = Some(match acc.take() {
-                                None => g,
-                                Some(prev) => pk.raw_add_batch(&prev, &g)?,
-                            });
+                            add_into(&pk, &mut acc, g)?;
                             phases.add("gradient", started.elapsed());
                             Ok(())
                         },
@@ -1581,10 +1588,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     }
                     let cols = scalar_columns(data, rows, f, false)?;
                     let g = pk.raw_dot_columns(&d, &cols)?;
-                    acc = Some(match acc.take() {
-                        None => g,
-                        Some(prev) => pk.raw_add_batch(&prev, &g)?,
-                    });
+                    add_into(&pk, &mut acc, g)?;
                     phases.add("gradient", started.elapsed());
                     Ok(())
                 },
@@ -1976,10 +1980,7 @@ fn sqn_guest(
                 ),
             ));
         }
-        acc = Some(match acc {
-            None => h,
-            Some(prev) => pk.raw_add_batch(&prev, &h)?,
-        });
+        add_into(pk, &mut acc, h)?;
     }
     let a_fixed: Vec<Integer> = a.iter().map(|v| fixed(*v, f)).collect::<Result<_>>()?;
     let sums: Vec<Ciphertext> = acc
