@@ -281,6 +281,99 @@ pub fn write_rows(
     crate::table_io::write_output_frame(ctx, &frame)
 }
 
+/// Writes prediction rows as they come as the task's first output data, holding a
+/// bounded buffer: the streaming form of [`write_rows`] for callers whose rows have
+/// distinct ids (a table's rows, then validation rows without the train ids).
+pub struct PredictWriter<'c> {
+    ctx: &'c crate::TaskContext<'c>,
+    writer: fateflow_tables::FrameWriter<'c, dyn fateflow_tables::TableStore + 'c>,
+    name: String,
+    target: crate::context::TableRef,
+    id: fateflow_tables::TableId,
+    table: String,
+    keys: usize,
+    row: Vec<f64>,
+}
+
+impl std::fmt::Debug for PredictWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictWriter")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c> PredictWriter<'c> {
+    /// Starts the task's first output table with the [`to_frame`] columns for
+    /// `detail_keys`; `table` (the input the rows come from) is named in errors.
+    pub fn create(
+        ctx: &'c crate::TaskContext<'c>,
+        sid_name: &str,
+        table: &str,
+        detail_keys: &[String],
+    ) -> crate::Result<PredictWriter<'c>> {
+        let name = ctx.first_output_data_name("data").to_owned();
+        let target = ctx.output_table(&name);
+        let id = target.to_id("output")?;
+        let schema = to_frame(sid_name, detail_keys, std::iter::empty())
+            .map_err(|e| crate::Error::table(&id, e))?
+            .schema();
+        let writer = fateflow_tables::FrameWriter::create(
+            ctx.tables,
+            &id,
+            schema,
+            4,
+            fateflow_tables::WriteMode::Replace,
+        )
+        .map_err(|e| crate::Error::table(&id, e))?;
+        Ok(PredictWriter {
+            ctx,
+            writer,
+            name,
+            target,
+            id,
+            table: table.into(),
+            keys: detail_keys.len(),
+            row: Vec::new(),
+        })
+    }
+
+    /// Appends one prediction.
+    pub fn push(&mut self, row: PredictRow) -> crate::Result<()> {
+        if row.detail.len() != self.keys {
+            return Err(crate::Error::InvalidValue {
+                table: self.table.clone(),
+                sid: row.sid,
+                column: "predict_detail".into(),
+                reason: format!(
+                    "{} predict_detail values for {} keys",
+                    row.detail.len(),
+                    self.keys
+                ),
+            });
+        }
+        self.row.clear();
+        self.row.extend([
+            row.label,
+            row.predict_result,
+            row.predict_score,
+            row.data_type.code(),
+        ]);
+        self.row.extend(row.detail);
+        self.writer
+            .push(&row.sid, &self.row)
+            .map_err(|e| crate::Error::table(&self.id, e))
+    }
+
+    /// Publishes the table and records it as the task's output.
+    pub fn finish(self) -> crate::Result<()> {
+        self.writer
+            .finish()
+            .map_err(|e| crate::Error::table(&self.id, e))?;
+        self.ctx.tracker.save_output_data(&self.name, &self.target)
+    }
+}
+
 /// The `predict_detail` keys of a prediction table's columns, in order (empty when it
 /// has none).
 pub fn detail_keys(frame: &Frame) -> Vec<&str> {

@@ -72,7 +72,7 @@ pub use schema::{
     TEXT_COLUMN,
 };
 pub use store::{BatchIter, LocalTableStore, StagedTable, TableStore, WriteMode, READ_BATCH_ROWS};
-pub use stream::{read_blocks, sid_digest, FrameBlocks, FrameWriter};
+pub use stream::{read_blocks, sid_digest, FrameBlocks, FrameWriter, SidDigest};
 pub use upload::{
     upload_csv, upload_csv_file, upload_text, UploadOptions, EXTEND_SID_NAME, MISSING_MARKERS,
 };

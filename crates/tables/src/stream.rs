@@ -124,15 +124,40 @@ where
     I: IntoIterator<Item = T>,
     T: AsRef<str>,
 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = OFFSET;
-    for sid in sids {
-        for b in sid.as_ref().bytes().chain(std::iter::once(0)) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
+    let mut digest = SidDigest::default();
+    digest.add(sids);
+    digest.value()
+}
+
+/// [`sid_digest`] fed piece by piece: the same value as over all the sids at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SidDigest(u64);
+
+impl Default for SidDigest {
+    fn default() -> Self {
+        SidDigest(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl SidDigest {
+    /// Adds `sids`, in order, after those already added.
+    pub fn add<I, T>(&mut self, sids: I)
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        for sid in sids {
+            for b in sid.as_ref().bytes().chain(std::iter::once(0)) {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(PRIME);
+            }
         }
     }
-    hash
+
+    /// The digest of everything added so far.
+    pub fn value(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Writes a numeric table row by row or block by block, holding only bounded

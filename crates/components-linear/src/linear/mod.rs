@@ -71,6 +71,7 @@
 //! `optimizer: sqn` runs FATE's stochastic quasi-Newton (`sqn_param`) and needs an
 //! arbiter; see [`train`].
 
+mod dataset;
 pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;
@@ -90,10 +91,11 @@ use crate::context::{Component, ComponentModel, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::evaluation::metrics;
 use crate::predict_output::{
-    self, class_key, DataType, PredictRow, BINARY_DETAIL_KEYS, REGRESSION_DETAIL_KEY,
+    self, class_key, DataType, PredictRow, PredictWriter, BINARY_DETAIL_KEYS, REGRESSION_DETAIL_KEY,
 };
 use crate::rng::SplitMix;
 
+use dataset::Dataset;
 use param::LinearParam;
 pub use param::Task;
 use predict::{guest_scores, host_scores, sigmoid};
@@ -120,207 +122,6 @@ impl Component for HeteroLR {
 impl Component for HeteroLinR {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
         run(ctx, Task::Linear)
-    }
-}
-
-/// Rows per block when reading an input table.
-const READ_BLOCK_ROWS: usize = 65_536;
-/// What a row's sid takes in memory (the `String` and its allocation), for the budget.
-const SID_BYTES: u64 = 48;
-
-/// A party's numeric data: rows of features and, at the guest, labels.
-#[derive(Debug, Clone)]
-pub(crate) struct Dataset {
-    pub(crate) table: String,
-    pub(crate) sid_name: String,
-    pub(crate) sids: Vec<String>,
-    pub(crate) header: Vec<String>,
-    pub(crate) k: usize,
-    /// Row-major features, shared by the relabelled copies of one-vs-rest.
-    values: std::sync::Arc<Vec<f64>>,
-    pub(crate) y: Option<Vec<f64>>,
-    /// The label column's name, when there is one.
-    label_name: Option<String>,
-}
-
-impl Dataset {
-    /// Features are every column but the label; missing cells are refused.
-    pub(crate) fn from_frame(table: &str, frame: &Frame) -> Result<Dataset> {
-        let label = frame.label_name().and_then(|l| frame.column_index(l));
-        let features: Vec<usize> = (0..frame.ncols()).filter(|c| Some(*c) != label).collect();
-        let header: Vec<String> = features
-            .iter()
-            .map(|&c| frame.columns()[c].clone())
-            .collect();
-        let mut values = Vec::with_capacity(frame.nrows() * features.len());
-        for (i, row) in frame.rows().enumerate() {
-            for &c in &features {
-                let v = row[c];
-                if !v.is_finite() {
-                    return Err(Error::InvalidValue {
-                        table: table.into(),
-                        sid: frame.sids()[i].clone(),
-                        column: frame.columns()[c].clone(),
-                        reason: "missing or non-finite value; fill it first (DataTransform missing_fill)".into(),
-                    });
-                }
-                values.push(v);
-            }
-        }
-        let y = label.map(|l| frame.column(l));
-        Ok(Dataset {
-            table: table.into(),
-            sid_name: frame.sid_name().into(),
-            sids: frame.sids().to_vec(),
-            k: header.len(),
-            header,
-            values: std::sync::Arc::new(values),
-            y,
-            label_name: label.map(|l| frame.columns()[l].clone()),
-        })
-    }
-
-    /// The first table under the first of `keys` that has one, read block by block
-    /// (no second copy of the table is held). The rows stay in memory for training, so
-    /// they must fit the task's memory budget: a larger table is refused before it is
-    /// read, naming the component and how to raise the budget.
-    pub(crate) fn read(
-        ctx: &TaskContext<'_>,
-        module: &str,
-        keys: &[&str],
-    ) -> Result<Option<Dataset>> {
-        let Some(input) = ctx.inputs.first_table(keys) else {
-            return Ok(None);
-        };
-        let id = input.to_id("input.data")?;
-        let table = id.to_string();
-        let rows = ctx.tables.count(&id).map_err(|e| Error::table(&id, e))?;
-        let mut blocks = fateflow_tables::read_blocks(ctx.tables, &id, READ_BLOCK_ROWS)
-            .map_err(|e| Error::table(&id, e))?;
-        let schema = blocks.schema().clone();
-        // Per row: every column as f64, and the sid with its allocation.
-        let per_row = schema.header.len() as u64 * 8 + SID_BYTES;
-        // The rest of the budget is for the encrypted blocks, scores and outputs.
-        let need = rows.saturating_mul(per_row).saturating_mul(4) / 3;
-        ctx.memory.check(
-            module,
-            &format!("the {rows} rows of {table} in memory"),
-            need,
-        )?;
-        let mut data = Dataset::from_frame(
-            &table,
-            &match &schema.label_name {
-                Some(l) => Frame::empty(&schema.sid, schema.header.clone())
-                    .and_then(|f| f.with_label(l.clone())),
-                None => Frame::empty(&schema.sid, schema.header.clone()),
-            }
-            .map_err(|e| Error::table(&id, e))?,
-        )?;
-        let mut values = Vec::with_capacity((rows as usize).saturating_mul(data.k));
-        for block in blocks.by_ref() {
-            let block = block.map_err(|e| Error::table(&id, e))?;
-            let part = Dataset::from_frame(&table, &block)?;
-            values.extend_from_slice(&part.values);
-            data.sids.extend(part.sids);
-            if let (Some(y), Some(more)) = (data.y.as_mut(), part.y) {
-                y.extend(more);
-            }
-        }
-        data.values = std::sync::Arc::new(values);
-        Ok(Some(data))
-    }
-
-    pub(crate) fn n(&self) -> usize {
-        self.sids.len()
-    }
-
-    pub(crate) fn x(&self, i: usize) -> &[f64] {
-        &self.values[i * self.k..(i + 1) * self.k]
-    }
-
-    /// The same rows with the columns of `header`, in its order (predict mode).
-    fn select(&self, header: &[String]) -> Result<Dataset> {
-        let idx: Vec<usize> = header
-            .iter()
-            .map(|h| {
-                self.header
-                    .iter()
-                    .position(|c| c == h)
-                    .ok_or_else(|| Error::MissingColumn {
-                        table: self.table.clone(),
-                        column: h.clone(),
-                        why: "the model was trained with it".into(),
-                    })
-            })
-            .collect::<Result<_>>()?;
-        let mut values = Vec::with_capacity(self.n() * idx.len());
-        for i in 0..self.n() {
-            let row = self.x(i);
-            values.extend(idx.iter().map(|&c| row[c]));
-        }
-        Ok(Dataset {
-            header: header.to_vec(),
-            k: idx.len(),
-            values: std::sync::Arc::new(values),
-            ..self.clone()
-        })
-    }
-
-    /// The rows as a table: the label (when there is one) then the features.
-    fn to_frame(&self) -> Result<Frame> {
-        let mut columns: Vec<String> = self.label_name.iter().cloned().collect();
-        columns.extend(self.header.iter().cloned());
-        let mut values = Vec::with_capacity(self.n() * columns.len());
-        for i in 0..self.n() {
-            if let Some(y) = &self.y {
-                if self.label_name.is_some() {
-                    values.push(y[i]);
-                }
-            }
-            values.extend_from_slice(self.x(i));
-        }
-        let invalid = |e: fateflow_tables::Error| Error::InvalidValue {
-            table: self.table.clone(),
-            sid: String::new(),
-            column: String::new(),
-            reason: format!("the rows could not be written: {e}"),
-        };
-        let frame =
-            Frame::new(&self.sid_name, columns, self.sids.clone(), values).map_err(invalid)?;
-        match &self.label_name {
-            Some(l) if self.y.is_some() => frame.with_label(l.clone()).map_err(invalid),
-            _ => Ok(frame),
-        }
-    }
-
-    /// The same rows labelled 1 where the label is `class` and 0 elsewhere (one-vs-rest;
-    /// the features are shared, not copied).
-    fn relabelled(&self, class: f64) -> Dataset {
-        Dataset {
-            y: self.y.as_ref().map(|y| {
-                y.iter()
-                    .map(|&v| if v == class { 1.0 } else { 0.0 })
-                    .collect()
-            }),
-            ..self.clone()
-        }
-    }
-
-    /// The rows at `rows`, in that order.
-    fn subset(&self, rows: &[usize]) -> Dataset {
-        let mut values = Vec::with_capacity(rows.len() * self.k);
-        for &i in rows {
-            values.extend_from_slice(self.x(i));
-        }
-        Dataset {
-            sids: rows.iter().map(|&i| self.sids[i].clone()).collect(),
-            values: std::sync::Arc::new(values),
-            y: self
-                .y
-                .as_ref()
-                .map(|y| rows.iter().map(|&i| y[i]).collect()),
-            ..self.clone()
-        }
     }
 }
 
@@ -552,19 +353,24 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         Role::Guest => {
             // FATE unions train and validate predictions keeping the first value of a
             // repeated id: validate rows already in the training data are dropped.
-            let validate = validate.as_ref().map(|v| without_sids_of(v, &train));
+            let validate = match &validate {
+                Some(v) => Some(without_sids_of(v, &train)?),
+                None => None,
+            };
             let trained = fitting.guest("fit", &train, validate.as_ref(), true)?;
             let scorer = trained.scorer(train.k);
-            let mut rows = scorer.guest_rows(&fitting, &train, "final.train", DataType::Train)?;
+            let mut out = PredictWriter::create(
+                ctx,
+                &train.sid_name,
+                &train.table,
+                &scorer.detail_keys(task),
+            )?;
+            let mut push = |rows: Vec<PredictRow>| rows.into_iter().try_for_each(|r| out.push(r));
+            scorer.guest_rows(&fitting, &train, "final.train", DataType::Train, &mut push)?;
             if let Some(v) = &validate {
-                rows.extend(scorer.guest_rows(
-                    &fitting,
-                    v,
-                    "final.validate",
-                    DataType::Validate,
-                )?);
+                scorer.guest_rows(&fitting, v, "final.validate", DataType::Validate, &mut push)?;
             }
-            write_predictions(ctx, &train, &scorer.detail_keys(task), rows)?;
+            out.finish()?;
             let classes = trained
                 .classes
                 .as_ref()
@@ -600,12 +406,22 @@ fn index_classes(models: usize) -> Option<Vec<String>> {
 /// The guest's classes when HeteroLR needs one-vs-rest (more than two distinct labels,
 /// as FATE decides), in ascending order; `None` for a binary label.
 fn ovr_classes(train: &Dataset) -> Result<Option<Vec<f64>>> {
-    let Some(y) = train.y.as_ref() else {
+    if !train.has_label() {
         return Ok(None);
-    };
-    // `+ 0.0` makes -0 and 0 one class.
-    let distinct: std::collections::BTreeSet<u64> =
-        y.iter().map(|&v| (v + 0.0).to_bits()).collect();
+    }
+    // `+ 0.0` makes -0 and 0 one class; past MAX_CLASSES the count is all that matters.
+    let mut distinct = std::collections::BTreeSet::new();
+    // The first label that is not an integer, for the message.
+    let mut not_integer: Option<(usize, f64)> = None;
+    train.for_each_label(|i, v| {
+        if distinct.len() <= MAX_CLASSES {
+            distinct.insert((v + 0.0).to_bits());
+        }
+        if not_integer.is_none() && (!v.is_finite() || v.fract() != 0.0) {
+            not_integer = Some((i, v));
+        }
+        Ok(())
+    })?;
     let mut classes: Vec<f64> = distinct.into_iter().map(f64::from_bits).collect();
     if classes.len() <= 2 {
         return Ok(None);
@@ -617,16 +433,14 @@ fn ovr_classes(train: &Dataset) -> Result<Option<Vec<f64>>> {
     };
     if classes.len() > MAX_CLASSES {
         return Err(label_error(format!(
-            "{} classes; FATE's classification allows at most {MAX_CLASSES}",
-            classes.len()
+            "more than {MAX_CLASSES} classes; FATE's classification allows at most {MAX_CLASSES}"
         )));
     }
-    if let Some(i) = y.iter().position(|v| !v.is_finite() || v.fract() != 0.0) {
+    if let Some((i, v)) = not_integer {
         return Err(label_error(format!(
-            "sample `{}` has label {}; one-vs-rest (more than two classes: {} here) needs \
+            "sample `{}` has label {v}; one-vs-rest (more than two classes: {} here) needs \
              integer labels, as FATE converts its classes with int()",
-            train.sids[i],
-            y[i],
+            train.sid(i),
             classes.len()
         )));
     }
@@ -935,50 +749,79 @@ impl Scorer {
     }
 
     /// Guest: scores `data` with every model and the hosts (one exchange per model,
-    /// tagged `<tag>.model_<i>` for one-vs-rest).
+    /// tagged `<tag>.model_<i>` for one-vs-rest), handing the rows to `out` block by
+    /// block; returns the number of rows.
     fn guest_rows(
         &self,
         f: &Fitting<'_>,
         data: &Dataset,
         tag: &str,
         data_type: DataType,
-    ) -> Result<Vec<PredictRow>> {
+        out: &mut dyn FnMut(Vec<PredictRow>) -> Result<()>,
+    ) -> Result<usize> {
         let hosts = &f.roles.hosts;
         let Some(classes) = &self.classes else {
             let (w, b) = self
                 .models
                 .first()
                 .ok_or_else(|| Error::param("model", "the model holds no weights to score with"))?;
-            let scores = guest_scores(f.ctx, hosts, data, w, *b, tag)?;
-            return Ok(rows_from_scores(
-                f.task,
-                f.param.threshold,
+            guest_scores(
+                f.ctx,
+                hosts,
                 data,
-                &scores,
-                data_type,
-            ));
+                w,
+                *b,
+                tag,
+                &mut |start, block, scores| {
+                    out(rows_from_scores(
+                        f.task,
+                        f.param.threshold,
+                        data,
+                        start,
+                        block,
+                        &scores,
+                        data_type,
+                    )?)
+                },
+            )?;
+            return Ok(data.n());
         };
+        // One-vs-rest: every model's scores (8 bytes per row and model), then the rows.
         let mut per_model = Vec::with_capacity(self.models.len());
         for (i, (w, b)) in self.models.iter().enumerate() {
-            let s = guest_scores(f.ctx, hosts, data, w, *b, &format!("{tag}.model_{i}"))?;
-            per_model.push(s);
+            let mut all = Vec::with_capacity(data.n());
+            guest_scores(
+                f.ctx,
+                hosts,
+                data,
+                w,
+                *b,
+                &format!("{tag}.model_{i}"),
+                &mut |_, _, scores| {
+                    all.extend(scores);
+                    Ok(())
+                },
+            )?;
+            per_model.push(all);
         }
         let mut probs = vec![0.0; per_model.len()];
-        Ok((0..data.n())
-            .map(|r| {
-                for (p, s) in probs.iter_mut().zip(&per_model) {
-                    *p = sigmoid(s[r]);
-                }
-                let label = data.y.as_ref().map_or(f64::NAN, |y| y[r]);
-                predict_output::multi_class_row(
-                    data.sids[r].clone(),
-                    label,
-                    classes,
-                    &probs,
-                    data_type,
-                )
-            })
-            .collect())
+        for (start, end) in data.spans(dataset::READ_BLOCK_ROWS) {
+            let block = data.range(start, end)?;
+            let sids = data.sid_range(start, end)?;
+            let rows = sids
+                .into_iter()
+                .enumerate()
+                .map(|(p, sid)| {
+                    for (q, s) in probs.iter_mut().zip(&per_model) {
+                        *q = sigmoid(s[start + p]);
+                    }
+                    let label = block.y.as_ref().map_or(f64::NAN, |y| y[p]);
+                    predict_output::multi_class_row(sid, label, classes, &probs, data_type)
+                })
+                .collect();
+            out(rows)?;
+        }
+        Ok(data.n())
     }
 }
 
@@ -1031,7 +874,8 @@ fn fit_arbiter_side(
     save(ctx, task, param, &[], &fits, classes)
 }
 
-/// Scores `data` with the guest weights `w` (intercept last when fitted) and the hosts.
+/// Scores `data` with the guest weights `w` (intercept last when fitted) and the hosts
+/// (validation: the rows are kept for the metrics).
 #[allow(clippy::too_many_arguments)]
 fn score_rows(
     ctx: &TaskContext<'_>,
@@ -1048,51 +892,69 @@ fn score_rows(
     } else {
         0.0
     };
-    let scores = guest_scores(ctx, &roles.hosts, data, &w[..data.k], intercept, tag)?;
-    Ok(rows_from_scores(
-        task,
-        param.threshold,
+    let mut rows = Vec::with_capacity(data.n());
+    guest_scores(
+        ctx,
+        &roles.hosts,
         data,
-        &scores,
-        data_type,
-    ))
+        &w[..data.k],
+        intercept,
+        tag,
+        &mut |start, block, scores| {
+            rows.extend(rows_from_scores(
+                task,
+                param.threshold,
+                data,
+                start,
+                block,
+                &scores,
+                data_type,
+            )?);
+            Ok(())
+        },
+    )?;
+    Ok(rows)
 }
 
+/// The prediction rows of the block of `data` at `start` from its scores.
 fn rows_from_scores(
     task: Task,
     threshold: f64,
     data: &Dataset,
+    start: usize,
+    block: &dataset::Block,
     scores: &[f64],
     data_type: DataType,
-) -> Vec<PredictRow> {
-    scores
-        .iter()
+) -> Result<Vec<PredictRow>> {
+    let sids = data.sid_range(start, start + scores.len())?;
+    Ok(sids
+        .into_iter()
+        .zip(scores)
         .enumerate()
-        .map(|(i, &s)| {
-            let label = data.y.as_ref().map_or(f64::NAN, |y| y[i]);
+        .map(|(p, (sid, &s))| {
+            let label = block.y.as_ref().map_or(f64::NAN, |y| y[p]);
             match task {
-                Task::Logistic => predict_output::binary_row(
-                    data.sids[i].clone(),
-                    label,
-                    sigmoid(s),
-                    threshold,
-                    data_type,
-                ),
-                Task::Linear => {
-                    predict_output::regression_row(data.sids[i].clone(), label, s, data_type)
+                Task::Logistic => {
+                    predict_output::binary_row(sid, label, sigmoid(s), threshold, data_type)
                 }
+                Task::Linear => predict_output::regression_row(sid, label, s, data_type),
             }
         })
-        .collect()
+        .collect())
 }
 
 /// The rows of `data` whose ids are not in `train`.
-fn without_sids_of(data: &Dataset, train: &Dataset) -> Dataset {
-    let known: std::collections::HashSet<&str> = train.sids.iter().map(String::as_str).collect();
-    let rows: Vec<usize> = (0..data.n())
-        .filter(|&i| !known.contains(data.sids[i].as_str()))
-        .collect();
-    data.subset(&rows)
+fn without_sids_of(data: &Dataset, train: &Dataset) -> Result<Dataset> {
+    let known = predict::sid_index(train)?;
+    let mut rows = Vec::new();
+    for (start, end) in data.spans(dataset::READ_BLOCK_ROWS) {
+        for (p, sid) in data.sid_range(start, end)?.iter().enumerate() {
+            if !known.contains_key(sid) {
+                rows.push(start + p);
+            }
+        }
+    }
+    Ok(data.subset(&rows))
 }
 
 /// FATE's validation summary: per namespace (`train`, `validate`), per metric, the
@@ -1395,17 +1257,19 @@ fn predict_mode(
     };
     match ctx.role {
         Role::Guest => {
-            let rows = scorer.guest_rows(&fitting, &data, "predict", DataType::Test)?;
+            let mut out =
+                PredictWriter::create(ctx, &data.sid_name, &data.table, &scorer.detail_keys(task))?;
+            let mut push = |rows: Vec<PredictRow>| rows.into_iter().try_for_each(|r| out.push(r));
+            let n = scorer.guest_rows(&fitting, &data, "predict", DataType::Test, &mut push)?;
+            out.finish()?;
             ctx.tracker.info(&format!(
-                "predicted {} rows{}",
-                rows.len(),
+                "predicted {n} rows{}",
                 if scorer.classes.is_some() {
                     format!(" with {} one-vs-rest models", scorer.models.len())
                 } else {
                     String::new()
                 }
             ));
-            write_predictions(ctx, &data, &scorer.detail_keys(task), rows)?;
         }
         _ => {
             let models: Vec<Vec<f64>> = scorer.models.iter().map(|(w, _)| w.clone()).collect();
@@ -1425,6 +1289,8 @@ fn cross_validate(
     cv: param::CvParam,
 ) -> Result<()> {
     let fed = ctx.federation()?;
+    // Cross-validation holds every id (and each fold's predictions) in memory.
+    let sids = data.sid_range(0, data.n())?;
     // The guest deals the folds and tells the hosts which samples each fold tests.
     let folds: Vec<Vec<String>> = if ctx.role == Role::Guest {
         let mut order: Vec<usize> = (0..data.n()).collect();
@@ -1433,15 +1299,14 @@ fn cross_validate(
         }
         let mut folds = vec![Vec::new(); cv.n_splits];
         for (pos, i) in order.into_iter().enumerate() {
-            folds[pos % cv.n_splits].push(data.sids[i].clone());
+            folds[pos % cv.n_splits].push(sids[i].clone());
         }
         fed.remote("cv_folds", "cv", &folds, &roles.hosts)?;
         folds
     } else {
         fed.get("cv_folds", "cv", roles.guest)?
     };
-    let index: std::collections::HashMap<&str, usize> = data
-        .sids
+    let index: std::collections::HashMap<&str, usize> = sids
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
@@ -1459,7 +1324,7 @@ fn cross_validate(
     for (fold, test_sids) in folds.iter().enumerate() {
         let test: std::collections::HashSet<&str> = test_sids.iter().map(String::as_str).collect();
         let train_rows: Vec<usize> = (0..data.n())
-            .filter(|&i| !test.contains(data.sids[i].as_str()))
+            .filter(|&i| !test.contains(sids[i].as_str()))
             .collect();
         let test_rows: Vec<usize> = test_sids
             .iter()
@@ -1484,7 +1349,11 @@ fn cross_validate(
         if ctx.role == Role::Guest {
             let trained = fitting.guest(&run, &train, None, false)?;
             let scorer = trained.scorer(train.k);
-            let rows = scorer.guest_rows(&fitting, &test, &tag, DataType::Validate)?;
+            let mut rows = Vec::new();
+            scorer.guest_rows(&fitting, &test, &tag, DataType::Validate, &mut |r| {
+                rows.extend(r);
+                Ok(())
+            })?;
             let (name, value) = match &scorer.classes {
                 None => {
                     let (name, value, _) = validation_metric(task, &rows);
@@ -1523,25 +1392,19 @@ fn cross_validate(
                 let test: std::collections::HashSet<&str> =
                     test_sids.iter().map(String::as_str).collect();
                 let train_rows: Vec<usize> = (0..data.n())
-                    .filter(|&i| !test.contains(data.sids[i].as_str()))
+                    .filter(|&i| !test.contains(sids[i].as_str()))
                     .collect();
                 let test_rows: Vec<usize> = test_sids
                     .iter()
                     .filter_map(|s| index.get(s.as_str()).copied())
                     .collect();
                 for (rows, kind) in [(train_rows, "train"), (test_rows, "validate")] {
-                    let mut part = data.subset(&rows);
-                    part.sids = part
-                        .sids
-                        .iter()
-                        .map(|s| format!("{s}#fold{fold}#{kind}"))
-                        .collect();
-                    parts.push(part);
+                    parts.push((data.subset(&rows), format!("#fold{fold}#{kind}")));
                 }
             }
             let mut frame: Option<Frame> = None;
-            for part in parts {
-                let f = part.to_frame()?;
+            for (part, suffix) in parts {
+                let f = part.to_frame_with(|s| s + &suffix)?;
                 frame = Some(match frame {
                     None => f,
                     Some(acc) => append_frames(&data.table, acc, f)?,

@@ -1,16 +1,38 @@
 //! Scoring with a hetero linear model: each host sends `x_h·w_h` in plaintext for the
-//! rows the guest names, and the guest adds its own part (spec §6.5).
+//! rows the guest names, and the guest adds its own part (spec §6.5). Rows go block by
+//! block; when the two tables are aligned (same ids in the same order, as Intersection
+//! writes them) a block is named by its position, otherwise by its ids.
 
 use std::collections::HashMap;
 
 use fateflow_domain::Party;
 use fateflow_federation::FederationExt;
+use serde::{Deserialize, Serialize};
 
-use super::Dataset;
+use super::dataset::{Block, Dataset, READ_BLOCK_ROWS};
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 
-/// Guest: `x_g·w_g + b + Σ_hosts x_h·w_h` for every row of `data` (in its order).
+/// What the guest tells the hosts before scoring: its rows, their ids' digest and the
+/// rows per block.
+#[derive(Debug, Serialize, Deserialize)]
+struct ScorePlan {
+    rows: usize,
+    digest: u64,
+    block_rows: usize,
+}
+
+/// The rows of one block, as the guest names them.
+#[derive(Debug, Serialize, Deserialize)]
+enum ScoreAsk {
+    /// Rows `start..end` of the host's aligned table.
+    Range(usize, usize),
+    /// These sample ids.
+    Sids(Vec<String>),
+}
+
+/// Guest: `x_g·w_g + b + Σ_hosts x_h·w_h` for every row of `data`, in its order, block
+/// by block: `each(start, block, scores)` gets rows `start..start + scores.len()`.
 pub(crate) fn guest_scores(
     ctx: &TaskContext<'_>,
     hosts: &[Party],
@@ -18,32 +40,59 @@ pub(crate) fn guest_scores(
     w: &[f64],
     intercept: f64,
     tag: &str,
-) -> Result<Vec<f64>> {
+    each: &mut dyn FnMut(usize, &Block, Vec<f64>) -> Result<()>,
+) -> Result<()> {
     let fed = ctx.federation()?;
-    fed.remote("predict_sids", tag, &data.sids, hosts)?;
-    let mut scores: Vec<f64> = (0..data.n())
-        .map(|i| data.x(i).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + intercept)
-        .collect();
-    for host in hosts {
-        let theirs: Vec<f64> = fed.get("host_scores", tag, *host)?;
-        if theirs.len() != scores.len() || theirs.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param(
-                "host_scores",
-                format!(
-                    "{host} sent {} scores for {} rows (or a non-finite one)",
-                    theirs.len(),
-                    scores.len()
-                ),
-            ));
+    let plan = ScorePlan {
+        rows: data.n(),
+        digest: data.digest()?,
+        block_rows: READ_BLOCK_ROWS,
+    };
+    fed.remote("score_plan", tag, &plan, hosts)?;
+    let aligned: Vec<bool> = hosts
+        .iter()
+        .map(|h| fed.get("score_aligned", tag, *h))
+        .collect::<std::result::Result<_, _>>()?;
+    for (j, (start, end)) in data.spans(plan.block_rows).enumerate() {
+        let btag = format!("{tag}.{j}");
+        let block = data.range(start, end)?;
+        let mut sids = None;
+        for (host, &a) in hosts.iter().zip(&aligned) {
+            let ask = if a {
+                ScoreAsk::Range(start, end)
+            } else {
+                if sids.is_none() {
+                    sids = Some(data.sid_range(start, end)?);
+                }
+                ScoreAsk::Sids(sids.clone().unwrap_or_default())
+            };
+            fed.remote("score_ask", &btag, &ask, &[*host])?;
         }
-        for (s, t) in scores.iter_mut().zip(theirs) {
-            *s += t;
+        let mut scores: Vec<f64> = (0..block.len())
+            .map(|p| block.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + intercept)
+            .collect();
+        for host in hosts {
+            let theirs: Vec<f64> = fed.get("host_scores", &btag, *host)?;
+            if theirs.len() != scores.len() || theirs.iter().any(|v| !v.is_finite()) {
+                return Err(Error::param(
+                    "host_scores",
+                    format!(
+                        "{host} sent {} scores for a block of {} rows (or a non-finite one)",
+                        theirs.len(),
+                        scores.len()
+                    ),
+                ));
+            }
+            for (s, t) in scores.iter_mut().zip(theirs) {
+                *s += t;
+            }
         }
+        each(start, &block, scores)?;
     }
-    Ok(scores)
+    Ok(())
 }
 
-/// Host: answers the guest's [`guest_scores`] request with `x_h·w_h` for the named rows.
+/// Host: answers the guest's [`guest_scores`] with `x_h·w_h` for the named rows.
 pub(crate) fn host_scores(
     ctx: &TaskContext<'_>,
     data: &Dataset,
@@ -56,27 +105,70 @@ pub(crate) fn host_scores(
         .first()
         .copied()
         .ok_or_else(|| Error::param("role", "scoring needs a guest"))?;
-    let sids: Vec<String> = fed.get("predict_sids", tag, guest)?;
-    let index: HashMap<&str, usize> = data
-        .sids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    let scores = sids
-        .iter()
-        .map(|s| {
-            let i = *index.get(s.as_str()).ok_or_else(|| Error::InvalidValue {
-                table: data.table.clone(),
-                sid: s.clone(),
-                column: data.sid_name.clone(),
-                reason: "the guest asked for a score of a sample this host does not have; intersect the data first".into(),
-            })?;
-            Ok(data.x(i).iter().zip(w).map(|(x, w)| x * w).sum::<f64>())
-        })
-        .collect::<Result<Vec<f64>>>()?;
-    fed.remote("host_scores", tag, &scores, &[guest])?;
+    let plan: ScorePlan = fed.get("score_plan", tag, guest)?;
+    if plan.block_rows == 0 {
+        return Err(Error::param(
+            "score_plan",
+            format!("{guest} sent blocks of 0 rows"),
+        ));
+    }
+    let aligned = plan.rows == data.n() && plan.digest == data.digest()?;
+    fed.remote("score_aligned", tag, &aligned, &[guest])?;
+    let index = if aligned {
+        None
+    } else {
+        Some(sid_index(data)?)
+    };
+    for j in 0..plan.rows.div_ceil(plan.block_rows) {
+        let btag = format!("{tag}.{j}");
+        let block = match fed.get::<ScoreAsk>("score_ask", &btag, guest)? {
+            ScoreAsk::Range(start, end) if aligned && start <= end && end <= data.n() => {
+                data.range(start, end)?
+            }
+            ScoreAsk::Range(start, end) => {
+                return Err(Error::param(
+                    "score_ask",
+                    format!("{guest} asked for rows {start}..{end} of {} rows", data.n()),
+                ))
+            }
+            ScoreAsk::Sids(sids) => {
+                let Some(index) = &index else {
+                    return Err(Error::param(
+                        "score_ask",
+                        format!("{guest} named rows by id although the tables are aligned"),
+                    ));
+                };
+                let rows = sids
+                    .iter()
+                    .map(|s| {
+                        index.get(s).copied().ok_or_else(|| Error::InvalidValue {
+                            table: data.table.clone(),
+                            sid: s.clone(),
+                            column: data.sid_name.clone(),
+                            reason: "the guest asked for a score of a sample this host does not have; intersect the data first".into(),
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()?;
+                data.block(&rows)?
+            }
+        };
+        let scores: Vec<f64> = (0..block.len())
+            .map(|p| block.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>())
+            .collect();
+        fed.remote("host_scores", &btag, &scores, &[guest])?;
+    }
     Ok(())
+}
+
+/// The row of each sid of `data` (for a guest whose table is not aligned with ours).
+pub(crate) fn sid_index(data: &Dataset) -> Result<HashMap<String, usize>> {
+    let mut index = HashMap::with_capacity(data.n());
+    for (start, end) in data.spans(READ_BLOCK_ROWS) {
+        for (p, sid) in data.sid_range(start, end)?.into_iter().enumerate() {
+            index.insert(sid, start + p);
+        }
+    }
+    Ok(index)
 }
 
 /// The logistic function.

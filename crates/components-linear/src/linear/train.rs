@@ -29,6 +29,7 @@
 //! fraction bits, FATE's 23 by default); encrypted dot products use the crypto crate's
 //! bucket multi-exponentiation.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -40,10 +41,10 @@ use fateflow_federation::{Federation, FederationExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::dataset::{Block, Dataset};
 use super::init::initial_weights;
 use super::optimizer::{Optimizer, SqnHessian, SqnWindow};
 use super::param::{BatchStrategy, EarlyStop, LinearParam, OptimizerKind, Penalty, Task};
-use super::Dataset;
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 use crate::memory::MemoryBudget;
@@ -571,15 +572,16 @@ impl Run<'_> {
 fn scalar_columns(
     data: &Dataset,
     batch: &[usize],
+    x: &Block,
     bits: u32,
     intercept: bool,
 ) -> Result<Vec<Vec<i64>>> {
     let mut cols = Vec::with_capacity(data.k + 1);
     for j in 0..data.k {
         let mut col = Vec::with_capacity(batch.len());
-        for &i in batch {
-            col.push(fixed_i64(data.x(i)[j], bits, &|| {
-                format!("feature `{}` of row `{}`", data.header[j], data.sids[i])
+        for (p, &i) in batch.iter().enumerate() {
+            col.push(fixed_i64(x.x(p)[j], bits, &|| {
+                format!("feature `{}` of row `{}`", data.header[j], data.sid(i))
             })?);
         }
         cols.push(col);
@@ -590,12 +592,11 @@ fn scalar_columns(
     Ok(cols)
 }
 
-/// `x·w` for the rows of `batch` (`w` may hold a trailing intercept when `intercept`).
-fn linear(data: &Dataset, batch: &[usize], w: &[f64], intercept: bool) -> Vec<f64> {
-    let b = if intercept { w[data.k] } else { 0.0 };
-    batch
-        .iter()
-        .map(|&i| data.x(i).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + b)
+/// `x·w` for the rows of `x` (`w` may hold a trailing intercept when `intercept`).
+fn linear(x: &Block, w: &[f64], intercept: bool) -> Vec<f64> {
+    let b = if intercept { w[x.k()] } else { 0.0 };
+    (0..x.len())
+        .map(|p| x.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + b)
         .collect()
 }
 
@@ -673,12 +674,84 @@ fn get_ciphers(
     decode_ciphers(name, from, key, &bytes)
 }
 
-/// The rows of each batch in id order: the full data, or chunks of `batch_size`.
-fn make_batches(param: &LinearParam, n: usize) -> Vec<Vec<usize>> {
-    let rows: Vec<usize> = (0..n).collect();
+/// The rows of one batch: a span of consecutive rows (no list of every row is held for
+/// the full batch), or a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Batch {
+    /// Rows `start..end`.
+    Span(usize, usize),
+    /// These rows, in this order.
+    Rows(Vec<usize>),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Span(a, b) => b.saturating_sub(*a),
+            Batch::Rows(r) => r.len(),
+        }
+    }
+
+    /// The batch's `p`-th row.
+    fn get(&self, p: usize) -> Option<usize> {
+        match self {
+            Batch::Span(a, b) => (a + p < *b).then_some(a + p),
+            Batch::Rows(r) => r.get(p).copied(),
+        }
+    }
+
+    /// The rows of block `j` of `size` rows.
+    fn block(&self, j: usize, size: usize) -> Cow<'_, [usize]> {
+        let (from, to) = (j * size, ((j + 1) * size).min(self.len()));
+        match self {
+            Batch::Span(a, _) => Cow::Owned((a + from..a + to).collect()),
+            Batch::Rows(r) => Cow::Borrowed(&r[from..to]),
+        }
+    }
+
+    fn to_rows(&self) -> Cow<'_, [usize]> {
+        self.block(0, self.len().max(1))
+    }
+
+    /// The largest row named (`None` when empty).
+    fn max_row(&self) -> Option<usize> {
+        match self {
+            Batch::Span(a, b) => (b > a).then(|| b - 1),
+            Batch::Rows(r) => r.iter().max().copied(),
+        }
+    }
+}
+
+/// A batch cut into blocks of the pipeline's size.
+struct Blocks<'b> {
+    batch: &'b Batch,
+    size: usize,
+}
+
+impl<'b> Blocks<'b> {
+    fn new(batch: &'b Batch, size: usize) -> Blocks<'b> {
+        Blocks {
+            batch,
+            size: size.max(1),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.batch.len().div_ceil(self.size)
+    }
+
+    fn get(&self, j: usize) -> Cow<'b, [usize]> {
+        self.batch.block(j, self.size)
+    }
+}
+
+/// The rows of each batch in id order: the full data, or spans of `batch_size`.
+fn make_batches(param: &LinearParam, n: usize) -> Vec<Batch> {
     match param.batch_size {
-        Some(b) if b < n => rows.chunks(b).map(<[usize]>::to_vec).collect(),
-        _ => vec![rows],
+        Some(b) if b < n => (0..n.div_ceil(b))
+            .map(|i| Batch::Span(i * b, ((i + 1) * b).min(n)))
+            .collect(),
+        _ => vec![Batch::Span(0, n)],
     }
 }
 
@@ -690,7 +763,7 @@ fn make_batches(param: &LinearParam, n: usize) -> Vec<Vec<usize>> {
 /// seeded by `init_param.random_seed` (0 without one), where FATE uses the system's
 /// randomness.
 enum Batches {
-    Fixed(Vec<Vec<usize>>),
+    Fixed(Vec<Batch>),
     Shuffled {
         rng: SplitMix,
         n: usize,
@@ -729,7 +802,7 @@ impl Batches {
     /// The batch sizes the arbiter divides by (the same every epoch).
     fn sizes(&self) -> Vec<usize> {
         match self {
-            Batches::Fixed(b) => b.iter().map(Vec::len).collect(),
+            Batches::Fixed(b) => b.iter().map(Batch::len).collect(),
             Batches::Shuffled { n, size, .. } => {
                 let mut sizes = vec![*size; n / size];
                 if n % size > 0 {
@@ -741,14 +814,16 @@ impl Batches {
         }
     }
 
-    /// The batches of the next epoch.
-    fn next_epoch(&mut self) -> Vec<Vec<usize>> {
-        match self {
-            Batches::Fixed(b) => b.clone(),
+    /// The batches of the next epoch (the fixed ones are not copied).
+    fn next_epoch(&mut self) -> Cow<'_, [Batch]> {
+        Cow::Owned(match self {
+            Batches::Fixed(b) => return Cow::Borrowed(b),
             Batches::Shuffled { rng, n, size } => {
                 let mut rows: Vec<usize> = (0..*n).collect();
                 rng.shuffle(&mut rows);
-                rows.chunks(*size).map(<[usize]>::to_vec).collect()
+                rows.chunks(*size)
+                    .map(|c| Batch::Rows(c.to_vec()))
+                    .collect()
             }
             Batches::Random { rng, n, size } => {
                 // A partial Fisher–Yates shuffle: the first `size` rows of a random order.
@@ -759,9 +834,9 @@ impl Batches {
                 }
                 rows.truncate(*size);
                 rows.sort_unstable();
-                vec![rows]
+                vec![Batch::Rows(rows)]
             }
-        }
+        })
     }
 }
 
@@ -773,7 +848,7 @@ enum BatchRows {
     Sids(Vec<Vec<String>>),
     /// By row position: the tables are aligned (same ids in the same scan order, as
     /// Intersection writes them), so no id crosses and no map of ids is built.
-    Rows(Vec<Vec<usize>>),
+    Rows(Vec<Batch>),
 }
 
 /// What the guest tells each host of its table first: its row count and the
@@ -785,25 +860,25 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(data: &Dataset) -> Layout {
-        Layout {
+    fn of(data: &Dataset) -> Result<Layout> {
+        Ok(Layout {
             rows: data.n(),
-            digest: fateflow_tables::sid_digest(&data.sids),
-        }
+            digest: data.digest()?,
+        })
     }
 }
 
 /// The batches for one host: by position when its table is aligned with ours.
-fn batch_rows(data: &Dataset, batches: &[Vec<usize>], aligned: bool) -> BatchRows {
+fn batch_rows(data: &Dataset, batches: &[Batch], aligned: bool) -> Result<BatchRows> {
     if aligned {
-        return BatchRows::Rows(batches.to_vec());
+        return Ok(BatchRows::Rows(batches.to_vec()));
     }
-    BatchRows::Sids(
+    Ok(BatchRows::Sids(
         batches
             .iter()
-            .map(|b| b.iter().map(|&i| data.sids[i].clone()).collect())
-            .collect(),
-    )
+            .map(|b| data.sids(&b.to_rows()))
+            .collect::<Result<_>>()?,
+    ))
 }
 
 /// Sends the batches to each host, by position to the aligned ones.
@@ -811,26 +886,30 @@ fn send_batches(
     run: &Run<'_>,
     tag: &str,
     data: &Dataset,
-    batches: &[Vec<usize>],
+    batches: &[Batch],
     aligned: &[bool],
 ) -> Result<()> {
     let fed = run.fed()?;
     for (host, &a) in run.roles.hosts.iter().zip(aligned) {
-        fed.remote("batches", tag, &batch_rows(data, batches, a), &[*host])?;
+        fed.remote("batches", tag, &batch_rows(data, batches, a)?, &[*host])?;
     }
     Ok(())
 }
 
 /// A host's batches from the guest's: positions (checked), or ids looked up in a map
 /// of this host's ids built on first use.
-fn host_batches<'d>(
-    data: &'d Dataset,
-    index: &mut Option<HashMap<&'d str, usize>>,
+fn host_batches(
+    data: &Dataset,
+    index: &mut Option<HashMap<String, usize>>,
     rows: BatchRows,
-) -> Result<Vec<Vec<usize>>> {
+) -> Result<Vec<Batch>> {
     let sid_batches = match rows {
         BatchRows::Rows(rows) => {
-            if let Some(&bad) = rows.iter().flatten().find(|&&i| i >= data.n()) {
+            if let Some(bad) = rows
+                .iter()
+                .filter_map(Batch::max_row)
+                .find(|&i| i >= data.n())
+            {
                 return Err(Error::param(
                     "batches",
                     format!("the guest named row {bad} of {} rows", data.n()),
@@ -840,19 +919,16 @@ fn host_batches<'d>(
         }
         BatchRows::Sids(sids) => sids,
     };
-    let index = index.get_or_insert_with(|| {
-        data.sids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect()
-    });
+    if index.is_none() {
+        *index = Some(super::predict::sid_index(data)?);
+    }
+    let index = index.as_ref().expect("built above");
     sid_batches
         .iter()
         .map(|b| {
             b.iter()
                 .map(|s| {
-                    index.get(s.as_str()).copied().ok_or_else(|| Error::InvalidValue {
+                    index.get(s).copied().ok_or_else(|| Error::InvalidValue {
                         table: data.table.clone(),
                         sid: s.clone(),
                         column: data.sid_name.clone(),
@@ -860,6 +936,7 @@ fn host_batches<'d>(
                     })
                 })
                 .collect::<Result<Vec<_>>>()
+                .map(Batch::Rows)
         })
         .collect()
 }
@@ -868,8 +945,6 @@ fn host_batches<'d>(
 struct GuestPlan<'p> {
     run: &'p Run<'p>,
     data: &'p Dataset,
-    /// The training target per row (LR: ±1).
-    target: &'p [f64],
     /// The weights during this batch (the intercept last with `fit_intercept`).
     w: &'p [f64],
 }
@@ -880,6 +955,8 @@ struct GuestBlock {
     half: Vec<f64>,
     /// Per row, fixed-point: the coefficient `c` of the loss's cross term `Σ u·c`.
     coef: Vec<i64>,
+    /// The block's rows.
+    x: Block,
 }
 
 /// Running sums of the guest's plaintext share of a batch's loss, over its blocks in
@@ -919,8 +996,26 @@ impl GuestPlan<'_> {
     /// The block of `rows`, adding its share of the loss to `sums`.
     fn block(&self, rows: &[usize], sums: &mut LossSums) -> Result<GuestBlock> {
         let (param, f) = (self.run.param, self.run.f());
-        let a = linear(self.data, rows, self.w, param.fit_intercept);
-        let t = |p: usize| self.target[rows[p]];
+        let x = self.data.block(rows)?;
+        let a = linear(&x, self.w, param.fit_intercept);
+        // The training target (LR maps 1 to +1 and everything else to -1, as FATE).
+        let target: Vec<f64> = match self.run.task {
+            Task::Logistic => {
+                x.y.iter()
+                    .flatten()
+                    .map(|&v| if v == 1.0 { 1.0 } else { -1.0 })
+                    .collect()
+            }
+            Task::Linear => x.y.clone().unwrap_or_default(),
+        };
+        if target.len() != rows.len() {
+            return Err(Error::MissingColumn {
+                table: self.data.table.clone(),
+                column: "label".into(),
+                why: format!("{} trains on the guest's labels", self.run.task.module()),
+            });
+        }
+        let t = |p: usize| target[p];
         let (half, coef): (Vec<f64>, Vec<f64>) = match self.run.task {
             Task::Logistic => {
                 for (p, a) in a.iter().enumerate() {
@@ -953,7 +1048,7 @@ impl GuestPlan<'_> {
             .iter()
             .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
             .collect::<Result<_>>()?;
-        Ok(GuestBlock { half, coef })
+        Ok(GuestBlock { half, coef, x })
     }
 }
 
@@ -979,25 +1074,19 @@ pub(crate) fn fit_guest(
 ) -> Result<FitResult> {
     let param = run.param;
     let fed = run.fed()?;
-    let y = data.y.as_ref().ok_or_else(|| Error::MissingColumn {
-        table: data.table.clone(),
-        column: "label".into(),
-        why: format!("{} trains on the guest's labels", run.task.module()),
-    })?;
-    // Labels: LR maps 1 → +1 and everything else → −1 (FATE's rule).
-    let target: Vec<f64> = match run.task {
-        Task::Logistic => y
-            .iter()
-            .map(|&v| if v == 1.0 { 1.0 } else { -1.0 })
-            .collect(),
-        Task::Linear => y.clone(),
-    };
+    if !data.has_label() {
+        return Err(Error::MissingColumn {
+            table: data.table.clone(),
+            column: "label".into(),
+            why: format!("{} trains on the guest's labels", run.task.module()),
+        });
+    }
     let k = data.k + usize::from(param.fit_intercept);
     let (start, mut w) = run.start(k)?;
     let mut batcher = Batches::new(param, data.n());
     let init_tag = run.tag(&[]);
     // Aligned tables (same ids in the same order) name batch rows by position.
-    fed.remote("layout", &init_tag, &Layout::of(data), &run.roles.hosts)?;
+    fed.remote("layout", &init_tag, &Layout::of(data)?, &run.roles.hosts)?;
     let aligned: Vec<bool> = run
         .roles
         .hosts
@@ -1006,7 +1095,7 @@ pub(crate) fn fit_guest(
         .collect::<std::result::Result<_, _>>()?;
     // Fixed batches go to the hosts once; changing ones every epoch (announced by an
     // empty list here).
-    let announced: &[Vec<usize>] = match &batcher {
+    let announced: &[Batch] = match &batcher {
         Batches::Fixed(b) => b,
         _ => &[],
     };
@@ -1053,22 +1142,18 @@ pub(crate) fn fit_guest(
         optimizer.set_iters(epoch);
         let mut losses = Vec::new();
         let mut moved = vec![0.0; k];
+        let per_epoch = batcher.per_epoch();
         let batches = batcher.next_epoch();
         let nb = batches.len();
-        if batcher.per_epoch() {
+        if per_epoch {
             send_batches(run, &run.tag(&[epoch]), data, &batches, &aligned)?;
         }
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
-            let blocks: Vec<&[usize]> = batch.chunks(rows_per_block).collect();
+            let blocks = Blocks::new(batch, rows_per_block);
             let features: Vec<f64> = w[..data.k].to_vec();
-            let plan = GuestPlan {
-                run,
-                data,
-                target: &target,
-                w: &w,
-            };
+            let plan = GuestPlan { run, data, w: &w };
             let mut sums = LossSums::default();
             let mut producer_phases = Phases::new();
 
@@ -1087,9 +1172,9 @@ pub(crate) fn fit_guest(
                             let p = &mut producer_phases;
                             // Since the previous block: waiting for the consumer.
                             p.lap("ahead");
-                            let rows = blocks[j];
+                            let rows = blocks.get(j);
                             let btag = run.tag(&[epoch, bi, j]);
-                            let blk = plan.block(rows, &mut sums)?;
+                            let blk = plan.block(&rows, &mut sums)?;
                             p.lap("compute");
                             let mut forward: Option<Vec<Ciphertext>> = None;
                             for host in &run.roles.hosts {
@@ -1129,13 +1214,14 @@ pub(crate) fn fit_guest(
                                 &run.roles.hosts,
                             )?;
                             p.lap("send");
-                            Ok((d, blk.coef))
+                            Ok((d, blk.coef, blk.x))
                         },
-                        |j, (d, coef)| {
+                        |j, (d, coef, x)| {
                             let started = Instant::now();
                             // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the
                             // same pass over [[d]] as the gradient.
-                            let mut cols = scalar_columns(data, blocks[j], f, param.fit_intercept)?;
+                            let mut cols =
+                                scalar_columns(data, &blocks.get(j), &x, f, param.fit_intercept)?;
                             if loss_on {
                                 cols.push(coef);
                             }
@@ -1198,7 +1284,7 @@ pub(crate) fn fit_guest(
                             // Since the previous block: waiting for the consumer.
                             p.lap("ahead");
                             let btag = run.tag(&[epoch, bi, j]);
-                            let blk = plan.block(blocks[j], &mut sums)?;
+                            let blk = plan.block(&blocks.get(j), &mut sums)?;
                             p.lap("compute");
                             let half_enc = encrypt_fixed(&kp.private, &blk.half, f)?;
                             p.lap("encrypt");
@@ -1212,20 +1298,21 @@ pub(crate) fn fit_guest(
                             Ok(blk)
                         },
                         |j, blk| {
-                            let rows = blocks[j];
+                            let rows = blocks.get(j);
                             let btag = run.tag(&[epoch, bi, j]);
                             let u = activity
                                 .wait(|| get_ciphers(run, "host_forward", &btag, host, &pk))?;
                             let started = Instant::now();
                             check_block(&u, rows.len(), host)?;
-                            for (&i, h) in rows.iter().zip(&blk.half) {
-                                let x = data.x(i);
+                            for (p, h) in blk.half.iter().enumerate() {
+                                let x = blk.x.x(p);
                                 for (c, g) in plain_grad.iter_mut().enumerate() {
                                     *g += h * if c < data.k { x[c] } else { 1.0 };
                                 }
                             }
                             // Encrypted (host key): Σ u·x per column, and Σ u·c.
-                            let mut cols = scalar_columns(data, rows, f, param.fit_intercept)?;
+                            let mut cols =
+                                scalar_columns(data, &rows, &blk.x, f, param.fit_intercept)?;
                             cols.push(blk.coef);
                             let g = pk.raw_dot_columns(&u, &cols)?;
                             add_into(&pk, &mut acc, g)?;
@@ -1459,7 +1546,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let guest = run.roles.guest;
     let init_tag = run.tag(&[]);
     let layout: Layout = fed.get("layout", &init_tag, guest)?;
-    let own_layout = Layout::of(data);
+    let own_layout = Layout::of(data)?;
     let aligned = layout.rows == own_layout.rows && layout.digest == own_layout.digest;
     fed.remote("aligned", &init_tag, &aligned, &[guest])?;
     run.ctx.tracker.info(&if aligned {
@@ -1500,7 +1587,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let rows: usize = if per_epoch {
         data.n()
     } else {
-        fixed.iter().map(Vec::len).sum()
+        fixed.iter().map(Batch::len).sum()
     };
     enc_key.prepare_obfuscators(rows.saturating_mul(param.max_iter));
     let f = run.f();
@@ -1535,7 +1622,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         for (bi, batch) in batches.iter().enumerate() {
             let tag = run.tag(&[epoch, bi]);
             let bl = batch.len();
-            let blocks: Vec<&[usize]> = batch.chunks(rows_per_block).collect();
+            let blocks = Blocks::new(batch, rows_per_block);
             let encryptor: &dyn Encryptor = match &own {
                 Some(kp) => &kp.private,
                 None => &enc_key,
@@ -1557,7 +1644,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     // Since the previous block: waiting for the consumer.
                     p.lap("ahead");
                     let btag = run.tag(&[epoch, bi, j]);
-                    let h = linear(data, blocks[j], &w, false);
+                    let x = data.block(&blocks.get(j))?;
+                    let h = linear(&x, &w, false);
                     for v in &h {
                         hh += v * v;
                     }
@@ -1570,23 +1658,23 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     p.lap("encrypt");
                     fed.remote_bytes("host_forward", &btag, &encode_ciphers(&u_enc), &[guest])?;
                     p.lap("send");
-                    Ok(u)
+                    Ok((u, x))
                 },
-                |j, u| {
-                    let rows = blocks[j];
+                |j, (u, x)| {
+                    let rows = blocks.get(j);
                     let btag = run.tag(&[epoch, bi, j]);
                     let d =
                         activity.wait(|| get_ciphers(run, "fore_gradient", &btag, guest, &pk))?;
                     let started = Instant::now();
                     check_block(&d, rows.len(), guest)?;
                     if arbiterless {
-                        for (&i, u) in rows.iter().zip(&u) {
-                            for (g, x) in plain.iter_mut().zip(data.x(i)) {
+                        for (p, u) in u.iter().enumerate() {
+                            for (g, x) in plain.iter_mut().zip(x.x(p)) {
                                 *g += u * x;
                             }
                         }
                     }
-                    let cols = scalar_columns(data, rows, f, false)?;
+                    let cols = scalar_columns(data, &rows, &x, f, false)?;
                     let g = pk.raw_dot_columns(&d, &cols)?;
                     add_into(&pk, &mut acc, g)?;
                     phases.add("gradient", started.elapsed());
@@ -1946,7 +2034,7 @@ fn add_sqn_reg(
 fn sqn_guest(
     run: &Run<'_>,
     data: &Dataset,
-    batch: &[usize],
+    batch: &Batch,
     s: &[f64],
     pk: &PublicKey,
     tag: &str,
@@ -1965,8 +2053,9 @@ fn sqn_guest(
         sample.sort_unstable();
     }
     fed.remote("sqn_sample", tag, &sample, &run.roles.hosts)?;
-    let rows: Vec<usize> = sample.iter().map(|&p| batch[p]).collect();
-    let a = linear(data, &rows, s, param.fit_intercept);
+    let rows: Vec<usize> = sample.iter().filter_map(|&p| batch.get(p)).collect();
+    let x = data.block(&rows)?;
+    let a = linear(&x, s, param.fit_intercept);
     let mut acc: Option<Vec<Ciphertext>> = None;
     for host in &run.roles.hosts {
         let h = get_ciphers(run, "sqn_host_forward", tag, *host, pk)?;
@@ -1996,7 +2085,7 @@ fn sqn_guest(
         &encode_ciphers(&forward),
         &run.roles.hosts,
     )?;
-    let cols = scalar_columns(data, &rows, f, param.fit_intercept)?;
+    let cols = scalar_columns(data, &rows, &x, f, param.fit_intercept)?;
     let mut hess = pk.raw_dot_columns(&forward, &cols)?;
     add_sqn_reg(run, pk, &mut hess, s, rows.len())?;
     fed.remote("sqn_size", tag, &rows.len(), &[arbiter])?;
@@ -2008,7 +2097,7 @@ fn sqn_guest(
 fn sqn_host(
     run: &Run<'_>,
     data: &Dataset,
-    batch: &[usize],
+    batch: &Batch,
     s: &[f64],
     pk: &PublicKey,
     tag: &str,
@@ -2021,7 +2110,7 @@ fn sqn_host(
     let rows: Vec<usize> = sample
         .iter()
         .map(|&p| {
-            batch.get(p).copied().ok_or_else(|| {
+            batch.get(p).ok_or_else(|| {
                 Error::param(
                     "sqn_sample",
                     format!("{guest} sampled row {p} of a batch of {}", batch.len()),
@@ -2029,7 +2118,8 @@ fn sqn_host(
             })
         })
         .collect::<Result<_>>()?;
-    let hx = linear(data, &rows, s, false);
+    let x = data.block(&rows)?;
+    let hx = linear(&x, s, false);
     let enc = encrypt_fixed(pk, &hx, f)?;
     fed.remote_bytes("sqn_host_forward", tag, &encode_ciphers(&enc), &[guest])?;
     let forward = get_ciphers(run, "sqn_forward_hess", tag, guest, pk)?;
@@ -2043,7 +2133,7 @@ fn sqn_host(
             ),
         ));
     }
-    let cols = scalar_columns(data, &rows, f, false)?;
+    let cols = scalar_columns(data, &rows, &x, f, false)?;
     let mut hess = pk.raw_dot_columns(&forward, &cols)?;
     add_sqn_reg(run, pk, &mut hess, s, rows.len())?;
     fed.remote_bytes("sqn_hess", tag, &encode_ciphers(&hess), &[arbiter])?;
@@ -2092,7 +2182,10 @@ mod tests {
         );
         let mut b = Batches::new(&p, 569);
         assert_eq!(b.sizes(), [320]);
-        let epochs: Vec<Vec<Vec<usize>>> = (0..3).map(|_| b.next_epoch()).collect();
+        let rows_of = |e: &[Batch]| -> Vec<Vec<usize>> {
+            e.iter().map(|b| b.to_rows().into_owned()).collect()
+        };
+        let epochs: Vec<Vec<Vec<usize>>> = (0..3).map(|_| rows_of(&b.next_epoch())).collect();
         for e in &epochs {
             assert_eq!(e.len(), 1);
             let mut rows = e[0].clone();
@@ -2104,16 +2197,16 @@ mod tests {
         assert_ne!(epochs[1], epochs[2]);
         // Seeded: the same draws again.
         let mut again = Batches::new(&p, 569);
-        assert_eq!(again.next_epoch(), epochs[0]);
+        assert_eq!(rows_of(&again.next_epoch()), epochs[0]);
         // A batch as large as the data is the full batch, as in FATE.
         let p = param(serde_json::json!({"batch_size": 569, "batch_strategy": "random"}));
         let mut b = Batches::new(&p, 569);
-        assert_eq!(b.next_epoch(), vec![(0..569).collect::<Vec<_>>()]);
+        assert_eq!(rows_of(&b.next_epoch()), vec![(0..569).collect::<Vec<_>>()]);
         // `full` with `shuffle` (FATE's default): a new order every epoch, every row once.
         let p = param(serde_json::json!({"batch_size": 200}));
         let mut b = Batches::new(&p, 569);
         assert_eq!(b.sizes(), [200, 200, 169]);
-        let (e0, e1) = (b.next_epoch(), b.next_epoch());
+        let (e0, e1) = (rows_of(&b.next_epoch()), rows_of(&b.next_epoch()));
         assert_ne!(e0, e1);
         for e in [&e0, &e1] {
             assert_eq!(e.iter().map(Vec::len).collect::<Vec<_>>(), [200, 200, 169]);
@@ -2124,7 +2217,9 @@ mod tests {
         // Without `shuffle`: the same batches in id order every epoch.
         let p = param(serde_json::json!({"batch_size": 200, "shuffle": false}));
         let mut b = Batches::new(&p, 569);
-        assert_eq!(b.next_epoch(), b.next_epoch());
-        assert_eq!(b.next_epoch()[0], (0..200).collect::<Vec<_>>());
+        let e = rows_of(&b.next_epoch());
+        assert_eq!(rows_of(&b.next_epoch()), e);
+        assert_eq!(e[0], (0..200).collect::<Vec<_>>());
+        assert_eq!(b.next_epoch()[2], Batch::Span(400, 569));
     }
 }
