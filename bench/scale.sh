@@ -15,7 +15,9 @@
 # Knobs: SIZES ("1000000 3000000"; add 10000000 for the issue's target, which takes
 # about an hour and 5 GB of disk), KEY (1024), EPOCHS (1), SCALE_DATA (the data cache,
 # default $TMPDIR/fateflow-scale-data), TASK_MEMORY_MB (the site's task budget, 1536),
-# PROFILE (release; `dev` for a quick check of the script itself).
+# PROFILE (release; `dev` for a quick check of the script itself), KEEP (a directory:
+# each size's task logs and result line are kept there, and the table is printed over
+# every result kept so far, so sizes can be run at different times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-1000000 3000000}
@@ -84,6 +86,12 @@ for n in $SIZES; do
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=
   python3 bench/jobs/scale/collect.py "$n" "$site" "$job" "$marks" "$WORK/rss_$n.txt" >> "$RESULTS"
+  if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP/logs_$n"
+    rm -rf "$KEEP/logs_$n" && cp -r "$site/logs" "$KEEP/logs_$n"
+    tail -1 "$RESULTS" >> "$KEEP/results.jsonl"
+  fi
   rm -rf "$site"
 done
+if [ -n "${KEEP:-}" ]; then RESULTS=$KEEP/results.jsonl; fi
 python3 bench/jobs/scale/collect.py --table "$RESULTS"

@@ -9,6 +9,13 @@ use tokio::sync::mpsc::UnboundedSender;
 /// The name of a task's log file inside its log dir.
 pub const LOG_FILE: &str = "INFO.log";
 
+/// A task's scratch directory inside its log dir (its `TMPDIR`): components spill
+/// there, on the site's disk rather than a `/tmp` that may live in memory, and the
+/// launcher removes it when the process ends, however it ends.
+pub fn scratch_dir(log_dir: &Path, task_version: i64) -> PathBuf {
+    log_dir.join(format!("scratch_v{task_version}"))
+}
+
 /// Starts each task as `<program> task run --spec <log_dir>/task.json`.
 pub struct LocalLauncher {
     program: PathBuf,
@@ -46,6 +53,8 @@ impl TaskLauncher for LocalLauncher {
             .open(&log_path)
             .map_err(|e| io("opening the task log", e))?;
         let err_log = log.try_clone().map_err(|e| io("opening the task log", e))?;
+        let scratch = scratch_dir(&spec.log_dir, spec.task_version);
+        std::fs::create_dir_all(&scratch).map_err(|e| io("creating the task's scratch dir", e))?;
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.arg("task")
             .arg("run")
@@ -53,6 +62,7 @@ impl TaskLauncher for LocalLauncher {
             .arg(&spec_path)
             .env("FATE_JOB_ID", &spec.job_id)
             .env("FATEFLOW_TASK_ID", &spec.task_id)
+            .env("TMPDIR", &scratch)
             .env(
                 fateflow_scheduler::launcher::TASK_TOKEN_ENV,
                 spec.token.secret(),
@@ -86,6 +96,11 @@ impl TaskLauncher for LocalLauncher {
         tokio::spawn(async move {
             let status = child.wait().await;
             let code = status.ok().and_then(|s| s.code());
+            if let Err(e) = tokio::fs::remove_dir_all(&scratch).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %scratch.display(), "removing a task's scratch dir: {e}");
+                }
+            }
             let _ = exits.send(ProcessExit {
                 code,
                 log_tail: tail(&log_path, 20),

@@ -52,13 +52,14 @@ pub fn run_task(spec_path: &Path) -> i32 {
         }
     };
     log(&format!(
-        "task {} v{} ({}) at {}:{} starting, pid {}",
+        "task {} v{} ({}) at {}:{} starting, pid {}, scratch dir {}",
         spec.task_id,
         spec.task_version,
         spec.module,
         spec.role,
         spec.party_id,
-        std::process::id()
+        std::process::id(),
+        std::env::temp_dir().display()
     ));
     let running = WorkerReport {
         party_status: Some(Status::Running),

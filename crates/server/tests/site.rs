@@ -46,15 +46,42 @@ fn upload_and_reader_transform_job_succeed_in_separate_processes() {
     let log = dir
         .path()
         .join(format!("logs/{job_id}/guest/9999/reader_0/INFO.log"));
-    assert!(std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("task succeeded"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("task succeeded"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "scratch dir {}",
+            log.with_file_name("scratch_v0").display()
+        )),
+        "{text}"
+    );
     let metrics = s.post(
         "tracking/component/metric/all",
         json!({"job_id": job_id, "component_name": "reader_0", "role": "guest", "party_id": 9999}),
     );
     assert_eq!(metrics["retcode"], 0, "{metrics}");
     assert!(metrics["data"]["reader_namespace"].is_object(), "{metrics}");
+    // Each task had a scratch dir (its TMPDIR) in its log dir, removed once it ended.
+    let scratch_dirs = || {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.path().join(format!("logs/{job_id}"))];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    if e.file_name().to_string_lossy().starts_with("scratch_v") {
+                        found.push(e.path());
+                    }
+                    stack.push(e.path());
+                }
+            }
+        }
+        found
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !scratch_dirs().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(scratch_dirs(), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]

@@ -596,6 +596,11 @@ impl RowSorter {
     }
 }
 
+/// The most the matching and the output sort hold in memory, whatever the budget: past
+/// that they go to disk, which costs a write and a read of each value (seconds, against
+/// minutes of curve arithmetic), so a task's memory is the same at 1M or 100M ids.
+pub(crate) const IN_MEMORY_CAP: u64 = 96 << 20;
+
 /// Writes the rows of `input` whose bits are set in `kept` (over its scan order) as the
 /// task's output `name`, sorted by sid over `partitions` partitions (the ids alone with
 /// `only_key`). Every party doing this with the same sids and partition count writes
@@ -613,7 +618,7 @@ pub(crate) fn write_aligned(
     let source = info.schema;
     let ncols_in = source.header.len();
     let ncols = if only_key { 0 } else { ncols_in };
-    let mut sorter = RowSorter::new(ncols, ctx.memory.bytes() / 4);
+    let mut sorter = RowSorter::new(ncols, (ctx.memory.bytes() / 4).min(IN_MEMORY_CAP));
     let blocks = read_blocks(ctx.tables, input, scan_block_rows(ctx, ncols_in))
         .map_err(|e| Error::table(input, e))?;
     let mut pos = 0usize;

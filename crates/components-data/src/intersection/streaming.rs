@@ -10,7 +10,7 @@
 //!
 //! The guest hash-partitions the values it compares (double encryptions, final hashes)
 //! with their positions into buckets, in memory when they fit a quarter of the task's
-//! budget, else in scratch files, and matches bucket by bucket. The kept rows are a
+//! budget (at most 96 MB), else in scratch files, and matches bucket by bucket. The kept rows are a
 //! bitmap over the scan order; the matching pairs of each host go to a scratch file, so
 //! that with several hosts each host's bitmap is derived from the common intersection.
 //! A host learns its rows as a bitmap over its own scan order (`intersect_bitmap`).
@@ -20,7 +20,7 @@
 
 use super::commutative::Cipher;
 use super::param::{IntersectParam, RsaParams};
-use super::spill::{bucket_count, match_buckets, Bitmap, Buckets, PairLog, Scratch};
+use super::spill::{bucket_count, match_buckets, Bitmap, Buckets, PairLog, Scratch, IN_MEMORY_CAP};
 use super::{guest_of, hosts_of, Found, Goal};
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
@@ -197,8 +197,10 @@ struct HostPairs {
 }
 
 impl Run<'_, '_> {
+    /// Bytes the matching may hold in memory before it partitions to disk: a quarter of
+    /// the budget, at most [`IN_MEMORY_CAP`].
     fn limit(&self) -> u64 {
-        self.ctx.memory.bytes() / 4
+        (self.ctx.memory.bytes() / 4).min(IN_MEMORY_CAP)
     }
 
     fn wait<T>(&mut self, f: impl FnOnce() -> Result<T>) -> Result<T> {

@@ -186,6 +186,7 @@ impl RowFileWriter {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Block {
     k: usize,
+    rows: usize,
     x: Vec<f64>,
     /// The label of each row, when the data has one.
     pub(crate) y: Option<Vec<f64>>,
@@ -203,11 +204,7 @@ impl Block {
     }
 
     pub(crate) fn len(&self) -> usize {
-        if self.k == 0 {
-            self.y.as_ref().map_or(0, Vec::len)
-        } else {
-            self.x.len() / self.k
-        }
+        self.rows
     }
 }
 
@@ -348,7 +345,12 @@ impl Dataset {
                 }
             }
         }
-        Ok(Block { k: self.k, x, y })
+        Ok(Block {
+            k: self.k,
+            rows: total,
+            x,
+            y,
+        })
     }
 
     /// The sids of `rows` (positions in this view), in that order.

@@ -31,6 +31,9 @@ enum ScoreAsk {
     Sids(Vec<String>),
 }
 
+/// Takes each block's scores: its first row, its rows and their scores.
+pub(crate) type ScoreSink<'a> = dyn FnMut(usize, &Block, Vec<f64>) -> Result<()> + 'a;
+
 /// Guest: `x_g·w_g + b + Σ_hosts x_h·w_h` for every row of `data`, in its order, block
 /// by block: `each(start, block, scores)` gets rows `start..start + scores.len()`.
 pub(crate) fn guest_scores(
@@ -40,7 +43,7 @@ pub(crate) fn guest_scores(
     w: &[f64],
     intercept: f64,
     tag: &str,
-    each: &mut dyn FnMut(usize, &Block, Vec<f64>) -> Result<()>,
+    each: &mut ScoreSink<'_>,
 ) -> Result<()> {
     let fed = ctx.federation()?;
     let plan = ScorePlan {
