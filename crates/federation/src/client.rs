@@ -4,6 +4,9 @@ use crate::{Error, Federation, Key, Result, MAX_MESSAGE_BYTES};
 use fateflow_domain::Party;
 use std::time::{Duration, Instant};
 
+/// How often a long wait for another party is noted in the task's log.
+const WAIT_NOTE_EVERY: Duration = Duration::from_secs(300);
+
 /// A task's federation through its site (`/v1/federation/push` and `/pull`).
 pub struct SiteFederation {
     client: reqwest::blocking::Client,
@@ -108,7 +111,20 @@ impl Federation for SiteFederation {
         key.validate()?;
         let started = Instant::now();
         // Long-poll in slices so a dead site is noticed and progress can be logged.
+        let mut next_note = WAIT_NOTE_EVERY;
         loop {
+            let waited = started.elapsed();
+            if waited >= next_note {
+                // The task's log is its stderr; the same stamp as the worker's lines.
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                eprintln!(
+                    "[{ms}] still waiting for `{name}` (tag `{tag}`) from {from} after {} min",
+                    waited.as_secs() / 60
+                );
+                next_note += WAIT_NOTE_EVERY;
+            }
             let left = self.timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return Err(Error::Timeout {

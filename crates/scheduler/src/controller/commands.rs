@@ -635,7 +635,11 @@ impl PartyController {
             },
             computing_partitions: params.computing_partitions.unwrap_or(params.task_cores),
             roles: parsed.conf.roles.clone(),
-            federation_timeout_s: params.timeout.clamp(1, 600),
+            // A party may compute far longer than any fixed bound before it sends (one
+            // HeteroLR epoch over 10M rows takes about 17 minutes on 2 cores), and a
+            // party that fails or dies ends the job through the scheduler: a `get` waits
+            // as long as the job may run.
+            federation_timeout_s: params.timeout.max(1),
             token: TaskToken::default(),
         })
     }
