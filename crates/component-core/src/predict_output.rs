@@ -144,6 +144,19 @@ pub struct PredictRow {
     pub detail: Vec<f64>,
 }
 
+impl PredictRow {
+    /// Appends the row's values in the [`to_frame`] column order (the sid aside).
+    fn extend_values(&self, out: &mut Vec<f64>) {
+        out.extend([
+            self.label,
+            self.predict_result,
+            self.predict_score,
+            self.data_type.code(),
+        ]);
+        out.extend_from_slice(&self.detail);
+    }
+}
+
 /// A binary classifier's row: `predict_result` is 1 when `score > threshold`, else 0,
 /// as FATE's classifiers decide (threshold 0.5 by default); detail `[1 - score, score]`
 /// for [`BINARY_DETAIL_KEYS`].
@@ -235,13 +248,7 @@ pub fn to_frame<K: AsRef<str>>(
             });
         }
         values.reserve(width);
-        values.extend([
-            row.label,
-            row.predict_result,
-            row.predict_score,
-            row.data_type.code(),
-        ]);
-        values.extend(row.detail);
+        row.extend_values(&mut values);
         sids.push(row.sid);
     }
     let mut columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -353,16 +360,15 @@ impl<'c> PredictWriter<'c> {
             });
         }
         self.row.clear();
-        self.row.extend([
-            row.label,
-            row.predict_result,
-            row.predict_score,
-            row.data_type.code(),
-        ]);
-        self.row.extend(row.detail);
+        row.extend_values(&mut self.row);
         self.writer
             .push(&row.sid, &self.row)
             .map_err(|e| crate::Error::table(&self.id, e))
+    }
+
+    /// Appends every prediction of `rows`, in order.
+    pub fn push_all(&mut self, rows: Vec<PredictRow>) -> crate::Result<()> {
+        rows.into_iter().try_for_each(|r| self.push(r))
     }
 
     /// Publishes the table and records it as the task's output.

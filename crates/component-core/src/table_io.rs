@@ -180,6 +180,29 @@ pub fn write_output_frame(
     ctx.tracker.save_output_data(&name, &target)
 }
 
+/// The position in `header` (the columns of `table`) of each column of `model_header`
+/// (the columns a model was trained with), in that order; a column `table` lacks is
+/// refused by name.
+pub fn model_columns(
+    table: &str,
+    header: &[String],
+    model_header: &[String],
+) -> Result<Vec<usize>> {
+    model_header
+        .iter()
+        .map(|h| {
+            header
+                .iter()
+                .position(|c| c == h)
+                .ok_or_else(|| Error::MissingColumn {
+                    table: table.into(),
+                    column: h.clone(),
+                    why: "the model was trained with it".into(),
+                })
+        })
+        .collect()
+}
+
 /// The host row of each of the guest's ids, in the guest's order. Fails unless both
 /// parties hold exactly the same ids.
 pub fn match_rows(

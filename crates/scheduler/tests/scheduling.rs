@@ -518,6 +518,24 @@ async fn a_task_token_acts_only_for_its_own_task_and_only_while_it_runs() {
 }
 
 #[tokio::test]
+async fn a_task_waits_for_other_parties_as_long_as_the_job_may_run() {
+    // One HeteroLR epoch over 10M rows takes longer than the 600 s a `get` was once
+    // capped at: the wait is the job's timeout, however long.
+    let site = Site::guest_only().await;
+    site.launcher.script(Rule::on("reader_0", Act::Hang));
+    let (dsl, mut conf) = one_party_job();
+    set_job_param(&mut conf, "timeout", json!(7200));
+    let job_id = site.submit(&dsl, &conf).await;
+    wait_running(&site, &job_id, "reader_0", GUEST).await;
+    let spec = site.launcher.launches_of(&job_id, "reader_0")[0]
+        .spec
+        .clone();
+    assert_eq!(spec.federation_timeout_s, 7200);
+    site.stop(&job_id, "done").await;
+    site.wait_end(&job_id).await;
+}
+
+#[tokio::test]
 async fn auto_retry_delay_comes_from_the_job_parameters() {
     let site = Site::guest_only().await;
     site.launcher

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use fateflow_tables::Frame;
+use serde::{Deserialize, Serialize};
 
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
@@ -236,11 +237,7 @@ impl Dataset {
     /// The first table under the first of `keys` that has one, copied block by block
     /// into the task's scratch space. Features are every column but the label; a
     /// missing or non-finite value is refused, naming its row and column.
-    pub(crate) fn read(
-        ctx: &TaskContext<'_>,
-        _module: &str,
-        keys: &[&str],
-    ) -> Result<Option<Dataset>> {
+    pub(crate) fn read(ctx: &TaskContext<'_>, keys: &[&str]) -> Result<Option<Dataset>> {
         let Some(input) = ctx.inputs.first_table(keys) else {
             return Ok(None);
         };
@@ -418,20 +415,10 @@ impl Dataset {
 
     /// The same rows with the columns of `header`, in its order (predict mode).
     pub(crate) fn select(&self, header: &[String]) -> Result<Dataset> {
-        let cols: Vec<usize> = header
-            .iter()
-            .map(|h| {
-                self.header
-                    .iter()
-                    .position(|c| c == h)
-                    .map(|p| self.cols[p])
-                    .ok_or_else(|| Error::MissingColumn {
-                        table: self.table.clone(),
-                        column: h.clone(),
-                        why: "the model was trained with it".into(),
-                    })
-            })
-            .collect::<Result<_>>()?;
+        let cols: Vec<usize> = crate::table_io::model_columns(&self.table, &self.header, header)?
+            .into_iter()
+            .map(|p| self.cols[p])
+            .collect();
         Ok(Dataset {
             header: header.to_vec(),
             k: cols.len(),
@@ -495,6 +482,29 @@ impl Dataset {
             Some(l) => frame.with_label(l.clone()).map_err(invalid),
             None => Ok(frame),
         }
+    }
+}
+
+/// What a party tells another of its table so that both can tell whether the two are
+/// aligned (the same ids in the same scan order): its row count and the
+/// [`fateflow_tables::sid_digest`] of its ids in that order.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Layout {
+    pub(crate) rows: usize,
+    digest: u64,
+}
+
+impl Layout {
+    pub(crate) fn of(data: &Dataset) -> Result<Layout> {
+        Ok(Layout {
+            rows: data.n(),
+            digest: data.digest()?,
+        })
+    }
+
+    /// Whether `data` (ours) is aligned with the table this layout describes.
+    pub(crate) fn matches(&self, data: &Dataset) -> Result<bool> {
+        Ok(self.rows == data.n() && self.digest == data.digest()?)
     }
 }
 

@@ -249,19 +249,18 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     if ctx.role == Role::Arbiter {
         return fit_arbiter_side(ctx, task, &param, &roles, None);
     }
-    let train = Dataset::read(ctx, task.module(), &["train_data", "data"])?.ok_or_else(|| {
-        Error::MissingInput {
+    let train =
+        Dataset::read(ctx, &["train_data", "data"])?.ok_or_else(|| Error::MissingInput {
             component: task.module().into(),
             what: "training data (input key `train_data`)".into(),
-        }
-    })?;
+        })?;
     if train.n() == 0 {
         return Err(Error::EmptyTable {
             table: train.table.clone(),
             component: task.module().into(),
         });
     }
-    let validate = Dataset::read(ctx, task.module(), &["validate_data"])?;
+    let validate = Dataset::read(ctx, &["validate_data"])?;
     ctx.tracker.info(&format!(
         "{} at {}: {} rows × {} features; {} host(s), {}; key {} bits",
         task.module(),
@@ -365,7 +364,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                 &train.table,
                 &scorer.detail_keys(task),
             )?;
-            let mut push = |rows: Vec<PredictRow>| rows.into_iter().try_for_each(|r| out.push(r));
+            let mut push = |rows| out.push_all(rows);
             scorer.guest_rows(&fitting, &train, "final.train", DataType::Train, &mut push)?;
             if let Some(v) = &validate {
                 scorer.guest_rows(&fitting, v, "final.validate", DataType::Validate, &mut push)?;
@@ -1234,16 +1233,12 @@ fn predict_mode(
             .info("predict mode: nothing to do at the arbiter");
         return Ok(());
     }
-    let data = Dataset::read(
-        ctx,
-        task.module(),
-        &["test_data", "data", "validate_data", "train_data"],
-    )?
-    .ok_or_else(|| Error::MissingInput {
-        component: task.module().into(),
-        what: "data to predict (input key `test_data`)".into(),
-    })?
-    .select(&model.header)?;
+    let data = Dataset::read(ctx, &["test_data", "data", "validate_data", "train_data"])?
+        .ok_or_else(|| Error::MissingInput {
+            component: task.module().into(),
+            what: "data to predict (input key `test_data`)".into(),
+        })?
+        .select(&model.header)?;
     let mut param = param.clone();
     if let Some(t) = meta.get("threshold").and_then(Value::as_f64) {
         param.threshold = t;
@@ -1259,7 +1254,7 @@ fn predict_mode(
         Role::Guest => {
             let mut out =
                 PredictWriter::create(ctx, &data.sid_name, &data.table, &scorer.detail_keys(task))?;
-            let mut push = |rows: Vec<PredictRow>| rows.into_iter().try_for_each(|r| out.push(r));
+            let mut push = |rows| out.push_all(rows);
             let n = scorer.guest_rows(&fitting, &data, "predict", DataType::Test, &mut push)?;
             out.finish()?;
             ctx.tracker.info(&format!(

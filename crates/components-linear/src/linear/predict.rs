@@ -9,16 +9,15 @@ use fateflow_domain::Party;
 use fateflow_federation::FederationExt;
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Block, Dataset, READ_BLOCK_ROWS};
+use super::dataset::{Block, Dataset, Layout, READ_BLOCK_ROWS};
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 
-/// What the guest tells the hosts before scoring: its rows, their ids' digest and the
-/// rows per block.
+/// What the guest tells the hosts before scoring: its table's layout and the rows per
+/// block.
 #[derive(Debug, Serialize, Deserialize)]
 struct ScorePlan {
-    rows: usize,
-    digest: u64,
+    layout: Layout,
     block_rows: usize,
 }
 
@@ -47,8 +46,7 @@ pub(crate) fn guest_scores(
 ) -> Result<()> {
     let fed = ctx.federation()?;
     let plan = ScorePlan {
-        rows: data.n(),
-        digest: data.digest()?,
+        layout: Layout::of(data)?,
         block_rows: READ_BLOCK_ROWS,
     };
     fed.remote("score_plan", tag, &plan, hosts)?;
@@ -115,14 +113,14 @@ pub(crate) fn host_scores(
             format!("{guest} sent blocks of 0 rows"),
         ));
     }
-    let aligned = plan.rows == data.n() && plan.digest == data.digest()?;
+    let aligned = plan.layout.matches(data)?;
     fed.remote("score_aligned", tag, &aligned, &[guest])?;
     let index = if aligned {
         None
     } else {
         Some(sid_index(data)?)
     };
-    for j in 0..plan.rows.div_ceil(plan.block_rows) {
+    for j in 0..plan.layout.rows.div_ceil(plan.block_rows) {
         let btag = format!("{tag}.{j}");
         let block = match fed.get::<ScoreAsk>("score_ask", &btag, guest)? {
             ScoreAsk::Range(start, end) if aligned && start <= end && end <= data.n() => {

@@ -41,7 +41,7 @@ use fateflow_federation::{Federation, FederationExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Block, Dataset};
+use super::dataset::{Block, Dataset, Layout};
 use super::init::initial_weights;
 use super::optimizer::{Optimizer, SqnHessian, SqnWindow};
 use super::param::{BatchStrategy, EarlyStop, LinearParam, OptimizerKind, Penalty, Task};
@@ -851,23 +851,6 @@ enum BatchRows {
     Rows(Vec<Batch>),
 }
 
-/// What the guest tells each host of its table first: its row count and the
-/// [`fateflow_tables::sid_digest`] of its ids in scan order.
-#[derive(Debug, Serialize, Deserialize)]
-struct Layout {
-    rows: usize,
-    digest: u64,
-}
-
-impl Layout {
-    fn of(data: &Dataset) -> Result<Layout> {
-        Ok(Layout {
-            rows: data.n(),
-            digest: data.digest()?,
-        })
-    }
-}
-
 /// The batches for one host: by position when its table is aligned with ours.
 fn batch_rows(data: &Dataset, batches: &[Batch], aligned: bool) -> Result<BatchRows> {
     if aligned {
@@ -1546,8 +1529,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     let guest = run.roles.guest;
     let init_tag = run.tag(&[]);
     let layout: Layout = fed.get("layout", &init_tag, guest)?;
-    let own_layout = Layout::of(data)?;
-    let aligned = layout.rows == own_layout.rows && layout.digest == own_layout.digest;
+    let aligned = layout.matches(data)?;
     fed.remote("aligned", &init_tag, &aligned, &[guest])?;
     run.ctx.tracker.info(&if aligned {
         "the guest's and this host's tables are aligned: batch rows go by position".to_string()
@@ -1555,7 +1537,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
         format!(
             "the guest's table ({} rows) and this host's ({} rows) are not aligned: batch \
              rows go by sample id (run Intersection first to avoid it)",
-            layout.rows, own_layout.rows
+            layout.rows,
+            data.n()
         )
     });
     let announced: BatchRows = fed.get("batches", &init_tag, guest)?;

@@ -114,20 +114,10 @@ impl Dataset {
 
     /// The same rows with the columns of `header`, in its order (predict mode).
     pub(crate) fn select(&self, header: &[String]) -> Result<Dataset> {
-        let columns = header
-            .iter()
-            .map(|h| {
-                self.header
-                    .iter()
-                    .position(|c| c == h)
-                    .map(|j| self.columns[j].clone())
-                    .ok_or_else(|| Error::MissingColumn {
-                        table: self.table.clone(),
-                        column: h.clone(),
-                        why: "the model was trained with it".into(),
-                    })
-            })
-            .collect::<Result<_>>()?;
+        let columns = crate::table_io::model_columns(&self.table, &self.header, header)?
+            .into_iter()
+            .map(|j| self.columns[j].clone())
+            .collect();
         Ok(Dataset {
             header: header.to_vec(),
             columns,
