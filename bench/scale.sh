@@ -17,7 +17,8 @@
 # default $TMPDIR/fateflow-scale-data), TASK_MEMORY_MB (the site's task budget, 1536),
 # PROFILE (release; `dev` for a quick check of the script itself), KEEP (a directory:
 # each size's task logs and result line are kept there, and the table is printed over
-# every result kept so far, so sizes can be run at different times).
+# every result kept so far, so sizes can be run at different times), BIN_DIR (a directory
+# holding prebuilt `fateflow` and `flow`: no build, so the tree can change during a run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-1000000 3000000}
@@ -27,8 +28,12 @@ TASK_MEMORY_MB=${TASK_MEMORY_MB:-1536}
 DATA=${SCALE_DATA:-${TMPDIR:-/tmp}/fateflow-scale-data}
 bash scripts/setup.sh
 PROFILE=${PROFILE:-release}
-cargo build --profile "$PROFILE" --locked -p fateflow-server --bin fateflow -p fateflow-cli --bin flow
-TARGET=${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
+if [ -n "${BIN_DIR:-}" ]; then
+  TARGET=$BIN_DIR
+else
+  cargo build --profile "$PROFILE" --locked -p fateflow-server --bin fateflow -p fateflow-cli --bin flow
+  TARGET=${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fateflow-scale.XXXXXX")
 SERVER_PID=
 SAMPLER_PID=
