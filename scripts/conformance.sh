@@ -29,7 +29,9 @@ CLIENT_VERSION=${FATE_CLIENT_VERSION:-1.11.3}
 FOLDERS=("$@")
 if [[ ${#FOLDERS[@]} == 0 ]]; then
     FOLDERS=(data_transform data_split union feature_scale intersect hetero_feature_binning
-        hetero_feature_selection hetero_logistic_regression hetero_linear_regression)
+        hetero_feature_selection hetero_logistic_regression hetero_linear_regression
+        hetero_secureboost data_statistics feature_imputation label_transform column_expand
+        psi scorecard local_baseline)
 fi
 
 if [[ ! -d "$EXAMPLES/dsl/v2" ]]; then

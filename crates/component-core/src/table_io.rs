@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use fateflow_tables::{TableId, TableInfo, TableSchema};
 
 use crate::error::{Error, Result};
@@ -178,6 +178,129 @@ pub fn write_output_frame(
     )
     .map_err(|e| Error::table(&id, e))?;
     ctx.tracker.save_output_data(&name, &target)
+}
+
+/// Calls `f` with every record batch of `table`, partition after partition, each in
+/// write order: the batch's partition, sids and value columns in header order. Progress
+/// is reported per partition.
+pub fn scan_columns(
+    ctx: &crate::TaskContext<'_>,
+    table: &TableId,
+    info: &TableInfo,
+    mut f: impl FnMut(u32, &StringArray, &[&[f64]]) -> Result<()>,
+) -> Result<()> {
+    for partition in 0..info.partitions {
+        let batches = ctx
+            .tables
+            .read_partition(table, partition)
+            .map_err(|e| Error::table(table, e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::table(table, e))?;
+            let (sids, columns) = fateflow_tables::batch_columns(&info.schema, &batch)
+                .map_err(|e| Error::table(table, e))?;
+            f(partition, sids, &columns)?;
+        }
+        ctx.tracker
+            .progress(percent(partition + 1, info.partitions));
+    }
+    Ok(())
+}
+
+/// Writes `table` with its value columns changed by `f` as the task's first output data
+/// (default name `data`): [`write_derived_columns`] where `f` gets a batch's sids and
+/// its columns copied in `schema`'s order (`schema` is the output's: the input's, or the
+/// input's with columns added at the end, whose slots start as NaN for `f` to fill).
+pub fn write_mapped_columns(
+    ctx: &crate::TaskContext<'_>,
+    table: &TableId,
+    info: &TableInfo,
+    rows: u64,
+    schema: &TableSchema,
+    mut f: impl FnMut(&StringArray, &mut [Vec<f64>]) -> Result<()>,
+) -> Result<crate::TableRef> {
+    let width = schema.header.len();
+    write_derived_columns(ctx, table, info, rows, schema, |sids, columns| {
+        let n = sids.len();
+        let mut values: Vec<Vec<f64>> = (0..width)
+            .map(|c| match columns.get(c) {
+                Some(col) => col.to_vec(),
+                None => vec![f64::NAN; n],
+            })
+            .collect();
+        f(sids, &mut values)?;
+        Ok(values)
+    })
+}
+
+/// Writes the task's first output data (default name `data`) with `schema`, record batch
+/// by record batch of `table`, keeping each row's sid and partition, so memory holds one
+/// batch: `f` gets a batch's sids and value columns (in `table`'s header order) and
+/// returns the output's columns in `schema`'s order. Progress is reported per
+/// partition. Returns the output and records it with the tracker.
+pub fn write_derived_columns(
+    ctx: &crate::TaskContext<'_>,
+    table: &TableId,
+    info: &TableInfo,
+    rows: u64,
+    schema: &TableSchema,
+    mut f: impl FnMut(&StringArray, &[&[f64]]) -> Result<Vec<Vec<f64>>>,
+) -> Result<crate::TableRef> {
+    let data_name = ctx.first_output_data_name("data").to_owned();
+    let output = ctx.output_table(&data_name);
+    let dest = output.to_id("output table")?;
+    let out_info = TableInfo {
+        schema: schema.clone(),
+        origin: fateflow_tables::TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
+        ..info.clone()
+    };
+    let mut stage = ctx
+        .tables
+        .begin_write(&dest, &out_info)
+        .map_err(|e| Error::table(&dest, e))?;
+    let width = schema.header.len();
+    for partition in 0..info.partitions {
+        let batches = ctx
+            .tables
+            .read_partition(table, partition)
+            .map_err(|e| Error::table(table, e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::table(table, e))?;
+            let (sids, columns) = fateflow_tables::batch_columns(&info.schema, &batch)
+                .map_err(|e| Error::table(table, e))?;
+            let values = f(sids, &columns)?;
+            if values.len() != width || values.iter().any(|v| v.len() != sids.len()) {
+                return Err(Error::table(
+                    &dest,
+                    fateflow_tables::Error::InvalidFrame {
+                        reason: format!(
+                            "a derived batch does not have {width} columns of {} rows",
+                            sids.len()
+                        ),
+                    },
+                ));
+            }
+            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(width + 1);
+            arrays.push(batch.column(0).clone());
+            arrays.extend(
+                values
+                    .into_iter()
+                    .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef),
+            );
+            let out = RecordBatch::try_new(schema.arrow_schema(), arrays)
+                .map_err(|e| Error::table(&dest, fateflow_tables::Error::from(e)))?;
+            stage
+                .write(partition, &out)
+                .map_err(|e| Error::table(&dest, e))?;
+        }
+        ctx.tracker
+            .progress(percent(partition + 1, info.partitions));
+    }
+    stage
+        .commit(fateflow_tables::WriteMode::Replace, rows)
+        .map_err(|e| Error::table(&dest, e))?;
+    ctx.tracker.save_output_data(&data_name, &output)?;
+    Ok(output)
 }
 
 /// The position in `header` (the columns of `table`) of each column of `model_header`

@@ -1,14 +1,16 @@
 //! FATE's data components: `Reader`, `DataTransform` (alias `DataIO`), `FeatureScale`,
 //! `Union`, `FederatedSample`, `HeteroDataSplit` (alias `DataSplit`), `Intersection` and
-//! `CacheLoader`.
+//! `CacheLoader`, `LabelTransform` and `ColumnExpand`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
 
+pub mod column_expand;
 pub mod data_split;
 pub mod data_transform;
 pub mod feature_scale;
 pub mod intersection;
+pub mod label_transform;
 pub mod reader;
 pub mod sample;
 pub mod testing;
@@ -31,6 +33,8 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     data_split::HOMO_SCHEMA,
     union::SCHEMA,
     sample::SCHEMA,
+    label_transform::SCHEMA,
+    column_expand::SCHEMA,
 ];
 
 /// This family's components.
@@ -44,6 +48,8 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("HomoDataSplit", &data_split::HomoDataSplit),
     ("Union", &union::Union),
     ("FederatedSample", &sample::FederatedSample),
+    ("LabelTransform", &label_transform::LabelTransform),
+    ("ColumnExpand", &column_expand::ColumnExpand),
 ];
 
 #[cfg(test)]
@@ -114,6 +120,12 @@ mod tests {
         });
         each(&crate::sample::SCHEMA, &[], &|map| {
             debug(SampleParam::parse(map))
+        });
+        each(&crate::label_transform::SCHEMA, &[], &|map| {
+            debug(crate::label_transform::LabelTransformParam::parse(map))
+        });
+        each(&crate::column_expand::SCHEMA, &[], &|map| {
+            debug(crate::column_expand::ColumnExpandParam::parse(map))
         });
     }
 

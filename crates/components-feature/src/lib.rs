@@ -1,24 +1,43 @@
-//! FATE's feature engineering components: `HeteroFeatureBinning` and
-//! `HeteroFeatureSelection` (whose IV filters read a binning model of this crate).
+//! FATE's feature engineering components: `HeteroFeatureBinning`,
+//! `HeteroFeatureSelection` (whose IV filters read a binning model of this crate) and
+//! `DataStatistics`, `FeatureImputation` and `PSI` (on binning's quantile summary), and
+//! `OneHotEncoder`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
 
 pub mod binning;
+pub mod imputation;
+pub mod one_hot;
+pub mod psi;
 pub mod selection;
+pub mod statistics;
 
 use fateflow_component_core::{context, error, params, table_io, wire};
 
 pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
+pub use imputation::{FeatureImputation, ImputationModel};
 pub use selection::{FeatureSelectionModel, HeteroFeatureSelection};
+pub use statistics::{DataStatistics, StatisticsModel};
 
 /// This family's parameter schemas.
-pub const SCHEMAS: &[ModuleSchema] = &[binning::param::SCHEMA, selection::param::SCHEMA];
+pub const SCHEMAS: &[ModuleSchema] = &[
+    binning::param::SCHEMA,
+    selection::param::SCHEMA,
+    statistics::param::SCHEMA,
+    imputation::param::SCHEMA,
+    psi::SCHEMA,
+    one_hot::SCHEMA,
+];
 
 /// This family's components.
 pub const COMPONENTS: fateflow_component_core::Components = &[
     ("HeteroFeatureBinning", &HeteroFeatureBinning),
     ("HeteroFeatureSelection", &HeteroFeatureSelection),
+    ("DataStatistics", &DataStatistics),
+    ("FeatureImputation", &FeatureImputation),
+    ("PSI", &psi::Psi),
+    ("OneHotEncoder", &one_hot::OneHotEncoder),
 ];
 
 #[cfg(test)]
@@ -27,7 +46,9 @@ mod tests {
     use serde_json::json;
 
     use crate::binning::param::BinningParam;
+    use crate::imputation::param::ImputationParam;
     use crate::selection::param::{SelectionParam, SUPPORTED};
+    use crate::statistics::param::StatisticsParam;
 
     #[test]
     fn every_key_marked_implemented_is_read() {
@@ -51,9 +72,28 @@ mod tests {
             unread.is_empty(),
             "HeteroFeatureSelection: never read: {unread:?}"
         );
+        let unread = unread_implemented_keys(&crate::statistics::param::SCHEMA, &[], &|map| {
+            let _ = StatisticsParam::parse(map);
+        });
+        assert!(unread.is_empty(), "DataStatistics: never read: {unread:?}");
+        let unread = unread_implemented_keys(&crate::imputation::param::SCHEMA, &[], &|map| {
+            let _ = ImputationParam::parse(map);
+        });
+        assert!(
+            unread.is_empty(),
+            "FeatureImputation: never read: {unread:?}"
+        );
+        let unread = unread_implemented_keys(&crate::psi::SCHEMA, &[], &|map| {
+            let _ = crate::psi::PsiParam::parse(map);
+        });
+        assert!(unread.is_empty(), "PSI: never read: {unread:?}");
+        let unread = unread_implemented_keys(&crate::one_hot::SCHEMA, &[], &|map| {
+            let _ = crate::one_hot::OneHotParam::parse(map);
+        });
+        assert!(unread.is_empty(), "OneHotEncoder: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            2,
+            6,
             "a schema of this family is not checked here"
         );
     }
@@ -74,6 +114,26 @@ mod tests {
             &crate::selection::param::SCHEMA,
             &one_filter_each,
             &SelectionParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::statistics::param::SCHEMA,
+            &[],
+            &StatisticsParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::imputation::param::SCHEMA,
+            &[],
+            &ImputationParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::psi::SCHEMA,
+            &[],
+            &crate::psi::PsiParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::one_hot::SCHEMA,
+            &[],
+            &crate::one_hot::OneHotParam::parse,
         ));
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }

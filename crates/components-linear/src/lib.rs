@@ -1,9 +1,11 @@
-//! FATE's hetero linear models: `HeteroLR` and `HeteroLinR` (see [`linear`]).
+//! FATE's linear models: `HeteroLR` and `HeteroLinR` (see [`linear`]), and
+//! `LocalBaseline`, a plain logistic regression on one party's data.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
 
 pub mod linear;
+pub mod local_baseline;
 
 use fateflow_component_core::{
     context, error, memory, params, predict_output, rng, table_io, wire,
@@ -16,11 +18,15 @@ pub use linear::{HeteroLR, HeteroLinR, LinearModelParam};
 pub const SCHEMAS: &[ModuleSchema] = &[
     linear::param::HETERO_LR_SCHEMA,
     linear::param::HETERO_LINR_SCHEMA,
+    local_baseline::SCHEMA,
 ];
 
 /// This family's components.
-pub const COMPONENTS: fateflow_component_core::Components =
-    &[("HeteroLR", &HeteroLR), ("HeteroLinR", &HeteroLinR)];
+pub const COMPONENTS: fateflow_component_core::Components = &[
+    ("HeteroLR", &HeteroLR),
+    ("HeteroLinR", &HeteroLinR),
+    ("LocalBaseline", &local_baseline::LocalBaseline),
+];
 
 #[cfg(test)]
 mod tests {
@@ -46,9 +52,13 @@ mod tests {
             });
             assert!(unread.is_empty(), "{}: never read: {unread:?}", schema.name);
         }
+        let unread = unread_implemented_keys(&crate::local_baseline::SCHEMA, &[], &|map| {
+            let _ = crate::local_baseline::LocalBaselineParam::parse(map);
+        });
+        assert!(unread.is_empty(), "LocalBaseline: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            2,
+            3,
             "a schema of this family is not checked here"
         );
     }
@@ -78,6 +88,11 @@ mod tests {
                 &|map| LinearParam::parse(task, map),
             ));
         }
+        problems.extend(fateflow_component_core::testing::default_drift(
+            &crate::local_baseline::SCHEMA,
+            &[],
+            &crate::local_baseline::LocalBaselineParam::parse,
+        ));
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

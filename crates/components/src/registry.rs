@@ -71,8 +71,11 @@ mod tests {
             r.modules().collect::<Vec<_>>(),
             [
                 "CacheLoader",
+                "ColumnExpand",
+                "DataStatistics",
                 "DataTransform",
                 "Evaluation",
+                "FeatureImputation",
                 "FeatureScale",
                 "FederatedSample",
                 "HeteroDataSplit",
@@ -83,7 +86,12 @@ mod tests {
                 "HeteroSecureBoost",
                 "HomoDataSplit",
                 "Intersection",
+                "LabelTransform",
+                "LocalBaseline",
+                "OneHotEncoder",
+                "PSI",
                 "Reader",
+                "Scorecard",
                 "Union"
             ]
         );

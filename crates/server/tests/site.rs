@@ -814,3 +814,60 @@ fn submit_refuses_a_module_without_implementation_and_warns_of_conf_for_absent_c
         .collect();
     assert_eq!(about.len(), 1, "said once: {r}");
 }
+
+#[test]
+fn a_component_that_does_not_run_at_a_party_passes_its_input_on() {
+    // The host's LabelTransform has `need_run: false`: the host's DataStatistics reads
+    // the intersection's table through it, as FATE's pass_data gives it.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[], &[]);
+    s.upload_breast();
+    let read = |f: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(examples().join("jobs/psi_ecdh").join(f)).unwrap())
+            .unwrap()
+    };
+    let (mut dsl, mut conf) = (read("dsl.json"), read("conf.json"));
+    let components = dsl["components"].as_object_mut().unwrap();
+    components.remove("feature_scale_0");
+    components.insert(
+        "label_transform_0".into(),
+        json!({"module": "LabelTransform", "input": {"data": {"data": ["intersection_0.data"]}},
+               "output": {"data": ["data"], "model": ["model"]}}),
+    );
+    components.insert(
+        "statistic_0".into(),
+        json!({"module": "DataStatistics", "input": {"data": {"data": ["label_transform_0.data"]}},
+               "output": {"model": ["model"]}}),
+    );
+    let common = conf["component_parameters"]["common"]
+        .as_object_mut()
+        .unwrap();
+    common.remove("feature_scale_0");
+    common.insert(
+        "label_transform_0".into(),
+        json!({"label_encoder": {"0": 1, "1": 0}}),
+    );
+    common.insert(
+        "statistic_0".into(),
+        json!({"statistics": ["count"], "column_names": ["x11"], "column_indexes": [0]}),
+    );
+    conf["component_parameters"]["role"]["host"]["0"]["label_transform_0"] =
+        json!({"need_run": false});
+    let job_id = s.submit(dsl, conf);
+    let job = s.wait_end(&job_id, Duration::from_secs(120));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let summary = |role: &str, party: u64| -> Value {
+        let r = s.post(
+            "tracking/component/summary/download",
+            json!({"job_id": job_id, "component_name": "statistic_0", "role": role, "party_id": party}),
+        );
+        r["data"].clone()
+    };
+    // The host described its own x0 (x11 it has too); the guest its x0 (it has no x11).
+    let host = summary("host", 10000);
+    assert_eq!(host["x0"]["count"], json!(569.0), "{host}");
+    assert_eq!(host["x11"]["count"], json!(569.0), "{host}");
+    let guest = summary("guest", 9999);
+    assert_eq!(guest["x0"]["count"], json!(569.0), "{guest}");
+    assert!(guest.get("x11").is_none(), "{guest}");
+}

@@ -12,7 +12,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::error::{Error, Result};
 use crate::id::TableId;
-use crate::read::{scan, split_batch, text_columns, RowView};
+use crate::read::{batch_columns, scan, text_columns, RowView};
 use crate::schema::{RowLayout, TableInfo};
 use crate::store::{unique_name, TableStore};
 use crate::RecordBatch;
@@ -68,7 +68,7 @@ impl RowChunk<'_> {
             }
             return Ok(());
         }
-        let (sids, columns) = split_batch(&self.info.schema, &self.batch)?;
+        let (sids, columns) = batch_columns(&self.info.schema, &self.batch)?;
         let mut values = Vec::with_capacity(columns.len());
         for r in 0..self.rows {
             values.clear();

@@ -64,8 +64,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use frame::Frame;
 pub use id::{TableId, MAX_NAME_LEN};
 pub use read::{
-    for_each_row, read_all, read_partition_frame, read_text_partition, scan, scan_text, table_meta,
-    write_frame, write_text, RowView, TableScan,
+    batch_columns, for_each_row, read_all, read_partition_frame, read_text_partition, scan,
+    scan_text, table_meta, write_frame, write_text, RowView, TableScan,
 };
 pub use schema::{
     RowLayout, TableAddress, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS,

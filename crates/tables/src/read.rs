@@ -139,7 +139,7 @@ where
                 f(RowView::Text(sids.value(r), lines.value(r)))?;
             }
         } else {
-            let (sids, columns) = split_batch(&info.schema, &batch)?;
+            let (sids, columns) = batch_columns(&info.schema, &batch)?;
             for r in 0..rows {
                 values.clear();
                 values.extend(columns.iter().map(|c| c[r]));
@@ -180,7 +180,7 @@ impl FrameBuilder {
     }
 
     fn append(&mut self, batch: &RecordBatch) -> Result<()> {
-        let (sids, columns) = split_batch(&self.schema, batch)?;
+        let (sids, columns) = batch_columns(&self.schema, batch)?;
         self.sids
             .extend((0..batch.num_rows()).map(|row| sids.value(row).to_owned()));
         self.values.reserve(batch.num_rows() * columns.len());
@@ -196,7 +196,7 @@ impl FrameBuilder {
 }
 
 /// Checks a batch against the schema and returns its sid array and value slices.
-pub(crate) fn split_batch<'b>(
+pub fn batch_columns<'b>(
     schema: &TableSchema,
     batch: &'b RecordBatch,
 ) -> Result<(&'b arrow_array::StringArray, Vec<&'b [f64]>)> {
@@ -276,7 +276,7 @@ where
     }
     'scan: for batch in scan(store, id)? {
         let batch = batch?;
-        let (sids, columns) = split_batch(&info.schema, &batch)?;
+        let (sids, columns) = batch_columns(&info.schema, &batch)?;
         for row in 0..batch.num_rows() {
             if part_of_data.len() >= PART_OF_DATA_ROWS {
                 break 'scan;

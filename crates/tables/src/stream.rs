@@ -12,7 +12,7 @@ use crate::check_partitions;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::id::TableId;
-use crate::read::{scan, split_batch, TableScan};
+use crate::read::{batch_columns, scan, TableScan};
 use crate::schema::{RowLayout, TableInfo, TableMeta, TableOrigin, TableSchema, PART_OF_DATA_ROWS};
 use crate::store::{TableStore, WriteMode};
 use crate::RecordBatch;
@@ -80,7 +80,7 @@ impl<S: TableStore + ?Sized> FrameBlocks<'_, S> {
                     None => break,
                 },
             };
-            let (sid_array, columns) = split_batch(&self.schema, &batch)?;
+            let (sid_array, columns) = batch_columns(&self.schema, &batch)?;
             let take = (batch.num_rows() - start).min(self.rows_per_block - sids.len());
             for row in start..start + take {
                 sids.push(sid_array.value(row).to_owned());

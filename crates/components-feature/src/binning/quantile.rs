@@ -178,6 +178,56 @@ impl QuantileSummary {
     }
 }
 
+/// A column's summary built as FATE's quantile binning builds it: one summary per
+/// partition, compressed at the partition's end and merged into the running one in
+/// partition order.
+#[derive(Debug, Clone)]
+pub struct PartitionedSummary {
+    merged: Option<QuantileSummary>,
+    part: QuantileSummary,
+    values: u64,
+}
+
+impl PartitionedSummary {
+    /// An empty summary with FATE's three settings.
+    pub fn new(compress_thres: usize, head_size: usize, error: f64) -> Self {
+        PartitionedSummary {
+            merged: None,
+            part: QuantileSummary::new(compress_thres, head_size, error),
+            values: 0,
+        }
+    }
+
+    /// Adds a (non-NaN) value of the current partition.
+    pub fn insert(&mut self, x: f64) {
+        self.part.insert(x);
+        self.values += 1;
+    }
+
+    /// Ends the current partition.
+    pub fn end_partition(&mut self) {
+        let fresh = QuantileSummary::new(
+            self.part.compress_thres,
+            self.part.head_size,
+            self.part.error,
+        );
+        let mut s = std::mem::replace(&mut self.part, fresh);
+        s.compress();
+        self.merged = Some(match self.merged.take() {
+            None => s,
+            Some(acc) => acc.merge(s),
+        });
+    }
+
+    /// The summary of every partition ended, or `None` when no value was added.
+    pub fn finish(mut self) -> Option<QuantileSummary> {
+        if self.part.count > 0 || !self.part.head.is_empty() {
+            self.end_partition();
+        }
+        self.merged.filter(|_| self.values > 0)
+    }
+}
+
 /// The compression step: from the end, a tuple merges into the current head while
 /// `g + g_head + delta_head < threshold`; the first and last tuples are kept.
 fn compressed(sampled: &[Tuple], threshold: f64) -> Vec<Tuple> {

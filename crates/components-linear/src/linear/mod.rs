@@ -71,7 +71,7 @@
 //! `optimizer: sqn` runs FATE's stochastic quasi-Newton (`sqn_param`) and needs an
 //! arbiter; see [`train`].
 
-mod dataset;
+pub(crate) mod dataset;
 pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;

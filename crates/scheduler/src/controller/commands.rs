@@ -481,13 +481,31 @@ impl PartyController {
         for (key, refs) in &spec.input.data {
             let mut tables = Vec::new();
             for r in refs {
+                // An upstream that does not run here (`need_run: false`) passes its
+                // `data` input on as its output, as FATE's `pass_data` does.
+                let mut r = r;
+                while let DataRef::Output(o) = r {
+                    let passed = plan.iter().any(|p| {
+                        p.component == o.component
+                            && p.parties.iter().any(|pt| pt.party == party && !pt.need_run)
+                    });
+                    let through = passed
+                        .then(|| parsed.dsl.component(&o.component))
+                        .flatten()
+                        .and_then(|c| c.input.data.iter().find(|(k, _)| k == "data"))
+                        .and_then(|(_, refs)| refs.first());
+                    match through {
+                        Some(next) if passed => r = next,
+                        _ => break,
+                    }
+                }
                 match r {
                     DataRef::Output(o) => {
                         // An upstream that does not run at this party (an arbiter's
                         // intersection) gives it no data, as in FATE.
                         let runs_here = plan.iter().any(|p| {
                             p.component == o.component
-                                && p.parties.iter().any(|pt| pt.party == party)
+                                && p.parties.iter().any(|pt| pt.party == party && pt.need_run)
                         });
                         if !runs_here {
                             continue;

@@ -1,0 +1,17 @@
+# Data for bench/feature.sh: N rows of id, x0..x19 (about 5 % of the cells missing);
+# with shift > 0 every value moves by shift (the "actual" table of PSI).
+# Usage: awk -v n=N -v shift=S -v seed=K -f gen.awk > file.csv
+BEGIN {
+  srand(seed)
+  printf "id"
+  for (j = 0; j < 20; j++) printf ",x%d", j
+  printf "\n"
+  for (i = 0; i < n; i++) {
+    line = i
+    for (j = 0; j < 20; j++) {
+      if (rand() < 0.05) line = line ","
+      else line = line sprintf(",%.4f", (rand() + rand() + rand() - 1.5) * (j + 1) + shift)
+    }
+    print line
+  }
+}
