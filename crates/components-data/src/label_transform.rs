@@ -22,8 +22,8 @@
 //! and value types), the metric `train` / `label_transform` (type `LABEL_TRANSFORM`,
 //! meta `label_encoder`).
 //!
-//! A party given no data (a host, whose model writes no predictions) with a model input
-//! passes the model on and writes nothing.
+//! A party given no data (a host, whose model writes no predictions) writes nothing and
+//! passes its model input on, if any, as FATE only loads the model there.
 //!
 //! Departures from FATE: codes must be numbers (the tables hold numbers); at most
 //! [`MAX_CLASSES`] distinct labels.
@@ -247,17 +247,25 @@ pub struct LabelTransform;
 impl Component for LabelTransform {
     fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
         // A party whose upstream wrote no data here (a host under a model's predictions)
-        // has nothing to transform; with a model input it passes the model on, as FATE
-        // runs only the model loading there.
+        // has nothing to transform: FATE runs only the model loading there. A model
+        // input is passed on; a host whose fitting LabelTransform did not run has none.
         if ctx.inputs.first_table(&INPUT_KEYS).is_none() {
-            if let Some(input) = ctx.models_of(MODULE).next() {
-                ctx.tracker.info(&format!(
-                    "label_transform: no input data at this party; passing on the model of {}",
-                    input.component
-                ));
-                return ctx
-                    .tracker
-                    .save_model(ctx.first_output_model_name("model"), &input.model);
+            match ctx.models_of(MODULE).next() {
+                Some(input) => {
+                    ctx.tracker.info(&format!(
+                        "label_transform: no input data at this party; passing on the model of {}",
+                        input.component
+                    ));
+                    return ctx
+                        .tracker
+                        .save_model(ctx.first_output_model_name("model"), &input.model);
+                }
+                None => {
+                    ctx.tracker.info(
+                        "label_transform: no input data and no model at this party; nothing to do",
+                    );
+                    return Ok(());
+                }
             }
         }
         let (id, info, rows) = open_first_input(ctx, MODULE, &INPUT_KEYS)?;
@@ -626,10 +634,12 @@ mod tests {
         LabelTransform.run(&c).unwrap();
         assert!(tracker.output_data().is_empty());
         assert_eq!(tracker.models().pop().unwrap().1, model);
-        // Without a model either, the missing data is an error.
+        // Without a model either there is nothing to do, as at a host whose fitting
+        // LabelTransform did not run.
         let tracker = RecordingTracker::new();
         let c = ctx(&store, &tracker, "label_transform_1", MODULE, json!({}));
-        assert!(LabelTransform.run(&c).is_err());
+        LabelTransform.run(&c).unwrap();
+        assert!(tracker.output_data().is_empty() && tracker.models().is_empty());
     }
 
     #[test]
