@@ -16,11 +16,6 @@ use serde_json::Value;
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
 const REFUSED: &[(&str, &str, &[&str])] = &[
     (
-        "hetero_feature_selection/hetero_feature_selection_multi_iso",
-        "psi filter",
-        &["hetero_feature_selection_0.psi_param.threshold"],
-    ),
-    (
         "hetero_stepwise/linr-stepwise",
         "stepwise",
         &[

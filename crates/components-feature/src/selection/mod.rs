@@ -70,9 +70,13 @@
 //!   model was not trained on fails); `select_federated` and `host_thresholds` are
 //!   accepted and, as in FATE, have no effect. The run's `filter_name` is the method.
 //!
-//! FATE's `psi_filter`, `vif_filter`, `correlation_filter` and `homo_sbt_filter` need
-//! models of modules this implementation does not have: they fail naming
-//! `filter_methods[i]`.
+//! - `psi_filter` (`psi_param`: the fields of `statistic_param`, `metrics` `psi` only,
+//!   `take_high` false only): judges each party's own columns by their `total_score` in
+//!   the `PSI` model among the `isometric_model` inputs (one; a selected column without
+//!   a score fails); not federated, as in FATE.
+//!
+//! FATE's `vif_filter`, `correlation_filter` and `homo_sbt_filter` need models of
+//! modules this implementation does not have: they fail naming `filter_methods[i]`.
 //!
 //! ## IV filters across parties
 //!
@@ -716,6 +720,75 @@ impl SbtModel {
     }
 }
 
+/// The PSI model among the isometric inputs, read for the PSI filter.
+struct PsiScores {
+    component: String,
+    alias: String,
+    /// Feature → its PSI.
+    scores: BTreeMap<String, f64>,
+}
+
+impl PsiScores {
+    /// The one `PSI` model among the isometric inputs.
+    fn load(ctx: &TaskContext<'_>) -> Result<PsiScores> {
+        let mut found = ctx
+            .inputs
+            .isometric_model
+            .iter()
+            .filter(|m| crate::context::canonical_module(&m.model.module) == crate::psi::MODULE);
+        let input = found.next().ok_or_else(|| Error::MissingInput {
+            component: MODULE.into(),
+            what: "a PSI model among its `isometric_model` inputs for psi_filter".into(),
+        })?;
+        let bad = |reason: String| Error::InvalidModel {
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            module: input.model.module.clone(),
+            reason,
+        };
+        if let Some(second) = found.next() {
+            return Err(bad(format!(
+                "a second PSI model (`{}` of component `{}`); psi_filter reads one",
+                second.alias, second.component
+            )));
+        }
+        let model = crate::psi::PsiModel::from_component_model(&input.model)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(PsiScores {
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            scores: model.param.total_score,
+        })
+    }
+
+    /// The PSI of column `c`; a column the model has no score for fails.
+    fn score(&self, c: &str) -> Result<f64> {
+        self.scores.get(c).copied().ok_or_else(|| Error::InvalidModel {
+            component: self.component.clone(),
+            alias: self.alias.clone(),
+            module: crate::psi::MODULE.into(),
+            reason: format!(
+                "column `{c}` has no PSI score, so psi_filter cannot judge it (leave it out of \
+                 select_col_indexes / select_names)"
+            ),
+        })
+    }
+
+    /// Judges this party's `columns` by their PSI.
+    fn judge(&self, columns: &[&str], rule: &Rule) -> Result<Outcome> {
+        let values = columns
+            .iter()
+            .map(|c| self.score(c))
+            .collect::<Result<Vec<f64>>>()?;
+        let thresholds = match rule.select {
+            Select::Threshold(t) => vec![t; values.len()],
+            _ => Vec::new(),
+        };
+        let kept = select(&values, &thresholds, rule);
+        Ok(Outcome::local(kept, Some(values), rule.take_high))
+    }
+}
+
 fn finite(iv: Option<f64>) -> Option<f64> {
     iv.filter(|v| v.is_finite())
 }
@@ -770,6 +843,7 @@ struct Fit<'c, 'a> {
     stats: Vec<Option<ColumnStats>>,
     binning: Option<Binning>,
     sbt: Vec<SbtModel>,
+    psi: Option<PsiScores>,
 }
 
 impl Fit<'_, '_> {
@@ -834,6 +908,13 @@ impl Fit<'_, '_> {
             FilterKind::Sbt(sbt) => {
                 let names: Vec<&str> = candidates.iter().map(|&c| header[c].as_str()).collect();
                 SbtModel::pick(&self.sbt, step, sbt)?.judge(&names, &sbt.rule)
+            }
+            FilterKind::Psi(rule) => {
+                let names: Vec<&str> = candidates.iter().map(|&c| header[c].as_str()).collect();
+                self.psi
+                    .as_ref()
+                    .expect("loaded when there is a PSI filter")
+                    .judge(&names, rule)
             }
             FilterKind::Iv(iv) => {
                 let binning = self
@@ -1193,6 +1274,15 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
             }
         }
     }
+    let psi = if steps.iter().any(|s| matches!(s.kind, FilterKind::Psi(_))) {
+        let scores = PsiScores::load(ctx)?;
+        for &c in &selected {
+            scores.score(&header[c])?;
+        }
+        Some(scores)
+    } else {
+        None
+    };
     let mut needs = Needs::default();
     let mut quantiles: Vec<f64> = Vec::new();
     let mut any_stat = false;
@@ -1237,6 +1327,7 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
         stats,
         binning,
         sbt,
+        psi,
     };
     let mut left = vec![true; header.len()];
     let mut results = Vec::with_capacity(steps.len());
@@ -1507,6 +1598,32 @@ mod tests {
     }
 
     /// The guest's copy: its own a..e (d and e never split on) and two host features.
+    #[test]
+    fn the_psi_filter_keeps_stable_columns_and_names_unscored_ones() {
+        let scores = PsiScores {
+            component: "psi_0".into(),
+            alias: "model".into(),
+            scores: BTreeMap::from([("a".into(), 0.05), ("b".into(), 0.3), ("c".into(), 0.1)]),
+        };
+        let rule = Rule {
+            select: Select::Threshold(0.1),
+            take_high: false,
+        };
+        let out = scores.judge(&["a", "b", "c"], &rule).unwrap();
+        assert_eq!(out.kept, [true, false, true]);
+        assert_eq!(out.values, Some(vec![0.05, 0.3, 0.1]));
+        let top = Rule {
+            select: Select::TopK(1),
+            take_high: false,
+        };
+        assert_eq!(scores.judge(&["a", "b", "c"], &top).unwrap().kept, [true, false, false]);
+        let Err(e) = scores.judge(&["a", "d"], &rule) else {
+            panic!("an unscored column is judged")
+        };
+        let e = e.to_string();
+        assert!(e.contains("`d`") && e.contains("psi_0"), "{e}");
+    }
+
     fn guest_model() -> SbtModel {
         let e = |site: &str, fid: i64, imp: f64| json!({"sitename": site, "fid": fid, "importance": imp});
         sbt(

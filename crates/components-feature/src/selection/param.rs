@@ -66,13 +66,13 @@ const HETERO_FEATURE_SELECTION_PARAMS: &[Param] = &[
     param("statistic_param.threshold", Any, "1", true),
     param("statistic_param.host_thresholds", Any, "null", true),
     param("statistic_param.select_federated", Any, "true", true),
-    param("psi_param", Object, OBJ, false),
-    param("psi_param.metrics", Any, "\"psi\"", false),
-    param("psi_param.filter_type", Any, "\"threshold\"", false),
-    param("psi_param.take_high", Any, "false", false),
-    param("psi_param.threshold", Any, "1", false),
-    param("psi_param.host_thresholds", Any, "null", false),
-    param("psi_param.select_federated", Any, "true", false),
+    param("psi_param", Object, OBJ, true),
+    param("psi_param.metrics", Any, "\"psi\"", true),
+    param("psi_param.filter_type", Any, "\"threshold\"", true),
+    param("psi_param.take_high", Any, "false", true),
+    param("psi_param.threshold", Any, "1", true),
+    param("psi_param.host_thresholds", Any, "null", true),
+    param("psi_param.select_federated", Any, "true", true),
     param("sbt_param", Object, OBJ, true),
     param("sbt_param.metrics", Any, "\"feature_importance\"", true),
     param("sbt_param.filter_type", Any, "\"threshold\"", true),
@@ -113,15 +113,14 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
 
 /// FATE's filter methods this implementation does not run: they need a model of a
 /// module we do not have (PSI, Pearson, HomoSecureBoost).
-const UNSUPPORTED: [&str; 4] = [
-    "psi_filter",
+const UNSUPPORTED: [&str; 3] = [
     "vif_filter",
     "correlation_filter",
     "homo_sbt_filter",
 ];
 
 /// The filter methods that run.
-pub(crate) const SUPPORTED: [&str; 12] = [
+pub(crate) const SUPPORTED: [&str; 13] = [
     "manually",
     "unique_value",
     "iv_value_thres",
@@ -134,6 +133,7 @@ pub(crate) const SUPPORTED: [&str; 12] = [
     "statistic_filter",
     "hetero_sbt_filter",
     "hetero_fast_sbt_filter",
+    "psi_filter",
 ];
 
 /// The statistics `statistic_filter` accepts besides `<q>%` quantiles (FATE's
@@ -446,6 +446,8 @@ pub(crate) enum FilterKind {
     Iv(IvRule),
     /// A rule on feature importances from a SecureBoost model.
     Sbt(SbtRule),
+    /// A rule on PSI scores from a `PSI` model; local, as in FATE.
+    Psi(Rule),
 }
 
 /// One filter run. `iv_filter` and `statistic_filter` with a list of metrics give one
@@ -749,6 +751,39 @@ impl SelectionParam {
                                 model_names,
                                 select_federated: entry.select_federated,
                             }),
+                            meta,
+                        });
+                    }
+                }
+                "psi_filter" => {
+                    for (metric_index, entry) in common(&p, "psi_param")? {
+                        // FATE compares the name as given.
+                        if entry.metric != json!("psi") {
+                            return Err(Error::param(
+                                entry.metric_name(),
+                                format!(
+                                    "the PSI filter's metric must be `psi`, found {}",
+                                    describe_value(&entry.metric)
+                                ),
+                            ));
+                        }
+                        if entry.rule.take_high {
+                            return Err(Error::param(
+                                entry.name("take_high"),
+                                "the PSI filter keeps low PSI (stable features): take_high must be false",
+                            ));
+                        }
+                        let meta = json!({
+                            "metrics": "psi", "filter_type": entry.filter_type,
+                            "take_high": entry.rule.take_high, "threshold": entry.threshold_json(),
+                            "select_federated": entry.select_federated,
+                        });
+                        steps.push(Step {
+                            method: method.clone(),
+                            position,
+                            metric_index,
+                            name: method.clone(),
+                            kind: FilterKind::Psi(entry.rule),
                             meta,
                         });
                     }
@@ -1445,13 +1480,28 @@ mod tests {
     }
 
     #[test]
+    fn the_psi_filter_keeps_low_psi() {
+        let p = parse(json!({"filter_methods": ["psi_filter"],
+                             "psi_param": {"filter_type": "top_k", "threshold": 3}}))
+        .unwrap();
+        match &p.steps[0].kind {
+            FilterKind::Psi(r) => assert!(!r.take_high),
+            other => panic!("{other:?}"),
+        }
+        let e = err(json!({"filter_methods": ["psi_filter"], "psi_param": {"take_high": true}}));
+        assert!(e.contains("`psi_param.take_high`"), "{e}");
+        let e = err(json!({"filter_methods": ["psi_filter"], "psi_param": {"metrics": "iv"}}));
+        assert!(e.contains("`psi_param.metrics`"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_parameter() {
         assert_eq!(
-            err(json!({"filter_methods": ["manually", "psi_filter"]})),
-            "parameter `filter_methods[1]`: `psi_filter` is not supported yet (supported: \
+            err(json!({"filter_methods": ["manually", "vif_filter"]})),
+            "parameter `filter_methods[1]`: `vif_filter` is not supported yet (supported: \
              manually, unique_value, iv_value_thres, iv_percentile, iv_top_k, \
              coefficient_of_variation_value_thres, outlier_cols, percentage_value, iv_filter, \
-             statistic_filter, hetero_sbt_filter, hetero_fast_sbt_filter)"
+             statistic_filter, hetero_sbt_filter, hetero_fast_sbt_filter, psi_filter)"
         );
         assert!(err(json!({"filter_methods": ["nope"]})).starts_with(
             "invalid parameter `filter_methods[0]`: `nope` is not a FATE filter method"
