@@ -700,12 +700,7 @@ impl SbtModel {
             .iter()
             .map(|c| self.importance(c))
             .collect::<Result<Vec<f64>>>()?;
-        let thresholds = match rule.select {
-            Select::Threshold(t) => vec![t; values.len()],
-            _ => Vec::new(),
-        };
-        let kept = select(&values, &thresholds, rule);
-        Ok(Outcome::local(kept, Some(values), rule.take_high))
+        Ok(Outcome::judged(values, rule))
     }
 
     /// The importance of this party's column `c`; a column the model was not trained on
@@ -731,11 +726,10 @@ struct PsiScores {
 impl PsiScores {
     /// The one `PSI` model among the isometric inputs.
     fn load(ctx: &TaskContext<'_>) -> Result<PsiScores> {
-        let mut found = ctx
-            .inputs
-            .isometric_model
-            .iter()
-            .filter(|m| crate::context::canonical_module(&m.model.module) == crate::psi::MODULE);
+        let mut found =
+            ctx.inputs.isometric_model.iter().filter(|m| {
+                crate::context::canonical_module(&m.model.module) == crate::psi::MODULE
+            });
         let input = found.next().ok_or_else(|| Error::MissingInput {
             component: MODULE.into(),
             what: "a PSI model among its `isometric_model` inputs for psi_filter".into(),
@@ -763,15 +757,18 @@ impl PsiScores {
 
     /// The PSI of column `c`; a column the model has no score for fails.
     fn score(&self, c: &str) -> Result<f64> {
-        self.scores.get(c).copied().ok_or_else(|| Error::InvalidModel {
-            component: self.component.clone(),
-            alias: self.alias.clone(),
-            module: crate::psi::MODULE.into(),
-            reason: format!(
+        self.scores
+            .get(c)
+            .copied()
+            .ok_or_else(|| Error::InvalidModel {
+                component: self.component.clone(),
+                alias: self.alias.clone(),
+                module: crate::psi::MODULE.into(),
+                reason: format!(
                 "column `{c}` has no PSI score, so psi_filter cannot judge it (leave it out of \
                  select_col_indexes / select_names)"
             ),
-        })
+            })
     }
 
     /// Judges this party's `columns` by their PSI.
@@ -780,12 +777,7 @@ impl PsiScores {
             .iter()
             .map(|c| self.score(c))
             .collect::<Result<Vec<f64>>>()?;
-        let thresholds = match rule.select {
-            Select::Threshold(t) => vec![t; values.len()],
-            _ => Vec::new(),
-        };
-        let kept = select(&values, &thresholds, rule);
-        Ok(Outcome::local(kept, Some(values), rule.take_high))
+        Ok(Outcome::judged(values, rule))
     }
 }
 
@@ -823,6 +815,16 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// A local decision by one value per column and `rule`, one threshold for all.
+    fn judged(values: Vec<f64>, rule: &Rule) -> Self {
+        let thresholds = match rule.select {
+            Select::Threshold(t) => vec![t; values.len()],
+            _ => Vec::new(),
+        };
+        let kept = select(&values, &thresholds, rule);
+        Outcome::local(kept, Some(values), rule.take_high)
+    }
+
     fn local(mut kept: Vec<bool>, values: Option<Vec<f64>>, take_high: bool) -> Self {
         let kept_one = keep_one(&mut kept, values.as_deref(), take_high);
         Outcome {
@@ -898,12 +900,7 @@ impl Fit<'_, '_> {
                             .ok_or_else(|| self.no_statistic(c, *metric))
                     })
                     .collect::<Result<Vec<f64>>>()?;
-                let thresholds = match rule.select {
-                    Select::Threshold(t) => vec![t; values.len()],
-                    _ => Vec::new(),
-                };
-                let kept = select(&values, &thresholds, rule);
-                Ok(Outcome::local(kept, Some(values), rule.take_high))
+                Ok(Outcome::judged(values, rule))
             }
             FilterKind::Sbt(sbt) => {
                 let names: Vec<&str> = candidates.iter().map(|&c| header[c].as_str()).collect();
@@ -1616,7 +1613,10 @@ mod tests {
             select: Select::TopK(1),
             take_high: false,
         };
-        assert_eq!(scores.judge(&["a", "b", "c"], &top).unwrap().kept, [true, false, false]);
+        assert_eq!(
+            scores.judge(&["a", "b", "c"], &top).unwrap().kept,
+            [true, false, false]
+        );
         let Err(e) = scores.judge(&["a", "d"], &rule) else {
             panic!("an unscored column is judged")
         };

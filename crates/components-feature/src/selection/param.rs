@@ -113,11 +113,7 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
 
 /// FATE's filter methods this implementation does not run: they need a model of a
 /// module we do not have (PSI, Pearson, HomoSecureBoost).
-const UNSUPPORTED: [&str; 3] = [
-    "vif_filter",
-    "correlation_filter",
-    "homo_sbt_filter",
-];
+const UNSUPPORTED: [&str; 3] = ["vif_filter", "correlation_filter", "homo_sbt_filter"];
 
 /// The filter methods that run.
 pub(crate) const SUPPORTED: [&str; 13] = [
