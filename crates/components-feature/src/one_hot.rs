@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fateflow_domain::module::Kind::{Bool, IntOrList, List};
 use fateflow_domain::module::{describe_value, param, ModuleSchema, Param};
 use fateflow_tables::{TableId, TableInfo, TableSchema};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -232,30 +233,49 @@ fn fit(
         .map(|&f| info.schema.column_index(&header[f]).expect("a feature"))
         .collect();
     let mut values: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); cols.len()];
+    let started = std::time::Instant::now();
     scan_columns(ctx, id, info, |_, sids, columns| {
-        for (k, &c) in cols.iter().enumerate() {
-            for (row, &v) in columns[c].iter().enumerate() {
-                let bad = |reason: String| Error::InvalidValue {
-                    table: id.to_string(),
-                    sid: sids.value(row).to_owned(),
-                    column: header[selected[k]].clone(),
-                    reason,
-                };
-                if !v.is_finite() || v != v.trunc() || v.abs() > 9.0e15 {
-                    return Err(bad(format!(
-                        "{v}: one-hot encoding takes integers (FATE: \"Onehot input data support integer or string only\")"
-                    )));
+        // Columns in parallel; each reports its first bad row.
+        let bad: Option<(usize, usize, String)> = values
+            .par_iter_mut()
+            .zip(cols.par_iter())
+            .enumerate()
+            .filter_map(|(k, (seen, &c))| {
+                let mut last = f64::NAN;
+                for (row, &v) in columns[c].iter().enumerate() {
+                    if v == last {
+                        continue;
+                    }
+                    if !v.is_finite() || v != v.trunc() || v.abs() > 9.0e15 {
+                        return Some((k, row, format!(
+                            "{v}: one-hot encoding takes integers (FATE: \"Onehot input data support integer or string only\")"
+                        )));
+                    }
+                    seen.insert(v as i64);
+                    last = v;
+                    if seen.len() > ONE_HOT_LIMIT {
+                        return Some((k, row, format!(
+                            "more than {ONE_HOT_LIMIT} distinct values in the column (FATE's ONE_HOT_LIMIT)"
+                        )));
+                    }
                 }
-                values[k].insert(v as i64);
-                if values[k].len() > ONE_HOT_LIMIT {
-                    return Err(bad(format!(
-                        "more than {ONE_HOT_LIMIT} distinct values in the column (FATE's ONE_HOT_LIMIT)"
-                    )));
-                }
-            }
+                None
+            })
+            .min_by_key(|(k, row, _)| (*row, *k));
+        match bad {
+            Some((k, row, reason)) => Err(Error::InvalidValue {
+                table: id.to_string(),
+                sid: sids.value(row).to_owned(),
+                column: header[selected[k]].clone(),
+                reason,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     })?;
+    ctx.tracker.info(&format!(
+        "one_hot: distinct values found in {:.2} s",
+        started.elapsed().as_secs_f64()
+    ));
     let mut col_map = BTreeMap::new();
     let mut result_header = Vec::new();
     for (f, name) in header.iter().enumerate() {
@@ -350,9 +370,10 @@ fn encode(
         header: out_header,
         ..schema.clone()
     };
+    let started = std::time::Instant::now();
     write_derived_columns(ctx, id, info, rows, &out_schema, |_, columns| {
         Ok(sources
-            .iter()
+            .par_iter()
             .map(|s| match *s {
                 Source::Copy(c) => columns[c].to_vec(),
                 Source::Indicator(c, v) => columns[c]
@@ -362,6 +383,10 @@ fn encode(
             })
             .collect())
     })?;
+    ctx.tracker.info(&format!(
+        "one_hot: output written in {:.2} s",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 
