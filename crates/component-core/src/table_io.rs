@@ -232,6 +232,9 @@ pub fn write_mapped_columns(
     })
 }
 
+/// What [`write_derived_columns`] calls per record batch.
+type DeriveFn<'f> = dyn FnMut(&StringArray, &[&[f64]]) -> Result<Vec<Vec<f64>>> + 'f;
+
 /// Writes the task's first output data (default name `data`) with `schema`, record batch
 /// by record batch of `table`, keeping each row's sid and partition, so memory holds one
 /// batch: `f` gets a batch's sids and value columns (in `table`'s header order) and
@@ -259,42 +262,62 @@ pub fn write_derived_columns(
         .begin_write(&dest, &out_info)
         .map_err(|e| Error::table(&dest, e))?;
     let width = schema.header.len();
-    for partition in 0..info.partitions {
-        let batches = ctx
-            .tables
-            .read_partition(table, partition)
+    let derive = |f: &mut DeriveFn<'_>, batch: RecordBatch| -> Result<RecordBatch> {
+        let (sids, columns) = fateflow_tables::batch_columns(&info.schema, &batch)
             .map_err(|e| Error::table(table, e))?;
-        for batch in batches {
-            let batch = batch.map_err(|e| Error::table(table, e))?;
-            let (sids, columns) = fateflow_tables::batch_columns(&info.schema, &batch)
-                .map_err(|e| Error::table(table, e))?;
-            let values = f(sids, &columns)?;
-            if values.len() != width || values.iter().any(|v| v.len() != sids.len()) {
-                return Err(Error::table(
-                    &dest,
-                    fateflow_tables::Error::InvalidFrame {
-                        reason: format!(
-                            "a derived batch does not have {width} columns of {} rows",
-                            sids.len()
-                        ),
-                    },
-                ));
-            }
-            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(width + 1);
-            arrays.push(batch.column(0).clone());
-            arrays.extend(
-                values
-                    .into_iter()
-                    .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef),
-            );
-            let out = RecordBatch::try_new(schema.arrow_schema(), arrays)
-                .map_err(|e| Error::table(&dest, fateflow_tables::Error::from(e)))?;
-            stage
-                .write(partition, &out)
-                .map_err(|e| Error::table(&dest, e))?;
+        let values = f(sids, &columns)?;
+        if values.len() != width || values.iter().any(|v| v.len() != sids.len()) {
+            return Err(Error::table(
+                &dest,
+                fateflow_tables::Error::InvalidFrame {
+                    reason: format!(
+                        "a derived batch does not have {width} columns of {} rows",
+                        sids.len()
+                    ),
+                },
+            ));
         }
-        ctx.tracker
-            .progress(percent(partition + 1, info.partitions));
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(width + 1);
+        arrays.push(batch.column(0).clone());
+        arrays.extend(
+            values
+                .into_iter()
+                .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef),
+        );
+        RecordBatch::try_new(schema.arrow_schema(), arrays)
+            .map_err(|e| Error::table(&dest, fateflow_tables::Error::from(e)))
+    };
+    // Partitions in groups, one batch of each at a time, so that the store can encode
+    // them at the same time; rows stay in their partition and order.
+    let group = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4) as u32;
+    let mut first = 0;
+    while first < info.partitions {
+        let last = (first + group).min(info.partitions);
+        let mut readers = (first..last)
+            .map(|p| {
+                ctx.tables
+                    .read_partition(table, p)
+                    .map(|it| (p, it))
+                    .map_err(|e| Error::table(table, e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        loop {
+            let mut out = Vec::with_capacity(readers.len());
+            for (p, it) in readers.iter_mut() {
+                if let Some(batch) = it.next() {
+                    let batch = batch.map_err(|e| Error::table(table, e))?;
+                    out.push((*p, derive(&mut f, batch)?));
+                }
+            }
+            if out.is_empty() {
+                break;
+            }
+            stage.write_many(&out).map_err(|e| Error::table(&dest, e))?;
+        }
+        first = last;
+        ctx.tracker.progress(percent(first, info.partitions));
     }
     stage
         .commit(fateflow_tables::WriteMode::Replace, rows)

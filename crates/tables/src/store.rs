@@ -41,6 +41,13 @@ pub trait StagedTable: Send {
     /// Each call ends at least one row group, so callers should batch rows.
     fn write(&mut self, partition: u32, batch: &RecordBatch) -> Result<()>;
 
+    /// Appends each batch to its partition, the partitions all different; an
+    /// implementation may encode them at the same time. Same effect as calling
+    /// [`write`](Self::write) for each in order.
+    fn write_many(&mut self, batches: &[(u32, RecordBatch)]) -> Result<()> {
+        batches.iter().try_for_each(|(p, b)| self.write(*p, b))
+    }
+
     /// Finishes every partition, checks that the stored footers hold `expected_rows` rows
     /// (and as many as were written), and publishes the table atomically. Returns the
     /// verified row count. On error nothing is published.
@@ -533,6 +540,52 @@ impl StagedTable for LocalStagedTable {
         writer.write(batch).map_err(|e| Error::parquet(path(), e))?;
         writer.flush().map_err(|e| Error::parquet(path(), e))?;
         self.rows[partition as usize] += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn write_many(&mut self, batches: &[(u32, RecordBatch)]) -> Result<()> {
+        if batches.len() < 2 {
+            return batches.iter().try_for_each(|(p, b)| self.write(*p, b));
+        }
+        let partitions = self.rows.len() as u32;
+        let dir = self.dir.clone();
+        let table = self.id.to_string();
+        // One writer per batch, each borrowed once: the partitions must differ.
+        let mut slots: Vec<Option<&mut ArrowWriter<BufWriter<File>>>> =
+            self.writers.iter_mut().map(Some).collect();
+        let mut jobs = Vec::with_capacity(batches.len());
+        for (p, batch) in batches {
+            let writer = slots
+                .get_mut(*p as usize)
+                .ok_or_else(|| Error::PartitionOutOfRange {
+                    table: table.clone(),
+                    partition: *p,
+                    partitions,
+                })?
+                .take()
+                .ok_or_else(|| Error::InvalidFrame {
+                    reason: format!("partition {p} given twice in one write"),
+                })?;
+            jobs.push((*p, writer, batch));
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .map(|(p, writer, batch)| {
+                    let path = LocalTableStore::partition_file(&dir, p);
+                    scope.spawn(move || {
+                        writer.write(batch).map_err(|e| Error::parquet(&path, e))?;
+                        writer.flush().map_err(|e| Error::parquet(&path, e))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("a partition writer panicked"))
+        })?;
+        for (p, batch) in batches {
+            self.rows[*p as usize] += batch.num_rows() as u64;
+        }
         Ok(())
     }
 

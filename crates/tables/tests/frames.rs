@@ -176,3 +176,70 @@ fn lost_rows_are_caught_and_nothing_is_kept() {
     );
     assert_no_leftovers(&root, "ns", "lossy");
 }
+
+#[test]
+fn batches_written_to_several_partitions_at_once_land_in_their_partitions() {
+    let (_dir, store) = temp_store();
+    let frame = sample_frame();
+    let id = TableId::new("ns", "many").unwrap();
+    let info = TableInfo {
+        schema: frame.schema(),
+        partitions: 3,
+        id_delimiter: ",".into(),
+        have_head: true,
+        extend_sid: false,
+        origin: TableOrigin::Output,
+        layout: fateflow_tables::RowLayout::Columns,
+    };
+    let part = |range: std::ops::Range<usize>| -> RecordBatch {
+        let sids: Vec<String> = frame.sids()[range.clone()].to_vec();
+        let col = |c: usize| -> arrow_array::ArrayRef {
+            std::sync::Arc::new(arrow_array::Float64Array::from(
+                range.clone().map(|r| frame.get(r, c)).collect::<Vec<f64>>(),
+            ))
+        };
+        RecordBatch::try_new(
+            info.arrow_schema(),
+            vec![
+                std::sync::Arc::new(arrow_array::StringArray::from(sids)),
+                col(0),
+                col(1),
+            ],
+        )
+        .unwrap()
+    };
+    let mut stage = store.begin_write(&id, &info).unwrap();
+    stage
+        .write_many(&[(0, part(0..10)), (2, part(10..30))])
+        .unwrap();
+    stage.write_many(&[(1, part(30..50))]).unwrap();
+    // The same partition twice in one call is refused.
+    assert!(stage
+        .write_many(&[(0, part(0..1)), (0, part(1..2))])
+        .is_err());
+    drop(stage);
+
+    let mut stage = store.begin_write(&id, &info).unwrap();
+    stage
+        .write_many(&[(0, part(0..10)), (2, part(10..30)), (1, part(30..50))])
+        .unwrap();
+    assert_eq!(stage.commit(WriteMode::Create, 50).unwrap(), 50);
+    let sids_of = |p: u32| -> Vec<String> {
+        let mut out = Vec::new();
+        for b in store.read_partition(&id, p).unwrap() {
+            let b = b.unwrap();
+            let a = arrow_array::Array::as_any(b.column(0).as_ref())
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            out.extend((0..b.num_rows()).map(|i| a.value(i).to_owned()));
+        }
+        out
+    };
+    assert_eq!(sids_of(0), frame.sids()[0..10]);
+    assert_eq!(sids_of(2), frame.sids()[10..30]);
+    assert_eq!(sids_of(1), frame.sids()[30..50]);
+    assert_eq!(
+        sorted_rows(&read_all(&store, &id).unwrap()),
+        sorted_rows(&frame)
+    );
+}
