@@ -138,9 +138,7 @@ pub mod quantile;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, StringArray};
+use arrow_array::StringArray;
 use fateflow_domain::Role;
 use fateflow_tables::{
     read_blocks, sid_digest, Frame, FrameWriter, RecordBatch, RowLayout, TableId, TableInfo,
@@ -267,32 +265,8 @@ impl Data {
         &self,
         batch: &'b RecordBatch,
     ) -> Result<(&'b StringArray, Vec<&'b [f64]>)> {
-        let corrupt = || {
-            Error::table(
-                &self.id,
-                fateflow_tables::Error::InvalidSchema {
-                    reason: "a record batch does not match the table schema".into(),
-                },
-            )
-        };
-        if batch.num_columns() != self.width() + 1 {
-            return Err(corrupt());
-        }
-        let sids = batch
-            .column(0)
-            .as_string_opt::<i32>()
-            .filter(|a| a.null_count() == 0)
-            .ok_or_else(corrupt)?;
-        let columns = batch.columns()[1..]
-            .iter()
-            .map(|c| {
-                c.as_primitive_opt::<Float64Type>()
-                    .filter(|a| a.null_count() == 0)
-                    .map(|a| a.values().as_ref())
-                    .ok_or_else(corrupt)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((sids, columns))
+        fateflow_tables::batch_columns(&self.info.schema, batch)
+            .map_err(|e| Error::table(&self.id, e))
     }
 }
 

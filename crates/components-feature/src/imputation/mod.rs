@@ -35,7 +35,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{Component, ModelInput, TaskContext};
 use crate::error::{Error, Result};
-use crate::statistics::param::Stat;
+use crate::statistics::param::Metric;
 use crate::statistics::{describe, Describe};
 use crate::table_io::{feature_header, open_first_input, write_mapped_columns};
 
@@ -104,10 +104,10 @@ fn fit(ctx: &TaskContext<'_>, id: &TableId, info: &TableInfo, rows: u64) -> Resu
             m => {
                 let k = wanted.iter().position(|&w| w == f).expect("described");
                 let stat = match m {
-                    Fill::Min => Stat::Min,
-                    Fill::Max => Stat::Max,
-                    Fill::Mean => Stat::Mean,
-                    _ => Stat::Median,
+                    Fill::Min => Metric::Min,
+                    Fill::Max => Metric::Max,
+                    Fill::Mean => Metric::Mean,
+                    _ => Metric::Median,
                 };
                 let v = described[k].value(stat).ok_or_else(|| Error::NoStatistic {
                     table: id.to_string(),

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 
 use super::param::{Metric, Rule, Select};
 use crate::binning::{from_order_key, order_key};
-
-/// Variances below this count as 0 (FATE's `FLOAT_ZERO`).
-const FLOAT_ZERO: f64 = 1e-8;
+use crate::statistics::{coefficient_of_variance, fate_variance, kurtosis, skewness, FLOAT_ZERO};
 
 /// How many of `n` values a percentile `p` keeps: `ceil(p · n)`, as FATE's code
 /// computes it (its docstring says floor; its code keeps ceil), with a 1e-8 guard so
@@ -287,14 +285,7 @@ impl ColumnStats {
         }
         let n = self.count as f64;
         let mean = self.sum / n;
-        let variance = || {
-            let v = self.sum2 / n - mean * mean;
-            if v.abs() < FLOAT_ZERO {
-                0.0
-            } else {
-                v.max(0.0)
-            }
-        };
+        let variance = || fate_variance(self.sum2 / n - mean * mean);
         let quantile = |q: f64| {
             self.quantiles
                 .iter()
@@ -309,33 +300,15 @@ impl ColumnStats {
             Metric::Range => (self.max - self.min).abs(),
             Metric::Variance => variance(),
             Metric::Stddev => variance().sqrt(),
-            Metric::CoefficientOfVariance => {
-                let m = if mean.abs() < FLOAT_ZERO {
-                    FLOAT_ZERO
-                } else {
-                    mean
-                };
-                (variance().sqrt() / m).abs()
-            }
+            Metric::CoefficientOfVariance => coefficient_of_variance(variance().sqrt(), mean),
             Metric::Skewness => {
-                let m2 = variance();
-                if m2 == 0.0 {
-                    0.0
-                } else {
-                    let (e2, e3) = (self.sum2 / n, self.sum3 / n);
-                    let m3 = e3 - 3.0 * mean * e2 + 2.0 * mean.powi(3);
-                    m3 / m2.powf(1.5)
-                }
+                let (e2, e3) = (self.sum2 / n, self.sum3 / n);
+                skewness(variance(), e3 - 3.0 * mean * e2 + 2.0 * mean.powi(3))
             }
             Metric::Kurtosis => {
-                let m2 = variance();
-                if m2 == 0.0 {
-                    -3.0
-                } else {
-                    let (e2, e3, e4) = (self.sum2 / n, self.sum3 / n, self.sum4 / n);
-                    let m4 = e4 - 4.0 * mean * e3 + 6.0 * mean * mean * e2 - 3.0 * mean.powi(4);
-                    m4 / (m2 * m2) - 3.0
-                }
+                let (e2, e3, e4) = (self.sum2 / n, self.sum3 / n, self.sum4 / n);
+                let m4 = e4 - 4.0 * mean * e3 + 6.0 * mean * mean * e2 - 3.0 * mean.powi(4);
+                kurtosis(variance(), m4)
             }
             Metric::Median => return quantile(0.5),
             Metric::Quantile(q) => return quantile(q),

@@ -145,9 +145,6 @@ mod filters;
 
 use std::collections::{BTreeMap, HashMap};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::Array;
 use fateflow_domain::{Party, Role};
 use fateflow_federation::{Federation, FederationExt};
 use fateflow_tables::{TableId, TableInfo, TableOrigin, TableSchema, WriteMode};
@@ -1074,28 +1071,8 @@ fn for_each_batch(
             .map_err(|e| Error::table(&input.id, e))?;
         for batch in batches {
             let batch = batch.map_err(|e| Error::table(&input.id, e))?;
-            let corrupt = || {
-                Error::table(
-                    &input.id,
-                    fateflow_tables::Error::InvalidSchema {
-                        reason: "a record batch does not match the table schema".into(),
-                    },
-                )
-            };
-            let columns = batch
-                .columns()
-                .iter()
-                .skip(1)
-                .map(|c| {
-                    c.as_primitive_opt::<Float64Type>()
-                        .filter(|a| a.null_count() == 0)
-                        .map(|a| a.values().as_ref())
-                        .ok_or_else(corrupt)
-                })
-                .collect::<Result<Vec<&[f64]>>>()?;
-            if columns.len() != input.info.schema.header.len() {
-                return Err(corrupt());
-            }
+            let (_, columns) = fateflow_tables::batch_columns(&input.info.schema, &batch)
+                .map_err(|e| Error::table(&input.id, e))?;
             f(&columns)?;
         }
         ctx.tracker

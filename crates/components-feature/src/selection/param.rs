@@ -150,27 +150,7 @@ const STATISTICS: [&str; 13] = [
     "kurtosis",
 ];
 
-/// A per-column value a local filter judges by.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Metric {
-    Count,
-    Sum,
-    Mean,
-    Stddev,
-    Median,
-    Min,
-    Max,
-    Variance,
-    CoefficientOfVariance,
-    MissingCount,
-    MissingRatio,
-    Skewness,
-    Kurtosis,
-    /// The quantile at this fraction (`95%` → 0.95).
-    Quantile(f64),
-    /// `max − min` (`unique_value`).
-    Range,
-}
+pub(crate) use crate::statistics::param::Metric;
 
 impl Metric {
     fn parse(parameter: &str, v: &Value) -> Result<(Metric, String)> {
@@ -714,29 +694,14 @@ impl SelectionParam {
                         &HETERO_FAST_SBT
                     };
                     for (metric_index, entry) in common(&p, "sbt_param")? {
-                        // FATE compares the name as given.
-                        if entry.metric != json!("feature_importance") {
-                            return Err(Error::param(
-                                entry.metric_name(),
-                                format!(
-                                    "the SecureBoost filters' metric must be `feature_importance`, found {}",
-                                    describe_value(&entry.metric)
-                                ),
-                            ));
-                        }
-                        if !entry.rule.take_high {
-                            return Err(Error::param(
-                                entry.name("take_high"),
-                                "the SecureBoost filters keep high feature importances: take_high must be true",
-                            ));
-                        }
                         // `host_thresholds` is accepted as is: FATE's SecureBoost
                         // filters neither check nor use it.
-                        let meta = json!({
-                            "metrics": "feature_importance", "filter_type": entry.filter_type,
-                            "take_high": entry.rule.take_high, "threshold": entry.threshold_json(),
-                            "select_federated": entry.select_federated,
-                        });
+                        let meta = entry.model_filter_meta(
+                            "the SecureBoost filters'",
+                            "feature_importance",
+                            "the SecureBoost filters keep high feature importances",
+                            true,
+                        )?;
                         steps.push(Step {
                             method: method.clone(),
                             position,
@@ -753,27 +718,12 @@ impl SelectionParam {
                 }
                 "psi_filter" => {
                     for (metric_index, entry) in common(&p, "psi_param")? {
-                        // FATE compares the name as given.
-                        if entry.metric != json!("psi") {
-                            return Err(Error::param(
-                                entry.metric_name(),
-                                format!(
-                                    "the PSI filter's metric must be `psi`, found {}",
-                                    describe_value(&entry.metric)
-                                ),
-                            ));
-                        }
-                        if entry.rule.take_high {
-                            return Err(Error::param(
-                                entry.name("take_high"),
-                                "the PSI filter keeps low PSI (stable features): take_high must be false",
-                            ));
-                        }
-                        let meta = json!({
-                            "metrics": "psi", "filter_type": entry.filter_type,
-                            "take_high": entry.rule.take_high, "threshold": entry.threshold_json(),
-                            "select_federated": entry.select_federated,
-                        });
+                        let meta = entry.model_filter_meta(
+                            "the PSI filter's",
+                            "psi",
+                            "the PSI filter keeps low PSI (stable features)",
+                            false,
+                        )?;
                         steps.push(Step {
                             method: method.clone(),
                             position,
@@ -1087,6 +1037,38 @@ impl CommonEntry<'_> {
 
     fn metric_name(&self) -> String {
         self.name("metrics")
+    }
+
+    /// A model-based filter's run (SecureBoost, PSI): its metric must be `metric`, as
+    /// written (FATE compares the name as given), and its direction `take_high`; returns
+    /// the run's meta. `subject` and `direction` word the errors.
+    fn model_filter_meta(
+        &self,
+        subject: &str,
+        metric: &str,
+        direction: &str,
+        take_high: bool,
+    ) -> Result<Value> {
+        if self.metric != json!(metric) {
+            return Err(Error::param(
+                self.metric_name(),
+                format!(
+                    "{subject} metric must be `{metric}`, found {}",
+                    describe_value(&self.metric)
+                ),
+            ));
+        }
+        if self.rule.take_high != take_high {
+            return Err(Error::param(
+                self.name("take_high"),
+                format!("{direction}: take_high must be {take_high}"),
+            ));
+        }
+        Ok(json!({
+            "metrics": metric, "filter_type": self.filter_type,
+            "take_high": self.rule.take_high, "threshold": self.threshold_json(),
+            "select_federated": self.select_federated,
+        }))
     }
 
     fn threshold_json(&self) -> Value {

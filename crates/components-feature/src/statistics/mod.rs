@@ -51,13 +51,52 @@ use crate::table_io::{feature_header, open_first_input, scan_columns};
 
 pub use model::StatisticsModel;
 use model::{FeatureValues, ModelMeta, ModelParam, PartyResult, MODULE};
-use param::{Stat, StatisticsParam};
+use param::{Metric, StatisticsParam};
 
 /// Input data keys tried in order.
 const INPUT_KEYS: [&str; 2] = ["data", "train_data"];
 
 /// Variances below this count as 0 (FATE's `FLOAT_ZERO`).
-const FLOAT_ZERO: f64 = 1e-8;
+pub(crate) const FLOAT_ZERO: f64 = 1e-8;
+
+/// FATE's `SummaryStatistics` rules, shared with the selection's statistic filters: a
+/// population variance below 1e-8 in absolute value is 0.
+pub(crate) fn fate_variance(v: f64) -> f64 {
+    if v.abs() < FLOAT_ZERO {
+        0.0
+    } else {
+        v.max(0.0)
+    }
+}
+
+/// `|stddev / mean|`, a mean below 1e-8 in absolute value taken as 1e-8.
+pub(crate) fn coefficient_of_variance(stddev: f64, mean: f64) -> f64 {
+    let mean = if mean.abs() < FLOAT_ZERO {
+        FLOAT_ZERO
+    } else {
+        mean
+    };
+    (stddev / mean).abs()
+}
+
+/// Skewness `m3 / m2^1.5` from the (floored) variance and the third central moment; 0
+/// when the variance is 0.
+pub(crate) fn skewness(m2: f64, m3: f64) -> f64 {
+    if m2 == 0.0 {
+        0.0
+    } else {
+        m3 / m2.powf(1.5)
+    }
+}
+
+/// Excess kurtosis `m4 / m2² − 3`; −3 when the variance is 0.
+pub(crate) fn kurtosis(m2: f64, m4: f64) -> f64 {
+    if m2 == 0.0 {
+        -3.0
+    } else {
+        m4 / (m2 * m2) - 3.0
+    }
+}
 
 /// FATE's quantile summary settings for statistics (binning's defaults).
 const COMPRESS_THRES: usize = 10_000;
@@ -289,44 +328,31 @@ impl ColumnScan {
         let m = self.moments;
         let n = m.n as f64;
         let has = m.n > 0;
-        let variance = has.then(|| {
-            let v = m.m2 / n;
-            if v.abs() < FLOAT_ZERO {
-                0.0
-            } else {
-                v
-            }
-        });
+        let variance = has.then(|| fate_variance(m.m2 / n));
         let mean = has.then(|| self.sum / n);
         let (skewness, kurtosis) = match variance {
             None => (None, None),
-            Some(0.0) => (Some(0.0), Some(-3.0)),
             Some(var) => {
                 let (m3, m4) = (m.m3 / n, m.m4 / n);
-                let g1 = m3 / var.powf(1.5);
-                let g2 = m4 / (var * var);
-                let skew = if !bias && m.n > 2 {
-                    (n * (n - 1.0)).sqrt() / (n - 2.0) * g1
+                let corrected = !bias && var > 0.0;
+                let skew = if corrected && m.n > 2 {
+                    (n * (n - 1.0)).sqrt() / (n - 2.0) * skewness(var, m3)
                 } else {
-                    g1
+                    skewness(var, m3)
                 };
-                let kurt = if !bias && m.n > 3 {
+                let kurt = if corrected && m.n > 3 {
+                    let g2 = m4 / (var * var);
                     ((n * n - 1.0) * g2 - 3.0 * (n - 1.0) * (n - 1.0)) / ((n - 2.0) * (n - 3.0))
                 } else {
-                    g2 - 3.0
+                    kurtosis(var, m4)
                 };
                 (Some(skew), Some(kurt))
             }
         };
         let stddev = variance.map(f64::sqrt);
-        let cv = stddev.zip(mean).map(|(s, mu)| {
-            let mu = if mu.abs() < FLOAT_ZERO {
-                FLOAT_ZERO
-            } else {
-                mu
-            };
-            (s / mu).abs()
-        });
+        let cv = stddev
+            .zip(mean)
+            .map(|(s, mu)| coefficient_of_variance(s, mu));
         Described {
             count: m.n,
             sum: self.sum,
@@ -364,23 +390,25 @@ pub(crate) struct Described {
 
 impl Described {
     /// The value of `stat`, `None` when it does not exist (or is not finite).
-    pub(crate) fn value(&mut self, stat: Stat) -> Option<f64> {
+    pub(crate) fn value(&mut self, stat: Metric) -> Option<f64> {
         let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
         finite(match stat {
-            Stat::Count => Some(self.count as f64),
-            Stat::Sum => Some(self.sum),
-            Stat::Mean => self.mean,
-            Stat::Stddev => self.stddev,
-            Stat::Variance => self.variance,
-            Stat::CoefficientOfVariance => self.cv,
-            Stat::Skewness => self.skewness,
-            Stat::Kurtosis => self.kurtosis,
-            Stat::Min => self.min,
-            Stat::Max => self.max,
-            Stat::MissingCount => Some(self.missing as f64),
-            Stat::MissingRatio => Some(self.missing as f64 / self.rows.max(1) as f64),
-            Stat::Median => self.quantile(0.5),
-            Stat::Percentile(p) => self.quantile(f64::from(p) / 100.0),
+            Metric::Count => Some(self.count as f64),
+            Metric::Sum => Some(self.sum),
+            Metric::Mean => self.mean,
+            Metric::Stddev => self.stddev,
+            Metric::Variance => self.variance,
+            Metric::CoefficientOfVariance => self.cv,
+            Metric::Skewness => self.skewness,
+            Metric::Kurtosis => self.kurtosis,
+            Metric::Min => self.min,
+            Metric::Max => self.max,
+            Metric::MissingCount => Some(self.missing as f64),
+            Metric::MissingRatio => Some(self.missing as f64 / self.rows.max(1) as f64),
+            Metric::Median => self.quantile(0.5),
+            Metric::Quantile(q) => self.quantile(q),
+            // `max − min`: a selection filter's, never a `DataStatistics` statistic.
+            Metric::Range => self.max.zip(self.min).map(|(a, b)| (a - b).abs()),
         })
     }
 

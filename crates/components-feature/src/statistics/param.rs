@@ -25,9 +25,10 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
     supported: &[],
 };
 
-/// One statistic FATE can compute.
+/// One of FATE's per-column statistics: what `DataStatistics` computes and the local
+/// filters of `HeteroFeatureSelection` judge by.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Stat {
+pub(crate) enum Metric {
     Count,
     Sum,
     Mean,
@@ -41,25 +42,27 @@ pub(crate) enum Stat {
     MissingRatio,
     Skewness,
     Kurtosis,
-    /// `"NN%"`: the quantile NN / 100.
-    Percentile(u8),
+    /// The quantile at this fraction (`95%` → 0.95).
+    Quantile(f64),
+    /// `max − min` (`unique_value`).
+    Range,
 }
 
 /// FATE's names of the non-percentile statistics (`LEGAL_STAT`).
-const NAMED: &[(&str, Stat)] = &[
-    ("count", Stat::Count),
-    ("sum", Stat::Sum),
-    ("mean", Stat::Mean),
-    ("stddev", Stat::Stddev),
-    ("median", Stat::Median),
-    ("min", Stat::Min),
-    ("max", Stat::Max),
-    ("variance", Stat::Variance),
-    ("coefficient_of_variance", Stat::CoefficientOfVariance),
-    ("missing_count", Stat::MissingCount),
-    ("missing_ratio", Stat::MissingRatio),
-    ("skewness", Stat::Skewness),
-    ("kurtosis", Stat::Kurtosis),
+const NAMED: &[(&str, Metric)] = &[
+    ("count", Metric::Count),
+    ("sum", Metric::Sum),
+    ("mean", Metric::Mean),
+    ("stddev", Metric::Stddev),
+    ("median", Metric::Median),
+    ("min", Metric::Min),
+    ("max", Metric::Max),
+    ("variance", Metric::Variance),
+    ("coefficient_of_variance", Metric::CoefficientOfVariance),
+    ("missing_count", Metric::MissingCount),
+    ("missing_ratio", Metric::MissingRatio),
+    ("skewness", Metric::Skewness),
+    ("kurtosis", Metric::Kurtosis),
 ];
 
 /// What every run computes, whatever `statistics` says (FATE's `BASIC_STAT`, in order).
@@ -77,9 +80,10 @@ const BASIC: &[&str] = &[
     "coefficient_of_variance",
 ];
 
-impl Stat {
-    /// Parses a statistic name: one of FATE's names or a percentile `"0%"`..`"100%"`.
-    pub(crate) fn parse(name: &str) -> Option<Stat> {
+impl Metric {
+    /// Parses a `DataStatistics` statistic name as FATE's `StatisticsParam` takes it:
+    /// one of FATE's names, exactly, or a percentile `"0%"`..`"100%"`.
+    pub(crate) fn from_statistic_name(name: &str) -> Option<Metric> {
         if let Some((_, s)) = NAMED.iter().find(|(n, _)| *n == name) {
             return Some(*s);
         }
@@ -92,12 +96,12 @@ impl Stat {
             return None;
         }
         let p: u16 = digits.parse().ok()?;
-        (p <= 100).then_some(Stat::Percentile(p as u8))
+        (p <= 100).then(|| Metric::Quantile(f64::from(p) / 100.0))
     }
 
     /// Quantile statistics come from the quantile summary, after the others (as in FATE).
     pub(crate) fn is_quantile(self) -> bool {
-        matches!(self, Stat::Percentile(_))
+        matches!(self, Metric::Quantile(_))
     }
 }
 
@@ -106,7 +110,7 @@ impl Stat {
 pub(crate) struct StatisticsParam {
     /// The statistics in FATE's order: the basic set, then the extra names given, each
     /// once, as written (`"95%"`).
-    pub(crate) statistics: Vec<(String, Stat)>,
+    pub(crate) statistics: Vec<(String, Metric)>,
     /// `None` for `-1`: every feature column.
     pub(crate) column_indexes: Option<Vec<usize>>,
     pub(crate) column_names: Vec<String>,
@@ -144,7 +148,7 @@ impl StatisticsParam {
         }
         let statistics = names
             .into_iter()
-            .map(|name| match Stat::parse(&name) {
+            .map(|name| match Metric::from_statistic_name(&name) {
                 Some(s) => Ok((name, s)),
                 None => Err(Error::param(
                     "statistics",
@@ -271,7 +275,7 @@ mod tests {
         let names: Vec<&str> = p.statistics.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(&names[..BASIC.len()], BASIC);
         assert_eq!(&names[BASIC.len()..], ["95%", "count"]);
-        assert_eq!(p.statistics[BASIC.len()].1, Stat::Percentile(95));
+        assert_eq!(p.statistics[BASIC.len()].1, Metric::Quantile(0.95));
         let d = parse(json!({})).unwrap();
         assert_eq!(d.statistics.len(), BASIC.len());
         assert_eq!(
