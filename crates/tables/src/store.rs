@@ -525,6 +525,18 @@ fn sync_all_parallel(files: &[(PathBuf, File)]) -> Result<()> {
     })
 }
 
+/// Appends `batch` to partition `partition`'s file as one row group.
+fn write_partition(
+    writer: &mut ArrowWriter<BufWriter<File>>,
+    dir: &Path,
+    partition: u32,
+    batch: &RecordBatch,
+) -> Result<()> {
+    let path = || LocalTableStore::partition_file(dir, partition);
+    writer.write(batch).map_err(|e| Error::parquet(path(), e))?;
+    writer.flush().map_err(|e| Error::parquet(path(), e))
+}
+
 impl StagedTable for LocalStagedTable {
     fn write(&mut self, partition: u32, batch: &RecordBatch) -> Result<()> {
         let partitions = self.rows.len() as u32;
@@ -536,9 +548,7 @@ impl StagedTable for LocalStagedTable {
                     partition,
                     partitions,
                 })?;
-        let path = || LocalTableStore::partition_file(&self.dir, partition);
-        writer.write(batch).map_err(|e| Error::parquet(path(), e))?;
-        writer.flush().map_err(|e| Error::parquet(path(), e))?;
+        write_partition(writer, &self.dir, partition, batch)?;
         self.rows[partition as usize] += batch.num_rows() as u64;
         Ok(())
     }
@@ -572,11 +582,8 @@ impl StagedTable for LocalStagedTable {
             let handles: Vec<_> = jobs
                 .into_iter()
                 .map(|(p, writer, batch)| {
-                    let path = LocalTableStore::partition_file(&dir, p);
-                    scope.spawn(move || {
-                        writer.write(batch).map_err(|e| Error::parquet(&path, e))?;
-                        writer.flush().map_err(|e| Error::parquet(&path, e))
-                    })
+                    let dir = &dir;
+                    scope.spawn(move || write_partition(writer, dir, p, batch))
                 })
                 .collect();
             handles

@@ -427,18 +427,11 @@ impl Component for LocalBaseline {
             o.max_iter,
             o.tol
         ));
-        let fitted = if multinomial {
+        let (rows, iters) = if multinomial {
             fit_multinomial(&data, &classes, o)?
         } else if classes.len() == 2 {
             let (w, iters) = fit_binary(&data, classes[1], o)?;
-            Fitted {
-                classes: classes.clone(),
-                rows: vec![w],
-                iters,
-                multinomial: false,
-                k: data.k,
-                threshold: param.threshold,
-            }
+            (vec![w], iters)
         } else {
             let mut rows = Vec::with_capacity(classes.len());
             let mut iters = 0;
@@ -447,18 +440,16 @@ impl Component for LocalBaseline {
                 rows.push(w);
                 iters = iters.max(it);
             }
-            Fitted {
-                classes: classes.clone(),
-                rows,
-                iters,
-                multinomial: false,
-                k: data.k,
-                threshold: param.threshold,
-            }
+            (rows, iters)
         };
         let fitted = Fitted {
+            // Two classes in one softmax were folded into one binary row.
+            multinomial: multinomial && classes.len() > 2,
+            classes: classes.clone(),
+            rows,
+            iters,
+            k: data.k,
             threshold: param.threshold,
-            ..fitted
         };
         predict(ctx, &data, &fitted, DataType::Train)?;
         let (model_param, summary) = fitted.model(&data.header, o);
@@ -840,7 +831,12 @@ fn fit_binary(data: &Dataset, positive: f64, o: &ModelOpts) -> Result<(Vec<f64>,
     lbfgs(&problem, o.max_iter, o.tol)
 }
 
-fn fit_multinomial(data: &Dataset, classes: &[f64], o: &ModelOpts) -> Result<Fitted> {
+/// One weight row per class (one row in all for two classes), and the iterations run.
+fn fit_multinomial(
+    data: &Dataset,
+    classes: &[f64],
+    o: &ModelOpts,
+) -> Result<(Vec<Vec<f64>>, usize)> {
     let problem = Softmax {
         data,
         classes,
@@ -856,14 +852,7 @@ fn fit_multinomial(data: &Dataset, classes: &[f64], o: &ModelOpts) -> Result<Fit
         let diff = rows[1].iter().zip(&rows[0]).map(|(a, b)| a - b).collect();
         rows = vec![diff];
     }
-    Ok(Fitted {
-        classes: classes.to_vec(),
-        rows,
-        iters,
-        multinomial: classes.len() > 2,
-        k: data.k,
-        threshold: 0.5,
-    })
+    Ok((rows, iters))
 }
 
 /// Minimises `f` from zero by L-BFGS with a backtracking (Armijo) line search; stops

@@ -495,8 +495,8 @@ impl PartyController {
                         .and_then(|c| c.input.data.iter().find(|(k, _)| k == "data"))
                         .and_then(|(_, refs)| refs.first());
                     match through {
-                        Some(next) if passed => r = next,
-                        _ => break,
+                        Some(next) => r = next,
+                        None => break,
                     }
                 }
                 match r {
