@@ -9,12 +9,12 @@ use fateflow_tables::{TableId, TableInfo, TableSchema};
 use crate::error::{Error, Result};
 
 /// The feature columns of a schema written by `DataTransform`: the header without the
-/// label column.
+/// label and sample-weight columns.
 pub fn feature_header(schema: &TableSchema) -> Vec<String> {
     schema
         .header
         .iter()
-        .filter(|c| Some(c.as_str()) != schema.label_name.as_deref())
+        .filter(|c| schema.is_feature(c))
         .cloned()
         .collect()
 }
@@ -128,8 +128,10 @@ pub fn write_rows(
     };
     let mut out = fateflow_tables::Frame::new(frame.sid_name(), columns, sids, values)
         .map_err(|e| Error::table(source, e))?;
-    if let (Some(label), false) = (frame.label_name(), only_key) {
-        out = out.with_label(label).map_err(|e| Error::table(source, e))?;
+    if !only_key {
+        out = out
+            .with_roles_of(&frame.schema())
+            .map_err(|e| Error::table(source, e))?;
     }
     let target = ctx.output_table(name);
     let target_id = target.to_id("output")?;

@@ -1,6 +1,6 @@
 //! FATE's data components: `Reader`, `DataTransform` (alias `DataIO`), `FeatureScale`,
 //! `Union`, `FederatedSample`, `HeteroDataSplit` (alias `DataSplit`), `Intersection` and
-//! `CacheLoader`, `LabelTransform` and `ColumnExpand`.
+//! `CacheLoader`, `LabelTransform`, `ColumnExpand` and `SampleWeight`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
@@ -13,6 +13,7 @@ pub mod intersection;
 pub mod label_transform;
 pub mod reader;
 pub mod sample;
+pub mod sample_weight;
 pub mod testing;
 pub mod union;
 
@@ -35,6 +36,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     sample::SCHEMA,
     label_transform::SCHEMA,
     column_expand::SCHEMA,
+    sample_weight::SCHEMA,
 ];
 
 /// This family's components.
@@ -50,6 +52,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("FederatedSample", &sample::FederatedSample),
     ("LabelTransform", &label_transform::LabelTransform),
     ("ColumnExpand", &column_expand::ColumnExpand),
+    ("SampleWeight", &sample_weight::SampleWeight),
 ];
 
 #[cfg(test)]
@@ -126,6 +129,9 @@ mod tests {
         });
         each(&crate::column_expand::SCHEMA, &[], &|map| {
             debug(crate::column_expand::ColumnExpandParam::parse(map))
+        });
+        each(&crate::sample_weight::SCHEMA, &[], &|map| {
+            debug(crate::sample_weight::SampleWeightParam::parse(map))
         });
     }
 

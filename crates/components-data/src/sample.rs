@@ -1,6 +1,8 @@
 //! `FederatedSample`: a random or stratified sample of the rows.
 //!
-//! Parameters (FATE 1.x `SampleParam`): `mode` `random` (default) or `stratified`;
+//! Parameters (FATE 1.x `SampleParam`): `mode` `random` (default), `stratified` or
+//! `exact_by_weight` (every row with a weight above FATE's `FLOAT_ZERO` repeated
+//! `ceil(weight)` times, the others dropped; the table needs `SampleWeight` upstream);
 //! `method` `downsample` (default, without replacement) or `upsample` (with
 //! replacement; repeated rows get new ids `<id>_<k>`); `fractions`: a number for
 //! `random` (downsample ≤ 1), or `[[label, fraction], ...]` for `stratified`;
@@ -90,7 +92,7 @@ impl SampleParam {
     /// Parses the parameters, with the schema's defaults.
     pub(crate) fn parse(map: &serde_json::Map<String, Value>) -> Result<Self> {
         let p = Params::with_schema(map, &SCHEMA);
-        let mode = p.get_choice("mode", &["random", "stratified"])?;
+        let mode = p.get_choice("mode", &["random", "stratified", "exact_by_weight"])?;
         let upsample = p.get_choice("method", &["downsample", "upsample"])? == "upsample";
         let random_state = match p.value("random_state") {
             None => None,
@@ -133,6 +135,25 @@ fn sample(param: &SampleParam, frame: &Frame) -> Result<Vec<(usize, String)>> {
                 (f * frame.nrows() as f64).round() as usize,
                 upsample,
             )
+        }
+        "exact_by_weight" => {
+            let weight = frame
+                .weight_name()
+                .and_then(|w| frame.column_index(w))
+                .ok_or_else(|| {
+                    Error::param(
+                        "mode",
+                        "exact_by_weight repeats rows by their sample weight; this table has none (put SampleWeight before FederatedSample)",
+                    )
+                })?;
+            let mut out = Vec::new();
+            for i in 0..frame.nrows() {
+                let w = frame.get(i, weight);
+                if w > 1e-8 {
+                    out.extend(std::iter::repeat_n(i, w.ceil() as usize));
+                }
+            }
+            out
         }
         // `stratified`, the only other choice.
         _ => {

@@ -137,11 +137,9 @@ impl Component for Union {
         points.push((json!("total"), json!(total)));
         let mut out = Frame::new(first.sid_name(), columns, sids, values)
             .map_err(|e| Error::param("data", e.to_string()))?;
-        if let Some(l) = first.label_name() {
-            out = out
-                .with_label(l)
-                .map_err(|e| Error::param("data", e.to_string()))?;
-        }
+        out = out
+            .with_roles_of(&first.schema())
+            .map_err(|e| Error::param("data", e.to_string()))?;
         let name = ctx.first_output_data_name("data").to_string();
         let target = ctx.output_table(&name);
         let target_id = target.to_id("output")?;

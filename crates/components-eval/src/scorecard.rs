@@ -158,6 +158,7 @@ impl Component for Scorecard {
             header: [LABEL, PREDICT_RESULT, PREDICT_SCORE, "credit_score"]
                 .map(String::from)
                 .to_vec(),
+            weight_name: None,
             ..info.schema.clone()
         };
         ctx.tracker.info(&format!(

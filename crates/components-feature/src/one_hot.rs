@@ -337,7 +337,7 @@ fn encode(
             .param
             .col_map
             .get(name)
-            .filter(|_| schema.label_name.as_deref() != Some(name));
+            .filter(|_| schema.is_feature(name));
         match encoded {
             None => {
                 sources.push(Source::Copy(c));

@@ -286,19 +286,59 @@ fn plain_linr(
     alpha: f64,
     iters: usize,
 ) -> (Vec<f64>, Vec<f64>) {
+    let (wg, wh, _) = plain_descent(x_g, x_h, y, None, false, lr, alpha, iters);
+    (wg, wh)
+}
+
+/// Full-batch gradient descent with FATE's sgd decay (`lr / sqrt(1 + t)`) and L2: least
+/// squares, or FATE's Taylor-approximated logistic loss (`¼·wx − ½·y`, y in ±1). With
+/// `weights`, each row's residual is multiplied by its weight rescaled to sum to the row
+/// count (FATE's `scale_sample_weight`); the loss stays unweighted, as FATE's. Returns
+/// the guest's weights (intercept last), the host's and the loss before each step.
+#[allow(clippy::too_many_arguments)]
+fn plain_descent(
+    x_g: &[Vec<f64>],
+    x_h: &[Vec<f64>],
+    y: &[f64],
+    weights: Option<&[f64]>,
+    logistic: bool,
+    lr: f64,
+    alpha: f64,
+    iters: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = y.len() as f64;
+    let scaled: Vec<f64> = match weights {
+        Some(w) => {
+            let s = n / w.iter().sum::<f64>();
+            w.iter().map(|v| v * s).collect()
+        }
+        None => vec![1.0; y.len()],
+    };
     let (kg, kh) = (x_g[0].len(), x_h[0].len());
     let mut wg = vec![0.0; kg + 1];
     let mut wh = vec![0.0; kh];
+    let mut losses = Vec::new();
     for t in 0..iters {
         let lr_t = lr / (1.0 + t as f64).sqrt();
+        let mut loss = 0.0;
         let d: Vec<f64> = (0..y.len())
             .map(|i| {
                 let a: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>() + wg[kg];
                 let b: f64 = x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum();
-                a + b - y[i]
+                let r = if logistic {
+                    let t = if y[i] == 1.0 { 1.0 } else { -1.0 };
+                    let z = a + b;
+                    loss += std::f64::consts::LN_2 - 0.5 * t * z + 0.125 * z * z;
+                    0.25 * z - 0.5 * t
+                } else {
+                    loss += (a + b - y[i]).powi(2) / 2.0;
+                    a + b - y[i]
+                };
+                r * scaled[i]
             })
             .collect();
+        let penalty: f64 = wg[..kg].iter().chain(&wh).map(|w| w * w).sum::<f64>();
+        losses.push(loss / n + 0.5 * alpha * penalty);
         let gg: Vec<f64> = (0..=kg)
             .map(|j| {
                 let s: f64 = (0..y.len())
@@ -317,7 +357,180 @@ fn plain_linr(
             *w -= lr_t * g;
         }
     }
-    (wg, wh)
+    (wg, wh, losses)
+}
+
+/// `table` with a sample-weight column `w` (as `SampleWeight` writes it) of `weight(i)`.
+fn with_weights(
+    store: &LocalTableStore,
+    table: &TableRef,
+    weight: impl Fn(usize) -> f64,
+) -> TableRef {
+    let frame = read_all(store, &TableId::new(&table.namespace, &table.name).unwrap()).unwrap();
+    let (mut schema, sids, values) = frame.into_parts();
+    let k = schema.header.len();
+    let mut out = Vec::with_capacity(values.len() + sids.len());
+    for (i, row) in values.chunks(k).enumerate() {
+        out.extend_from_slice(row);
+        out.push(weight(i));
+    }
+    schema.header.push("w".into());
+    let label = schema.label_name.clone();
+    let mut f = fateflow_tables::Frame::new(&schema.sid, schema.header, sids, out).unwrap();
+    if let Some(l) = label {
+        f = f.with_label(l).unwrap();
+    }
+    let f = f.with_weight("w").unwrap();
+    let name = format!("{}_w", table.name);
+    write_frame(
+        store,
+        &TableId::new("experiment", &name).unwrap(),
+        &f,
+        4,
+        WriteMode::Replace,
+    )
+    .unwrap();
+    TableRef::new("experiment", name)
+}
+
+/// The guest's features (label and weight left out), labels and weights, and the host's
+/// features in the guest's row order.
+#[allow(clippy::type_complexity)]
+fn plain_rows(
+    store: &LocalTableStore,
+    g: &TableRef,
+    h: &TableRef,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>, Option<Vec<f64>>) {
+    let gf = read_all(store, &TableId::new(&g.namespace, &g.name).unwrap()).unwrap();
+    let hf = read_all(store, &TableId::new(&h.namespace, &h.name).unwrap()).unwrap();
+    let yi = gf.column_index(gf.label_name().unwrap()).unwrap();
+    let wi = gf.weight_name().and_then(|w| gf.column_index(w));
+    let x_g: Vec<Vec<f64>> = gf
+        .rows()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .filter(|(c, _)| *c != yi && Some(*c) != wi)
+                .map(|(_, v)| *v)
+                .collect()
+        })
+        .collect();
+    let host_row: std::collections::HashMap<&str, usize> = hf
+        .sids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let x_h: Vec<Vec<f64>> = gf
+        .sids()
+        .iter()
+        .map(|s| hf.row(host_row[s.as_str()]).to_vec())
+        .collect();
+    (x_g, x_h, gf.column(yi), wi.map(|c| gf.column(c)))
+}
+
+/// Asserts that a party's model weights (and the guest's intercept) equal `want`.
+fn assert_weights(model: &ComponentModel, want: &[f64], intercept: bool, what: &str) {
+    let header: Vec<String> = serde_json::from_value(model.param["header"].clone()).unwrap();
+    for (j, name) in header.iter().enumerate() {
+        let got = model.param["weight"][name].as_f64().unwrap();
+        assert!(
+            (got - want[j]).abs() < 1e-5,
+            "{what} {name}: {got} vs {}",
+            want[j]
+        );
+    }
+    if intercept {
+        let got = model.param["intercept"].as_f64().unwrap();
+        let w = want[want.len() - 1];
+        assert!((got - w).abs() < 1e-5, "{what} intercept: {got} vs {w}");
+    }
+}
+
+#[test]
+fn sample_weights_weight_the_residuals_as_a_weighted_plaintext_descent() {
+    let (_dir, store) = temp_store();
+    let weight = |i: usize| 0.25 + (i % 4) as f64 * 0.75;
+    for (module, guest, host, lr) in [
+        (
+            "HeteroLinR",
+            "student_hetero_guest.csv",
+            "student_hetero_host.csv",
+            0.01,
+        ),
+        (
+            "HeteroLR",
+            "breast_hetero_guest.csv",
+            "breast_hetero_host.csv",
+            0.15,
+        ),
+    ] {
+        let g = with_weights(&store, &labeled(&store, guest, Some("y")), weight);
+        let h = labeled(&store, host, None);
+        let params = json!({
+            "penalty": "L2", "alpha": 0.01, "optimizer": "sgd", "learning_rate": lr,
+            "max_iter": 4, "init_param": {"init_method": "zeros"}, "tol": 0.0
+        });
+        let (out, results) = run_parties_in(
+            MemoryBudget::from_mb(1),
+            &store,
+            module,
+            params,
+            ("train_data", &g),
+            ("train_data", &h),
+            true,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{module}: {r:?}");
+        }
+        let (x_g, x_h, y, w) = plain_rows(&store, &g, &h);
+        let w = w.expect("the guest table has weights");
+        let logistic = module == "HeteroLR";
+        let (wg, wh, losses) = plain_descent(&x_g, &x_h, &y, Some(&w), logistic, lr, 0.01, 4);
+        let (unweighted, _, _) = plain_descent(&x_g, &x_h, &y, None, logistic, lr, 0.01, 4);
+        assert!(
+            wg.iter()
+                .zip(&unweighted)
+                .any(|(a, b)| (a - b).abs() > 1e-3),
+            "{module}: the weights must change the model"
+        );
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let (_, hm) = out.host.models().pop().unwrap();
+        assert_weights(&gm, &wg, true, module);
+        assert_weights(&hm, &wh, false, module);
+        let (_, am) = out.arbiter.as_ref().unwrap().models().pop().unwrap();
+        let got = loss_history(&am);
+        assert_eq!(got.len(), losses.len());
+        for (a, b) in got.iter().zip(&losses) {
+            assert!(
+                (a - b).abs() < 1e-6 * b.abs().max(1.0),
+                "{module} loss {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sample_weights_without_an_arbiter_are_refused() {
+    let (_dir, store) = temp_store();
+    let g = with_weights(
+        &store,
+        &labeled(&store, "breast_hetero_guest.csv", Some("y")),
+        |_| 2.0,
+    );
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let (_, results) = run_parties(
+        &store,
+        "HeteroLR",
+        json!({"max_iter": 1}),
+        ("train_data", &g),
+        ("train_data", &h),
+        false,
+        None,
+    );
+    let e = results[0].as_ref().unwrap_err().to_string();
+    assert!(e.contains("sample weights") && e.contains("arbiter"), "{e}");
 }
 
 #[test]

@@ -246,6 +246,19 @@ fn plain(
     depth: usize,
     lr: f64,
 ) -> Vec<Vec<f64>> {
+    plain_weighted(parties, y, None, obj, rounds, depth, lr)
+}
+
+/// [`plain`] with sample weights: each row's g and h times its weight.
+fn plain_weighted(
+    parties: &[Vec<Vec<f64>>],
+    y: &[f64],
+    weights: Option<&[f64]>,
+    obj: Obj,
+    rounds: usize,
+    depth: usize,
+    lr: f64,
+) -> Vec<Vec<f64>> {
     let dims = match obj {
         Obj::Softmax(k) => k,
         _ => 1,
@@ -292,6 +305,11 @@ fn plain(
                         )
                     }
                     Obj::Lse => (2.0 * (start[i][0] - y[i]), 2.0),
+                })
+                .zip(0..n)
+                .map(|((g, h), i)| {
+                    let w = weights.map_or(1.0, |w| w[i]);
+                    (g * w, h * w)
                 })
                 .unzip();
             let node_gain = |gs: f64, hs: f64| trunc(trunc(gs).powi(2) / (trunc(hs) + lambda));
@@ -497,6 +515,54 @@ fn encryption_does_not_change_the_model() {
         .map(|(i, sid)| (rows[sid][2] - expected2[i]).abs())
         .fold(0.0, f64::max);
     assert!(worst < 1e-9, "two hosts: largest score difference {worst}");
+}
+
+/// Sample weights (a `SampleWeight` column) weight every row's gradient and hessian:
+/// the model equals plaintext boosting on weighted g and h, and differs from the
+/// unweighted one.
+#[test]
+fn sample_weights_weight_gradients_and_hessians() {
+    let (_dir, store) = temp_store();
+    let guest = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let host = labeled(&store, "breast_hetero_host.csv", None);
+    let gframe = read_all(&store, &TableId::new("experiment", &guest.name).unwrap()).unwrap();
+    let hframe = read_all(&store, &TableId::new("experiment", &host.name).unwrap()).unwrap();
+    let weights: Vec<f64> = (0..gframe.nrows()).map(|i| 0.5 + (i % 3) as f64).collect();
+    let (schema, sids, values) = gframe.clone().into_parts();
+    let k = schema.header.len();
+    let mut with_w = Vec::new();
+    for (i, row) in values.chunks(k).enumerate() {
+        with_w.extend_from_slice(row);
+        with_w.push(weights[i]);
+    }
+    let mut header = schema.header.clone();
+    header.push("w".into());
+    let framew = Frame::new(&schema.sid, header, sids, with_w)
+        .unwrap()
+        .with_label("y")
+        .unwrap()
+        .with_weight("w")
+        .unwrap();
+    let weighted = store_frame(&store, "breast_guest_w", framew, Some("y"));
+    let gy = gframe.column(gframe.column_index("y").unwrap());
+    let parties = [columns(&gframe, &["y"]), columns(&hframe, &[])];
+    let expected: Vec<f64> = plain_weighted(&parties, &gy, Some(&weights), Obj::Binary, 3, 3, 0.3)
+        .iter()
+        .map(|s| sigmoid(s[0]))
+        .collect();
+    let unweighted = plain_boost(&parties, &gy, 3, 3, 0.3);
+    let (g, _) = train_ok(&store, &binary_params(3), &weighted, &[host]);
+    let (_, rows) = output(&store, &g);
+    let (mut worst, mut moved) = (0.0f64, 0.0f64);
+    for (i, sid) in gframe.sids().iter().enumerate() {
+        worst = worst.max((rows[sid][2] - expected[i]).abs());
+        moved = moved.max((rows[sid][2] - unweighted[i]).abs());
+    }
+    assert!(worst < 1e-9, "largest score difference {worst}");
+    assert!(
+        moved > 1e-3,
+        "the weights did not change the model ({moved})"
+    );
 }
 
 fn params(task: &str, objective: &str, trees: usize) -> Value {

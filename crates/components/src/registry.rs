@@ -91,6 +91,7 @@ mod tests {
                 "OneHotEncoder",
                 "PSI",
                 "Reader",
+                "SampleWeight",
                 "Scorecard",
                 "Union"
             ]

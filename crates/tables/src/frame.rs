@@ -17,6 +17,7 @@ pub struct Frame {
     columns: Vec<String>,
     values: Vec<f64>,
     label_name: Option<String>,
+    weight_name: Option<String>,
 }
 
 impl Frame {
@@ -33,6 +34,7 @@ impl Frame {
             columns,
             values,
             label_name: None,
+            weight_name: None,
         };
         frame.check()?;
         Ok(frame)
@@ -55,6 +57,35 @@ impl Frame {
         Ok(self)
     }
 
+    /// Marks `weight` (one of the columns, not the label) as the sample-weight column.
+    pub fn with_weight(mut self, weight: impl Into<String>) -> Result<Self> {
+        self.weight_name = Some(weight.into());
+        if let Err(e) = self.schema().validate() {
+            self.weight_name = None;
+            return Err(e);
+        }
+        Ok(self)
+    }
+
+    /// Marks the label and weight columns of `like` that this frame also has.
+    pub fn with_roles_of(mut self, like: &TableSchema) -> Result<Self> {
+        if let Some(l) = like
+            .label_name
+            .as_ref()
+            .filter(|l| self.column_index(l).is_some())
+        {
+            self = self.with_label(l.clone())?;
+        }
+        if let Some(w) = like
+            .weight_name
+            .as_ref()
+            .filter(|w| self.column_index(w).is_some())
+        {
+            self = self.with_weight(w.clone())?;
+        }
+        Ok(self)
+    }
+
     pub(crate) fn from_parts_unchecked(
         schema: TableSchema,
         sids: Vec<String>,
@@ -66,6 +97,7 @@ impl Frame {
             columns: schema.header,
             values,
             label_name: schema.label_name,
+            weight_name: schema.weight_name,
         }
     }
 
@@ -116,6 +148,11 @@ impl Frame {
     /// The label column, if one was marked.
     pub fn label_name(&self) -> Option<&str> {
         self.label_name.as_deref()
+    }
+
+    /// The sample-weight column, if one was marked.
+    pub fn weight_name(&self) -> Option<&str> {
+        self.weight_name.as_deref()
     }
 
     /// All values, row-major.
@@ -177,6 +214,7 @@ impl Frame {
             sid: self.sid_name.clone(),
             header: self.columns.clone(),
             label_name: self.label_name.clone(),
+            weight_name: self.weight_name.clone(),
         }
     }
 
@@ -186,6 +224,7 @@ impl Frame {
             sid: self.sid_name,
             header: self.columns,
             label_name: self.label_name,
+            weight_name: self.weight_name,
         };
         (schema, self.sids, self.values)
     }

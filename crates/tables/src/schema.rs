@@ -29,6 +29,10 @@ pub struct TableSchema {
     /// The label column, one of `header`. Never set by an upload; `DataTransform` sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_name: Option<String>,
+    /// The sample-weight column, one of `header` (FATE's instance weight). Never set by an
+    /// upload; `SampleWeight` sets it, and components pass it on like the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_name: Option<String>,
 }
 
 impl TableSchema {
@@ -38,12 +42,25 @@ impl TableSchema {
             sid: sid.into(),
             header,
             label_name: None,
+            weight_name: None,
         }
     }
 
     /// Position of `name` in [`header`](Self::header).
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|c| c == name)
+    }
+
+    /// Whether header column `name` is a feature: neither the label nor the weight.
+    pub fn is_feature(&self, name: &str) -> bool {
+        self.label_name.as_deref() != Some(name) && self.weight_name.as_deref() != Some(name)
+    }
+
+    /// Position of the sample-weight column in the header, if the table has one.
+    pub fn weight_index(&self) -> Option<usize> {
+        self.weight_name
+            .as_deref()
+            .and_then(|w| self.column_index(w))
     }
 
     /// Checks that names are non-empty and unique and that the label is a header column.
@@ -66,6 +83,18 @@ impl TableSchema {
                 return invalid(format!("label column `{label}` is not a header column"));
             }
         }
+        if let Some(weight) = &self.weight_name {
+            if self.column_index(weight).is_none() {
+                return invalid(format!(
+                    "sample-weight column `{weight}` is not a header column"
+                ));
+            }
+            if self.label_name.as_ref() == Some(weight) {
+                return invalid(format!(
+                    "column `{weight}` cannot be both the label and the sample weight"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -78,6 +107,9 @@ impl TableSchema {
         map.insert("header".into(), self.header.join(id_delimiter).into());
         if let Some(label) = &self.label_name {
             map.insert("label_name".into(), label.clone().into());
+        }
+        if let Some(weight) = &self.weight_name {
+            map.insert("sample_weight".into(), weight.clone().into());
         }
         serde_json::Value::Object(map)
     }

@@ -335,6 +335,7 @@ impl Layout {
             sid: self.sid_name.clone(),
             header: label.iter().cloned().chain(self.header.clone()).collect(),
             label_name: label,
+            weight_name: None,
         }
     }
 

@@ -470,7 +470,7 @@ fn scalers(
     for (column, p) in &model.param.col_scale_param {
         let index = schema
             .column_index(column)
-            .filter(|_| schema.label_name.as_deref() != Some(column.as_str()))
+            .filter(|_| schema.is_feature(column))
             .ok_or_else(|| ScalerError::MissingColumn(column.clone()))?;
         let scaler = ColumnScaler::new(index, method, p).map_err(|reason| {
             ScalerError::Model(bad_model(format!("column `{column}`: {reason}")))

@@ -1488,7 +1488,7 @@ fn transformer(
         }
         let col = schema
             .column_index(name)
-            .filter(|_| schema.label_name.as_deref() != Some(name.as_str()))
+            .filter(|_| schema.is_feature(name))
             .ok_or_else(|| TransformError::MissingColumn(name.clone()))?;
         let woe = match kind {
             TransformType::BinNum => None,

@@ -1488,15 +1488,13 @@ fn write_output(ctx: &TaskContext<'_>, input: &Input, kept: &[usize]) -> Result<
     let schema = &input.info.schema;
     let kept_positions: Vec<usize> = kept.iter().map(|&c| input.positions[c]).collect();
     let columns: Vec<usize> = (0..schema.header.len())
-        .filter(|j| {
-            schema.label_name.as_deref() == Some(schema.header[*j].as_str())
-                || kept_positions.contains(j)
-        })
+        .filter(|j| !schema.is_feature(&schema.header[*j]) || kept_positions.contains(j))
         .collect();
     let out_schema = TableSchema {
         sid: schema.sid.clone(),
         header: columns.iter().map(|&j| schema.header[j].clone()).collect(),
         label_name: schema.label_name.clone(),
+        weight_name: schema.weight_name.clone(),
     };
     let projection: Vec<usize> = std::iter::once(0)
         .chain(columns.iter().map(|j| j + 1))

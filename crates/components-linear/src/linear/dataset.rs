@@ -191,6 +191,8 @@ pub(crate) struct Block {
     x: Vec<f64>,
     /// The label of each row, when the data has one.
     pub(crate) y: Option<Vec<f64>>,
+    /// The sample weight of each row, when the data has them (`SampleWeight`).
+    pub(crate) w: Option<Vec<f64>>,
 }
 
 impl Block {
@@ -225,6 +227,8 @@ pub(crate) struct Dataset {
     label_col: Option<usize>,
     /// The label column's name, when there is one.
     label_name: Option<String>,
+    /// The file column of the sample weight (`SampleWeight`), when there is one.
+    weight_col: Option<usize>,
     /// One-vs-rest: labels read as 1 for this class and 0 otherwise.
     relabel: Option<f64>,
     /// Rows in this view.
@@ -251,6 +255,7 @@ impl Dataset {
             .label_name
             .as_ref()
             .and_then(|l| schema.header.iter().position(|c| c == l));
+        let weight_col = schema.weight_index();
         for block in blocks.by_ref() {
             let block = block.map_err(|e| Error::table(&id, e))?;
             check_finite(&table, &block, label_col)?;
@@ -260,7 +265,7 @@ impl Dataset {
         }
         let file = writer.finish()?;
         let cols: Vec<usize> = (0..schema.header.len())
-            .filter(|c| Some(*c) != label_col)
+            .filter(|c| Some(*c) != label_col && Some(*c) != weight_col)
             .collect();
         Ok(Some(Dataset {
             table,
@@ -273,6 +278,7 @@ impl Dataset {
             cols: Arc::new(cols),
             label_col,
             label_name: label_col.map(|c| schema.header[c].clone()),
+            weight_col,
             relabel: None,
             digest: Arc::default(),
         }))
@@ -285,6 +291,24 @@ impl Dataset {
     /// Whether the rows have a label.
     pub(crate) fn has_label(&self) -> bool {
         self.label_col.is_some()
+    }
+
+    /// Whether the rows carry sample weights.
+    pub(crate) fn has_weights(&self) -> bool {
+        self.weight_col.is_some()
+    }
+
+    /// The sum of the view's sample weights (its row count without weights), read block
+    /// by block.
+    pub(crate) fn weight_sum(&self) -> Result<f64> {
+        if !self.has_weights() {
+            return Ok(self.n as f64);
+        }
+        let mut sum = 0.0;
+        for (a, b) in self.spans(READ_BLOCK_ROWS) {
+            sum += self.range(a, b)?.w.iter().flatten().sum::<f64>();
+        }
+        Ok(sum)
     }
 
     /// The file rows of this view's rows `rows`, as runs `(start, len)` of consecutive
@@ -328,6 +352,7 @@ impl Dataset {
         let width = self.file.width;
         let mut x = Vec::with_capacity(total * self.k);
         let mut y = self.label_col.map(|_| Vec::with_capacity(total));
+        let mut w = self.weight_col.map(|_| Vec::with_capacity(total));
         let mut raw = Vec::new();
         for (start, len) in runs {
             raw.clear();
@@ -340,6 +365,9 @@ impl Dataset {
                         None => row[l],
                     });
                 }
+                if let (Some(w), Some(c)) = (w.as_mut(), self.weight_col) {
+                    w.push(row[c]);
+                }
             }
         }
         Ok(Block {
@@ -347,6 +375,7 @@ impl Dataset {
             rows: total,
             x,
             y,
+            w,
         })
     }
 
@@ -550,6 +579,7 @@ mod tests {
             cols: Arc::new(vec![0, 2]),
             label_col: Some(1),
             label_name: Some("y".into()),
+            weight_col: None,
             relabel: None,
             digest: Arc::default(),
         }

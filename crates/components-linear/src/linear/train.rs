@@ -539,6 +539,12 @@ impl Run<'_> {
         self.param.precision_bits
     }
 
+    /// Fraction bits of the encrypted gradient sums: `2F`, or `3F` when the guest
+    /// weights the residuals by sample weights (themselves `F`-bit fixed point).
+    fn grad_bits(&self, weighted: bool) -> u32 {
+        2 * self.f() + if weighted { self.f() } else { 0 }
+    }
+
     fn loss_on(&self) -> bool {
         self.roles.hosts.len() == 1
     }
@@ -608,22 +614,21 @@ fn penalty_value(param: &LinearParam, w: &[f64]) -> f64 {
     }
 }
 
-/// Adds `B·α·w_j · 2^(2F)` to each encrypted gradient sum (L2), leaving the intercept.
+/// Adds `B·α·w_j · 2^bits` (`bits`: the gradients' scale) to each encrypted gradient
+/// sum (L2), leaving the intercept.
 fn add_l2(
     pk: &PublicKey,
     param: &LinearParam,
     grads: &mut [Ciphertext],
     w: &[f64],
     batch_len: usize,
+    bits: u32,
 ) -> Result<()> {
     if param.penalty != Penalty::L2 {
         return Ok(());
     }
     for (g, wj) in grads.iter_mut().zip(w) {
-        let reg = fixed(
-            batch_len as f64 * param.alpha * wj,
-            2 * param.precision_bits,
-        )?;
+        let reg = fixed(batch_len as f64 * param.alpha * wj, bits)?;
         *g = pk.raw_add_plain(g, &reg);
     }
     Ok(())
@@ -930,6 +935,9 @@ struct GuestPlan<'p> {
     data: &'p Dataset,
     /// The weights during this batch (the intercept last with `fit_intercept`).
     w: &'p [f64],
+    /// With sample weights: the factor that makes them sum to the row count (FATE's
+    /// `scale_sample_weight`).
+    weight_scale: Option<f64>,
 }
 
 /// The guest's plaintext of one block of a batch.
@@ -938,6 +946,8 @@ struct GuestBlock {
     half: Vec<f64>,
     /// Per row, fixed-point: the coefficient `c` of the loss's cross term `Σ u·c`.
     coef: Vec<i64>,
+    /// Per row, with sample weights: the scaled weight.
+    weights: Option<Vec<f64>>,
     /// The block's rows.
     x: Block,
 }
@@ -1031,8 +1041,52 @@ impl GuestPlan<'_> {
             .iter()
             .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
             .collect::<Result<_>>()?;
-        Ok(GuestBlock { half, coef, x })
+        let weights = self
+            .weight_scale
+            .map(|s| x.w.iter().flatten().map(|w| w * s).collect::<Vec<f64>>());
+        Ok(GuestBlock {
+            half,
+            coef,
+            weights,
+            x,
+        })
     }
+}
+
+/// With sample weights at the guest: the factor that rescales them to sum to the row
+/// count (FATE's `scale_sample_weight`); refused where the protocol does not weight yet.
+fn guest_weight_scale(run: &Run<'_>, data: &Dataset) -> Result<Option<f64>> {
+    if !data.has_weights() {
+        return Ok(None);
+    }
+    let module = run.task.module();
+    if run.roles.arbiter.is_none() {
+        return Err(Error::param(
+            "role",
+            format!("{module} with sample weights (SampleWeight) needs an arbiter; the two-party mode does not weight its gradients"),
+        ));
+    }
+    if run.param.optimizer == OptimizerKind::Sqn {
+        return Err(Error::param(
+            "optimizer",
+            format!("{module} with sample weights (SampleWeight) does not support `sqn` yet; use another optimizer"),
+        ));
+    }
+    let sum = data.weight_sum()?;
+    if !(sum.is_finite() && sum > 0.0) {
+        return Err(Error::InvalidValue {
+            table: data.table.clone(),
+            sid: String::new(),
+            column: "sample weight".into(),
+            reason: format!("the sample weights sum to {sum}; they must sum to a positive number"),
+        });
+    }
+    let scale = data.n() as f64 / sum;
+    run.ctx.tracker.info(&format!(
+        "sample weights: residuals weighted per row, weights scaled by {scale:.6} to sum to {} rows",
+        data.n()
+    ));
+    Ok(Some(scale))
 }
 
 /// Refuses a block of ciphertexts whose length is not the block's row count.
@@ -1087,6 +1141,12 @@ pub(crate) fn fit_guest(
     // from its memory budget and tells the hosts.
     let rows_per_block = pipeline_rows(run.ctx.memory, param.key_length);
     fed.remote("block_rows", &init_tag, &rows_per_block, &run.roles.hosts)?;
+    // Sample weights: every party learns that the gradients carry F more bits.
+    let weight_scale = guest_weight_scale(run, data)?;
+    let mut others = run.roles.hosts.clone();
+    others.extend(run.roles.arbiter);
+    fed.remote("weighted", &init_tag, &weight_scale.is_some(), &others)?;
+    let grad_bits = run.grad_bits(weight_scale.is_some());
 
     // Keys: the arbiter's, or our own plus the host's.
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
@@ -1136,7 +1196,12 @@ pub(crate) fn fit_guest(
             let bl = batch.len();
             let blocks = Blocks::new(batch, rows_per_block);
             let features: Vec<f64> = w[..data.k].to_vec();
-            let plan = GuestPlan { run, data, w: &w };
+            let plan = GuestPlan {
+                run,
+                data,
+                w: &w,
+                weight_scale,
+            };
             let mut sums = LossSums::default();
             let mut producer_phases = Phases::new();
 
@@ -1182,13 +1247,32 @@ pub(crate) fn fit_guest(
                                     .map(|(h, c)| Integer::from(h * *c))
                                     .sum::<Integer>();
                             }
-                            let sums: Vec<Ciphertext> = forward
-                                .unwrap_or_default()
-                                .par_iter()
-                                .zip(half_fixed.par_iter())
-                                .map(|(c, h)| pk.raw_add_plain(c, h))
-                                .collect();
+                            let forward = forward.unwrap_or_default();
+                            let sums: Vec<Ciphertext> = match &blk.weights {
+                                // d = wt·(half + Σu), at scale 2^(2F).
+                                Some(wt) => {
+                                    let scaled: Vec<(Integer, Integer)> = wt
+                                        .iter()
+                                        .zip(&blk.half)
+                                        .map(|(w, h)| Ok((fixed(*w, f)?, fixed(w * h, 2 * f)?)))
+                                        .collect::<Result<_>>()?;
+                                    forward
+                                        .par_iter()
+                                        .zip(scaled.par_iter())
+                                        .map(|(c, (w, wh))| {
+                                            Ok(pk.raw_add_plain(&pk.raw_mul(c, w)?, wh))
+                                        })
+                                        .collect::<Result<_>>()?
+                                }
+                                None => forward
+                                    .par_iter()
+                                    .zip(half_fixed.par_iter())
+                                    .map(|(c, h)| pk.raw_add_plain(c, h))
+                                    .collect(),
+                            };
                             let d = pk.rerandomize_raw_batch(&sums);
+                            // With weights the loss's Σ u·c is taken on Σ[[u]] itself.
+                            let forward = (blk.weights.is_some() && loss_on).then_some(forward);
                             p.lap("re-randomize");
                             fed.remote_bytes(
                                 "fore_gradient",
@@ -1197,18 +1281,22 @@ pub(crate) fn fit_guest(
                                 &run.roles.hosts,
                             )?;
                             p.lap("send");
-                            Ok((d, blk.coef, blk.x))
+                            Ok((d, blk.coef, blk.x, forward))
                         },
-                        |j, (d, coef, x)| {
+                        |j, (d, coef, x, forward)| {
                             let started = Instant::now();
                             // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the
-                            // same pass over [[d]] as the gradient.
+                            // same pass over [[d]] as the gradient (without weights), or
+                            // on Σ[[u]] (with weights).
                             let mut cols =
                                 scalar_columns(data, &blocks.get(j), &x, f, param.fit_intercept)?;
-                            if loss_on {
-                                cols.push(coef);
+                            if loss_on && forward.is_none() {
+                                cols.push(coef.clone());
                             }
-                            let g = pk.raw_dot_columns(&d, &cols)?;
+                            let mut g = pk.raw_dot_columns(&d, &cols)?;
+                            if let Some(forward) = &forward {
+                                g.extend(pk.raw_dot_columns(forward, &[coef])?);
+                            }
                             add_into(&pk, &mut acc, g)?;
                             phases.add("gradient", started.elapsed());
                             Ok(())
@@ -1219,7 +1307,7 @@ pub(crate) fn fit_guest(
                         sums.plain_loss(run.task, bl) + penalty_value(param, &features);
                     let mut grads = acc.unwrap_or_default();
                     let dc = loss_on.then(|| grads.pop()).flatten();
-                    add_l2(&pk, param, &mut grads, &features, bl)?;
+                    add_l2(&pk, param, &mut grads, &features, bl, grad_bits)?;
                     fed.remote_bytes("guest_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
                     if let Some(dc) = dc {
                         let host = run.roles.hosts[0];
@@ -1227,7 +1315,11 @@ pub(crate) fn fit_guest(
                             activity.wait(|| get_ciphers(run, "host_loss", &tag, host, &pk))?;
                         phases.lap("wait for hosts");
                         let divisor = sums.divisor(run.task, bl);
-                        let cross = pk.raw_add_plain(&dc, &(-half_c));
+                        let cross = if weight_scale.is_some() {
+                            dc
+                        } else {
+                            pk.raw_add_plain(&dc, &(-half_c))
+                        };
                         let y_enc = loss_cipher(&pk, &parts, &cross, divisor)?;
                         let msg = LossMessage {
                             cipher: y_enc.as_integer().to_string_radix(16),
@@ -1543,6 +1635,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     });
     let announced: BatchRows = fed.get("batches", &init_tag, guest)?;
     let rows_per_block: usize = fed.get("block_rows", &init_tag, guest)?;
+    let weighted: bool = fed.get("weighted", &init_tag, guest)?;
+    let grad_bits = run.grad_bits(weighted);
     if rows_per_block == 0 {
         return Err(Error::param(
             "block_rows",
@@ -1673,7 +1767,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             let step = match (run.roles.arbiter, &own) {
                 (Some(arbiter), _) => {
                     let mut grads = acc.unwrap_or_default();
-                    add_l2(&pk, param, &mut grads, &w, bl)?;
+                    add_l2(&pk, param, &mut grads, &w, bl, grad_bits)?;
                     fed.remote_bytes("host_gradient", &tag, &encode_ciphers(&grads), &[arbiter])?;
                     phases.lap("gradient");
                     let step: Step = activity.wait(|| fed.get("host_delta", &tag, arbiter))?;
@@ -1775,7 +1869,9 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
     to_all.extend(run.roles.hosts.iter().copied());
     fed.remote("pubkey", &init_tag, &kp.public, &to_all)?;
     let sizes: Vec<usize> = fed.get("batch_sizes", &init_tag, guest)?;
+    let weighted: bool = fed.get("weighted", &init_tag, guest)?;
     let f2 = 2 * run.f();
+    let grad_bits = run.grad_bits(weighted);
     let n = kp.public.n().clone();
     let new_opt = || {
         Optimizer::new(
@@ -1818,7 +1914,7 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
                 kp.private
                     .decrypt_raw_batch(cts)
                     .iter()
-                    .map(|m| decode_signed(&n, m, f2) / bl as f64)
+                    .map(|m| decode_signed(&n, m, grad_bits) / bl as f64)
                     .collect()
             };
             let guest_g = decode(&get_ciphers(

@@ -21,6 +21,8 @@ pub(crate) struct Dataset {
     pub(crate) header: Vec<String>,
     pub(crate) label_name: Option<String>,
     pub(crate) y: Option<Vec<f64>>,
+    /// The sample weights (`SampleWeight`), when the table has them.
+    pub(crate) weight: Option<Vec<f64>>,
     /// One vector per feature, in `header` order; NaN is a missing value.
     pub(crate) columns: Vec<Vec<f64>>,
 }
@@ -37,7 +39,10 @@ impl Dataset {
     /// cell is an error unless `use_missing`; with `zero_as_missing` a zero is missing.
     pub(crate) fn from_frame(table: &str, frame: &Frame, missing: Missing) -> Result<Dataset> {
         let label = frame.label_name().and_then(|l| frame.column_index(l));
-        let features: Vec<usize> = (0..frame.ncols()).filter(|c| Some(*c) != label).collect();
+        let weight_col = frame.weight_name().and_then(|w| frame.column_index(w));
+        let features: Vec<usize> = (0..frame.ncols())
+            .filter(|c| Some(*c) != label && Some(*c) != weight_col)
+            .collect();
         let header: Vec<String> = features
             .iter()
             .map(|&c| frame.columns()[c].clone())
@@ -80,6 +85,17 @@ impl Dataset {
                 });
             }
         }
+        let weight = weight_col.map(|c| frame.column(c));
+        if let (Some(w), Some(c)) = (&weight, weight_col) {
+            if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+                return Err(Error::InvalidValue {
+                    table: table.into(),
+                    sid: frame.sids()[i].clone(),
+                    column: frame.columns()[c].clone(),
+                    reason: "the sample weight is missing or infinite".into(),
+                });
+            }
+        }
         Ok(Dataset {
             table: table.into(),
             sid_name: frame.sid_name().into(),
@@ -87,6 +103,7 @@ impl Dataset {
             header,
             label_name: label.map(|l| frame.columns()[l].clone()),
             y,
+            weight,
             columns,
         })
     }
@@ -103,6 +120,10 @@ impl Dataset {
                 .y
                 .as_ref()
                 .map(|y| order.iter().map(|&i| y[i]).collect()),
+            weight: self
+                .weight
+                .as_ref()
+                .map(|w| order.iter().map(|&i| w[i]).collect()),
             columns: self
                 .columns
                 .iter()
@@ -189,6 +210,7 @@ mod tests {
             header: vec!["x".into()],
             label_name: None,
             y: None,
+            weight: None,
             columns: vec![vec![1.0, 2.0, 3.0, f64::NAN, 2.0, 10.0]],
         };
         let b = Binned::with_split_points(&data, vec![vec![1.5, 2.5, 10.0]]);

@@ -602,6 +602,22 @@ fn guest_fit(
         })
     });
     let (target, y) = Target::of(param, train, known.as_deref())?;
+    // Sample weights (FATE: g and h times the row's weight; the loss a weighted mean).
+    if let Some(w) = &train.weight {
+        if let Some(i) = w.iter().position(|&v| v < 0.0) {
+            return Err(Error::InvalidValue {
+                table: train.table.clone(),
+                sid: train.sids[i].clone(),
+                column: "sample weight".into(),
+                reason: format!(
+                    "weight {} is negative; gradient boosting needs non-negative hessians",
+                    w[i]
+                ),
+            });
+        }
+        ctx.tracker
+            .info("sample weights: gradients and hessians are weighted per row");
+    }
     let loss = target.loss;
     let dim = loss.dim();
     let n = train.n();
@@ -742,6 +758,16 @@ fn guest_fit(
                 &mut h[i * dim..(i + 1) * dim],
             );
         }
+        if let Some(w) = &train.weight {
+            for (i, &wi) in w.iter().enumerate() {
+                for v in &mut g[i * dim..(i + 1) * dim] {
+                    *v *= wi;
+                }
+                for v in &mut h[i * dim..(i + 1) * dim] {
+                    *v *= wi;
+                }
+            }
+        }
         let active: Vec<u32> = match param.goss {
             Some((top, other)) => goss(&mut g, &mut h, dim, n, top, other, &mut rng)?,
             None => (0..n as u32).collect(),
@@ -799,10 +825,17 @@ fn guest_fit(
         }
         rounds_run += 1;
         let mut scratch = vec![0.0; dim];
-        let loss_value = (0..n)
-            .map(|i| loss.row_loss(y[i], &scores[i * dim..(i + 1) * dim], &mut scratch))
-            .sum::<f64>()
-            / n as f64;
+        let row_loss =
+            |i: usize, s: &mut Vec<f64>| loss.row_loss(y[i], &scores[i * dim..(i + 1) * dim], s);
+        let loss_value = match &train.weight {
+            None => (0..n).map(|i| row_loss(i, &mut scratch)).sum::<f64>() / n as f64,
+            Some(w) => {
+                (0..n)
+                    .map(|i| w[i] * row_loss(i, &mut scratch))
+                    .sum::<f64>()
+                    / w.iter().sum::<f64>()
+            }
+        };
         let converge = param.n_iter_no_change
             && losses
                 .last()
