@@ -1,4 +1,4 @@
-//! FATE's linear models: `HeteroLR` and `HeteroLinR` (see [`linear`]), and
+//! FATE's linear models: `HeteroLR`, `HeteroLinR` and `HeteroPoisson` (see [`linear`]), and
 //! `LocalBaseline`, a plain logistic regression on one party's data.
 #![warn(missing_docs)]
 
@@ -12,12 +12,13 @@ use fateflow_component_core::{
 };
 use fateflow_components_eval::evaluation;
 
-pub use linear::{HeteroLR, HeteroLinR, LinearModelParam};
+pub use linear::{HeteroLR, HeteroLinR, HeteroPoisson, LinearModelParam};
 
 /// This family's parameter schemas.
 pub const SCHEMAS: &[ModuleSchema] = &[
     linear::param::HETERO_LR_SCHEMA,
     linear::param::HETERO_LINR_SCHEMA,
+    linear::param::HETERO_POISSON_SCHEMA,
     local_baseline::SCHEMA,
 ];
 
@@ -25,6 +26,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
 pub const COMPONENTS: fateflow_component_core::Components = &[
     ("HeteroLR", &HeteroLR),
     ("HeteroLinR", &HeteroLinR),
+    ("HeteroPoisson", &HeteroPoisson),
     ("LocalBaseline", &local_baseline::LocalBaseline),
 ];
 
@@ -33,7 +35,9 @@ mod tests {
     use fateflow_component_core::testing::{default_drift_except, unread_implemented_keys};
     use serde_json::json;
 
-    use crate::linear::param::{LinearParam, Task, HETERO_LINR_SCHEMA, HETERO_LR_SCHEMA};
+    use crate::linear::param::{
+        LinearParam, Task, HETERO_LINR_SCHEMA, HETERO_LR_SCHEMA, HETERO_POISSON_SCHEMA,
+    };
 
     #[test]
     fn every_key_marked_implemented_is_read() {
@@ -46,6 +50,7 @@ mod tests {
         for (schema, task) in [
             (HETERO_LR_SCHEMA, Task::Logistic),
             (HETERO_LINR_SCHEMA, Task::Linear),
+            (HETERO_POISSON_SCHEMA, Task::Poisson),
         ] {
             let unread = unread_implemented_keys(&schema, &overlays, &|map| {
                 let _ = LinearParam::parse(task, map);
@@ -58,7 +63,7 @@ mod tests {
         assert!(unread.is_empty(), "LocalBaseline: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            3,
+            4,
             "a schema of this family is not checked here"
         );
     }
@@ -80,6 +85,7 @@ mod tests {
         for (schema, task) in [
             (HETERO_LR_SCHEMA, Task::Logistic),
             (HETERO_LINR_SCHEMA, Task::Linear),
+            (HETERO_POISSON_SCHEMA, Task::Poisson),
         ] {
             problems.extend(default_drift_except(
                 &schema,

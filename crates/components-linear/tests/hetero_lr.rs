@@ -1312,3 +1312,161 @@ fn cv_fold_history_of_instances() {
     assert_eq!(frame.nrows(), 395);
     assert!(frame.column_index("predict_score").is_none());
 }
+
+/// Plaintext Poisson regression by full-batch gradient descent (sgd, `lr / sqrt(1 + t)`,
+/// L2): `mu = exp(x_g·w_g + b + log(e) + x_h·w_h)`, gradient `Σ w'·(mu − y)·x / n`
+/// (`w'`: weights rescaled to sum to n), loss `(Σ mu − Σ y·(wx + log e)) / n` (unweighted,
+/// as FATE's). Returns the guest's weights (intercept last), the host's and the losses.
+#[allow(clippy::too_many_arguments)]
+fn plain_poisson(
+    x_g: &[Vec<f64>],
+    x_h: &[Vec<f64>],
+    y: &[f64],
+    exposure: &[f64],
+    weights: Option<&[f64]>,
+    lr: f64,
+    alpha: f64,
+    iters: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let n = y.len() as f64;
+    let scaled: Vec<f64> = match weights {
+        Some(w) => {
+            let s = n / w.iter().sum::<f64>();
+            w.iter().map(|v| v * s).collect()
+        }
+        None => vec![1.0; y.len()],
+    };
+    let (kg, kh) = (x_g[0].len(), x_h[0].len());
+    let mut wg = vec![0.0; kg + 1];
+    let mut wh = vec![0.0; kh];
+    let mut losses = Vec::new();
+    for t in 0..iters {
+        let lr_t = lr / (1.0 + t as f64).sqrt();
+        let mut loss = 0.0;
+        let d: Vec<f64> = (0..y.len())
+            .map(|i| {
+                let a: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>()
+                    + wg[kg]
+                    + exposure[i].ln();
+                let b: f64 = x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum();
+                let mu = (a + b).exp();
+                loss += mu - y[i] * (a + b);
+                scaled[i] * (mu - y[i])
+            })
+            .collect();
+        let penalty: f64 = wg[..kg].iter().chain(&wh).map(|w| w * w).sum::<f64>();
+        losses.push(loss / n + 0.5 * alpha * penalty);
+        let gg: Vec<f64> = (0..=kg)
+            .map(|j| {
+                let s: f64 = (0..y.len())
+                    .map(|i| d[i] * if j < kg { x_g[i][j] } else { 1.0 })
+                    .sum();
+                s / n + if j < kg { alpha * wg[j] } else { 0.0 }
+            })
+            .collect();
+        let gh: Vec<f64> = (0..kh)
+            .map(|j| (0..y.len()).map(|i| d[i] * x_h[i][j]).sum::<f64>() / n + alpha * wh[j])
+            .collect();
+        for (w, g) in wg.iter_mut().zip(gg) {
+            *w -= lr_t * g;
+        }
+        for (w, g) in wh.iter_mut().zip(gh) {
+            *w -= lr_t * g;
+        }
+    }
+    (wg, wh, losses)
+}
+
+/// HeteroPoisson on dvisits with an exposure column, with and without sample weights,
+/// equals plaintext Poisson regression; its predictions are `exp(wx)·exposure`.
+#[test]
+fn poisson_with_exposure_matches_plaintext_gradient_descent() {
+    let (_dir, store) = temp_store();
+    let raw = labeled(&store, "dvisits_hetero_guest.csv", Some("doctorco"));
+    // An exposure column (1, 2 or 0.5) and, for the second run, sample weights.
+    let exposure = |i: usize| [1.0, 2.0, 0.5][i % 3];
+    let with_exposure = {
+        let frame = read_all(&store, &TableId::new(&raw.namespace, &raw.name).unwrap()).unwrap();
+        let (schema, sids, values) = frame.into_parts();
+        let k = schema.header.len();
+        let mut out = Vec::new();
+        for (i, row) in values.chunks(k).enumerate() {
+            out.extend_from_slice(row);
+            out.push(exposure(i));
+        }
+        let mut header = schema.header.clone();
+        header.push("exposure".into());
+        let f = fateflow_tables::Frame::new(&schema.sid, header, sids, out)
+            .unwrap()
+            .with_label("doctorco")
+            .unwrap();
+        write_frame(
+            &store,
+            &TableId::new("experiment", "dvisits_e").unwrap(),
+            &f,
+            4,
+            WriteMode::Replace,
+        )
+        .unwrap();
+        TableRef::new("experiment", "dvisits_e")
+    };
+    let h = labeled(&store, "dvisits_hetero_host.csv", None);
+    let weighted = with_weights(&store, &with_exposure, |i| 0.5 + (i % 2) as f64);
+    for (g, is_weighted) in [(&with_exposure, false), (&weighted, true)] {
+        let params = json!({
+            "penalty": "L2", "alpha": 0.01, "optimizer": "sgd", "learning_rate": 0.05,
+            "max_iter": 4, "init_param": {"init_method": "zeros"}, "tol": 0.0,
+            "exposure_colname": "exposure"
+        });
+        let (out, results) = run_parties_in(
+            MemoryBudget::from_mb(1),
+            &store,
+            "HeteroPoisson",
+            params,
+            ("train_data", g),
+            ("train_data", &h),
+            true,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let (x_g, x_h, y, w) = plain_rows(&store, g, &h);
+        // The exposure is the guest's last feature column here: set it apart.
+        let e: Vec<f64> = x_g.iter().map(|r| r[r.len() - 1]).collect();
+        let x_g: Vec<Vec<f64>> = x_g.iter().map(|r| r[..r.len() - 1].to_vec()).collect();
+        let (wg, wh, losses) = plain_poisson(&x_g, &x_h, &y, &e, w.as_deref(), 0.05, 0.01, 4);
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let (_, hm) = out.host.models().pop().unwrap();
+        let what = if is_weighted {
+            "weighted Poisson"
+        } else {
+            "Poisson"
+        };
+        assert_weights(&gm, &wg, true, what);
+        assert_weights(&hm, &wh, false, what);
+        let header: Vec<String> = serde_json::from_value(gm.param["header"].clone()).unwrap();
+        assert!(!header.contains(&"exposure".to_string()), "{header:?}");
+        let (_, am) = out.arbiter.as_ref().unwrap().models().pop().unwrap();
+        let got = loss_history(&am);
+        for (a, b) in got.iter().zip(&losses) {
+            assert!(
+                (a - b).abs() < 1e-6 * b.abs().max(1.0),
+                "{what} loss {a} vs {b}"
+            );
+        }
+        // The training predictions: exp(wx_g + b + wx_h) times the exposure.
+        let (_, labels, scores) = predictions(&store, &out.guest);
+        assert_eq!(labels.len(), y.len());
+        let kg = x_g[0].len();
+        let want0 = {
+            let a: f64 = x_g[0].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>() + wg[kg];
+            let b: f64 = x_h[0].iter().zip(&wh).map(|(x, w)| x * w).sum();
+            (a + b).exp() * e[0]
+        };
+        assert!(
+            scores.iter().any(|s| (s - want0).abs() < 1e-6),
+            "{what}: no prediction equals exp(wx)·exposure = {want0}"
+        );
+    }
+}

@@ -83,6 +83,7 @@ mod tests {
                 "HeteroFeatureSelection",
                 "HeteroLR",
                 "HeteroLinR",
+                "HeteroPoisson",
                 "HeteroSecureBoost",
                 "HomoDataSplit",
                 "Intersection",

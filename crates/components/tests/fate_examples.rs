@@ -33,6 +33,14 @@ const REFUSED: &[(&str, &str, &[&str])] = &[
             "hetero_lr_0.stepwise_param.need_stepwise",
         ],
     ),
+    (
+        "hetero_stepwise/poisson-stepwise",
+        "stepwise",
+        &[
+            "hetero_poisson_0.stepwise_param.max_step",
+            "hetero_poisson_0.stepwise_param.need_stepwise",
+        ],
+    ),
 ];
 
 fn corpus() -> Option<PathBuf> {

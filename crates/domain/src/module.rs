@@ -311,7 +311,7 @@ const GHA: &[Role] = &[Role::Guest, Role::Host, Role::Arbiter];
 const GHA_L: &[Role] = &[Role::Guest, Role::Host, Role::Arbiter, Role::Local];
 const L: &[Role] = &[Role::Local];
 
-/// The linear modules we know only by name (HeteroPoisson, HomoLR).
+/// The linear modules we know only by name (HomoLR).
 const LINEAR_PARAMS: &[Param] = &[
     k("penalty", Str),
     k("tol", Number),
@@ -535,7 +535,7 @@ pub static MODULES: &[ModuleInfo] = &[
         aliases: &[],
         is_reader: false,
         deploy_without_model: false,
-        known_params: LINEAR_PARAMS,
+        known_params: &[],
         required: &[],
     },
     ModuleInfo {

@@ -193,6 +193,8 @@ pub(crate) struct Block {
     pub(crate) y: Option<Vec<f64>>,
     /// The sample weight of each row, when the data has them (`SampleWeight`).
     pub(crate) w: Option<Vec<f64>>,
+    /// The exposure of each row (HeteroPoisson's `exposure_colname`), when set.
+    pub(crate) e: Option<Vec<f64>>,
 }
 
 impl Block {
@@ -229,6 +231,8 @@ pub(crate) struct Dataset {
     label_name: Option<String>,
     /// The file column of the sample weight (`SampleWeight`), when there is one.
     weight_col: Option<usize>,
+    /// The file column of the exposure (HeteroPoisson), when one is set.
+    exposure_col: Option<usize>,
     /// One-vs-rest: labels read as 1 for this class and 0 otherwise.
     relabel: Option<f64>,
     /// Rows in this view.
@@ -279,6 +283,7 @@ impl Dataset {
             label_col,
             label_name: label_col.map(|c| schema.header[c].clone()),
             weight_col,
+            exposure_col: None,
             relabel: None,
             digest: Arc::default(),
         }))
@@ -353,6 +358,7 @@ impl Dataset {
         let mut x = Vec::with_capacity(total * self.k);
         let mut y = self.label_col.map(|_| Vec::with_capacity(total));
         let mut w = self.weight_col.map(|_| Vec::with_capacity(total));
+        let mut e = self.exposure_col.map(|_| Vec::with_capacity(total));
         let mut raw = Vec::new();
         for (start, len) in runs {
             raw.clear();
@@ -368,6 +374,9 @@ impl Dataset {
                 if let (Some(w), Some(c)) = (w.as_mut(), self.weight_col) {
                     w.push(row[c]);
                 }
+                if let (Some(e), Some(c)) = (e.as_mut(), self.exposure_col) {
+                    e.push(row[c]);
+                }
             }
         }
         Ok(Block {
@@ -376,6 +385,7 @@ impl Dataset {
             x,
             y,
             w,
+            e,
         })
     }
 
@@ -440,6 +450,24 @@ impl Dataset {
             }
         }
         Ok(())
+    }
+
+    /// The same rows with feature `name` taken out of the features as the exposure
+    /// (HeteroPoisson); `None` when the table has no such feature (FATE then uses an
+    /// exposure of 1 for every row; the caller says so in the task log).
+    pub(crate) fn with_exposure(&self, name: &str) -> Option<Dataset> {
+        let p = self.header.iter().position(|h| h == name)?;
+        let mut header = self.header.clone();
+        let mut cols = self.cols.as_ref().clone();
+        header.remove(p);
+        let file_col = cols.remove(p);
+        Some(Dataset {
+            k: cols.len(),
+            header,
+            cols: Arc::new(cols),
+            exposure_col: Some(file_col),
+            ..self.clone()
+        })
     }
 
     /// The same rows with the columns of `header`, in its order (predict mode).
@@ -580,6 +608,7 @@ mod tests {
             label_col: Some(1),
             label_name: Some("y".into()),
             weight_col: None,
+            exposure_col: None,
             relabel: None,
             digest: Arc::default(),
         }

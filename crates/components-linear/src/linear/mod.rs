@@ -125,6 +125,17 @@ impl Component for HeteroLinR {
     }
 }
 
+/// FATE's `HeteroPoisson`: Poisson regression with a log link, the guest's optional
+/// exposure column as an offset (`log(exposure)`), an arbiter and one host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeteroPoisson;
+
+impl Component for HeteroPoisson {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        run(ctx, Task::Poisson)
+    }
+}
+
 /// The fitted model, FATE's `LRModelParam` fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearModelParam {
@@ -249,18 +260,25 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     if ctx.role == Role::Arbiter {
         return fit_arbiter_side(ctx, task, &param, &roles, None);
     }
+    let with_exposure = |d: Dataset| match (&param.exposure_colname, ctx.role) {
+        (Some(name), Role::Guest) => Ok(exposure_or_one(ctx, d, name)),
+        _ => Ok::<_, Error>(d),
+    };
     let train =
         Dataset::read(ctx, &["train_data", "data"])?.ok_or_else(|| Error::MissingInput {
             component: task.module().into(),
             what: "training data (input key `train_data`)".into(),
         })?;
+    let train = with_exposure(train)?;
     if train.n() == 0 {
         return Err(Error::EmptyTable {
             table: train.table.clone(),
             component: task.module().into(),
         });
     }
-    let validate = Dataset::read(ctx, &["validate_data"])?;
+    let validate = Dataset::read(ctx, &["validate_data"])?
+        .map(with_exposure)
+        .transpose()?;
     ctx.tracker.info(&format!(
         "{} at {}: {} rows × {} features; {} host(s), {}; key {} bits",
         task.module(),
@@ -539,7 +557,7 @@ impl Fitting<'_> {
     ) -> Result<GuestTrained> {
         let classes = match self.task {
             Task::Logistic => ovr_classes(train)?,
-            Task::Linear => None,
+            Task::Linear | Task::Poisson => None,
         };
         if self.task == Task::Logistic {
             let n = classes.as_ref().map_or(2, Vec::len);
@@ -743,7 +761,7 @@ impl Scorer {
         match (&self.classes, task) {
             (Some(cs), _) => cs.iter().map(|&c| class_key(c)).collect(),
             (None, Task::Logistic) => BINARY_DETAIL_KEYS.iter().map(|k| k.to_string()).collect(),
-            (None, Task::Linear) => vec![REGRESSION_DETAIL_KEY.to_string()],
+            (None, Task::Linear | Task::Poisson) => vec![REGRESSION_DETAIL_KEY.to_string()],
         }
     }
 
@@ -937,6 +955,11 @@ fn rows_from_scores(
                     predict_output::binary_row(sid, label, sigmoid(s), threshold, data_type)
                 }
                 Task::Linear => predict_output::regression_row(sid, label, s, data_type),
+                // exp(wx) times the exposure (FATE's `exp(wx_g + wx_h) * exposure`).
+                Task::Poisson => {
+                    let exposure = block.e.as_ref().map_or(1.0, |e| e[p]);
+                    predict_output::regression_row(sid, label, s.exp() * exposure, data_type)
+                }
             }
         })
         .collect())
@@ -1039,7 +1062,7 @@ fn single_value_metric(task: Task, metric: &str, rows: &[PredictRow]) -> Option<
             let scores: Vec<f64> = rows.iter().map(|r| r.predict_score).collect();
             metrics::binary_by_name(metric, &labels, &scores)
         }
-        Task::Linear => {
+        Task::Linear | Task::Poisson => {
             let pred: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
             metrics::regression_by_name(metric, &labels, &pred)
         }
@@ -1058,7 +1081,7 @@ fn validation_metric(task: Task, rows: &[PredictRow]) -> (&'static str, f64, boo
                 true,
             )
         }
-        Task::Linear => {
+        Task::Linear | Task::Poisson => {
             let labels: Vec<f64> = rows.iter().map(|r| r.label).collect();
             let pred: Vec<f64> = rows.iter().map(|r| r.predict_result).collect();
             (
@@ -1219,6 +1242,28 @@ fn save(
     Ok(())
 }
 
+/// `data` with its exposure column `name` set apart (HeteroPoisson at the guest); a
+/// table without it keeps every feature and an exposure of 1, as FATE, said in the log.
+fn exposure_or_one(ctx: &TaskContext<'_>, data: Dataset, name: &str) -> Dataset {
+    match data.with_exposure(name) {
+        Some(d) => {
+            ctx.tracker.info(&format!(
+                "exposure_colname: column `{name}` of {} is the exposure (offset log(exposure))",
+                d.table
+            ));
+            d
+        }
+        None => {
+            ctx.tracker.info(&format!(
+                "warning: exposure_colname `{name}` is not a feature of {} ({}); every row's exposure is 1, as FATE does",
+                data.table,
+                data.header.join(", ")
+            ));
+            data
+        }
+    }
+}
+
 fn predict_mode(
     ctx: &TaskContext<'_>,
     task: Task,
@@ -1237,8 +1282,15 @@ fn predict_mode(
         .ok_or_else(|| Error::MissingInput {
             component: task.module().into(),
             what: "data to predict (input key `test_data`)".into(),
-        })?
-        .select(&model.header)?;
+        })?;
+    // Poisson: the model's exposure column, at the guest.
+    let data = match meta.get("exposure_colname").and_then(Value::as_str) {
+        Some(name) if ctx.role == Role::Guest && !name.is_empty() => {
+            exposure_or_one(ctx, data, name)
+        }
+        _ => data,
+    }
+    .select(&model.header)?;
     let mut param = param.clone();
     if let Some(t) = meta.get("threshold").and_then(Value::as_f64) {
         param.threshold = t;

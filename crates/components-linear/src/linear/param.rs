@@ -91,6 +91,28 @@ const HETERO_LINR_OWN_PARAMS: &[Param] = &[
     param("metrics", List, "[]", true),
 ];
 
+/// `HeteroPoisson`'s tail (no `sqn_param`) and own defaults (FATE's `PoissonParam`).
+const HETERO_POISSON_OWN_PARAMS: &[Param] = &[
+    param("encrypted_mode_calculator_param", Object, OBJ, false),
+    param(
+        "encrypted_mode_calculator_param.mode",
+        Any,
+        "\"strict\"",
+        false,
+    ),
+    param(
+        "encrypted_mode_calculator_param.re_encrypted_rate",
+        Any,
+        "1",
+        false,
+    ),
+    param("need_run", Bool, "true", true),
+    param("optimizer", Str, "\"rmsprop\"", true),
+    param("max_iter", Int, "20", true),
+    param("metrics", List, "[]", true),
+    param("exposure_colname", Str, "null", true),
+];
+
 const LINEAR_CONDITIONS: &[Condition] = &[
     when("stepwise_param", "stepwise_param.need_stepwise", &["true"]),
     CV_CONDITION,
@@ -156,13 +178,42 @@ pub(crate) const HETERO_LINR_SCHEMA: ModuleSchema = ModuleSchema {
     supported: LINEAR_SUPPORTED,
 };
 
-/// Which model: logistic (binary) or linear regression.
+/// `HeteroPoisson`'s parameter schema.
+pub(crate) const HETERO_POISSON_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroPoisson",
+    params: &[
+        LINEAR_HEAD_PARAMS,
+        CV_PARAMS,
+        LINEAR_MID_PARAMS,
+        CALLBACK_PARAMS,
+        HETERO_POISSON_OWN_PARAMS,
+    ],
+    conditions: LINEAR_CONDITIONS,
+    supported: POISSON_SUPPORTED,
+};
+
+const POISSON_SUPPORTED: &[(&str, &[&str])] = &[
+    ("penalty", &["L1", "L2", "None"]),
+    ("optimizer", &["sgd", "rmsprop", "adam", "adagrad"]),
+    (
+        "init_param.init_method",
+        &["random_uniform", "random_normal", "zeros", "ones", "const"],
+    ),
+    ("early_stop", &["diff", "abs", "weight_diff"]),
+    HISTORY_VALUE_TYPE_SUPPORTED,
+    ("encrypt_param.method", &["paillier"]),
+    CALLBACKS_SUPPORTED,
+];
+
+/// Which model: logistic (binary), linear or Poisson regression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
     /// `HeteroLR`.
     Logistic,
     /// `HeteroLinR`.
     Linear,
+    /// `HeteroPoisson`: log link, `exp(wx)` times the guest's exposure.
+    Poisson,
 }
 
 impl Task {
@@ -171,6 +222,7 @@ impl Task {
         match self {
             Task::Logistic => "HeteroLR",
             Task::Linear => "HeteroLinR",
+            Task::Poisson => "HeteroPoisson",
         }
     }
 
@@ -178,7 +230,7 @@ impl Task {
     fn kind(self) -> TaskKind {
         match self {
             Task::Logistic => TaskKind::Binary,
-            Task::Linear => TaskKind::Regression,
+            Task::Linear | Task::Poisson => TaskKind::Regression,
         }
     }
 }
@@ -303,6 +355,8 @@ pub(crate) struct LinearParam {
     pub(crate) precision_bits: u32,
     pub(crate) threshold: f64,
     pub(crate) sqn: SqnParam,
+    /// `exposure_colname` (HeteroPoisson): the guest's column whose log is the offset.
+    pub(crate) exposure_colname: Option<String>,
     /// `callback_param` (or the deprecated top-level keys it replaces).
     pub(crate) callbacks: Callbacks,
     pub(crate) cv: Option<CvParam>,
@@ -321,22 +375,22 @@ impl LinearParam {
             _ => Penalty::None,
         };
         let default_optimizer = match task {
-            Task::Logistic => "rmsprop",
+            Task::Logistic | Task::Poisson => "rmsprop",
             Task::Linear => "sgd",
         };
+        let optimizers: &[&'static str] = match task {
+            Task::Poisson => &["sgd", "rmsprop", "adam", "adagrad"],
+            _ => &[
+                "sgd",
+                "rmsprop",
+                "adam",
+                "adagrad",
+                "nesterov_momentum_sgd",
+                "sqn",
+            ],
+        };
         let optimizer = match p
-            .choice(
-                "optimizer",
-                Some(default_optimizer),
-                &[
-                    "sgd",
-                    "rmsprop",
-                    "adam",
-                    "adagrad",
-                    "nesterov_momentum_sgd",
-                    "sqn",
-                ],
-            )?
+            .choice("optimizer", Some(default_optimizer), optimizers)?
             .unwrap_or(default_optimizer)
         {
             "sgd" => OptimizerKind::Sgd,
@@ -347,6 +401,13 @@ impl LinearParam {
             _ => OptimizerKind::Sqn,
         };
         let sqn = SqnParam::parse(&p)?;
+        let exposure_colname = match task {
+            Task::Poisson => p
+                .opt_str("exposure_colname")?
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            _ => None,
+        };
         let alpha = non_negative(&p, "alpha", 1.0)?;
         let learning_rate = positive(&p, "learning_rate", 0.01)?;
         let decay = non_negative(&p, "decay", 1.0)?;
@@ -370,11 +431,11 @@ impl LinearParam {
                     _ => BatchStrategy::Full,
                 }
             }
-            Task::Linear => BatchStrategy::Full,
+            Task::Linear | Task::Poisson => BatchStrategy::Full,
         };
         let default_iter = match task {
             Task::Logistic => 100,
-            Task::Linear => 20,
+            Task::Linear | Task::Poisson => 20,
         };
         let max_iter = match p.int("max_iter", default_iter)? {
             n if n > 0 => n as usize,
@@ -500,6 +561,7 @@ impl LinearParam {
             precision_bits,
             threshold,
             sqn,
+            exposure_colname,
             callbacks,
             cv,
         })
@@ -507,7 +569,7 @@ impl LinearParam {
 
     /// The settings as FATE's model meta shows them.
     pub(crate) fn meta(&self, task: Task) -> Value {
-        serde_json::json!({
+        let mut meta = serde_json::json!({
             "module": task.module(),
             "penalty": match self.penalty { Penalty::L1 => "L1", Penalty::L2 => "L2", Penalty::None => "None" },
             "alpha": self.alpha,
@@ -527,7 +589,11 @@ impl LinearParam {
             "fit_intercept": self.fit_intercept,
             "need_one_vs_rest": false,
             "threshold": self.threshold,
-        })
+        });
+        if task == Task::Poisson {
+            meta["exposure_colname"] = self.exposure_colname.clone().into();
+        }
+        meta
     }
 }
 

@@ -452,6 +452,15 @@ impl Roles {
             ));
         }
         let arbiter = ctx.parties_of(Role::Arbiter).first().copied();
+        if task == Task::Poisson && hosts.len() > 1 {
+            return Err(Error::param(
+                "role",
+                format!(
+                    "HeteroPoisson supports one host (as FATE's); this job has {}",
+                    hosts.len()
+                ),
+            ));
+        }
         if arbiter.is_none() && hosts.len() > 1 {
             return Err(Error::param(
                 "role",
@@ -540,9 +549,9 @@ impl Run<'_> {
     }
 
     /// Fraction bits of the encrypted gradient sums: `2F`, or `3F` when the guest
-    /// weights the residuals by sample weights (themselves `F`-bit fixed point).
-    fn grad_bits(&self, weighted: bool) -> u32 {
-        2 * self.f() + if weighted { self.f() } else { 0 }
+    /// multiplies `Σ[[u]]` by an `F`-bit factor (sample weights, Poisson's `exp(a)`).
+    fn grad_bits(&self, scaled: bool) -> u32 {
+        2 * self.f() + if scaled { self.f() } else { 0 }
     }
 
     fn loss_on(&self) -> bool {
@@ -940,16 +949,30 @@ struct GuestPlan<'p> {
     weight_scale: Option<f64>,
 }
 
-/// The guest's plaintext of one block of a batch.
+/// The guest's plaintext of one block of a batch: the residual is
+/// `d = half + Σ[[u]]`, or `d = half + alpha·Σ[[u]]` when `alpha` is set (sample weights,
+/// HeteroPoisson), which puts `d` at scale `2^(2F)` instead of `2^F`.
 struct GuestBlock {
-    /// Per row: `¼·a − ½·y` (LR) or `a − y` (LinR), `a = x_g·w_g + b`.
+    /// Per row: `¼·a − ½·y` (LR) or `a − y` (LinR), `a = x_g·w_g + b`, times the weight;
+    /// `−y` times the weight (Poisson).
     half: Vec<f64>,
     /// Per row, fixed-point: the coefficient `c` of the loss's cross term `Σ u·c`.
     coef: Vec<i64>,
-    /// Per row, with sample weights: the scaled weight.
-    weights: Option<Vec<f64>>,
+    /// Per row: the factor on `Σ[[u]]` (the scaled weight; Poisson `exp(a)` times it).
+    alpha: Option<Vec<f64>>,
+    /// Poisson, per row, fixed-point: `−y`, the coefficient of the loss's `Σ y·wx_h`.
+    neg_y: Option<Vec<i64>>,
     /// The block's rows.
     x: Block,
+}
+
+/// FATE's `safe_log` of an exposure (`log(1e-7)` for 0).
+fn safe_log(v: f64) -> f64 {
+    if v == 0.0 {
+        1e-7f64.ln()
+    } else {
+        v.ln()
+    }
 }
 
 /// Running sums of the guest's plaintext share of a batch's loss, over its blocks in
@@ -962,6 +985,8 @@ struct LossSums {
     aa: f64,
     /// `Σ (a − y)²` (LinR).
     rr: f64,
+    /// `Σ y·(a + offset)` (Poisson).
+    py: f64,
 }
 
 impl LossSums {
@@ -973,6 +998,7 @@ impl LossSums {
                 std::f64::consts::LN_2 + (-self.ya / (2.0 * bl) + self.aa / (8.0 * bl))
             }
             Task::Linear => 0.0 + self.rr / (2.0 * bl),
+            Task::Poisson => -self.py / bl,
         }
     }
 
@@ -981,6 +1007,7 @@ impl LossSums {
         match task {
             Task::Logistic => 8.0 * bl as f64,
             Task::Linear => 2.0 * bl as f64,
+            Task::Poisson => bl as f64,
         }
     }
 }
@@ -999,7 +1026,7 @@ impl GuestPlan<'_> {
                     .map(|&v| if v == 1.0 { 1.0 } else { -1.0 })
                     .collect()
             }
-            Task::Linear => x.y.clone().unwrap_or_default(),
+            Task::Linear | Task::Poisson => x.y.clone().unwrap_or_default(),
         };
         if target.len() != rows.len() {
             return Err(Error::MissingColumn {
@@ -1009,6 +1036,14 @@ impl GuestPlan<'_> {
             });
         }
         let t = |p: usize| target[p];
+        let weight = |p: usize| match (self.weight_scale, &x.w) {
+            (Some(s), Some(w)) => w[p] * s,
+            _ => 1.0,
+        };
+        let mut alpha = self
+            .weight_scale
+            .map(|_| (0..rows.len()).map(weight).collect::<Vec<f64>>());
+        let mut neg_y = None;
         let (half, coef): (Vec<f64>, Vec<f64>) = match self.run.task {
             Task::Logistic => {
                 for (p, a) in a.iter().enumerate() {
@@ -1036,18 +1071,53 @@ impl GuestPlan<'_> {
                 let coef = half.iter().map(|r| 2.0 * r).collect();
                 (half, coef)
             }
+            Task::Poisson => {
+                // mu_g = exp(a + log(exposure)); d = w·(mu_g·Σ[[exp(wx_h)]] − y).
+                let mut mu = Vec::with_capacity(rows.len());
+                for (p, a) in a.iter().enumerate() {
+                    let offset = x.e.as_ref().map_or(0.0, |e| safe_log(e[p]));
+                    let m = (a + offset).exp();
+                    if !m.is_finite() {
+                        return Err(Error::InvalidValue {
+                            table: self.data.table.clone(),
+                            sid: self.data.sid(rows[p]),
+                            column: "exposure".into(),
+                            reason: format!(
+                                "exp(wx + log(exposure)) = exp({}) is not a finite number (a negative exposure, or weights that diverged; lower learning_rate)",
+                                a + offset
+                            ),
+                        });
+                    }
+                    sums.py += t(p) * (a + offset);
+                    mu.push(m);
+                }
+                alpha = Some(mu.iter().enumerate().map(|(p, m)| m * weight(p)).collect());
+                neg_y = Some(
+                    (0..rows.len())
+                        .map(|p| fixed_i64(-t(p), f, &|| "a label".to_string()))
+                        .collect::<Result<Vec<i64>>>()?,
+                );
+                ((0..rows.len()).map(|p| -t(p) * weight(p)).collect(), mu)
+            }
         };
         let coef = coef
             .iter()
             .map(|c| fixed_i64(*c, f, &|| "a loss coefficient".to_string()))
             .collect::<Result<_>>()?;
-        let weights = self
-            .weight_scale
-            .map(|s| x.w.iter().flatten().map(|w| w * s).collect::<Vec<f64>>());
+        // With weights (LR, LinR): half and the factor on Σ[[u]] are both weighted.
+        let half = match (&alpha, self.run.task) {
+            (Some(_), Task::Logistic | Task::Linear) => half
+                .iter()
+                .enumerate()
+                .map(|(p, h)| h * weight(p))
+                .collect(),
+            _ => half,
+        };
         Ok(GuestBlock {
             half,
             coef,
-            weights,
+            alpha,
+            neg_y,
             x,
         })
     }
@@ -1141,12 +1211,20 @@ pub(crate) fn fit_guest(
     // from its memory budget and tells the hosts.
     let rows_per_block = pipeline_rows(run.ctx.memory, param.key_length);
     fed.remote("block_rows", &init_tag, &rows_per_block, &run.roles.hosts)?;
-    // Sample weights: every party learns that the gradients carry F more bits.
+    // Sample weights or Poisson: the residual is a product `alpha·Σ[[u]]`, so every
+    // party's gradients carry F more bits; every party learns it here.
     let weight_scale = guest_weight_scale(run, data)?;
+    let scaled = weight_scale.is_some() || run.task == Task::Poisson;
+    if run.task == Task::Poisson && run.roles.arbiter.is_none() {
+        return Err(Error::param(
+            "role",
+            "HeteroPoisson needs an arbiter (as FATE's)",
+        ));
+    }
     let mut others = run.roles.hosts.clone();
     others.extend(run.roles.arbiter);
-    fed.remote("weighted", &init_tag, &weight_scale.is_some(), &others)?;
-    let grad_bits = run.grad_bits(weight_scale.is_some());
+    fed.remote("scaled_residual", &init_tag, &scaled, &others)?;
+    let grad_bits = run.grad_bits(scaled);
 
     // Keys: the arbiter's, or our own plus the host's.
     let (pk, own): (PublicKey, Option<Keypair>) = match run.roles.arbiter {
@@ -1234,13 +1312,24 @@ pub(crate) fn fit_guest(
                                     Some(acc) => pk.raw_add_batch(&acc, &u)?,
                                 });
                             }
+                            // Poisson's loss needs Σ y·wx_h: the host's [[wx_h]].
+                            let host_wx = match (run.task, loss_on) {
+                                (Task::Poisson, true) => {
+                                    let host = run.roles.hosts[0];
+                                    let wx = activity
+                                        .wait(|| get_ciphers(run, "host_wx", &btag, host, &pk))?;
+                                    check_block(&wx, rows.len(), host)?;
+                                    Some(wx)
+                                }
+                                _ => None,
+                            };
                             p.lap("wait for hosts");
                             let half_fixed: Vec<Integer> = blk
                                 .half
                                 .iter()
-                                .map(|h| fixed(*h, f))
+                                .map(|h| fixed(*h, if scaled { 2 * f } else { f }))
                                 .collect::<Result<_>>()?;
-                            if loss_on {
+                            if loss_on && !scaled {
                                 half_c += half_fixed
                                     .iter()
                                     .zip(&blk.coef)
@@ -1248,19 +1337,18 @@ pub(crate) fn fit_guest(
                                     .sum::<Integer>();
                             }
                             let forward = forward.unwrap_or_default();
-                            let sums: Vec<Ciphertext> = match &blk.weights {
-                                // d = wt·(half + Σu), at scale 2^(2F).
-                                Some(wt) => {
-                                    let scaled: Vec<(Integer, Integer)> = wt
+                            let sums: Vec<Ciphertext> = match &blk.alpha {
+                                // d = half + alpha·Σu, at scale 2^(2F).
+                                Some(alpha) => {
+                                    let alpha: Vec<Integer> = alpha
                                         .iter()
-                                        .zip(&blk.half)
-                                        .map(|(w, h)| Ok((fixed(*w, f)?, fixed(w * h, 2 * f)?)))
+                                        .map(|a| fixed(*a, f))
                                         .collect::<Result<_>>()?;
                                     forward
                                         .par_iter()
-                                        .zip(scaled.par_iter())
-                                        .map(|(c, (w, wh))| {
-                                            Ok(pk.raw_add_plain(&pk.raw_mul(c, w)?, wh))
+                                        .zip(alpha.par_iter().zip(half_fixed.par_iter()))
+                                        .map(|(c, (a, h))| {
+                                            Ok(pk.raw_add_plain(&pk.raw_mul(c, a)?, h))
                                         })
                                         .collect::<Result<_>>()?
                                 }
@@ -1271,8 +1359,8 @@ pub(crate) fn fit_guest(
                                     .collect(),
                             };
                             let d = pk.rerandomize_raw_batch(&sums);
-                            // With weights the loss's Σ u·c is taken on Σ[[u]] itself.
-                            let forward = (blk.weights.is_some() && loss_on).then_some(forward);
+                            // With a scaled residual the loss's Σ u·c is taken on Σ[[u]].
+                            let forward = (scaled && loss_on).then_some(forward);
                             p.lap("re-randomize");
                             fed.remote_bytes(
                                 "fore_gradient",
@@ -1281,9 +1369,10 @@ pub(crate) fn fit_guest(
                                 &run.roles.hosts,
                             )?;
                             p.lap("send");
-                            Ok((d, blk.coef, blk.x, forward))
+                            let loss_wx = host_wx.zip(blk.neg_y);
+                            Ok((d, blk.coef, blk.x, forward, loss_wx))
                         },
-                        |j, (d, coef, x, forward)| {
+                        |j, (d, coef, x, forward, loss_wx)| {
                             let started = Instant::now();
                             // The loss needs Σ u·c: computed as Σ d·c − Σ half·c in the
                             // same pass over [[d]] as the gradient (without weights), or
@@ -1295,7 +1384,13 @@ pub(crate) fn fit_guest(
                             }
                             let mut g = pk.raw_dot_columns(&d, &cols)?;
                             if let Some(forward) = &forward {
-                                g.extend(pk.raw_dot_columns(forward, &[coef])?);
+                                let mut cross = pk.raw_dot_columns(forward, &[coef])?;
+                                // Poisson: Σ mu_g·u − Σ y·wx_h.
+                                if let Some((wx, neg_y)) = loss_wx {
+                                    let yw = pk.raw_dot_columns(&wx, &[neg_y])?;
+                                    cross = pk.raw_add_batch(&cross, &yw)?;
+                                }
+                                g.extend(cross);
                             }
                             add_into(&pk, &mut acc, g)?;
                             phases.add("gradient", started.elapsed());
@@ -1315,7 +1410,7 @@ pub(crate) fn fit_guest(
                             activity.wait(|| get_ciphers(run, "host_loss", &tag, host, &pk))?;
                         phases.lap("wait for hosts");
                         let divisor = sums.divisor(run.task, bl);
-                        let cross = if weight_scale.is_some() {
+                        let cross = if scaled {
                             dc
                         } else {
                             pk.raw_add_plain(&dc, &(-half_c))
@@ -1635,8 +1730,8 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
     });
     let announced: BatchRows = fed.get("batches", &init_tag, guest)?;
     let rows_per_block: usize = fed.get("block_rows", &init_tag, guest)?;
-    let weighted: bool = fed.get("weighted", &init_tag, guest)?;
-    let grad_bits = run.grad_bits(weighted);
+    let scaled: bool = fed.get("scaled_residual", &init_tag, guest)?;
+    let grad_bits = run.grad_bits(scaled);
     if rows_per_block == 0 {
         return Err(Error::param(
             "block_rows",
@@ -1723,17 +1818,32 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                     let btag = run.tag(&[epoch, bi, j]);
                     let x = data.block(&blocks.get(j))?;
                     let h = linear(&x, &w, false);
-                    for v in &h {
-                        hh += v * v;
+                    if run.task != Task::Poisson {
+                        for v in &h {
+                            hh += v * v;
+                        }
                     }
                     let u: Vec<f64> = match run.task {
                         Task::Logistic => h.iter().map(|v| 0.25 * v).collect(),
-                        Task::Linear => h,
+                        Task::Linear => h.clone(),
+                        Task::Poisson => h.iter().map(|v| v.exp()).collect(),
                     };
+                    if let Some(i) = u.iter().position(|v| !v.is_finite()) {
+                        return Err(Error::InvalidValue {
+                            table: data.table.clone(),
+                            sid: data.sid(blocks.get(j)[i]),
+                            column: "(this host's part of wx)".into(),
+                            reason: format!("exp({}) is not a finite number; the weights diverged (lower learning_rate)", h[i]),
+                        });
+                    }
                     p.lap("compute");
                     let u_enc = encrypt_fixed(encryptor, &u, f)?;
                     p.lap("encrypt");
                     fed.remote_bytes("host_forward", &btag, &encode_ciphers(&u_enc), &[guest])?;
+                    if run.task == Task::Poisson && run.loss_on() {
+                        let wx = encrypt_fixed(encryptor, &h, f)?;
+                        fed.remote_bytes("host_wx", &btag, &encode_ciphers(&wx), &[guest])?;
+                    }
                     p.lap("send");
                     Ok((u, x))
                 },
@@ -1869,9 +1979,9 @@ pub(crate) fn fit_arbiter(run: &Run<'_>) -> Result<FitResult> {
     to_all.extend(run.roles.hosts.iter().copied());
     fed.remote("pubkey", &init_tag, &kp.public, &to_all)?;
     let sizes: Vec<usize> = fed.get("batch_sizes", &init_tag, guest)?;
-    let weighted: bool = fed.get("weighted", &init_tag, guest)?;
+    let scaled: bool = fed.get("scaled_residual", &init_tag, guest)?;
     let f2 = 2 * run.f();
-    let grad_bits = run.grad_bits(weighted);
+    let grad_bits = run.grad_bits(scaled);
     let n = kp.public.n().clone();
     let new_opt = || {
         Optimizer::new(
@@ -2080,7 +2190,7 @@ fn sqn_state(run: &Run<'_>) -> Result<Option<SqnWindow>> {
 fn sqn_scale(task: Task) -> f64 {
     match task {
         Task::Logistic => 0.25,
-        Task::Linear => 1.0,
+        Task::Linear | Task::Poisson => 1.0,
     }
 }
 
