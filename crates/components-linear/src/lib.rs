@@ -46,6 +46,7 @@ mod tests {
             json!({"init_param.init_method": "const"}),
             json!({"cv_param.need_cv": true}),
             json!({"early_stopping_rounds": 2, "validation_freqs": 1}),
+            json!({"stepwise_param.need_stepwise": true}),
         ];
         for (schema, task) in [
             (HETERO_LR_SCHEMA, Task::Logistic),

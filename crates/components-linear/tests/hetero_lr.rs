@@ -1470,3 +1470,121 @@ fn poisson_with_exposure_matches_plaintext_gradient_descent() {
         );
     }
 }
+
+/// Backward stepwise HeteroLinR on student picks the feature subsets a plaintext
+/// stepwise picks (plaintext models, AIC by FATE's `IC_Approx`), and its final model is
+/// the plaintext model of the chosen subset.
+#[test]
+fn stepwise_linr_chooses_what_a_plaintext_stepwise_chooses() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "student_hetero_host.csv", None);
+    let (lr, iters, max_step, nvmin) = (0.01, 3, 2, 2);
+    let params = json!({
+        "penalty": "None", "optimizer": "sgd", "learning_rate": lr, "max_iter": iters,
+        "init_param": {"init_method": "zeros"}, "tol": 0.0,
+        "stepwise_param": {"need_stepwise": true, "score_name": "AIC", "direction": "backward",
+                           "max_step": max_step, "nvmin": nvmin}
+    });
+    let (out, results) = run_parties(
+        &store,
+        "HeteroLinR",
+        params,
+        ("train_data", &g),
+        ("train_data", &h),
+        true,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (x_g, x_h, y, _) = plain_rows(&store, &g, &h);
+    let n = y.len() as f64;
+    let pick = |m: &[bool], rows: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .zip(m)
+                    .filter(|(_, k)| **k)
+                    .map(|(v, _)| *v)
+                    .collect()
+            })
+            .collect()
+    };
+    let score = |hm: &[bool], gm: &[bool]| -> (f64, Vec<f64>, Vec<f64>) {
+        let (wg, wh, losses) = plain_descent(
+            &pick(gm, &x_g),
+            &pick(hm, &x_h),
+            &y,
+            None,
+            false,
+            lr,
+            0.0,
+            iters,
+        );
+        let dfe = hm.iter().chain(gm).filter(|b| **b).count() + 1;
+        let loss = *losses.last().unwrap();
+        (2.0 * dfe as f64 + n * (2.0 * loss).ln(), wg, wh)
+    };
+    // FATE's backward stepwise, in plaintext.
+    let (mut hm, mut gm) = (vec![true; x_h[0].len()], vec![true; x_g[0].len()]);
+    let mut scores: std::collections::HashMap<(Vec<bool>, Vec<bool>), f64> = Default::default();
+    scores.insert((hm.clone(), gm.clone()), score(&hm, &gm).0);
+    for _step in 1..=max_step {
+        let mut cands = vec![(hm.clone(), gm.clone())];
+        let drops = |m: &[bool]| -> Vec<Vec<bool>> {
+            (0..m.len())
+                .filter(|&i| m[i])
+                .map(|i| {
+                    let mut c = m.to_vec();
+                    c[i] = false;
+                    c
+                })
+                .filter(|c| c.iter().any(|b| *b))
+                .collect()
+        };
+        cands.extend(drops(&hm).into_iter().map(|h| (h, gm.clone())));
+        cands.extend(drops(&gm).into_iter().map(|g| (hm.clone(), g)));
+        let mut best: Option<((Vec<bool>, Vec<bool>), f64)> = None;
+        for c in cands {
+            let s = *scores
+                .entry(c.clone())
+                .or_insert_with(|| score(&c.0, &c.1).0);
+            if best.as_ref().is_none_or(|(_, b)| s < *b) {
+                best = Some((c, s));
+            }
+        }
+        let (next, _) = best.unwrap();
+        let count = |m: &(Vec<bool>, Vec<bool>)| m.0.iter().chain(&m.1).filter(|b| **b).count();
+        let old = (hm.clone(), gm.clone());
+        (hm, gm) = next.clone();
+        if next == old || count(&next) == nvmin {
+            break;
+        }
+    }
+    let (_, wg, wh) = score(&hm, &gm);
+    let (_, gmodel) = out.guest.models().pop().unwrap();
+    let (_, hmodel) = out.host.models().pop().unwrap();
+    let names = |m: &[bool], header: &[&str]| -> Vec<String> {
+        header
+            .iter()
+            .zip(m)
+            .filter(|(_, k)| **k)
+            .map(|(h, _)| h.to_string())
+            .collect()
+    };
+    let gh: Vec<String> = serde_json::from_value(gmodel.param["header"].clone()).unwrap();
+    let hh: Vec<String> = serde_json::from_value(hmodel.param["header"].clone()).unwrap();
+    assert_eq!(gh, names(&gm, &["x0", "x1", "x2", "x3", "x4", "x5"]));
+    assert_eq!(hh, names(&hm, &["x0", "x1", "x2", "x3", "x4", "x5", "x6"]));
+    assert!(gh.len() + hh.len() < 13, "stepwise dropped nothing");
+    assert_weights(&gmodel, &wg, true, "stepwise guest");
+    assert_weights(&hmodel, &wh, false, "stepwise host");
+    // FATE's per-step metric and summary.
+    let m = out
+        .guest
+        .metric("train", "stepwise_0")
+        .expect("stepwise_0 metric");
+    assert_eq!(m.meta["direction"], "backward");
+    assert!(out.arbiter.as_ref().unwrap().summary().unwrap()["step_0"]["ic_val"].is_number());
+}

@@ -14,34 +14,7 @@ use serde_json::Value;
 /// Refused examples: `folder/task`, what we do not implement, and the refused keys as
 /// `component.key` (every error must say "not supported yet"). A conf block naming a
 /// component the DSL lacks is accepted with a warning, as FATE does (issue 17).
-const REFUSED: &[(&str, &str, &[&str])] = &[
-    (
-        "hetero_stepwise/linr-stepwise",
-        "stepwise",
-        &[
-            "hetero_linr_0.stepwise_param.direction",
-            "hetero_linr_0.stepwise_param.max_step",
-            "hetero_linr_0.stepwise_param.need_stepwise",
-        ],
-    ),
-    (
-        "hetero_stepwise/lr-stepwise",
-        "stepwise",
-        &[
-            "hetero_lr_0.stepwise_param.direction",
-            "hetero_lr_0.stepwise_param.max_step",
-            "hetero_lr_0.stepwise_param.need_stepwise",
-        ],
-    ),
-    (
-        "hetero_stepwise/poisson-stepwise",
-        "stepwise",
-        &[
-            "hetero_poisson_0.stepwise_param.max_step",
-            "hetero_poisson_0.stepwise_param.need_stepwise",
-        ],
-    ),
-];
+const REFUSED: &[(&str, &str, &[&str])] = &[];
 
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fate-examples/dsl/v2");

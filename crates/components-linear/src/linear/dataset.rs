@@ -470,6 +470,19 @@ impl Dataset {
         })
     }
 
+    /// The same rows with the features where `mask` is true (stepwise).
+    pub(crate) fn masked(&self, mask: &[bool]) -> Dataset {
+        let keep: Vec<usize> = (0..self.k)
+            .filter(|&j| mask.get(j) == Some(&true))
+            .collect();
+        Dataset {
+            header: keep.iter().map(|&j| self.header[j].clone()).collect(),
+            k: keep.len(),
+            cols: Arc::new(keep.iter().map(|&j| self.cols[j]).collect()),
+            ..self.clone()
+        }
+    }
+
     /// The same rows with the columns of `header`, in its order (predict mode).
     pub(crate) fn select(&self, header: &[String]) -> Result<Dataset> {
         let cols: Vec<usize> = crate::table_io::model_columns(&self.table, &self.header, header)?

@@ -76,6 +76,7 @@ pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;
 pub(crate) mod predict;
+mod stepwise;
 pub(crate) mod train;
 mod warm;
 
@@ -350,6 +351,16 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     if let Some(cv) = param.cv {
         return cross_validate(ctx, task, &param, &roles, &train, cv);
     }
+    if let Some(sw) = &param.stepwise {
+        let fitting = Fitting {
+            ctx,
+            task,
+            param: &param,
+            roles: &roles,
+            warm: warm.as_ref(),
+        };
+        return stepwise::run(&fitting, sw, Some(&train));
+    }
     if param.callbacks.early_stopping().is_some() && validate.is_none() {
         return Err(Error::MissingInput {
             component: task.module().into(),
@@ -412,6 +423,24 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
             format!("{} does not run at {other}", task.module()),
         )),
     }
+}
+
+/// The guest's predictions of `train` by one trained model, as the task's output data.
+fn write_guest_predictions(fitting: &Fitting<'_>, train: &Dataset, fit: &FitResult) -> Result<()> {
+    let trained = GuestTrained {
+        classes: None,
+        fits: vec![(fit.clone(), None)],
+    };
+    let scorer = trained.scorer(train.k);
+    let mut out = PredictWriter::create(
+        fitting.ctx,
+        &train.sid_name,
+        &train.table,
+        &scorer.detail_keys(fitting.task),
+    )?;
+    let mut push = |rows| out.push_all(rows);
+    scorer.guest_rows(fitting, train, "final.train", DataType::Train, &mut push)?;
+    out.finish()
 }
 
 /// A host's or the arbiter's class names for `models` models: none for one model,
@@ -881,6 +910,9 @@ fn fit_arbiter_side(
             fitting.arbiter(&format!("cv{fold}"))?;
         }
         return Ok(());
+    }
+    if let Some(sw) = &param.stepwise {
+        return stepwise::run(&fitting, sw, None);
     }
     let fits: Vec<(FitResult, Option<Value>)> = fitting
         .arbiter("fit")?

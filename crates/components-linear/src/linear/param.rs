@@ -36,15 +36,15 @@ const LINEAR_MID_PARAMS: &[Param] = &[
     param("decay_sqrt", Bool, "true", true),
     param("validation_freqs", Any, "null", true),
     param("early_stopping_rounds", Int, "null", true),
-    param("stepwise_param", Object, OBJ, false),
-    param("stepwise_param.score_name", Any, "\"AIC\"", false),
-    param("stepwise_param.mode", Any, "\"hetero\"", false),
-    param("stepwise_param.role", Any, "\"guest\"", false),
-    param("stepwise_param.direction", Any, "\"both\"", false),
-    param("stepwise_param.max_step", Any, "10", false),
-    param("stepwise_param.nvmin", Any, "2", false),
-    param("stepwise_param.nvmax", Any, "null", false),
-    param("stepwise_param.need_stepwise", Any, "false", false),
+    param("stepwise_param", Object, OBJ, true),
+    param("stepwise_param.score_name", Str, "\"AIC\"", true),
+    param("stepwise_param.mode", Str, "\"hetero\"", true),
+    param("stepwise_param.role", Str, "\"guest\"", true),
+    param("stepwise_param.direction", Str, "\"both\"", true),
+    param("stepwise_param.max_step", Int, "10", true),
+    param("stepwise_param.nvmin", Int, "2", true),
+    param("stepwise_param.nvmax", Int, "null", true),
+    param("stepwise_param.need_stepwise", Bool, "false", true),
     param("use_first_metric_only", Bool, "false", true),
     param("floating_point_precision", Int, "23", true),
 ];
@@ -355,6 +355,8 @@ pub(crate) struct LinearParam {
     pub(crate) precision_bits: u32,
     pub(crate) threshold: f64,
     pub(crate) sqn: SqnParam,
+    /// `stepwise_param` with `need_stepwise`.
+    pub(crate) stepwise: Option<super::stepwise::StepwiseParam>,
     /// `exposure_colname` (HeteroPoisson): the guest's column whose log is the offset.
     pub(crate) exposure_colname: Option<String>,
     /// `callback_param` (or the deprecated top-level keys it replaces).
@@ -401,6 +403,7 @@ impl LinearParam {
             _ => OptimizerKind::Sqn,
         };
         let sqn = SqnParam::parse(&p)?;
+        let stepwise = super::stepwise::StepwiseParam::parse(&p)?;
         let exposure_colname = match task {
             Task::Poisson => p
                 .opt_str("exposure_colname")?
@@ -562,6 +565,7 @@ impl LinearParam {
             threshold,
             sqn,
             exposure_colname,
+            stepwise,
             callbacks,
             cv,
         })
