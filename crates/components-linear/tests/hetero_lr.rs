@@ -1528,7 +1528,8 @@ fn stepwise_linr_chooses_what_a_plaintext_stepwise_chooses() {
     };
     // FATE's backward stepwise, in plaintext.
     let (mut hm, mut gm) = (vec![true; x_h[0].len()], vec![true; x_g[0].len()]);
-    let mut scores: std::collections::HashMap<(Vec<bool>, Vec<bool>), f64> = Default::default();
+    type Masks = (Vec<bool>, Vec<bool>);
+    let mut scores: std::collections::HashMap<Masks, f64> = Default::default();
     scores.insert((hm.clone(), gm.clone()), score(&hm, &gm).0);
     for _step in 1..=max_step {
         let mut cands = vec![(hm.clone(), gm.clone())];
@@ -1545,7 +1546,7 @@ fn stepwise_linr_chooses_what_a_plaintext_stepwise_chooses() {
         };
         cands.extend(drops(&hm).into_iter().map(|h| (h, gm.clone())));
         cands.extend(drops(&gm).into_iter().map(|g| (hm.clone(), g)));
-        let mut best: Option<((Vec<bool>, Vec<bool>), f64)> = None;
+        let mut best: Option<(Masks, f64)> = None;
         for c in cands {
             let s = *scores
                 .entry(c.clone())
@@ -1555,7 +1556,7 @@ fn stepwise_linr_chooses_what_a_plaintext_stepwise_chooses() {
             }
         }
         let (next, _) = best.unwrap();
-        let count = |m: &(Vec<bool>, Vec<bool>)| m.0.iter().chain(&m.1).filter(|b| **b).count();
+        let count = |m: &Masks| m.0.iter().chain(&m.1).filter(|b| **b).count();
         let old = (hm.clone(), gm.clone());
         (hm, gm) = next.clone();
         if next == old || count(&next) == nvmin {
