@@ -1,6 +1,7 @@
 //! FATE's data components: `Reader`, `DataTransform` (alias `DataIO`), `FeatureScale`,
 //! `Union`, `FederatedSample`, `HeteroDataSplit` (alias `DataSplit`), `Intersection` and
-//! `CacheLoader`, `LabelTransform`, `ColumnExpand` and `SampleWeight`.
+//! `CacheLoader`, `LabelTransform`, `ColumnExpand`, `SampleWeight` and
+//! `PositiveUnlabeled`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
@@ -11,6 +12,7 @@ pub mod data_transform;
 pub mod feature_scale;
 pub mod intersection;
 pub mod label_transform;
+pub mod positive_unlabeled;
 pub mod reader;
 pub mod sample;
 pub mod sample_weight;
@@ -37,6 +39,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     label_transform::SCHEMA,
     column_expand::SCHEMA,
     sample_weight::SCHEMA,
+    positive_unlabeled::SCHEMA,
 ];
 
 /// This family's components.
@@ -53,6 +56,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("LabelTransform", &label_transform::LabelTransform),
     ("ColumnExpand", &column_expand::ColumnExpand),
     ("SampleWeight", &sample_weight::SampleWeight),
+    ("PositiveUnlabeled", &positive_unlabeled::PositiveUnlabeled),
 ];
 
 #[cfg(test)]
@@ -132,6 +136,9 @@ mod tests {
         });
         each(&crate::sample_weight::SCHEMA, &[], &|map| {
             debug(crate::sample_weight::SampleWeightParam::parse(map))
+        });
+        each(&crate::positive_unlabeled::SCHEMA, &[], &|map| {
+            debug(crate::positive_unlabeled::Strategy::parse(map))
         });
     }
 

@@ -91,6 +91,7 @@ mod tests {
                 "LocalBaseline",
                 "OneHotEncoder",
                 "PSI",
+                "PositiveUnlabeled",
                 "Reader",
                 "SampleWeight",
                 "Scorecard",
