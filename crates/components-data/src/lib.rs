@@ -12,6 +12,7 @@ pub mod data_transform;
 pub mod feature_scale;
 pub mod intersection;
 pub mod label_transform;
+pub mod model_loader;
 pub mod positive_unlabeled;
 pub mod reader;
 pub mod sample;
@@ -40,6 +41,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     column_expand::SCHEMA,
     sample_weight::SCHEMA,
     positive_unlabeled::SCHEMA,
+    model_loader::SCHEMA,
 ];
 
 /// This family's components.
@@ -57,6 +59,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("ColumnExpand", &column_expand::ColumnExpand),
     ("SampleWeight", &sample_weight::SampleWeight),
     ("PositiveUnlabeled", &positive_unlabeled::PositiveUnlabeled),
+    ("ModelLoader", &model_loader::ModelLoader),
 ];
 
 #[cfg(test)]
@@ -136,6 +139,15 @@ mod tests {
         });
         each(&crate::sample_weight::SCHEMA, &[], &|map| {
             debug(crate::sample_weight::SampleWeightParam::parse(map))
+        });
+        each(&crate::model_loader::SCHEMA, &[], &|map| {
+            let p = crate::params::Params::with_schema(map, &crate::model_loader::SCHEMA);
+            debug(
+                ["model_id", "model_version", "component_name", "model_alias"]
+                    .iter()
+                    .map(|k| p.opt_str(k).map(|v| v.map(str::to_owned)))
+                    .collect::<Result<Vec<_>>>(),
+            )
         });
         each(&crate::positive_unlabeled::SCHEMA, &[], &|map| {
             debug(crate::positive_unlabeled::Strategy::parse(map))

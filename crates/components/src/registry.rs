@@ -89,6 +89,7 @@ mod tests {
                 "Intersection",
                 "LabelTransform",
                 "LocalBaseline",
+                "ModelLoader",
                 "OneHotEncoder",
                 "PSI",
                 "PositiveUnlabeled",

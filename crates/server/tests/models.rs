@@ -466,3 +466,94 @@ fn train_deploy_predict_load_export_import() {
     assert_eq!(none["retcode"], 100, "{none}");
     assert!(!dir.path().join("evil.json").exists() && !dir.path().join("b/evil.json").exists());
 }
+
+/// A job's `ModelLoader` hands an earlier job's binning model (each party its own copy)
+/// to `HeteroFeatureSelection` as its isometric model, as FATE-Flow's ModelLoader; an
+/// unknown component is refused naming what the model holds.
+#[test]
+fn model_loader_reuses_an_earlier_jobs_component_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("a"), &[], &[]);
+    s.upload_breast();
+    let head = json!({
+        "reader_0": {"module": "Reader", "output": {"data": ["data"]}},
+        "data_transform_0": {"module": "DataTransform", "input": {"data": {"data": ["reader_0.data"]}},
+                             "output": {"data": ["data"], "model": ["model"]}},
+        "intersection_0": {"module": "Intersection", "input": {"data": {"data": ["data_transform_0.data"]}},
+                           "output": {"data": ["data"]}}
+    });
+    let conf = |common: Value| {
+        json!({
+            "dsl_version": 2,
+            "initiator": {"role": "guest", "party_id": 9999},
+            "role": {"guest": [9999], "host": [10000]},
+            "component_parameters": {
+                "common": common,
+                "role": {
+                    "guest": {"0": {"reader_0": {"table": {"name": "breast_hetero_guest", "namespace": "experiment"}},
+                                    "data_transform_0": {"with_label": true}}},
+                    "host": {"0": {"reader_0": {"table": {"name": "breast_hetero_host", "namespace": "experiment"}},
+                                   "data_transform_0": {"with_label": false}}}
+                }
+            }
+        })
+    };
+    let mut train = head.clone();
+    train["hetero_feature_binning_0"] = json!({"module": "HeteroFeatureBinning",
+        "input": {"data": {"data": ["intersection_0.data"]}}, "output": {"data": ["data"], "model": ["model"]}});
+    let job = s.wait_end(
+        &s.submit(json!({"components": train}), conf(json!({}))),
+        Duration::from_secs(300),
+    );
+    assert_eq!(job["f_status"], "success", "{job}");
+    let (model_id, model_version) = (
+        job["f_model_id"].as_str().unwrap().to_string(),
+        job["f_model_version"].as_str().unwrap().to_string(),
+    );
+    let mut use_it = head;
+    use_it["model_loader_0"] = json!({"module": "ModelLoader", "output": {"model": ["model"]}});
+    use_it["hetero_feature_selection_0"] = json!({"module": "HeteroFeatureSelection",
+        "input": {"data": {"data": ["intersection_0.data"]}, "isometric_model": ["model_loader_0.model"]},
+        "output": {"data": ["data"], "model": ["model"]}});
+    let loader = |component: &str| {
+        conf(json!({
+            "model_loader_0": {"model_id": model_id, "model_version": model_version,
+                               "component_name": component},
+            "hetero_feature_selection_0": {"filter_methods": ["iv_filter"],
+                "iv_param": {"metrics": ["iv"], "filter_type": ["top_k"], "threshold": [3]}}
+        }))
+    };
+    let job = s.wait_end(
+        &s.submit(
+            json!({"components": use_it.clone()}),
+            loader("hetero_feature_binning_0"),
+        ),
+        Duration::from_secs(300),
+    );
+    assert_eq!(job["f_status"], "success", "{job}");
+    let r = s.post(
+        "tracking/component/output/model",
+        json!({"job_id": job["f_job_id"], "role": "guest", "party_id": 9999,
+               "component_name": "hetero_feature_selection_0"}),
+    );
+    // The IV values come from the loaded binning model.
+    let iv = &r["data"]["results"][0]["feature_values"];
+    assert!(iv["x0"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    let kept = r["data"]["final_left_cols"]["left_cols"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| **v == json!(true))
+        .count();
+    assert_eq!(kept, 3, "{r}");
+    let job = s.wait_end(
+        &s.submit(json!({"components": use_it}), loader("no_such_component")),
+        Duration::from_secs(300),
+    );
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let reasons = s.tasks(job["f_job_id"].as_str().unwrap()).to_vec();
+    assert!(
+        format!("{reasons:?}").contains("hetero_feature_binning_0"),
+        "the refusal names what the model holds: {reasons:?}"
+    );
+}

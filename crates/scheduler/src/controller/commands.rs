@@ -624,6 +624,11 @@ impl PartyController {
             .as_object()
             .cloned()
             .unwrap_or_default();
+        if fateflow_domain::module::lookup(&task.component_module).map(|m| m.name)
+            == Some("ModelLoader")
+        {
+            model_inputs.push(self.model_loader_input(task, &parameters).await?);
+        }
         Ok(TaskSpec {
             job_id: job.job_id.clone(),
             component: task.component_name.clone(),
@@ -692,6 +697,75 @@ impl PartyController {
             alias: o.name.clone(),
             module: m.module,
             model: m.model,
+        })
+    }
+
+    /// A `ModelLoader` task's model: this party's copy of component `component_name`
+    /// (alias `model_alias`, or its only one) in pipeline model `model_id` /
+    /// `model_version`, as FATE-Flow's ModelLoader reads it.
+    pub(super) async fn model_loader_input(
+        &self,
+        task: &TaskRecord,
+        parameters: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ModelSpec, Error> {
+        let text = |k: &str| -> Result<String, Error> {
+            match parameters.get(k) {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+                _ => Err(Error::Invalid(format!(
+                    "ModelLoader `{}`: parameter `{k}` is missing or empty; give the model_id, \
+                     model_version and component_name of a trained model (`flow job query` \
+                     shows a job's f_model_id and f_model_version)",
+                    task.component_name
+                ))),
+            }
+        };
+        let key = fateflow_storage::ModelKey {
+            model_id: text("model_id")?,
+            model_version: text("model_version")?,
+            role: task.role,
+            party_id: task.party_id,
+        };
+        let component = text("component_name")?;
+        let alias = parameters
+            .get("model_alias")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty());
+        let held = self.store.model_components(&key).await?;
+        if held.is_empty() {
+            return Err(Error::Invalid(format!(
+                "ModelLoader `{}`: no model {key} here (a training job saves its model at \
+                 every party when it succeeds)",
+                task.component_name
+            )));
+        }
+        let of_component: Vec<_> = held
+            .iter()
+            .filter(|m| m.component_name == component)
+            .collect();
+        let chosen = match alias {
+            Some(a) => of_component.iter().find(|m| m.model_alias == a).copied(),
+            None => of_component.first().copied(),
+        };
+        let m = chosen.ok_or_else(|| {
+            let mut names: Vec<String> = held
+                .iter()
+                .map(|m| format!("{}.{}", m.component_name, m.model_alias))
+                .collect();
+            names.sort();
+            Error::Invalid(format!(
+                "ModelLoader `{}`: model {key} holds no component model `{component}`{}; it \
+                 holds {}",
+                task.component_name,
+                alias.map_or(String::new(), |a| format!(" with alias `{a}`")),
+                names.join(", ")
+            ))
+        })?;
+        Ok(ModelSpec {
+            component: m.component_name.clone(),
+            alias: m.model_alias.clone(),
+            module: m.module.clone(),
+            model: m.model.clone(),
         })
     }
 
