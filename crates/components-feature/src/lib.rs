@@ -7,6 +7,7 @@
 use fateflow_domain::module::ModuleSchema;
 
 pub mod binning;
+pub mod feldman_sum;
 pub mod imputation;
 pub mod one_hot;
 pub mod psi;
@@ -28,6 +29,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     imputation::param::SCHEMA,
     psi::SCHEMA,
     one_hot::SCHEMA,
+    feldman_sum::SCHEMA,
 ];
 
 /// This family's components.
@@ -38,6 +40,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("FeatureImputation", &FeatureImputation),
     ("PSI", &psi::Psi),
     ("OneHotEncoder", &one_hot::OneHotEncoder),
+    ("FeldmanVerifiableSum", &feldman_sum::FeldmanVerifiableSum),
 ];
 
 #[cfg(test)]
@@ -91,9 +94,16 @@ mod tests {
             let _ = crate::one_hot::OneHotParam::parse(map);
         });
         assert!(unread.is_empty(), "OneHotEncoder: never read: {unread:?}");
+        let unread = unread_implemented_keys(&crate::feldman_sum::SCHEMA, &[], &|map| {
+            let _ = crate::feldman_sum::FeldmanParam::parse(map);
+        });
+        assert!(
+            unread.is_empty(),
+            "FeldmanVerifiableSum: never read: {unread:?}"
+        );
         assert_eq!(
             super::SCHEMAS.len(),
-            6,
+            7,
             "a schema of this family is not checked here"
         );
     }

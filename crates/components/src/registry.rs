@@ -78,6 +78,7 @@ mod tests {
                 "FeatureImputation",
                 "FeatureScale",
                 "FederatedSample",
+                "FeldmanVerifiableSum",
                 "HeteroDataSplit",
                 "HeteroFeatureBinning",
                 "HeteroFeatureSelection",
