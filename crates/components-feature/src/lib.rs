@@ -1,13 +1,14 @@
 //! FATE's feature engineering components: `HeteroFeatureBinning`,
 //! `HeteroFeatureSelection` (whose IV filters read a binning model of this crate) and
 //! `DataStatistics`, `FeatureImputation` and `PSI` (on binning's quantile summary), and
-//! `OneHotEncoder`.
+//! `OneHotEncoder`, and `HeteroKmeans`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
 
 pub mod binning;
 pub mod imputation;
+pub mod kmeans;
 pub mod one_hot;
 pub mod psi;
 pub mod selection;
@@ -17,6 +18,7 @@ use fateflow_component_core::{context, error, params, table_io, wire};
 
 pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
 pub use imputation::{FeatureImputation, ImputationModel};
+pub use kmeans::{HeteroKmeans, KmeansModel};
 pub use selection::{FeatureSelectionModel, HeteroFeatureSelection};
 pub use statistics::{DataStatistics, StatisticsModel};
 
@@ -28,6 +30,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     imputation::param::SCHEMA,
     psi::SCHEMA,
     one_hot::SCHEMA,
+    kmeans::param::SCHEMA,
 ];
 
 /// This family's components.
@@ -38,6 +41,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("FeatureImputation", &FeatureImputation),
     ("PSI", &psi::Psi),
     ("OneHotEncoder", &one_hot::OneHotEncoder),
+    ("HeteroKmeans", &HeteroKmeans),
 ];
 
 #[cfg(test)]
@@ -91,9 +95,13 @@ mod tests {
             let _ = crate::one_hot::OneHotParam::parse(map);
         });
         assert!(unread.is_empty(), "OneHotEncoder: never read: {unread:?}");
+        let unread = unread_implemented_keys(&crate::kmeans::param::SCHEMA, &[], &|map| {
+            let _ = crate::kmeans::param::KmeansParam::parse(map);
+        });
+        assert!(unread.is_empty(), "HeteroKmeans: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            6,
+            7,
             "a schema of this family is not checked here"
         );
     }
@@ -134,6 +142,11 @@ mod tests {
             &crate::one_hot::SCHEMA,
             &[],
             &crate::one_hot::OneHotParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::kmeans::param::SCHEMA,
+            &[],
+            &crate::kmeans::param::KmeansParam::parse,
         ));
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }

@@ -81,6 +81,7 @@ mod tests {
                 "HeteroDataSplit",
                 "HeteroFeatureBinning",
                 "HeteroFeatureSelection",
+                "HeteroKmeans",
                 "HeteroLR",
                 "HeteroLinR",
                 "HeteroSecureBoost",
