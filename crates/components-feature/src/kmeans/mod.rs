@@ -302,8 +302,7 @@ impl Local {
             partitions: info.partitions,
         };
         scan_columns(ctx, &id, &info, |_, sids, columns| {
-            for r in 0..sids.len() {
-                let sid = sids.value(r);
+            for (r, sid) in (0..sids.len()).map(|r| (r, sids.value(r))) {
                 for (c, &col) in cols.iter().enumerate() {
                     let v = columns[col][r];
                     if v.is_nan() {

@@ -1,6 +1,6 @@
 //! `HeteroKmeans` parameters: FATE 1.11's `KmeansParam`, with its defaults and checks.
 
-use fateflow_domain::module::Kind::{Int, Number};
+use fateflow_domain::module::Kind::{Bool, Int, Number};
 use fateflow_domain::module::{param, ModuleSchema, Param};
 use serde_json::{Map, Value};
 
@@ -10,12 +10,14 @@ use crate::params::Params;
 /// The module name.
 pub const MODULE: &str = "HeteroKmeans";
 
-/// FATE 1.11's `KmeansParam` (it has no `need_run`).
+/// FATE 1.11's `KmeansParam`. FATE's class has no `need_run`; the executor's generic
+/// `need_run` (pass-through when false) is accepted as for every module.
 const KMEANS_PARAMS: &[Param] = &[
     param("k", Int, "5", true),
     param("max_iter", Int, "300", true),
     param("tol", Number, "0.001", true),
     param("random_stat", Int, "null", true),
+    param("need_run", Bool, "true", true),
 ];
 
 /// `HeteroKmeans`'s parameter schema.
