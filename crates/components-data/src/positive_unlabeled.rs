@@ -21,7 +21,7 @@
 
 use std::collections::HashSet;
 
-use fateflow_domain::module::Kind::{Number, Str};
+use fateflow_domain::module::Kind::{Bool, Number, Str};
 use fateflow_domain::module::{param, ModuleSchema, Param};
 use fateflow_domain::Role;
 use fateflow_tables::{TableId, TableInfo};
@@ -39,6 +39,7 @@ pub const MODULE: &str = "PositiveUnlabeled";
 const POSITIVE_UNLABELED_PARAMS: &[Param] = &[
     param("strategy", Str, "\"probability\"", true),
     param("threshold", Number, "0.9", true),
+    param("need_run", Bool, "true", true),
 ];
 
 /// `PositiveUnlabeled`'s parameter schema.

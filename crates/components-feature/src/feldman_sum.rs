@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 
 use fateflow_crypto::Integer;
-use fateflow_domain::module::Kind::{Int, IntOrList};
+use fateflow_domain::module::Kind::{Bool, Int, IntOrList};
 use fateflow_domain::module::{describe_value, param, ModuleSchema, Param};
 use fateflow_domain::{Party, Role};
 use fateflow_federation::FederationExt;
@@ -43,6 +43,7 @@ pub const MODULE: &str = "FeldmanVerifiableSum";
 const FELDMAN_PARAMS: &[Param] = &[
     param("sum_cols", IntOrList, "null", true),
     param("q_n", Int, "6", true),
+    param("need_run", Bool, "true", true),
 ];
 
 /// `FeldmanVerifiableSum`'s parameter schema.

@@ -1,7 +1,7 @@
 //! FATE's feature engineering components: `HeteroFeatureBinning`,
 //! `HeteroFeatureSelection` (whose IV filters read a binning model of this crate) and
 //! `DataStatistics`, `FeatureImputation` and `PSI` (on binning's quantile summary), and
-//! `OneHotEncoder`.
+//! `OneHotEncoder`, and `HeteroKmeans`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
@@ -9,6 +9,7 @@ use fateflow_domain::module::ModuleSchema;
 pub mod binning;
 pub mod feldman_sum;
 pub mod imputation;
+pub mod kmeans;
 pub mod one_hot;
 pub mod psi;
 pub mod selection;
@@ -18,6 +19,7 @@ use fateflow_component_core::{context, error, params, table_io, wire};
 
 pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
 pub use imputation::{FeatureImputation, ImputationModel};
+pub use kmeans::{HeteroKmeans, KmeansModel};
 pub use selection::{FeatureSelectionModel, HeteroFeatureSelection};
 pub use statistics::{DataStatistics, StatisticsModel};
 
@@ -30,6 +32,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     psi::SCHEMA,
     one_hot::SCHEMA,
     feldman_sum::SCHEMA,
+    kmeans::param::SCHEMA,
 ];
 
 /// This family's components.
@@ -41,6 +44,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("PSI", &psi::Psi),
     ("OneHotEncoder", &one_hot::OneHotEncoder),
     ("FeldmanVerifiableSum", &feldman_sum::FeldmanVerifiableSum),
+    ("HeteroKmeans", &HeteroKmeans),
 ];
 
 #[cfg(test)]
@@ -101,9 +105,13 @@ mod tests {
             unread.is_empty(),
             "FeldmanVerifiableSum: never read: {unread:?}"
         );
+        let unread = unread_implemented_keys(&crate::kmeans::param::SCHEMA, &[], &|map| {
+            let _ = crate::kmeans::param::KmeansParam::parse(map);
+        });
+        assert!(unread.is_empty(), "HeteroKmeans: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            7,
+            8,
             "a schema of this family is not checked here"
         );
     }
@@ -144,6 +152,11 @@ mod tests {
             &crate::one_hot::SCHEMA,
             &[],
             &crate::one_hot::OneHotParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::kmeans::param::SCHEMA,
+            &[],
+            &crate::kmeans::param::KmeansParam::parse,
         ));
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }

@@ -82,6 +82,7 @@ mod tests {
                 "HeteroDataSplit",
                 "HeteroFeatureBinning",
                 "HeteroFeatureSelection",
+                "HeteroKmeans",
                 "HeteroLR",
                 "HeteroLinR",
                 "HeteroPoisson",

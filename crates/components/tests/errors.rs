@@ -287,12 +287,12 @@ fn unimplemented_parameter_is_refused_unless_it_has_fates_default() {
     );
     check(
         |_, conf| {
-            conf["component_parameters"]["common"]["hetero_lr_0"]["stepwise_param"] =
-                json!({"need_stepwise": true, "max_step": 10})
+            conf["component_parameters"]["common"]["hetero_lr_0"]
+                ["encrypted_mode_calculator_param"] = json!({"mode": "confusion_opt"})
         },
         Some("hetero_lr_0"),
-        "stepwise_param.need_stepwise",
-        "HeteroLR parameter `stepwise_param.need_stepwise` = true is not supported yet",
+        "encrypted_mode_calculator_param.mode",
+        "HeteroLR parameter `encrypted_mode_calculator_param.mode`",
     );
     // At FATE's default (any case for strings, any spelling of a number) it is accepted.
     let (dsl, mut conf) = base();

@@ -548,6 +548,15 @@ pub static MODULES: &[ModuleInfo] = &[
         required: &[],
     },
     ModuleInfo {
+        name: "HeteroKmeans",
+        roles: GHA,
+        aliases: &[],
+        is_reader: false,
+        deploy_without_model: false,
+        known_params: &[],
+        required: &[],
+    },
+    ModuleInfo {
         name: "HeteroLinR",
         roles: GHA,
         aliases: &[],

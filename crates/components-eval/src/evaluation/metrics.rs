@@ -670,3 +670,224 @@ mod tests {
         assert_eq!(explained_variance(&[1.0, 1.0], &[2.0, 2.0]), 1.0);
     }
 }
+
+// ----- Clustering (FATE's `clustering_metric.py`, scikit-learn's definitions) -----------
+
+/// The contingency table of true labels (rows: the distinct labels, ascending) against
+/// predicted cluster indexes (columns: `0..=max`), as FATE's `ContengincyMatrix` lays
+/// it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contingency {
+    /// The distinct true labels, ascending.
+    pub true_labels: Vec<f64>,
+    /// `0..=max predicted index`.
+    pub predicted_labels: Vec<u64>,
+    /// `table[row][cluster]`: samples of that label in that cluster.
+    pub table: Vec<Vec<u64>>,
+}
+
+impl Contingency {
+    /// Counts `labels` against `predicted` (non-negative integers).
+    pub fn new(labels: &[f64], predicted: &[f64]) -> Self {
+        let mut true_labels: Vec<f64> = labels.to_vec();
+        true_labels.sort_by(f64::total_cmp);
+        true_labels.dedup();
+        let max = predicted.iter().fold(0.0f64, |m, &p| m.max(p)) as usize;
+        let mut table = vec![vec![0u64; max + 1]; true_labels.len()];
+        for (&l, &p) in labels.iter().zip(predicted) {
+            let row = true_labels
+                .binary_search_by(|x| x.total_cmp(&l))
+                .unwrap_or_default();
+            table[row][p as usize] += 1;
+        }
+        Contingency {
+            true_labels,
+            predicted_labels: (0..=max as u64).collect(),
+            table,
+        }
+    }
+
+    /// (Σ n_ij², Σ (row sums)², Σ (column sums)², n).
+    fn squares(&self) -> (f64, f64, f64, f64) {
+        let cells: f64 = self
+            .table
+            .iter()
+            .flatten()
+            .map(|&c| (c as f64).powi(2))
+            .sum();
+        let rows: f64 = self
+            .table
+            .iter()
+            .map(|r| (r.iter().sum::<u64>() as f64).powi(2))
+            .sum();
+        let columns: f64 = (0..self.predicted_labels.len())
+            .map(|j| (self.table.iter().map(|r| r[j]).sum::<u64>() as f64).powi(2))
+            .sum();
+        let n: f64 = self.table.iter().flatten().sum::<u64>() as f64;
+        (cells, rows, columns, n)
+    }
+}
+
+/// scikit-learn's `adjusted_rand_score` (from the pair confusion matrix; 1 when both
+/// partitions put no pair apart that the other keeps together).
+pub fn adjusted_rand_score(labels: &[f64], predicted: &[f64]) -> f64 {
+    let (cells, rows, columns, n) = Contingency::new(labels, predicted).squares();
+    let tp = cells - n;
+    let fp = columns - cells;
+    let fn_ = rows - cells;
+    let tn = n * n - fp - fn_ - cells;
+    if fn_ == 0.0 && fp == 0.0 {
+        return 1.0;
+    }
+    2.0 * (tp * tn - fn_ * fp) / ((tp + fn_) * (fn_ + tn) + (tp + fp) * (fp + tn))
+}
+
+/// scikit-learn's `fowlkes_mallows_score`: `TP / sqrt((TP + FP)(TP + FN))` over pairs.
+pub fn fowlkes_mallows_score(labels: &[f64], predicted: &[f64]) -> f64 {
+    let (cells, rows, columns, n) = Contingency::new(labels, predicted).squares();
+    let tk = cells - n;
+    if tk == 0.0 {
+        return 0.0;
+    }
+    (tk / (columns - n)).sqrt() * (tk / (rows - n)).sqrt()
+}
+
+/// scikit-learn's `jaccard_score(average="weighted")`: per value of the union of true
+/// and predicted labels `tp / (tp + fp + fn)` (0 when undefined), weighted by its count
+/// among the true labels.
+pub fn jaccard_similarity_score(labels: &[f64], predicted: &[f64]) -> f64 {
+    let mut values: Vec<f64> = labels.iter().chain(predicted).copied().collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    let (mut weighted, mut support) = (0.0, 0.0);
+    for v in values {
+        let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
+        for (&l, &p) in labels.iter().zip(predicted) {
+            match (l == v, p == v) {
+                (true, true) => tp += 1,
+                (false, true) => fp += 1,
+                (true, false) => fn_ += 1,
+                (false, false) => {}
+            }
+        }
+        let weight = (tp + fn_) as f64;
+        let denominator = tp + fp + fn_;
+        if denominator > 0 {
+            weighted += weight * tp as f64 / denominator as f64;
+        }
+        support += weight;
+    }
+    if support == 0.0 {
+        0.0
+    } else {
+        weighted / support
+    }
+}
+
+/// FATE's Davies–Bouldin index: `avg_dist[i]` the mean distance within cluster `i`,
+/// `inter[i·(k-1) + j']` the squared distance between centroids `i` and `j ≠ i` (`j'`
+/// skipping `i`); the mean over clusters of `max_j (S_i + S_j) / sqrt(M_ij)`. NaN for
+/// one cluster, as FATE.
+pub fn davies_bouldin_index(avg_dist: &[f64], inter: &[f64]) -> f64 {
+    let k = avg_dist.len();
+    if k < 2 {
+        return f64::NAN;
+    }
+    let mut total = 0.0;
+    let mut d = 0;
+    for i in 0..k {
+        let mut worst = f64::NEG_INFINITY;
+        for j in (0..k).filter(|&j| j != i) {
+            worst = worst.max((avg_dist[i] + avg_dist[j]) / inter[d].sqrt());
+            d += 1;
+        }
+        total += worst;
+    }
+    total / k as f64
+}
+
+/// FATE's `DistanceMeasure`: per cluster the position of its nearest other cluster
+/// (smallest inter-centroid distance, the first on ties; 0 for a single cluster).
+pub fn nearest_clusters(k: usize, inter: &[f64]) -> Vec<usize> {
+    if k < 2 {
+        return vec![0; k];
+    }
+    (0..k)
+        .map(|i| {
+            let row = &inter[i * (k - 1)..(i + 1) * (k - 1)];
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v < row[best] {
+                    best = j;
+                }
+            }
+            if best >= i {
+                best + 1
+            } else {
+                best
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod clustering_tests {
+    use super::*;
+
+    // Hand-computed on labels [0,0,1,1] against clusters [0,0,1,2]: contingency
+    // [[2,0,0],[0,1,1]]; pairs: together in both 1, in the clusters 1, in the labels 2,
+    // of 6.
+    const LABELS: [f64; 4] = [0.0, 0.0, 1.0, 1.0];
+    const CLUSTERS: [f64; 4] = [0.0, 0.0, 1.0, 2.0];
+
+    #[test]
+    fn contingency_by_hand() {
+        let c = Contingency::new(&LABELS, &CLUSTERS);
+        assert_eq!(c.true_labels, [0.0, 1.0]);
+        assert_eq!(c.predicted_labels, [0, 1, 2]);
+        assert_eq!(c.table, [[2, 0, 0], [0, 1, 1]]);
+    }
+
+    #[test]
+    fn adjusted_rand_by_hand() {
+        // Σ C(n_ij,2) = 1, Σ C(a_i,2) = 2, Σ C(b_j,2) = 1, C(4,2) = 6:
+        // expected 2·1/6 = 1/3, max (2+1)/2 = 3/2, ARI = (1 - 1/3) / (3/2 - 1/3) = 4/7.
+        let ari = adjusted_rand_score(&LABELS, &CLUSTERS);
+        assert!((ari - 4.0 / 7.0).abs() < 1e-15, "{ari}");
+        assert_eq!(
+            adjusted_rand_score(&LABELS, &[5.0, 5.0, 7.0, 7.0].map(|v| v - 5.0)),
+            1.0
+        );
+        // Perfectly crossed halves: below chance.
+        let crossed = adjusted_rand_score(&LABELS, &[0.0, 1.0, 0.0, 1.0]);
+        assert!((crossed - (-0.5)).abs() < 1e-15, "{crossed}");
+    }
+
+    #[test]
+    fn fowlkes_mallows_by_hand() {
+        // TP 1, TP + FP 1, TP + FN 2: 1 / sqrt(2).
+        let fmi = fowlkes_mallows_score(&LABELS, &CLUSTERS);
+        assert!((fmi - 0.5f64.sqrt()).abs() < 1e-15, "{fmi}");
+        assert_eq!(fowlkes_mallows_score(&LABELS, &[0.0, 1.0, 2.0, 3.0]), 0.0);
+    }
+
+    #[test]
+    fn jaccard_by_hand() {
+        // Label 0: 2/2 (support 2); 1: 1/2 (support 2); 2: 0 (support 0): (2 + 1) / 4.
+        let j = jaccard_similarity_score(&LABELS, &CLUSTERS);
+        assert!((j - 0.75).abs() < 1e-15, "{j}");
+    }
+
+    #[test]
+    fn davies_bouldin_and_nearest_by_hand() {
+        // Means 1 and 2, centroids 3 apart: (1 + 2) / 3 for both.
+        assert!((davies_bouldin_index(&[1.0, 2.0], &[9.0, 9.0]) - 1.0).abs() < 1e-15);
+        assert!(davies_bouldin_index(&[1.0], &[]).is_nan());
+        // Three clusters; pairs (0,1)=1 (0,2)=16 (1,0)=1 (1,2)=4 (2,0)=16 (2,1)=4.
+        let inter = [1.0, 16.0, 1.0, 4.0, 16.0, 4.0];
+        // S = [1, 1, 2]: 0: max(2/1, 3/4) = 2; 1: max(2/1, 3/2) = 2; 2: max(3/4, 3/2) = 1.5.
+        let dbi = davies_bouldin_index(&[1.0, 1.0, 2.0], &inter);
+        assert!((dbi - 5.5 / 3.0).abs() < 1e-15, "{dbi}");
+        assert_eq!(nearest_clusters(3, &inter), [1, 0, 1]);
+    }
+}

@@ -13,8 +13,9 @@
 //!
 //! # Parameters (FATE's `EvaluateParam`)
 //!
-//! - `eval_type`: `binary` (default), `multi` or `regression`; `clustering` is not
-//!   supported yet.
+//! - `eval_type`: `binary` (default), `multi`, `regression` or `clustering` (FATE's
+//!   clustering metrics on a `HeteroKmeans` output: see `clustering.rs`, which also
+//!   lists their names and shapes; one input table only, as FATE).
 //! - `pos_label` (default 1, a number or numeric string): binary labels equal to it are
 //!   the positive class, all others negative.
 //! - `metrics`: names or FATE aliases (`rmse`, `mae`, `mse`, `r2`, `acc`, ...); default
@@ -70,6 +71,7 @@
 //! A host or arbiter task without input data does nothing, as in FATE (only the guest
 //! has labels); a guest without input data fails.
 
+mod clustering;
 pub mod metrics;
 pub(crate) mod param;
 
@@ -113,6 +115,26 @@ impl Component for Evaluation {
                 what: "an input data table (the predictions of a model component)".into(),
             });
         }
+        if param.eval_type == EvalType::Clustering {
+            // FATE evaluates one clustering component's output per Evaluation.
+            if inputs.len() > 1 {
+                return Err(Error::param(
+                    "input data",
+                    format!(
+                        "{} tables given; with eval_type `clustering` Evaluation takes the output of one clustering component, as FATE",
+                        inputs.len()
+                    ),
+                ));
+            }
+            let name = data_name(ctx, inputs[0]);
+            let by_type = clustering::evaluate(ctx, &param, &name, inputs[0])?;
+            let mut summary = Map::new();
+            if !by_type.is_empty() {
+                summary.insert(name, Value::Object(by_type));
+            }
+            ctx.tracker.progress(100);
+            return ctx.tracker.set_summary(Value::Object(summary));
+        }
         // Every input is read and checked before anything is logged.
         let mut data_sets: Vec<(String, &TableRef, DataSet)> = Vec::with_capacity(inputs.len());
         for table in &inputs {
@@ -134,6 +156,7 @@ impl Component for Evaluation {
                     EvalType::Binary => binary(ctx, &param, &name, namespace, rows),
                     EvalType::Multi => multi(&param, &name, namespace, rows),
                     EvalType::Regression => regression(&param, &name, namespace, rows),
+                    EvalType::Clustering => Report::default(),
                 };
                 let summary = report.log(ctx, &name, namespace)?;
                 by_type.insert(namespace.to_owned(), Value::Object(summary));
@@ -193,7 +216,9 @@ impl DataSet {
         let table_name = id.to_string();
         let value_column = match eval_type {
             EvalType::Multi => predict_output::PREDICT_RESULT,
-            EvalType::Binary | EvalType::Regression => predict_output::PREDICT_SCORE,
+            EvalType::Binary | EvalType::Regression | EvalType::Clustering => {
+                predict_output::PREDICT_SCORE
+            }
         };
         let column = |name: &str, why: &str| {
             frame
@@ -268,6 +293,8 @@ struct Report {
     metrics: Vec<Metric>,
     /// The summary of this data type.
     summary: Map<String, Value>,
+    /// Single values are logged as `CLUSTERING_EVALUATION_SUMMARY`.
+    clustering: bool,
 }
 
 impl Report {
@@ -287,7 +314,14 @@ impl Report {
                     .iter()
                     .map(|(k, v)| (json!(k), json!(v)))
                     .collect(),
-                meta: json!({"name": name, "metric_type": "EVALUATION_SUMMARY"}),
+                meta: json!({
+                    "name": name,
+                    "metric_type": if self.clustering {
+                        "CLUSTERING_EVALUATION_SUMMARY"
+                    } else {
+                        "EVALUATION_SUMMARY"
+                    },
+                }),
             })?;
         }
         for metric in self.metrics {

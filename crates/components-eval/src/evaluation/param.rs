@@ -19,8 +19,10 @@ const EVALUATION_PARAMS: &[Param] = &[
     param("allowed_metrics", Any, "{\"binary\":[\"auc\",\"ks\",\"lift\",\"gain\",\"accuracy\",\"precision\",\"recall\",\"roc\",\"confusion_mat\",\"psi\",\"f1_score\",\"quantile_pr\"],\"multi\":[\"accuracy\",\"precision\",\"recall\"],\"regression\":[\"explained_variance\",\"mean_absolute_error\",\"mean_squared_error\",\"median_absolute_error\",\"r2_score\",\"root_mean_squared_error\"],\"clustering\":[\"jaccard_similarity_score\",\"fowlkes_mallows_score\",\"adjusted_rand_score\",\"davies_bouldin_index\",\"distance_measure\",\"contingency_matrix\"]}", false),
 ];
 
-const EVALUATION_SUPPORTED: &[(&str, &[&str])] =
-    &[("eval_type", &["binary", "multi", "regression"])];
+const EVALUATION_SUPPORTED: &[(&str, &[&str])] = &[(
+    "eval_type",
+    &["binary", "multi", "regression", "clustering"],
+)];
 
 /// `Evaluation`'s parameter schema: what submit-time validation checks and this component reads.
 pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
@@ -36,6 +38,7 @@ pub(crate) enum EvalType {
     Binary,
     Multi,
     Regression,
+    Clustering,
 }
 
 impl EvalType {
@@ -44,6 +47,7 @@ impl EvalType {
             EvalType::Binary => "binary",
             EvalType::Multi => "multi",
             EvalType::Regression => "regression",
+            EvalType::Clustering => "clustering",
         }
     }
 
@@ -73,6 +77,14 @@ impl EvalType {
                 R2Score,
                 RootMeanSquaredError,
             ],
+            EvalType::Clustering => &[
+                JaccardSimilarityScore,
+                FowlkesMallowsScore,
+                AdjustedRandScore,
+                DaviesBouldinIndex,
+                DistanceMeasure,
+                ContingencyMatrix,
+            ],
         }
     }
 }
@@ -96,10 +108,16 @@ pub(crate) enum MetricName {
     MedianAbsoluteError,
     R2Score,
     RootMeanSquaredError,
+    JaccardSimilarityScore,
+    FowlkesMallowsScore,
+    AdjustedRandScore,
+    DaviesBouldinIndex,
+    DistanceMeasure,
+    ContingencyMatrix,
 }
 
 impl MetricName {
-    const ALL: [MetricName; 16] = [
+    const ALL: [MetricName; 22] = [
         MetricName::Auc,
         MetricName::Ks,
         MetricName::Lift,
@@ -116,6 +134,12 @@ impl MetricName {
         MetricName::MedianAbsoluteError,
         MetricName::R2Score,
         MetricName::RootMeanSquaredError,
+        MetricName::JaccardSimilarityScore,
+        MetricName::FowlkesMallowsScore,
+        MetricName::AdjustedRandScore,
+        MetricName::DaviesBouldinIndex,
+        MetricName::DistanceMeasure,
+        MetricName::ContingencyMatrix,
     ];
 
     /// FATE's name.
@@ -137,6 +161,12 @@ impl MetricName {
             MetricName::MedianAbsoluteError => "median_absolute_error",
             MetricName::R2Score => "r2_score",
             MetricName::RootMeanSquaredError => "root_mean_squared_error",
+            MetricName::JaccardSimilarityScore => "jaccard_similarity_score",
+            MetricName::FowlkesMallowsScore => "fowlkes_mallows_score",
+            MetricName::AdjustedRandScore => "adjusted_rand_score",
+            MetricName::DaviesBouldinIndex => "davies_bouldin_index",
+            MetricName::DistanceMeasure => "distance_measure",
+            MetricName::ContingencyMatrix => "contingency_matrix",
         }
     }
 
@@ -152,6 +182,10 @@ impl MetricName {
             "l2_root" | "rmse" => Some(MetricName::RootMeanSquaredError),
             "r2" => Some(MetricName::R2Score),
             "acc" => Some(MetricName::Accuracy),
+            "dbi" => Some(MetricName::DaviesBouldinIndex),
+            "fmi" => Some(MetricName::FowlkesMallowsScore),
+            "ri" => Some(MetricName::AdjustedRandScore),
+            "jaccard" => Some(MetricName::JaccardSimilarityScore),
             _ => None,
         };
         if let Some(m) = alias {
@@ -159,16 +193,6 @@ impl MetricName {
         }
         match name.as_str() {
             "psi" | "quantile_pr" | "mean_squared_log_error" | "msle" => Lookup::NotImplemented,
-            "jaccard_similarity_score"
-            | "fowlkes_mallows_score"
-            | "adjusted_rand_score"
-            | "davies_bouldin_index"
-            | "distance_measure"
-            | "contingency_matrix"
-            | "jaccard"
-            | "fmi"
-            | "ri"
-            | "dbi" => Lookup::NotImplemented,
             _ => Lookup::Unknown,
         }
     }
@@ -201,13 +225,7 @@ impl EvaluationParam {
             "binary" => EvalType::Binary,
             "multi" => EvalType::Multi,
             "regression" => EvalType::Regression,
-            other => {
-                return Err(Error::Unsupported {
-                    parameter: "eval_type".into(),
-                    value: other.into(),
-                    supported: "binary, multi, regression".into(),
-                })
-            }
+            _ => EvalType::Clustering,
         };
         if p.get_bool("unfold_multi_result")? {
             return Err(Error::Unsupported {
@@ -331,6 +349,27 @@ mod tests {
         );
         let p = parse(json!({"eval_type": "regression", "metrics": []})).unwrap();
         assert_eq!(p.metrics.len(), 6);
+        let p = parse(json!({"eval_type": "clustering"})).unwrap();
+        let names: Vec<_> = p.metrics.iter().map(|m| m.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "jaccard_similarity_score",
+                "fowlkes_mallows_score",
+                "adjusted_rand_score",
+                "davies_bouldin_index",
+                "distance_measure",
+                "contingency_matrix"
+            ]
+        );
+        let p = parse(json!({"eval_type": "clustering", "metrics": ["DBI", "ri"]})).unwrap();
+        assert_eq!(
+            p.metrics,
+            [
+                MetricName::DaviesBouldinIndex,
+                MetricName::AdjustedRandScore
+            ]
+        );
     }
 
     #[test]
@@ -361,8 +400,8 @@ mod tests {
             e.to_string(),
             "invalid parameter `eval_type`: `ranking` is not one of binary, multi, regression, clustering"
         );
-        let e = parse(json!({"eval_type": "clustering"})).unwrap_err();
-        assert!(e.to_string().contains("`eval_type`"), "{e}");
+        let e = parse(json!({"eval_type": "clustering", "metrics": ["auc"]})).unwrap_err();
+        assert!(e.to_string().contains("`metrics`"), "{e}");
         let e = parse(json!({"metrics": ["auc", "rmse"]})).unwrap_err();
         assert!(
             e.to_string()
