@@ -17,6 +17,7 @@ pub mod positive_unlabeled;
 pub mod reader;
 pub mod sample;
 pub mod sample_weight;
+pub mod sir;
 pub mod testing;
 pub mod union;
 
@@ -42,6 +43,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     sample_weight::SCHEMA,
     positive_unlabeled::SCHEMA,
     model_loader::SCHEMA,
+    sir::SCHEMA,
 ];
 
 /// This family's components.
@@ -60,6 +62,10 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("SampleWeight", &sample_weight::SampleWeight),
     ("PositiveUnlabeled", &positive_unlabeled::PositiveUnlabeled),
     ("ModelLoader", &model_loader::ModelLoader),
+    (
+        "SecureInformationRetrieval",
+        &sir::SecureInformationRetrieval,
+    ),
 ];
 
 #[cfg(test)]
@@ -148,6 +154,9 @@ mod tests {
                     .map(|k| p.opt_str(k).map(|v| v.map(str::to_owned)))
                     .collect::<Result<Vec<_>>>(),
             )
+        });
+        each(&crate::sir::SCHEMA, &[], &|map| {
+            debug(crate::sir::SirParam::parse(map))
         });
         each(&crate::positive_unlabeled::SCHEMA, &[], &|map| {
             debug(crate::positive_unlabeled::Strategy::parse(map))

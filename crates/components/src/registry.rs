@@ -98,6 +98,7 @@ mod tests {
                 "Reader",
                 "SampleWeight",
                 "Scorecard",
+                "SecureInformationRetrieval",
                 "Union"
             ]
         );

@@ -35,6 +35,7 @@
 pub mod encoding;
 mod error;
 mod mont52;
+pub mod ot;
 pub mod packing;
 pub mod paillier;
 pub mod psi;

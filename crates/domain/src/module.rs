@@ -485,6 +485,15 @@ pub static MODULES: &[ModuleInfo] = &[
         required: &[],
     },
     ModuleInfo {
+        name: "SecureInformationRetrieval",
+        roles: GH,
+        aliases: &[],
+        is_reader: false,
+        deploy_without_model: false,
+        known_params: &[],
+        required: &[],
+    },
+    ModuleInfo {
         name: "ModelLoader",
         roles: GHA,
         aliases: &[],
