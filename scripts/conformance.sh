@@ -31,7 +31,8 @@ if [[ ${#FOLDERS[@]} == 0 ]]; then
     FOLDERS=(data_transform data_split union feature_scale intersect hetero_feature_binning
         hetero_feature_selection hetero_logistic_regression hetero_linear_regression
         hetero_secureboost data_statistics feature_imputation label_transform column_expand
-        psi scorecard local_baseline)
+        psi scorecard local_baseline sample_weight hetero_poisson_regression hetero_stepwise
+        positive_unlabeled hetero_kmeans multi_model_pipeline)
 fi
 
 if [[ ! -d "$EXAMPLES/dsl/v2" ]]; then

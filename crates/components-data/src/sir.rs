@@ -60,7 +60,8 @@ const SIR_PARAMS: &[Param] = &[
         true,
     ),
     param("non_committing_encryption", Str, "\"aes\"", true),
-    param("key_size", Int, "1024", true),
+    // Deprecated; only a given value counts (it overrides dh_params.key_length), as FATE.
+    param("key_size", Int, "null", true),
     param("dh_params", Object, OBJ, true),
     param("dh_params.salt", Str, "\"\"", true),
     param("dh_params.hash_method", Str, "\"sha256\"", true),
@@ -130,7 +131,7 @@ impl SirParam {
         }
         let dh = p.object_or_empty("dh_params")?;
         let mut key_length = dh.int("key_length", 2048)?;
-        if map.contains_key("key_size") {
+        if p.value("key_size").is_some_and(|v| !v.is_null()) {
             key_length = p.get_int("key_size")?;
         }
         if key_length < 1024 {
