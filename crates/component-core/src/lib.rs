@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod context;
 pub mod error;
 pub mod memory;
+pub mod numpy_rng;
 pub mod params;
 pub mod predict_output;
 pub mod rng;

@@ -8,7 +8,7 @@ pub mod linear;
 pub mod local_baseline;
 
 use fateflow_component_core::{
-    context, error, memory, params, predict_output, rng, table_io, wire,
+    context, error, memory, numpy_rng, params, predict_output, rng, table_io, wire,
 };
 use fateflow_components_eval::evaluation;
 

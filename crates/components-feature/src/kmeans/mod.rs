@@ -71,7 +71,7 @@
 //! Each client holds its feature slice in memory (`n × d` numbers, checked against the
 //! task's memory budget); the arbiter holds `n × k` distance sums.
 
-pub(crate) mod numpy_rng;
+use fateflow_component_core::numpy_rng;
 pub mod param;
 mod secure;
 
