@@ -234,6 +234,19 @@ pub fn write_mapped_columns(
     })
 }
 
+/// Writes `table` unchanged as the task's first output data (a party or mode that passes
+/// its input on), record batch by record batch.
+pub fn copy_as_output(
+    ctx: &crate::TaskContext<'_>,
+    table: &TableId,
+    info: &TableInfo,
+    rows: u64,
+) -> Result<crate::TableRef> {
+    write_derived_columns(ctx, table, info, rows, &info.schema, |_, columns| {
+        Ok(columns.iter().map(|c| c.to_vec()).collect())
+    })
+}
+
 /// What [`write_derived_columns`] calls per record batch.
 type DeriveFn<'f> = dyn FnMut(&StringArray, &[&[f64]]) -> Result<Vec<Vec<f64>>> + 'f;
 

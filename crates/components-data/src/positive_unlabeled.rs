@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value};
 use crate::context::{Component, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::params::Params;
-use crate::table_io::{scan_columns, write_mapped_columns};
+use crate::table_io::{copy_as_output, scan_columns, write_mapped_columns};
 use fateflow_component_core::predict_output::{LABEL, PREDICT_SCORE};
 
 /// The module name.
@@ -148,14 +148,7 @@ impl Component for PositiveUnlabeled {
             .map_err(|e| Error::table(train_id, e))?;
         if ctx.role != Role::Guest {
             // A host passes its table on.
-            write_mapped_columns(
-                ctx,
-                train_id,
-                train_info,
-                rows,
-                &train_info.schema,
-                |_, _| Ok(()),
-            )?;
+            copy_as_output(ctx, train_id, train_info, rows)?;
             return Ok(());
         }
         let (pred_id, pred_info) = prediction.ok_or_else(|| Error::MissingInput {

@@ -38,7 +38,10 @@ use serde_json::{json, Map, Value};
 use crate::context::{Component, ComponentModel, Metric, ModelError, TaskContext};
 use crate::error::{Error, Result};
 use crate::params::Params;
-use crate::table_io::{feature_header, open_first_input, scan_columns, write_derived_columns};
+use crate::table_io::{
+    copy_as_output, feature_header, open_first_input, scan_columns, write_derived_columns,
+};
+use fateflow_component_core::predict_output::class_key;
 
 /// The module name recorded in the model.
 pub const MODULE: &str = "SampleWeight";
@@ -179,21 +182,12 @@ impl SampleWeightModel {
     }
 }
 
-/// FATE's `str(label)` of a label value: `1` for integral values, else the float.
-fn label_text(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
-}
-
 /// A class-weight lookup: by exact text, else by numeric value.
 fn class_weight_of(weights: &BTreeMap<String, f64>, label: f64) -> f64 {
     if label.is_nan() {
         return 1.0;
     }
-    if let Some(w) = weights.get(&label_text(label)) {
+    if let Some(w) = weights.get(&class_key(label)) {
         return *w;
     }
     weights
@@ -276,7 +270,7 @@ impl Component for SampleWeight {
             ctx.tracker.info(
                 "sample_weight: neither class_weight nor sample_weight_name is set; the data passes unchanged",
             );
-            pass_through(ctx, &id, &info, rows)?;
+            copy_as_output(ctx, &id, &info, rows)?;
             return Ok(());
         };
         let plan = if mode == WEIGHT_NAME {
@@ -289,7 +283,7 @@ impl Component for SampleWeight {
                     ctx.tracker.info(&format!(
                         "sample_weight: the model's weight column `{name}` is not in {id}; the data passes unchanged (as FATE)"
                     ));
-                    pass_through(ctx, &id, &info, rows)?;
+                    copy_as_output(ctx, &id, &info, rows)?;
                     return Ok(());
                 }
                 return Err(Error::MissingColumn {
@@ -456,14 +450,6 @@ fn output_layout(schema: &TableSchema, plan: &Plan) -> (TableSchema, Vec<Option<
     (out, sources)
 }
 
-/// The input recorded unchanged as the output (a copy, batch by batch).
-fn pass_through(ctx: &TaskContext<'_>, id: &TableId, info: &TableInfo, rows: u64) -> Result<()> {
-    write_derived_columns(ctx, id, info, rows, &info.schema, |_, columns| {
-        Ok(columns.iter().map(|c| c.to_vec()).collect())
-    })?;
-    Ok(())
-}
-
 /// The sum and count of a column's values (for `normalize`); a non-finite value is
 /// refused naming its row.
 fn column_sum(
@@ -514,7 +500,7 @@ fn balanced(
     let mut n = 0u64;
     scan_columns(ctx, id, info, |_, _, columns| {
         for v in columns[label] {
-            *counts.entry(label_text(*v)).or_default() += 1;
+            *counts.entry(class_key(*v)).or_default() += 1;
         }
         n += columns[label].len() as u64;
         Ok(())
@@ -572,8 +558,8 @@ mod tests {
         assert_eq!(class_weight_of(&w, 0.0), 1.0);
         assert_eq!(class_weight_of(&w, 1.0), 2.0);
         assert_eq!(class_weight_of(&w, 7.0), 1.0);
-        assert_eq!(label_text(1.0), "1");
-        assert_eq!(label_text(0.5), "0.5");
+        assert_eq!(class_key(1.0), "1");
+        assert_eq!(class_key(0.5), "0.5");
     }
 
     #[test]

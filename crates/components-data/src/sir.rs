@@ -45,7 +45,7 @@ use crate::context::{Component, ComponentModel, Metric, TaskContext};
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::rng::SplitMix;
-use crate::table_io::{read_first_input, write_mapped_columns};
+use crate::table_io::{copy_as_output, read_first_input};
 
 /// The module name.
 pub const MODULE: &str = "SecureInformationRetrieval";
@@ -178,6 +178,13 @@ impl SirParam {
         })
     }
 
+    /// This party's Pohlig–Hellman cipher over the `key_length`-bit MODP group.
+    fn dh_party(&self) -> Result<DhParty> {
+        Ok(DhParty::new(DhGroup::modp(self.key_length)?)
+            .with_salt(self.salt.clone().into_bytes())
+            .with_hash_method(self.hash))
+    }
+
     /// FATE's block number `ceil(2·exp(ln 500 · security_level))`.
     pub fn block_num(&self) -> usize {
         (2.0 * (500f64.ln() * self.security_level).exp()).ceil() as usize
@@ -248,9 +255,7 @@ fn guest(ctx: &TaskContext<'_>, param: &SirParam) -> Result<()> {
         }
         retrieved = values;
     } else {
-        let dh = DhParty::new(DhGroup::modp(param.key_length)?)
-            .with_salt(param.salt.clone().into_bytes())
-            .with_hash_method(param.hash);
+        let dh = param.dh_party()?;
         // Both id lists encrypted by both parties.
         let mine = dh.encrypt_ids(frame.sids());
         fed.remote_bytes("guest_ids", tag, &dh.to_bytes(&mine), &[host])?;
@@ -430,9 +435,7 @@ fn host(ctx: &TaskContext<'_>, param: &SirParam) -> Result<()> {
                 format!("{guest} asked for {} blocks", start.block_num),
             ));
         }
-        let dh = DhParty::new(DhGroup::modp(param.key_length)?)
-            .with_salt(param.salt.clone().into_bytes())
-            .with_hash_method(param.hash);
+        let dh = param.dh_party()?;
         let guest_single = dh.from_bytes(&fed.get_bytes("guest_ids", tag, guest)?)?;
         fed.remote_bytes(
             "guest_ids_double",
@@ -496,14 +499,7 @@ fn host(ctx: &TaskContext<'_>, param: &SirParam) -> Result<()> {
     let count: usize = fed.get("coverage", tag, guest)?;
     // The host's table passes on.
     let info = ctx.tables.info(&id).map_err(|e| Error::table(&id, e))?;
-    write_mapped_columns(
-        ctx,
-        &id,
-        &info,
-        frame.nrows() as u64,
-        &info.schema,
-        |_, _| Ok(()),
-    )?;
+    copy_as_output(ctx, &id, &info, frame.nrows() as u64)?;
     let coverage = count as f64 / frame.nrows().max(1) as f64;
     finish(ctx, param, coverage, start.block_num, count, frame.nrows())
 }

@@ -286,22 +286,34 @@ fn plain_linr(
     alpha: f64,
     iters: usize,
 ) -> (Vec<f64>, Vec<f64>) {
-    let (wg, wh, _) = plain_descent(x_g, x_h, y, None, false, lr, alpha, iters);
+    let (wg, wh, _) = plain_descent(x_g, x_h, y, None, Plain::Linear, lr, alpha, iters);
     (wg, wh)
 }
 
-/// Full-batch gradient descent with FATE's sgd decay (`lr / sqrt(1 + t)`) and L2: least
-/// squares, or FATE's Taylor-approximated logistic loss (`¼·wx − ½·y`, y in ±1). With
-/// `weights`, each row's residual is multiplied by its weight rescaled to sum to the row
-/// count (FATE's `scale_sample_weight`); the loss stays unweighted, as FATE's. Returns
-/// the guest's weights (intercept last), the host's and the loss before each step.
+/// Which loss [`plain_descent`] minimises.
+#[derive(Clone, Copy)]
+enum Plain<'e> {
+    /// Least squares, loss `Σ r² / 2n`.
+    Linear,
+    /// FATE's Taylor-approximated logistic loss (`¼·wx − ½·y`, y in ±1).
+    Logistic,
+    /// Poisson with a log link and these exposures: `mu = exp(wx + log e)`, residual
+    /// `mu − y`, loss `(Σ mu − Σ y·(wx + log e)) / n`.
+    Poisson(&'e [f64]),
+}
+
+/// Full-batch gradient descent with FATE's sgd decay (`lr / sqrt(1 + t)`) and L2 on
+/// `model`'s loss. With `weights`, each row's residual is multiplied by its weight
+/// rescaled to sum to the row count (FATE's `scale_sample_weight`); the loss stays
+/// unweighted, as FATE's. Returns the guest's weights (intercept last), the host's and
+/// the loss before each step.
 #[allow(clippy::too_many_arguments)]
 fn plain_descent(
     x_g: &[Vec<f64>],
     x_h: &[Vec<f64>],
     y: &[f64],
     weights: Option<&[f64]>,
-    logistic: bool,
+    model: Plain<'_>,
     lr: f64,
     alpha: f64,
     iters: usize,
@@ -325,14 +337,23 @@ fn plain_descent(
             .map(|i| {
                 let a: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>() + wg[kg];
                 let b: f64 = x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum();
-                let r = if logistic {
-                    let t = if y[i] == 1.0 { 1.0 } else { -1.0 };
-                    let z = a + b;
-                    loss += std::f64::consts::LN_2 - 0.5 * t * z + 0.125 * z * z;
-                    0.25 * z - 0.5 * t
-                } else {
-                    loss += (a + b - y[i]).powi(2) / 2.0;
-                    a + b - y[i]
+                let r = match model {
+                    Plain::Logistic => {
+                        let t = if y[i] == 1.0 { 1.0 } else { -1.0 };
+                        let z = a + b;
+                        loss += std::f64::consts::LN_2 - 0.5 * t * z + 0.125 * z * z;
+                        0.25 * z - 0.5 * t
+                    }
+                    Plain::Linear => {
+                        loss += (a + b - y[i]).powi(2) / 2.0;
+                        a + b - y[i]
+                    }
+                    Plain::Poisson(exposure) => {
+                        let z = a + b + exposure[i].ln();
+                        let mu = z.exp();
+                        loss += mu - y[i] * z;
+                        mu - y[i]
+                    }
                 };
                 r * scaled[i]
             })
@@ -486,9 +507,13 @@ fn sample_weights_weight_the_residuals_as_a_weighted_plaintext_descent() {
         }
         let (x_g, x_h, y, w) = plain_rows(&store, &g, &h);
         let w = w.expect("the guest table has weights");
-        let logistic = module == "HeteroLR";
-        let (wg, wh, losses) = plain_descent(&x_g, &x_h, &y, Some(&w), logistic, lr, 0.01, 4);
-        let (unweighted, _, _) = plain_descent(&x_g, &x_h, &y, None, logistic, lr, 0.01, 4);
+        let model = if module == "HeteroLR" {
+            Plain::Logistic
+        } else {
+            Plain::Linear
+        };
+        let (wg, wh, losses) = plain_descent(&x_g, &x_h, &y, Some(&w), model, lr, 0.01, 4);
+        let (unweighted, _, _) = plain_descent(&x_g, &x_h, &y, None, model, lr, 0.01, 4);
         assert!(
             wg.iter()
                 .zip(&unweighted)
@@ -1313,70 +1338,6 @@ fn cv_fold_history_of_instances() {
     assert!(frame.column_index("predict_score").is_none());
 }
 
-/// Plaintext Poisson regression by full-batch gradient descent (sgd, `lr / sqrt(1 + t)`,
-/// L2): `mu = exp(x_g·w_g + b + log(e) + x_h·w_h)`, gradient `Σ w'·(mu − y)·x / n`
-/// (`w'`: weights rescaled to sum to n), loss `(Σ mu − Σ y·(wx + log e)) / n` (unweighted,
-/// as FATE's). Returns the guest's weights (intercept last), the host's and the losses.
-#[allow(clippy::too_many_arguments)]
-fn plain_poisson(
-    x_g: &[Vec<f64>],
-    x_h: &[Vec<f64>],
-    y: &[f64],
-    exposure: &[f64],
-    weights: Option<&[f64]>,
-    lr: f64,
-    alpha: f64,
-    iters: usize,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let n = y.len() as f64;
-    let scaled: Vec<f64> = match weights {
-        Some(w) => {
-            let s = n / w.iter().sum::<f64>();
-            w.iter().map(|v| v * s).collect()
-        }
-        None => vec![1.0; y.len()],
-    };
-    let (kg, kh) = (x_g[0].len(), x_h[0].len());
-    let mut wg = vec![0.0; kg + 1];
-    let mut wh = vec![0.0; kh];
-    let mut losses = Vec::new();
-    for t in 0..iters {
-        let lr_t = lr / (1.0 + t as f64).sqrt();
-        let mut loss = 0.0;
-        let d: Vec<f64> = (0..y.len())
-            .map(|i| {
-                let a: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>()
-                    + wg[kg]
-                    + exposure[i].ln();
-                let b: f64 = x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum();
-                let mu = (a + b).exp();
-                loss += mu - y[i] * (a + b);
-                scaled[i] * (mu - y[i])
-            })
-            .collect();
-        let penalty: f64 = wg[..kg].iter().chain(&wh).map(|w| w * w).sum::<f64>();
-        losses.push(loss / n + 0.5 * alpha * penalty);
-        let gg: Vec<f64> = (0..=kg)
-            .map(|j| {
-                let s: f64 = (0..y.len())
-                    .map(|i| d[i] * if j < kg { x_g[i][j] } else { 1.0 })
-                    .sum();
-                s / n + if j < kg { alpha * wg[j] } else { 0.0 }
-            })
-            .collect();
-        let gh: Vec<f64> = (0..kh)
-            .map(|j| (0..y.len()).map(|i| d[i] * x_h[i][j]).sum::<f64>() / n + alpha * wh[j])
-            .collect();
-        for (w, g) in wg.iter_mut().zip(gg) {
-            *w -= lr_t * g;
-        }
-        for (w, g) in wh.iter_mut().zip(gh) {
-            *w -= lr_t * g;
-        }
-    }
-    (wg, wh, losses)
-}
-
 /// HeteroPoisson on dvisits with an exposure column, with and without sample weights,
 /// equals plaintext Poisson regression; its predictions are `exp(wx)·exposure`.
 #[test]
@@ -1435,7 +1396,16 @@ fn poisson_with_exposure_matches_plaintext_gradient_descent() {
         // The exposure is the guest's last feature column here: set it apart.
         let e: Vec<f64> = x_g.iter().map(|r| r[r.len() - 1]).collect();
         let x_g: Vec<Vec<f64>> = x_g.iter().map(|r| r[..r.len() - 1].to_vec()).collect();
-        let (wg, wh, losses) = plain_poisson(&x_g, &x_h, &y, &e, w.as_deref(), 0.05, 0.01, 4);
+        let (wg, wh, losses) = plain_descent(
+            &x_g,
+            &x_h,
+            &y,
+            w.as_deref(),
+            Plain::Poisson(&e),
+            0.05,
+            0.01,
+            4,
+        );
         let (_, gm) = out.guest.models().pop().unwrap();
         let (_, hm) = out.host.models().pop().unwrap();
         let what = if is_weighted {
@@ -1517,7 +1487,7 @@ fn stepwise_linr_chooses_what_a_plaintext_stepwise_chooses() {
             &pick(hm, &x_h),
             &y,
             None,
-            false,
+            Plain::Linear,
             lr,
             0.0,
             iters,

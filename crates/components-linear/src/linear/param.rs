@@ -49,7 +49,8 @@ const LINEAR_MID_PARAMS: &[Param] = &[
     param("floating_point_precision", Int, "23", true),
 ];
 
-const LINEAR_TAIL_PARAMS: &[Param] = &[
+/// FATE's `encrypted_mode_calculator_param` (only its default is accepted).
+const ENCRYPTED_MODE_PARAMS: &[Param] = &[
     param("encrypted_mode_calculator_param", Object, OBJ, false),
     param(
         "encrypted_mode_calculator_param.mode",
@@ -63,6 +64,10 @@ const LINEAR_TAIL_PARAMS: &[Param] = &[
         "1",
         false,
     ),
+];
+
+/// `sqn_param` and `need_run` (HeteroLR, HeteroLinR).
+const LINEAR_TAIL_PARAMS: &[Param] = &[
     param("sqn_param", Object, OBJ, true),
     param("sqn_param.update_interval_L", Int, "3", true),
     param("sqn_param.memory_M", Int, "5", true),
@@ -93,19 +98,6 @@ const HETERO_LINR_OWN_PARAMS: &[Param] = &[
 
 /// `HeteroPoisson`'s tail (no `sqn_param`) and own defaults (FATE's `PoissonParam`).
 const HETERO_POISSON_OWN_PARAMS: &[Param] = &[
-    param("encrypted_mode_calculator_param", Object, OBJ, false),
-    param(
-        "encrypted_mode_calculator_param.mode",
-        Any,
-        "\"strict\"",
-        false,
-    ),
-    param(
-        "encrypted_mode_calculator_param.re_encrypted_rate",
-        Any,
-        "1",
-        false,
-    ),
     param("need_run", Bool, "true", true),
     param("optimizer", Str, "\"rmsprop\"", true),
     param("max_iter", Int, "20", true),
@@ -156,6 +148,7 @@ pub(crate) const HETERO_LR_SCHEMA: ModuleSchema = ModuleSchema {
         CV_PARAMS,
         LINEAR_MID_PARAMS,
         CALLBACK_PARAMS,
+        ENCRYPTED_MODE_PARAMS,
         LINEAR_TAIL_PARAMS,
         HETERO_LR_OWN_PARAMS,
     ],
@@ -171,6 +164,7 @@ pub(crate) const HETERO_LINR_SCHEMA: ModuleSchema = ModuleSchema {
         CV_PARAMS,
         LINEAR_MID_PARAMS,
         CALLBACK_PARAMS,
+        ENCRYPTED_MODE_PARAMS,
         LINEAR_TAIL_PARAMS,
         HETERO_LINR_OWN_PARAMS,
     ],
@@ -186,6 +180,7 @@ pub(crate) const HETERO_POISSON_SCHEMA: ModuleSchema = ModuleSchema {
         CV_PARAMS,
         LINEAR_MID_PARAMS,
         CALLBACK_PARAMS,
+        ENCRYPTED_MODE_PARAMS,
         HETERO_POISSON_OWN_PARAMS,
     ],
     conditions: LINEAR_CONDITIONS,
