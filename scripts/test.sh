@@ -9,7 +9,8 @@ bash scripts/setup-tests.sh
 cargo test --workspace --locked
 # The crypto again on its GMP path, as on CPUs without AVX-512 IFMA.
 FATEFLOW_NO_IFMA=1 cargo test --locked -p fateflow-crypto
-cargo build --locked -p fateflow-server --bin fateflow
+# --workspace keeps the features the tests were built with, so nothing is rebuilt.
+cargo build --workspace --locked --bins
 bash tests/compat/fate_client.sh
 # FATE's pipeline SDK: upload, fit, summary, metrics, output data, deploy, predict,
 # checked against plaintext computations.
