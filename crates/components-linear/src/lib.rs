@@ -12,13 +12,17 @@ use fateflow_component_core::{
 };
 use fateflow_components_eval::evaluation;
 
-pub use linear::{HeteroLR, HeteroLinR, HeteroPoisson, LinearModelParam};
+pub use linear::{
+    HeteroLR, HeteroLinR, HeteroPoisson, HeteroSSHELR, HeteroSSHELinR, LinearModelParam,
+};
 
 /// This family's parameter schemas.
 pub const SCHEMAS: &[ModuleSchema] = &[
     linear::param::HETERO_LR_SCHEMA,
     linear::param::HETERO_LINR_SCHEMA,
     linear::param::HETERO_POISSON_SCHEMA,
+    linear::param::HETERO_SSHE_LR_SCHEMA,
+    linear::param::HETERO_SSHE_LINR_SCHEMA,
     local_baseline::SCHEMA,
 ];
 
@@ -27,6 +31,8 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("HeteroLR", &HeteroLR),
     ("HeteroLinR", &HeteroLinR),
     ("HeteroPoisson", &HeteroPoisson),
+    ("HeteroSSHELR", &HeteroSSHELR),
+    ("HeteroSSHELinR", &HeteroSSHELinR),
     ("LocalBaseline", &local_baseline::LocalBaseline),
 ];
 

@@ -86,6 +86,8 @@ mod tests {
                 "HeteroLR",
                 "HeteroLinR",
                 "HeteroPoisson",
+                "HeteroSSHELR",
+                "HeteroSSHELinR",
                 "HeteroSecureBoost",
                 "HomoDataSplit",
                 "Intersection",

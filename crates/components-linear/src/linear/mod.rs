@@ -76,6 +76,7 @@ pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;
 pub(crate) mod predict;
+mod sshe;
 mod stepwise;
 pub(crate) mod train;
 mod warm;
@@ -137,6 +138,28 @@ impl Component for HeteroPoisson {
     }
 }
 
+/// FATE's `HeteroSSHELR`: logistic regression between the guest and one host on
+/// secret shares, without an arbiter (see [`sshe`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeteroSSHELR;
+
+impl Component for HeteroSSHELR {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        run_module(ctx, Task::Logistic, true)
+    }
+}
+
+/// FATE's `HeteroSSHELinR`: linear regression between the guest and one host on
+/// secret shares, without an arbiter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeteroSSHELinR;
+
+impl Component for HeteroSSHELinR {
+    fn run(&self, ctx: &TaskContext<'_>) -> Result<()> {
+        run_module(ctx, Task::Linear, true)
+    }
+}
+
 /// The fitted model, FATE's `LRModelParam` fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearModelParam {
@@ -195,7 +218,20 @@ pub struct SingleModel {
 const MAX_CLASSES: usize = 1000;
 
 fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
-    let mut param = LinearParam::parse(task, &ctx.parameters)?;
+    run_module(ctx, task, false)
+}
+
+/// The module this task runs: `task`'s, or its SSHE variant.
+pub(crate) fn module_of(ctx: &TaskContext<'_>, task: Task) -> &'static str {
+    match (ctx.module.as_str(), task) {
+        ("HeteroSSHELR", Task::Logistic) => "HeteroSSHELR",
+        ("HeteroSSHELinR", Task::Linear) => "HeteroSSHELinR",
+        _ => task.module(),
+    }
+}
+
+fn run_module(ctx: &TaskContext<'_>, task: Task, sshe: bool) -> Result<()> {
+    let mut param = LinearParam::parse_for(task, sshe, &ctx.parameters)?;
     let roles = Roles::of(ctx, task)?;
     if param.callbacks.checkpoint {
         ctx.tracker.info(
@@ -241,7 +277,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                     }
                 }
                 let model = ctx
-                    .models_of(task.module())
+                    .models_of(module_of(ctx, task))
                     .next()
                     .ok_or_else(|| other_module_model(ctx, task))?;
                 let invalid = |reason: String| Error::InvalidModel {
@@ -251,7 +287,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                     reason,
                 };
                 let p: LinearModelParam = serde_json::from_value(model.model.param.clone())
-                    .map_err(|e| invalid(format!("not a {} model: {e}", task.module())))?;
+                    .map_err(|e| invalid(format!("not a {} model: {e}", module_of(ctx, task))))?;
                 let scorer = Scorer::of_model(&p).map_err(invalid)?;
                 return predict_mode(ctx, task, &param, &roles, &p, &scorer, &model.model.meta);
             }
@@ -267,14 +303,14 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     };
     let train =
         Dataset::read(ctx, &["train_data", "data"])?.ok_or_else(|| Error::MissingInput {
-            component: task.module().into(),
+            component: module_of(ctx, task).into(),
             what: "training data (input key `train_data`)".into(),
         })?;
     let train = with_exposure(train)?;
     if train.n() == 0 {
         return Err(Error::EmptyTable {
             table: train.table.clone(),
-            component: task.module().into(),
+            component: module_of(ctx, task).into(),
         });
     }
     let validate = Dataset::read(ctx, &["validate_data"])?
@@ -282,7 +318,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         .transpose()?;
     ctx.tracker.info(&format!(
         "{} at {}: {} rows × {} features; {} host(s), {}; key {} bits",
-        task.module(),
+        module_of(ctx, task),
         ctx.role,
         train.n(),
         train.k,
@@ -333,7 +369,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
                                 "{} ({}): this party has train_data and a model input (a warm \
                                  start) but the guest has no train_data (predict mode)",
                                 ctx.component,
-                                task.module()
+                                module_of(ctx, task)
                             ),
                         ))
                     }
@@ -363,7 +399,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
     }
     if param.callbacks.early_stopping().is_some() && validate.is_none() {
         return Err(Error::MissingInput {
-            component: task.module().into(),
+            component: module_of(ctx, task).into(),
             what:
                 "validation data (input key `validate_data`): early stopping needs it, as in FATE \
                    (\"validate data is needed when early stopping is enabled\")"
@@ -420,7 +456,7 @@ fn run(ctx: &TaskContext<'_>, task: Task) -> Result<()> {
         Role::Arbiter => unreachable!("handled above"),
         other => Err(Error::param(
             "role",
-            format!("{} does not run at {other}", task.module()),
+            format!("{} does not run at {other}", module_of(ctx, task)),
         )),
     }
 }
@@ -1248,7 +1284,7 @@ fn save(
     ctx.tracker.save_model(
         ctx.first_output_model_name("model"),
         &ComponentModel {
-            module: task.module().into(),
+            module: module_of(ctx, task).into(),
             param: param_json,
             meta,
         },
@@ -1262,7 +1298,7 @@ fn save(
         };
         ctx.tracker.info(&format!(
             "{} done{which}: {} epochs, converged: {}, last loss: {}",
-            task.module(),
+            module_of(ctx, task),
             fit.iters,
             fit.converged,
             fit.loss_history
@@ -1312,7 +1348,7 @@ fn predict_mode(
     }
     let data = Dataset::read(ctx, &["test_data", "data", "validate_data", "train_data"])?
         .ok_or_else(|| Error::MissingInput {
-            component: task.module().into(),
+            component: module_of(ctx, task).into(),
             what: "data to predict (input key `test_data`)".into(),
         })?;
     // Poisson: the model's exposure column, at the guest.

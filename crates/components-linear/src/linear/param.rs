@@ -187,6 +187,108 @@ pub(crate) const HETERO_POISSON_SCHEMA: ModuleSchema = ModuleSchema {
     supported: POISSON_SUPPORTED,
 };
 
+/// The SSHE models' own keys (FATE's `HeteroSSHELRParam` / `HeteroSSHELinRParam`).
+const SSHE_OWN_PARAMS: &[Param] = &[
+    param("use_mix_rand", Bool, "true", true),
+    param("reveal_strategy", Str, "\"respectively\"", true),
+    param("reveal_every_iter", Bool, "false", true),
+];
+
+/// What `HeteroSSHELR` inherits from FATE's `LogisticParam` and does not use: accepted at
+/// FATE's defaults only.
+const SSHE_LR_INHERITED: &[Param] = &[
+    param("shuffle", Bool, "true", false),
+    param("batch_strategy", Str, "\"full\"", false),
+    param("masked_rate", Number, "5", false),
+    param("validation_freqs", Any, "null", true),
+    param("early_stopping_rounds", Int, "null", true),
+    param("use_first_metric_only", Bool, "false", true),
+    param("metrics", List, "null", true),
+    param("floating_point_precision", Int, "23", false),
+    param("stepwise_param", Object, OBJ, false),
+    param("predict_param", Object, OBJ, true),
+    param("predict_param.threshold", Number, "0.5", true),
+    param("multi_class", Str, "\"ovr\"", true),
+    param("optimizer", Str, "\"sgd\"", true),
+    param("max_iter", Int, "100", true),
+];
+
+/// What `HeteroSSHELinR` inherits from FATE's `LinearParam`.
+const SSHE_LINR_INHERITED: &[Param] = &[
+    param("validation_freqs", Any, "null", true),
+    param("early_stopping_rounds", Int, "null", true),
+    param("use_first_metric_only", Bool, "false", true),
+    param("metrics", List, "null", true),
+    param("floating_point_precision", Int, "23", false),
+    param("stepwise_param", Object, OBJ, false),
+    param("sqn_param", Object, OBJ, false),
+    param("optimizer", Str, "\"sgd\"", true),
+    param("max_iter", Int, "20", true),
+];
+
+const SSHE_SUPPORTED: &[(&str, &[&str])] = &[
+    ("penalty", &["L1", "L2", "None"]),
+    (
+        "optimizer",
+        &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"],
+    ),
+    (
+        "init_param.init_method",
+        &["random_uniform", "random_normal", "zeros", "ones", "const"],
+    ),
+    ("early_stop", &["diff", "abs", "weight_diff"]),
+    HISTORY_VALUE_TYPE_SUPPORTED,
+    ("multi_class", &["ovr"]),
+    ("encrypt_param.method", &["paillier"]),
+    (
+        "reveal_strategy",
+        &["respectively", "encrypted_reveal_in_host"],
+    ),
+    CALLBACKS_SUPPORTED,
+];
+
+const SSHE_CONDITIONS: &[Condition] = &[CV_CONDITION, SAVE_FREQ_CONDITION];
+
+/// `HeteroSSHELR`'s parameter schema (FATE's `HeteroSSHELRParam`).
+pub(crate) const HETERO_SSHE_LR_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroSSHELR",
+    params: &[
+        LINEAR_HEAD_PARAMS,
+        CV_PARAMS,
+        &[
+            param("decay", Number, "1", true),
+            param("decay_sqrt", Bool, "true", true),
+            param("need_run", Bool, "true", true),
+        ],
+        CALLBACK_PARAMS,
+        ENCRYPTED_MODE_PARAMS,
+        SSHE_LR_INHERITED,
+        SSHE_OWN_PARAMS,
+    ],
+    conditions: SSHE_CONDITIONS,
+    supported: SSHE_SUPPORTED,
+};
+
+/// `HeteroSSHELinR`'s parameter schema (FATE's `HeteroSSHELinRParam`).
+pub(crate) const HETERO_SSHE_LINR_SCHEMA: ModuleSchema = ModuleSchema {
+    name: "HeteroSSHELinR",
+    params: &[
+        LINEAR_HEAD_PARAMS,
+        CV_PARAMS,
+        &[
+            param("decay", Number, "1", true),
+            param("decay_sqrt", Bool, "true", true),
+            param("need_run", Bool, "true", true),
+        ],
+        CALLBACK_PARAMS,
+        ENCRYPTED_MODE_PARAMS,
+        SSHE_LINR_INHERITED,
+        SSHE_OWN_PARAMS,
+    ],
+    conditions: SSHE_CONDITIONS,
+    supported: SSHE_SUPPORTED,
+};
+
 const POISSON_SUPPORTED: &[(&str, &[&str])] = &[
     ("penalty", &["L1", "L2", "None"]),
     ("optimizer", &["sgd", "rmsprop", "adam", "adagrad"]),
@@ -357,11 +459,46 @@ pub(crate) struct LinearParam {
     /// `callback_param` (or the deprecated top-level keys it replaces).
     pub(crate) callbacks: Callbacks,
     pub(crate) cv: Option<CvParam>,
+    /// The SSHE models' settings (`HeteroSSHELR`, `HeteroSSHELinR`): two parties, no
+    /// arbiter, secret-shared training.
+    pub(crate) sshe: Option<SsheParam>,
+}
+
+/// `reveal_every_iter`, `reveal_strategy` and `use_mix_rand` of the SSHE models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SsheParam {
+    /// Each party learns its own weights after every batch (any optimizer); otherwise
+    /// the weights stay secret-shared until training ends.
+    pub(crate) reveal_every_iter: bool,
+    /// `encrypted_reveal_in_host`: at the end the host gets its weights only encrypted
+    /// under the guest's key (`respectively` otherwise: each its own in plaintext).
+    pub(crate) encrypted_reveal_in_host: bool,
+    /// FATE's faster, weaker random source for shares; ours always draws from the OS.
+    pub(crate) use_mix_rand: bool,
 }
 
 impl LinearParam {
     /// Parses `parameters` for `task`, naming the parameter in every error.
+    #[cfg(test)]
     pub(crate) fn parse(task: Task, parameters: &Map<String, Value>) -> Result<Self> {
+        Self::parse_for(task, false, parameters)
+    }
+
+    /// FATE's module name of `task`, or of its SSHE variant.
+    pub(crate) fn module(&self, task: Task) -> &'static str {
+        match (self.sshe.is_some(), task) {
+            (true, Task::Logistic) => "HeteroSSHELR",
+            (true, _) => "HeteroSSHELinR",
+            (false, t) => t.module(),
+        }
+    }
+
+    /// Parses `parameters` of `task` or, with `sshe`, of its SSHE variant.
+    pub(crate) fn parse_for(
+        task: Task,
+        sshe: bool,
+        parameters: &Map<String, Value>,
+    ) -> Result<Self> {
         let p = Params::new(parameters);
         let penalty = match p
             .choice("penalty", Some("L2"), &["L1", "L2", "None"])?
@@ -372,11 +509,16 @@ impl LinearParam {
             _ => Penalty::None,
         };
         let default_optimizer = match task {
+            _ if sshe => "sgd",
             Task::Logistic | Task::Poisson => "rmsprop",
             Task::Linear => "sgd",
         };
         let optimizers: &[&'static str] = match task {
+            Task::Logistic if sshe => {
+                &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"]
+            }
             Task::Poisson => &["sgd", "rmsprop", "adam", "adagrad"],
+            _ if sshe => &["sgd", "rmsprop", "adam", "adagrad"],
             _ => &[
                 "sgd",
                 "rmsprop",
@@ -530,6 +672,11 @@ impl LinearParam {
             p.choice("multi_class", Some("ovr"), &["ovr"])?;
         }
         let callbacks = Callbacks::parse(&p, &[task.kind()])?;
+        let sshe = if sshe {
+            Some(SsheParam::parse(&p, task, penalty, optimizer, &callbacks)?)
+        } else {
+            None
+        };
         if cv.is_some() && callbacks.strategy && callbacks.validation_freqs.is_some() {
             return Err(Error::Unsupported {
                 parameter: "validation_freqs".into(),
@@ -563,13 +710,14 @@ impl LinearParam {
             stepwise,
             callbacks,
             cv,
+            sshe,
         })
     }
 
     /// The settings as FATE's model meta shows them.
     pub(crate) fn meta(&self, task: Task) -> Value {
         let mut meta = serde_json::json!({
-            "module": task.module(),
+            "module": self.module(task),
             "penalty": match self.penalty { Penalty::L1 => "L1", Penalty::L2 => "L2", Penalty::None => "None" },
             "alpha": self.alpha,
             "optimizer": match self.optimizer {
@@ -592,7 +740,86 @@ impl LinearParam {
         if task == Task::Poisson {
             meta["exposure_colname"] = self.exposure_colname.clone().into();
         }
+        if let Some(sshe) = &self.sshe {
+            meta["reveal_strategy"] = sshe.strategy().into();
+            meta["reveal_every_iter"] = sshe.reveal_every_iter.into();
+        }
         meta
+    }
+}
+
+impl SsheParam {
+    /// FATE's `HeteroSSHELRParam.check` / `HeteroSSHELinRParam.check`.
+    fn parse(
+        p: &Params<'_>,
+        task: Task,
+        penalty: Penalty,
+        optimizer: OptimizerKind,
+        callbacks: &Callbacks,
+    ) -> Result<SsheParam> {
+        let reveal_every_iter = p.bool("reveal_every_iter", false)?;
+        let strategy = p
+            .opt_str("reveal_strategy")?
+            .unwrap_or("respectively")
+            .to_ascii_lowercase();
+        let encrypted_reveal_in_host = match strategy.as_str() {
+            "respectively" => false,
+            "encrypted_reveal_in_host" => true,
+            other => {
+                return Err(Error::Unsupported {
+                    parameter: "reveal_strategy".into(),
+                    value: other.into(),
+                    supported: "respectively, encrypted_reveal_in_host".into(),
+                })
+            }
+        };
+        if encrypted_reveal_in_host && reveal_every_iter {
+            return Err(Error::param(
+                "reveal_strategy",
+                "encrypted_reveal_in_host cannot reveal every iteration: set reveal_every_iter false (FATE refuses it too)",
+            ));
+        }
+        if !reveal_every_iter {
+            if penalty == Penalty::L1 {
+                return Err(Error::param(
+                    "penalty",
+                    "with reveal_every_iter false the penalty must be L2 or none (as FATE): L1's soft threshold needs the weights in the clear",
+                ));
+            }
+            let allowed = match task {
+                Task::Logistic => matches!(optimizer, OptimizerKind::Sgd | OptimizerKind::Nesterov),
+                _ => optimizer == OptimizerKind::Sgd,
+            };
+            if !allowed {
+                return Err(Error::param(
+                    "optimizer",
+                    match task {
+                        Task::Logistic => "with reveal_every_iter false the optimizer must be sgd or nesterov_momentum_sgd (as FATE)",
+                        _ => "with reveal_every_iter false the optimizer must be sgd (as FATE)",
+                    },
+                ));
+            }
+            if callbacks.validation_freqs.is_some() {
+                return Err(Error::param(
+                    "callback_param.validation_freqs",
+                    "validation during training needs reveal_every_iter true (as FATE): the weights are secret-shared until the end",
+                ));
+            }
+        }
+        Ok(SsheParam {
+            reveal_every_iter,
+            encrypted_reveal_in_host,
+            use_mix_rand: p.bool("use_mix_rand", true)?,
+        })
+    }
+
+    /// FATE's `reveal_strategy` value.
+    pub(crate) fn strategy(&self) -> &'static str {
+        if self.encrypted_reveal_in_host {
+            "encrypted_reveal_in_host"
+        } else {
+            "respectively"
+        }
     }
 }
 

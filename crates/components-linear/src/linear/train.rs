@@ -295,9 +295,9 @@ pub(crate) type Validator<'v> =
 /// The guest's end-of-epoch validation outcome, sent to the hosts and the arbiter (FATE
 /// syncs its `PerformanceRecorder` the same way).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct EpochVerdict {
+pub(super) struct EpochVerdict {
     /// Early stopping says stop.
-    stop: bool,
+    pub(super) stop: bool,
     /// Per watched metric (in the recorder's order): it improved this epoch, so every
     /// party keeps this epoch's model as that metric's best.
     improved: Vec<bool>,
@@ -308,7 +308,7 @@ struct EpochVerdict {
 /// FATE's `PerformanceRecorder` plus the early-stopping checks of its
 /// `ValidationStrategy`, kept by the guest.
 #[derive(Debug, Default)]
-struct Recorder {
+pub(super) struct Recorder {
     /// Per metric, in first-seen order: name, best value, rounds without improvement.
     metrics: Vec<(&'static str, f64, usize)>,
 }
@@ -329,7 +329,7 @@ impl Recorder {
     }
 
     /// `PerformanceRecorder.update`, then the verdict for `rounds`.
-    fn update(&mut self, eval: &[(&'static str, f64)], rounds: usize) -> EpochVerdict {
+    pub(super) fn update(&mut self, eval: &[(&'static str, f64)], rounds: usize) -> EpochVerdict {
         for &(name, value) in eval {
             match self.metrics.iter_mut().find(|m| m.0 == name) {
                 None => self.metrics.push((name, value, 0)),
@@ -359,13 +359,13 @@ impl Recorder {
 
 /// Every party's copies of the model at each watched metric's best epoch.
 #[derive(Debug, Default)]
-struct BestModels {
+pub(super) struct BestModels {
     per_metric: Vec<Option<(usize, Vec<f64>)>>,
     chosen: Option<usize>,
 }
 
 impl BestModels {
-    fn update(&mut self, verdict: &EpochVerdict, epoch: usize, w: &[f64]) {
+    pub(super) fn update(&mut self, verdict: &EpochVerdict, epoch: usize, w: &[f64]) {
         if self.per_metric.len() < verdict.improved.len() {
             self.per_metric.resize(verdict.improved.len(), None);
         }
@@ -381,7 +381,7 @@ impl BestModels {
 
     /// FATE's `on_train_end` with early stopping: the model of the metric that stopped
     /// training, or else of the first metric, at its best epoch.
-    fn restore(self, param: &LinearParam, result: &mut FitResult, last: Vec<f64>) {
+    pub(super) fn restore(self, param: &LinearParam, result: &mut FitResult, last: Vec<f64>) {
         let best = match param.callbacks.early_stopping() {
             Some(_) => self
                 .per_metric
@@ -414,10 +414,10 @@ struct Convergence {
 
 /// A party's step for one batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Step {
-    delta: Vec<f64>,
+pub(super) struct Step {
+    pub(super) delta: Vec<f64>,
     /// L1's soft threshold (α · current learning rate), 0 otherwise.
-    shrink: f64,
+    pub(super) shrink: f64,
 }
 
 /// The guest's encrypted loss parts for one batch.
@@ -513,7 +513,7 @@ pub(crate) struct Warm {
 impl Run<'_> {
     /// The first epoch and the starting weights: the warm start's, or `0` and the
     /// initializer's `k` weights.
-    fn start(&self, k: usize) -> Result<(usize, Vec<f64>)> {
+    pub(super) fn start(&self, k: usize) -> Result<(usize, Vec<f64>)> {
         match self.warm {
             None => Ok((
                 0,
@@ -531,11 +531,11 @@ impl Run<'_> {
         }
     }
 
-    fn fed(&self) -> Result<&dyn Federation> {
+    pub(super) fn fed(&self) -> Result<&dyn Federation> {
         self.ctx.federation()
     }
 
-    fn tag(&self, parts: &[usize]) -> String {
+    pub(super) fn tag(&self, parts: &[usize]) -> String {
         let mut t = self.run.clone();
         for p in parts {
             t.push('.');
@@ -560,7 +560,12 @@ impl Run<'_> {
 
     /// Keeps the epoch's loss and, unless this is a one-vs-rest sub-model, logs it as
     /// FATE's `train/loss` metric (one point per epoch).
-    fn record_loss(&self, history: &mut Vec<f64>, epoch: usize, loss: f64) -> Result<()> {
+    pub(super) fn record_loss(
+        &self,
+        history: &mut Vec<f64>,
+        epoch: usize,
+        loss: f64,
+    ) -> Result<()> {
         history.push(loss);
         if self.log_loss {
             self.ctx.log_metric(crate::context::Metric {
@@ -573,7 +578,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn progress(&self, epoch: usize) {
+    pub(super) fn progress(&self, epoch: usize) {
         let (i, of) = self.part;
         let total = self.param.max_iter.max(1) * of.max(1);
         let done = i * self.param.max_iter.max(1) + epoch + 1;
@@ -584,7 +589,7 @@ impl Run<'_> {
 
 /// `(x_j · 2^F)` per column of the rows in `batch`, plus a constant column for the
 /// intercept when `intercept` is set.
-fn scalar_columns(
+pub(super) fn scalar_columns(
     data: &Dataset,
     batch: &[usize],
     x: &Block,
@@ -608,7 +613,7 @@ fn scalar_columns(
 }
 
 /// `x·w` for the rows of `x` (`w` may hold a trailing intercept when `intercept`).
-fn linear(x: &Block, w: &[f64], intercept: bool) -> Vec<f64> {
+pub(super) fn linear(x: &Block, w: &[f64], intercept: bool) -> Vec<f64> {
     let b = if intercept { w[x.k()] } else { 0.0 };
     (0..x.len())
         .map(|p| x.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + b)
@@ -644,7 +649,7 @@ fn add_l2(
 }
 
 /// `w ← w − Δ`, then L1's soft threshold on the feature weights (not the intercept).
-fn apply_step(w: &mut [f64], step: &Step, features: usize) {
+pub(super) fn apply_step(w: &mut [f64], step: &Step, features: usize) {
     for (wj, d) in w.iter_mut().zip(&step.delta) {
         *wj -= d;
     }
@@ -691,7 +696,7 @@ fn get_ciphers(
 /// The rows of one batch: a span of consecutive rows (no list of every row is held for
 /// the full batch), or a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Batch {
+pub(super) enum Batch {
     /// Rows `start..end`.
     Span(usize, usize),
     /// These rows, in this order.
@@ -699,7 +704,7 @@ enum Batch {
 }
 
 impl Batch {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             Batch::Span(a, b) => b.saturating_sub(*a),
             Batch::Rows(r) => r.len(),
@@ -737,24 +742,24 @@ impl Batch {
 }
 
 /// A batch cut into blocks of the pipeline's size.
-struct Blocks<'b> {
+pub(super) struct Blocks<'b> {
     batch: &'b Batch,
     size: usize,
 }
 
 impl<'b> Blocks<'b> {
-    fn new(batch: &'b Batch, size: usize) -> Blocks<'b> {
+    pub(super) fn new(batch: &'b Batch, size: usize) -> Blocks<'b> {
         Blocks {
             batch,
             size: size.max(1),
         }
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.batch.len().div_ceil(self.size)
     }
 
-    fn get(&self, j: usize) -> Cow<'b, [usize]> {
+    pub(super) fn get(&self, j: usize) -> Cow<'b, [usize]> {
         self.batch.block(j, self.size)
     }
 }
@@ -776,7 +781,7 @@ fn make_batches(param: &LinearParam, n: usize) -> Vec<Batch> {
 /// A batch as large as the data is the full batch, unshuffled, for both. The draws are
 /// seeded by `init_param.random_seed` (0 without one), where FATE uses the system's
 /// randomness.
-enum Batches {
+pub(super) enum Batches {
     Fixed(Vec<Batch>),
     Shuffled {
         rng: SplitMix,
@@ -791,7 +796,7 @@ enum Batches {
 }
 
 impl Batches {
-    fn new(param: &LinearParam, n: usize) -> Batches {
+    pub(super) fn new(param: &LinearParam, n: usize) -> Batches {
         let rng = || SplitMix::seeded(param.random_seed.or(Some(0)));
         match (param.batch_strategy, param.batch_size) {
             (BatchStrategy::Random, Some(size)) if size < n => Batches::Random {
@@ -809,7 +814,7 @@ impl Batches {
     }
 
     /// Whether the batches change every epoch (the hosts get them every epoch).
-    fn per_epoch(&self) -> bool {
+    pub(super) fn per_epoch(&self) -> bool {
         !matches!(self, Batches::Fixed(_))
     }
 
@@ -829,7 +834,7 @@ impl Batches {
     }
 
     /// The batches of the next epoch (the fixed ones are not copied).
-    fn next_epoch(&mut self) -> Cow<'_, [Batch]> {
+    pub(super) fn next_epoch(&mut self) -> Cow<'_, [Batch]> {
         Cow::Owned(match self {
             Batches::Fixed(b) => return Cow::Borrowed(b),
             Batches::Shuffled { rng, n, size } => {
@@ -857,7 +862,7 @@ impl Batches {
 /// The guest's batches as a host receives them (an empty list at the start: they come
 /// every epoch).
 #[derive(Debug, Serialize, Deserialize)]
-enum BatchRows {
+pub(super) enum BatchRows {
     /// By sample id: the tables are not aligned.
     Sids(Vec<Vec<String>>),
     /// By row position: the tables are aligned (same ids in the same scan order, as
@@ -879,7 +884,7 @@ fn batch_rows(data: &Dataset, batches: &[Batch], aligned: bool) -> Result<BatchR
 }
 
 /// Sends the batches to each host, by position to the aligned ones.
-fn send_batches(
+pub(super) fn send_batches(
     run: &Run<'_>,
     tag: &str,
     data: &Dataset,
@@ -895,7 +900,7 @@ fn send_batches(
 
 /// A host's batches from the guest's: positions (checked), or ids looked up in a map
 /// of this host's ids built on first use.
-fn host_batches(
+pub(super) fn host_batches(
     data: &Dataset,
     index: &mut Option<HashMap<String, usize>>,
     rows: BatchRows,
@@ -1179,6 +1184,9 @@ pub(crate) fn fit_guest(
     data: &Dataset,
     validator: Option<&mut Validator<'_>>,
 ) -> Result<FitResult> {
+    if run.param.sshe.is_some() {
+        return super::sshe::fit_guest(run, data, validator);
+    }
     let param = run.param;
     let fed = run.fed()?;
     if !data.has_label() {
@@ -1641,7 +1649,7 @@ fn check_step(step: &Step, k: usize, from: Party) -> Result<()> {
     Ok(())
 }
 
-fn converged(
+pub(super) fn converged(
     param: &LinearParam,
     loss: Option<f64>,
     previous: Option<f64>,
@@ -1711,6 +1719,9 @@ fn masked_open(
 
 /// A host's side of training.
 pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
+    if run.param.sshe.is_some() {
+        return super::sshe::fit_host(run, data);
+    }
     let param = run.param;
     let fed = run.fed()?;
     let guest = run.roles.guest;
@@ -1959,7 +1970,12 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
 
 /// Hosts answer the guest's validation requests of `epoch`: `x·w` for the asked rows of
 /// the training data, then of the validation data (FATE predicts both each round).
-fn serve_validation(run: &Run<'_>, train: &Dataset, w: &[f64], epoch: usize) -> Result<()> {
+pub(super) fn serve_validation(
+    run: &Run<'_>,
+    train: &Dataset,
+    w: &[f64],
+    epoch: usize,
+) -> Result<()> {
     let tag = run.tag(&[epoch, usize::MAX]);
     super::predict::host_scores(run.ctx, train, w, &format!("{tag}.train"))?;
     if let Some(validate) = run.validate_host {

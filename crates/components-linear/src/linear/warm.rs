@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::module_of;
 use super::{ovr_classes, Dataset, LinearModelParam, LinearParam, Task, Warm};
 use crate::context::{Metric, ModelInput, TaskContext};
 use crate::error::{Error, Result};
@@ -49,10 +50,10 @@ pub(super) fn other_module_model(ctx: &TaskContext<'_>, task: Task) -> Error {
             "{} ({}): the model input {} is not a {} model; a {} continues (warm start) \
              or predicts only from a model of its own module",
             ctx.component,
-            task.module(),
+            module_of(ctx, task),
             given.join(", "),
-            task.module(),
-            task.module()
+            module_of(ctx, task),
+            module_of(ctx, task)
         ),
     )
 }
@@ -63,7 +64,7 @@ fn refuse(ctx: &TaskContext<'_>, task: Task, field: &str, reason: String) -> Err
         format!(
             "{} ({}): warm start refused: {reason}",
             ctx.component,
-            task.module()
+            module_of(ctx, task)
         ),
     )
 }
@@ -74,7 +75,7 @@ fn own_model<'c>(
     task: Task,
 ) -> Result<(&'c ModelInput, LinearModelParam)> {
     let input = ctx
-        .models_of(task.module())
+        .models_of(module_of(ctx, task))
         .next()
         .ok_or_else(|| other_module_model(ctx, task))?;
     let model: LinearModelParam =
@@ -82,7 +83,7 @@ fn own_model<'c>(
             component: input.component.clone(),
             alias: input.alias.clone(),
             module: input.model.module.clone(),
-            reason: format!("not a {} model: {e}", task.module()),
+            reason: format!("not a {} model: {e}", module_of(ctx, task)),
         })?;
     if model.need_one_vs_rest {
         return Err(refuse(
@@ -243,7 +244,7 @@ pub(super) fn host_warm(
 /// The arbiter's warm start: no weights; its own model, when it has one, must be at
 /// the guest's epoch.
 pub(super) fn arbiter_warm(ctx: &TaskContext<'_>, task: Task, start: usize) -> Result<Warm> {
-    if ctx.models_of(task.module()).next().is_some() {
+    if ctx.models_of(module_of(ctx, task)).next().is_some() {
         let (input, model) = own_model(ctx, task)?;
         same_start(ctx, task, input, &model, start)?;
     }

@@ -5,6 +5,8 @@
 use fateflow_component_core::{Result, TaskContext};
 pub(crate) use fateflow_components_data::testing::*;
 
+pub(crate) mod parties;
+
 /// The components these tests run, by module name.
 pub(crate) fn registry() -> Families {
     Families(&[

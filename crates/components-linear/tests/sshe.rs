@@ -1,0 +1,239 @@
+//! HeteroSSHELR / HeteroSSHELinR (two parties, secret shares, no arbiter) against
+//! plaintext gradient descent and against HeteroLR.
+
+mod common;
+
+use common::parties::*;
+use common::temp_store;
+use fateflow_component_core::memory::MemoryBudget;
+use fateflow_component_core::ComponentModel;
+use serde_json::{json, Value};
+
+fn weights(model: &ComponentModel) -> (Vec<f64>, f64) {
+    let header: Vec<String> = serde_json::from_value(model.param["header"].clone()).unwrap();
+    let w = header
+        .iter()
+        .map(|h| model.param["weight"][h].as_f64().unwrap())
+        .collect();
+    (w, model.param["intercept"].as_f64().unwrap_or(0.0))
+}
+
+fn losses(model: &ComponentModel) -> Vec<f64> {
+    serde_json::from_value(model.param["loss_history"].clone()).unwrap()
+}
+
+fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{i}]: {g} vs {w}");
+    }
+}
+
+/// Both reveal modes of SSHE-LR follow plain full-batch SGD on FATE's Taylor loss:
+/// weights and every epoch's loss.
+#[test]
+fn sshe_lr_follows_plaintext_sgd_in_both_modes() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let (x_g, x_h, y, _) = plain_rows(&store, &g, &h);
+    let (wg, wh, plain_losses) = plain_descent(&x_g, &x_h, &y, None, Plain::Logistic, 0.15, 0.0, 5);
+    for reveal in [true, false] {
+        let params = json!({
+            "penalty": "None", "optimizer": "sgd", "learning_rate": 0.15, "max_iter": 5,
+            "tol": 0.0, "init_param": {"init_method": "zeros"},
+            "encrypt_param": {"key_length": 1024}, "reveal_every_iter": reveal
+        });
+        // A 1 MB budget: blocks of 64 rows (569 rows, 9 blocks).
+        let (out, results) = run_parties_in(
+            MemoryBudget::from_mb(1),
+            &store,
+            "HeteroSSHELR",
+            params,
+            ("train_data", &g),
+            ("train_data", &h),
+            false,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "reveal {reveal}: {r:?}");
+        }
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let (_, hm) = out.host.models().pop().unwrap();
+        let (w, b) = weights(&gm);
+        close(
+            &w,
+            &wg[..wg.len() - 1],
+            1e-4,
+            &format!("guest (reveal {reveal})"),
+        );
+        assert!((b - wg[wg.len() - 1]).abs() < 1e-4, "intercept {b}");
+        close(
+            &weights(&hm).0,
+            &wh,
+            1e-4,
+            &format!("host (reveal {reveal})"),
+        );
+        close(
+            &losses(&gm),
+            &plain_losses,
+            1e-5,
+            &format!("loss (reveal {reveal})"),
+        );
+        assert_eq!(gm.module, "HeteroSSHELR");
+        assert_eq!(gm.meta["reveal_strategy"], "respectively");
+    }
+}
+
+/// SSHE-LinR without revealing: weights and loss of plain SGD on least squares, with
+/// L2 on every weight (the intercept included, as FATE's share update).
+#[test]
+fn sshe_linr_not_revealed_follows_plaintext_sgd() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "student_hetero_host.csv", None);
+    let (x_g, x_h, y, _) = plain_rows(&store, &g, &h);
+    let (wg, wh, plain_losses) = plain_descent(&x_g, &x_h, &y, None, Plain::Linear, 0.01, 0.0, 5);
+    let params = json!({
+        "penalty": "None", "optimizer": "sgd", "learning_rate": 0.01, "max_iter": 5,
+        "tol": 0.0, "init_param": {"init_method": "zeros"},
+        "encrypt_param": {"key_length": 1024}
+    });
+    let (out, results) = run_parties(
+        &store,
+        "HeteroSSHELinR",
+        params,
+        ("train_data", &g),
+        ("train_data", &h),
+        false,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (_, gm) = out.guest.models().pop().unwrap();
+    let (_, hm) = out.host.models().pop().unwrap();
+    let (w, b) = weights(&gm);
+    close(&w, &wg[..wg.len() - 1], 1e-4, "guest");
+    assert!((b - wg[wg.len() - 1]).abs() < 1e-4, "intercept {b}");
+    close(&weights(&hm).0, &wh, 1e-4, "host");
+    // Losses in the thousands: a relative bound.
+    let scaled: Vec<f64> = plain_losses.iter().map(|l| l * 1e-3).collect();
+    let got: Vec<f64> = losses(&gm).iter().map(|l| l * 1e-3).collect();
+    close(&got, &scaled, 1e-6, "loss");
+}
+
+/// Sample weights multiply each row's error, as a weighted plaintext descent.
+#[test]
+fn sshe_linr_weights_the_errors() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "student_hetero_guest.csv", Some("y"));
+    let g = with_weights(&store, &g, |i| 0.5 + (i % 3) as f64);
+    let h = labeled(&store, "student_hetero_host.csv", None);
+    let (x_g, x_h, y, w) = plain_rows(&store, &g, &h);
+    let (wg, wh, _) = plain_descent(&x_g, &x_h, &y, w.as_deref(), Plain::Linear, 0.01, 0.0, 4);
+    for reveal in [true, false] {
+        let params = json!({
+            "penalty": "None", "optimizer": "sgd", "learning_rate": 0.01, "max_iter": 4,
+            "tol": 0.0, "init_param": {"init_method": "zeros"},
+            "encrypt_param": {"key_length": 1024}, "reveal_every_iter": reveal
+        });
+        let (out, results) = run_parties(
+            &store,
+            "HeteroSSHELinR",
+            params,
+            ("train_data", &g),
+            ("train_data", &h),
+            false,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let (_, gm) = out.guest.models().pop().unwrap();
+        let (_, hm) = out.host.models().pop().unwrap();
+        let (wgot, b) = weights(&gm);
+        close(&wgot, &wg[..wg.len() - 1], 1e-4, "guest");
+        assert!((b - wg[wg.len() - 1]).abs() < 1e-4, "intercept {b}");
+        close(&weights(&hm).0, &wh, 1e-4, "host");
+    }
+}
+
+/// SSHE-LR with reveal_every_iter and rmsprop reaches HeteroLR's AUC on breast.
+#[test]
+fn sshe_lr_matches_heterolr_auc() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let params = |sshe: bool| -> Value {
+        let mut p = json!({
+            "penalty": "L2", "alpha": 0.01, "optimizer": "rmsprop", "learning_rate": 0.15,
+            "max_iter": 30, "init_param": {"init_method": "zeros"},
+            "encrypt_param": {"key_length": 1024}
+        });
+        if sshe {
+            p["reveal_every_iter"] = true.into();
+        }
+        p
+    };
+    let mut aucs = Vec::new();
+    for (module, arbiter) in [("HeteroLR", true), ("HeteroSSHELR", false)] {
+        let (out, results) = run_parties(
+            &store,
+            module,
+            params(module != "HeteroLR"),
+            ("train_data", &g),
+            ("train_data", &h),
+            arbiter,
+            None,
+        );
+        for r in &results {
+            assert!(r.is_ok(), "{module}: {r:?}");
+        }
+        let (_, labels, scores) = predictions(&store, &out.guest);
+        aucs.push(auc_ks(&labels, &scores).0);
+    }
+    assert!(
+        (aucs[0] - aucs[1]).abs() <= 0.005,
+        "HeteroLR {} vs SSHE {}",
+        aucs[0],
+        aucs[1]
+    );
+}
+
+#[test]
+fn sshe_refuses_what_fate_refuses() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let refused = |module: &str, p: Value, key: &str| {
+        let (_, results) = run_parties(
+            &store,
+            module,
+            p.clone(),
+            ("train_data", &g),
+            ("train_data", &h),
+            false,
+            None,
+        );
+        let e = results[0].as_ref().unwrap_err().to_string();
+        assert!(e.contains(key), "{module} {p}: {e}");
+    };
+    refused(
+        "HeteroSSHELR",
+        json!({"reveal_every_iter": true, "reveal_strategy": "encrypted_reveal_in_host"}),
+        "reveal_strategy",
+    );
+    refused("HeteroSSHELR", json!({"optimizer": "rmsprop"}), "optimizer");
+    refused(
+        "HeteroSSHELinR",
+        json!({"optimizer": "nesterov_momentum_sgd"}),
+        "optimizer",
+    );
+    refused("HeteroSSHELR", json!({"penalty": "L1"}), "penalty");
+    refused(
+        "HeteroSSHELR",
+        json!({"callback_param": {"callbacks": ["PerformanceEvaluate"], "validation_freqs": 1}}),
+        "validation_freqs",
+    );
+}
