@@ -6,7 +6,7 @@ mod common;
 use common::temp_store;
 use fateflow_component_core::memory::MemoryBudget;
 use fateflow_component_core::{ComponentModel, TableRef};
-use fateflow_tables::{read_all, write_frame, LocalTableStore, TableId, WriteMode};
+use fateflow_tables::{read_all, write_frame, TableId, WriteMode};
 use serde_json::{json, Value};
 
 use common::parties::*;

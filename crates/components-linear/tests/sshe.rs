@@ -237,3 +237,67 @@ fn sshe_refuses_what_fate_refuses() {
         "validation_freqs",
     );
 }
+
+/// `encrypted_reveal_in_host`: the host's model holds only ciphertexts, the guest's
+/// model names the site table of its key (not the key), and scores, in training and in
+/// a predict job, equal the plaintext model's.
+#[test]
+fn encrypted_reveal_in_host_scores_as_the_plaintext_model() {
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let (x_g, x_h, y, _) = plain_rows(&store, &g, &h);
+    let (wg, wh, _) = plain_descent(&x_g, &x_h, &y, None, Plain::Logistic, 0.15, 0.0, 4);
+    let params = json!({
+        "penalty": "None", "optimizer": "sgd", "learning_rate": 0.15, "max_iter": 4,
+        "tol": 0.0, "init_param": {"init_method": "zeros"},
+        "encrypt_param": {"key_length": 1024}, "reveal_strategy": "encrypted_reveal_in_host"
+    });
+    let (out, results) = run_parties(
+        &store,
+        "HeteroSSHELR",
+        params.clone(),
+        ("train_data", &g),
+        ("train_data", &h),
+        false,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (_, gm) = out.guest.models().pop().unwrap();
+    let (_, hm) = out.host.models().pop().unwrap();
+    assert_eq!(hm.param["weight"], json!({}));
+    assert_eq!(hm.param["encrypted_weight"].as_object().unwrap().len(), wh.len());
+    assert!(gm.param["guest_key_table"].as_str().unwrap().starts_with("fateflow_sshe_keys."));
+    let text = gm.param.to_string() + &gm.meta.to_string();
+    assert!(!text.contains("private"), "{text}");
+    let (w, b) = weights(&gm);
+    close(&w, &wg[..wg.len() - 1], 1e-4, "guest");
+    assert!((b - wg[wg.len() - 1]).abs() < 1e-4);
+    let plain: Vec<f64> = (0..y.len())
+        .map(|i| {
+            let z: f64 = x_g[i].iter().zip(&wg).map(|(x, w)| x * w).sum::<f64>()
+                + wg[wg.len() - 1]
+                + x_h[i].iter().zip(&wh).map(|(x, w)| x * w).sum::<f64>();
+            1.0 / (1.0 + (-z).exp())
+        })
+        .collect();
+    let (_, _, trained) = predictions(&store, &out.guest);
+    close(&trained, &plain, 1e-4, "training output");
+    // A predict job from the two models.
+    let (out, results) = run_parties(
+        &store,
+        "HeteroSSHELR",
+        params,
+        ("test_data", &g),
+        ("test_data", &h),
+        false,
+        Some((gm.clone(), hm.clone(), hm)),
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let (_, _, predicted) = predictions(&store, &out.guest);
+    close(&predicted, &trained, 1e-9, "predict job");
+}

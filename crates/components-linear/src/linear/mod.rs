@@ -82,6 +82,9 @@ pub(crate) mod train;
 mod warm;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fateflow_crypto::paillier::{Ciphertext, Keypair, PrivateKey, PublicKey};
 
 use fateflow_domain::Role;
 use fateflow_federation::FederationExt;
@@ -100,7 +103,7 @@ use crate::rng::SplitMix;
 use dataset::Dataset;
 use param::LinearParam;
 pub use param::Task;
-use predict::{guest_scores, host_scores, sigmoid};
+use predict::{guest_scores, host_scores, sigmoid, HostWeights};
 use train::{fit_arbiter, fit_guest, fit_host, FitResult, Roles, Run, Warm};
 use warm::{
     arbiter_warm, guest_warm, host_warm, log_init_iter, other_module_model, ModelInputUse,
@@ -183,6 +186,33 @@ pub struct LinearModelParam {
     /// FATE's `one_vs_rest_result`, with `need_one_vs_rest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_vs_rest_result: Option<OneVsRestResult>,
+    /// SSHE `encrypted_reveal_in_host`, at the host: its weights under the guest's key
+    /// (`weight` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_weight: Option<BTreeMap<String, EncryptedWeight>>,
+    /// SSHE `encrypted_reveal_in_host`, at the guest: the site-local table that keeps
+    /// the key the host's scores come under (never the key itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_key_table: Option<String>,
+}
+
+/// One host weight under the guest's Paillier key: the ring value (`fraction_bits`
+/// fraction bits, two's complement mod 2^128, possibly plus 2^128) as a ciphertext.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptedWeight {
+    /// The ciphertext, decimal.
+    pub cipher_text: String,
+    /// The guest's public key.
+    pub public_key: EncryptedWeightKey,
+    /// Fraction bits of the plaintext.
+    pub fraction_bits: u32,
+}
+
+/// FATE's `CipherPublicKey`: the modulus, decimal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptedWeightKey {
+    /// `n`.
+    pub n: String,
 }
 
 /// FATE's `OneVsRestResult`: one binary model per class, class `c` against the rest.
@@ -212,6 +242,12 @@ pub struct SingleModel {
     pub header: Vec<String>,
     /// The epoch of the best validation score, with early stopping.
     pub best_iteration: Option<usize>,
+    /// As [`LinearModelParam::encrypted_weight`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_weight: Option<BTreeMap<String, EncryptedWeight>>,
+    /// As [`LinearModelParam::guest_key_table`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_key_table: Option<String>,
 }
 
 /// FATE's `consts.MAX_CLASSNUM`: a classification label with more classes is refused.
@@ -288,7 +324,10 @@ fn run_module(ctx: &TaskContext<'_>, task: Task, sshe: bool) -> Result<()> {
                 };
                 let p: LinearModelParam = serde_json::from_value(model.model.param.clone())
                     .map_err(|e| invalid(format!("not a {} model: {e}", module_of(ctx, task))))?;
-                let scorer = Scorer::of_model(&p).map_err(invalid)?;
+                let mut scorer = Scorer::of_model(&p).map_err(invalid)?;
+                if ctx.role == Role::Guest {
+                    scorer.load_keys(ctx, &p)?;
+                }
                 return predict_mode(ctx, task, &param, &roles, &p, &scorer, &model.model.meta);
             }
             _ => {}
@@ -443,7 +482,7 @@ fn run_module(ctx: &TaskContext<'_>, task: Task, sshe: bool) -> Result<()> {
         }
         Role::Host => {
             let fits = fitting.host("fit", &train, validate.as_ref())?;
-            let models: Vec<Vec<f64>> = fits.iter().map(|f| f.weights.clone()).collect();
+            let models: Vec<HostWeights> = fits.iter().map(FitResult::host_weights).collect();
             host_rows(ctx, &train, &models, "final.train")?;
             if let Some(v) = &validate {
                 host_rows(ctx, v, &models, "final.validate")?;
@@ -566,6 +605,8 @@ impl GuestTrained {
                     )
                 })
                 .collect(),
+            encrypted: self.fits.iter().map(|(f, _)| f.encrypted.clone()).collect(),
+            keys: self.fits.iter().map(|(f, _)| f.guest_key.clone()).collect(),
         }
     }
 }
@@ -765,6 +806,10 @@ impl Fitting<'_> {
 struct Scorer {
     classes: Option<Vec<f64>>,
     models: Vec<(Vec<f64>, f64)>,
+    /// Per model, SSHE `encrypted_reveal_in_host`: the host's encrypted weights (at
+    /// the host) or the key its scores come under (at the guest).
+    encrypted: Vec<Option<(PublicKey, Vec<Ciphertext>)>>,
+    keys: Vec<Option<Arc<Keypair>>>,
 }
 
 impl Scorer {
@@ -781,6 +826,11 @@ impl Scorer {
             return Ok(Scorer {
                 classes: None,
                 models: vec![(weights(&model.weight), model.intercept)],
+                encrypted: vec![encrypted_weights(
+                    &model.header,
+                    model.encrypted_weight.as_ref(),
+                )?],
+                keys: vec![None],
             });
         }
         let ovr = model
@@ -818,7 +868,45 @@ impl Scorer {
                 .iter()
                 .map(|m| (weights(&m.weight), m.intercept))
                 .collect(),
+            encrypted: ovr
+                .completed_models
+                .iter()
+                .map(|m| encrypted_weights(&model.header, m.encrypted_weight.as_ref()))
+                .collect::<std::result::Result<_, _>>()?,
+            keys: vec![None; ovr.completed_models.len()],
         })
+    }
+
+    /// The guest's keys of an `encrypted_reveal_in_host` model, from this site's tables.
+    fn load_keys(&mut self, ctx: &TaskContext<'_>, model: &LinearModelParam) -> Result<()> {
+        let tables: Vec<Option<&String>> = match &model.one_vs_rest_result {
+            Some(ovr) if model.need_one_vs_rest => ovr
+                .completed_models
+                .iter()
+                .map(|m| m.guest_key_table.as_ref())
+                .collect(),
+            _ => vec![model.guest_key_table.as_ref()],
+        };
+        self.keys = tables
+            .into_iter()
+            .map(|t| t.map(|t| sshe::load_key(ctx, t).map(Arc::new)).transpose())
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// The host's part of model `i` for scoring.
+    fn host_weights(&self, i: usize) -> HostWeights {
+        match self.encrypted.get(i).cloned().flatten() {
+            Some((key, cts)) => HostWeights::Encrypted { key, cts },
+            None => HostWeights::Plain(self.models[i].0.clone()),
+        }
+    }
+
+    fn key(&self, i: usize) -> Option<&PrivateKey> {
+        self.keys
+            .get(i)
+            .and_then(|k| k.as_deref())
+            .map(|k| &k.private)
     }
 
     /// The `predict_detail` keys of this model's output.
@@ -854,6 +942,7 @@ impl Scorer {
                 w,
                 *b,
                 tag,
+                self.key(0),
                 &mut |start, block, scores| {
                     out(rows_from_scores(
                         f.task,
@@ -879,6 +968,7 @@ impl Scorer {
                 w,
                 *b,
                 &format!("{tag}.model_{i}"),
+                self.key(i),
                 &mut |_, _, scores| {
                     all.extend(scores);
                     Ok(())
@@ -907,9 +997,58 @@ impl Scorer {
     }
 }
 
+/// A host model's encrypted weights in `header` order, parsed.
+fn encrypted_weights(
+    header: &[String],
+    weights: Option<&BTreeMap<String, EncryptedWeight>>,
+) -> std::result::Result<Option<(PublicKey, Vec<Ciphertext>)>, String> {
+    let Some(weights) = weights else {
+        return Ok(None);
+    };
+    let mut key: Option<PublicKey> = None;
+    let mut cts = Vec::with_capacity(header.len());
+    for h in header {
+        let w = weights
+            .get(h)
+            .ok_or_else(|| format!("encrypted_weight has no entry for feature `{h}`"))?;
+        if w.fraction_bits != sshe::F {
+            return Err(format!(
+                "encrypted_weight `{h}` has {} fraction bits; this server reads {}",
+                w.fraction_bits,
+                sshe::F
+            ));
+        }
+        let n: fateflow_crypto::Integer = w
+            .public_key
+            .n
+            .parse()
+            .map_err(|e| format!("encrypted_weight `{h}`: public key: {e}"))?;
+        if key.as_ref().is_none_or(|k| *k.n() != n) {
+            if key.is_some() {
+                return Err("encrypted_weight: the weights are under different keys".into());
+            }
+            key = Some(PublicKey::from_modulus(n).map_err(|e| format!("encrypted_weight: {e}"))?);
+        }
+        let c: fateflow_crypto::Integer = w
+            .cipher_text
+            .parse()
+            .map_err(|e| format!("encrypted_weight `{h}`: cipher_text: {e}"))?;
+        cts.push(Ciphertext::from_integer(c));
+    }
+    match key {
+        Some(k) => Ok(Some((k, cts))),
+        None => Ok(None),
+    }
+}
+
 /// Host: answers the guest's scoring of `data` for each of its models (one, or one per
 /// class, as [`Scorer::guest_rows`] asks).
-fn host_rows(ctx: &TaskContext<'_>, data: &Dataset, models: &[Vec<f64>], tag: &str) -> Result<()> {
+fn host_rows(
+    ctx: &TaskContext<'_>,
+    data: &Dataset,
+    models: &[HostWeights],
+    tag: &str,
+) -> Result<()> {
     match models {
         [w] => host_scores(ctx, data, w, tag),
         _ => {
@@ -985,6 +1124,7 @@ fn score_rows(
         &w[..data.k],
         intercept,
         tag,
+        None,
         &mut |start, block, scores| {
             rows.extend(rows_from_scores(
                 task,
@@ -1193,7 +1333,11 @@ fn append_frames(table: &str, a: Frame, b: Frame) -> Result<Frame> {
 
 /// One fit as FATE's `SingleModel` (`header` empty at the arbiter; the guest's
 /// intercept follows its feature weights).
-fn single_model(header: &[String], fit: &FitResult) -> SingleModel {
+fn single_model(
+    header: &[String],
+    fit: &FitResult,
+    guest_key_table: Option<String>,
+) -> SingleModel {
     SingleModel {
         iters: fit.iters,
         loss_history: fit.loss_history.clone(),
@@ -1206,8 +1350,36 @@ fn single_model(header: &[String], fit: &FitResult) -> SingleModel {
         intercept: fit.weights.get(header.len()).copied().unwrap_or(0.0),
         header: header.to_vec(),
         best_iteration: fit.best_iteration,
+        encrypted_weight: fit.encrypted.as_ref().map(|(key, cts)| {
+            header
+                .iter()
+                .cloned()
+                .zip(cts.iter().map(|c| EncryptedWeight {
+                    cipher_text: c.as_integer().to_string(),
+                    public_key: EncryptedWeightKey {
+                        n: key.n().to_string(),
+                    },
+                    fraction_bits: sshe::F,
+                }))
+                .collect()
+        }),
+        guest_key_table,
     }
 }
+
+/// SSHE `encrypted_reveal_in_host`: keeps the guest's key of model `i` in a table of
+/// this site (never in the model) and returns the table's name.
+fn keep_guest_key(ctx: &TaskContext<'_>, fit: &FitResult, i: usize) -> Result<Option<String>> {
+    let Some(kp) = &fit.guest_key else {
+        return Ok(None);
+    };
+    let name = format!("{}_{}_{i}", ctx.job_id, ctx.component);
+    sshe::store_key(ctx, SSHE_KEY_NAMESPACE, &name, kp)?;
+    Ok(Some(format!("{SSHE_KEY_NAMESPACE}.{name}")))
+}
+
+/// Where the guest keeps the keys of `encrypted_reveal_in_host` models.
+const SSHE_KEY_NAMESPACE: &str = "fateflow_sshe_keys";
 
 /// A fit's summary, as the binary model's.
 fn fit_summary(fit: &FitResult, validation_metrics: Option<&Value>) -> Value {
@@ -1240,7 +1412,7 @@ fn save(
             let (fit, validation) = fits
                 .first()
                 .ok_or_else(|| Error::param("model", "no model was trained"))?;
-            let m = single_model(header, fit);
+            let m = single_model(header, fit, keep_guest_key(ctx, fit, 0)?);
             let model = LinearModelParam {
                 iters: m.iters,
                 loss_history: m.loss_history,
@@ -1251,6 +1423,8 @@ fn save(
                 best_iteration: m.best_iteration,
                 need_one_vs_rest: false,
                 one_vs_rest_result: None,
+                encrypted_weight: m.encrypted_weight,
+                guest_key_table: m.guest_key_table,
             };
             (model, fit_summary(fit, validation.as_ref()))
         }
@@ -1272,9 +1446,15 @@ fn save(
                 best_iteration: None,
                 need_one_vs_rest: true,
                 one_vs_rest_result: Some(OneVsRestResult {
-                    completed_models: fits.iter().map(|(f, _)| single_model(header, f)).collect(),
+                    completed_models: fits
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (f, _))| Ok(single_model(header, f, keep_guest_key(ctx, f, i)?)))
+                        .collect::<Result<_>>()?,
                     one_vs_rest_classes: classes,
                 }),
+                encrypted_weight: None,
+                guest_key_table: None,
             };
             (model, Value::Object(summary))
         }
@@ -1387,7 +1567,9 @@ fn predict_mode(
             ));
         }
         _ => {
-            let models: Vec<Vec<f64>> = scorer.models.iter().map(|(w, _)| w.clone()).collect();
+            let models: Vec<HostWeights> = (0..scorer.models.len())
+                .map(|i| scorer.host_weights(i))
+                .collect();
             host_rows(ctx, &data, &models, "predict")?;
         }
     }
@@ -1494,7 +1676,7 @@ fn cross_validate(
             fold_rows.push((scorer.detail_keys(task), rows));
         } else {
             let fits = fitting.host(&run, &train, None)?;
-            let models: Vec<Vec<f64>> = fits.iter().map(|f| f.weights.clone()).collect();
+            let models: Vec<HostWeights> = fits.iter().map(FitResult::host_weights).collect();
             host_rows(ctx, &test, &models, &tag)?;
         }
     }

@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 
+use fateflow_crypto::paillier::{Ciphertext, Encryptor, PrivateKey, PublicKey};
+use fateflow_crypto::Integer;
 use fateflow_domain::Party;
 use fateflow_federation::FederationExt;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{Block, Dataset, Layout, READ_BLOCK_ROWS};
@@ -30,6 +33,17 @@ enum ScoreAsk {
     Sids(Vec<String>),
 }
 
+/// A host's part of a model: its weights, or (SSHE with `encrypted_reveal_in_host`)
+/// their ciphertexts under the guest's key, in the ring of [`super::sshe`].
+#[derive(Debug, Clone)]
+pub(crate) enum HostWeights {
+    Plain(Vec<f64>),
+    Encrypted {
+        key: PublicKey,
+        cts: Vec<Ciphertext>,
+    },
+}
+
 /// Takes each block's scores: its first row, its rows and their scores.
 pub(crate) type ScoreSink<'a> = dyn FnMut(usize, &Block, Vec<f64>) -> Result<()> + 'a;
 
@@ -42,6 +56,7 @@ pub(crate) fn guest_scores(
     w: &[f64],
     intercept: f64,
     tag: &str,
+    key: Option<&PrivateKey>,
     each: &mut ScoreSink<'_>,
 ) -> Result<()> {
     let fed = ctx.federation()?;
@@ -73,7 +88,12 @@ pub(crate) fn guest_scores(
             .map(|p| block.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + intercept)
             .collect();
         for host in hosts {
-            let theirs: Vec<f64> = fed.get("host_scores", &btag, *host)?;
+            let theirs: Vec<f64> = match key {
+                None => fed.get("host_scores", &btag, *host)?,
+                Some(key) => {
+                    decrypt_scores(key, &fed.get_bytes("host_scores_enc", &btag, *host)?, *host)?
+                }
+            };
             if theirs.len() != scores.len() || theirs.iter().any(|v| !v.is_finite()) {
                 return Err(Error::param(
                     "host_scores",
@@ -97,7 +117,7 @@ pub(crate) fn guest_scores(
 pub(crate) fn host_scores(
     ctx: &TaskContext<'_>,
     data: &Dataset,
-    w: &[f64],
+    w: &HostWeights,
     tag: &str,
 ) -> Result<()> {
     let fed = ctx.federation()?;
@@ -153,10 +173,18 @@ pub(crate) fn host_scores(
                 data.block(&rows)?
             }
         };
-        let scores: Vec<f64> = (0..block.len())
-            .map(|p| block.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>())
-            .collect();
-        fed.remote("host_scores", &btag, &scores, &[guest])?;
+        match w {
+            HostWeights::Plain(w) => {
+                let scores: Vec<f64> = (0..block.len())
+                    .map(|p| block.x(p).iter().zip(w).map(|(x, w)| x * w).sum::<f64>())
+                    .collect();
+                fed.remote("host_scores", &btag, &scores, &[guest])?;
+            }
+            HostWeights::Encrypted { key, cts } => {
+                let bytes = encrypted_scores(data, &block, key, cts)?;
+                fed.remote_bytes("host_scores_enc", &btag, &bytes, &[guest])?;
+            }
+        }
     }
     Ok(())
 }
@@ -180,4 +208,51 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
         let e = x.exp();
         e / (1.0 + e)
     }
+}
+
+/// `[[x·w]]` per row under the guest's key, the part above the ring's 128 bits masked
+/// (it holds the shares' carries times the host's features).
+fn encrypted_scores(
+    data: &Dataset,
+    block: &Block,
+    key: &PublicKey,
+    cts: &[Ciphertext],
+) -> Result<Vec<u8>> {
+    let f = super::sshe::F;
+    let out: Vec<Ciphertext> = (0..block.len())
+        .into_par_iter()
+        .map(|p| {
+            let ks: Vec<i64> = block
+                .x(p)
+                .iter()
+                .enumerate()
+                .map(|(j, &x)| {
+                    crate::wire::fixed_i64(x, f, &|| format!("feature `{}`", data.header[j]))
+                })
+                .collect::<Result<_>>()?;
+            let c = key.raw_dot_i64(cts, &ks)?;
+            let t = fateflow_crypto::random_integer(192) << 128u32;
+            let m = key.encrypt_raw(&Integer::from(&t % key.n()))?;
+            Ok(key.raw_add(&c, &m))
+        })
+        .collect::<Result<_>>()?;
+    Ok(crate::wire::encode_ciphers(&out))
+}
+
+/// The guest's view of a host's encrypted scores: the ring value at `2F` bits.
+fn decrypt_scores(key: &PrivateKey, bytes: &[u8], from: Party) -> Result<Vec<f64>> {
+    let pk = key.public_key();
+    let cts = crate::wire::decode_ciphers("host_scores_enc", from, pk, bytes)?;
+    let n = pk.n();
+    let half = Integer::from(n >> 1u32);
+    Ok(key
+        .decrypt_raw_batch(&cts)
+        .into_iter()
+        .map(|mut v| {
+            if v > half {
+                v -= n;
+            }
+            super::sshe::ring::dec(super::sshe::ring::from_decrypted(&v), 2 * super::sshe::F)
+        })
+        .collect())
 }

@@ -873,6 +873,7 @@ pub(crate) fn fit_guest(
             &run.tag(&[usize::MAX]),
             &shares,
             sshe.encrypted_reveal_in_host,
+            &mut result,
         )?;
     }
     best.restore(param, &mut result, wf);
@@ -1037,6 +1038,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             &run.tag(&[usize::MAX]),
             &shares,
             sshe.encrypted_reveal_in_host,
+            &mut result,
         )?;
     }
     best.restore(param, &mut result, wf);
@@ -1061,21 +1063,108 @@ fn penalty(param: &super::param::LinearParam, w: &[f64]) -> f64 {
     }
 }
 
-/// `respectively`: each party sends the other its share of the other's weights.
-fn reveal_final(s: &Session<'_>, tag: &str, w: &Shares, encrypted: bool) -> Result<Vec<f64>> {
-    if encrypted {
-        return Err(Error::Unsupported {
-            parameter: "reveal_strategy".into(),
-            value: "encrypted_reveal_in_host".into(),
-            supported: "respectively".into(),
-        });
+/// The end of training without `reveal_every_iter`. `respectively`: each party sends
+/// the other its share of the other's weights. `encrypted_reveal_in_host`: the host
+/// sends its share of the guest's weights, the guest sends its share of the host's
+/// encrypted under its own key, and the host adds its share under encryption.
+fn reveal_final(
+    s: &Session<'_>,
+    tag: &str,
+    w: &Shares,
+    encrypted: bool,
+    result: &mut FitResult,
+) -> Result<Vec<f64>> {
+    let decode = |own: &[u128], theirs: &[u128]| -> Vec<f64> {
+        vec_add(own, theirs)
+            .into_iter()
+            .map(|v| ring::dec(v, F))
+            .collect()
+    };
+    match (encrypted, s.first) {
+        (false, _) => {
+            s.send_u128("w_final", tag, &w.peer)?;
+            let theirs = s.get_u128("w_final", tag, w.own.len())?;
+            Ok(decode(&w.own, &theirs))
+        }
+        (true, true) => {
+            s.send_encrypted("w_final_enc", tag, &w.peer)?;
+            let theirs = s.get_u128("w_final", tag, w.own.len())?;
+            result.guest_key = Some(std::sync::Arc::new(s.own.clone()));
+            Ok(decode(&w.own, &theirs))
+        }
+        (true, false) => {
+            s.send_u128("w_final", tag, &w.peer)?;
+            let theirs = s.get_encrypted("w_final_enc", tag, w.own.len())?;
+            let cts = theirs
+                .iter()
+                .zip(&w.own)
+                .map(|(c, &a)| s.theirs.raw_add_plain(c, &ring::integer(a)))
+                .collect();
+            result.encrypted = Some((s.theirs.clone(), cts));
+            Ok(Vec::new())
+        }
     }
-    s.send_u128("w_final", tag, &w.peer)?;
-    let theirs = s.get_u128("w_final", tag, w.own.len())?;
-    Ok(vec_add(&w.own, &theirs)
-        .into_iter()
-        .map(|v| ring::dec(v, F))
-        .collect())
+}
+
+/// Keeps `key` as a two-row table of this site (`namespace.name`): the primes `p` and
+/// `q` in the sample-id column. Site-local; never part of a model or an export.
+pub(crate) fn store_key(
+    ctx: &crate::context::TaskContext<'_>,
+    namespace: &str,
+    name: &str,
+    key: &Keypair,
+) -> Result<()> {
+    let table = format!("{namespace}.{name}");
+    let err = |source| Error::Table {
+        table: table.clone(),
+        source,
+    };
+    let id = fateflow_tables::TableId::new(namespace, name).map_err(err)?;
+    let sids = vec![
+        key.private.p().to_string_radix(16),
+        key.private.q().to_string_radix(16),
+    ];
+    let frame = fateflow_tables::Frame::new("prime", vec!["index".into()], sids, vec![0.0, 1.0])
+        .map_err(err)?;
+    fateflow_tables::write_frame(
+        ctx.tables,
+        &id,
+        &frame,
+        1,
+        fateflow_tables::WriteMode::Replace,
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+/// The guest's key of an `encrypted_reveal_in_host` model, from `table`
+/// (`namespace.name`) of this site.
+pub(crate) fn load_key(ctx: &crate::context::TaskContext<'_>, table: &str) -> Result<Keypair> {
+    let missing = |why: String| {
+        Error::param(
+            "guest_key_table",
+            format!(
+                "the model's host weights are encrypted under a key this guest kept in table {table}: {why}; predict at the site that trained the model"
+            ),
+        )
+    };
+    let (ns, name) = table
+        .split_once('.')
+        .ok_or_else(|| missing("not a namespace.name".into()))?;
+    let id = fateflow_tables::TableId::new(ns, name).map_err(|e| missing(e.to_string()))?;
+    let frame = fateflow_tables::read_all(ctx.tables, &id).map_err(|e| missing(e.to_string()))?;
+    let sids = frame.sids();
+    if sids.len() != 2 {
+        return Err(missing(format!("{} rows instead of 2", sids.len())));
+    }
+    let prime =
+        |s: &str| Integer::from_str_radix(s, 16).map_err(|e| missing(format!("not a prime: {e}")));
+    let private =
+        fateflow_crypto::paillier::PrivateKey::from_primes(prime(&sids[0])?, prime(&sids[1])?)?;
+    Ok(Keypair {
+        public: private.public_key().clone(),
+        private,
+    })
 }
 
 /// Exactly one host and no arbiter work (FATE: "Hetero SSHE Model does not support

@@ -637,9 +637,7 @@ fn finish(
     let header: Vec<String> = data.as_ref().map_or_else(Vec::new, |d| d.header.clone());
     match (&data, ctx.role) {
         (Some(d), Role::Guest) => super::write_guest_predictions(fitting, d, &fit)?,
-        (Some(d), Role::Host) => {
-            super::host_rows(ctx, d, std::slice::from_ref(&fit.weights), "final.train")?
-        }
+        (Some(d), Role::Host) => super::host_rows(ctx, d, &[fit.host_weights()], "final.train")?,
         _ => {}
     }
     let summary = super::fit_summary(&fit, None);

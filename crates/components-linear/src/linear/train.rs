@@ -284,6 +284,25 @@ pub(crate) struct FitResult {
     pub(crate) iters: usize,
     pub(crate) converged: bool,
     pub(crate) best_iteration: Option<usize>,
+    /// SSHE `encrypted_reveal_in_host`, at the host: its weights as ciphertexts under
+    /// the guest's key (`weights` is then empty).
+    pub(crate) encrypted: Option<(PublicKey, Vec<Ciphertext>)>,
+    /// SSHE `encrypted_reveal_in_host`, at the guest: the key the host's scores come
+    /// under.
+    pub(crate) guest_key: Option<std::sync::Arc<Keypair>>,
+}
+
+impl FitResult {
+    /// The host's part of the model for scoring.
+    pub(crate) fn host_weights(&self) -> super::predict::HostWeights {
+        match &self.encrypted {
+            Some((key, cts)) => super::predict::HostWeights::Encrypted {
+                key: key.clone(),
+                cts: cts.clone(),
+            },
+            None => super::predict::HostWeights::Plain(self.weights.clone()),
+        }
+    }
 }
 
 /// Called by the guest after each epoch the validation strategy evaluates: records the
@@ -1977,9 +1996,10 @@ pub(super) fn serve_validation(
     epoch: usize,
 ) -> Result<()> {
     let tag = run.tag(&[epoch, usize::MAX]);
-    super::predict::host_scores(run.ctx, train, w, &format!("{tag}.train"))?;
+    let w = super::predict::HostWeights::Plain(w.to_vec());
+    super::predict::host_scores(run.ctx, train, &w, &format!("{tag}.train"))?;
     if let Some(validate) = run.validate_host {
-        super::predict::host_scores(run.ctx, validate, w, &format!("{tag}.validate"))?;
+        super::predict::host_scores(run.ctx, validate, &w, &format!("{tag}.validate"))?;
     }
     Ok(())
 }

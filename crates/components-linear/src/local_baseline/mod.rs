@@ -580,6 +580,8 @@ impl Fitted {
                 intercept: intercept(r),
                 best_iteration: None,
                 need_one_vs_rest: false,
+                encrypted_weight: None,
+                guest_key_table: None,
                 one_vs_rest_result: None,
             };
             let summary = json!({
@@ -609,6 +611,8 @@ impl Fitted {
                     intercept: intercept(r),
                     header: header.to_vec(),
                     best_iteration: None,
+                    encrypted_weight: None,
+                    guest_key_table: None,
                 }
             })
             .collect();
@@ -621,6 +625,8 @@ impl Fitted {
             weight: BTreeMap::new(),
             intercept: 0.0,
             best_iteration: None,
+            encrypted_weight: None,
+            guest_key_table: None,
             need_one_vs_rest: true,
             one_vs_rest_result: Some(OneVsRestResult {
                 completed_models,
