@@ -268,8 +268,14 @@ fn encrypted_reveal_in_host_scores_as_the_plaintext_model() {
     let (_, gm) = out.guest.models().pop().unwrap();
     let (_, hm) = out.host.models().pop().unwrap();
     assert_eq!(hm.param["weight"], json!({}));
-    assert_eq!(hm.param["encrypted_weight"].as_object().unwrap().len(), wh.len());
-    assert!(gm.param["guest_key_table"].as_str().unwrap().starts_with("fateflow_sshe_keys."));
+    assert_eq!(
+        hm.param["encrypted_weight"].as_object().unwrap().len(),
+        wh.len()
+    );
+    assert!(gm.param["guest_key_table"]
+        .as_str()
+        .unwrap()
+        .starts_with("fateflow_sshe_keys."));
     let text = gm.param.to_string() + &gm.meta.to_string();
     assert!(!text.contains("private"), "{text}");
     let (w, b) = weights(&gm);

@@ -49,6 +49,7 @@ pub(crate) type ScoreSink<'a> = dyn FnMut(usize, &Block, Vec<f64>) -> Result<()>
 
 /// Guest: `x_g·w_g + b + Σ_hosts x_h·w_h` for every row of `data`, in its order, block
 /// by block: `each(start, block, scores)` gets rows `start..start + scores.len()`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn guest_scores(
     ctx: &TaskContext<'_>,
     hosts: &[Party],
@@ -219,21 +220,25 @@ fn encrypted_scores(
     cts: &[Ciphertext],
 ) -> Result<Vec<u8>> {
     let f = super::sshe::F;
-    let out: Vec<Ciphertext> = (0..block.len())
-        .into_par_iter()
+    let rows: Vec<Vec<i64>> = (0..block.len())
         .map(|p| {
-            let ks: Vec<i64> = block
+            block
                 .x(p)
                 .iter()
                 .enumerate()
                 .map(|(j, &x)| {
                     crate::wire::fixed_i64(x, f, &|| format!("feature `{}`", data.header[j]))
                 })
-                .collect::<Result<_>>()?;
-            let c = key.raw_dot_i64(cts, &ks)?;
+                .collect::<Result<_>>()
+        })
+        .collect::<Result<_>>()?;
+    let dots = key.raw_dot_columns(cts, &rows)?;
+    let out: Vec<Ciphertext> = dots
+        .par_iter()
+        .map(|c| {
             let t = fateflow_crypto::random_integer(192) << 128u32;
             let m = key.encrypt_raw(&Integer::from(&t % key.n()))?;
-            Ok(key.raw_add(&c, &m))
+            Ok(key.raw_add(c, &m))
         })
         .collect::<Result<_>>()?;
     Ok(crate::wire::encode_ciphers(&out))
