@@ -307,3 +307,88 @@ fn encrypted_reveal_in_host_scores_as_the_plaintext_model() {
     let (_, _, predicted) = predictions(&store, &out.guest);
     close(&predicted, &trained, 1e-9, "predict job");
 }
+
+/// A guest whose data plane breaks after `left` messages, as if its process died.
+struct Dropping {
+    inner: common::MemoryFederation,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl fateflow_federation::Federation for Dropping {
+    fn me(&self) -> fateflow_domain::Party {
+        self.inner.me()
+    }
+
+    fn remote_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        value: &[u8],
+        to: &[fateflow_domain::Party],
+    ) -> fateflow_federation::Result<()> {
+        if self.left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(fateflow_federation::Error::Timeout {
+                name: name.into(),
+                tag: tag.into(),
+                from: self.me(),
+                waited: std::time::Duration::ZERO,
+            });
+        }
+        self.inner.remote_bytes(name, tag, value, to)
+    }
+
+    fn get_bytes(
+        &self,
+        name: &str,
+        tag: &str,
+        from: fateflow_domain::Party,
+    ) -> fateflow_federation::Result<Vec<u8>> {
+        self.inner.get_bytes(name, tag, from)
+    }
+}
+
+/// The guest stops in the middle of training: the host's task fails once its wait
+/// runs out, naming the guest and what it waited for.
+#[test]
+fn a_guest_that_drops_out_fails_the_host_naming_the_guest() {
+    use fateflow_domain::Role;
+    let (_dir, store) = temp_store();
+    let g = labeled(&store, "breast_hetero_guest.csv", Some("y"));
+    let h = labeled(&store, "breast_hetero_host.csv", None);
+    let hub = common::MemoryHub::with_timeout(std::time::Duration::from_secs(3));
+    let roles =
+        std::collections::BTreeMap::from([(Role::Guest, vec![GUEST]), (Role::Host, vec![HOST])]);
+    let params = json!({"max_iter": 5, "encrypt_param": {"key_length": 1024}});
+    let trackers = (
+        common::RecordingTracker::new(),
+        common::RecordingTracker::new(),
+    );
+    let run = |role: Role,
+               id: u64,
+               data: &fateflow_component_core::TableRef,
+               tracker: &common::RecordingTracker,
+               fed: &dyn fateflow_federation::Federation| {
+        let mut c = common::context("sshe_0", "HeteroSSHELR", params.clone(), &store, tracker);
+        c.role = role;
+        c.party_id = id;
+        c.roles = roles.clone();
+        c.federation = Some(fed);
+        c.inputs
+            .data
+            .insert("train_data".into(), vec![data.clone()]);
+        common::registry().get("HeteroSSHELR").unwrap().run(&c)
+    };
+    let guest_fed = Dropping {
+        inner: hub.party(Role::Guest, GUEST),
+        left: 20.into(),
+    };
+    let host_fed = hub.party(Role::Host, HOST);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| run(Role::Guest, GUEST, &g, &trackers.0, &guest_fed));
+        let b = s.spawn(|| run(Role::Host, HOST, &h, &trackers.1, &host_fed));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert!(results[0].is_err());
+    let e = results[1].as_ref().unwrap_err().to_string();
+    assert!(e.contains("guest:9999") && e.contains("timed out"), "{e}");
+}
