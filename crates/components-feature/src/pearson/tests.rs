@@ -251,17 +251,17 @@ fn cross_parties_match_plain_pearson_on_default_credit() {
     assert_eq!(gm.param.shapes, vec![m1, m2]);
     assert_eq!(gm.param.corr.len(), m1 * m2);
     let mut max_diff = 0f64;
-    for i in 0..m1 {
-        for j in 0..m2 {
-            let want = pearson(&gc[i], &hc[j]);
+    for (i, g) in gc.iter().enumerate() {
+        for (j, h) in hc.iter().enumerate() {
+            let want = pearson(g, h);
             let (a, b) = (gm.param.corr[i * m2 + j], hm.param.corr[i * m2 + j]);
             assert_eq!(a, b, "both parties learn the same matrix");
             max_diff = max_diff.max((a - want).abs());
         }
     }
-    for i in 0..m2 {
-        for j in 0..m2 {
-            let want = pearson(&hc[i], &hc[j]);
+    for (i, a) in hc.iter().enumerate() {
+        for (j, b) in hc.iter().enumerate() {
+            let want = pearson(a, b);
             assert!((hm.param.local_corr[i * m2 + j] - want).abs() < 1e-9);
         }
     }

@@ -112,7 +112,7 @@ pub fn encrypt_rows<E: Encryptor + ?Sized>(
     y: &[i64],
 ) -> Result<Vec<Ciphertext>> {
     let q = layout.columns;
-    if q == 0 || y.len() % q != 0 {
+    if q == 0 || !y.len().is_multiple_of(q) {
         return Err(Error::LengthMismatch {
             left: y.len(),
             right: q,
@@ -145,7 +145,7 @@ pub fn dot_to_shares(
     x_columns: &[Vec<i64>],
 ) -> Result<(Vec<u128>, Vec<Ciphertext>)> {
     let per_row = layout.per_row();
-    if cts.len() % per_row != 0 {
+    if !cts.len().is_multiple_of(per_row) {
         return Err(Error::Malformed {
             what: "packed rows",
             reason: "ciphertext count is not a multiple of the ciphertexts per row",
@@ -192,7 +192,7 @@ pub fn shares_from_packed(
         pk.check_ciphertext(c)?;
     }
     let per_row = layout.per_row();
-    if cts.len() % per_row != 0 {
+    if !cts.len().is_multiple_of(per_row) {
         return Err(Error::Malformed {
             what: "packed products",
             reason: "ciphertext count is not a multiple of the ciphertexts per row",
