@@ -13,7 +13,7 @@
 # Our Paillier keys are KEY bits; FATE 2.2's SSHELR takes no key length.
 #
 # Knobs: ITERS (10), LR (0.15), KEY (1024), REVEAL (false), DATASET (default_credit_hetero),
-#        FATE (1; 0 skips FATE), PEER_DIR (/tmp/fate-peer), FATE_PORT (19380).
+#        FATE (1; 0 skips FATE), PEER_DIR (/tmp/fate-peer), FATE_PORT (9380, the port the peer script initialised FATE-Flow with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERS=${ITERS:-10}
@@ -24,7 +24,7 @@ DATASET=${DATASET:-default_credit_hetero}
 FATE=${FATE:-1}
 FATE_PEER=${FATE_PEER:-../shared/peers/fate2.sh}
 PEER_DIR=${PEER_DIR:-/tmp/fate-peer}
-FATE_PORT=${FATE_PORT:-19380}
+FATE_PORT=${FATE_PORT:-9380}
 bash scripts/setup.sh
 [ -n "${BIN:-}" ] || { cargo build --release --locked -p fateflow-server --bin fateflow; BIN=${CARGO_TARGET_DIR:-target}/release/fateflow; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fateflow-sshe-bench.XXXXXX")

@@ -32,7 +32,7 @@ if [[ ${#FOLDERS[@]} == 0 ]]; then
         hetero_feature_selection hetero_logistic_regression hetero_linear_regression
         hetero_secureboost data_statistics feature_imputation label_transform column_expand
         psi scorecard local_baseline sample_weight hetero_poisson_regression hetero_stepwise
-        positive_unlabeled hetero_kmeans multi_model_pipeline hetero_sshe_lr hetero_sshe_linr)
+        positive_unlabeled hetero_kmeans hetero_pearson multi_model_pipeline hetero_sshe_lr hetero_sshe_linr)
 fi
 
 if [[ ! -d "$EXAMPLES/dsl/v2" ]]; then

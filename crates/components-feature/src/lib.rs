@@ -1,7 +1,7 @@
 //! FATE's feature engineering components: `HeteroFeatureBinning`,
 //! `HeteroFeatureSelection` (whose IV filters read a binning model of this crate) and
 //! `DataStatistics`, `FeatureImputation` and `PSI` (on binning's quantile summary), and
-//! `OneHotEncoder`, and `HeteroKmeans`.
+//! `OneHotEncoder`, `HeteroKmeans` and `HeteroPearson`.
 #![warn(missing_docs)]
 
 use fateflow_domain::module::ModuleSchema;
@@ -11,6 +11,7 @@ pub mod feldman_sum;
 pub mod imputation;
 pub mod kmeans;
 pub mod one_hot;
+pub mod pearson;
 pub mod psi;
 pub mod selection;
 pub mod statistics;
@@ -20,6 +21,7 @@ use fateflow_component_core::{context, error, params, table_io, wire};
 pub use binning::{FeatureBinningModel, HeteroFeatureBinning};
 pub use imputation::{FeatureImputation, ImputationModel};
 pub use kmeans::{HeteroKmeans, KmeansModel};
+pub use pearson::{HeteroPearson, PearsonModel};
 pub use selection::{FeatureSelectionModel, HeteroFeatureSelection};
 pub use statistics::{DataStatistics, StatisticsModel};
 
@@ -33,6 +35,7 @@ pub const SCHEMAS: &[ModuleSchema] = &[
     one_hot::SCHEMA,
     feldman_sum::SCHEMA,
     kmeans::param::SCHEMA,
+    pearson::param::SCHEMA,
 ];
 
 /// This family's components.
@@ -45,6 +48,7 @@ pub const COMPONENTS: fateflow_component_core::Components = &[
     ("OneHotEncoder", &one_hot::OneHotEncoder),
     ("FeldmanVerifiableSum", &feldman_sum::FeldmanVerifiableSum),
     ("HeteroKmeans", &HeteroKmeans),
+    ("HeteroPearson", &HeteroPearson),
 ];
 
 #[cfg(test)]
@@ -109,9 +113,17 @@ mod tests {
             let _ = crate::kmeans::param::KmeansParam::parse(map);
         });
         assert!(unread.is_empty(), "HeteroKmeans: never read: {unread:?}");
+        let unread = unread_implemented_keys(
+            &crate::pearson::param::SCHEMA,
+            &[json!({"column_indexes": -1})],
+            &|map| {
+                let _ = crate::pearson::param::PearsonParam::parse(map);
+            },
+        );
+        assert!(unread.is_empty(), "HeteroPearson: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            8,
+            9,
             "a schema of this family is not checked here"
         );
     }
@@ -157,6 +169,11 @@ mod tests {
             &crate::kmeans::param::SCHEMA,
             &[],
             &crate::kmeans::param::KmeansParam::parse,
+        ));
+        problems.extend(default_drift(
+            &crate::pearson::param::SCHEMA,
+            &[json!({"column_indexes": -1})],
+            &crate::pearson::param::PearsonParam::parse,
         ));
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }

@@ -85,6 +85,7 @@ mod tests {
                 "HeteroKmeans",
                 "HeteroLR",
                 "HeteroLinR",
+                "HeteroPearson",
                 "HeteroPoisson",
                 "HeteroSSHELR",
                 "HeteroSSHELinR",

@@ -94,6 +94,24 @@ pub enum Error {
     /// An RSA-CRT signature failed its self-check (a fault during computation).
     #[error("RSA signature self-check failed")]
     SignatureFault,
+    /// A number does not fit the fixed-point range of the secret-sharing ring.
+    #[error(
+        "cannot encode {value} with {frac_bits} fractional bits: |x|·2^f must stay below 2^126"
+    )]
+    FixedOverflow {
+        /// The number.
+        value: f64,
+        /// The fixed-point scale.
+        frac_bits: u32,
+    },
+    /// A Paillier key is too small for the masked values it must carry.
+    #[error("Paillier key too small: {needed} bits needed, the key has {available}")]
+    KeyTooSmall {
+        /// Bits the values need.
+        needed: u32,
+        /// Bits of the key's modulus.
+        available: u32,
+    },
     /// The background obfuscator thread could not be started.
     #[error("cannot start the obfuscator pool thread")]
     PoolStart(#[source] std::io::Error),

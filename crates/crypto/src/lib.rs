@@ -12,6 +12,8 @@
 //! - [`encoding`]: FATE 1.x `FixedPointNumber` (base 16, exponent carried with the number).
 //! - [`packing`]: several small integers per plaintext, with overflow checks.
 //! - [`psi`]: [`psi::rsa`] (FATE 1.x compatible) and [`psi::ecdh`] (ristretto255).
+//! - [`sshare`]: additive two-party shares over Z_{2^128}, the HE-to-share boundary and
+//!   Beaver triples generated with Paillier.
 //!
 //! Big integers are GMP integers through [`rug`]; [`Integer`] is re-exported so callers
 //! need not depend on `rug` themselves.
@@ -40,6 +42,7 @@ pub mod packing;
 pub mod paillier;
 pub mod psi;
 mod rng;
+pub mod sshare;
 mod wire;
 
 pub use error::{Error, Result};

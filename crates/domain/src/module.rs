@@ -557,6 +557,15 @@ pub static MODULES: &[ModuleInfo] = &[
         required: &[],
     },
     ModuleInfo {
+        name: "HeteroPearson",
+        roles: GH,
+        aliases: &[],
+        is_reader: false,
+        deploy_without_model: false,
+        known_params: &[],
+        required: &[],
+    },
+    ModuleInfo {
         name: "HeteroKmeans",
         roles: GHA,
         aliases: &[],

@@ -75,8 +75,23 @@
 //!   the `PSI` model among the `isometric_model` inputs (one; a selected column without
 //!   a score fails); not federated, as in FATE.
 //!
-//! FATE's `vif_filter`, `correlation_filter` and `homo_sbt_filter` need models of
-//! modules this implementation does not have: they fail naming `filter_methods[i]`.
+//! - `vif_filter` (`vif_param`: the fields of `statistic_param`, `metrics` `vif` only,
+//!   `take_high` false by default, `threshold` 5.0): judges each party's own columns by
+//!   the `local_vif` of the `HeteroPearson` model among the `isometric_model` inputs (a
+//!   column without variance has VIF NaN and is dropped by a threshold); local, as in
+//!   FATE (`host_thresholds` and `select_federated` are accepted and unused, as there).
+//! - `correlation_filter` (`correlation_param`: `sort_metric` `iv` only, `threshold` 0.1,
+//!   `select_federated` true): needs the `HeteroFeatureBinning` and `HeteroPearson`
+//!   models among the `isometric_model` inputs. The guest orders its judged columns (and,
+//!   with `select_federated`, the first host's, by anonymous name) by IV from high to
+//!   low; each column not yet dropped drops every column whose `|corr|` with it is above
+//!   `threshold` (its own party's by the local matrix, the other party's by the
+//!   cross-party matrix). A dropped column's value is the correlation that dropped it, a
+//!   kept one's 0; the keep-one rule keeps the lowest. Without `select_federated` the
+//!   hosts keep all their columns.
+//!
+//! FATE's `homo_sbt_filter` needs a model of a module this implementation does not
+//! have: it fails naming `filter_methods[i]`.
 //!
 //! ## IV filters across parties
 //!
@@ -165,8 +180,8 @@ use model::{
     ModelView, SbtView, BINNING_MODULE, MODULE, SBT_MODULE,
 };
 use param::{
-    FilterKind, HostThresholds, IvRule, MergeType, Metric as StatMetric, Rule, SbtRule, Select,
-    SelectionParam, Step,
+    CorrelationRule, FilterKind, HostThresholds, IvRule, MergeType, Metric as StatMetric, Rule,
+    SbtRule, Select, SelectionParam, Step,
 };
 
 /// Input data keys tried in order.
@@ -778,6 +793,141 @@ impl PsiScores {
     }
 }
 
+/// The `HeteroPearson` model among the isometric inputs, read for the VIF and correlation
+/// filters.
+struct Pearson {
+    component: String,
+    alias: String,
+    model: crate::pearson::PearsonModel,
+    /// This party's columns in the model (rows of `local_corr`, entries of `local_vif`).
+    names: Vec<String>,
+}
+
+impl Pearson {
+    fn bad(&self, reason: String) -> Error {
+        Error::InvalidModel {
+            component: self.component.clone(),
+            alias: self.alias.clone(),
+            module: crate::pearson::model::MODULE.into(),
+            reason,
+        }
+    }
+
+    /// The one `HeteroPearson` model among the isometric inputs.
+    fn load(ctx: &TaskContext<'_>, step: &Step) -> Result<Pearson> {
+        let mut found = ctx.inputs.isometric_model.iter().filter(|m| {
+            crate::context::canonical_module(&m.model.module) == crate::pearson::model::MODULE
+        });
+        let input = found.next().ok_or_else(|| Error::MissingInput {
+            component: MODULE.into(),
+            what: format!(
+                "a HeteroPearson model among its `isometric_model` inputs for {} ({})",
+                step.label(),
+                step.method
+            ),
+        })?;
+        let bad = |reason: String| Error::InvalidModel {
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            module: input.model.module.clone(),
+            reason,
+        };
+        if let Some(second) = found.next() {
+            return Err(bad(format!(
+                "a second HeteroPearson model (`{}` of component `{}`); give one",
+                second.alias, second.component
+            )));
+        }
+        let model = crate::pearson::PearsonModel::from_component_model(&input.model)
+            .map_err(|e| bad(e.to_string()))?;
+        let names = model.param.names.clone();
+        let k = names.len();
+        if model.param.local_corr.len() != k * k {
+            return Err(bad(format!(
+                "local_corr has {} entries for {k} columns",
+                model.param.local_corr.len()
+            )));
+        }
+        Ok(Pearson {
+            component: input.component.clone(),
+            alias: input.alias.clone(),
+            model,
+            names,
+        })
+    }
+
+    fn position(&self, c: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == c).ok_or_else(|| {
+            self.bad(format!(
+                "column `{c}` is not among the model's columns, so the filter cannot judge it \
+                 (leave it out of select_col_indexes / select_names)"
+            ))
+        })
+    }
+
+    /// The VIF of column `c`.
+    fn vif(&self, c: &str) -> Result<f64> {
+        let i = self.position(c)?;
+        self.model
+            .param
+            .local_vif
+            .get(i)
+            .copied()
+            .ok_or_else(|| self.bad("the model has no local_vif (calc_local_vif was false)".into()))
+    }
+
+    /// Judges this party's `columns` by their VIF.
+    fn judge_vif(&self, columns: &[&str], rule: &Rule) -> Result<Outcome> {
+        let values = columns
+            .iter()
+            .map(|c| self.vif(c))
+            .collect::<Result<Vec<f64>>>()?;
+        Ok(Outcome::judged(values, rule))
+    }
+
+    /// The cross-party matrix (guest × host) and the host's anonymous columns.
+    fn cross(&self) -> Result<(&[f64], &[String])> {
+        let p = &self.model.param;
+        let host = p.all_names.get(1).map(|n| n.names.as_slice());
+        match host {
+            Some(h) if p.corr.len() == p.shapes.first().copied().unwrap_or(0) * h.len() => {
+                Ok((&p.corr, h))
+            }
+            _ => Err(self.bad(
+                "the model has no cross-party correlation (cross_parties was false), which \
+                 correlation_filter needs with select_federated"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// FATE's order of the correlation filter: by IV from high to low, ties the later
+/// column first (numpy's reversed stable argsort).
+fn by_iv_descending(values: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    idx.reverse();
+    idx
+}
+
+/// Records in `filtered` every column of `names` with `|corr| > threshold` not yet in it
+/// (the first value seen), skipping `current` when `is_local`.
+fn filter_correlated(
+    corr: impl Iterator<Item = f64>,
+    names: &[String],
+    current: &str,
+    is_local: bool,
+    threshold: f64,
+    filtered: &mut BTreeMap<String, f64>,
+) {
+    for (v, name) in corr.zip(names) {
+        if v.abs() > threshold && !(is_local && name == current) && !filtered.contains_key(name) {
+            filtered.insert(name.clone(), v);
+        }
+    }
+}
+
 fn finite(iv: Option<f64>) -> Option<f64> {
     iv.filter(|v| v.is_finite())
 }
@@ -843,6 +993,7 @@ struct Fit<'c, 'a> {
     binning: Option<Binning>,
     sbt: Vec<SbtModel>,
     psi: Option<PsiScores>,
+    pearson: Option<Pearson>,
 }
 
 impl Fit<'_, '_> {
@@ -910,6 +1061,17 @@ impl Fit<'_, '_> {
                     .expect("loaded when there is a PSI filter")
                     .judge(&names, rule)
             }
+            FilterKind::Vif(rule) => {
+                let names: Vec<&str> = candidates.iter().map(|&c| header[c].as_str()).collect();
+                self.pearson
+                    .as_ref()
+                    .expect("loaded when there is a VIF filter")
+                    .judge_vif(&names, rule)
+            }
+            FilterKind::Correlation(rule) => match self.ctx.role {
+                Role::Host => self.host_exchange(link, tag, candidates),
+                _ => self.guest_correlation(link, rule, tag, candidates),
+            },
             FilterKind::Iv(iv) => {
                 let binning = self
                     .binning
@@ -954,6 +1116,185 @@ impl Fit<'_, '_> {
             host_left: Vec::new(),
             notes: Vec::new(),
         })
+    }
+
+    /// Host side of a correlation run: offers its candidates' anonymous names and keeps
+    /// those the guest keeps.
+    fn host_exchange(
+        &self,
+        link: &mut Link<'_>,
+        tag: &str,
+        candidates: &[usize],
+    ) -> Result<Outcome> {
+        let names: Vec<String> = candidates.iter().map(|&c| anonymous(self.ctx, c)).collect();
+        let kept_names = link.host_exchange(tag, &names)?;
+        if let Some(n) = kept_names.iter().find(|n| !names.contains(n)) {
+            let guest = self.ctx.parties_of(Role::Guest)[0];
+            return Err(Error::Federation(fateflow_federation::Error::Decode {
+                name: LEFT_COLS.into(),
+                from: guest,
+                detail: format!("the guest kept `{n}`, which this host did not offer"),
+            }));
+        }
+        let kept = names.iter().map(|n| kept_names.contains(n)).collect();
+        Ok(Outcome {
+            kept,
+            values: None,
+            kept_one: None,
+            host_values: Vec::new(),
+            host_left: Vec::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Guest side of FATE's correlation filter.
+    fn guest_correlation(
+        &self,
+        link: &mut Link<'_>,
+        rule: &CorrelationRule,
+        tag: &str,
+        candidates: &[usize],
+    ) -> Result<Outcome> {
+        let header = &self.input.header;
+        let binning = self
+            .binning
+            .as_ref()
+            .expect("loaded for correlation_filter");
+        let pearson = self
+            .pearson
+            .as_ref()
+            .expect("loaded for correlation_filter");
+        let host_names = link.guest_collect(tag)?;
+        let hosts = link.hosts().to_vec();
+        let own_names: Vec<String> = candidates.iter().map(|&c| header[c].clone()).collect();
+        let mut ivs: Vec<f64> = own_names
+            .iter()
+            .map(|c| binning.own_iv(c, MergeType::Average))
+            .collect::<Result<_>>()?;
+        let mut columns: Vec<(bool, String)> =
+            own_names.iter().map(|n| (false, n.clone())).collect();
+        // FATE pairs the model's host with the first host.
+        let federated = rule.select_federated && !hosts.is_empty();
+        let cross = if federated {
+            let host = hosts[0];
+            let (corr, _) = pearson.cross()?;
+            let expected = format!("({},{})", host.role, host.party_id);
+            if pearson.model.param.parties.get(1) != Some(&expected) {
+                return Err(pearson.bad(format!(
+                    "its host is {:?}, not the job's first host {expected}",
+                    pearson.model.param.parties.get(1)
+                )));
+            }
+            for n in &host_names[0] {
+                ivs.push(binning.host_iv(host, n, MergeType::Average)?);
+                columns.push((true, n.clone()));
+            }
+            Some(corr)
+        } else {
+            None
+        };
+        let guest_cols = &pearson.names;
+        let m2 = pearson.cross().map(|(_, h)| h.len()).unwrap_or(0);
+        let mut filtered: BTreeMap<String, f64> = BTreeMap::new();
+        let mut host_filtered: BTreeMap<String, f64> = BTreeMap::new();
+        for i in by_iv_descending(&ivs) {
+            let (is_host, name) = &columns[i];
+            if filtered.contains_key(name) {
+                continue;
+            }
+            let k = guest_cols.len();
+            if !is_host {
+                let row = pearson.position(name)?;
+                let local = &pearson.model.param.local_corr[row * k..(row + 1) * k];
+                filter_correlated(
+                    local.iter().copied(),
+                    guest_cols,
+                    name,
+                    true,
+                    rule.threshold,
+                    &mut filtered,
+                );
+                if let Some(corr) = cross {
+                    let (_, host_cols) = pearson.cross()?;
+                    filter_correlated(
+                        corr[row * m2..(row + 1) * m2].iter().copied(),
+                        host_cols,
+                        name,
+                        false,
+                        rule.threshold,
+                        &mut host_filtered,
+                    );
+                }
+            } else {
+                let (corr, host_cols) = pearson.cross()?;
+                let col = host_cols.iter().position(|h| h == name).ok_or_else(|| {
+                    pearson.bad(format!("host column `{name}` is not in the model"))
+                })?;
+                filter_correlated(
+                    (0..k).map(|r| corr[r * m2 + col]),
+                    guest_cols,
+                    name,
+                    false,
+                    rule.threshold,
+                    &mut filtered,
+                );
+            }
+        }
+        let kept: Vec<bool> = own_names
+            .iter()
+            .map(|n| !filtered.contains_key(n))
+            .collect();
+        let values: Vec<f64> = own_names
+            .iter()
+            .map(|n| filtered.get(n).copied().unwrap_or(0.0))
+            .collect();
+        let mut out = Outcome::local(kept, Some(values), false);
+        let mut replies = Vec::with_capacity(hosts.len());
+        for (k, (&h, names)) in hosts.iter().zip(&host_names).enumerate() {
+            if !(federated && k == 0) {
+                replies.push(names.clone());
+                continue;
+            }
+            let mut kept: Vec<bool> = names
+                .iter()
+                .map(|n| !host_filtered.contains_key(n))
+                .collect();
+            let forced = keep_one(&mut kept, None, false);
+            let kept_names: Vec<String> = names
+                .iter()
+                .zip(&kept)
+                .filter(|(_, &k)| k)
+                .map(|(n, _)| n.clone())
+                .collect();
+            out.notes.push(format!(
+                "host {}: kept {} of {} judged columns{}",
+                h.party_id,
+                kept_names.len(),
+                names.len(),
+                forced.map_or(String::new(), |i| format!(
+                    " ({} kept so that one is left)",
+                    names[i]
+                ))
+            ));
+            out.host_values.push(HostFeatureValues {
+                party_id: h.party_id.to_string(),
+                feature_values: names
+                    .iter()
+                    .map(|n| (n.clone(), host_filtered.get(n).copied().unwrap_or(0.0)))
+                    .collect(),
+            });
+            out.host_left.push(HostLeftCols {
+                party_id: h.party_id.to_string(),
+                left_cols: LeftCols::new(names.clone(), |n| kept_names.iter().any(|k| k == n)),
+            });
+            replies.push(kept_names);
+        }
+        if !federated && !hosts.is_empty() {
+            out.notes
+                .push("hosts keep all their columns (select_federated is false)".into());
+        }
+        link.guest_reply(tag, &replies)?;
+        Ok(out)
     }
 
     fn guest_iv(
@@ -1257,6 +1598,29 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
     } else {
         None
     };
+    let pearson = match steps
+        .iter()
+        .find(|s| matches!(s.kind, FilterKind::Vif(_) | FilterKind::Correlation(_)))
+    {
+        None => None,
+        Some(first) => {
+            let p = Pearson::load(ctx, first)?;
+            for s in steps {
+                let vif = matches!(s.kind, FilterKind::Vif(_));
+                let guest_corr =
+                    matches!(s.kind, FilterKind::Correlation(_)) && ctx.role == Role::Guest;
+                if vif || guest_corr {
+                    for &c in &selected {
+                        p.position(&header[c])?;
+                        if vif {
+                            p.vif(&header[c])?;
+                        }
+                    }
+                }
+            }
+            Some(p)
+        }
+    };
     let mut needs = Needs::default();
     let mut quantiles: Vec<f64> = Vec::new();
     let mut any_stat = false;
@@ -1302,6 +1666,7 @@ fn fit(ctx: &TaskContext<'_>, input: &Input, link: &mut Link<'_>) -> Result<()> 
         binning,
         sbt,
         psi,
+        pearson,
     };
     let mut left = vec![true; header.len()];
     let mut results = Vec::with_capacity(steps.len());
@@ -1546,6 +1911,81 @@ fn write_output(ctx: &TaskContext<'_>, input: &Input, kept: &[usize]) -> Result<
 mod tests {
     use super::*;
     use crate::context::ComponentModel;
+
+    #[test]
+    fn correlation_order_and_marking_follow_fate() {
+        // Reversed stable argsort: ties put the later column first.
+        assert_eq!(by_iv_descending(&[0.5, 0.9, 0.5, 0.1]), vec![1, 2, 0, 3]);
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let mut filtered = BTreeMap::new();
+        // Row of `a`: itself 1.0 (skipped), b 0.7 (dropped), c NaN (never above).
+        filter_correlated(
+            [1.0, -0.7, f64::NAN].into_iter(),
+            &names,
+            "a",
+            true,
+            0.5,
+            &mut filtered,
+        );
+        assert_eq!(filtered, BTreeMap::from([("b".to_string(), -0.7)]));
+        // The first value seen is kept.
+        filter_correlated(
+            [0.9, 0.9, 0.2].into_iter(),
+            &names,
+            "x",
+            false,
+            0.5,
+            &mut filtered,
+        );
+        assert_eq!(filtered["b"], -0.7);
+        assert_eq!(filtered["a"], 0.9);
+    }
+
+    fn pearson_model(names: &[&str], vif: &[f64]) -> Pearson {
+        let k = names.len();
+        let model = crate::pearson::PearsonModel {
+            param: crate::pearson::model::ModelParam {
+                party: "(guest,9999)".into(),
+                parties: vec!["(guest,9999)".into()],
+                shape: k,
+                shapes: vec![k],
+                names: names.iter().map(|s| s.to_string()).collect(),
+                corr: Vec::new(),
+                local_corr: vec![0.0; k * k],
+                all_names: Vec::new(),
+                anonymous_map: Vec::new(),
+                model_name: "HeteroPearson".into(),
+                local_vif: vif.to_vec(),
+            },
+            meta: Default::default(),
+        };
+        Pearson {
+            component: "hetero_pearson_0".into(),
+            alias: "model".into(),
+            names: model.param.names.clone(),
+            model,
+        }
+    }
+
+    #[test]
+    fn the_vif_filter_keeps_low_vif_and_drops_nan() {
+        let p = pearson_model(&["a", "b", "c", "d"], &[1.2, 7.0, f64::NAN, 4.9]);
+        let rule = Rule {
+            select: Select::Threshold(5.0),
+            take_high: false,
+        };
+        let out = p.judge_vif(&["a", "b", "c", "d"], &rule).unwrap();
+        assert_eq!(out.kept, vec![true, false, false, true]);
+        let e = p
+            .judge_vif(&["zz"], &rule)
+            .err()
+            .expect("unknown column")
+            .to_string();
+        assert!(e.contains("zz"), "{e}");
+        // Nothing passing keeps the lowest.
+        let out = p.judge_vif(&["b"], &rule).unwrap();
+        assert_eq!(out.kept, vec![true]);
+    }
 
     fn sbt(model_name: &str, entries: Value, mapping: &[&str]) -> SbtModel {
         let m = ComponentModel {

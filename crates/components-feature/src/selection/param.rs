@@ -13,17 +13,17 @@ use fateflow_domain::module::{param, when, Condition, ModuleSchema, Param, OBJ};
 
 /// FATE 1.11's `HeteroFeatureSelection` parameters.
 const HETERO_FEATURE_SELECTION_PARAMS: &[Param] = &[
-    param("correlation_param", Object, OBJ, false),
-    param("correlation_param.sort_metric", Any, "\"iv\"", false),
-    param("correlation_param.threshold", Any, "0.1", false),
-    param("correlation_param.select_federated", Any, "true", false),
-    param("vif_param", Object, OBJ, false),
-    param("vif_param.metrics", Any, "\"vif\"", false),
-    param("vif_param.filter_type", Any, "\"threshold\"", false),
-    param("vif_param.take_high", Any, "false", false),
-    param("vif_param.threshold", Any, "5.0", false),
-    param("vif_param.host_thresholds", Any, "null", false),
-    param("vif_param.select_federated", Any, "true", false),
+    param("correlation_param", Object, OBJ, true),
+    param("correlation_param.sort_metric", Any, "\"iv\"", true),
+    param("correlation_param.threshold", Any, "0.1", true),
+    param("correlation_param.select_federated", Any, "true", true),
+    param("vif_param", Object, OBJ, true),
+    param("vif_param.metrics", Any, "\"vif\"", true),
+    param("vif_param.filter_type", Any, "\"threshold\"", true),
+    param("vif_param.take_high", Any, "false", true),
+    param("vif_param.threshold", Any, "5.0", true),
+    param("vif_param.host_thresholds", Any, "null", true),
+    param("vif_param.select_federated", Any, "true", true),
     param("select_col_indexes", IntOrList, "-1", true),
     param("select_names", List, "[]", true),
     param("filter_methods", List, "[\"manually\"]", true),
@@ -112,11 +112,11 @@ pub(crate) const SCHEMA: ModuleSchema = ModuleSchema {
 };
 
 /// FATE's filter methods this implementation does not run: they need a model of a
-/// module we do not have (PSI, Pearson, HomoSecureBoost).
-const UNSUPPORTED: [&str; 3] = ["vif_filter", "correlation_filter", "homo_sbt_filter"];
+/// module we do not have (HomoSecureBoost).
+const UNSUPPORTED: [&str; 1] = ["homo_sbt_filter"];
 
 /// The filter methods that run.
-pub(crate) const SUPPORTED: [&str; 13] = [
+pub(crate) const SUPPORTED: [&str; 15] = [
     "manually",
     "unique_value",
     "iv_value_thres",
@@ -130,6 +130,8 @@ pub(crate) const SUPPORTED: [&str; 13] = [
     "hetero_sbt_filter",
     "hetero_fast_sbt_filter",
     "psi_filter",
+    "vif_filter",
+    "correlation_filter",
 ];
 
 /// The statistics `statistic_filter` accepts besides `<q>%` quantiles (FATE's
@@ -424,6 +426,20 @@ pub(crate) enum FilterKind {
     Sbt(SbtRule),
     /// A rule on PSI scores from a `PSI` model; local, as in FATE.
     Psi(Rule),
+    /// A rule on the local VIFs of a `HeteroPearson` model; local, as in FATE.
+    Vif(Rule),
+    /// FATE's correlation filter: columns by IV (binning model) from high to low, each
+    /// dropping the columns correlated with it above the threshold (`HeteroPearson` model);
+    /// the guest decides for the host with `select_federated`.
+    Correlation(CorrelationRule),
+}
+
+/// `correlation_param`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CorrelationRule {
+    /// `|corr|` above this drops a column.
+    pub(crate) threshold: f64,
+    pub(crate) select_federated: bool,
 }
 
 /// One filter run. `iv_filter` and `statistic_filter` with a list of metrics give one
@@ -453,8 +469,10 @@ impl Step {
         }
     }
 
+    /// Whether the guest decides this run for the hosts (IV and correlation filters):
+    /// these runs exchange column names with the hosts.
     pub(crate) fn is_iv(&self) -> bool {
-        matches!(self.kind, FilterKind::Iv(_))
+        matches!(self.kind, FilterKind::Iv(_) | FilterKind::Correlation(_))
     }
 }
 
@@ -733,6 +751,86 @@ impl SelectionParam {
                             meta,
                         });
                     }
+                }
+                "vif_filter" => {
+                    for (metric_index, entry) in common(&p, "vif_param")? {
+                        if entry.metric != json!("vif") {
+                            return Err(Error::param(
+                                entry.metric_name(),
+                                format!(
+                                    "the VIF filter's metric must be `vif`, found {}",
+                                    describe_value(&entry.metric)
+                                ),
+                            ));
+                        }
+                        // `host_thresholds` and `select_federated` are accepted as is:
+                        // FATE's VIF filter is local and uses neither.
+                        let meta = json!({
+                            "metrics": "vif", "filter_type": entry.filter_type,
+                            "take_high": entry.rule.take_high, "threshold": entry.threshold_json(),
+                            "select_federated": entry.select_federated,
+                        });
+                        steps.push(Step {
+                            method: method.clone(),
+                            position,
+                            metric_index,
+                            name: method.clone(),
+                            kind: FilterKind::Vif(entry.rule),
+                            meta,
+                        });
+                    }
+                }
+                "correlation_filter" => {
+                    let o = p.object_or_empty("correlation_param")?;
+                    let sort_metric = match o.value("sort_metric") {
+                        None => "iv".to_owned(),
+                        Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+                        Some(v) => {
+                            return Err(Error::param(
+                                o.name("sort_metric"),
+                                format!("expected `iv`, found {}", describe_value(v)),
+                            ))
+                        }
+                    };
+                    if sort_metric != "iv" {
+                        return Err(Error::Unsupported {
+                            parameter: o.name("sort_metric"),
+                            value: sort_metric,
+                            supported: "iv".into(),
+                        });
+                    }
+                    let threshold = match o.value("threshold") {
+                        None => 0.1,
+                        Some(v) => match v.as_f64() {
+                            Some(t) if t > 0.0 && t.is_finite() => t,
+                            _ => {
+                                return Err(Error::param(
+                                    o.name("threshold"),
+                                    format!(
+                                        "must be a positive number, found {}",
+                                        describe_value(v)
+                                    ),
+                                ))
+                            }
+                        },
+                    };
+                    let select_federated = o.bool("select_federated", true)?;
+                    steps.push(Step {
+                        method: method.clone(),
+                        position,
+                        metric_index: None,
+                        name: method.clone(),
+                        kind: FilterKind::Correlation(CorrelationRule {
+                            threshold,
+                            select_federated,
+                        }),
+                        meta: json!({
+                            "metrics": "correlation",
+                            "filter_type": "Sort and filter by threshold",
+                            "threshold": threshold,
+                            "select_federated": select_federated,
+                        }),
+                    });
                 }
                 "statistic_filter" => {
                     for (metric_index, entry) in common(&p, "statistic_param")? {
@@ -1475,12 +1573,31 @@ mod tests {
     #[test]
     fn errors_name_the_parameter() {
         assert_eq!(
-            err(json!({"filter_methods": ["manually", "vif_filter"]})),
-            "parameter `filter_methods[1]`: `vif_filter` is not supported yet (supported: \
+            err(json!({"filter_methods": ["manually", "homo_sbt_filter"]})),
+            "parameter `filter_methods[1]`: `homo_sbt_filter` is not supported yet (supported: \
              manually, unique_value, iv_value_thres, iv_percentile, iv_top_k, \
              coefficient_of_variation_value_thres, outlier_cols, percentage_value, iv_filter, \
-             statistic_filter, hetero_sbt_filter, hetero_fast_sbt_filter, psi_filter)"
+             statistic_filter, hetero_sbt_filter, hetero_fast_sbt_filter, psi_filter, \
+             vif_filter, correlation_filter)"
         );
+        let e = err(json!({"filter_methods": ["vif_filter"], "vif_param": {"metrics": "iv"}}));
+        assert!(e.contains("`vif_param.metrics`"), "{e}");
+        let e = err(json!({"filter_methods": ["correlation_filter"],
+                           "correlation_param": {"sort_metric": "psi"}}));
+        assert!(e.contains("`correlation_param.sort_metric`"), "{e}");
+        let e = err(json!({"filter_methods": ["correlation_filter"],
+                           "correlation_param": {"threshold": 0}}));
+        assert!(e.contains("`correlation_param.threshold`"), "{e}");
+        let p = SelectionParam::parse(
+            json!({"filter_methods": ["vif_filter", "correlation_filter"],
+                   "vif_param": {"threshold": 5}, "correlation_param": {"select_federated": false}})
+            .as_object()
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(&p.steps[0].kind, FilterKind::Vif(r) if !r.take_high));
+        assert!(matches!(&p.steps[1].kind,
+            FilterKind::Correlation(c) if c.threshold == 0.1 && !c.select_federated));
         assert!(err(json!({"filter_methods": ["nope"]})).starts_with(
             "invalid parameter `filter_methods[0]`: `nope` is not a FATE filter method"
         ));

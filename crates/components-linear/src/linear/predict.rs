@@ -248,16 +248,8 @@ fn encrypted_scores(
 fn decrypt_scores(key: &PrivateKey, bytes: &[u8], from: Party) -> Result<Vec<f64>> {
     let pk = key.public_key();
     let cts = crate::wire::decode_ciphers("host_scores_enc", from, pk, bytes)?;
-    let n = pk.n();
-    let half = Integer::from(n >> 1u32);
-    Ok(key
-        .decrypt_raw_batch(&cts)
+    Ok(fateflow_crypto::sshare::he::decrypt_to_shares(key, &cts)?
         .into_iter()
-        .map(|mut v| {
-            if v > half {
-                v -= n;
-            }
-            super::sshe::ring::dec(super::sshe::ring::from_decrypted(&v), 2 * super::sshe::F)
-        })
+        .map(|v| fateflow_crypto::sshare::decode_at(v, 2 * super::sshe::F))
         .collect())
 }

@@ -39,7 +39,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use fateflow_crypto::paillier::{Ciphertext, Encryptor, Keypair, PublicKey};
+use fateflow_crypto::paillier::{Ciphertext, Keypair, PublicKey};
+use fateflow_crypto::sshare;
 use fateflow_crypto::Integer;
 use fateflow_domain::Party;
 use fateflow_federation::{Federation, FederationExt};
@@ -68,82 +69,39 @@ const VALUE_BITS: u32 = 128 + 64 + 32;
 /// product (which takes `i64` scalars).
 const LIMB: u32 = 43;
 
-/// Ring arithmetic of the shares (`Z_2^128`, two's complement fixed point).
+/// What the secret-sharing layer (`fateflow_crypto::sshare`) lacks for training:
+/// public factors multiplied into shares, and 128-bit scalars as `i64` limbs.
 pub(crate) mod ring {
-    use fateflow_crypto::Integer;
+    use fateflow_crypto::sshare::{self, Fixed, Side};
 
-    use crate::error::{Error, Result};
+    use crate::error::Result;
 
     /// `round(x·2^bits)` in the ring.
     pub(crate) fn enc(x: f64, bits: u32) -> Result<u128> {
-        let v = (x * 2f64.powi(bits as i32)).round();
-        if !v.is_finite() || v.abs() >= 2f64.powi(120) {
-            return Err(Error::param(
-                "value",
-                format!("{x} cannot be encoded with {bits} fraction bits"),
-            ));
-        }
-        Ok((v as i128) as u128)
+        Ok(Fixed { frac_bits: bits }.encode(x)?)
     }
 
-    /// The signed value of `v` with `bits` fraction bits.
-    pub(crate) fn dec(v: u128, bits: u32) -> f64 {
-        (v as i128) as f64 / 2f64.powi(bits as i32)
-    }
-
-    /// A uniformly random ring element from the OS.
-    pub(crate) fn random() -> u128 {
-        let r = fateflow_crypto::random_integer(128);
-        r.to_u128().unwrap_or(0)
-    }
-
-    /// `(keep, send)` with `keep + send = v` and `send` uniform.
-    pub(crate) fn split(v: u128) -> (u128, u128) {
-        let r = random();
-        (v.wrapping_sub(r), r)
-    }
-
-    /// Drops `bits` fraction bits of a share (SecureML's local truncation): exact up to
-    /// one unit in the last place, except with probability about `2^(ℓ−127)` for a
-    /// value of `ℓ` bits.
-    pub(crate) fn trunc(share: u128, first: bool, bits: u32) -> u128 {
+    /// The guest is the first party.
+    pub(crate) fn side(first: bool) -> Side {
         if first {
-            ((share as i128) >> bits) as u128
+            Side::First
         } else {
-            0u128.wrapping_sub(((0u128.wrapping_sub(share)) as i128 >> bits) as u128)
+            Side::Second
         }
     }
 
     /// A share times the public `c`, truncated back to its scale.
     pub(crate) fn mul_public(share: u128, c: f64, first: bool) -> Result<u128> {
         let k = enc(c, super::P)?;
-        Ok(trunc(share.wrapping_mul(k), first, super::P))
+        Ok(sshare::truncate(
+            share.wrapping_mul(k),
+            side(first),
+            super::P,
+        ))
     }
 
-    /// `(keep, mask)`: the holder of a ciphertext of an integer `v` (`|v| < 2^value_bits`)
-    /// adds `mask` to it and keeps `keep`; the key owner's [`from_decrypted`] of the
-    /// result plus `keep` is `v` in the ring. The mask's part above 2^128 hides the
-    /// value's high bits statistically (40 bits of margin).
-    pub(crate) fn he_mask(value_bits: u32) -> (u128, Integer) {
-        let r = random();
-        let t = fateflow_crypto::random_integer(value_bits.saturating_sub(128) + 40);
-        let mask = (t << 128u32) + Integer::from(r);
-        (0u128.wrapping_sub(r), mask)
-    }
-
-    /// The key owner's share of a decrypted masked value (`centered`: the plaintext in
-    /// `(−n/2, n/2]`).
-    pub(crate) fn from_decrypted(centered: &Integer) -> u128 {
-        let low = Integer::from(centered.keep_bits_ref(128));
-        low.to_u128().unwrap_or(0)
-    }
-
-    /// The unsigned integer of a ring element (how a share is encrypted).
-    pub(crate) fn integer(v: u128) -> Integer {
-        Integer::from(v)
-    }
-
-    /// `v` as three `i64` limbs of [`super::LIMB`] bits, low first.
+    /// `v` as three `i64` limbs of [`super::LIMB`] bits, low first, so that a 128-bit
+    /// scalar column rides in the same lane-parallel dot product as `i64` columns.
     pub(crate) fn limbs(v: u128) -> [i64; 3] {
         let mask = (1u128 << super::LIMB) - 1;
         [
@@ -208,8 +166,7 @@ impl Session<'_> {
 
     /// Encrypts our shares under our key and sends them.
     fn send_encrypted(&self, name: &str, tag: &str, shares: &[u128]) -> Result<()> {
-        let plain: Vec<Integer> = shares.iter().map(|&v| ring::integer(v)).collect();
-        let cts = self.own.private.encrypt_raw_batch(&plain)?;
+        let cts = sshare::he::encrypt_shares(&self.own.private, shares)?;
         self.send_bytes(name, tag, &encode_ciphers(&cts))
     }
 
@@ -223,22 +180,10 @@ impl Session<'_> {
         Ok(cts)
     }
 
-    /// Turns ciphertexts under the peer's key into shares: adds a fresh encrypted mask
-    /// to each, sends them to the peer (who runs [`Session::open_masked`]) and returns
-    /// our shares.
+    /// Turns ciphertexts under the peer's key into shares: masks and re-randomizes them,
+    /// sends them to the peer (who runs [`Session::open_masked`]) and returns our shares.
     fn mask_and_send(&self, name: &str, tag: &str, cts: &[Ciphertext]) -> Result<Vec<u128>> {
-        let n = self.theirs.n().clone();
-        let (keep, masked): (Vec<u128>, Vec<Ciphertext>) = cts
-            .par_iter()
-            .map(|c| {
-                let (keep, mask) = ring::he_mask(VALUE_BITS);
-                let m = Integer::from(&mask % &n);
-                let e = self.theirs.encrypt_raw(&m)?;
-                Ok((keep, self.theirs.raw_add(c, &e)))
-            })
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .unzip();
+        let (keep, masked) = sshare::he::mask_to_shares(&self.theirs, cts, VALUE_BITS)?;
         self.send_bytes(name, tag, &encode_ciphers(&masked))?;
         Ok(keep)
     }
@@ -246,25 +191,11 @@ impl Session<'_> {
     /// Our shares of what the peer masked under our key.
     fn open_masked(&self, name: &str, tag: &str, len: usize) -> Result<Vec<u128>> {
         let bytes = self.fed.get_bytes(name, tag, self.peer)?;
-        let pk = self.own.public.clone();
-        let cts = decode_ciphers(name, self.peer, &pk, &bytes)?;
+        let cts = decode_ciphers(name, self.peer, &self.own.public, &bytes)?;
         if cts.len() != len {
             return Err(self.bad(name, format!("{} ciphertexts, expected {len}", cts.len())));
         }
-        let n = pk.n();
-        let half = Integer::from(n >> 1u32);
-        Ok(self
-            .own
-            .private
-            .decrypt_raw_batch(&cts)
-            .into_iter()
-            .map(|mut v| {
-                if v > half {
-                    v -= n;
-                }
-                ring::from_decrypted(&v)
-            })
-            .collect())
+        Ok(sshare::he::decrypt_to_shares(&self.own.private, &cts)?)
     }
 
     /// Reveals shared values to both parties.
@@ -289,7 +220,7 @@ impl Session<'_> {
             let theirs = self.get_encrypted("norm_vec", tag, u.len())?;
             let mut acc: Option<Ciphertext> = None;
             for (c, &x) in theirs.iter().zip(u) {
-                let t = self.theirs.raw_mul(c, &ring::integer(x))?;
+                let t = self.theirs.raw_mul(c, &Integer::from(x))?;
                 acc = Some(match acc {
                     None => t,
                     Some(a) => self.theirs.raw_add(&a, &t),
@@ -360,7 +291,7 @@ fn share_weights(s: &Session<'_>, tag: &str, w: &[f64], peer_k: usize) -> Result
     let mut own = Vec::with_capacity(w.len());
     let mut send = Vec::with_capacity(w.len());
     for &x in w {
-        let (keep, r) = ring::split(ring::enc(x, F)?);
+        let (keep, r) = sshare::split(ring::enc(x, F)?);
         own.push(keep);
         send.push(r);
     }
@@ -540,7 +471,9 @@ fn batch(
                 local
                     .iter()
                     .zip(keep.iter().zip(&opened))
-                    .map(|(l, (a, b))| ring::trunc(l.wrapping_add(*a).wrapping_add(*b), guest, F))
+                    .map(|(l, (a, b))| {
+                        sshare::truncate(l.wrapping_add(*a).wrapping_add(*b), ring::side(guest), F)
+                    })
                     .collect()
             }
         };
@@ -595,9 +528,9 @@ fn batch(
                         .collect::<Result<_>>()?;
                     let keep = s.mask_and_send("e_weight", &btag, &cross)?;
                     for ((ei, &k), kp) in e.iter_mut().zip(&wi).zip(&keep) {
-                        *ei = ring::trunc(
+                        *ei = sshare::truncate(
                             ei.wrapping_mul(k as i128 as u128).wrapping_add(*kp),
-                            true,
+                            sshare::Side::First,
                             F,
                         );
                     }
@@ -634,7 +567,7 @@ fn batch(
                 e = e
                     .iter()
                     .zip(&opened)
-                    .map(|(_, &o)| ring::trunc(o, false, F))
+                    .map(|(_, &o)| sshare::truncate(o, ring::side(false), F))
                     .collect();
                 s.send_encrypted("e_host", &btag, &e)?;
             }
@@ -653,7 +586,11 @@ fn batch(
     check_len("grad_cross", keep.len(), k_own, s.peer)?;
     let eb = error_bits(task);
     let scale = |v: u128| -> Result<u128> {
-        ring::mul_public(ring::trunc(v, guest, eb), 1.0 / m as f64, guest)
+        ring::mul_public(
+            sshare::truncate(v, ring::side(guest), eb),
+            1.0 / m as f64,
+            guest,
+        )
     };
     let own = vec_add(&grad_loc, &keep)
         .into_iter()
@@ -787,7 +724,7 @@ pub(crate) fn fit_guest(
                         } else {
                             0.0
                         };
-                        ring::dec(v, F) + reg
+                        sshare::decode_at(v, F) + reg
                     })
                     .collect();
                 batch_loss += penalty(param, &wf[..data.k]);
@@ -809,7 +746,7 @@ pub(crate) fn fit_guest(
                     let norm = session.shared_square_norm(&format!("{tag}.l2"), &u)?;
                     let host_part = session.get_u128("l2_share", &tag, 1)?[0];
                     batch_loss +=
-                        0.5 * param.alpha * ring::dec(norm.wrapping_add(host_part), 2 * F);
+                        0.5 * param.alpha * sshare::decode_at(norm.wrapping_add(host_part), 2 * F);
                 }
                 share_step(run, true, &mut shares.own, &g.own, &mut momentum.own, lr)?;
                 share_step(run, true, &mut shares.peer, &g.peer, &mut momentum.peer, lr)?;
@@ -847,7 +784,7 @@ pub(crate) fn fit_guest(
                 .concat();
                 let sq = session.shared_square_norm(&format!("{epoch_tag}.wd"), &d)?;
                 let both = session.reveal_both("weight_diff", &epoch_tag, &[sq])?[0];
-                ring::dec(both, 2 * F).max(0.0).sqrt()
+                sshare::decode_at(both, 2 * F).max(0.0).sqrt()
             }
         } else {
             f64::INFINITY
@@ -970,7 +907,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
                         } else {
                             0.0
                         };
-                        ring::dec(v, F) + reg
+                        sshare::decode_at(v, F) + reg
                     })
                     .collect();
                 let step = Step {
@@ -1059,7 +996,7 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
 /// The batch's loss from the revealed sum at `2F` bits: FATE's Taylor loss or half the
 /// mean squared error.
 fn loss_value(task: Task, sum: u128, m: usize) -> f64 {
-    let total = ring::dec(sum, 2 * F);
+    let total = sshare::decode_at(sum, 2 * F);
     match task {
         Task::Logistic => std::f64::consts::LN_2 + total / 8.0 / m as f64,
         _ => total / 2.0 / m as f64,
@@ -1088,7 +1025,7 @@ fn reveal_final(
     let decode = |own: &[u128], theirs: &[u128]| -> Vec<f64> {
         vec_add(own, theirs)
             .into_iter()
-            .map(|v| ring::dec(v, F))
+            .map(|v| sshare::decode_at(v, F))
             .collect()
     };
     match (encrypted, s.first) {
@@ -1109,7 +1046,7 @@ fn reveal_final(
             let cts = theirs
                 .iter()
                 .zip(&w.own)
-                .map(|(c, &a)| s.theirs.raw_add_plain(c, &ring::integer(a)))
+                .map(|(c, &a)| s.theirs.raw_add_plain(c, &Integer::from(a)))
                 .collect();
             result.encrypted = Some((s.theirs.clone(), cts));
             Ok(Vec::new())
@@ -1240,54 +1177,18 @@ fn weight_scale(run: &Run<'_>, data: &Dataset) -> Result<Option<f64>> {
 #[cfg(test)]
 mod tests {
     use super::ring::*;
+    use fateflow_crypto::sshare::{decode_at, random_u128, split};
 
     #[test]
-    fn split_and_reveal() {
-        for x in [0.0, 1.5, -2.25, 1e6, -1e-6] {
-            let v = enc(x, 24).unwrap();
-            let (a, b) = split(v);
-            assert_eq!(a.wrapping_add(b), v);
-            assert!((dec(a.wrapping_add(b), 24) - x).abs() <= 2f64.powi(-24));
-        }
-    }
-
-    #[test]
-    fn truncation_of_shares_is_within_one_ulp() {
+    fn public_factors_on_shares_are_within_one_ulp() {
         for _ in 0..1000 {
-            let x = (random() % 1_000_000) as f64 / 997.0 - 500.0;
-            let c = (random() % 1000) as f64 / 313.0 - 1.5;
-            let v = enc(x, 24).unwrap();
-            let (a, b) = split(v);
+            let x = (random_u128() % 1_000_000) as f64 / 997.0 - 500.0;
+            let c = (random_u128() % 1000) as f64 / 313.0 - 1.5;
+            let (a, b) = split(enc(x, 24).unwrap());
             let ka = mul_public(a, c, true).unwrap();
             let kb = mul_public(b, c, false).unwrap();
-            let got = dec(ka.wrapping_add(kb), 24);
+            let got = decode_at(ka.wrapping_add(kb), 24);
             assert!((got - x * c).abs() < 3.0 * 2f64.powi(-24), "{x}·{c}: {got}");
-        }
-    }
-
-    #[test]
-    fn masked_decryption_gives_shares() {
-        use fateflow_crypto::paillier::{Encryptor, Keypair};
-        use fateflow_crypto::Integer;
-        let kp = Keypair::generate(1024).unwrap();
-        let n = kp.public.n().clone();
-        for v in [
-            Integer::from(-123_456_789i64) << 150u32,
-            Integer::from(42),
-            Integer::from(-1),
-        ] {
-            let m = Integer::from(&v % &n) + if v < 0 { n.clone() } else { Integer::new() };
-            let c = kp.public.encrypt_raw(&Integer::from(&m % &n)).unwrap();
-            let (keep, mask) = he_mask(224);
-            let e = kp.public.encrypt_raw(&Integer::from(&mask % &n)).unwrap();
-            let sum = kp.public.raw_add(&c, &e);
-            let mut d = kp.private.decrypt_raw(&sum);
-            if d > Integer::from(&n >> 1u32) {
-                d -= &n;
-            }
-            let share = from_decrypted(&d);
-            let want = from_decrypted(&v);
-            assert_eq!(keep.wrapping_add(share), want);
         }
     }
 

@@ -240,7 +240,11 @@ async function renderMetrics(key) {
     if (g.pts.length > 1) charts.push({ ns: g.ns, name: g.name + " by iteration", type: String(g.name).toUpperCase(), data: g.pts });
     else scalars.push({ ns: g.ns, name: `iteration_${g.pts[0][0]}`, key: g.name, value: g.pts[0][1], type: "EVALUATION_SUMMARY" });
   }
-  if (!scalars.length && !charts.length && !tables.length) { el.textContent = "No metrics."; return; }
+  if (!scalars.length && !charts.length && !tables.length) {
+    const graphs = Object.values(all).flatMap((names) => Object.values(names)).some((m) => String((m.meta && m.meta.metric_type) || "").toUpperCase() === "CORRELATION_GRAPH");
+    el.textContent = graphs ? "Correlation graph: the heat maps are under the model." : "No metrics.";
+    return;
+  }
   el.classList.remove("muted");
   el.innerHTML = (scalars.length ? `<table data-testid="summary-metrics"><thead><tr><th>Namespace</th><th>Metric</th><th>Key</th><th>Value</th></tr></thead><tbody>
       ${scalars.map((s) => `<tr><td>${esc(s.ns)}</td><td>${esc(s.name)}</td><td>${esc(s.key)}</td><td>${esc(typeof s.value === "number" ? +s.value.toFixed(6) : s.value)}</td></tr>`).join("")}</tbody></table>` : "")
@@ -299,10 +303,44 @@ async function renderModel(key) {
   if (r.retcode !== 0 || !r.meta) { el.textContent = "No model."; return; }
   el.classList.remove("muted");
   const sbt = SBT_MODULES.includes(r.meta.module_name);
+  const pearson = r.meta.module_name === "HeteroPearson";
   el.innerHTML = `<p><b>${esc(r.meta.module_name)}</b> model, alias <code>${esc(r.meta.model_alias)}</code> — deploy status: <span class="muted">not deployed</span></p>
     ${sbt ? `<div id="sbt" data-testid="sbt"></div>` : ""}
+    ${pearson ? renderPearson(r.data) : ""}
     <details><summary>parameters</summary><pre>${esc(JSON.stringify(r.data, null, 2))}</pre></details>`;
   if (sbt) renderSecureBoost(el.querySelector("#sbt"), r.data, r.meta.meta_data, `${key.role}:${key.party_id}`);
+}
+
+// ---------------------------------------------------------------- HeteroPearson
+// The local and the cross-party correlation matrices as SVG heat maps (blue −1, red +1,
+// grey for a column without variance).
+function heatMap(values, rows, cols, title) {
+  if (!rows.length || !cols.length || values.length !== rows.length * cols.length) return "";
+  const C = 18, L = 8 + 7 * Math.min(24, Math.max(...rows.map((r) => String(r).length)));
+  const T = 8 + 7 * Math.min(24, Math.max(...cols.map((c) => String(c).length)));
+  const W = L + C * cols.length + 4, H = T + C * rows.length + 4;
+  const color = (v) => {
+    if (typeof v !== "number" || !isFinite(v)) return "#ddd";
+    const a = Math.min(1, Math.abs(v)), k = Math.round(255 * (1 - a));
+    return v >= 0 ? `rgb(255,${k},${k})` : `rgb(${k},${k},255)`;
+  };
+  const cells = values.map((v, i) => {
+    const r = Math.floor(i / cols.length), c = i % cols.length;
+    return `<rect x="${L + c * C}" y="${T + r * C}" width="${C - 1}" height="${C - 1}" fill="${color(v)}"><title>${esc(rows[r])} × ${esc(cols[c])}: ${fmtNum(v, 4)}</title></rect>`;
+  }).join("");
+  const rowLabels = rows.map((n, r) => `<text x="${L - 4}" y="${T + r * C + 13}" text-anchor="end">${esc(clip(String(n), 24))}</text>`).join("");
+  const colLabels = cols.map((n, c) => `<text transform="translate(${L + c * C + 12},${T - 4}) rotate(-60)">${esc(clip(String(n), 24))}</text>`).join("");
+  return `<h3>${esc(title)}</h3><svg class="chart" data-testid="heatmap" width="${W}" height="${H}">${rowLabels}${colLabels}${cells}</svg>`;
+}
+
+function renderPearson(param) {
+  if (!isObj(param)) return "";
+  const names = Array.isArray(param.names) ? param.names : [];
+  const all = Array.isArray(param.all_names) ? param.all_names.map((n) => (isObj(n) && Array.isArray(n.names) ? n.names : [])) : [];
+  const num = (a) => (Array.isArray(a) ? a.map((v) => (v === null ? NaN : v)) : []);
+  let out = heatMap(num(param.local_corr), names, names, "local correlation");
+  if (all.length === 2) out += heatMap(num(param.corr), all[0], all[1], "guest × host correlation");
+  return `<div id="pearson" data-testid="pearson">${out}</div>`;
 }
 
 // ---------------------------------------------------------------- HeteroSecureBoost
