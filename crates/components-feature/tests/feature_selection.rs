@@ -1163,13 +1163,16 @@ fn errors_name_what_is_wrong() {
         let (_, r) = run_guest(&store, &Task::new(&data, params));
         r.unwrap_err()
     };
-    let e = fail(json!({"filter_methods": ["unique_value", "vif_filter"]}));
+    let e = fail(json!({"filter_methods": ["unique_value", "homo_sbt_filter"]}));
     assert!(
         e.to_string()
-            .starts_with("parameter `filter_methods[1]`: `vif_filter` is not supported"),
+            .starts_with("parameter `filter_methods[1]`: `homo_sbt_filter` is not supported"),
         "{e}"
     );
     assert_eq!(e.kind(), ErrorKind::User);
+    // The VIF filter needs a HeteroPearson model among the isometric inputs.
+    let e = fail(json!({"filter_methods": ["vif_filter"]})).to_string();
+    assert!(e.contains("HeteroPearson model"), "{e}");
     let e = fail(json!({"filter_methods": ["unique", "manually"]})).to_string();
     assert!(
         e.starts_with(

@@ -245,5 +245,37 @@ fn psi(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, paillier, psi);
+/// HeteroPearson's cross-party product at default_credit's size (30,000 rows, host 10
+/// columns encrypted once, packed; guest 13 dot products), 1024-bit key, all cores.
+fn sshare_cross(c: &mut Criterion) {
+    use fateflow_crypto::sshare::cross::{
+        dot_to_shares, encrypt_rows, shares_from_packed, CrossLayout,
+    };
+    let (n, p, q) = (30_000usize, 13usize, 10usize);
+    let mut seed = 1u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as i64 % (1 << 22)) - (1 << 21)
+    };
+    let y: Vec<i64> = (0..n * q).map(|_| next()).collect();
+    let xs: Vec<Vec<i64>> = (0..p).map(|_| (0..n).map(|_| next()).collect()).collect();
+    let keys = Keypair::generate(1024).expect("key");
+    // 15 bits of rows, 2·21 bits of scale, 2 of margin: the layout HeteroPearson picks.
+    let layout = CrossLayout::new(&keys.public, 15 + 42 + 2, q).expect("layout");
+    let mut group = c.benchmark_group("sshare-cross-1024/all-cores");
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    group.bench_function("30000x10 x 13 columns", |b| {
+        b.iter(|| {
+            let cts = encrypt_rows(&keys.private, &layout, &y).expect("encrypt");
+            let (keep, sent) = dot_to_shares(&keys.public, &layout, &cts, &xs).expect("dot");
+            let shares = shares_from_packed(&keys.private, &layout, &sent).expect("shares");
+            black_box((keep, shares))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, paillier, psi, sshare_cross);
 criterion_main!(benches);

@@ -72,6 +72,12 @@ mod tests {
         check::<crate::psi::rsa::RsaBlinder>();
         check::<crate::psi::rsa::BlindedIds>();
         check::<crate::psi::ecdh::EcdhParty>();
+        check::<crate::sshare::Fixed>();
+        check::<crate::sshare::Triples>();
+        check::<crate::sshare::MatrixTriple>();
+        check::<crate::sshare::ElementwiseTripleSession>();
+        check::<crate::sshare::MatrixTripleSession>();
+        check::<crate::sshare::cross::CrossLayout>();
         check::<crate::Error>();
     }
 }

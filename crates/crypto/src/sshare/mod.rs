@@ -22,8 +22,8 @@ pub use beaver::{
     MaskedOperands, MatrixTriple, MatrixTripleSession, TripleOffer, TripleReply, Triples,
 };
 pub use he::{
-    centered, check_key_for, decrypt_to_shares, encrypt_shares, he_mask, share_of_decrypted,
-    HIDING_BITS,
+    centered, check_key_for, decrypt_to_shares, dot_u128_columns, encrypt_shares, he_mask,
+    mask_to_shares, share_of_decrypted, HIDING_BITS,
 };
 
 /// Which of the two parties holds a share: `First` is the guest (party index 0), `Second`
@@ -73,6 +73,12 @@ impl Fixed {
     /// The signed real number of an encoded value: `(v as i128) / 2^f`.
     pub fn decode(&self, v: u128) -> f64 {
         decode_at(v, self.frac_bits)
+    }
+
+    /// Decodes at another scale (for example `2f` after an untruncated product): the
+    /// same as the free function [`decode_at`].
+    pub fn decode_at(v: u128, frac_bits: u32) -> f64 {
+        decode_at(v, frac_bits)
     }
 
     /// [`Fixed::decode`] over a slice.
@@ -189,6 +195,7 @@ mod tests {
         let e = fx.encode(1e9).unwrap_err().to_string();
         assert!(e.contains("1000000000"), "{e}");
         assert_eq!(fx.decode(fx.encode(-0.75).unwrap()), -0.75);
+        assert_eq!(Fixed::decode_at(fx.encode(-0.75).unwrap(), 100), -0.75);
     }
 
     #[test]
