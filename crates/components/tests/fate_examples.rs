@@ -190,6 +190,7 @@ fn shipped_example_jobs_are_accepted() {
                     .replace("DEPTH", "3")
                     .replace("EPOCHS", "1")
                     .replace("ROWS", "1000")
+                    .replace("REVEAL", "false")
             };
             match Job::parse_str(&read("dsl.json"), &read("conf.json"), CATALOG) {
                 Ok(j) => assert!(

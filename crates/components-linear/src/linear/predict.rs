@@ -220,19 +220,18 @@ fn encrypted_scores(
     cts: &[Ciphertext],
 ) -> Result<Vec<u8>> {
     let f = super::sshe::F;
-    let rows: Vec<Vec<i64>> = (0..block.len())
-        .map(|p| {
-            block
-                .x(p)
-                .iter()
-                .enumerate()
-                .map(|(j, &x)| {
-                    crate::wire::fixed_i64(x, f, &|| format!("feature `{}`", data.header[j]))
+    let cols: Vec<Vec<i64>> = (0..data.k)
+        .map(|j| {
+            (0..block.len())
+                .map(|p| {
+                    crate::wire::fixed_i64(block.x(p)[j], f, &|| {
+                        format!("feature `{}`", data.header[j])
+                    })
                 })
                 .collect::<Result<_>>()
         })
         .collect::<Result<_>>()?;
-    let dots = key.raw_dot_columns(cts, &rows)?;
+    let dots = super::sshe::encrypted_products(key, cts, &cols, block.len())?;
     let out: Vec<Ciphertext> = dots
         .par_iter()
         .map(|c| {

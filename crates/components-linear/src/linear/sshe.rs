@@ -323,19 +323,65 @@ fn local_gradient(cols: &[Vec<i64>], e: &[u128]) -> Vec<u128> {
         .collect()
 }
 
-/// `[[Σ_j x_ij·b_j]]` per row for the peer's encrypted shares `[[b]]`: one dot product
-/// per row over the same few ciphertexts, which the crypto crate runs eight rows at a
-/// time in the lanes of its Montgomery kernel where the CPU has AVX-512 IFMA.
-fn encrypted_products(
+/// `[[Σ_j x_ij·b_j]]` per row `i` for a few ciphertexts `[[b_j]]` (the peer's shares, or
+/// a host's encrypted weights): fixed-base windows. Each base's powers `b^(d·2^(8t))`
+/// are tabled once, every exponent is offset to be non-negative, and a row then costs
+/// one multiplication per base and 8-bit digit (a sixth of a bucket product's).
+pub(crate) fn encrypted_products(
     pk: &PublicKey,
     cts: &[Ciphertext],
     cols: &[Vec<i64>],
     rows: usize,
 ) -> Result<Vec<Ciphertext>> {
-    let per_row: Vec<Vec<i64>> = (0..rows)
-        .map(|i| cols.iter().map(|c| c[i]).collect())
+    const W: u32 = 8;
+    let n2 = pk.n_squared();
+    let max = cols
+        .iter()
+        .flat_map(|c| c.iter().take(rows))
+        .map(|x| x.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    let bits = 64 - max.leading_zeros() + 1;
+    let offset: u64 = 1 << (bits - 1);
+    let windows = bits.div_ceil(W) as usize;
+    // tables[j][t][d] = b_j^(d·2^(8t)), d in 0..256.
+    let tables: Vec<Vec<Vec<Integer>>> = cts
+        .par_iter()
+        .map(|c| {
+            let mut base = c.as_integer().clone();
+            let mut per_window = Vec::with_capacity(windows);
+            for _ in 0..windows {
+                let mut row = Vec::with_capacity(1 << W);
+                row.push(Integer::from(1));
+                for d in 1..(1usize << W) {
+                    let next = Integer::from(&row[d - 1] * &base) % n2;
+                    row.push(next);
+                }
+                base = Integer::from(&row[(1 << W) - 1] * &base) % n2;
+                per_window.push(row);
+            }
+            per_window
+        })
         .collect();
-    Ok(pk.raw_dot_columns(cts, &per_row)?)
+    // The offset's part: (Π b_j)^(−offset).
+    let correction = pk.raw_neg(&pk.raw_mul(&pk.raw_sum(cts), &Integer::from(offset))?)?;
+    (0..rows)
+        .into_par_iter()
+        .map(|i| {
+            let mut acc = correction.as_integer().clone();
+            for (j, c) in cols.iter().enumerate() {
+                let e = (c[i] as i128 + offset as i128) as u64;
+                for (t, table) in tables[j].iter().enumerate() {
+                    let d = ((e >> (W as usize * t)) & 0xff) as usize;
+                    if d != 0 {
+                        acc *= &table[d];
+                        acc %= n2;
+                    }
+                }
+            }
+            Ok(Ciphertext::from_integer(acc))
+        })
+        .collect()
 }
 
 /// Adds ciphertext vectors elementwise into `acc`.
