@@ -43,6 +43,7 @@ mod tests {
 
     use crate::linear::param::{
         LinearParam, Task, HETERO_LINR_SCHEMA, HETERO_LR_SCHEMA, HETERO_POISSON_SCHEMA,
+        HETERO_SSHE_LINR_SCHEMA, HETERO_SSHE_LR_SCHEMA,
     };
 
     #[test]
@@ -54,13 +55,15 @@ mod tests {
             json!({"early_stopping_rounds": 2, "validation_freqs": 1}),
             json!({"stepwise_param.need_stepwise": true}),
         ];
-        for (schema, task) in [
-            (HETERO_LR_SCHEMA, Task::Logistic),
-            (HETERO_LINR_SCHEMA, Task::Linear),
-            (HETERO_POISSON_SCHEMA, Task::Poisson),
+        for (schema, task, sshe) in [
+            (HETERO_LR_SCHEMA, Task::Logistic, false),
+            (HETERO_LINR_SCHEMA, Task::Linear, false),
+            (HETERO_POISSON_SCHEMA, Task::Poisson, false),
+            (HETERO_SSHE_LR_SCHEMA, Task::Logistic, true),
+            (HETERO_SSHE_LINR_SCHEMA, Task::Linear, true),
         ] {
             let unread = unread_implemented_keys(&schema, &overlays, &|map| {
-                let _ = LinearParam::parse(task, map);
+                let _ = LinearParam::parse_for(task, sshe, map);
             });
             assert!(unread.is_empty(), "{}: never read: {unread:?}", schema.name);
         }
@@ -70,7 +73,7 @@ mod tests {
         assert!(unread.is_empty(), "LocalBaseline: never read: {unread:?}");
         assert_eq!(
             super::SCHEMAS.len(),
-            4,
+            6,
             "a schema of this family is not checked here"
         );
     }
@@ -89,16 +92,18 @@ mod tests {
             "early_stopping_rounds",
         ];
         let mut problems = Vec::new();
-        for (schema, task) in [
-            (HETERO_LR_SCHEMA, Task::Logistic),
-            (HETERO_LINR_SCHEMA, Task::Linear),
-            (HETERO_POISSON_SCHEMA, Task::Poisson),
+        for (schema, task, sshe) in [
+            (HETERO_LR_SCHEMA, Task::Logistic, false),
+            (HETERO_LINR_SCHEMA, Task::Linear, false),
+            (HETERO_POISSON_SCHEMA, Task::Poisson, false),
+            (HETERO_SSHE_LR_SCHEMA, Task::Logistic, true),
+            (HETERO_SSHE_LINR_SCHEMA, Task::Linear, true),
         ] {
             problems.extend(default_drift_except(
                 &schema,
                 &overlays,
                 &given_at_default,
-                &|map| LinearParam::parse(task, map),
+                &|map| LinearParam::parse_for(task, sshe, map),
             ));
         }
         problems.extend(fateflow_component_core::testing::default_drift(

@@ -249,17 +249,20 @@ const SSHE_SUPPORTED: &[(&str, &[&str])] = &[
 
 const SSHE_CONDITIONS: &[Condition] = &[CV_CONDITION, SAVE_FREQ_CONDITION];
 
+/// The learning-rate decay and `need_run` of the SSHE models.
+const SSHE_MID_PARAMS: &[Param] = &[
+    param("decay", Number, "1", true),
+    param("decay_sqrt", Bool, "true", true),
+    param("need_run", Bool, "true", true),
+];
+
 /// `HeteroSSHELR`'s parameter schema (FATE's `HeteroSSHELRParam`).
 pub(crate) const HETERO_SSHE_LR_SCHEMA: ModuleSchema = ModuleSchema {
     name: "HeteroSSHELR",
     params: &[
         LINEAR_HEAD_PARAMS,
         CV_PARAMS,
-        &[
-            param("decay", Number, "1", true),
-            param("decay_sqrt", Bool, "true", true),
-            param("need_run", Bool, "true", true),
-        ],
+        SSHE_MID_PARAMS,
         CALLBACK_PARAMS,
         ENCRYPTED_MODE_PARAMS,
         SSHE_LR_INHERITED,
@@ -275,11 +278,7 @@ pub(crate) const HETERO_SSHE_LINR_SCHEMA: ModuleSchema = ModuleSchema {
     params: &[
         LINEAR_HEAD_PARAMS,
         CV_PARAMS,
-        &[
-            param("decay", Number, "1", true),
-            param("decay_sqrt", Bool, "true", true),
-            param("need_run", Bool, "true", true),
-        ],
+        SSHE_MID_PARAMS,
         CALLBACK_PARAMS,
         ENCRYPTED_MODE_PARAMS,
         SSHE_LINR_INHERITED,
@@ -500,6 +499,12 @@ impl LinearParam {
         parameters: &Map<String, Value>,
     ) -> Result<Self> {
         let p = Params::new(parameters);
+        // Read first, checked against the rest below (FATE's `check()` order).
+        let sshe = if sshe {
+            Some(SsheParam::read(&p)?)
+        } else {
+            None
+        };
         let penalty = match p
             .choice("penalty", Some("L2"), &["L1", "L2", "None"])?
             .unwrap_or("L2")
@@ -509,16 +514,16 @@ impl LinearParam {
             _ => Penalty::None,
         };
         let default_optimizer = match task {
-            _ if sshe => "sgd",
+            _ if sshe.is_some() => "sgd",
             Task::Logistic | Task::Poisson => "rmsprop",
             Task::Linear => "sgd",
         };
         let optimizers: &[&'static str] = match task {
-            Task::Logistic if sshe => {
+            Task::Logistic if sshe.is_some() => {
                 &["sgd", "rmsprop", "adam", "adagrad", "nesterov_momentum_sgd"]
             }
             Task::Poisson => &["sgd", "rmsprop", "adam", "adagrad"],
-            _ if sshe => &["sgd", "rmsprop", "adam", "adagrad"],
+            _ if sshe.is_some() => &["sgd", "rmsprop", "adam", "adagrad"],
             _ => &[
                 "sgd",
                 "rmsprop",
@@ -672,11 +677,9 @@ impl LinearParam {
             p.choice("multi_class", Some("ovr"), &["ovr"])?;
         }
         let callbacks = Callbacks::parse(&p, &[task.kind()])?;
-        let sshe = if sshe {
-            Some(SsheParam::parse(&p, task, penalty, optimizer, &callbacks)?)
-        } else {
-            None
-        };
+        if let Some(s) = &sshe {
+            s.check(task, penalty, optimizer, &callbacks)?;
+        }
         if cv.is_some() && callbacks.strategy && callbacks.validation_freqs.is_some() {
             return Err(Error::Unsupported {
                 parameter: "validation_freqs".into(),
@@ -749,14 +752,8 @@ impl LinearParam {
 }
 
 impl SsheParam {
-    /// FATE's `HeteroSSHELRParam.check` / `HeteroSSHELinRParam.check`.
-    fn parse(
-        p: &Params<'_>,
-        task: Task,
-        penalty: Penalty,
-        optimizer: OptimizerKind,
-        callbacks: &Callbacks,
-    ) -> Result<SsheParam> {
+    /// Reads `reveal_every_iter`, `reveal_strategy` and `use_mix_rand`.
+    fn read(p: &Params<'_>) -> Result<SsheParam> {
         let reveal_every_iter = p.bool("reveal_every_iter", false)?;
         let strategy = p
             .opt_str("reveal_strategy")?
@@ -773,44 +770,56 @@ impl SsheParam {
                 })
             }
         };
-        if encrypted_reveal_in_host && reveal_every_iter {
-            return Err(Error::param(
-                "reveal_strategy",
-                "encrypted_reveal_in_host cannot reveal every iteration: set reveal_every_iter false (FATE refuses it too)",
-            ));
-        }
-        if !reveal_every_iter {
-            if penalty == Penalty::L1 {
-                return Err(Error::param(
-                    "penalty",
-                    "with reveal_every_iter false the penalty must be L2 or none (as FATE): L1's soft threshold needs the weights in the clear",
-                ));
-            }
-            let allowed = match task {
-                Task::Logistic => matches!(optimizer, OptimizerKind::Sgd | OptimizerKind::Nesterov),
-                _ => optimizer == OptimizerKind::Sgd,
-            };
-            if !allowed {
-                return Err(Error::param(
-                    "optimizer",
-                    match task {
-                        Task::Logistic => "with reveal_every_iter false the optimizer must be sgd or nesterov_momentum_sgd (as FATE)",
-                        _ => "with reveal_every_iter false the optimizer must be sgd (as FATE)",
-                    },
-                ));
-            }
-            if callbacks.validation_freqs.is_some() {
-                return Err(Error::param(
-                    "callback_param.validation_freqs",
-                    "validation during training needs reveal_every_iter true (as FATE): the weights are secret-shared until the end",
-                ));
-            }
-        }
         Ok(SsheParam {
             reveal_every_iter,
             encrypted_reveal_in_host,
             use_mix_rand: p.bool("use_mix_rand", true)?,
         })
+    }
+
+    /// FATE's `HeteroSSHELRParam.check` / `HeteroSSHELinRParam.check`.
+    fn check(
+        &self,
+        task: Task,
+        penalty: Penalty,
+        optimizer: OptimizerKind,
+        callbacks: &Callbacks,
+    ) -> Result<()> {
+        if self.encrypted_reveal_in_host && self.reveal_every_iter {
+            return Err(Error::param(
+                "reveal_strategy",
+                "encrypted_reveal_in_host cannot reveal every iteration: set reveal_every_iter false (FATE refuses it too)",
+            ));
+        }
+        if self.reveal_every_iter {
+            return Ok(());
+        }
+        if penalty == Penalty::L1 {
+            return Err(Error::param(
+                "penalty",
+                "with reveal_every_iter false the penalty must be L2 or none (as FATE): L1's soft threshold needs the weights in the clear",
+            ));
+        }
+        let allowed = match task {
+            Task::Logistic => matches!(optimizer, OptimizerKind::Sgd | OptimizerKind::Nesterov),
+            _ => optimizer == OptimizerKind::Sgd,
+        };
+        if !allowed {
+            return Err(Error::param(
+                "optimizer",
+                match task {
+                    Task::Logistic => "with reveal_every_iter false the optimizer must be sgd or nesterov_momentum_sgd (as FATE)",
+                    _ => "with reveal_every_iter false the optimizer must be sgd (as FATE)",
+                },
+            ));
+        }
+        if callbacks.validation_freqs.is_some() {
+            return Err(Error::param(
+                "callback_param.validation_freqs",
+                "validation during training needs reveal_every_iter true (as FATE): the weights are secret-shared until the end",
+            ));
+        }
+        Ok(())
     }
 
     /// FATE's `reveal_strategy` value.
