@@ -9,6 +9,34 @@ use fateflow_component_core::memory::MemoryBudget;
 use fateflow_component_core::ComponentModel;
 use serde_json::{json, Value};
 
+/// Trains `module` between guest and host (no arbiter) on `train_data`, every party
+/// succeeding; the outcome and the guest's and host's models.
+fn trained(
+    memory: MemoryBudget,
+    store: &fateflow_tables::LocalTableStore,
+    module: &str,
+    params: Value,
+    g: &fateflow_component_core::TableRef,
+    h: &fateflow_component_core::TableRef,
+) -> (Outcome, ComponentModel, ComponentModel) {
+    let (out, results) = run_parties_in(
+        memory,
+        store,
+        module,
+        params.clone(),
+        ("train_data", g),
+        ("train_data", h),
+        false,
+        None,
+    );
+    for r in &results {
+        assert!(r.is_ok(), "{module} {params}: {r:?}");
+    }
+    let (_, gm) = out.guest.models().pop().unwrap();
+    let (_, hm) = out.host.models().pop().unwrap();
+    (out, gm, hm)
+}
+
 fn weights(model: &ComponentModel) -> (Vec<f64>, f64) {
     let header: Vec<String> = serde_json::from_value(model.param["header"].clone()).unwrap();
     let w = header
@@ -45,21 +73,14 @@ fn sshe_lr_follows_plaintext_sgd_in_both_modes() {
             "encrypt_param": {"key_length": 1024}, "reveal_every_iter": reveal
         });
         // A 1 MB budget: blocks of 64 rows (569 rows, 9 blocks).
-        let (out, results) = run_parties_in(
+        let (_, gm, hm) = trained(
             MemoryBudget::from_mb(1),
             &store,
             "HeteroSSHELR",
             params,
-            ("train_data", &g),
-            ("train_data", &h),
-            false,
-            None,
+            &g,
+            &h,
         );
-        for r in &results {
-            assert!(r.is_ok(), "reveal {reveal}: {r:?}");
-        }
-        let (_, gm) = out.guest.models().pop().unwrap();
-        let (_, hm) = out.host.models().pop().unwrap();
         let (w, b) = weights(&gm);
         close(
             &w,
@@ -99,20 +120,14 @@ fn sshe_linr_not_revealed_follows_plaintext_sgd() {
         "tol": 0.0, "init_param": {"init_method": "zeros"},
         "encrypt_param": {"key_length": 1024}
     });
-    let (out, results) = run_parties(
+    let (_, gm, hm) = trained(
+        MemoryBudget::default(),
         &store,
         "HeteroSSHELinR",
         params,
-        ("train_data", &g),
-        ("train_data", &h),
-        false,
-        None,
+        &g,
+        &h,
     );
-    for r in &results {
-        assert!(r.is_ok(), "{r:?}");
-    }
-    let (_, gm) = out.guest.models().pop().unwrap();
-    let (_, hm) = out.host.models().pop().unwrap();
     let (w, b) = weights(&gm);
     close(&w, &wg[..wg.len() - 1], 1e-4, "guest");
     assert!((b - wg[wg.len() - 1]).abs() < 1e-4, "intercept {b}");
@@ -138,20 +153,14 @@ fn sshe_linr_weights_the_errors() {
             "tol": 0.0, "init_param": {"init_method": "zeros"},
             "encrypt_param": {"key_length": 1024}, "reveal_every_iter": reveal
         });
-        let (out, results) = run_parties(
+        let (_, gm, hm) = trained(
+            MemoryBudget::default(),
             &store,
             "HeteroSSHELinR",
             params,
-            ("train_data", &g),
-            ("train_data", &h),
-            false,
-            None,
+            &g,
+            &h,
         );
-        for r in &results {
-            assert!(r.is_ok(), "{r:?}");
-        }
-        let (_, gm) = out.guest.models().pop().unwrap();
-        let (_, hm) = out.host.models().pop().unwrap();
         let (wgot, b) = weights(&gm);
         close(&wgot, &wg[..wg.len() - 1], 1e-4, "guest");
         assert!((b - wg[wg.len() - 1]).abs() < 1e-4, "intercept {b}");
@@ -253,20 +262,14 @@ fn encrypted_reveal_in_host_scores_as_the_plaintext_model() {
         "tol": 0.0, "init_param": {"init_method": "zeros"},
         "encrypt_param": {"key_length": 1024}, "reveal_strategy": "encrypted_reveal_in_host"
     });
-    let (out, results) = run_parties(
+    let (out, gm, hm) = trained(
+        MemoryBudget::default(),
         &store,
         "HeteroSSHELR",
         params.clone(),
-        ("train_data", &g),
-        ("train_data", &h),
-        false,
-        None,
+        &g,
+        &h,
     );
-    for r in &results {
-        assert!(r.is_ok(), "{r:?}");
-    }
-    let (_, gm) = out.guest.models().pop().unwrap();
-    let (_, hm) = out.host.models().pop().unwrap();
     assert_eq!(hm.param["weight"], json!({}));
     assert_eq!(
         hm.param["encrypted_weight"].as_object().unwrap().len(),

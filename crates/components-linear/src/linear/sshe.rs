@@ -49,11 +49,11 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Layout};
 use super::optimizer::Optimizer;
-use super::param::{EarlyStop, OptimizerKind, Penalty, Task};
+use super::param::{EarlyStop, LinearParam, OptimizerKind, Penalty, Task};
 use super::train::{
-    apply_step, converged, host_batches, pipeline_rows, scalar_columns, send_batches, Batch,
-    BatchRows, Batches, BestModels, Blocks, EpochVerdict, FitResult, Recorder, Run, Step,
-    Validator,
+    apply_step, converged, host_batches, penalty_value, pipeline_rows, sample_weight_scale,
+    scalar_columns, send_batches, Batch, BatchRows, Batches, BestModels, Blocks, EpochVerdict,
+    FitResult, Recorder, Run, Step, Validator,
 };
 use crate::error::{Error, Result};
 use crate::wire::{decode_ciphers, encode_ciphers};
@@ -698,7 +698,7 @@ pub(crate) fn fit_guest(
         _ => &[],
     };
     send_batches(run, &init_tag, data, announced, &[aligned])?;
-    let weight_scale = weight_scale(run, data)?;
+    let weight_scale = sample_weight_scale(run, data)?;
     let setup = Setup {
         block_rows: pipeline_rows(run.ctx.memory, param.key_length),
         guest_k: k,
@@ -761,31 +761,16 @@ pub(crate) fn fit_guest(
             if sshe.reveal_every_iter {
                 session.send_u128("grad_peer", &tag, &g.peer)?;
                 let theirs = session.get_u128("grad_peer", &tag, k)?;
-                let grad: Vec<f64> = vec_add(&g.own, &theirs)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, v)| {
-                        let reg = if j < data.k && param.penalty == Penalty::L2 {
-                            param.alpha * wf[j]
-                        } else {
-                            0.0
-                        };
-                        sshare::decode_at(v, F) + reg
-                    })
-                    .collect();
-                batch_loss += penalty(param, &wf[..data.k]);
-                let step = Step {
-                    delta: optimizer.delta(&grad),
-                    shrink: if param.penalty == Penalty::L1 {
-                        param.alpha * optimizer.current_lr()
-                    } else {
-                        0.0
-                    },
-                };
-                for (mv, d) in moved.iter_mut().zip(&step.delta) {
-                    *mv += d;
-                }
-                apply_step(&mut wf, &step, data.k);
+                batch_loss += penalty_value(param, &wf[..data.k]);
+                reveal_step(
+                    param,
+                    &mut optimizer,
+                    &mut wf,
+                    data.k,
+                    &g.own,
+                    &theirs,
+                    &mut moved,
+                );
             } else {
                 if param.penalty == Penalty::L2 {
                     let u = [shares.own.clone(), shares.peer.clone()].concat();
@@ -944,30 +929,15 @@ pub(crate) fn fit_host(run: &Run<'_>, data: &Dataset) -> Result<FitResult> {
             if sshe.reveal_every_iter {
                 let theirs = session.get_u128("grad_peer", &tag, k)?;
                 session.send_u128("grad_peer", &tag, &g.peer)?;
-                let grad: Vec<f64> = vec_add(&g.own, &theirs)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, v)| {
-                        let reg = if param.penalty == Penalty::L2 {
-                            param.alpha * wf[j]
-                        } else {
-                            0.0
-                        };
-                        sshare::decode_at(v, F) + reg
-                    })
-                    .collect();
-                let step = Step {
-                    delta: optimizer.delta(&grad),
-                    shrink: if param.penalty == Penalty::L1 {
-                        param.alpha * optimizer.current_lr()
-                    } else {
-                        0.0
-                    },
-                };
-                for (mv, d) in moved.iter_mut().zip(&step.delta) {
-                    *mv += d;
-                }
-                apply_step(&mut wf, &step, k);
+                reveal_step(
+                    param,
+                    &mut optimizer,
+                    &mut wf,
+                    k,
+                    &g.own,
+                    &theirs,
+                    &mut moved,
+                );
             } else {
                 if param.penalty == Penalty::L2 {
                     // Aligned with the guest's [own (guest's), peer (host's)] order.
@@ -1049,12 +1019,41 @@ fn loss_value(task: Task, sum: u128, m: usize) -> f64 {
     }
 }
 
-fn penalty(param: &super::param::LinearParam, w: &[f64]) -> f64 {
-    match param.penalty {
-        Penalty::L2 => 0.5 * param.alpha * w.iter().map(|x| x * x).sum::<f64>(),
-        Penalty::L1 => param.alpha * w.iter().map(|x| x.abs()).sum::<f64>(),
-        Penalty::None => 0.0,
+/// `reveal_every_iter`: our gradient from our share and the peer's, L2 on the first
+/// `features` weights (not the intercept), the optimizer's step, L1's soft threshold.
+fn reveal_step(
+    param: &LinearParam,
+    optimizer: &mut Optimizer,
+    w: &mut [f64],
+    features: usize,
+    own: &[u128],
+    theirs: &[u128],
+    moved: &mut [f64],
+) {
+    let grad: Vec<f64> = vec_add(own, theirs)
+        .into_iter()
+        .enumerate()
+        .map(|(j, v)| {
+            let reg = if j < features && param.penalty == Penalty::L2 {
+                param.alpha * w[j]
+            } else {
+                0.0
+            };
+            sshare::decode_at(v, F) + reg
+        })
+        .collect();
+    let step = Step {
+        delta: optimizer.delta(&grad),
+        shrink: if param.penalty == Penalty::L1 {
+            param.alpha * optimizer.current_lr()
+        } else {
+            0.0
+        },
+    };
+    for (mv, d) in moved.iter_mut().zip(&step.delta) {
+        *mv += d;
     }
+    apply_step(w, &step, features);
 }
 
 /// The end of training without `reveal_every_iter`. `respectively`: each party sends
@@ -1196,28 +1195,6 @@ fn keys<'r>(run: &'r Run<'r>, peer: Party, first: bool, tag: &str) -> Result<Ses
 
 fn run_start(run: &Run<'_>, k: usize) -> Result<(usize, Vec<f64>)> {
     run.start(k)
-}
-
-/// FATE's `scale_sample_weight`: the weights scaled to sum to the row count.
-fn weight_scale(run: &Run<'_>, data: &Dataset) -> Result<Option<f64>> {
-    if !data.has_weights() {
-        return Ok(None);
-    }
-    let sum = data.weight_sum()?;
-    if !(sum.is_finite() && sum > 0.0) {
-        return Err(Error::InvalidValue {
-            table: data.table.clone(),
-            sid: String::new(),
-            column: "sample weight".into(),
-            reason: format!("the sample weights sum to {sum}; they must sum to a positive number"),
-        });
-    }
-    let scale = data.n() as f64 / sum;
-    run.ctx.tracker.info(&format!(
-        "sample weights: errors weighted per row, weights scaled by {scale:.6} to sum to {} rows",
-        data.n()
-    ));
-    Ok(Some(scale))
 }
 
 #[cfg(test)]

@@ -639,7 +639,7 @@ pub(super) fn linear(x: &Block, w: &[f64], intercept: bool) -> Vec<f64> {
         .collect()
 }
 
-fn penalty_value(param: &LinearParam, w: &[f64]) -> f64 {
+pub(super) fn penalty_value(param: &LinearParam, w: &[f64]) -> f64 {
     match param.penalty {
         Penalty::L2 => 0.5 * param.alpha * w.iter().map(|x| x * x).sum::<f64>(),
         Penalty::L1 => param.alpha * w.iter().map(|x| x.abs()).sum::<f64>(),
@@ -1165,6 +1165,15 @@ fn guest_weight_scale(run: &Run<'_>, data: &Dataset) -> Result<Option<f64>> {
             "optimizer",
             format!("{module} with sample weights (SampleWeight) does not support `sqn` yet; use another optimizer"),
         ));
+    }
+    sample_weight_scale(run, data)
+}
+
+/// FATE's `scale_sample_weight`: the factor that makes the sample weights sum to the row
+/// count (`None` without weights).
+pub(super) fn sample_weight_scale(run: &Run<'_>, data: &Dataset) -> Result<Option<f64>> {
+    if !data.has_weights() {
+        return Ok(None);
     }
     let sum = data.weight_sum()?;
     if !(sum.is_finite() && sum > 0.0) {
