@@ -6,28 +6,17 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::parties::labeled;
 use common::registry;
+use common::temp_store;
 use common::{context, MemoryHub, RecordingTracker};
-use common::{temp_store, upload_example};
 use fateflow_component_core::{ComponentModel, ModelInput, Result, TableRef};
 use fateflow_domain::Role;
-use fateflow_tables::{read_all, write_frame, LocalTableStore, TableId, WriteMode};
+use fateflow_tables::LocalTableStore;
 use serde_json::{json, Value};
 
 const GUEST: u64 = 9999;
 const HOST: u64 = 10000;
-
-fn labeled(store: &LocalTableStore, file: &str, label: Option<&str>) -> TableRef {
-    let raw = upload_example(store, file);
-    let id = TableId::new(&raw.namespace, &raw.name).unwrap();
-    let mut frame = read_all(store, &id).unwrap();
-    if let Some(l) = label {
-        frame = frame.with_label(l).unwrap();
-    }
-    let out = TableId::new("experiment", format!("{}_l", raw.name)).unwrap();
-    write_frame(store, &out, &frame, 4, WriteMode::Replace).unwrap();
-    TableRef::new("experiment", format!("{}_l", raw.name))
-}
 
 struct Outcome {
     guest: RecordingTracker,
