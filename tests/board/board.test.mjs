@@ -194,6 +194,19 @@ try {
   await page.unroute("**/v1/tracking/component/output/model");
   await page.unroute("**/v1/tracking/component/metric/all");
 
+  // 7. Audit: a grant made through the API shows as the partner's grant and as an
+  // operator entry of a verified hash chain.
+  await api("permission/grant", { party_id: 9998, component: "reader,heterolr", dataset: [{ namespace: "board", name: "breast_hetero_guest" }] });
+  await page.goto(`${base}/#/audit`);
+  await page.waitForSelector('[data-testid="chain"] [data-ok]', { timeout: 15000 });
+  check(await page.locator('[data-testid="chain"] [data-ok="true"]').count() === 1, "the audit page says the hash chain verifies");
+  const grantRow = await page.locator('[data-testid="grants"] tbody tr').first().textContent();
+  check(grantRow.includes("9998") && grantRow.includes("heterolr") && grantRow.includes("board.breast_hetero_guest"), `the partner's grants are listed: ${grantRow}`);
+  await page.waitForSelector('[data-testid="audit"] tbody tr[data-seq]', { timeout: 15000 });
+  const entry = await page.locator('[data-testid="audit"] tbody tr[data-seq]').first().textContent();
+  check(entry.includes("permission/grant") && entry.includes("operator"), `the grant is in the log: ${entry.replace(/\s+/g, " ")}`);
+  await page.screenshot({ path: `${shots}/08-audit.png`, fullPage: true });
+
   check(violations.length === 0, `no Content Security Policy violations: ${violations.join(" | ")}`);
 } finally {
   await browser.close();

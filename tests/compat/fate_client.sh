@@ -391,5 +391,22 @@ for i in $(seq 10); do
 done
 echo "tasks: $(get task_query2 '" ".join("%s/%s:%s" % (t["f_component_name"], t["f_role"], t["f_party_status"]) for t in r["data"])')"
 
+# ---------------------------------------------------------------------------------
+step "flow privilege grant / query / delete (FATE's permission verbs)"
+cat >"$WORK/grant.json" <<EOF
+{"party_id": 9998, "component": "reader,dataio,heterolr",
+ "dataset": [{"namespace": "experiment", "name": "breast_hetero_guest"}]}
+EOF
+flow grant privilege grant -c "$WORK/grant.json"
+flow grant_query privilege query -p 9998
+expect grant_query 'sorted(r["data"]["component"]) == ["datatransform", "heterolr", "reader"] and r["data"]["dataset"] == [{"namespace": "experiment", "name": "breast_hetero_guest"}]' \
+    "the grant is listed (dataio stored as its module, datatransform)"
+cat >"$WORK/revoke.json" <<EOF
+{"party_id": 9998, "component": "*", "dataset": "*"}
+EOF
+flow revoke privilege delete -c "$WORK/revoke.json"
+flow revoke_query privilege query -p 9998
+expect revoke_query 'r["data"] == {"component": [], "dataset": []}' "delete with * removed every grant"
+
 step "done"
 echo "PASS: fate-client $CLIENT_VERSION against $BIN in $(($(date +%s) - T0)) s"

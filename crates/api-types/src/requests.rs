@@ -369,3 +369,69 @@ mod tests {
         );
     }
 }
+
+/// `POST /permission/grant`, `/permission/delete` and `/permission/query` (`flow
+/// privilege grant -c`, `delete -c`, `query -p`): what one source party may use here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PermissionChange {
+    /// The partner party the grant is for (a number or a string of digits).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub party_id: Option<String>,
+    /// Component modules, comma-separated, or `*` for every module.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub component: Option<String>,
+    /// Tables: a list of `{namespace, name}`, one such object, or `*` for every table.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub dataset: Value,
+}
+
+/// `POST /audit/query`: the site's audit log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// One job.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub job_id: Option<String>,
+    /// One partner party.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub party_id: Option<String>,
+    /// One command (`create`, `task/start`, `permission/grant`, ...).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub command: Option<String>,
+    /// Only refusals.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_bool"
+    )]
+    pub refused: Option<bool>,
+    /// Page size (default 100, at most 1000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_int"
+    )]
+    pub limit: Option<i64>,
+    /// Entries to skip.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_int"
+    )]
+    pub offset: Option<i64>,
+}

@@ -148,6 +148,12 @@ pub enum Command {
     /// Server information.
     #[command(subcommand)]
     Server(commands::server::Command),
+    /// Grant, remove and list what partner parties may use at this site.
+    #[command(subcommand)]
+    Privilege(commands::privilege::Command),
+    /// The site's audit log: query, verify its hash chain, a job's command digest.
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
 }
 
 /// Rewrites FATE's multi-letter short option `-cpn` into `--component-name`, which

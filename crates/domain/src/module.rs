@@ -747,6 +747,14 @@ pub fn lookup(name: &str) -> Option<&'static ModuleInfo> {
         .find(|m| m.name == name || m.aliases.contains(&name))
 }
 
+/// A module by its name or an alias, ignoring case (permission grants name modules in
+/// lowercase, as FATE's do).
+pub fn lookup_ignore_case(name: &str) -> Option<&'static ModuleInfo> {
+    MODULES.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(name) || m.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
 /// The known module whose name is closest to `name`, for "did you mean" hints.
 pub fn closest(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();

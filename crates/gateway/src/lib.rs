@@ -14,6 +14,7 @@
 //! The wire format is protobuf ([`proto`]); payloads are typed JSON of known types or
 //! raw bytes for the mailbox.
 
+pub mod audit;
 pub mod client;
 pub mod health;
 pub mod mirror;

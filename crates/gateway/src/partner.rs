@@ -2,6 +2,7 @@
 //! in-process, others through their site's gateway; task changes of jobs initiated
 //! elsewhere are reported back to the initiator.
 
+use crate::audit::{self, Entry};
 use crate::client::Peers;
 use crate::mirror::{self, TaskState};
 use crate::proto::{CommandRequest, JobStatusRequest, ReportRequest};
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use fateflow_domain::{Party, Role};
 use fateflow_scheduler::local::LocalPartner;
 use fateflow_scheduler::{CommandError, InitiatorView, Partner, PartyCommand, PartyController};
-use fateflow_storage::{JobFilter, MetadataStore};
+use fateflow_storage::{Direction, JobFilter, MetadataStore};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,18 +103,56 @@ impl Partner for SitePartner {
             dst_party_id: party.party_id,
             command_json,
         };
-        let reply = self.peers.command(req).await.map_err(|e| {
-            let address = self
-                .peers
-                .route(party.party_id)
-                .map(|r| r.address.clone())
-                .unwrap_or_default();
-            unreachable(format!(
-                "site gateway of party {} ({address}): {}",
-                party.party_id,
-                e.message()
-            ))
-        })?;
+        let body_hash_input = req.command_json.clone();
+        let sent = |decision: &'static str, detail: String| {
+            let store = self.store.clone();
+            let body = &body_hash_input;
+            let command = command.clone();
+            async move {
+                audit::record(
+                    store.as_ref(),
+                    Entry {
+                        direction: Direction::Sent,
+                        partner: (party.party_id, party.role.as_str()),
+                        local_party_id: src.party_id,
+                        fingerprint: "",
+                        command: &command,
+                        job_id,
+                        datasets: "",
+                        decision,
+                        detail: &detail,
+                        body,
+                    },
+                )
+                .await
+            }
+        };
+        let reply = match self.peers.command(req).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                let address = self
+                    .peers
+                    .route(party.party_id)
+                    .map(|r| r.address.clone())
+                    .unwrap_or_default();
+                let message = format!(
+                    "site gateway of party {} ({address}): {}",
+                    party.party_id,
+                    e.message()
+                );
+                sent("unreachable", message.clone()).await;
+                return Err(unreachable(message));
+            }
+        };
+        if reply.ok {
+            sent("ok", String::new()).await;
+        } else {
+            sent(
+                "refused",
+                format!("retcode {}: {}", reply.retcode, reply.message),
+            )
+            .await;
+        }
         match mirror::decode_tasks(&reply.tasks_json) {
             Ok(tasks) => {
                 if let Err(e) = mirror::apply(&self.controller, party.party_id, &tasks).await {

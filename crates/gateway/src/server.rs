@@ -7,6 +7,7 @@
 //! certificate the connection presented. A refusal is logged with the party, the
 //! presented fingerprint and the reason.
 
+use crate::audit::{self, Entry};
 use crate::mirror::{self, TaskState};
 use crate::proto::{
     party, CommandReply, CommandRequest, GatewayServer, Handler, JobStatusReply, JobStatusRequest,
@@ -15,8 +16,9 @@ use crate::proto::{
 use crate::tls::{fingerprint, Routes};
 use fateflow_domain::Party;
 use fateflow_federation::Mailbox;
+use fateflow_scheduler::permission::{Decision, PermissionGate};
 use fateflow_scheduler::{Event, EventSender, PartyCommand, PartyController};
-use fateflow_storage::{JobFilter, MetadataStore};
+use fateflow_storage::{Direction, JobFilter, MetadataStore};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -103,11 +105,13 @@ pub struct GatewayService {
     pub routes: Arc<Routes>,
     /// The scheduler's inbox (a report triggers a round).
     pub events: EventSender,
+    /// What partners may use here.
+    pub permissions: Arc<PermissionGate>,
 }
 
 impl GatewayService {
     /// Checks that the connection's certificate is the one routed for `party_id`.
-    fn authorize<T>(
+    async fn authorize<T>(
         &self,
         req: &tonic::Request<T>,
         party_id: u64,
@@ -116,7 +120,7 @@ impl GatewayService {
         let Some(peer) = req.extensions().get::<PeerInfo>() else {
             return Err(RpcStatus::unauthenticated("no client certificate"));
         };
-        match self.routes.parties.get(&party_id) {
+        let refused = match self.routes.parties.get(&party_id) {
             None => {
                 tracing::warn!(party_id, peer = %peer.addr, presented = %peer.fingerprint, what, "gateway refused: the party is not in the routes");
                 Err(RpcStatus::permission_denied(format!(
@@ -131,6 +135,65 @@ impl GatewayService {
                 )))
             }
             Some(_) => Ok(()),
+        };
+        if let Err(status) = &refused {
+            audit::record(
+                self.store.as_ref(),
+                Entry {
+                    direction: Direction::Received,
+                    partner: (party_id, ""),
+                    local_party_id: 0,
+                    fingerprint: &peer.fingerprint,
+                    command: what,
+                    job_id: "",
+                    datasets: "",
+                    decision: "refused",
+                    detail: status.message(),
+                    body: &[],
+                },
+            )
+            .await;
+        }
+        refused
+    }
+
+    /// What the permission rules say about a partner's command: `create` is checked on
+    /// the job it carries, the commands that make work happen on the job held here;
+    /// status syncs and stops always pass (a partner can always end what it started).
+    async fn permission(
+        &self,
+        job_id: &str,
+        src: Party,
+        dst: Party,
+        cmd: &PartyCommand,
+    ) -> Result<Decision, RpcStatus> {
+        let pass = Decision {
+            datasets: String::new(),
+            outcome: Ok(()),
+        };
+        match cmd {
+            PartyCommand::CreateJob {
+                dsl, runtime_conf, ..
+            } => {
+                // An invalid job is the controller's to refuse, with its own reasons.
+                let Ok(job) = self.controller.parsed_jobs().get(job_id, dsl, runtime_conf) else {
+                    return Ok(pass);
+                };
+                self.permissions
+                    .check_job(&job, src.party_id, dst)
+                    .await
+                    .map_err(|e| RpcStatus::internal(e.to_string()))
+            }
+            PartyCommand::ApplyResource
+            | PartyCommand::StartJob
+            | PartyCommand::CreateTask { .. }
+            | PartyCommand::StartTask { .. }
+            | PartyCommand::PrepareRerun => self
+                .permissions
+                .check_stored_job(&self.controller, job_id, dst)
+                .await
+                .map_err(|e| RpcStatus::internal(e.to_string())),
+            _ => Ok(pass),
         }
     }
 
@@ -198,7 +261,11 @@ impl Handler for GatewayService {
         req: tonic::Request<CommandRequest>,
     ) -> Result<tonic::Response<CommandReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
-        self.authorize(&req, src_id, "command")?;
+        self.authorize(&req, src_id, "command").await?;
+        let req_fingerprint = req
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|p| p.fingerprint.clone());
         let r = req.into_inner();
         let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
         let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;
@@ -209,9 +276,52 @@ impl Handler for GatewayService {
                 dst.party_id
             )));
         }
-        self.check_initiator(&r.job_id, src, dst, &cmd).await?;
+        let fingerprint = req_fingerprint.unwrap_or_default();
+        let entry = |decision: &'static str, datasets: String, detail: String| {
+            let (store, r, fp) = (self.store.clone(), &r, fingerprint.clone());
+            let command = cmd.name();
+            async move {
+                audit::record(
+                    store.as_ref(),
+                    Entry {
+                        direction: Direction::Received,
+                        partner: (src.party_id, src.role.as_str()),
+                        local_party_id: dst.party_id,
+                        fingerprint: &fp,
+                        command,
+                        job_id: &r.job_id,
+                        datasets: &datasets,
+                        decision,
+                        detail: &detail,
+                        body: &r.command_json,
+                    },
+                )
+                .await
+            }
+        };
+        if let Err(status) = self.check_initiator(&r.job_id, src, dst, &cmd).await {
+            entry("refused", String::new(), status.message().to_string()).await;
+            return Err(status);
+        }
+        let decision = self.permission(&r.job_id, src, dst, &cmd).await?;
+        if let Err(refusal) = decision.outcome {
+            tracing::warn!(job_id = %r.job_id, %src, %dst, command = cmd.name(), reason = %refusal.message, "permission check failed");
+            entry("refused", decision.datasets, refusal.message.clone()).await;
+            return Ok(tonic::Response::new(CommandReply {
+                ok: false,
+                retcode: refusal.retcode,
+                message: refusal.message,
+                data_json: Vec::new(),
+                tasks_json: Vec::new(),
+            }));
+        }
         tracing::debug!(job_id = %r.job_id, %src, %dst, command = cmd.name(), "gateway command");
-        let outcome = self.controller.handle(&r.job_id, dst, cmd).await;
+        let outcome = self.controller.handle(&r.job_id, dst, cmd.clone()).await;
+        let detail = match &outcome {
+            Ok(_) => "ok".to_string(),
+            Err(refusal) => format!("retcode {}: {}", refusal.retcode, refusal.message),
+        };
+        entry("allowed", decision.datasets, detail).await;
         let tasks = mirror::party_tasks(self.store.as_ref(), &r.job_id, dst)
             .await
             .unwrap_or_default();
@@ -240,7 +350,12 @@ impl Handler for GatewayService {
         req: tonic::Request<ReportRequest>,
     ) -> Result<tonic::Response<ReportReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
-        self.authorize(&req, src_id, "report")?;
+        self.authorize(&req, src_id, "report").await?;
+        let fingerprint = req
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|p| p.fingerprint.clone())
+            .unwrap_or_default();
         let r = req.into_inner();
         let tasks = mirror::decode_tasks(&r.tasks_json).map_err(RpcStatus::from)?;
         if let Some(t) = tasks.iter().find(|t| t.job_id != r.job_id) {
@@ -283,6 +398,28 @@ impl Handler for GatewayService {
             .await
             .map_err(RpcStatus::from)?;
         if changed > 0 {
+            let states: Vec<String> = tasks
+                .iter()
+                .map(|t| format!("{} {}", t.component_name, t.party_status))
+                .collect();
+            audit::record(
+                self.store.as_ref(),
+                Entry {
+                    direction: Direction::Received,
+                    partner: (src_id, tasks.first().map(|t| t.role.as_str()).unwrap_or("")),
+                    local_party_id: job.party_id,
+                    fingerprint: &fingerprint,
+                    command: "report",
+                    job_id: &r.job_id,
+                    datasets: "",
+                    decision: "allowed",
+                    detail: &states.join(", "),
+                    body: &r.tasks_json,
+                },
+            )
+            .await;
+        }
+        if changed > 0 {
             log_failures(src_id, &tasks);
             let _ = self.events.send(Event::Schedule(r.job_id.clone()));
         }
@@ -312,7 +449,7 @@ impl Handler for GatewayService {
             }
             r
         };
-        self.authorize(&probe, key.src.party_id, "push")?;
+        self.authorize(&probe, key.src.party_id, "push").await?;
         if !self.controller.hosts(key.dst.party_id) {
             return Err(RpcStatus::not_found(format!(
                 "party {} is not hosted by this site",
@@ -320,16 +457,50 @@ impl Handler for GatewayService {
             )));
         }
         // Only for a job of the destination party here that includes the sender.
-        if let Err(reason) = self
+        let job_id = match self
             .controller
             .check_federation_sender(&key.session, key.src, key.dst)
             .await
         {
-            tracing::warn!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, %reason, "gateway refused a federation message");
-            return Err(match reason {
-                fateflow_scheduler::Error::Invalid(m) => RpcStatus::permission_denied(m),
-                e => RpcStatus::internal(e.to_string()),
-            });
+            Ok(job_id) => job_id,
+            Err(reason) => {
+                tracing::warn!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, %reason, "gateway refused a federation message");
+                return Err(match reason {
+                    fateflow_scheduler::Error::Invalid(m) => RpcStatus::permission_denied(m),
+                    e => RpcStatus::internal(e.to_string()),
+                });
+            }
+        };
+        // The data plane of a job held here for a partner runs only while the partner
+        // holds its grants.
+        let decision = self
+            .permissions
+            .check_stored_job(&self.controller, &job_id, key.dst)
+            .await
+            .map_err(|e| RpcStatus::internal(e.to_string()))?;
+        if let Err(refusal) = decision.outcome {
+            tracing::warn!(session = %key.session, name = %key.name, src = %key.src, dst = %key.dst, reason = %refusal.message, "gateway refused a federation message: permission");
+            audit::record(
+                self.store.as_ref(),
+                Entry {
+                    direction: Direction::Received,
+                    partner: (key.src.party_id, key.src.role.as_str()),
+                    local_party_id: key.dst.party_id,
+                    fingerprint: &probe
+                        .extensions()
+                        .get::<PeerInfo>()
+                        .map(|p| p.fingerprint.clone())
+                        .unwrap_or_default(),
+                    command: "push",
+                    job_id: &job_id,
+                    datasets: &decision.datasets,
+                    decision: "refused",
+                    detail: &format!("message `{}`: {}", key.name, refusal.message),
+                    body: &[],
+                },
+            )
+            .await;
+            return Err(RpcStatus::permission_denied(refusal.message));
         }
         let total = header.total_size;
         let limit = self.mailbox.max_message() as u64;
@@ -406,7 +577,7 @@ impl Handler for GatewayService {
         req: tonic::Request<PingRequest>,
     ) -> Result<tonic::Response<PingReply>, RpcStatus> {
         let src = req.get_ref().src_party_id;
-        self.authorize(&req, src, "ping")?;
+        self.authorize(&req, src, "ping").await?;
         Ok(tonic::Response::new(PingReply {
             party_ids: self.controller.config().parties.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -418,7 +589,7 @@ impl Handler for GatewayService {
         req: tonic::Request<JobStatusRequest>,
     ) -> Result<tonic::Response<JobStatusReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
-        self.authorize(&req, src_id, "job status")?;
+        self.authorize(&req, src_id, "job status").await?;
         let r = req.into_inner();
         let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
         let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;

@@ -28,6 +28,7 @@ pub mod local;
 pub mod model;
 pub mod parsed;
 pub mod partner;
+pub mod permission;
 pub mod reconcile;
 pub mod remote;
 pub mod upload;

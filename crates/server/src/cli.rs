@@ -1,6 +1,6 @@
 //! Command-line arguments.
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -171,6 +171,21 @@ pub struct ServerOptions {
     /// metadata rows; pipeline models stay). Off unless given.
     #[arg(long, env = "FATEFLOW_RETENTION_DAYS")]
     pub retention_days: Option<f64>,
+    /// Permission checks on what partner sites ask of this one: `on` (a partner may
+    /// use only the components and tables this site's operator granted it with `flow
+    /// privilege grant`) or `off` (FATE's default: any routed partner may use any
+    /// component on any table). Parties hosted by this site are never checked.
+    #[arg(long, env = "FATEFLOW_PERMISSION", value_enum, default_value_t = Switch::On)]
+    pub permission: Switch,
+}
+
+/// A feature switch.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 impl ServerOptions {
@@ -192,6 +207,7 @@ impl ServerOptions {
             detect_seconds: 5.0,
             heartbeat_timeout: 60,
             retention_days: None,
+            permission: Switch::On,
         }
     }
 }

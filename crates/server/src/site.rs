@@ -225,6 +225,17 @@ impl Site {
                 },
             ));
         }
+        let permissions = Arc::new(fateflow_scheduler::permission::PermissionGate::new(
+            store.clone(),
+            opts.permission == crate::cli::Switch::On,
+        ));
+        if gopts.routes.is_some() {
+            if permissions.enabled() {
+                tracing::info!("permission checks are on: partner sites may use only the components and tables granted to them (flow privilege grant)");
+            } else {
+                tracing::warn!("permission checks are OFF (--permission off): any routed partner may create jobs here with any component on any table");
+            }
+        }
         let data_dir_for_mailbox = data_dir.clone();
         let gateway_store = store.clone();
         let state = AppState {
@@ -237,6 +248,7 @@ impl Site {
             auth: Arc::new(auth),
             started: std::time::Instant::now(),
             listen: addr,
+            permissions: permissions.clone(),
         };
         let mailbox = Arc::new(fateflow_federation::Mailbox::new(
             fateflow_federation::MailboxConfig {
@@ -268,6 +280,7 @@ impl Site {
                 mailbox: mailbox.clone(),
                 routes: Arc::new(g.peers.routes().clone()),
                 events: events.clone(),
+                permissions,
             });
             gateway_task = Some(tokio::spawn(async move {
                 if let Err(e) = fateflow_gateway::server::serve(listener, g.tls, service).await {

@@ -8,9 +8,11 @@
 //! Status changes are compare-and-set and obey the transition rules of
 //! [`fateflow_domain::status`]: a refused change returns `Ok(false)`, never an error.
 
+mod audit;
 mod records;
 mod sqlite;
 
+pub use audit::*;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -247,4 +249,22 @@ pub trait MetadataStore: Send + Sync {
     /// component models) in one transaction; pipeline models stay. Returns the number
     /// of rows deleted.
     async fn delete_job_records(&self, job_id: &str) -> Result<u64>;
+
+    // ----- permissions
+    /// Grants `grants` to `src_party_id`; returns how many were new.
+    async fn grant_permissions(&self, src_party_id: u64, grants: &[Grant], now: i64)
+        -> Result<u64>;
+    /// Removes grants; a wildcard removes every grant of its kind. Returns how many
+    /// rows went.
+    async fn revoke_permissions(&self, src_party_id: u64, grants: &[Grant]) -> Result<u64>;
+    /// The grants of one party, or of every party.
+    async fn query_permissions(&self, src_party_id: Option<u64>) -> Result<Vec<GrantRecord>>;
+
+    // ----- audit log
+    /// Appends an entry, chained to the last one in the same transaction.
+    async fn append_audit(&self, entry: &AuditDraft) -> Result<AuditRecord>;
+    /// Entries matching a filter, and their total count before paging.
+    async fn query_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, u64)>;
+    /// Recomputes every link of the chain, oldest first.
+    async fn verify_audit(&self) -> Result<ChainCheck>;
 }

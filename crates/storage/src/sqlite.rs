@@ -1,5 +1,6 @@
 //! The SQLite implementation of [`MetadataStore`].
 
+use crate::audit::*;
 use crate::records::*;
 use crate::{Error, MetadataStore, Result};
 use async_trait::async_trait;
@@ -19,6 +20,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     pool: SqlitePool,
 }
+
+mod audit_rows;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1387,6 +1390,30 @@ impl MetadataStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn grant_permissions(&self, src: u64, grants: &[Grant], now: i64) -> Result<u64> {
+        self.grant_rows(src, grants, now).await
+    }
+
+    async fn revoke_permissions(&self, src: u64, grants: &[Grant]) -> Result<u64> {
+        self.revoke_rows(src, grants).await
+    }
+
+    async fn query_permissions(&self, src: Option<u64>) -> Result<Vec<GrantRecord>> {
+        self.grant_list(src).await
+    }
+
+    async fn append_audit(&self, entry: &AuditDraft) -> Result<AuditRecord> {
+        self.audit_append(entry).await
+    }
+
+    async fn query_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, u64)> {
+        self.audit_query(filter).await
+    }
+
+    async fn verify_audit(&self) -> Result<ChainCheck> {
+        self.audit_verify().await
     }
 }
 

@@ -659,3 +659,178 @@ async fn delete_job_records_removes_one_job_and_keeps_models_and_other_jobs() {
     assert_eq!(s.job_output_data("k").await.unwrap().len(), 1);
     assert_eq!(s.delete_job_records("j").await.unwrap(), 0);
 }
+
+fn audit_draft(i: u64, decision: &str) -> AuditDraft {
+    AuditDraft {
+        time: 1_000 + i as i64,
+        direction: Direction::Received,
+        party_id: 9999,
+        role: "guest".into(),
+        local_party_id: 10000,
+        fingerprint: "f".repeat(64),
+        command: "create".into(),
+        job_id: format!("job{}", i % 2),
+        datasets: "experiment.breast_hetero_host".into(),
+        decision: decision.into(),
+        detail: String::new(),
+        body_sha256: sha256_hex(&i.to_be_bytes()),
+    }
+}
+
+#[tokio::test]
+async fn grants_are_kept_per_party_and_revoked_by_value_or_wildcard() {
+    let s = SqliteStore::memory().await.unwrap();
+    let ds = |ns: &str, n: &str| Grant::Dataset {
+        namespace: ns.into(),
+        name: n.into(),
+    };
+    let cpn = |n: &str| Grant::Component { name: n.into() };
+    let new = s
+        .grant_permissions(
+            9999,
+            &[
+                cpn("reader"),
+                cpn("heterolr"),
+                ds("exp", "a"),
+                ds("exp", "b"),
+            ],
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new, 4);
+    // Granting again changes nothing; another party's grants stay apart.
+    assert_eq!(
+        s.grant_permissions(9999, &[cpn("reader")], 6)
+            .await
+            .unwrap(),
+        0
+    );
+    s.grant_permissions(10000, &[Grant::all_components()], 7)
+        .await
+        .unwrap();
+    let mine: Vec<Grant> = s
+        .query_permissions(Some(9999))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grant)
+        .collect();
+    assert_eq!(
+        mine,
+        vec![
+            cpn("heterolr"),
+            cpn("reader"),
+            ds("exp", "a"),
+            ds("exp", "b")
+        ]
+    );
+    assert_eq!(s.query_permissions(None).await.unwrap().len(), 5);
+    assert_eq!(
+        s.revoke_permissions(9999, &[ds("exp", "a")]).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.revoke_permissions(9999, &[Grant::all_components()])
+            .await
+            .unwrap(),
+        2
+    );
+    let left: Vec<Grant> = s
+        .query_permissions(Some(9999))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grant)
+        .collect();
+    assert_eq!(left, vec![ds("exp", "b")]);
+    assert_eq!(s.query_permissions(Some(10000)).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_audit_log_chains_its_entries_and_finds_a_modified_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    assert!(s.verify_audit().await.unwrap().ok);
+    let mut last = GENESIS_HASH.to_string();
+    for i in 1..=5u64 {
+        let r = s
+            .append_audit(&audit_draft(i, if i == 2 { "refused" } else { "allowed" }))
+            .await
+            .unwrap();
+        assert_eq!(r.seq, i as i64);
+        assert_eq!(r.prev_hash, last);
+        last = r.hash;
+    }
+    let check = s.verify_audit().await.unwrap();
+    assert!(check.ok, "{check:?}");
+    assert_eq!((check.entries, check.head.as_str()), (5, last.as_str()));
+    let (page, total) = s
+        .query_audit(&AuditFilter {
+            job_id: Some("job0".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 2]);
+    let (refused, _) = s
+        .query_audit(&AuditFilter {
+            refused_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+
+    // The store refuses edits; someone with the file can drop the guard, and then the
+    // chain shows the change.
+    let err = s
+        .execute_script("UPDATE audit_log SET decision = 'allowed' WHERE seq = 2")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(s
+        .execute_script("DELETE FROM audit_log WHERE seq = 3")
+        .await
+        .is_err());
+    s.execute_script(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET decision = 'allowed' WHERE seq = 2",
+    )
+    .await
+    .unwrap();
+    let check = s.verify_audit().await.unwrap();
+    assert!(!check.ok);
+    assert_eq!(check.first_bad_seq, Some(2));
+    assert_eq!(check.entries, 1);
+    assert!(check.problem.unwrap().contains("modified"));
+}
+
+#[tokio::test]
+async fn concurrent_appends_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(
+        SqliteStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap(),
+    );
+    let mut handles = Vec::new();
+    for t in 0..4u64 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            for i in 0..25u64 {
+                s.append_audit(&audit_draft(t * 100 + i, "allowed"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let check = s.verify_audit().await.unwrap();
+    assert!(check.ok, "{check:?}");
+    assert_eq!(check.entries, 100);
+}

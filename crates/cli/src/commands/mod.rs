@@ -1,10 +1,12 @@
 //! The commands: one module per noun, one file per verb.
 
+pub mod audit;
 pub mod component;
 pub mod data;
 pub mod init;
 pub mod job;
 pub mod model;
+pub mod privilege;
 pub mod server;
 pub mod table;
 pub mod task;
@@ -84,6 +86,8 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
         Command::Tracking(cmd) => tracking::run(cmd, ctx),
         Command::Component(cmd) => component::run(cmd, ctx),
         Command::Server(cmd) => server::run(cmd, ctx),
+        Command::Privilege(cmd) => privilege::run(cmd, ctx),
+        Command::Audit(cmd) => audit::run(cmd, ctx),
     }
 }
 

@@ -86,19 +86,19 @@ impl PartyController {
 
     /// Whether a federation message from `src` to `dst` (hosted here) in `session`
     /// belongs to a job of `dst` at this site whose parties include `src`. Sessions are
-    /// `<task_id>_<version>`, task ids `<job_id>_<component>`.
+    /// `<task_id>_<version>`, task ids `<job_id>_<component>`. Returns the job id.
     pub async fn check_federation_sender(
         &self,
         session: &str,
         src: Party,
         dst: Party,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         let cache_key = (session.to_string(), src, dst);
-        if lock(&self.peers_seen)
+        if let Some((_, job_id)) = lock(&self.peers_seen)
             .get(&cache_key)
-            .is_some_and(|t| t.elapsed() < PEER_CACHE_TTL)
+            .filter(|(t, _)| t.elapsed() < PEER_CACHE_TTL)
         {
-            return Ok(());
+            return Ok(job_id.clone());
         }
         let bad = || Error::Invalid(format!("session `{session}` is not `<task_id>_<version>`"));
         let (task_id, version) = session.rsplit_once('_').ok_or_else(bad)?;
@@ -125,10 +125,10 @@ impl PartyController {
         }
         let mut seen = lock(&self.peers_seen);
         if seen.len() > 10_000 {
-            seen.retain(|_, t| t.elapsed() < PEER_CACHE_TTL);
+            seen.retain(|_, (t, _)| t.elapsed() < PEER_CACHE_TTL);
         }
-        seen.insert(cache_key, Instant::now());
-        Ok(())
+        seen.insert(cache_key, (Instant::now(), job.job_id.clone()));
+        Ok(job.job_id)
     }
 
     /// The task's row must still say `running`; otherwise its token is done.

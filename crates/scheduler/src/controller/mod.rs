@@ -151,7 +151,8 @@ pub struct PartyController {
     /// Tasks launched by this site, by key: tokens and processes.
     live: LiveTasks,
     /// Federation sessions recently found to belong to a job with the sender in it.
-    peers_seen: Mutex<HashMap<(String, Party, Party), Instant>>,
+    /// The value is when, and the job the session belongs to.
+    peers_seen: Mutex<HashMap<(String, Party, Party), (Instant, String)>>,
     /// Running tasks whose process the detector found gone, and since when: failed
     /// after [`EXIT_REPORT_GRACE`], so the exit report (code and log tail) lands first.
     seen_gone: Mutex<HashMap<String, Instant>>,

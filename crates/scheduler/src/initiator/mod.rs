@@ -53,6 +53,8 @@ pub enum SubmitError {
         job_id: String,
         /// Every party's reason.
         message: String,
+        /// Whether a party refused for want of a permission grant (FATE's 108).
+        permission: bool,
     },
 }
 

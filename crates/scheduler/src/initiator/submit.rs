@@ -36,6 +36,7 @@ impl Scheduler {
             .parsed
             .insert(&job_id, dsl, conf, job.clone());
         let mut refusals = Vec::new();
+        let mut permission = false;
         let mut created = Vec::new();
         for party in &parties {
             let cmd = PartyCommand::CreateJob {
@@ -45,7 +46,10 @@ impl Scheduler {
             };
             match self.partner.send(&job_id, *party, cmd).await {
                 Ok(_) => created.push(*party),
-                Err(e) => refusals.push(format!("{}: {}", e.party(), e.message())),
+                Err(e) => {
+                    permission |= e.retcode() == crate::permission::PERMISSION_RETCODE;
+                    refusals.push(format!("{}: {}", e.party(), e.message()))
+                }
             }
         }
         if !refusals.is_empty() {
@@ -104,7 +108,11 @@ impl Scheduler {
                     tracing::warn!(job_id = %job_id, error = %e, "could not record the refused job");
                 }
             }
-            return Err(SubmitError::Refused { job_id, message });
+            return Err(SubmitError::Refused {
+                job_id,
+                message,
+                permission,
+            });
         }
         for party in &parties {
             let _ = self

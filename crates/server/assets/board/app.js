@@ -502,6 +502,49 @@ async function modelsView() {
       || `<tr><td colspan="7" class="muted">No models yet.</td></tr>`}</tbody></table>`;
 }
 
+// ---------------------------------------------------------------- audit and permissions
+async function auditView() {
+  const main = $("#main");
+  main.innerHTML = `<h1>Audit</h1>
+    <div class="card" id="chain" data-testid="chain"><span class="muted">Checking the hash chain…</span></div>
+    <h2>Grants to partner parties</h2><div id="grants"></div>
+    <h2>Log</h2>
+    <div class="filters">
+      <label>Job <input id="a-job" size="24"></label>
+      <label>Party <input id="a-party" size="8"></label>
+      <label class="plain"><input id="a-refused" type="checkbox"> refusals only</label>
+      <span class="muted" id="a-count"></span>
+    </div>
+    <table data-testid="audit"><thead><tr><th>#</th><th>Time</th><th>Direction</th><th>Partner</th><th>Command</th><th>Job</th><th>Tables</th><th>Decision</th><th>Detail</th></tr></thead><tbody id="a-rows"></tbody></table>`;
+  const [check, grants] = await Promise.all([api("audit/verify", {}), api("permission/list", {})]);
+  const c = check.data || {};
+  $("#chain").innerHTML = check.retcode !== 0 ? `<span class="reason">${esc(check.retmsg)}</span>`
+    : c.ok ? `<span class="badge s-success" data-ok="true">chain verified</span> ${esc(c.entries)} ${c.entries === 1 ? "entry" : "entries"}, head <code>${esc(String(c.head).slice(0, 16))}…</code>`
+    : `<span class="badge s-failed" data-ok="false">chain broken</span> at entry ${esc(c.first_bad_seq)}: ${esc(c.problem)} (${esc(c.entries)} entries before it verify)`;
+  const g = grants.data || { parties: [] };
+  const list = (xs) => xs.length ? xs.map((x) => esc(typeof x === "string" ? x : `${x.namespace}.${x.name}`)).join(", ") : `<span class="muted">none</span>`;
+  $("#grants").innerHTML = `<p class="muted">Permission checks are <b>${g.enabled ? "on" : "off"}</b>${g.enabled ? "" : " (--permission off): any routed partner may use anything"}. Parties hosted here (${esc((g.local_parties || []).join(", "))}) are never checked.</p>
+    <table class="auto" data-testid="grants"><thead><tr><th>Party</th><th>Components</th><th>Tables</th></tr></thead><tbody>
+    ${g.parties.map((p) => `<tr><td>${esc(p.party_id)}</td><td>${list(p.component)}</td><td>${list(p.dataset)}</td></tr>`).join("")
+      || `<tr><td colspan="3" class="muted">No grants. <code>flow privilege grant -c grant.json</code> gives a partner components and tables.</td></tr>`}</tbody></table>`;
+  ["a-job", "a-party", "a-refused"].forEach((id) => $("#" + id).addEventListener("change", refresh));
+  async function refresh() {
+    const body = { limit: 200 };
+    const job = $("#a-job").value.trim(); if (job) body.job_id = job;
+    const party = $("#a-party").value.trim(); if (party) body.party_id = party;
+    if ($("#a-refused").checked) body.refused = true;
+    const r = await api("audit/query", body);
+    const d = r.data || { entries: [], total: 0 };
+    $("#a-count").textContent = r.retcode === 0 ? `${d.entries.length} of ${d.total} entries` : r.retmsg;
+    $("#a-rows").innerHTML = d.entries.map((e) => `<tr data-seq="${esc(e.seq)}"><td>${esc(e.seq)}</td><td>${fmtTime(e.time)}</td><td>${esc(e.direction)}</td>
+      <td>${esc(e.role ? e.role + ":" : "")}${esc(e.party_id)}${e.fingerprint ? `<br><span class="muted" title="${esc(e.fingerprint)}">${esc(e.fingerprint.slice(0, 19))}…</span>` : ""}</td>
+      <td>${esc(e.command)}</td><td>${e.job_id ? `<a href="#/job/${esc(e.job_id)}">${esc(e.job_id)}</a>` : ""}</td><td>${esc(e.datasets)}</td>
+      <td><span class="badge s-${e.decision === "refused" || e.decision === "unreachable" ? "failed" : "success"}" data-decision="${esc(e.decision)}">${esc(e.decision)}</span></td>
+      <td class="muted">${esc(e.detail)}</td></tr>`).join("") || `<tr><td colspan="9" class="muted">No entries.</td></tr>`;
+  }
+  every(5000, refresh);
+}
+
 // ---------------------------------------------------------------- routing
 async function route() {
   stopTimers();
@@ -510,6 +553,7 @@ async function route() {
   if (m) return jobView(m[1]);
   if (h.startsWith("#/tables")) return tablesView();
   if (h.startsWith("#/models")) return modelsView();
+  if (h.startsWith("#/audit")) return auditView();
   return jobsView();
 }
 window.addEventListener("hashchange", route);

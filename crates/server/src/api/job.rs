@@ -74,8 +74,17 @@ async fn submit_inner(s: &AppState, body: Map<String, Value>) -> Handler {
             });
             Ok(Reply::ok(data).msg(retmsg).job(r.job_id))
         }
-        Err(SubmitError::Refused { job_id, message }) => {
-            Err(Reply::err(RetCode::OperatingError, message).job(job_id))
+        Err(SubmitError::Refused {
+            job_id,
+            message,
+            permission,
+        }) => {
+            let code = if permission {
+                RetCode::PermissionError
+            } else {
+                RetCode::OperatingError
+            };
+            Err(Reply::err(code, message).job(job_id))
         }
         Err(e) => Err(Reply::err(RetCode::OperatingError, e.to_string())),
     }

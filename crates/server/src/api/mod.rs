@@ -17,6 +17,7 @@ mod job;
 mod model;
 mod output_archive;
 mod output_view;
+mod permission;
 mod table;
 mod tracking;
 mod worker;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// The address the API listens on.
     pub listen: SocketAddr,
+    /// What partner sites may use here.
+    pub permissions: Arc<fateflow_scheduler::permission::PermissionGate>,
 }
 
 /// Largest JSON (or form) body of a client route.
@@ -85,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(table::routes())
         .merge(tracking::routes())
         .merge(info::routes())
+        .merge(permission::routes())
         .layer(axum::middleware::from_fn(guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -20,6 +20,9 @@ pub struct Options {
     pub extra_args: Vec<String>,
     /// Environment of the host server only (and so of its task processes).
     pub host_env: Vec<(String, String)>,
+    /// Each site grants the other every component and table at start (permission
+    /// checks are on by default; tests of the checks themselves turn this off).
+    pub grant_partners: bool,
 }
 
 impl Default for Options {
@@ -28,8 +31,18 @@ impl Default for Options {
             party_timeout: 60.0,
             extra_args: Vec::new(),
             host_env: Vec::new(),
+            grant_partners: true,
         }
     }
+}
+
+/// Grants `party` every component and every table at `site`.
+pub fn grant_all(site: &Server, party: u64) {
+    let r = site.post(
+        "permission/grant",
+        json!({"party_id": party, "component": "*", "dataset": "*"}),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
 }
 
 /// One site's files: data dir, identity, routes, gateway port.
@@ -150,6 +163,10 @@ impl TwoSites {
             .collect();
         let host = host_files.start_env(opts, &env);
         let guest = guest_files.start(opts);
+        if opts.grant_partners {
+            grant_all(&host, 9999);
+            grant_all(&guest, 10000);
+        }
         TwoSites {
             dir,
             guest,
@@ -261,6 +278,9 @@ pub fn start_routed_host(
             &listen,
         ],
     );
+    for (p, _) in routed {
+        grant_all(&server, *p);
+    }
     (server, port, host_cert)
 }
 
