@@ -306,7 +306,8 @@ mod tests {
     #[test]
     fn any_changed_field_removed_or_swapped_row_is_found() {
         let base = chain(6);
-        let edits: Vec<(&str, fn(&mut AuditDraft))> = vec![
+        type Edit = fn(&mut AuditDraft);
+        let edits: Vec<(&str, Edit)> = vec![
             ("decision", |e| e.decision = "refused".into()),
             ("party", |e| e.party_id = 1),
             ("job", |e| e.job_id.push('x')),

@@ -48,6 +48,9 @@ struct LiveTask {
 
 type LiveTasks = Arc<Mutex<HashMap<TaskKey, LiveTask>>>;
 
+/// When a federation session was found valid for a sender, and its job.
+type SeenSession = (Instant, String);
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -151,8 +154,7 @@ pub struct PartyController {
     /// Tasks launched by this site, by key: tokens and processes.
     live: LiveTasks,
     /// Federation sessions recently found to belong to a job with the sender in it.
-    /// The value is when, and the job the session belongs to.
-    peers_seen: Mutex<HashMap<(String, Party, Party), (Instant, String)>>,
+    peers_seen: Mutex<HashMap<(String, Party, Party), SeenSession>>,
     /// Running tasks whose process the detector found gone, and since when: failed
     /// after [`EXIT_REPORT_GRACE`], so the exit report (code and log tail) lands first.
     seen_gone: Mutex<HashMap<String, Instant>>,

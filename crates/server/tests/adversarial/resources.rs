@@ -79,6 +79,7 @@ fn a_restarted_host_ends_its_copy_of_a_job_the_guest_failed_and_frees_its_cores(
         party_timeout: 3.0,
         host_env: vec![("FATEFLOW_TEST_TASK_DELAY_MS".into(), "600000".into())],
         extra_args: vec!["--cores".into(), "2".into()],
+        ..Default::default()
     };
     let mut sites = TwoSites::start(&opts);
     sites.upload_breast();
