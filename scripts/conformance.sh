@@ -13,6 +13,7 @@
 #   CONFORMANCE_OUT      results folder (default target/conformance)
 #   CONFORMANCE_TIMEOUT  seconds per job before it counts as hung (default 600)
 #   CONFORMANCE_ONLY     comma-separated substrings: run only jobs whose name has one
+#   CONFORMANCE_KEEP     1: keep the site's data dir (its path is printed at the end)
 #   CONFORMANCE_EXPECT   a file of `folder/job status` lines: exit 1 unless every
 #                        listed job ends so (CI runs tests/conformance/ci.expect)
 #   FATEFLOW_COMPAT_VENV, FATE_CLIENT_VERSION, PIP_INDEX_URL: as tests/compat/fate_client.sh
@@ -51,7 +52,11 @@ cleanup() {
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
-    rm -rf "$WORK"
+    if [[ "${CONFORMANCE_KEEP:-0}" == 1 ]]; then
+        echo "site data dir kept: $WORK/data"
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 

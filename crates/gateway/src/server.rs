@@ -307,12 +307,32 @@ impl Handler for GatewayService {
         if let Err(refusal) = decision.outcome {
             tracing::warn!(job_id = %r.job_id, %src, %dst, command = cmd.name(), reason = %refusal.message, "permission check failed");
             entry("refused", decision.datasets, refusal.message.clone()).await;
+            // A task refused mid-job fails here with the reason, and the reply carries
+            // that to the initiator, so the job ends saying why instead of waiting.
+            let mut tasks_json = Vec::new();
+            if let PartyCommand::StartTask {
+                component,
+                task_version,
+            } = &cmd
+            {
+                if let Err(e) = self
+                    .controller
+                    .refuse_task_start(&r.job_id, dst, component, *task_version, &refusal.message)
+                    .await
+                {
+                    tracing::warn!(job_id = %r.job_id, component, error = %e.message, "could not fail the refused task");
+                }
+                let tasks = mirror::party_tasks(self.store.as_ref(), &r.job_id, dst)
+                    .await
+                    .unwrap_or_default();
+                tasks_json = serde_json::to_vec(&tasks).unwrap_or_default();
+            }
             return Ok(tonic::Response::new(CommandReply {
                 ok: false,
                 retcode: refusal.retcode,
                 message: refusal.message,
                 data_json: Vec::new(),
-                tasks_json: Vec::new(),
+                tasks_json,
             }));
         }
         tracing::debug!(job_id = %r.job_id, %src, %dst, command = cmd.name(), "gateway command");

@@ -251,3 +251,40 @@ fn with_permission_off_a_partner_needs_no_grant() {
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0]["decision"], "allowed");
 }
+
+#[test]
+fn a_grant_revoked_mid_job_fails_the_next_task_there_with_the_reason() {
+    let sites = TwoSites::start(&Options {
+        host_env: vec![("FATEFLOW_TEST_TASK_DELAY_MS".into(), "3000".into())],
+        ..Default::default()
+    });
+    sites.upload_breast();
+    let r = submit(&sites.guest, "psi_ecdh");
+    assert_eq!(r["retcode"], 0, "{r}");
+    let job_id = r["jobId"].as_str().unwrap().to_string();
+    sites
+        .guest
+        .wait_tasks(&job_id, Duration::from_secs(60), |tasks| {
+            tasks.iter().any(|t| {
+                t["component_name"] == "reader_0"
+                    && (t["party_id"] == json!(10000) || t["party_id"] == json!("10000"))
+                    && t["party_status"] == "running"
+            })
+        });
+    host_grant(&sites, "delete", json!({"party_id": 9999, "dataset": "*"}));
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(90));
+    assert_eq!(job["f_status"], "failed", "{job}");
+    let tasks = sites.guest.tasks(&job_id);
+    let refused = tasks
+        .iter()
+        .find(|t| t["party_status"] == "failed")
+        .unwrap_or_else(|| panic!("no failed task: {tasks:?}"));
+    let reason = refused["error_report"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("permission check failed")
+            && reason.contains("experiment.breast_hetero_host"),
+        "{refused}"
+    );
+    // Only the refused task's party failed it; nothing ran after the revocation at the host.
+    assert_eq!(refused["component_name"], "data_transform_0", "{refused}");
+}

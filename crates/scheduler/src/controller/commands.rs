@@ -769,6 +769,27 @@ impl PartyController {
         })
     }
 
+    /// A task the party will not start (its initiator lost a permission grant): it
+    /// fails with `message` as a user error, so the initiator learns why and does not
+    /// retry it by itself. A task that is not waiting is left as it is.
+    pub async fn refuse_task_start(
+        &self,
+        job_id: &str,
+        party: Party,
+        component: &str,
+        task_version: i64,
+        message: &str,
+    ) -> Result<(), Refusal> {
+        let key = task_key(job_id, component, task_version, party);
+        match self.store.get_task(&key).await? {
+            Some(t) if t.party_status == Status::Waiting => {
+                self.fail_task_as(&key, message, Some(ErrorKind::User))
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(super) async fn fail_task(&self, key: &TaskKey, message: &str) -> Result<(), Refusal> {
         self.fail_task_as(key, message, None).await
     }
