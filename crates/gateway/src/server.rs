@@ -87,6 +87,14 @@ impl AsyncWrite for PeerStream {
     }
 }
 
+/// The certificate fingerprint a request's connection presented ("" without one).
+fn fingerprint_of<T>(req: &tonic::Request<T>) -> String {
+    req.extensions()
+        .get::<PeerInfo>()
+        .map(|p| p.fingerprint.clone())
+        .unwrap_or_default()
+}
+
 /// Decodes a command's JSON into the one type it may be.
 pub fn decode_command(bytes: &[u8]) -> Result<PartyCommand, crate::Error> {
     serde_json::from_slice(bytes)
@@ -262,10 +270,7 @@ impl Handler for GatewayService {
     ) -> Result<tonic::Response<CommandReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "command").await?;
-        let req_fingerprint = req
-            .extensions()
-            .get::<PeerInfo>()
-            .map(|p| p.fingerprint.clone());
+        let fingerprint = fingerprint_of(&req);
         let r = req.into_inner();
         let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
         let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;
@@ -276,7 +281,6 @@ impl Handler for GatewayService {
                 dst.party_id
             )));
         }
-        let fingerprint = req_fingerprint.unwrap_or_default();
         let entry = |decision: &'static str, datasets: String, detail: String| {
             let (store, r, fp) = (self.store.clone(), &r, fingerprint.clone());
             let command = cmd.name();
@@ -371,11 +375,7 @@ impl Handler for GatewayService {
     ) -> Result<tonic::Response<ReportReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "report").await?;
-        let fingerprint = req
-            .extensions()
-            .get::<PeerInfo>()
-            .map(|p| p.fingerprint.clone())
-            .unwrap_or_default();
+        let fingerprint = fingerprint_of(&req);
         let r = req.into_inner();
         let tasks = mirror::decode_tasks(&r.tasks_json).map_err(RpcStatus::from)?;
         if let Some(t) = tasks.iter().find(|t| t.job_id != r.job_id) {
@@ -506,11 +506,7 @@ impl Handler for GatewayService {
                     direction: Direction::Received,
                     partner: (key.src.party_id, key.src.role.as_str()),
                     local_party_id: key.dst.party_id,
-                    fingerprint: &probe
-                        .extensions()
-                        .get::<PeerInfo>()
-                        .map(|p| p.fingerprint.clone())
-                        .unwrap_or_default(),
+                    fingerprint: &fingerprint_of(&probe),
                     command: "push",
                     job_id: &job_id,
                     datasets: &decision.datasets,
@@ -610,6 +606,7 @@ impl Handler for GatewayService {
     ) -> Result<tonic::Response<JobStatusReply>, RpcStatus> {
         let src_id = req.get_ref().src_party_id;
         self.authorize(&req, src_id, "job status").await?;
+        let fingerprint = fingerprint_of(&req);
         let r = req.into_inner();
         let src = party("src_role", &r.src_role, r.src_party_id).map_err(RpcStatus::from)?;
         let dst = party("dst_role", &r.dst_role, r.dst_party_id).map_err(RpcStatus::from)?;
@@ -631,12 +628,31 @@ impl Handler for GatewayService {
         // Only the job's parties learn its status.
         let parties = fateflow_scheduler::initiator::parties_of(&job)
             .map_err(|e| RpcStatus::internal(e.to_string()))?;
-        if !parties.contains(&src) {
+        let allowed = parties.contains(&src);
+        let detail = if allowed {
+            format!("answered {}", job.status)
+        } else {
+            format!("{src} is not a party of job {}", r.job_id)
+        };
+        audit::record(
+            self.store.as_ref(),
+            Entry {
+                direction: Direction::Received,
+                partner: (src.party_id, src.role.as_str()),
+                local_party_id: dst.party_id,
+                fingerprint: &fingerprint,
+                command: "job/status",
+                job_id: &r.job_id,
+                datasets: "",
+                decision: if allowed { "allowed" } else { "refused" },
+                detail: &detail,
+                body: &[],
+            },
+        )
+        .await;
+        if !allowed {
             tracing::warn!(job_id = %r.job_id, %src, "gateway refused a job status query from a party that is not in the job");
-            return Err(RpcStatus::permission_denied(format!(
-                "{src} is not a party of job {}",
-                r.job_id
-            )));
+            return Err(RpcStatus::permission_denied(detail));
         }
         Ok(tonic::Response::new(JobStatusReply {
             known: true,

@@ -157,6 +157,11 @@ fn a_job_on_the_hosts_table_runs_only_while_the_host_grants_it() {
         sent["sent"]["digest"], received["received"]["digest"],
         "{at_guest}\n{at_host}"
     );
+    let host_entries = sites.host.post("audit/query", json!({"job_id": ok_job}));
+    println!(
+        "psi_ecdh at two sites: {} commands sent by the guest, {} received by the host, {} audit entries at the host for the job",
+        sent["sent"]["count"], received["received"]["count"], host_entries["data"]["total"]
+    );
 
     // Someone with the database file changes a refusal into an approval: the chain
     // shows it.
