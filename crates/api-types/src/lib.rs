@@ -19,6 +19,7 @@ pub mod envelope;
 pub mod lenient;
 pub mod party;
 pub mod requests;
+pub mod serving;
 pub mod signing;
 pub mod task;
 pub mod worker;

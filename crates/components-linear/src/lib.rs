@@ -12,6 +12,7 @@ use fateflow_component_core::{
 };
 use fateflow_components_eval::evaluation;
 
+pub use linear::predict::sigmoid;
 pub use linear::{
     HeteroLR, HeteroLinR, HeteroPoisson, HeteroSSHELR, HeteroSSHELinR, LinearModelParam,
 };

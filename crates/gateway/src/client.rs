@@ -1,8 +1,9 @@
 //! Outgoing calls: one lazily connected mTLS channel per routed party.
 
 use crate::proto::{
-    CommandReply, CommandRequest, GatewayClient, JobStatusReply, JobStatusRequest, MessageHeader,
-    PingReply, PingRequest, PushChunk, PushReply, ReportRequest, CHUNK_BYTES,
+    CommandReply, CommandRequest, GatewayClient, InferReply, InferRequest, JobStatusReply,
+    JobStatusRequest, MessageHeader, PingReply, PingRequest, PushChunk, PushReply, ReportRequest,
+    CHUNK_BYTES,
 };
 use crate::tls::{client_config, Identity, Route, Routes, TlsError};
 use fateflow_federation::Key;
@@ -129,6 +130,19 @@ impl Peers {
         let mut r = tonic::Request::new(req);
         r.set_timeout(Duration::from_secs(10));
         Ok(client.job_status(r).await?.into_inner())
+    }
+
+    /// Asks a host for partial scores, giving up after `timeout` (one attempt: an
+    /// inference request is not retried behind its caller's back).
+    pub async fn infer(
+        &self,
+        req: InferRequest,
+        timeout: Duration,
+    ) -> Result<InferReply, tonic::Status> {
+        let mut client = self.client(req.dst_party_id)?;
+        let mut r = tonic::Request::new(req);
+        r.set_timeout(timeout);
+        Ok(client.infer(r).await?.into_inner())
     }
 
     /// Probes a party's gateway.

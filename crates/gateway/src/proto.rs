@@ -9,6 +9,7 @@
 //!   rpc Push(stream PushChunk) returns (PushReply);       // a federation message
 //!   rpc Ping(PingRequest) returns (PingReply);            // health
 //!   rpc JobStatus(JobStatusRequest) returns (JobStatusReply); // party → initiator
+//!   rpc Infer(InferRequest) returns (InferReply);         // guest → host, online inference
 //! }
 //! ```
 //!
@@ -184,6 +185,28 @@ pub struct JobStatusRequest {
     pub dst_party_id: u64,
 }
 
+/// A guest's request for a host's partial scores (online inference).
+#[derive(Clone, PartialEq, Message)]
+pub struct InferRequest {
+    /// The asking guest.
+    #[prost(uint64, tag = "1")]
+    pub src_party_id: u64,
+    /// The host asked.
+    #[prost(uint64, tag = "2")]
+    pub dst_party_id: u64,
+    /// `fateflow_api_types::serving::HostScoreRequest` as JSON.
+    #[prost(bytes = "vec", tag = "3")]
+    pub request_json: Vec<u8>,
+}
+
+/// The host's answer.
+#[derive(Clone, PartialEq, Message)]
+pub struct InferReply {
+    /// `fateflow_api_types::serving::HostScoreReply` as JSON.
+    #[prost(bytes = "vec", tag = "1")]
+    pub reply_json: Vec<u8>,
+}
+
 /// The initiator's answer.
 #[derive(Clone, PartialEq, Message)]
 pub struct JobStatusReply {
@@ -269,6 +292,12 @@ pub fn decode_any(bytes: &[u8]) -> bool {
         any = true;
         let _ = r.status.parse::<fateflow_domain::Status>();
     }
+    if let Ok(r) = InferRequest::decode(bytes) {
+        any = true;
+        let _ = serde_json::from_slice::<fateflow_api_types::serving::HostScoreRequest>(
+            &r.request_json,
+        );
+    }
     any |= PingRequest::decode(bytes).is_ok();
     any |= PingReply::decode(bytes).is_ok();
     any
@@ -281,6 +310,7 @@ const PATH_REPORT: &str = "/fateflow.gateway.Gateway/Report";
 const PATH_PUSH: &str = "/fateflow.gateway.Gateway/Push";
 const PATH_PING: &str = "/fateflow.gateway.Gateway/Ping";
 const PATH_JOB_STATUS: &str = "/fateflow.gateway.Gateway/JobStatus";
+const PATH_INFER: &str = "/fateflow.gateway.Gateway/Infer";
 
 /// What a gateway does with each call (implemented by [`crate::server::GatewayService`]).
 #[tonic::async_trait]
@@ -310,6 +340,11 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         req: tonic::Request<JobStatusRequest>,
     ) -> Result<tonic::Response<JobStatusReply>, tonic::Status>;
+    /// A guest asks a host for partial scores.
+    async fn infer(
+        &self,
+        req: tonic::Request<InferRequest>,
+    ) -> Result<tonic::Response<InferReply>, tonic::Status>;
 }
 
 /// The tower service that routes gRPC calls to a [`Handler`].
@@ -354,6 +389,7 @@ unary_svc!(CommandSvc, CommandRequest, CommandReply, command);
 unary_svc!(ReportSvc, ReportRequest, ReportReply, report);
 unary_svc!(PingSvc, PingRequest, PingReply, ping);
 unary_svc!(JobStatusSvc, JobStatusRequest, JobStatusReply, job_status);
+unary_svc!(InferSvc, InferRequest, InferReply, infer);
 
 struct PushSvc<T>(std::sync::Arc<T>);
 impl<T: Handler> tonic::server::ClientStreamingService<PushChunk> for PushSvc<T> {
@@ -406,6 +442,11 @@ where
             PATH_JOB_STATUS => Box::pin(async move {
                 Ok(grpc::<JobStatusRequest, JobStatusReply>()
                     .unary(JobStatusSvc(inner), req)
+                    .await)
+            }),
+            PATH_INFER => Box::pin(async move {
+                Ok(grpc::<InferRequest, InferReply>()
+                    .unary(InferSvc(inner), req)
                     .await)
             }),
             PATH_PUSH => Box::pin(async move {
@@ -496,6 +537,18 @@ impl GatewayClient {
     ) -> Result<tonic::Response<JobStatusReply>, tonic::Status> {
         self.ready().await?;
         let path = http::uri::PathAndQuery::from_static(PATH_JOB_STATUS);
+        self.inner
+            .unary(req, path, tonic_prost::ProstCodec::default())
+            .await
+    }
+
+    /// `Infer`.
+    pub async fn infer(
+        &mut self,
+        req: tonic::Request<InferRequest>,
+    ) -> Result<tonic::Response<InferReply>, tonic::Status> {
+        self.ready().await?;
+        let path = http::uri::PathAndQuery::from_static(PATH_INFER);
         self.inner
             .unary(req, path, tonic_prost::ProstCodec::default())
             .await

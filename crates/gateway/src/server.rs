@@ -10,10 +10,12 @@
 use crate::audit::{self, Entry};
 use crate::mirror::{self, TaskState};
 use crate::proto::{
-    party, CommandReply, CommandRequest, GatewayServer, Handler, JobStatusReply, JobStatusRequest,
-    PingReply, PingRequest, PushChunk, PushReply, ReportReply, ReportRequest,
+    party, CommandReply, CommandRequest, GatewayServer, Handler, InferReply, InferRequest,
+    JobStatusReply, JobStatusRequest, PingReply, PingRequest, PushChunk, PushReply, ReportReply,
+    ReportRequest,
 };
 use crate::tls::{fingerprint, Routes};
+use fateflow_api_types::serving::{HostScoreReply, HostScoreRequest};
 use fateflow_domain::Party;
 use fateflow_federation::Mailbox;
 use fateflow_scheduler::permission::{Decision, PermissionGate};
@@ -115,6 +117,15 @@ pub struct GatewayService {
     pub events: EventSender,
     /// What partners may use here.
     pub permissions: Arc<PermissionGate>,
+    /// This site's hosts' part of online inference.
+    pub inference: Arc<dyn HostInference>,
+}
+
+/// A host party's part of online inference: partial scores of a loaded model.
+#[tonic::async_trait]
+pub trait HostInference: Send + Sync {
+    /// Scores the rows for `guest` (which must be a party of the model).
+    async fn host_scores(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply;
 }
 
 impl GatewayService {
@@ -597,6 +608,33 @@ impl Handler for GatewayService {
         Ok(tonic::Response::new(PingReply {
             party_ids: self.controller.config().parties.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+        }))
+    }
+
+    async fn infer(
+        &self,
+        req: tonic::Request<InferRequest>,
+    ) -> Result<tonic::Response<InferReply>, RpcStatus> {
+        let src_id = req.get_ref().src_party_id;
+        self.authorize(&req, src_id, "infer").await?;
+        let r = req.into_inner();
+        if !self.controller.hosts(r.dst_party_id) {
+            return Err(RpcStatus::not_found(format!(
+                "party {} is not hosted by this site",
+                r.dst_party_id
+            )));
+        }
+        let request: HostScoreRequest = serde_json::from_slice(&r.request_json)
+            .map_err(|e| RpcStatus::invalid_argument(format!("request_json: {e}")))?;
+        if request.host_party_id != r.dst_party_id || request.guest_party_id != src_id {
+            return Err(RpcStatus::permission_denied(format!(
+                "the request names guest {} and host {}, the call came from {src_id} for {}",
+                request.guest_party_id, request.host_party_id, r.dst_party_id
+            )));
+        }
+        let reply = self.inference.host_scores(src_id, request).await;
+        Ok(tonic::Response::new(InferReply {
+            reply_json: serde_json::to_vec(&reply).unwrap_or_default(),
         }))
     }
 

@@ -363,10 +363,20 @@ impl PartyController {
                 "Only deployed models could be used to execute process of loading. Please deploy model before loading.",
             ));
         }
+        let mut served = String::new();
+        if let Some(loader) = self.online_loader() {
+            let components = self.store.model_components(&key).await?;
+            served = loader
+                .load(party, &info, &components)
+                .await
+                .map_err(|e| refuse(123, format!("{key} cannot be served online: {e}")))?;
+        }
         self.store.count_model_load(&key, now_ms()).await?;
-        Ok(
-            json!({"retmsg": format!("{key} is deployed here; load counted ({} before)", info.loaded_times)}),
-        )
+        Ok(json!({"retmsg": format!(
+            "{key} is deployed here; load counted ({} before){}",
+            info.loaded_times,
+            if served.is_empty() { String::new() } else { format!("; {served}") }
+        )}))
     }
 
     /// A predict job's checks at this party: the model is here and deployed. Returns
@@ -773,6 +783,19 @@ fn answer(party: Party, r: Result<Value, crate::CommandError>) -> PartyAnswer {
             retmsg: e.message().to_string(),
         },
     }
+}
+
+/// Where a party's deployed model goes when it is loaded for online inference.
+#[async_trait::async_trait]
+pub trait OnlineLoader: Send + Sync {
+    /// Builds and installs `party`'s part of the model; returns a line for the load's
+    /// answer, or why it cannot be served.
+    async fn load(
+        &self,
+        party: Party,
+        info: &fateflow_storage::ModelInfoRecord,
+        components: &[fateflow_storage::PipelineComponentRecord],
+    ) -> Result<String, String>;
 }
 
 #[cfg(test)]

@@ -177,6 +177,10 @@ pub struct ServerOptions {
     /// component on any table). Parties hosted by this site are never checked.
     #[arg(long, env = "FATEFLOW_PERMISSION", value_enum, default_value_t = Switch::On)]
     pub permission: Switch,
+    /// Online inference: how long the guest waits for a host's partial score (ms)
+    /// before answering the request with FATE-Serving's network error naming the host.
+    #[arg(long, env = "FATEFLOW_SERVING_HOST_TIMEOUT_MS", default_value_t = 3000)]
+    pub serving_host_timeout_ms: u64,
 }
 
 /// A feature switch.
@@ -208,6 +212,7 @@ impl ServerOptions {
             heartbeat_timeout: 60,
             retention_days: None,
             permission: Switch::On,
+            serving_host_timeout_ms: 3000,
         }
     }
 }

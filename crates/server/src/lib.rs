@@ -9,6 +9,7 @@ pub mod gc;
 pub mod model_archive;
 pub mod output;
 pub mod run_job;
+pub mod serving;
 pub mod site;
 mod validate;
 

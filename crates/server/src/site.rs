@@ -236,6 +236,13 @@ impl Site {
                 tracing::warn!("permission checks are OFF (--permission off): any routed partner may create jobs here with any component on any table");
             }
         }
+        let serving = Arc::new(crate::serving::Serving::new(
+            tables.clone(),
+            opts.parties.clone(),
+            peers.clone(),
+            Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
+        ));
+        controller.set_online_loader(serving.clone());
         let data_dir_for_mailbox = data_dir.clone();
         let gateway_store = store.clone();
         let state = AppState {
@@ -249,6 +256,7 @@ impl Site {
             started: std::time::Instant::now(),
             listen: addr,
             permissions: permissions.clone(),
+            serving: serving.clone(),
         };
         let mailbox = Arc::new(fateflow_federation::Mailbox::new(
             fateflow_federation::MailboxConfig {
@@ -281,6 +289,7 @@ impl Site {
                 routes: Arc::new(g.peers.routes().clone()),
                 events: events.clone(),
                 permissions,
+                inference: serving.clone(),
             });
             gateway_task = Some(tokio::spawn(async move {
                 if let Err(e) = fateflow_gateway::server::serve(listener, g.tls, service).await {

@@ -66,6 +66,7 @@ use fateflow_tables::{
     read_partition_frame, Frame, TableId, TableInfo, TableOrigin, TableSchema, WriteMode,
 };
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 use crate::context::{Component, Metric, ModelInput, TableRef, TaskContext};
 use crate::error::{Error, Result};
@@ -139,7 +140,7 @@ impl Input {
 /// How one column is scaled: clip to `[lower, upper]`, subtract `center`, divide by
 /// `divisor`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct ColumnScaler {
+pub struct ColumnScaler {
     /// Index in the table's header.
     index: usize,
     lower: f64,
@@ -191,8 +192,31 @@ impl ColumnScaler {
         })
     }
 
-    fn apply(&self, v: f64) -> f64 {
+    /// The scaled value, as the transform writes it.
+    pub fn apply(&self, v: f64) -> f64 {
         (clip(v, self.lower, self.upper) - self.center) / self.divisor
+    }
+}
+
+impl FeatureScaleModel {
+    /// Each scaled column's scaler by column name (online inference scales one row
+    /// with exactly what the batch transform applies).
+    pub fn column_scalers(&self) -> std::result::Result<BTreeMap<String, ColumnScaler>, String> {
+        let method = Method::from_name(&self.meta.method).ok_or_else(|| {
+            format!(
+                "unknown method `{}` (expected min_max_scale or standard_scale)",
+                self.meta.method
+            )
+        })?;
+        self.param
+            .col_scale_param
+            .iter()
+            .map(|(column, p)| {
+                ColumnScaler::new(0, method, p)
+                    .map(|s| (column.clone(), s))
+                    .map_err(|e| format!("column `{column}`: {e}"))
+            })
+            .collect()
     }
 }
 

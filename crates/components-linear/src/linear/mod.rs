@@ -75,7 +75,7 @@ pub(crate) mod dataset;
 pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;
-pub(crate) mod predict;
+pub mod predict;
 mod sshe;
 mod stepwise;
 pub(crate) mod train;

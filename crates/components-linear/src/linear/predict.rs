@@ -202,7 +202,7 @@ pub(crate) fn sid_index(data: &Dataset) -> Result<HashMap<String, usize>> {
 }
 
 /// The logistic function.
-pub(crate) fn sigmoid(x: f64) -> f64 {
+pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {

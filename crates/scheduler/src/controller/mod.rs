@@ -151,6 +151,8 @@ pub struct PartyController {
     config: Arc<SiteConfig>,
     pub(crate) events: EventSender,
     server: OnceLock<String>,
+    /// Where `LoadModel` puts a model for online inference (the server's registry).
+    online: OnceLock<Arc<dyn crate::model::OnlineLoader>>,
     /// Tasks launched by this site, by key: tokens and processes.
     live: LiveTasks,
     /// Federation sessions recently found to belong to a job with the sender in it.
@@ -197,6 +199,7 @@ impl PartyController {
             config,
             events,
             server: OnceLock::new(),
+            online: OnceLock::new(),
             live: Arc::default(),
             peers_seen: Mutex::default(),
             seen_gone: Mutex::default(),
@@ -209,6 +212,15 @@ impl PartyController {
     /// Sets the HTTP address task processes report to (known once the server bound).
     pub fn set_server_address(&self, addr: String) {
         let _ = self.server.set(addr);
+    }
+
+    /// Sets where loaded models go for online inference (once, at start-up).
+    pub fn set_online_loader(&self, loader: Arc<dyn crate::model::OnlineLoader>) {
+        let _ = self.online.set(loader);
+    }
+
+    pub(crate) fn online_loader(&self) -> Option<&Arc<dyn crate::model::OnlineLoader>> {
+        self.online.get()
     }
 
     /// Tasks started since start although their job's share at their party had no room

@@ -65,6 +65,8 @@ pub struct AppState {
     pub listen: SocketAddr,
     /// What partner sites may use here.
     pub permissions: Arc<fateflow_scheduler::permission::PermissionGate>,
+    /// Online inference.
+    pub serving: Arc<crate::serving::Serving>,
 }
 
 /// Largest JSON (or form) body of a client route.
@@ -89,14 +91,20 @@ pub fn router(state: AppState) -> Router {
         .merge(tracking::routes())
         .merge(info::routes())
         .merge(permission::routes())
+        .merge(crate::serving::client_routes())
         .layer(axum::middleware::from_fn(guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::client_auth,
         ));
     let worker = worker::routes().layer(DefaultBodyLimit::max(WORKER_BODY_LIMIT));
+    let serving = crate::serving::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::client_auth,
+    ));
     Router::new()
         .nest(API_PREFIX, client.merge(worker))
+        .merge(serving)
         .route("/v1/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)

@@ -239,9 +239,9 @@ async fn load(State(s): State<AppState>, body: Bytes) -> Response {
             let data = Value::Object(fan_out_data(&f));
             let r = if f.ok() {
                 Reply::ok(data).msg(
-                    "success: the deployed model is at every guest and host party and the load was counted \
-                     (loaded_times); this server has no FATE-Serving, so nothing was published: \
-                     predictions are made by predict jobs (job_parameters.common.job_type = \"predict\", \
+                    "success: the deployed model is loaded at every guest and host party (loaded_times counted); \
+                     bind a service id at the guest (flow model bind) to serve it online at /federation/v1/inference, \
+                     or score tables with predict jobs (job_parameters.common.job_type = \"predict\", \
                      with this model_id and model_version)",
                 )
             } else {

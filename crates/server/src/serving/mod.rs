@@ -1,0 +1,531 @@
+//! Online inference in the site's own process: the models `flow model load` loaded
+//! (each party's part, built by `fateflow-serving`), the service ids bound at the
+//! guest, the hosts' features, and the FATE-Serving routes.
+//!
+//! A request reaches the guest site (`/federation/v1/inference`); the guest scores its
+//! part, asks each host for its partial score (in-process for hosts of this site, over
+//! the gateway's `Infer` call for the others, with a per-request timeout), and combines.
+//! A host reads its features from the table its training job read, indexed by id when
+//! the model is loaded.
+
+mod api;
+mod features;
+
+pub use api::{client_routes, routes};
+
+use fateflow_api_types::serving::{code, HostRowResult, HostScoreReply, HostScoreRequest, Row};
+use fateflow_domain::{Catalog, Job, Party, Role};
+use fateflow_serving::{ComponentIn, PartModel};
+use fateflow_storage::{ModelInfoRecord, PipelineComponentRecord};
+use features::LocalIndex;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Largest batch a request may carry (FATE-Serving's `batch.inference.max`).
+pub const BATCH_LIMIT: usize = 300;
+
+type LoadKey = (u64, String, String);
+
+/// One party's loaded part of a model.
+struct Loaded {
+    part: PartModel,
+    role: Role,
+    model_id: String,
+    model_version: String,
+    /// The model's host parties (at the guest).
+    hosts: Vec<u64>,
+    /// The model's guest parties (at a host: who may ask).
+    guests: Vec<u64>,
+    /// The host's features by id.
+    features: Option<Arc<LocalIndex>>,
+    loaded_at: i64,
+}
+
+/// A service id's model at the guest.
+#[derive(Debug, Clone)]
+struct Binding {
+    guest: u64,
+    model_id: String,
+    model_version: String,
+}
+
+/// The site's serving state.
+pub struct Serving {
+    tables: Arc<fateflow_tables::LocalTableStore>,
+    hosted: Vec<u64>,
+    peers: Option<Arc<fateflow_gateway::Peers>>,
+    host_timeout: Duration,
+    loaded: RwLock<HashMap<LoadKey, Arc<Loaded>>>,
+    bindings: RwLock<HashMap<String, Binding>>,
+}
+
+/// A request's failure: FATE-Serving's code and a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The code.
+    pub retcode: i32,
+    /// Why.
+    pub retmsg: String,
+}
+
+fn fail(retcode: i32, retmsg: impl Into<String>) -> Failure {
+    Failure {
+        retcode,
+        retmsg: retmsg.into(),
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a guest's scoring of one row gave.
+pub type RowOutcome = Result<f64, Failure>;
+
+impl Serving {
+    /// Serving for a site hosting `hosted`, reaching other sites' hosts through `peers`.
+    pub fn new(
+        tables: Arc<fateflow_tables::LocalTableStore>,
+        hosted: Vec<u64>,
+        peers: Option<Arc<fateflow_gateway::Peers>>,
+        host_timeout: Duration,
+    ) -> Self {
+        Self {
+            tables,
+            hosted,
+            peers,
+            host_timeout,
+            loaded: RwLock::new(HashMap::new()),
+            bindings: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Binds `service_id` to a model loaded at one of this site's guest parties; a new
+    /// bind replaces the old one at once (requests in flight finish on the old model).
+    pub fn bind(
+        &self,
+        service_id: &str,
+        model_id: &str,
+        model_version: &str,
+    ) -> Result<u64, Failure> {
+        if service_id.is_empty()
+            || service_id.contains(['?', ':', '/', '&'])
+            || service_id.len() > 128
+        {
+            return Err(fail(
+                code::REQUEST_PARAM_ERROR,
+                format!("service_id `{service_id}`: 1 to 128 characters without ? : / &"),
+            ));
+        }
+        let guest = read(&self.loaded)
+            .iter()
+            .find(|((_, m, v), l)| m == model_id && v == model_version && l.role == Role::Guest)
+            .map(|((p, _, _), _)| *p)
+            .ok_or_else(|| {
+                fail(
+                    code::MODEL_NOT_FOUND,
+                    format!("model {model_id} {model_version} is not loaded at a guest party of this site; run flow model load first"),
+                )
+            })?;
+        write(&self.bindings).insert(
+            service_id.to_string(),
+            Binding {
+                guest,
+                model_id: model_id.into(),
+                model_version: model_version.into(),
+            },
+        );
+        tracing::info!(
+            service_id,
+            model_id,
+            model_version,
+            guest,
+            "service id bound"
+        );
+        Ok(guest)
+    }
+
+    /// Bound service ids and loaded models, for `/v1/serving/list` and the Board.
+    pub fn describe(&self) -> Value {
+        let bindings: Vec<Value> = read(&self.bindings)
+            .iter()
+            .map(|(s, b)| json!({"service_id": s, "guest": b.guest, "model_id": b.model_id, "model_version": b.model_version}))
+            .collect();
+        let loaded: Vec<Value> = read(&self.loaded)
+            .values()
+            .map(|l| {
+                json!({"role": l.role.as_str(), "model_id": l.model_id, "model_version": l.model_version,
+                       "scorer": l.part.scorer, "features": l.part.features().count(),
+                       "feature_rows": l.features.as_ref().map(|f| f.len()), "loaded_at": l.loaded_at})
+            })
+            .collect();
+        json!({"bindings": bindings, "loaded": loaded})
+    }
+
+    /// Scores rows for a bound service id. The outer error fails the whole request;
+    /// each row has its own outcome.
+    pub async fn infer(
+        &self,
+        service_id: &str,
+        rows: &[Row],
+    ) -> Result<(Value, Vec<RowOutcome>), Failure> {
+        let binding = read(&self.bindings)
+            .get(service_id)
+            .cloned()
+            .ok_or_else(|| {
+                fail(
+                    code::MODEL_NOT_FOUND,
+                    format!(
+                        "service id `{service_id}` is not bound at this site (flow model bind)"
+                    ),
+                )
+            })?;
+        let model = read(&self.loaded)
+            .get(&(
+                binding.guest,
+                binding.model_id.clone(),
+                binding.model_version.clone(),
+            ))
+            .cloned()
+            .ok_or_else(|| {
+                fail(
+                    code::MODEL_NOT_FOUND,
+                    format!("the model of service id `{service_id}` is no longer loaded"),
+                )
+            })?;
+        let mut out: Vec<RowOutcome> = rows
+            .iter()
+            .map(|r| {
+                let features = r
+                    .feature_data
+                    .as_ref()
+                    .ok_or_else(|| fail(code::PARAM_ERROR, "body.featureData is missing"))?;
+                if r.send_to_remote.is_none() && !model.hosts.is_empty() {
+                    return Err(fail(
+                        code::PARAM_ERROR,
+                        "body.sendToRemoteFeatureData is missing",
+                    ));
+                }
+                let p = model
+                    .part
+                    .partial_of_map(features)
+                    .map_err(|e| fail(code::FEATURE_ERROR, format!("guest: {e}")))?;
+                Ok(p.score + model.part.intercept)
+            })
+            .collect();
+        for &host in &model.hosts {
+            let asked: Vec<usize> = (0..rows.len()).filter(|&i| out[i].is_ok()).collect();
+            if asked.is_empty() {
+                break;
+            }
+            let req = HostScoreRequest {
+                model_id: binding.model_id.clone(),
+                model_version: binding.model_version.clone(),
+                host_party_id: host,
+                guest_party_id: binding.guest,
+                rows: asked
+                    .iter()
+                    .map(|&i| fateflow_api_types::serving::HostRow {
+                        index: i as i64,
+                        keys: rows[i].send_to_remote.clone().unwrap_or_default(),
+                    })
+                    .collect(),
+            };
+            let reply = self.ask_host(binding.guest, host, req).await?;
+            if reply.retcode != code::OK {
+                return Err(fail(
+                    code::from_host(reply.retcode),
+                    format!(
+                        "host {host} return code {} host msg: {}",
+                        reply.retcode, reply.retmsg
+                    ),
+                ));
+            }
+            if reply.rows.len() != asked.len() {
+                return Err(fail(
+                    code::MERGE_ERROR,
+                    format!(
+                        "host {host} answered {} rows for {}",
+                        reply.rows.len(),
+                        asked.len()
+                    ),
+                ));
+            }
+            for (&i, r) in asked.iter().zip(&reply.rows) {
+                if r.index != i as i64 {
+                    return Err(fail(
+                        code::MERGE_ERROR,
+                        format!("host {host} answered row {} for row {i}", r.index),
+                    ));
+                }
+                if r.retcode != code::OK {
+                    out[i] = Err(fail(
+                        code::from_host(r.retcode),
+                        format!("host {host}: {}", r.retmsg),
+                    ));
+                } else if let Ok(z) = &mut out[i] {
+                    *z += r.score;
+                }
+            }
+        }
+        let done = out
+            .into_iter()
+            .map(|o| o.map(|z| model.part.finish(z)))
+            .collect();
+        let data = json!({
+            "modelId": fateflow_domain::ids::party_model_id(&binding.model_id, Role::Guest, binding.guest),
+            "modelVersion": binding.model_version,
+            "timestamp": model.loaded_at,
+        });
+        Ok((data, done))
+    }
+
+    async fn ask_host(
+        &self,
+        guest: u64,
+        host: u64,
+        req: HostScoreRequest,
+    ) -> Result<HostScoreReply, Failure> {
+        if self.hosted.contains(&host) {
+            return Ok(self.score_at_host(guest, req));
+        }
+        let peers = self.peers.as_ref().ok_or_else(|| {
+            fail(
+                code::NETWORK_ERROR,
+                format!("host {host} is not hosted here and this site has no routes"),
+            )
+        })?;
+        let call = fateflow_gateway::proto::InferRequest {
+            src_party_id: guest,
+            dst_party_id: host,
+            request_json: serde_json::to_vec(&req).unwrap_or_default(),
+        };
+        let reply = peers.infer(call, self.host_timeout).await.map_err(|e| {
+            let stage = if e.code() == tonic::Code::DeadlineExceeded {
+                format!("no answer within {} ms", self.host_timeout.as_millis())
+            } else {
+                e.message().to_string()
+            };
+            fail(
+                code::NETWORK_ERROR,
+                format!("host {host}, asking for its partial score: {stage}"),
+            )
+        })?;
+        serde_json::from_slice(&reply.reply_json)
+            .map_err(|e| fail(code::MERGE_ERROR, format!("host {host}'s answer: {e}")))
+    }
+
+    /// A host party's partial scores.
+    pub fn score_at_host(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
+        let whole = |retcode: i32, retmsg: String| HostScoreReply {
+            retcode,
+            retmsg,
+            rows: Vec::new(),
+        };
+        let Some(model) = read(&self.loaded)
+            .get(&(
+                req.host_party_id,
+                req.model_id.clone(),
+                req.model_version.clone(),
+            ))
+            .cloned()
+        else {
+            return whole(
+                code::MODEL_NOT_FOUND,
+                format!(
+                    "model {} {} is not loaded at host {}",
+                    req.model_id, req.model_version, req.host_party_id
+                ),
+            );
+        };
+        if !model.guests.contains(&guest) {
+            return whole(
+                code::MODEL_NOT_FOUND,
+                format!("guest {guest} is not a party of model {}", req.model_id),
+            );
+        }
+        let Some(index) = model.features.as_ref() else {
+            return whole(
+                code::FEATURE_ERROR,
+                "the host has no feature source for this model".into(),
+            );
+        };
+        let rows = req
+            .rows
+            .iter()
+            .map(|r| {
+                let row = |retcode, retmsg: String, score| HostRowResult {
+                    index: r.index,
+                    retcode,
+                    retmsg,
+                    score,
+                };
+                let Some(id) = lookup_key(&r.keys) else {
+                    return row(
+                        code::PARAM_ERROR,
+                        "sendToRemoteFeatureData has no id".into(),
+                        0.0,
+                    );
+                };
+                let Some(values) = index.get(&id) else {
+                    return row(
+                        code::HOST_FEATURE_NOT_EXIST,
+                        format!("no features for id `{id}`"),
+                        0.0,
+                    );
+                };
+                match model.part.partial(|n| index.value(values, n)) {
+                    Ok(p) => row(code::OK, String::new(), p.score),
+                    Err(e) => row(code::FEATURE_ERROR, e.to_string(), 0.0),
+                }
+            })
+            .collect();
+        HostScoreReply {
+            retcode: code::OK,
+            retmsg: String::new(),
+            rows,
+        }
+    }
+}
+
+/// The id a host looks its features up by: `id`, else the only value given.
+fn lookup_key(keys: &serde_json::Map<String, Value>) -> Option<String> {
+    let v = keys
+        .get("id")
+        .or_else(|| (keys.len() == 1).then(|| keys.values().next()).flatten())?;
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn parties_of(roles: &Value, role: &str) -> Vec<u64> {
+    roles
+        .get(role)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_u64().or_else(|| p.as_str()?.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[async_trait::async_trait]
+impl fateflow_scheduler::model::OnlineLoader for Serving {
+    async fn load(
+        &self,
+        party: Party,
+        info: &ModelInfoRecord,
+        components: &[PipelineComponentRecord],
+    ) -> Result<String, String> {
+        // Pipeline order: the inference DSL's.
+        let order: Vec<&str> = info
+            .inference_dsl
+            .get("components")
+            .and_then(Value::as_object)
+            .map(|c| c.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut sorted: Vec<&PipelineComponentRecord> = components.iter().collect();
+        sorted.sort_by_key(|c| {
+            order
+                .iter()
+                .position(|o| *o == c.component_name)
+                .unwrap_or(usize::MAX)
+        });
+        let inputs: Vec<ComponentIn<'_>> = sorted
+            .iter()
+            .map(|c| ComponentIn {
+                name: &c.component_name,
+                module: &c.module,
+                model: &c.model,
+            })
+            .collect();
+        let part = match PartModel::build(&inputs) {
+            Ok(p) => p,
+            // Nothing to score with (a pipeline of data steps): loaded, not served.
+            Err(fateflow_serving::BuildError::NoScorer) => {
+                return Ok("not served online: the model has no linear model to score with".into())
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut note = format!(
+            "served online ({} with {} features)",
+            part.scorer,
+            part.features().count()
+        );
+        let features = if party.role == Role::Host {
+            let job = Job::parse(
+                &info.train_dsl,
+                &info.train_runtime_conf,
+                Catalog::NAMES_ONLY,
+            )
+            .map_err(|e| format!("the training job's DSL and conf: {e}"))?;
+            let table = fateflow_scheduler::permission::Requirements::of(&job, party)
+                .datasets
+                .into_iter()
+                .next()
+                .ok_or(
+                    "the training job read no table at this party; nothing to serve features from",
+                )?;
+            let tables = self.tables.clone();
+            let needed: Vec<String> = part.features().map(String::from).collect();
+            let t = table.clone();
+            let index = tokio::task::spawn_blocking(move || {
+                LocalIndex::build(&tables, &t.0, &t.1, &needed)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            note.push_str(&format!(
+                "; features of {} rows from {}.{}",
+                index.len(),
+                table.0,
+                table.1
+            ));
+            Some(Arc::new(index))
+        } else {
+            None
+        };
+        let loaded = Loaded {
+            part,
+            role: party.role,
+            model_id: info.model_id.clone(),
+            model_version: info.model_version.clone(),
+            hosts: parties_of(&info.roles, "host"),
+            guests: parties_of(&info.roles, "guest"),
+            features,
+            loaded_at: now_ms(),
+        };
+        write(&self.loaded).insert(
+            (
+                party.party_id,
+                info.model_id.clone(),
+                info.model_version.clone(),
+            ),
+            Arc::new(loaded),
+        );
+        tracing::info!(party = %party, model_id = %info.model_id, model_version = %info.model_version, %note, "model loaded for online inference");
+        Ok(note)
+    }
+}
+
+#[tonic::async_trait]
+impl fateflow_gateway::server::HostInference for Serving {
+    async fn host_scores(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
+        self.score_at_host(guest, req)
+    }
+}

@@ -1,0 +1,220 @@
+//! Online inference on one site hosting guest 9999 and host 10000: a trained HeteroLR
+//! model deployed, loaded and bound answers FATE-Serving's single and batch requests
+//! with the scores the batch predict job gives for the same ids, and bad requests get
+//! FATE-Serving's codes.
+
+mod common;
+mod modelkit;
+
+use common::{examples, Server};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+/// The guest's breast rows: id → features (`x0`..`x9`) as FATE-Serving's featureData.
+pub fn guest_rows() -> Vec<(String, Map<String, Value>)> {
+    let text = std::fs::read_to_string(examples().join("data/breast_hetero_guest.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let features = header
+                .iter()
+                .zip(&cells)
+                .filter(|(h, _)| h.starts_with('x'))
+                .map(|(h, v)| ((*h).to_string(), json!(v.parse::<f64>().unwrap())))
+                .collect();
+            (cells[0].to_string(), features)
+        })
+        .collect()
+}
+
+/// Trains the hetero LR example briefly, deploys it without its evaluation, predicts
+/// the breast tables with it and loads it. Returns (model id, deployed version, the
+/// predict job's guest scores by id).
+pub fn trained_and_loaded(
+    s: &Server,
+) -> (
+    String,
+    String,
+    std::collections::BTreeMap<String, (f64, String)>,
+) {
+    let (dsl, mut conf) = modelkit::example_job(s, "hetero_lr");
+    conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = json!(5);
+    let train = s.submit(dsl.clone(), conf);
+    let job = s.wait_end(&train, Duration::from_secs(600));
+    assert_eq!(job["f_status"], "success", "{job}");
+    let model_id = job["f_model_id"].as_str().unwrap().to_string();
+    let cpn_list: Vec<&str> = dsl["components"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|c| *c != "evaluation_0")
+        .collect();
+    let d = s.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train, "cpn_list": cpn_list}),
+    );
+    assert_eq!(d["retcode"], 0, "{d}");
+    let child = d["data"]["model_version"].as_str().unwrap().to_string();
+    let r = s.post(
+        "job/submit",
+        json!({"job_dsl": {}, "job_runtime_conf": modelkit::predict_conf(&model_id, &child, true)}),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let predict = r["jobId"].as_str().unwrap().to_string();
+    let pj = s.wait_end(&predict, Duration::from_secs(600));
+    assert_eq!(pj["f_status"], "success", "{pj}");
+    let scores = modelkit::guest_scores(s, &predict, "hetero_lr_0");
+    let l = s.post(
+        "model/load",
+        json!({"job_parameters": {"model_id": model_id, "model_version": child}}),
+    );
+    assert_eq!(l["retcode"], 0, "{l}");
+    (model_id, child, scores)
+}
+
+fn serve(s: &Server, path: &str, body: Value) -> Value {
+    let url = s.base.replace("/v1", &format!("/federation/v1/{path}"));
+    let r = reqwest::blocking::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    serde_json::from_str(&r.text().unwrap()).unwrap()
+}
+
+fn single(service: &str, features: &Map<String, Value>, id: &str) -> Value {
+    json!({"head": {"serviceId": service}, "body": {"featureData": features, "sendToRemoteFeatureData": {"id": id}}})
+}
+
+#[test]
+fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("site"), &[], &[]);
+    s.upload_breast();
+    let (model_id, child, scores) = trained_and_loaded(&s);
+    let rows = guest_rows();
+
+    // Not bound yet: FATE-Serving's 104.
+    let r = serve(&s, "inference", single("lr-breast", &rows[0].1, &rows[0].0));
+    assert_eq!(r["retcode"], 104, "{r}");
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "lr-breast", "job_parameters": {"model_id": model_id, "model_version": child}}),
+    );
+    assert_eq!(b["retcode"], 0, "{b}");
+    assert_eq!(b["retmsg"], "service id is lr-breast", "{b}");
+
+    // Every id, one request each: the predict job's score to 1e-9.
+    let t0 = Instant::now();
+    let mut worst: f64 = 0.0;
+    for (id, features) in &rows {
+        let r = serve(&s, "inference", single("lr-breast", features, id));
+        assert_eq!(r["retcode"], 0, "{id}: {r}");
+        let got = r["data"]["score"].as_f64().unwrap();
+        let want = scores[id].0;
+        worst = worst.max((got - want).abs());
+        assert_eq!(r["data"]["modelVersion"], json!(child));
+    }
+    assert!(worst < 1e-9, "largest difference {worst}");
+    println!(
+        "{} single requests over HTTP: {:.2} ms each on average (debug build), max |online - batch| = {worst:.2e}",
+        rows.len(),
+        t0.elapsed().as_secs_f64() * 1000.0 / rows.len() as f64
+    );
+
+    // A batch: scores by index, equal to the predict job's.
+    let batch: Vec<Value> = rows
+        .iter()
+        .take(100)
+        .enumerate()
+        .map(|(i, (id, f))| json!({"index": i, "featureData": f, "sendToRemoteFeatureData": {"id": id}}))
+        .collect();
+    let r = serve(
+        &s,
+        "batchInference",
+        json!({"head": {"serviceId": "lr-breast"}, "body": {"batchDataList": batch}}),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    let list = r["batchDataList"].as_array().unwrap();
+    assert_eq!(list.len(), 100);
+    for (i, item) in list.iter().enumerate() {
+        assert_eq!(item["index"], i);
+        let got = item["data"]["score"].as_f64().unwrap();
+        assert!((got - scores[&rows[i].0].0).abs() < 1e-9, "{item}");
+    }
+    assert_eq!(r["singleInferenceResultMap"]["7"]["index"], 7, "{r}");
+
+    // Bad requests: each its code, and the server keeps answering.
+    let mut partial = rows[0].1.clone();
+    partial.remove("x3");
+    let r = serve(&s, "inference", single("lr-breast", &partial, &rows[0].0));
+    if r["retcode"] != 0 {
+        // x3 is weighted unless the selection dropped it.
+        assert_eq!(r["retcode"], 102, "{r}");
+        assert!(r["retmsg"].as_str().unwrap().contains("x3"), "{r}");
+    }
+    let r = serve(
+        &s,
+        "inference",
+        single("lr-breast", &rows[0].1, "no-such-id"),
+    );
+    assert_eq!(r["retcode"], 2113, "{r}");
+    assert!(r["retmsg"].as_str().unwrap().contains("no-such-id"), "{r}");
+    let r = serve(
+        &s,
+        "inference",
+        json!({"head": {"serviceId": "lr-breast"}, "body": {}}),
+    );
+    assert_eq!(r["retcode"], 100, "{r}");
+    let r = serve(&s, "inference", json!({"head": {}, "body": {}}));
+    assert_eq!(r["retcode"], 100, "{r}");
+    let url = s.base.replace("/v1", "/federation/v1/inference");
+    let text = reqwest::blocking::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["retcode"], 100, "{r}");
+    let big: Vec<Value> = (0..301).map(|i| json!({"index": i, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}})).collect();
+    let r = serve(
+        &s,
+        "batchInference",
+        json!({"head": {"serviceId": "lr-breast"}, "body": {"batchDataList": big}}),
+    );
+    assert_eq!(r["retcode"], 120, "{r}");
+    let dup = json!([{"index": 1, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}},
+                     {"index": 1, "featureData": rows[1].1, "sendToRemoteFeatureData": {"id": rows[1].0}}]);
+    let r = serve(
+        &s,
+        "batchInference",
+        json!({"head": {"serviceId": "lr-breast"}, "body": {"batchDataList": dup}}),
+    );
+    assert_eq!(r["retcode"], 120, "{r}");
+    let r = serve(&s, "inference", single("lr-breast", &rows[3].1, &rows[3].0));
+    assert_eq!(r["retcode"], 0, "{r}");
+
+    // A trained (not deployed) version cannot be bound; a service id with `/` neither.
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "x", "model_id": model_id, "model_version": "nope"}),
+    );
+    assert_eq!(b["retcode"], 104, "{b}");
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "a/b", "model_id": model_id, "model_version": child}),
+    );
+    assert_eq!(b["retcode"], 120, "{b}");
+    let list = s.post("serving/list", json!({}));
+    assert_eq!(
+        list["data"]["bindings"][0]["service_id"], "lr-breast",
+        "{list}"
+    );
+}
