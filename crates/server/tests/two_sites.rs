@@ -643,7 +643,7 @@ impl WithTag for fateflow_federation::Key {
 
 #[test]
 fn two_sites_deploy_through_the_gateway_and_predict_across_both() {
-    let sites = TwoSites::start(&Options::default());
+    let mut sites = TwoSites::start(&Options::default());
     sites.upload_breast();
     let (dsl, mut conf) = modelkit::example_job(&sites.guest, "hetero_lr");
     // A short training is enough here: the point is the model's way across sites.
@@ -727,4 +727,82 @@ fn two_sites_deploy_through_the_gateway_and_predict_across_both() {
         let diff = (score - trained[id].0).abs();
         assert!(diff < 1e-6, "{id}: {score} vs {}", trained[id].0);
     }
+
+    // Online: load at both sites (the host indexes its training table), bind at the
+    // guest, and every id scores as the predict job did, the host's part over the
+    // gateway.
+    let l = sites.guest.post(
+        "model/load",
+        json!({"job_parameters": {"model_id": model_id, "model_version": child}}),
+    );
+    assert_eq!(l["retcode"], 0, "{l}");
+    let b = sites.guest.post(
+        "model/bind",
+        json!({"service_id": "lr-two-sites", "job_parameters": {"model_id": model_id, "model_version": child}}),
+    );
+    assert_eq!(b["retcode"], 0, "{b}");
+    let at_host = sites.host.post("serving/list", json!({}));
+    assert_eq!(at_host["data"]["loaded"][0]["role"], "host", "{at_host}");
+    assert_eq!(
+        at_host["data"]["loaded"][0]["feature_rows"], 569,
+        "{at_host}"
+    );
+    let url = sites.guest.base.replace("/v1", "/federation/v1/inference");
+    let serve = |body: Value| -> Value {
+        let url = url.clone();
+        let text = reqwest::blocking::Client::new()
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let rows = serving_rows();
+    let t1 = Instant::now();
+    let mut worst: f64 = 0.0;
+    for (id, features) in &rows {
+        let r = serve(
+            json!({"head": {"serviceId": "lr-two-sites"}, "body": {"featureData": features, "sendToRemoteFeatureData": {"id": id}}}),
+        );
+        assert_eq!(r["retcode"], 0, "{id}: {r}");
+        worst = worst.max((r["data"]["score"].as_f64().unwrap() - predicted[id].0).abs());
+    }
+    assert!(worst < 1e-9, "largest difference {worst}");
+    println!(
+        "two-site online inference: {} requests, {:.2} ms each (debug build, HTTP + gateway mTLS), max diff {worst:.1e}",
+        rows.len(),
+        t1.elapsed().as_secs_f64() * 1000.0 / rows.len() as f64
+    );
+    // The host down: FATE-Serving's network error naming the host, and no hang.
+    sites.host.kill9();
+    let t2 = Instant::now();
+    let r = serve(
+        json!({"head": {"serviceId": "lr-two-sites"}, "body": {"featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}}}),
+    );
+    assert_eq!(r["retcode"], 105, "{r}");
+    assert!(r["retmsg"].as_str().unwrap().contains("host 10000"), "{r}");
+    assert!(t2.elapsed() < Duration::from_secs(10), "{:?}", t2.elapsed());
+}
+
+/// The guest's breast rows as FATE-Serving's featureData, by id.
+fn serving_rows() -> Vec<(String, serde_json::Map<String, Value>)> {
+    let text =
+        std::fs::read_to_string(common::examples().join("data/breast_hetero_guest.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let features = header
+                .iter()
+                .zip(&cells)
+                .filter(|(h, _)| h.starts_with('x'))
+                .map(|(h, v)| ((*h).to_string(), json!(v.parse::<f64>().unwrap())))
+                .collect();
+            (cells[0].to_string(), features)
+        })
+        .collect()
 }
