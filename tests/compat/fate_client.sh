@@ -408,5 +408,38 @@ flow revoke privilege delete -c "$WORK/revoke.json"
 flow revoke_query privilege query -p 9998
 expect revoke_query 'r["data"] == {"component": [], "dataset": []}' "delete with * removed every grant"
 
+# ---------------------------------------------------------------------------------
+step "flow model load / bind on a HeteroLR model (online inference)"
+python3 - "$ROOT/examples/jobs/hetero_lr" "$WORK" <<'PY' || fail "cannot write the LR job"
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+dsl = json.load(open(src + "/dsl.json"))
+conf = json.load(open(src + "/conf.json"))
+conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = 3
+json.dump(dsl, open(out + "/lr_dsl.json", "w"))
+json.dump(conf, open(out + "/lr_conf.json", "w"))
+PY
+flow lr_submit job submit -d "$WORK/lr_dsl.json" -c "$WORK/lr_conf.json"
+LR_JOB=$(get lr_submit 'r.get("jobId") or r["data"]["job_id"]')
+wait_job lr_query "$LR_JOB"
+[[ "$STATUS" == success ]] || fail "LR job $LR_JOB ended $STATUS" "$WORK/lr_query.out"
+LR_MODEL=$(get lr_submit 'r["data"]["model_info"]["model_id"]')
+flow lr_deploy model deploy --model-id "$LR_MODEL" --model-version "$LR_JOB" \
+    --cpn-list reader_0,data_transform_0,intersection_0,hetero_feature_binning_0,hetero_feature_selection_0,hetero_lr_0
+LR_CHILD=$(get lr_deploy 'r["data"]["model_version"]')
+flow lr_load model load -j "$LR_CHILD"
+cat >"$WORK/bind.json" <<EOF
+{"service_id": "compat-lr", "initiator": {"party_id": "$GUEST", "role": "guest"},
+ "role": {"guest": ["$GUEST"], "host": ["$HOST"], "arbiter": ["$HOST"]},
+ "job_parameters": {"model_id": "$LR_MODEL", "model_version": "$LR_CHILD"}}
+EOF
+flow lr_bind model bind -c "$WORK/bind.json"
+expect lr_bind 'r["retmsg"] == "service id is compat-lr"' "bind answers FATE's message"
+cat >"$WORK/bind2.json" <<EOF
+{"service_id": "compat-lr-2"}
+EOF
+flow lr_bind2 model bind -c "$WORK/bind2.json" -j "$LR_CHILD"
+expect lr_bind2 'r["retmsg"] == "service id is compat-lr-2"' "bind -j names the model by its deployed version"
+
 step "done"
 echo "PASS: fate-client $CLIENT_VERSION against $BIN in $(($(date +%s) - T0)) s"

@@ -343,9 +343,13 @@ pub fn check_identifiers(body: &Map<String, Value>) -> Result<(), RequestError> 
             check(kind, &v)?;
         }
     }
-    if let Some(r) = text("role")? {
-        r.parse::<fateflow_domain::Role>()
-            .map_err(|_| RequestError::Role(r.escape_debug().to_string()))?;
+    // FATE's publish confs (`model/load`, `model/bind`) give `role` as the job's
+    // `{role: [party ids]}`; only a role name is checked here.
+    if !matches!(body.get("role"), Some(Value::Object(_))) {
+        if let Some(r) = text("role")? {
+            r.parse::<fateflow_domain::Role>()
+                .map_err(|_| RequestError::Role(r.escape_debug().to_string()))?;
+        }
     }
     if let Some(p) = text("party_id")? {
         if p.is_empty() || p.len() > 20 || !p.bytes().all(|b| b.is_ascii_digit()) {

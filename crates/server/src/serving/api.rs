@@ -146,11 +146,19 @@ async fn bind(State(s): State<AppState>, body: Bytes) -> Response {
     let Some(service_id) = str_field(&body, "service_id") else {
         return Json(json!({"retcode": 101, "retmsg": "no service id"})).into_response();
     };
-    let (Some(model_id), Some(model_version)) = (field("model_id"), field("model_version")) else {
-        return Json(json!({"retcode": 101, "retmsg": "required argument are missing: model_id, model_version (in job_parameters)"}))
-            .into_response();
+    // `flow model bind -j <deployed version>` names the model by its version alone.
+    let (model_id, model_version) = match (field("model_id"), field("model_version"), str_field(&body, "job_id")) {
+        (Some(id), Some(v), _) => (Some(id), v),
+        (_, _, Some(version)) => (None, version),
+        _ => {
+            return Json(json!({"retcode": 101, "retmsg": "required argument are missing: job_parameters.model_id and model_version (or job_id)"}))
+                .into_response()
+        }
     };
-    match s.serving.bind(&service_id, &model_id, &model_version) {
+    match s
+        .serving
+        .bind(&service_id, model_id.as_deref(), &model_version)
+    {
         Ok(guest) => Json(
             json!({"retcode": 0, "retmsg": format!("service id is {service_id}"),
                                  "data": {"service_id": service_id, "guest": guest}}),

@@ -111,7 +111,7 @@ impl Serving {
     pub fn bind(
         &self,
         service_id: &str,
-        model_id: &str,
+        model_id: Option<&str>,
         model_version: &str,
     ) -> Result<u64, Failure> {
         if service_id.is_empty()
@@ -123,21 +123,24 @@ impl Serving {
                 format!("service_id `{service_id}`: 1 to 128 characters without ? : / &"),
             ));
         }
-        let guest = read(&self.loaded)
+        let (guest, model_id) = read(&self.loaded)
             .iter()
-            .find(|((_, m, v), l)| m == model_id && v == model_version && l.role == Role::Guest)
-            .map(|((p, _, _), _)| *p)
+            .find(|((_, m, v), l)| model_id.is_none_or(|id| id == m) && v == model_version && l.role == Role::Guest)
+            .map(|((p, m, _), _)| (*p, m.clone()))
             .ok_or_else(|| {
                 fail(
                     code::MODEL_NOT_FOUND,
-                    format!("model {model_id} {model_version} is not loaded at a guest party of this site; run flow model load first"),
+                    format!(
+                        "model {} {model_version} is not loaded for online inference at a guest party of this site: flow model load it first (a model without a linear model is not served)",
+                        model_id.unwrap_or("")
+                    ),
                 )
             })?;
         write(&self.bindings).insert(
             service_id.to_string(),
             Binding {
                 guest,
-                model_id: model_id.into(),
+                model_id: model_id.clone(),
                 model_version: model_version.into(),
             },
         );
