@@ -181,6 +181,10 @@ pub struct ServerOptions {
     /// before answering the request with FATE-Serving's network error naming the host.
     #[arg(long, env = "FATEFLOW_SERVING_HOST_TIMEOUT_MS", default_value_t = 3000)]
     pub serving_host_timeout_ms: u64,
+    /// Online inference: the most rows a batch request may carry (FATE-Serving's
+    /// `batch.inference.max` is 300); a larger batch is refused with retcode 120.
+    #[arg(long, env = "FATEFLOW_SERVING_BATCH_LIMIT", default_value_t = 1000)]
+    pub serving_batch_limit: usize,
 }
 
 /// A feature switch.
@@ -213,6 +217,7 @@ impl ServerOptions {
             retention_days: None,
             permission: Switch::On,
             serving_host_timeout_ms: 3000,
+            serving_batch_limit: 1000,
         }
     }
 }

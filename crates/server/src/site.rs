@@ -241,6 +241,7 @@ impl Site {
             opts.parties.clone(),
             peers.clone(),
             Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
+            opts.serving_batch_limit.max(1),
         ));
         controller.set_online_loader(serving.clone());
         let data_dir_for_mailbox = data_dir.clone();

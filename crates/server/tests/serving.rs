@@ -183,7 +183,7 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
         .unwrap();
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["retcode"], 100, "{r}");
-    let big: Vec<Value> = (0..301).map(|i| json!({"index": i, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}})).collect();
+    let big: Vec<Value> = (0..1001).map(|i| json!({"index": i, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}})).collect();
     let r = serve(
         &s,
         "batchInference",
@@ -217,4 +217,53 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
         list["data"]["bindings"][0]["service_id"], "lr-breast",
         "{list}"
     );
+    assert!(
+        list["data"]["bindings"][0]["requests"].as_u64().unwrap() > 569,
+        "{list}"
+    );
+
+    // Prometheus text: the service's counter and histogram.
+    let text = reqwest::blocking::get(s.base.replace("/v1", "/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        text.contains("fateflow_inference_requests_total{service_id=\"lr-breast\",route=\"inference\"}")
+            && text.contains("fateflow_inference_seconds_bucket{service_id=\"lr-breast\",route=\"batchInference\",le=\"+Inf\"}"),
+        "{text}"
+    );
+
+    // A new bind replaces the old one: the same service id answers from another
+    // deployed version.
+    let d = s.post(
+        "model/deploy",
+        json!({"model_id": model_id, "model_version": train_of(&s, &model_id, &child)}),
+    );
+    assert_eq!(d["retcode"], 0, "{d}");
+    let child2 = d["data"]["model_version"].as_str().unwrap().to_string();
+    let l = s.post("model/load", json!({"job_id": child2}));
+    assert_eq!(l["retcode"], 0, "{l}");
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "lr-breast", "job_id": child2}),
+    );
+    assert_eq!(b["retcode"], 0, "{b}");
+    let r = serve(&s, "inference", single("lr-breast", &rows[5].1, &rows[5].0));
+    assert_eq!(
+        (r["retcode"].clone(), r["data"]["modelVersion"].clone()),
+        (json!(0), json!(child2)),
+        "{r}"
+    );
+}
+
+/// The trained version a deployed child came from.
+fn train_of(s: &Server, model_id: &str, child: &str) -> String {
+    let q = s.post(
+        "model/query",
+        json!({"model_id": model_id, "model_version": child, "role": "guest"}),
+    );
+    q["data"][0]["f_parent_info"]["parent_model_version"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

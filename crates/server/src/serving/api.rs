@@ -1,7 +1,7 @@
 //! FATE-Serving's routes (`/federation/v1/inference`, `/federation/v1/batchInference`)
 //! and FATE-Flow's `/v1/model/bind`, plus `/v1/serving/list`.
 
-use super::{Failure, BATCH_LIMIT};
+use super::Failure;
 use crate::api::{body_object, str_field, AppState};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +24,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/federation/v1/inference", post(single))
         .route("/federation/v1/batchInference", post(batch))
+        .route("/metrics", axum::routing::get(metrics))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        s.serving.metrics.render(),
+    )
+        .into_response()
 }
 
 fn answer(retcode: i32, retmsg: impl Into<String>, data: Value) -> Response {
@@ -36,66 +48,119 @@ fn failure(f: Failure) -> Response {
 }
 
 async fn single(State(s): State<AppState>, body: Bytes) -> Response {
-    let req: InferenceRequest = match serde_json::from_slice(&body) {
+    let t0 = std::time::Instant::now();
+    let (service, retcode, r) = single_answer(&s, &body).await;
+    s.serving
+        .metrics
+        .record(&service, "inference", 1, t0.elapsed(), retcode == code::OK);
+    r
+}
+
+/// The answer of a single request: (service id, retcode, response).
+async fn single_answer(s: &AppState, body: &Bytes) -> (String, i32, Response) {
+    let req: InferenceRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return answer(code::PARAM_ERROR, format!("request JSON: {e}"), json!({})),
+        Err(e) => {
+            return (
+                String::new(),
+                code::PARAM_ERROR,
+                answer(code::PARAM_ERROR, format!("request JSON: {e}"), json!({})),
+            )
+        }
     };
-    if req.head.service_id.trim().is_empty() {
-        return answer(code::PARAM_ERROR, "head.serviceId is missing", json!({}));
+    let service = req.head.service_id.clone();
+    if service.trim().is_empty() {
+        return (
+            service,
+            code::PARAM_ERROR,
+            answer(code::PARAM_ERROR, "head.serviceId is missing", json!({})),
+        );
     }
-    match s
+    let (retcode, r) = match s
         .serving
-        .infer(&req.head.service_id, std::slice::from_ref(&req.body))
+        .infer(&service, std::slice::from_ref(&req.body))
         .await
     {
-        Err(f) => failure(f),
+        Err(f) => (f.retcode, failure(f)),
         Ok((mut data, mut rows)) => match rows.pop() {
             Some(Ok(score)) => {
                 data["score"] = json!(score);
-                answer(code::OK, "", data)
+                (code::OK, answer(code::OK, "", data))
             }
-            Some(Err(f)) => failure(f),
-            None => answer(code::SYSTEM_ERROR, "no result", json!({})),
+            Some(Err(f)) => (f.retcode, failure(f)),
+            None => (
+                code::SYSTEM_ERROR,
+                answer(code::SYSTEM_ERROR, "no result", json!({})),
+            ),
         },
-    }
+    };
+    (service, retcode, r)
 }
 
 async fn batch(State(s): State<AppState>, body: Bytes) -> Response {
-    let req: BatchRequest = match serde_json::from_slice(&body) {
+    let t0 = std::time::Instant::now();
+    let (service, rows, retcode, r) = batch_answer(&s, &body).await;
+    s.serving.metrics.record(
+        &service,
+        "batchInference",
+        rows,
+        t0.elapsed(),
+        retcode == code::OK,
+    );
+    r
+}
+
+/// The answer of a batch request: (service id, rows, retcode, response).
+async fn batch_answer(s: &AppState, body: &Bytes) -> (String, usize, i32, Response) {
+    let req: BatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return answer(code::PARAM_ERROR, format!("request JSON: {e}"), json!({})),
+        Err(e) => {
+            return (
+                String::new(),
+                0,
+                code::PARAM_ERROR,
+                answer(code::PARAM_ERROR, format!("request JSON: {e}"), json!({})),
+            )
+        }
     };
-    if req.head.service_id.trim().is_empty() {
-        return answer(code::PARAM_ERROR, "head.serviceId is missing", json!({}));
-    }
+    let service = req.head.service_id.clone();
     let rows = &req.body.batch_data_list;
+    let refuse = |retcode: i32, msg: String| {
+        (
+            service.clone(),
+            rows.len(),
+            retcode,
+            answer(retcode, msg, json!({})),
+        )
+    };
+    if service.trim().is_empty() {
+        return refuse(code::PARAM_ERROR, "head.serviceId is missing".into());
+    }
     if rows.is_empty() {
-        return answer(
+        return refuse(
             code::REQUEST_PARAM_ERROR,
-            "body.batchDataList is empty",
-            json!({}),
+            "body.batchDataList is empty".into(),
         );
     }
-    if rows.len() > BATCH_LIMIT {
-        return answer(
+    if rows.len() > s.serving.batch_limit {
+        return refuse(
             code::REQUEST_PARAM_ERROR,
             format!(
-                "batch of {} rows is over the limit of {BATCH_LIMIT}",
-                rows.len()
+                "batch of {} rows is over the limit of {} (--serving-batch-limit)",
+                rows.len(),
+                s.serving.batch_limit
             ),
-            json!({}),
         );
     }
     let mut seen = HashSet::new();
     if let Some(dup) = rows.iter().find(|r| !seen.insert(r.index)) {
-        return answer(
+        return refuse(
             code::REQUEST_PARAM_ERROR,
             format!("index {} appears twice in batchDataList", dup.index),
-            json!({}),
         );
     }
-    match s.serving.infer(&req.head.service_id, rows).await {
-        Err(f) => failure(f),
+    match s.serving.infer(&service, rows).await {
+        Err(f) => (service.clone(), rows.len(), f.retcode, failure(f)),
         Ok((data, outcomes)) => {
             let results: Vec<RowResult> = rows
                 .iter()
@@ -119,11 +184,12 @@ async fn batch(State(s): State<AppState>, body: Bytes) -> Response {
                 .iter()
                 .map(|r| (r.index.to_string(), json!(r)))
                 .collect();
-            Json(
+            let r = Json(
                 json!({"retcode": code::OK, "retmsg": "", "flag": 0, "data": data,
                         "batchDataList": results, "singleInferenceResultMap": by_index}),
             )
-            .into_response()
+            .into_response();
+            (service.clone(), rows.len(), code::OK, r)
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod api;
 mod features;
+mod metrics;
 
 pub use api::{client_routes, routes};
 
@@ -22,9 +23,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// Largest batch a request may carry (FATE-Serving's `batch.inference.max`).
-pub const BATCH_LIMIT: usize = 300;
 
 type LoadKey = (u64, String, String);
 
@@ -59,6 +57,9 @@ pub struct Serving {
     host_timeout: Duration,
     loaded: RwLock<HashMap<LoadKey, Arc<Loaded>>>,
     bindings: RwLock<HashMap<String, Binding>>,
+    metrics: metrics::Metrics,
+    /// Largest batch a request may carry.
+    pub batch_limit: usize,
 }
 
 /// A request's failure: FATE-Serving's code and a message.
@@ -95,14 +96,17 @@ impl Serving {
         hosted: Vec<u64>,
         peers: Option<Arc<fateflow_gateway::Peers>>,
         host_timeout: Duration,
+        batch_limit: usize,
     ) -> Self {
         Self {
+            batch_limit,
             tables,
             hosted,
             peers,
             host_timeout,
             loaded: RwLock::new(HashMap::new()),
             bindings: RwLock::new(HashMap::new()),
+            metrics: metrics::Metrics::default(),
         }
     }
 
@@ -156,9 +160,14 @@ impl Serving {
 
     /// Bound service ids and loaded models, for `/v1/serving/list` and the Board.
     pub fn describe(&self) -> Value {
+        let counts = self.metrics.requests();
         let bindings: Vec<Value> = read(&self.bindings)
             .iter()
-            .map(|(s, b)| json!({"service_id": s, "guest": b.guest, "model_id": b.model_id, "model_version": b.model_version}))
+            .map(|(s, b)| {
+                let (requests, errors) = counts.get(s).copied().unwrap_or_default();
+                json!({"service_id": s, "guest": b.guest, "model_id": b.model_id, "model_version": b.model_version,
+                       "requests": requests, "errors": errors})
+            })
             .collect();
         let loaded: Vec<Value> = read(&self.loaded)
             .values()
