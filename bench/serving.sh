@@ -5,14 +5,14 @@
 # and batches of 1,000 rows, the host's features from its local table.
 # Prints SERVING_RESULT lines: p50/p90/p99 latency and throughput.
 #
-# Knobs: THREADS (8), REQUESTS (30000), SECONDS (30), BATCH (1000), BATCHES (50),
+# Knobs: THREADS (8), REQUESTS (30000), DURATION (30 s per run), BATCH (1000), BATCHES (50),
 # BIN_DIR (a directory holding prebuilt `fateflow` and `serving_load`: no build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 THREADS=${THREADS:-8}
 REQUESTS=${REQUESTS:-30000}
-SECONDS_MAX=${SECONDS:-30}
+SECONDS_MAX=${DURATION:-30}
 BATCH=${BATCH:-1000}
 BATCHES=${BATCHES:-50}
 if [ -n "${BIN_DIR:-}" ]; then

@@ -207,6 +207,11 @@ try {
   check(entry.includes("permission/grant") && entry.includes("operator"), `the grant is in the log: ${entry.replace(/\s+/g, " ")}`);
   await page.screenshot({ path: `${shots}/08-audit.png`, fullPage: true });
 
+  await page.goto(`${base}/#/serving`);
+  await page.waitForSelector('[data-testid="bindings"] tbody tr', { timeout: 15000 });
+  const none = await page.locator('[data-testid="bindings"] tbody').textContent();
+  check(none.includes("No service id is bound"), `the serving page says nothing is bound yet: ${none}`);
+
   check(violations.length === 0, `no Content Security Policy violations: ${violations.join(" | ")}`);
 } finally {
   await browser.close();

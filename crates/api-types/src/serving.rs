@@ -146,4 +146,8 @@ pub struct HostRowResult {
     pub retmsg: String,
     /// `w_h · x_h` for a linear model.
     pub score: f64,
+    /// Features the host did not have for the row and filled with DataTransform's
+    /// value.
+    #[serde(default)]
+    pub filled: usize,
 }

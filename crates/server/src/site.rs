@@ -238,12 +238,14 @@ impl Site {
         }
         let serving = Arc::new(crate::serving::Serving::new(
             tables.clone(),
+            data_dir.join("serving"),
             opts.parties.clone(),
             peers.clone(),
             Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
             opts.serving_batch_limit.max(1),
         ));
         controller.set_online_loader(serving.clone());
+        serving.restore(store.as_ref()).await;
         let data_dir_for_mailbox = data_dir.clone();
         let gateway_store = store.clone();
         let state = AppState {

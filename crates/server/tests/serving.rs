@@ -254,6 +254,15 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
         (json!(0), json!(child2)),
         "{r}"
     );
+
+    // A restarted site serves what it served: loaded parts and bindings come back.
+    let mut s = s;
+    s.kill9();
+    let s = Server::start(&dir.path().join("site"), &[], &[]);
+    let again = serve(&s, "inference", single("lr-breast", &rows[5].1, &rows[5].0));
+    assert_eq!(again["retcode"], 0, "{again}");
+    assert_eq!(again["data"]["score"], r["data"]["score"], "{again}");
+    assert_eq!(again["data"]["modelVersion"], json!(child2), "{again}");
 }
 
 /// The trained version a deployed child came from.

@@ -545,6 +545,25 @@ async function auditView() {
   every(5000, refresh);
 }
 
+// ---------------------------------------------------------------- online inference
+async function servingView() {
+  const main = $("#main");
+  main.innerHTML = `<h1>Serving</h1>
+    <p class="muted">Models loaded with <code>flow model load</code> and service ids bound with <code>flow model bind</code>; requests go to <code>/federation/v1/inference</code> and <code>/federation/v1/batchInference</code>, metrics to <code>/metrics</code>.</p>
+    <h2>Service ids</h2><div id="s-bound"></div><h2>Loaded models</h2><div id="s-loaded"></div>`;
+  async function refresh() {
+    const r = await api("serving/list", {});
+    const d = r.data || { bindings: [], loaded: [] };
+    $("#s-bound").innerHTML = `<table data-testid="bindings"><thead><tr><th>Service id</th><th>Model</th><th>Version</th><th>Guest</th><th>Requests</th><th>Errors</th></tr></thead><tbody>
+      ${d.bindings.map((b) => `<tr><td>${esc(b.service_id)}</td><td>${esc(b.model_id)}</td><td>${esc(b.model_version)}</td><td>${esc(b.guest)}</td><td>${esc(b.requests)}</td><td>${esc(b.errors)}</td></tr>`).join("")
+        || `<tr><td colspan="6" class="muted">No service id is bound here.</td></tr>`}</tbody></table>`;
+    $("#s-loaded").innerHTML = `<table data-testid="loaded"><thead><tr><th>Role</th><th>Model</th><th>Version</th><th>Scorer</th><th>Features</th><th>Feature rows</th><th>Loaded</th></tr></thead><tbody>
+      ${d.loaded.map((l) => `<tr><td>${esc(l.role)}</td><td>${esc(l.model_id)}</td><td>${esc(l.model_version)}</td><td>${esc(l.scorer)}</td><td>${esc(l.features)}</td><td>${esc(l.feature_rows ?? "—")}</td><td>${fmtTime(l.loaded_at)}</td></tr>`).join("")
+        || `<tr><td colspan="7" class="muted">No model is loaded for online inference.</td></tr>`}</tbody></table>`;
+  }
+  every(5000, refresh);
+}
+
 // ---------------------------------------------------------------- routing
 async function route() {
   stopTimers();
@@ -554,6 +573,7 @@ async function route() {
   if (h.startsWith("#/tables")) return tablesView();
   if (h.startsWith("#/models")) return modelsView();
   if (h.startsWith("#/audit")) return auditView();
+  if (h.startsWith("#/serving")) return servingView();
   return jobsView();
 }
 window.addEventListener("hashchange", route);

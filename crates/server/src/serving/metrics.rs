@@ -25,6 +25,7 @@ struct Series {
 #[derive(Default)]
 pub(super) struct Metrics {
     series: Mutex<BTreeMap<(String, &'static str), Series>>,
+    filled: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -50,6 +51,18 @@ impl Metrics {
             .position(|&le| secs <= le)
             .unwrap_or(BUCKETS.len());
         s.buckets[b] += 1;
+    }
+
+    /// Counts features filled with DataTransform's value instead of given.
+    pub(super) fn filled(&self, service: &str, n: usize) {
+        if n > 0 {
+            *self
+                .filled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(service.to_string())
+                .or_default() += n as u64;
+        }
     }
 
     /// Requests per service id (for the Board).
@@ -103,6 +116,14 @@ impl Metrics {
                 "fateflow_inference_rows_total{{{}}} {}",
                 label(svc, route),
                 s.rows
+            );
+        }
+        out.push_str("# HELP fateflow_inference_filled_features_total Absent features filled with DataTransform's value.\n# TYPE fateflow_inference_filled_features_total counter\n");
+        for (svc, n) in self.filled.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "fateflow_inference_filled_features_total{{service_id=\"{}\"}} {n}",
+                svc.replace('\\', "\\\\").replace('"', "\\\"")
             );
         }
         out.push_str("# HELP fateflow_inference_seconds Time from request to answer at the guest.\n# TYPE fateflow_inference_seconds histogram\n");

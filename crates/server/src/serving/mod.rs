@@ -52,6 +52,8 @@ struct Binding {
 /// The site's serving state.
 pub struct Serving {
     tables: Arc<fateflow_tables::LocalTableStore>,
+    /// Where the loaded models and bindings are remembered across restarts.
+    state_dir: std::path::PathBuf,
     hosted: Vec<u64>,
     peers: Option<Arc<fateflow_gateway::Peers>>,
     host_timeout: Duration,
@@ -93,6 +95,7 @@ impl Serving {
     /// Serving for a site hosting `hosted`, reaching other sites' hosts through `peers`.
     pub fn new(
         tables: Arc<fateflow_tables::LocalTableStore>,
+        state_dir: std::path::PathBuf,
         hosted: Vec<u64>,
         peers: Option<Arc<fateflow_gateway::Peers>>,
         host_timeout: Duration,
@@ -100,6 +103,7 @@ impl Serving {
     ) -> Self {
         Self {
             batch_limit,
+            state_dir,
             tables,
             hosted,
             peers,
@@ -155,6 +159,7 @@ impl Serving {
             guest,
             "service id bound"
         );
+        self.save_state();
         Ok(guest)
     }
 
@@ -211,6 +216,7 @@ impl Serving {
                     format!("the model of service id `{service_id}` is no longer loaded"),
                 )
             })?;
+        let filled = std::sync::atomic::AtomicUsize::new(0);
         let mut out: Vec<RowOutcome> = rows
             .iter()
             .map(|r| {
@@ -228,6 +234,7 @@ impl Serving {
                     .part
                     .partial_of_map(features)
                     .map_err(|e| fail(code::FEATURE_ERROR, format!("guest: {e}")))?;
+                filled.fetch_add(p.filled, std::sync::atomic::Ordering::Relaxed);
                 Ok(p.score + model.part.intercept)
             })
             .collect();
@@ -283,6 +290,7 @@ impl Serving {
                     ));
                 } else if let Ok(z) = &mut out[i] {
                     *z += r.score;
+                    filled.fetch_add(r.filled, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -290,11 +298,17 @@ impl Serving {
             .into_iter()
             .map(|o| o.map(|z| model.part.finish(z)))
             .collect();
-        let data = json!({
+        let filled = filled.into_inner();
+        self.metrics.filled(service_id, filled);
+        let mut data = json!({
             "modelId": fateflow_domain::ids::party_model_id(&binding.model_id, Role::Guest, binding.guest),
             "modelVersion": binding.model_version,
             "timestamp": model.loaded_at,
         });
+        if filled > 0 {
+            // Visible, never a silent default: how many absent features were filled.
+            data["filledFeatures"] = json!(filled);
+        }
         Ok((data, done))
     }
 
@@ -331,6 +345,92 @@ impl Serving {
         })?;
         serde_json::from_slice(&reply.reply_json)
             .map_err(|e| fail(code::MERGE_ERROR, format!("host {host}'s answer: {e}")))
+    }
+
+    /// Writes the loaded models' keys and the bindings to `state_dir/state.json`
+    /// (atomically), so a restarted site serves what it served.
+    fn save_state(&self) {
+        let loaded: Vec<Value> = read(&self.loaded)
+            .iter()
+            .map(|((p, m, v), l)| json!({"party_id": p, "role": l.role.as_str(), "model_id": m, "model_version": v}))
+            .collect();
+        let bindings: Vec<Value> = read(&self.bindings)
+            .iter()
+            .map(|(s, b)| json!({"service_id": s, "guest": b.guest, "model_id": b.model_id, "model_version": b.model_version}))
+            .collect();
+        let state = json!({"loaded": loaded, "bindings": bindings});
+        let write_file = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.state_dir)?;
+            let tmp = self.state_dir.join("state.json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(&state).unwrap_or_default())?;
+            std::fs::rename(&tmp, self.state_dir.join("state.json"))
+        };
+        if let Err(e) = write_file() {
+            tracing::error!(dir = %self.state_dir.display(), error = %e, "could not save the serving state; a restart will not reload it");
+        }
+    }
+
+    /// Loads again what was loaded and bound before a restart, from the site's own
+    /// model copies. A model that no longer loads is logged and left out.
+    pub async fn restore(&self, store: &dyn fateflow_storage::MetadataStore) {
+        let Ok(bytes) = std::fs::read(self.state_dir.join("state.json")) else {
+            return;
+        };
+        let state: Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "the saved serving state does not parse; nothing reloaded");
+                return;
+            }
+        };
+        use fateflow_scheduler::model::OnlineLoader as _;
+        for l in state["loaded"].as_array().into_iter().flatten() {
+            let (Some(party_id), Some(role), Some(model_id), Some(version)) = (
+                l["party_id"].as_u64(),
+                l["role"].as_str().and_then(|r| r.parse::<Role>().ok()),
+                l["model_id"].as_str(),
+                l["model_version"].as_str(),
+            ) else {
+                continue;
+            };
+            let key = fateflow_storage::ModelKey {
+                model_id: model_id.into(),
+                model_version: version.into(),
+                role,
+                party_id,
+            };
+            let result = match store.get_model(&key).await {
+                Ok(Some(info)) => match store.model_components(&key).await {
+                    Ok(components) => {
+                        self.load(Party { role, party_id }, &info, &components)
+                            .await
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+                Ok(None) => Err("the model is no longer at this site".into()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(_) => {
+                    tracing::info!(%key, "model reloaded for online inference after the restart")
+                }
+                Err(e) => {
+                    tracing::warn!(%key, error = %e, "a model served before the restart could not be reloaded")
+                }
+            }
+        }
+        for b in state["bindings"].as_array().into_iter().flatten() {
+            let (Some(service), Some(model_id), Some(version)) = (
+                b["service_id"].as_str(),
+                b["model_id"].as_str(),
+                b["model_version"].as_str(),
+            ) else {
+                continue;
+            };
+            if let Err(f) = self.bind(service, Some(model_id), version) {
+                tracing::warn!(service_id = service, reason = %f.retmsg, "a service id bound before the restart could not be bound again");
+            }
+        }
     }
 
     /// A host party's partial scores.
@@ -377,6 +477,7 @@ impl Serving {
                     retcode,
                     retmsg,
                     score,
+                    filled: 0,
                 };
                 let Some(id) = lookup_key(&r.keys) else {
                     return row(
@@ -393,7 +494,10 @@ impl Serving {
                     );
                 };
                 match model.part.partial(|n| index.value(values, n)) {
-                    Ok(p) => row(code::OK, String::new(), p.score),
+                    Ok(p) => HostRowResult {
+                        filled: p.filled,
+                        ..row(code::OK, String::new(), p.score)
+                    },
                     Err(e) => row(code::FEATURE_ERROR, e.to_string(), 0.0),
                 }
             })
@@ -530,6 +634,7 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             ),
             Arc::new(loaded),
         );
+        self.save_state();
         tracing::info!(party = %party, model_id = %info.model_id, model_version = %info.model_version, %note, "model loaded for online inference");
         Ok(note)
     }
