@@ -105,9 +105,19 @@ pub enum PartyCommand {
         /// An inference DSL given by the user instead of `cpn_list`.
         dsl: Option<Value>,
     },
-    /// Check that a deployed model is at the party and count a load of it (FATE's
-    /// `/model/load/do`, without a FATE-Serving to publish to).
+    /// Check that a deployed model is at the party, count a load of it and build the
+    /// party's part for online inference (FATE's `/model/load/do`).
     LoadModel {
+        /// The model.
+        model_id: String,
+        /// A deployed version.
+        model_version: String,
+        /// The model's initiator, which sends this command.
+        initiator: Party,
+    },
+    /// Drop the party's online part of a loaded model (a publish that failed elsewhere
+    /// rolls back with it).
+    UnloadModel {
         /// The model.
         model_id: String,
         /// A deployed version.
@@ -136,6 +146,7 @@ impl PartyCommand {
             PartyCommand::SaveModel => "model",
             PartyCommand::DeployModel { .. } => "model/deploy/do",
             PartyCommand::LoadModel { .. } => "model/load/do",
+            PartyCommand::UnloadModel { .. } => "model/unload/do",
         }
     }
 }

@@ -48,7 +48,8 @@ impl SitePartner {
             return Some(Party { role, party_id });
         }
         if let PartyCommand::DeployModel { initiator, .. }
-        | PartyCommand::LoadModel { initiator, .. } = cmd
+        | PartyCommand::LoadModel { initiator, .. }
+        | PartyCommand::UnloadModel { initiator, .. } = cmd
         {
             return self
                 .controller

@@ -242,6 +242,11 @@ impl GatewayService {
                 model_id,
                 model_version,
                 ..
+            }
+            | PartyCommand::UnloadModel {
+                model_id,
+                model_version,
+                ..
             } => self
                 .store
                 .get_model(&fateflow_storage::ModelKey {

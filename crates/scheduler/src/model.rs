@@ -557,6 +557,33 @@ impl Scheduler {
         })
     }
 
+    /// Drops every guest's and host's online part of a loaded model (a failed publish's
+    /// rollback).
+    pub async fn unload(&self, model_id: &str, model_version: &str) -> Result<FanOut, ModelError> {
+        let info = self.initiator_model(model_id, model_version).await?;
+        let job_id = self.ids().next_id(&job_timestamp());
+        let initiator = Party {
+            role: info.initiator_role,
+            party_id: info.initiator_party_id,
+        };
+        let mut answers = Vec::new();
+        for party in model_parties(&info)
+            .into_iter()
+            .filter(|p| p.role != Role::Arbiter)
+        {
+            let cmd = PartyCommand::UnloadModel {
+                model_id: model_id.into(),
+                model_version: model_version.into(),
+                initiator,
+            };
+            answers.push(answer(party, self.partner.send(&job_id, party, cmd).await));
+        }
+        Ok(FanOut {
+            version: job_id,
+            answers,
+        })
+    }
+
     /// A predict job's DSL and conf, from the deployed model at the initiator.
     pub(crate) async fn resolve_predict(&self, conf: &Value) -> Result<PredictSubmit, SubmitError> {
         let (model_id, model_version) = model_of(conf);
@@ -796,6 +823,9 @@ pub trait OnlineLoader: Send + Sync {
         info: &fateflow_storage::ModelInfoRecord,
         components: &[fateflow_storage::PipelineComponentRecord],
     ) -> Result<String, String>;
+
+    /// Drops `party`'s part of a model; whether it was loaded.
+    fn unload(&self, party: Party, model_id: &str, model_version: &str) -> bool;
 }
 
 #[cfg(test)]

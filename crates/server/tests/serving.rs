@@ -263,6 +263,59 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
     assert_eq!(again["retcode"], 0, "{again}");
     assert_eq!(again["data"]["score"], r["data"]["score"], "{again}");
     assert_eq!(again["data"]["modelVersion"], json!(child2), "{again}");
+
+    // Publish in one step: deploy + load + bind.
+    let train = train_of(&s, &model_id, &child);
+    let p = s.post(
+        "model/publish",
+        json!({"model_id": model_id, "model_version": train, "service_id": "lr-published",
+               "cpn_list": ["reader_0", "data_transform_0", "intersection_0", "hetero_feature_binning_0", "hetero_feature_selection_0", "hetero_lr_0"]}),
+    );
+    assert_eq!(p["retcode"], 0, "{p}");
+    let r = serve(
+        &s,
+        "inference",
+        single("lr-published", &rows[9].1, &rows[9].0),
+    );
+    assert_eq!(r["retcode"], 0, "{r}");
+    assert!(
+        (r["data"]["score"].as_f64().unwrap() - scores[&rows[9].0].0).abs() < 1e-9,
+        "{r}"
+    );
+
+    // A publish that fails at one party (the host's feature table is gone) is rolled
+    // back: nothing stays loaded for the new version and the service id is not bound.
+    let d = s.post(
+        "table/delete",
+        json!({"namespace": "experiment", "table_name": "breast_hetero_host"}),
+    );
+    assert_eq!(d["retcode"], 0, "{d}");
+    let p = s.post(
+        "model/publish",
+        json!({"model_id": model_id, "model_version": train, "service_id": "lr-rolled-back"}),
+    );
+    assert_eq!(p["retcode"], 123, "{p}");
+    let msg = p["retmsg"].as_str().unwrap();
+    assert!(
+        msg.contains("rolled back") && msg.contains("breast_hetero_host"),
+        "{msg}"
+    );
+    let version = p["data"]["model_version"].as_str().unwrap();
+    let list = s.post("serving/list", json!({}));
+    assert!(
+        list["data"]["loaded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["model_version"] != version),
+        "{list}"
+    );
+    let r = serve(
+        &s,
+        "inference",
+        single("lr-rolled-back", &rows[0].1, &rows[0].0),
+    );
+    assert_eq!(r["retcode"], 104, "{r}");
 }
 
 /// The trained version a deployed child came from.

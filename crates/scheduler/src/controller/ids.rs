@@ -194,6 +194,11 @@ pub(super) fn check_command_ids(job_id: &str, cmd: &PartyCommand) -> Result<(), 
             model_id,
             model_version,
             ..
+        }
+        | PartyCommand::UnloadModel {
+            model_id,
+            model_version,
+            ..
         } => model(model_id, model_version),
         PartyCommand::CreateTask { component, .. }
         | PartyCommand::StartTask { component, .. }

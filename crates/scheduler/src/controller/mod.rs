@@ -301,6 +301,16 @@ impl PartyController {
                 model_version,
                 initiator: _,
             } => self.load_model(party, &model_id, &model_version).await,
+            PartyCommand::UnloadModel {
+                model_id,
+                model_version,
+                initiator: _,
+            } => {
+                let removed = self
+                    .online_loader()
+                    .is_some_and(|l| l.unload(party, &model_id, &model_version));
+                Ok(json!({"unloaded": removed}))
+            }
             PartyCommand::ApplyResource => self.apply_resource(job_id, party).await,
             PartyCommand::ReturnResource => {
                 let _guard = self.resources.lock().await;

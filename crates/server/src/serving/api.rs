@@ -16,6 +16,7 @@ use std::collections::HashSet;
 pub fn client_routes() -> Router<AppState> {
     Router::new()
         .route("/model/bind", post(bind))
+        .route("/model/publish", post(publish))
         .route("/serving/list", post(list).get(list))
 }
 
@@ -232,6 +233,109 @@ async fn bind(State(s): State<AppState>, body: Bytes) -> Response {
         .into_response(),
         Err(f) => Json(json!({"retcode": f.retcode, "retmsg": f.retmsg})).into_response(),
     }
+}
+
+/// Ours: deploy a trained model, load it at every guest and host and bind a service id,
+/// in one step. A failed load unloads what loaded and binds nothing; the service id
+/// keeps its old model.
+async fn publish(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = body_object(&body);
+    let refuse = |retcode: i32, retmsg: String, data: Value| {
+        Json(json!({"retcode": retcode, "retmsg": retmsg, "data": data})).into_response()
+    };
+    let (Some(model_id), Some(model_version), Some(service_id)) = (
+        str_field(&body, "model_id"),
+        str_field(&body, "model_version"),
+        str_field(&body, "service_id"),
+    ) else {
+        return refuse(101, "required argument are missing: model_id, model_version (the trained version), service_id".into(), json!({}));
+    };
+    if let Err(f) = super::check_service_id(&service_id) {
+        return refuse(f.retcode, f.retmsg, json!({}));
+    }
+    let cpn_list = body.get("cpn_list").and_then(Value::as_array).map(|l| {
+        l.iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect::<Vec<_>>()
+    });
+    let req = fateflow_scheduler::model::DeployRequest {
+        model_id: model_id.clone(),
+        model_version: model_version.clone(),
+        cpn_list: cpn_list.filter(|l| !l.is_empty()),
+        dsl: None,
+    };
+    let deployed = match s.scheduler.deploy(&req).await {
+        Ok(f) if f.ok() => f,
+        Ok(f) => {
+            return refuse(
+                100,
+                "publish failed at deploy; nothing was loaded or bound".into(),
+                json!({"deploy": fan_out(&f)}),
+            )
+        }
+        Err(e) => return refuse(100, format!("publish failed at deploy: {e}"), json!({})),
+    };
+    let child = deployed.version.clone();
+    let loaded = match s.scheduler.load(&model_id, &child).await {
+        Ok(f) => f,
+        Err(e) => {
+            return refuse(
+                100,
+                format!("publish failed at load of {child}: {e}"),
+                json!({"model_version": child}),
+            )
+        }
+    };
+    if !loaded.ok() {
+        let why = loaded
+            .answers
+            .iter()
+            .filter(|a| a.retcode != 0)
+            .map(|a| format!("{}: {}", a.party, a.retmsg))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return rollback(&s, &model_id, &child, why, fan_out(&loaded)).await;
+    }
+    match s.serving.bind(&service_id, Some(&model_id), &child) {
+        Ok(guest) => Json(json!({"retcode": 0, "retmsg": format!("service id is {service_id}"),
+                                 "data": {"service_id": service_id, "guest": guest, "model_id": model_id,
+                                          "model_version": child, "deploy": fan_out(&deployed), "load": fan_out(&loaded)}}))
+        .into_response(),
+        Err(f) => rollback(&s, &model_id, &child, f.retmsg, fan_out(&loaded)).await,
+    }
+}
+
+/// Unloads a failed publish everywhere and says why.
+async fn rollback(
+    s: &AppState,
+    model_id: &str,
+    child: &str,
+    why: String,
+    loaded: Value,
+) -> Response {
+    let undone = s
+        .scheduler
+        .unload(model_id, child)
+        .await
+        .ok()
+        .map(|f| fan_out(&f));
+    tracing::warn!(model_id, version = child, reason = %why, "publish rolled back");
+    Json(json!({
+        "retcode": 123,
+        "retmsg": format!("publish of {model_id} {child} failed and was rolled back (unloaded everywhere, nothing bound): {why}"),
+        "data": {"model_version": child, "load": loaded, "unload": undone},
+    }))
+    .into_response()
+}
+
+fn fan_out(f: &fateflow_scheduler::model::FanOut) -> Value {
+    let parties: Vec<Value> = f
+        .answers
+        .iter()
+        .map(|a| json!({"party": a.party.to_string(), "retcode": a.retcode, "retmsg": a.retmsg}))
+        .collect();
+    json!(parties)
 }
 
 async fn list(State(s): State<AppState>) -> Response {

@@ -122,15 +122,7 @@ impl Serving {
         model_id: Option<&str>,
         model_version: &str,
     ) -> Result<u64, Failure> {
-        if service_id.is_empty()
-            || service_id.contains(['?', ':', '/', '&'])
-            || service_id.len() > 128
-        {
-            return Err(fail(
-                code::REQUEST_PARAM_ERROR,
-                format!("service_id `{service_id}`: 1 to 128 characters without ? : / &"),
-            ));
-        }
+        check_service_id(service_id)?;
         let (guest, model_id) = read(&self.loaded)
             .iter()
             .find(|((_, m, v), l)| model_id.is_none_or(|id| id == m) && v == model_version && l.role == Role::Guest)
@@ -510,6 +502,18 @@ impl Serving {
     }
 }
 
+/// A service id FATE-Serving accepts: 1 to 128 characters, none of `? : / &`.
+pub(crate) fn check_service_id(service_id: &str) -> Result<(), Failure> {
+    if service_id.is_empty() || service_id.contains(['?', ':', '/', '&']) || service_id.len() > 128
+    {
+        return Err(fail(
+            code::REQUEST_PARAM_ERROR,
+            format!("service_id `{service_id}`: 1 to 128 characters without ? : / &"),
+        ));
+    }
+    Ok(())
+}
+
 /// The id a host looks its features up by: `id`, else the only value given.
 fn lookup_key(keys: &serde_json::Map<String, Value>) -> Option<String> {
     let v = keys
@@ -543,6 +547,10 @@ fn parties_of(roles: &Value, role: &str) -> Vec<u64> {
 
 #[async_trait::async_trait]
 impl fateflow_scheduler::model::OnlineLoader for Serving {
+    fn unload(&self, party: Party, model_id: &str, model_version: &str) -> bool {
+        self.drop_part(party.party_id, model_id, model_version)
+    }
+
     async fn load(
         &self,
         party: Party,
@@ -637,6 +645,24 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
         self.save_state();
         tracing::info!(party = %party, model_id = %info.model_id, model_version = %info.model_version, %note, "model loaded for online inference");
         Ok(note)
+    }
+}
+
+impl Serving {
+    fn drop_part(&self, party: u64, model_id: &str, model_version: &str) -> bool {
+        let removed = write(&self.loaded)
+            .remove(&(party, model_id.to_string(), model_version.to_string()))
+            .is_some();
+        if removed {
+            self.save_state();
+            tracing::info!(
+                party,
+                model_id,
+                model_version,
+                "model unloaded from online inference"
+            );
+        }
+        removed
     }
 }
 

@@ -7,6 +7,7 @@ pub mod import;
 pub mod info;
 pub mod load;
 pub mod predict;
+pub mod publish;
 
 use anyhow::Result;
 
@@ -18,8 +19,14 @@ use crate::Exit;
 pub enum Command {
     /// Deploy a trained model: a new model version for predict jobs (POST /v1/model/deploy).
     Deploy(deploy::Args),
-    /// Check a deployed model at every party and count a load (POST /v1/model/load).
+    /// Load a deployed model at every guest and host for online inference and count
+    /// the load (POST /v1/model/load).
     Load(load::Args),
+    /// Bind a service id to a loaded model at the guest (POST /v1/model/bind).
+    Bind(publish::BindArgs),
+    /// Deploy, load and bind in one step, rolled back if a party fails (POST
+    /// /v1/model/publish).
+    Publish(publish::PublishArgs),
     /// Model info rows (POST /v1/model/query).
     #[command(name = "get-model-info")]
     GetModelInfo(info::Args),
@@ -40,6 +47,8 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
     match command {
         Command::Deploy(args) => deploy::run(args, ctx),
         Command::Load(args) => load::run(args, ctx),
+        Command::Bind(args) => publish::bind(args, ctx),
+        Command::Publish(args) => publish::publish(args, ctx),
         Command::GetModelInfo(args) => info::run(args, ctx),
         Command::Export(args) => export::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
