@@ -185,6 +185,12 @@ pub struct ServerOptions {
     /// `batch.inference.max` is 300); a larger batch is refused with retcode 120.
     #[arg(long, env = "FATEFLOW_SERVING_BATCH_LIMIT", default_value_t = 1000)]
     pub serving_batch_limit: usize,
+    /// Online inference: hosts of this site read each request's features from this
+    /// FATE-Serving HTTP feature adapter (the request's `sendToRemoteFeatureData` is
+    /// posted as JSON; the answer is `{"code": 200, "data": {feature: value}}`)
+    /// instead of from the table their training job read.
+    #[arg(long, env = "FATEFLOW_SERVING_FEATURE_URL")]
+    pub serving_feature_url: Option<String>,
 }
 
 /// A feature switch.
@@ -218,6 +224,7 @@ impl ServerOptions {
             permission: Switch::On,
             serving_host_timeout_ms: 3000,
             serving_batch_limit: 1000,
+            serving_feature_url: None,
         }
     }
 }

@@ -243,6 +243,7 @@ impl Site {
             peers.clone(),
             Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
             opts.serving_batch_limit.max(1),
+            opts.serving_feature_url.clone(),
         ));
         controller.set_online_loader(serving.clone());
         serving.restore(store.as_ref()).await;

@@ -329,3 +329,89 @@ fn train_of(s: &Server, model_id: &str, child: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A FATE-Serving HTTP feature adapter on loopback serving the host's breast rows:
+/// `{"id": ...}` in, `{"code": 200, "data": {...}}` out (`code` 500 for id "broken").
+fn feature_adapter() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let text = std::fs::read_to_string(examples().join("data/breast_hetero_host.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows: std::collections::HashMap<String, Value> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let data: Map<String, Value> = header[1..]
+                .iter()
+                .zip(&cells[1..])
+                .map(|(h, v)| (h.clone(), json!(v.parse::<f64>().unwrap())))
+                .collect();
+            (cells[0].to_string(), Value::Object(data))
+        })
+        .collect();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/features", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let keys: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let id = keys["id"].as_str().unwrap_or_default().to_string();
+            let answer = if id == "broken" {
+                json!({"code": 500, "data": {}})
+            } else {
+                json!({"code": 200, "data": rows.get(&id).cloned().unwrap_or(json!({}))})
+            };
+            let text = answer.to_string();
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn hosts_can_read_features_from_an_http_adapter() {
+    let url = feature_adapter();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("site"),
+        &[],
+        &["--serving-feature-url", &url],
+    );
+    s.upload_breast();
+    let (model_id, child, scores) = trained_and_loaded(&s);
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "lr-http", "model_id": model_id, "model_version": child}),
+    );
+    assert_eq!(b["retcode"], 0, "{b}");
+    let rows = guest_rows();
+    for (id, features) in rows.iter().take(50) {
+        let r = serve(&s, "inference", single("lr-http", features, id));
+        assert_eq!(r["retcode"], 0, "{id}: {r}");
+        assert!(
+            (r["data"]["score"].as_f64().unwrap() - scores[id].0).abs() < 1e-9,
+            "{id}: {r}"
+        );
+    }
+    let r = serve(&s, "inference", single("lr-http", &rows[0].1, "no-such-id"));
+    assert_eq!(r["retcode"], 2113, "{r}");
+    let r = serve(&s, "inference", single("lr-http", &rows[0].1, "broken"));
+    assert_eq!(r["retcode"], 2102, "{r}");
+    assert!(r["retmsg"].as_str().unwrap().contains("code 500"), "{r}");
+}

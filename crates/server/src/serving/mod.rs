@@ -57,6 +57,10 @@ pub struct Serving {
     hosted: Vec<u64>,
     peers: Option<Arc<fateflow_gateway::Peers>>,
     host_timeout: Duration,
+    /// A FATE-Serving HTTP feature adapter the hosts of this site read from, instead
+    /// of their training tables.
+    feature_url: Option<String>,
+    http: reqwest::Client,
     loaded: RwLock<HashMap<LoadKey, Arc<Loaded>>>,
     bindings: RwLock<HashMap<String, Binding>>,
     metrics: metrics::Metrics,
@@ -100,8 +104,14 @@ impl Serving {
         peers: Option<Arc<fateflow_gateway::Peers>>,
         host_timeout: Duration,
         batch_limit: usize,
+        feature_url: Option<String>,
     ) -> Self {
         Self {
+            feature_url,
+            http: reqwest::Client::builder()
+                .timeout(host_timeout)
+                .build()
+                .unwrap_or_default(),
             batch_limit,
             state_dir,
             tables,
@@ -311,7 +321,7 @@ impl Serving {
         req: HostScoreRequest,
     ) -> Result<HostScoreReply, Failure> {
         if self.hosted.contains(&host) {
-            return Ok(self.score_at_host(guest, req));
+            return Ok(self.score_at_host(guest, req).await);
         }
         let peers = self.peers.as_ref().ok_or_else(|| {
             fail(
@@ -425,8 +435,82 @@ impl Serving {
         }
     }
 
+    /// Partial scores with each row's features from the HTTP adapter: the row's
+    /// `sendToRemoteFeatureData` is posted as JSON, the answer is FATE-Serving's
+    /// `{"code": 200, "data": {feature: value}}`.
+    async fn score_from_adapter(
+        &self,
+        url: &str,
+        model: &Loaded,
+        req: &HostScoreRequest,
+    ) -> HostScoreReply {
+        let mut rows = Vec::with_capacity(req.rows.len());
+        for r in &req.rows {
+            let row = |retcode, retmsg: String, score, filled| HostRowResult {
+                index: r.index,
+                retcode,
+                retmsg,
+                score,
+                filled,
+            };
+            let answer = async {
+                let resp = self
+                    .http
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .body(Value::Object(r.keys.clone()).to_string())
+                    .send()
+                    .await
+                    .map_err(|e| format!("feature adapter {url}: {e}"))?;
+                let text = resp
+                    .text()
+                    .await
+                    .map_err(|e| format!("feature adapter {url}: {e}"))?;
+                serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("feature adapter {url} answered no JSON: {e}"))
+            };
+            let v = match answer.await {
+                Ok(v) => v,
+                Err(e) => {
+                    rows.push(row(code::FEATURE_ERROR, e, 0.0, 0));
+                    continue;
+                }
+            };
+            if v["code"].as_i64() != Some(200) {
+                rows.push(row(
+                    code::FEATURE_ERROR,
+                    format!("feature adapter {url} answered code {}", v["code"]),
+                    0.0,
+                    0,
+                ));
+                continue;
+            }
+            let Some(data) = v["data"].as_object().filter(|d| !d.is_empty()) else {
+                rows.push(row(
+                    code::HOST_FEATURE_NOT_EXIST,
+                    format!(
+                        "feature adapter {url} has no features for {}",
+                        Value::Object(r.keys.clone())
+                    ),
+                    0.0,
+                    0,
+                ));
+                continue;
+            };
+            rows.push(match model.part.partial_of_map(data) {
+                Ok(p) => row(code::OK, String::new(), p.score, p.filled),
+                Err(e) => row(code::FEATURE_ERROR, e.to_string(), 0.0, 0),
+            });
+        }
+        HostScoreReply {
+            retcode: code::OK,
+            retmsg: String::new(),
+            rows,
+        }
+    }
+
     /// A host party's partial scores.
-    pub fn score_at_host(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
+    pub async fn score_at_host(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
         let whole = |retcode: i32, retmsg: String| HostScoreReply {
             retcode,
             retmsg,
@@ -455,10 +539,13 @@ impl Serving {
             );
         }
         let Some(index) = model.features.as_ref() else {
-            return whole(
-                code::FEATURE_ERROR,
-                "the host has no feature source for this model".into(),
-            );
+            return match &self.feature_url {
+                Some(url) => self.score_from_adapter(url, &model, &req).await,
+                None => whole(
+                    code::FEATURE_ERROR,
+                    "the host has no feature source for this model".into(),
+                ),
+            };
         };
         let rows = req
             .rows
@@ -592,7 +679,13 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             part.scorer,
             part.features().count()
         );
-        let features = if party.role == Role::Host {
+        let features = if party.role == Role::Host && self.feature_url.is_some() {
+            note.push_str(&format!(
+                "; features from the HTTP adapter {}",
+                self.feature_url.as_deref().unwrap_or_default()
+            ));
+            None
+        } else if party.role == Role::Host {
             let job = Job::parse(
                 &info.train_dsl,
                 &info.train_runtime_conf,
@@ -669,6 +762,6 @@ impl Serving {
 #[tonic::async_trait]
 impl fateflow_gateway::server::HostInference for Serving {
     async fn host_scores(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
-        self.score_at_host(guest, req)
+        self.score_at_host(guest, req).await
     }
 }
