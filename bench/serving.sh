@@ -6,6 +6,8 @@
 # Prints SERVING_RESULT lines: p50/p90/p99 latency and throughput.
 #
 # Knobs: THREADS (8), REQUESTS (30000), DURATION (30 s per run), BATCH (1000), BATCHES (50),
+# REDIS (host:port: the host reads its features from Redis, loaded by this script under
+# its own key prefix and removed at the end; needs redis-cli),
 # BIN_DIR (a directory holding prebuilt `fateflow` and `serving_load`: no build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,13 @@ else
 fi
 work=$(mktemp -d /tmp/fateflow-serving-bench-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+prefix="fateflow-bench-$$:"
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+  if [ -n "${REDIS:-}" ]; then
+    redis-cli -h "${REDIS%:*}" -p "${REDIS#*:}" --scan --pattern "$prefix*" | xargs -r -n 500 redis-cli -h "${REDIS%:*}" -p "${REDIS#*:}" del >/dev/null
+  fi
+}
 trap cleanup EXIT
 mkdir -p "$work/files"
 cp examples/data/breast_hetero_guest.csv examples/data/breast_hetero_host.csv "$work/files/"
@@ -39,16 +47,31 @@ gport_g=$(free_port); gport_h=$(free_port)
 dg=$(site 9999 10000 "$gport_g" "$gport_h"); dh=$(site 10000 9999 "$gport_h" "$gport_g")
 printf '{"parties": {"10000": {"address": "127.0.0.1:%s", "certificate": "%s"}}}' "$gport_h" "$dh/data/gateway/site.crt" > "$dg/routes.json"
 printf '{"parties": {"9999": {"address": "127.0.0.1:%s", "certificate": "%s"}}}' "$gport_g" "$dg/data/gateway/site.crt" > "$dh/routes.json"
-start() { # dir party gateway_port
-  "$bin" server --listen 127.0.0.1:0 --data-dir "$1/data" --parties "$2" --routes "$1/routes.json" \
-    --gateway-listen "127.0.0.1:$3" --file-root "$work/files" --tick-seconds 1 > "$1/stdout" 2> "$1/server.log" &
+extra_host=()
+if [ -n "${REDIS:-}" ]; then
+  python3 - "$work/files/breast_hetero_host.csv" "$prefix" <<'PY' | redis-cli -h "${REDIS%:*}" -p "${REDIS#*:}" --pipe >/dev/null
+import sys
+rows = open(sys.argv[1]).read().split()
+header = rows[0].split(",")
+for line in rows[1:]:
+    cells = line.split(",")
+    args = ["HSET", sys.argv[2] + cells[0]] + [x for h, v in zip(header[1:], cells[1:]) for x in (h, v)]
+    sys.stdout.write("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args))
+PY
+  extra_host=(--serving-feature-redis "$REDIS" --serving-feature-redis-prefix "$prefix")
+  echo "host features from Redis $REDIS (prefix $prefix)"
+fi
+start() { # dir party gateway_port [extra args]
+  local dir=$1 party=$2 port=$3; shift 3
+  "$bin" server --listen 127.0.0.1:0 --data-dir "$dir/data" --parties "$party" --routes "$dir/routes.json" \
+    --gateway-listen "127.0.0.1:$port" --file-root "$work/files" --tick-seconds 1 "$@" > "$dir/stdout" 2> "$dir/server.log" &
   pids+=($!)
 }
 url_of() {
   for _ in $(seq 100); do grep -q 'listening on' "$1/stdout" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/^fateflow listening on //p' "$1/stdout" | head -1
 }
-start "$dh" 10000 "$gport_h"; start "$dg" 9999 "$gport_g"
+start "$dh" 10000 "$gport_h" "${extra_host[@]}"; start "$dg" 9999 "$gport_g"
 host_url=$(url_of "$dh"); guest_url=$(url_of "$dg")
 [ -n "$host_url" ] && [ -n "$guest_url" ] || { tail -5 "$dh/server.log" "$dg/server.log"; exit 1; }
 echo "guest at $guest_url, host at $host_url"

@@ -191,6 +191,18 @@ pub struct ServerOptions {
     /// instead of from the table their training job read.
     #[arg(long, env = "FATEFLOW_SERVING_FEATURE_URL")]
     pub serving_feature_url: Option<String>,
+    /// Online inference: hosts of this site read each request's features from Redis
+    /// at HOST:PORT, one hash per sample id (`HGETALL <prefix><id>`: feature name →
+    /// value), instead of from their training tables.
+    #[arg(long, env = "FATEFLOW_SERVING_FEATURE_REDIS", value_name = "HOST:PORT")]
+    pub serving_feature_redis: Option<String>,
+    /// The key prefix of `--serving-feature-redis`.
+    #[arg(
+        long,
+        env = "FATEFLOW_SERVING_FEATURE_REDIS_PREFIX",
+        default_value = "fateflow:features:"
+    )]
+    pub serving_feature_redis_prefix: String,
 }
 
 /// A feature switch.
@@ -225,6 +237,8 @@ impl ServerOptions {
             serving_host_timeout_ms: 3000,
             serving_batch_limit: 1000,
             serving_feature_url: None,
+            serving_feature_redis: None,
+            serving_feature_redis_prefix: "fateflow:features:".into(),
         }
     }
 }

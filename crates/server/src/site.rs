@@ -244,6 +244,9 @@ impl Site {
             Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
             opts.serving_batch_limit.max(1),
             opts.serving_feature_url.clone(),
+            opts.serving_feature_redis
+                .clone()
+                .map(|addr| (addr, opts.serving_feature_redis_prefix.clone())),
         ));
         controller.set_online_loader(serving.clone());
         serving.restore(store.as_ref()).await;

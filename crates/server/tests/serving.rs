@@ -415,3 +415,109 @@ fn hosts_can_read_features_from_an_http_adapter() {
     assert_eq!(r["retcode"], 2102, "{r}");
     assert!(r["retmsg"].as_str().unwrap().contains("code 500"), "{r}");
 }
+
+/// One RESP command over a plain connection; returns the reply's first line.
+fn redis_cmd(conn: &mut std::io::BufReader<std::net::TcpStream>, args: &[&str]) -> String {
+    use std::io::{BufRead, Write};
+    let mut out = format!("*{}\r\n", args.len());
+    for a in args {
+        out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    conn.get_mut().write_all(out.as_bytes()).unwrap();
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    line
+}
+
+/// The test's own keys, removed however the test ends.
+struct RedisKeys {
+    addr: String,
+    keys: Vec<String>,
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        if let Ok(s) = std::net::TcpStream::connect(&self.addr) {
+            let mut conn = std::io::BufReader::new(s);
+            for chunk in self.keys.chunks(200) {
+                let mut args = vec!["DEL"];
+                args.extend(chunk.iter().map(String::as_str));
+                redis_cmd(&mut conn, &args);
+            }
+        }
+    }
+}
+
+#[test]
+fn hosts_can_read_features_from_redis() {
+    let Ok(addr) = std::env::var("FATEFLOW_TEST_REDIS") else {
+        eprintln!("SKIP hosts_can_read_features_from_redis: FATEFLOW_TEST_REDIS (host:port of a Redis server) is not set");
+        return;
+    };
+    let prefix = format!(
+        "fateflow-test-{}-{}:",
+        std::process::id(),
+        tempfile::tempdir()
+            .unwrap()
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    );
+    let text = std::fs::read_to_string(examples().join("data/breast_hetero_host.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let mut conn = std::io::BufReader::new(
+        std::net::TcpStream::connect(&addr).expect("connect to FATEFLOW_TEST_REDIS"),
+    );
+    let mut keys = RedisKeys {
+        addr: addr.clone(),
+        keys: Vec::new(),
+    };
+    for l in lines {
+        let cells: Vec<&str> = l.split(',').collect();
+        let key = format!("{prefix}{}", cells[0]);
+        let mut args = vec!["HSET", key.as_str()];
+        for (h, v) in header[1..].iter().zip(&cells[1..]) {
+            args.push(h);
+            args.push(v);
+        }
+        let reply = redis_cmd(&mut conn, &args);
+        assert!(reply.starts_with(':'), "HSET: {reply}");
+        keys.keys.push(key);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("site"),
+        &[],
+        &[
+            "--serving-feature-redis",
+            &addr,
+            "--serving-feature-redis-prefix",
+            &prefix,
+        ],
+    );
+    s.upload_breast();
+    let (model_id, child, scores) = trained_and_loaded(&s);
+    let b = s.post(
+        "model/bind",
+        json!({"service_id": "lr-redis", "model_id": model_id, "model_version": child}),
+    );
+    assert_eq!(b["retcode"], 0, "{b}");
+    let rows = guest_rows();
+    for (id, features) in &rows {
+        let r = serve(&s, "inference", single("lr-redis", features, id));
+        assert_eq!(r["retcode"], 0, "{id}: {r}");
+        assert!(
+            (r["data"]["score"].as_f64().unwrap() - scores[id].0).abs() < 1e-9,
+            "{id}: {r}"
+        );
+    }
+    let r = serve(
+        &s,
+        "inference",
+        single("lr-redis", &rows[0].1, "no-such-id"),
+    );
+    assert_eq!(r["retcode"], 2113, "{r}");
+    drop(keys);
+}

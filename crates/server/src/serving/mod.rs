@@ -11,6 +11,7 @@
 mod api;
 mod features;
 mod metrics;
+mod redis;
 
 pub use api::{client_routes, routes};
 
@@ -61,6 +62,8 @@ pub struct Serving {
     /// of their training tables.
     feature_url: Option<String>,
     http: reqwest::Client,
+    /// Redis the hosts of this site read from, instead of their training tables.
+    redis: Option<redis::RedisFeatures>,
     loaded: RwLock<HashMap<LoadKey, Arc<Loaded>>>,
     bindings: RwLock<HashMap<String, Binding>>,
     metrics: metrics::Metrics,
@@ -105,9 +108,12 @@ impl Serving {
         host_timeout: Duration,
         batch_limit: usize,
         feature_url: Option<String>,
+        redis: Option<(String, String)>,
     ) -> Self {
         Self {
             feature_url,
+            redis: redis
+                .map(|(addr, prefix)| redis::RedisFeatures::new(addr, prefix, host_timeout)),
             http: reqwest::Client::builder()
                 .timeout(host_timeout)
                 .build()
@@ -509,6 +515,78 @@ impl Serving {
         }
     }
 
+    /// Partial scores with each row's features from Redis (`HGETALL <prefix><id>`,
+    /// one pipelined round trip per request).
+    async fn score_from_redis(
+        &self,
+        r: &redis::RedisFeatures,
+        model: &Loaded,
+        req: &HostScoreRequest,
+    ) -> HostScoreReply {
+        let ids: Vec<Option<String>> = req.rows.iter().map(|row| lookup_key(&row.keys)).collect();
+        let wanted: Vec<String> = ids.iter().flatten().cloned().collect();
+        let fetched = r.features(&wanted).await;
+        let mut found = match &fetched {
+            Ok(all) => all.iter(),
+            Err(_) => [].iter(),
+        };
+        let rows = req
+            .rows
+            .iter()
+            .zip(&ids)
+            .map(|(row, id)| {
+                let result = |retcode, retmsg: String, score, filled| HostRowResult {
+                    index: row.index,
+                    retcode,
+                    retmsg,
+                    score,
+                    filled,
+                };
+                let Some(id) = id else {
+                    return result(
+                        code::PARAM_ERROR,
+                        "sendToRemoteFeatureData has no id".into(),
+                        0.0,
+                        0,
+                    );
+                };
+                let pairs = match (&fetched, found.next()) {
+                    (Err(e), _) => return result(code::FEATURE_ERROR, e.clone(), 0.0, 0),
+                    (Ok(_), Some(p)) => p,
+                    (Ok(_), None) => {
+                        return result(
+                            code::FEATURE_ERROR,
+                            "redis answered fewer rows than asked".into(),
+                            0.0,
+                            0,
+                        )
+                    }
+                };
+                if pairs.is_empty() {
+                    return result(
+                        code::HOST_FEATURE_NOT_EXIST,
+                        format!("{} has no features for id `{id}`", r.describe()),
+                        0.0,
+                        0,
+                    );
+                }
+                let data: serde_json::Map<String, Value> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                match model.part.partial_of_map(&data) {
+                    Ok(p) => result(code::OK, String::new(), p.score, p.filled),
+                    Err(e) => result(code::FEATURE_ERROR, e.to_string(), 0.0, 0),
+                }
+            })
+            .collect();
+        HostScoreReply {
+            retcode: code::OK,
+            retmsg: String::new(),
+            rows,
+        }
+    }
+
     /// A host party's partial scores.
     pub async fn score_at_host(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
         let whole = |retcode: i32, retmsg: String| HostScoreReply {
@@ -539,6 +617,9 @@ impl Serving {
             );
         }
         let Some(index) = model.features.as_ref() else {
+            if let Some(r) = &self.redis {
+                return self.score_from_redis(r, &model, &req).await;
+            }
             return match &self.feature_url {
                 Some(url) => self.score_from_adapter(url, &model, &req).await,
                 None => whole(
@@ -679,7 +760,16 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             part.scorer,
             part.features().count()
         );
-        let features = if party.role == Role::Host && self.feature_url.is_some() {
+        let features = if party.role == Role::Host && self.redis.is_some() {
+            note.push_str(&format!(
+                "; features from {}",
+                self.redis
+                    .as_ref()
+                    .map(|r| r.describe())
+                    .unwrap_or_default()
+            ));
+            None
+        } else if party.role == Role::Host && self.feature_url.is_some() {
             note.push_str(&format!(
                 "; features from the HTTP adapter {}",
                 self.feature_url.as_deref().unwrap_or_default()
