@@ -241,12 +241,15 @@ impl Site {
             data_dir.join("serving"),
             opts.parties.clone(),
             peers.clone(),
-            Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
-            opts.serving_batch_limit.max(1),
-            opts.serving_feature_url.clone(),
-            opts.serving_feature_redis
-                .clone()
-                .map(|addr| (addr, opts.serving_feature_redis_prefix.clone())),
+            crate::serving::ServingOptions {
+                host_timeout: Duration::from_millis(opts.serving_host_timeout_ms.max(1)),
+                batch_limit: opts.serving_batch_limit.max(1),
+                feature_url: opts.serving_feature_url.clone(),
+                redis: opts
+                    .serving_feature_redis
+                    .clone()
+                    .map(|addr| (addr, opts.serving_feature_redis_prefix.clone())),
+            },
         ));
         controller.set_online_loader(serving.clone());
         serving.restore(store.as_ref()).await;

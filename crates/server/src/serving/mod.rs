@@ -98,18 +98,35 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 /// What a guest's scoring of one row gave.
 pub type RowOutcome = Result<f64, Failure>;
 
+/// How a site serves (from `fateflow server`'s options).
+#[derive(Debug, Clone)]
+pub struct ServingOptions {
+    /// How long the guest waits for a host's partial score.
+    pub host_timeout: Duration,
+    /// The most rows a batch request may carry.
+    pub batch_limit: usize,
+    /// A FATE-Serving HTTP feature adapter for this site's hosts.
+    pub feature_url: Option<String>,
+    /// Redis (`host:port`, key prefix) for this site's hosts.
+    pub redis: Option<(String, String)>,
+}
+
 impl Serving {
-    /// Serving for a site hosting `hosted`, reaching other sites' hosts through `peers`.
+    /// Serving for a site hosting `hosted`, reaching other sites' hosts through `peers`,
+    /// remembering what it serves in `state_dir`.
     pub fn new(
         tables: Arc<fateflow_tables::LocalTableStore>,
         state_dir: std::path::PathBuf,
         hosted: Vec<u64>,
         peers: Option<Arc<fateflow_gateway::Peers>>,
-        host_timeout: Duration,
-        batch_limit: usize,
-        feature_url: Option<String>,
-        redis: Option<(String, String)>,
+        opts: ServingOptions,
     ) -> Self {
+        let ServingOptions {
+            host_timeout,
+            batch_limit,
+            feature_url,
+            redis,
+        } = opts;
         Self {
             feature_url,
             redis: redis
