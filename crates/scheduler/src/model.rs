@@ -534,54 +534,54 @@ impl Scheduler {
                 "Only deployed models could be used to execute process of loading: {model_id} {model_version} is a trained model; deploy it first"
             )));
         }
+        Ok(self
+            .to_guests_and_hosts(&info, |initiator| PartyCommand::LoadModel {
+                model_id: model_id.into(),
+                model_version: model_version.into(),
+                initiator,
+            })
+            .await)
+    }
+
+    /// Sends every guest and host of a model the command `make` builds from the
+    /// model's initiator, under a fresh operation id.
+    async fn to_guests_and_hosts(
+        &self,
+        info: &ModelInfoRecord,
+        make: impl Fn(Party) -> PartyCommand,
+    ) -> FanOut {
         let job_id = self.ids().next_id(&job_timestamp());
         let initiator = Party {
             role: info.initiator_role,
             party_id: info.initiator_party_id,
         };
         let mut answers = Vec::new();
-        for party in model_parties(&info)
+        for party in model_parties(info)
             .into_iter()
             .filter(|p| p.role != Role::Arbiter)
         {
-            let cmd = PartyCommand::LoadModel {
-                model_id: model_id.into(),
-                model_version: model_version.into(),
-                initiator,
-            };
-            answers.push(answer(party, self.partner.send(&job_id, party, cmd).await));
+            answers.push(answer(
+                party,
+                self.partner.send(&job_id, party, make(initiator)).await,
+            ));
         }
-        Ok(FanOut {
+        FanOut {
             version: job_id,
             answers,
-        })
+        }
     }
 
     /// Drops every guest's and host's online part of a loaded model (a failed publish's
     /// rollback).
     pub async fn unload(&self, model_id: &str, model_version: &str) -> Result<FanOut, ModelError> {
         let info = self.initiator_model(model_id, model_version).await?;
-        let job_id = self.ids().next_id(&job_timestamp());
-        let initiator = Party {
-            role: info.initiator_role,
-            party_id: info.initiator_party_id,
-        };
-        let mut answers = Vec::new();
-        for party in model_parties(&info)
-            .into_iter()
-            .filter(|p| p.role != Role::Arbiter)
-        {
-            let cmd = PartyCommand::UnloadModel {
+        Ok(self
+            .to_guests_and_hosts(&info, |initiator| PartyCommand::UnloadModel {
                 model_id: model_id.into(),
                 model_version: model_version.into(),
                 initiator,
-            };
-            answers.push(answer(party, self.partner.send(&job_id, party, cmd).await));
-        }
-        Ok(FanOut {
-            version: job_id,
-            answers,
-        })
+            })
+            .await)
     }
 
     /// A predict job's DSL and conf, from the deployed model at the initiator.

@@ -10,25 +10,6 @@ use common::{examples, Server};
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
-/// The guest's breast rows: id → features (`x0`..`x9`) as FATE-Serving's featureData.
-pub fn guest_rows() -> Vec<(String, Map<String, Value>)> {
-    let text = std::fs::read_to_string(examples().join("data/breast_hetero_guest.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            let features = header
-                .iter()
-                .zip(&cells)
-                .filter(|(h, _)| h.starts_with('x'))
-                .map(|(h, v)| ((*h).to_string(), json!(v.parse::<f64>().unwrap())))
-                .collect();
-            (cells[0].to_string(), features)
-        })
-        .collect()
-}
-
 /// Trains the hetero LR example briefly, deploys it without its evaluation, predicts
 /// the breast tables with it and loads it. Returns (model id, deployed version, the
 /// predict job's guest scores by id).
@@ -96,7 +77,7 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
     let s = Server::start(&dir.path().join("site"), &[], &[]);
     s.upload_breast();
     let (model_id, child, scores) = trained_and_loaded(&s);
-    let rows = guest_rows();
+    let rows = modelkit::guest_rows();
 
     // Not bound yet: FATE-Serving's 104.
     let r = serve(&s, "inference", single("lr-breast", &rows[0].1, &rows[0].0));
@@ -400,7 +381,7 @@ fn hosts_can_read_features_from_an_http_adapter() {
         json!({"service_id": "lr-http", "model_id": model_id, "model_version": child}),
     );
     assert_eq!(b["retcode"], 0, "{b}");
-    let rows = guest_rows();
+    let rows = modelkit::guest_rows();
     for (id, features) in rows.iter().take(50) {
         let r = serve(&s, "inference", single("lr-http", features, id));
         assert_eq!(r["retcode"], 0, "{id}: {r}");
@@ -504,7 +485,7 @@ fn hosts_can_read_features_from_redis() {
         json!({"service_id": "lr-redis", "model_id": model_id, "model_version": child}),
     );
     assert_eq!(b["retcode"], 0, "{b}");
-    let rows = guest_rows();
+    let rows = modelkit::guest_rows();
     for (id, features) in &rows {
         let r = serve(&s, "inference", single("lr-redis", features, id));
         assert_eq!(r["retcode"], 0, "{id}: {r}");

@@ -760,7 +760,7 @@ fn two_sites_deploy_through_the_gateway_and_predict_across_both() {
             .unwrap();
         serde_json::from_str(&text).unwrap()
     };
-    let rows = serving_rows();
+    let rows = modelkit::guest_rows();
     let t1 = Instant::now();
     let mut worst: f64 = 0.0;
     for (id, features) in &rows {
@@ -785,24 +785,4 @@ fn two_sites_deploy_through_the_gateway_and_predict_across_both() {
     assert_eq!(r["retcode"], 105, "{r}");
     assert!(r["retmsg"].as_str().unwrap().contains("host 10000"), "{r}");
     assert!(t2.elapsed() < Duration::from_secs(10), "{:?}", t2.elapsed());
-}
-
-/// The guest's breast rows as FATE-Serving's featureData, by id.
-fn serving_rows() -> Vec<(String, serde_json::Map<String, Value>)> {
-    let text =
-        std::fs::read_to_string(common::examples().join("data/breast_hetero_guest.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            let features = header
-                .iter()
-                .zip(&cells)
-                .filter(|(h, _)| h.starts_with('x'))
-                .map(|(h, v)| ((*h).to_string(), json!(v.parse::<f64>().unwrap())))
-                .collect();
-            (cells[0].to_string(), features)
-        })
-        .collect()
 }

@@ -451,6 +451,20 @@ pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Resul
         .map_err(|e| Reply::err(RetCode::ArgumentError, e.to_string()))
 }
 
+/// FATE's publish confs (`model/load`, `model/bind`) give the model in
+/// `job_parameters` (or its `common` block): that object, empty when absent.
+pub fn job_parameters(body: &Map<String, Value>) -> Map<String, Value> {
+    body.get("job_parameters")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.get("common")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_else(|| p.clone())
+        })
+        .unwrap_or_default()
+}
+
 /// A string field (numbers are accepted and rendered).
 pub fn str_field(body: &Map<String, Value>, key: &str) -> Option<String> {
     match body.get(key)? {

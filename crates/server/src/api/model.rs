@@ -188,16 +188,7 @@ async fn deploy(State(s): State<AppState>, body: Bytes) -> Response {
 /// taken as the model version.
 async fn load(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
-    let params = body
-        .get("job_parameters")
-        .and_then(Value::as_object)
-        .map(|p| {
-            p.get("common")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_else(|| p.clone())
-        })
-        .unwrap_or_default();
+    let params = super::job_parameters(&body);
     let (model_id, model_version) =
         match (str_field(&params, "model_id"), str_field(&params, "model_version")) {
             (Some(id), Some(v)) => (id, v),

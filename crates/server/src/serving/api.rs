@@ -199,16 +199,7 @@ async fn batch_answer(s: &AppState, body: &Bytes) -> (String, usize, i32, Respon
 /// `model_id`/`model_version`).
 async fn bind(State(s): State<AppState>, body: Bytes) -> Response {
     let body = body_object(&body);
-    let params = body
-        .get("job_parameters")
-        .and_then(Value::as_object)
-        .map(|p| {
-            p.get("common")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_else(|| p.clone())
-        })
-        .unwrap_or_default();
+    let params = crate::api::job_parameters(&body);
     let field = |k: &str| str_field(&params, k).or_else(|| str_field(&body, k));
     let Some(service_id) = str_field(&body, "service_id") else {
         return Json(json!({"retcode": 101, "retmsg": "no service id"})).into_response();

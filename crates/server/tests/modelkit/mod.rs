@@ -132,3 +132,22 @@ pub fn predict_conf(model_id: &str, model_version: &str, host: bool) -> Value {
         }}
     })
 }
+
+/// The guest's breast rows as FATE-Serving's `featureData` (`x0`..`x9`), by id.
+pub fn guest_rows() -> Vec<(String, serde_json::Map<String, Value>)> {
+    let text = std::fs::read_to_string(examples().join("data/breast_hetero_guest.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let features = header
+                .iter()
+                .zip(&cells)
+                .filter(|(h, _)| h.starts_with('x'))
+                .map(|(h, v)| ((*h).to_string(), json!(v.parse::<f64>().unwrap())))
+                .collect();
+            (cells[0].to_string(), features)
+        })
+        .collect()
+}
