@@ -47,6 +47,15 @@ mod tests {
         HETERO_SSHE_LINR_SCHEMA, HETERO_SSHE_LR_SCHEMA,
     };
 
+    /// Each linear module's schema, its task and whether it is an SSHE module.
+    const LINEAR_MODULES: [(super::ModuleSchema, Task, bool); 5] = [
+        (HETERO_LR_SCHEMA, Task::Logistic, false),
+        (HETERO_LINR_SCHEMA, Task::Linear, false),
+        (HETERO_POISSON_SCHEMA, Task::Poisson, false),
+        (HETERO_SSHE_LR_SCHEMA, Task::Logistic, true),
+        (HETERO_SSHE_LINR_SCHEMA, Task::Linear, true),
+    ];
+
     #[test]
     fn every_key_marked_implemented_is_read() {
         // Keys read only under another key's value.
@@ -56,13 +65,7 @@ mod tests {
             json!({"early_stopping_rounds": 2, "validation_freqs": 1}),
             json!({"stepwise_param.need_stepwise": true}),
         ];
-        for (schema, task, sshe) in [
-            (HETERO_LR_SCHEMA, Task::Logistic, false),
-            (HETERO_LINR_SCHEMA, Task::Linear, false),
-            (HETERO_POISSON_SCHEMA, Task::Poisson, false),
-            (HETERO_SSHE_LR_SCHEMA, Task::Logistic, true),
-            (HETERO_SSHE_LINR_SCHEMA, Task::Linear, true),
-        ] {
+        for (schema, task, sshe) in LINEAR_MODULES {
             let unread = unread_implemented_keys(&schema, &overlays, &|map| {
                 let _ = LinearParam::parse_for(task, sshe, map);
             });
@@ -93,13 +96,7 @@ mod tests {
             "early_stopping_rounds",
         ];
         let mut problems = Vec::new();
-        for (schema, task, sshe) in [
-            (HETERO_LR_SCHEMA, Task::Logistic, false),
-            (HETERO_LINR_SCHEMA, Task::Linear, false),
-            (HETERO_POISSON_SCHEMA, Task::Poisson, false),
-            (HETERO_SSHE_LR_SCHEMA, Task::Logistic, true),
-            (HETERO_SSHE_LINR_SCHEMA, Task::Linear, true),
-        ] {
+        for (schema, task, sshe) in LINEAR_MODULES {
             problems.extend(default_drift_except(
                 &schema,
                 &overlays,

@@ -34,7 +34,7 @@ pub struct Entry<'a> {
 /// own outcome does not depend on it.
 pub async fn record(store: &dyn MetadataStore, e: Entry<'_>) {
     let draft = AuditDraft {
-        time: now_ms(),
+        time: fateflow_scheduler::clock::now_ms(),
         direction: e.direction,
         party_id: e.partner.0,
         role: e.partner.1.to_string(),
@@ -54,11 +54,4 @@ pub async fn record(store: &dyn MetadataStore, e: Entry<'_>) {
     if let Err(err) = store.append_audit(&draft).await {
         tracing::error!(job_id = e.job_id, command = e.command, party_id = e.partner.0, error = %err, "could not write the audit log entry");
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

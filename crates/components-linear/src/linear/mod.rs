@@ -75,7 +75,7 @@ pub(crate) mod dataset;
 pub(crate) mod init;
 pub(crate) mod optimizer;
 pub(crate) mod param;
-pub mod predict;
+pub(crate) mod predict;
 mod sshe;
 mod stepwise;
 pub(crate) mod train;

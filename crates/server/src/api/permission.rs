@@ -143,13 +143,18 @@ async fn operator_entry(s: &AppState, command: &str, party_id: u64, detail: Stri
     }
 }
 
+/// A request's party and, for grant and delete, its grants.
+fn change_of(body: &serde_json::Map<String, Value>) -> Result<(u64, PermissionChange), Reply> {
+    require(body, &["party_id"])?;
+    let c: PermissionChange = typed(body)?;
+    Ok((party_of(c.party_id.as_deref())?, c))
+}
+
 async fn grant(State(s): State<AppState>, raw: Bytes) -> Response {
     let body = body_object(&raw);
     respond(
         async {
-            require(&body, &["party_id"])?;
-            let c: PermissionChange = typed(&body)?;
-            let party = party_of(c.party_id.as_deref())?;
+            let (party, c) = change_of(&body)?;
             let grants = grants_of(&c)?;
             let mut warnings = Vec::new();
             if s.controller.hosts(party) {
@@ -194,9 +199,7 @@ async fn delete(State(s): State<AppState>, raw: Bytes) -> Response {
     let body = body_object(&raw);
     respond(
         async {
-            require(&body, &["party_id"])?;
-            let c: PermissionChange = typed(&body)?;
-            let party = party_of(c.party_id.as_deref())?;
+            let (party, c) = change_of(&body)?;
             let grants = grants_of(&c)?;
             let removed = s
                 .store
@@ -237,9 +240,7 @@ async fn query(State(s): State<AppState>, raw: Bytes) -> Response {
     let body = body_object(&raw);
     respond(
         async {
-            require(&body, &["party_id"])?;
-            let c: PermissionChange = typed(&body)?;
-            let party = party_of(c.party_id.as_deref())?;
+            let (party, _) = change_of(&body)?;
             let records = s
                 .store
                 .query_permissions(Some(party))

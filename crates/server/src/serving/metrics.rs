@@ -21,6 +21,9 @@ struct Series {
     seconds: f64,
 }
 
+/// One counter of a series.
+type Count = fn(&Series) -> u64;
+
 /// Counters by (service id, route).
 #[derive(Default)]
 pub(super) struct Metrics {
@@ -86,44 +89,41 @@ impl Metrics {
             .clone();
         let mut out = String::new();
         let label = |service: &str, route: &str| {
-            format!(
-                "service_id=\"{}\",route=\"{route}\"",
-                service.replace('\\', "\\\\").replace('"', "\\\"")
-            )
+            format!("service_id=\"{}\",route=\"{route}\"", escape(service))
         };
-        out.push_str("# HELP fateflow_inference_requests_total Inference requests answered, by service id and route.\n# TYPE fateflow_inference_requests_total counter\n");
-        for ((svc, route), s) in &all {
+        let counters: [(&str, &str, Count); 3] = [
+            (
+                "requests",
+                "Inference requests answered, by service id and route.",
+                |s| s.requests,
+            ),
+            (
+                "errors",
+                "Inference requests answered with a non-zero retcode.",
+                |s| s.errors,
+            ),
+            ("rows", "Rows scored (1 per single request).", |s| s.rows),
+        ];
+        for (name, help, value) in counters {
             let _ = writeln!(
                 out,
-                "fateflow_inference_requests_total{{{}}} {}",
-                label(svc, route),
-                s.requests
+                "# HELP fateflow_inference_{name}_total {help}\n# TYPE fateflow_inference_{name}_total counter"
             );
-        }
-        out.push_str("# HELP fateflow_inference_errors_total Inference requests answered with a non-zero retcode.\n# TYPE fateflow_inference_errors_total counter\n");
-        for ((svc, route), s) in &all {
-            let _ = writeln!(
-                out,
-                "fateflow_inference_errors_total{{{}}} {}",
-                label(svc, route),
-                s.errors
-            );
-        }
-        out.push_str("# HELP fateflow_inference_rows_total Rows scored (1 per single request).\n# TYPE fateflow_inference_rows_total counter\n");
-        for ((svc, route), s) in &all {
-            let _ = writeln!(
-                out,
-                "fateflow_inference_rows_total{{{}}} {}",
-                label(svc, route),
-                s.rows
-            );
+            for ((svc, route), s) in &all {
+                let _ = writeln!(
+                    out,
+                    "fateflow_inference_{name}_total{{{}}} {}",
+                    label(svc, route),
+                    value(s)
+                );
+            }
         }
         out.push_str("# HELP fateflow_inference_filled_features_total Absent features filled with DataTransform's value.\n# TYPE fateflow_inference_filled_features_total counter\n");
         for (svc, n) in self.filled.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(
                 out,
                 "fateflow_inference_filled_features_total{{service_id=\"{}\"}} {n}",
-                svc.replace('\\', "\\\\").replace('"', "\\\"")
+                escape(svc)
             );
         }
         out.push_str("# HELP fateflow_inference_seconds Time from request to answer at the guest.\n# TYPE fateflow_inference_seconds histogram\n");
@@ -151,6 +151,11 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A label value as Prometheus' text format quotes it.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 #[cfg(test)]

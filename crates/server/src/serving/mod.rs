@@ -458,153 +458,8 @@ impl Serving {
         }
     }
 
-    /// Partial scores with each row's features from the HTTP adapter: the row's
-    /// `sendToRemoteFeatureData` is posted as JSON, the answer is FATE-Serving's
-    /// `{"code": 200, "data": {feature: value}}`.
-    async fn score_from_adapter(
-        &self,
-        url: &str,
-        model: &Loaded,
-        req: &HostScoreRequest,
-    ) -> HostScoreReply {
-        let mut rows = Vec::with_capacity(req.rows.len());
-        for r in &req.rows {
-            let row = |retcode, retmsg: String, score, filled| HostRowResult {
-                index: r.index,
-                retcode,
-                retmsg,
-                score,
-                filled,
-            };
-            let answer = async {
-                let resp = self
-                    .http
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .body(Value::Object(r.keys.clone()).to_string())
-                    .send()
-                    .await
-                    .map_err(|e| format!("feature adapter {url}: {e}"))?;
-                let text = resp
-                    .text()
-                    .await
-                    .map_err(|e| format!("feature adapter {url}: {e}"))?;
-                serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("feature adapter {url} answered no JSON: {e}"))
-            };
-            let v = match answer.await {
-                Ok(v) => v,
-                Err(e) => {
-                    rows.push(row(code::FEATURE_ERROR, e, 0.0, 0));
-                    continue;
-                }
-            };
-            if v["code"].as_i64() != Some(200) {
-                rows.push(row(
-                    code::FEATURE_ERROR,
-                    format!("feature adapter {url} answered code {}", v["code"]),
-                    0.0,
-                    0,
-                ));
-                continue;
-            }
-            let Some(data) = v["data"].as_object().filter(|d| !d.is_empty()) else {
-                rows.push(row(
-                    code::HOST_FEATURE_NOT_EXIST,
-                    format!(
-                        "feature adapter {url} has no features for {}",
-                        Value::Object(r.keys.clone())
-                    ),
-                    0.0,
-                    0,
-                ));
-                continue;
-            };
-            rows.push(match model.part.partial_of_map(data) {
-                Ok(p) => row(code::OK, String::new(), p.score, p.filled),
-                Err(e) => row(code::FEATURE_ERROR, e.to_string(), 0.0, 0),
-            });
-        }
-        HostScoreReply {
-            retcode: code::OK,
-            retmsg: String::new(),
-            rows,
-        }
-    }
-
-    /// Partial scores with each row's features from Redis (`HGETALL <prefix><id>`,
-    /// one pipelined round trip per request).
-    async fn score_from_redis(
-        &self,
-        r: &redis::RedisFeatures,
-        model: &Loaded,
-        req: &HostScoreRequest,
-    ) -> HostScoreReply {
-        let ids: Vec<Option<String>> = req.rows.iter().map(|row| lookup_key(&row.keys)).collect();
-        let wanted: Vec<String> = ids.iter().flatten().cloned().collect();
-        let fetched = r.features(&wanted).await;
-        let mut found = match &fetched {
-            Ok(all) => all.iter(),
-            Err(_) => [].iter(),
-        };
-        let rows = req
-            .rows
-            .iter()
-            .zip(&ids)
-            .map(|(row, id)| {
-                let result = |retcode, retmsg: String, score, filled| HostRowResult {
-                    index: row.index,
-                    retcode,
-                    retmsg,
-                    score,
-                    filled,
-                };
-                let Some(id) = id else {
-                    return result(
-                        code::PARAM_ERROR,
-                        "sendToRemoteFeatureData has no id".into(),
-                        0.0,
-                        0,
-                    );
-                };
-                let pairs = match (&fetched, found.next()) {
-                    (Err(e), _) => return result(code::FEATURE_ERROR, e.clone(), 0.0, 0),
-                    (Ok(_), Some(p)) => p,
-                    (Ok(_), None) => {
-                        return result(
-                            code::FEATURE_ERROR,
-                            "redis answered fewer rows than asked".into(),
-                            0.0,
-                            0,
-                        )
-                    }
-                };
-                if pairs.is_empty() {
-                    return result(
-                        code::HOST_FEATURE_NOT_EXIST,
-                        format!("{} has no features for id `{id}`", r.describe()),
-                        0.0,
-                        0,
-                    );
-                }
-                let data: serde_json::Map<String, Value> = pairs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect();
-                match model.part.partial_of_map(&data) {
-                    Ok(p) => result(code::OK, String::new(), p.score, p.filled),
-                    Err(e) => result(code::FEATURE_ERROR, e.to_string(), 0.0, 0),
-                }
-            })
-            .collect();
-        HostScoreReply {
-            retcode: code::OK,
-            retmsg: String::new(),
-            rows,
-        }
-    }
-
-    /// A host party's partial scores.
+    /// A host party's partial scores: each row's features from the site's source,
+    /// then one scoring of every row.
     pub async fn score_at_host(&self, guest: u64, req: HostScoreRequest) -> HostScoreReply {
         let whole = |retcode: i32, retmsg: String| HostScoreReply {
             retcode,
@@ -633,49 +488,71 @@ impl Serving {
                 format!("guest {guest} is not a party of model {}", req.model_id),
             );
         }
-        let Some(index) = model.features.as_ref() else {
-            if let Some(r) = &self.redis {
-                return self.score_from_redis(r, &model, &req).await;
+        let features = match (&model.features, &self.redis, &self.feature_url) {
+            (Some(index), _, _) => req
+                .rows
+                .iter()
+                .map(|r| {
+                    let id = row_id(r)?;
+                    index
+                        .get(&id)
+                        .map(|v| RowFeatures::Indexed(index, v))
+                        .ok_or_else(|| {
+                            fail(
+                                code::HOST_FEATURE_NOT_EXIST,
+                                format!("no features for id `{id}`"),
+                            )
+                        })
+                })
+                .collect(),
+            (None, Some(redis), _) => redis_features(redis, &req.rows).await,
+            (None, None, Some(url)) => {
+                let mut out = Vec::with_capacity(req.rows.len());
+                for r in &req.rows {
+                    out.push(
+                        self.adapter_features(url, &r.keys)
+                            .await
+                            .map(RowFeatures::Map),
+                    );
+                }
+                out
             }
-            return match &self.feature_url {
-                Some(url) => self.score_from_adapter(url, &model, &req).await,
-                None => whole(
+            (None, None, None) => {
+                return whole(
                     code::FEATURE_ERROR,
                     "the host has no feature source for this model".into(),
-                ),
-            };
+                )
+            }
         };
         let rows = req
             .rows
             .iter()
-            .map(|r| {
-                let row = |retcode, retmsg: String, score| HostRowResult {
-                    index: r.index,
-                    retcode,
-                    retmsg,
-                    score,
-                    filled: 0,
-                };
-                let Some(id) = lookup_key(&r.keys) else {
-                    return row(
-                        code::PARAM_ERROR,
-                        "sendToRemoteFeatureData has no id".into(),
-                        0.0,
-                    );
-                };
-                let Some(values) = index.get(&id) else {
-                    return row(
-                        code::HOST_FEATURE_NOT_EXIST,
-                        format!("no features for id `{id}`"),
-                        0.0,
-                    );
-                };
-                match model.part.partial(|n| index.value(values, n)) {
+            .zip(features)
+            .map(|(r, f)| {
+                let scored = f.and_then(|f| {
+                    match f {
+                        RowFeatures::Indexed(index, values) => {
+                            model.part.partial(|n| index.value(values, n))
+                        }
+                        RowFeatures::Map(m) => model.part.partial_of_map(&m),
+                    }
+                    .map_err(|e| fail(code::FEATURE_ERROR, e.to_string()))
+                });
+                match scored {
                     Ok(p) => HostRowResult {
+                        index: r.index,
+                        retcode: code::OK,
+                        retmsg: String::new(),
+                        score: p.score,
                         filled: p.filled,
-                        ..row(code::OK, String::new(), p.score)
                     },
-                    Err(e) => row(code::FEATURE_ERROR, e.to_string(), 0.0),
+                    Err(f) => HostRowResult {
+                        index: r.index,
+                        retcode: f.retcode,
+                        retmsg: f.retmsg,
+                        score: 0.0,
+                        filled: 0,
+                    },
                 }
             })
             .collect();
@@ -685,6 +562,112 @@ impl Serving {
             rows,
         }
     }
+
+    /// A row's features from the HTTP adapter: its `sendToRemoteFeatureData` posted as
+    /// JSON, the answer FATE-Serving's `{"code": 200, "data": {feature: value}}`.
+    async fn adapter_features(
+        &self,
+        url: &str,
+        keys: &serde_json::Map<String, Value>,
+    ) -> Result<serde_json::Map<String, Value>, Failure> {
+        let unreachable =
+            |e: String| fail(code::FEATURE_ERROR, format!("feature adapter {url}: {e}"));
+        let resp = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(Value::Object(keys.clone()).to_string())
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let text = resp.text().await.map_err(|e| unreachable(e.to_string()))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            fail(
+                code::FEATURE_ERROR,
+                format!("feature adapter {url} answered no JSON: {e}"),
+            )
+        })?;
+        if v["code"].as_i64() != Some(200) {
+            return Err(fail(
+                code::FEATURE_ERROR,
+                format!("feature adapter {url} answered code {}", v["code"]),
+            ));
+        }
+        match v["data"].as_object().filter(|d| !d.is_empty()) {
+            Some(data) => Ok(data.clone()),
+            None => Err(fail(
+                code::HOST_FEATURE_NOT_EXIST,
+                format!(
+                    "feature adapter {url} has no features for {}",
+                    Value::Object(keys.clone())
+                ),
+            )),
+        }
+    }
+}
+
+/// One row's features as a source gives them.
+enum RowFeatures<'a> {
+    /// A row of the training table's index.
+    Indexed(&'a LocalIndex, &'a [f64]),
+    /// Feature name to value (HTTP adapter, Redis).
+    Map(serde_json::Map<String, Value>),
+}
+
+/// The model's parties of `role`.
+fn parties_in(info: &ModelInfoRecord, role: Role) -> Vec<u64> {
+    fateflow_scheduler::model::model_parties(info)
+        .into_iter()
+        .filter(|p| p.role == role)
+        .map(|p| p.party_id)
+        .collect()
+}
+
+/// The id a row's keys name, or FATE-Serving's 100.
+fn row_id(r: &fateflow_api_types::serving::HostRow) -> Result<String, Failure> {
+    lookup_key(&r.keys).ok_or_else(|| fail(code::PARAM_ERROR, "sendToRemoteFeatureData has no id"))
+}
+
+/// Each row's features from Redis (`HGETALL <prefix><id>`, one pipelined round trip
+/// for the request).
+async fn redis_features(
+    r: &redis::RedisFeatures,
+    rows: &[fateflow_api_types::serving::HostRow],
+) -> Vec<Result<RowFeatures<'static>, Failure>> {
+    let ids: Vec<Result<String, Failure>> = rows.iter().map(row_id).collect();
+    let wanted: Vec<String> = ids
+        .iter()
+        .filter_map(|id| id.as_ref().ok().cloned())
+        .collect();
+    let fetched = r.features(&wanted).await;
+    let mut found = fetched.as_ref().map(|all| all.iter()).ok();
+    ids.into_iter()
+        .map(|id| {
+            let id = id?;
+            let pairs = match (&fetched, found.as_mut().and_then(Iterator::next)) {
+                (Err(e), _) => return Err(fail(code::FEATURE_ERROR, e.clone())),
+                (Ok(_), Some(p)) => p,
+                (Ok(_), None) => {
+                    return Err(fail(
+                        code::FEATURE_ERROR,
+                        "redis answered fewer rows than asked",
+                    ))
+                }
+            };
+            if pairs.is_empty() {
+                return Err(fail(
+                    code::HOST_FEATURE_NOT_EXIST,
+                    format!("{} has no features for id `{id}`", r.describe()),
+                ));
+            }
+            Ok(RowFeatures::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ))
+        })
+        .collect()
 }
 
 /// A service id FATE-Serving accepts: 1 to 128 characters, none of `? : / &`.
@@ -709,25 +692,6 @@ fn lookup_key(keys: &serde_json::Map<String, Value>) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn parties_of(roles: &Value, role: &str) -> Vec<u64> {
-    roles
-        .get(role)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_u64().or_else(|| p.as_str()?.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[async_trait::async_trait]
@@ -829,10 +793,10 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             role: party.role,
             model_id: info.model_id.clone(),
             model_version: info.model_version.clone(),
-            hosts: parties_of(&info.roles, "host"),
-            guests: parties_of(&info.roles, "guest"),
+            hosts: parties_in(info, Role::Host),
+            guests: parties_in(info, Role::Guest),
             features,
-            loaded_at: now_ms(),
+            loaded_at: crate::api::now_ms(),
         };
         write(&self.loaded).insert(
             (
