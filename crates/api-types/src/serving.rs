@@ -113,6 +113,10 @@ pub struct HostScoreRequest {
     pub guest_party_id: u64,
     /// Each row's index and lookup keys.
     pub rows: Vec<HostRow>,
+    /// What the model's scorer needs with every row (SecureBoost EINI: the guest's
+    /// public key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
 }
 
 /// One row a host scores.
@@ -122,6 +126,9 @@ pub struct HostRow {
     pub index: i64,
     /// `sendToRemoteFeatureData`.
     pub keys: Map<String, Value>,
+    /// The guest's part for this row, base64 (SecureBoost EINI: its encrypted vector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
 }
 
 /// A host's answer.
@@ -150,4 +157,7 @@ pub struct HostRowResult {
     /// value.
     #[serde(default)]
     pub filled: usize,
+    /// A tree model's answer, base64 (leaf sets, or EINI sums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
 }

@@ -20,8 +20,26 @@ pub fn trained_and_loaded(
     String,
     std::collections::BTreeMap<String, (f64, String)>,
 ) {
-    let (dsl, mut conf) = modelkit::example_job(s, "hetero_lr");
-    conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = json!(5);
+    example_trained_and_loaded(s, "hetero_lr", "hetero_lr_0", &json!({"max_iter": 5}), true)
+}
+
+/// [`trained_and_loaded`] for an example job whose `component` takes `params` on top
+/// of the example's.
+fn example_trained_and_loaded(
+    s: &Server,
+    example: &str,
+    component: &str,
+    params: &Value,
+    arbiter: bool,
+) -> (
+    String,
+    String,
+    std::collections::BTreeMap<String, (f64, String)>,
+) {
+    let (dsl, mut conf) = modelkit::example_job(s, example);
+    for (k, v) in params.as_object().unwrap() {
+        conf["component_parameters"]["common"][component][k] = v.clone();
+    }
     let train = s.submit(dsl.clone(), conf);
     let job = s.wait_end(&train, Duration::from_secs(600));
     assert_eq!(job["f_status"], "success", "{job}");
@@ -41,19 +59,79 @@ pub fn trained_and_loaded(
     let child = d["data"]["model_version"].as_str().unwrap().to_string();
     let r = s.post(
         "job/submit",
-        json!({"job_dsl": {}, "job_runtime_conf": modelkit::predict_conf(&model_id, &child, true)}),
+        json!({"job_dsl": {}, "job_runtime_conf": modelkit::predict_conf(&model_id, &child, arbiter)}),
     );
     assert_eq!(r["retcode"], 0, "{r}");
     let predict = r["jobId"].as_str().unwrap().to_string();
     let pj = s.wait_end(&predict, Duration::from_secs(600));
     assert_eq!(pj["f_status"], "success", "{pj}");
-    let scores = modelkit::guest_scores(s, &predict, "hetero_lr_0");
+    let scores = modelkit::guest_scores(s, &predict, component);
     let l = s.post(
         "model/load",
         json!({"job_parameters": {"model_id": model_id, "model_version": child}}),
     );
     assert_eq!(l["retcode"], 0, "{l}");
     (model_id, child, scores)
+}
+
+#[test]
+fn a_bound_secureboost_model_answers_with_the_predict_jobs_scores_plainly_and_under_eini() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("site"), &[], &[]);
+    s.upload_breast();
+    let rows = modelkit::guest_rows();
+    for (service, eini) in [("sbt-plain", false), ("sbt-eini", true)] {
+        let params = json!({"num_trees": 3, "tree_param": {"max_depth": 4},
+                            "encrypt_param": {"method": "Paillier", "key_length": 1024},
+                            "EINI_inference": eini, "EINI_random_mask": false});
+        let (model_id, child, scores) = example_trained_and_loaded(
+            &s,
+            "hetero_secureboost",
+            "hetero_secure_boost_0",
+            &params,
+            false,
+        );
+        let b = s.post(
+            "model/bind",
+            json!({"service_id": service, "job_parameters": {"model_id": model_id, "model_version": child}}),
+        );
+        assert_eq!(b["retcode"], 0, "{b}");
+        let listed = s.post("serving/list", json!({}));
+        let kind = if eini { "trees (EINI)" } else { "trees" };
+        assert!(listed.to_string().contains(kind), "{listed}");
+        let ids: Vec<&(String, Map<String, Value>)> = rows.iter().step_by(7).collect();
+        let mut worst: f64 = 0.0;
+        for (id, features) in &ids {
+            let r = serve(&s, "inference", single(service, features, id));
+            assert_eq!(r["retcode"], 0, "{id}: {r}");
+            let got = r["data"]["score"].as_f64().unwrap();
+            let label = r["data"]["label"].as_f64().unwrap();
+            assert_eq!(label, if got > 0.5 { 1.0 } else { 0.0 }, "{r}");
+            worst = worst.max((got - scores[id.as_str()].0).abs());
+        }
+        assert!(worst < 1e-9, "{service}: largest difference {worst}");
+        println!(
+            "{service}: {} single requests, max |online - batch| = {worst:.2e}",
+            ids.len()
+        );
+        // A batch answers the same.
+        let batch: Vec<Value> = ids
+            .iter()
+            .take(20)
+            .enumerate()
+            .map(|(i, (id, f))| json!({"index": i, "featureData": f, "sendToRemoteFeatureData": {"id": id}}))
+            .collect();
+        let r = serve(
+            &s,
+            "batchInference",
+            json!({"head": {"serviceId": service}, "body": {"batchDataList": batch}}),
+        );
+        assert_eq!(r["retcode"], 0, "{r}");
+        for (i, item) in r["batchDataList"].as_array().unwrap().iter().enumerate() {
+            let got = item["data"]["score"].as_f64().unwrap();
+            assert!((got - scores[ids[i].0.as_str()].0).abs() < 1e-9, "{item}");
+        }
+    }
 }
 
 fn serve(s: &Server, path: &str, body: Value) -> Value {

@@ -271,6 +271,53 @@ impl Target {
         }
     }
 
+    /// From a trained model (predict jobs, online inference).
+    pub(crate) fn of_model(
+        param: &SbtModelParam,
+        meta: &SbtModelMeta,
+        threshold: f64,
+    ) -> std::result::Result<Target, String> {
+        let classes: Vec<f64> = param
+            .classes_
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        let objective = meta.objective_meta["objective"]
+            .as_str()
+            .unwrap_or("cross_entropy");
+        let p0 = meta.objective_meta["param"][0].as_f64();
+        let loss = match objective {
+            "cross_entropy" if classes.len() > 2 => Loss::Softmax {
+                classes: classes.len(),
+            },
+            "cross_entropy" => Loss::Sigmoid,
+            "lse" => Loss::Lse,
+            "lae" => Loss::Lae,
+            "huber" => Loss::Huber(p0.unwrap_or(1.0)),
+            "fair" => Loss::Fair(p0.unwrap_or(1.0)),
+            "log_cosh" => Loss::LogCosh,
+            "tweedie" => Loss::Tweedie(p0.unwrap_or(1.5)),
+            other => return Err(format!("unknown objective {other:?}")),
+        };
+        if matches!(loss, Loss::Sigmoid | Loss::Softmax { .. }) && classes.len() < 2 {
+            return Err(format!("classes_ {:?}: fewer than two classes", param.classes_));
+        }
+        if param.init_score.len() != loss.dim() {
+            return Err(format!(
+                "init_score has {} values for {} dimensions",
+                param.init_score.len(),
+                loss.dim()
+            ));
+        }
+        Ok(Target {
+            loss,
+            classes,
+            tree_dim: param.tree_dim.max(1),
+            multi_output: param.multi_output,
+            threshold,
+        })
+    }
+
     fn detail_keys(&self) -> Vec<String> {
         match self.loss {
             Loss::Sigmoid | Loss::Softmax { .. } => {
@@ -298,7 +345,7 @@ impl Target {
     }
 
     /// One row's output from its raw scores.
-    fn row(&self, sid: &str, label: f64, score: &[f64], data_type: DataType) -> PredictRow {
+    pub(crate) fn row(&self, sid: &str, label: f64, score: &[f64], data_type: DataType) -> PredictRow {
         let mut p = vec![0.0; score.len()];
         self.loss.predict(score, &mut p);
         match self.loss {
@@ -1141,7 +1188,7 @@ fn log_metric(
 
 /// Adds `lr · w` of each row's leaf in `trees` (the trees `first..` of the model) to its
 /// raw scores.
-fn add_leaves(
+pub(crate) fn add_leaves(
     scores: &mut [f64],
     leaves: &[u32],
     trees: &[Tree],
@@ -1417,43 +1464,7 @@ fn predict_mode(
     match ctx.role {
         Role::Guest => {
             fed.remote("sbt_predict_sids", tag, &data.sids, &roles.hosts)?;
-            let classes: Vec<f64> = warm
-                .param
-                .classes_
-                .iter()
-                .filter_map(|c| c.parse().ok())
-                .collect();
-            let objective = meta.objective_meta["objective"]
-                .as_str()
-                .unwrap_or("cross_entropy");
-            let p0 = meta.objective_meta["param"][0].as_f64();
-            let loss = match objective {
-                "cross_entropy" if classes.len() > 2 => Loss::Softmax {
-                    classes: classes.len(),
-                },
-                "cross_entropy" => Loss::Sigmoid,
-                "lse" => Loss::Lse,
-                "lae" => Loss::Lae,
-                "huber" => Loss::Huber(p0.unwrap_or(1.0)),
-                "fair" => Loss::Fair(p0.unwrap_or(1.0)),
-                "log_cosh" => Loss::LogCosh,
-                "tweedie" => Loss::Tweedie(p0.unwrap_or(1.5)),
-                other => return Err(invalid(format!("unknown objective {other:?}"))),
-            };
-            let target = Target {
-                loss,
-                classes,
-                tree_dim: warm.param.tree_dim.max(1),
-                multi_output: warm.param.multi_output,
-                threshold: param.threshold,
-            };
-            let dim = loss.dim();
-            if warm.param.init_score.len() != dim {
-                return Err(invalid(format!(
-                    "init_score has {} values for {dim} dimensions",
-                    warm.param.init_score.len()
-                )));
-            }
+            let target = Target::of_model(&warm.param, &meta, param.threshold).map_err(invalid)?;
             // FATE's EINI runs for std and layered models; mix predicts in one round.
             let eini = param.eini_inference && meta.boosting_strategy != "mix";
             fed.remote("sbt_predict_eini", tag, &eini, &roles.hosts)?;

@@ -49,6 +49,7 @@ pub(crate) mod host;
 pub(crate) mod messages;
 pub mod model;
 pub(crate) mod objective;
+pub mod online;
 pub(crate) mod param;
 pub(crate) mod predict;
 #[cfg(test)]

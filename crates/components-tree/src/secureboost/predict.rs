@@ -18,7 +18,7 @@ const CHUNK: usize = 65_536;
 
 /// The reachable leaf sets of `rows` of `data` for `trees`, as the party `me` sees them:
 /// per row, per tree, `words` u64s.
-fn leaf_sets(trees: &[Tree], me: Owner, data: &Dataset, rows: std::ops::Range<usize>) -> Vec<u64> {
+pub(crate) fn leaf_sets(trees: &[Tree], me: Owner, data: &Dataset, rows: std::ops::Range<usize>) -> Vec<u64> {
     let index: Vec<Vec<usize>> = trees.iter().map(Tree::leaf_index).collect();
     let words: Vec<usize> = trees.iter().map(Tree::words).collect();
     let per_row: usize = words.iter().sum();
@@ -26,21 +26,34 @@ fn leaf_sets(trees: &[Tree], me: Owner, data: &Dataset, rows: std::ops::Range<us
     out.par_chunks_mut(per_row.max(1))
         .zip(rows.into_par_iter())
         .for_each(|(slot, i)| {
-            let mut at = 0;
-            for (t, tree) in trees.iter().enumerate() {
-                let mut decide = |n: &super::tree::Node| -> Option<bool> {
-                    if tree.owners[n.id] == me {
-                        let x = data.columns[n.fid as usize][i];
-                        Some(goes_left(x, n.bid, n.missing_dir))
-                    } else {
-                        None
-                    }
-                };
-                tree.reachable(&index[t], &mut decide, &mut slot[at..at + words[t]]);
-                at += words[t];
-            }
+            row_leaf_sets(trees, &index, &words, me, |fid| data.columns[fid][i], slot)
         });
     out
+}
+
+/// One row's reachable leaf sets (see [`leaf_sets`]); `x` gives its value of a feature
+/// by index, `index` and `words` are the trees' [`Tree::leaf_index`] and
+/// [`Tree::words`].
+pub(crate) fn row_leaf_sets(
+    trees: &[Tree],
+    index: &[Vec<usize>],
+    words: &[usize],
+    me: Owner,
+    x: impl Fn(usize) -> f64,
+    out: &mut [u64],
+) {
+    let mut at = 0;
+    for (t, tree) in trees.iter().enumerate() {
+        let mut decide = |n: &super::tree::Node| -> Option<bool> {
+            if tree.owners[n.id] == me {
+                Some(goes_left(x(n.fid as usize), n.bid, n.missing_dir))
+            } else {
+                None
+            }
+        };
+        tree.reachable(&index[t], &mut decide, &mut out[at..at + words[t]]);
+        at += words[t];
+    }
 }
 
 /// The host's side: answers one [`PredictRequest`] for `data` (rows in the guest's
@@ -114,14 +127,7 @@ pub(crate) fn guest_leaves(
         for row in sets.chunks(per_row.max(1)) {
             let mut at = 0;
             for (t, w) in words.iter().enumerate() {
-                let set = &row[at..at + w];
-                let k = set
-                    .iter()
-                    .enumerate()
-                    .find(|(_, &x)| x != 0)
-                    .map(|(j, &x)| j * 64 + x.trailing_zeros() as usize);
-                let only = set.iter().map(|x| x.count_ones()).sum::<u32>() == 1;
-                let Some(k) = k.filter(|_| only) else {
+                let Some(k) = only_leaf(&row[at..at + w]) else {
                     return Err(protocol(
                         hosts.first().copied().unwrap_or(fed.me()),
                         "leaf sets that do not meet in exactly one leaf",
@@ -135,8 +141,19 @@ pub(crate) fn guest_leaves(
     Ok(out)
 }
 
+/// The one leaf (its position in [`Tree::leaves`]) a reachable-leaf set holds, if it
+/// holds exactly one.
+pub(crate) fn only_leaf(set: &[u64]) -> Option<usize> {
+    let only = set.iter().map(|x| x.count_ones()).sum::<u32>() == 1;
+    set.iter()
+        .enumerate()
+        .find(|(_, &x)| x != 0)
+        .map(|(j, &x)| j * 64 + x.trailing_zeros() as usize)
+        .filter(|_| only)
+}
+
 /// Where each tree's words start in a row's leaf sets, and the words per row.
-fn set_offsets(trees: &[Tree]) -> (Vec<usize>, usize) {
+pub(crate) fn set_offsets(trees: &[Tree]) -> (Vec<usize>, usize) {
     let mut offsets = Vec::with_capacity(trees.len());
     let mut at = 0;
     for t in trees {
@@ -144,6 +161,98 @@ fn set_offsets(trees: &[Tree]) -> (Vec<usize>, usize) {
         at += t.words();
     }
     (offsets, at)
+}
+
+/// A model's EINI vector layout, for the guest's plaintexts of one row.
+pub(crate) struct EiniLayout<'a> {
+    pub(crate) trees: &'a [Tree],
+    /// Per tree, its leaf ids ([`Tree::leaves`]).
+    pub(crate) leaves: &'a [Vec<usize>],
+    pub(crate) entries: &'a [(usize, usize, usize)],
+    pub(crate) offsets: &'a [usize],
+    pub(crate) multi_output: bool,
+}
+
+impl EiniLayout<'_> {
+    /// The guest's plaintexts for one row whose own reachable-leaf set is `set`: `lr·w`
+    /// (plus the initial score spread over `per_dim_trees` trees) at every leaf its
+    /// splits allow, 0 elsewhere, as residues mod `n`.
+    pub(crate) fn guest_plain(
+        &self,
+        set: &[u64],
+        lr: f64,
+        init: &[f64],
+        per_dim_trees: usize,
+        n: &fateflow_crypto::Integer,
+    ) -> Result<Vec<fateflow_crypto::Integer>> {
+        let mut out = Vec::with_capacity(self.entries.len());
+        for &(t, k, d) in self.entries {
+            let reachable = set[self.offsets[t] + k / 64] & (1 << (k % 64)) != 0;
+            let v = if reachable {
+                let w = &self.trees[t].nodes[self.leaves[t][k]].weight;
+                let w = if self.multi_output { w.get(d) } else { w.first() };
+                lr * w.copied().unwrap_or(0.0) + init[d] / per_dim_trees as f64
+            } else {
+                0.0
+            };
+            out.push(crate::wire::residue(&crate::wire::fixed(v, EINI_BITS)?, n));
+        }
+        Ok(out)
+    }
+}
+
+/// A host's step of EINI for one row: every entry at a leaf its splits rule out
+/// becomes an encryption of 0 (the ciphertext 1).
+pub(crate) fn host_filter(
+    layout: &[(usize, usize, usize)],
+    offsets: &[usize],
+    set: &[u64],
+    cts: &mut [fateflow_crypto::paillier::Ciphertext],
+) {
+    for (e, &(t, k, _)) in layout.iter().enumerate() {
+        if set[offsets[t] + k / 64] & (1 << (k % 64)) == 0 {
+            cts[e] = fateflow_crypto::paillier::Ciphertext::one();
+        }
+    }
+}
+
+/// The last host's step of EINI for one row: the entries summed per score dimension,
+/// times `r`.
+pub(crate) fn host_sum(
+    pk: &fateflow_crypto::paillier::PublicKey,
+    layout: &[(usize, usize, usize)],
+    dims: usize,
+    cts: &[fateflow_crypto::paillier::Ciphertext],
+    r: &fateflow_crypto::Integer,
+) -> Result<Vec<fateflow_crypto::paillier::Ciphertext>> {
+    let mut acc = vec![fateflow_crypto::paillier::Ciphertext::one(); dims];
+    for (ct, &(_, _, d)) in cts.iter().zip(layout) {
+        acc[d] = pk.raw_add(&acc[d], ct);
+    }
+    Ok(acc
+        .iter()
+        .map(|a| pk.raw_mul(a, r))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+/// EINI's mask: a random `r ∈ [1, 2)` as `round(r · 2^16)`, or 1 without masking.
+pub(crate) fn eini_mask(mask: bool) -> fateflow_crypto::Integer {
+    if mask {
+        let x: u64 = rand::random();
+        fateflow_crypto::Integer::from((1u64 << MASK_BITS) + (x % (1u64 << MASK_BITS)))
+    } else {
+        fateflow_crypto::Integer::from(1)
+    }
+}
+
+/// The raw score of a decrypted EINI sum.
+pub(crate) fn eini_decode(
+    keys: &fateflow_crypto::paillier::Keypair,
+    sum: &fateflow_crypto::paillier::Ciphertext,
+    masked: bool,
+) -> f64 {
+    let bits = EINI_BITS + if masked { MASK_BITS } else { 0 };
+    crate::wire::decode_signed(keys.public.n(), &keys.private.decrypt_raw(sum), bits)
 }
 
 /// Rows per EINI message.
@@ -167,7 +276,7 @@ pub(crate) struct EiniStart {
 }
 
 /// One entry of the EINI vector: tree, leaf position, score dimension.
-fn eini_entries(trees: &[Tree], dims: usize, multi_output: bool) -> Vec<(usize, usize, usize)> {
+pub(crate) fn eini_entries(trees: &[Tree], dims: usize, multi_output: bool) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     for (t, tree) in trees.iter().enumerate() {
         for k in 0..tree.leaves().len() {
@@ -227,17 +336,14 @@ pub(crate) fn guest_eini(
         let (offsets, per_row) = set_offsets(trees);
         let mut plain = Vec::with_capacity((end - first) * entries.len());
         for row in sets.chunks(per_row.max(1)) {
-            for &(t, k, d) in &entries {
-                let reachable = row[offsets[t] + k / 64] & (1 << (k % 64)) != 0;
-                let v = if reachable {
-                    let w = &trees[t].nodes[leaves[t][k]].weight;
-                    let w = if multi_output { w.get(d) } else { w.first() };
-                    lr * w.copied().unwrap_or(0.0) + init[d] / per_dim_trees as f64
-                } else {
-                    0.0
-                };
-                plain.push(crate::wire::residue(&crate::wire::fixed(v, EINI_BITS)?, &n));
-            }
+            let layout = EiniLayout {
+                trees,
+                leaves: &leaves,
+                entries: &entries,
+                offsets: &offsets,
+                multi_output,
+            };
+            plain.extend(layout.guest_plain(row, lr, init, per_dim_trees, &n)?);
         }
         keys.public.prepare_obfuscators(plain.len());
         let cts = keys.private.encrypt_raw_batch(&plain)?;
@@ -255,13 +361,8 @@ pub(crate) fn guest_eini(
         if sums.len() != (end - first) * dims {
             return Err(protocol(last, "EINI sums for another number of rows"));
         }
-        let bits = EINI_BITS + if masked { MASK_BITS } else { 0 };
         for s in &sums {
-            out.push(crate::wire::decode_signed(
-                &n,
-                &keys.private.decrypt_raw(s),
-                bits,
-            ));
+            out.push(eini_decode(&keys, s, masked));
         }
     }
     Ok(out)
@@ -297,12 +398,7 @@ pub(crate) fn host_eini(
         return Err(protocol(from, "an EINI vector that does not fit the trees"));
     }
     let mask = random_mask || start.random_mask;
-    let r = if mask {
-        let x: u64 = rand::random();
-        fateflow_crypto::Integer::from((1u64 << MASK_BITS) + (x % (1u64 << MASK_BITS)))
-    } else {
-        fateflow_crypto::Integer::from(1)
-    };
+    let r = eini_mask(mask);
     for (c, first) in (0..data.n()).step_by(EINI_CHUNK).enumerate() {
         let end = (first + EINI_CHUNK).min(data.n());
         let ctag = format!("{tag}.{c}");
@@ -314,11 +410,12 @@ pub(crate) fn host_eini(
         let sets = leaf_sets(trees, Owner::Host(me), data, first..end);
         let (offsets, per_row) = set_offsets(trees);
         for (row, set) in sets.chunks(per_row.max(1)).enumerate() {
-            for (e, &(t, k, _)) in layout.iter().enumerate() {
-                if set[offsets[t] + k / 64] & (1 << (k % 64)) == 0 {
-                    cts[row * start.entries + e] = Ciphertext::one();
-                }
-            }
+            host_filter(
+                &layout,
+                &offsets,
+                set,
+                &mut cts[row * start.entries..(row + 1) * start.entries],
+            );
         }
         if !last {
             fed.remote_bytes(
@@ -333,13 +430,7 @@ pub(crate) fn host_eini(
         let mut sums: Vec<Ciphertext> = Vec::with_capacity((end - first) * start.dims);
         for row in 0..(end - first) {
             let slice = &cts[row * start.entries..(row + 1) * start.entries];
-            let mut acc = vec![Ciphertext::one(); start.dims];
-            for (ct, &(_, _, d)) in slice.iter().zip(&layout) {
-                acc[d] = pk.raw_add(&acc[d], ct);
-            }
-            for a in acc {
-                sums.push(pk.raw_mul(&a, &r)?);
-            }
+            sums.extend(host_sum(&pk, &layout, start.dims, slice, &r)?);
         }
         fed.remote("sbt_eini_masked", &ctag, &mask, &[guest])?;
         fed.remote_bytes(

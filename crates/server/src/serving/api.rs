@@ -84,8 +84,10 @@ async fn single_answer(s: &AppState, body: &Bytes) -> (String, i32, Response) {
     {
         Err(f) => (f.retcode, failure(f)),
         Ok((mut data, mut rows)) => match rows.pop() {
-            Some(Ok(score)) => {
-                data["score"] = json!(score);
+            Some(Ok(outcome)) => {
+                if let (Value::Object(d), Value::Object(o)) = (&mut data, outcome.to_json()) {
+                    d.extend(o);
+                }
                 (code::OK, answer(code::OK, "", data))
             }
             Some(Err(f)) => (f.retcode, failure(f)),
@@ -167,11 +169,11 @@ async fn batch_answer(s: &AppState, body: &Bytes) -> (String, usize, i32, Respon
                 .iter()
                 .zip(outcomes)
                 .map(|(r, o)| match o {
-                    Ok(score) => RowResult {
+                    Ok(outcome) => RowResult {
                         index: r.index,
                         retcode: code::OK,
                         retmsg: String::new(),
-                        data: json!({"score": score}),
+                        data: outcome.to_json(),
                     },
                     Err(f) => RowResult {
                         index: r.index,

@@ -17,7 +17,8 @@ pub use api::{client_routes, routes};
 
 use fateflow_api_types::serving::{code, HostRowResult, HostScoreReply, HostScoreRequest, Row};
 use fateflow_domain::{Catalog, Job, Party, Role};
-use fateflow_serving::{ComponentIn, PartModel};
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+use fateflow_serving::{Begun, ComponentIn, HostPart, Outcome, PartModel, PartyOf};
 use fateflow_storage::{ModelInfoRecord, PipelineComponentRecord};
 use features::LocalIndex;
 use serde_json::{json, Value};
@@ -96,7 +97,7 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 /// What a guest's scoring of one row gave.
-pub type RowOutcome = Result<f64, Failure>;
+pub type RowOutcome = Result<Outcome, Failure>;
 
 /// How a site serves (from `fateflow server`'s options).
 #[derive(Debug, Clone)]
@@ -203,7 +204,7 @@ impl Serving {
             .values()
             .map(|l| {
                 json!({"role": l.role.as_str(), "model_id": l.model_id, "model_version": l.model_version,
-                       "scorer": l.part.scorer, "features": l.part.features().count(),
+                       "scorer": l.part.scorer, "kind": l.part.kind(), "features": l.part.features().count(),
                        "feature_rows": l.features.as_ref().map(|f| f.len()), "loaded_at": l.loaded_at})
             })
             .collect();
@@ -241,8 +242,8 @@ impl Serving {
                     format!("the model of service id `{service_id}` is no longer loaded"),
                 )
             })?;
-        let filled = std::sync::atomic::AtomicUsize::new(0);
-        let mut out: Vec<RowOutcome> = rows
+        let mut filled = 0;
+        let mut begun: Vec<Result<Begun, Failure>> = rows
             .iter()
             .map(|r| {
                 let features = r
@@ -255,16 +256,21 @@ impl Serving {
                         "body.sendToRemoteFeatureData is missing",
                     ));
                 }
-                let p = model
+                let v = model
                     .part
-                    .partial_of_map(features)
+                    .values_of_map(features)
                     .map_err(|e| fail(code::FEATURE_ERROR, format!("guest: {e}")))?;
-                filled.fetch_add(p.filled, std::sync::atomic::Ordering::Relaxed);
-                Ok(p.score + model.part.intercept)
+                filled += v.filled;
+                model
+                    .part
+                    .guest_begin(&v)
+                    .map_err(|e| fail(code::SYSTEM_ERROR, format!("guest: {e}")))
             })
             .collect();
+        let mut answers: Vec<Vec<HostPart>> = vec![Vec::new(); rows.len()];
+        let context = model.part.context();
         for &host in &model.hosts {
-            let asked: Vec<usize> = (0..rows.len()).filter(|&i| out[i].is_ok()).collect();
+            let asked: Vec<usize> = (0..rows.len()).filter(|&i| begun[i].is_ok()).collect();
             if asked.is_empty() {
                 break;
             }
@@ -278,8 +284,14 @@ impl Serving {
                     .map(|&i| fateflow_api_types::serving::HostRow {
                         index: i as i64,
                         keys: rows[i].send_to_remote.clone().unwrap_or_default(),
+                        payload: begun[i]
+                            .as_ref()
+                            .ok()
+                            .and_then(Begun::to_hosts)
+                            .map(|b| B64.encode(b)),
                     })
                     .collect(),
+                context: context.clone(),
             };
             let reply = self.ask_host(binding.guest, host, req).await?;
             if reply.retcode != code::OK {
@@ -301,7 +313,7 @@ impl Serving {
                     ),
                 ));
             }
-            for (&i, r) in asked.iter().zip(&reply.rows) {
+            for (&i, r) in asked.iter().zip(reply.rows) {
                 if r.index != i as i64 {
                     return Err(fail(
                         code::MERGE_ERROR,
@@ -309,21 +321,41 @@ impl Serving {
                     ));
                 }
                 if r.retcode != code::OK {
-                    out[i] = Err(fail(
+                    begun[i] = Err(fail(
                         code::from_host(r.retcode),
                         format!("host {host}: {}", r.retmsg),
                     ));
-                } else if let Ok(z) = &mut out[i] {
-                    *z += r.score;
-                    filled.fetch_add(r.filled, std::sync::atomic::Ordering::Relaxed);
+                    continue;
                 }
+                let payload = match r.payload.map(|p| B64.decode(p)).transpose() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        begun[i] = Err(fail(
+                            code::MERGE_ERROR,
+                            format!("host {host}'s answer for row {i}: {e}"),
+                        ));
+                        continue;
+                    }
+                };
+                filled += r.filled;
+                answers[i].push(HostPart {
+                    score: r.score,
+                    payload,
+                });
             }
         }
-        let done = out
+        let done = begun
             .into_iter()
-            .map(|o| o.map(|z| model.part.finish(z)))
+            .zip(answers)
+            .map(|(b, a)| {
+                b.and_then(|b| {
+                    model
+                        .part
+                        .guest_finish(b, &a)
+                        .map_err(|e| fail(code::MERGE_ERROR, e))
+                })
+            })
             .collect();
-        let filled = filled.into_inner();
         self.metrics.filled(service_id, filled);
         let mut data = json!({
             "modelId": fateflow_domain::ids::party_model_id(&binding.model_id, Role::Guest, binding.guest),
@@ -524,27 +556,40 @@ impl Serving {
                 )
             }
         };
+        let context = req.context.as_ref();
         let rows = req
             .rows
             .iter()
             .zip(features)
             .map(|(r, f)| {
                 let scored = f.and_then(|f| {
-                    match f {
+                    let values = match f {
                         RowFeatures::Indexed(index, values) => {
-                            model.part.partial(|n| index.value(values, n))
+                            model.part.values(|n| index.value(values, n))
                         }
-                        RowFeatures::Map(m) => model.part.partial_of_map(&m),
+                        RowFeatures::Map(m) => model.part.values_of_map(&m),
                     }
-                    .map_err(|e| fail(code::FEATURE_ERROR, e.to_string()))
+                    .map_err(|e| fail(code::FEATURE_ERROR, e.to_string()))?;
+                    let from_guest = r
+                        .payload
+                        .as_ref()
+                        .map(|p| B64.decode(p))
+                        .transpose()
+                        .map_err(|e| fail(code::PARAM_ERROR, format!("payload: {e}")))?;
+                    let part = model
+                        .part
+                        .host_answer(&values, from_guest.as_deref(), context)
+                        .map_err(|e| fail(code::PARAM_ERROR, e))?;
+                    Ok((part, values.filled))
                 });
                 match scored {
-                    Ok(p) => HostRowResult {
+                    Ok((p, filled)) => HostRowResult {
                         index: r.index,
                         retcode: code::OK,
                         retmsg: String::new(),
                         score: p.score,
-                        filled: p.filled,
+                        filled,
+                        payload: p.payload.map(|b| B64.encode(b)),
                     },
                     Err(f) => HostRowResult {
                         index: r.index,
@@ -552,6 +597,7 @@ impl Serving {
                         retmsg: f.retmsg,
                         score: 0.0,
                         filled: 0,
+                        payload: None,
                     },
                 }
             })
@@ -720,25 +766,61 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
                 .position(|o| *o == c.component_name)
                 .unwrap_or(usize::MAX)
         });
-        let inputs: Vec<ComponentIn<'_>> = sorted
+        let job = Job::parse(
+            &info.train_dsl,
+            &info.train_runtime_conf,
+            Catalog::NAMES_ONLY,
+        )
+        .map_err(|e| format!("the training job's DSL and conf: {e}"))?;
+        let index = job.conf.index_of(party).unwrap_or(0);
+        let params: Vec<serde_json::Map<String, Value>> = sorted
             .iter()
-            .map(|c| ComponentIn {
-                name: &c.component_name,
-                module: &c.module,
-                model: &c.model,
+            .map(|c| {
+                fateflow_domain::component_parameters_for(
+                    &job.conf,
+                    &c.component_name,
+                    party.role,
+                    index,
+                )
             })
             .collect();
-        let part = match PartModel::build(&inputs) {
+        let hosts = parties_in(info, Role::Host);
+        let of = PartyOf {
+            hosts: hosts.clone(),
+            host: (party.role == Role::Host).then_some(party.party_id),
+        };
+        let owned: Vec<(PipelineComponentRecord, serde_json::Map<String, Value>)> = sorted
+            .into_iter()
+            .cloned()
+            .zip(params)
+            .collect();
+        // Off the async threads: an EINI model makes its key here.
+        let built = tokio::task::spawn_blocking(move || {
+            let inputs: Vec<ComponentIn<'_>> = owned
+                .iter()
+                .map(|(c, params)| ComponentIn {
+                    name: &c.component_name,
+                    module: &c.module,
+                    model: &c.model,
+                    params,
+                })
+                .collect();
+            PartModel::build(&inputs, &of)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let part = match built {
             Ok(p) => p,
             // Nothing to score with (a pipeline of data steps): loaded, not served.
             Err(fateflow_serving::BuildError::NoScorer) => {
-                return Ok("not served online: the model has no linear model to score with".into())
+                return Ok("not served online: the model has no model to score with".into())
             }
             Err(e) => return Err(e.to_string()),
         };
         let mut note = format!(
-            "served online ({} with {} features)",
+            "served online ({}, {}, with {} features)",
             part.scorer,
+            part.kind(),
             part.features().count()
         );
         let features = if party.role == Role::Host && self.redis.is_some() {
@@ -757,12 +839,6 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             ));
             None
         } else if party.role == Role::Host {
-            let job = Job::parse(
-                &info.train_dsl,
-                &info.train_runtime_conf,
-                Catalog::NAMES_ONLY,
-            )
-            .map_err(|e| format!("the training job's DSL and conf: {e}"))?;
             let table = fateflow_scheduler::permission::Requirements::of(&job, party)
                 .datasets
                 .into_iter()
@@ -793,7 +869,7 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             role: party.role,
             model_id: info.model_id.clone(),
             model_version: info.model_version.clone(),
-            hosts: parties_in(info, Role::Host),
+            hosts,
             guests: parties_in(info, Role::Guest),
             features,
             loaded_at: crate::api::now_ms(),
