@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Online inference speed (issue 23): two real sites on loopback (guest 9999, host
 # 10000), gateways over mutual TLS, a HeteroLR model trained on the breast tables,
-# deployed, loaded and bound; then FATE-Serving single requests from several threads
+# deployed, loaded and bound (MODEL=sbt: a 50-tree depth-5 HeteroSecureBoost instead;
+# EINI=1: trained with EINI_inference, served with EINI); then FATE-Serving single
+# requests from several threads
 # and batches of 1,000 rows, the host's features from its local table.
 # Prints SERVING_RESULT lines: p50/p90/p99 latency and throughput.
 #
@@ -12,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+MODEL=${MODEL:-lr}
+EINI=${EINI:-0}
 THREADS=${THREADS:-8}
 REQUESTS=${REQUESTS:-30000}
 SECONDS_MAX=${DURATION:-30}
@@ -83,32 +87,42 @@ post "$guest_url" data/upload '{"file": "breast_hetero_guest.csv", "head": 1, "p
 post "$host_url" data/upload '{"file": "breast_hetero_host.csv", "head": 1, "partition": 4, "namespace": "experiment", "table_name": "breast_hetero_host", "use_local_data": 0}' >/dev/null
 post "$host_url" permission/grant '{"party_id": 9999, "component": "*", "dataset": "*"}' >/dev/null
 post "$guest_url" permission/grant '{"party_id": 10000, "component": "*", "dataset": "*"}' >/dev/null
-job=$(python3 - "$root/examples/jobs/hetero_lr" <<'PY'
+case $MODEL in
+  lr) example=hetero_lr; cpns='"reader_0", "data_transform_0", "intersection_0", "hetero_feature_binning_0", "hetero_feature_selection_0", "hetero_lr_0"' ;;
+  sbt) example=hetero_secureboost; cpns='"reader_0", "data_transform_0", "intersection_0", "hetero_secure_boost_0"' ;;
+  *) echo "MODEL is lr or sbt, not $MODEL"; exit 2 ;;
+esac
+job=$(python3 - "$root/examples/jobs/$example" "$MODEL" "$EINI" <<'PY'
 import json, sys
-d = sys.argv[1]
+d, model, eini = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 dsl = json.load(open(d + "/dsl.json")); conf = json.load(open(d + "/conf.json"))
-conf["component_parameters"]["common"]["hetero_lr_0"]["max_iter"] = 5
+common = conf["component_parameters"]["common"]
+if model == "lr":
+    common["hetero_lr_0"]["max_iter"] = 5
+else:
+    common["hetero_secure_boost_0"].update({"num_trees": 50, "tree_param": {"max_depth": 5},
+        "EINI_inference": eini, "EINI_random_mask": eini})
 print(json.dumps({"job_dsl": dsl, "job_runtime_conf": conf}))
 PY
 )
 train=$(post "$guest_url" job/submit "$job" | field 'r["jobId"]')
 echo "training job $train"
-for _ in $(seq 600); do
+for _ in $(seq 1800); do
   st=$(post "$guest_url" job/query "{\"job_id\": \"$train\", \"role\": \"guest\", \"party_id\": 9999}" | field 'r["data"][0]["f_status"]')
   case $st in success) break ;; failed|canceled|timeout) echo "training $st"; exit 1 ;; esac
   sleep 1
 done
 model_id=$(post "$guest_url" job/query "{\"job_id\": \"$train\", \"role\": \"guest\", \"party_id\": 9999}" | field 'r["data"][0]["f_model_id"]')
-child=$(post "$guest_url" model/deploy "{\"model_id\": \"$model_id\", \"model_version\": \"$train\", \"cpn_list\": [\"reader_0\", \"data_transform_0\", \"intersection_0\", \"hetero_feature_binning_0\", \"hetero_feature_selection_0\", \"hetero_lr_0\"]}" | field 'r["data"]["model_version"]')
+child=$(post "$guest_url" model/deploy "{\"model_id\": \"$model_id\", \"model_version\": \"$train\", \"cpn_list\": [$cpns]}" | field 'r["data"]["model_version"]')
 post "$guest_url" model/load "{\"job_id\": \"$child\"}" | field 'r["retmsg"]'
-post "$guest_url" model/bind "{\"service_id\": \"bench-lr\", \"job_id\": \"$child\"}" | field 'r["retmsg"]'
+post "$guest_url" model/bind "{\"service_id\": \"bench-$MODEL\", \"job_id\": \"$child\"}" | field 'r["retmsg"]'
 base=${guest_url%/}
 echo "== single requests: $THREADS threads, up to $REQUESTS requests or ${SECONDS_MAX}s"
-"$load" --url "$base" --service bench-lr --rows "$work/files/breast_hetero_guest.csv" \
+"$load" --url "$base" --service bench-$MODEL --rows "$work/files/breast_hetero_guest.csv" \
   --threads "$THREADS" --requests "$REQUESTS" --seconds "$SECONDS_MAX"
 echo "== batches of $BATCH rows: 1 thread, $BATCHES batches"
-"$load" --url "$base" --service bench-lr --rows "$work/files/breast_hetero_guest.csv" \
+"$load" --url "$base" --service bench-$MODEL --rows "$work/files/breast_hetero_guest.csv" \
   --threads 1 --requests "$BATCHES" --seconds "$SECONDS_MAX" --batch "$BATCH" --warmup 5
 echo "== one thread, sequential single requests (latency without queueing)"
-"$load" --url "$base" --service bench-lr --rows "$work/files/breast_hetero_guest.csv" \
+"$load" --url "$base" --service bench-$MODEL --rows "$work/files/breast_hetero_guest.csv" \
   --threads 1 --requests 5000 --seconds "$SECONDS_MAX"

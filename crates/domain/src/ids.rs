@@ -103,10 +103,31 @@ pub fn party_model_id(model_id: &str, role: crate::Role, party_id: u64) -> Strin
     format!("{role}#{party_id}#{model_id}")
 }
 
+/// The parts of a party model id: role, party id, model id.
+pub fn parse_party_model_id(s: &str) -> Option<(crate::Role, u64, &str)> {
+    let mut parts = s.splitn(3, '#');
+    let role = parts.next()?.parse().ok()?;
+    let party = parts.next()?.parse().ok()?;
+    let model_id = parts.next().filter(|m| !m.is_empty())?;
+    Some((role, party, model_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Party, Role};
+
+    #[test]
+    fn party_model_ids_parse_back() {
+        let id = party_model_id("guest-9999#host-10000#model", Role::Host, 10000);
+        assert_eq!(
+            parse_party_model_id(&id),
+            Some((Role::Host, 10000, "guest-9999#host-10000#model"))
+        );
+        assert_eq!(parse_party_model_id("guest#x#m"), None);
+        assert_eq!(parse_party_model_id("guest#9999#"), None);
+        assert_eq!(parse_party_model_id("chef#9999#m"), None);
+    }
     use std::collections::HashSet;
 
     #[test]

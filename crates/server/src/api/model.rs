@@ -34,6 +34,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/model/query", post_route(query))
         .route("/model/query/detail", post_route(query_detail))
         .route("/model/export", post_route(export))
+        .route("/model/transfer", post_route(transfer))
+        .route(
+            "/model/transfer/{party_model_id}/{model_version}",
+            post_route(transfer_path),
+        )
         .route(
             "/model/import",
             post(import).layer(axum::extract::DefaultBodyLimit::max(
@@ -454,6 +459,76 @@ async fn export(State(s): State<AppState>, body: Bytes) -> Response {
         ],
         bytes,
     )
+        .into_response()
+}
+
+/// `/v1/model/transfer`, FATE-Flow's model download for serving: the body names the
+/// model as `{"namespace": party model id, "name": version}`.
+async fn transfer(State(s): State<AppState>, body: Bytes) -> Response {
+    let body = json_or_form(&body);
+    let (Some(namespace), Some(name)) = (str_field(&body, "namespace"), str_field(&body, "name"))
+    else {
+        return http_error(
+            400,
+            "expected `namespace` (the party model id) and `name` (the model version)",
+        );
+    };
+    transfer_model(&s, &namespace, &name).await
+}
+
+/// `/v1/model/transfer/<party model id, `#` written `~`>/<version>`.
+async fn transfer_path(
+    State(s): State<AppState>,
+    axum::extract::Path((party_model_id, version)): axum::extract::Path<(String, String)>,
+) -> Response {
+    transfer_model(&s, &party_model_id.replace('~', "#"), &version).await
+}
+
+/// One party's model as FATE-Flow's transfer gives it: `data` maps
+/// `pipeline.pipeline:Pipeline` and `<component>.<alias>:<module>` to base64. Our
+/// models are JSON (as in `flow model export`), so each value is the base64 of a JSON
+/// document, not of a protobuf: `format` says so.
+async fn transfer_model(s: &AppState, party_model_id: &str, version: &str) -> Response {
+    let Some((role, party_id, model_id)) = fateflow_domain::ids::parse_party_model_id(party_model_id)
+    else {
+        return http_error(
+            400,
+            format!("namespace `{party_model_id}`: expected a party model id `<role>#<party id>#<model id>`"),
+        );
+    };
+    let key = ModelKey {
+        model_id: model_id.to_string(),
+        model_version: version.to_string(),
+        role,
+        party_id,
+    };
+    let info = match s.store.get_model(&key).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return http_error(404, "model not found"),
+        Err(e) => return internal(e).into_response(),
+    };
+    let comps = match s.store.model_components(&key).await {
+        Ok(c) => c,
+        Err(e) => return internal(e).into_response(),
+    };
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::STANDARD.encode(v.to_string());
+    let mut data = Map::new();
+    let pipeline = json!({
+        "inference_dsl": info.inference_dsl, "train_dsl": info.train_dsl,
+        "train_runtime_conf": info.train_runtime_conf, "model_id": info.model_id,
+        "model_version": info.model_version, "parent": info.parent, "roles": info.roles,
+        "initiator_role": info.initiator_role.as_str(), "initiator_party_id": info.initiator_party_id,
+        "fate_version": info.fate_version,
+    });
+    data.insert("pipeline.pipeline:Pipeline".into(), json!(b64(&pipeline)));
+    for c in &comps {
+        data.insert(
+            format!("{}.{}:{}", c.component_name, c.model_alias, c.module),
+            json!(b64(&c.model)),
+        );
+    }
+    axum::Json(json!({"retcode": 0, "retmsg": "success", "format": "json", "data": data}))
         .into_response()
 }
 
