@@ -558,7 +558,7 @@ async function servingView() {
       ${d.bindings.map((b) => `<tr><td>${esc(b.service_id)}</td><td>${esc(b.model_id)}</td><td>${esc(b.model_version)}</td><td>${esc(b.guest)}</td><td>${esc(b.requests)}</td><td>${esc(b.errors)}</td></tr>`).join("")
         || `<tr><td colspan="6" class="muted">No service id is bound here.</td></tr>`}</tbody></table>`;
     $("#s-loaded").innerHTML = `<table data-testid="loaded"><thead><tr><th>Role</th><th>Model</th><th>Version</th><th>Scorer</th><th>Features</th><th>Feature rows</th><th>Loaded</th></tr></thead><tbody>
-      ${d.loaded.map((l) => `<tr><td>${esc(l.role)}</td><td>${esc(l.model_id)}</td><td>${esc(l.model_version)}</td><td>${esc(l.scorer)}</td><td>${esc(l.features)}</td><td>${esc(l.feature_rows ?? "—")}</td><td>${fmtTime(l.loaded_at)}</td></tr>`).join("")
+      ${d.loaded.map((l) => `<tr><td>${esc(l.role)}</td><td>${esc(l.model_id)}</td><td>${esc(l.model_version)}</td><td>${esc(l.scorer)} (${esc(l.kind)})</td><td>${esc(l.features)}</td><td>${esc(l.feature_rows ?? "—")}</td><td>${fmtTime(l.loaded_at)}</td></tr>`).join("")
         || `<tr><td colspan="7" class="muted">No model is loaded for online inference.</td></tr>`}</tbody></table>`;
   }
   every(5000, refresh);
