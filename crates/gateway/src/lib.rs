@@ -20,6 +20,7 @@ pub mod health;
 pub mod mirror;
 pub mod partner;
 pub mod proto;
+pub mod queue;
 pub mod server;
 pub mod tls;
 

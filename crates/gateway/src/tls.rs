@@ -151,6 +151,9 @@ pub struct Route {
     pub address: String,
     /// The fingerprint its certificate must have.
     pub fingerprint: String,
+    /// Federation messages to this party go through this RabbitMQ broker instead of
+    /// the gateway.
+    pub rabbitmq: Option<crate::queue::QueueConf>,
 }
 
 /// Party id → route, from the routes file.
@@ -158,12 +161,17 @@ pub struct Route {
 pub struct Routes {
     /// Every configured party.
     pub parties: BTreeMap<u64, Route>,
+    /// The broker where this site's parties receive federation messages sent through
+    /// RabbitMQ.
+    pub rabbitmq: Option<crate::queue::QueueConf>,
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RoutesFile {
     parties: BTreeMap<String, RouteFile>,
+    #[serde(default)]
+    rabbitmq: Option<crate::queue::QueueConf>,
 }
 
 #[derive(serde::Deserialize)]
@@ -174,6 +182,8 @@ struct RouteFile {
     certificate: Option<PathBuf>,
     #[serde(default)]
     fingerprint: Option<String>,
+    #[serde(default)]
+    rabbitmq: Option<crate::queue::QueueConf>,
 }
 
 impl Routes {
@@ -181,8 +191,13 @@ impl Routes {
     ///
     /// ```json
     /// {"parties": {"10000": {"address": "10.0.0.2:9360", "certificate": "host.crt"},
-    ///              "9998":  {"address": "10.0.0.3:9360", "fingerprint": "sha256:…"}}}
+    ///              "9998":  {"address": "10.0.0.3:9360", "fingerprint": "sha256:…",
+    ///                        "rabbitmq": {"url": "amqps://mq.example:5671/%2f"}}},
+    ///  "rabbitmq": {"url": "amqps://mq.example:5671/%2f"}}
     /// ```
+    ///
+    /// A party with `rabbitmq` receives this site's federation messages through that
+    /// broker; the top-level `rabbitmq` is where this site's own parties receive them.
     ///
     /// Relative certificate paths are relative to the file. Every error names the
     /// party and the field.
@@ -240,14 +255,27 @@ impl Routes {
                     }
                 }
             };
+            if let Some(q) = &r.rabbitmq {
+                if let Err(e) = q.check() {
+                    errors.push(format!("party {party_id}, field `rabbitmq`: {e}"));
+                    continue;
+                }
+            }
             routes.parties.insert(
                 party_id,
                 Route {
                     address: r.address,
                     fingerprint: fp,
+                    rabbitmq: r.rabbitmq,
                 },
             );
         }
+        if let Some(q) = &file.rabbitmq {
+            if let Err(e) = q.check() {
+                errors.push(format!("field `rabbitmq`: {e}"));
+            }
+        }
+        routes.rabbitmq = file.rabbitmq;
         if errors.is_empty() {
             Ok(routes)
         } else {

@@ -38,6 +38,10 @@ pub struct FederationState {
     pub mailbox: Arc<Mailbox>,
     /// Channels to other sites' gateways (none for a standalone site).
     pub peers: Option<Arc<Peers>>,
+    /// Publishes to the parties the routes file sends through RabbitMQ.
+    pub queue: Option<Arc<fateflow_gateway::queue::QueueSender>>,
+    /// What this site's RabbitMQ consumer counted (when it consumes).
+    pub queue_stats: Option<Arc<fateflow_gateway::queue::ConsumerStats>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +196,23 @@ async fn push(
         );
     };
     let stream = body.into_data_stream().boxed();
+    let through_queue = peers
+        .routes()
+        .parties
+        .get(&key.dst.party_id)
+        .and_then(|r| r.rabbitmq.clone());
+    if let (Some(conf), Some(q)) = (through_queue, s.queue.as_ref()) {
+        return match q.push(&conf, &key, length, stream).await {
+            Ok(()) => Reply::ok(serde_json::Value::Null).into_response(),
+            Err(e) => refuse(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "sending `{}` to {} through RabbitMQ: {e}",
+                    key.name, key.dst
+                ),
+            ),
+        };
+    }
     match peers.push(&key, length, stream).await {
         Ok(_) => Reply::ok(serde_json::Value::Null).into_response(),
         Err(e) => refuse(
@@ -331,7 +352,16 @@ async fn health(State(s): State<FederationState>) -> Response {
         .unwrap_or(0);
     let parties = fateflow_gateway::health::check_all(&peers, src).await;
     let all_ok = parties.iter().all(|p| p.ok);
-    let data = serde_json::json!({"gateway": true, "ok": all_ok, "parties": parties});
+    let mut data = serde_json::json!({"gateway": true, "ok": all_ok, "parties": parties});
+    if s.queue.is_some() || s.queue_stats.is_some() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let published = s.queue.as_ref().map(|q| q.published.load(Relaxed));
+        let received = s.queue_stats.as_ref().map(|st| {
+            serde_json::json!({"messages": st.messages.load(Relaxed), "duplicates": st.duplicates.load(Relaxed),
+                               "refused": st.refused.load(Relaxed)})
+        });
+        data["rabbitmq"] = serde_json::json!({"chunks_published": published, "received": received});
+    }
     if all_ok {
         Reply::ok(data).into_response()
     } else {

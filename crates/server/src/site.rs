@@ -150,6 +150,7 @@ impl Site {
             Some(routes_path) => Some(GatewayParts::load(&opts, &gopts, routes_path, &data_dir)?),
         };
         let peers = gateway.as_ref().map(|g| g.peers.clone());
+        let queue = gateway.as_ref().and_then(|g| g.queue.clone());
         let partner: Arc<dyn fateflow_scheduler::Partner> = match &peers {
             None => Arc::new(LocalPartner::new(controller.clone())),
             Some(p) => {
@@ -286,6 +287,7 @@ impl Site {
         });
         let mut gateway_addr = None;
         let mut gateway_task = None;
+        let mut queue_stats = None;
         if let Some(g) = gateway {
             let listener = tokio::net::TcpListener::bind(gopts.gateway_listen)
                 .await
@@ -315,6 +317,15 @@ impl Site {
                 Duration::from_secs_f64(gopts.party_timeout.max(0.0)),
             ));
             tracing::info!(address = %gaddr, certificate = %g.fingerprint, routes = g.peers.routes().parties.len(), "site gateway listening (mutual TLS, pinned certificates)");
+            if let Some(conf) = g.peers.routes().rabbitmq.clone() {
+                tracing::info!(broker = %conf.describe(), "RabbitMQ federation: this site's parties receive through the broker too");
+                queue_stats = Some(fateflow_gateway::queue::spawn_consumer(
+                    conf,
+                    opts.parties.clone(),
+                    g.peers.routes().clone(),
+                    mailbox.clone(),
+                ));
+            }
         }
         let app = api::router(state.clone())
             .merge(crate::board::router(state.clone()))
@@ -323,6 +334,8 @@ impl Site {
                     app: state.clone(),
                     mailbox,
                     peers,
+                    queue,
+                    queue_stats,
                 },
             ));
         let server = tokio::spawn(async move {
@@ -575,6 +588,8 @@ struct GatewayParts {
     peers: Arc<fateflow_gateway::Peers>,
     tls: Arc<fateflow_gateway::tls::ServerConfig>,
     fingerprint: String,
+    /// Publishes federation messages to the parties routed through RabbitMQ.
+    queue: Option<Arc<fateflow_gateway::queue::QueueSender>>,
 }
 
 impl GatewayParts {
@@ -601,11 +616,18 @@ impl GatewayParts {
             }
         }
         let tls = fateflow_gateway::tls::server_config(&identity, &routes)?;
+        let queue = if routes.parties.values().any(|r| r.rabbitmq.is_some()) {
+            let signer = fateflow_gateway::queue::Signer::new(&identity)?;
+            Some(Arc::new(fateflow_gateway::queue::QueueSender::new(signer)))
+        } else {
+            None
+        };
         let peers = Arc::new(fateflow_gateway::Peers::new(&identity, routes)?);
         Ok(Self {
             peers,
             tls,
             fingerprint: identity.fingerprint(),
+            queue,
         })
     }
 }

@@ -331,10 +331,16 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
     assert!(data.contains_key("pipeline.pipeline:Pipeline"), "{t}");
     use base64::Engine as _;
     let lr = data["hetero_lr_0.model:HeteroLR"].as_str().unwrap();
-    let lr: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(lr).unwrap())
-            .unwrap();
-    assert!(lr["param"]["weight"].as_object().unwrap().len() >= 10, "{lr}");
+    let lr: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(lr)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        lr["param"]["weight"].as_object().unwrap().len() >= 10,
+        "{lr}"
+    );
     let t2 = s.post(
         &format!("model/transfer/{}/{child}", pmid.replace('#', "~")),
         json!({}),
@@ -342,7 +348,10 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
     assert_eq!(t2["data"], t["data"]);
     let missing = s.post("model/transfer", json!({"namespace": pmid, "name": "1"}));
     assert_eq!(missing["retcode"], 404, "{missing}");
-    let bad = s.post("model/transfer", json!({"namespace": "nope", "name": child}));
+    let bad = s.post(
+        "model/transfer",
+        json!({"namespace": "nope", "name": child}),
+    );
     assert_eq!(bad["retcode"], 400, "{bad}");
 
     // Publish in one step: deploy + load + bind.

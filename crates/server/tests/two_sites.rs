@@ -72,6 +72,58 @@ fn two_sites_run_ecdh_psi_over_mtls_and_both_succeed() {
     );
 }
 
+/// FATE's RabbitMQ federation: the sites' federation messages go through a real broker
+/// (`FATEFLOW_TEST_AMQP`), signed with their gateway keys; commands still through the
+/// gateways.
+#[test]
+fn two_sites_run_ecdh_psi_with_federation_through_rabbitmq() {
+    let Ok(url) = std::env::var("FATEFLOW_TEST_AMQP") else {
+        eprintln!("skipped: set FATEFLOW_TEST_AMQP (amqp://guest:guest@127.0.0.1:5672/%2f) to run federation through RabbitMQ");
+        return;
+    };
+    let prefix = format!("fateflow-test-{}", std::process::id());
+    let sites = TwoSites::start(&Options {
+        rabbitmq: Some((url.clone(), prefix.clone())),
+        ..Options::default()
+    });
+    sites.upload_breast();
+    let job_id = sites.guest.submit_example("psi_ecdh");
+    let job = sites.guest.wait_end(&job_id, Duration::from_secs(180));
+    assert_eq!(job["f_status"], "success", "{job}");
+    for (s, name) in [(&sites.guest, "guest"), (&sites.host, "host")] {
+        let h = s.post("gateway/health", json!({}));
+        let q = &h["data"]["rabbitmq"];
+        assert!(q["chunks_published"].as_u64().unwrap() > 0, "{name}: {h}");
+        assert!(
+            q["received"]["messages"].as_u64().unwrap() > 0,
+            "{name}: {h}"
+        );
+        assert_eq!(q["received"]["refused"], 0, "{name}: {h}");
+    }
+    let m = sites.host.post("tracking/component/metric/all", json!({"job_id": job_id, "component_name": "intersection_0", "role": "host", "party_id": 10000}));
+    assert_eq!(m["data"]["train"]["intersection"]["data"][0][1], 569, "{m}");
+    drop(sites);
+    // Leave nothing on the broker.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conn = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        for p in [9999, 10000] {
+            let _ = ch
+                .queue_delete(
+                    format!("{prefix}.{p}").as_str().into(),
+                    lapin::options::QueueDeleteOptions::default(),
+                )
+                .await;
+        }
+    });
+}
+
 #[test]
 fn two_sites_run_intersection_scale_split_with_the_same_sets() {
     let sites = TwoSites::start(&Options::default());

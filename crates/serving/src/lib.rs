@@ -218,7 +218,9 @@ impl PartModel {
                 "HeteroLR" | "HeteroLinR" | "HeteroSSHELR" | "HeteroSSHELinR" | "HeteroSecureBoost"
             );
             if is_scorer && scorer.is_some() {
-                return Err(bad("a second model to score with; one is served per pipeline".into()));
+                return Err(bad(
+                    "a second model to score with; one is served per pipeline".into(),
+                ));
             }
             match c.module {
                 m if PASS_THROUGH.contains(&m) => {}
@@ -261,11 +263,11 @@ impl PartModel {
                 "HeteroSecureBoost" => {
                     let side = match party.host {
                         None => Side::Guest,
-                        Some(id) => Side::Host(
-                            party.hosts.iter().position(|&h| h == id).ok_or_else(|| {
-                                bad(format!("host {id} is not one of the model's hosts"))
-                            })?,
-                        ),
+                        Some(id) => {
+                            Side::Host(party.hosts.iter().position(|&h| h == id).ok_or_else(
+                                || bad(format!("host {id} is not one of the model's hosts")),
+                            )?)
+                        }
                     };
                     let trees = OnlineTrees::from_model(c.model, &party.hosts, side, c.params)
                         .map_err(bad)?;
@@ -476,9 +478,11 @@ mod tests {
     use serde_json::json;
 
     fn guest() -> PartyOf {
-        PartyOf { hosts: vec![10000], host: None }
+        PartyOf {
+            hosts: vec![10000],
+            host: None,
+        }
     }
-
 
     fn dt(imputer: bool) -> Value {
         json!({
@@ -517,32 +521,35 @@ mod tests {
             scale(),
             lr(&[("x0", 0.5), ("x1", -2.0), ("x2", 4.0)], 0.25),
         );
-        let m = PartModel::build(&[
-            ComponentIn {
-                name: "reader_0",
-                module: "Reader",
-                model: &Value::Null,
-                params: &no,
-            },
-            ComponentIn {
-                name: "data_transform_0",
-                module: "DataTransform",
-                model: &d,
-                params: &no,
-            },
-            ComponentIn {
-                name: "scale_0",
-                module: "FeatureScale",
-                model: &s,
-                params: &no,
-            },
-            ComponentIn {
-                name: "hetero_lr_0",
-                module: "HeteroLR",
-                model: &l,
-                params: &no,
-            },
-        ], &guest())
+        let m = PartModel::build(
+            &[
+                ComponentIn {
+                    name: "reader_0",
+                    module: "Reader",
+                    model: &Value::Null,
+                    params: &no,
+                },
+                ComponentIn {
+                    name: "data_transform_0",
+                    module: "DataTransform",
+                    model: &d,
+                    params: &no,
+                },
+                ComponentIn {
+                    name: "scale_0",
+                    module: "FeatureScale",
+                    model: &s,
+                    params: &no,
+                },
+                ComponentIn {
+                    name: "hetero_lr_0",
+                    module: "HeteroLR",
+                    model: &l,
+                    params: &no,
+                },
+            ],
+            &guest(),
+        )
         .unwrap();
         // x0 = 15 clips to 10 → 1.0; x1 as a string; x2 absent → filled with 0.5.
         let row = json!({"x0": 15, "x1": "0.5", "other": 3})
@@ -554,7 +561,10 @@ mod tests {
         let want = 0.5 * 1.0 - 2.0 * 0.5 + 4.0 * 0.5;
         let begun = m.guest_begin(&v).unwrap();
         assert!(matches!(begun, Begun::Linear(z) if (z - want - 0.25).abs() < 1e-15));
-        let host = HostPart { score: 0.75, payload: None };
+        let host = HostPart {
+            score: 0.75,
+            payload: None,
+        };
         let z: f64 = want + 0.25 + 0.75;
         let out = m.guest_finish(begun, &[host]).unwrap();
         assert!((out.score - 1.0 / (1.0 + (-z).exp())).abs() < 1e-15);
@@ -565,20 +575,23 @@ mod tests {
     fn missing_or_non_numeric_features_are_named() {
         let no = Map::new();
         let (d, l) = (dt(false), lr(&[("x0", 1.0), ("x1", 1.0)], 0.0));
-        let m = PartModel::build(&[
-            ComponentIn {
-                name: "data_transform_0",
-                module: "DataTransform",
-                model: &d,
-                params: &no,
-            },
-            ComponentIn {
-                name: "hetero_lr_0",
-                module: "HeteroLR",
-                model: &l,
-                params: &no,
-            },
-        ], &guest())
+        let m = PartModel::build(
+            &[
+                ComponentIn {
+                    name: "data_transform_0",
+                    module: "DataTransform",
+                    model: &d,
+                    params: &no,
+                },
+                ComponentIn {
+                    name: "hetero_lr_0",
+                    module: "HeteroLR",
+                    model: &l,
+                    params: &no,
+                },
+            ],
+            &guest(),
+        )
         .unwrap();
         let err = m
             .values_of_map(json!({"x0": 1}).as_object().unwrap())
@@ -602,32 +615,38 @@ mod tests {
     fn components_without_an_online_implementation_are_refused_by_name() {
         let no = Map::new();
         let l = lr(&[("x0", 1.0)], 0.0);
-        let err = PartModel::build(&[
-            ComponentIn {
-                name: "one_hot_0",
-                module: "OneHotEncoder",
-                model: &Value::Null,
-                params: &no,
-            },
-            ComponentIn {
-                name: "hetero_lr_0",
-                module: "HeteroLR",
-                model: &l,
-                params: &no,
-            },
-        ], &guest())
+        let err = PartModel::build(
+            &[
+                ComponentIn {
+                    name: "one_hot_0",
+                    module: "OneHotEncoder",
+                    model: &Value::Null,
+                    params: &no,
+                },
+                ComponentIn {
+                    name: "hetero_lr_0",
+                    module: "HeteroLR",
+                    model: &l,
+                    params: &no,
+                },
+            ],
+            &guest(),
+        )
         .unwrap_err();
         assert!(
             err.to_string()
                 .contains("`one_hot_0` (OneHotEncoder) has no online implementation"),
             "{err}"
         );
-        let err = PartModel::build(&[ComponentIn {
-            name: "reader_0",
-            module: "Reader",
-            model: &Value::Null,
-            params: &no,
-        }], &guest())
+        let err = PartModel::build(
+            &[ComponentIn {
+                name: "reader_0",
+                module: "Reader",
+                model: &Value::Null,
+                params: &no,
+            }],
+            &guest(),
+        )
         .unwrap_err();
         assert_eq!(err, BuildError::NoScorer);
     }

@@ -300,7 +300,10 @@ impl Target {
             other => return Err(format!("unknown objective {other:?}")),
         };
         if matches!(loss, Loss::Sigmoid | Loss::Softmax { .. }) && classes.len() < 2 {
-            return Err(format!("classes_ {:?}: fewer than two classes", param.classes_));
+            return Err(format!(
+                "classes_ {:?}: fewer than two classes",
+                param.classes_
+            ));
         }
         if param.init_score.len() != loss.dim() {
             return Err(format!(
@@ -345,7 +348,13 @@ impl Target {
     }
 
     /// One row's output from its raw scores.
-    pub(crate) fn row(&self, sid: &str, label: f64, score: &[f64], data_type: DataType) -> PredictRow {
+    pub(crate) fn row(
+        &self,
+        sid: &str,
+        label: f64,
+        score: &[f64],
+        data_type: DataType,
+    ) -> PredictRow {
         let mut p = vec![0.0; score.len()];
         self.loss.predict(score, &mut p);
         match self.loss {

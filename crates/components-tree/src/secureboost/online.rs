@@ -100,8 +100,8 @@ impl OnlineTrees {
         side: Side,
         params: &Map<String, Value>,
     ) -> Result<Self, String> {
-        let param: SbtModelParam = serde_json::from_value(model["param"].clone())
-            .map_err(|e| format!("param: {e}"))?;
+        let param: SbtModelParam =
+            serde_json::from_value(model["param"].clone()).map_err(|e| format!("param: {e}"))?;
         let meta: SbtModelMeta =
             serde_json::from_value(model["meta"].clone()).map_err(|e| format!("meta: {e}"))?;
         let settings = SbtParam::parse(params).map_err(|e| e.to_string())?;
@@ -212,7 +212,14 @@ impl OnlineTrees {
                 v
             }
         };
-        row_leaf_sets(&self.trees, &self.index, &self.words, self.me, value, &mut out);
+        row_leaf_sets(
+            &self.trees,
+            &self.index,
+            &self.words,
+            self.me,
+            value,
+            &mut out,
+        );
         out
     }
 
@@ -319,7 +326,11 @@ impl OnlineTrees {
                 let sums = crate::wire::decode_ciphers("sbt_eini_sum", host, &keys.public, rest)
                     .map_err(|e| e.to_string())?;
                 if sums.len() != self.dims {
-                    return Err(format!("{} EINI sums for {} dimensions", sums.len(), self.dims));
+                    return Err(format!(
+                        "{} EINI sums for {} dimensions",
+                        sums.len(),
+                        self.dims
+                    ));
                 }
                 sums.iter()
                     .map(|s| eini_decode(keys, s, masked == 1))
@@ -338,12 +349,20 @@ impl OnlineTrees {
                 let mut leaves = Vec::with_capacity(self.trees.len());
                 for (t, (&at, &w)) in self.offsets.iter().zip(&self.words).enumerate() {
                     let set = &sets[at..at + w];
-                    let k = super::predict::only_leaf(set)
-                        .ok_or_else(|| format!("tree {t}: leaf sets that do not meet in exactly one leaf"))?;
+                    let k = super::predict::only_leaf(set).ok_or_else(|| {
+                        format!("tree {t}: leaf sets that do not meet in exactly one leaf")
+                    })?;
                     leaves.push(self.leaves[t][k] as u32);
                 }
                 let mut scores = g.init_score.clone();
-                add_leaves(&mut scores, &leaves, &self.trees, &g.target, g.learning_rate, 0);
+                add_leaves(
+                    &mut scores,
+                    &leaves,
+                    &self.trees,
+                    &g.target,
+                    g.learning_rate,
+                    0,
+                );
                 scores
             }
         };
@@ -366,12 +385,17 @@ mod tests {
     /// guest's at 0.5; leaves 3 (w 1.0), 4 (w −1.0) and 2 (w 0.5). `host` gives the
     /// host's copy (only its split value, no weights).
     fn model(host: bool, eini: bool, mask: bool) -> (Value, Map<String, Value>) {
-        let node = |id: usize, site: &str, fid: i64, bid: f64, w: f64, leaf: bool, l: i64, r: i64| {
-            json!({"id": id, "sitename": site, "fid": fid, "bid": bid,
+        let node =
+            |id: usize, site: &str, fid: i64, bid: f64, w: f64, leaf: bool, l: i64, r: i64| {
+                json!({"id": id, "sitename": site, "fid": fid, "bid": bid,
                    "weight": if leaf && !host { vec![w] } else { vec![] },
                    "is_leaf": leaf, "left_nodeid": l, "right_nodeid": r, "missing_dir": 1})
+            };
+        let (hf, hb, gf, gb) = if host {
+            (0, 1.5, -1, -1.0)
+        } else {
+            (-1, -1.0, 0, 0.5)
         };
-        let (hf, hb, gf, gb) = if host { (0, 1.5, -1, -1.0) } else { (-1, -1.0, 0, 0.5) };
         let tree = json!({
             "tree_": [
                 node(0, "host:10000", hf, hb, 0.0, false, 1, 2),
@@ -431,7 +455,11 @@ mod tests {
             // host 1.0 ≤ 1.5 → left; guest 0.7 > 0.5 → right: leaf 4.
             let tol = if eini { 1e-9 } else { 1e-12 };
             let s = score(eini, 0.7, 1.0);
-            assert!((s - sigmoid(-0.1)).abs() <= tol, "eini {eini}: {s} vs {}", sigmoid(-0.1));
+            assert!(
+                (s - sigmoid(-0.1)).abs() <= tol,
+                "eini {eini}: {s} vs {}",
+                sigmoid(-0.1)
+            );
             // guest 0.2 → leaf 3.
             assert!((score(eini, 0.2, 1.0) - sigmoid(0.1)).abs() <= tol);
             // host 2.0 → right: leaf 2, whatever the guest's value.

@@ -18,7 +18,12 @@ const CHUNK: usize = 65_536;
 
 /// The reachable leaf sets of `rows` of `data` for `trees`, as the party `me` sees them:
 /// per row, per tree, `words` u64s.
-pub(crate) fn leaf_sets(trees: &[Tree], me: Owner, data: &Dataset, rows: std::ops::Range<usize>) -> Vec<u64> {
+pub(crate) fn leaf_sets(
+    trees: &[Tree],
+    me: Owner,
+    data: &Dataset,
+    rows: std::ops::Range<usize>,
+) -> Vec<u64> {
     let index: Vec<Vec<usize>> = trees.iter().map(Tree::leaf_index).collect();
     let words: Vec<usize> = trees.iter().map(Tree::words).collect();
     let per_row: usize = words.iter().sum();
@@ -190,7 +195,11 @@ impl EiniLayout<'_> {
             let reachable = set[self.offsets[t] + k / 64] & (1 << (k % 64)) != 0;
             let v = if reachable {
                 let w = &self.trees[t].nodes[self.leaves[t][k]].weight;
-                let w = if self.multi_output { w.get(d) } else { w.first() };
+                let w = if self.multi_output {
+                    w.get(d)
+                } else {
+                    w.first()
+                };
                 lr * w.copied().unwrap_or(0.0) + init[d] / per_dim_trees as f64
             } else {
                 0.0
@@ -276,7 +285,11 @@ pub(crate) struct EiniStart {
 }
 
 /// One entry of the EINI vector: tree, leaf position, score dimension.
-pub(crate) fn eini_entries(trees: &[Tree], dims: usize, multi_output: bool) -> Vec<(usize, usize, usize)> {
+pub(crate) fn eini_entries(
+    trees: &[Tree],
+    dims: usize,
+    multi_output: bool,
+) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     for (t, tree) in trees.iter().enumerate() {
         for k in 0..tree.leaves().len() {

@@ -489,7 +489,8 @@ async fn transfer_path(
 /// models are JSON (as in `flow model export`), so each value is the base64 of a JSON
 /// document, not of a protobuf: `format` says so.
 async fn transfer_model(s: &AppState, party_model_id: &str, version: &str) -> Response {
-    let Some((role, party_id, model_id)) = fateflow_domain::ids::parse_party_model_id(party_model_id)
+    let Some((role, party_id, model_id)) =
+        fateflow_domain::ids::parse_party_model_id(party_model_id)
     else {
         return http_error(
             400,

@@ -15,9 +15,9 @@ mod redis;
 
 pub use api::{client_routes, routes};
 
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use fateflow_api_types::serving::{code, HostRowResult, HostScoreReply, HostScoreRequest, Row};
 use fateflow_domain::{Catalog, Job, Party, Role};
-use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use fateflow_serving::{Begun, ComponentIn, HostPart, Outcome, PartModel, PartyOf};
 use fateflow_storage::{ModelInfoRecord, PipelineComponentRecord};
 use features::LocalIndex;
@@ -789,11 +789,8 @@ impl fateflow_scheduler::model::OnlineLoader for Serving {
             hosts: hosts.clone(),
             host: (party.role == Role::Host).then_some(party.party_id),
         };
-        let owned: Vec<(PipelineComponentRecord, serde_json::Map<String, Value>)> = sorted
-            .into_iter()
-            .cloned()
-            .zip(params)
-            .collect();
+        let owned: Vec<(PipelineComponentRecord, serde_json::Map<String, Value>)> =
+            sorted.into_iter().cloned().zip(params).collect();
         // Off the async threads: an EINI model makes its key here.
         let built = tokio::task::spawn_blocking(move || {
             let inputs: Vec<ComponentIn<'_>> = owned

@@ -23,6 +23,9 @@ pub struct Options {
     /// Each site grants the other every component and table at start (permission
     /// checks are on by default; tests of the checks themselves turn this off).
     pub grant_partners: bool,
+    /// Federation messages through this RabbitMQ broker (`url`, queue prefix) instead
+    /// of the gateways.
+    pub rabbitmq: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             extra_args: Vec::new(),
             host_env: Vec::new(),
             grant_partners: true,
+            rabbitmq: None,
         }
     }
 }
@@ -156,6 +160,15 @@ impl TwoSites {
             guest_files.gateway_port,
             &guest_files.cert,
         );
+        if let Some((url, prefix)) = &opts.rabbitmq {
+            for (routes, peer) in [(&guest_files.routes, 10000), (&host_files.routes, 9999)] {
+                let mut r: Value = serde_json::from_slice(&std::fs::read(routes).unwrap()).unwrap();
+                let q = json!({"url": url, "prefix": prefix});
+                r["parties"][peer.to_string()]["rabbitmq"] = q.clone();
+                r["rabbitmq"] = q;
+                std::fs::write(routes, serde_json::to_string_pretty(&r).unwrap()).unwrap();
+            }
+        }
         let env: Vec<(&str, &str)> = opts
             .host_env
             .iter()
