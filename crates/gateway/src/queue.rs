@@ -784,7 +784,6 @@ mod tests {
         assert!(
             matches!(recv(&orphan), Received::Refused(w) if w.contains("without its beginning"))
         );
-        drop(recv);
         let got = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
