@@ -84,9 +84,10 @@ impl LocalIndex {
         self.rows.get(id).map(|b| &**b)
     }
 
-    /// A feature of a row `get` returned; `None` for a missing (NaN) value.
+    /// A feature of a row `get` returned (NaN for a missing value: trees send it their
+    /// split's way, linear models fill it or refuse it); `None` when the table has no
+    /// such column.
     pub(super) fn value(&self, row: &[f64], feature: &str) -> Option<f64> {
-        let v = *row.get(*self.columns.get(feature)?)?;
-        (!v.is_nan()).then_some(v)
+        row.get(*self.columns.get(feature)?).copied()
     }
 }
