@@ -1,58 +1,115 @@
-//! The SQLite implementation of [`MetadataStore`].
+//! The SQL implementation of [`MetadataStore`]: one code for SQLite, PostgreSQL and
+//! MySQL/MariaDB through sqlx's `Any` driver. [`Backend`] holds what differs between
+//! them (placeholders, upserts, a few functions); each backend has its own migrations
+//! folder with the same schema.
 
 use crate::audit::*;
 use crate::records::*;
-use crate::{Error, MetadataStore, Result};
+use crate::{DatabaseUrl, Error, MetadataStore, Result};
 use async_trait::async_trait;
 use fateflow_domain::status::{job_transition_allowed_with_signal, task_transition_allowed};
 use fateflow_domain::{ErrorKind, Role, Status};
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// The metadata store on a SQLite file (WAL mode, so readers never block the writer).
+mod audit_rows;
+mod query;
+
+pub use query::Backend;
+use query::{insert, Cols, Sql};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
+
+/// Connections a server keeps to PostgreSQL or MySQL.
+const SERVER_POOL: u32 = 10;
+/// How long connecting (or waiting for a pooled connection) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every SQLite connection: WAL, so readers never block the writer.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+/// The metadata store on SQLite, PostgreSQL or MySQL/MariaDB.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
 }
 
-mod audit_rows;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<Self> {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+impl SqlStore {
+    /// Connects to the database at `url` and applies pending migrations. A SQLite
+    /// file is created when missing; a server's database must exist.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
+        let Some(server) = url.server_url() else {
+            let path = url.sqlite_path().unwrap_or(Path::new(""));
+            return Self::open(path).await;
+        };
+        sqlx::any::install_default_drivers();
+        let unreachable = |source| Error::Connect {
+            url: url.to_string(),
+            source,
+        };
+        let opts: AnyConnectOptions = server.parse().map_err(unreachable)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(SERVER_POOL)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(opts)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+            .await
+            .map_err(unreachable)?;
+        Self::migrated(pool, url.backend()).await
     }
 
-    /// A private in-memory database, for tests.
+    /// Opens (creating if needed) a SQLite file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let url = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .to_url_lossy();
+        Self::sqlite(AnyConnectOptions::from_url(&url)?, 4).await
+    }
+
+    /// A private in-memory SQLite database, for tests.
     pub async fn memory() -> Result<Self> {
-        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        // One connection: every connection to :memory: is a different database.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+        // One connection, kept: every connection to :memory: is a different database.
+        Self::sqlite("sqlite::memory:".parse()?, 1).await
+    }
+
+    async fn sqlite(opts: AnyConnectOptions, connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Self::migrated(pool, Backend::Sqlite).await
+    }
+
+    async fn migrated(pool: AnyPool, backend: Backend) -> Result<Self> {
+        let migrations = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+            Backend::MySql => &MYSQL_MIGRATIONS,
+        };
+        migrations.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Runs SQL statements as they are: tests install triggers that watch an
@@ -65,6 +122,11 @@ impl SqliteStore {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A statement on this store's backend.
+    fn sql<'a>(&self, text: &str) -> Sql<'a> {
+        Sql::new(self.backend, text)
     }
 }
 
@@ -103,230 +165,236 @@ fn pid_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn map_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Error {
-    if let sqlx::Error::Database(db) = &e {
+fn map_unique(e: Error, what: impl FnOnce() -> String) -> Error {
+    if let Error::Database(sqlx::Error::Database(db)) = &e {
         if db.is_unique_violation() {
             return Error::AlreadyExists(what());
         }
     }
-    Error::Database(e)
+    e
 }
 
-fn job_from_row(r: &SqliteRow) -> Result<JobRecord> {
+fn job_from_row(r: &AnyRow) -> Result<JobRecord> {
     const T: &str = "job";
     Ok(JobRecord {
-        job_id: r.try_get("job_id")?,
-        role: parse_role(T, r.try_get("role")?)?,
-        party_id: pid(r.try_get("party_id")?),
-        is_initiator: r.try_get("is_initiator")?,
-        initiator_role: parse_role(T, r.try_get("initiator_role")?)?,
-        initiator_party_id: pid(r.try_get("initiator_party_id")?),
-        user_id: r.try_get("user_id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        tag: r.try_get("tag")?,
-        dsl: parse_json(T, r.try_get("dsl")?)?,
-        runtime_conf: parse_json(T, r.try_get("runtime_conf")?)?,
-        runtime_conf_on_party: parse_json(T, r.try_get("runtime_conf_on_party")?)?,
-        train_runtime_conf: parse_json(T, r.try_get("train_runtime_conf")?)?,
-        roles: parse_json(T, r.try_get("roles")?)?,
-        status: parse_status(T, r.try_get("status")?)?,
-        status_code: r.try_get("status_code")?,
-        progress: r.try_get("progress")?,
-        ready_signal: r.try_get("ready_signal")?,
-        ready_time: r.try_get("ready_time")?,
-        cancel_signal: r.try_get("cancel_signal")?,
-        cancel_time: r.try_get("cancel_time")?,
-        rerun_signal: r.try_get("rerun_signal")?,
-        cores: r.try_get("cores")?,
-        memory: r.try_get("memory")?,
-        remaining_cores: r.try_get("remaining_cores")?,
-        remaining_memory: r.try_get("remaining_memory")?,
-        resource_in_use: r.try_get("resource_in_use")?,
-        apply_resource_time: r.try_get("apply_resource_time")?,
-        return_resource_time: r.try_get("return_resource_time")?,
-        model_id: r.try_get("model_id")?,
-        model_version: r.try_get("model_version")?,
-        error_report: r.try_get("error_report")?,
-        create_time: r.try_get("create_time")?,
-        update_time: r.try_get("update_time")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-        elapsed: r.try_get("elapsed")?,
+        job_id: r.text("job_id")?,
+        role: parse_role(T, &r.text("role")?)?,
+        party_id: pid(r.int("party_id")?),
+        is_initiator: r.flag("is_initiator")?,
+        initiator_role: parse_role(T, &r.text("initiator_role")?)?,
+        initiator_party_id: pid(r.int("initiator_party_id")?),
+        user_id: r.text("user_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        tag: r.text("tag")?,
+        dsl: parse_json(T, &r.text("dsl")?)?,
+        runtime_conf: parse_json(T, &r.text("runtime_conf")?)?,
+        runtime_conf_on_party: parse_json(T, &r.text("runtime_conf_on_party")?)?,
+        train_runtime_conf: parse_json(T, &r.text("train_runtime_conf")?)?,
+        roles: parse_json(T, &r.text("roles")?)?,
+        status: parse_status(T, &r.text("status")?)?,
+        status_code: r.opt_int("status_code")?,
+        progress: r.int("progress")?,
+        ready_signal: r.flag("ready_signal")?,
+        ready_time: r.opt_int("ready_time")?,
+        cancel_signal: r.flag("cancel_signal")?,
+        cancel_time: r.opt_int("cancel_time")?,
+        rerun_signal: r.flag("rerun_signal")?,
+        cores: r.int("cores")?,
+        memory: r.int("memory")?,
+        remaining_cores: r.int("remaining_cores")?,
+        remaining_memory: r.int("remaining_memory")?,
+        resource_in_use: r.flag("resource_in_use")?,
+        apply_resource_time: r.opt_int("apply_resource_time")?,
+        return_resource_time: r.opt_int("return_resource_time")?,
+        model_id: r.text("model_id")?,
+        model_version: r.text("model_version")?,
+        error_report: r.opt_text("error_report")?,
+        create_time: r.int("create_time")?,
+        update_time: r.int("update_time")?,
+        start_time: r.opt_int("start_time")?,
+        end_time: r.opt_int("end_time")?,
+        elapsed: r.opt_int("elapsed")?,
+        version: r.int("version")?,
     })
 }
 
-fn task_from_row(r: &SqliteRow) -> Result<TaskRecord> {
+fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
     const T: &str = "task";
     Ok(TaskRecord {
-        job_id: r.try_get("job_id")?,
-        task_id: r.try_get("task_id")?,
-        task_version: r.try_get("task_version")?,
-        role: parse_role(T, r.try_get("role")?)?,
-        party_id: pid(r.try_get("party_id")?),
-        component_name: r.try_get("component_name")?,
-        component_module: r.try_get("component_module")?,
-        initiator_role: parse_role(T, r.try_get("initiator_role")?)?,
-        initiator_party_id: pid(r.try_get("initiator_party_id")?),
-        federated_mode: r.try_get("federated_mode")?,
-        federated_status_collect_type: r.try_get("federated_status_collect_type")?,
-        status: parse_status(T, r.try_get("status")?)?,
-        party_status: parse_status(T, r.try_get("party_status")?)?,
-        status_code: r.try_get("status_code")?,
-        auto_retries: r.try_get("auto_retries")?,
-        auto_retry_delay: r.try_get("auto_retry_delay")?,
-        run_on_this_party: r.try_get("run_on_this_party")?,
-        worker_id: r.try_get("worker_id")?,
-        cmd: r.try_get("cmd")?,
-        run_ip: r.try_get("run_ip")?,
-        run_port: r.try_get("run_port")?,
-        run_pid: r.try_get("run_pid")?,
-        provider_info: parse_json(T, r.try_get("provider_info")?)?,
-        component_parameters: parse_json(T, r.try_get("component_parameters")?)?,
-        engine_conf: parse_json(T, r.try_get("engine_conf")?)?,
-        kill_status: r.try_get("kill_status")?,
-        error_report: r.try_get("error_report")?,
-        error_kind: r
-            .try_get::<Option<String>, _>("error_kind")?
-            .map(|k| ErrorKind::from_name(&k)),
-        heartbeat_time: r.try_get("heartbeat_time")?,
-        create_time: r.try_get("create_time")?,
-        update_time: r.try_get("update_time")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-        elapsed: r.try_get("elapsed")?,
+        job_id: r.text("job_id")?,
+        task_id: r.text("task_id")?,
+        task_version: r.int("task_version")?,
+        role: parse_role(T, &r.text("role")?)?,
+        party_id: pid(r.int("party_id")?),
+        component_name: r.text("component_name")?,
+        component_module: r.text("component_module")?,
+        initiator_role: parse_role(T, &r.text("initiator_role")?)?,
+        initiator_party_id: pid(r.int("initiator_party_id")?),
+        federated_mode: r.text("federated_mode")?,
+        federated_status_collect_type: r.text("federated_status_collect_type")?,
+        status: parse_status(T, &r.text("status")?)?,
+        party_status: parse_status(T, &r.text("party_status")?)?,
+        status_code: r.opt_int("status_code")?,
+        auto_retries: r.int("auto_retries")?,
+        auto_retry_delay: r.int("auto_retry_delay")?,
+        run_on_this_party: r.flag("run_on_this_party")?,
+        worker_id: r.opt_text("worker_id")?,
+        cmd: r.opt_text("cmd")?,
+        run_ip: r.opt_text("run_ip")?,
+        run_port: r.opt_int("run_port")?,
+        run_pid: r.opt_int("run_pid")?,
+        provider_info: parse_json(T, &r.text("provider_info")?)?,
+        component_parameters: parse_json(T, &r.text("component_parameters")?)?,
+        engine_conf: parse_json(T, &r.text("engine_conf")?)?,
+        kill_status: r.flag("kill_status")?,
+        error_report: r.opt_text("error_report")?,
+        error_kind: r.opt_text("error_kind")?.map(|k| ErrorKind::from_name(&k)),
+        heartbeat_time: r.opt_int("heartbeat_time")?,
+        create_time: r.int("create_time")?,
+        update_time: r.int("update_time")?,
+        start_time: r.opt_int("start_time")?,
+        end_time: r.opt_int("end_time")?,
+        elapsed: r.opt_int("elapsed")?,
+        version: r.int("version")?,
     })
 }
 
-fn table_from_row(r: &SqliteRow) -> Result<TableMetaRecord> {
+fn table_from_row(r: &AnyRow) -> Result<TableMetaRecord> {
     const T: &str = "storage_table_meta";
     Ok(TableMetaRecord {
-        namespace: r.try_get("namespace")?,
-        name: r.try_get("name")?,
-        address: parse_json(T, r.try_get("address")?)?,
-        engine: r.try_get("engine")?,
-        store_type: r.try_get("store_type")?,
-        partitions: r.try_get("partitions")?,
-        id_delimiter: r.try_get("id_delimiter")?,
-        have_head: r.try_get("have_head")?,
-        extend_sid: r.try_get("extend_sid")?,
-        schema: parse_json(T, r.try_get("schema_json")?)?,
-        count: r.try_get("count")?,
-        part_of_data: parse_json(T, r.try_get("part_of_data")?)?,
-        origin: r.try_get("origin")?,
-        disable: r.try_get("disable")?,
-        description: r.try_get("description")?,
-        create_time: r.try_get("create_time")?,
-        update_time: r.try_get("update_time")?,
+        namespace: r.text("namespace")?,
+        name: r.text("name")?,
+        address: parse_json(T, &r.text("address")?)?,
+        engine: r.text("engine")?,
+        store_type: r.text("store_type")?,
+        partitions: r.int("partitions")?,
+        id_delimiter: r.text("id_delimiter")?,
+        have_head: r.flag("have_head")?,
+        extend_sid: r.flag("extend_sid")?,
+        schema: parse_json(T, &r.text("schema_json")?)?,
+        count: r.int("count")?,
+        part_of_data: parse_json(T, &r.text("part_of_data")?)?,
+        origin: r.text("origin")?,
+        disable: r.flag("disable")?,
+        description: r.text("description")?,
+        create_time: r.int("create_time")?,
+        update_time: r.int("update_time")?,
     })
 }
 
-fn model_from_row(r: &SqliteRow) -> Result<ComponentModelRecord> {
+fn model_from_row(r: &AnyRow) -> Result<ComponentModelRecord> {
     const T: &str = "component_model";
     Ok(ComponentModelRecord {
         owner: owner_from_row(T, r)?,
-        model_alias: r.try_get("model_alias")?,
-        module: r.try_get("module")?,
-        model: parse_json(T, r.try_get("model")?)?,
-        create_time: r.try_get("create_time")?,
+        model_alias: r.text("model_alias")?,
+        module: r.text("module")?,
+        model: parse_json(T, &r.text("model")?)?,
+        create_time: r.int("create_time")?,
     })
 }
 
-fn model_info_from_row(r: &SqliteRow) -> Result<ModelInfoRecord> {
+fn model_info_from_row(r: &AnyRow) -> Result<ModelInfoRecord> {
     const T: &str = "model_info";
     Ok(ModelInfoRecord {
-        model_id: r.try_get("model_id")?,
-        model_version: r.try_get("model_version")?,
-        role: parse_role(T, r.try_get("role")?)?,
-        party_id: pid(r.try_get("party_id")?),
-        job_id: r.try_get("job_id")?,
-        roles: parse_json(T, r.try_get("roles")?)?,
-        initiator_role: parse_role(T, r.try_get("initiator_role")?)?,
-        initiator_party_id: pid(r.try_get("initiator_party_id")?),
-        train_dsl: parse_json(T, r.try_get("train_dsl")?)?,
-        train_runtime_conf: parse_json(T, r.try_get("train_runtime_conf")?)?,
-        runtime_conf_on_party: parse_json(T, r.try_get("runtime_conf_on_party")?)?,
-        inference_dsl: parse_json(T, r.try_get("inference_dsl")?)?,
-        fate_version: r.try_get("fate_version")?,
-        parent: r.try_get("parent")?,
-        parent_info: parse_json(T, r.try_get("parent_info")?)?,
-        loaded_times: r.try_get("loaded_times")?,
-        imported: r.try_get("imported")?,
-        size: r.try_get("size")?,
-        description: r.try_get("description")?,
-        archive_sha256: r.try_get("archive_sha256")?,
-        archive_from_ip: r.try_get("archive_from_ip")?,
-        create_time: r.try_get("create_time")?,
-        update_time: r.try_get("update_time")?,
+        model_id: r.text("model_id")?,
+        model_version: r.text("model_version")?,
+        role: parse_role(T, &r.text("role")?)?,
+        party_id: pid(r.int("party_id")?),
+        job_id: r.text("job_id")?,
+        roles: parse_json(T, &r.text("roles")?)?,
+        initiator_role: parse_role(T, &r.text("initiator_role")?)?,
+        initiator_party_id: pid(r.int("initiator_party_id")?),
+        train_dsl: parse_json(T, &r.text("train_dsl")?)?,
+        train_runtime_conf: parse_json(T, &r.text("train_runtime_conf")?)?,
+        runtime_conf_on_party: parse_json(T, &r.text("runtime_conf_on_party")?)?,
+        inference_dsl: parse_json(T, &r.text("inference_dsl")?)?,
+        fate_version: r.text("fate_version")?,
+        parent: r.flag("parent")?,
+        parent_info: parse_json(T, &r.text("parent_info")?)?,
+        loaded_times: r.int("loaded_times")?,
+        imported: r.flag("imported")?,
+        size: r.int("size")?,
+        description: r.text("description")?,
+        archive_sha256: r.opt_text("archive_sha256")?,
+        archive_from_ip: r.opt_text("archive_from_ip")?,
+        create_time: r.int("create_time")?,
+        update_time: r.int("update_time")?,
     })
 }
 
-fn pipeline_component_from_row(r: &SqliteRow) -> Result<PipelineComponentRecord> {
+fn pipeline_component_from_row(r: &AnyRow) -> Result<PipelineComponentRecord> {
     const T: &str = "pipeline_component";
     Ok(PipelineComponentRecord {
-        component_name: r.try_get("component_name")?,
-        model_alias: r.try_get("model_alias")?,
-        module: r.try_get("component_module")?,
-        model: parse_json(T, r.try_get("model")?)?,
-        create_time: r.try_get("create_time")?,
+        component_name: r.text("component_name")?,
+        model_alias: r.text("model_alias")?,
+        module: r.text("component_module")?,
+        model: parse_json(T, &r.text("model")?)?,
+        create_time: r.int("create_time")?,
     })
 }
-
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 const MODEL_KEY_WHERE: &str = "model_id = ? AND model_version = ? AND role = ? AND party_id = ?";
 
-fn bind_model_key<'q>(q: SqliteQuery<'q>, k: &'q ModelKey) -> SqliteQuery<'q> {
+fn bind_model_key<'a>(q: Sql<'a>, k: &'a ModelKey) -> Sql<'a> {
     q.bind(&k.model_id)
         .bind(&k.model_version)
         .bind(k.role.as_str())
         .bind(pid_i64(k.party_id))
 }
 
-fn output_data_from_row(r: &SqliteRow) -> Result<OutputDataRecord> {
+fn output_data_from_row(r: &AnyRow) -> Result<OutputDataRecord> {
     Ok(OutputDataRecord {
         owner: owner_from_row("tracking_output_data_info", r)?,
-        data_name: r.try_get("data_name")?,
-        table_namespace: r.try_get("table_namespace")?,
-        table_name: r.try_get("table_name")?,
-        description: r.try_get("description")?,
-        create_time: r.try_get("create_time")?,
+        data_name: r.text("data_name")?,
+        table_namespace: r.text("table_namespace")?,
+        table_name: r.text("table_name")?,
+        description: r.text("description")?,
+        create_time: r.int("create_time")?,
     })
 }
 
-fn metric_from_row(r: &SqliteRow) -> Result<MetricRecord> {
+fn metric_from_row(r: &AnyRow) -> Result<MetricRecord> {
     const T: &str = "tracking_metric";
     Ok(MetricRecord {
         owner: owner_from_row(T, r)?,
-        metric_namespace: r.try_get("metric_namespace")?,
-        metric_name: r.try_get("metric_name")?,
-        data: parse_json(T, r.try_get("data")?)?,
-        meta: parse_json(T, r.try_get("meta")?)?,
-        create_time: r.try_get("create_time")?,
+        metric_namespace: r.text("metric_namespace")?,
+        metric_name: r.text("metric_name")?,
+        data: parse_json(T, &r.text("data")?)?,
+        meta: parse_json(T, &r.text("meta")?)?,
+        create_time: r.int("create_time")?,
     })
 }
 
 /// The owner of a tracking row (metric, output data info, summary, component model).
-fn owner_from_row(table: &'static str, r: &SqliteRow) -> Result<TaskOwner> {
+fn owner_from_row(table: &'static str, r: &AnyRow) -> Result<TaskOwner> {
     Ok(TaskOwner {
-        job_id: r.try_get("job_id")?,
-        component_name: r.try_get("component_name")?,
-        task_id: r.try_get("task_id")?,
-        task_version: r.try_get("task_version")?,
-        role: parse_role(table, r.try_get("role")?)?,
-        party_id: pid(r.try_get("party_id")?),
+        job_id: r.text("job_id")?,
+        component_name: r.text("component_name")?,
+        task_id: r.text("task_id")?,
+        task_version: r.int("task_version")?,
+        role: parse_role(table, &r.text("role")?)?,
+        party_id: pid(r.int("party_id")?),
     })
 }
 
 /// The owner columns of a tracking row, in the order [`bind_owner`] binds them.
-macro_rules! owner_columns {
-    () => {
-        "job_id, component_name, task_id, task_version, role, party_id"
-    };
+const OWNER_COLUMNS: [&str; 6] = [
+    "job_id",
+    "component_name",
+    "task_id",
+    "task_version",
+    "role",
+    "party_id",
+];
+
+/// The owner columns and then `rest`.
+fn owned_columns<'c>(rest: &[&'c str]) -> Vec<&'c str> {
+    OWNER_COLUMNS.iter().chain(rest).copied().collect()
 }
 
-/// Binds a tracking row's owner to the first six placeholders ([`owner_columns`]).
-fn bind_owner<'q>(q: SqliteQuery<'q>, o: &'q TaskOwner) -> SqliteQuery<'q> {
+/// Binds a tracking row's owner to the next six placeholders ([`OWNER_COLUMNS`]).
+fn bind_owner<'a>(q: Sql<'a>, o: &'a TaskOwner) -> Sql<'a> {
     q.bind(&o.job_id)
         .bind(&o.component_name)
         .bind(&o.task_id)
@@ -335,7 +403,56 @@ fn bind_owner<'q>(q: SqliteQuery<'q>, o: &'q TaskOwner) -> SqliteQuery<'q> {
         .bind(pid_i64(o.party_id))
 }
 
-impl SqliteStore {
+/// ` WHERE` the key of one job row.
+fn push_job_key<'a>(q: &mut Sql<'a>, job_id: &'a str, role: Role, party_id: u64) {
+    q.push(" WHERE job_id = ")
+        .push_bind(job_id)
+        .push(" AND role = ")
+        .push_bind(role.as_str())
+        .push(" AND party_id = ")
+        .push_bind(pid_i64(party_id));
+}
+
+/// ` WHERE` the key of one task row.
+fn push_task_key<'a>(q: &mut Sql<'a>, k: &'a TaskKey) {
+    q.push(" WHERE job_id = ")
+        .push_bind(&k.job_id)
+        .push(" AND task_id = ")
+        .push_bind(&k.task_id)
+        .push(" AND task_version = ")
+        .push_bind(k.task_version)
+        .push(" AND role = ")
+        .push_bind(k.role.as_str())
+        .push(" AND party_id = ")
+        .push_bind(pid_i64(k.party_id));
+}
+
+/// The statuses `allowed` lets a row leave for `to`.
+fn statuses_to(to: Status, allowed: impl Fn(Status) -> bool) -> Vec<&'static str> {
+    Status::ALL
+        .into_iter()
+        .filter(|&from| from != to && allowed(from))
+        .map(Status::as_str)
+        .collect()
+}
+
+/// ` AND` the job rules let the row move to `to`, read in the statement itself, so a
+/// status change is one compare-and-set.
+fn push_job_rule(q: &mut Sql<'_>, to: Status) {
+    let free = statuses_to(to, |from| {
+        job_transition_allowed_with_signal(from, to, false)
+    });
+    let guarded = statuses_to(to, |from| {
+        job_transition_allowed_with_signal(from, to, true)
+    });
+    q.push(" AND ((rerun_signal = 0 AND");
+    q.push_in("status", &free);
+    q.push(") OR (rerun_signal <> 0 AND");
+    q.push_in("status", &guarded);
+    q.push("))");
+}
+
+impl SqlStore {
     /// A tracking table's rows for one component at one party, every task version;
     /// `order` is the ORDER BY clause (and a LIMIT).
     async fn component_rows(
@@ -346,18 +463,56 @@ impl SqliteStore {
         component: &str,
         role: Role,
         party_id: u64,
-    ) -> Result<Vec<SqliteRow>> {
-        let sql = format!(
+    ) -> Result<Vec<AnyRow>> {
+        self.sql(&format!(
             "SELECT * FROM {table} WHERE job_id = ? AND component_name = ? AND role = ? \
              AND party_id = ? ORDER BY {order}"
-        );
-        Ok(sqlx::query(&sql)
-            .bind(job_id)
-            .bind(component)
-            .bind(role.as_str())
-            .bind(pid_i64(party_id))
-            .fetch_all(&self.pool)
-            .await?)
+        ))
+        .bind(job_id)
+        .bind(component)
+        .bind(role.as_str())
+        .bind(pid_i64(party_id))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Moves a job row to `to` under the rules, setting `u`'s columns too.
+    async fn set_job_status(
+        &self,
+        job_id: &str,
+        role: Role,
+        party_id: u64,
+        to: Status,
+        u: Option<&JobUpdate>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut q = self.sql("UPDATE job SET status = ?, update_time = ?, version = version + 1");
+        q = q.bind(to.as_str()).bind(now);
+        if let Some(u) = u {
+            push_job_columns(&mut q, u);
+        }
+        push_job_key(&mut q, job_id, role, party_id);
+        push_job_rule(&mut q, to);
+        Ok(q.execute(&self.pool).await? == 1)
+    }
+
+    /// Moves a task's `status` or `party_status` column to `to` under the task rules.
+    async fn set_task_status(
+        &self,
+        k: &TaskKey,
+        to: Status,
+        now: i64,
+        column: &'static str,
+    ) -> Result<bool> {
+        let from = statuses_to(to, |from| task_transition_allowed(from, to));
+        let mut q = self.sql(&format!(
+            "UPDATE task SET {column} = ?, update_time = ?, version = version + 1"
+        ));
+        q = q.bind(to.as_str()).bind(now);
+        push_task_key(&mut q, k);
+        q.push(" AND");
+        q.push_in(column, &from);
+        Ok(q.execute(&self.pool).await? == 1)
     }
 }
 
@@ -380,114 +535,136 @@ const TASK_ORDER_COLUMNS: &[&str] = &[
     "component_name",
 ];
 
-fn push_order(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    order: &Option<(String, bool)>,
-    allowed: &[&str],
-    default: &str,
-) {
+fn push_order(q: &mut Sql<'_>, order: &Option<(String, bool)>, allowed: &[&str], default: &str) {
     match order {
         Some((col, asc)) if allowed.contains(&col.as_str()) => {
-            qb.push(format!(
+            q.push(&format!(
                 " ORDER BY {col} {}",
                 if *asc { "ASC" } else { "DESC" }
             ));
         }
         _ => {
-            qb.push(format!(" ORDER BY {default}"));
+            q.push(&format!(" ORDER BY {default}"));
         }
     }
 }
 
-fn push_paging(qb: &mut QueryBuilder<'_, Sqlite>, limit: u64, page: u64) {
+fn push_paging(q: &mut Sql<'_>, limit: u64, page: u64) {
     if limit > 0 {
         let offset = page.saturating_sub(1) * limit;
-        qb.push(format!(" LIMIT {limit} OFFSET {offset}"));
+        q.push(&format!(" LIMIT {limit} OFFSET {offset}"));
     }
 }
 
-fn push_job_where<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a JobFilter) {
-    qb.push(" WHERE 1=1");
+fn push_job_where<'a>(q: &mut Sql<'a>, f: &'a JobFilter) {
+    q.push(" WHERE 1=1");
     if let Some(v) = &f.job_id {
-        qb.push(" AND job_id = ").push_bind(v);
+        q.push(" AND job_id = ").push_bind(v);
     }
     if let Some(v) = f.role {
-        qb.push(" AND role = ").push_bind(v.as_str());
+        q.push(" AND role = ").push_bind(v.as_str());
     }
     if let Some(v) = f.party_id {
-        qb.push(" AND party_id = ").push_bind(pid_i64(v));
+        q.push(" AND party_id = ").push_bind(pid_i64(v));
     }
     if !f.statuses.is_empty() {
-        qb.push(" AND status IN (");
-        let mut sep = qb.separated(", ");
-        for s in &f.statuses {
-            sep.push_bind(s.as_str());
-        }
-        qb.push(")");
+        let list: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        q.push(" AND");
+        q.push_in("status", &list);
     }
     if let Some(v) = f.is_initiator {
-        qb.push(" AND is_initiator = ").push_bind(v);
+        q.push(" AND is_initiator = ").push_bind(v);
     }
+    // Case-insensitive on every backend, as SQLite's LIKE is.
     if let Some(v) = &f.job_id_like {
-        qb.push(" AND job_id LIKE ").push_bind(format!("%{v}%"));
+        q.push(" AND LOWER(job_id) LIKE ")
+            .push_bind(format!("%{}%", v.to_lowercase()));
     }
     if let Some(v) = &f.description_like {
-        qb.push(" AND description LIKE ")
-            .push_bind(format!("%{v}%"));
+        q.push(" AND LOWER(description) LIKE ")
+            .push_bind(format!("%{}%", v.to_lowercase()));
     }
     if let Some(v) = &f.exclude_tag {
-        qb.push(" AND tag <> ").push_bind(v);
+        q.push(" AND tag <> ").push_bind(v);
     }
 }
 
-fn push_task_where<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a TaskFilter) {
-    qb.push(" WHERE 1=1");
+fn push_task_where<'a>(q: &mut Sql<'a>, f: &'a TaskFilter) {
+    q.push(" WHERE 1=1");
     if let Some(v) = &f.job_id {
-        qb.push(" AND t.job_id = ").push_bind(v);
+        q.push(" AND t.job_id = ").push_bind(v);
     }
     if let Some(v) = &f.task_id {
-        qb.push(" AND t.task_id = ").push_bind(v);
+        q.push(" AND t.task_id = ").push_bind(v);
     }
     if let Some(v) = f.task_version {
-        qb.push(" AND t.task_version = ").push_bind(v);
+        q.push(" AND t.task_version = ").push_bind(v);
     }
     if let Some(v) = f.role {
-        qb.push(" AND t.role = ").push_bind(v.as_str());
+        q.push(" AND t.role = ").push_bind(v.as_str());
     }
     if let Some(v) = f.party_id {
-        qb.push(" AND t.party_id = ").push_bind(pid_i64(v));
+        q.push(" AND t.party_id = ").push_bind(pid_i64(v));
     }
     if let Some(v) = &f.component_name {
-        qb.push(" AND t.component_name = ").push_bind(v);
+        q.push(" AND t.component_name = ").push_bind(v);
     }
     for (col, list) in [
         ("t.status", &f.statuses),
         ("t.party_status", &f.party_statuses),
     ] {
         if !list.is_empty() {
-            qb.push(format!(" AND {col} IN ("));
-            let mut sep = qb.separated(", ");
-            for s in list {
-                sep.push_bind(s.as_str());
-            }
-            qb.push(")");
+            let list: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
+            q.push(" AND");
+            q.push_in(col, &list);
         }
     }
     if let Some(v) = f.run_on_this_party {
-        qb.push(" AND t.run_on_this_party = ").push_bind(v);
+        q.push(" AND t.run_on_this_party = ").push_bind(v);
     }
     if f.latest_only {
-        qb.push(
+        q.push(
             " AND t.task_version = (SELECT MAX(t2.task_version) FROM task t2 WHERE t2.job_id = t.job_id \
              AND t2.task_id = t.task_id AND t2.role = t.role AND t2.party_id = t.party_id)",
         );
     }
 }
 
+/// `, column = value` for every column `u` sets.
+fn push_job_columns<'a>(q: &mut Sql<'a>, u: &'a JobUpdate) {
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = &u.$field {
+                q.push(concat!(", ", stringify!($field), " = "))
+                    .push_bind(v.clone());
+            }
+        };
+    }
+    set!(progress);
+    set!(tag);
+    set!(description);
+    set!(ready_signal);
+    set!(ready_time);
+    set!(cancel_signal);
+    set!(cancel_time);
+    set!(rerun_signal);
+    set!(error_report);
+    set!(start_time);
+    set!(end_time);
+    set!(elapsed);
+    set!(model_id);
+    set!(model_version);
+    if let Some(v) = &u.train_runtime_conf {
+        q.push(", train_runtime_conf = ").push_bind(json_text(v));
+    }
+    if u.clear_end {
+        q.push(", end_time = NULL, elapsed = NULL, error_report = NULL");
+    }
+}
 #[async_trait]
-impl MetadataStore for SqliteStore {
+impl MetadataStore for SqlStore {
     async fn insert_job(&self, j: &JobRecord) -> Result<()> {
-        sqlx::query(
+        self.sql(
             "INSERT INTO job (job_id, role, party_id, is_initiator, initiator_role, initiator_party_id, user_id, name, \
              description, tag, dsl, runtime_conf, runtime_conf_on_party, train_runtime_conf, roles, status, status_code, \
              progress, ready_signal, ready_time, cancel_signal, cancel_time, rerun_signal, cores, memory, remaining_cores, \
@@ -540,20 +717,17 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn get_job(&self, job_id: &str, role: Role, party_id: u64) -> Result<Option<JobRecord>> {
-        let row = sqlx::query("SELECT * FROM job WHERE job_id = ? AND role = ? AND party_id = ?")
-            .bind(job_id)
-            .bind(role.as_str())
-            .bind(pid_i64(party_id))
-            .fetch_optional(&self.pool)
-            .await?;
+        let mut q = self.sql("SELECT * FROM job");
+        push_job_key(&mut q, job_id, role, party_id);
+        let row = q.fetch_optional(&self.pool).await?;
         row.as_ref().map(job_from_row).transpose()
     }
 
     async fn query_jobs(&self, f: &JobFilter) -> Result<(Vec<JobRecord>, u64)> {
-        let mut count_q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM job");
+        let mut count_q = self.sql("SELECT COUNT(*) FROM job");
         push_job_where(&mut count_q, f);
-        let total: i64 = count_q.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM job");
+        let total = count_q.fetch_count(&self.pool).await?;
+        let mut qb = self.sql("SELECT * FROM job");
         push_job_where(&mut qb, f);
         push_order(
             &mut qb,
@@ -562,9 +736,9 @@ impl MetadataStore for SqliteStore {
             "create_time DESC, job_id DESC",
         );
         push_paging(&mut qb, f.limit, f.page);
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.fetch_all(&self.pool).await?;
         let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-        Ok((jobs, u64::try_from(total).unwrap_or_default()))
+        Ok((jobs, total))
     }
 
     async fn update_job_status(
@@ -575,25 +749,8 @@ impl MetadataStore for SqliteStore {
         to: Status,
         now: i64,
     ) -> Result<bool> {
-        let Some(job) = self.get_job(job_id, role, party_id).await? else {
-            return Ok(false);
-        };
-        if job.status == to || !job_transition_allowed_with_signal(job.status, to, job.rerun_signal)
-        {
-            return Ok(false);
-        }
-        let res = sqlx::query(
-            "UPDATE job SET status = ?, update_time = ? WHERE job_id = ? AND role = ? AND party_id = ? AND status = ?",
-        )
-        .bind(to.as_str())
-        .bind(now)
-        .bind(job_id)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .bind(job.status.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(res.rows_affected() == 1)
+        self.set_job_status(job_id, role, party_id, to, None, now)
+            .await
     }
 
     async fn update_job_status_with(
@@ -605,23 +762,8 @@ impl MetadataStore for SqliteStore {
         u: &JobUpdate,
         now: i64,
     ) -> Result<bool> {
-        let Some(job) = self.get_job(job_id, role, party_id).await? else {
-            return Ok(false);
-        };
-        if job.status == to || !job_transition_allowed_with_signal(job.status, to, job.rerun_signal)
-        {
-            return Ok(false);
-        }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET status = ");
-        qb.push_bind(to.as_str());
-        qb.push(", update_time = ").push_bind(now);
-        push_job_columns(&mut qb, u);
-        qb.push(" WHERE job_id = ").push_bind(job_id);
-        qb.push(" AND role = ").push_bind(role.as_str());
-        qb.push(" AND party_id = ").push_bind(pid_i64(party_id));
-        qb.push(" AND status = ").push_bind(job.status.as_str());
-        let res = qb.build().execute(&self.pool).await?;
-        Ok(res.rows_affected() == 1)
+        self.set_job_status(job_id, role, party_id, to, Some(u), now)
+            .await
     }
 
     async fn update_job_status_from(
@@ -636,19 +778,13 @@ impl MetadataStore for SqliteStore {
         {
             return Ok(false);
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET status = ");
-        qb.push_bind(to.as_str());
-        qb.push(", update_time = ").push_bind(now);
-        push_job_columns(&mut qb, u);
-        qb.push(" WHERE job_id = ").push_bind(&seen.job_id);
-        qb.push(" AND role = ").push_bind(seen.role.as_str());
-        qb.push(" AND party_id = ")
-            .push_bind(pid_i64(seen.party_id));
-        qb.push(" AND status = ").push_bind(seen.status.as_str());
-        qb.push(" AND update_time = ").push_bind(seen.update_time);
-        qb.push(" AND rerun_signal = ").push_bind(seen.rerun_signal);
-        let res = qb.build().execute(&self.pool).await?;
-        Ok(res.rows_affected() == 1)
+        // Same version: nothing (status, rerun signal, anything) changed since `seen`.
+        let mut q = self.sql("UPDATE job SET status = ?, update_time = ?, version = version + 1");
+        q = q.bind(to.as_str()).bind(now);
+        push_job_columns(&mut q, u);
+        push_job_key(&mut q, &seen.job_id, seen.role, seen.party_id);
+        q.push(" AND version = ").push_bind(seen.version);
+        Ok(q.execute(&self.pool).await? == 1)
     }
 
     async fn update_job(
@@ -659,18 +795,16 @@ impl MetadataStore for SqliteStore {
         u: &JobUpdate,
         now: i64,
     ) -> Result<()> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE job SET update_time = ");
-        qb.push_bind(now);
-        push_job_columns(&mut qb, u);
-        qb.push(" WHERE job_id = ").push_bind(job_id);
-        qb.push(" AND role = ").push_bind(role.as_str());
-        qb.push(" AND party_id = ").push_bind(pid_i64(party_id));
-        qb.build().execute(&self.pool).await?;
+        let mut q = self.sql("UPDATE job SET update_time = ?, version = version + 1");
+        q = q.bind(now);
+        push_job_columns(&mut q, u);
+        push_job_key(&mut q, job_id, role, party_id);
+        q.execute(&self.pool).await?;
         Ok(())
     }
 
     async fn insert_task(&self, t: &TaskRecord) -> Result<()> {
-        sqlx::query(
+        self.sql(
             "INSERT INTO task (job_id, task_id, task_version, role, party_id, component_name, component_module, \
              initiator_role, initiator_party_id, federated_mode, federated_status_collect_type, status, party_status, \
              status_code, auto_retries, auto_retry_delay, run_on_this_party, worker_id, cmd, run_ip, run_port, run_pid, \
@@ -719,24 +853,17 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn get_task(&self, k: &TaskKey) -> Result<Option<TaskRecord>> {
-        let row = sqlx::query(
-            "SELECT * FROM task WHERE job_id = ? AND task_id = ? AND task_version = ? AND role = ? AND party_id = ?",
-        )
-        .bind(&k.job_id)
-        .bind(&k.task_id)
-        .bind(k.task_version)
-        .bind(k.role.as_str())
-        .bind(pid_i64(k.party_id))
-        .fetch_optional(&self.pool)
-        .await?;
+        let mut q = self.sql("SELECT * FROM task");
+        push_task_key(&mut q, k);
+        let row = q.fetch_optional(&self.pool).await?;
         row.as_ref().map(task_from_row).transpose()
     }
 
     async fn query_tasks(&self, f: &TaskFilter) -> Result<(Vec<TaskRecord>, u64)> {
-        let mut count_q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM task t");
+        let mut count_q = self.sql("SELECT COUNT(*) FROM task t");
         push_task_where(&mut count_q, f);
-        let total: i64 = count_q.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT t.* FROM task t");
+        let total = count_q.fetch_count(&self.pool).await?;
+        let mut qb = self.sql("SELECT t.* FROM task t");
         push_task_where(&mut qb, f);
         let order = f.order_by.as_ref().map(|(c, a)| (format!("t.{c}"), *a));
         let allowed: Vec<String> = TASK_ORDER_COLUMNS
@@ -751,22 +878,22 @@ impl MetadataStore for SqliteStore {
             "t.create_time ASC, t.task_id ASC, t.role ASC, t.party_id ASC",
         );
         push_paging(&mut qb, f.limit, f.page);
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.fetch_all(&self.pool).await?;
         let tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
-        Ok((tasks, u64::try_from(total).unwrap_or_default()))
+        Ok((tasks, total))
     }
 
     async fn update_task_status(&self, k: &TaskKey, to: Status, now: i64) -> Result<bool> {
-        update_task_status_column(&self.pool, self, k, to, now, "status").await
+        self.set_task_status(k, to, now, "status").await
     }
 
     async fn update_task_party_status(&self, k: &TaskKey, to: Status, now: i64) -> Result<bool> {
-        update_task_status_column(&self.pool, self, k, to, now, "party_status").await
+        self.set_task_status(k, to, now, "party_status").await
     }
 
     async fn update_task(&self, k: &TaskKey, u: &TaskUpdate, now: i64) -> Result<()> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE task SET update_time = ");
-        qb.push_bind(now);
+        let mut qb = self.sql("UPDATE task SET update_time = ?, version = version + 1");
+        qb = qb.bind(now);
         macro_rules! set {
             ($field:ident) => {
                 if let Some(v) = &u.$field {
@@ -793,45 +920,61 @@ impl MetadataStore for SqliteStore {
         if let Some(v) = &u.engine_conf {
             qb.push(", engine_conf = ").push_bind(json_text(v));
         }
-        qb.push(" WHERE job_id = ").push_bind(&k.job_id);
-        qb.push(" AND task_id = ").push_bind(&k.task_id);
-        qb.push(" AND task_version = ").push_bind(k.task_version);
-        qb.push(" AND role = ").push_bind(k.role.as_str());
-        qb.push(" AND party_id = ").push_bind(pid_i64(k.party_id));
-        qb.build().execute(&self.pool).await?;
+        push_task_key(&mut qb, k);
+        qb.execute(&self.pool).await?;
         Ok(())
     }
 
     async fn put_table_meta(&self, m: &TableMetaRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO storage_table_meta (namespace, name, address, engine, store_type, partitions, \
-             id_delimiter, have_head, extend_sid, schema_json, count, part_of_data, origin, disable, description, \
-             create_time, update_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(&m.namespace)
-        .bind(&m.name)
-        .bind(json_text(&m.address))
-        .bind(&m.engine)
-        .bind(&m.store_type)
-        .bind(m.partitions)
-        .bind(&m.id_delimiter)
-        .bind(m.have_head)
-        .bind(m.extend_sid)
-        .bind(json_text(&m.schema))
-        .bind(m.count)
-        .bind(json_text(&m.part_of_data))
-        .bind(&m.origin)
-        .bind(m.disable)
-        .bind(&m.description)
-        .bind(m.create_time)
-        .bind(m.update_time)
-        .execute(&self.pool)
-        .await?;
+        let sql = self.backend.insert_replace(
+            "storage_table_meta",
+            &[
+                "namespace",
+                "name",
+                "address",
+                "engine",
+                "store_type",
+                "partitions",
+                "id_delimiter",
+                "have_head",
+                "extend_sid",
+                "schema_json",
+                "count",
+                "part_of_data",
+                "origin",
+                "disable",
+                "description",
+                "create_time",
+                "update_time",
+            ],
+            &["namespace", "name"],
+        );
+        self.sql(&sql)
+            .bind(&m.namespace)
+            .bind(&m.name)
+            .bind(json_text(&m.address))
+            .bind(&m.engine)
+            .bind(&m.store_type)
+            .bind(m.partitions)
+            .bind(&m.id_delimiter)
+            .bind(m.have_head)
+            .bind(m.extend_sid)
+            .bind(json_text(&m.schema))
+            .bind(m.count)
+            .bind(json_text(&m.part_of_data))
+            .bind(&m.origin)
+            .bind(m.disable)
+            .bind(&m.description)
+            .bind(m.create_time)
+            .bind(m.update_time)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn get_table_meta(&self, namespace: &str, name: &str) -> Result<Option<TableMetaRecord>> {
-        let row = sqlx::query("SELECT * FROM storage_table_meta WHERE namespace = ? AND name = ?")
+        let row = self
+            .sql("SELECT * FROM storage_table_meta WHERE namespace = ? AND name = ?")
             .bind(namespace)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -841,14 +984,14 @@ impl MetadataStore for SqliteStore {
 
     async fn list_table_meta(&self, namespace: Option<&str>) -> Result<Vec<TableMetaRecord>> {
         let rows = match namespace {
-            Some(ns) => sqlx::query(
+            Some(ns) => self.sql(
                 "SELECT * FROM storage_table_meta WHERE namespace = ? ORDER BY create_time DESC",
             )
             .bind(ns)
             .fetch_all(&self.pool)
             .await?,
             None => {
-                sqlx::query("SELECT * FROM storage_table_meta ORDER BY create_time DESC")
+                self.sql("SELECT * FROM storage_table_meta ORDER BY create_time DESC")
                     .fetch_all(&self.pool)
                     .await?
             }
@@ -857,21 +1000,27 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn delete_table_meta(&self, namespace: &str, name: &str) -> Result<bool> {
-        let res = sqlx::query("DELETE FROM storage_table_meta WHERE namespace = ? AND name = ?")
+        let res = self
+            .sql("DELETE FROM storage_table_meta WHERE namespace = ? AND name = ?")
             .bind(namespace)
             .bind(name)
             .execute(&self.pool)
             .await?;
-        Ok(res.rows_affected() > 0)
+        Ok(res > 0)
     }
 
     async fn insert_metric(&self, m: &MetricRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO tracking_metric (",
-            owner_columns!(),
-            ", metric_namespace, metric_name, data, meta, create_time) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        let sql = insert(
+            "tracking_metric",
+            &owned_columns(&[
+                "metric_namespace",
+                "metric_name",
+                "data",
+                "meta",
+                "create_time",
+            ]),
         );
-        bind_owner(sqlx::query(sql), &m.owner)
+        bind_owner(self.sql(&sql), &m.owner)
             .bind(&m.metric_namespace)
             .bind(&m.metric_name)
             .bind(json_text(&m.data))
@@ -896,13 +1045,25 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn insert_output_data(&self, d: &OutputDataRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT OR REPLACE INTO tracking_output_data_info (",
-            owner_columns!(),
-            ", data_name, table_namespace, table_name, description, create_time) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        let sql = self.backend.insert_replace(
+            "tracking_output_data_info",
+            &owned_columns(&[
+                "data_name",
+                "table_namespace",
+                "table_name",
+                "description",
+                "create_time",
+            ]),
+            &[
+                "job_id",
+                "task_id",
+                "task_version",
+                "data_name",
+                "role",
+                "party_id",
+            ],
         );
-        bind_owner(sqlx::query(sql), &d.owner)
+        bind_owner(self.sql(&sql), &d.owner)
             .bind(&d.data_name)
             .bind(&d.table_namespace)
             .bind(&d.table_name)
@@ -934,12 +1095,12 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn put_summary(&self, o: &TaskOwner, summary: &Value, now: i64) -> Result<()> {
-        let sql = concat!(
-            "INSERT OR REPLACE INTO component_summary (",
-            owner_columns!(),
-            ", summary, create_time) VALUES (?,?,?,?,?,?,?,?)"
+        let sql = self.backend.insert_replace(
+            "component_summary",
+            &owned_columns(&["summary", "create_time"]),
+            &["job_id", "task_id", "task_version", "role", "party_id"],
         );
-        bind_owner(sqlx::query(sql), o)
+        bind_owner(self.sql(&sql), o)
             .bind(json_text(summary))
             .bind(now)
             .execute(&self.pool)
@@ -966,17 +1127,24 @@ impl MetadataStore for SqliteStore {
             )
             .await?;
         rows.first()
-            .map(|r| parse_json(T, r.try_get("summary")?))
+            .map(|r| parse_json(T, &r.text("summary")?))
             .transpose()
     }
 
     async fn put_component_model(&self, m: &ComponentModelRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT OR REPLACE INTO component_model (",
-            owner_columns!(),
-            ", model_alias, module, model, create_time) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        let sql = self.backend.insert_replace(
+            "component_model",
+            &owned_columns(&["model_alias", "module", "model", "create_time"]),
+            &[
+                "job_id",
+                "task_id",
+                "task_version",
+                "role",
+                "party_id",
+                "model_alias",
+            ],
         );
-        bind_owner(sqlx::query(sql), &m.owner)
+        bind_owner(self.sql(&sql), &m.owner)
             .bind(&m.model_alias)
             .bind(&m.module)
             .bind(json_text(&m.model))
@@ -1007,7 +1175,8 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn list_component_models(&self, limit: u64) -> Result<Vec<ComponentModelRecord>> {
-        let rows = sqlx::query("SELECT * FROM component_model ORDER BY create_time DESC LIMIT ?")
+        let rows = self
+            .sql("SELECT * FROM component_model ORDER BY create_time DESC LIMIT ?")
             .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
@@ -1022,7 +1191,7 @@ impl MetadataStore for SqliteStore {
             "component_summary",
             "component_model",
         ] {
-            sqlx::query(&format!(
+            self.sql(&format!(
                 "DELETE FROM {table} WHERE job_id = ? AND task_id = ? AND task_version = ? AND role = ? AND party_id = ?"
             ))
             .bind(&o.job_id)
@@ -1048,14 +1217,14 @@ impl MetadataStore for SqliteStore {
         if replace {
             for table in ["model_info", "pipeline_component"] {
                 bind_model_key(
-                    sqlx::query(&format!("DELETE FROM {table} WHERE {MODEL_KEY_WHERE}")),
+                    self.sql(&format!("DELETE FROM {table} WHERE {MODEL_KEY_WHERE}")),
                     &key,
                 )
                 .execute(&mut *tx)
                 .await?;
             }
         }
-        sqlx::query(
+        self.sql(
             "INSERT INTO model_info (model_id, model_version, role, party_id, job_id, roles, initiator_role, \
              initiator_party_id, train_dsl, train_runtime_conf, runtime_conf_on_party, inference_dsl, fate_version, \
              parent, parent_info, loaded_times, imported, size, description, archive_sha256, archive_from_ip, \
@@ -1088,7 +1257,7 @@ impl MetadataStore for SqliteStore {
         .await
         .map_err(|e| map_unique(e, || key.to_string()))?;
         for c in components {
-            sqlx::query(
+            self.sql(
                 "INSERT INTO pipeline_component (model_id, model_version, role, party_id, component_name, \
                  model_alias, component_module, model, create_time) VALUES (?,?,?,?,?,?,?,?,?)",
             )
@@ -1115,7 +1284,7 @@ impl MetadataStore for SqliteStore {
 
     async fn get_model(&self, key: &ModelKey) -> Result<Option<ModelInfoRecord>> {
         let row = bind_model_key(
-            sqlx::query(&format!("SELECT * FROM model_info WHERE {MODEL_KEY_WHERE}")),
+            self.sql(&format!("SELECT * FROM model_info WHERE {MODEL_KEY_WHERE}")),
             key,
         )
         .fetch_optional(&self.pool)
@@ -1124,19 +1293,19 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn query_models(&self, f: &ModelFilter) -> Result<Vec<ModelInfoRecord>> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM model_info WHERE 1=1");
+        let mut qb = self.sql("SELECT * FROM model_info WHERE 1=1");
         for (col, v) in [
             ("model_id", &f.model_id),
             ("model_version", &f.model_version),
             ("job_id", &f.job_id),
         ] {
             if let Some(v) = v {
-                qb.push(format!(" AND {col} = ")).push_bind(v.clone());
+                qb.push(&format!(" AND {col} = ")).push_bind(v);
             }
         }
         for (col, v) in [("role", f.role), ("initiator_role", f.initiator_role)] {
             if let Some(v) = v {
-                qb.push(format!(" AND {col} = ")).push_bind(v.as_str());
+                qb.push(&format!(" AND {col} = ")).push_bind(v.as_str());
             }
         }
         for (col, v) in [
@@ -1144,22 +1313,22 @@ impl MetadataStore for SqliteStore {
             ("initiator_party_id", f.initiator_party_id),
         ] {
             if let Some(v) = v {
-                qb.push(format!(" AND {col} = ")).push_bind(pid_i64(v));
+                qb.push(&format!(" AND {col} = ")).push_bind(pid_i64(v));
             }
         }
         for (col, v) in [("parent", f.parent), ("imported", f.imported)] {
             if let Some(v) = v {
-                qb.push(format!(" AND {col} = ")).push_bind(v);
+                qb.push(&format!(" AND {col} = ")).push_bind(v);
             }
         }
         qb.push(" ORDER BY create_time DESC, model_version DESC, role, party_id");
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.fetch_all(&self.pool).await?;
         rows.iter().map(model_info_from_row).collect()
     }
 
     async fn model_components(&self, key: &ModelKey) -> Result<Vec<PipelineComponentRecord>> {
         let rows = bind_model_key(
-            sqlx::query(&format!(
+            self.sql(&format!(
                 "SELECT * FROM pipeline_component WHERE {MODEL_KEY_WHERE} ORDER BY component_name, model_alias"
             )),
             key,
@@ -1170,7 +1339,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn count_model_load(&self, key: &ModelKey, now: i64) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = self.sql(&format!(
             "UPDATE model_info SET loaded_times = loaded_times + 1, update_time = ? WHERE {MODEL_KEY_WHERE}"
         ))
         .bind(now)
@@ -1180,18 +1349,29 @@ impl MetadataStore for SqliteStore {
         .bind(pid_i64(key.party_id))
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     async fn register_engine(&self, engine: &str, cores: i64, memory: i64, now: i64) -> Result<()> {
         // Keep what running jobs hold: remaining = new capacity - (old capacity - old remaining).
-        sqlx::query(
+        let upsert = match self.backend {
+            // Assignments run left to right, each seeing the ones before.
+            Backend::MySql => {
+                "ON DUPLICATE KEY UPDATE remaining_cores = VALUES(cores) - (cores - remaining_cores), \
+                 remaining_memory = VALUES(memory) - (memory - remaining_memory), \
+                 cores = VALUES(cores), memory = VALUES(memory), update_time = VALUES(update_time)"
+            }
+            Backend::Sqlite | Backend::Postgres => {
+                "ON CONFLICT(engine_name) DO UPDATE SET \
+                 remaining_cores = excluded.cores - (engine_registry.cores - engine_registry.remaining_cores), \
+                 remaining_memory = excluded.memory - (engine_registry.memory - engine_registry.remaining_memory), \
+                 cores = excluded.cores, memory = excluded.memory, update_time = excluded.update_time"
+            }
+        };
+        self.sql(&format!(
             "INSERT INTO engine_registry (engine_name, cores, memory, remaining_cores, remaining_memory, nodes, update_time) \
-             VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT(engine_name) DO UPDATE SET \
-             remaining_cores = excluded.cores - (engine_registry.cores - engine_registry.remaining_cores), \
-             remaining_memory = excluded.memory - (engine_registry.memory - engine_registry.remaining_memory), \
-             cores = excluded.cores, memory = excluded.memory, update_time = excluded.update_time",
-        )
+             VALUES (?, ?, ?, ?, ?, 1, ?) {upsert}"
+        ))
         .bind(engine)
         .bind(cores)
         .bind(memory)
@@ -1204,18 +1384,19 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn get_engine(&self, engine: &str) -> Result<Option<EngineRecord>> {
-        let row = sqlx::query("SELECT * FROM engine_registry WHERE engine_name = ?")
+        let row = self
+            .sql("SELECT * FROM engine_registry WHERE engine_name = ?")
             .bind(engine)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
             Ok(EngineRecord {
-                engine_name: r.try_get("engine_name")?,
-                cores: r.try_get("cores")?,
-                memory: r.try_get("memory")?,
-                remaining_cores: r.try_get("remaining_cores")?,
-                remaining_memory: r.try_get("remaining_memory")?,
-                nodes: r.try_get("nodes")?,
+                engine_name: r.text("engine_name")?,
+                cores: r.int("cores")?,
+                memory: r.int("memory")?,
+                remaining_cores: r.int("remaining_cores")?,
+                remaining_memory: r.int("remaining_memory")?,
+                nodes: r.int("nodes")?,
             })
         })
         .transpose()
@@ -1233,9 +1414,9 @@ impl MetadataStore for SqliteStore {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let job = sqlx::query(
+        let job = self.sql(
             "UPDATE job SET resource_in_use = 1, cores = ?, memory = ?, remaining_cores = ?, remaining_memory = ?, \
-             apply_resource_time = ? WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 0",
+             apply_resource_time = ?, version = version + 1 WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 0",
         )
         .bind(cores)
         .bind(memory)
@@ -1247,10 +1428,10 @@ impl MetadataStore for SqliteStore {
         .bind(pid_i64(party_id))
         .execute(&mut *tx)
         .await?;
-        if job.rows_affected() != 1 {
+        if job != 1 {
             return Ok(false);
         }
-        let eng = sqlx::query(
+        let eng = self.sql(
             "UPDATE engine_registry SET remaining_cores = remaining_cores - ?, remaining_memory = remaining_memory - ? \
              WHERE engine_name = ? AND remaining_cores >= ? AND remaining_memory >= ?",
         )
@@ -1261,7 +1442,7 @@ impl MetadataStore for SqliteStore {
         .bind(memory)
         .execute(&mut *tx)
         .await?;
-        if eng.rows_affected() != 1 {
+        if eng != 1 {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -1278,33 +1459,28 @@ impl MetadataStore for SqliteStore {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let held: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT cores, memory FROM job WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 1",
-        )
-        .bind(job_id)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((cores, memory)) = held else {
+        // The conditional update first: of two concurrent returns, one gives back.
+        let mut q = self.sql(
+            "UPDATE job SET resource_in_use = 0, return_resource_time = ?, version = version + 1",
+        );
+        q = q.bind(now);
+        push_job_key(&mut q, job_id, role, party_id);
+        q.push(" AND resource_in_use = 1");
+        if q.execute(&mut *tx).await? != 1 {
+            return Ok(false);
+        }
+        let mut q = self.sql("SELECT cores, memory FROM job");
+        push_job_key(&mut q, job_id, role, party_id);
+        let Some(held) = q.fetch_optional(&mut *tx).await? else {
             return Ok(false);
         };
-        sqlx::query(
-            "UPDATE job SET resource_in_use = 0, return_resource_time = ? WHERE job_id = ? AND role = ? \
-             AND party_id = ? AND resource_in_use = 1",
-        )
-        .bind(now)
-        .bind(job_id)
-        .bind(role.as_str())
-        .bind(pid_i64(party_id))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE engine_registry SET remaining_cores = MIN(cores, remaining_cores + ?), \
-             remaining_memory = MIN(memory, remaining_memory + ?) WHERE engine_name = ?",
-        )
-        .bind(cores)
-        .bind(memory)
+        let least = self.backend.least();
+        self.sql(&format!(
+            "UPDATE engine_registry SET remaining_cores = {least}(cores, remaining_cores + ?), \
+             remaining_memory = {least}(memory, remaining_memory + ?) WHERE engine_name = ?"
+        ))
+        .bind(held.int("cores")?)
+        .bind(held.int("memory")?)
         .bind(engine)
         .execute(&mut *tx)
         .await?;
@@ -1320,9 +1496,9 @@ impl MetadataStore for SqliteStore {
         cores: i64,
         memory: i64,
     ) -> Result<bool> {
-        let res = sqlx::query(
-            "UPDATE job SET remaining_cores = remaining_cores - ?, remaining_memory = remaining_memory - ? \
-             WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 1 \
+        let res = self.sql(
+            "UPDATE job SET remaining_cores = remaining_cores - ?, remaining_memory = remaining_memory - ?, \
+             version = version + 1 WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 1 \
              AND remaining_cores >= ? AND remaining_memory >= ?",
         )
         .bind(cores)
@@ -1334,7 +1510,7 @@ impl MetadataStore for SqliteStore {
         .bind(memory)
         .execute(&self.pool)
         .await?;
-        Ok(res.rows_affected() == 1)
+        Ok(res == 1)
     }
 
     async fn return_task_resource(
@@ -1345,11 +1521,12 @@ impl MetadataStore for SqliteStore {
         cores: i64,
         memory: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE job SET remaining_cores = MIN(cores, remaining_cores + ?), \
-             remaining_memory = MIN(memory, remaining_memory + ?) \
-             WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 1",
-        )
+        let least = self.backend.least();
+        self.sql(&format!(
+            "UPDATE job SET remaining_cores = {least}(cores, remaining_cores + ?), \
+             remaining_memory = {least}(memory, remaining_memory + ?), version = version + 1 \
+             WHERE job_id = ? AND role = ? AND party_id = ? AND resource_in_use = 1"
+        ))
         .bind(cores)
         .bind(memory)
         .bind(job_id)
@@ -1361,13 +1538,14 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn job_output_data(&self, job_id: &str) -> Result<Vec<OutputDataRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM tracking_output_data_info WHERE job_id = ? \
+        let rows = self
+            .sql(
+                "SELECT * FROM tracking_output_data_info WHERE job_id = ? \
              ORDER BY component_name, role, party_id, task_version",
-        )
-        .bind(job_id)
-        .fetch_all(&self.pool)
-        .await?;
+            )
+            .bind(job_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(output_data_from_row).collect()
     }
 
@@ -1382,11 +1560,11 @@ impl MetadataStore for SqliteStore {
             "task",
             "job",
         ] {
-            n += sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ?"))
+            n += self
+                .sql(&format!("DELETE FROM {table} WHERE job_id = ?"))
                 .bind(job_id)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -1414,73 +1592,5 @@ impl MetadataStore for SqliteStore {
 
     async fn verify_audit(&self) -> Result<ChainCheck> {
         self.audit_verify().await
-    }
-}
-
-async fn update_task_status_column(
-    pool: &SqlitePool,
-    store: &SqliteStore,
-    k: &TaskKey,
-    to: Status,
-    now: i64,
-    column: &'static str,
-) -> Result<bool> {
-    let Some(task) = store.get_task(k).await? else {
-        return Ok(false);
-    };
-    let from = if column == "status" {
-        task.status
-    } else {
-        task.party_status
-    };
-    if from == to || !task_transition_allowed(from, to) {
-        return Ok(false);
-    }
-    let res = sqlx::query(&format!(
-        "UPDATE task SET {column} = ?, update_time = ? WHERE job_id = ? AND task_id = ? AND task_version = ? \
-         AND role = ? AND party_id = ? AND {column} = ?"
-    ))
-    .bind(to.as_str())
-    .bind(now)
-    .bind(&k.job_id)
-    .bind(&k.task_id)
-    .bind(k.task_version)
-    .bind(k.role.as_str())
-    .bind(pid_i64(k.party_id))
-    .bind(from.as_str())
-    .execute(pool)
-    .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// `, column = value` for every column `u` sets.
-fn push_job_columns(qb: &mut QueryBuilder<'_, Sqlite>, u: &JobUpdate) {
-    macro_rules! set {
-        ($field:ident) => {
-            if let Some(v) = &u.$field {
-                qb.push(concat!(", ", stringify!($field), " = "))
-                    .push_bind(v.clone());
-            }
-        };
-    }
-    set!(progress);
-    set!(tag);
-    set!(description);
-    set!(ready_signal);
-    set!(ready_time);
-    set!(cancel_signal);
-    set!(cancel_time);
-    set!(rerun_signal);
-    set!(error_report);
-    set!(start_time);
-    set!(end_time);
-    set!(elapsed);
-    set!(model_id);
-    set!(model_version);
-    if let Some(v) = &u.train_runtime_conf {
-        qb.push(", train_runtime_conf = ").push_bind(json_text(v));
-    }
-    if u.clear_end {
-        qb.push(", end_time = NULL, elapsed = NULL, error_report = NULL");
     }
 }
