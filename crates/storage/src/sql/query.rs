@@ -169,7 +169,8 @@ impl<'a> Sql<'a> {
         s
     }
 
-    /// Appends SQL; each `?` in it is a placeholder.
+    /// Appends SQL; each `?` in it is a placeholder (so no SQL literal may hold one:
+    /// values are bound).
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         for (i, part) in text.split('?').enumerate() {
             if i > 0 {
