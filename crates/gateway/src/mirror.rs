@@ -86,6 +86,7 @@ impl TaskRow for TaskState {
             start_time: self.start_time,
             end_time: self.end_time,
             elapsed: self.elapsed,
+            version: 0,
         }
     }
 }

@@ -100,6 +100,7 @@ impl UploadDone {
             start_time: Some(self.started),
             end_time: Some(self.ended),
             elapsed: Some(self.ended - self.started),
+            version: 0,
         }
     }
 }

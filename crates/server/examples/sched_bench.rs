@@ -1,7 +1,10 @@
 //! Scheduling overhead of a standalone site: time from submit to the first task's
 //! start, and the gap the scheduler adds per component on a chain of components.
 //!
-//! Run with: `bash bench/scheduling.sh` (builds release binaries first).
+//! Run with: `bash bench/scheduling.sh [DATABASE_URL]` (builds release binaries
+//! first). The metadata database is the data dir's SQLite file, or the server's
+//! `--database` URL given as the argument (or `BENCH_DATABASE`): an empty
+//! PostgreSQL or MySQL/MariaDB database, to compare backends.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -50,16 +53,21 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let database = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("BENCH_DATABASE").ok());
     let data = std::env::temp_dir().join(format!("fateflow-bench-{}", std::process::id()));
-    let mut server = Command::new(&bin)
-        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+    let mut cmd = Command::new(&bin);
+    cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .args(["--file-root"])
         .arg(root.join("examples/data"))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::piped());
+    if let Some(url) = &database {
+        cmd.args(["--database", url]);
+    }
+    let mut server = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
@@ -172,7 +180,13 @@ fn main() {
     overheads.sort_by(|a, b| a.partial_cmp(b).unwrap());
     totals.sort();
     let m = runs / 2;
-    println!("chain of {chain} components × 2 parties, {runs} runs (median):");
+    let backend = database
+        .as_deref()
+        .and_then(|u| u.split(':').next())
+        .unwrap_or("sqlite");
+    println!(
+        "chain of {chain} components × 2 parties, {runs} runs (median), metadata on {backend}:"
+    );
     println!("  submit → first task start : {} ms", first_starts[m]);
     println!("  job wall time             : {} ms", totals[m]);
     println!("  scheduling overhead       : {:.1} ms per component (wall time − task run time, / components)", overheads[m]);

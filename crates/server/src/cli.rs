@@ -124,6 +124,12 @@ pub struct ServerOptions {
     /// Data dir: metadata database, tables, job files, logs.
     #[arg(long, env = "FATEFLOW_DATA_DIR", default_value = "fateflow-data")]
     pub data_dir: PathBuf,
+    /// The metadata database: `sqlite://PATH`, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// or `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (MySQL 8 or MariaDB); a server's
+    /// database must exist, its tables are created. Default: `fateflow.db` (SQLite)
+    /// in the data dir.
+    #[arg(long, env = "FATEFLOW_DATABASE", hide_env_values = true)]
+    pub database: Option<SecretUrl>,
     /// Party ids this site hosts (comma separated).
     #[arg(
         long,
@@ -205,6 +211,31 @@ pub struct ServerOptions {
     pub serving_feature_redis_prefix: String,
 }
 
+/// A URL that may hold a password: kept as given, printed only without it.
+#[derive(Clone)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&fateflow_storage::redact(&self.0))
+    }
+}
+
 /// A feature switch.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {
@@ -221,6 +252,7 @@ impl ServerOptions {
         ServerOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.to_path_buf(),
+            database: None,
             parties: vec![9999, 10000],
             cores: None,
             memory_mb: None,

@@ -8,7 +8,7 @@ use fateflow_executor::LocalLauncher;
 use fateflow_scheduler::local::LocalPartner;
 use fateflow_scheduler::PartyCommand;
 use fateflow_scheduler::{event_channel, PartyController, Scheduler, SiteConfig};
-use fateflow_storage::{JobFilter, MetadataStore, SqliteStore, TaskFilter};
+use fateflow_storage::{DatabaseUrl, JobFilter, MetadataStore, SqlStore, TaskFilter};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -65,6 +65,12 @@ impl Site {
         if opts.parties.is_empty() {
             anyhow::bail!("--parties: a site hosts at least one party id");
         }
+        let database = opts
+            .database
+            .as_ref()
+            .map(|u| DatabaseUrl::parse(u.expose()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--database: {e}"))?;
         let auth = Auth::from_options(&opts)?;
         crate::owner_only_umask();
         owner_only_dir(&opts.data_dir)?;
@@ -73,11 +79,16 @@ impl Site {
             .data_dir
             .canonicalize()
             .context("resolving the data dir")?;
-        let store: Arc<dyn MetadataStore> = Arc::new(
-            SqliteStore::open(&data_dir.join("fateflow.db"))
-                .await
-                .context("opening the metadata database")?,
-        );
+        let database =
+            database.unwrap_or_else(|| DatabaseUrl::sqlite_file(&data_dir.join("fateflow.db")));
+        let store = SqlStore::connect(&database).await.with_context(|| {
+            format!(
+                "--database: expected a reachable {} database at {database}",
+                database.backend().name()
+            )
+        })?;
+        tracing::info!(%database, "metadata database");
+        let store: Arc<dyn MetadataStore> = Arc::new(store);
         let tables = Arc::new(
             fateflow_tables::LocalTableStore::open(&data_dir).context("opening the table store")?,
         );

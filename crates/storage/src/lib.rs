@@ -1,20 +1,27 @@
 //! The metadata store of a site: jobs, tasks, table metadata, tracking (metrics,
 //! output data, summaries, models), pipeline models and resources.
 //!
-//! [`MetadataStore`] is the interface the scheduler and the API use; [`SqliteStore`]
-//! is the embedded default (a file under the data dir, migrations embedded). A
-//! PostgreSQL implementation can follow behind the same trait.
+//! [`MetadataStore`] is the interface the scheduler and the API use; [`SqlStore`]
+//! implements it on SQLite (the embedded default: a file under the data dir),
+//! PostgreSQL or MySQL/MariaDB, chosen by a [`DatabaseUrl`]; migrations are embedded,
+//! one folder per backend with the same schema.
 //!
-//! Status changes are compare-and-set and obey the transition rules of
-//! [`fateflow_domain::status`]: a refused change returns `Ok(false)`, never an error.
+//! Status changes are single compare-and-set statements and obey the transition
+//! rules of [`fateflow_domain::status`]: a refused change returns `Ok(false)`, never
+//! an error. Job and task rows carry a version, one more on every update.
 
 mod audit;
+mod database_url;
 mod records;
-mod sqlite;
+mod sql;
 
 pub use audit::*;
+pub use database_url::{redact, DatabaseUrl, UrlError, URL_FORMS};
 pub use records::*;
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore};
+
+/// The store's old name, from when SQLite was its only backend.
+pub type SqliteStore = SqlStore;
 
 use async_trait::async_trait;
 use fateflow_domain::Status;
@@ -25,6 +32,14 @@ pub enum Error {
     /// The database failed or could not be reached.
     #[error("metadata database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database server could not be reached (the URL is shown without password).
+    #[error("cannot connect to the metadata database at {url}: {source}")]
+    Connect {
+        /// The database URL, password hidden.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
     /// Migrations failed at start-up.
     #[error("metadata migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

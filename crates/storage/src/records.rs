@@ -46,6 +46,9 @@ pub struct JobRecord {
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,
     pub elapsed: Option<i64>,
+    /// The row's version: 0 when inserted (whatever the record says), one more on
+    /// every update, so a writer can tell that the row changed since it read it.
+    pub version: i64,
 }
 
 impl JobRecord {
@@ -101,6 +104,7 @@ impl JobRecord {
             start_time: None,
             end_time: None,
             elapsed: None,
+            version: 0,
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct TaskRecord {
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,
     pub elapsed: Option<i64>,
+    /// The row's version, as [`JobRecord::version`].
+    pub version: i64,
 }
 
 impl TaskRecord {

@@ -1,8 +1,14 @@
-//! The SQLite store: round trips, status rules, resource accounting, persistence.
+//! The metadata store on every backend: round trips, status rules, resource
+//! accounting, the audit chain, concurrency from several pools; persistence of the
+//! SQLite file.
 
+mod common;
+
+use common::TestDb;
 use fateflow_domain::{ErrorKind, Party, Role, Status};
 use fateflow_storage::*;
 use serde_json::json;
+use std::sync::Arc;
 
 fn job(job_id: &str, role: Role, party_id: u64) -> JobRecord {
     JobRecord::new(
@@ -57,12 +63,12 @@ fn task(job_id: &str, cpn: &str, version: i64, role: Role, party_id: u64) -> Tas
         start_time: None,
         end_time: None,
         elapsed: None,
+        version: 0,
     }
 }
 
-#[tokio::test]
-async fn job_round_trip_and_duplicate() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn job_round_trip_and_duplicate(db: Arc<TestDb>) {
+    let s = db.store().await;
     let j = job("j1", Role::Guest, 9999);
     s.insert_job(&j).await.unwrap();
     assert_eq!(
@@ -76,9 +82,8 @@ async fn job_round_trip_and_duplicate() {
     assert!(s.get_job("j1", Role::Host, 9999).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn job_status_follows_the_rules() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn job_status_follows_the_rules(db: Arc<TestDb>) {
+    let s = db.store().await;
     s.insert_job(&job("j1", Role::Guest, 9999)).await.unwrap();
     // ready -> running is not allowed; ready -> waiting -> running is.
     assert!(!s
@@ -120,9 +125,8 @@ async fn job_status_follows_the_rules() {
     assert_eq!(j.update_time, 8);
 }
 
-#[tokio::test]
-async fn job_filters_and_paging() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn job_filters_and_paging(db: Arc<TestDb>) {
+    let s = db.store().await;
     for i in 0..5 {
         let mut j = job(&format!("2026{i}"), Role::Guest, 9999);
         j.create_time = i;
@@ -180,9 +184,8 @@ async fn job_filters_and_paging() {
     assert_eq!(bad.len(), 6);
 }
 
-#[tokio::test]
-async fn tasks_latest_version_and_status_rules() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn tasks_latest_version_and_status_rules(db: Arc<TestDb>) {
+    let s = db.store().await;
     s.insert_task(&task("j1", "reader_0", 0, Role::Guest, 9999))
         .await
         .unwrap();
@@ -253,9 +256,8 @@ async fn tasks_latest_version_and_status_rules() {
     ));
 }
 
-#[tokio::test]
-async fn resources_are_all_or_nothing() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn resources_are_all_or_nothing(db: Arc<TestDb>) {
+    let s = db.store().await;
     s.register_engine("STANDALONE", 4, 1024, 0).await.unwrap();
     s.insert_job(&job("a", Role::Guest, 9999)).await.unwrap();
     s.insert_job(&job("b", Role::Guest, 9999)).await.unwrap();
@@ -334,9 +336,8 @@ async fn resources_are_all_or_nothing() {
     );
 }
 
-#[tokio::test]
-async fn tracking_rows_and_clean() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn tracking_rows_and_clean(db: Arc<TestDb>) {
+    let s = db.store().await;
     let owner = TaskOwner {
         job_id: "j".into(),
         component_name: "reader_0".into(),
@@ -509,9 +510,8 @@ fn component(name: &str, weight: f64) -> PipelineComponentRecord {
     }
 }
 
-#[tokio::test]
-async fn models_round_trip_replace_filter_and_count_loads() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn models_round_trip_replace_filter_and_count_loads(db: Arc<TestDb>) {
+    let s = db.store().await;
     let m = model("1", Role::Guest, 9999, true);
     s.insert_model(&m, &[component("lr_0", 0.5), component("dt_0", 1.0)], false)
         .await
@@ -578,9 +578,8 @@ async fn models_round_trip_replace_filter_and_count_loads() {
     assert!(!s.count_model_load(&missing, 22).await.unwrap());
 }
 
-#[tokio::test]
-async fn delete_job_records_removes_one_job_and_keeps_models_and_other_jobs() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn delete_job_records_removes_one_job_and_keeps_models_and_other_jobs(db: Arc<TestDb>) {
+    let s = db.store().await;
     for j in ["j", "k"] {
         s.insert_job(&job(j, Role::Guest, 9999)).await.unwrap();
         s.insert_task(&task(j, "reader_0", 0, Role::Guest, 9999))
@@ -677,9 +676,8 @@ fn audit_draft(i: u64, decision: &str) -> AuditDraft {
     }
 }
 
-#[tokio::test]
-async fn grants_are_kept_per_party_and_revoked_by_value_or_wildcard() {
-    let s = SqliteStore::memory().await.unwrap();
+async fn grants_are_kept_per_party_and_revoked_by_value_or_wildcard(db: Arc<TestDb>) {
+    let s = db.store().await;
     let ds = |ns: &str, n: &str| Grant::Dataset {
         namespace: ns.into(),
         name: n.into(),
@@ -747,12 +745,8 @@ async fn grants_are_kept_per_party_and_revoked_by_value_or_wildcard() {
     assert_eq!(s.query_permissions(Some(10000)).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn the_audit_log_chains_its_entries_and_finds_a_modified_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("meta.db"))
-        .await
-        .unwrap();
+async fn the_audit_log_chains_its_entries_and_finds_a_modified_row(db: Arc<TestDb>) {
+    let s = db.store().await;
     assert!(s.verify_audit().await.unwrap().ok);
     let mut last = GENESIS_HASH.to_string();
     for i in 1..=5u64 {
@@ -796,11 +790,14 @@ async fn the_audit_log_chains_its_entries_and_finds_a_modified_row() {
         .execute_script("DELETE FROM audit_log WHERE seq = 3")
         .await
         .is_err());
-    s.execute_script(
-        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET decision = 'allowed' WHERE seq = 2",
-    )
-    .await
-    .unwrap();
+    let drop_guard = match db.backend {
+        Backend::Postgres => "DROP TRIGGER audit_log_no_update ON audit_log",
+        Backend::Sqlite | Backend::MySql => "DROP TRIGGER audit_log_no_update",
+    };
+    s.execute_script(drop_guard).await.unwrap();
+    s.execute_script("UPDATE audit_log SET decision = 'allowed' WHERE seq = 2")
+        .await
+        .unwrap();
     let check = s.verify_audit().await.unwrap();
     assert!(!check.ok);
     assert_eq!(check.first_bad_seq, Some(2));
@@ -808,17 +805,12 @@ async fn the_audit_log_chains_its_entries_and_finds_a_modified_row() {
     assert!(check.problem.unwrap().contains("modified"));
 }
 
-#[tokio::test]
-async fn concurrent_appends_form_one_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = std::sync::Arc::new(
-        SqliteStore::open(&dir.path().join("meta.db"))
-            .await
-            .unwrap(),
-    );
+/// Two servers (two pools) append at once: one unbroken chain.
+async fn concurrent_appends_form_one_chain(db: Arc<TestDb>) {
+    let pools = [Arc::new(db.store().await), Arc::new(db.store().await)];
     let mut handles = Vec::new();
     for t in 0..4u64 {
-        let s = s.clone();
+        let s = pools[t as usize % 2].clone();
         handles.push(tokio::spawn(async move {
             for i in 0..25u64 {
                 s.append_audit(&audit_draft(t * 100 + i, "allowed"))
@@ -830,7 +822,140 @@ async fn concurrent_appends_form_one_chain() {
     for h in handles {
         h.await.unwrap();
     }
-    let check = s.verify_audit().await.unwrap();
+    let check = pools[1].verify_audit().await.unwrap();
     assert!(check.ok, "{check:?}");
     assert_eq!(check.entries, 100);
 }
+
+/// Several servers (pools) race for the same transitions of one task: exactly one
+/// wins each, and the version counts the updates.
+async fn concurrent_status_changes_have_one_winner(db: Arc<TestDb>) {
+    let pools: Vec<Arc<SqlStore>> = vec![
+        Arc::new(db.store().await),
+        Arc::new(db.store().await),
+        Arc::new(db.store().await),
+    ];
+    pools[0]
+        .insert_job(&job("j1", Role::Guest, 9999))
+        .await
+        .unwrap();
+    let t = task("j1", "reader_0", 0, Role::Guest, 9999);
+    pools[0].insert_task(&t).await.unwrap();
+    let key = t.key();
+    for to in [Status::Running, Status::Success] {
+        let mut racers = Vec::new();
+        for i in 0..12 {
+            let s = pools[i % pools.len()].clone();
+            let key = key.clone();
+            racers.push(tokio::spawn(async move {
+                s.update_task_party_status(&key, to, 10).await.unwrap()
+            }));
+        }
+        let mut wins = 0;
+        for r in racers {
+            wins += usize::from(r.await.unwrap());
+        }
+        assert_eq!(wins, 1, "moves to {to}");
+    }
+    let row = pools[2].get_task(&key).await.unwrap().unwrap();
+    assert_eq!((row.party_status, row.version), (Status::Success, 2));
+    // Job rows: racers that read the same row, only one may write from it.
+    let seen = pools[1]
+        .get_job("j1", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut racers = Vec::new();
+    for i in 0..12 {
+        let s = pools[i % pools.len()].clone();
+        let seen = seen.clone();
+        racers.push(tokio::spawn(async move {
+            s.update_job_status_from(&seen, Status::Waiting, &JobUpdate::default(), 11)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for r in racers {
+        wins += usize::from(r.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Read-modify-write from several pools through the version: every successful
+/// write is counted once (no lost update) and each writer sees versions grow.
+async fn versions_detect_lost_updates(db: Arc<TestDb>) {
+    let pools: Vec<Arc<SqlStore>> = vec![Arc::new(db.store().await), Arc::new(db.store().await)];
+    pools[0]
+        .insert_job(&job("j1", Role::Guest, 9999))
+        .await
+        .unwrap();
+    assert!(pools[0]
+        .update_job_status("j1", Role::Guest, 9999, Status::Waiting, 1)
+        .await
+        .unwrap());
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let s = pools[w % pools.len()].clone();
+        workers.push(tokio::spawn(async move {
+            let (mut wins, mut last_version) = (0u64, -1);
+            for _ in 0..15 {
+                let seen = s.get_job("j1", Role::Guest, 9999).await.unwrap().unwrap();
+                assert!(seen.version >= last_version, "versions never go back");
+                last_version = seen.version;
+                // waiting → running → success → waiting → ...
+                let next = match seen.status {
+                    Status::Waiting => Status::Running,
+                    Status::Running => Status::Success,
+                    _ => Status::Waiting,
+                };
+                let bump = JobUpdate {
+                    progress: Some(seen.progress + 1),
+                    ..Default::default()
+                };
+                if s.update_job_status_from(&seen, next, &bump, 2)
+                    .await
+                    .unwrap()
+                {
+                    wins += 1;
+                }
+            }
+            wins
+        }));
+    }
+    let mut wins = 0;
+    for w in workers {
+        wins += w.await.unwrap();
+    }
+    let row = pools[1]
+        .get_job("j1", Role::Guest, 9999)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(wins > 0);
+    assert_eq!(
+        row.progress as u64, wins,
+        "one increment per successful write"
+    );
+    assert_eq!(
+        row.version as u64,
+        wins + 1,
+        "the first status change and the wins"
+    );
+}
+
+on_every_backend!(
+    job_round_trip_and_duplicate,
+    job_status_follows_the_rules,
+    job_filters_and_paging,
+    tasks_latest_version_and_status_rules,
+    resources_are_all_or_nothing,
+    tracking_rows_and_clean,
+    models_round_trip_replace_filter_and_count_loads,
+    delete_job_records_removes_one_job_and_keeps_models_and_other_jobs,
+    grants_are_kept_per_party_and_revoked_by_value_or_wildcard,
+    the_audit_log_chains_its_entries_and_finds_a_modified_row,
+    concurrent_appends_form_one_chain,
+    concurrent_status_changes_have_one_winner,
+    versions_detect_lost_updates,
+);

@@ -146,6 +146,7 @@ pub(crate) fn new_task(
         start_time: None,
         end_time: None,
         elapsed: None,
+        version: 0,
     }
 }
 

@@ -1,18 +1,18 @@
-//! Permission grants and the audit log on SQLite.
+//! Permission grants and the audit log.
 
-use super::{pid, pid_i64, SqliteStore};
+use super::query::{Backend, Cols, Sql};
+use super::{pid, pid_i64, SqlStore};
 use crate::audit::*;
 use crate::{Error, Result};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::any::AnyRow;
 
 /// Rows read per query while verifying the chain.
 const VERIFY_PAGE: i64 = 2000;
 
-fn grant_from_row(r: &SqliteRow) -> Result<GrantRecord> {
-    let kind: String = r.try_get("kind")?;
-    let namespace: String = r.try_get("namespace")?;
-    let name: String = r.try_get("name")?;
+fn grant_from_row(r: &AnyRow) -> Result<GrantRecord> {
+    let kind = r.text("kind")?;
+    let namespace = r.text("namespace")?;
+    let name = r.text("name")?;
     let grant = match kind.as_str() {
         "component" => Grant::Component { name },
         "dataset" => Grant::Dataset { namespace, name },
@@ -24,71 +24,73 @@ fn grant_from_row(r: &SqliteRow) -> Result<GrantRecord> {
         }
     };
     Ok(GrantRecord {
-        src_party_id: pid(r.try_get("src_party_id")?),
+        src_party_id: pid(r.int("src_party_id")?),
         grant,
-        granted_at: r.try_get("granted_at")?,
+        granted_at: r.int("granted_at")?,
     })
 }
 
-fn audit_from_row(r: &SqliteRow) -> Result<AuditRecord> {
-    let direction: String = r.try_get("direction")?;
+fn audit_from_row(r: &AnyRow) -> Result<AuditRecord> {
+    let direction = r.text("direction")?;
     Ok(AuditRecord {
-        seq: r.try_get("seq")?,
+        seq: r.int("seq")?,
         entry: AuditDraft {
-            time: r.try_get("time")?,
+            time: r.int("time")?,
             direction: Direction::parse(&direction).ok_or_else(|| Error::Corrupt {
                 table: "audit_log",
                 detail: format!("direction `{direction}`"),
             })?,
-            party_id: pid(r.try_get("party_id")?),
-            role: r.try_get("role")?,
-            local_party_id: pid(r.try_get("local_party_id")?),
-            fingerprint: r.try_get("fingerprint")?,
-            command: r.try_get("command")?,
-            job_id: r.try_get("job_id")?,
-            datasets: r.try_get("datasets")?,
-            decision: r.try_get("decision")?,
-            detail: r.try_get("detail")?,
-            body_sha256: r.try_get("body_sha256")?,
+            party_id: pid(r.int("party_id")?),
+            role: r.text("role")?,
+            local_party_id: pid(r.int("local_party_id")?),
+            fingerprint: r.text("fingerprint")?,
+            command: r.text("command")?,
+            job_id: r.text("job_id")?,
+            datasets: r.text("datasets")?,
+            decision: r.text("decision")?,
+            detail: r.text("detail")?,
+            body_sha256: r.text("body_sha256")?,
         },
-        prev_hash: r.try_get("prev_hash")?,
-        hash: r.try_get("hash")?,
+        prev_hash: r.text("prev_hash")?,
+        hash: r.text("hash")?,
     })
 }
 
-fn push_audit_where(qb: &mut QueryBuilder<'_, Sqlite>, f: &AuditFilter) {
+fn push_audit_where<'a>(qb: &mut Sql<'a>, f: &'a AuditFilter) {
     qb.push(" WHERE 1 = 1");
     if let Some(j) = &f.job_id {
-        qb.push(" AND job_id = ").push_bind(j.clone());
+        qb.push(" AND job_id = ").push_bind(j);
     }
     if let Some(p) = f.party_id {
         qb.push(" AND party_id = ").push_bind(pid_i64(p));
     }
     if let Some(c) = &f.command {
-        qb.push(" AND command = ").push_bind(c.clone());
+        qb.push(" AND command = ").push_bind(c);
     }
     if f.refused_only {
         qb.push(" AND decision = 'refused'");
     }
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn grant_rows(&self, src: u64, grants: &[Grant], now: i64) -> Result<u64> {
+        let insert = self.backend.insert_ignore(
+            "permission_grant",
+            &["src_party_id", "kind", "namespace", "name", "granted_at"],
+        );
         let mut tx = self.pool.begin().await?;
         let mut n = 0;
         for g in grants {
             let (kind, namespace, name) = g.columns();
-            n += sqlx::query(
-                "INSERT OR IGNORE INTO permission_grant (src_party_id, kind, namespace, name, granted_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(pid_i64(src))
-            .bind(kind)
-            .bind(namespace)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            n += self
+                .sql(&insert)
+                .bind(pid_i64(src))
+                .bind(kind)
+                .bind(namespace)
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -100,11 +102,11 @@ impl SqliteStore {
         for g in grants {
             let (kind, namespace, name) = g.columns();
             let q = if g.is_wildcard() {
-                sqlx::query("DELETE FROM permission_grant WHERE src_party_id = ? AND kind = ?")
+                self.sql("DELETE FROM permission_grant WHERE src_party_id = ? AND kind = ?")
                     .bind(pid_i64(src))
                     .bind(kind)
             } else {
-                sqlx::query(
+                self.sql(
                     "DELETE FROM permission_grant WHERE src_party_id = ? AND kind = ? AND namespace = ? AND name = ?",
                 )
                 .bind(pid_i64(src))
@@ -112,36 +114,50 @@ impl SqliteStore {
                 .bind(namespace)
                 .bind(name)
             };
-            n += q.execute(&mut *tx).await?.rows_affected();
+            n += q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(n)
     }
 
     pub(super) async fn grant_list(&self, src: Option<u64>) -> Result<Vec<GrantRecord>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM permission_grant");
+        let mut qb = self.sql("SELECT * FROM permission_grant");
         if let Some(s) = src {
             qb.push(" WHERE src_party_id = ").push_bind(pid_i64(s));
         }
         qb.push(" ORDER BY src_party_id, kind, namespace, name");
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.fetch_all(&self.pool).await?;
         rows.iter().map(grant_from_row).collect()
     }
 
     pub(super) async fn audit_append(&self, e: &AuditDraft) -> Result<AuditRecord> {
-        // IMMEDIATE takes the write lock before the read, so two appends never chain
-        // to the same entry.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
+        // Appends are serialised before the last entry is read, so two appends (of
+        // this server or another) never chain to the same entry: SQLite's IMMEDIATE
+        // takes the write lock, elsewhere the chain's one lock row is locked.
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres | Backend::MySql => {
+                let mut tx = self.pool.begin().await?;
+                self.sql("SELECT id FROM audit_chain_lock WHERE id = 1 FOR UPDATE")
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::Corrupt {
+                        table: "audit_chain_lock",
+                        detail: "its row is missing".into(),
+                    })?;
+                tx
+            }
+        };
+        let last = self
+            .sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
         let (seq, prev_hash) = match last {
-            Some((s, h)) => (s + 1, h),
+            Some(r) => (r.int("seq")? + 1, r.text("hash")?),
             None => (1, GENESIS_HASH.to_string()),
         };
         let hash = entry_hash(seq, e, &prev_hash);
-        sqlx::query(
+        self.sql(
             "INSERT INTO audit_log (seq, time, direction, party_id, role, local_party_id, fingerprint, command, job_id, datasets, decision, detail, body_sha256, prev_hash, hash) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
@@ -172,10 +188,10 @@ impl SqliteStore {
     }
 
     pub(super) async fn audit_query(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, u64)> {
-        let mut count_q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
+        let mut count_q = self.sql("SELECT COUNT(*) FROM audit_log");
         push_audit_where(&mut count_q, f);
-        let total: i64 = count_q.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM audit_log");
+        let total = count_q.fetch_count(&self.pool).await?;
+        let mut qb = self.sql("SELECT * FROM audit_log");
         push_audit_where(&mut qb, f);
         qb.push(if f.ascending {
             " ORDER BY seq ASC"
@@ -187,19 +203,20 @@ impl SqliteStore {
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(" OFFSET ")
             .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb.fetch_all(&self.pool).await?;
         let out = rows
             .iter()
             .map(audit_from_row)
             .collect::<Result<Vec<_>>>()?;
-        Ok((out, u64::try_from(total).unwrap_or_default()))
+        Ok((out, total))
     }
 
     pub(super) async fn audit_verify(&self) -> Result<ChainCheck> {
         let mut state = (1i64, GENESIS_HASH.to_string());
         let mut entries = 0u64;
         loop {
-            let rows = sqlx::query("SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?")
+            let rows = self
+                .sql("SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?")
                 .bind(state.0)
                 .bind(VERIFY_PAGE)
                 .fetch_all(&self.pool)
