@@ -94,8 +94,9 @@ pub struct ReportReply {
     pub changed: u32,
 }
 
-/// The key and size of a pushed message (first chunk only).
-#[derive(Clone, PartialEq, Message)]
+/// The key and size of a pushed message (first chunk only; also inside every chunk
+/// sent through RabbitMQ, as JSON).
+#[derive(Clone, PartialEq, Message, serde::Serialize, serde::Deserialize)]
 pub struct MessageHeader {
     /// Federation session.
     #[prost(string, tag = "1")]

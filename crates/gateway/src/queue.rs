@@ -28,6 +28,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
 
+use crate::proto::MessageHeader;
 use crate::tls::{fingerprint, Identity, Routes, TlsError};
 
 /// Bytes of data per chunk.
@@ -119,38 +120,10 @@ struct ChunkHeader {
     seq: u64,
     /// Whether it is the message's last chunk.
     last: bool,
-    /// The message's size.
-    size: u64,
-    session: String,
-    name: String,
-    tag: String,
-    src_role: String,
-    src_party_id: u64,
-    dst_role: String,
-    dst_party_id: u64,
+    /// The federation key and the message's size, as the gateway sends them.
+    message: MessageHeader,
     /// The sender's gateway certificate (DER).
     cert: Vec<u8>,
-}
-
-fn party(role: &str, party_id: u64) -> Option<fateflow_domain::Party> {
-    Some(fateflow_domain::Party {
-        role: role.parse().ok()?,
-        party_id,
-    })
-}
-
-impl ChunkHeader {
-    fn key(&self) -> Option<Key> {
-        let key = Key {
-            session: self.session.clone(),
-            name: self.name.clone(),
-            tag: self.tag.clone(),
-            src: party(&self.src_role, self.src_party_id)?,
-            dst: party(&self.dst_role, self.dst_party_id)?,
-        };
-        key.validate().ok()?;
-        Some(key)
-    }
 }
 
 /// Signs chunks with the site's gateway key.
@@ -240,19 +213,20 @@ fn check_chunk(body: &[u8], routes: &Routes) -> Result<Checked, String> {
     let header: ChunkHeader =
         serde_json::from_slice(&body[h0..h1]).map_err(|e| format!("chunk header: {e}"))?;
     let key = header
+        .message
         .key()
-        .ok_or("a chunk header with an invalid federation key")?;
-    let route = routes.parties.get(&header.src_party_id).ok_or_else(|| {
+        .map_err(|e| format!("a chunk header with an invalid federation key: {e}"))?;
+    let route = routes.parties.get(&key.src.party_id).ok_or_else(|| {
         format!(
             "a message from party {}, which the routes file does not know",
-            header.src_party_id
+            key.src.party_id
         )
     })?;
     let fp = fingerprint(&header.cert);
     if fp != route.fingerprint {
         return Err(format!(
             "a message claiming party {} signed with certificate {fp}; the routes file pins {}",
-            header.src_party_id, route.fingerprint
+            key.src.party_id, route.fingerprint
         ));
     }
     let cert_der = tokio_rustls::rustls::pki_types::CertificateDer::from(header.cert.as_slice());
@@ -340,14 +314,7 @@ impl QueueSender {
             id,
             seq: 0,
             last: false,
-            size: total_size,
-            session: key.session.clone(),
-            name: key.name.clone(),
-            tag: key.tag.clone(),
-            src_role: key.src.role.to_string(),
-            src_party_id: key.src.party_id,
-            dst_role: key.dst.role.to_string(),
-            dst_party_id: key.dst.party_id,
+            message: MessageHeader::of(key, total_size),
             cert: self.signer.cert.clone(),
         };
         let mut confirms = Vec::new();
@@ -462,7 +429,7 @@ pub fn spawn_consumer(
     mailbox: Arc<Mailbox>,
 ) -> Arc<ConsumerStats> {
     let stats = Arc::new(ConsumerStats::default());
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Delivered>(PREFETCH as usize);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Delivered>(PREFETCH as usize);
     let handle = tokio::runtime::Handle::current();
     let s = stats.clone();
     std::thread::Builder::new()
@@ -488,7 +455,7 @@ pub fn spawn_consumer(
 async fn consume(
     conf: &QueueConf,
     parties: &[u64],
-    tx: &std::sync::mpsc::SyncSender<Delivered>,
+    tx: &tokio::sync::mpsc::Sender<Delivered>,
 ) -> Result<(), String> {
     let conn = Connection::connect(&conf.url, ConnectionProperties::default())
         .await
@@ -519,15 +486,13 @@ async fn consume(
     let mut all = futures_util::stream::select_all(streams);
     while let Some(d) = all.next().await {
         let d = d.map_err(|e| format!("receiving: {e}"))?;
-        let tx = tx.clone();
         let item = Delivered {
             body: d.data,
             acker: d.acker,
         };
-        // The writer thread applies back-pressure; wait for it off the async threads.
-        tokio::task::spawn_blocking(move || tx.send(item))
+        // The writer thread applies back-pressure.
+        tx.send(item)
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|_| "the writer thread stopped".to_string())?;
     }
     Err("the broker closed the consumer".into())
@@ -540,7 +505,7 @@ struct Partial<'a> {
 }
 
 fn write_loop(
-    rx: std::sync::mpsc::Receiver<Delivered>,
+    mut rx: tokio::sync::mpsc::Receiver<Delivered>,
     routes: Routes,
     mailbox: Arc<Mailbox>,
     stats: Arc<ConsumerStats>,
@@ -549,7 +514,7 @@ fn write_loop(
     let mut partial: HashMap<String, Partial<'_>> = HashMap::new();
     let mut finished: HashSet<String> = HashSet::new();
     let mut order: VecDeque<String> = VecDeque::new();
-    while let Ok(d) = rx.recv() {
+    while let Some(d) = rx.blocking_recv() {
         let outcome = receive(
             &d.body,
             &routes,
@@ -698,14 +663,7 @@ mod tests {
             id: "00ff".into(),
             seq,
             last,
-            size: 3,
-            session: k.session.clone(),
-            name: k.name.clone(),
-            tag: k.tag.clone(),
-            src_role: k.src.role.to_string(),
-            src_party_id: k.src.party_id,
-            dst_role: k.dst.role.to_string(),
-            dst_party_id: k.dst.party_id,
+            message: MessageHeader::of(k, 3),
             cert: signer.cert.clone(),
         }
     }

@@ -115,16 +115,10 @@ fn a_bound_secureboost_model_answers_with_the_predict_jobs_scores_plainly_and_un
             ids.len()
         );
         // A batch answers the same.
-        let batch: Vec<Value> = ids
-            .iter()
-            .take(20)
-            .enumerate()
-            .map(|(i, (id, f))| json!({"index": i, "featureData": f, "sendToRemoteFeatureData": {"id": id}}))
-            .collect();
         let r = serve(
             &s,
             "batchInference",
-            json!({"head": {"serviceId": service}, "body": {"batchDataList": batch}}),
+            batch(service, ids.iter().copied().take(20)),
         );
         assert_eq!(r["retcode"], 0, "{r}");
         for (i, item) in r["batchDataList"].as_array().unwrap().iter().enumerate() {
@@ -147,6 +141,15 @@ fn serve(s: &Server, path: &str, body: Value) -> Value {
 
 fn single(service: &str, features: &Map<String, Value>, id: &str) -> Value {
     json!({"head": {"serviceId": service}, "body": {"featureData": features, "sendToRemoteFeatureData": {"id": id}}})
+}
+
+/// A batch request of `rows` (id, features), indexed 0, 1, ...
+fn batch<'a>(service: &str, rows: impl Iterator<Item = &'a (String, Map<String, Value>)>) -> Value {
+    let list: Vec<Value> = rows
+        .enumerate()
+        .map(|(i, (id, f))| json!({"index": i, "featureData": f, "sendToRemoteFeatureData": {"id": id}}))
+        .collect();
+    json!({"head": {"serviceId": service}, "body": {"batchDataList": list}})
 }
 
 #[test]
@@ -186,16 +189,10 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
     );
 
     // A batch: scores by index, equal to the predict job's.
-    let batch: Vec<Value> = rows
-        .iter()
-        .take(100)
-        .enumerate()
-        .map(|(i, (id, f))| json!({"index": i, "featureData": f, "sendToRemoteFeatureData": {"id": id}}))
-        .collect();
     let r = serve(
         &s,
         "batchInference",
-        json!({"head": {"serviceId": "lr-breast"}, "body": {"batchDataList": batch}}),
+        batch("lr-breast", rows.iter().take(100)),
     );
     assert_eq!(r["retcode"], 0, "{r}");
     let list = r["batchDataList"].as_array().unwrap();
@@ -242,12 +239,8 @@ fn a_bound_lr_model_answers_single_and_batch_requests_with_the_predict_jobs_scor
         .unwrap();
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["retcode"], 100, "{r}");
-    let big: Vec<Value> = (0..1001).map(|i| json!({"index": i, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}})).collect();
-    let r = serve(
-        &s,
-        "batchInference",
-        json!({"head": {"serviceId": "lr-breast"}, "body": {"batchDataList": big}}),
-    );
+    let big = batch("lr-breast", std::iter::repeat_n(&rows[0], 1001));
+    let r = serve(&s, "batchInference", big);
     assert_eq!(r["retcode"], 120, "{r}");
     let dup = json!([{"index": 1, "featureData": rows[0].1, "sendToRemoteFeatureData": {"id": rows[0].0}},
                      {"index": 1, "featureData": rows[1].1, "sendToRemoteFeatureData": {"id": rows[1].0}}]);

@@ -24,6 +24,9 @@ use super::predict::{
 use super::tree::{Owner, Tree};
 use crate::predict_output::DataType;
 
+/// Rows of EINI encryptions the guest's obfuscator table is sized for.
+const OBFUSCATED_ROWS: usize = 64;
+
 /// Which party's part this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -166,11 +169,18 @@ impl OnlineTrees {
             .map(|g| g.target.loss.dim())
             .unwrap_or(param.init_score.len().max(1));
         let (offsets, per_row) = set_offsets(&trees);
+        let entries = eini_entries(&trees, dims, param.multi_output);
+        if let Some(keys) = guest.as_ref().and_then(|g| g.keys.as_ref()) {
+            // The obfuscator table, built at load rather than on the first request,
+            // sized for many requests' encryptions.
+            keys.public
+                .prepare_obfuscators(entries.len() * OBFUSCATED_ROWS);
+        }
         Ok(OnlineTrees {
             index: trees.iter().map(Tree::leaf_index).collect(),
             words: trees.iter().map(Tree::words).collect(),
             leaves: trees.iter().map(Tree::leaves).collect(),
-            entries: eini_entries(&trees, dims, param.multi_output),
+            entries,
             offsets,
             per_row,
             dims,
@@ -188,11 +198,6 @@ impl OnlineTrees {
     /// This party's features, by index.
     pub fn features(&self) -> &[String] {
         &self.features
-    }
-
-    /// The number of trees.
-    pub fn trees(&self) -> usize {
-        self.trees.len()
     }
 
     /// Whether the model is served with EINI.
@@ -260,7 +265,6 @@ impl OnlineTrees {
                         keys.public.n(),
                     )
                     .map_err(|e| e.to_string())?;
-                keys.public.prepare_obfuscators(plain.len() * 64);
                 let cts = keys
                     .private
                     .encrypt_raw_batch(&plain)

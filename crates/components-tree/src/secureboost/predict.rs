@@ -343,19 +343,19 @@ pub(crate) fn guest_eini(
     fed.remote("sbt_eini", tag, &start, &hosts[..1])?;
     let n = keys.public.n().clone();
     let mut out = Vec::with_capacity(data.n() * dims);
+    let (offsets, per_row) = set_offsets(trees);
+    let layout = EiniLayout {
+        trees,
+        leaves: &leaves,
+        entries: &entries,
+        offsets: &offsets,
+        multi_output,
+    };
     for (c, first) in (0..data.n()).step_by(EINI_CHUNK).enumerate() {
         let end = (first + EINI_CHUNK).min(data.n());
         let sets = leaf_sets(trees, Owner::Guest, data, first..end);
-        let (offsets, per_row) = set_offsets(trees);
         let mut plain = Vec::with_capacity((end - first) * entries.len());
         for row in sets.chunks(per_row.max(1)) {
-            let layout = EiniLayout {
-                trees,
-                leaves: &leaves,
-                entries: &entries,
-                offsets: &offsets,
-                multi_output,
-            };
             plain.extend(layout.guest_plain(row, lr, init, per_dim_trees, &n)?);
         }
         keys.public.prepare_obfuscators(plain.len());
