@@ -18,7 +18,7 @@ mod sql;
 pub use audit::*;
 pub use database_url::{redact, DatabaseUrl, UrlError, URL_FORMS};
 pub use records::*;
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, SqlStore, MAX_SLOTS, SCHEDULER_LEASE};
 
 /// The store's old name, from when SQLite was its only backend.
 pub type SqliteStore = SqlStore;
@@ -62,6 +62,31 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The metadata store.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
+    // ----- several servers per site
+    /// Takes the lease `name` for `holder` for `ttl_ms` when nobody holds it (never
+    /// held, released, or expired): the new fencing epoch, or `None` when another
+    /// instance holds it.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<i64>>;
+    /// Extends a held lease by `ttl_ms` from now; `false` when it is no longer
+    /// `holder`'s at `epoch` or it expired meanwhile.
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, ttl_ms: i64) -> Result<bool>;
+    /// Ends a held lease now, so another instance takes it without waiting.
+    async fn release_lease(&self, name: &str, holder: &str, epoch: i64) -> Result<()>;
+    /// The lease as stored, with the database's clock.
+    async fn lease_state(&self, name: &str) -> Result<Option<LeaseState>>;
+    /// From now on, job and task updates apply only while the scheduler lease has
+    /// this epoch (0: no fence). A server that lost the lease can no longer write.
+    fn set_fence(&self, epoch: i64);
+    /// Registers a server instance (forgetting instances silent for two minutes);
+    /// its slot.
+    async fn register_instance(&self, instance: &InstanceRecord) -> Result<i64>;
+    /// Marks an instance alive now; `false` when its row is gone.
+    async fn heartbeat_instance(&self, instance_id: &str) -> Result<bool>;
+    /// Every registered instance, and the database's clock (ms).
+    async fn list_instances(&self) -> Result<(Vec<InstanceRecord>, i64)>;
+    /// Removes an instance at its clean shutdown.
+    async fn remove_instance(&self, instance_id: &str) -> Result<()>;
+
     // ----- jobs
     /// Inserts a job row; `AlreadyExists` when the (job, role, party) row exists.
     async fn insert_job(&self, job: &JobRecord) -> Result<()>;

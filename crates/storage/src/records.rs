@@ -423,3 +423,43 @@ pub struct ModelFilter {
     pub parent: Option<bool>,
     pub imported: Option<bool>,
 }
+
+/// One running `fateflow server` process of a site (the instance registry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceRecord {
+    /// Random per process start.
+    pub instance_id: String,
+    /// A small number no other registered instance has (it makes job ids unique).
+    pub slot: i64,
+    /// The machine's host name.
+    pub host: String,
+    /// Where its API listens (`http://host:port`).
+    pub address: String,
+    pub pid: i64,
+    /// The fateflow version.
+    pub version: String,
+    /// Database clock, ms.
+    pub started_at: i64,
+    /// Database clock, ms.
+    pub heartbeat_at: i64,
+}
+
+/// The scheduler lease as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaseState {
+    /// The holding instance ('' before anyone took it).
+    pub holder: String,
+    /// The fencing epoch: one more on every takeover.
+    pub epoch: i64,
+    /// Database clock, ms; in the past once the holder stopped renewing.
+    pub expires_at: i64,
+    /// The database clock when this was read, ms.
+    pub now: i64,
+}
+
+impl LeaseState {
+    /// Whether the holder's lease still runs.
+    pub fn held(&self) -> bool {
+        !self.holder.is_empty() && self.expires_at >= self.now
+    }
+}

@@ -18,7 +18,12 @@ use std::path::Path;
 use std::time::Duration;
 
 mod audit_rows;
+mod cluster;
 mod query;
+
+pub use cluster::{MAX_SLOTS, SCHEDULER_LEASE};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 pub use query::Backend;
 use query::{insert, Cols, Sql};
@@ -40,6 +45,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NO
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The scheduler lease epoch job and task changes must still match (0: none).
+    fence: Arc<AtomicI64>,
 }
 
 impl SqlStore {
@@ -104,7 +111,11 @@ impl SqlStore {
             Backend::MySql => &MYSQL_MIGRATIONS,
         };
         migrations.run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            fence: Arc::default(),
+        })
     }
 
     /// The database behind this store.
@@ -493,6 +504,7 @@ impl SqlStore {
         }
         push_job_key(&mut q, job_id, role, party_id);
         push_job_rule(&mut q, to);
+        self.push_fence(&mut q);
         Ok(q.execute(&self.pool).await? == 1)
     }
 
@@ -512,6 +524,7 @@ impl SqlStore {
         push_task_key(&mut q, k);
         q.push(" AND");
         q.push_in(column, &from);
+        self.push_fence(&mut q);
         Ok(q.execute(&self.pool).await? == 1)
     }
 }
@@ -663,6 +676,42 @@ fn push_job_columns<'a>(q: &mut Sql<'a>, u: &'a JobUpdate) {
 }
 #[async_trait]
 impl MetadataStore for SqlStore {
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<i64>> {
+        self.do_acquire_lease(name, holder, ttl_ms).await
+    }
+
+    async fn renew_lease(&self, name: &str, holder: &str, epoch: i64, ttl_ms: i64) -> Result<bool> {
+        self.do_renew_lease(name, holder, epoch, ttl_ms).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str, epoch: i64) -> Result<()> {
+        self.do_release_lease(name, holder, epoch).await
+    }
+
+    async fn lease_state(&self, name: &str) -> Result<Option<LeaseState>> {
+        self.do_lease_state(name).await
+    }
+
+    fn set_fence(&self, epoch: i64) {
+        self.fence.store(epoch, Ordering::Release);
+    }
+
+    async fn register_instance(&self, instance: &InstanceRecord) -> Result<i64> {
+        self.do_register_instance(instance).await
+    }
+
+    async fn heartbeat_instance(&self, instance_id: &str) -> Result<bool> {
+        self.do_heartbeat_instance(instance_id).await
+    }
+
+    async fn list_instances(&self) -> Result<(Vec<InstanceRecord>, i64)> {
+        self.do_list_instances().await
+    }
+
+    async fn remove_instance(&self, instance_id: &str) -> Result<()> {
+        self.do_remove_instance(instance_id).await
+    }
+
     async fn insert_job(&self, j: &JobRecord) -> Result<()> {
         self.sql(
             "INSERT INTO job (job_id, role, party_id, is_initiator, initiator_role, initiator_party_id, user_id, name, \
@@ -789,6 +838,7 @@ impl MetadataStore for SqlStore {
         push_job_columns(&mut q, u);
         push_job_key(&mut q, &seen.job_id, seen.role, seen.party_id);
         q.push(" AND version = ").push_bind(seen.version);
+        self.push_fence(&mut q);
         Ok(q.execute(&self.pool).await? == 1)
     }
 
@@ -804,6 +854,7 @@ impl MetadataStore for SqlStore {
         q = q.bind(now);
         push_job_columns(&mut q, u);
         push_job_key(&mut q, job_id, role, party_id);
+        self.push_fence(&mut q);
         q.execute(&self.pool).await?;
         Ok(())
     }
@@ -930,6 +981,7 @@ impl MetadataStore for SqlStore {
             qb.push(", engine_conf = ").push_bind(json_text(v));
         }
         push_task_key(&mut qb, k);
+        self.push_fence(&mut qb);
         qb.execute(&self.pool).await?;
         Ok(())
     }

@@ -944,6 +944,179 @@ async fn versions_detect_lost_updates(db: Arc<TestDb>) {
     );
 }
 
+/// The scheduler lease: one holder among racing instances, renewals by the holder
+/// only, a takeover only after it expires or is released, with a new epoch each time.
+async fn the_lease_has_one_holder_and_a_new_epoch_per_takeover(db: Arc<TestDb>) {
+    let pools: Vec<Arc<SqlStore>> = vec![
+        Arc::new(db.store().await),
+        Arc::new(db.store().await),
+        Arc::new(db.store().await),
+    ];
+    let mut racers = Vec::new();
+    for i in 0..9 {
+        let s = pools[i % pools.len()].clone();
+        racers.push(tokio::spawn(async move {
+            s.acquire_lease(SCHEDULER_LEASE, &format!("i{i}"), 60_000)
+                .await
+                .unwrap()
+                .map(|epoch| (i, epoch))
+        }));
+    }
+    let mut winners = Vec::new();
+    for r in racers {
+        winners.extend(r.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let (winner, epoch) = winners[0];
+    assert_eq!(epoch, 1);
+    let holder = format!("i{winner}");
+    let state = pools[1]
+        .lease_state(SCHEDULER_LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state.held() && state.holder == holder, "{state:?}");
+    assert!(pools[2]
+        .renew_lease(SCHEDULER_LEASE, &holder, 1, 60_000)
+        .await
+        .unwrap());
+    assert!(!pools[2]
+        .renew_lease(SCHEDULER_LEASE, "other", 1, 60_000)
+        .await
+        .unwrap());
+    assert!(!pools[2]
+        .renew_lease(SCHEDULER_LEASE, &holder, 2, 60_000)
+        .await
+        .unwrap());
+    // Released: another takes it at once, with the next epoch; the old holder cannot renew.
+    pools[0]
+        .release_lease(SCHEDULER_LEASE, &holder, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        pools[1]
+            .acquire_lease(SCHEDULER_LEASE, "next", 50)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert!(!pools[0]
+        .renew_lease(SCHEDULER_LEASE, &holder, 1, 60_000)
+        .await
+        .unwrap());
+    // Expired (a 50 ms lease): taken over with epoch 3, and the expired holder cannot renew.
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert!(!pools[1]
+        .renew_lease(SCHEDULER_LEASE, "next", 2, 60_000)
+        .await
+        .unwrap());
+    assert_eq!(
+        pools[2]
+            .acquire_lease(SCHEDULER_LEASE, "third", 60_000)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        pools[0]
+            .acquire_lease(SCHEDULER_LEASE, "late", 60_000)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A store fenced at an epoch changes jobs and tasks only while the lease has it.
+async fn a_fenced_store_cannot_write_after_a_takeover(db: Arc<TestDb>) {
+    let old = db.store().await;
+    let new = db.store().await;
+    old.insert_job(&job("j1", Role::Guest, 9999)).await.unwrap();
+    let t = task("j1", "reader_0", 0, Role::Guest, 9999);
+    old.insert_task(&t).await.unwrap();
+    let epoch = old
+        .acquire_lease(SCHEDULER_LEASE, "old", 50)
+        .await
+        .unwrap()
+        .unwrap();
+    old.set_fence(epoch);
+    assert!(old
+        .update_job_status("j1", Role::Guest, 9999, Status::Waiting, 1)
+        .await
+        .unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let next = new
+        .acquire_lease(SCHEDULER_LEASE, "new", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, epoch + 1);
+    // The paused ex-leader wakes up: none of its writes land.
+    assert!(!old
+        .update_job_status("j1", Role::Guest, 9999, Status::Running, 2)
+        .await
+        .unwrap());
+    assert!(!old
+        .update_task_party_status(&t.key(), Status::Running, 2)
+        .await
+        .unwrap());
+    let stale = TaskUpdate {
+        run_pid: Some(42),
+        ..Default::default()
+    };
+    old.update_task(&t.key(), &stale, 2).await.unwrap();
+    let row = new.get_task(&t.key()).await.unwrap().unwrap();
+    assert_eq!((row.party_status, row.run_pid), (Status::Waiting, None));
+    // The new holder, fenced at its epoch, writes.
+    new.set_fence(next);
+    assert!(new
+        .update_job_status("j1", Role::Guest, 9999, Status::Running, 3)
+        .await
+        .unwrap());
+    assert!(new
+        .update_task_party_status(&t.key(), Status::Running, 3)
+        .await
+        .unwrap());
+}
+
+/// Instances register with distinct slots, heartbeat, and are listed and removed.
+async fn instances_register_with_distinct_slots(db: Arc<TestDb>) {
+    let s = Arc::new(db.store().await);
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.register_instance(&InstanceRecord {
+                instance_id: format!("inst-{i}"),
+                slot: 0,
+                host: "h".into(),
+                address: format!("http://127.0.0.1:{}", 9000 + i),
+                pid: i,
+                version: "t".into(),
+                started_at: 0,
+                heartbeat_at: 0,
+            })
+            .await
+            .unwrap()
+        }));
+    }
+    let mut slots = Vec::new();
+    for h in handles {
+        slots.push(h.await.unwrap());
+    }
+    slots.sort();
+    assert_eq!(slots, vec![0, 1, 2, 3, 4, 5]);
+    assert!(s.heartbeat_instance("inst-3").await.unwrap());
+    assert!(!s.heartbeat_instance("nobody").await.unwrap());
+    let (list, now) = s.list_instances().await.unwrap();
+    assert_eq!(list.len(), 6);
+    assert!(
+        list.iter().all(|i| (now - i.heartbeat_at).abs() < 60_000),
+        "{list:?} {now}"
+    );
+    s.remove_instance("inst-0").await.unwrap();
+    assert_eq!(s.list_instances().await.unwrap().0.len(), 5);
+}
+
 on_every_backend!(
     job_round_trip_and_duplicate,
     job_status_follows_the_rules,
@@ -958,4 +1131,7 @@ on_every_backend!(
     concurrent_appends_form_one_chain,
     concurrent_status_changes_have_one_winner,
     versions_detect_lost_updates,
+    the_lease_has_one_holder_and_a_new_epoch_per_takeover,
+    a_fenced_store_cannot_write_after_a_takeover,
+    instances_register_with_distinct_slots,
 );
