@@ -8,9 +8,13 @@ use std::sync::Mutex;
 /// Ids from one generator are strictly increasing as strings of equal length, hence
 /// unique, even when many are made in the same microsecond. The clock is a parameter so
 /// that the generator stays pure; the server passes the wall clock.
+///
+/// Several servers of one site each set a distinct tag (their two-digit instance slot),
+/// written between the timestamp and the counter, so their ids never collide.
 #[derive(Debug, Default)]
 pub struct JobIdGenerator {
     last: Mutex<(String, u32)>,
+    tag: std::sync::OnceLock<String>,
 }
 
 /// The largest counter FATE appends (0…99999).
@@ -20,6 +24,11 @@ impl JobIdGenerator {
     /// A new generator.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the instance tag (once): ids become `timestamp`, `tag`, counter.
+    pub fn set_tag(&self, tag: String) {
+        let _ = self.tag.set(tag);
     }
 
     /// The next id for a clock reading formatted as `YYYYmmddHHMMSSffffff`.
@@ -39,7 +48,26 @@ impl JobIdGenerator {
         } else {
             *counter += 1;
         }
-        format!("{ts}{counter}")
+        let tag = self.tag.get().map(String::as_str).unwrap_or("");
+        format!("{ts}{tag}{counter}")
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn tagged_generators_never_collide() {
+        let (a, b) = (JobIdGenerator::new(), JobIdGenerator::new());
+        a.set_tag("00".into());
+        b.set_tag("01".into());
+        let ts = "20261207070000123456";
+        let ids: std::collections::BTreeSet<String> = (0..50)
+            .flat_map(|_| [a.next_id(ts), b.next_id(ts)])
+            .collect();
+        assert_eq!(ids.len(), 100);
+        assert_eq!(a.next_id(ts), format!("{ts}0050"));
     }
 }
 

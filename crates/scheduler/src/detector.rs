@@ -19,6 +19,9 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        if !controller.leading() {
+            continue;
+        }
         if let Err(e) = detect_once(store.as_ref(), &controller, &scheduler).await {
             tracing::error!(error = %e, "detector round failed");
         }

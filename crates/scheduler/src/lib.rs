@@ -19,6 +19,7 @@
 //! - [`upload`]: a finished upload recorded as FATE's one-component `local` job.
 
 pub mod clock;
+pub mod cluster;
 pub mod controller;
 pub mod detector;
 mod error;

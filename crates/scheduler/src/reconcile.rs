@@ -63,11 +63,14 @@ pub async fn run(
         .min(config.initiator_check)
         .div_f64(5.0)
         .clamp(Duration::from_millis(500), Duration::from_secs(5));
-    let mut r = Reconciler::new(store, controller, partner, config);
+    let mut r = Reconciler::new(store, controller.clone(), partner, config);
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if !controller.leading() {
+            continue;
+        }
         if let Err(e) = r.round(now_ms()).await {
             tracing::error!(error = %e, "reconciling jobs initiated by other sites failed");
         }

@@ -209,6 +209,22 @@ pub struct ServerOptions {
         default_value = "fateflow:features:"
     )]
     pub serving_feature_redis_prefix: String,
+    /// This server is one of several sharing one `--database` (PostgreSQL or MySQL)
+    /// and one `--data-dir` (a shared directory): every one answers the API; the one
+    /// holding the scheduler lease in the database schedules and runs tasks, and
+    /// another takes over within 15 s when it dies.
+    #[arg(long, env = "FATEFLOW_CLUSTER")]
+    pub cluster: bool,
+    /// With `--cluster`: the API address the other servers forward stops and reruns
+    /// to (`http://HOST:PORT`). Default: `--listen`'s address (the host name when it
+    /// listens on every interface).
+    #[arg(long, env = "FATEFLOW_ADVERTISE", value_name = "URL")]
+    pub advertise: Option<String>,
+    /// With `--cluster`: how long the scheduler lease holds without a renewal
+    /// (seconds). The holder renews it every second and stops scheduling 2 s before
+    /// it could expire; a dead holder is replaced this long after its last renewal.
+    #[arg(long, env = "FATEFLOW_LEASE_SECONDS", default_value_t = 14.0)]
+    pub lease_seconds: f64,
 }
 
 /// A URL that may hold a password: kept as given, printed only without it.
@@ -271,6 +287,9 @@ impl ServerOptions {
             serving_feature_url: None,
             serving_feature_redis: None,
             serving_feature_redis_prefix: "fateflow:features:".into(),
+            cluster: false,
+            advertise: None,
+            lease_seconds: 14.0,
         }
     }
 }

@@ -26,13 +26,40 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The lock file a running server holds.
 pub const LOCK_FILE: &str = "server.lock";
 
-/// An exclusive lock on a data dir, released when dropped or when the process ends.
+/// A lock on a data dir (exclusive, or shared by the servers of a cluster), released when dropped or when the process ends.
 #[derive(Debug)]
 pub struct DataDirLock {
     _file: File,
 }
 
-/// Takes the data dir's lock, or says which process holds it.
+/// Takes the data dir's lock shared with the other `--cluster` servers: a server
+/// without `--cluster` and `fateflow gc` are refused while one runs.
+pub fn lock_data_dir_shared(dir: &Path) -> anyhow::Result<DataDirLock> {
+    use rustix::fs::{flock, FlockOperation};
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match flock(&file, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => Ok(DataDirLock { _file: file }),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "data dir {} is in use by a fateflow server without --cluster, or by fateflow gc (pid {}); servers share a data dir only when every one runs with --cluster",
+                dir.display(),
+                holder.trim()
+            );
+        }
+        Err(e) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// Takes the data dir's lock for one server alone (or for `fateflow gc`), or says
+/// which process holds it.
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     use rustix::fs::{flock, FlockOperation};
     let path = dir.join(LOCK_FILE);

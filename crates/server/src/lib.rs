@@ -3,6 +3,7 @@
 pub mod api;
 pub mod board;
 pub mod cli;
+pub mod cluster;
 mod demo;
 pub mod federation;
 pub mod gc;

@@ -28,6 +28,8 @@ pub struct Site {
     gateway: Option<JoinHandle<()>>,
     /// Held while the site runs: `fateflow gc` and a second server refuse the dir.
     _lock: crate::gc::DataDirLock,
+    /// The lease loop of a `--cluster` server.
+    cluster: Option<crate::cluster::Running>,
     /// The shared state, for in-process callers (demo, tests).
     pub state: AppState,
 }
@@ -74,7 +76,11 @@ impl Site {
         let auth = Auth::from_options(&opts)?;
         crate::owner_only_umask();
         owner_only_dir(&opts.data_dir)?;
-        let lock = crate::gc::lock_data_dir(&opts.data_dir)?;
+        let lock = if opts.cluster {
+            crate::gc::lock_data_dir_shared(&opts.data_dir)?
+        } else {
+            crate::gc::lock_data_dir(&opts.data_dir)?
+        };
         let data_dir = opts
             .data_dir
             .canonicalize()
@@ -92,7 +98,13 @@ impl Site {
         let tables = Arc::new(
             fateflow_tables::LocalTableStore::open(&data_dir).context("opening the table store")?,
         );
-        let _ = tables.sweep_tmp(Duration::from_secs(0));
+        // Alone, whatever is staged belongs to a dead writer; in a cluster, another
+        // server may be writing it.
+        let _ = tables.sweep_tmp(if opts.cluster {
+            STALE_STAGING
+        } else {
+            Duration::from_secs(0)
+        });
         sweep_stale_uploads(&data_dir.join("tmp"), STALE_UPLOAD);
         // A site runs for months: what killed writers leave in the staging area goes
         // while it runs, not only at the next start.
@@ -146,10 +158,16 @@ impl Site {
             .register_engines()
             .await
             .context("registering resources")?;
-        let recovered = controller
-            .recover()
-            .await
-            .map_err(|r| anyhow::anyhow!(r.message))?;
+        // In a cluster, the tasks other servers run are theirs: the lease's next holder
+        // recovers what a dead one left.
+        let recovered = if opts.cluster {
+            0
+        } else {
+            controller
+                .recover()
+                .await
+                .map_err(|r| anyhow::anyhow!(r.message))?
+        };
         if recovered > 0 {
             tracing::warn!(
                 recovered,
@@ -202,6 +220,12 @@ impl Site {
             .with_context(|| format!("binding {}", opts.listen))?;
         let addr = listener.local_addr()?;
         controller.set_server_address(format!("http://{}", loopback_of(addr)));
+        let (gate, cluster) = if opts.cluster {
+            let c = crate::cluster::start(&opts, addr, &store, &controller, &scheduler).await?;
+            (c.gate.clone(), Some(c))
+        } else {
+            (fateflow_scheduler::cluster::LeaderGate::standalone(), None)
+        };
 
         tokio::spawn(scheduler.clone().run(
             events_rx,
@@ -279,11 +303,17 @@ impl Site {
             listen: addr,
             permissions: permissions.clone(),
             serving: serving.clone(),
+            gate,
+            http: reqwest::Client::new(),
         };
         let mailbox = Arc::new(fateflow_federation::Mailbox::new(
             fateflow_federation::MailboxConfig {
                 memory_limit: 256 << 20,
-                spill_dir: data_dir_for_mailbox.join("mailbox"),
+                // Each server of a cluster clears its own spill dir at start.
+                spill_dir: match &cluster {
+                    Some(c) => data_dir_for_mailbox.join("mailbox").join(&c.instance_id),
+                    None => data_dir_for_mailbox.join("mailbox"),
+                },
                 ttl: Duration::from_secs(2 * 3600),
                 max_message: fateflow_federation::MAX_MESSAGE_BYTES,
             },
@@ -363,6 +393,7 @@ impl Site {
             server,
             gateway: gateway_task,
             _lock: lock,
+            cluster,
             state,
         })
     }
@@ -387,6 +418,18 @@ impl Site {
             _ = tokio::signal::ctrl_c() => "interrupt",
             _ = term.recv() => "SIGTERM",
         };
+        if let Some(c) = self.cluster.take() {
+            tracing::info!(
+                signal = name,
+                "shutting down one server of the cluster: the others go on; its tasks are killed and the next lease holder retries them"
+            );
+            self.server.abort();
+            if let Some(g) = &self.gateway {
+                g.abort();
+            }
+            c.stop(&self.state).await;
+            return Ok(());
+        }
         tracing::info!(
             signal = name,
             "shutting down: no new requests; running jobs and tasks are stopped"

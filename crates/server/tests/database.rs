@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Scratch, Server};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -48,57 +48,6 @@ fn bad_or_unreachable_database_urls_are_refused_without_the_password() {
     );
     let text = refused("mysql://ff:s3cret@127.0.0.1:1/ff");
     assert!(text.contains("reachable MySQL database"), "{text}");
-}
-
-/// A database of its own on the server `FATEFLOW_TEST_*` names, dropped at the end.
-struct Scratch {
-    admin: String,
-    name: String,
-    postgres: bool,
-}
-
-impl Scratch {
-    fn create(var: &str, product: &str) -> Option<Scratch> {
-        let Ok(admin) = std::env::var(var) else {
-            println!("skipped: set {var} to run on {product}");
-            return None;
-        };
-        let name = format!("fateflow_server_test_{}", std::process::id());
-        let s = Scratch {
-            postgres: admin.starts_with("postgres"),
-            admin,
-            name,
-        };
-        s.admin(&format!("CREATE DATABASE {}", s.name));
-        Some(s)
-    }
-
-    fn url(&self) -> String {
-        let (scheme, rest) = self.admin.split_once("://").unwrap();
-        let host = rest.split(['/', '?']).next().unwrap();
-        format!("{scheme}://{host}/{}", self.name)
-    }
-
-    fn admin(&self, sql: &str) {
-        use sqlx::Connection;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            sqlx::any::install_default_drivers();
-            let mut c = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-            let _ = c.close().await;
-        });
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let force = if self.postgres { " WITH (FORCE)" } else { "" };
-        self.admin(&format!("DROP DATABASE IF EXISTS {}{force}", self.name));
-    }
 }
 
 fn job_runs_on(var: &str, product: &str) {

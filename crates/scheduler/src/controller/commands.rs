@@ -336,6 +336,14 @@ impl PartyController {
         if task.party_status != Status::Waiting {
             return Ok(json!({"started": false, "party_status": task.party_status}));
         }
+        // Of several servers, only the scheduler lease's holder runs tasks: its
+        // successor knows to retry them if it dies.
+        if !self.leading() {
+            return Err(Refusal::new(
+                500,
+                "this server of the site does not hold the scheduler lease, so it starts no task; the holder does (GET /v1/cluster/status)",
+            ));
+        }
         // A copy that ended (reconciled, timed out) launches nothing, whoever asks.
         self.refuse_start_of_ended(job_id, party).await?;
         let need_run = task
@@ -408,10 +416,16 @@ impl PartyController {
                 pid: None,
             },
         );
-        // Running first, so a fast task's own reports find the row in `running`.
-        self.store
+        // Running first, so a fast task's own reports find the row in `running`. A
+        // refusal here is the fence: this server lost the lease meanwhile.
+        if !self
+            .store
             .update_task_party_status(&key, Status::Running, now)
-            .await?;
+            .await?
+        {
+            lock(&self.live).remove(&key);
+            return Ok(json!({"started": false, "party_status": "unchanged"}));
+        }
         self.store
             .update_task(
                 &key,

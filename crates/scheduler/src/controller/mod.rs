@@ -167,6 +167,8 @@ pub struct PartyController {
     resources: tokio::sync::Mutex<()>,
     /// Tasks started although their job's share at their party had no room left.
     beyond_share: AtomicU64,
+    /// Whether this server holds the scheduler lease (absent: alone, always).
+    gate: OnceLock<Arc<crate::cluster::LeaderGate>>,
 }
 
 /// Cores and memory a party must hold for a job.
@@ -206,7 +208,18 @@ impl PartyController {
             parsed: ParsedJobs::new(catalog),
             resources: tokio::sync::Mutex::new(()),
             beyond_share: AtomicU64::new(0),
+            gate: OnceLock::new(),
         }
+    }
+
+    /// Shares the scheduler lease's gate (once, at start-up of a clustered server).
+    pub fn set_gate(&self, gate: Arc<crate::cluster::LeaderGate>) {
+        let _ = self.gate.set(gate);
+    }
+
+    /// Whether this server runs the scheduler, detector and tasks now.
+    pub fn leading(&self) -> bool {
+        self.gate.get().is_none_or(|g| g.is_leading())
     }
 
     /// Sets the HTTP address task processes report to (known once the server bound).

@@ -54,6 +54,11 @@ impl PartyController {
             key.role,
             key.party_id,
         ));
+        // A server that lost the scheduler lease leaves its tasks' rows to the holder,
+        // which fails them and retries them.
+        if !self.leading() {
+            return Ok(());
+        }
         let Some(task) = self.store.get_task(&key).await? else {
             return Ok(());
         };
@@ -153,6 +158,75 @@ impl PartyController {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// After a takeover of the scheduler lease: every task of this site's parties still
+    /// running was started by the previous holder, whose reports can no longer arrive.
+    /// Each is killed if its process still runs on this machine, failed with `reason`
+    /// (an external error), and its component gets one more automatic retry at every
+    /// party, so the job goes on without spending the user's `auto_retries`.
+    pub async fn recover_after_takeover(&self, reason: &str) -> Result<usize, Refusal> {
+        let (tasks, _) = self
+            .store
+            .query_tasks(&TaskFilter {
+                party_statuses: vec![Status::Running],
+                run_on_this_party: Some(true),
+                ..Default::default()
+            })
+            .await?;
+        let mut n = 0;
+        let mut bumped = std::collections::BTreeSet::new();
+        for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
+            if lock(&self.live).contains_key(&t.key()) {
+                continue;
+            }
+            if let Some(pid) = t.run_pid {
+                if self.launcher.is_alive(pid, &t.task_id) {
+                    let _ = self.launcher.kill(pid, &t.task_id).await;
+                }
+            }
+            self.fail_task_as(&t.key(), reason, Some(ErrorKind::External))
+                .await?;
+            n += 1;
+            if bumped.insert((t.job_id.clone(), t.component_name.clone(), t.task_version)) {
+                let (rows, _) = self
+                    .store
+                    .query_tasks(&TaskFilter {
+                        job_id: Some(t.job_id.clone()),
+                        component_name: Some(t.component_name.clone()),
+                        task_version: Some(t.task_version),
+                        ..Default::default()
+                    })
+                    .await?;
+                for r in rows {
+                    let more = TaskUpdate {
+                        auto_retries: Some(r.auto_retries.saturating_add(1)),
+                        ..Default::default()
+                    };
+                    self.store.update_task(&r.key(), &more, now_ms()).await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Kills every task process this server launched that still runs, writing nothing
+    /// (a server that lost the scheduler lease; the holder fails and retries them).
+    pub async fn kill_all_launched(&self) -> usize {
+        let launched: Vec<(TaskKey, i64)> = lock(&self.live)
+            .iter_mut()
+            .filter_map(|(k, t)| {
+                t.token = None;
+                t.pid.map(|p| (k.clone(), p))
+            })
+            .collect();
+        let mut killed = 0;
+        for (key, pid) in launched {
+            if matches!(self.launcher.kill(pid, &key.task_id).await, Ok(true)) {
+                killed += 1;
+            }
+        }
+        killed
     }
 
     /// Ends the task's token and kills its launched process group if it still runs.

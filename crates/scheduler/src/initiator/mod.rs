@@ -58,6 +58,24 @@ pub enum SubmitError {
     },
 }
 
+/// Answers a stop or rerun that reached a server without the scheduler lease.
+fn refuse_not_leading(ev: Event) {
+    const WHY: &str = "is not running on this server: another server of the site holds the scheduler lease; send the request there (GET /v1/cluster/status)";
+    match ev {
+        Event::Stop {
+            reply: Some(tx), ..
+        } => {
+            let _ = tx.send(Err(Error::Stopped(WHY)));
+        }
+        Event::Rerun {
+            reply: Some(tx), ..
+        } => {
+            let _ = tx.send(Err(Error::Stopped(WHY)));
+        }
+        _ => {}
+    }
+}
+
 /// The initiator's scheduler.
 pub struct Scheduler {
     pub(crate) store: Arc<dyn MetadataStore>,
@@ -89,6 +107,11 @@ impl Scheduler {
         self.ids.next_id(&job_timestamp())
     }
 
+    /// Makes this server's job ids distinct from the other servers' of the site.
+    pub fn set_id_tag(&self, slot: i64) {
+        self.ids.set_tag(format!("{:02}", slot.clamp(0, 99)));
+    }
+
     /// The job id generator (deploy and load make ids too).
     pub(crate) fn ids(&self) -> &JobIdGenerator {
         &self.ids
@@ -113,6 +136,14 @@ impl Scheduler {
             let mut batch = vec![first];
             while let Ok(ev) = rx.try_recv() {
                 batch.push(ev);
+            }
+            // Of several servers, only the scheduler lease's holder runs rounds; the
+            // API forwards stops and reruns to it.
+            if !self.controller.leading() {
+                for ev in batch {
+                    refuse_not_leading(ev);
+                }
+                continue;
             }
             let mut to_schedule = BTreeSet::new();
             let mut all = false;

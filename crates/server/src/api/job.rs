@@ -7,7 +7,7 @@ use super::{
 };
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use fateflow_api_types::requests::{self, JobRerun, JobStop, JobSubmit, Paging};
@@ -242,8 +242,11 @@ async fn initiated_here(s: &AppState, job_id: &str) -> Result<fateflow_storage::
     })
 }
 
-async fn stop(State(s): State<AppState>, body: Bytes) -> Response {
-    let body = body_object(&body);
+async fn stop(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
+    if let Some(r) = super::cluster::forward(&s, "/job/stop", &headers, &raw).await {
+        return r;
+    }
+    let body = body_object(&raw);
     respond(
         async {
             require(&body, &["job_id"])?;
@@ -289,8 +292,11 @@ async fn stop(State(s): State<AppState>, body: Bytes) -> Response {
     )
 }
 
-async fn rerun(State(s): State<AppState>, body: Bytes) -> Response {
-    let body = body_object(&body);
+async fn rerun(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
+    if let Some(r) = super::cluster::forward(&s, "/job/rerun", &headers, &raw).await {
+        return r;
+    }
+    let body = body_object(&raw);
     respond(
         async {
             require(&body, &["job_id"])?;

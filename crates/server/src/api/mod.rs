@@ -10,6 +10,7 @@
 //! routes that stream a file.
 
 mod auth;
+mod cluster;
 mod data;
 mod dicts;
 mod info;
@@ -67,6 +68,10 @@ pub struct AppState {
     pub permissions: Arc<fateflow_scheduler::permission::PermissionGate>,
     /// Online inference.
     pub serving: Arc<crate::serving::Serving>,
+    /// Whether this server holds the scheduler lease (always, alone).
+    pub gate: Arc<fateflow_scheduler::cluster::LeaderGate>,
+    /// Forwards requests to the lease holder.
+    pub http: reqwest::Client,
 }
 
 /// Largest JSON (or form) body of a client route.
@@ -91,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tracking::routes())
         .merge(info::routes())
         .merge(permission::routes())
+        .merge(cluster::routes())
         .merge(crate::serving::client_routes())
         .layer(axum::middleware::from_fn(guard))
         .layer(axum::middleware::from_fn_with_state(
@@ -105,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(API_PREFIX, client.merge(worker))
         .merge(serving)
+        .merge(cluster::public_routes())
         .route("/v1/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)

@@ -285,3 +285,78 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     }
     w.finish().unwrap().into_inner()
 }
+
+/// Numbers the scratch databases of one test process.
+static NEXT_SCRATCH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A database of its own on the server `FATEFLOW_TEST_*` names, dropped at the end.
+pub struct Scratch {
+    admin: String,
+    name: String,
+    postgres: bool,
+}
+
+impl Scratch {
+    pub fn create(var: &str, product: &str) -> Option<Scratch> {
+        let Ok(admin) = std::env::var(var) else {
+            println!("skipped: set {var} to run on {product}");
+            return None;
+        };
+        let name = format!(
+            "fateflow_server_test_{}_{}",
+            std::process::id(),
+            NEXT_SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let s = Scratch {
+            postgres: admin.starts_with("postgres"),
+            admin,
+            name,
+        };
+        s.admin(&format!("CREATE DATABASE {}", s.name));
+        Some(s)
+    }
+
+    pub fn url(&self) -> String {
+        let (scheme, rest) = self.admin.split_once("://").unwrap();
+        let host = rest.split(['/', '?']).next().unwrap();
+        format!("{scheme}://{host}/{}", self.name)
+    }
+
+    /// The first column of the first row of `sql` on the scratch database, as a number.
+    pub fn count(&self, sql: &str) -> i64 {
+        use sqlx::{Connection, Row};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut c = sqlx::AnyConnection::connect(&self.url()).await.unwrap();
+            let row = sqlx::query(sql).fetch_one(&mut c).await.unwrap();
+            let n: i64 = row.try_get(0).unwrap();
+            let _ = c.close().await;
+            n
+        })
+    }
+
+    pub fn admin(&self, sql: &str) {
+        use sqlx::Connection;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut c = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            let _ = c.close().await;
+        });
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let force = if self.postgres { " WITH (FORCE)" } else { "" };
+        self.admin(&format!("DROP DATABASE IF EXISTS {}{force}", self.name));
+    }
+}
