@@ -50,6 +50,8 @@ pub struct LeaderGate {
     instance_id: String,
     clustered: bool,
     leading: AtomicBool,
+    /// Until when the last renewal lets this server act as the holder (clustered).
+    valid_until: Mutex<Option<Instant>>,
     epoch: AtomicI64,
     leader: Mutex<Option<LeaderInfo>>,
 }
@@ -72,6 +74,7 @@ impl LeaderGate {
             instance_id: String::new(),
             clustered: false,
             leading: AtomicBool::new(true),
+            valid_until: Mutex::new(None),
             epoch: AtomicI64::new(0),
             leader: Mutex::new(None),
         })
@@ -83,14 +86,24 @@ impl LeaderGate {
             instance_id,
             clustered: true,
             leading: AtomicBool::new(false),
+            valid_until: Mutex::new(None),
             epoch: AtomicI64::new(0),
             leader: Mutex::new(None),
         })
     }
 
-    /// Whether this server runs the scheduler now.
+    /// Whether this server runs the scheduler now: it took the lease and its last
+    /// renewal still covers this instant (a server paused past its lease stops acting
+    /// as the holder the moment it wakes, before its loop notices).
     pub fn is_leading(&self) -> bool {
-        self.leading.load(Ordering::Acquire)
+        if !self.leading.load(Ordering::Acquire) {
+            return false;
+        }
+        !self.clustered || lock(&self.valid_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    fn renewed(&self, sent: Instant, times: &LeaseTimes) {
+        *lock(&self.valid_until) = Some(sent + times.ttl.saturating_sub(times.margin));
     }
 
     /// Whether several servers share the site.
@@ -114,10 +127,7 @@ impl LeaderGate {
 
     /// The holder as last seen (None: standalone, or no holder yet).
     pub fn leader(&self) -> Option<LeaderInfo> {
-        self.leader
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.leader).clone()
     }
 
     /// Where a request that needs the scheduler goes: `None` when this server
@@ -135,7 +145,7 @@ impl LeaderGate {
     }
 
     fn set_leader(&self, info: Option<LeaderInfo>) {
-        *self.leader.lock().unwrap_or_else(|e| e.into_inner()) = info;
+        *lock(&self.leader) = info;
     }
 }
 
@@ -199,7 +209,7 @@ impl Cluster {
                 }
                 Err(e) => tracing::warn!(error = %e, "instance heartbeat failed"),
             }
-            if self.gate.is_leading() {
+            if self.gate.leading.load(Ordering::Acquire) {
                 let epoch = self.gate.epoch.load(Ordering::Acquire);
                 let mut sent = Instant::now();
                 let ttl = ms(self.times.ttl);
@@ -212,7 +222,10 @@ impl Cluster {
                         bounded(self.store.renew_lease(SCHEDULER_LEASE, &id, epoch, ttl)).await;
                 }
                 match renewed {
-                    Ok(true) => renewed_at = sent,
+                    Ok(true) => {
+                        renewed_at = sent;
+                        self.gate.renewed(sent, &self.times);
+                    }
                     Ok(false) => {
                         self.step_down("another server holds the scheduler lease now")
                             .await;
@@ -245,6 +258,7 @@ impl Cluster {
                         {
                             Ok(Some(epoch)) => {
                                 renewed_at = sent;
+                                self.gate.renewed(sent, &self.times);
                                 self.take_over(epoch, before).await;
                             }
                             Ok(None) => {}
@@ -257,7 +271,7 @@ impl Cluster {
                 }
             }
         }
-        if self.gate.is_leading() {
+        if self.gate.leading.load(Ordering::Acquire) {
             let epoch = self.gate.epoch.load(Ordering::Acquire);
             self.gate.leading.store(false, Ordering::Release);
             let _ = bounded(self.store.release_lease(SCHEDULER_LEASE, &id, epoch)).await;
@@ -353,6 +367,10 @@ impl Cluster {
         let killed = self.controller.kill_all_launched().await;
         tracing::error!(reason = why, tasks_killed = killed, "stopped scheduling: this server no longer holds the scheduler lease; the next holder retries its tasks");
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn ms(d: Duration) -> i64 {

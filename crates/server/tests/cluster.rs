@@ -235,6 +235,161 @@ fn killing_the_lease_holder_twice_on_mysql() {
     kill_test("FATEFLOW_TEST_MYSQL", "MySQL");
 }
 
+fn signal(s: &Server, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &s.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// The holder is paused (SIGSTOP) past its lease while jobs run: another server takes
+/// over and retries its tasks; woken up (SIGCONT), the ex-holder no longer acts as the
+/// holder, its late writes are fenced off, and every job still succeeds.
+fn pause_test(var: &str, product: &str) {
+    let Some(db) = Scratch::create(var, product) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_cluster(dir.path(), &db.url(), 2);
+    let mut alive = vec![true; 2];
+    let (leader, _) = wait_leader(&servers, &alive, Duration::from_secs(30));
+    let other = 1 - leader;
+    servers[other].upload_breast();
+    let (dsl, conf) = example("psi_ecdh");
+    let jobs: Vec<String> = (0..6)
+        .map(|_| servers[other].submit(dsl.clone(), conf.clone()))
+        .collect();
+    servers[other].wait_tasks(&jobs[0], Duration::from_secs(120), |t| {
+        t.iter().any(|t| t["party_status"] == "running")
+    });
+    signal(&servers[leader], "-STOP");
+    alive[leader] = false;
+    let (next, took) = wait_leader(&servers, &alive, Duration::from_secs(30));
+    assert_eq!(next, other);
+    println!("{product}: holder paused; the other server took over after {took:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&servers[leader], "-CONT");
+    alive[leader] = true;
+    // At no moment after waking does the ex-holder act as the holder.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(4) {
+        assert!(!says_leading(&servers[leader]), "the woken ex-holder leads");
+        assert!(says_leading(&servers[other]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for j in &jobs {
+        let row = servers[other].wait_end(j, Duration::from_secs(300));
+        assert_eq!(row["f_status"], "success", "{row}");
+    }
+    let overlaps = db.count(
+        "SELECT COUNT(*) FROM task a JOIN task b ON a.job_id = b.job_id \
+         AND a.component_name = b.component_name AND a.role = b.role \
+         AND a.party_id = b.party_id AND a.task_version < b.task_version \
+         WHERE a.start_time IS NOT NULL AND b.start_time IS NOT NULL \
+         AND (a.end_time IS NULL OR a.end_time > b.start_time)",
+    );
+    assert_eq!(overlaps, 0, "task versions overlapped in time");
+    let st = status(&servers[other]).unwrap();
+    assert_eq!(st["epoch"], 2, "{st}");
+}
+
+#[test]
+fn a_paused_holder_is_fenced_off_on_postgres() {
+    pause_test("FATEFLOW_TEST_POSTGRES", "PostgreSQL");
+}
+
+#[test]
+fn a_paused_holder_is_fenced_off_on_mysql() {
+    pause_test("FATEFLOW_TEST_MYSQL", "MySQL");
+}
+
+/// Sends an upload to `s` over a raw connection: the headers and the first `send` bytes
+/// of the body (all of it when `send` is `None`).
+fn partial_upload(s: &Server, file: &std::path::Path, table: &str, send: Option<usize>) -> TcpStream {
+    let (route, content_type, body) = common::upload_request(
+        file,
+        json!({"namespace": "cut", "table_name": table, "drop": 1}),
+    );
+    let addr = s.base.trim_start_matches("http://").trim_end_matches("/v1");
+    let mut c = TcpStream::connect(addr).unwrap();
+    write!(
+        c,
+        "POST /v1/{route} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let n = send.unwrap_or(body.len()).min(body.len());
+    c.write_all(&body[..n]).unwrap();
+    c.flush().unwrap();
+    c
+}
+
+/// A server killed mid-upload (while the body arrives, and while the table is
+/// written) leaves no part of the table visible to the other servers.
+fn upload_kill_test(var: &str, product: &str) {
+    let Some(db) = Scratch::create(var, product) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = start_cluster(dir.path(), &db.url(), 2);
+    // 300,000 rows × 20 columns (about 40 MB).
+    let csv = dir.path().join("big.csv");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+        write!(w, "id").unwrap();
+        for c in 0..20 {
+            write!(w, ",x{c}").unwrap();
+        }
+        writeln!(w).unwrap();
+        for r in 0..300_000u64 {
+            write!(w, "{r}").unwrap();
+            for c in 0..20u64 {
+                write!(w, ",{}.{:03}", (r * 7 + c) % 1000, (r + c) % 997).unwrap();
+            }
+            writeln!(w).unwrap();
+        }
+    }
+    let rows = 300_000;
+    let info = |s: &Server, table: &str| {
+        s.post(
+            "table/table_info",
+            json!({"namespace": "cut", "table_name": table}),
+        )
+    };
+    // Cut while the body arrives.
+    let _c = partial_upload(&servers[1], &csv, "half_body", Some(20 << 20));
+    std::thread::sleep(Duration::from_millis(500));
+    servers[1].kill9();
+    let r = info(&servers[0], "half_body");
+    println!("{product}: table cut mid-body: {r}");
+    assert_eq!(r["data"]["exist"], 0, "{r}");
+    assert!(!dir.path().join("tables/cut/half_body").exists());
+    // Cut while the table is written: the whole table or nothing.
+    let mut servers2 = start_cluster(dir.path(), &db.url(), 1);
+    let writer = servers2.pop().unwrap();
+    servers.push(writer);
+    let _c = partial_upload(&servers[2], &csv, "mid_write", None);
+    std::thread::sleep(Duration::from_millis(700));
+    servers[2].kill9();
+    let r = info(&servers[0], "mid_write");
+    println!("{product}: table cut mid-write: {r}");
+    assert_eq!(r["retcode"], 0, "{r}");
+    assert!(
+        r["data"]["exist"] == 0 || r["data"]["count"] == rows,
+        "a half table is visible: {r}"
+    );
+    // The survivor takes a new upload of the same name.
+    let r = servers[0].upload(&csv, "cut", "mid_write", true);
+    assert_eq!(r["data"]["count"], rows, "{r}");
+}
+
+#[test]
+fn a_server_killed_mid_upload_leaves_no_half_table_on_postgres() {
+    upload_kill_test("FATEFLOW_TEST_POSTGRES", "PostgreSQL");
+}
+
 /// A TCP proxy to the database that can stop forwarding (an outage).
 struct Outage {
     port: u16,

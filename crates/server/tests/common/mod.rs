@@ -97,39 +97,11 @@ impl Server {
 
     /// Uploads with extra conf fields over the defaults (head 1, partition 4).
     pub fn upload_with(&self, file: &Path, extra: Value) -> Value {
-        let mut conf = json!({"file": file, "head": 1, "partition": 4});
-        for (k, v) in extra.as_object().unwrap() {
-            conf[k] = v.clone();
-        }
-        let query: String = conf
-            .to_string()
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z'
-                | b'a'..=b'z'
-                | b'0'..=b'9'
-                | b'-'
-                | b'.'
-                | b'_'
-                | b'~'
-                | b':'
-                | b',' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let content = std::fs::read(file).unwrap();
-        let boundary = "fateflowtestboundary";
-        let mut body = Vec::new();
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n", file.file_name().unwrap().to_string_lossy()).as_bytes());
-        body.extend_from_slice(&content);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let (route, content_type, body) = upload_request(file, extra);
         let resp = self
             .client
-            .post(format!("{}/data/upload?{query}", self.base))
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .post(format!("{}/{route}", self.base))
+            .header("Content-Type", content_type)
             .body(body)
             .send()
             .unwrap();
@@ -359,4 +331,41 @@ impl Drop for Scratch {
         let force = if self.postgres { " WITH (FORCE)" } else { "" };
         self.admin(&format!("DROP DATABASE IF EXISTS {}{force}", self.name));
     }
+}
+
+/// An upload as fate-client sends it: the route with the conf in its query string
+/// (defaults head 1, partition 4, overlaid with `extra`), the content type, and the
+/// multipart body carrying `file`.
+pub fn upload_request(file: &Path, extra: Value) -> (String, String, Vec<u8>) {
+    let mut conf = json!({"file": file, "head": 1, "partition": 4});
+    for (k, v) in extra.as_object().unwrap() {
+        conf[k] = v.clone();
+    }
+    let query: String = conf
+        .to_string()
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b':'
+            | b',' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let content = std::fs::read(file).unwrap();
+    let boundary = "fateflowtestboundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n", file.file_name().unwrap().to_string_lossy()).as_bytes());
+    body.extend_from_slice(&content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (
+        format!("data/upload?{query}"),
+        format!("multipart/form-data; boundary={boundary}"),
+        body,
+    )
 }
