@@ -307,7 +307,12 @@ fn a_paused_holder_is_fenced_off_on_mysql() {
 
 /// Sends an upload to `s` over a raw connection: the headers and the first `send` bytes
 /// of the body (all of it when `send` is `None`).
-fn partial_upload(s: &Server, file: &std::path::Path, table: &str, send: Option<usize>) -> TcpStream {
+fn partial_upload(
+    s: &Server,
+    file: &std::path::Path,
+    table: &str,
+    send: Option<usize>,
+) -> TcpStream {
     let (route, content_type, body) = common::upload_request(
         file,
         json!({"namespace": "cut", "table_name": table, "drop": 1}),
@@ -388,6 +393,100 @@ fn upload_kill_test(var: &str, product: &str) {
 #[test]
 fn a_server_killed_mid_upload_leaves_no_half_table_on_postgres() {
     upload_kill_test("FATEFLOW_TEST_POSTGRES", "PostgreSQL");
+}
+
+/// 200 jobs submitted at once, spread over three servers: all accepted with distinct
+/// ids, none lost; while they run, no party ever runs more tasks than its cores allow
+/// (a query over the task table); then every unfinished one is stopped through a
+/// server that may not hold the lease, and each ends.
+fn two_hundred_jobs(var: &str, product: &str) {
+    let Some(db) = Scratch::create(var, product) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers: Vec<Server> = (0..3)
+        .map(|_| {
+            Server::start(
+                dir.path(),
+                &[],
+                &["--cluster", "--database", &db.url(), "--cores", "4"],
+            )
+        })
+        .collect();
+    let alive = vec![true; 3];
+    wait_leader(&servers, &alive, Duration::from_secs(30));
+    servers[0].upload_breast();
+    let (dsl, conf) = example("reader_transform");
+    let t0 = Instant::now();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|w| {
+                let (servers, dsl, conf) = (&servers, &dsl, &conf);
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| servers[(w + i) % 3].submit(dsl.clone(), conf.clone()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let submit_time = t0.elapsed();
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 200, "distinct job ids");
+    let rows = db
+        .count("SELECT COUNT(DISTINCT job_id) FROM job WHERE is_initiator = 1 AND role = 'guest'");
+    assert_eq!(rows, 200, "every accepted job is stored");
+    std::thread::sleep(Duration::from_secs(30));
+    // At each task start, the tasks running at that party (each holds 2 of 4 cores).
+    let most = db.count(
+        "SELECT COALESCE(MAX(c), 0) FROM (SELECT a.job_id, a.task_id, a.role, a.party_id, COUNT(*) AS c \
+         FROM task a JOIN task b ON a.party_id = b.party_id AND a.role = b.role \
+         AND b.start_time <= a.start_time AND (b.end_time IS NULL OR b.end_time > a.start_time) \
+         WHERE a.start_time IS NOT NULL AND b.start_time IS NOT NULL \
+         AND a.party_status <> 'pass' AND b.party_status <> 'pass' \
+         GROUP BY a.job_id, a.task_id, a.role, a.party_id) t",
+    );
+    assert!(
+        most <= 2,
+        "{most} tasks of 2 cores ran at once on a party of 4 cores"
+    );
+    let done = db.count(
+        "SELECT COUNT(*) FROM job WHERE is_initiator = 1 AND role = 'guest' AND status = 'success'",
+    );
+    // Stop what is left through every server (two of them forward to the holder).
+    for (i, j) in ids.iter().enumerate() {
+        let r = servers[i % 3].post("job/stop", json!({"job_id": j}));
+        assert_eq!(r["retcode"], 0, "{r}");
+    }
+    for j in &ids {
+        let row = servers[0].wait_end(j, Duration::from_secs(120));
+        let s = row["f_status"].as_str().unwrap();
+        assert!(s == "success" || s == "canceled", "{j}: {row}");
+    }
+    let unfinished =
+        db.count("SELECT COUNT(*) FROM job WHERE status NOT IN ('success', 'canceled')");
+    assert_eq!(unfinished, 0);
+    let negative = db.count(
+        "SELECT COUNT(*) FROM engine_registry WHERE remaining_cores <> cores OR remaining_memory <> memory",
+    );
+    assert_eq!(negative, 0, "every job's resources came back");
+    println!(
+        "{product}: 200 jobs accepted in {submit_time:?} by 3 servers; {done} succeeded in 30 s, the rest stopped; at most {most} tasks at once per party"
+    );
+}
+
+#[test]
+fn two_hundred_jobs_at_once_on_postgres() {
+    two_hundred_jobs("FATEFLOW_TEST_POSTGRES", "PostgreSQL");
+}
+
+#[test]
+fn two_hundred_jobs_at_once_on_mysql() {
+    two_hundred_jobs("FATEFLOW_TEST_MYSQL", "MySQL");
 }
 
 /// A TCP proxy to the database that can stop forwarding (an outage).

@@ -187,8 +187,9 @@ impl Scheduler {
                     Err(e) => tracing::error!(error = %e, "listing unfinished jobs failed"),
                 }
             }
+            let mut queue_ran = false;
             for job_id in to_schedule {
-                if let Err(e) = self.schedule(&job_id).await {
+                if let Err(e) = self.schedule_in_batch(&job_id, &mut queue_ran).await {
                     tracing::error!(job_id = %job_id, error = %e, "scheduling round failed");
                 }
             }

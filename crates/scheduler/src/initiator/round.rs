@@ -6,13 +6,26 @@ use super::*;
 impl Scheduler {
     /// One scheduling round for a job this site initiated.
     pub async fn schedule(&self, job_id: &str) -> Result<(), Error> {
+        self.schedule_in_batch(job_id, &mut false).await
+    }
+
+    /// A round for `job_id` within a batch of rounds: the waiting queue (every waiting
+    /// job, in FIFO order) runs once per batch, however many waiting jobs it holds.
+    pub(super) async fn schedule_in_batch(
+        &self,
+        job_id: &str,
+        queue_ran: &mut bool,
+    ) -> Result<(), Error> {
         let Some(job) = self.initiator_row(job_id).await? else {
             // A job initiated by another site: its scheduler needs our task changes.
             self.partner.report_to_initiator(job_id).await;
             return Ok(());
         };
         match job.status {
-            Status::Waiting => self.schedule_waiting_queue().await,
+            Status::Waiting if !*queue_ran => {
+                *queue_ran = true;
+                self.schedule_waiting_queue().await
+            }
             Status::Running => self.schedule_running(&job).await,
             _ => Ok(()),
         }
