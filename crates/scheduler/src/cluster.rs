@@ -376,3 +376,46 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_standalone_gate_always_leads_and_never_forwards() {
+        let g = LeaderGate::standalone();
+        assert!(g.is_leading());
+        assert!(g.forward_to().is_none());
+    }
+
+    #[test]
+    fn a_clustered_gate_leads_only_while_its_last_renewal_covers_the_moment() {
+        let times = LeaseTimes {
+            ttl: Duration::from_millis(300),
+            beat: Duration::from_millis(50),
+            margin: Duration::from_millis(100),
+        };
+        let g = LeaderGate::clustered("a".into());
+        assert!(!g.is_leading());
+        assert!(
+            matches!(g.forward_to(), Some(Err(_))),
+            "no holder known yet"
+        );
+        g.leading.store(true, Ordering::Release);
+        assert!(!g.is_leading(), "taken but never renewed");
+        g.renewed(Instant::now(), &times);
+        g.epoch.store(4, Ordering::Release);
+        assert!(g.is_leading());
+        assert_eq!(g.epoch(), 4);
+        std::thread::sleep(Duration::from_millis(250));
+        // Paused past ttl − margin: no longer the holder, before any loop noticed.
+        assert!(!g.is_leading());
+        assert_eq!(g.epoch(), 0);
+        g.set_leader(Some(LeaderInfo {
+            instance_id: "b".into(),
+            address: Some("http://10.0.0.2:9380".into()),
+            epoch: 5,
+        }));
+        assert_eq!(g.forward_to(), Some(Ok("http://10.0.0.2:9380".to_string())));
+    }
+}

@@ -253,6 +253,7 @@ impl Site {
             }
             tokio::spawn(retention(
                 store.clone(),
+                controller.clone(),
                 tables.clone(),
                 crate::gc::GcOptions {
                     data_dir: data_dir.clone(),
@@ -541,15 +542,20 @@ impl Site {
     }
 }
 
-/// `--retention-days`: removes old finished jobs at start-up and every hour.
+/// `--retention-days`: removes old finished jobs at start-up and every hour (in a
+/// cluster, on the scheduler lease's holder only).
 async fn retention(
     store: Arc<dyn MetadataStore>,
+    controller: Arc<PartyController>,
     tables: Arc<fateflow_tables::LocalTableStore>,
     opts: crate::gc::GcOptions,
 ) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
+        if !controller.leading() {
+            continue;
+        }
         match crate::gc::remove_old_jobs(store.as_ref(), &tables, &opts).await {
             Ok(r) if !r.jobs.is_empty() => tracing::info!(
                 jobs = r.jobs.len(),

@@ -148,6 +148,8 @@ pub trait MetadataStore: Send + Sync {
     async fn get_task(&self, key: &TaskKey) -> Result<Option<TaskRecord>>;
     /// Task rows matching a filter, and the total count before paging.
     async fn query_tasks(&self, filter: &TaskFilter) -> Result<(Vec<TaskRecord>, u64)>;
+    /// Only a task row's `party_status` (the worker routes check it on every call).
+    async fn task_party_status(&self, key: &TaskKey) -> Result<Option<Status>>;
     /// Moves the federated `status` of a task row, following the task rules.
     async fn update_task_status(&self, key: &TaskKey, to: Status, now: i64) -> Result<bool>;
     /// Moves the `party_status` of a task row, following the task rules.

@@ -915,6 +915,14 @@ impl MetadataStore for SqlStore {
         row.as_ref().map(task_from_row).transpose()
     }
 
+    async fn task_party_status(&self, k: &TaskKey) -> Result<Option<Status>> {
+        let mut q = self.sql("SELECT party_status FROM task");
+        push_task_key(&mut q, k);
+        let row = q.fetch_optional(&self.pool).await?;
+        row.map(|r| parse_status("task", &r.text("party_status")?))
+            .transpose()
+    }
+
     async fn query_tasks(&self, f: &TaskFilter) -> Result<(Vec<TaskRecord>, u64)> {
         let mut qb = self.sql("SELECT t.* FROM task t");
         push_task_where(&mut qb, f);

@@ -134,20 +134,36 @@ impl PartyController {
     /// The task's row must still say `running`; otherwise its token is done.
     pub(super) async fn check_still_running(&self, key: &TaskKey) -> Result<(), TokenError> {
         let who = describe_task(key);
-        let row = self
+        if !self.leading() {
+            return Err(TokenError::Refused(format!(
+                "task {who}: this server no longer holds the scheduler lease; the holder runs the task again"
+            )));
+        }
+        let trusted = lock(&self.live)
+            .get(key)
+            .and_then(|t| t.running_seen)
+            .is_some_and(|at| at.elapsed() < RUNNING_TRUSTED);
+        if trusted {
+            return Ok(());
+        }
+        let status = self
             .store
-            .get_task(key)
+            .task_party_status(key)
             .await
             .map_err(|e| TokenError::Refused(format!("reading task {who}: {e}")))?;
-        match row {
-            Some(t) if t.party_status == Status::Running => Ok(()),
-            Some(t) => {
+        match status {
+            Some(Status::Running) => {
+                if let Some(live) = lock(&self.live).get_mut(key) {
+                    live.running_seen = Some(Instant::now());
+                }
+                Ok(())
+            }
+            Some(s) => {
                 if let Some(live) = lock(&self.live).get_mut(key) {
                     live.token = None;
                 }
                 Err(TokenError::Refused(format!(
-                    "task {who} is {}; its token acted only while it ran",
-                    t.party_status
+                    "task {who} is {s}; its token acted only while it ran"
                 )))
             }
             None => Err(TokenError::Refused(format!(

@@ -414,6 +414,7 @@ impl PartyController {
                 component: task.component_name.clone(),
                 token: Some(spec.token.clone()),
                 pid: None,
+                running_seen: None,
             },
         );
         // Running first, so a fast task's own reports find the row in `running`. A

@@ -44,7 +44,13 @@ struct LiveTask {
     token: Option<TaskToken>,
     /// The launched process (its group has the same id).
     pid: Option<i64>,
+    /// When its row was last read as `running` (worker calls in a burst read it once).
+    running_seen: Option<Instant>,
 }
+
+/// How long a task row read as `running` is trusted for the task's next calls. Every
+/// end of a task through this server also takes its token at once.
+const RUNNING_TRUSTED: std::time::Duration = std::time::Duration::from_millis(500);
 
 type LiveTasks = Arc<Mutex<HashMap<TaskKey, LiveTask>>>;
 

@@ -418,7 +418,10 @@ impl Serving {
         let state = json!({"loaded": loaded, "bindings": bindings});
         let write_file = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.state_dir)?;
-            let tmp = self.state_dir.join("state.json.tmp");
+            // Per process: the servers of a cluster share the dir.
+            let tmp = self
+                .state_dir
+                .join(format!("state.json.{}.tmp", std::process::id()));
             std::fs::write(&tmp, serde_json::to_vec_pretty(&state).unwrap_or_default())?;
             std::fs::rename(&tmp, self.state_dir.join("state.json"))
         };

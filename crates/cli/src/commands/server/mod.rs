@@ -17,6 +17,9 @@ pub enum Command {
     /// Check the site gateway's connectivity and certificates with every party in
     /// its routes (POST /v1/gateway/health); fails when any party fails.
     Health,
+    /// The site's servers and which one holds the scheduler lease (POST
+    /// /v1/cluster/status; a server without `--cluster` says so).
+    Cluster,
 }
 
 /// Runs a `server` verb.
@@ -28,6 +31,12 @@ pub fn run(command: Command, ctx: &Context) -> Result<Exit> {
             let envelope = ctx
                 .client()?
                 .post("gateway/health", &serde_json::json!({}))?;
+            crate::commands::print_envelope(&envelope)
+        }
+        Command::Cluster => {
+            let envelope = ctx
+                .client()?
+                .post("cluster/status", &serde_json::json!({}))?;
             crate::commands::print_envelope(&envelope)
         }
     }

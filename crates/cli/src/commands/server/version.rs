@@ -37,5 +37,6 @@ mod tests {
         assert!(try_parse_args(["flow", "server", "version", "--module", "FATEFlow"]).is_ok());
         assert!(try_parse_args(["flow", "server", "versions"]).is_ok());
         assert!(try_parse_args(["flow", "server", "health"]).is_ok());
+        assert!(try_parse_args(["flow", "server", "cluster"]).is_ok());
     }
 }
