@@ -212,6 +212,11 @@ try {
   const none = await page.locator('[data-testid="bindings"] tbody').textContent();
   check(none.includes("No service id is bound"), `the serving page says nothing is bound yet: ${none}`);
 
+  await page.goto(`${base}/#/cluster`);
+  await page.waitForSelector("#c-lease p", { timeout: 15000 });
+  const alone = await page.locator("#c-lease").textContent();
+  check(alone.includes("runs the site alone"), `the servers page says this server is alone: ${alone}`);
+
   check(violations.length === 0, `no Content Security Policy violations: ${violations.join(" | ")}`);
 } finally {
   await browser.close();

@@ -466,6 +466,13 @@ impl Handler for GatewayService {
         &self,
         req: tonic::Request<tonic::Streaming<PushChunk>>,
     ) -> Result<tonic::Response<PushReply>, RpcStatus> {
+        // Of several servers, only the scheduler lease's holder runs tasks, so only its
+        // mailbox is read: another one refuses rather than keep a message nobody takes.
+        if !self.controller.leading() {
+            return Err(RpcStatus::unavailable(
+                "this server of the site does not hold the scheduler lease, so no task here reads federation messages; route the gateway to the holder (GET /v1/cluster/leader answers 200 there)",
+            ));
+        }
         let peer = req.extensions().get::<PeerInfo>().cloned();
         let mut stream = req.into_inner();
         let first = stream

@@ -564,6 +564,30 @@ async function servingView() {
   every(5000, refresh);
 }
 
+// ---------------------------------------------------------------- the site's servers
+async function clusterView() {
+  const main = $("#main");
+  main.innerHTML = `<h1>Servers</h1><div id="c-lease" class="card"></div><div id="c-list"></div>`;
+  async function refresh() {
+    const r = await api("cluster/status", {});
+    const d = r.data;
+    if (!d) { $("#c-lease").innerHTML = `<span class="muted">${esc(r.retmsg)}</span>`; return; }
+    if (!d.clustered) {
+      $("#c-lease").innerHTML = `<p class="muted">This server runs the site alone. Start several with <code>--cluster</code> on one PostgreSQL or MySQL database and one shared data dir to survive the loss of one.</p>`;
+      $("#c-list").innerHTML = "";
+      return;
+    }
+    const l = d.lease;
+    $("#c-lease").innerHTML = l && l.expires_in_ms >= 0
+      ? `Scheduler lease: <b data-testid="holder">${esc(l.holder)}</b>, epoch ${esc(l.epoch)}, expires in ${fmtDur(Math.max(0, l.expires_in_ms))} unless its holder renews it (every second). This page is served by ${esc(d.instance_id)}${d.leading ? " (the holder)" : ""}.`
+      : `<span class="badge s-failed">No server holds the scheduler lease</span> <span class="muted">a server takes it within seconds once the last holder's lease expires</span>`;
+    $("#c-list").innerHTML = `<table data-testid="servers"><thead><tr><th>Slot</th><th>Instance</th><th>Address</th><th>Host / pid</th><th>Version</th><th>Heartbeat</th><th></th></tr></thead><tbody>
+      ${d.instances.map((i) => `<tr><td>${esc(i.slot)}</td><td>${esc(i.instance_id)}</td><td>${esc(i.address)}</td><td>${esc(i.host)} / ${esc(i.pid)}</td><td>${esc(i.version)}</td>
+        <td><span class="badge s-${i.alive ? "success" : "failed"}">${i.alive ? "alive" : "silent"}</span> ${fmtDur(i.heartbeat_age_ms)} ago</td><td>${i.leader ? `<span class="badge s-running">schedules</span>` : ""}</td></tr>`).join("")}</tbody></table>`;
+  }
+  every(3000, refresh);
+}
+
 // ---------------------------------------------------------------- routing
 async function route() {
   stopTimers();
@@ -574,6 +598,7 @@ async function route() {
   if (h.startsWith("#/models")) return modelsView();
   if (h.startsWith("#/audit")) return auditView();
   if (h.startsWith("#/serving")) return servingView();
+  if (h.startsWith("#/cluster")) return clusterView();
   return jobsView();
 }
 window.addEventListener("hashchange", route);
