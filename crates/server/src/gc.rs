@@ -35,32 +35,16 @@ pub struct DataDirLock {
 /// Takes the data dir's lock shared with the other `--cluster` servers: a server
 /// without `--cluster` and `fateflow gc` are refused while one runs.
 pub fn lock_data_dir_shared(dir: &Path) -> anyhow::Result<DataDirLock> {
-    use rustix::fs::{flock, FlockOperation};
-    let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match flock(&file, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => Ok(DataDirLock { _file: file }),
-        Err(rustix::io::Errno::WOULDBLOCK) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            bail!(
-                "data dir {} is in use by a fateflow server without --cluster, or by fateflow gc (pid {}); servers share a data dir only when every one runs with --cluster",
-                dir.display(),
-                holder.trim()
-            );
-        }
-        Err(e) => Err(e).with_context(|| format!("locking {}", path.display())),
-    }
+    take_lock(dir, true)
 }
 
 /// Takes the data dir's lock for one server alone (or for `fateflow gc`), or says
 /// which process holds it.
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
+    take_lock(dir, false)
+}
+
+fn take_lock(dir: &Path, shared: bool) -> anyhow::Result<DataDirLock> {
     use rustix::fs::{flock, FlockOperation};
     let path = dir.join(LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
@@ -70,21 +54,35 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
         .write(true)
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+    let op = if shared {
+        FlockOperation::NonBlockingLockShared
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
+    match flock(&file, op) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            if shared {
+                bail!(
+                    "data dir {} is in use by a fateflow server without --cluster, or by fateflow gc (pid {holder}); servers share a data dir only when every one runs with --cluster",
+                    dir.display()
+                );
+            }
             bail!(
-                "data dir {} is in use by a running fateflow server (pid {})",
-                dir.display(),
-                holder.trim()
+                "data dir {} is in use by a running fateflow server (pid {holder})",
+                dir.display()
             );
         }
         Err(e) => return Err(e).with_context(|| format!("locking {}", path.display())),
     }
-    file.set_len(0)
-        .and_then(|()| write!(file, "{}", std::process::id()))
-        .with_context(|| format!("writing {}", path.display()))?;
+    // The pid of the one holder; shared holders leave the file alone.
+    if !shared {
+        file.set_len(0)
+            .and_then(|()| write!(file, "{}", std::process::id()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(DataDirLock { _file: file })
 }
 

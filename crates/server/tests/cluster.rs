@@ -22,6 +22,13 @@ use std::time::{Duration, Instant};
 /// The lease in these tests: a dead holder must be replaced within 15 s.
 const LEASE_SECONDS: &str = "10";
 const JOBS: usize = 20;
+/// Pairs of versions of one task at one party that ran at the same time.
+const OVERLAPPING_VERSIONS: &str =
+    "SELECT COUNT(*) FROM task a JOIN task b ON a.job_id = b.job_id \
+     AND a.component_name = b.component_name AND a.role = b.role \
+     AND a.party_id = b.party_id AND a.task_version < b.task_version \
+     WHERE a.start_time IS NOT NULL AND b.start_time IS NOT NULL \
+     AND (a.end_time IS NULL OR a.end_time > b.start_time)";
 
 fn start_cluster(dir: &std::path::Path, url: &str, n: usize) -> Vec<Server> {
     (0..n)
@@ -206,13 +213,7 @@ fn kill_test(var: &str, product: &str) {
     assert_eq!(outcome.values().sum::<usize>(), JOBS);
 
     // No task ran twice at once: the versions of one task at one party never overlap.
-    let overlaps = db.count(
-        "SELECT COUNT(*) FROM task a JOIN task b ON a.job_id = b.job_id \
-         AND a.component_name = b.component_name AND a.role = b.role \
-         AND a.party_id = b.party_id AND a.task_version < b.task_version \
-         WHERE a.start_time IS NOT NULL AND b.start_time IS NOT NULL \
-         AND (a.end_time IS NULL OR a.end_time > b.start_time)",
-    );
+    let overlaps = db.count(OVERLAPPING_VERSIONS);
     assert_eq!(overlaps, 0, "task versions overlapped in time");
     let retried = db.count("SELECT COUNT(*) FROM task WHERE task_version > 0");
     println!("{product}: {retried} task rows are retries");
@@ -289,13 +290,7 @@ fn pause_test(var: &str, product: &str) {
         let row = servers[other].wait_end(j, Duration::from_secs(300));
         assert_eq!(row["f_status"], "success", "{row}");
     }
-    let overlaps = db.count(
-        "SELECT COUNT(*) FROM task a JOIN task b ON a.job_id = b.job_id \
-         AND a.component_name = b.component_name AND a.role = b.role \
-         AND a.party_id = b.party_id AND a.task_version < b.task_version \
-         WHERE a.start_time IS NOT NULL AND b.start_time IS NOT NULL \
-         AND (a.end_time IS NULL OR a.end_time > b.start_time)",
-    );
+    let overlaps = db.count(OVERLAPPING_VERSIONS);
     assert_eq!(overlaps, 0, "task versions overlapped in time");
     let st = status(&servers[other]).unwrap();
     assert_eq!(st["epoch"], 2, "{st}");

@@ -296,34 +296,35 @@ impl Scratch {
 
     /// The first column of the first row of `sql` on the scratch database, as a number.
     pub fn count(&self, sql: &str) -> i64 {
-        use sqlx::{Connection, Row};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            sqlx::any::install_default_drivers();
-            let mut c = sqlx::AnyConnection::connect(&self.url()).await.unwrap();
-            let row = sqlx::query(sql).fetch_one(&mut c).await.unwrap();
-            let n: i64 = row.try_get(0).unwrap();
-            let _ = c.close().await;
-            n
-        })
+        on_database(&self.url(), sql, true)
     }
 
     pub fn admin(&self, sql: &str) {
-        use sqlx::Connection;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            sqlx::any::install_default_drivers();
-            let mut c = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-            let _ = c.close().await;
-        });
+        on_database(&self.admin, sql, false);
     }
+}
+
+/// Runs `sql` on a fresh connection to `url`: with `count`, the first column of its
+/// first row (a number), else 0.
+fn on_database(url: &str, sql: &str, count: bool) -> i64 {
+    use sqlx::{Connection, Row};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        let n = if count {
+            let row = sqlx::query(sql).fetch_one(&mut c).await.unwrap();
+            row.try_get::<i64, _>(0).unwrap()
+        } else {
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            0
+        };
+        let _ = c.close().await;
+        n
+    })
 }
 
 impl Drop for Scratch {
