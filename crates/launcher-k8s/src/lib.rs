@@ -23,7 +23,8 @@ use fateflow_scheduler::{LaunchError, Launched, ProcessExit, TaskHandle, TaskLau
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::Api;
+pub use kube::Client;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -43,9 +44,11 @@ pub struct K8sConfig {
     /// The URL task pods report to, instead of the server's loopback address: this
     /// server's own address on the pod network (its task tokens live in its memory).
     pub server_url: String,
-    /// The PersistentVolumeClaim holding the data dir, mounted in task pods at the
-    /// data dir's path.
+    /// The PersistentVolumeClaim holding the data dir.
     pub data_claim: String,
+    /// Where the claim is mounted in the server, and so in task pods: the data dir
+    /// or one of its parents (`None`: the data dir itself).
+    pub data_mount: Option<PathBuf>,
     /// The site's name in the `fateflow/site` label, which this server's watch selects.
     pub site: String,
     /// The user and group tasks run as (the server's own, since the data dir is
@@ -133,6 +136,14 @@ impl KubernetesLauncher {
 
     /// Writes the spec the pod reads, with the server URL it reports to.
     fn write_spec(&self, spec: &TaskSpec) -> Result<PathBuf, LaunchError> {
+        let mount = self.config.data_mount.as_ref().unwrap_or(&spec.data_dir);
+        if !spec.data_dir.starts_with(mount) {
+            return Err(LaunchError(format!(
+                "the data dir {} is not under the data claim's mount {}; a pod would not see it",
+                spec.data_dir.display(),
+                mount.display()
+            )));
+        }
         if !spec.log_dir.starts_with(&spec.data_dir) {
             return Err(LaunchError(format!(
                 "the task's log dir {} is outside the data dir {}; a pod sees only the data dir",
@@ -155,6 +166,16 @@ impl KubernetesLauncher {
         std::fs::write(&path, body).map_err(|e| io("writing the task spec", &path, e))?;
         Ok(path)
     }
+}
+
+/// A client configured from the environment: the pod's service account inside a
+/// cluster, else `KUBECONFIG` (or `~/.kube/config`).
+pub async fn client_from_env() -> Result<Client, LaunchError> {
+    Client::try_default().await.map_err(|e| {
+        LaunchError(format!(
+            "no Kubernetes client configuration: expected an in-cluster service account or a KUBECONFIG ({e})"
+        ))
+    })
 }
 
 /// An API error in words: the status code, reason and message for an API refusal.

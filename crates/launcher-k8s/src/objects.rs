@@ -83,10 +83,11 @@ pub fn job(spec: &TaskSpec, spec_path: &Path, cfg: &K8sConfig) -> Result<Job, La
     let wid = worker_id(spec);
     let name = job_name(&wid);
     let (labels, annotations) = labels_and_annotations(spec, &cfg.site);
-    let data_dir = spec.data_dir.to_str().ok_or_else(|| {
+    let mount = cfg.data_mount.as_ref().unwrap_or(&spec.data_dir);
+    let mount = mount.to_str().ok_or_else(|| {
         LaunchError(format!(
-            "the data dir {} is not UTF-8; a pod cannot mount it",
-            spec.data_dir.display()
+            "the data mount {} is not UTF-8; a pod cannot mount it",
+            mount.display()
         ))
     })?;
     let spec_file = spec_path.to_str().ok_or_else(|| {
@@ -108,7 +109,7 @@ pub fn job(spec: &TaskSpec, spec_path: &Path, cfg: &K8sConfig) -> Result<Job, La
         ],
         "resources": resources(spec),
         "volumeMounts": [
-            {"name": "data", "mountPath": data_dir},
+            {"name": "data", "mountPath": mount},
             {"name": "scratch", "mountPath": SCRATCH},
         ],
     });

@@ -129,6 +129,7 @@ fn config() -> K8sConfig {
         image_pull_policy: Some("IfNotPresent".into()),
         server_url: "http://10.244.0.5:9380".into(),
         data_claim: "fateflow-data".into(),
+        data_mount: None,
         site: "site-a".into(),
         run_as: Some((1000, 1000)),
         ttl_after_finished_s: 3600,
@@ -581,4 +582,38 @@ fn an_empty_or_malformed_config_is_refused_naming_the_field() {
             "{err}"
         );
     });
+}
+
+#[tokio::test]
+async fn the_claim_is_mounted_where_the_server_mounts_it() {
+    let api = FakeApi::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/apis/batch/v1/namespaces/fateflow/jobs") => answer(201, "job_create.json"),
+        ("POST", "/api/v1/namespaces/fateflow/secrets") => answer(201, "secret_create.json"),
+        ("PATCH", _) => answer(200, "job_resumed.json"),
+        _ => answer(404, "status_404.json"),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config();
+    c.data_mount = Some(dir.path().to_path_buf());
+    let l = KubernetesLauncher::new(api.client(), c).unwrap();
+    l.launch(&spec(&dir.path().join("fateflow"))).await.unwrap();
+    let job = api.seen()[0].json();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+        json!(dir.path())
+    );
+
+    // A data dir outside the mount is refused before any call.
+    let mut c = config();
+    c.data_mount = Some(dir.path().join("mnt"));
+    let l = KubernetesLauncher::new(api.client(), c).unwrap();
+    let before = api.seen().len();
+    let err = l
+        .launch(&spec(&dir.path().join("fateflow")))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not under the data claim's mount"), "{err}");
+    assert_eq!(api.seen().len(), before);
 }
