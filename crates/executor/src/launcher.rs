@@ -1,7 +1,8 @@
 //! Task processes on this machine.
 
 use async_trait::async_trait;
-use fateflow_scheduler::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
+use fateflow_scheduler::launcher::worker_id;
+use fateflow_scheduler::{LaunchError, Launched, ProcessExit, TaskHandle, TaskLauncher, TaskSpec};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::sync::mpsc::UnboundedSender;
@@ -109,17 +110,18 @@ impl TaskLauncher for LocalLauncher {
         });
         tracing::info!(task_id = %spec.task_id, role = %spec.role, party_id = spec.party_id, pid, "task process started");
         Ok(Launched {
-            pid,
+            pid: Some(pid),
             cmd: cmdline,
-            worker_id: format!(
-                "{}_{}_{}_{}",
-                spec.task_id, spec.task_version, spec.role, spec.party_id
-            ),
+            worker_id: worker_id(spec),
         })
     }
 
-    async fn kill(&self, pid: i64, task_id: &str) -> Result<bool, LaunchError> {
-        if !self.is_alive(pid, task_id) {
+    async fn kill(&self, task: &TaskHandle) -> Result<bool, LaunchError> {
+        // Only a process of this machine, and only while it still runs the task.
+        let (Some(pid), task_id) = (task.pid, task.task_id.as_str()) else {
+            return Ok(false);
+        };
+        if !process_runs_task(pid, task_id) {
             return Ok(false);
         }
         let Some(p) = i32::try_from(pid)
@@ -140,8 +142,9 @@ impl TaskLauncher for LocalLauncher {
         }
     }
 
-    fn is_alive(&self, pid: i64, task_id: &str) -> bool {
-        process_runs_task(pid, task_id)
+    async fn is_alive(&self, task: &TaskHandle) -> bool {
+        task.pid
+            .is_some_and(|pid| process_runs_task(pid, &task.task_id))
     }
 }
 
@@ -154,4 +157,41 @@ pub fn process_runs_task(pid: i64, task_id: &str) -> bool {
     // A zombie has an empty command line.
     let cmdline = String::from_utf8_lossy(&raw);
     !cmdline.is_empty() && cmdline.contains(task_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(task_id: &str, pid: Option<i64>) -> TaskHandle {
+        TaskHandle {
+            task_id: task_id.into(),
+            worker_id: Some(format!("{task_id}_0_guest_9999")),
+            pid,
+        }
+    }
+
+    #[tokio::test]
+    async fn kills_only_a_live_process_whose_command_line_names_the_task() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let launcher = LocalLauncher::new(PathBuf::from("unused"), tx);
+        let mut child = tokio::process::Command::new("sleep")
+            .arg("30.25")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id().map(i64::from);
+        // Another task's handle with this pid (a reused pid): left alone.
+        assert!(!launcher.is_alive(&handle("other_task", pid)).await);
+        assert!(!launcher.kill(&handle("other_task", pid)).await.unwrap());
+        // No pid (a launch elsewhere): nothing to do here.
+        assert!(!launcher.is_alive(&handle("30.25", None)).await);
+        assert!(!launcher.kill(&handle("30.25", None)).await.unwrap());
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        // Its own handle: alive, then killed.
+        assert!(launcher.is_alive(&handle("30.25", pid)).await);
+        assert!(launcher.kill(&handle("30.25", pid)).await.unwrap());
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), None, "ended by a signal");
+    }
 }

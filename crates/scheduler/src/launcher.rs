@@ -1,6 +1,6 @@
-//! How a party runs a task: the launcher trait (a local OS process today, a pod
-//! later). The spec handed to the task process is a wire type of `fateflow-api-types`,
-//! re-exported here.
+//! How a party runs a task: the launcher trait (a local OS process, or a Kubernetes
+//! Job in `fateflow-launcher-k8s`). The spec handed to the task process is a wire
+//! type of `fateflow-api-types`, re-exported here.
 
 use async_trait::async_trait;
 use fateflow_domain::{PartyId, Role};
@@ -24,15 +24,48 @@ impl GenerateToken for TaskToken {
     }
 }
 
-/// A launched task process.
+/// A launched task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launched {
-    /// OS process id.
-    pub pid: i64,
+    /// OS process id, when the task runs as a process of this machine.
+    pub pid: Option<i64>,
     /// The command line, for the record.
     pub cmd: String,
-    /// A unique id of this launch.
+    /// A unique id of this launch ([`worker_id`]); stored in the task row.
     pub worker_id: String,
+}
+
+impl Launched {
+    /// The handle that finds this launch again.
+    pub fn handle(&self, task_id: &str) -> TaskHandle {
+        TaskHandle {
+            task_id: task_id.to_string(),
+            worker_id: Some(self.worker_id.clone()),
+            pid: self.pid,
+        }
+    }
+}
+
+/// What a launcher needs to find a launched task again, from this server or another
+/// one sharing the site: its pid on the launching machine (local processes), its
+/// worker id (a pod's name derives from it), and its task id (which a local process's
+/// command line must name, so a reused pid is never killed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskHandle {
+    /// Task id.
+    pub task_id: String,
+    /// The launch's unique id, as stored in the task row.
+    pub worker_id: Option<String>,
+    /// OS process id, for launches that are local processes.
+    pub pid: Option<i64>,
+}
+
+/// The unique id of one launch of a task: `<task_id>_<version>_<role>_<party_id>`.
+pub fn worker_id(spec: &TaskSpec) -> String {
+    format!(
+        "{}_{}_{}_{}",
+        spec.task_id, spec.task_version, spec.role, spec.party_id
+    )
 }
 
 /// Why a launch or kill failed.
@@ -40,16 +73,15 @@ pub struct Launched {
 #[error("{0}")]
 pub struct LaunchError(pub String);
 
-/// Starts and stops task processes.
+/// Starts and stops tasks (local processes, or pods).
 #[async_trait]
 pub trait TaskLauncher: Send + Sync {
     /// Starts the task; its exit is reported through the launcher's exit channel.
     async fn launch(&self, spec: &TaskSpec) -> Result<Launched, LaunchError>;
-    /// Kills the task's process (and its process group) if it still runs. `task_id`
-    /// guards against a reused pid.
-    async fn kill(&self, pid: i64, task_id: &str) -> Result<bool, LaunchError>;
-    /// Whether the process of `task_id` still runs as `pid`.
-    fn is_alive(&self, pid: i64, task_id: &str) -> bool;
+    /// Kills the task if it still runs; `Ok(true)` when something was killed.
+    async fn kill(&self, task: &TaskHandle) -> Result<bool, LaunchError>;
+    /// Whether the task still runs.
+    async fn is_alive(&self, task: &TaskHandle) -> bool;
 }
 
 /// A task process ended (sent by the launcher).
@@ -81,10 +113,10 @@ impl TaskLauncher for NoLauncher {
     async fn launch(&self, _: &TaskSpec) -> Result<Launched, LaunchError> {
         Err(LaunchError("no processes in this test".into()))
     }
-    async fn kill(&self, _: i64, _: &str) -> Result<bool, LaunchError> {
+    async fn kill(&self, _: &TaskHandle) -> Result<bool, LaunchError> {
         Ok(false)
     }
-    fn is_alive(&self, _: i64, _: &str) -> bool {
+    async fn is_alive(&self, _: &TaskHandle) -> bool {
         false
     }
 }

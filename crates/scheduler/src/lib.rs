@@ -37,7 +37,7 @@ pub mod upload;
 pub use controller::{PartyController, SiteConfig};
 pub use error::Error;
 pub use initiator::{Scheduler, SubmitError, SubmitResult};
-pub use launcher::{LaunchError, Launched, ProcessExit, TaskLauncher, TaskSpec};
+pub use launcher::{LaunchError, Launched, ProcessExit, TaskHandle, TaskLauncher, TaskSpec};
 pub use partner::{CommandError, InitiatorView, Partner, PartyCommand};
 pub use upload::UploadDone;
 

@@ -225,6 +225,9 @@ pub struct ServerOptions {
     /// it could expire; a dead holder is replaced this long after its last renewal.
     #[arg(long, env = "FATEFLOW_LEASE_SECONDS", default_value_t = 14.0)]
     pub lease_seconds: f64,
+    /// Where tasks run (`--launcher`, `--k8s-*`).
+    #[command(flatten)]
+    pub launcher: crate::launchers::LauncherOptions,
 }
 
 /// A URL that may hold a password: kept as given, printed only without it.
@@ -290,6 +293,7 @@ impl ServerOptions {
             cluster: false,
             advertise: None,
             lease_seconds: 14.0,
+            launcher: crate::launchers::LauncherOptions::default(),
         }
     }
 }

@@ -6,7 +6,8 @@
 //!   spills past a few MiB) or to the gateway in chunks as it arrives.
 //! - `pull` waits for a message; a spilled one is streamed from its file.
 //!
-//! Both are loopback only and need the calling task's token (`X-Fateflow-Task-Token`):
+//! Both are loopback only (with the Kubernetes launcher, also the pod networks of
+//! `--k8s-pod-cidrs`) and need the calling task's token (`X-Fateflow-Task-Token`):
 //! a task pushes only as its own party (`src`), pulls only its own messages (`dst`),
 //! only in its own session (`<task_id>_<version>`), and only while it runs.
 //! `/v1/gateway/health` probes every routed party (client authentication as for the
@@ -106,13 +107,14 @@ fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Reply::err(RetCode::FederatedError, msg)).into_response()
 }
 
-fn loopback_only(peer: SocketAddr) -> Result<(), Box<Response>> {
-    if peer.ip().is_loopback() {
+fn loopback_only(s: &FederationState, peer: SocketAddr) -> Result<(), Box<Response>> {
+    let callers = &s.app.task_callers;
+    if callers.allows(peer.ip()) {
         Ok(())
     } else {
         Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
-            "federation routes accept only this machine's task processes",
+            format!("federation routes accept {}", callers.describe()),
         )))
     }
 }
@@ -151,7 +153,7 @@ async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = loopback_only(peer) {
+    if let Err(r) = loopback_only(&s, peer) {
         return *r;
     }
     let key = match parse_key(&q) {
@@ -275,7 +277,7 @@ async fn pull(
     Query(q): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = loopback_only(peer) {
+    if let Err(r) = loopback_only(&s, peer) {
         return *r;
     }
     let key = match parse_key(&q) {

@@ -7,6 +7,7 @@ pub mod cluster;
 mod demo;
 pub mod federation;
 pub mod gc;
+pub mod launchers;
 pub mod model_archive;
 pub mod output;
 pub mod run_job;

@@ -4,7 +4,6 @@ use crate::api::{self, AppState, Auth};
 use crate::cli::{GatewayOptions, ServerOptions};
 use anyhow::Context;
 use fateflow_domain::{Party, Status};
-use fateflow_executor::LocalLauncher;
 use fateflow_scheduler::local::LocalPartner;
 use fateflow_scheduler::PartyCommand;
 use fateflow_scheduler::{event_channel, PartyController, Scheduler, SiteConfig};
@@ -144,8 +143,7 @@ impl Site {
             }),
         });
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
-        let program = std::env::current_exe().context("locating the fateflow binary")?;
-        let launcher = Arc::new(LocalLauncher::new(program, exit_tx));
+        let (launcher, task_callers) = crate::launchers::build(&opts, exit_tx).await?;
         let (events, events_rx) = event_channel();
         let controller = Arc::new(PartyController::new(
             store.clone(),
@@ -306,6 +304,7 @@ impl Site {
             serving: serving.clone(),
             gate,
             http: reqwest::Client::new(),
+            task_callers,
         };
         let mailbox = Arc::new(fateflow_federation::Mailbox::new(
             fateflow_federation::MailboxConfig {

@@ -413,7 +413,7 @@ impl PartyController {
             LiveTask {
                 component: task.component_name.clone(),
                 token: Some(spec.token.clone()),
-                pid: None,
+                handle: None,
                 running_seen: None,
             },
         );
@@ -442,13 +442,14 @@ impl PartyController {
             Ok(launched) => {
                 // Unless the process already exited (and its entry went with it).
                 if let Some(live) = lock(&self.live).get_mut(&key) {
-                    live.pid = Some(launched.pid);
+                    live.handle = Some(launched.handle(&key.task_id));
                 }
                 let update = TaskUpdate {
-                    run_pid: Some(launched.pid),
+                    run_pid: launched.pid,
                     cmd: Some(launched.cmd),
                     worker_id: Some(launched.worker_id),
-                    run_ip: Some("127.0.0.1".into()),
+                    // A local process runs on this machine; a pod has no fixed address.
+                    run_ip: launched.pid.map(|_| "127.0.0.1".into()),
                     ..Default::default()
                 };
                 self.store.update_task(&key, &update, now_ms()).await?;
@@ -887,11 +888,11 @@ impl PartyController {
             self.store.update_task(key, &update, now).await?;
         }
         let mut killed = false;
-        if let Some(pid) = task.run_pid {
+        if let Some(handle) = handle_of(&task) {
             if task.party_status == Status::Running {
                 killed = self
                     .launcher
-                    .kill(pid, &task.task_id)
+                    .kill(&handle)
                     .await
                     .map_err(|e| Refusal::new(100, e.to_string()))?;
             }

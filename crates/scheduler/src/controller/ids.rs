@@ -211,3 +211,24 @@ pub(super) fn check_command_ids(job_id: &str, cmd: &PartyCommand) -> Result<(), 
         _ => check(IdKind::JobId, job_id).map_err(bad),
     }
 }
+
+/// What finds a task row's launch again, if it was launched.
+pub(super) fn handle_of(task: &TaskRecord) -> Option<TaskHandle> {
+    if task.run_pid.is_none() && task.worker_id.is_none() {
+        return None;
+    }
+    Some(TaskHandle {
+        task_id: task.task_id.clone(),
+        worker_id: task.worker_id.clone(),
+        pid: task.run_pid,
+    })
+}
+
+/// A launch in messages: its pid, else its worker id.
+pub(super) fn describe_launch(handle: &TaskHandle) -> String {
+    match (&handle.pid, &handle.worker_id) {
+        (Some(pid), _) => pid.to_string(),
+        (None, Some(w)) => w.clone(),
+        (None, None) => "(not launched)".into(),
+    }
+}

@@ -3,7 +3,8 @@
 
 use crate::clock::now_ms;
 use crate::launcher::{
-    GenerateToken, ModelSpec, ProcessExit, TableRefSpec, TaskLauncher, TaskSpec, TaskToken,
+    GenerateToken, ModelSpec, ProcessExit, TableRefSpec, TaskHandle, TaskLauncher, TaskSpec,
+    TaskToken,
 };
 use crate::parsed::ParsedJobs;
 use crate::partner::PartyCommand;
@@ -42,8 +43,8 @@ struct LiveTask {
     component: String,
     /// `None` once the task ended or was stopped.
     token: Option<TaskToken>,
-    /// The launched process (its group has the same id).
-    pid: Option<i64>,
+    /// What finds the launched task again (its pid, its worker id).
+    handle: Option<TaskHandle>,
     /// When its row was last read as `running` (worker calls in a burst read it once).
     running_seen: Option<Instant>,
 }

@@ -71,7 +71,9 @@ impl PartyController {
             .unwrap_or_else(|| "killed by a signal".into());
         let message = format!(
             "task process {} exited without a final status (exit code {code}); last log lines:\n{}",
-            task.run_pid.unwrap_or_default(),
+            handle_of(&task)
+                .map(|h| describe_launch(&h))
+                .unwrap_or_else(|| "0".into()),
             exit.log_tail
         );
         tracing::warn!(job_id = %key.job_id, task_id = %key.task_id, %code, "task process exited without a final status");
@@ -81,8 +83,8 @@ impl PartyController {
     /// Whether a running task's process is gone or silent; marks it failed if so.
     pub async fn check_running_task(&self, task: &TaskRecord, now: i64) -> Result<bool, Refusal> {
         let key = task.key();
-        if let Some(pid) = task.run_pid {
-            if !self.launcher.is_alive(pid, &task.task_id) {
+        if let Some(handle) = handle_of(task) {
+            if !self.launcher.is_alive(&handle).await {
                 // Give a just-finished process's final report, and its exit report with
                 // the code and log tail, a detector round to land.
                 let fresh = self.store.get_task(&key).await?;
@@ -104,7 +106,10 @@ impl PartyController {
                     lock(&self.seen_gone).remove(&gone_key);
                     self.fail_task(
                         &key,
-                        &format!("task executor process {pid} is gone without a final status"),
+                        &format!(
+                            "task executor process {} is gone without a final status",
+                            describe_launch(&handle)
+                        ),
                     )
                     .await?;
                     return Ok(true);
@@ -124,8 +129,8 @@ impl PartyController {
                 ),
             )
             .await?;
-            if let Some(pid) = task.run_pid {
-                let _ = self.launcher.kill(pid, &task.task_id).await;
+            if let Some(handle) = handle_of(task) {
+                let _ = self.launcher.kill(&handle).await;
             }
             self.kill_launched(&key).await;
             return Ok(true);
@@ -145,9 +150,9 @@ impl PartyController {
             .await?;
         let mut n = 0;
         for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
-            if let Some(pid) = t.run_pid {
-                if self.launcher.is_alive(pid, &t.task_id) {
-                    let _ = self.launcher.kill(pid, &t.task_id).await;
+            if let Some(handle) = handle_of(t) {
+                if self.launcher.is_alive(&handle).await {
+                    let _ = self.launcher.kill(&handle).await;
                 }
             }
             self.fail_task(
@@ -180,9 +185,9 @@ impl PartyController {
             if lock(&self.live).contains_key(&t.key()) {
                 continue;
             }
-            if let Some(pid) = t.run_pid {
-                if self.launcher.is_alive(pid, &t.task_id) {
-                    let _ = self.launcher.kill(pid, &t.task_id).await;
+            if let Some(handle) = handle_of(t) {
+                if self.launcher.is_alive(&handle).await {
+                    let _ = self.launcher.kill(&handle).await;
                 }
             }
             self.fail_task_as(&t.key(), reason, Some(ErrorKind::External))
@@ -213,16 +218,16 @@ impl PartyController {
     /// Kills every task process this server launched that still runs, writing nothing
     /// (a server that lost the scheduler lease; the holder fails and retries them).
     pub async fn kill_all_launched(&self) -> usize {
-        let launched: Vec<(TaskKey, i64)> = lock(&self.live)
-            .iter_mut()
-            .filter_map(|(k, t)| {
+        let launched: Vec<TaskHandle> = lock(&self.live)
+            .values_mut()
+            .filter_map(|t| {
                 t.token = None;
-                t.pid.map(|p| (k.clone(), p))
+                t.handle.clone()
             })
             .collect();
         let mut killed = 0;
-        for (key, pid) in launched {
-            if matches!(self.launcher.kill(pid, &key.task_id).await, Ok(true)) {
+        for handle in launched {
+            if matches!(self.launcher.kill(&handle).await, Ok(true)) {
                 killed += 1;
             }
         }
@@ -231,21 +236,21 @@ impl PartyController {
 
     /// Ends the task's token and kills its launched process group if it still runs.
     pub(super) async fn kill_launched(&self, key: &TaskKey) -> bool {
-        let pid = {
+        let handle = {
             let mut live = lock(&self.live);
             let Some(t) = live.get_mut(key) else {
                 return false;
             };
             t.token = None;
-            t.pid
+            t.handle.clone()
         };
-        let Some(pid) = pid else {
+        let Some(handle) = handle else {
             return false;
         };
-        match self.launcher.kill(pid, &key.task_id).await {
+        match self.launcher.kill(&handle).await {
             Ok(killed) => killed,
             Err(e) => {
-                tracing::warn!(task_id = %key.task_id, pid, error = %e, "could not kill a task process");
+                tracing::warn!(task_id = %key.task_id, launch = %describe_launch(&handle), error = %e, "could not kill a task process");
                 false
             }
         }
@@ -254,25 +259,25 @@ impl PartyController {
     /// A task reported its final status: its token ends now, and its process must
     /// exit within [`FINAL_EXIT_GRACE`] or it is killed.
     pub(super) fn reap_after_final(&self, key: &TaskKey) {
-        let pid = {
+        let handle = {
             let mut live = lock(&self.live);
             let Some(t) = live.get_mut(key) else {
                 return;
             };
             t.token = None;
-            t.pid
+            t.handle.clone()
         };
-        let Some(pid) = pid else {
+        let Some(handle) = handle else {
             return;
         };
         let (live, launcher, key) = (self.live.clone(), self.launcher.clone(), key.clone());
         tokio::spawn(async move {
             tokio::time::sleep(FINAL_EXIT_GRACE).await;
             // Still tracked means its exit was not seen.
-            let tracked = lock(&live).get(&key).and_then(|t| t.pid) == Some(pid);
-            if tracked && launcher.is_alive(pid, &key.task_id) {
-                tracing::warn!(task_id = %key.task_id, pid, grace_s = FINAL_EXIT_GRACE.as_secs(), "task process still alive after its final status; killing it");
-                let _ = launcher.kill(pid, &key.task_id).await;
+            let tracked = lock(&live).get(&key).and_then(|t| t.handle.as_ref()) == Some(&handle);
+            if tracked && launcher.is_alive(&handle).await {
+                tracing::warn!(task_id = %key.task_id, launch = %describe_launch(&handle), grace_s = FINAL_EXIT_GRACE.as_secs(), "task process still alive after its final status; killing it");
+                let _ = launcher.kill(&handle).await;
             }
         });
     }

@@ -14,7 +14,7 @@ use fateflow_domain::{ErrorKind, Party, PartyId, Role, Status};
 use fateflow_scheduler::local::LocalPartner;
 use fateflow_scheduler::{
     event_channel, LaunchError, Launched, PartyController, ProcessExit, Scheduler, SiteConfig,
-    TaskLauncher, TaskSpec,
+    TaskHandle, TaskLauncher, TaskSpec,
 };
 use fateflow_storage::{JobRecord, MetadataStore, SqliteStore, TaskFilter, TaskKey, TaskRecord};
 use serde_json::Value;
@@ -382,18 +382,17 @@ impl TaskLauncher for VirtualLauncher {
         let me = self.me.upgrade().expect("launcher alive");
         tokio::spawn(me.play(spec.clone(), pid, rule));
         Ok(Launched {
-            pid,
+            pid: Some(pid),
             cmd: format!("virtual {}", spec.task_id),
             worker_id: format!("virtual-{pid}"),
         })
     }
 
-    async fn kill(&self, pid: i64, task_id: &str) -> Result<bool, LaunchError> {
-        let runs = lock(&self.state)
-            .alive
-            .get(&pid)
-            .is_some_and(|k| k.task_id == task_id);
-        if !runs {
+    async fn kill(&self, task: &TaskHandle) -> Result<bool, LaunchError> {
+        let Some(pid) = task.pid else {
+            return Ok(false);
+        };
+        if !self.is_alive(task).await {
             return Ok(false);
         }
         // A SIGKILL sent twice is harmless; record the first.
@@ -408,11 +407,14 @@ impl TaskLauncher for VirtualLauncher {
         Ok(true)
     }
 
-    fn is_alive(&self, pid: i64, task_id: &str) -> bool {
+    async fn is_alive(&self, task: &TaskHandle) -> bool {
+        let Some(pid) = task.pid else {
+            return false;
+        };
         lock(&self.state)
             .alive
             .get(&pid)
-            .is_some_and(|k| k.task_id == task_id)
+            .is_some_and(|k| k.task_id == task.task_id)
     }
 }
 

@@ -72,6 +72,8 @@ pub struct AppState {
     pub gate: Arc<fateflow_scheduler::cluster::LeaderGate>,
     /// Forwards requests to the lease holder.
     pub http: reqwest::Client,
+    /// Who may call the worker and federation routes (set by the launcher).
+    pub task_callers: crate::launchers::TaskCallers,
 }
 
 /// Largest JSON (or form) body of a client route.

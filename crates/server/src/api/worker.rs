@@ -1,6 +1,6 @@
 //! Routes for this site's task processes: status reports, heartbeats and tracking.
-//! Only loopback peers may call them, and only with the token the site gave the task
-//! at launch (`X-Fateflow-Task-Token`), for that task's own path, while it runs.
+//! Only loopback peers (and, with the Kubernetes launcher, the pod networks) may
+//! call them, and only with the token the site gave the task at launch (`X-Fateflow-Task-Token`), for that task's own path, while it runs.
 
 use super::{body_object, internal, now_ms, respond, typed, AppState, Reply};
 use axum::body::Bytes;
@@ -111,13 +111,13 @@ async fn authorize(s: &AppState, p: &TaskPath, headers: &HeaderMap) -> Result<Ta
     Ok(key)
 }
 
-fn local_only(peer: SocketAddr) -> Result<(), Reply> {
-    if peer.ip().is_loopback() {
+fn local_only(s: &AppState, peer: SocketAddr) -> Result<(), Reply> {
+    if s.task_callers.allows(peer.ip()) {
         Ok(())
     } else {
         Err(Reply::err(
             RetCode::AuthenticationError,
-            "worker routes accept only this machine's task processes",
+            format!("worker routes accept {}", s.task_callers.describe()),
         ))
     }
 }
@@ -129,7 +129,7 @@ async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = local_only(peer) {
+    if let Err(r) = local_only(&s, peer) {
         return respond(Err(r));
     }
     let key = match authorize(&s, &p, &headers).await {
@@ -166,7 +166,7 @@ async fn tracker(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = local_only(peer) {
+    if let Err(r) = local_only(&s, peer) {
         return respond(Err(r));
     }
     let key = match authorize(&s, &p, &headers).await {
