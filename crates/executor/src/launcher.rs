@@ -181,6 +181,13 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id().map(i64::from);
+        // On a loaded machine the exec may not have replaced the command line yet.
+        for _ in 0..200 {
+            if process_runs_task(pid.unwrap_or(0), "30.25") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         // Another task's handle with this pid (a reused pid): left alone.
         assert!(!launcher.is_alive(&handle("other_task", pid)).await);
         assert!(!launcher.kill(&handle("other_task", pid)).await.unwrap());
