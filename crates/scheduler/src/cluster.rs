@@ -96,10 +96,12 @@ impl LeaderGate {
     /// renewal still covers this instant (a server paused past its lease stops acting
     /// as the holder the moment it wakes, before its loop notices).
     pub fn is_leading(&self) -> bool {
-        if !self.leading.load(Ordering::Acquire) {
-            return false;
-        }
-        !self.clustered || lock(&self.valid_until).is_some_and(|until| Instant::now() < until)
+        self.leading.load(Ordering::Acquire) && (!self.clustered || self.renewal_covers_now())
+    }
+
+    /// Whether the last successful renewal (or the takeover) still covers this instant.
+    fn renewal_covers_now(&self) -> bool {
+        lock(&self.valid_until).is_some_and(|until| Instant::now() < until)
     }
 
     fn renewed(&self, sent: Instant, times: &LeaseTimes) {
@@ -191,8 +193,6 @@ impl Cluster {
     pub async fn run(self, stop: Arc<tokio::sync::Notify>) {
         let mut tick = tokio::time::interval(self.times.beat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // When the last renewal attempt that succeeded was sent.
-        let mut renewed_at = Instant::now();
         let id = self.instance.instance_id.clone();
         loop {
             tokio::select! {
@@ -215,31 +215,30 @@ impl Cluster {
                 let ttl = ms(self.times.ttl);
                 let mut renewed =
                     bounded(self.store.renew_lease(SCHEDULER_LEASE, &id, epoch, ttl)).await;
-                if renewed.is_err() && renewed_at.elapsed() + self.times.margin < self.times.ttl {
+                if renewed.is_err() && self.gate.renewal_covers_now() {
                     // After an outage the pool's first connection is often a dead one.
                     sent = Instant::now();
                     renewed =
                         bounded(self.store.renew_lease(SCHEDULER_LEASE, &id, epoch, ttl)).await;
                 }
                 match renewed {
-                    Ok(true) => {
-                        renewed_at = sent;
-                        self.gate.renewed(sent, &self.times);
-                    }
+                    Ok(true) => self.gate.renewed(sent, &self.times),
                     Ok(false) => {
                         self.step_down("another server holds the scheduler lease now")
                             .await;
                     }
                     Err(e) => {
-                        let silent = renewed_at.elapsed();
-                        if silent + self.times.margin >= self.times.ttl {
+                        if self.gate.renewal_covers_now() {
+                            tracing::warn!(error = %e, "renewing the scheduler lease failed; still holding it");
+                        } else {
                             self.step_down(&format!(
                                 "the lease could not be renewed for {:.1} s ({e})",
-                                silent.as_secs_f64()
+                                self.times
+                                    .ttl
+                                    .saturating_sub(self.times.margin)
+                                    .as_secs_f64()
                             ))
                             .await;
-                        } else {
-                            tracing::warn!(error = %e, silent_s = silent.as_secs_f64(), "renewing the scheduler lease failed; still holding it");
                         }
                     }
                 }
@@ -257,7 +256,6 @@ impl Cluster {
                         .await
                         {
                             Ok(Some(epoch)) => {
-                                renewed_at = sent;
                                 self.gate.renewed(sent, &self.times);
                                 self.take_over(epoch, before).await;
                             }

@@ -141,28 +141,13 @@ impl PartyController {
     /// At start-up: tasks left `running` by a previous server process are killed and
     /// failed with a clear reason, so nothing is orphaned and no job waits forever.
     pub async fn recover(&self) -> Result<usize, Refusal> {
-        let (tasks, _) = self
-            .store
-            .query_tasks(&TaskFilter {
-                party_statuses: vec![Status::Running],
-                ..Default::default()
-            })
-            .await?;
-        let mut n = 0;
-        for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
-            if let Some(handle) = handle_of(t) {
-                if self.launcher.is_alive(&handle).await {
-                    let _ = self.launcher.kill(&handle).await;
-                }
-            }
-            self.fail_task(
-                &t.key(),
+        let failed = self
+            .fail_orphans(
                 "the site restarted while this task was running; rerun the job to continue",
+                None,
             )
             .await?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(failed.len())
     }
 
     /// After a takeover of the scheduler lease: every task of this site's parties still
@@ -171,48 +156,60 @@ impl PartyController {
     /// (an external error), and its component gets one more automatic retry at every
     /// party, so the job goes on without spending the user's `auto_retries`.
     pub async fn recover_after_takeover(&self, reason: &str) -> Result<usize, Refusal> {
+        let failed = self.fail_orphans(reason, Some(ErrorKind::External)).await?;
+        let components: std::collections::BTreeSet<_> = failed
+            .iter()
+            .map(|t| (t.job_id.clone(), t.component_name.clone(), t.task_version))
+            .collect();
+        for (job_id, component, version) in components {
+            let (rows, _) = self
+                .store
+                .query_tasks(&TaskFilter {
+                    job_id: Some(job_id),
+                    component_name: Some(component),
+                    task_version: Some(version),
+                    ..Default::default()
+                })
+                .await?;
+            for r in rows {
+                let more = TaskUpdate {
+                    auto_retries: Some(r.auto_retries.saturating_add(1)),
+                    ..Default::default()
+                };
+                self.store.update_task(&r.key(), &more, now_ms()).await?;
+            }
+        }
+        Ok(failed.len())
+    }
+
+    /// Fails every running task of this site's parties that this server did not launch
+    /// (killing its process first if it still runs here); the tasks failed.
+    async fn fail_orphans(
+        &self,
+        reason: &str,
+        kind: Option<ErrorKind>,
+    ) -> Result<Vec<TaskRecord>, Refusal> {
         let (tasks, _) = self
             .store
             .query_tasks(&TaskFilter {
                 party_statuses: vec![Status::Running],
-                run_on_this_party: Some(true),
                 ..Default::default()
             })
             .await?;
-        let mut n = 0;
-        let mut bumped = std::collections::BTreeSet::new();
-        for t in tasks.iter().filter(|t| self.hosts(t.party_id)) {
+        let mut failed = Vec::new();
+        for t in tasks.into_iter().filter(|t| self.hosts(t.party_id)) {
             if lock(&self.live).contains_key(&t.key()) {
                 continue;
             }
-            if let Some(handle) = handle_of(t) {
+            if let Some(handle) = handle_of(&t) {
                 if self.launcher.is_alive(&handle).await {
                     let _ = self.launcher.kill(&handle).await;
                 }
             }
-            self.fail_task_as(&t.key(), reason, Some(ErrorKind::External))
-                .await?;
-            n += 1;
-            if bumped.insert((t.job_id.clone(), t.component_name.clone(), t.task_version)) {
-                let (rows, _) = self
-                    .store
-                    .query_tasks(&TaskFilter {
-                        job_id: Some(t.job_id.clone()),
-                        component_name: Some(t.component_name.clone()),
-                        task_version: Some(t.task_version),
-                        ..Default::default()
-                    })
-                    .await?;
-                for r in rows {
-                    let more = TaskUpdate {
-                        auto_retries: Some(r.auto_retries.saturating_add(1)),
-                        ..Default::default()
-                    };
-                    self.store.update_task(&r.key(), &more, now_ms()).await?;
-                }
-            }
+            self.fail_task_as(&t.key(), reason, kind).await?;
+            failed.push(t);
         }
-        Ok(n)
+        Ok(failed)
     }
 
     /// Kills every task process this server launched that still runs, writing nothing
